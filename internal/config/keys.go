@@ -1,0 +1,65 @@
+package config
+
+import "time"
+
+// keys is the table of configuration keys, in documentation order. Adding a
+// key: add the struct field (with its yaml tag), one row here and its
+// default in default.yaml. TestKeysCoverConfig and TestDefaultYAMLComplete
+// fail until all three agree. Cross-key rules live in crossChecks.
+var keys = []key{
+	def("grpc.listen", "gRPC API listen address, host:port (port 0 picks a free port)",
+		func(c *Config) *string { return &c.GRPC.Listen }, listenAddr),
+	def("http.listen", "HTTP listen address for /metrics and /healthz, host:port",
+		func(c *Config) *string { return &c.HTTP.Listen }, listenAddr),
+
+	def("media.address", "IP address media sockets bind to (IPv4 or IPv6 literal; 0.0.0.0 or :: for all)",
+		func(c *Config) *string { return &c.Media.Address }, ipLiteral(false)),
+	def("media.advertise_address", "IP address put in SDP and returned local addresses; empty = media.address",
+		func(c *Config) *string { return &c.Media.AdvertiseAddress }, ipLiteral(true)),
+	def("media.port_min", "first media port; even (RTP on even ports, RTCP on the next odd port, RFC 3550 s11)",
+		func(c *Config) *int { return &c.Media.PortMin }, all(intRange(1024, 65535), even)),
+	def("media.port_max", "last media port (inclusive); greater than media.port_min",
+		func(c *Config) *int { return &c.Media.PortMax }, intRange(1024, 65535)),
+	def("media.strict_source", "drop packets not from the leg's given or latched remote address",
+		func(c *Config) *bool { return &c.Media.StrictSource }, nil),
+	def("media.idle_timeout", "end a session when a leg receives nothing for this long (>= 100ms)",
+		func(c *Config) *time.Duration { return &c.Media.IdleTimeout }, durationRange(100*time.Millisecond, 24*time.Hour)),
+	def("media.latency_sample_every", "measure forwarding latency on one packet in this many, per direction",
+		func(c *Config) *int { return &c.Media.LatencySampleEvery }, intRange(1, 1<<20)),
+
+	def("session.max_sessions", "maximum concurrent sessions; creating more is refused",
+		func(c *Config) *int { return &c.Session.MaxSessions }, intRange(1, 1_000_000)),
+	def("session.drain_timeout", "on shutdown, wait this long for sessions to end (0 = close at once)",
+		func(c *Config) *time.Duration { return &c.Session.DrainTimeout }, durationRange(0, 24*time.Hour)),
+
+	def("recording.enabled", "record sanitized calls (stereo WAV + JSON sidecar)",
+		func(c *Config) *bool { return &c.Recording.Enabled }, nil),
+	def("recording.dir", "directory for recordings; created if missing",
+		func(c *Config) *string { return &c.Recording.Dir }, path),
+
+	def("log.level", "log level: debug, info, warn or error",
+		func(c *Config) *string { return &c.Log.Level }, oneOf("debug", "info", "warn", "error")),
+	def("log.format", "log format: text or json",
+		func(c *Config) *string { return &c.Log.Format }, oneOf("text", "json")),
+}
+
+// crossChecks are rules over several keys. Each names the keys it reads so
+// Validate can skip it when one of them already failed its own check.
+var crossChecks = []struct {
+	reads []string
+	check func(*Config) *KeyError
+}{
+	{[]string{"media.port_min", "media.port_max"}, portRange},
+	{[]string{"media.address", "media.advertise_address"}, advertise},
+	{[]string{"grpc.listen", "http.listen"}, distinctListeners},
+	{[]string{"recording.enabled", "recording.dir"}, recordingDir},
+}
+
+// keyIndex maps a dotted path to its row.
+var keyIndex = func() map[string]*key {
+	m := make(map[string]*key, len(keys))
+	for i := range keys {
+		m[keys[i].path] = &keys[i]
+	}
+	return m
+}()

@@ -1,0 +1,266 @@
+package config
+
+import (
+	"bytes"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// leaves walks Config by reflection and returns each leaf field's dotted
+// yaml path and address.
+func leaves(c *Config) map[string]any {
+	out := map[string]any{}
+	var walk func(v reflect.Value, at string)
+	walk = func(v reflect.Value, at string) {
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			p := join(at, tag)
+			if f.Type.Kind() == reflect.Struct {
+				walk(v.Field(i), p)
+				continue
+			}
+			out[p] = v.Field(i).Addr().Interface()
+		}
+	}
+	walk(reflect.ValueOf(c).Elem(), "")
+	return out
+}
+
+// Every leaf of Config is a key (so reachable by YAML, env and flag), and
+// every key's accessor points at the field its path names.
+func TestKeysCoverConfig(t *testing.T) {
+	c := &Config{}
+	fields := leaves(c)
+	for p := range fields {
+		if keyIndex[p] == nil {
+			t.Errorf("Config field %s has no row in the key table", p)
+		}
+	}
+	for i := range keys {
+		k := &keys[i]
+		addr, ok := fields[k.path]
+		if !ok {
+			t.Errorf("key %s names no Config field", k.path)
+			continue
+		}
+		if got := k.field(c); got != addr {
+			t.Errorf("key %s: accessor points at another field", k.path)
+		}
+	}
+}
+
+// altValues holds a valid non-default value per key.
+var altValues = map[string]string{
+	"grpc.listen":                "[::1]:9000",
+	"http.listen":                "localhost:9001",
+	"media.address":              "::1",
+	"media.advertise_address":    "127.0.0.2",
+	"media.port_min":             "20000",
+	"media.port_max":             "40001",
+	"media.strict_source":        "false",
+	"media.idle_timeout":         "100ms",
+	"media.latency_sample_every": "1",
+	"session.max_sessions":       "1",
+	"session.drain_timeout":      "0s",
+	"recording.enabled":          "false",
+	"recording.dir":              "/var/lib/hush/rec",
+	"log.level":                  "debug",
+	"log.format":                 "json",
+}
+
+// Each key is reachable through the file, env and flags, and its flag and
+// env names follow the documented convention.
+func TestKeyReachableEverywhere(t *testing.T) {
+	for i := range keys {
+		k := &keys[i]
+		if want := "HUSH_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(k.path)); k.envName() != want {
+			t.Errorf("%s: env %s, want %s", k.path, k.envName(), want)
+		}
+		v, ok := altValues[k.path]
+		if !ok {
+			t.Errorf("%s: add a valid non-default value to altValues", k.path)
+			continue
+		}
+		if v == k.get(Default()) {
+			t.Errorf("%s: altValues holds the default", k.path)
+		}
+		want := k.get(mustSet(t, k, v))
+		viaFlag, err := Load([]string{"--" + k.flagName() + "=" + v}, nil)
+		if err != nil {
+			t.Errorf("%s: flag: %v", k.path, err)
+			continue
+		}
+		viaEnv, err := Load(nil, env(map[string]string{k.envName(): v}))
+		if err != nil {
+			t.Errorf("%s: env: %v", k.path, err)
+			continue
+		}
+		node, _ := yaml.Marshal(v)
+		parts := strings.Split(k.path, ".")
+		doc := parts[0] + ":\n  " + parts[1] + ": " + string(bytes.TrimSpace(node)) + "\n"
+		viaFile, err := Parse([]byte(doc))
+		if err != nil {
+			t.Errorf("%s: file %q: %v", k.path, doc, err)
+			continue
+		}
+		for src, c := range map[string]*Config{"flag": viaFlag, "env": viaEnv, "file": viaFile} {
+			if got := k.get(c); got != want {
+				t.Errorf("%s via %s = %q, want %q", k.path, src, got, want)
+			}
+		}
+	}
+}
+
+func mustSet(t *testing.T, k *key, v string) *Config {
+	t.Helper()
+	c := Default()
+	if err := k.set(c, v); err != nil {
+		t.Fatalf("%s: set %q: %v", k.path, v, err)
+	}
+	return c
+}
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func TestKeyNamesUnique(t *testing.T) {
+	flags, envs := map[string]string{}, map[string]string{}
+	reserved := []string{"config", "h", "help"}
+	for i := range keys {
+		k := &keys[i]
+		if prev, dup := flags[k.flagName()]; dup {
+			t.Errorf("flag --%s used by %s and %s", k.flagName(), prev, k.path)
+		}
+		if prev, dup := envs[k.envName()]; dup {
+			t.Errorf("env %s used by %s and %s", k.envName(), prev, k.path)
+		}
+		if slices.Contains(reserved, k.flagName()) || k.envName() == ConfigEnv {
+			t.Errorf("key %s takes a reserved name", k.path)
+		}
+		flags[k.flagName()], envs[k.envName()] = k.path, k.path
+		if k.help == "" {
+			t.Errorf("key %s has no help", k.path)
+		}
+	}
+}
+
+// default.yaml sets every key explicitly, so it documents every default.
+func TestDefaultYAMLComplete(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(DefaultYAML(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var walk func(n *yaml.Node, at string)
+	walk = func(n *yaml.Node, at string) {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := join(at, n.Content[i].Value)
+			if v := n.Content[i+1]; v.Kind == yaml.MappingNode {
+				walk(v, p)
+			} else {
+				got = append(got, p)
+			}
+		}
+	}
+	walk(doc.Content[0], "")
+	var want []string
+	for i := range keys {
+		want = append(want, keys[i].path)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("default.yaml keys\n%v\nwant (key table)\n%v", got, want)
+	}
+}
+
+func TestDefault(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("default config invalid: %v", err)
+	}
+	want := Config{
+		GRPC: GRPC{Listen: "127.0.0.1:50051"},
+		HTTP: HTTP{Listen: "127.0.0.1:8080"},
+		Media: Media{Address: "127.0.0.1", PortMin: 30000, PortMax: 39999, StrictSource: true,
+			IdleTimeout: 60 * time.Second, LatencySampleEvery: 16},
+		Session:   Session{MaxSessions: 10000, DrainTimeout: 30 * time.Second},
+		Recording: Recording{Enabled: true, Dir: "./recordings"},
+		Log:       Log{Level: "info", Format: "text"},
+	}
+	if *c != want {
+		t.Errorf("Default() = %+v\nwant %+v", *c, want)
+	}
+	c.Media.PortMin = 1
+	if Default().Media.PortMin != 30000 {
+		t.Error("Default() returns shared state")
+	}
+	if c.Media.AdvertiseIP().String() != "127.0.0.1" {
+		t.Errorf("AdvertiseIP = %v, want media.address", c.Media.AdvertiseIP())
+	}
+}
+
+// Formatting a value and parsing it back gives the same value, so usage,
+// the reference table and the config all read back.
+func TestFormatRoundTrip(t *testing.T) {
+	for _, d := range []time.Duration{0, 100 * time.Millisecond, time.Minute, 90 * time.Second, time.Hour, 25 * time.Hour} {
+		got, err := parse[time.Duration](format(d))
+		if err != nil || got != d {
+			t.Errorf("duration %v: format %q parse %v, %v", d, format(d), got, err)
+		}
+	}
+	if format(time.Minute) != "1m" || format(time.Hour) != "1h" {
+		t.Errorf("format(1m)=%q format(1h)=%q", format(time.Minute), format(time.Hour))
+	}
+	def := Default()
+	for i := range keys {
+		c := &Config{}
+		if err := keys[i].set(c, keys[i].get(def)); err != nil || keys[i].get(c) != keys[i].get(def) {
+			t.Errorf("%s: round trip of %q: %v", keys[i].path, keys[i].get(def), err)
+		}
+	}
+}
+
+func TestReferenceCoversEveryKey(t *testing.T) {
+	ref := Reference()
+	lines := strings.Split(strings.TrimSpace(ref), "\n")
+	if want := 2 + 1 + len(keys); len(lines) != want {
+		t.Errorf("Reference has %d lines, want %d", len(lines), want)
+	}
+	def := Default()
+	for i := range keys {
+		k := &keys[i]
+		row := ""
+		for _, l := range lines {
+			if strings.HasPrefix(l, "| `"+k.path+"` |") {
+				row = l
+			}
+		}
+		if row == "" {
+			t.Errorf("Reference has no row for %s", k.path)
+			continue
+		}
+		for _, want := range []string{"`--" + k.flagName() + "`", "`" + k.envName() + "`", k.help} {
+			if !strings.Contains(row, want) {
+				t.Errorf("Reference row for %s lacks %q: %s", k.path, want, row)
+			}
+		}
+		if d := k.get(def); d != "" && !strings.Contains(row, "`"+d+"`") {
+			t.Errorf("Reference row for %s lacks default %q", k.path, d)
+		}
+	}
+}

@@ -1,0 +1,207 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate checks every key and the rules between keys. It reports all
+// problems at once (errors.Join of *KeyError, each wrapping ErrInvalid).
+func (c *Config) Validate() error {
+	var errs []error
+	for _, e := range c.validate() {
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validate() []*KeyError {
+	var errs []*KeyError
+	failed := make(map[string]bool)
+	for i := range keys {
+		k := &keys[i]
+		if reason, ok := k.check(c); !ok {
+			failed[k.path] = true
+			errs = append(errs, invalid(k.path, "", "%s", reason))
+		}
+	}
+	for _, x := range crossChecks {
+		if slices.ContainsFunc(x.reads, func(p string) bool { return failed[p] }) {
+			continue
+		}
+		if err := x.check(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// Per-key checks: each returns a reason and false when the value is bad.
+
+func all[T any](checks ...func(T) (string, bool)) func(T) (string, bool) {
+	return func(v T) (string, bool) {
+		for _, c := range checks {
+			if r, ok := c(v); !ok {
+				return r, false
+			}
+		}
+		return "", true
+	}
+}
+
+func intRange(lo, hi int) func(int) (string, bool) {
+	return func(v int) (string, bool) {
+		if v < lo || v > hi {
+			return fmt.Sprintf("must be in %d..%d, got %d", lo, hi, v), false
+		}
+		return "", true
+	}
+}
+
+func even(v int) (string, bool) {
+	if v%2 != 0 {
+		return fmt.Sprintf("must be even (RTP uses even ports, RTCP the odd port above), got %d", v), false
+	}
+	return "", true
+}
+
+func durationRange(lo, hi time.Duration) func(time.Duration) (string, bool) {
+	return func(v time.Duration) (string, bool) {
+		if v < lo || v > hi {
+			return fmt.Sprintf("must be in %v..%v, got %v", lo, hi, v), false
+		}
+		return "", true
+	}
+}
+
+func oneOf(allowed ...string) func(string) (string, bool) {
+	return func(v string) (string, bool) {
+		if !slices.Contains(allowed, v) {
+			return fmt.Sprintf("must be one of %s, got %q", strings.Join(allowed, ", "), v), false
+		}
+		return "", true
+	}
+}
+
+func path(v string) (string, bool) {
+	if strings.ContainsRune(v, 0) {
+		return "must not contain a NUL byte", false
+	}
+	return "", true
+}
+
+// ipLiteral accepts an IPv4 or IPv6 address without zone; SDP (RFC 8866
+// s5.7) cannot carry a zone. emptyOK allows "".
+func ipLiteral(emptyOK bool) func(string) (string, bool) {
+	return func(v string) (string, bool) {
+		if v == "" && emptyOK {
+			return "", true
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return fmt.Sprintf("must be an IPv4 or IPv6 address, got %q", v), false
+		}
+		if a.Zone() != "" {
+			return fmt.Sprintf("must not have a zone, got %q", v), false
+		}
+		return "", true
+	}
+}
+
+// listenAddr accepts host:port where host is empty (all interfaces), an IP
+// literal (IPv6 in brackets) or a host name, and port is numeric 0..65535.
+func listenAddr(v string) (string, bool) {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Sprintf("must be host:port, got %q", v), false
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Sprintf("port must be a number in 0..65535, got %q", port), false
+	}
+	if host == "" {
+		return "", true
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return "", true
+	}
+	if !hostName(host) {
+		return fmt.Sprintf("host must be an IP address or host name, got %q", host), false
+	}
+	return "", true
+}
+
+// hostName reports whether s is a DNS name (RFC 1123 s2.1 labels).
+func hostName(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(s, "."), ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Cross-key rules.
+
+func portRange(c *Config) *KeyError {
+	if c.Media.PortMax <= c.Media.PortMin {
+		return invalid("media.port_max", "", "must be greater than media.port_min (%d), got %d",
+			c.Media.PortMin, c.Media.PortMax)
+	}
+	return nil
+}
+
+// advertise rejects advertising a wildcard address (in SDP, 0.0.0.0 means
+// "hold", RFC 3264 s8.4) and an address family the bound socket cannot
+// receive.
+func advertise(c *Config) *KeyError {
+	bind := c.Media.BindIP()
+	if c.Media.AdvertiseAddress == "" {
+		if bind.IsUnspecified() {
+			return invalid("media.advertise_address", "",
+				"must be set when media.address is a wildcard (%s)", c.Media.Address)
+		}
+		return nil
+	}
+	adv := c.Media.AdvertiseIP()
+	if adv.IsUnspecified() {
+		return invalid("media.advertise_address", "", "must not be a wildcard address, got %q", c.Media.AdvertiseAddress)
+	}
+	if bind.Is4() && !adv.Is4() {
+		return invalid("media.advertise_address", "",
+			"must be IPv4 when media.address (%s) is IPv4, got %q", c.Media.Address, c.Media.AdvertiseAddress)
+	}
+	if bind.Is6() && !bind.IsUnspecified() && !adv.Is6() {
+		return invalid("media.advertise_address", "",
+			"must be IPv6 when media.address (%s) is IPv6, got %q", c.Media.Address, c.Media.AdvertiseAddress)
+	}
+	return nil
+}
+
+func distinctListeners(c *Config) *KeyError {
+	_, port, _ := net.SplitHostPort(c.HTTP.Listen)
+	if c.GRPC.Listen == c.HTTP.Listen && port != "0" {
+		return invalid("http.listen", "", "must differ from grpc.listen, both are %q", c.HTTP.Listen)
+	}
+	return nil
+}
+
+func recordingDir(c *Config) *KeyError {
+	if c.Recording.Enabled && c.Recording.Dir == "" {
+		return invalid("recording.dir", "", "must be set when recording.enabled is true")
+	}
+	return nil
+}
