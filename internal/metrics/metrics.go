@@ -1,0 +1,125 @@
+// Package metrics holds hush's Prometheus collectors, registered on an injected registry.
+//
+// Label children are resolved when a session starts (Direction, Drop), never per packet:
+// the packet loop only calls Add/Observe on counters it already holds.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics is the set of hush's collectors. Create it once with New.
+type Metrics struct {
+	SessionsActive  prometheus.Gauge
+	SessionsCreated prometheus.Counter
+	sessionsEnded   *prometheus.CounterVec
+	createFailures  *prometheus.CounterVec
+
+	rtpPackets  *prometheus.CounterVec
+	rtpBytes    *prometheus.CounterVec
+	rtcpPackets *prometheus.CounterVec
+	rtcpBytes   *prometheus.CounterVec
+	drops       *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+
+	grpcRequests *prometheus.CounterVec
+	grpcPanics   prometheus.Counter
+	invalidInput *prometheus.CounterVec
+}
+
+// LatencyBuckets are the forwarding latency histogram's upper bounds in seconds: from 5 µs,
+// where a plain relay sits, to 200 ms, beyond any sane look-ahead.
+var LatencyBuckets = []float64{
+	5e-6, 10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 500e-6,
+	1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 50e-3, 100e-3, 200e-3,
+}
+
+// New creates the collectors and registers them on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		SessionsActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hush_sessions_active", Help: "Sessions currently relaying media.",
+		}),
+		SessionsCreated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hush_sessions_created_total", Help: "Sessions created.",
+		}),
+		sessionsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_sessions_ended_total", Help: "Sessions ended, by reason.",
+		}, []string{"reason"}),
+		createFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_session_create_failures_total", Help: "Session creations refused, by reason.",
+		}, []string{"reason"}),
+		rtpPackets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_rtp_packets_total", Help: "RTP packets forwarded, by direction.",
+		}, []string{"direction"}),
+		rtpBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_rtp_bytes_total", Help: "RTP bytes (UDP payload) forwarded, by direction.",
+		}, []string{"direction"}),
+		rtcpPackets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_rtcp_packets_total", Help: "RTCP packets forwarded, by direction.",
+		}, []string{"direction"}),
+		rtcpBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_rtcp_bytes_total", Help: "RTCP bytes (UDP payload) forwarded, by direction.",
+		}, []string{"direction"}),
+		drops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_packets_dropped_total", Help: "Packets received and not forwarded, by direction and reason.",
+		}, []string{"direction", "reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hush_forward_latency_seconds",
+			Help:    "Time from a packet's receive to its send inside hush, sampled, by direction.",
+			Buckets: LatencyBuckets,
+		}, []string{"direction"}),
+		grpcRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_grpc_requests_total", Help: "gRPC requests handled, by method and status code.",
+		}, []string{"method", "code"}),
+		grpcPanics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hush_grpc_panics_total", Help: "gRPC handlers that panicked (recovered, answered INTERNAL).",
+		}),
+		invalidInput: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_invalid_requests_total", Help: "API requests rejected as invalid, by method.",
+		}, []string{"method"}),
+	}
+	reg.MustRegister(
+		m.SessionsActive, m.SessionsCreated, m.sessionsEnded, m.createFailures,
+		m.rtpPackets, m.rtpBytes, m.rtcpPackets, m.rtcpBytes, m.drops, m.latency,
+		m.grpcRequests, m.grpcPanics, m.invalidInput,
+	)
+	return m
+}
+
+// DirectionSet is one direction's packet counters, resolved once.
+type DirectionSet struct {
+	RTPPackets, RTPBytes, RTCPPackets, RTCPBytes prometheus.Counter
+	Latency                                      prometheus.Observer
+}
+
+// Direction resolves the label children of one direction ("customer_to_agent", ...).
+func (m *Metrics) Direction(dir string) DirectionSet {
+	return DirectionSet{
+		RTPPackets:  m.rtpPackets.WithLabelValues(dir),
+		RTPBytes:    m.rtpBytes.WithLabelValues(dir),
+		RTCPPackets: m.rtcpPackets.WithLabelValues(dir),
+		RTCPBytes:   m.rtcpBytes.WithLabelValues(dir),
+		Latency:     m.latency.WithLabelValues(dir),
+	}
+}
+
+// Drop resolves the drop counter of one direction and reason.
+func (m *Metrics) Drop(dir, reason string) prometheus.Counter {
+	return m.drops.WithLabelValues(dir, reason)
+}
+
+// SessionEnded counts an ended session.
+func (m *Metrics) SessionEnded(reason string) { m.sessionsEnded.WithLabelValues(reason).Inc() }
+
+// CreateFailed counts a refused session creation.
+func (m *Metrics) CreateFailed(reason string) { m.createFailures.WithLabelValues(reason).Inc() }
+
+// GRPCRequest counts a handled RPC.
+func (m *Metrics) GRPCRequest(method, code string) { m.grpcRequests.WithLabelValues(method, code).Inc() }
+
+// GRPCPanic counts a recovered handler panic.
+func (m *Metrics) GRPCPanic() { m.grpcPanics.Inc() }
+
+// InvalidRequest counts a request rejected by validation.
+func (m *Metrics) InvalidRequest(method string) { m.invalidInput.WithLabelValues(method).Inc() }

@@ -1,0 +1,375 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Hooks observe the registry for metrics. Every field is optional.
+type Hooks struct {
+	Created      func()
+	Ended        func(EndReason)
+	CreateFailed func(reason string)
+}
+
+// Config sets up a Registry.
+type Config struct {
+	Media       MediaFactory
+	Defaults    Policy // effective policy for fields a request leaves unset
+	MaxSessions int
+	Logger      *slog.Logger
+	Hooks       Hooks
+	// Now is the clock; time.Now when nil. Tests inject a fake.
+	Now func() time.Time
+	// ReapEvery is how often idle sessions are looked for; default 1 s, or a quarter of
+	// the default idle timeout when that is shorter.
+	ReapEvery time.Duration
+}
+
+// Registry holds the active sessions.
+type Registry struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+
+	mu       sync.Mutex
+	byID     map[string]*Session
+	byCall   map[string]*Session
+	reqs     *requestCache
+	draining bool
+	drainN   int // sessions active when draining started
+	changed  chan struct{} // closed and replaced whenever a session ends
+}
+
+// NewRegistry creates an empty registry.
+func NewRegistry(cfg Config) *Registry {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 10000
+	}
+	if cfg.ReapEvery <= 0 {
+		cfg.ReapEvery = time.Second
+		if q := cfg.Defaults.IdleTimeout / 4; q > 0 && q < cfg.ReapEvery {
+			cfg.ReapEvery = q
+		}
+	}
+	return &Registry{
+		cfg: cfg, log: cfg.Logger, now: cfg.Now,
+		byID:    make(map[string]*Session),
+		byCall:  make(map[string]*Session),
+		reqs:    newRequestCache(10*time.Minute, 100000),
+		changed: make(chan struct{}),
+	}
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Create starts a session. A repeated RequestID returns the session the first request made.
+func (r *Registry) Create(spec Spec) (Info, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if spec.RequestID != "" {
+		if id, ok := r.reqs.get(reqKey("create", "", spec.RequestID), now); ok {
+			if s := r.byID[id.sessionID]; s != nil {
+				return s.info(), nil
+			}
+			return id.info, nil
+		}
+	}
+	if r.draining {
+		r.failed("draining")
+		return Info{}, ErrDraining
+	}
+	if _, taken := r.byCall[spec.CallID]; taken {
+		r.failed("call_id_exists")
+		return Info{}, fmt.Errorf("%w: %q", ErrAlreadyExists, spec.CallID)
+	}
+	if len(r.byID) >= r.cfg.MaxSessions {
+		r.failed("max_sessions")
+		return Info{}, fmt.Errorf("%w (%d)", ErrTooManySessions, r.cfg.MaxSessions)
+	}
+	spec.Customer = spec.Customer.clone()
+	spec.Agent = spec.Agent.clone()
+	s := &Session{
+		id: newID(), callID: spec.CallID, agentID: spec.AgentID,
+		labels: spec.Labels, created: now, reg: r,
+		legs: [2]LegSpec{spec.Customer, spec.Agent}, policy: spec.Policy,
+		subs: make(map[*subscriber]struct{}),
+	}
+	m, err := r.cfg.Media(MediaSpec{
+		SessionID: s.id, Customer: spec.Customer, Agent: spec.Agent,
+		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch,
+	})
+	if err != nil {
+		if errors.Is(err, ErrPortsExhausted) {
+			r.failed("ports_exhausted")
+		} else {
+			r.failed("media_error")
+		}
+		return Info{}, err
+	}
+	s.media = m
+	r.byID[s.id] = s
+	r.byCall[s.callID] = s
+	info := s.info()
+	if spec.RequestID != "" {
+		r.reqs.put(reqKey("create", "", spec.RequestID), cached{sessionID: s.id, info: info}, now)
+	}
+	if h := r.cfg.Hooks.Created; h != nil {
+		h()
+	}
+	r.log.Info("session created", "session_id", s.id, "call_id", s.callID,
+		"customer_local", info.Customer.Local, "agent_local", info.Agent.Local)
+	return info, nil
+}
+
+func (r *Registry) failed(reason string) {
+	if h := r.cfg.Hooks.CreateFailed; h != nil {
+		h(reason)
+	}
+}
+
+func (r *Registry) lookup(id string) (*Session, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.byID[id]
+	if s == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return s, nil
+}
+
+// Get returns a snapshot of an active session.
+func (r *Registry) Get(id string) (Info, error) {
+	s, err := r.lookup(id)
+	if err != nil {
+		return Info{}, err
+	}
+	return s.info(), nil
+}
+
+// ListFilter selects sessions for List.
+type ListFilter struct {
+	AgentID, CallID string
+	PageSize        int
+	After           Cursor // zero: from the start
+}
+
+// Cursor is a position in the list order (creation time, then id).
+type Cursor struct {
+	Created time.Time
+	ID      string
+}
+
+func (c Cursor) before(s *Session) bool {
+	if !c.Created.Equal(s.created) {
+		return c.Created.Before(s.created)
+	}
+	return c.ID < s.id
+}
+
+// List returns matching sessions in creation order, a page at a time. next is zero when
+// there are no more; total counts all matches.
+func (r *Registry) List(f ListFilter) (page []Info, next Cursor, total int) {
+	r.mu.Lock()
+	all := make([]*Session, 0, len(r.byID))
+	for _, s := range r.byID {
+		if (f.AgentID == "" || s.agentID == f.AgentID) && (f.CallID == "" || s.callID == f.CallID) {
+			all = append(all, s)
+		}
+	}
+	r.mu.Unlock()
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].created.Equal(all[j].created) {
+			return all[i].created.Before(all[j].created)
+		}
+		return all[i].id < all[j].id
+	})
+	total = len(all)
+	start := 0
+	if !f.After.Created.IsZero() || f.After.ID != "" {
+		start = sort.Search(len(all), func(i int) bool { return f.After.before(all[i]) })
+	}
+	end := min(start+f.PageSize, len(all))
+	for _, s := range all[start:end] {
+		page = append(page, s.info())
+	}
+	if end < len(all) && end > start {
+		last := all[end-1]
+		next = Cursor{Created: last.created, ID: last.id}
+	}
+	return page, next, total
+}
+
+// Update applies a re-INVITE style change.
+func (r *Registry) Update(id string, u Update) (Info, error) {
+	s, err := r.lookup(id)
+	if err != nil {
+		return Info{}, err
+	}
+	return s.update(u)
+}
+
+// Delete ends a session. Repeating the request id returns the final state again.
+func (r *Registry) Delete(id, requestID, actor string) (Info, error) {
+	if requestID != "" {
+		if c, ok := r.cachedRequest("delete", id, requestID); ok {
+			return c.info, nil
+		}
+	}
+	s, err := r.lookup(id)
+	if err != nil {
+		return Info{}, err
+	}
+	info, ended := s.end(EndDeleted, actor, requestID)
+	if !ended {
+		// Someone else ended it first; the final state is the same.
+		info = s.info()
+	}
+	if requestID != "" {
+		r.mu.Lock()
+		r.reqs.put(reqKey("delete", id, requestID), cached{sessionID: id, info: info}, r.now())
+		r.mu.Unlock()
+	}
+	return info, nil
+}
+
+func (r *Registry) cachedRequest(op, id, requestID string) (cached, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reqs.get(reqKey(op, id, requestID), r.now())
+}
+
+// Watch subscribes to one session's events. The first event is a snapshot. The channel is
+// closed after the ended event, when ctx ends, or when the watcher lags (then lagged()
+// reports true).
+func (r *Registry) Watch(ctx context.Context, id string) (events <-chan Event, lagged func() bool, err error) {
+	s, err := r.lookup(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.watch(ctx)
+}
+
+// removed is called by a session once it has ended.
+func (r *Registry) removed(s *Session, reason EndReason) {
+	r.mu.Lock()
+	if r.byID[s.id] == s {
+		delete(r.byID, s.id)
+		delete(r.byCall, s.callID)
+	}
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+	if h := r.cfg.Hooks.Ended; h != nil {
+		h(reason)
+	}
+}
+
+// Len is the number of active sessions.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byID)
+}
+
+// Draining reports whether Drain was called.
+func (r *Registry) Draining() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.draining
+}
+
+// StartDrain stops taking new sessions and returns how many were active when draining
+// first started.
+func (r *Registry) StartDrain() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.draining {
+		r.draining, r.drainN = true, len(r.byID)
+	}
+	return r.drainN
+}
+
+// Drain stops taking sessions, waits until every session has ended or ctx is done, then
+// ends the rest with EndDrain. It returns how many sessions were active when it started.
+func (r *Registry) Drain(ctx context.Context) int {
+	n := r.StartDrain()
+	for {
+		r.mu.Lock()
+		left, changed := len(r.byID), r.changed
+		r.mu.Unlock()
+		if left == 0 {
+			return n
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			r.EndAll(EndDrain)
+			return n
+		}
+	}
+}
+
+// EndAll ends every active session with reason.
+func (r *Registry) EndAll(reason EndReason) {
+	r.mu.Lock()
+	all := make([]*Session, 0, len(r.byID))
+	for _, s := range r.byID {
+		all = append(all, s)
+	}
+	r.mu.Unlock()
+	for _, s := range all {
+		s.end(reason, "", "")
+	}
+}
+
+// Run ends idle sessions until ctx is done.
+func (r *Registry) Run(ctx context.Context) {
+	t := time.NewTicker(r.cfg.ReapEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.ReapIdle()
+		}
+	}
+}
+
+// ReapIdle ends the sessions that have had no media for their idle timeout.
+func (r *Registry) ReapIdle() int {
+	now := r.now()
+	r.mu.Lock()
+	var idle []*Session
+	for _, s := range r.byID {
+		if s.idleSince(now) {
+			idle = append(idle, s)
+		}
+	}
+	r.mu.Unlock()
+	for _, s := range idle {
+		if _, ended := s.end(EndIdle, "", ""); ended {
+			r.log.Info("session ended: media idle", "session_id", s.id)
+		}
+	}
+	return len(idle)
+}

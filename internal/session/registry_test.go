@@ -1,0 +1,345 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+type harness struct {
+	reg   *Registry
+	clock *fakeClock
+	mu    sync.Mutex
+	media []*fakeMedia
+	ended []EndReason
+}
+
+func newHarness(t *testing.T, ports, maxSessions int) *harness {
+	t.Helper()
+	h := &harness{clock: &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}}
+	p := newFakePorts(ports)
+	h.reg = NewRegistry(Config{
+		Media:       p.factory(&h.media, &h.mu),
+		Defaults:    Policy{StrictSource: true, IdleTimeout: time.Minute},
+		MaxSessions: maxSessions,
+		Now:         h.clock.Now,
+		Hooks: Hooks{Ended: func(r EndReason) {
+			h.mu.Lock()
+			h.ended = append(h.ended, r)
+			h.mu.Unlock()
+		}},
+	})
+	return h
+}
+
+func spec(call, req string) Spec {
+	return Spec{CallID: call, RequestID: req, AgentID: "agent-7", Policy: Policy{StrictSource: true, IdleTimeout: time.Minute}}
+}
+
+func (h *harness) mediaOf(t *testing.T, i int) *fakeMedia {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if i >= len(h.media) {
+		t.Fatalf("media %d not created (have %d)", i, len(h.media))
+	}
+	return h.media[i]
+}
+
+// next reads one event or fails after a deadline: tests never sleep to wait.
+func next(t *testing.T, ch <-chan Event) Event {
+	t.Helper()
+	select {
+	case e, ok := <-ch:
+		if !ok {
+			t.Fatal("event channel closed")
+		}
+		return e
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event within 5s")
+	}
+	return Event{}
+}
+
+func TestCreateGetDelete(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	in, err := h.reg.Create(spec("call-1", "r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.ID == "" || in.State != Active || !in.Customer.Local.IsValid() || in.Customer.Local == in.Agent.Local {
+		t.Fatalf("bad info: %+v", in)
+	}
+	got, err := h.reg.Get(in.ID)
+	if err != nil || got.CallID != "call-1" || got.AgentID != "agent-7" {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	fin, err := h.reg.Delete(in.ID, "d1", "platform")
+	if err != nil || fin.State != Ended || fin.EndReason != EndDeleted || fin.EndedAt.IsZero() {
+		t.Fatalf("delete: %+v %v", fin, err)
+	}
+	if _, err := h.reg.Get(in.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+	// A repeated delete request answers the same; a new one finds nothing.
+	again, err := h.reg.Delete(in.ID, "d1", "platform")
+	if err != nil || again.EndReason != EndDeleted {
+		t.Fatalf("repeated delete: %+v %v", again, err)
+	}
+	if _, err := h.reg.Delete(in.ID, "d2", "platform"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("new delete of ended session: %v", err)
+	}
+	if h.mediaOf(t, 0).closed.Load() != 1 {
+		t.Fatal("media not closed exactly once")
+	}
+	if h.reg.Len() != 0 {
+		t.Fatal("registry not empty")
+	}
+}
+
+func TestCreateIdempotentAndDuplicateCallID(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	a, err := h.reg.Create(spec("call-1", "r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := h.reg.Create(spec("call-1", "r1"))
+	if err != nil || b.ID != a.ID {
+		t.Fatalf("repeated request id made a new session: %v %v", b.ID, err)
+	}
+	if _, err := h.reg.Create(spec("call-1", "r2")); !errors.Is(err, ErrAlreadyExists) {
+		t.Fatalf("duplicate call id: %v", err)
+	}
+	if h.reg.Len() != 1 || len(h.media) != 1 {
+		t.Fatalf("sessions=%d media=%d", h.reg.Len(), len(h.media))
+	}
+}
+
+func TestCreateLimits(t *testing.T) {
+	h := newHarness(t, 4, 10) // 4 ports = 2 sessions
+	for i := 0; i < 2; i++ {
+		if _, err := h.reg.Create(spec(fmt.Sprint("c", i), "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := h.reg.Create(spec("c2", ""))
+	if !errors.Is(err, ErrPortsExhausted) {
+		t.Fatalf("want ports exhausted, got %v", err)
+	}
+	// Ending one frees its ports.
+	list, _, _ := h.reg.List(ListFilter{PageSize: 10})
+	if _, err := h.reg.Delete(list[0].ID, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.reg.Create(spec("c2", "")); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+
+	h2 := newHarness(t, 100, 1)
+	if _, err := h2.reg.Create(spec("a", "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h2.reg.Create(spec("b", "")); !errors.Is(err, ErrTooManySessions) {
+		t.Fatalf("want too many sessions, got %v", err)
+	}
+}
+
+func TestListPaging(t *testing.T) {
+	h := newHarness(t, 100, 100)
+	for i := 0; i < 7; i++ {
+		h.clock.Advance(time.Second)
+		s := spec(fmt.Sprint("call-", i), "")
+		if i%2 == 1 {
+			s.AgentID = "agent-odd"
+		}
+		if _, err := h.reg.Create(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	var cur Cursor
+	for pages := 0; pages < 10; pages++ {
+		page, next, total := h.reg.List(ListFilter{PageSize: 3, After: cur})
+		if total != 7 {
+			t.Fatalf("total %d", total)
+		}
+		for _, in := range page {
+			seen = append(seen, in.CallID)
+		}
+		if next == (Cursor{}) {
+			break
+		}
+		cur = next
+	}
+	want := "[call-0 call-1 call-2 call-3 call-4 call-5 call-6]"
+	if fmt.Sprint(seen) != want {
+		t.Fatalf("pages gave %v, want %v", seen, want)
+	}
+	odd, _, total := h.reg.List(ListFilter{PageSize: 10, AgentID: "agent-odd"})
+	if total != 3 || len(odd) != 3 {
+		t.Fatalf("filter by agent: %d %d", total, len(odd))
+	}
+	one, _, _ := h.reg.List(ListFilter{PageSize: 10, CallID: "call-4"})
+	if len(one) != 1 || one[0].CallID != "call-4" {
+		t.Fatalf("filter by call: %+v", one)
+	}
+}
+
+func TestWatchEvents(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	in, _ := h.reg.Create(spec("call-1", ""))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, lagged, err := h.reg.Watch(ctx, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, ch); e.Kind != EventSnapshot || e.Session.ID != in.ID || e.Seq != 1 {
+		t.Fatalf("first event %+v", e)
+	}
+	addr := netip.MustParseAddrPort("127.0.0.1:5004")
+	h.mediaOf(t, 0).latch(Customer, addr)
+	if e := next(t, ch); e.Kind != EventLatched || e.Leg != Customer || e.Addr != addr || e.Seq != 2 {
+		t.Fatalf("latch event %+v", e)
+	}
+	got, _ := h.reg.Get(in.ID)
+	if !got.Customer.Latched || got.Customer.Remote != addr {
+		t.Fatalf("latched remote not in info: %+v", got.Customer)
+	}
+
+	newRemote := netip.MustParseAddrPort("127.0.0.1:6000")
+	upd, err := h.reg.Update(in.ID, Update{RequestID: "u1", Agent: &LegUpdate{Remote: &newRemote}})
+	if err != nil || upd.Agent.Remote != newRemote {
+		t.Fatalf("update: %+v %v", upd.Agent, err)
+	}
+	e := next(t, ch)
+	if e.Kind != EventUpdated || fmt.Sprint(e.Paths) != "[agent.remote_addr]" || e.RequestID != "u1" {
+		t.Fatalf("update event %+v", e)
+	}
+	// Repeating the request changes nothing and emits nothing.
+	if _, err := h.reg.Update(in.ID, Update{RequestID: "u1", Agent: &LegUpdate{Remote: &newRemote}}); err != nil {
+		t.Fatal(err)
+	}
+	if h.mediaOf(t, 0).setCalls != 1 {
+		t.Fatalf("SetLeg called %d times", h.mediaOf(t, 0).setCalls)
+	}
+
+	if _, err := h.reg.Delete(in.ID, "", "platform"); err != nil {
+		t.Fatal(err)
+	}
+	e = next(t, ch)
+	if e.Kind != EventEnded || e.Reason != EndDeleted || e.Actor != "platform" {
+		t.Fatalf("ended event %+v", e)
+	}
+	if _, ok := <-ch; ok {
+		t.Fatal("channel open after ended")
+	}
+	if lagged() {
+		t.Fatal("watcher reported lagged")
+	}
+	if _, _, err := h.reg.Watch(ctx, in.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("watch ended: %v", err)
+	}
+}
+
+func TestWatchLaggedWatcherIsCutOff(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	in, _ := h.reg.Create(spec("call-1", ""))
+	ch, lagged, err := h.reg.Watch(context.Background(), in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := h.mediaOf(t, 0)
+	for i := 0; i < watchBuffer+10; i++ {
+		m.latch(Customer, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(1000+i)))
+	}
+	n := 0
+	for range ch {
+		n++
+	}
+	if !lagged() || n != watchBuffer {
+		t.Fatalf("lagged=%v after %d events", lagged(), n)
+	}
+	// Other work goes on: the session is intact.
+	if _, err := h.reg.Get(in.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	in, _ := h.reg.Create(spec("call-1", ""))
+	ch, _, _ := h.reg.Watch(context.Background(), in.ID)
+	next(t, ch)
+	h.clock.Advance(59 * time.Second)
+	if n := h.reg.ReapIdle(); n != 0 {
+		t.Fatalf("reaped %d before timeout", n)
+	}
+	// Media keeps it alive.
+	now := h.clock.Now()
+	h.mediaOf(t, 0).last.Store(&now)
+	h.clock.Advance(59 * time.Second)
+	if n := h.reg.ReapIdle(); n != 0 {
+		t.Fatalf("reaped %d while media flowed", n)
+	}
+	h.clock.Advance(time.Second)
+	if n := h.reg.ReapIdle(); n != 1 {
+		t.Fatalf("reaped %d, want 1", n)
+	}
+	if e := next(t, ch); e.Kind != EventEnded || e.Reason != EndIdle {
+		t.Fatalf("event %+v", e)
+	}
+}
+
+func TestDrain(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	a, _ := h.reg.Create(spec("a", ""))
+	b, _ := h.reg.Create(spec("b", ""))
+
+	// One session ends by itself during the drain; the other is ended at the deadline.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	h.reg.StartDrain() // Drain starts the same way; doing it here orders the test's steps
+	go func() { done <- h.reg.Drain(ctx) }()
+	if _, err := h.reg.Create(spec("c", "")); !errors.Is(err, ErrDraining) {
+		t.Fatalf("create while draining: %v", err)
+	}
+	if _, err := h.reg.Delete(a.ID, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case n := <-done:
+		if n != 2 {
+			t.Fatalf("drain saw %d sessions", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("drain did not return")
+	}
+	if h.reg.Len() != 0 {
+		t.Fatal("sessions left after drain")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if fmt.Sprint(h.ended) != fmt.Sprint([]EndReason{EndDeleted, EndDrain}) {
+		t.Fatalf("end reasons %v (b=%s)", h.ended, b.ID)
+	}
+}
+
+func TestDrainReturnsWhenAllEnded(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	a, _ := h.reg.Create(spec("a", ""))
+	done := make(chan int)
+	h.reg.StartDrain()
+	go func() { done <- h.reg.Drain(context.Background()) }()
+	h.reg.Delete(a.ID, "", "")
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("drain did not return after the last session ended")
+	}
+}

@@ -1,0 +1,261 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// watchBuffer is how many events a watcher may fall behind before it is cut off.
+const watchBuffer = 256
+
+// Session is one call. Its fields are guarded by mu except the immutable identity.
+type Session struct {
+	id, callID, agentID string
+	labels              map[string]string
+	created             time.Time
+	reg                 *Registry
+	media               Media
+
+	mu        sync.Mutex
+	legs      [2]LegSpec
+	policy    Policy
+	state     State // 0 (active) until ended
+	endedAt   time.Time
+	endReason EndReason
+	final     Info
+	seq       uint64
+	subs      map[*subscriber]struct{}
+	reqs      map[string]Info // update request ids seen
+}
+
+type subscriber struct {
+	ch     chan Event
+	lagged bool
+	closed bool
+}
+
+func (s *Session) info() Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.infoLocked()
+}
+
+func (s *Session) infoLocked() Info {
+	if s.state == Ended {
+		return s.final
+	}
+	in := Info{
+		ID: s.id, CallID: s.callID, AgentID: s.agentID, Labels: s.labels,
+		Policy: s.policy, State: Active, Created: s.created,
+	}
+	for l := Customer; l <= Agent; l++ {
+		li := in.Leg(l)
+		li.LegSpec = s.legs[l].clone()
+		li.Local, li.LocalRTCP = s.media.Local(l)
+		if addr, latched := s.media.Remote(l); latched {
+			li.Remote, li.Latched = addr, true
+		}
+		li.Stats = s.media.Stats(l)
+	}
+	return in
+}
+
+// publishLocked sends an event to every watcher without blocking; a watcher whose buffer is
+// full is cut off (it re-watches for a fresh snapshot) so one slow client never stalls others.
+func (s *Session) publishLocked(e Event) {
+	s.seq++
+	e.SessionID, e.Seq = s.id, s.seq
+	if e.Time.IsZero() {
+		e.Time = s.reg.now()
+	}
+	for sub := range s.subs {
+		select {
+		case sub.ch <- e:
+		default:
+			sub.lagged = true
+			s.closeSubLocked(sub)
+		}
+	}
+}
+
+func (s *Session) closeSubLocked(sub *subscriber) {
+	if !sub.closed {
+		sub.closed = true
+		close(sub.ch)
+	}
+	delete(s.subs, sub)
+}
+
+func (s *Session) watch(ctx context.Context) (<-chan Event, func() bool, error) {
+	sub := &subscriber{ch: make(chan Event, watchBuffer)}
+	s.mu.Lock()
+	if s.state == Ended {
+		s.mu.Unlock()
+		return nil, nil, fmt.Errorf("%w: %q", ErrNotFound, s.id)
+	}
+	snap := s.infoLocked()
+	s.seq++
+	sub.ch <- Event{SessionID: s.id, Seq: s.seq, Time: s.reg.now(), Kind: EventSnapshot, Session: &snap}
+	s.subs[sub] = struct{}{}
+	s.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		s.mu.Lock()
+		s.closeSubLocked(sub)
+		s.mu.Unlock()
+	}()
+	lagged := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return sub.lagged
+	}
+	return sub.ch, lagged, nil
+}
+
+// onLatch runs on a packet goroutine: it must only take the session lock briefly.
+func (s *Session) onLatch(l Leg, media string, addr netip.AddrPort) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended {
+		return
+	}
+	s.publishLocked(Event{Kind: EventLatched, Leg: l, Addr: addr, Media: media})
+	s.reg.log.Info("leg latched", "session_id", s.id, "leg", l.String(), "media", media, "remote", addr)
+}
+
+func (s *Session) update(u Update) (Info, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended {
+		return Info{}, fmt.Errorf("%w: %q", ErrNotFound, s.id)
+	}
+	if u.RequestID != "" {
+		if in, ok := s.reqs[u.RequestID]; ok {
+			return in, nil
+		}
+	}
+	var paths []string
+	for l, lu := range [2]*LegUpdate{u.Customer, u.Agent} {
+		if lu == nil {
+			continue
+		}
+		leg := Leg(l)
+		next, changed := applyLeg(s.legs[leg], lu, leg.String())
+		if len(changed) == 0 {
+			continue
+		}
+		if err := s.media.SetLeg(leg, next); err != nil {
+			return Info{}, fmt.Errorf("update %s leg: %w", leg, err)
+		}
+		s.legs[leg] = next
+		paths = append(paths, changed...)
+	}
+	if u.Policy != nil && *u.Policy != s.policy {
+		s.policy = *u.Policy
+		paths = append(paths, "policy")
+	}
+	in := s.infoLocked()
+	if len(paths) > 0 {
+		snap := in
+		s.publishLocked(Event{Kind: EventUpdated, Actor: u.Actor, RequestID: u.RequestID, Paths: paths, Session: &snap})
+	}
+	if u.RequestID != "" {
+		if s.reqs == nil {
+			s.reqs = make(map[string]Info)
+		}
+		s.reqs[u.RequestID] = in
+	}
+	return in, nil
+}
+
+func applyLeg(cur LegSpec, u *LegUpdate, prefix string) (LegSpec, []string) {
+	next := cur.clone()
+	var changed []string
+	if u.Remote != nil && *u.Remote != cur.Remote {
+		next.Remote = *u.Remote
+		changed = append(changed, prefix+".remote_addr")
+	}
+	if u.RemoteRTCP != nil && *u.RemoteRTCP != cur.RemoteRTCP {
+		next.RemoteRTCP = *u.RemoteRTCP
+		changed = append(changed, prefix+".remote_rtcp_addr")
+	}
+	if u.Codecs != nil && !sameCodecs(u.Codecs, cur.Codecs) {
+		next.Codecs = LegSpec{Codecs: u.Codecs}.clone().Codecs
+		changed = append(changed, prefix+".codecs")
+	}
+	if u.TelephoneEventPT != nil && *u.TelephoneEventPT != cur.TelephoneEventPT {
+		next.TelephoneEventPT = *u.TelephoneEventPT
+		changed = append(changed, prefix+".telephone_event_pt")
+	}
+	if u.RTCPMux != nil && *u.RTCPMux != cur.RTCPMux {
+		next.RTCPMux = *u.RTCPMux
+		changed = append(changed, prefix+".rtcp_mux")
+	}
+	return next, changed
+}
+
+func sameCodecs(a, b map[uint8]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// end ends the session once. It reports whether this call ended it.
+func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
+	s.mu.Lock()
+	if s.state == Ended {
+		in := s.final
+		s.mu.Unlock()
+		return in, false
+	}
+	// Take the last stats before the media goes away.
+	now := s.reg.now()
+	final := s.infoLocked()
+	final.State, final.EndedAt, final.EndReason = Ended, now, reason
+	s.state, s.final, s.endedAt, s.endReason = Ended, final, now, reason
+	s.mu.Unlock()
+
+	// Without the lock: closing waits for packet goroutines, which may be in onLatch.
+	_ = s.media.Close()
+
+	s.mu.Lock()
+	// Counters may have moved while the media was closing.
+	for l := Customer; l <= Agent; l++ {
+		final.Leg(l).Stats = s.media.Stats(l)
+	}
+	s.final = final
+	snap := final
+	s.publishLocked(Event{Kind: EventEnded, Reason: reason, Actor: actor, RequestID: requestID, Session: &snap})
+	for sub := range s.subs {
+		s.closeSubLocked(sub)
+	}
+	s.mu.Unlock()
+
+	s.reg.removed(s, reason)
+	s.reg.log.Info("session ended", "session_id", s.id, "reason", reason.String())
+	return final, true
+}
+
+func (s *Session) idleSince(now time.Time) bool {
+	s.mu.Lock()
+	timeout := s.policy.IdleTimeout
+	ended := s.state == Ended
+	s.mu.Unlock()
+	if ended || timeout <= 0 {
+		return false
+	}
+	last := s.media.LastActivity()
+	if last.Before(s.created) {
+		last = s.created
+	}
+	return now.Sub(last) >= timeout
+}

@@ -1,0 +1,202 @@
+package session
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Leg names one party of a call.
+type Leg int
+
+// The two legs of a session.
+const (
+	Customer Leg = iota
+	Agent
+)
+
+func (l Leg) String() string {
+	switch l {
+	case Customer:
+		return "customer"
+	case Agent:
+		return "agent"
+	}
+	return "unknown"
+}
+
+// LegSpec is what the platform says about one party's media.
+type LegSpec struct {
+	Remote           netip.AddrPort // zero: latch from the first packet
+	RemoteRTCP       netip.AddrPort // zero: Remote's port+1, or Remote with RTCPMux
+	Codecs           map[uint8]string
+	TelephoneEventPT uint8 // 0: none
+	RTCPMux          bool
+}
+
+func (s LegSpec) clone() LegSpec {
+	if s.Codecs != nil {
+		c := make(map[uint8]string, len(s.Codecs))
+		for k, v := range s.Codecs {
+			c[k] = v
+		}
+		s.Codecs = c
+	}
+	return s
+}
+
+// LegStats counts one party's media.
+type LegStats struct {
+	RTPPacketsReceived, RTPBytesReceived uint64
+	RTPPacketsSent, RTPBytesSent         uint64
+	RTCPPacketsReceived, RTCPPacketsSent uint64
+	PacketsDropped                       uint64
+}
+
+// LegInfo is a leg's spec plus what hush allocated and learned.
+type LegInfo struct {
+	LegSpec
+	Local, LocalRTCP netip.AddrPort
+	Latched          bool
+	Stats            LegStats
+}
+
+// Policy is how a session treats audio. Masking and recording fields are carried for the
+// API's sake; this build enforces StrictSource and IdleTimeout.
+type Policy struct {
+	StrictSource bool
+	IdleTimeout  time.Duration
+}
+
+// Spec is a create request.
+type Spec struct {
+	CallID, RequestID, AgentID string
+	Customer, Agent            LegSpec
+	Policy                     Policy
+	Labels                     map[string]string
+	Actor                      string
+}
+
+// State is a session's lifecycle state.
+type State int
+
+// Session states.
+const (
+	Active State = iota + 1
+	Ended
+)
+
+// EndReason says why a session ended.
+type EndReason int
+
+// End reasons.
+const (
+	EndDeleted EndReason = iota + 1
+	EndIdle
+	EndDrain
+	EndError
+)
+
+func (r EndReason) String() string {
+	switch r {
+	case EndDeleted:
+		return "deleted"
+	case EndIdle:
+		return "idle_timeout"
+	case EndDrain:
+		return "drain"
+	case EndError:
+		return "error"
+	}
+	return "unknown"
+}
+
+// Info is a snapshot of a session.
+type Info struct {
+	ID, CallID, AgentID string
+	Customer, Agent     LegInfo
+	Policy              Policy
+	Labels              map[string]string
+	State               State
+	Created, EndedAt    time.Time
+	EndReason           EndReason
+}
+
+// Leg returns the info of one leg.
+func (i *Info) Leg(l Leg) *LegInfo {
+	if l == Agent {
+		return &i.Agent
+	}
+	return &i.Customer
+}
+
+// EventKind says what a SessionEvent carries.
+type EventKind int
+
+// Event kinds.
+const (
+	EventSnapshot EventKind = iota + 1
+	EventUpdated
+	EventLatched
+	EventEnded
+)
+
+// Event is one change to a session. Events of one session have increasing Seq.
+type Event struct {
+	SessionID string
+	Seq       uint64
+	Time      time.Time
+	Actor     string
+	RequestID string
+	Kind      EventKind
+	Session   *Info // snapshot, updated, ended
+	Paths     []string
+	Leg       Leg            // latched
+	Addr      netip.AddrPort // latched
+	Media     string         // latched: "rtp" or "rtcp"
+	Reason    EndReason      // ended
+}
+
+// Update changes a session as after a re-INVITE. Nil fields are left alone.
+type Update struct {
+	RequestID string
+	Actor     string
+	Customer  *LegUpdate
+	Agent     *LegUpdate
+	Policy    *Policy
+}
+
+// LegUpdate changes the named fields of a leg.
+type LegUpdate struct {
+	Remote           *netip.AddrPort
+	RemoteRTCP       *netip.AddrPort
+	Codecs           map[uint8]string // non-nil: replace
+	TelephoneEventPT *uint8
+	RTCPMux          *bool
+}
+
+// Media is one session's data plane. media/relay provides it in production.
+type Media interface {
+	// Local returns where the leg's party must send RTP and RTCP.
+	Local(l Leg) (rtp, rtcp netip.AddrPort)
+	// Remote returns where hush sends the leg's media and whether it was latched.
+	Remote(l Leg) (addr netip.AddrPort, latched bool)
+	// SetLeg applies a changed leg (new remote, mux) without interrupting the other leg.
+	SetLeg(l Leg, spec LegSpec) error
+	// LastActivity is when a packet was last received on any of the session's sockets.
+	LastActivity() time.Time
+	Stats(l Leg) LegStats
+	// Close stops the media and releases its ports. It is safe to call more than once.
+	Close() error
+}
+
+// MediaSpec is what a MediaFactory needs to set up a session's data plane.
+type MediaSpec struct {
+	SessionID       string
+	Customer, Agent LegSpec
+	StrictSource    bool
+	OnLatch         func(l Leg, media string, addr netip.AddrPort)
+}
+
+// MediaFactory allocates ports and starts a session's data plane. It returns an error
+// wrapping ErrPortsExhausted when the port range is full.
+type MediaFactory func(spec MediaSpec) (Media, error)
