@@ -116,7 +116,9 @@ func (m *Metrics) SessionEnded(reason string) { m.sessionsEnded.WithLabelValues(
 func (m *Metrics) CreateFailed(reason string) { m.createFailures.WithLabelValues(reason).Inc() }
 
 // GRPCRequest counts a handled RPC.
-func (m *Metrics) GRPCRequest(method, code string) { m.grpcRequests.WithLabelValues(method, code).Inc() }
+func (m *Metrics) GRPCRequest(method, code string) {
+	m.grpcRequests.WithLabelValues(method, code).Inc()
+}
 
 // GRPCPanic counts a recovered handler panic.
 func (m *Metrics) GRPCPanic() { m.grpcPanics.Inc() }

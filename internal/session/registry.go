@@ -44,7 +44,7 @@ type Registry struct {
 	byCall   map[string]*Session
 	reqs     *requestCache
 	draining bool
-	drainN   int // sessions active when draining started
+	drainN   int           // sessions active when draining started
 	changed  chan struct{} // closed and replaced whenever a session ends
 }
 
