@@ -1,0 +1,163 @@
+package record
+
+import (
+	"fmt"
+	"time"
+)
+
+// Clock tells the time. Tests inject a fake one so timeline placement,
+// pauses and checkpoints are deterministic.
+type Clock interface {
+	Now() time.Time
+}
+
+// ClockFunc adapts a function to Clock.
+type ClockFunc func() time.Time
+
+// Now calls f.
+func (f ClockFunc) Now() time.Time { return f() }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Option configures New, Repair and List.
+type Option func(*config) error
+
+type config struct {
+	clock      Clock
+	fs         FS
+	checkpoint time.Duration
+	window     time.Duration
+	resync     time.Duration
+	ringSlots  int
+	drainEvery time.Duration
+	onFailure  func(error)
+}
+
+// Defaults.
+const (
+	DefaultCheckpointInterval = 5 * time.Second
+	DefaultJitterWindow       = 300 * time.Millisecond
+	DefaultResyncThreshold    = 1 * time.Second
+	DefaultRingSlots          = 64 // 1.28 s of 20 ms frames per leg
+	DefaultDrainInterval      = 100 * time.Millisecond
+)
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{
+		clock:      systemClock{},
+		fs:         OSFS{},
+		checkpoint: DefaultCheckpointInterval,
+		window:     DefaultJitterWindow,
+		resync:     DefaultResyncThreshold,
+		ringSlots:  DefaultRingSlots,
+		drainEvery: DefaultDrainInterval,
+	}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.resync < c.window {
+		return nil, fmt.Errorf("%w: resync threshold %v below jitter window %v", ErrBadOption, c.resync, c.window)
+	}
+	if c.window+c.resync > (pendSamples/2)*sampleDur {
+		return nil, fmt.Errorf("%w: jitter window + resync threshold above %v", ErrBadOption, (pendSamples/2)*sampleDur)
+	}
+	return c, nil
+}
+
+// WithClock sets the clock (default: time.Now).
+func WithClock(c Clock) Option {
+	return func(cfg *config) error {
+		if c == nil {
+			return fmt.Errorf("%w: nil clock", ErrBadOption)
+		}
+		cfg.clock = c
+		return nil
+	}
+}
+
+// WithFS sets the file system (default: OSFS).
+func WithFS(fs FS) Option {
+	return func(cfg *config) error {
+		if fs == nil {
+			return fmt.Errorf("%w: nil FS", ErrBadOption)
+		}
+		cfg.fs = fs
+		return nil
+	}
+}
+
+// WithCheckpointInterval sets how often (by the clock) the WAV header is
+// rewritten and the file fsynced; a crash loses at most this much audio.
+func WithCheckpointInterval(d time.Duration) Option {
+	return func(cfg *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: checkpoint interval %v", ErrBadOption, d)
+		}
+		cfg.checkpoint = d
+		return nil
+	}
+}
+
+// WithJitterWindow sets how long audio is held before it is flushed, so
+// reordered frames up to this late still land in place.
+func WithJitterWindow(d time.Duration) Option {
+	return func(cfg *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: jitter window %v", ErrBadOption, d)
+		}
+		cfg.window = d
+		return nil
+	}
+}
+
+// WithResyncThreshold sets how far a leg's RTP-timestamp position may
+// stray from its arrival time before the leg is re-anchored by wall clock.
+// It must be at least the jitter window.
+func WithResyncThreshold(d time.Duration) Option {
+	return func(cfg *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: resync threshold %v", ErrBadOption, d)
+		}
+		cfg.resync = d
+		return nil
+	}
+}
+
+// WithRingSlots sets the handoff ring size per leg in 20 ms slots
+// (rounded up to a power of two).
+func WithRingSlots(n int) Option {
+	return func(cfg *config) error {
+		if n < 2 || n > 1<<16 {
+			return fmt.Errorf("%w: ring slots %d", ErrBadOption, n)
+		}
+		cfg.ringSlots = n
+		return nil
+	}
+}
+
+// WithDrainInterval sets how often (real time) the writer drains the
+// rings on its own; it is also woken when a ring is half full. 0 turns
+// the timer off (tests drive the writer with Flush).
+func WithDrainInterval(d time.Duration) Option {
+	return func(cfg *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: drain interval %v", ErrBadOption, d)
+		}
+		cfg.drainEvery = d
+		return nil
+	}
+}
+
+// WithOnFailure sets a callback run once, on the writer goroutine, when
+// the recording fails. Use it to emit an event and bump a metric; it must
+// not block.
+func WithOnFailure(f func(error)) Option {
+	return func(cfg *config) error {
+		cfg.onFailure = f
+		return nil
+	}
+}

@@ -1,0 +1,437 @@
+package record
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Leg identifies one party of the call; it is also the WAV channel.
+type Leg uint8
+
+// Legs.
+const (
+	LegCustomer Leg = 0 // left channel
+	LegAgent    Leg = 1 // right channel
+)
+
+var legNames = [NumChannels]string{"customer", "agent"}
+
+func (l Leg) String() string {
+	if int(l) < len(legNames) {
+		return legNames[l]
+	}
+	return fmt.Sprintf("leg(%d)", uint8(l))
+}
+
+// Meta identifies a recording. RecordingID names the files and must pass
+// ValidateID; the others are copied into the sidecar.
+type Meta struct {
+	RecordingID string
+	SessionID   string
+	CallID      string
+	AgentID     string
+}
+
+// Action is who asked for a control change and why. Digit runs that could
+// be card data are redacted before they are stored: four or more digits in
+// Reason (free text typed by people), twelve or more (a PAN's minimum
+// length) in the machine-made Actor and RequestID.
+type Action struct {
+	Actor     string
+	RequestID string
+	Reason    string
+}
+
+// Stats are counters for metrics; safe to read from any goroutine.
+type Stats struct {
+	RingFull     [NumChannels]uint64 // frames refused by Write: writer behind
+	Late         [NumChannels]uint64 // frames older than the flushed timeline
+	Reanchors    [NumChannels]uint64 // SSRC changes and timestamp jumps
+	BytesWritten uint64              // PCM bytes appended to the WAV
+	Checkpoints  uint64
+	Failed       bool
+}
+
+const (
+	stateRunning int32 = iota
+	stateFailed
+	stateClosed
+)
+
+type cmdKind uint8
+
+const (
+	cmdFlush cmdKind = iota
+	cmdCheckpoint
+	cmdClose
+	cmdKill // tests: stop as a crash would, leaving the file as it is
+)
+
+type command struct {
+	kind  cmdKind
+	reply chan error
+}
+
+type ctlKind uint8
+
+const (
+	ctlPause ctlKind = iota
+	ctlResume
+	ctlMask
+	ctlMaskRTP
+	ctlNote
+)
+
+// ctlItem is a control request queued for the writer goroutine, which
+// owns the timeline and the sidecar state.
+type ctlItem struct {
+	kind     ctlKind
+	at       time.Time
+	pos      int64
+	skip     bool
+	act      Action
+	name     string // ctlNote: action name
+	leg      Leg
+	start    int64
+	end      int64
+	tsStart  uint32
+	tsEnd    uint32
+	behavior PauseBehavior
+}
+
+type maskRec struct {
+	leg        Leg
+	start, end int64
+}
+
+// writeChunk is the size at which buffered PCM is appended to the file:
+// one second of stereo audio per write.
+const writeChunk = SampleRate * frameBytes
+
+// Recorder writes one session's sanitized stereo recording. Write is
+// called from the packet goroutines (one per leg) and never blocks or
+// allocates; everything else runs on the recorder's writer goroutine.
+type Recorder struct {
+	cfg     *config
+	dir     string
+	wavPath string
+	meta    Meta
+	start   time.Time
+	window  int64
+	ckpt    int64
+
+	rings [NumChannels]*ring
+	half  uint64
+	state atomic.Int32
+	kick  chan struct{}
+	cmds  chan command
+	done  chan struct{}
+
+	ctl    sync.Mutex
+	paused bool
+	closed bool
+	inbox  []ctlItem
+
+	failOnce sync.Once
+	err      atomic.Pointer[error]
+	closeErr error
+
+	late, reanchors [NumChannels]atomic.Uint64
+	bytesWritten    atomic.Uint64
+	checkpoints     atomic.Uint64
+
+	// Owned by the writer goroutine.
+	f         File
+	tl        *timeline
+	dataBytes int64
+	lastCkpt  int64
+	work      []ctlItem
+	pauses    []PauseSpan // parallel to tl.pauses
+	masks     []maskRec
+	actions   []ActionRecord
+	dirty     bool
+	hdr       [headerSize]byte
+}
+
+// New creates <dir>/<id>.wav and <dir>/<id>.json (status in_progress)
+// and starts the writer goroutine. A failure here means no recording; the
+// call should go on without one.
+func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
+	if err := ValidateID(meta.RecordingID); err != nil {
+		return nil, err
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &Recorder{
+		cfg:     cfg,
+		dir:     dir,
+		wavPath: filepath.Join(dir, meta.RecordingID+".wav"),
+		meta:    meta,
+		start:   cfg.clock.Now(),
+		window:  int64(cfg.window / sampleDur),
+		ckpt:    int64(cfg.checkpoint / sampleDur),
+		kick:    make(chan struct{}, 1),
+		cmds:    make(chan command),
+		done:    make(chan struct{}),
+		tl:      newTimeline(int64(cfg.window/sampleDur), int64(cfg.resync/sampleDur)),
+	}
+	for i := range r.rings {
+		r.rings[i] = newRing(cfg.ringSlots)
+	}
+	r.half = uint64(len(r.rings[0].slots) / 2)
+
+	f, err := cfg.fs.OpenFile(r.wavPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if os.IsExist(err) {
+			return nil, fmt.Errorf("create %s: %w", r.wavPath, ErrExists)
+		}
+		return nil, fmt.Errorf("create %s: %w", r.wavPath, err)
+	}
+	r.f = f
+	putHeader(r.hdr[:], 0)
+	if _, err = f.WriteAt(r.hdr[:], 0); err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = writeSidecar(cfg.fs, dir, r.sidecar(StatusInProgress))
+	}
+	if err != nil {
+		f.Close()
+		cfg.fs.Remove(r.wavPath)
+		return nil, fmt.Errorf("start recording %s: %w", meta.RecordingID, err)
+	}
+	r.actions = append(r.actions, ActionRecord{Time: r.start, Action: "start"})
+	go r.run()
+	return r, nil
+}
+
+// ID returns the recording id.
+func (r *Recorder) ID() string { return r.meta.RecordingID }
+
+// Start returns the wall time of timeline position 0.
+func (r *Recorder) Start() time.Time { return r.start }
+
+// Position returns the current timeline position (samples since Start)
+// by the recorder's clock.
+func (r *Recorder) Position() int64 { return r.posAt(r.cfg.clock.Now()) }
+
+func (r *Recorder) posAt(t time.Time) int64 { return int64(t.Sub(r.start) / sampleDur) }
+
+func (r *Recorder) timeAt(pos int64) time.Time { return r.start.Add(time.Duration(pos) * sampleDur) }
+
+// Write hands one frame of already-masked 16-bit PCM of one leg to the
+// recorder, with the RTP SSRC and timestamp (8 kHz clock) it came with.
+// It copies pcm and returns at once: it never blocks on the writer or the
+// disk and does not allocate. Each leg must have a single writing
+// goroutine. Errors: ErrRingFull (frame dropped and counted), ErrFailed,
+// ErrClosed, ErrBadLeg; the caller forwards the call regardless.
+func (r *Recorder) Write(leg Leg, ssrc, ts uint32, pcm []int16) error {
+	if leg > LegAgent {
+		return ErrBadLeg
+	}
+	switch r.state.Load() {
+	case stateFailed:
+		return ErrFailed
+	case stateClosed:
+		return ErrClosed
+	}
+	if len(pcm) == 0 {
+		return nil
+	}
+	q := r.rings[leg]
+	if !q.push(ssrc, ts, r.posAt(r.cfg.clock.Now()), pcm) {
+		q.dropped.Add(1)
+		return ErrRingFull
+	}
+	if q.used() >= r.half {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// Pause starts a pause at the current timeline position. Pausing while
+// paused changes nothing and returns false. An empty behaviour means
+// PauseSilence.
+func (r *Recorder) Pause(b PauseBehavior, a Action) (bool, error) {
+	if b == "" {
+		b = PauseSilence
+	}
+	if b != PauseSilence && b != PauseSkip {
+		return false, fmt.Errorf("%w: %q", ErrBadBehavior, b)
+	}
+	return r.control(ctlItem{kind: ctlPause, skip: b == PauseSkip, behavior: b, act: a}, true)
+}
+
+// Resume ends the current pause at the current timeline position.
+// Resuming while not paused changes nothing and returns false.
+func (r *Recorder) Resume(a Action) (bool, error) {
+	return r.control(ctlItem{kind: ctlResume, act: a}, false)
+}
+
+// Paused reports whether a pause is open.
+func (r *Recorder) Paused() bool {
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
+	return r.paused
+}
+
+// MarkMask records that the upstream masker replaced [start, end) of leg,
+// in timeline samples (see Position), for the sidecar.
+func (r *Recorder) MarkMask(leg Leg, start, end int64) error {
+	if leg > LegAgent {
+		return ErrBadLeg
+	}
+	if end <= start || start < 0 {
+		return fmt.Errorf("%w: mask [%d, %d)", ErrBadSpan, start, end)
+	}
+	_, err := r.control(ctlItem{kind: ctlMask, leg: leg, start: start, end: end}, false)
+	return err
+}
+
+// MarkMaskRTP is MarkMask in the leg's RTP timestamps [startTS, endTS);
+// the writer maps them with the leg's current anchor.
+func (r *Recorder) MarkMaskRTP(leg Leg, startTS, endTS uint32) error {
+	if leg > LegAgent {
+		return ErrBadLeg
+	}
+	if d := int32(endTS - startTS); d <= 0 {
+		return fmt.Errorf("%w: mask timestamps %d..%d", ErrBadSpan, startTS, endTS)
+	}
+	_, err := r.control(ctlItem{kind: ctlMaskRTP, leg: leg, tsStart: startTS, tsEnd: endTS}, false)
+	return err
+}
+
+// Note adds an action (for example "secure_capture_start") to the
+// sidecar's audit list.
+func (r *Recorder) Note(action string, a Action) error {
+	_, err := r.control(ctlItem{kind: ctlNote, name: redactDigits(action, textDigitRun), act: a}, false)
+	return err
+}
+
+// control queues a control item for the writer. Pause and resume toggle
+// the paused state here, under the lock, so repeats are no-ops.
+func (r *Recorder) control(it ctlItem, pause bool) (bool, error) {
+	it.at = r.cfg.clock.Now()
+	it.pos = r.posAt(it.at)
+	it.act = Action{
+		Actor:     redactDigits(it.act.Actor, idDigitRun),
+		RequestID: redactDigits(it.act.RequestID, idDigitRun),
+		Reason:    redactDigits(it.act.Reason, textDigitRun),
+	}
+	r.ctl.Lock()
+	if r.closed {
+		r.ctl.Unlock()
+		return false, ErrClosed
+	}
+	if r.state.Load() == stateFailed {
+		r.ctl.Unlock()
+		return false, ErrFailed
+	}
+	switch it.kind {
+	case ctlPause, ctlResume:
+		if r.paused == pause {
+			r.ctl.Unlock()
+			return false, nil
+		}
+		r.paused = pause
+	}
+	r.inbox = append(r.inbox, it)
+	r.ctl.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+	return true, nil
+}
+
+// Err returns the error that failed the recording, or nil.
+func (r *Recorder) Err() error {
+	if p := r.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Stats returns the counters.
+func (r *Recorder) Stats() Stats {
+	var s Stats
+	for i := range s.RingFull {
+		s.RingFull[i] = r.rings[i].dropped.Load()
+		s.Late[i] = r.late[i].Load()
+		s.Reanchors[i] = r.reanchors[i].Load()
+	}
+	s.BytesWritten = r.bytesWritten.Load()
+	s.Checkpoints = r.checkpoints.Load()
+	s.Failed = r.state.Load() == stateFailed
+	return s
+}
+
+// Flush makes the writer drain the rings, move the timeline up to the
+// jitter window behind now, and write what it has to the file (without a
+// header update or fsync). It returns the recording's failure, if any.
+func (r *Recorder) Flush(ctx context.Context) error { return r.command(ctx, cmdFlush) }
+
+// Checkpoint is Flush plus a header update and fsync, as the periodic
+// checkpoint does.
+func (r *Recorder) Checkpoint(ctx context.Context) error { return r.command(ctx, cmdCheckpoint) }
+
+func (r *Recorder) command(ctx context.Context, k cmdKind) error {
+	reply := make(chan error, 1)
+	select {
+	case r.cmds <- command{kind: k, reply: reply}:
+	case <-r.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close flushes all audio up to now (and any that arrived ahead of it),
+// closes an open pause, writes the final header, fsyncs, computes the
+// SHA-256 and writes the sidecar as complete. It waits for the disk; call
+// it off the packet path. Repeated calls return the first result.
+func (r *Recorder) Close() error {
+	r.ctl.Lock()
+	if r.closed {
+		r.ctl.Unlock()
+		<-r.done
+		return r.closeErr
+	}
+	r.closed = true
+	r.ctl.Unlock()
+	r.state.CompareAndSwap(stateRunning, stateClosed)
+	reply := make(chan error, 1)
+	r.cmds <- command{kind: cmdClose, reply: reply}
+	<-reply
+	<-r.done
+	return r.closeErr
+}
+
+// kill stops the writer the way a crash would: no final header, no
+// sidecar update. For tests.
+func (r *Recorder) kill() {
+	r.ctl.Lock()
+	r.closed = true
+	r.ctl.Unlock()
+	r.state.Store(stateClosed)
+	reply := make(chan error, 1)
+	r.cmds <- command{kind: cmdKill, reply: reply}
+	<-reply
+	<-r.done
+}

@@ -1,0 +1,205 @@
+package record
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+)
+
+// pendSamples is the per-channel capacity of the pending (not yet flushed)
+// audio: 4 s, enough for the jitter window plus a leg running up to the
+// resync threshold ahead of wall clock. Power of two for cheap wrapping.
+const pendSamples = 1 << 15
+
+// legState maps one leg's RTP timestamps onto the recording timeline.
+type legState struct {
+	anchored bool
+	ssrc     uint32
+	baseTS   uint32 // newest timestamp seen; deltas are taken from it
+	basePos  int64  // its timeline position
+}
+
+// legCounters are written by the writer and read by Stats.
+type legCounters struct {
+	late      uint64
+	reanchors uint64
+}
+
+// pauseSpan is a pause on the timeline. end is math.MaxInt64 while open.
+type pauseSpan struct {
+	start, end int64
+	skip       bool
+}
+
+// timeline aligns both legs on one sample timeline and turns it into
+// interleaved stereo bytes. Position 0 is the recording start; one
+// position is one sample (125 µs). It does no I/O and is owned by the
+// writer goroutine.
+type timeline struct {
+	pend    [NumChannels][]int16 // circular, indexed by position & pendMask
+	flushed int64                // positions below this are in out or on disk
+	hi      int64                // end of the furthest audio placed
+	window  int64                // jitter window in samples
+	resync  int64                // re-anchor threshold in samples
+	legs    [NumChannels]legState
+	counts  [NumChannels]legCounters
+
+	pauses  []pauseSpan // sorted, non-overlapping
+	pidx    int         // first pause not entirely below flushed
+	skipped int64       // samples left out by skip pauses so far
+
+	out []byte // interleaved PCM awaiting a file write
+}
+
+const pendMask = pendSamples - 1
+
+func newTimeline(window, resync int64) *timeline {
+	t := &timeline{window: window, resync: resync, out: make([]byte, 0, 64<<10)}
+	for i := range t.pend {
+		t.pend[i] = make([]int16, pendSamples)
+	}
+	return t
+}
+
+// place puts one leg frame on the timeline. arrival is the timeline
+// position at which Write was called.
+//
+// The first frame of a leg, and any frame with a new SSRC (RFC 3550
+// §8.2: a new SSRC is a new timestamp space), anchors the leg at its
+// arrival position. Later frames are placed by the serial-number
+// difference of their timestamp to the newest one seen (RFC 3550 §5.1,
+// RFC 1982), which survives the 32-bit wrap. A newer frame more than
+// resync away from its arrival (timestamp jump, stalled sender clock,
+// a sender that stopped and resumed without advancing its clock) or an
+// older one more than resync back (timestamp reset) re-anchors by wall
+// clock. Frames that land before what was already flushed are late:
+// dropped and counted.
+func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
+	L := &t.legs[leg]
+	if !L.anchored || ssrc != L.ssrc {
+		if L.anchored {
+			t.counts[leg].reanchors++
+		}
+		*L = legState{anchored: true, ssrc: ssrc, baseTS: ts, basePos: arrival}
+	}
+	d := int64(int32(ts - L.baseTS))
+	pos := L.basePos + d
+	switch {
+	case d > 0:
+		if pos-arrival > t.resync || arrival-pos > t.resync {
+			t.counts[leg].reanchors++
+			pos = arrival
+		}
+		L.baseTS, L.basePos = ts, pos
+	case d < -t.resync:
+		t.counts[leg].reanchors++
+		pos = arrival
+		L.baseTS, L.basePos = ts, pos
+	}
+
+	n := int64(len(pcm))
+	end := pos + n
+	if end <= t.flushed {
+		t.counts[leg].late++
+		return
+	}
+	if pos < t.flushed {
+		pcm = pcm[t.flushed-pos:]
+		pos = t.flushed
+	}
+	if end-t.flushed > pendSamples {
+		// A leg running far ahead of wall clock: make room by flushing
+		// early rather than losing its audio.
+		t.flushTo(end - pendSamples)
+	}
+	dst := t.pend[leg]
+	i := pos & pendMask
+	c := copy(dst[i:], pcm)
+	copy(dst, pcm[c:])
+	if end > t.hi {
+		t.hi = end
+	}
+}
+
+// pauseAt reports the pause mode at position p and the next position at
+// which that mode may change.
+func (t *timeline) pauseAt(p int64) (paused, skip bool, next int64) {
+	for t.pidx < len(t.pauses) && t.pauses[t.pidx].end <= p {
+		t.pidx++
+	}
+	if t.pidx == len(t.pauses) {
+		return false, false, math.MaxInt64
+	}
+	sp := t.pauses[t.pidx]
+	if p < sp.start {
+		return false, false, sp.start
+	}
+	return true, sp.skip, sp.end
+}
+
+// flushTo moves the timeline up to target into out as interleaved
+// little-endian stereo: unheard positions are silence, positions inside a
+// silence pause are zeros, positions inside a skip pause are left out.
+// Flushed pending samples are zeroed, so paused audio does not linger.
+func (t *timeline) flushTo(target int64) {
+	for t.flushed < target {
+		p := t.flushed
+		paused, skip, next := t.pauseAt(p)
+		n := min(target, next) - p
+		i := p & pendMask
+		n = min(n, pendSamples-i)
+		l := t.pend[0][i : i+n]
+		r := t.pend[1][i : i+n]
+		switch {
+		case skip:
+			t.skipped += n
+		case paused:
+			start := len(t.out)
+			t.out = slices.Grow(t.out, int(n)*frameBytes)[:start+int(n)*frameBytes]
+			clear(t.out[start:])
+		default:
+			start := len(t.out)
+			t.out = slices.Grow(t.out, int(n)*frameBytes)[:start+int(n)*frameBytes]
+			o := t.out[start:]
+			for k := range l {
+				binary.LittleEndian.PutUint16(o[4*k:], uint16(l[k]))
+				binary.LittleEndian.PutUint16(o[4*k+2:], uint16(r[k]))
+			}
+		}
+		clear(l)
+		clear(r)
+		t.flushed += n
+	}
+}
+
+// pause opens a pause at pos (not before what is flushed). It returns the
+// effective start.
+func (t *timeline) pause(pos int64, skip bool) int64 {
+	pos = max(pos, t.flushed)
+	t.pauses = append(t.pauses, pauseSpan{start: pos, end: math.MaxInt64, skip: skip})
+	return pos
+}
+
+// resume closes the open pause at pos and returns the effective end.
+func (t *timeline) resume(pos int64) int64 {
+	k := len(t.pauses) - 1
+	if k < 0 || t.pauses[k].end != math.MaxInt64 {
+		return pos
+	}
+	pos = max(pos, t.flushed, t.pauses[k].start)
+	t.pauses[k].end = pos
+	return pos
+}
+
+// fileOffset maps a timeline position to a sample offset in the WAV data,
+// leaving out skip pauses before it.
+func (t *timeline) fileOffset(pos int64) int64 {
+	off := pos
+	for _, sp := range t.pauses {
+		if !sp.skip || sp.start >= pos {
+			continue
+		}
+		off -= min(pos, sp.end) - sp.start
+	}
+	return off
+}

@@ -1,0 +1,238 @@
+package record
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// ev is one Write at a moment of the fake clock.
+type ev struct {
+	at   time.Duration
+	leg  Leg
+	ssrc uint32
+	ts   uint32
+	pcm  []int16
+}
+
+// stream returns frames k in [from, to) of one leg, sent on time: frame k
+// arrives at k*20 ms with timestamp ts0+k*160 and carries the ramp for
+// timeline position k*160.
+func stream(leg Leg, ssrc, ts0 uint32, from, to int) []ev {
+	var out []ev
+	for k := from; k < to; k++ {
+		out = append(out, ev{
+			at:   time.Duration(k) * 20 * time.Millisecond,
+			leg:  leg,
+			ssrc: ssrc,
+			ts:   ts0 + uint32(k*frame),
+			pcm:  content(leg, int64(k*frame), frame),
+		})
+	}
+	return out
+}
+
+// play feeds the events in time order, flushing every few writes as the
+// drain timer would, and closes the recorder at end.
+func play(t *testing.T, r *Recorder, clk *fakeClock, evs []ev, end time.Duration) {
+	t.Helper()
+	slices.SortStableFunc(evs, func(a, b ev) int { return int(a.at - b.at) })
+	start := r.Start()
+	for i, e := range evs {
+		clk.Set(start, e.at)
+		if err := r.Write(e.leg, e.ssrc, e.ts, e.pcm); err != nil {
+			t.Fatalf("Write %d: %v", i, err)
+		}
+		if i%8 == 7 {
+			if err := r.Flush(ctx(t)); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+		}
+	}
+	clk.Set(start, end)
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	const C, A = LegCustomer, LegAgent
+	tests := []struct {
+		name  string
+		evs   func() []ev
+		end   time.Duration
+		check func(t *testing.T, l, r []int16, s Stats)
+	}{
+		{
+			name: "aligned",
+			evs: func() []ev {
+				return append(stream(C, 0x1111, 1000, 0, 100), stream(A, 0x2222, 5_000_000, 0, 100)...)
+			},
+			end: 2 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				checkRange(t, "left", l, C, 0, 16000, 0)
+				checkRange(t, "right", r, A, 0, 16000, 0)
+			},
+		},
+		{
+			name: "agent starts late at its wall-clock offset",
+			evs: func() []ev {
+				return append(stream(C, 1, 0, 0, 100), stream(A, 2, 99, 25, 100)...)
+			},
+			end: 2 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				checkRange(t, "left", l, C, 0, 16000, 0)
+				checkSilent(t, "right", r, 0, 4000)
+				checkRange(t, "right", r, A, 4000, 16000, 4000)
+			},
+		},
+		{
+			name: "loss is silence of exactly the lost length",
+			evs: func() []ev {
+				e := append(stream(C, 1, 0, 0, 10), stream(C, 1, 0, 15, 100)...)
+				return append(e, stream(A, 2, 0, 0, 100)...)
+			},
+			end: 2 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				checkRange(t, "left", l, C, 0, 1600, 0)
+				checkSilent(t, "left", l, 1600, 2400)
+				checkRange(t, "left", l, C, 2400, 16000, 2400)
+				checkRange(t, "right", r, A, 0, 16000, 0)
+			},
+		},
+		{
+			name: "timestamp wrap",
+			evs: func() []ev {
+				return append(stream(C, 1, 0xFFFFFFFF-799, 0, 100), stream(A, 2, 0xFFFFFF00, 0, 100)...)
+			},
+			end: 2 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				checkRange(t, "left", l, C, 0, 16000, 0)
+				checkRange(t, "right", r, A, 0, 16000, 0)
+				if s.Reanchors != [2]uint64{} || s.Late != [2]uint64{} {
+					t.Errorf("stats %+v, want no re-anchor or late frame", s)
+				}
+			},
+		},
+		{
+			name: "reordering within the window lands in place, beyond it is late",
+			evs: func() []ev {
+				e := stream(C, 1, 0, 0, 100)
+				e[20].at, e[21].at = e[21].at+5*time.Millisecond, e[20].at // 21 before 20
+				e[30].at += 250 * time.Millisecond                         // within 300 ms
+				e[40].at += 600 * time.Millisecond                         // beyond: late
+				return append(e, stream(A, 2, 0, 0, 100)...)
+			},
+			end: 2 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				checkRange(t, "left", l, C, 0, 6400, 0)
+				checkSilent(t, "left", l, 6400, 6560)
+				checkRange(t, "left", l, C, 6560, 16000, 6560)
+				checkRange(t, "right", r, A, 0, 16000, 0)
+				if s.Late[C] != 1 {
+					t.Errorf("late customer frames %d, want 1", s.Late[C])
+				}
+			},
+		},
+		{
+			name: "SSRC change re-anchors by wall clock",
+			evs: func() []ev {
+				e := append(stream(C, 1, 0, 0, 50), stream(C, 0x9999, 0x80000000, 50, 100)...)
+				return append(e, stream(A, 2, 0, 0, 100)...)
+			},
+			end: 2 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				checkRange(t, "left", l, C, 0, 16000, 0)
+				checkRange(t, "right", r, A, 0, 16000, 0)
+				if s.Reanchors[C] != 1 {
+					t.Errorf("customer re-anchors %d, want 1", s.Reanchors[C])
+				}
+			},
+		},
+		{
+			name: "timestamp jump forward re-anchors",
+			evs: func() []ev {
+				e := append(stream(C, 1, 0, 0, 50), stream(C, 1, 80000, 50, 100)...)
+				return append(e, stream(A, 2, 0, 0, 100)...)
+			},
+			end: 2 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				checkRange(t, "left", l, C, 0, 16000, 0)
+				if s.Reanchors[C] != 1 {
+					t.Errorf("customer re-anchors %d, want 1", s.Reanchors[C])
+				}
+			},
+		},
+		{
+			name: "sender resumes with a stalled clock: re-anchored, gap is silence",
+			evs: func() []ev {
+				// Frames 50.. are sent from 2.5 s on but keep counting
+				// from where they stopped at 1 s.
+				e := stream(C, 1, 0, 0, 50)
+				for k := 125; k < 150; k++ {
+					e = append(e, ev{
+						at: time.Duration(k) * 20 * time.Millisecond, leg: C, ssrc: 1,
+						ts: uint32((50 + k - 125) * frame), pcm: content(C, int64(k*frame), frame),
+					})
+				}
+				return append(e, stream(A, 2, 0, 0, 150)...)
+			},
+			end: 3 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				checkRange(t, "left", l, C, 0, 8000, 0)
+				checkSilent(t, "left", l, 8000, 20000)
+				checkRange(t, "left", l, C, 20000, 24000, 20000)
+				checkRange(t, "right", r, A, 0, 24000, 0)
+				if s.Reanchors[C] != 1 {
+					t.Errorf("customer re-anchors %d, want 1", s.Reanchors[C])
+				}
+			},
+		},
+		{
+			name: "remote stops: silence while the other leg goes on",
+			evs: func() []ev {
+				return append(stream(C, 1, 0, 0, 100), stream(A, 2, 0, 0, 25)...)
+			},
+			end: 2 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				checkRange(t, "left", l, C, 0, 16000, 0)
+				checkRange(t, "right", r, A, 0, 4000, 0)
+				checkSilent(t, "right", r, 4000, 16000)
+			},
+		},
+		{
+			name: "60 ms frames span several slots",
+			evs: func() []ev {
+				var e []ev
+				for k := 0; k < 33; k++ {
+					e = append(e, ev{at: time.Duration(k) * 60 * time.Millisecond, leg: C, ssrc: 1,
+						ts: uint32(k * 480), pcm: content(C, int64(k*480), 480)})
+				}
+				return append(e, stream(A, 2, 0, 0, 99)...)
+			},
+			end: 1980 * time.Millisecond,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				checkRange(t, "left", l, C, 0, 15840, 0)
+				checkRange(t, "right", r, A, 0, 15840, 0)
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, clk, dir := testRec(t)
+			play(t, r, clk, tc.evs(), tc.end)
+			l, rt := decode(t, wavPath(dir))
+			if want := int(tc.end / sampleDur); len(l) != want {
+				t.Fatalf("file has %d frames, want %d", len(l), want)
+			}
+			tc.check(t, l, rt, r.Stats())
+			sc, err := ReadSidecar(jsonPath(dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc.Status != StatusComplete || sc.FileSamples != int64(len(l)) || sc.DurationSamples != int64(len(l)) {
+				t.Errorf("sidecar status %s file %d duration %d, want complete %d", sc.Status, sc.FileSamples, sc.DurationSamples, len(l))
+			}
+		})
+	}
+}

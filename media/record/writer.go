@@ -1,0 +1,317 @@
+package record
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"time"
+)
+
+// run is the writer goroutine: it drains the rings on a timer, when a
+// ring is half full, and on Flush/Checkpoint/Close.
+func (r *Recorder) run() {
+	defer close(r.done)
+	var tick <-chan time.Time
+	if r.cfg.drainEvery > 0 {
+		t := time.NewTicker(r.cfg.drainEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-tick:
+			r.step()
+		case <-r.kick:
+			r.step()
+		case c := <-r.cmds:
+			switch c.kind {
+			case cmdFlush:
+				r.step()
+				if r.ok() && len(r.tl.out) > 0 {
+					r.writeOut()
+				}
+				c.reply <- r.Err()
+			case cmdCheckpoint:
+				r.step()
+				if r.ok() {
+					r.checkpoint()
+				}
+				c.reply <- r.Err()
+			case cmdClose:
+				r.closeErr = r.finish()
+				c.reply <- r.closeErr
+				return
+			case cmdKill:
+				if r.f != nil {
+					r.f.Close()
+				}
+				c.reply <- nil
+				return
+			}
+		}
+	}
+}
+
+func (r *Recorder) ok() bool { return r.err.Load() == nil }
+
+// drain moves every frame in the rings onto the timeline, then applies
+// queued control items (after the frames, so RTP-timestamp masks see the
+// newest anchor).
+func (r *Recorder) drain() {
+	for leg, q := range r.rings {
+		for k := q.used(); k > 0; k-- {
+			s := q.peek()
+			if r.ok() {
+				r.tl.place(leg, s.ssrc, s.ts, s.arrival, s.pcm[:s.n])
+			}
+			q.release()
+		}
+	}
+	r.ctl.Lock()
+	r.work, r.inbox = r.inbox, r.work[:0]
+	r.ctl.Unlock()
+	for i := range r.work {
+		if r.ok() {
+			r.apply(&r.work[i])
+		}
+		r.work[i] = ctlItem{}
+	}
+	r.work = r.work[:0]
+	for i := range r.tl.counts {
+		r.late[i].Store(r.tl.counts[i].late)
+		r.reanchors[i].Store(r.tl.counts[i].reanchors)
+	}
+}
+
+// step is one writer round: drain, flush the timeline up to the jitter
+// window behind now, write when a chunk is ready, checkpoint when due.
+func (r *Recorder) step() {
+	r.drain()
+	if !r.ok() {
+		return
+	}
+	now := r.Position()
+	r.tl.flushTo(now - r.window)
+	if len(r.tl.out) >= writeChunk {
+		r.writeOut()
+	}
+	if r.ok() && now-r.lastCkpt >= r.ckpt {
+		r.checkpoint()
+	}
+}
+
+func (r *Recorder) apply(it *ctlItem) {
+	r.dirty = true
+	switch it.kind {
+	case ctlPause:
+		pos := r.tl.pause(it.pos, it.skip)
+		r.pauses = append(r.pauses, PauseSpan{
+			StartSample: pos,
+			StartTime:   r.timeAt(pos),
+			Behavior:    it.behavior,
+			Actor:       it.act.Actor,
+			RequestID:   it.act.RequestID,
+			Reason:      it.act.Reason,
+		})
+		r.actions = append(r.actions, ActionRecord{Time: it.at, Actor: it.act.Actor, Action: "pause:" + string(it.behavior), RequestID: it.act.RequestID, Reason: it.act.Reason})
+	case ctlResume:
+		pos := r.tl.resume(it.pos)
+		if k := len(r.pauses) - 1; k >= 0 && r.pauses[k].EndTime.IsZero() {
+			p := &r.pauses[k]
+			p.EndSample = pos
+			p.EndTime = r.timeAt(pos)
+			p.ResumeActor = it.act.Actor
+			p.ResumeRequestID = it.act.RequestID
+		}
+		r.actions = append(r.actions, ActionRecord{Time: it.at, Actor: it.act.Actor, Action: "resume", RequestID: it.act.RequestID, Reason: it.act.Reason})
+	case ctlMask:
+		r.masks = append(r.masks, maskRec{leg: it.leg, start: it.start, end: it.end})
+	case ctlMaskRTP:
+		start, end := it.pos, it.pos+int64(int32(it.tsEnd-it.tsStart))
+		if L := r.tl.legs[it.leg]; L.anchored {
+			start = L.basePos + int64(int32(it.tsStart-L.baseTS))
+			end = L.basePos + int64(int32(it.tsEnd-L.baseTS))
+		}
+		r.masks = append(r.masks, maskRec{leg: it.leg, start: max(start, 0), end: max(end, 0)})
+	case ctlNote:
+		r.actions = append(r.actions, ActionRecord{Time: it.at, Actor: it.act.Actor, Action: it.name, RequestID: it.act.RequestID, Reason: it.act.Reason})
+	}
+}
+
+// writeOut appends the buffered PCM to the file in one write.
+func (r *Recorder) writeOut() {
+	b := r.tl.out
+	if len(b) == 0 {
+		return
+	}
+	if r.dataBytes+int64(len(b)) > maxDataBytes {
+		r.fail(fmt.Errorf("write %s: %w", r.wavPath, ErrTooLong))
+		return
+	}
+	n, err := r.f.WriteAt(b, headerSize+r.dataBytes)
+	r.dataBytes += int64(n)
+	r.bytesWritten.Add(uint64(n))
+	if err != nil {
+		r.fail(fmt.Errorf("write %s: %w", r.wavPath, err))
+		return
+	}
+	r.tl.out = r.tl.out[:0]
+}
+
+// checkpoint makes the file playable up to what is written: data, then
+// the header sizes, then fsync. The sidecar is rewritten only when a
+// pause, mask or action changed it.
+func (r *Recorder) checkpoint() {
+	r.writeOut()
+	if !r.ok() {
+		return
+	}
+	r.lastCkpt = r.Position()
+	if err := r.writeHeader(); err != nil {
+		r.fail(fmt.Errorf("checkpoint %s: %w", r.wavPath, err))
+		return
+	}
+	r.checkpoints.Add(1)
+	if r.dirty {
+		if err := writeSidecar(r.cfg.fs, r.dir, r.sidecar(StatusInProgress)); err != nil {
+			r.fail(fmt.Errorf("checkpoint sidecar: %w", err))
+			return
+		}
+		r.dirty = false
+	}
+}
+
+func (r *Recorder) writeHeader() error {
+	putHeader(r.hdr[:], uint32(r.dataBytes))
+	if _, err := r.f.WriteAt(r.hdr[:], 0); err != nil {
+		return err
+	}
+	return r.f.Sync()
+}
+
+// finish is Close on the writer goroutine.
+func (r *Recorder) finish() error {
+	r.drain()
+	if err := r.Err(); err != nil {
+		return err
+	}
+	end := max(r.Position(), r.tl.hi, r.tl.flushed)
+	if k := len(r.pauses) - 1; k >= 0 && r.pauses[k].EndTime.IsZero() {
+		r.tl.resume(end)
+		r.pauses[k].EndSample = end
+		r.pauses[k].EndTime = r.timeAt(end)
+	}
+	r.tl.flushTo(end)
+	r.actions = append(r.actions, ActionRecord{Time: r.timeAt(end), Action: "stop"})
+	r.writeOut()
+	if err := r.Err(); err != nil {
+		return err
+	}
+	if err := r.writeHeader(); err != nil {
+		r.fail(fmt.Errorf("close %s: %w", r.wavPath, err))
+		return r.Err()
+	}
+	sum, err := hashFile(r.f, headerSize+r.dataBytes)
+	if err != nil {
+		r.fail(fmt.Errorf("hash %s: %w", r.wavPath, err))
+		return r.Err()
+	}
+	f := r.f
+	r.f = nil
+	if err := f.Close(); err != nil {
+		r.fail(fmt.Errorf("close %s: %w", r.wavPath, err))
+		return r.Err()
+	}
+	sc := r.sidecar(StatusComplete)
+	sc.SHA256 = sum
+	if err := writeSidecar(r.cfg.fs, r.dir, sc); err != nil {
+		r.fail(fmt.Errorf("close sidecar: %w", err))
+		return r.Err()
+	}
+	return nil
+}
+
+// fail stops the recording once: the file is closed, the sidecar marked
+// failed if the disk still takes it, and OnFailure is called. Writes are
+// refused from now on; the call is not affected.
+func (r *Recorder) fail(err error) {
+	r.failOnce.Do(func() {
+		r.err.Store(&err)
+		r.state.Store(stateFailed)
+		if r.f != nil {
+			r.f.Close()
+			r.f = nil
+		}
+		sc := r.sidecar(StatusFailed)
+		sc.Failure = err.Error()
+		_ = writeSidecar(r.cfg.fs, r.dir, sc) // best effort: the disk is failing
+		if r.cfg.onFailure != nil {
+			r.cfg.onFailure(err)
+		}
+	})
+}
+
+// sidecar builds the sidecar document from the writer's state.
+func (r *Recorder) sidecar(st Status) *Sidecar {
+	dur := r.tl.flushed
+	sc := &Sidecar{
+		Version:         sidecarVersion,
+		RecordingID:     r.meta.RecordingID,
+		SessionID:       r.meta.SessionID,
+		CallID:          r.meta.CallID,
+		AgentID:         r.meta.AgentID,
+		Status:          st,
+		Start:           r.start,
+		DurationSamples: dur,
+		DurationSeconds: float64(dur) / SampleRate,
+		FileSamples:     r.dataBytes / frameBytes,
+		SampleRate:      SampleRate,
+		BitsPerSample:   BitsPerSample,
+		Channels:        legNames[:],
+		Pauses:          make([]PauseSpan, len(r.pauses)),
+		Masks:           make([]MaskSpan, len(r.masks)),
+		Actions:         append([]ActionRecord(nil), r.actions...),
+		WAV:             r.meta.RecordingID + ".wav",
+		Size:            headerSize + r.dataBytes,
+	}
+	if st != StatusInProgress {
+		sc.End = r.timeAt(dur)
+	}
+	copy(sc.Pauses, r.pauses)
+	for i := range sc.Pauses {
+		p := &sc.Pauses[i]
+		if p.EndTime.IsZero() {
+			p.EndSample = max(dur, p.StartSample) // open: paused through the end so far
+		}
+		p.FileStartSample = r.tl.fileOffset(p.StartSample)
+		p.FileEndSample = r.tl.fileOffset(p.EndSample)
+	}
+	for i, m := range r.masks {
+		sc.Masks[i] = MaskSpan{
+			Leg:             m.leg.String(),
+			StartSample:     m.start,
+			EndSample:       m.end,
+			FileStartSample: r.tl.fileOffset(m.start),
+			FileEndSample:   r.tl.fileOffset(m.end),
+			StartTime:       r.timeAt(m.start),
+			EndTime:         r.timeAt(m.end),
+		}
+	}
+	sc.Dropped = DropCounts{
+		CustomerRingFull: r.rings[LegCustomer].dropped.Load(),
+		CustomerLate:     r.tl.counts[LegCustomer].late,
+		AgentRingFull:    r.rings[LegAgent].dropped.Load(),
+		AgentLate:        r.tl.counts[LegAgent].late,
+	}
+	return sc
+}
+
+// hashFile streams the first size bytes of f through SHA-256.
+func hashFile(f io.ReaderAt, size int64) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
