@@ -1,0 +1,246 @@
+package api
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/hushmedia/hush/internal/session"
+	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
+)
+
+// converter holds what proto<->domain conversion needs from the server's configuration.
+type converter struct {
+	bind      netip.Addr // media sockets' address: remote addresses must be of its family
+	advertise netip.Addr // put into local addresses returned to callers
+	defaults  session.Policy
+}
+
+func (c *converter) leg(field string, l *hushv1.Leg) (session.LegSpec, error) {
+	var s session.LegSpec
+	if l == nil {
+		return s, nil
+	}
+	var err error
+	if s.Remote, err = c.remote(field+".remote_addr", l.GetRemoteAddr()); err != nil {
+		return s, err
+	}
+	if s.RemoteRTCP, err = c.remote(field+".remote_rtcp_addr", l.GetRemoteRtcpAddr()); err != nil {
+		return s, err
+	}
+	if s.Codecs, err = checkCodecs(field+".codecs", l.GetCodecs()); err != nil {
+		return s, err
+	}
+	if s.TelephoneEventPT, err = checkTelephoneEventPT(field+".telephone_event_pt", l.GetTelephoneEventPt()); err != nil {
+		return s, err
+	}
+	if _, clash := s.Codecs[s.TelephoneEventPT]; s.TelephoneEventPT != 0 && clash {
+		return s, invalidf("%s.telephone_event_pt is also listed in codecs", field)
+	}
+	s.RTCPMux = l.GetRtcpMux()
+	return s, nil
+}
+
+func (c *converter) remote(field, v string) (netip.AddrPort, error) {
+	ap, err := parseAddr(field, v)
+	if err != nil || !ap.IsValid() {
+		return ap, err
+	}
+	if ap.Addr().Is4() != c.bind.Is4() {
+		fam := "IPv6"
+		if c.bind.Is4() {
+			fam = "IPv4"
+		}
+		return netip.AddrPort{}, invalidf("%s must be an %s address (media is bound to %s)", field, fam, fam)
+	}
+	return ap, nil
+}
+
+// policy applies a request's policy over the server defaults. Settings that later features
+// implement are refused with UNIMPLEMENTED rather than silently ignored: a platform that
+// asks for masking must never believe it has it.
+func (c *converter) policy(p *hushv1.Policy) (session.Policy, error) {
+	out := c.defaults
+	if p == nil {
+		return out, nil
+	}
+	for _, m := range []struct {
+		field string
+		mp    *hushv1.MaskingPolicy
+	}{{"policy.customer_to_agent", p.GetCustomerToAgent()}, {"policy.agent_to_customer", p.GetAgentToCustomer()}} {
+		switch m.mp.GetMode() {
+		case hushv1.MaskMode_MASK_MODE_UNSPECIFIED, hushv1.MaskMode_MASK_MODE_OFF:
+		default:
+			return out, fmt.Errorf("%w: %s.mode: masking", session.ErrUnsupported, m.field)
+		}
+		if m.mp.GetLookAhead() != nil || m.mp.GetToneHz() != 0 {
+			return out, fmt.Errorf("%w: %s: masking look-ahead and tone", session.ErrUnsupported, m.field)
+		}
+	}
+	if p.GetRecording() == hushv1.RecordingMode_RECORDING_MODE_ON {
+		return out, fmt.Errorf("%w: policy.recording: recording", session.ErrUnsupported)
+	}
+	if p.GetAutoPauseOnDtmf() || p.GetMaxPause() != nil || p.GetResumeAfterMaxPause() {
+		return out, fmt.Errorf("%w: policy pause settings: recording", session.ErrUnsupported)
+	}
+	switch p.GetStrictSource() {
+	case hushv1.StrictSource_STRICT_SOURCE_ON:
+		out.StrictSource = true
+	case hushv1.StrictSource_STRICT_SOURCE_OFF:
+		out.StrictSource = false
+	case hushv1.StrictSource_STRICT_SOURCE_UNSPECIFIED:
+	default:
+		return out, invalidf("policy.strict_source is not a known value")
+	}
+	if d, ok, err := checkIdleTimeout(p.GetIdleTimeout()); err != nil {
+		return out, err
+	} else if ok {
+		out.IdleTimeout = d
+	}
+	return out, nil
+}
+
+func (c *converter) local(ap netip.AddrPort) string {
+	if !ap.IsValid() {
+		return ""
+	}
+	if c.advertise.IsValid() {
+		ap = netip.AddrPortFrom(c.advertise, ap.Port())
+	}
+	return ap.String()
+}
+
+func addrString(ap netip.AddrPort) string {
+	if !ap.IsValid() {
+		return ""
+	}
+	return ap.String()
+}
+
+func (c *converter) legPB(l *session.LegInfo) *hushv1.Leg {
+	out := &hushv1.Leg{
+		RemoteAddr:       addrString(l.Remote),
+		RemoteRtcpAddr:   addrString(l.RemoteRTCP),
+		TelephoneEventPt: uint32(l.TelephoneEventPT),
+		RtcpMux:          l.RTCPMux,
+		LocalAddr:        c.local(l.Local),
+		LocalRtcpAddr:    c.local(l.LocalRTCP),
+		Latched:          l.Latched,
+		Stats: &hushv1.LegStats{
+			RtpPacketsReceived:  l.Stats.RTPPacketsReceived,
+			RtpBytesReceived:    l.Stats.RTPBytesReceived,
+			RtpPacketsSent:      l.Stats.RTPPacketsSent,
+			RtpBytesSent:        l.Stats.RTPBytesSent,
+			RtcpPacketsReceived: l.Stats.RTCPPacketsReceived,
+			RtcpPacketsSent:     l.Stats.RTCPPacketsSent,
+			PacketsDropped:      l.Stats.PacketsDropped,
+		},
+	}
+	if len(l.Codecs) > 0 {
+		out.Codecs = make(map[uint32]string, len(l.Codecs))
+		for pt, name := range l.Codecs {
+			out.Codecs[uint32(pt)] = name
+		}
+	}
+	return out
+}
+
+func policyPB(p session.Policy) *hushv1.Policy {
+	strict := hushv1.StrictSource_STRICT_SOURCE_OFF
+	if p.StrictSource {
+		strict = hushv1.StrictSource_STRICT_SOURCE_ON
+	}
+	return &hushv1.Policy{
+		CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF},
+		AgentToCustomer: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF},
+		Recording:       hushv1.RecordingMode_RECORDING_MODE_OFF,
+		StrictSource:    strict,
+		IdleTimeout:     durationpb.New(p.IdleTimeout),
+	}
+}
+
+var endReasons = map[session.EndReason]hushv1.EndReason{
+	session.EndDeleted: hushv1.EndReason_END_REASON_DELETED,
+	session.EndIdle:    hushv1.EndReason_END_REASON_IDLE_TIMEOUT,
+	session.EndDrain:   hushv1.EndReason_END_REASON_DRAIN,
+	session.EndError:   hushv1.EndReason_END_REASON_ERROR,
+}
+
+func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
+	out := &hushv1.Session{
+		SessionId:          in.ID,
+		CallId:             in.CallID,
+		AgentId:            in.AgentID,
+		Customer:           c.legPB(&in.Customer),
+		Agent:              c.legPB(&in.Agent),
+		Policy:             policyPB(in.Policy),
+		Labels:             in.Labels,
+		State:              hushv1.SessionState_SESSION_STATE_ACTIVE,
+		RecordingState:     hushv1.RecordingState_RECORDING_STATE_STOPPED,
+		SecureCaptureState: hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_OFF,
+		CreateTime:         timestamppb.New(in.Created),
+	}
+	if in.State == session.Ended {
+		out.State = hushv1.SessionState_SESSION_STATE_ENDED
+		out.EndTime = timestamppb.New(in.EndedAt)
+		out.EndReason = endReasons[in.EndReason]
+	}
+	return out
+}
+
+var legNames = map[session.Leg]hushv1.LegName{
+	session.Customer: hushv1.LegName_LEG_NAME_CUSTOMER,
+	session.Agent:    hushv1.LegName_LEG_NAME_AGENT,
+}
+
+func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
+	out := &hushv1.SessionEvent{
+		SessionId: e.SessionID, Sequence: e.Seq, Time: timestamppb.New(e.Time),
+		Actor: e.Actor, RequestId: e.RequestID,
+	}
+	switch e.Kind {
+	case session.EventSnapshot:
+		out.Event = &hushv1.SessionEvent_Snapshot{Snapshot: c.sessionPB(e.Session)}
+	case session.EventUpdated:
+		out.Event = &hushv1.SessionEvent_Updated{Updated: &hushv1.SessionUpdated{Paths: e.Paths, Session: c.sessionPB(e.Session)}}
+	case session.EventLatched:
+		out.Event = &hushv1.SessionEvent_Latched{Latched: &hushv1.LegLatched{Leg: legNames[e.Leg], RemoteAddr: addrString(e.Addr), Kind: e.Media}}
+	case session.EventEnded:
+		out.Event = &hushv1.SessionEvent_Ended{Ended: &hushv1.SessionEnded{Reason: endReasons[e.Reason], Session: c.sessionPB(e.Session)}}
+	}
+	return out
+}
+
+// Page tokens are opaque to callers: base64 of "<unix nanos>:<session id>" of the last
+// session on the previous page.
+func encodePageToken(cur session.Cursor) string {
+	if cur == (session.Cursor{}) {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(itoa(cur.Created.UnixNano()) + ":" + cur.ID))
+}
+
+func decodePageToken(tok string) (session.Cursor, error) {
+	if tok == "" {
+		return session.Cursor{}, nil
+	}
+	if len(tok) > 200 {
+		return session.Cursor{}, invalidf("page_token is not a token this server issued")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return session.Cursor{}, invalidf("page_token is not a token this server issued")
+	}
+	ns, id, ok := strings.Cut(string(raw), ":")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || id == "" {
+		return session.Cursor{}, invalidf("page_token is not a token this server issued")
+	}
+	return session.Cursor{Created: time.Unix(0, n), ID: id}, nil
+}

@@ -1,0 +1,50 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/hushmedia/hush/internal/session"
+)
+
+// errInvalid marks a request that failed validation.
+var errInvalid = errors.New("invalid request")
+
+// errorCodes is the one table from domain errors to gRPC codes. The first match wins.
+var errorCodes = []struct {
+	err  error
+	code codes.Code
+}{
+	{errInvalid, codes.InvalidArgument},
+	{session.ErrInvalid, codes.InvalidArgument},
+	{session.ErrNotFound, codes.NotFound},
+	{session.ErrAlreadyExists, codes.AlreadyExists},
+	{session.ErrTooManySessions, codes.ResourceExhausted},
+	{session.ErrPortsExhausted, codes.ResourceExhausted},
+	{session.ErrWatchLagged, codes.ResourceExhausted},
+	{session.ErrDraining, codes.Unavailable},
+	{session.ErrUnsupported, codes.Unimplemented},
+	{session.ErrRequestIDReused, codes.FailedPrecondition},
+	{context.Canceled, codes.Canceled},
+	{context.DeadlineExceeded, codes.DeadlineExceeded},
+}
+
+// toStatus converts a domain error to a gRPC status error. Unknown errors are INTERNAL with
+// a generic message: their text is logged by the interceptor, not sent to the caller.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	for _, e := range errorCodes {
+		if errors.Is(err, e.err) {
+			return status.Error(e.code, err.Error())
+		}
+	}
+	return status.Error(codes.Internal, "internal error")
+}

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"runtime/debug"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/hushmedia/hush/internal/metrics"
+	"github.com/hushmedia/hush/internal/session"
+	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
+)
+
+// Options assemble a Server.
+type Options struct {
+	Registry *session.Registry
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
+	// MediaAddr is the address media sockets bind to; AdvertiseAddr (optional) replaces it
+	// in local addresses returned to callers.
+	MediaAddr, AdvertiseAddr netip.Addr
+	Defaults                 session.Policy
+	Drainer                  Drainer
+	DrainTimeout             time.Duration
+}
+
+// Server is the assembled gRPC server: hush's services, health and reflection, with
+// recovery, logging and metrics interceptors on every call.
+type Server struct {
+	GRPC   *grpc.Server
+	health *health.Server
+}
+
+// maxRecvMsgSize bounds a request. hush's requests are small; 1 MiB leaves room for labels.
+const maxRecvMsgSize = 1 << 20
+
+// NewServer assembles the server in one place.
+func NewServer(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	ic := &interceptor{log: o.Logger, m: o.Metrics}
+	g := grpc.NewServer(
+		grpc.MaxRecvMsgSize(maxRecvMsgSize),
+		grpc.ChainUnaryInterceptor(ic.unary),
+		grpc.ChainStreamInterceptor(ic.stream),
+	)
+	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults}
+	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv})
+	hushv1.RegisterPaymentServiceServer(g, PaymentServer{})
+	hushv1.RegisterRecordingServiceServer(g, RecordingServer{})
+	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout})
+
+	h := health.NewServer()
+	healthpb.RegisterHealthServer(g, h)
+	reflection.Register(g)
+	s := &Server{GRPC: g, health: h}
+	s.SetServing(true)
+	return s
+}
+
+// SetServing sets the health of the session service: NOT_SERVING while draining, so load
+// balancers send new calls elsewhere. The server as a whole ("") stays SERVING for reads.
+func (s *Server) SetServing(ok bool) {
+	st := healthpb.HealthCheckResponse_SERVING
+	if !ok {
+		st = healthpb.HealthCheckResponse_NOT_SERVING
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(hushv1.SessionService_ServiceDesc.ServiceName, st)
+}
+
+// Shutdown marks every service NOT_SERVING, for the last moments before exit.
+func (s *Server) Shutdown() { s.health.Shutdown() }
+
+type interceptor struct {
+	log *slog.Logger
+	m   *metrics.Metrics
+}
+
+func (ic *interceptor) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			err = ic.recovered(info.FullMethod, p)
+		}
+		ic.done(info.FullMethod, start, err)
+	}()
+	return handler(ctx, req)
+}
+
+func (ic *interceptor) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			err = ic.recovered(info.FullMethod, p)
+		}
+		ic.done(info.FullMethod, start, err)
+	}()
+	return handler(srv, ss)
+}
+
+func (ic *interceptor) recovered(method string, p any) error {
+	if ic.m != nil {
+		ic.m.GRPCPanic()
+	}
+	// The panic value is not logged: it may hold request data.
+	ic.log.Error("grpc handler panicked", "method", method, "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
+}
+
+func (ic *interceptor) done(method string, start time.Time, err error) {
+	code := status.Code(err)
+	if ic.m != nil {
+		ic.m.GRPCRequest(method, code.String())
+		if code == codes.InvalidArgument {
+			ic.m.InvalidRequest(method)
+		}
+	}
+	lvl := slog.LevelInfo
+	if method == healthpb.Health_Check_FullMethodName || method == healthpb.Health_Watch_FullMethodName {
+		lvl = slog.LevelDebug
+	}
+	if code == codes.Internal || code == codes.Unknown {
+		lvl = slog.LevelError
+	}
+	ic.log.Log(context.Background(), lvl, "grpc", "method", method, "code", code.String(),
+		"duration", time.Since(start).Round(time.Microsecond))
+}

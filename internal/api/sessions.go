@@ -1,0 +1,246 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/hushmedia/hush/internal/session"
+	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
+)
+
+// SessionServer implements hushv1.SessionServiceServer over a session.Registry.
+type SessionServer struct {
+	hushv1.UnimplementedSessionServiceServer
+	reg  *session.Registry
+	conv converter
+}
+
+func (s *SessionServer) CreateSession(ctx context.Context, req *hushv1.CreateSessionRequest) (*hushv1.Session, error) {
+	spec, err := s.createSpec(req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	spec.Actor = actor(ctx)
+	in, err := s.reg.Create(spec)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return s.conv.sessionPB(&in), nil
+}
+
+func (s *SessionServer) createSpec(req *hushv1.CreateSessionRequest) (session.Spec, error) {
+	var spec session.Spec
+	if err := checkText("call_id", req.GetCallId(), maxIDLen, true); err != nil {
+		return spec, err
+	}
+	if err := checkRequestID(req.GetRequestId()); err != nil {
+		return spec, err
+	}
+	if err := checkText("agent_id", req.GetAgentId(), maxIDLen, false); err != nil {
+		return spec, err
+	}
+	if err := checkLabels(req.GetLabels()); err != nil {
+		return spec, err
+	}
+	var err error
+	if spec.Customer, err = s.conv.leg("customer", req.GetCustomer()); err != nil {
+		return spec, err
+	}
+	if spec.Agent, err = s.conv.leg("agent", req.GetAgent()); err != nil {
+		return spec, err
+	}
+	if spec.Policy, err = s.conv.policy(req.GetPolicy()); err != nil {
+		return spec, err
+	}
+	spec.CallID, spec.RequestID, spec.AgentID = req.GetCallId(), req.GetRequestId(), req.GetAgentId()
+	spec.Labels = req.GetLabels()
+	return spec, nil
+}
+
+func (s *SessionServer) GetSession(ctx context.Context, req *hushv1.GetSessionRequest) (*hushv1.Session, error) {
+	if err := checkSessionID(req.GetSessionId()); err != nil {
+		return nil, toStatus(err)
+	}
+	in, err := s.reg.Get(req.GetSessionId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return s.conv.sessionPB(&in), nil
+}
+
+func (s *SessionServer) ListSessions(ctx context.Context, req *hushv1.ListSessionsRequest) (*hushv1.ListSessionsResponse, error) {
+	n, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	after, err := decodePageToken(req.GetPageToken())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := checkText("agent_id", req.GetAgentId(), maxIDLen, false); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := checkText("call_id", req.GetCallId(), maxIDLen, false); err != nil {
+		return nil, toStatus(err)
+	}
+	page, next, total := s.reg.List(session.ListFilter{
+		AgentID: req.GetAgentId(), CallID: req.GetCallId(), PageSize: n, After: after,
+	})
+	out := &hushv1.ListSessionsResponse{NextPageToken: encodePageToken(next), TotalSize: int32(total)}
+	for i := range page {
+		out.Sessions = append(out.Sessions, s.conv.sessionPB(&page[i]))
+	}
+	return out, nil
+}
+
+// updatePaths are the update_mask paths UpdateSession supports.
+var updatePaths = []string{
+	"customer.remote_addr", "customer.remote_rtcp_addr", "customer.codecs", "customer.telephone_event_pt", "customer.rtcp_mux",
+	"agent.remote_addr", "agent.remote_rtcp_addr", "agent.codecs", "agent.telephone_event_pt", "agent.rtcp_mux",
+	"policy",
+}
+
+func (s *SessionServer) UpdateSession(ctx context.Context, req *hushv1.UpdateSessionRequest) (*hushv1.Session, error) {
+	u, err := s.update(req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	u.Actor = actor(ctx)
+	in, err := s.reg.Update(req.GetSessionId(), u)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return s.conv.sessionPB(&in), nil
+}
+
+func (s *SessionServer) update(req *hushv1.UpdateSessionRequest) (session.Update, error) {
+	u := session.Update{RequestID: req.GetRequestId()}
+	if err := checkSessionID(req.GetSessionId()); err != nil {
+		return u, err
+	}
+	if err := checkRequestID(req.GetRequestId()); err != nil {
+		return u, err
+	}
+	paths := req.GetUpdateMask().GetPaths()
+	if len(paths) > len(updatePaths) {
+		return u, invalidf("update_mask has too many paths")
+	}
+	for _, p := range paths {
+		if !slices.Contains(updatePaths, p) {
+			return u, invalidf("update_mask holds a path that cannot be updated; supported: %v", updatePaths)
+		}
+	}
+	// An empty mask means: every field the request sets.
+	set := func(p string, present bool) bool {
+		if len(paths) == 0 {
+			return present
+		}
+		return slices.Contains(paths, p)
+	}
+	for _, l := range []struct {
+		name string
+		leg  *hushv1.Leg
+		dst  **session.LegUpdate
+	}{{"customer", req.GetCustomer(), &u.Customer}, {"agent", req.GetAgent(), &u.Agent}} {
+		spec, err := s.conv.leg(l.name, l.leg)
+		if err != nil {
+			return u, err
+		}
+		lu := &session.LegUpdate{}
+		touched := false
+		if set(l.name+".remote_addr", l.leg.GetRemoteAddr() != "") {
+			lu.Remote, touched = &spec.Remote, true
+		}
+		if set(l.name+".remote_rtcp_addr", l.leg.GetRemoteRtcpAddr() != "") {
+			lu.RemoteRTCP, touched = &spec.RemoteRTCP, true
+		}
+		if set(l.name+".codecs", len(l.leg.GetCodecs()) > 0) {
+			lu.Codecs, touched = spec.Codecs, true
+			if lu.Codecs == nil {
+				lu.Codecs = map[uint8]string{}
+			}
+		}
+		if set(l.name+".telephone_event_pt", l.leg.GetTelephoneEventPt() != 0) {
+			lu.TelephoneEventPT, touched = &spec.TelephoneEventPT, true
+		}
+		if set(l.name+".rtcp_mux", l.leg.GetRtcpMux()) {
+			lu.RTCPMux, touched = &spec.RTCPMux, true
+		}
+		if touched {
+			*l.dst = lu
+		}
+	}
+	if set("policy", req.GetPolicy() != nil) {
+		p, err := s.conv.policy(req.GetPolicy())
+		if err != nil {
+			return u, err
+		}
+		u.Policy = &p
+	}
+	return u, nil
+}
+
+func (s *SessionServer) DeleteSession(ctx context.Context, req *hushv1.DeleteSessionRequest) (*hushv1.Session, error) {
+	if err := checkSessionID(req.GetSessionId()); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := checkRequestID(req.GetRequestId()); err != nil {
+		return nil, toStatus(err)
+	}
+	in, err := s.reg.Delete(req.GetSessionId(), req.GetRequestId(), actor(ctx))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return s.conv.sessionPB(&in), nil
+}
+
+func (s *SessionServer) WatchSession(req *hushv1.WatchSessionRequest, stream hushv1.SessionService_WatchSessionServer) error {
+	if err := checkSessionID(req.GetSessionId()); err != nil {
+		return toStatus(err)
+	}
+	ctx := stream.Context()
+	events, lagged, err := s.reg.Watch(ctx, req.GetSessionId())
+	if err != nil {
+		return toStatus(err)
+	}
+	for e := range events {
+		if err := stream.Send(s.conv.eventPB(&e)); err != nil {
+			return err
+		}
+	}
+	if lagged() {
+		return toStatus(session.ErrWatchLagged)
+	}
+	if err := ctx.Err(); err != nil {
+		return toStatus(err)
+	}
+	return nil
+}
+
+func notYet(what string) error {
+	return status.Error(codes.Unimplemented, fmt.Sprintf("%s is not implemented in this build yet", what))
+}
+
+func (s *SessionServer) PauseRecording(context.Context, *hushv1.PauseRecordingRequest) (*hushv1.Session, error) {
+	return nil, notYet("recording pause")
+}
+
+func (s *SessionServer) ResumeRecording(context.Context, *hushv1.ResumeRecordingRequest) (*hushv1.Session, error) {
+	return nil, notYet("recording resume")
+}
+
+func (s *SessionServer) StartSecureCapture(context.Context, *hushv1.StartSecureCaptureRequest) (*hushv1.Session, error) {
+	return nil, notYet("secure capture")
+}
+
+func (s *SessionServer) StopSecureCapture(context.Context, *hushv1.StopSecureCaptureRequest) (*hushv1.Session, error) {
+	return nil, notYet("secure capture")
+}
+
+// actor names who made a request, for events and the audit trail. Until authentication
+// lands it is empty.
+func actor(context.Context) string { return "" }
