@@ -1,0 +1,237 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Call relays one call's media between its customer and agent legs.
+type Call struct {
+	legs        [numLegs]leg
+	strict      bool
+	metrics     [NumDirections]DirectionMetrics
+	stages      [NumDirections][]Stage
+	onLatch     func(LatchEvent)
+	now         func() time.Time
+	sampleEvery uint32
+
+	// LastActivity state: the packet loop only counts admitted packets
+	// (reading the clock per packet costs more than the rest of process);
+	// LastActivity stamps the time when it first sees the count move.
+	actMu   sync.Mutex
+	actSeen uint64
+	actAt   time.Time
+
+	closing atomic.Bool // read by the loops to tell close from failure
+	mu      sync.Mutex  // serializes Start, Close and SetRemote
+	started bool
+	closed  bool
+	wg      sync.WaitGroup
+	err     error
+}
+
+type leg struct {
+	id       Leg
+	socks    *LegSockets
+	state    atomic.Pointer[legState]
+	stats    legCounters
+	admitted atomic.Uint64 // valid packets from an acceptable source
+}
+
+// NewCall allocates both legs' ports and prepares the call; Start begins
+// forwarding. Close releases the ports, also when Start was never called.
+func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := &Call{
+		strict:      cfg.StrictSource,
+		stages:      o.stages,
+		onLatch:     o.onLatch,
+		now:         o.now,
+		sampleEvery: o.sampleEvery,
+	}
+	c.actAt = c.now()
+	for d := range c.metrics {
+		c.metrics[d] = o.metrics[d].filled()
+	}
+	var cfgs [numLegs]LegConfig
+	for l := range numLegs {
+		lc, err := normalize(alloc.ip, cfg.leg(l))
+		if err != nil {
+			return nil, fmt.Errorf("%v leg: %w", l, err)
+		}
+		cfgs[l] = lc
+	}
+	for l := range numLegs {
+		socks, err := alloc.Allocate(cfgs[l].RTCPMux)
+		if err != nil {
+			if l > 0 {
+				c.legs[0].socks.Close()
+			}
+			return nil, fmt.Errorf("%v leg: %w", l, err)
+		}
+		c.legs[l].id = l
+		c.legs[l].socks = socks
+		c.legs[l].state.Store(newLegState(cfgs[l]))
+	}
+	return c, nil
+}
+
+// normalize checks a LegConfig against the local address family and unmaps
+// IPv4-mapped addresses, so comparisons with packet sources are exact.
+func normalize(local netip.Addr, cfg LegConfig) (LegConfig, error) {
+	for _, ap := range []*netip.AddrPort{&cfg.Remote, &cfg.RemoteRTCP} {
+		if !ap.IsValid() {
+			*ap = netip.AddrPort{}
+			continue
+		}
+		a := ap.Addr().Unmap()
+		if ap.Port() == 0 || a.Is4() != local.Is4() {
+			return cfg, fmt.Errorf("%w: %v (local %v)", ErrInvalidRemote, *ap, local)
+		}
+		*ap = netip.AddrPortFrom(a, ap.Port())
+	}
+	return cfg, nil
+}
+
+// Start begins forwarding: one goroutine per socket. Packets that arrived
+// before Start wait in the socket buffers. Start is idempotent.
+func (c *Call) Start() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if c.started {
+		return nil
+	}
+	c.started = true
+	for l := range numLegs {
+		s := c.legs[l].socks
+		c.wg.Add(1)
+		go c.readLoop(l, kindRTP, s.RTP)
+		if s.RTCP != nil {
+			c.wg.Add(1)
+			go c.readLoop(l, kindRTCP, s.RTCP)
+		}
+	}
+	return nil
+}
+
+// Close stops forwarding, waits for the goroutines to return and releases
+// the ports. It is idempotent; later calls return the first result.
+func (c *Call) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return c.err
+	}
+	c.closed = true
+	c.closing.Store(true)
+	// Closing the sockets unblocks the reads.
+	var errs []error
+	for l := range c.legs {
+		errs = append(errs, c.legs[l].socks.closeConns())
+	}
+	c.wg.Wait()
+	for l := range c.legs {
+		c.legs[l].socks.alloc.release(c.legs[l].socks.idx)
+	}
+	c.err = errors.Join(errs...)
+	return c.err
+}
+
+// SetRemote replaces a leg's remote configuration, as after a re-INVITE. A
+// zero Remote latches again from the next valid packet. A leg allocated with
+// rtcp-mux cannot drop it (ErrNoRTCPPort). Packets in flight finish with the
+// old state; the next packet sees the new one.
+func (c *Call) SetRemote(l Leg, cfg LegConfig) error {
+	if !l.valid() {
+		return ErrInvalidLeg
+	}
+	cfg, err := normalize(c.legs[l].socks.alloc.ip, cfg)
+	if err != nil {
+		return err
+	}
+	if !cfg.RTCPMux && c.legs[l].socks.RTCP == nil {
+		return fmt.Errorf("%v leg: %w", l, ErrNoRTCPPort)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	// A plain store: a latch racing with it loses its compare-and-swap and
+	// re-evaluates against this state.
+	c.legs[l].state.Store(newLegState(cfg))
+	return nil
+}
+
+// LocalRTP is the address a leg's remote sends RTP to (and RTCP, with
+// rtcp-mux).
+func (c *Call) LocalRTP(l Leg) netip.AddrPort {
+	if !l.valid() {
+		return netip.AddrPort{}
+	}
+	return c.legs[l].socks.LocalRTP()
+}
+
+// LocalRTCP is the address a leg's remote sends RTCP to: LocalRTP when the
+// leg was allocated with rtcp-mux.
+func (c *Call) LocalRTCP(l Leg) netip.AddrPort {
+	if !l.valid() {
+		return netip.AddrPort{}
+	}
+	return c.legs[l].socks.LocalRTCP()
+}
+
+// Remote is a leg's RTP remote, zero while not known, and whether it was
+// learned from a packet rather than configured.
+func (c *Call) Remote(l Leg) (addr netip.AddrPort, latched bool) {
+	if !l.valid() {
+		return netip.AddrPort{}, false
+	}
+	st := c.legs[l].state.Load()
+	return st.rtp, st.rtpLatched
+}
+
+// RemoteRTCP is where a leg's RTCP goes (zero while not known), and whether
+// it was learned from an RTCP packet.
+func (c *Call) RemoteRTCP(l Leg) (addr netip.AddrPort, latched bool) {
+	if !l.valid() {
+		return netip.AddrPort{}, false
+	}
+	st := c.legs[l].state.Load()
+	return st.rtcp, st.rtcpLatched
+}
+
+// LastActivity reports when packets were last accepted on either leg
+// (valid, and from an acceptable source); before any, when the call was
+// created. Its resolution is the interval between calls: it returns the
+// time of the first call that saw new packets, so a caller polling every P
+// for an idle timeout T detects idleness between T and T+P after the last
+// packet. With the default clock the time carries a monotonic reading, so
+// time.Since(LastActivity()) is safe against wall-clock jumps.
+func (c *Call) LastActivity() time.Time {
+	n := c.legs[Customer].admitted.Load() + c.legs[Agent].admitted.Load()
+	c.actMu.Lock()
+	defer c.actMu.Unlock()
+	if n != c.actSeen {
+		c.actSeen, c.actAt = n, c.now()
+	}
+	return c.actAt
+}
+
+// Stats returns a snapshot of a leg's counters.
+func (c *Call) Stats(l Leg) LegStats {
+	if !l.valid() {
+		return LegStats{}
+	}
+	return c.legs[l].stats.snapshot()
+}

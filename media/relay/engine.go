@@ -1,0 +1,84 @@
+package relay
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// MaxPacketSize is the largest datagram forwarded. A read that fills the
+// buffer (one octet more) may have been truncated by the kernel, so it is
+// dropped as DropOversize. 2048 leaves room for any audio packet with SRTP
+// and header extensions within an Ethernet MTU.
+const MaxPacketSize = 2048
+
+// The engine is the socket I/O around process: here one goroutine per
+// socket doing blocking reads into its own buffer, and sending on the same
+// goroutine (no queue, so no added jitter). A batched engine (recvmmsg,
+// io_uring) replaces only this file; process and the stages stay.
+
+// readLoop serves one socket until it is closed.
+func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
+	defer c.wg.Done()
+	buf := make([]byte, MaxPacketSize+1)
+	p := new(Packet)
+	dir := Direction(in)
+	m := &c.metrics[dir]
+	ls := &c.legs[in].stats
+	os := &c.legs[in.Other()].stats
+	sampleEvery := c.sampleEvery
+	var seen uint32
+	for {
+		n, src, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if c.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // transient (e.g. ENOBUFS); the next read decides
+		}
+		var t0 time.Time
+		seen++
+		timed := seen%sampleEvery == 0
+		if timed {
+			t0 = time.Now()
+		}
+		if n > MaxPacketSize {
+			ls.received(kind == kindRTCP, n)
+			c.drop(dir, DropOversize)
+			continue
+		}
+		p.Buf = buf[:n]
+		p.Src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		out, dst, reason := c.process(in, kind, p)
+		ls.received(p.RTCP, n)
+		if reason != DropNone {
+			c.drop(dir, reason)
+			continue
+		}
+		if _, err := out.WriteToUDPAddrPort(p.Buf, dst); err != nil {
+			if c.closing.Load() {
+				return
+			}
+			c.drop(dir, DropSendError)
+			continue
+		}
+		sent := len(p.Buf)
+		os.sent(p.RTCP, sent)
+		if p.RTCP {
+			m.RTCPPackets.Add(1)
+			m.RTCPBytes.Add(float64(sent))
+		} else {
+			m.Packets.Add(1)
+			m.Bytes.Add(float64(sent))
+		}
+		if timed {
+			m.Latency.Observe(time.Since(t0).Seconds())
+		}
+	}
+}
+
+func (c *Call) drop(dir Direction, r DropReason) {
+	c.legs[dir.From()].stats.drops[r].Add(1)
+	c.metrics[dir].Drops[r].Add(1)
+}

@@ -1,0 +1,21 @@
+package relay
+
+import "errors"
+
+var (
+	// ErrPortsExhausted: every port pair of the allocator's range is in use,
+	// by hush or by another process.
+	ErrPortsExhausted = errors.New("relay: port range exhausted")
+	// ErrInvalidRange: the allocator's IP or port range is unusable.
+	ErrInvalidRange = errors.New("relay: invalid port range")
+	// ErrInvalidRemote: a remote address has port 0 or another address
+	// family than the local sockets.
+	ErrInvalidRemote = errors.New("relay: invalid remote address")
+	// ErrInvalidLeg: a Leg or Direction value out of range.
+	ErrInvalidLeg = errors.New("relay: invalid leg")
+	// ErrNoRTCPPort: a leg allocated with rtcp-mux has no RTCP port, so it
+	// cannot switch to separate RTCP without new ports.
+	ErrNoRTCPPort = errors.New("relay: leg has no RTCP port (allocated with rtcp-mux)")
+	// ErrClosed: the call or sockets are closed.
+	ErrClosed = errors.New("relay: closed")
+)

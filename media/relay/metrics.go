@@ -1,0 +1,50 @@
+package relay
+
+// Counter is the part of prometheus.Counter the relay uses, so that media/
+// does not import prometheus. Implementations must be safe for concurrent
+// use and must not allocate.
+type Counter interface{ Add(float64) }
+
+// Observer is the part of prometheus.Observer (a Histogram) the relay uses.
+type Observer interface{ Observe(float64) }
+
+// DirectionMetrics are the instruments of one direction. Resolve label
+// children once per call, not per packet. Nil fields are not updated.
+type DirectionMetrics struct {
+	// Packets and Bytes count RTP forwarded in this direction.
+	Packets, Bytes Counter
+	// RTCPPackets and RTCPBytes count RTCP forwarded in this direction.
+	RTCPPackets, RTCPBytes Counter
+	// Drops counts packets received for this direction and not forwarded,
+	// indexed by DropReason (index DropNone is unused).
+	Drops [NumDropReasons]Counter
+	// Latency observes, in seconds, the time from the return of the receive
+	// call to the return of the send call, for one packet in every N (see
+	// WithLatencySampling).
+	Latency Observer
+}
+
+type nopMetric struct{}
+
+func (nopMetric) Add(float64)     {}
+func (nopMetric) Observe(float64) {}
+
+// filled replaces nil instruments with no-ops so the packet path has no
+// branches for them.
+func (m DirectionMetrics) filled() DirectionMetrics {
+	var nop nopMetric
+	for _, c := range []*Counter{&m.Packets, &m.Bytes, &m.RTCPPackets, &m.RTCPBytes} {
+		if *c == nil {
+			*c = nop
+		}
+	}
+	for i := range m.Drops {
+		if m.Drops[i] == nil {
+			m.Drops[i] = nop
+		}
+	}
+	if m.Latency == nil {
+		m.Latency = nop
+	}
+	return m
+}

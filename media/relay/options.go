@@ -1,0 +1,60 @@
+package relay
+
+import "time"
+
+// DefaultLatencySampling: one packet in 16 is timed for the latency
+// observer, so the two clock reads cost next to nothing per packet.
+const DefaultLatencySampling = 16
+
+// Option configures a Call.
+type Option func(*options)
+
+type options struct {
+	metrics     [NumDirections]DirectionMetrics
+	onLatch     func(LatchEvent)
+	sampleEvery uint32
+	stages      [NumDirections][]Stage
+	now         func() time.Time
+}
+
+func defaultOptions() options {
+	return options{sampleEvery: DefaultLatencySampling, now: time.Now}
+}
+
+// WithMetrics sets the instruments of one direction.
+func WithMetrics(dir Direction, m DirectionMetrics) Option {
+	return func(o *options) {
+		if int(dir) < NumDirections {
+			o.metrics[dir] = m
+		}
+	}
+}
+
+// WithOnLatch sets a function called once per latch, on the packet
+// goroutine that latched; it must return quickly and must not block (hand the
+// event to a channel with a non-blocking send, for example).
+func WithOnLatch(fn func(LatchEvent)) Option {
+	return func(o *options) { o.onLatch = fn }
+}
+
+// WithLatencySampling times one packet in every n (n >= 1).
+func WithLatencySampling(n int) Option {
+	return func(o *options) { o.sampleEvery = uint32(max(n, 1)) }
+}
+
+// WithStages appends pipeline stages to a direction; they run in order on
+// every valid packet after source checks and before the send.
+func WithStages(dir Direction, stages ...Stage) Option {
+	return func(o *options) {
+		if int(dir) < NumDirections {
+			o.stages[dir] = append(o.stages[dir], stages...)
+		}
+	}
+}
+
+// WithClock sets the clock LastActivity reads (tests inject a fake one);
+// the packet loop never reads it. Latency is always measured with the real
+// monotonic clock.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}

@@ -1,0 +1,191 @@
+package relay
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+)
+
+func TestNewPortAllocatorInvalid(t *testing.T) {
+	tests := []struct {
+		name     string
+		ip       netip.Addr
+		min, max int
+	}{
+		{"zero ip", netip.Addr{}, 40000, 40010},
+		{"zoned ip", netip.MustParseAddr("fe80::1%lo"), 40000, 40010},
+		{"min 0", lo4, 0, 10},
+		{"max too big", lo4, 65530, 65536},
+		{"reversed", lo4, 40010, 40000},
+		{"one port", lo4, 40000, 40000},
+		{"odd-even only", lo4, 40001, 40002},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewPortAllocator(tt.ip, tt.min, tt.max); !errors.Is(err, ErrInvalidRange) {
+				t.Fatalf("err = %v, want ErrInvalidRange", err)
+			}
+		})
+	}
+	a, err := NewPortAllocator(lo4, 40001, 40004) // only 40002/40003 fits
+	if err != nil || a.Capacity() != 1 {
+		t.Fatalf("capacity %v, err %v", a, err)
+	}
+	if a, err := NewPortAllocator(netip.MustParseAddr("::ffff:127.0.0.1"), 40000, 40001); err != nil || !a.Addr().Is4() {
+		t.Fatalf("mapped address not unmapped: %v %v", a, err)
+	}
+}
+
+// freeRange finds a range of n pairs (starting on an even port) that
+// nothing on the box holds right now, so exhaustion tests count only their
+// own allocations.
+func freeRange(t *testing.T, lo, hi, pairs int) (int, int) {
+	t.Helper()
+	for base := lo; base+2*pairs <= hi; base += 2 * pairs {
+		ok := true
+		var held []*net.UDPConn
+		for p := base; p < base+2*pairs && ok; p++ {
+			c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo4, uint16(p))))
+			if err != nil {
+				ok = false
+				break
+			}
+			held = append(held, c)
+		}
+		for _, c := range held {
+			c.Close()
+		}
+		if ok {
+			return base, base + 2*pairs - 1
+		}
+	}
+	t.Skip("no free port range")
+	return 0, 0
+}
+
+func TestAllocateExhaustionAndRelease(t *testing.T) {
+	min, max := freeRange(t, 44000, 44999, 3)
+	a, err := NewPortAllocator(lo4, min, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*LegSockets
+	for i := range 3 {
+		s, err := a.Allocate(i == 1)
+		if err != nil {
+			t.Fatalf("allocation %d: %v", i, err)
+		}
+		if p := s.LocalRTP().Port(); p%2 != 0 || int(p) < min || int(p)+1 > max {
+			t.Fatalf("port %d outside %d-%d or odd", p, min, max)
+		}
+		if (s.RTCP == nil) != (i == 1) || (i != 1 && s.LocalRTCP().Port() != s.LocalRTP().Port()+1) {
+			t.Fatalf("allocation %d: RTCP %v", i, s.LocalRTCP())
+		}
+		got = append(got, s)
+	}
+	if _, err := a.Allocate(false); !errors.Is(err, ErrPortsExhausted) {
+		t.Fatalf("err = %v, want ErrPortsExhausted", err)
+	}
+	if a.InUse() != 3 {
+		t.Fatalf("in use %d", a.InUse())
+	}
+	freed := got[1].LocalRTP()
+	if err := got[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := got[1].Close(); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	s, err := a.Allocate(false)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	if s.LocalRTP() != freed {
+		t.Fatalf("got %v, want the only free pair %v", s.LocalRTP(), freed)
+	}
+	for _, s := range append(got, s) {
+		s.Close()
+	}
+	if a.InUse() != 0 {
+		t.Fatalf("in use %d after closing all", a.InUse())
+	}
+}
+
+func TestAllocateRotates(t *testing.T) {
+	min, max := freeRange(t, 45000, 45999, 4)
+	a, err := NewPortAllocator(lo4, min, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint16]bool{}
+	for i := range 8 {
+		s, err := a.Allocate(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := s.LocalRTP().Port()
+		if i < 4 && seen[p] {
+			t.Fatalf("allocation %d reused port %d before the range rotated", i, p)
+		}
+		if i >= 4 && int(p) != min+2*(i-4) {
+			t.Fatalf("allocation %d: port %d, want %d after wrapping", i, p, min+2*(i-4))
+		}
+		seen[p] = true
+		s.Close() // freed at once, yet not handed out next
+	}
+}
+
+func TestAllocateSkipsPortsHeldElsewhere(t *testing.T) {
+	min, max := freeRange(t, 46000, 46999, 3)
+	// Another process holds the first RTP port and the second RTCP port.
+	for _, p := range []int{min, min + 3} {
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo4, uint16(p))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	a, err := NewPortAllocator(lo4, min, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := a.Allocate(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if int(s.LocalRTP().Port()) != min+4 {
+		t.Fatalf("got %v, want port %d", s.LocalRTP(), min+4)
+	}
+	// With mux only the even port matters, so min+2 is usable.
+	m, err := a.Allocate(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if int(m.LocalRTP().Port()) != min+2 {
+		t.Fatalf("mux got %v, want port %d", m.LocalRTP(), min+2)
+	}
+	if _, err := a.Allocate(true); !errors.Is(err, ErrPortsExhausted) {
+		t.Fatalf("err = %v, want ErrPortsExhausted", err)
+	}
+}
+
+func TestAllocateIPv6(t *testing.T) {
+	if c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err != nil {
+		t.Skipf("::1 unavailable: %v", err)
+	} else {
+		c.Close()
+	}
+	a := newAlloc(t, lo6)
+	s, err := a.Allocate(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.LocalRTP().Addr() != lo6 || s.RTP.LocalAddr().(*net.UDPAddr).AddrPort() != s.LocalRTP() ||
+		s.RTCP.LocalAddr().(*net.UDPAddr).AddrPort() != s.LocalRTCP() {
+		t.Fatalf("local %v %v, sockets %v %v", s.LocalRTP(), s.LocalRTCP(), s.RTP.LocalAddr(), s.RTCP.LocalAddr())
+	}
+}

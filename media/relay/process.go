@@ -1,0 +1,126 @@
+package relay
+
+import (
+	"net"
+	"net/netip"
+
+	"github.com/hushmedia/hush/media/rtp"
+)
+
+// Packet is one datagram moving through a direction's pipeline. The engine
+// owns it (one per receiving goroutine) and reuses it, so stages must not
+// keep references to it or its buffer after they return.
+type Packet struct {
+	// Buf is the datagram. A stage may rewrite it in place or shorten it;
+	// what Buf holds when the last stage returns is sent.
+	Buf []byte
+	// Src is the address it came from (IPv4-mapped addresses unmapped).
+	Src netip.AddrPort
+	// RTCP is set for RTCP; otherwise Header is Buf's decoded RTP header.
+	RTCP   bool
+	Header rtp.Header
+}
+
+// Stage is one step of a direction's pipeline (G.711 decode, DTMF detection,
+// masking, recorder tap in later issues). It runs on the packet goroutine and
+// must not block or allocate. Returning a reason other than DropNone drops
+// the packet; stages after it do not run.
+type Stage interface {
+	Process(dir Direction, p *Packet) DropReason
+}
+
+// StageFunc adapts a function to Stage.
+type StageFunc func(dir Direction, p *Packet) DropReason
+
+func (f StageFunc) Process(dir Direction, p *Packet) DropReason { return f(dir, p) }
+
+// sockKind tells the processor what a socket carries.
+type sockKind uint8
+
+const (
+	kindRTP  sockKind = iota // RTP, or RTP and RTCP when the leg uses rtcp-mux
+	kindRTCP                 // RTCP only
+)
+
+// process runs one received packet through the direction that starts at leg
+// in: classify and validate, check or latch the source, run the stages, and
+// pick the destination. It returns the socket to send from and the address to
+// send to, or the reason to drop. It does no I/O, takes no lock and does not
+// allocate (latching, once per leg, aside).
+func (c *Call) process(in Leg, kind sockKind, p *Packet) (*net.UDPConn, netip.AddrPort, DropReason) {
+	l := &c.legs[in]
+	st := l.state.Load()
+
+	p.RTCP = kind == kindRTCP || (st.mux && rtp.IsRTCP(p.Buf))
+	if p.RTCP {
+		if rtp.ValidateRTCP(p.Buf) != nil {
+			return nil, netip.AddrPort{}, DropMalformed
+		}
+	} else if _, err := p.Header.Unmarshal(p.Buf); err != nil {
+		return nil, netip.AddrPort{}, DropMalformed
+	}
+
+	if r := c.admit(l, st, p.RTCP, p.Src); r != DropNone {
+		return nil, netip.AddrPort{}, r
+	}
+	l.admitted.Add(1) // for LastActivity: a counter, no clock read per packet
+
+	dir := Direction(in)
+	for _, s := range c.stages[dir] {
+		if r := s.Process(dir, p); r != DropNone {
+			return nil, netip.AddrPort{}, r
+		}
+	}
+
+	// Symmetric RTP (RFC 4961): send from the out leg's own socket, the
+	// address its remote sends to.
+	o := &c.legs[in.Other()]
+	ost := o.state.Load()
+	conn, dst := o.socks.RTP, ost.rtp
+	if p.RTCP {
+		dst = ost.rtcp
+		if !ost.mux && o.socks.RTCP != nil {
+			conn = o.socks.RTCP
+		}
+	}
+	if !dst.IsValid() {
+		return nil, netip.AddrPort{}, DropNoRemote
+	}
+	return conn, dst, DropNone
+}
+
+// admit checks a valid packet's source against the leg's remote, latching
+// the remote if it is not known yet. st is the state the packet was
+// classified with; it is reloaded only when latching loses a race.
+func (c *Call) admit(l *leg, st *legState, rtcp bool, src netip.AddrPort) DropReason {
+	// Bounded: a lost compare-and-swap means SetRemote or another socket's
+	// goroutine published a new state; retry against it a few times.
+	for range 4 {
+		remote, known := st.rtp, st.rtp.IsValid()
+		if rtcp {
+			remote, known = st.rtcp, st.rtcpFixed
+		}
+		if known {
+			if src == remote || !c.strict {
+				return DropNone
+			}
+			return DropSourceMismatch
+		}
+		// With strict source, RTCP may latch only from the host RTP
+		// already latched to.
+		if rtcp && c.strict && st.rtp.IsValid() && src.Addr() != st.rtp.Addr() {
+			return DropSourceMismatch
+		}
+		if l.state.CompareAndSwap(st, st.latched(rtcp, src)) {
+			if c.onLatch != nil {
+				c.onLatch(LatchEvent{Leg: l.id, RTCP: rtcp, Addr: src})
+			}
+			return DropNone
+		}
+		st = l.state.Load()
+	}
+	if c.strict {
+		return DropSourceMismatch
+	}
+	return DropNone
+}

@@ -1,0 +1,53 @@
+package relay
+
+import "net/netip"
+
+// legState is the control state of one leg as the packet loop sees it. It is
+// immutable: the control plane (SetRemote) and latching publish a new value
+// through leg.state, and each packet loads the pointer once.
+type legState struct {
+	mux bool
+	// rtp is the RTP remote: configured, or latched once; zero until known.
+	rtp        netip.AddrPort
+	rtpLatched bool
+	// rtcp is where RTCP goes: configured, latched, or derived from rtp.
+	// While rtcpFixed is false it is only a guess (or zero) and the first
+	// valid RTCP packet latches it.
+	rtcp        netip.AddrPort
+	rtcpFixed   bool
+	rtcpLatched bool
+}
+
+func newLegState(cfg LegConfig) *legState {
+	s := &legState{mux: cfg.RTCPMux, rtp: cfg.Remote}
+	switch {
+	case cfg.RemoteRTCP.IsValid():
+		s.rtcp, s.rtcpFixed = cfg.RemoteRTCP, true
+	case cfg.Remote.IsValid():
+		s.rtcp, s.rtcpFixed = deriveRTCP(cfg.Remote, cfg.RTCPMux), true
+	}
+	return s
+}
+
+// deriveRTCP: with rtcp-mux RTCP shares the RTP address (RFC 5761 section
+// 5.1.3); without, it is the next port up (RFC 3550 section 11).
+func deriveRTCP(rtp netip.AddrPort, mux bool) netip.AddrPort {
+	if mux || rtp.Port() == 65535 {
+		return rtp
+	}
+	return netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1)
+}
+
+// latched returns a copy of s with the RTP or RTCP remote learned from src.
+func (s *legState) latched(rtcp bool, src netip.AddrPort) *legState {
+	n := *s
+	if rtcp {
+		n.rtcp, n.rtcpFixed, n.rtcpLatched = src, true, true
+		return &n
+	}
+	n.rtp, n.rtpLatched = src, true
+	if !n.rtcpFixed {
+		n.rtcp = deriveRTCP(src, n.mux)
+	}
+	return &n
+}

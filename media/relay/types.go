@@ -1,0 +1,151 @@
+package relay
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// Leg names one side of a call.
+type Leg uint8
+
+const (
+	Customer Leg = iota
+	Agent
+	numLegs
+)
+
+func (l Leg) String() string {
+	switch l {
+	case Customer:
+		return "customer"
+	case Agent:
+		return "agent"
+	}
+	return fmt.Sprintf("leg(%d)", uint8(l))
+}
+
+// Other returns the opposite leg.
+func (l Leg) Other() Leg { return l ^ 1 }
+
+func (l Leg) valid() bool { return l < numLegs }
+
+// Direction names a forwarding direction. A direction is identified with the
+// leg it receives on: Direction(Customer) == CustomerToAgent.
+type Direction uint8
+
+const (
+	CustomerToAgent Direction = Direction(Customer)
+	AgentToCustomer Direction = Direction(Agent)
+	// NumDirections sizes arrays indexed by Direction.
+	NumDirections = 2
+)
+
+func (d Direction) String() string {
+	switch d {
+	case CustomerToAgent:
+		return "customer_to_agent"
+	case AgentToCustomer:
+		return "agent_to_customer"
+	}
+	return fmt.Sprintf("direction(%d)", uint8(d))
+}
+
+// From is the leg the direction receives on; To the leg it sends from.
+func (d Direction) From() Leg { return Leg(d) }
+func (d Direction) To() Leg   { return Leg(d) ^ 1 }
+
+// DropReason says why a packet was not forwarded. DropNone (0) means it was;
+// the real reasons are DropNone+1 .. NumDropReasons-1, and their String
+// values are stable metric label values.
+type DropReason uint8
+
+const (
+	DropNone DropReason = iota
+	// DropMalformed: not valid RTP (RFC 3550 5.1) or RTCP (6.4.1, A.2).
+	DropMalformed
+	// DropOversize: larger than MaxPacketSize, so possibly truncated.
+	DropOversize
+	// DropSourceMismatch: strict source, and not from the leg's remote.
+	DropSourceMismatch
+	// DropNoRemote: the destination leg's remote is not known yet.
+	DropNoRemote
+	// DropSendError: the send system call failed.
+	DropSendError
+	// DropStage: a pipeline stage dropped it (e.g. masking).
+	DropStage
+	// NumDropReasons sizes arrays indexed by DropReason.
+	NumDropReasons
+)
+
+var dropNames = [NumDropReasons]string{
+	DropNone:           "none",
+	DropMalformed:      "malformed",
+	DropOversize:       "oversize",
+	DropSourceMismatch: "source_mismatch",
+	DropNoRemote:       "no_remote",
+	DropSendError:      "send_error",
+	DropStage:          "stage",
+}
+
+func (r DropReason) String() string {
+	if r < NumDropReasons {
+		return dropNames[r]
+	}
+	return fmt.Sprintf("drop(%d)", uint8(r))
+}
+
+// LegConfig is what signalling says about one leg's remote party.
+type LegConfig struct {
+	// Remote is where the leg's RTP goes. Zero: learn it from the first
+	// valid RTP packet (latching).
+	Remote netip.AddrPort
+	// RemoteRTCP is where the leg's RTCP goes (SDP a=rtcp, RFC 3605). Zero:
+	// Remote itself with rtcp-mux, else Remote's port+1 (RFC 3550 section
+	// 11); with Remote zero too, learned from the first valid RTCP packet.
+	RemoteRTCP netip.AddrPort
+	// RTCPMux: RTP and RTCP share one port on both ends (RFC 5761).
+	RTCPMux bool
+}
+
+// CallConfig configures a Call's two legs.
+type CallConfig struct {
+	Customer, Agent LegConfig
+	// StrictSource drops packets that do not come from the leg's remote
+	// (configured or latched) instead of forwarding them.
+	StrictSource bool
+}
+
+func (c *CallConfig) leg(l Leg) LegConfig {
+	if l == Agent {
+		return c.Agent
+	}
+	return c.Customer
+}
+
+// LatchEvent reports that a leg learned a remote address from a packet.
+type LatchEvent struct {
+	Leg  Leg
+	RTCP bool // the RTCP remote latched; otherwise the RTP remote
+	Addr netip.AddrPort
+}
+
+// LegStats are the counters of one leg since the call was created. Received
+// counts every datagram on the leg's sockets, dropped or not; Sent counts
+// packets sent from the leg's sockets to its remote; Drops counts packets
+// received on this leg and not forwarded, by reason.
+type LegStats struct {
+	RTPPacketsReceived, RTPBytesReceived   uint64
+	RTCPPacketsReceived, RTCPBytesReceived uint64
+	RTPPacketsSent, RTPBytesSent           uint64
+	RTCPPacketsSent, RTCPBytesSent         uint64
+	Drops                                  [NumDropReasons]uint64
+}
+
+// Dropped is the sum of Drops.
+func (s *LegStats) Dropped() uint64 {
+	var n uint64
+	for _, d := range s.Drops {
+		n += d
+	}
+	return n
+}
