@@ -30,7 +30,6 @@ func decodeYAMLOrigin(c *Config, data []byte, source string, origin map[string]s
 		return fmt.Errorf("config: %s%w: larger than %d bytes", prefix(source), ErrSyntax, maxFileSize)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
