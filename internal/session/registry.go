@@ -99,7 +99,7 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	}
 	if _, taken := r.byCall[spec.CallID]; taken {
 		r.failed("call_id_exists")
-		return Info{}, fmt.Errorf("%w: %q", ErrAlreadyExists, spec.CallID)
+		return Info{}, ErrAlreadyExists
 	}
 	if len(r.byID) >= r.cfg.MaxSessions {
 		r.failed("max_sessions")
@@ -151,7 +151,7 @@ func (r *Registry) lookup(id string) (*Session, error) {
 	defer r.mu.Unlock()
 	s := r.byID[id]
 	if s == nil {
-		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+		return nil, ErrNotFound
 	}
 	return s, nil
 }

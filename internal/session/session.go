@@ -94,7 +94,7 @@ func (s *Session) watch(ctx context.Context) (<-chan Event, func() bool, error) 
 	s.mu.Lock()
 	if s.state == Ended {
 		s.mu.Unlock()
-		return nil, nil, fmt.Errorf("%w: %q", ErrNotFound, s.id)
+		return nil, nil, ErrNotFound
 	}
 	snap := s.infoLocked()
 	s.seq++
@@ -130,7 +130,7 @@ func (s *Session) update(u Update) (Info, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == Ended {
-		return Info{}, fmt.Errorf("%w: %q", ErrNotFound, s.id)
+		return Info{}, ErrNotFound
 	}
 	if u.RequestID != "" {
 		if in, ok := s.reqs[u.RequestID]; ok {

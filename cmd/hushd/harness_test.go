@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
+)
+
+// wait bounds every wait in these tests: nothing sleeps, everything waits for an event
+// with this deadline.
+const wait = 5 * time.Second
+
+// syncBuffer collects hushd's log output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// daemon is an in-process hushd on loopback with its own listeners and media port range.
+type daemon struct {
+	t       *testing.T
+	ready   ready
+	cancel  context.CancelFunc
+	done    chan error
+	log     *syncBuffer
+	conn    *grpc.ClientConn
+	session hushv1.SessionServiceClient
+	admin   hushv1.AdminServiceClient
+}
+
+var portBase = struct {
+	sync.Mutex
+	next int
+}{next: 42000}
+
+// mediaRange hands each daemon its own port range so parallel tests do not compete.
+func mediaRange(n int) (int, int) {
+	portBase.Lock()
+	defer portBase.Unlock()
+	lo := portBase.next
+	portBase.next += n
+	return lo, lo + n - 1
+}
+
+func startDaemon(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	lo, hi := mediaRange(40)
+	base := []string{
+		"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--media-port-min", strconv.Itoa(lo), "--media-port-max", strconv.Itoa(hi),
+		"--recording-enabled=false", "--session-drain-timeout", "0s",
+	}
+	d := &daemon{t: t, log: &syncBuffer{}, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	readyc := make(chan ready, 1)
+	go func() {
+		d.done <- run(ctx, append(base, args...), func(string) (string, bool) { return "", false }, io.Discard, d.log, readyc)
+	}()
+	select {
+	case d.ready = <-readyc:
+	case err := <-d.done:
+		t.Fatalf("hushd exited at start: %v\n%s", err, d.log)
+	case <-time.After(wait):
+		t.Fatalf("hushd not ready\n%s", d.log)
+	}
+	conn, err := grpc.NewClient(d.ready.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.conn = conn
+	d.session = hushv1.NewSessionServiceClient(conn)
+	d.admin = hushv1.NewAdminServiceClient(conn)
+	t.Cleanup(func() { d.stop() })
+	return d
+}
+
+// stop cancels hushd (as SIGTERM does) and returns run's result.
+func (d *daemon) stop() error {
+	d.cancel()
+	select {
+	case err := <-d.done:
+		d.done <- err
+		d.conn.Close()
+		return err
+	case <-time.After(2 * wait):
+		d.t.Errorf("hushd did not stop\n%s", d.log)
+		return fmt.Errorf("timeout")
+	}
+}
+
+func (d *daemon) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	d.t.Cleanup(cancel)
+	return ctx
+}
+
+// metric scrapes /metrics and returns the value of one sample line, e.g.
+// `hush_rtp_packets_total{direction="customer_to_agent"}`; -1 when absent.
+func (d *daemon) metric(sample string) float64 {
+	d.t.Helper()
+	resp, err := http.Get("http://" + d.ready.HTTP + "/metrics")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if ok && name == sample {
+			v, err := strconv.ParseFloat(val, 64)
+			if err != nil {
+				d.t.Fatal(err)
+			}
+			return v
+		}
+	}
+	return -1
+}
+
+// endpoint is a phone: a UDP socket on loopback.
+type endpoint struct {
+	t    *testing.T
+	conn *net.UDPConn
+	buf  []byte
+}
+
+func newEndpoint(t *testing.T, network, addr string) *endpoint {
+	t.Helper()
+	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &endpoint{t: t, conn: c, buf: make([]byte, 2048)}
+}
+
+func (e *endpoint) addr() netip.AddrPort { return e.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+func (e *endpoint) send(to string, b []byte) {
+	e.t.Helper()
+	if _, err := e.conn.WriteToUDPAddrPort(b, netip.MustParseAddrPort(to)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// recv returns the next datagram and its source, failing after the deadline.
+func (e *endpoint) recv() ([]byte, netip.AddrPort) {
+	e.t.Helper()
+	_ = e.conn.SetReadDeadline(time.Now().Add(wait))
+	n, from, err := e.conn.ReadFromUDPAddrPort(e.buf)
+	if err != nil {
+		e.t.Fatalf("recv on %v: %v", e.addr(), err)
+	}
+	return append([]byte(nil), e.buf[:n]...), from
+}
+
+// pending reports whether a datagram is already queued, without waiting for one.
+func (e *endpoint) pending() bool {
+	_ = e.conn.SetReadDeadline(time.Now())
+	_, _, err := e.conn.ReadFromUDPAddrPort(e.buf)
+	return err == nil
+}
+
+// watcher collects a session's events from WatchSession.
+type watcher struct {
+	t  *testing.T
+	ch chan *hushv1.SessionEvent
+	// end receives the stream's final error (io.EOF for a clean end).
+	end chan error
+}
+
+func (d *daemon) watch(id string) *watcher {
+	d.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	d.t.Cleanup(cancel)
+	st, err := d.session.WatchSession(ctx, &hushv1.WatchSessionRequest{SessionId: id})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	w := &watcher{t: d.t, ch: make(chan *hushv1.SessionEvent, 1024), end: make(chan error, 1)}
+	go func() {
+		for {
+			ev, err := st.Recv()
+			if err != nil {
+				w.end <- err
+				close(w.ch)
+				return
+			}
+			w.ch <- ev
+		}
+	}()
+	return w
+}
+
+// next returns the next event, failing after the deadline.
+func (w *watcher) next() *hushv1.SessionEvent {
+	w.t.Helper()
+	select {
+	case ev, ok := <-w.ch:
+		if !ok {
+			w.t.Fatalf("watch ended: %v", <-w.end)
+		}
+		return ev
+	case <-time.After(wait):
+		w.t.Fatal("no event")
+	}
+	return nil
+}
+
+// until skips events until one satisfies ok.
+func (w *watcher) until(ok func(*hushv1.SessionEvent) bool) *hushv1.SessionEvent {
+	w.t.Helper()
+	for i := 0; i < 1000; i++ {
+		if ev := w.next(); ok(ev) {
+			return ev
+		}
+	}
+	w.t.Fatal("event never came")
+	return nil
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hushmedia/hush/internal/api"
+	"github.com/hushmedia/hush/internal/config"
+	"github.com/hushmedia/hush/internal/metrics"
+	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/media/relay"
+)
+
+// ready reports the bound listener addresses once hushd serves (tests listen on port 0).
+type ready struct {
+	GRPC, HTTP string
+}
+
+// run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
+// nil after a clean drain.
+func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer, readyc chan<- ready) error {
+	var printDefault bool
+	cfg, err := config.Load(args, env, config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
+		fs.BoolVar(&printDefault, "print-default-config", false, "print the embedded default configuration and exit")
+	}))
+	if printDefault && (err == nil || !errors.Is(err, flag.ErrHelp)) {
+		_, werr := stdout.Write(config.DefaultYAML())
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+
+	alloc, err := relay.NewPortAllocator(cfg.Media.BindIP(), cfg.Media.PortMin, cfg.Media.PortMax)
+	if err != nil {
+		return fmt.Errorf("media ports: %w", err)
+	}
+	defaults := session.Policy{StrictSource: cfg.Media.StrictSource, IdleTimeout: cfg.Media.IdleTimeout}
+	sessions := session.NewRegistry(session.Config{
+		Media:       session.RelayFactory(alloc, relayOptions(m, cfg.Media.LatencySampleEvery)...),
+		Defaults:    defaults,
+		MaxSessions: cfg.Session.MaxSessions,
+		Logger:      log,
+		Hooks: session.Hooks{
+			Created:      func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
+			Ended:        func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
+			CreateFailed: m.CreateFailed,
+		},
+	})
+	if cfg.Recording.Enabled {
+		log.Warn("recording is not implemented in this build yet; sessions are relayed but not recorded")
+	}
+
+	d := &drainer{reg: sessions, log: log}
+	srv := api.NewServer(api.Options{
+		Registry: sessions, Metrics: m, Logger: log,
+		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
+		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
+	})
+	d.srv = srv
+
+	grpcLn, err := net.Listen("tcp", cfg.GRPC.Listen)
+	if err != nil {
+		return fmt.Errorf("grpc.listen: %w", err)
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		grpcLn.Close()
+		return fmt.Errorf("http.listen: %w", err)
+	}
+	httpSrv := &http.Server{Handler: httpMux(reg, sessions), ReadHeaderTimeout: 5 * time.Second}
+
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(3)
+	go func() { defer wg.Done(); sessions.Run(runCtx) }()
+	go func() { defer wg.Done(); errc <- srv.GRPC.Serve(grpcLn) }()
+	go func() {
+		defer wg.Done()
+		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	log.Info("hushd serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(),
+		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax))
+	if readyc != nil {
+		readyc <- ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining sessions", "active", sessions.Len(), "deadline", cfg.Session.DrainTimeout)
+	case serveErr = <-errc:
+		log.Error("server failed; shutting down", "err", serveErr)
+	}
+
+	// Drain: refuse new sessions, let active ones run up to the deadline, then end them.
+	d.drainNow(cfg.Session.DrainTimeout)
+	srv.Shutdown()
+	stopGRPC(srv, 5*time.Second)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = httpSrv.Shutdown(shutCtx)
+	cancel()
+	cancelRun()
+	wg.Wait()
+	log.Info("hushd stopped")
+	return serveErr
+}
+
+// stopGRPC stops gracefully (watch streams have ended with their sessions), forcing after
+// a bound so a stuck client cannot hold the exit.
+func stopGRPC(srv *api.Server, bound time.Duration) {
+	done := make(chan struct{})
+	go func() { srv.GRPC.GracefulStop(); close(done) }()
+	t := time.NewTimer(bound)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		srv.GRPC.Stop()
+		<-done
+	}
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func httpMux(reg *prometheus.Registry, sessions *session.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if sessions.Draining() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "draining")
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+// relayOptions resolves the metric label children once; every call shares them.
+func relayOptions(m *metrics.Metrics, sampleEvery int) []relay.Option {
+	opts := []relay.Option{relay.WithLatencySampling(sampleEvery)}
+	for _, dir := range []relay.Direction{relay.CustomerToAgent, relay.AgentToCustomer} {
+		set := m.Direction(dir.String())
+		dm := relay.DirectionMetrics{
+			Packets: set.RTPPackets, Bytes: set.RTPBytes,
+			RTCPPackets: set.RTCPPackets, RTCPBytes: set.RTCPBytes,
+			Latency: set.Latency,
+		}
+		for r := relay.DropReason(1); r < relay.NumDropReasons; r++ {
+			dm.Drops[r] = m.Drop(dir.String(), r.String())
+		}
+		opts = append(opts, relay.WithMetrics(dir, dm))
+	}
+	return opts
+}
+
+// drainer runs one drain at a time, from SIGTERM or the Admin API.
+type drainer struct {
+	reg  *session.Registry
+	srv  *api.Server
+	log  *slog.Logger
+	done chan struct{}
+	mu   sync.Mutex
+}
+
+// Drain starts a drain in the background (Admin API) and returns the active count.
+func (d *drainer) Drain(deadline time.Duration) int {
+	n := d.reg.StartDrain()
+	d.start(deadline)
+	return n
+}
+
+func (d *drainer) start(deadline time.Duration) chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done == nil {
+		d.done = make(chan struct{})
+		d.srv.SetServing(false)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			n := d.reg.Drain(ctx)
+			d.log.Info("drain finished", "sessions_at_start", n)
+			close(d.done)
+		}()
+	}
+	return d.done
+}
+
+// drainNow drains (or joins a drain already running) and waits for it.
+func (d *drainer) drainNow(deadline time.Duration) {
+	<-d.start(deadline)
+}
