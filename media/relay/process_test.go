@@ -3,6 +3,8 @@ package relay
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/hushmedia/hush/media/rtp"
 )
 
 // These tests drive process directly with made-up source addresses, which
@@ -176,4 +178,34 @@ func BenchmarkProcess(b *testing.B) {
 			b.Fatal(r)
 		}
 	}
+}
+
+// FuzzProcess feeds arbitrary datagrams from arbitrary sources to both legs
+// and socket kinds: process must never panic, and a forwarded packet must
+// have passed the parser its path applies.
+func FuzzProcess(f *testing.F) {
+	f.Add(rtpPacket(f, 8, 1, 20), uint16(5000), uint8(0))
+	f.Add(rtcpRR(1), uint16(5001), uint8(1))
+	f.Add(rtcpRR(2), uint16(6000), uint8(3))
+	f.Add([]byte{0x80, 200, 0, 0}, uint16(1), uint8(2))
+	f.Add([]byte{0xbf, 0xff}, uint16(0), uint8(1))
+	c := unstartedCall(f, CallConfig{StrictSource: true, Agent: LegConfig{Remote: ap("10.9.9.9:6000"), RTCPMux: true}})
+	f.Fuzz(func(t *testing.T, buf []byte, port uint16, sel uint8) {
+		in, kind := Leg(sel&1), sockKind(sel>>1&1)
+		p := &Packet{Buf: buf, Src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, sel >> 2 & 1}), port)}
+		_, dst, r := c.process(in, kind, p)
+		if r != DropNone {
+			return
+		}
+		if !dst.IsValid() {
+			t.Fatal("forwarded without destination")
+		}
+		var h rtp.Header
+		if p.RTCP && rtp.ValidateRTCP(buf) != nil {
+			t.Fatalf("invalid RTCP forwarded: % x", buf)
+		}
+		if _, err := h.Unmarshal(buf); !p.RTCP && err != nil {
+			t.Fatalf("invalid RTP forwarded: % x", buf)
+		}
+	})
 }
