@@ -83,8 +83,9 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 	return c, nil
 }
 
-// normalize checks a LegConfig against the local address family and unmaps
-// IPv4-mapped addresses, so comparisons with packet sources are exact.
+// normalize checks a LegConfig's addresses (port set, a unicast address of
+// the local address family) and unmaps
+// IPv4-mapped ones, so comparisons with packet sources are exact.
 func normalize(local netip.Addr, cfg LegConfig) (LegConfig, error) {
 	for _, ap := range []*netip.AddrPort{&cfg.Remote, &cfg.RemoteRTCP} {
 		if !ap.IsValid() {
@@ -92,7 +93,9 @@ func normalize(local netip.Addr, cfg LegConfig) (LegConfig, error) {
 			continue
 		}
 		a := ap.Addr().Unmap()
-		if ap.Port() == 0 || a.Is4() != local.Is4() {
+		// 0.0.0.0 (SDP hold) and multicast are no place to send a call's
+		// media: on Linux the former even reaches this host.
+		if ap.Port() == 0 || a.Is4() != local.Is4() || a.IsUnspecified() || a.IsMulticast() {
 			return cfg, fmt.Errorf("%w: %v (local %v)", ErrInvalidRemote, *ap, local)
 		}
 		*ap = netip.AddrPortFrom(a, ap.Port())

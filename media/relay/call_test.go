@@ -449,6 +449,11 @@ func TestNewCallErrors(t *testing.T) {
 	if _, err := NewCall(a, CallConfig{Customer: LegConfig{Remote: netip.MustParseAddrPort("127.0.0.1:0")}}); !errors.Is(err, ErrInvalidRemote) {
 		t.Fatalf("port 0: %v", err)
 	}
+	for _, bad := range []string{"0.0.0.0:4000", "224.0.0.1:4000", "[::1]:4000"} {
+		if _, err := NewCall(a, CallConfig{Agent: LegConfig{RemoteRTCP: netip.MustParseAddrPort(bad)}}); !errors.Is(err, ErrInvalidRemote) {
+			t.Fatalf("%s: %v", bad, err)
+		}
+	}
 	if a.InUse() != 0 {
 		t.Fatalf("leaked %d", a.InUse())
 	}

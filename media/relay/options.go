@@ -32,7 +32,8 @@ func WithMetrics(dir Direction, m DirectionMetrics) Option {
 
 // WithOnLatch sets a function called once per latch, on the packet
 // goroutine that latched; it must return quickly and must not block (hand the
-// event to a channel with a non-blocking send, for example).
+// event to a channel with a non-blocking send, for example). It must not
+// call the Call's Close, which waits for that goroutine.
 func WithOnLatch(fn func(LatchEvent)) Option {
 	return func(o *options) { o.onLatch = fn }
 }
