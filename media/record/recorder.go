@@ -195,6 +195,7 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 		return nil, fmt.Errorf("create %s: %w", r.wavPath, err)
 	}
 	r.f = f
+	r.actions = append(r.actions, ActionRecord{Time: r.start, Action: "start"})
 	putHeader(r.hdr[:], 0)
 	if _, err = f.WriteAt(r.hdr[:], 0); err == nil {
 		err = f.Sync()
@@ -207,7 +208,6 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 		cfg.fs.Remove(r.wavPath)
 		return nil, fmt.Errorf("start recording %s: %w", meta.RecordingID, err)
 	}
-	r.actions = append(r.actions, ActionRecord{Time: r.start, Action: "start"})
 	go r.run()
 	return r, nil
 }

@@ -1,0 +1,167 @@
+package record
+
+import (
+	"context"
+	"encoding/binary"
+	"testing"
+	"time"
+)
+
+func TestWriteAllocatesNothing(t *testing.T) {
+	r, clk, _ := testRec(t) // 4096 slots: the 2x1001 writes never reach half
+	defer r.Close()
+	pcm := content(LegCustomer, 0, frame)
+	var ts uint32
+	allocs := testing.AllocsPerRun(1000, func() {
+		clk.Advance(20 * time.Millisecond)
+		ts += frame
+		if err := r.Write(LegCustomer, 1, ts, pcm); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Write(LegAgent, 2, ts, pcm); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Write allocates %.1f times per call, want 0", allocs)
+	}
+}
+
+func TestWriterStepAllocatesNothing(t *testing.T) {
+	// The writer's steady state (place, flush, interleave) reuses its
+	// buffers too, so a long call does not churn the heap.
+	tl := newTimeline(2400, 8000)
+	pcm := content(LegCustomer, 0, frame)
+	var pos int64
+	allocs := testing.AllocsPerRun(1000, func() {
+		tl.place(0, 1, uint32(pos), pos, pcm)
+		tl.place(1, 2, uint32(pos), pos, pcm)
+		pos += frame
+		tl.flushTo(pos - 2400)
+		tl.out = tl.out[:0]
+	})
+	if allocs != 0 {
+		t.Errorf("timeline step allocates %.1f times, want 0", allocs)
+	}
+}
+
+// FuzzTimeline feeds arbitrary frame sequences (timestamps, SSRCs,
+// arrival times, lengths, pauses) to the timeline: it must not panic and
+// must emit exactly one stereo frame per flushed, non-skipped position.
+func FuzzTimeline(f *testing.F) {
+	f.Add([]byte{0, 1, 0, 0, 0, 160, 20, 0})
+	f.Add([]byte{1, 2, 255, 255, 255, 255, 200, 5, 0, 2, 0, 0, 0, 0, 1, 1})
+	f.Add(make([]byte, 64))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tl := newTimeline(2400, 8000)
+		pcm := make([]int16, 480)
+		var arr int64
+		var written int64
+		for len(b) >= 8 {
+			op := b[:8]
+			b = b[8:]
+			leg := int(op[0] & 1)
+			ssrc := uint32(op[1] & 3)
+			ts := binary.BigEndian.Uint32(op[2:6])
+			n := 1 + int(op[6])*480/256
+			arr += int64(op[7]) * 40
+			switch op[0] >> 5 {
+			case 1:
+				tl.pause(arr, op[0]&2 != 0)
+			case 2:
+				tl.resume(arr)
+			}
+			tl.place(leg, ssrc, ts, arr, pcm[:n])
+			tl.flushTo(arr - tl.window)
+			written += int64(len(tl.out))
+			tl.out = tl.out[:0]
+		}
+		tl.flushTo(max(tl.hi, arr))
+		written += int64(len(tl.out))
+		if want := (tl.flushed - tl.skipped) * frameBytes; written != want {
+			t.Fatalf("wrote %d bytes, want %d (flushed %d skipped %d)", written, want, tl.flushed, tl.skipped)
+		}
+	})
+}
+
+// BenchmarkWrite is the packet-path cost: one 20 ms frame handed to the
+// recorder (clock read, copy into a ring slot, atomics), real clock. The
+// writer drains (untimed) every 1024 frames, so no frame is dropped and
+// the figure is the accepted path.
+func BenchmarkWrite(b *testing.B) {
+	r, err := New(b.TempDir(), Meta{RecordingID: "bench"}, WithRingSlots(4096), WithDrainInterval(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	pcm := content(LegCustomer, 0, frame)
+	ctx := context.Background()
+	var ts uint32
+	var dropped int
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%1024 == 1023 {
+			b.StopTimer()
+			r.Flush(ctx)
+			b.StartTimer()
+		}
+		ts += frame
+		if err := r.Write(Leg(i&1), 1, ts, pcm); err != nil {
+			dropped++
+		}
+	}
+	b.ReportMetric(float64(dropped)/float64(b.N), "dropped/op")
+}
+
+// BenchmarkTimelineSecond is the writer's CPU per stereo second: place
+// 50 frames per leg, flush and interleave 8000 stereo frames (no I/O).
+func BenchmarkTimelineSecond(b *testing.B) {
+	tl := newTimeline(2400, 8000)
+	pcm := content(LegCustomer, 0, frame)
+	var pos int64
+	b.ReportAllocs()
+	b.SetBytes(SampleRate * frameBytes)
+	for i := 0; i < b.N; i++ {
+		for k := 0; k < 50; k++ {
+			tl.place(0, 1, uint32(pos), pos, pcm)
+			tl.place(1, 2, uint32(pos), pos, pcm)
+			pos += frame
+		}
+		tl.flushTo(pos - 2400)
+		tl.out = tl.out[:0]
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e9, "s/stereo-s")
+}
+
+// BenchmarkRecorderSecond is one stereo second end to end through a real
+// file: 100 Writes, a writer step, a 32 KB append; a checkpoint (header
+// rewrite + fsync) every 5 s of audio.
+func BenchmarkRecorderSecond(b *testing.B) {
+	clk := newFakeClock()
+	dir := b.TempDir()
+	r, err := New(dir, Meta{RecordingID: "bench"}, WithClock(clk), WithDrainInterval(0), WithRingSlots(256))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pcm := content(LegCustomer, 0, frame)
+	var ts uint32
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetBytes(SampleRate * frameBytes)
+	for i := 0; i < b.N; i++ {
+		for k := 0; k < 50; k++ {
+			clk.Advance(20 * time.Millisecond)
+			ts += frame
+			r.Write(LegCustomer, 1, ts, pcm)
+			r.Write(LegAgent, 2, ts, pcm)
+		}
+		if err := r.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if err := r.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
