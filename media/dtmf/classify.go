@@ -1,0 +1,205 @@
+package dtmf
+
+import "math"
+
+// pairCode numbers a low/high tone pair 1..16 (0 = none).
+func pairCode(lo, hi int) uint8 { return uint8(lo*4+(hi-4)) + 1 }
+
+func pairTones(code uint8) (lo, hi int) {
+	c := int(code) - 1
+	return c / 4, c%4 + 4
+}
+
+func pairDigit(code uint8) byte {
+	lo, hi := pairTones(code)
+	return keypad[lo][hi-4]
+}
+
+// preSlack lets the cheap rectangular-window checks pass windows whose
+// tones sit up to the mask's offset limit away from the bin centre (a
+// 1633 Hz tone 2.7 % off loses 7.4 dB in the 120-sample rectangular window).
+const preSlack = 0.1
+
+// classify evaluates the window starting at sample start (the last winSubs
+// sub-blocks). It returns the strongest low/high pair and whether that pair
+// passes the mask and the digit limits.
+func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
+	var xr, xi [8]float64
+	var energy float64
+	j0 := d.nsub - winSubs
+	for m := 0; m < winSubs; m++ {
+		sb := &d.ring[(j0+int64(m))%ringSubs]
+		energy += sb.energy
+		for k := 0; k < 8; k++ {
+			r, i := sb.re[k], sb.im[k]
+			xr[k] += r*shiftRe[k][m] - i*shiftIm[k][m]
+			xi[k] += r*shiftIm[k][m] + i*shiftRe[k][m]
+		}
+	}
+	// Tone power A^2/2 of an on-bin sine: 2|X|^2/N^2.
+	const norm = 2.0 / (winLen * winLen)
+	var p [8]float64
+	for k := range p {
+		p[k] = (xr[k]*xr[k] + xi[k]*xi[k]) * norm
+	}
+	lo, hi := 0, 4
+	for k := 1; k < 4; k++ {
+		if p[k] > p[lo] {
+			lo = k
+		}
+		if p[k+4] > p[hi] {
+			hi = k + 4
+		}
+	}
+	code = pairCode(lo, hi)
+	total := energy / winLen
+	ml := &d.mask
+	pl, ph := p[lo], p[hi]
+	if pl < ml.minPower*preSlack || ph < ml.minPower*preSlack || pl+ph < ml.toTotal*preSlack*total {
+		return code, false, false
+	}
+	rl, rh := secondPeak(&p, lo, 0), secondPeak(&p, hi, 4)
+	if pl < ml.relPeak*rl || ph < ml.relPeak*rh {
+		return code, false, false
+	}
+
+	// Frequency and power from Hann-windowed DFTs of this window and the
+	// one a sub-block earlier: the phase advance between them measures the
+	// offset from the nominal frequency.
+	offL, powL := d.measure(start, lo)
+	offH, powH := d.measure(start, hi)
+	if !ml.pass(offL, offH, powL, powH, total) {
+		return code, false, false
+	}
+	dl := &d.digit
+	digitHit = pl >= dl.relPeak*rl && ph >= dl.relPeak*rh && dl.pass(offL, offH, powL, powH, total)
+	return code, true, digitHit
+}
+
+// secondPeak is the largest power in the group (base..base+3) other than
+// best.
+func secondPeak(p *[8]float64, best, base int) float64 {
+	var m float64
+	for k := base; k < base+4; k++ {
+		if k != best && p[k] > m {
+			m = p[k]
+		}
+	}
+	return m
+}
+
+func (t *thresholds) pass(offL, offH, powL, powH, total float64) bool {
+	if math.Abs(offL) > t.maxOffset || math.Abs(offH) > t.maxOffset {
+		return false
+	}
+	if powL < t.minPower || powH < t.minPower {
+		return false
+	}
+	if powH < t.twistLo*powL || powH > t.twistHi*powL {
+		return false
+	}
+	return powL+powH >= t.toTotal*total
+}
+
+// measure returns the relative frequency offset of tone k in the window at
+// start and its power corrected for the Hann window's loss at that offset.
+func (d *Detector) measure(start int64, k int) (offset, power float64) {
+	br, bi := hannDFT(&d.hist, int(start)&(histLen-1), k)
+	prev := start - subLen
+	var ar, ai float64
+	if d.cacheStart == prev && d.cacheOK[k] {
+		ar, ai = d.cacheRe[k], d.cacheIm[k]
+	} else {
+		ar, ai = hannDFT(&d.hist, int(prev)&(histLen-1), k)
+	}
+	if d.cacheStart != start {
+		d.cacheStart = start
+		d.cacheOK = [8]bool{}
+	}
+	d.cacheRe[k], d.cacheIm[k], d.cacheOK[k] = br, bi, true
+
+	// z = B * conj(A) * e^{-iw hop}: its angle is the offset's phase
+	// advance over one hop.
+	zr := br*ar + bi*ai
+	zi := bi*ar - br*ai
+	zr, zi = zr*hopRe[k]-zi*hopIm[k], zr*hopIm[k]+zi*hopRe[k]
+	phi := math.Atan2(zi, zr)
+	df := phi * SampleRate / (2 * math.Pi * subLen) // Hz
+	offset = df / toneFreqs[k]
+
+	// Hann amplitude response at x bins off centre: sinc(x)/(1-x^2).
+	x := math.Min(math.Abs(df)*winLen/SampleRate, 1.5)
+	resp := 1.0
+	if x > 1e-6 {
+		if math.Abs(1-x*x) < 1e-6 {
+			resp = 0.5
+		} else {
+			resp = math.Sin(math.Pi*x) / (math.Pi * x) / (1 - x*x)
+		}
+	}
+	power = (br*br + bi*bi) * hannGain / (resp * resp)
+	return offset, power
+}
+
+// subPower is the power of the pair lo/hi in sub-block j.
+func (d *Detector) subPower(j int64, lo, hi int) float64 {
+	sb := &d.ring[j%ringSubs]
+	return sb.re[lo]*sb.re[lo] + sb.im[lo]*sb.im[lo] + sb.re[hi]*sb.re[hi] + sb.im[hi]*sb.im[hi]
+}
+
+// Onset/end estimation: a sub-block whose pair power is below 1/16 of the
+// reference holds the tone over less than a quarter of its samples (the
+// DFT of a partly filled sub-block scales with the filled part); a margin
+// of half a sub-block absorbs noise of up to 6 dB on that test.
+const (
+	edgeRatio  = 1.0 / 16
+	edgeMargin = subLen / 2
+)
+
+// onsetEstimate returns a position at or before the first sample of the
+// tone whose first hit window starts at firstStart, judged from the pair's
+// power in the sub-blocks from two before that window to the latest. The
+// window before the first hit normally shows the tone cannot have started
+// before firstStart-subLen; one more sub-block covers a window that missed
+// because the tone's abrupt start splattered into the analysis. So the
+// result is never earlier than firstStart-2*subLen-edgeMargin.
+func (d *Detector) onsetEstimate(firstStart int64, code uint8) int64 {
+	lo, hi := pairTones(code)
+	last := d.nsub - 1
+	var ref float64
+	for j := last - winSubs + 1; j <= last; j++ {
+		ref = math.Max(ref, d.subPower(j, lo, hi))
+	}
+	from := max(firstStart/subLen-onsetLookBack, d.nsub-ringSubs, 0)
+	pos := from*subLen - edgeMargin
+	for j := from; j <= last; j++ {
+		if d.subPower(j, lo, hi) >= ref*edgeRatio {
+			pos = j*subLen - edgeMargin
+			break
+		}
+	}
+	return max(pos, 0)
+}
+
+// onsetLookBack is how many sub-blocks before its first hit window a tone
+// may have started.
+const onsetLookBack = 2
+
+// endEstimate returns a position at or after the last sample of the tone
+// whose last hit window starts at lastStart. The window one sub-block later
+// missed, so the tone ended before its end, lastStart+subLen+winLen.
+func (d *Detector) endEstimate(lastStart int64, code uint8) int64 {
+	lo, hi := pairTones(code)
+	first := lastStart / subLen
+	var ref float64
+	for j := first; j < first+winSubs; j++ {
+		ref = math.Max(ref, d.subPower(j, lo, hi))
+	}
+	bound := lastStart + subLen + winLen
+	for j := min(first+winSubs, d.nsub-1); j >= first; j-- {
+		if d.subPower(j, lo, hi) >= ref*edgeRatio {
+			return min((j+1)*subLen+edgeMargin, bound)
+		}
+	}
+	return bound
+}

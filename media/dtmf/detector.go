@@ -1,0 +1,366 @@
+package dtmf
+
+import (
+	"math"
+
+	"github.com/hushmedia/hush/media/g711"
+)
+
+// EventKind says what a detector Event marks.
+type EventKind uint8
+
+// Detector event kinds.
+const (
+	// MaskStart: DTMF-like energy begins at Pos (at or before the tone's
+	// first sample). Mask from Pos until the matching MaskEnd.
+	MaskStart EventKind = iota + 1
+	// MaskEnd: the masked interval ends at Pos (at or after the tone's last
+	// sample, exclusive).
+	MaskEnd
+	// DigitStart: a valid Q.24 digit (>= 40 ms) whose tone began near Pos.
+	DigitStart
+	// DigitEnd: the digit's tone ended near Pos.
+	DigitEnd
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case MaskStart:
+		return "MaskStart"
+	case MaskEnd:
+		return "MaskEnd"
+	case DigitStart:
+		return "DigitStart"
+	case DigitEnd:
+		return "DigitEnd"
+	}
+	return "EventKind(?)"
+}
+
+// Event is one detector output. Pos is a sample index on the detector's
+// own timeline (samples fed since NewDetector or Reset, including skipped
+// ones). Digit is set on DigitStart/DigitEnd only; it is card data, never
+// log it (String hides it).
+type Event struct {
+	Kind  EventKind
+	Digit byte
+	Pos   int64
+}
+
+// String shows the kind and position, never the digit.
+func (e Event) String() string {
+	return e.Kind.String() + "@" + itoa(e.Pos)
+}
+
+func itoa(v int64) string {
+	var b [24]byte
+	i := len(b)
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// MaskLag bounds, in samples, how far the detector's input runs ahead of a
+// MaskStart's Pos before it decides: the event is returned by the Process
+// call that feeds sample MaskStart.Pos+MaskLag-1 at the latest. A masker
+// feeding frames of F samples must hold its output LookAhead(F) samples
+// behind its input to mask every tone from its first sample.
+const MaskLag = onsetLookBack*subLen + edgeMargin + subLen + winLen // 260 (32.5 ms)
+
+// LookAhead returns the delay, in samples, a masker that feeds the detector
+// frames of frameLen samples needs so that MaskStart always arrives before
+// the samples at MaskStart.Pos leave its delay line.
+func LookAhead(frameLen int) int { return MaskLag + frameLen - 1 }
+
+// thresholds is one set of per-window acceptance limits. Powers are tone
+// powers A^2/2 in 16-bit linear units squared.
+type thresholds struct {
+	minPower   float64 // each tone, after offset correction
+	twistLo    float64 // high/low power ratio limits
+	twistHi    float64
+	relPeak    float64 // chosen bin over every other bin of its group
+	toTotal    float64 // (low+high)/window power
+	maxOffset  float64 // |df/f| limit from the phase estimate
+	maxOffsetG float64 // maxOffset expressed as phase over one hop, per tone
+}
+
+func dbm0Power(dbm0 float64) float64 {
+	return g711.Peak0dBm0 * g711.Peak0dBm0 / 2 * math.Pow(10, dbm0/10)
+}
+
+func db(x float64) float64 { return math.Pow(10, x/10) }
+
+// Defaults. The digit set follows ITU-T Q.24: detect -25 dBm0, twist -8..+4
+// dB, +-1.8 % offset; reject +-3.5 %. The mask set is looser in level,
+// twist, purity and offset so that it covers every digit and more.
+var (
+	digitLimits = thresholds{
+		minPower:  dbm0Power(-31),
+		twistLo:   db(-11),
+		twistHi:   db(7),
+		relPeak:   db(8),
+		toTotal:   0.8,
+		maxOffset: 0.027,
+	}
+	maskLimits = thresholds{
+		minPower:  dbm0Power(-43),
+		twistLo:   db(-14),
+		twistHi:   db(10),
+		relPeak:   db(6),
+		toTotal:   0.7,
+		maxOffset: 0.045,
+	}
+)
+
+// Option configures a Detector.
+type Option func(*Detector)
+
+// WithMaskLevel sets the weakest per-tone level, in dBm0, that the mask
+// signal reacts to (default -43 dBm0, which covers tones down to -36 dBm0
+// partly filling a window). Raising it trades sensitivity for less masking
+// of speech.
+func WithMaskLevel(dbm0 float64) Option {
+	return func(d *Detector) { d.mask.minPower = dbm0Power(dbm0) }
+}
+
+// Timing, in analysis windows (one per sub-block, 5 ms).
+const (
+	digitMinHits = 5 // a 40 ms tone fills >= 5 windows, a 20 ms one <= 4
+	digitGap     = 7 // misses that end a digit: 10 ms breaks <= 5, 40 ms gaps >= 8
+	maskMinHits  = 2 // consecutive same-pair windows to open the mask
+	maskHang     = 2 // misses that close the mask
+)
+
+// Detector is a streaming DTMF detector for 8 kHz linear PCM. It is not
+// safe for concurrent use; it allocates nothing after NewDetector.
+type Detector struct {
+	digit, mask thresholds
+
+	pos  int64 // samples fed
+	fill int   // samples in the current sub-block
+	s1   [8]float64
+	s2   [8]float64
+	en   float64
+	nsub int64 // completed sub-blocks
+	ring [ringSubs]subBlock
+	hist [histLen]float32
+
+	// frequency-check cache: the Hann DFT of the window at cacheStart
+	// (the next window's predecessor).
+	cacheStart       int64
+	cacheRe, cacheIm [8]float64
+	cacheOK          [8]bool
+
+	// mask state
+	masking     bool
+	maskPend    uint8 // pair code of the previous window's hit, 0 none
+	maskPendAt  int64 // its window start
+	maskMiss    int
+	maskLast    int64 // start of the last hit window
+	maskCode    uint8 // its pair
+	maskLastEnd int64 // Pos of the last MaskEnd, new masks start after it
+
+	// digit state
+	digCode   uint8 // candidate or active pair code
+	digActive bool
+	digHits   int
+	digMiss   int
+	digFirst  int64 // start of its first hit window
+	digOnset  int64
+	digLast   int64
+}
+
+// NewDetector returns a detector at position 0.
+func NewDetector(opts ...Option) *Detector {
+	d := &Detector{digit: digitLimits, mask: maskLimits}
+	for _, o := range opts {
+		o(d)
+	}
+	d.Reset()
+	return d
+}
+
+// Reset returns the detector to position 0 with no history, keeping its
+// options.
+func (d *Detector) Reset() {
+	dl, ml := d.digit, d.mask
+	*d = Detector{digit: dl, mask: ml, maskLastEnd: math.MinInt64, cacheStart: -1}
+}
+
+// Pos returns the number of samples fed so far (Process and Skip).
+func (d *Detector) Pos() int64 { return d.pos }
+
+// Process feeds 8 kHz linear PCM of any length and appends the events it
+// completes to evs. With enough capacity in evs it allocates nothing.
+func (d *Detector) Process(pcm []int16, evs []Event) []Event {
+	for len(pcm) > 0 {
+		n := min(subLen-d.fill, len(pcm))
+		chunk := pcm[:n]
+		goertzel(chunk, &d.s1, &d.s2, &d.en)
+		h := int(d.pos) & (histLen - 1)
+		for _, v := range chunk {
+			d.hist[h] = float32(v)
+			h = (h + 1) & (histLen - 1)
+		}
+		d.pos += int64(n)
+		d.fill += n
+		pcm = pcm[n:]
+		if d.fill == subLen {
+			evs = d.endSub(evs)
+		}
+	}
+	return evs
+}
+
+// skipFlush is how much silence Skip feeds through the analysis before it
+// can jump: the sub-block history must hold only zeros.
+const skipFlush = (ringSubs + 1) * subLen
+
+var zeros [subLen]int16
+
+// Skip advances the timeline by n samples of silence (lost packets) and
+// appends the events that silence completes. It analyses at most about
+// skipFlush samples whatever n is.
+func (d *Detector) Skip(n int64, evs []Event) []Event {
+	for n > 0 {
+		if d.fill == 0 && d.quiet() {
+			// Only silence in the history and nothing open: jump whole
+			// sub-blocks, keeping the sub-block grid.
+			whole := n / subLen * subLen
+			d.pos += whole
+			d.nsub += whole / subLen
+			d.cacheStart = -1
+			n -= whole
+			if n == 0 {
+				break
+			}
+		}
+		c := min(n, int64(subLen-d.fill))
+		evs = d.Process(zeros[:c], evs)
+		n -= c
+	}
+	return evs
+}
+
+// quiet reports that the analysis holds only silence and no mask or digit
+// is pending.
+func (d *Detector) quiet() bool {
+	if d.masking || d.maskPend != 0 || d.digCode != 0 {
+		return false
+	}
+	for i := range d.ring {
+		if d.ring[i].energy != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// endSub closes a sub-block and evaluates the window ending with it.
+func (d *Detector) endSub(evs []Event) []Event {
+	sb := &d.ring[d.nsub%ringSubs]
+	finishSub(sb, &d.s1, &d.s2)
+	sb.energy = d.en
+	d.s1, d.s2, d.en = [8]float64{}, [8]float64{}, 0
+	d.fill = 0
+	d.nsub++
+	if d.nsub < winSubs+1 {
+		return evs // need a full window and its predecessor
+	}
+	start := (d.nsub - winSubs) * subLen
+	code, maskHit, digitHit := d.classify(start)
+	evs = d.stepDigit(evs, start, code, digitHit)
+	return d.stepMask(evs, start, code, maskHit)
+}
+
+// stepMask runs the mask state machine on one window: two consecutive hits
+// of the same pair open the mask, maskHang misses close it.
+func (d *Detector) stepMask(evs []Event, start int64, code uint8, hit bool) []Event {
+	if d.masking {
+		if hit {
+			d.maskMiss = 0
+			d.maskLast, d.maskCode = start, code
+			return evs
+		}
+		d.maskMiss++
+		if d.maskMiss < maskHang {
+			return evs
+		}
+		d.masking = false
+		d.maskPend = 0
+		d.maskLastEnd = d.endEstimate(d.maskLast, d.maskCode)
+		return append(evs, Event{Kind: MaskEnd, Pos: d.maskLastEnd})
+	}
+	if !hit {
+		d.maskPend = 0
+		return evs
+	}
+	if d.maskPend != code {
+		d.maskPend, d.maskPendAt = code, start
+		return evs
+	}
+	return d.openMask(evs, d.onsetEstimate(d.maskPendAt, code), start, code)
+}
+
+func (d *Detector) openMask(evs []Event, pos, last int64, code uint8) []Event {
+	d.masking = true
+	d.maskMiss = 0
+	d.maskPend = 0
+	d.maskLast, d.maskCode = last, code
+	// Masks never overlap: the previous one already covers up to its end.
+	return append(evs, Event{Kind: MaskStart, Pos: max(pos, d.maskLastEnd)})
+}
+
+// stepDigit runs the Q.24 timing on one window: digitMinHits hits of one
+// pair (misses between them shorter than digitGap) make a digit, digitGap
+// misses end it. A hit of another pair counts as a miss of the current one.
+func (d *Detector) stepDigit(evs []Event, start int64, code uint8, hit bool) []Event {
+	if hit && code == d.digCode {
+		d.digHits++
+		d.digMiss = 0
+		d.digLast = start
+		if !d.digActive && d.digHits >= digitMinHits {
+			d.digActive = true
+			if !d.masking {
+				// Every digit lies inside a mask, even one whose hits
+				// never came two in a row.
+				evs = d.openMask(evs, d.onsetEstimate(d.digFirst, code), start, code)
+			}
+			// Estimate the onset now that the reference sub-blocks are
+			// full of tone.
+			d.digOnset = d.onsetEstimate(d.digFirst, code)
+			evs = append(evs, Event{Kind: DigitStart, Digit: pairDigit(code), Pos: d.digOnset})
+		}
+		return evs
+	}
+	// A hit of another pair restarts a candidate; it only counts as a miss
+	// against an active digit.
+	if d.digCode != 0 && (!hit || d.digActive) {
+		d.digMiss++
+		if d.digMiss < digitGap {
+			return evs
+		}
+		if d.digActive {
+			evs = append(evs, Event{Kind: DigitEnd, Digit: pairDigit(d.digCode), Pos: d.endEstimate(d.digLast, d.digCode)})
+		}
+		d.digCode, d.digActive = 0, false
+	}
+	if hit {
+		d.digCode, d.digHits, d.digMiss, d.digLast, d.digFirst = code, 1, 0, start, start
+	}
+	return evs
+}
