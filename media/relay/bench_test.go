@@ -120,3 +120,62 @@ func BenchmarkLoopbackBaseline(b *testing.B) {
 		r.recv(b)
 	}
 }
+
+// BenchmarkLoopbackBaselineLockstep is the direct round trip: the relay's
+// added latency is BenchmarkForwardRTPLockstep minus this.
+func BenchmarkLoopbackBaselineLockstep(b *testing.B) {
+	r := newForwardRig(b)
+	r.to = r.rx.LocalAddr().(*net.UDPAddr).AddrPort()
+	b.ReportAllocs()
+	for b.Loop() {
+		r.send(b)
+		r.recv(b)
+	}
+}
+
+// usHistogram is an allocation-free Observer with 1 µs buckets up to 10 ms,
+// written by one relay goroutine and read after Close.
+type usHistogram struct {
+	buckets [10001]uint64
+	n       uint64
+}
+
+func (h *usHistogram) Observe(sec float64) {
+	us := int(sec * 1e6)
+	h.buckets[min(max(us, 0), len(h.buckets)-1)]++
+	h.n++
+}
+
+func (h *usHistogram) quantile(q float64) float64 {
+	target := uint64(q * float64(h.n))
+	var sum uint64
+	for us, c := range h.buckets {
+		if sum += c; sum > target {
+			return float64(us)
+		}
+	}
+	return float64(len(h.buckets) - 1)
+}
+
+// BenchmarkForwardRTPLatency times every packet inside the relay (receive
+// return to send return, the Latency metric) and reports its p50 and p99.
+func BenchmarkForwardRTPLatency(b *testing.B) {
+	h := &usHistogram{}
+	r := newForwardRig(b, WithLatencySampling(1), WithMetrics(CustomerToAgent, DirectionMetrics{Latency: h}))
+	const window = 16
+	b.ReportAllocs()
+	inFlight := 0
+	for b.Loop() {
+		r.send(b)
+		if inFlight++; inFlight == window {
+			r.recv(b)
+			inFlight--
+		}
+	}
+	for ; inFlight > 0; inFlight-- {
+		r.recv(b)
+	}
+	r.c.Close() // the loops are done with h
+	b.ReportMetric(h.quantile(0.5), "p50-µs")
+	b.ReportMetric(h.quantile(0.99), "p99-µs")
+}
