@@ -149,7 +149,7 @@ func TestDiskFullFailsRecordingNotCall(t *testing.T) {
 			}
 			select {
 			case <-fired:
-			default:
+			case <-time.After(10 * time.Second):
 				t.Fatal("OnFailure not called")
 			}
 			if !errors.Is(got, tc.want) || !errors.Is(r.Err(), tc.want) {
@@ -184,6 +184,18 @@ func TestDiskFullFailsRecordingNotCall(t *testing.T) {
 			if sc.Status != StatusFailed || !strings.Contains(sc.Failure, tc.want.Error()) {
 				t.Errorf("sidecar status %s failure %q", sc.Status, sc.Failure)
 			}
+			// Repair makes what reached the disk playable (if the header
+			// was not already right); the status stays failed.
+			res, err := Repair(dir)
+			if err != nil || len(res) > 1 || len(res) == 1 && (res[0].Status != StatusFailed || res[0].Err != nil) {
+				t.Fatalf("Repair = %+v, %v", res, err)
+			}
+			l, rt := decode(t, wavPath(dir))
+			if len(l) == 0 || len(res) == 1 && int64(len(l)) != res[0].FileSamples {
+				t.Fatalf("failed recording plays %d frames after Repair %+v", len(l), res)
+			}
+			checkRange(t, "left", l, LegCustomer, 0, int64(len(l)), 0)
+			checkRange(t, "right", rt, LegAgent, 0, int64(len(l)), 0)
 		})
 	}
 }

@@ -33,6 +33,7 @@ type config struct {
 	ringSlots  int
 	drainEvery time.Duration
 	onFailure  func(error)
+	inputDelay time.Duration
 }
 
 // Defaults.
@@ -158,6 +159,21 @@ func WithDrainInterval(d time.Duration) Option {
 func WithOnFailure(f func(error)) Option {
 	return func(cfg *config) error {
 		cfg.onFailure = f
+		return nil
+	}
+}
+
+// WithInputDelay tells the recorder that the audio handed to Write lags
+// real time by d (the recording look-ahead L_rec of the mask stage).
+// Pause and Resume then act at now+d on the timeline, which is where the
+// audio spoken at the moment of the request lands: nothing said during a
+// pause is recorded, not even the last d of it before the resume.
+func WithInputDelay(d time.Duration) Option {
+	return func(cfg *config) error {
+		if d < 0 || d > time.Second {
+			return fmt.Errorf("%w: input delay %v", ErrBadOption, d)
+		}
+		cfg.inputDelay = d
 		return nil
 	}
 }

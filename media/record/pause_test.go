@@ -222,3 +222,22 @@ func TestMaskFileOffsetsAfterSkip(t *testing.T) {
 		t.Errorf("file %d duration %d, want 16000 and 24000", sc.FileSamples, sc.DurationSamples)
 	}
 }
+
+func TestPauseInputDelay(t *testing.T) {
+	r, clk, dir := testRec(t, WithInputDelay(100*time.Millisecond))
+	clk.Advance(time.Second)
+	r.Pause(PauseSilence, Action{})
+	clk.Advance(time.Second)
+	r.Resume(Action{})
+	clk.Advance(time.Second)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ReadSidecar(jsonPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := sc.Pauses[0]; p.StartSample != 8800 || p.EndSample != 16800 {
+		t.Errorf("pause %d..%d, want 8800..16800: shifted by the 100 ms input delay", p.StartSample, p.EndSample)
+	}
+}

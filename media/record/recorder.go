@@ -124,6 +124,7 @@ type Recorder struct {
 	start   time.Time
 	window  int64
 	ckpt    int64
+	delay   int64 // input delay in samples, added to pause/resume positions
 
 	rings [NumChannels]*ring
 	half  uint64
@@ -177,6 +178,7 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 		start:   cfg.clock.Now(),
 		window:  int64(cfg.window / sampleDur),
 		ckpt:    int64(cfg.checkpoint / sampleDur),
+		delay:   int64(cfg.inputDelay / sampleDur),
 		kick:    make(chan struct{}, 1),
 		cmds:    make(chan command),
 		done:    make(chan struct{}),
@@ -259,7 +261,8 @@ func (r *Recorder) Write(leg Leg, ssrc, ts uint32, pcm []int16) error {
 	return nil
 }
 
-// Pause starts a pause at the current timeline position. Pausing while
+// Pause starts a pause at the current timeline position (plus the input
+// delay, see WithInputDelay). Pausing while
 // paused changes nothing and returns false. An empty behaviour means
 // PauseSilence.
 func (r *Recorder) Pause(b PauseBehavior, a Action) (bool, error) {
@@ -339,6 +342,7 @@ func (r *Recorder) control(it ctlItem, pause bool) (bool, error) {
 	}
 	switch it.kind {
 	case ctlPause, ctlResume:
+		it.pos += r.delay
 		if r.paused == pause {
 			r.ctl.Unlock()
 			return false, nil

@@ -54,7 +54,7 @@ type timeline struct {
 const pendMask = pendSamples - 1
 
 func newTimeline(window, resync int64) *timeline {
-	t := &timeline{window: window, resync: resync, out: make([]byte, 0, 64<<10)}
+	t := &timeline{window: window, resync: resync, out: make([]byte, 0, writeChunk+8<<10)}
 	for i := range t.pend {
 		t.pend[i] = make([]int16, pendSamples)
 	}
