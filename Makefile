@@ -11,6 +11,8 @@ PROTO_FILES := $(wildcard proto/hush/v1/*.proto)
 
 .PHONY: all build run test test-short lint vet fmt-check proto proto-check tools bench fuzz clean
 
+FUZZTIME ?= 10s
+
 all: build
 
 build:
@@ -58,6 +60,15 @@ test-short:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./media/...
+
+## fuzz: every fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m for a long run)
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; \
+	  done; \
+	done
 
 clean:
 	rm -rf bin .bin
