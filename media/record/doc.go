@@ -34,7 +34,9 @@
 // timestamp jump, a sender whose clock stalled or restarted) or an older
 // one more than that behind re-anchors the leg by wall clock. The clock
 // is injectable (WithClock), which makes all of this testable without
-// sleeping.
+// sleeping. RTP sequence numbers are not needed: the timestamp alone
+// places a frame, and a duplicate lands on itself. Recording time uses
+// the monotonic clock reading, so a wall-clock step does not shift legs.
 //
 // # Pause and masks
 //
@@ -49,6 +51,10 @@
 // itself arrives masked. Free text is redacted of digit runs (four or more
 // in reasons, twelve or more in actor and request ids) so card numbers
 // typed there never reach the disk; the sidecar has no digit fields.
+// The audio reaches the recorder L_rec behind real time (the mask
+// stage's look-ahead); WithInputDelay(L_rec) moves pause and resume by
+// that much so what was said during the pause, and only that, is left
+// out.
 //
 // # WAV and checkpoints
 //
@@ -86,6 +92,17 @@
 // Repair handles it), Err returns the error, the WithOnFailure callback
 // runs once (hushd emits an event and bumps a metric there) and Write
 // returns ErrFailed at once from then on. The call itself is untouched.
+//
+// # Integration
+//
+// hushd calls Repair(dir) once at start-up, New per session (a failure
+// there means the call runs unrecorded), hands the recorder to the two
+// packet goroutines for Write, calls Pause/Resume/MarkMask/Note from the
+// control plane, polls Stats for metrics, and Close at hangup (off the
+// packet path: it waits for the disk). QA uses List, Get and WAVPath.
+// Memory per recording is about 210 KB: two 64-slot rings (43 KB), the
+// 4 s pending timeline (128 KB) and a 40 KB write buffer; one writer
+// goroutine per recording.
 //
 // # Figures
 //

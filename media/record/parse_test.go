@@ -203,3 +203,28 @@ func TestSidecarHasNoDigitsFields(t *testing.T) {
 		}
 	}
 }
+
+func TestGetAndWAVPath(t *testing.T) {
+	dir := t.TempDir()
+	s := validSidecar()
+	if err := writeSidecar(OSFS{}, dir, &s); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Get(dir, "r1"); err != nil || got.RecordingID != "r1" {
+		t.Errorf("Get = %+v, %v", got, err)
+	}
+	if _, err := Get(dir, "nope"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Get missing: %v", err)
+	}
+	for _, bad := range []string{"../r1", "r1/../../x", ""} {
+		if _, err := Get(dir, bad); !errors.Is(err, ErrBadID) {
+			t.Errorf("Get(%q): %v, want ErrBadID", bad, err)
+		}
+		if _, err := WAVPath(dir, bad); !errors.Is(err, ErrBadID) {
+			t.Errorf("WAVPath(%q): %v, want ErrBadID", bad, err)
+		}
+	}
+	if p, err := WAVPath(dir, "r1"); err != nil || p != filepath.Join(dir, "r1.wav") {
+		t.Errorf("WAVPath = %q, %v", p, err)
+	}
+}

@@ -287,3 +287,25 @@ func redactDigits(s string, minRun int) string {
 	}
 	return string(b)
 }
+
+// Get reads the sidecar of one recording. The id is validated first, so
+// an id from an API request cannot reach outside dir. Options: WithFS.
+func Get(dir, id string, opts ...Option) (Sidecar, error) {
+	if err := ValidateID(id); err != nil {
+		return Sidecar{}, err
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return Sidecar{}, err
+	}
+	return readSidecar(cfg.fs, filepath.Join(dir, id+".json"))
+}
+
+// WAVPath returns <dir>/<id>.wav after validating id, for serving a
+// recording for download.
+func WAVPath(dir, id string) (string, error) {
+	if err := ValidateID(id); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, id+".wav"), nil
+}
