@@ -18,16 +18,61 @@ type Config struct {
 	Session   Session   `yaml:"session"`
 	Recording Recording `yaml:"recording"`
 	Log       Log       `yaml:"log"`
+	TLS       TLS       `yaml:"tls"`
+	Auth      Auth      `yaml:"auth"`
+	Audit     Audit     `yaml:"audit"`
 }
 
 // GRPC configures the gRPC API server.
 type GRPC struct {
-	Listen string `yaml:"listen"` // host:port
+	Listen         string `yaml:"listen"`           // host:port
+	Insecure       bool   `yaml:"insecure"`         // allow plaintext / unauthenticated on a non-loopback address
+	MaxMessageSize int    `yaml:"max_message_size"` // bytes, per received message
 }
 
 // HTTP configures the HTTP server (/metrics, /healthz).
 type HTTP struct {
-	Listen string `yaml:"listen"` // host:port
+	Listen   string `yaml:"listen"`   // host:port
+	Insecure bool   `yaml:"insecure"` // allow plaintext on a non-loopback address
+}
+
+// TLS configures the server certificate for the gRPC and HTTP listeners,
+// and client certificate verification (mTLS) when ClientCAFile is set.
+type TLS struct {
+	CertFile     string `yaml:"cert_file"`      // PEM certificate chain; "" = plaintext
+	KeyFile      string `yaml:"key_file"`       // PEM private key
+	ClientCAFile string `yaml:"client_ca_file"` // PEM CA bundle for client certificates; "" = no mTLS
+}
+
+// Enabled reports whether the listeners serve TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
+
+// Auth configures authentication, authorization and per-client limits.
+type Auth struct {
+	Mode       string `yaml:"mode"`       // none|token|mtls|token_or_mtls
+	TokenFile  string `yaml:"token_file"` // JSON lines of token hashes
+	RateLimit  int    `yaml:"rate_limit"` // requests per second per client; 0 = off
+	RateBurst  int    `yaml:"rate_burst"` // bucket size
+	Reflection bool   `yaml:"reflection"` // register gRPC reflection
+}
+
+// Auth modes.
+const (
+	AuthNone        = "none"
+	AuthToken       = "token"
+	AuthMTLS        = "mtls"
+	AuthTokenOrMTLS = "token_or_mtls"
+)
+
+// Tokens reports whether the mode accepts bearer tokens.
+func (a Auth) Tokens() bool { return a.Mode == AuthToken || a.Mode == AuthTokenOrMTLS }
+
+// Certs reports whether the mode accepts client certificates as identity.
+func (a Auth) Certs() bool { return a.Mode == AuthMTLS || a.Mode == AuthTokenOrMTLS }
+
+// Audit configures the hash-chained audit log.
+type Audit struct {
+	File string `yaml:"file"` // JSON lines; "" = no audit log
 }
 
 // Media configures the RTP data plane.

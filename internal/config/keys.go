@@ -9,8 +9,14 @@ import "time"
 var keys = []key{
 	def("grpc.listen", "gRPC API listen address, host:port (port 0 picks a free port)",
 		func(c *Config) *string { return &c.GRPC.Listen }, listenAddr),
+	def("grpc.insecure", "allow gRPC without TLS or without authentication on a non-loopback address (logged as a warning)",
+		func(c *Config) *bool { return &c.GRPC.Insecure }, nil),
+	def("grpc.max_message_size", "largest gRPC message accepted, bytes; larger ones get RESOURCE_EXHAUSTED",
+		func(c *Config) *int { return &c.GRPC.MaxMessageSize }, intRange(4096, 64<<20)),
 	def("http.listen", "HTTP listen address for /metrics and /healthz, host:port",
 		func(c *Config) *string { return &c.HTTP.Listen }, listenAddr),
+	def("http.insecure", "allow HTTP without TLS on a non-loopback address (logged as a warning)",
+		func(c *Config) *bool { return &c.HTTP.Insecure }, nil),
 
 	def("media.address", "IP address media sockets bind to (IPv4 or IPv6 literal; 0.0.0.0 or :: for all)",
 		func(c *Config) *string { return &c.Media.Address }, ipLiteral(false)),
@@ -41,6 +47,27 @@ var keys = []key{
 		func(c *Config) *string { return &c.Log.Level }, oneOf("debug", "info", "warn", "error")),
 	def("log.format", "log format: text or json",
 		func(c *Config) *string { return &c.Log.Format }, oneOf("text", "json")),
+
+	def("tls.cert_file", "PEM server certificate chain for gRPC and HTTP; empty = plaintext (reloaded on SIGHUP)",
+		func(c *Config) *string { return &c.TLS.CertFile }, path),
+	def("tls.key_file", "PEM private key of tls.cert_file",
+		func(c *Config) *string { return &c.TLS.KeyFile }, path),
+	def("tls.client_ca_file", "PEM CA bundle that signs client certificates; set = mTLS",
+		func(c *Config) *string { return &c.TLS.ClientCAFile }, path),
+
+	def("auth.mode", "authentication: none, token, mtls or token_or_mtls",
+		func(c *Config) *string { return &c.Auth.Mode }, oneOf(AuthNone, AuthToken, AuthMTLS, AuthTokenOrMTLS)),
+	def("auth.token_file", "token file: JSON lines of {sha256, subject, role, agent_id} (reloaded on SIGHUP)",
+		func(c *Config) *string { return &c.Auth.TokenFile }, path),
+	def("auth.rate_limit", "requests per second allowed per client (0 = no limit)",
+		func(c *Config) *int { return &c.Auth.RateLimit }, intRange(0, 1_000_000)),
+	def("auth.rate_burst", "requests a client may make at once above auth.rate_limit",
+		func(c *Config) *int { return &c.Auth.RateBurst }, intRange(1, 1_000_000)),
+	def("auth.reflection", "serve gRPC reflection (callers must still authenticate)",
+		func(c *Config) *bool { return &c.Auth.Reflection }, nil),
+
+	def("audit.file", "append-only, hash-chained audit log (JSON lines); empty = no audit log",
+		func(c *Config) *string { return &c.Audit.File }, path),
 }
 
 // crossChecks are rules over several keys. Each names the keys it reads so
@@ -53,6 +80,10 @@ var crossChecks = []struct {
 	{[]string{"media.address", "media.advertise_address"}, advertise},
 	{[]string{"grpc.listen", "http.listen"}, distinctListeners},
 	{[]string{"recording.enabled", "recording.dir"}, recordingDir},
+	{[]string{"tls.cert_file", "tls.key_file"}, tlsPair},
+	{[]string{"tls.cert_file", "tls.client_ca_file"}, clientCA},
+	{[]string{"auth.mode", "auth.token_file"}, tokenFile},
+	{[]string{"auth.mode", "tls.client_ca_file"}, mtlsCA},
 }
 
 // keyIndex maps a dotted path to its row.

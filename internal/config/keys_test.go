@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"reflect"
 	"slices"
 	"strings"
@@ -62,6 +61,9 @@ func TestKeysCoverConfig(t *testing.T) {
 // altValues holds a valid non-default value per key.
 var altValues = map[string]string{
 	"grpc.listen":                "[::1]:9000",
+	"grpc.insecure":              "true",
+	"grpc.max_message_size":      "4096",
+	"http.insecure":              "true",
 	"http.listen":                "localhost:9001",
 	"media.address":              "::1",
 	"media.advertise_address":    "127.0.0.2",
@@ -76,6 +78,24 @@ var altValues = map[string]string{
 	"recording.dir":              "/var/lib/hush/rec",
 	"log.level":                  "debug",
 	"log.format":                 "json",
+	"tls.cert_file":              "/etc/hush/tls.crt",
+	"tls.key_file":               "/etc/hush/tls.key",
+	"tls.client_ca_file":         "/etc/hush/clients-ca.crt",
+	"auth.mode":                  "token",
+	"auth.token_file":            "/etc/hush/tokens.jsonl",
+	"auth.rate_limit":            "0",
+	"auth.rate_burst":            "1",
+	"auth.reflection":            "false",
+	"audit.file":                 "",
+}
+
+// companions are the other keys a key's altValues setting needs to pass the
+// cross-key rules (a certificate needs its key, and so on).
+var companions = map[string]map[string]string{
+	"tls.cert_file":      {"tls.key_file": "/k"},
+	"tls.key_file":       {"tls.cert_file": "/c"},
+	"tls.client_ca_file": {"tls.cert_file": "/c", "tls.key_file": "/k"},
+	"auth.mode":          {"auth.token_file": "/t"},
 }
 
 // Each key is reachable through the file, env and flags, and its flag and
@@ -95,19 +115,35 @@ func TestKeyReachableEverywhere(t *testing.T) {
 			t.Errorf("%s: altValues holds the default", k.path)
 		}
 		want := k.get(mustSet(t, k, v))
-		viaFlag, err := Load([]string{"--" + k.flagName() + "=" + v}, nil)
+		settings := map[string]string{k.path: v}
+		for p, cv := range companions[k.path] {
+			settings[p] = cv
+		}
+		var args []string
+		envs := map[string]string{}
+		tree := map[string]map[string]string{}
+		for p, sv := range settings {
+			kk := keyIndex[p]
+			args = append(args, "--"+kk.flagName()+"="+sv)
+			envs[kk.envName()] = sv
+			sec, name, _ := strings.Cut(p, ".")
+			if tree[sec] == nil {
+				tree[sec] = map[string]string{}
+			}
+			tree[sec][name] = sv
+		}
+		viaFlag, err := Load(args, nil)
 		if err != nil {
 			t.Errorf("%s: flag: %v", k.path, err)
 			continue
 		}
-		viaEnv, err := Load(nil, env(map[string]string{k.envName(): v}))
+		viaEnv, err := Load(nil, env(envs))
 		if err != nil {
 			t.Errorf("%s: env: %v", k.path, err)
 			continue
 		}
-		node, _ := yaml.Marshal(v)
-		parts := strings.Split(k.path, ".")
-		doc := parts[0] + ":\n  " + parts[1] + ": " + string(bytes.TrimSpace(node)) + "\n"
+		node, _ := yaml.Marshal(tree)
+		doc := string(node)
 		viaFile, err := Parse([]byte(doc))
 		if err != nil {
 			t.Errorf("%s: file %q: %v", k.path, doc, err)
@@ -194,13 +230,15 @@ func TestDefault(t *testing.T) {
 		t.Fatalf("default config invalid: %v", err)
 	}
 	want := Config{
-		GRPC: GRPC{Listen: "127.0.0.1:50051"},
+		GRPC: GRPC{Listen: "127.0.0.1:50051", MaxMessageSize: 1 << 20},
 		HTTP: HTTP{Listen: "127.0.0.1:8080"},
 		Media: Media{Address: "127.0.0.1", PortMin: 30000, PortMax: 39999, StrictSource: true,
 			IdleTimeout: 60 * time.Second, LatencySampleEvery: 16},
 		Session:   Session{MaxSessions: 10000, DrainTimeout: 30 * time.Second},
 		Recording: Recording{Enabled: true, Dir: "./recordings"},
 		Log:       Log{Level: "info", Format: "text"},
+		Auth:      Auth{Mode: AuthNone, RateLimit: 200, RateBurst: 400, Reflection: true},
+		Audit:     Audit{File: "./audit/hush-audit.jsonl"},
 	}
 	if *c != want {
 		t.Errorf("Default() = %+v\nwant %+v", *c, want)

@@ -205,3 +205,31 @@ func recordingDir(c *Config) *KeyError {
 	}
 	return nil
 }
+
+func tlsPair(c *Config) *KeyError {
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return invalid("tls.key_file", "", "tls.cert_file and tls.key_file must be set together")
+	}
+	return nil
+}
+
+func clientCA(c *Config) *KeyError {
+	if c.TLS.ClientCAFile != "" && c.TLS.CertFile == "" {
+		return invalid("tls.client_ca_file", "", "needs tls.cert_file and tls.key_file (mTLS is TLS first)")
+	}
+	return nil
+}
+
+func tokenFile(c *Config) *KeyError {
+	if c.Auth.Tokens() && c.Auth.TokenFile == "" {
+		return invalid("auth.token_file", "", "must be set when auth.mode is %s", c.Auth.Mode)
+	}
+	return nil
+}
+
+func mtlsCA(c *Config) *KeyError {
+	if c.Auth.Certs() && c.TLS.ClientCAFile == "" {
+		return invalid("tls.client_ca_file", "", "must be set when auth.mode is %s", c.Auth.Mode)
+	}
+	return nil
+}
