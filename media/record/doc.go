@@ -32,7 +32,13 @@
 // was already flushed is dropped and counted as late. A newer frame more
 // than the resync threshold (1 s) away from its arrival time (a
 // timestamp jump, a sender whose clock stalled or restarted) or an older
-// one more than that behind re-anchors the leg by wall clock. The clock
+// one more than that behind re-anchors the leg by wall clock. Slow drift
+// between the sender's sample clock and ours is watched over 2 s epochs:
+// when every frame of an epoch deviates from its arrival by more than half
+// the window in the same direction, the leg is nudged back (a few ms of
+// silence or overlap once in a long while) before any frame is late; a
+// jitter burst does not move every frame of an epoch, so it is not taken
+// for drift. The clock
 // is injectable (WithClock), which makes all of this testable without
 // sleeping. RTP sequence numbers are not needed: the timestamp alone
 // places a frame, and a duplicate lands on itself. Recording time uses

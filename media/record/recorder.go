@@ -52,6 +52,7 @@ type Stats struct {
 	RingFull     [NumChannels]uint64 // frames refused by Write: writer behind
 	Late         [NumChannels]uint64 // frames older than the flushed timeline
 	Reanchors    [NumChannels]uint64 // SSRC changes and timestamp jumps
+	Drift        [NumChannels]uint64 // small shifts correcting sender clock drift
 	BytesWritten uint64              // PCM bytes appended to the WAV
 	Checkpoints  uint64
 	Failed       bool
@@ -143,6 +144,7 @@ type Recorder struct {
 	closeErr error
 
 	late, reanchors [NumChannels]atomic.Uint64
+	drift           [NumChannels]atomic.Uint64
 	bytesWritten    atomic.Uint64
 	checkpoints     atomic.Uint64
 
@@ -373,6 +375,7 @@ func (r *Recorder) Stats() Stats {
 		s.RingFull[i] = r.rings[i].dropped.Load()
 		s.Late[i] = r.late[i].Load()
 		s.Reanchors[i] = r.reanchors[i].Load()
+		s.Drift[i] = r.drift[i].Load()
 	}
 	s.BytesWritten = r.bytesWritten.Load()
 	s.Checkpoints = r.checkpoints.Load()

@@ -11,18 +11,30 @@ import (
 // resync threshold ahead of wall clock. Power of two for cheap wrapping.
 const pendSamples = 1 << 15
 
+// driftEpoch is how long (in samples) a leg's arrival-versus-timestamp
+// deviation is watched before deciding it has drifted: long enough that
+// a jitter burst does not look like drift.
+const driftEpoch = 2 * SampleRate
+
 // legState maps one leg's RTP timestamps onto the recording timeline.
 type legState struct {
 	anchored bool
 	ssrc     uint32
 	baseTS   uint32 // newest timestamp seen; deltas are taken from it
 	basePos  int64  // its timeline position
+
+	// Drift tracking over the current epoch: dev = arrival - position of
+	// each newer frame. A sender whose sample clock runs slower or faster
+	// than ours moves dev steadily; jitter only spreads it.
+	epochEnd       int64
+	minDev, maxDev int64
 }
 
 // legCounters are written by the writer and read by Stats.
 type legCounters struct {
 	late      uint64
 	reanchors uint64
+	drift     uint64
 }
 
 // pauseSpan is a pause on the timeline. end is math.MaxInt64 while open.
@@ -41,6 +53,8 @@ type timeline struct {
 	hi      int64                // end of the furthest audio placed
 	window  int64                // jitter window in samples
 	resync  int64                // re-anchor threshold in samples
+	drift   int64                // drift correction threshold (window/2)
+	target  int64                // deviation a drift correction aims for
 	legs    [NumChannels]legState
 	counts  [NumChannels]legCounters
 
@@ -54,7 +68,8 @@ type timeline struct {
 const pendMask = pendSamples - 1
 
 func newTimeline(window, resync int64) *timeline {
-	t := &timeline{window: window, resync: resync, out: make([]byte, 0, writeChunk+8<<10)}
+	t := &timeline{window: window, resync: resync, drift: window / 2, target: window / 8,
+		out: make([]byte, 0, writeChunk+8<<10)}
 	for i := range t.pend {
 		t.pend[i] = make([]int16, pendSamples)
 	}
@@ -74,13 +89,21 @@ func newTimeline(window, resync int64) *timeline {
 // older one more than resync back (timestamp reset) re-anchors by wall
 // clock. Frames that land before what was already flushed are late:
 // dropped and counted.
+//
+// Slow clock drift between the sender and us is corrected in small
+// steps: when every newer frame of a 2 s epoch arrived more than half
+// the jitter window later than its position (the leg falls behind and
+// would soon be late), or all of them earlier than that (it runs ahead),
+// the leg is shifted so the deviation is back to an eighth of the window.
+// The cost is a short silence (or overlap) once in a long while instead
+// of lost audio.
 func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
 	L := &t.legs[leg]
 	if !L.anchored || ssrc != L.ssrc {
 		if L.anchored {
 			t.counts[leg].reanchors++
 		}
-		*L = legState{anchored: true, ssrc: ssrc, baseTS: ts, basePos: arrival}
+		t.anchor(L, ssrc, ts, arrival)
 	}
 	d := int64(int32(ts - L.baseTS))
 	pos := L.basePos + d
@@ -88,13 +111,16 @@ func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
 	case d > 0:
 		if pos-arrival > t.resync || arrival-pos > t.resync {
 			t.counts[leg].reanchors++
+			t.anchor(L, ssrc, ts, arrival)
 			pos = arrival
+			break
 		}
+		pos += t.trackDrift(leg, L, arrival, pos)
 		L.baseTS, L.basePos = ts, pos
 	case d < -t.resync:
 		t.counts[leg].reanchors++
+		t.anchor(L, ssrc, ts, arrival)
 		pos = arrival
-		L.baseTS, L.basePos = ts, pos
 	}
 
 	n := int64(len(pcm))
@@ -119,6 +145,36 @@ func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
 	if end > t.hi {
 		t.hi = end
 	}
+}
+
+func (t *timeline) anchor(L *legState, ssrc, ts uint32, arrival int64) {
+	*L = legState{anchored: true, ssrc: ssrc, baseTS: ts, basePos: arrival,
+		epochEnd: arrival + driftEpoch, minDev: math.MaxInt64, maxDev: math.MinInt64}
+}
+
+// trackDrift records the deviation of a newer frame and, at the end of an
+// epoch, returns the shift to apply to the leg (0 when it has not
+// drifted beyond the threshold).
+func (t *timeline) trackDrift(leg int, L *legState, arrival, pos int64) int64 {
+	dev := arrival - pos
+	L.minDev = min(L.minDev, dev)
+	L.maxDev = max(L.maxDev, dev)
+	if arrival < L.epochEnd {
+		return 0
+	}
+	var shift int64
+	switch {
+	case L.minDev > t.drift:
+		shift = L.minDev - t.target
+	case L.maxDev < -t.drift:
+		shift = L.maxDev + t.target
+	}
+	if shift != 0 {
+		t.counts[leg].drift++
+	}
+	L.epochEnd = max(L.epochEnd+driftEpoch, arrival+driftEpoch/2)
+	L.minDev, L.maxDev = math.MaxInt64, math.MinInt64
+	return shift
 }
 
 // pauseAt reports the pause mode at position p and the next position at

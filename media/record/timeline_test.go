@@ -189,6 +189,71 @@ func TestTimeline(t *testing.T) {
 			},
 		},
 		{
+			name: "sender clock 1% slow: drift corrected, nothing lost",
+			evs: func() []ev {
+				e := stream(C, 1, 0, 0, 2950)
+				for k := range e {
+					e[k].at = time.Duration(k) * 20200 * time.Microsecond
+				}
+				return append(e, stream(A, 2, 0, 0, 3000)...)
+			},
+			end: 60 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				if s.Late[C] != 0 || s.Reanchors[C] != 0 || s.Drift[C] == 0 {
+					t.Errorf("late %d re-anchors %d drift corrections %d; want 0, 0, some", s.Late[C], s.Reanchors[C], s.Drift[C])
+				}
+				if n := nonzero(l); n != 2950*frame {
+					t.Errorf("%d customer samples in the file, want all %d sent", n, 2950*frame)
+				}
+				checkRange(t, "right", r, A, 0, 480000, 0)
+			},
+		},
+		{
+			name: "sender clock 1% fast: drift corrected without a re-anchor",
+			evs: func() []ev {
+				e := stream(C, 1, 0, 0, 3000)
+				for k := range e {
+					e[k].at = time.Duration(k) * 19800 * time.Microsecond
+				}
+				return append(e, stream(A, 2, 0, 0, 3000)...)
+			},
+			end: 60 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				if s.Late[C] != 0 || s.Reanchors[C] != 0 || s.Drift[C] == 0 {
+					t.Errorf("late %d re-anchors %d drift corrections %d; want 0, 0, some", s.Late[C], s.Reanchors[C], s.Drift[C])
+				}
+				// 60 s of audio sent in 59.4 s of wall clock: a wall-clock
+				// timeline holds 1% less; corrections overlap that much.
+				if n := nonzero(l); n < 3000*frame*99/100-2*frame {
+					t.Errorf("%d customer samples in the file, want all but 1%% of %d sent", n, 3000*frame)
+				}
+			},
+		},
+		{
+			name: "a 600 ms network stall is not drift",
+			evs: func() []ev {
+				e := stream(C, 1, 0, 0, 300)
+				for k := 100; k < 130; k++ {
+					e[k].at = 130 * 20 * time.Millisecond
+				}
+				return append(e, stream(A, 2, 0, 0, 300)...)
+			},
+			end: 6 * time.Second,
+			check: func(t *testing.T, l, r []int16, s Stats) {
+				if s.Drift[C] != 0 || s.Reanchors[C] != 0 {
+					t.Errorf("drift corrections %d re-anchors %d, want none", s.Drift[C], s.Reanchors[C])
+				}
+				// Frames more than the 300 ms window late are lost; the rest
+				// land in place and the timeline holds.
+				if s.Late[C] == 0 || s.Late[C] > 16 {
+					t.Errorf("late %d, want the frames delayed beyond the window (about 15)", s.Late[C])
+				}
+				checkRange(t, "left", l, C, 0, 16000, 0)
+				checkRange(t, "left", l, C, 130*frame, 48000, 130*frame)
+				checkRange(t, "right", r, A, 0, 48000, 0)
+			},
+		},
+		{
 			name: "remote stops: silence while the other leg goes on",
 			evs: func() []ev {
 				return append(stream(C, 1, 0, 0, 100), stream(A, 2, 0, 0, 25)...)
@@ -235,4 +300,14 @@ func TestTimeline(t *testing.T) {
 			}
 		})
 	}
+}
+
+func nonzero(s []int16) int {
+	n := 0
+	for _, v := range s {
+		if v != 0 {
+			n++
+		}
+	}
+	return n
 }

@@ -81,6 +81,7 @@ func (r *Recorder) drain() {
 	for i := range r.tl.counts {
 		r.late[i].Store(r.tl.counts[i].late)
 		r.reanchors[i].Store(r.tl.counts[i].reanchors)
+		r.drift[i].Store(r.tl.counts[i].drift)
 	}
 }
 
