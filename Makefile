@@ -9,7 +9,7 @@ GRPCURL_VERSION            := v1.9.4
 
 PROTO_FILES := $(wildcard proto/hush/v1/*.proto)
 
-.PHONY: all build run test test-short lint vet fmt-check proto proto-check tools bench fuzz clean
+.PHONY: all build run test test-short lint vet fmt-check proto proto-check tools bench fuzz docs clean
 
 FUZZTIME ?= 10s
 
@@ -69,6 +69,15 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; \
 	  done; \
 	done
+
+## docs: regenerate the README's configuration table from the config key table
+docs:
+	$(GO) run ./cmd/hushd --print-config-reference > .config-reference.md
+	awk 'BEGIN{while((getline l < ".config-reference.md")>0) ref=ref l "\n"} \
+	  /^<!-- config-reference:begin -->/{print; printf "%s", ref; skip=1; next} \
+	  /^<!-- config-reference:end -->/{skip=0} !skip' README.md > README.md.new
+	mv README.md.new README.md
+	rm -f .config-reference.md
 
 clean:
 	rm -rf bin .bin

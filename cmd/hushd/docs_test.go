@@ -17,6 +17,6 @@ func TestREADMEConfigReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(b), strings.TrimRight(config.Reference(), "\n")) {
-		t.Fatal("README.md's configuration table differs from config.Reference(); paste its output into the Configuration section")
+		t.Fatal("README.md's configuration table differs from config.Reference(); run make docs")
 	}
 }

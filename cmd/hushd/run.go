@@ -31,12 +31,17 @@ type ready struct {
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
 // nil after a clean drain.
 func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer, readyc chan<- ready) error {
-	var printDefault bool
+	var printDefault, printReference bool
 	cfg, err := config.Load(args, env, config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
 		fs.BoolVar(&printDefault, "print-default-config", false, "print the embedded default configuration and exit")
+		fs.BoolVar(&printReference, "print-config-reference", false, "print the configuration reference (markdown) and exit")
 	}))
-	if printDefault && (err == nil || !errors.Is(err, flag.ErrHelp)) {
-		_, werr := stdout.Write(config.DefaultYAML())
+	if (printDefault || printReference) && (err == nil || !errors.Is(err, flag.ErrHelp)) {
+		out := config.DefaultYAML()
+		if printReference {
+			out = []byte(config.Reference())
+		}
+		_, werr := stdout.Write(out)
 		return werr
 	}
 	if err != nil {
