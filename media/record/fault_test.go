@@ -279,3 +279,20 @@ func TestWriteArgs(t *testing.T) {
 		t.Errorf("Flush after Close: %v", err)
 	}
 }
+
+func TestOnFailureMayClose(t *testing.T) {
+	var rec atomic.Pointer[Recorder]
+	closed := make(chan error, 1)
+	fsys := &faultFS{budget: headerSize + 100, werr: syscall.EIO}
+	r, clk, _ := testRec(t, WithFS(fsys), WithOnFailure(func(error) { closed <- rec.Load().Close() }))
+	rec.Store(r)
+	writeFor(t, r, clk, 0, 100)
+	select {
+	case err := <-closed:
+		if !errors.Is(err, syscall.EIO) {
+			t.Errorf("Close from OnFailure = %v, want EIO", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close called from OnFailure did not return")
+	}
+}

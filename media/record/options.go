@@ -153,9 +153,8 @@ func WithDrainInterval(d time.Duration) Option {
 	}
 }
 
-// WithOnFailure sets a callback run once, on the writer goroutine, when
-// the recording fails. Use it to emit an event and bump a metric; it must
-// not block.
+// WithOnFailure sets a callback run once, on a goroutine of its own, when
+// the recording fails. Use it to emit an event and bump a metric.
 func WithOnFailure(f func(error)) Option {
 	return func(cfg *config) error {
 		cfg.onFailure = f

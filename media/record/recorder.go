@@ -152,7 +152,8 @@ type Recorder struct {
 	f         File
 	tl        *timeline
 	dataBytes int64
-	lastCkpt  int64
+	lastCkpt  int64 // timeline position of the last checkpoint
+	ckptBytes int64 // data bytes the header said at the last checkpoint
 	work      []ctlItem
 	pauses    []PauseSpan // parallel to tl.pauses
 	masks     []maskRec

@@ -169,6 +169,10 @@ func (r *Recorder) checkpoint() {
 		return
 	}
 	r.lastCkpt = r.Position()
+	if r.dataBytes == r.ckptBytes && !r.dirty {
+		return // nothing new since the last one (a long skip pause)
+	}
+	r.ckptBytes = r.dataBytes
 	if err := r.writeHeader(); err != nil {
 		r.fail(fmt.Errorf("checkpoint %s: %w", r.wavPath, err))
 		return
@@ -248,7 +252,9 @@ func (r *Recorder) fail(err error) {
 		sc.Failure = err.Error()
 		_ = writeSidecar(r.cfg.fs, r.dir, sc) // best effort: the disk is failing
 		if r.cfg.onFailure != nil {
-			r.cfg.onFailure(err)
+			// On its own goroutine: the callback may call Close or Flush,
+			// which wait for this writer.
+			go r.cfg.onFailure(err)
 		}
 	})
 }
