@@ -113,14 +113,16 @@
 // # Figures
 //
 // Measured on the 2-core development VM (go test -bench . -benchmem,
-// three runs, noisy shared machine):
+// three runs each at two moments of a shared, noisy machine):
 //
-//	BenchmarkWrite            61-71 ns per 20 ms frame, 0 allocs (also
+//	BenchmarkWrite            61-90 ns per 20 ms frame, 0 allocs (also
 //	                          TestWriteAllocatesNothing: AllocsPerRun 0)
 //	BenchmarkTimelineSecond   10-15 µs of writer CPU per stereo second
-//	                          (place 100 frames, flush, interleave), 0 allocs
-//	BenchmarkRecorderSecond   0.22-0.28 ms per stereo second end to end on
+//	                          (place 100 frames, flush, interleave), 0 allocs:
+//	                          about 100,000 times real time
+//	BenchmarkRecorderSecond   0.10-0.28 ms per stereo second end to end on
 //	                          ext4, including the 32 KB write and a header
-//	                          checkpoint with fsync every 5 s: about 1/4000
-//	                          of a core per recorded call
+//	                          checkpoint with fsync every 5 s: 3,500-10,000
+//	                          times real time, so the writer costs a call
+//	                          about 1/4000 of a core or less
 package record
