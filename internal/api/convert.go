@@ -70,18 +70,12 @@ func (c *converter) policy(p *hushv1.Policy) (session.Policy, error) {
 	if p == nil {
 		return out, nil
 	}
-	for _, m := range []struct {
-		field string
-		mp    *hushv1.MaskingPolicy
-	}{{"policy.customer_to_agent", p.GetCustomerToAgent()}, {"policy.agent_to_customer", p.GetAgentToCustomer()}} {
-		switch m.mp.GetMode() {
-		case hushv1.MaskMode_MASK_MODE_UNSPECIFIED, hushv1.MaskMode_MASK_MODE_OFF:
-		default:
-			return out, fmt.Errorf("%w: %s.mode: masking", session.ErrUnsupported, m.field)
-		}
-		if m.mp.GetLookAhead() != nil || m.mp.GetToneHz() != 0 {
-			return out, fmt.Errorf("%w: %s: masking look-ahead and tone", session.ErrUnsupported, m.field)
-		}
+	var err error
+	if out.CustomerToAgent, err = maskPolicy("policy.customer_to_agent", p.GetCustomerToAgent(), out.CustomerToAgent); err != nil {
+		return out, err
+	}
+	if out.AgentToCustomer, err = maskPolicy("policy.agent_to_customer", p.GetAgentToCustomer(), out.AgentToCustomer); err != nil {
+		return out, err
 	}
 	if p.GetRecording() == hushv1.RecordingMode_RECORDING_MODE_ON {
 		return out, fmt.Errorf("%w: policy.recording: recording", session.ErrUnsupported)
@@ -104,6 +98,63 @@ func (c *converter) policy(p *hushv1.Policy) (session.Policy, error) {
 		out.IdleTimeout = d
 	}
 	return out, nil
+}
+
+// Bounds on masking settings: the look-ahead must cover the detector's decision delay and
+// stay a small fraction of a conversational round trip; the tone must not be a DTMF
+// frequency's neighbour (the lowest DTMF tone is 697 Hz).
+const (
+	minLookAhead = 20 * time.Millisecond
+	maxLookAhead = 200 * time.Millisecond
+	minToneHz    = 200
+	maxToneHz    = 600
+)
+
+var maskModes = map[hushv1.MaskMode]session.MaskMode{
+	hushv1.MaskMode_MASK_MODE_OFF:           session.MaskOff,
+	hushv1.MaskMode_MASK_MODE_SILENCE:       session.MaskSilence,
+	hushv1.MaskMode_MASK_MODE_COMFORT_NOISE: session.MaskComfortNoise,
+	hushv1.MaskMode_MASK_MODE_TONE:          session.MaskTone,
+}
+
+func maskPolicy(field string, mp *hushv1.MaskingPolicy, def session.MaskPolicy) (session.MaskPolicy, error) {
+	out := def
+	if mp == nil {
+		return out, nil
+	}
+	if mp.GetMode() != hushv1.MaskMode_MASK_MODE_UNSPECIFIED {
+		m, ok := maskModes[mp.GetMode()]
+		if !ok {
+			return out, invalidf("%s.mode is not a known value", field)
+		}
+		out.Mode = m
+	}
+	if la := mp.GetLookAhead(); la != nil {
+		if la.CheckValid() != nil || la.AsDuration() < minLookAhead || la.AsDuration() > maxLookAhead {
+			return out, invalidf("%s.look_ahead must be between %s and %s", field, minLookAhead, maxLookAhead)
+		}
+		out.LookAhead = la.AsDuration()
+	}
+	if hz := mp.GetToneHz(); hz != 0 {
+		if hz < minToneHz || hz > maxToneHz {
+			return out, invalidf("%s.tone_hz must be between %d and %d", field, minToneHz, maxToneHz)
+		}
+		out.ToneHz = int(hz)
+	}
+	return out, nil
+}
+
+func maskPolicyPB(p session.MaskPolicy) *hushv1.MaskingPolicy {
+	out := &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF, ToneHz: uint32(p.ToneHz)}
+	for k, v := range maskModes {
+		if v == p.Mode {
+			out.Mode = k
+		}
+	}
+	if p.LookAhead > 0 {
+		out.LookAhead = durationpb.New(p.LookAhead)
+	}
+	return out
 }
 
 func (c *converter) local(ap netip.AddrPort) string {
@@ -157,8 +208,8 @@ func policyPB(p session.Policy) *hushv1.Policy {
 		strict = hushv1.StrictSource_STRICT_SOURCE_ON
 	}
 	return &hushv1.Policy{
-		CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF},
-		AgentToCustomer: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF},
+		CustomerToAgent: maskPolicyPB(p.CustomerToAgent),
+		AgentToCustomer: maskPolicyPB(p.AgentToCustomer),
 		Recording:       hushv1.RecordingMode_RECORDING_MODE_OFF,
 		StrictSource:    strict,
 		IdleTimeout:     durationpb.New(p.IdleTimeout),
@@ -184,7 +235,11 @@ func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
 		State:              hushv1.SessionState_SESSION_STATE_ACTIVE,
 		RecordingState:     hushv1.RecordingState_RECORDING_STATE_STOPPED,
 		SecureCaptureState: hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_OFF,
+		DigitProgress:      progressPB(in.Capture),
 		CreateTime:         timestamppb.New(in.Created),
+	}
+	if in.Capture.On {
+		out.SecureCaptureState = hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_ON
 	}
 	if in.State == session.Ended {
 		out.State = hushv1.SessionState_SESSION_STATE_ENDED
@@ -192,6 +247,19 @@ func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
 		out.EndReason = endReasons[in.EndReason]
 	}
 	return out
+}
+
+var luhnResults = map[session.LuhnResult]hushv1.LuhnResult{
+	session.LuhnValid:   hushv1.LuhnResult_LUHN_RESULT_VALID,
+	session.LuhnInvalid: hushv1.LuhnResult_LUHN_RESULT_INVALID,
+}
+
+// progressPB shows what an agent may see of a capture: one '*' per digit, never a digit.
+func progressPB(c session.CaptureInfo) *hushv1.DigitProgress {
+	return &hushv1.DigitProgress{
+		Masked: strings.Repeat("*", c.Count), Count: uint32(c.Count),
+		Complete: c.Complete, Luhn: luhnResults[c.Luhn],
+	}
 }
 
 var legNames = map[session.Leg]hushv1.LegName{
@@ -211,6 +279,14 @@ func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 		out.Event = &hushv1.SessionEvent_Updated{Updated: &hushv1.SessionUpdated{Paths: e.Paths, Session: c.sessionPB(e.Session)}}
 	case session.EventLatched:
 		out.Event = &hushv1.SessionEvent_Latched{Latched: &hushv1.LegLatched{Leg: legNames[e.Leg], RemoteAddr: addrString(e.Addr), Kind: e.Media}}
+	case session.EventCapture:
+		st := hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_OFF
+		if e.Capture.On {
+			st = hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_ON
+		}
+		out.Event = &hushv1.SessionEvent_SecureCapture{SecureCapture: &hushv1.SecureCaptureChanged{State: st, Reason: e.CaptureWhy}}
+	case session.EventDigits:
+		out.Event = &hushv1.SessionEvent_Digits{Digits: progressPB(e.Capture)}
 	case session.EventEnded:
 		out.Event = &hushv1.SessionEvent_Ended{Ended: &hushv1.SessionEnded{Reason: endReasons[e.Reason], Session: c.sessionPB(e.Session)}}
 	}

@@ -28,6 +28,7 @@ var errorCodes = []struct {
 	{session.ErrDraining, codes.Unavailable},
 	{session.ErrUnsupported, codes.Unimplemented},
 	{session.ErrRequestIDReused, codes.FailedPrecondition},
+	{session.ErrCollecting, codes.FailedPrecondition},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

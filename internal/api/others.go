@@ -6,17 +6,50 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/hushmedia/hush/internal/session"
 
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
-// PaymentServer answers UNIMPLEMENTED until secure capture lands, with a message saying so.
+// PaymentServer delivers captured card digits to the payment client.
 type PaymentServer struct {
 	hushv1.UnimplementedPaymentServiceServer
+	reg *session.Registry
 }
 
-func (PaymentServer) CollectDigits(*hushv1.CollectDigitsRequest, hushv1.PaymentService_CollectDigitsServer) error {
-	return notYet("digit collection (secure capture)")
+// CollectDigits streams a session's captured digits. Each digit is sent once; hush's copy
+// is zeroed when taken and the message's buffer right after it is sent.
+func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream hushv1.PaymentService_CollectDigitsServer) error {
+	if err := checkSessionID(req.GetSessionId()); err != nil {
+		return toStatus(err)
+	}
+	if err := checkRequestID(req.GetRequestId()); err != nil {
+		return toStatus(err)
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	batches := make(chan session.DigitBatch)
+	errc := make(chan error, 1)
+	go func() { errc <- p.reg.Collect(ctx, req.GetSessionId(), batches) }()
+	for {
+		select {
+		case b := <-batches:
+			msg := &hushv1.CapturedDigits{
+				SessionId: req.GetSessionId(), Digits: b.Digits, Complete: b.Complete,
+				CaptureTime: timestamppb.New(b.Time),
+			}
+			// SendMsg serializes before it returns, so the buffer can be wiped at once.
+			err := stream.Send(msg)
+			clear(b.Digits)
+			if err != nil {
+				return err
+			}
+		case err := <-errc:
+			return toStatus(err)
+		}
+	}
 }
 
 // RecordingServer answers UNIMPLEMENTED until recording lands, with a message saying so.

@@ -55,7 +55,7 @@ func NewServer(o Options) *Server {
 	)
 	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults}
 	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv})
-	hushv1.RegisterPaymentServiceServer(g, PaymentServer{})
+	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry})
 	hushv1.RegisterRecordingServiceServer(g, RecordingServer{})
 	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout})
 

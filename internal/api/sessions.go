@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -233,12 +234,42 @@ func (s *SessionServer) ResumeRecording(context.Context, *hushv1.ResumeRecording
 	return nil, notYet("recording resume")
 }
 
-func (s *SessionServer) StartSecureCapture(context.Context, *hushv1.StartSecureCaptureRequest) (*hushv1.Session, error) {
-	return nil, notYet("secure capture")
+func (s *SessionServer) StartSecureCapture(ctx context.Context, req *hushv1.StartSecureCaptureRequest) (*hushv1.Session, error) {
+	if err := checkSessionID(req.GetSessionId()); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := checkRequestID(req.GetRequestId()); err != nil {
+		return nil, toStatus(err)
+	}
+	o := session.CaptureOptions{RequestID: req.GetRequestId(), Actor: actor(ctx), MaxDigits: int(req.GetMaxDigits())}
+	if req.GetMaxDigits() > 64 {
+		return nil, toStatus(invalidf("max_digits must be at most 64"))
+	}
+	if d := req.GetInterDigitTimeout(); d != nil {
+		if d.CheckValid() != nil || d.AsDuration() < time.Second || d.AsDuration() > 10*time.Minute {
+			return nil, toStatus(invalidf("inter_digit_timeout must be between 1s and 10m"))
+		}
+		o.InterDigitTimeout = d.AsDuration()
+	}
+	in, err := s.reg.StartCapture(req.GetSessionId(), o)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return s.conv.sessionPB(&in), nil
 }
 
-func (s *SessionServer) StopSecureCapture(context.Context, *hushv1.StopSecureCaptureRequest) (*hushv1.Session, error) {
-	return nil, notYet("secure capture")
+func (s *SessionServer) StopSecureCapture(ctx context.Context, req *hushv1.StopSecureCaptureRequest) (*hushv1.Session, error) {
+	if err := checkSessionID(req.GetSessionId()); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := checkRequestID(req.GetRequestId()); err != nil {
+		return nil, toStatus(err)
+	}
+	in, err := s.reg.StopCapture(req.GetSessionId(), req.GetRequestId(), actor(ctx))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return s.conv.sessionPB(&in), nil
 }
 
 // actor names who made a request, for events and the audit trail. Until authentication

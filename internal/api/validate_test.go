@@ -61,7 +61,9 @@ func TestCreateValidation(t *testing.T) {
 		{"idle too short", &hushv1.CreateSessionRequest{CallId: "c", Policy: &hushv1.Policy{IdleTimeout: durationpb.New(1e6)}}, codes.InvalidArgument},
 		{"idle invalid", &hushv1.CreateSessionRequest{CallId: "c", Policy: &hushv1.Policy{IdleTimeout: &durationpb.Duration{Seconds: 1, Nanos: -5}}}, codes.InvalidArgument},
 		{"strict unknown enum", &hushv1.CreateSessionRequest{CallId: "c", Policy: &hushv1.Policy{StrictSource: 99}}, codes.InvalidArgument},
-		{"masking", &hushv1.CreateSessionRequest{CallId: "c", Policy: &hushv1.Policy{AgentToCustomer: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_SILENCE}}}, codes.Unimplemented},
+		{"mask mode unknown", &hushv1.CreateSessionRequest{CallId: "c", Policy: &hushv1.Policy{AgentToCustomer: &hushv1.MaskingPolicy{Mode: 42}}}, codes.InvalidArgument},
+		{"mask tone at a DTMF frequency", &hushv1.CreateSessionRequest{CallId: "c", Policy: &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_TONE, ToneHz: 697}}}, codes.InvalidArgument},
+		{"look-ahead too short", &hushv1.CreateSessionRequest{CallId: "c", Policy: &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{LookAhead: durationpb.New(5e6)}}}, codes.InvalidArgument},
 		{"recording on", &hushv1.CreateSessionRequest{CallId: "c", Policy: &hushv1.Policy{Recording: hushv1.RecordingMode_RECORDING_MODE_ON}}, codes.Unimplemented},
 		{"auto pause", &hushv1.CreateSessionRequest{CallId: "c", Policy: &hushv1.Policy{AutoPauseOnDtmf: true}}, codes.Unimplemented},
 	}

@@ -14,5 +14,6 @@ var (
 	ErrWatchLagged      = errors.New("watcher fell too far behind; watch again for a fresh snapshot")
 	ErrRequestIDReused  = errors.New("request id was already used for a different request")
 	ErrSessionEnded     = errors.New("session has ended")
+	ErrCollecting       = errors.New("another payment client is collecting this session's digits")
 	errMediaUnavailable = errors.New("media unavailable")
 )

@@ -20,6 +20,28 @@ type fakeMedia struct {
 	last     atomic.Pointer[time.Time]
 	closed   atomic.Int32
 	setCalls int
+	masks    [2]MaskPolicy
+	capture  [2]bool
+}
+
+func (m *fakeMedia) SetMasking(d Direction, p MaskPolicy, capture bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.masks[d], m.capture[d] = p, capture
+	return nil
+}
+
+func (m *fakeMedia) masking(d Direction) (MaskPolicy, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.masks[d], m.capture[d]
+}
+
+// key simulates the customer keying digits while capture delivers them.
+func (m *fakeMedia) key(digits string) {
+	for i := 0; i < len(digits); i++ {
+		m.spec.OnDigit(CustomerToAgent, digits[i])
+	}
 }
 
 type fakePorts struct {

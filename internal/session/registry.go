@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,9 +29,19 @@ type Config struct {
 	Hooks       Hooks
 	// Now is the clock; time.Now when nil. Tests inject a fake.
 	Now func() time.Time
-	// ReapEvery is how often idle sessions are looked for; default 1 s, or a quarter of
-	// the default idle timeout when that is shorter.
+	// ReapEvery is how often idle sessions and capture timeouts are looked for; default
+	// 1 s, or a quarter of the default idle timeout when that is shorter.
 	ReapEvery time.Duration
+	// CaptureMask masks customer->agent during secure capture when the policy does not
+	// mask that direction; default a tone.
+	CaptureMask MaskPolicy
+}
+
+// digit is one captured digit on its way from a packet goroutine to its session.
+type digit struct {
+	s *Session
+	d Direction
+	b byte
 }
 
 // Registry holds the active sessions.
@@ -46,6 +57,11 @@ type Registry struct {
 	draining bool
 	drainN   int           // sessions active when draining started
 	changed  chan struct{} // closed and replaced whenever a session ends
+
+	// digits carries captured digits off the packet goroutines (non-blocking send) to the
+	// goroutine that runs sessions' capture logic; DigitsLost counts any that did not fit.
+	digits     chan digit
+	DigitsLost atomic.Uint64
 }
 
 // NewRegistry creates an empty registry.
@@ -55,6 +71,9 @@ func NewRegistry(cfg Config) *Registry {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.CaptureMask.Mode == 0 {
+		cfg.CaptureMask = MaskPolicy{Mode: MaskTone}
 	}
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 10000
@@ -71,6 +90,7 @@ func NewRegistry(cfg Config) *Registry {
 		byCall:  make(map[string]*Session),
 		reqs:    newRequestCache(10*time.Minute, 100000),
 		changed: make(chan struct{}),
+		digits:  make(chan digit, 4096),
 	}
 }
 
@@ -116,6 +136,13 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	m, err := r.cfg.Media(MediaSpec{
 		SessionID: s.id, Customer: spec.Customer, Agent: spec.Agent,
 		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch,
+		OnDigit: func(d Direction, b byte) {
+			select {
+			case r.digits <- digit{s: s, d: d, b: b}:
+			default:
+				r.DigitsLost.Add(1)
+			}
+		},
 	})
 	if err != nil {
 		if errors.Is(err, ErrPortsExhausted) {
@@ -126,6 +153,11 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 		return Info{}, err
 	}
 	s.media = m
+	if err := s.applyMaskingLocked(spec.Policy); err != nil {
+		_ = m.Close()
+		r.failed("media_error")
+		return Info{}, err
+	}
 	r.byID[s.id] = s
 	r.byCall[s.callID] = s
 	info := s.info()
@@ -341,7 +373,8 @@ func (r *Registry) EndAll(reason EndReason) {
 	}
 }
 
-// Run ends idle sessions until ctx is done.
+// Run ends idle sessions, times out captures and hands captured digits to their sessions,
+// until ctx is done.
 func (r *Registry) Run(ctx context.Context) {
 	t := time.NewTicker(r.cfg.ReapEvery)
 	defer t.Stop()
@@ -349,10 +382,68 @@ func (r *Registry) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case d := <-r.digits:
+			d.s.onDigit(d.d, d.b)
 		case <-t.C:
 			r.ReapIdle()
+			r.TimeoutCaptures()
 		}
 	}
+}
+
+// TimeoutCaptures stops captures whose inter-digit timeout has passed.
+func (r *Registry) TimeoutCaptures() int {
+	now := r.now()
+	r.mu.Lock()
+	all := make([]*Session, 0, len(r.byID))
+	for _, s := range r.byID {
+		all = append(all, s)
+	}
+	r.mu.Unlock()
+	n := 0
+	for _, s := range all {
+		if s.captureTimedOut(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// StartCapture starts secure capture on a session.
+func (r *Registry) StartCapture(id string, o CaptureOptions) (Info, error) {
+	s, err := r.lookup(id)
+	if err != nil {
+		return Info{}, err
+	}
+	return s.startCapture(o)
+}
+
+// StopCapture stops secure capture on a session.
+func (r *Registry) StopCapture(id, requestID, actor string) (Info, error) {
+	s, err := r.lookup(id)
+	if err != nil {
+		return Info{}, err
+	}
+	return s.stopCapture(requestID, actor, "request")
+}
+
+// Collect delivers a session's captured digits to one payment client, in batches on out,
+// until the capture stops and all were delivered (the last batch has Complete set).
+func (r *Registry) Collect(ctx context.Context, id string, out chan<- DigitBatch) error {
+	s, err := r.lookup(id)
+	if err != nil {
+		return err
+	}
+	return s.collect(ctx, out)
+}
+
+// AgentOf returns the agent a session is bound to, for authorization.
+func (r *Registry) AgentOf(id string) (string, bool) {
+	s, err := r.lookup(id)
+	if err != nil {
+		return "", false
+	}
+	return s.agentID, true
 }
 
 // ReapIdle ends the sessions that have had no media for their idle timeout.

@@ -82,3 +82,12 @@ func (m relayMedia) Stats(l Leg) LegStats {
 }
 
 func (m relayMedia) Close() error { return m.c.Close() }
+
+// SetMasking: media/relay has no masking stage yet, so anything but "off" is refused; the
+// API answers UNIMPLEMENTED rather than pretend.
+func (m relayMedia) SetMasking(d Direction, p MaskPolicy, capture bool) error {
+	if capture || (p.Mode != MaskOff && p.Mode != 0) {
+		return fmt.Errorf("%w: masking in media/relay", ErrUnsupported)
+	}
+	return nil
+}

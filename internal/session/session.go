@@ -28,7 +28,26 @@ type Session struct {
 	final     Info
 	seq       uint64
 	subs      map[*subscriber]struct{}
-	reqs      map[string]Info // update request ids seen
+	reqs      map[string]Info // request ids seen, by operation
+	cap       capture
+}
+
+func (s *Session) cachedLocked(op, requestID string) (Info, bool) {
+	if requestID == "" {
+		return Info{}, false
+	}
+	in, ok := s.reqs[op+"\x00"+requestID]
+	return in, ok
+}
+
+func (s *Session) rememberLocked(op, requestID string, in Info) {
+	if requestID == "" {
+		return
+	}
+	if s.reqs == nil {
+		s.reqs = make(map[string]Info)
+	}
+	s.reqs[op+"\x00"+requestID] = in
 }
 
 type subscriber struct {
@@ -49,7 +68,7 @@ func (s *Session) infoLocked() Info {
 	}
 	in := Info{
 		ID: s.id, CallID: s.callID, AgentID: s.agentID, Labels: s.labels,
-		Policy: s.policy, State: Active, Created: s.created,
+		Policy: s.policy, State: Active, Created: s.created, Capture: s.cap.info(),
 	}
 	for l := Customer; l <= Agent; l++ {
 		li := in.Leg(l)
@@ -132,10 +151,8 @@ func (s *Session) update(u Update) (Info, error) {
 	if s.state == Ended {
 		return Info{}, ErrNotFound
 	}
-	if u.RequestID != "" {
-		if in, ok := s.reqs[u.RequestID]; ok {
-			return in, nil
-		}
+	if in, ok := s.cachedLocked("update", u.RequestID); ok {
+		return in, nil
 	}
 	var paths []string
 	for l, lu := range [2]*LegUpdate{u.Customer, u.Agent} {
@@ -154,6 +171,9 @@ func (s *Session) update(u Update) (Info, error) {
 		paths = append(paths, changed...)
 	}
 	if u.Policy != nil && *u.Policy != s.policy {
+		if err := s.applyMaskingLocked(*u.Policy); err != nil {
+			return Info{}, fmt.Errorf("update policy: %w", err)
+		}
 		s.policy = *u.Policy
 		paths = append(paths, "policy")
 	}
@@ -162,12 +182,7 @@ func (s *Session) update(u Update) (Info, error) {
 		snap := in
 		s.publishLocked(Event{Kind: EventUpdated, Actor: u.Actor, RequestID: u.RequestID, Paths: paths, Session: &snap})
 	}
-	if u.RequestID != "" {
-		if s.reqs == nil {
-			s.reqs = make(map[string]Info)
-		}
-		s.reqs[u.RequestID] = in
-	}
+	s.rememberLocked("update", u.RequestID, in)
 	return in, nil
 }
 
@@ -221,7 +236,15 @@ func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
 	now := s.reg.now()
 	final := s.infoLocked()
 	final.State, final.EndedAt, final.EndReason = Ended, now, reason
+	final.Capture.On = false
 	s.state, s.final, s.endedAt, s.endReason = Ended, final, now, reason
+	// Digits never outlive the call; a collecting payment client is told it is over.
+	s.cap.on = false
+	s.cap.zero()
+	s.cap.n, s.cap.delivered = 0, 0
+	if s.cap.signal != nil {
+		s.cap.wake()
+	}
 	s.mu.Unlock()
 
 	// Without the lock: closing waits for packet goroutines, which may be in onLatch.
@@ -243,6 +266,21 @@ func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
 	s.reg.removed(s, reason)
 	s.reg.log.Info("session ended", "session_id", s.id, "reason", reason.String())
 	return final, true
+}
+
+// applyMaskingLocked tells the media the masking of policy p, keeping capture's masking of
+// the customer->agent direction while capture is on.
+func (s *Session) applyMaskingLocked(p Policy) error {
+	if err := s.media.SetMasking(AgentToCustomer, p.AgentToCustomer, false); err != nil {
+		return err
+	}
+	if s.cap.on {
+		old := s.policy
+		s.policy = p
+		defer func() { s.policy = old }()
+		return s.media.SetMasking(CustomerToAgent, s.captureMaskLocked(), true)
+	}
+	return s.media.SetMasking(CustomerToAgent, p.CustomerToAgent, false)
 }
 
 func (s *Session) idleSince(now time.Time) bool {

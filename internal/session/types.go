@@ -60,11 +60,53 @@ type LegInfo struct {
 	Stats            LegStats
 }
 
-// Policy is how a session treats audio. Masking and recording fields are carried for the
-// API's sake; this build enforces StrictSource and IdleTimeout.
+// Direction names which way audio flows.
+type Direction int
+
+// The two directions. CustomerToAgent is what the agent hears.
+const (
+	CustomerToAgent Direction = iota
+	AgentToCustomer
+)
+
+func (d Direction) String() string {
+	if d == AgentToCustomer {
+		return "agent_to_customer"
+	}
+	return "customer_to_agent"
+}
+
+// MaskMode is what replaces DTMF toward a listener.
+type MaskMode int
+
+// Mask modes. MaskOff passes audio untouched with no added delay.
+const (
+	MaskOff MaskMode = iota + 1
+	MaskSilence
+	MaskComfortNoise
+	MaskTone
+)
+
+// MaskPolicy is one direction's masking.
+type MaskPolicy struct {
+	Mode      MaskMode
+	LookAhead time.Duration
+	ToneHz    int
+}
+
+// Policy is how a session treats audio.
 type Policy struct {
-	StrictSource bool
-	IdleTimeout  time.Duration
+	CustomerToAgent, AgentToCustomer MaskPolicy
+	StrictSource                     bool
+	IdleTimeout                      time.Duration
+}
+
+// Mask returns one direction's masking.
+func (p *Policy) Mask(d Direction) MaskPolicy {
+	if d == AgentToCustomer {
+		return p.AgentToCustomer
+	}
+	return p.CustomerToAgent
 }
 
 // Spec is a create request.
@@ -119,6 +161,7 @@ type Info struct {
 	State               State
 	Created, EndedAt    time.Time
 	EndReason           EndReason
+	Capture             CaptureInfo
 }
 
 // Leg returns the info of one leg.
@@ -138,22 +181,26 @@ const (
 	EventUpdated
 	EventLatched
 	EventEnded
+	EventCapture // secure capture started or stopped
+	EventDigits  // masked digit progress
 )
 
 // Event is one change to a session. Events of one session have increasing Seq.
 type Event struct {
-	SessionID string
-	Seq       uint64
-	Time      time.Time
-	Actor     string
-	RequestID string
-	Kind      EventKind
-	Session   *Info // snapshot, updated, ended
-	Paths     []string
-	Leg       Leg            // latched
-	Addr      netip.AddrPort // latched
-	Media     string         // latched: "rtp" or "rtcp"
-	Reason    EndReason      // ended
+	SessionID  string
+	Seq        uint64
+	Time       time.Time
+	Actor      string
+	RequestID  string
+	Kind       EventKind
+	Session    *Info // snapshot, updated, ended
+	Paths      []string
+	Leg        Leg            // latched
+	Addr       netip.AddrPort // latched
+	Media      string         // latched: "rtp" or "rtcp"
+	Reason     EndReason      // ended
+	Capture    CaptureInfo    // capture, digits
+	CaptureWhy string         // capture: why it stopped
 }
 
 // Update changes a session as after a re-INVITE. Nil fields are left alone.
@@ -185,6 +232,9 @@ type Media interface {
 	// LastActivity is when a packet was last received on any of the session's sockets.
 	LastActivity() time.Time
 	Stats(l Leg) LegStats
+	// SetMasking sets one direction's masking; capture additionally masks and delivers the
+	// direction's digits to MediaSpec.OnDigit.
+	SetMasking(d Direction, p MaskPolicy, capture bool) error
 	// Close stops the media and releases its ports. It is safe to call more than once.
 	Close() error
 }
@@ -195,6 +245,8 @@ type MediaSpec struct {
 	Customer, Agent LegSpec
 	StrictSource    bool
 	OnLatch         func(l Leg, media string, addr netip.AddrPort)
+	// OnDigit receives captured digits on a packet goroutine; it must not block.
+	OnDigit func(d Direction, digit byte)
 }
 
 // MediaFactory allocates ports and starts a session's data plane. It returns an error

@@ -79,8 +79,9 @@ func (x *CollectDigitsRequest) GetRequestId() string {
 type CapturedDigits struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	// Digits captured since the previous message ('0'-'9', '*', '#', 'A'-'D').
-	Digits string `protobuf:"bytes,2,opt,name=digits,proto3" json:"digits,omitempty"`
+	// Digits captured since the previous message, as ASCII '0'-'9'. Bytes rather than a
+	// string so both ends can zero their copy once it has been used.
+	Digits []byte `protobuf:"bytes,2,opt,name=digits,proto3" json:"digits,omitempty"`
 	// True on the last message: capture stopped.
 	Complete      bool                   `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`
 	CaptureTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=capture_time,json=captureTime,proto3" json:"capture_time,omitempty"`
@@ -125,11 +126,11 @@ func (x *CapturedDigits) GetSessionId() string {
 	return ""
 }
 
-func (x *CapturedDigits) GetDigits() string {
+func (x *CapturedDigits) GetDigits() []byte {
 	if x != nil {
 		return x.Digits
 	}
-	return ""
+	return nil
 }
 
 func (x *CapturedDigits) GetComplete() bool {
@@ -159,7 +160,7 @@ const file_hush_v1_payment_proto_rawDesc = "" +
 	"\x0eCapturedDigits\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x16\n" +
-	"\x06digits\x18\x02 \x01(\tR\x06digits\x12\x1a\n" +
+	"\x06digits\x18\x02 \x01(\fR\x06digits\x12\x1a\n" +
 	"\bcomplete\x18\x03 \x01(\bR\bcomplete\x12=\n" +
 	"\fcapture_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vcaptureTime2[\n" +
 	"\x0ePaymentService\x12I\n" +

@@ -1,0 +1,267 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Secure capture: while it is on, the customer->agent direction is masked and the customer's
+// keyed digits are held here, in memory only, until a payment client collects them. Digits
+// are never logged, never in events (only their count, as '*'s) and are zeroed once
+// delivered or when the session ends.
+
+// maxCaptureDigits bounds one capture; a card number with expiry and CVV fits easily.
+const maxCaptureDigits = 64
+
+// LuhnResult is the Luhn check of the digits so far.
+type LuhnResult int
+
+// Luhn results; LuhnUnknown until enough digits for a card number (12).
+const (
+	LuhnUnknown LuhnResult = iota
+	LuhnValid
+	LuhnInvalid
+)
+
+// CaptureInfo is what anyone but a payment client may know of a capture.
+type CaptureInfo struct {
+	On       bool
+	Count    int
+	Complete bool
+	Luhn     LuhnResult
+}
+
+// CaptureOptions configure StartCapture.
+type CaptureOptions struct {
+	RequestID, Actor  string
+	MaxDigits         int           // stop after this many digits (0: no limit)
+	InterDigitTimeout time.Duration // stop after this long without a digit (0: none)
+}
+
+type capture struct {
+	on         bool
+	digits     [maxCaptureDigits]byte
+	n          int // digits captured
+	delivered  int // digits handed to a payment client (and zeroed)
+	complete   bool
+	opts       CaptureOptions
+	lastDigit  time.Time // start or last digit, for the inter-digit timeout
+	collecting bool      // a payment client is attached
+	signal     chan struct{}
+}
+
+func (c *capture) info() CaptureInfo {
+	in := CaptureInfo{On: c.on, Count: c.n, Complete: c.complete}
+	if c.n >= 12 {
+		if luhn(c.digits[:c.n]) {
+			in.Luhn = LuhnValid
+		} else {
+			in.Luhn = LuhnInvalid
+		}
+	}
+	return in
+}
+
+// luhn checks the mod-10 checksum of ISO/IEC 7812-1 over ASCII digits.
+func luhn(d []byte) bool {
+	sum := 0
+	for i := len(d) - 1; i >= 0; i-- {
+		v := int(d[i] - '0')
+		if (len(d)-1-i)%2 == 1 {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	return sum%10 == 0
+}
+
+func (c *capture) wake() {
+	select {
+	case c.signal <- struct{}{}:
+	default:
+	}
+}
+
+// zero wipes every held digit.
+func (c *capture) zero() {
+	clear(c.digits[:])
+}
+
+// captureMask is the customer->agent masking while capture is on: the policy's, or a tone
+// when the policy leaves that direction unmasked (the agent hears that a key was pressed).
+func (s *Session) captureMaskLocked() MaskPolicy {
+	p := s.policy.CustomerToAgent
+	if p.Mode == MaskOff || p.Mode == 0 {
+		p = s.reg.cfg.CaptureMask
+	}
+	return p
+}
+
+func (s *Session) startCapture(o CaptureOptions) (Info, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended {
+		return Info{}, ErrNotFound
+	}
+	if in, ok := s.cachedLocked("capture-start", o.RequestID); ok {
+		return in, nil
+	}
+	if !s.cap.on {
+		if err := s.media.SetMasking(CustomerToAgent, s.captureMaskLocked(), true); err != nil {
+			return Info{}, fmt.Errorf("start capture: %w", err)
+		}
+		// A new capture starts a new field; digits not yet collected are dropped.
+		sig := s.cap.signal
+		s.cap.zero()
+		s.cap = capture{on: true, opts: o, lastDigit: s.reg.now(), signal: sig, collecting: s.cap.collecting}
+		if s.cap.signal == nil {
+			s.cap.signal = make(chan struct{}, 1)
+		}
+		s.publishLocked(Event{Kind: EventCapture, Actor: o.Actor, RequestID: o.RequestID, Capture: s.cap.info()})
+		s.cap.wake()
+	}
+	in := s.infoLocked()
+	s.rememberLocked("capture-start", o.RequestID, in)
+	return in, nil
+}
+
+func (s *Session) stopCapture(requestID, actor, why string) (Info, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended {
+		return Info{}, ErrNotFound
+	}
+	if in, ok := s.cachedLocked("capture-stop", requestID); ok {
+		return in, nil
+	}
+	if s.cap.on {
+		s.stopCaptureLocked(actor, requestID, why)
+	}
+	in := s.infoLocked()
+	s.rememberLocked("capture-stop", requestID, in)
+	return in, nil
+}
+
+func (s *Session) stopCaptureLocked(actor, requestID, why string) {
+	// Back to the policy's masking; on failure the direction stays masked (fail closed).
+	if err := s.media.SetMasking(CustomerToAgent, s.policy.CustomerToAgent, false); err != nil {
+		s.reg.log.Error("could not restore masking after capture; left masked", "session_id", s.id, "err", err)
+	}
+	s.cap.on = false
+	s.publishLocked(Event{Kind: EventCapture, Actor: actor, RequestID: requestID, Capture: s.cap.info(), CaptureWhy: why})
+	s.cap.wake()
+}
+
+// onDigit runs on the registry's digit goroutine, never on a packet goroutine.
+func (s *Session) onDigit(d Direction, digit byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended || !s.cap.on || d != CustomerToAgent {
+		return
+	}
+	switch {
+	case digit == '#':
+		// The customer ends the field.
+		s.cap.complete = true
+		s.stopCaptureLocked("", "", "terminator")
+		return
+	case digit < '0' || digit > '9':
+		return
+	}
+	if s.cap.n < maxCaptureDigits {
+		s.cap.digits[s.cap.n] = digit
+		s.cap.n++
+	}
+	s.cap.lastDigit = s.reg.now()
+	full := s.cap.n >= maxCaptureDigits || (s.cap.opts.MaxDigits > 0 && s.cap.n >= s.cap.opts.MaxDigits)
+	if full {
+		s.cap.complete = true
+	}
+	s.publishLocked(Event{Kind: EventDigits, Capture: s.cap.info()})
+	s.cap.wake()
+	if full {
+		s.stopCaptureLocked("", "", "max_digits")
+	}
+}
+
+// captureTimedOut stops a capture whose inter-digit timeout passed.
+func (s *Session) captureTimedOut(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.cap.opts.InterDigitTimeout
+	if s.state == Ended || !s.cap.on || t <= 0 || now.Sub(s.cap.lastDigit) < t {
+		return false
+	}
+	s.stopCaptureLocked("", "", "inter_digit_timeout")
+	return true
+}
+
+// DigitBatch is what a payment client receives: digits captured since the last batch.
+// The receiver must zero Digits once it has used them.
+type DigitBatch struct {
+	Digits   []byte
+	Complete bool // capture stopped and everything was delivered
+	Time     time.Time
+}
+
+// collect streams a session's captured digits to one payment client until the capture
+// stops (or the session ends) and everything captured was delivered.
+func (s *Session) collect(ctx context.Context, out chan<- DigitBatch) error {
+	s.mu.Lock()
+	if s.state == Ended {
+		s.mu.Unlock()
+		return ErrNotFound
+	}
+	if s.cap.collecting {
+		s.mu.Unlock()
+		return ErrCollecting
+	}
+	s.cap.collecting = true
+	if s.cap.signal == nil {
+		s.cap.signal = make(chan struct{}, 1)
+	}
+	sig := s.cap.signal
+	started := s.cap.on || s.cap.n > s.cap.delivered
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.cap.collecting = false
+		s.mu.Unlock()
+	}()
+	for {
+		s.mu.Lock()
+		var b DigitBatch
+		if pending := s.cap.n - s.cap.delivered; pending > 0 {
+			b.Digits = make([]byte, pending)
+			copy(b.Digits, s.cap.digits[s.cap.delivered:s.cap.n])
+			clear(s.cap.digits[s.cap.delivered:s.cap.n])
+			s.cap.delivered = s.cap.n
+		}
+		started = started || s.cap.on
+		ended := s.state == Ended
+		done := started && !s.cap.on || ended
+		b.Complete = done
+		b.Time = s.reg.now()
+		s.mu.Unlock()
+		if len(b.Digits) > 0 || b.Complete {
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				clear(b.Digits)
+				return ctx.Err()
+			}
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-sig:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

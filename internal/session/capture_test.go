@@ -1,0 +1,230 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pump hands queued digits to their sessions, as Registry.Run does.
+func (h *harness) pump(t *testing.T) {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		select {
+		case d := <-h.reg.digits:
+			d.s.onDigit(d.d, d.b)
+		default:
+			return
+		}
+	}
+	t.Fatal("digit queue did not drain")
+}
+
+func collectAll(t *testing.T, h *harness, id string) (<-chan DigitBatch, <-chan error) {
+	t.Helper()
+	out := make(chan DigitBatch, 100)
+	errc := make(chan error, 1)
+	go func() { errc <- h.reg.Collect(context.Background(), id, out); close(out) }()
+	return out, errc
+}
+
+func nextBatch(t *testing.T, ch <-chan DigitBatch) DigitBatch {
+	t.Helper()
+	select {
+	case b, ok := <-ch:
+		if !ok {
+			t.Fatal("collect ended")
+		}
+		return b
+	case <-time.After(5 * time.Second):
+		t.Fatal("no batch")
+	}
+	return DigitBatch{}
+}
+
+const testPAN = "4111111111111111" // a Luhn-valid test card number
+
+func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	in, _ := h.reg.Create(spec("call-1", ""))
+	m := h.mediaOf(t, 0)
+	ch, _, _ := h.reg.Watch(context.Background(), in.ID)
+	next(t, ch)
+
+	// Digits keyed before capture are not captured.
+	m.key("99")
+	h.pump(t)
+
+	info, err := h.reg.StartCapture(in.ID, CaptureOptions{RequestID: "c1", Actor: "agent-7", MaxDigits: 16})
+	if err != nil || !info.Capture.On {
+		t.Fatalf("start: %+v %v", info.Capture, err)
+	}
+	if p, capt := m.masking(CustomerToAgent); !capt || p.Mode != MaskTone {
+		t.Fatalf("capture did not mask customer->agent: %+v %v", p, capt)
+	}
+	if e := next(t, ch); e.Kind != EventCapture || !e.Capture.On || e.Actor != "agent-7" {
+		t.Fatalf("capture event %+v", e)
+	}
+	// Repeating the request changes nothing.
+	if _, err := h.reg.StartCapture(in.ID, CaptureOptions{RequestID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	batches, errc := collectAll(t, h, in.ID)
+	m.key(testPAN[:6])
+	h.pump(t)
+	var got strings.Builder
+	for got.Len() < 6 {
+		got.Write(nextBatch(t, batches).Digits)
+	}
+	m.key(testPAN[6:])
+	h.pump(t)
+	var last DigitBatch
+	for !last.Complete {
+		last = nextBatch(t, batches)
+		got.Write(last.Digits)
+	}
+	if got.String() != testPAN {
+		t.Fatal("payment client did not get the keyed digits")
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+
+	// Watchers saw one '*' per digit, a Luhn verdict, never a digit.
+	var progress []CaptureInfo
+	var stopped Event
+	for stopped.Kind == 0 {
+		e := next(t, ch)
+		switch e.Kind {
+		case EventDigits:
+			progress = append(progress, e.Capture)
+		case EventCapture:
+			stopped = e
+		}
+	}
+	if len(progress) != 16 || progress[15].Count != 16 || !progress[15].Complete || progress[15].Luhn != LuhnValid {
+		t.Fatalf("progress %+v", progress)
+	}
+	if progress[10].Luhn != LuhnUnknown {
+		t.Fatalf("Luhn verdict before 12 digits: %+v", progress[10])
+	}
+	if stopped.Capture.On || stopped.CaptureWhy != "max_digits" {
+		t.Fatalf("stop event %+v", stopped)
+	}
+	if p, capt := m.masking(CustomerToAgent); capt || p.Mode != 0 {
+		t.Fatalf("masking not restored after capture: %+v %v", p, capt)
+	}
+
+	// Delivered digits are gone from memory.
+	s, _ := h.reg.lookup(in.ID)
+	s.mu.Lock()
+	for _, b := range s.cap.digits {
+		if b != 0 {
+			s.mu.Unlock()
+			t.Fatal("a delivered digit is still in memory")
+		}
+	}
+	s.mu.Unlock()
+}
+
+func TestCaptureTerminatorTimeoutAndOneCollector(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	in, _ := h.reg.Create(spec("call-1", ""))
+	m := h.mediaOf(t, 0)
+	if _, err := h.reg.StartCapture(in.ID, CaptureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	batches, errc := collectAll(t, h, in.ID)
+	// A second payment client is refused while the first collects. Wait for the first to
+	// attach: its first batch comes only after a digit, so key one.
+	m.key("1")
+	h.pump(t)
+	nextBatch(t, batches)
+	if err := h.reg.Collect(context.Background(), in.ID, make(chan DigitBatch, 1)); !errors.Is(err, ErrCollecting) {
+		t.Fatalf("second collector: %v", err)
+	}
+	m.key("23#")
+	h.pump(t)
+	var last DigitBatch
+	for !last.Complete {
+		last = nextBatch(t, batches)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	info, _ := h.reg.Get(in.ID)
+	if info.Capture.On || !info.Capture.Complete || info.Capture.Count != 3 {
+		t.Fatalf("after terminator %+v", info.Capture)
+	}
+
+	// Inter-digit timeout.
+	if _, err := h.reg.StartCapture(in.ID, CaptureOptions{InterDigitTimeout: 10 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(9 * time.Second)
+	if n := h.reg.TimeoutCaptures(); n != 0 {
+		t.Fatal("timed out early")
+	}
+	m.key("5")
+	h.pump(t)
+	h.clock.Advance(9 * time.Second)
+	if n := h.reg.TimeoutCaptures(); n != 0 {
+		t.Fatal("a digit did not restart the timeout")
+	}
+	h.clock.Advance(time.Second)
+	if n := h.reg.TimeoutCaptures(); n != 1 {
+		t.Fatal("did not time out")
+	}
+}
+
+func TestSessionEndZeroesDigitsAndEndsCollector(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	in, _ := h.reg.Create(spec("call-1", ""))
+	m := h.mediaOf(t, 0)
+	h.reg.StartCapture(in.ID, CaptureOptions{})
+	m.key("4111")
+	h.pump(t)
+	s, _ := h.reg.lookup(in.ID)
+	batches, errc := collectAll(t, h, in.ID)
+	b := nextBatch(t, batches)
+	if string(b.Digits) != "4111" {
+		t.Fatal("pending digits not delivered to a late collector")
+	}
+	m.key("1111")
+	h.pump(t)
+	// End the session before the collector takes the rest: they are wiped, not delivered.
+	s.mu.Lock()
+	h.reg.mu.Lock()
+	h.reg.mu.Unlock()
+	s.mu.Unlock()
+	if _, err := h.reg.Delete(in.ID, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	for b := range batches {
+		_ = b
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.cap.digits {
+		if d != 0 {
+			t.Fatal("digits survive the session")
+		}
+	}
+}
+
+func TestLuhn(t *testing.T) {
+	for _, c := range []struct {
+		d  string
+		ok bool
+	}{{"4111111111111111", true}, {"4111111111111112", false}, {"79927398713", true}, {"0", true}, {"1", false}} {
+		if luhn([]byte(c.d)) != c.ok {
+			t.Errorf("luhn(%d digits) != %v", len(c.d), c.ok)
+		}
+	}
+}
