@@ -1,0 +1,27 @@
+// Package auth is hushd's gate: TLS (and mTLS) server configuration,
+// authentication by bearer token or client certificate, authorization of
+// every RPC by one table of method -> roles, the binding of agents to their
+// own sessions, and a per-client rate limit.
+//
+// Interceptor order (outermost first): recovery/logging, RateLimiter,
+// Authorizer, handler. Health is exempt from both; everything else is
+// authorized by Policy, and a test asserts every method of every hush
+// service has a row, so a new RPC cannot ship unprotected.
+//
+// Identities:
+//
+//   - token: "authorization: Bearer TOKEN" metadata. The token file holds
+//     only SHA-256 hashes (see ParseTokens); a presented token is hashed
+//     and looked up by its hash, so no secret is compared byte by byte.
+//   - certificate: a client certificate verified by tls.client_ca_file.
+//     Subject is the certificate's CN; the role is its one OU that names a
+//     role; an agent's agent id is its CN.
+//   - none (auth.mode none): every caller is "anonymous" and may call every
+//     RPC. For loopback development only; CheckListenSafety refuses it on
+//     other addresses unless grpc.insecure is set.
+//
+// Errors reaching callers are codes.Unauthenticated (no or bad credentials)
+// and codes.PermissionDenied (wrong role; an agent naming a session that is
+// not its own, whether or not the session exists, so an agent cannot probe
+// for other sessions).
+package auth

@@ -1,0 +1,16 @@
+package auth
+
+import "errors"
+
+// Sentinel errors. Errors returned by this package wrap one of them.
+var (
+	// ErrTokenFile: the token file is malformed (bad JSON, hash, role, ...).
+	ErrTokenFile = errors.New("invalid token file")
+	// ErrCertIdentity: a client certificate names no usable identity.
+	ErrCertIdentity = errors.New("client certificate has no hush identity")
+	// ErrTLSConfig: certificate, key or CA files cannot be loaded.
+	ErrTLSConfig = errors.New("invalid TLS configuration")
+	// ErrUnsafeListen: a listener would serve plaintext or unauthenticated
+	// on a non-loopback address without the explicit insecure setting.
+	ErrUnsafeListen = errors.New("unsafe listener")
+)

@@ -1,0 +1,71 @@
+package auth
+
+import (
+	"strings"
+
+	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
+)
+
+// Rule is who may call a method.
+type Rule struct {
+	Roles []Role
+	// AgentBound: an agent may call the method only for a session bound to
+	// its agent id (the request's session_id); other roles are not bound.
+	AgentBound bool
+}
+
+// Allows reports whether role r may call the method.
+func (r Rule) Allows(role Role) bool {
+	for _, x := range r.Roles {
+		if x == role {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	platform      = []Role{RolePlatform, RoleAdmin}
+	agentControls = []Role{RolePlatform, RoleAgent, RoleAdmin}
+	qa            = []Role{RoleQA, RoleAdmin}
+	// Captured card digits go to payment clients only: an operator (admin)
+	// has no business with them, and granting them would widen PCI scope.
+	payment = []Role{RolePayment}
+	admin   = []Role{RoleAdmin}
+	anyRole = Roles
+)
+
+// Policy is the one table of full method name -> rule. A method missing
+// here is refused to everyone (TestEveryMethodHasPolicy keeps it complete).
+var Policy = map[string]Rule{
+	hushv1.SessionService_CreateSession_FullMethodName: {Roles: platform},
+	hushv1.SessionService_GetSession_FullMethodName:    {Roles: platform},
+	hushv1.SessionService_ListSessions_FullMethodName:  {Roles: platform},
+	hushv1.SessionService_UpdateSession_FullMethodName: {Roles: platform},
+	hushv1.SessionService_DeleteSession_FullMethodName: {Roles: platform},
+
+	hushv1.SessionService_WatchSession_FullMethodName:       {Roles: agentControls, AgentBound: true},
+	hushv1.SessionService_PauseRecording_FullMethodName:     {Roles: agentControls, AgentBound: true},
+	hushv1.SessionService_ResumeRecording_FullMethodName:    {Roles: agentControls, AgentBound: true},
+	hushv1.SessionService_StartSecureCapture_FullMethodName: {Roles: agentControls, AgentBound: true},
+	hushv1.SessionService_StopSecureCapture_FullMethodName:  {Roles: agentControls, AgentBound: true},
+
+	hushv1.PaymentService_CollectDigits_FullMethodName: {Roles: payment},
+
+	hushv1.RecordingService_ListRecordings_FullMethodName:    {Roles: qa},
+	hushv1.RecordingService_GetRecording_FullMethodName:      {Roles: qa},
+	hushv1.RecordingService_DownloadRecording_FullMethodName: {Roles: qa},
+
+	hushv1.AdminService_Drain_FullMethodName: {Roles: admin},
+
+	// Reflection reveals the API schema (public in the repository) to any
+	// authenticated caller; auth.reflection=false does not register it.
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {Roles: anyRole},
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {Roles: anyRole},
+}
+
+// exempt reports methods that need no authentication: health checks, which
+// load balancers and kubelets call without credentials.
+func exempt(fullMethod string) bool {
+	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/")
+}
