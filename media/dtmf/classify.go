@@ -104,13 +104,15 @@ func (t *thresholds) pass(offL, offH, powL, powH, total float64) bool {
 // measure returns the relative frequency offset of tone k in the window at
 // start and its power corrected for the Hann window's loss at that offset.
 func (d *Detector) measure(start int64, k int) (offset, power float64) {
-	br, bi := hannDFT(&d.hist, int(start)&(histLen-1), k)
+	h := int(start % histLen)
+	br, bi := hannDFT(d.hist[h:h+winLen], k)
 	prev := start - subLen
 	var ar, ai float64
 	if d.cacheStart == prev && d.cacheOK[k] {
 		ar, ai = d.cacheRe[k], d.cacheIm[k]
 	} else {
-		ar, ai = hannDFT(&d.hist, int(prev)&(histLen-1), k)
+		h = int(prev % histLen)
+		ar, ai = hannDFT(d.hist[h:h+winLen], k)
 	}
 	if d.cacheStart != start {
 		d.cacheStart = start
@@ -127,53 +129,43 @@ func (d *Detector) measure(start int64, k int) (offset, power float64) {
 	df := phi * SampleRate / (2 * math.Pi * subLen) // Hz
 	offset = df / toneFreqs[k]
 
-	// Hann amplitude response at x bins off centre: sinc(x)/(1-x^2).
-	x := math.Min(math.Abs(df)*winLen/SampleRate, 1.5)
-	resp := 1.0
-	if x > 1e-6 {
-		if math.Abs(1-x*x) < 1e-6 {
-			resp = 0.5
-		} else {
-			resp = math.Sin(math.Pi*x) / (math.Pi * x) / (1 - x*x)
-		}
-	}
-	power = (br*br + bi*bi) * hannGain / (resp * resp)
+	power = (br*br + bi*bi) * hannGain * hannCorrection(df*winLen/SampleRate)
 	return offset, power
 }
 
-// subPower is the power of the pair lo/hi in sub-block j.
-func (d *Detector) subPower(j int64, lo, hi int) float64 {
-	sb := &d.ring[j%ringSubs]
-	return sb.re[lo]*sb.re[lo] + sb.im[lo]*sb.im[lo] + sb.re[hi]*sb.re[hi] + sb.im[hi]*sb.im[hi]
-}
-
-// Onset/end estimation: a sub-block whose pair power is below 1/16 of the
-// reference holds the tone over less than a quarter of its samples (the
-// DFT of a partly filled sub-block scales with the filled part); a margin
-// of half a sub-block absorbs noise of up to 6 dB on that test.
+// Onset/end estimation works on sub-block energies. A sub-block whose
+// energy is below edgeRatio of the reference (the fullest sub-block of a
+// hit window) holds fewer than a quarter of its samples of tone: energy
+// grows with the filled part, and the cross term between the two tones of a
+// pair can lower a partly filled sub-block's energy by at most half. (The
+// pair's DFT bins are no good here: in a few samples the other tone leaks
+// into a bin and can cancel most of it.) edgeMargin covers the unseen
+// quarter with room to spare. Noise or speech next to a tone only moves the
+// estimates outwards, which is the safe side.
 const (
-	edgeRatio  = 1.0 / 16
+	edgeRatio  = 0.1
 	edgeMargin = subLen / 2
 )
 
+func (d *Detector) subEnergy(j int64) float64 { return d.ring[j%ringSubs].energy }
+
 // onsetEstimate returns a position at or before the first sample of the
-// tone whose first hit window starts at firstStart, judged from the pair's
-// power in the sub-blocks from two before that window to the latest. The
+// tone whose first hit window starts at firstStart, judged from the
+// sub-blocks from onsetLookBack before that window to the latest. The
 // window before the first hit normally shows the tone cannot have started
 // before firstStart-subLen; one more sub-block covers a window that missed
 // because the tone's abrupt start splattered into the analysis. So the
-// result is never earlier than firstStart-2*subLen-edgeMargin.
-func (d *Detector) onsetEstimate(firstStart int64, code uint8) int64 {
-	lo, hi := pairTones(code)
+// result is never earlier than firstStart-onsetLookBack*subLen-edgeMargin.
+func (d *Detector) onsetEstimate(firstStart int64) int64 {
 	last := d.nsub - 1
 	var ref float64
 	for j := last - winSubs + 1; j <= last; j++ {
-		ref = math.Max(ref, d.subPower(j, lo, hi))
+		ref = math.Max(ref, d.subEnergy(j))
 	}
 	from := max(firstStart/subLen-onsetLookBack, d.nsub-ringSubs, 0)
 	pos := from*subLen - edgeMargin
 	for j := from; j <= last; j++ {
-		if d.subPower(j, lo, hi) >= ref*edgeRatio {
+		if d.subEnergy(j) >= ref*edgeRatio {
 			pos = j*subLen - edgeMargin
 			break
 		}
@@ -188,16 +180,15 @@ const onsetLookBack = 2
 // endEstimate returns a position at or after the last sample of the tone
 // whose last hit window starts at lastStart. The window one sub-block later
 // missed, so the tone ended before its end, lastStart+subLen+winLen.
-func (d *Detector) endEstimate(lastStart int64, code uint8) int64 {
-	lo, hi := pairTones(code)
+func (d *Detector) endEstimate(lastStart int64) int64 {
 	first := lastStart / subLen
 	var ref float64
 	for j := first; j < first+winSubs; j++ {
-		ref = math.Max(ref, d.subPower(j, lo, hi))
+		ref = math.Max(ref, d.subEnergy(j))
 	}
 	bound := lastStart + subLen + winLen
 	for j := min(first+winSubs, d.nsub-1); j >= first; j-- {
-		if d.subPower(j, lo, hi) >= ref*edgeRatio {
+		if d.subEnergy(j) >= ref*edgeRatio {
 			return min((j+1)*subLen+edgeMargin, bound)
 		}
 	}

@@ -78,7 +78,11 @@ func itoa(v int64) string {
 // MaskStart's Pos before it decides: the event is returned by the Process
 // call that feeds sample MaskStart.Pos+MaskLag-1 at the latest. A masker
 // feeding frames of F samples must hold its output LookAhead(F) samples
-// behind its input to mask every tone from its first sample.
+// behind its input to mask every tone from its first sample. (One rare
+// case opens later: a digit whose windows never passed twice in a row
+// opens its mask when the digit is recognised, with Pos at the digit's
+// onset, further back. A masker masks from the oldest sample it still
+// holds then.)
 const MaskLag = onsetLookBack*subLen + edgeMargin + subLen + winLen // 260 (32.5 ms)
 
 // LookAhead returns the delay, in samples, a masker that feeds the detector
@@ -89,13 +93,12 @@ func LookAhead(frameLen int) int { return MaskLag + frameLen - 1 }
 // thresholds is one set of per-window acceptance limits. Powers are tone
 // powers A^2/2 in 16-bit linear units squared.
 type thresholds struct {
-	minPower   float64 // each tone, after offset correction
-	twistLo    float64 // high/low power ratio limits
-	twistHi    float64
-	relPeak    float64 // chosen bin over every other bin of its group
-	toTotal    float64 // (low+high)/window power
-	maxOffset  float64 // |df/f| limit from the phase estimate
-	maxOffsetG float64 // maxOffset expressed as phase over one hop, per tone
+	minPower  float64 // each tone, after offset correction
+	twistLo   float64 // high/low power ratio limits
+	twistHi   float64
+	relPeak   float64 // chosen bin over every other bin of its group
+	toTotal   float64 // (low+high)/window power
+	maxOffset float64 // |df/f| limit from the phase estimate
 }
 
 func dbm0Power(dbm0 float64) float64 {
@@ -112,7 +115,7 @@ var (
 		minPower:  dbm0Power(-31),
 		twistLo:   db(-11),
 		twistHi:   db(7),
-		relPeak:   db(8),
+		relPeak:   db(5),
 		toTotal:   0.8,
 		maxOffset: 0.027,
 	}
@@ -120,8 +123,8 @@ var (
 		minPower:  dbm0Power(-43),
 		twistLo:   db(-14),
 		twistHi:   db(10),
-		relPeak:   db(6),
-		toTotal:   0.7,
+		relPeak:   db(5),
+		toTotal:   0.75,
 		maxOffset: 0.045,
 	}
 )
@@ -137,12 +140,15 @@ func WithMaskLevel(dbm0 float64) Option {
 	return func(d *Detector) { d.mask.minPower = dbm0Power(dbm0) }
 }
 
-// Timing, in analysis windows (one per sub-block, 5 ms).
+// Timing, in analysis windows (one every 5 ms). A window passes while the
+// tone fills most of it, so a tone of D ms passes in about (D-5)/5 windows:
+// a 40 ms tone in 7, a 20 ms one in at most 4. Measured thresholds: tones
+// of <= 25 ms are never digits, >= 35 ms always; gaps of <= 25 ms are
+// bridged, >= 35 ms split.
 const (
-	digitMinHits = 5 // a 40 ms tone fills >= 5 windows, a 20 ms one <= 4
-	digitGap     = 7 // misses that end a digit: 10 ms breaks <= 5, 40 ms gaps >= 8
-	maskMinHits  = 2 // consecutive same-pair windows to open the mask
-	maskHang     = 2 // misses that close the mask
+	digitMinHits = 6 // windows of one pair that make a digit
+	digitGap     = 7 // consecutive misses that end it: a 10 ms break makes <= 5
+	maskHang     = 3 // consecutive misses that close the mask
 )
 
 // Detector is a streaming DTMF detector for 8 kHz linear PCM. It is not
@@ -157,7 +163,7 @@ type Detector struct {
 	en   float64
 	nsub int64 // completed sub-blocks
 	ring [ringSubs]subBlock
-	hist [histLen]float32
+	hist [2 * histLen]float32
 
 	// frequency-check cache: the Hann DFT of the window at cacheStart
 	// (the next window's predecessor).
@@ -210,12 +216,18 @@ func (d *Detector) Process(pcm []int16, evs []Event) []Event {
 	for len(pcm) > 0 {
 		n := min(subLen-d.fill, len(pcm))
 		chunk := pcm[:n]
-		goertzel(chunk, &d.s1, &d.s2, &d.en)
-		h := int(d.pos) & (histLen - 1)
-		for _, v := range chunk {
-			d.hist[h] = float32(v)
-			h = (h + 1) & (histLen - 1)
+		goertzel(chunk, &d.s1, &d.s2)
+		h := int(d.pos % histLen)
+		hist := d.hist[h : h+n]
+		twin := d.hist[h+histLen : h+histLen+n]
+		en := d.en
+		for i, v := range chunk {
+			x := float32(v)
+			hist[i] = x
+			twin[i] = x
+			en += float64(x) * float64(x)
 		}
+		d.en = en
 		d.pos += int64(n)
 		d.fill += n
 		pcm = pcm[n:]
@@ -288,7 +300,8 @@ func (d *Detector) endSub(evs []Event) []Event {
 }
 
 // stepMask runs the mask state machine on one window: two consecutive hits
-// of the same pair open the mask, maskHang misses close it.
+// of the same pair open the mask (one alone is too often speech), maskHang
+// misses close it.
 func (d *Detector) stepMask(evs []Event, start int64, code uint8, hit bool) []Event {
 	if d.masking {
 		if hit {
@@ -302,7 +315,7 @@ func (d *Detector) stepMask(evs []Event, start int64, code uint8, hit bool) []Ev
 		}
 		d.masking = false
 		d.maskPend = 0
-		d.maskLastEnd = d.endEstimate(d.maskLast, d.maskCode)
+		d.maskLastEnd = d.endEstimate(d.maskLast)
 		return append(evs, Event{Kind: MaskEnd, Pos: d.maskLastEnd})
 	}
 	if !hit {
@@ -313,7 +326,7 @@ func (d *Detector) stepMask(evs []Event, start int64, code uint8, hit bool) []Ev
 		d.maskPend, d.maskPendAt = code, start
 		return evs
 	}
-	return d.openMask(evs, d.onsetEstimate(d.maskPendAt, code), start, code)
+	return d.openMask(evs, d.onsetEstimate(d.maskPendAt), start, code)
 }
 
 func (d *Detector) openMask(evs []Event, pos, last int64, code uint8) []Event {
@@ -338,11 +351,11 @@ func (d *Detector) stepDigit(evs []Event, start int64, code uint8, hit bool) []E
 			if !d.masking {
 				// Every digit lies inside a mask, even one whose hits
 				// never came two in a row.
-				evs = d.openMask(evs, d.onsetEstimate(d.digFirst, code), start, code)
+				evs = d.openMask(evs, d.onsetEstimate(d.digFirst), start, code)
 			}
 			// Estimate the onset now that the reference sub-blocks are
 			// full of tone.
-			d.digOnset = d.onsetEstimate(d.digFirst, code)
+			d.digOnset = d.onsetEstimate(d.digFirst)
 			evs = append(evs, Event{Kind: DigitStart, Digit: pairDigit(code), Pos: d.digOnset})
 		}
 		return evs
@@ -355,7 +368,7 @@ func (d *Detector) stepDigit(evs []Event, start int64, code uint8, hit bool) []E
 			return evs
 		}
 		if d.digActive {
-			evs = append(evs, Event{Kind: DigitEnd, Digit: pairDigit(d.digCode), Pos: d.endEstimate(d.digLast, d.digCode)})
+			evs = append(evs, Event{Kind: DigitEnd, Digit: pairDigit(d.digCode), Pos: d.endEstimate(d.digLast)})
 		}
 		d.digCode, d.digActive = 0, false
 	}

@@ -21,8 +21,10 @@ const (
 	// ringSubs sub-blocks of history are kept for onset/end estimates.
 	ringSubs = 16
 	// histLen samples of history feed the frequency check (two windows one
-	// sub-block apart need winLen+subLen).
-	histLen = 256
+	// sub-block apart need winLen+subLen). The history is stored twice
+	// over, at i and i+histLen, so any window is one contiguous slice; a
+	// multiple of subLen, so no sub-block's samples wrap around.
+	histLen = 5 * subLen
 )
 
 // The DTMF frequencies (ITU-T Q.23): four low (row) and four high (column).
@@ -86,40 +88,29 @@ type subBlock struct {
 }
 
 // goertzel runs the eight filters over samples, continuing from and
-// updating the state in s1/s2 and the energy in e. Four filters at a time
-// keep the state in registers.
-func goertzel(samples []int16, s1, s2 *[8]float64, e *float64) {
-	{
-		c0, c1, c2, c3 := goertzelCoef[0], goertzelCoef[1], goertzelCoef[2], goertzelCoef[3]
-		a1, b1, c1s, d1 := s1[0], s1[1], s1[2], s1[3]
-		a2, b2, c2s, d2 := s2[0], s2[1], s2[2], s2[3]
-		en := *e
-		for _, v := range samples {
-			x := float64(v)
-			en += x * x
-			a1, a2 = x+c0*a1-a2, a1
-			b1, b2 = x+c1*b1-b2, b1
-			c1s, c2s = x+c2*c1s-c2s, c1s
-			d1, d2 = x+c3*d1-d2, d1
-		}
-		s1[0], s1[1], s1[2], s1[3] = a1, b1, c1s, d1
-		s2[0], s2[1], s2[2], s2[3] = a2, b2, c2s, d2
-		*e = en
+// updating the state in s1 (s[n-1]) and s2 (s[n-2]). Four filters at a
+// time keep their state in registers; x-s[n-2] is formed off the
+// loop-carried chain, which is then one multiply and one add per sample.
+// (Unrolling by two so the state variables swap roles measured slower: the
+// compiler spills.)
+func goertzel(samples []int16, s1, s2 *[8]float64) {
+	goertzel4(samples, (*[4]float64)(s1[0:4]), (*[4]float64)(s2[0:4]), (*[4]float64)(goertzelCoef[0:4]))
+	goertzel4(samples, (*[4]float64)(s1[4:8]), (*[4]float64)(s2[4:8]), (*[4]float64)(goertzelCoef[4:8]))
+}
+
+func goertzel4(samples []int16, s1, s2, coef *[4]float64) {
+	c0, c1, c2, c3 := coef[0], coef[1], coef[2], coef[3]
+	a1, b1, e1, f1 := s1[0], s1[1], s1[2], s1[3]
+	a2, b2, e2, f2 := s2[0], s2[1], s2[2], s2[3]
+	for _, v := range samples {
+		x := float64(v)
+		a1, a2 = c0*a1+(x-a2), a1
+		b1, b2 = c1*b1+(x-b2), b1
+		e1, e2 = c2*e1+(x-e2), e1
+		f1, f2 = c3*f1+(x-f2), f1
 	}
-	{
-		c0, c1, c2, c3 := goertzelCoef[4], goertzelCoef[5], goertzelCoef[6], goertzelCoef[7]
-		a1, b1, c1s, d1 := s1[4], s1[5], s1[6], s1[7]
-		a2, b2, c2s, d2 := s2[4], s2[5], s2[6], s2[7]
-		for _, v := range samples {
-			x := float64(v)
-			a1, a2 = x+c0*a1-a2, a1
-			b1, b2 = x+c1*b1-b2, b1
-			c1s, c2s = x+c2*c1s-c2s, c1s
-			d1, d2 = x+c3*d1-d2, d1
-		}
-		s1[4], s1[5], s1[6], s1[7] = a1, b1, c1s, d1
-		s2[4], s2[5], s2[6], s2[7] = a2, b2, c2s, d2
-	}
+	s1[0], s1[1], s1[2], s1[3] = a1, b1, e1, f1
+	s2[0], s2[1], s2[2], s2[3] = a2, b2, e2, f2
 }
 
 // finishSub turns the filter state after a full sub-block into its DFT:
@@ -134,19 +125,50 @@ func finishSub(sb *subBlock, s1, s2 *[8]float64) {
 	}
 }
 
-// hannDFT is the Hann-windowed DFT at tone k of the winLen samples of hist
-// starting at ring index start.
-func hannDFT(hist *[histLen]float32, start int, k int) (re, im float64) {
-	hr, hi := &hannRe[k], &hannIm[k]
+// hannDFT is the Hann-windowed DFT at tone k of the winLen samples x.
+func hannDFT(x []float32, k int) (re, im float64) {
+	x = x[:winLen]
+	hr, hi := hannRe[k][:], hannIm[k][:]
 	var r0, i0, r1, i1 float32
-	n := 0
-	for ; n+1 < winLen; n += 2 {
-		x0 := hist[(start+n)&(histLen-1)]
-		x1 := hist[(start+n+1)&(histLen-1)]
-		r0 += x0 * hr[n]
-		i0 += x0 * hi[n]
-		r1 += x1 * hr[n+1]
-		i1 += x1 * hi[n+1]
+	for len(x) >= 2 && len(hr) >= 2 && len(hi) >= 2 {
+		r0 += x[0] * hr[0]
+		i0 += x[0] * hi[0]
+		r1 += x[1] * hr[1]
+		i1 += x[1] * hi[1]
+		x, hr, hi = x[2:], hr[2:], hi[2:]
 	}
 	return float64(r0 + r1), float64(i0 + i1)
+}
+
+// hannLoss[i] is 1/W(x)^2 at x = i/hannLossStep bins off centre, W the
+// Hann window's amplitude response sinc(x)/(1-x^2): it turns the power
+// measured off centre back into the tone's power.
+const (
+	hannLossStep = 64
+	hannLossMax  = 1.5
+)
+
+var hannLoss [int(hannLossMax*hannLossStep) + 2]float64
+
+func init() {
+	for i := range hannLoss {
+		x := float64(i) / hannLossStep
+		w := 1.0
+		switch {
+		case x == 0:
+		case math.Abs(1-x*x) < 1e-9:
+			w = 0.5
+		default:
+			w = math.Sin(math.Pi*x) / (math.Pi * x) / (1 - x*x)
+		}
+		hannLoss[i] = 1 / (w * w)
+	}
+}
+
+// hannCorrection interpolates hannLoss at x bins (clamped to hannLossMax).
+func hannCorrection(x float64) float64 {
+	f := math.Min(math.Abs(x), hannLossMax) * hannLossStep
+	i := int(f)
+	fr := f - float64(i)
+	return hannLoss[i]*(1-fr) + hannLoss[i+1]*fr
 }

@@ -108,6 +108,7 @@ func TestTalkOff(t *testing.T) {
 		var masks int
 		evs := make([]Event, 0, 8)
 		var worst []string
+		maskFiles := map[string]int{}
 		for fi, s := range corpus {
 			f := make([]float64, len(s))
 			for i, v := range s {
@@ -125,6 +126,9 @@ func TestTalkOff(t *testing.T) {
 					case MaskStart:
 						open = e.Pos
 						masks++
+						if l == ulaw {
+							maskFiles[filepath.Base(files[fi])]++
+						}
 					case MaskEnd:
 						masked += e.Pos - open
 						open = -1
@@ -146,6 +150,9 @@ func TestTalkOff(t *testing.T) {
 		pct := 100 * float64(masked) / float64(total)
 		t.Logf("talk-off %s: %d files, %.1f min of speech: %d digit events, %d masks, masked %.3f s = %.4f %%",
 			l, len(corpus), float64(total)/SampleRate/60, digits, masks, float64(masked)/SampleRate, pct)
+		if l == ulaw {
+			t.Logf("masks by file: %v", maskFiles)
+		}
 		if digits != 0 {
 			t.Errorf("%s: %d digits reported on speech (in %v)", l, digits, worst)
 		}
