@@ -71,10 +71,10 @@ func TestAPIErrors(t *testing.T) {
 			_, err := d.session.CreateSession(ctx, &hushv1.CreateSessionRequest{CallId: "x", Policy: &hushv1.Policy{IdleTimeout: durationpb.New(1)}})
 			return err
 		}, codes.InvalidArgument},
-		{"pause not built yet", func() error {
+		{"pause without a recording", func() error {
 			_, err := d.session.PauseRecording(ctx, &hushv1.PauseRecordingRequest{SessionId: a.SessionId})
 			return err
-		}, codes.Unimplemented},
+		}, codes.FailedPrecondition},
 		{"bad page token", func() error {
 			_, err := d.session.ListSessions(ctx, &hushv1.ListSessionsRequest{PageToken: "%%%"})
 			return err

@@ -57,7 +57,12 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if err != nil {
 		return fmt.Errorf("media ports: %w", err)
 	}
-	defaults := session.Policy{StrictSource: cfg.Media.StrictSource, IdleTimeout: cfg.Media.IdleTimeout}
+	// Recording needs the media layer's recording tap, which is not wired yet: until it is,
+	// sessions are not recorded and asking for recording answers UNIMPLEMENTED.
+	defaults := session.Policy{
+		StrictSource: cfg.Media.StrictSource, IdleTimeout: cfg.Media.IdleTimeout,
+		Recording: session.RecordingPolicy{Off: true},
+	}
 	sessions := session.NewRegistry(session.Config{
 		Media:       session.RelayFactory(alloc, relayOptions(m, cfg.Media.LatencySampleEvery)...),
 		Defaults:    defaults,

@@ -20,6 +20,7 @@ type converter struct {
 	bind      netip.Addr // media sockets' address: remote addresses must be of its family
 	advertise netip.Addr // put into local addresses returned to callers
 	defaults  session.Policy
+	recording bool // sessions can be recorded in this build and configuration
 }
 
 func (c *converter) leg(field string, l *hushv1.Leg) (session.LegSpec, error) {
@@ -77,12 +78,28 @@ func (c *converter) policy(p *hushv1.Policy) (session.Policy, error) {
 	if out.AgentToCustomer, err = maskPolicy("policy.agent_to_customer", p.GetAgentToCustomer(), out.AgentToCustomer); err != nil {
 		return out, err
 	}
-	if p.GetRecording() == hushv1.RecordingMode_RECORDING_MODE_ON {
-		return out, fmt.Errorf("%w: policy.recording: recording", session.ErrUnsupported)
+	switch p.GetRecording() {
+	case hushv1.RecordingMode_RECORDING_MODE_ON:
+		if !c.recording {
+			return out, fmt.Errorf("%w: policy.recording: recording is disabled or not available here", session.ErrUnsupported)
+		}
+		out.Recording.Off = false
+	case hushv1.RecordingMode_RECORDING_MODE_OFF:
+		out.Recording.Off = true
+	case hushv1.RecordingMode_RECORDING_MODE_UNSPECIFIED:
+	default:
+		return out, invalidf("policy.recording is not a known value")
 	}
-	if p.GetAutoPauseOnDtmf() || p.GetMaxPause() != nil || p.GetResumeAfterMaxPause() {
-		return out, fmt.Errorf("%w: policy pause settings: recording", session.ErrUnsupported)
+	if p.GetAutoPauseOnDtmf() {
+		return out, fmt.Errorf("%w: policy.auto_pause_on_dtmf", session.ErrUnsupported)
 	}
+	if mp := p.GetMaxPause(); mp != nil {
+		if mp.CheckValid() != nil || mp.AsDuration() < 0 || mp.AsDuration() > 24*time.Hour {
+			return out, invalidf("policy.max_pause must be between 0s and 24h")
+		}
+		out.Recording.MaxPause = mp.AsDuration()
+	}
+	out.Recording.ResumeAfterMaxPause = p.GetResumeAfterMaxPause()
 	switch p.GetStrictSource() {
 	case hushv1.StrictSource_STRICT_SOURCE_ON:
 		out.StrictSource = true
@@ -203,6 +220,10 @@ func (c *converter) legPB(l *session.LegInfo) *hushv1.Leg {
 }
 
 func policyPB(p session.Policy) *hushv1.Policy {
+	recMode := hushv1.RecordingMode_RECORDING_MODE_ON
+	if p.Recording.Off {
+		recMode = hushv1.RecordingMode_RECORDING_MODE_OFF
+	}
 	strict := hushv1.StrictSource_STRICT_SOURCE_OFF
 	if p.StrictSource {
 		strict = hushv1.StrictSource_STRICT_SOURCE_ON
@@ -210,9 +231,12 @@ func policyPB(p session.Policy) *hushv1.Policy {
 	return &hushv1.Policy{
 		CustomerToAgent: maskPolicyPB(p.CustomerToAgent),
 		AgentToCustomer: maskPolicyPB(p.AgentToCustomer),
-		Recording:       hushv1.RecordingMode_RECORDING_MODE_OFF,
+		Recording:       recMode,
 		StrictSource:    strict,
 		IdleTimeout:     durationpb.New(p.IdleTimeout),
+		MaxPause:        durationpb.New(p.Recording.MaxPause),
+
+		ResumeAfterMaxPause: p.Recording.ResumeAfterMaxPause,
 	}
 }
 
@@ -233,7 +257,8 @@ func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
 		Policy:             policyPB(in.Policy),
 		Labels:             in.Labels,
 		State:              hushv1.SessionState_SESSION_STATE_ACTIVE,
-		RecordingState:     hushv1.RecordingState_RECORDING_STATE_STOPPED,
+		RecordingState:     recordingStates[in.Recording.State],
+		RecordingId:        in.Recording.ID,
 		SecureCaptureState: hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_OFF,
 		DigitProgress:      progressPB(in.Capture),
 		CreateTime:         timestamppb.New(in.Created),
@@ -247,6 +272,18 @@ func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
 		out.EndReason = endReasons[in.EndReason]
 	}
 	return out
+}
+
+var recordingStates = map[session.RecordingState]hushv1.RecordingState{
+	session.RecordingStopped: hushv1.RecordingState_RECORDING_STATE_STOPPED,
+	session.RecordingActive:  hushv1.RecordingState_RECORDING_STATE_ACTIVE,
+	session.RecordingPaused:  hushv1.RecordingState_RECORDING_STATE_PAUSED,
+	session.RecordingFailed:  hushv1.RecordingState_RECORDING_STATE_FAILED,
+}
+
+var pauseBehaviorsPB = map[session.PauseBehavior]hushv1.PauseBehavior{
+	session.PauseSilence: hushv1.PauseBehavior_PAUSE_BEHAVIOR_SILENCE,
+	session.PauseSkip:    hushv1.PauseBehavior_PAUSE_BEHAVIOR_SKIP,
 }
 
 var luhnResults = map[session.LuhnResult]hushv1.LuhnResult{
@@ -287,6 +324,16 @@ func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 		out.Event = &hushv1.SessionEvent_SecureCapture{SecureCapture: &hushv1.SecureCaptureChanged{State: st, Reason: e.CaptureWhy}}
 	case session.EventDigits:
 		out.Event = &hushv1.SessionEvent_Digits{Digits: progressPB(e.Capture)}
+	case session.EventRecording:
+		out.Event = &hushv1.SessionEvent_Recording{Recording: &hushv1.RecordingStateChanged{
+			State: recordingStates[e.Recording.State], Behavior: pauseBehaviorsPB[e.Recording.Behavior], Reason: e.RecordingReason,
+		}}
+	case session.EventMaxPause:
+		out.Event = &hushv1.SessionEvent_MaxPauseExceeded{MaxPauseExceeded: &hushv1.MaxPauseExceeded{
+			PausedFor: durationpb.New(e.PausedFor), Resumed: e.Resumed,
+		}}
+	case session.EventRecordingFailed:
+		out.Event = &hushv1.SessionEvent_RecordingFailed{RecordingFailed: &hushv1.RecordingFailed{Reason: e.RecordingFailure}}
 	case session.EventEnded:
 		out.Event = &hushv1.SessionEvent_Ended{Ended: &hushv1.SessionEnded{Reason: endReasons[e.Reason], Session: c.sessionPB(e.Session)}}
 	}

@@ -29,6 +29,7 @@ var errorCodes = []struct {
 	{session.ErrUnsupported, codes.Unimplemented},
 	{session.ErrRequestIDReused, codes.FailedPrecondition},
 	{session.ErrCollecting, codes.FailedPrecondition},
+	{session.ErrFailedPrecondition, codes.FailedPrecondition},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

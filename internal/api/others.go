@@ -52,23 +52,6 @@ func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream h
 	}
 }
 
-// RecordingServer answers UNIMPLEMENTED until recording lands, with a message saying so.
-type RecordingServer struct {
-	hushv1.UnimplementedRecordingServiceServer
-}
-
-func (RecordingServer) ListRecordings(context.Context, *hushv1.ListRecordingsRequest) (*hushv1.ListRecordingsResponse, error) {
-	return nil, notYet("recording")
-}
-
-func (RecordingServer) GetRecording(context.Context, *hushv1.GetRecordingRequest) (*hushv1.Recording, error) {
-	return nil, notYet("recording")
-}
-
-func (RecordingServer) DownloadRecording(*hushv1.DownloadRecordingRequest, hushv1.RecordingService_DownloadRecordingServer) error {
-	return notYet("recording")
-}
-
 // Drainer is what AdminServer needs from the daemon: start a drain with a deadline and
 // report how many sessions were active.
 type Drainer interface {

@@ -30,6 +30,8 @@ type Options struct {
 	Defaults                 session.Policy
 	Drainer                  Drainer
 	DrainTimeout             time.Duration
+	// RecordingDir is where recordings are ("" when recording is off).
+	RecordingDir string
 }
 
 // Server is the assembled gRPC server: hush's services, health and reflection, with
@@ -53,10 +55,10 @@ func NewServer(o Options) *Server {
 		grpc.ChainUnaryInterceptor(ic.unary),
 		grpc.ChainStreamInterceptor(ic.stream),
 	)
-	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults}
+	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.RecordingDir != ""}
 	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry})
-	hushv1.RegisterRecordingServiceServer(g, RecordingServer{})
+	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{dir: o.RecordingDir})
 	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout})
 
 	h := health.NewServer()

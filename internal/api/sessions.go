@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -226,12 +227,49 @@ func notYet(what string) error {
 	return status.Error(codes.Unimplemented, fmt.Sprintf("%s is not implemented in this build yet", what))
 }
 
-func (s *SessionServer) PauseRecording(context.Context, *hushv1.PauseRecordingRequest) (*hushv1.Session, error) {
-	return nil, notYet("recording pause")
+func (s *SessionServer) PauseRecording(ctx context.Context, req *hushv1.PauseRecordingRequest) (*hushv1.Session, error) {
+	if err := checkControl(req.GetSessionId(), req.GetRequestId(), req.GetReason()); err != nil {
+		return nil, toStatus(err)
+	}
+	var b session.PauseBehavior
+	switch req.GetBehavior() {
+	case hushv1.PauseBehavior_PAUSE_BEHAVIOR_UNSPECIFIED, hushv1.PauseBehavior_PAUSE_BEHAVIOR_SILENCE:
+		b = session.PauseSilence
+	case hushv1.PauseBehavior_PAUSE_BEHAVIOR_SKIP:
+		b = session.PauseSkip
+	default:
+		return nil, toStatus(invalidf("behavior is not a known value"))
+	}
+	in, err := s.reg.Pause(req.GetSessionId(), b, actor(ctx), req.GetRequestId(), req.GetReason())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return s.conv.sessionPB(&in), nil
 }
 
-func (s *SessionServer) ResumeRecording(context.Context, *hushv1.ResumeRecordingRequest) (*hushv1.Session, error) {
-	return nil, notYet("recording resume")
+func (s *SessionServer) ResumeRecording(ctx context.Context, req *hushv1.ResumeRecordingRequest) (*hushv1.Session, error) {
+	if err := checkControl(req.GetSessionId(), req.GetRequestId(), req.GetReason()); err != nil {
+		return nil, toStatus(err)
+	}
+	in, err := s.reg.Resume(req.GetSessionId(), actor(ctx), req.GetRequestId(), req.GetReason())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return s.conv.sessionPB(&in), nil
+}
+
+// checkControl validates the fields every control request has.
+func checkControl(sessionID, requestID, reason string) error {
+	if err := checkSessionID(sessionID); err != nil {
+		return err
+	}
+	if err := checkRequestID(requestID); err != nil {
+		return err
+	}
+	if len(reason) > maxReasonLen || !utf8.ValidString(reason) {
+		return invalidf("reason must be valid UTF-8 of at most %d bytes", maxReasonLen)
+	}
+	return nil
 }
 
 func (s *SessionServer) StartSecureCapture(ctx context.Context, req *hushv1.StartSecureCaptureRequest) (*hushv1.Session, error) {

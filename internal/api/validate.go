@@ -20,6 +20,7 @@ const (
 	maxLabelValueLen = 256
 	maxCodecs        = 32
 	maxCodecNameLen  = 32
+	maxReasonLen     = 256
 	maxPageSize      = 1000
 	defaultPageSize  = 100
 	minIdleTimeout   = 100 * time.Millisecond

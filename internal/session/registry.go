@@ -15,9 +15,10 @@ import (
 
 // Hooks observe the registry for metrics. Every field is optional.
 type Hooks struct {
-	Created      func()
-	Ended        func(EndReason)
-	CreateFailed func(reason string)
+	Created         func()
+	Ended           func(EndReason)
+	CreateFailed    func(reason string)
+	RecordingFailed func()
 }
 
 // Config sets up a Registry.
@@ -35,6 +36,8 @@ type Config struct {
 	// CaptureMask masks customer->agent during secure capture when the policy does not
 	// mask that direction; default a tone.
 	CaptureMask MaskPolicy
+	// Recorder starts a session's recording; nil disables recording.
+	Recorder RecorderFactory
 }
 
 // digit is one captured digit on its way from a packet goroutine to its session.
@@ -133,7 +136,9 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 		legs: [2]LegSpec{spec.Customer, spec.Agent}, policy: spec.Policy,
 		subs: make(map[*subscriber]struct{}),
 	}
+	r.startRecording(s, spec)
 	m, err := r.cfg.Media(MediaSpec{
+		Record:    s.recordTap(),
 		SessionID: s.id, Customer: spec.Customer, Agent: spec.Agent,
 		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch,
 		OnDigit: func(d Direction, b byte) {
@@ -145,6 +150,7 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 		},
 	})
 	if err != nil {
+		s.closeRecording()
 		if errors.Is(err, ErrPortsExhausted) {
 			r.failed("ports_exhausted")
 		} else {
@@ -155,6 +161,7 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	s.media = m
 	if err := s.applyMaskingLocked(spec.Policy); err != nil {
 		_ = m.Close()
+		s.closeRecording()
 		r.failed("media_error")
 		return Info{}, err
 	}
@@ -387,6 +394,7 @@ func (r *Registry) Run(ctx context.Context) {
 		case <-t.C:
 			r.ReapIdle()
 			r.TimeoutCaptures()
+			r.CheckMaxPauses()
 		}
 	}
 }
@@ -407,6 +415,46 @@ func (r *Registry) TimeoutCaptures() int {
 		}
 	}
 	return n
+}
+
+// CheckMaxPauses raises max-pause events (and resumes where policy says).
+func (r *Registry) CheckMaxPauses() int {
+	now := r.now()
+	n := 0
+	for _, s := range r.all() {
+		if s.checkMaxPause(now) {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *Registry) all() []*Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	all := make([]*Session, 0, len(r.byID))
+	for _, s := range r.byID {
+		all = append(all, s)
+	}
+	return all
+}
+
+// Pause pauses a session's recording.
+func (r *Registry) Pause(id string, b PauseBehavior, actor, requestID, reason string) (Info, error) {
+	s, err := r.lookup(id)
+	if err != nil {
+		return Info{}, err
+	}
+	return s.pause(b, actor, requestID, reason)
+}
+
+// Resume resumes a session's recording.
+func (r *Registry) Resume(id, actor, requestID, reason string) (Info, error) {
+	s, err := r.lookup(id)
+	if err != nil {
+		return Info{}, err
+	}
+	return s.resume(actor, requestID, reason)
 }
 
 // StartCapture starts secure capture on a session.

@@ -30,6 +30,7 @@ type Session struct {
 	subs      map[*subscriber]struct{}
 	reqs      map[string]Info // request ids seen, by operation
 	cap       capture
+	rec       recState
 }
 
 func (s *Session) cachedLocked(op, requestID string) (Info, bool) {
@@ -69,6 +70,7 @@ func (s *Session) infoLocked() Info {
 	in := Info{
 		ID: s.id, CallID: s.callID, AgentID: s.agentID, Labels: s.labels,
 		Policy: s.policy, State: Active, Created: s.created, Capture: s.cap.info(),
+		Recording: s.rec.info(),
 	}
 	for l := Customer; l <= Agent; l++ {
 		li := in.Leg(l)
@@ -170,6 +172,9 @@ func (s *Session) update(u Update) (Info, error) {
 		s.legs[leg] = next
 		paths = append(paths, changed...)
 	}
+	if u.Policy != nil && u.Policy.Recording.Off != s.policy.Recording.Off {
+		return Info{}, fmt.Errorf("%w: policy.recording is fixed when the session is created", ErrInvalid)
+	}
 	if u.Policy != nil && *u.Policy != s.policy {
 		if err := s.applyMaskingLocked(*u.Policy); err != nil {
 			return Info{}, fmt.Errorf("update policy: %w", err)
@@ -249,8 +254,14 @@ func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
 
 	// Without the lock: closing waits for packet goroutines, which may be in onLatch.
 	_ = s.media.Close()
+	// No packet goroutine writes to the recording any more: finish it.
+	s.closeRecording()
 
 	s.mu.Lock()
+	if s.rec.state != RecordingFailed {
+		s.rec.state = RecordingStopped
+	}
+	final.Recording = s.rec.info()
 	// Counters may have moved while the media was closing.
 	for l := Customer; l <= Agent; l++ {
 		final.Leg(l).Stats = s.media.Stats(l)

@@ -97,6 +97,7 @@ type MaskPolicy struct {
 // Policy is how a session treats audio.
 type Policy struct {
 	CustomerToAgent, AgentToCustomer MaskPolicy
+	Recording                        RecordingPolicy
 	StrictSource                     bool
 	IdleTimeout                      time.Duration
 }
@@ -162,6 +163,7 @@ type Info struct {
 	Created, EndedAt    time.Time
 	EndReason           EndReason
 	Capture             CaptureInfo
+	Recording           RecordingInfo
 }
 
 // Leg returns the info of one leg.
@@ -183,24 +185,32 @@ const (
 	EventEnded
 	EventCapture // secure capture started or stopped
 	EventDigits  // masked digit progress
+	EventRecording
+	EventMaxPause
+	EventRecordingFailed
 )
 
 // Event is one change to a session. Events of one session have increasing Seq.
 type Event struct {
-	SessionID  string
-	Seq        uint64
-	Time       time.Time
-	Actor      string
-	RequestID  string
-	Kind       EventKind
-	Session    *Info // snapshot, updated, ended
-	Paths      []string
-	Leg        Leg            // latched
-	Addr       netip.AddrPort // latched
-	Media      string         // latched: "rtp" or "rtcp"
-	Reason     EndReason      // ended
-	Capture    CaptureInfo    // capture, digits
-	CaptureWhy string         // capture: why it stopped
+	SessionID        string
+	Seq              uint64
+	Time             time.Time
+	Actor            string
+	RequestID        string
+	Kind             EventKind
+	Session          *Info // snapshot, updated, ended
+	Paths            []string
+	Leg              Leg            // latched
+	Addr             netip.AddrPort // latched
+	Media            string         // latched: "rtp" or "rtcp"
+	Reason           EndReason      // ended
+	Capture          CaptureInfo    // capture, digits
+	CaptureWhy       string         // capture: why it stopped
+	Recording        RecordingInfo  // recording
+	RecordingReason  string         // recording: the caller's reason
+	PausedFor        time.Duration  // max pause
+	Resumed          bool           // max pause: resumed automatically
+	RecordingFailure string         // recording failed
 }
 
 // Update changes a session as after a re-INVITE. Nil fields are left alone.
@@ -247,6 +257,8 @@ type MediaSpec struct {
 	OnLatch         func(l Leg, media string, addr netip.AddrPort)
 	// OnDigit receives captured digits on a packet goroutine; it must not block.
 	OnDigit func(d Direction, digit byte)
+	// Record receives one leg's DTMF-masked PCM on a packet goroutine (nil: not recording).
+	Record func(l Leg, ssrc, ts uint32, pcm []int16)
 }
 
 // MediaFactory allocates ports and starts a session's data plane. It returns an error

@@ -1,0 +1,49 @@
+package session
+
+import (
+	"fmt"
+
+	"github.com/hushmedia/hush/media/record"
+)
+
+// RecordFactory is the production RecorderFactory: a media/record stereo WAV per session in
+// dir, customer left, agent right. opts (clock, checkpoint interval, input delay = the
+// recording look-ahead) apply to every recording.
+func RecordFactory(dir string, opts ...record.Option) RecorderFactory {
+	return func(m RecorderMeta) (Recorder, error) {
+		all := append([]record.Option(nil), opts...)
+		if m.OnFailure != nil {
+			all = append(all, record.WithOnFailure(m.OnFailure))
+		}
+		rec, err := record.New(dir, record.Meta{
+			RecordingID: m.SessionID, SessionID: m.SessionID, CallID: m.CallID, AgentID: m.AgentID,
+		}, all...)
+		if err != nil {
+			return nil, fmt.Errorf("start recording: %w", err)
+		}
+		return recordAdapter{rec}, nil
+	}
+}
+
+type recordAdapter struct{ r *record.Recorder }
+
+func (a recordAdapter) ID() string { return a.r.ID() }
+
+func (a recordAdapter) Write(l Leg, ssrc, ts uint32, pcm []int16) error {
+	return a.r.Write(record.Leg(l), ssrc, ts, pcm)
+}
+
+var pauseBehaviors = map[PauseBehavior]record.PauseBehavior{
+	PauseSilence: record.PauseSilence,
+	PauseSkip:    record.PauseSkip,
+}
+
+func (a recordAdapter) Pause(b PauseBehavior, actor, requestID, reason string) (bool, error) {
+	return a.r.Pause(pauseBehaviors[b], record.Action{Actor: actor, RequestID: requestID, Reason: reason})
+}
+
+func (a recordAdapter) Resume(actor, requestID, reason string) (bool, error) {
+	return a.r.Resume(record.Action{Actor: actor, RequestID: requestID, Reason: reason})
+}
+
+func (a recordAdapter) Close() error { return a.r.Close() }

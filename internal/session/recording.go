@@ -1,0 +1,221 @@
+package session
+
+import (
+	"fmt"
+	"time"
+)
+
+// Recording: each session records its sanitized audio (unless policy turns it off) through a
+// Recorder. The media layer hands it DTMF-masked PCM on packet goroutines (MediaSpec.Record);
+// this file is the control side: pause/resume, max pause, failure, close.
+
+// PauseBehavior is what a pause does to the recording.
+type PauseBehavior int
+
+// Pause behaviours; PauseSilence keeps the timeline.
+const (
+	PauseSilence PauseBehavior = iota + 1
+	PauseSkip
+)
+
+// RecordingState is a session's recording state.
+type RecordingState int
+
+// Recording states.
+const (
+	RecordingStopped RecordingState = iota // not recording (policy off, no recorder, or ended)
+	RecordingActive
+	RecordingPaused
+	RecordingFailed
+)
+
+// Recorder is one session's recording. media/record's Recorder provides it.
+type Recorder interface {
+	ID() string
+	// Write takes one leg's masked PCM; it never blocks (packet goroutines call it).
+	Write(l Leg, ssrc, ts uint32, pcm []int16) error
+	Pause(b PauseBehavior, actor, requestID, reason string) (changed bool, err error)
+	Resume(actor, requestID, reason string) (changed bool, err error)
+	// Close finishes the file; it waits for the disk, so it is never called on a packet path.
+	Close() error
+}
+
+// RecorderMeta identifies a recording.
+type RecorderMeta struct {
+	SessionID, CallID, AgentID string
+	// OnFailure is called once if the recording fails (disk full, I/O error); the call goes on.
+	OnFailure func(error)
+}
+
+// RecorderFactory starts a session's recording.
+type RecorderFactory func(m RecorderMeta) (Recorder, error)
+
+// RecordingPolicy is the recording part of a session's policy.
+type RecordingPolicy struct {
+	Off                 bool          // policy turned recording off
+	MaxPause            time.Duration // 0: no limit
+	ResumeAfterMaxPause bool
+}
+
+type recState struct {
+	rec         Recorder
+	state       RecordingState
+	behavior    PauseBehavior
+	pausedAt    time.Time
+	maxNotified bool
+	failure     string
+}
+
+// recordingInfo is the part of Info about recording.
+type RecordingInfo struct {
+	ID       string
+	State    RecordingState
+	Behavior PauseBehavior // while paused
+	Failure  string
+}
+
+func (r *recState) info() RecordingInfo {
+	in := RecordingInfo{State: r.state, Failure: r.failure}
+	if r.rec != nil {
+		in.ID = r.rec.ID()
+	}
+	if r.state == RecordingPaused {
+		in.Behavior = r.behavior
+	}
+	return in
+}
+
+// startRecording runs at create, before media starts.
+func (r *Registry) startRecording(s *Session, spec Spec) {
+	if r.cfg.Recorder == nil || spec.Policy.Recording.Off {
+		return
+	}
+	rec, err := r.cfg.Recorder(RecorderMeta{
+		SessionID: s.id, CallID: s.callID, AgentID: s.agentID,
+		OnFailure: func(err error) { s.recordingFailed(err) },
+	})
+	if err != nil {
+		// The call goes on unrecorded; say so.
+		s.rec = recState{state: RecordingFailed, failure: "could not start recording"}
+		r.log.Error("recording not started", "session_id", s.id, "err", err)
+		if h := r.cfg.Hooks.RecordingFailed; h != nil {
+			h()
+		}
+		return
+	}
+	s.rec = recState{rec: rec, state: RecordingActive}
+}
+
+// recordTap is what the media layer calls with masked PCM.
+func (s *Session) recordTap() func(l Leg, ssrc, ts uint32, pcm []int16) {
+	rec := s.rec.rec
+	if rec == nil {
+		return nil
+	}
+	return func(l Leg, ssrc, ts uint32, pcm []int16) { _ = rec.Write(l, ssrc, ts, pcm) }
+}
+
+func (s *Session) recordingFailed(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rec.state == RecordingFailed {
+		return
+	}
+	s.rec.state = RecordingFailed
+	s.rec.failure = "recording write failed"
+	s.publishLocked(Event{Kind: EventRecordingFailed, RecordingFailure: s.rec.failure})
+	s.reg.log.Error("recording failed; the call goes on", "session_id", s.id, "err", err)
+	if h := s.reg.cfg.Hooks.RecordingFailed; h != nil {
+		h()
+	}
+}
+
+func (s *Session) pause(b PauseBehavior, actor, requestID, reason string) (Info, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended {
+		return Info{}, ErrNotFound
+	}
+	if in, ok := s.cachedLocked("pause", requestID); ok {
+		return in, nil
+	}
+	if s.rec.rec == nil || s.rec.state == RecordingFailed {
+		return Info{}, fmt.Errorf("%w: this session is not recording", ErrFailedPrecondition)
+	}
+	if b == 0 {
+		b = PauseSilence
+	}
+	if s.rec.state == RecordingActive {
+		if _, err := s.rec.rec.Pause(b, actor, requestID, reason); err != nil {
+			return Info{}, fmt.Errorf("pause: %w", err)
+		}
+		s.rec.state, s.rec.behavior, s.rec.pausedAt, s.rec.maxNotified = RecordingPaused, b, s.reg.now(), false
+		s.publishLocked(Event{Kind: EventRecording, Actor: actor, RequestID: requestID, Recording: s.rec.info(), RecordingReason: reason})
+	}
+	in := s.infoLocked()
+	s.rememberLocked("pause", requestID, in)
+	return in, nil
+}
+
+func (s *Session) resume(actor, requestID, reason string) (Info, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended {
+		return Info{}, ErrNotFound
+	}
+	if in, ok := s.cachedLocked("resume", requestID); ok {
+		return in, nil
+	}
+	if s.rec.rec == nil || s.rec.state == RecordingFailed {
+		return Info{}, fmt.Errorf("%w: this session is not recording", ErrFailedPrecondition)
+	}
+	if s.rec.state == RecordingPaused {
+		if err := s.resumeLocked(actor, requestID, reason); err != nil {
+			return Info{}, err
+		}
+	}
+	in := s.infoLocked()
+	s.rememberLocked("resume", requestID, in)
+	return in, nil
+}
+
+func (s *Session) resumeLocked(actor, requestID, reason string) error {
+	if _, err := s.rec.rec.Resume(actor, requestID, reason); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	s.rec.state = RecordingActive
+	s.publishLocked(Event{Kind: EventRecording, Actor: actor, RequestID: requestID, Recording: s.rec.info(), RecordingReason: reason})
+	return nil
+}
+
+// checkMaxPause raises the max-pause event once per pause, and resumes when policy says so.
+func (s *Session) checkMaxPause(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	max := s.policy.Recording.MaxPause
+	if s.state == Ended || s.rec.state != RecordingPaused || max <= 0 || s.rec.maxNotified || now.Sub(s.rec.pausedAt) < max {
+		return false
+	}
+	s.rec.maxNotified = true
+	resume := s.policy.Recording.ResumeAfterMaxPause
+	s.publishLocked(Event{Kind: EventMaxPause, PausedFor: now.Sub(s.rec.pausedAt), Resumed: resume})
+	if resume {
+		if err := s.resumeLocked("hush", "", "max pause exceeded"); err != nil {
+			s.reg.log.Error("auto-resume failed", "session_id", s.id, "err", err)
+		}
+	}
+	return true
+}
+
+// closeRecording finishes the file once the media has stopped writing.
+func (s *Session) closeRecording() {
+	s.mu.Lock()
+	rec := s.rec.rec
+	s.mu.Unlock()
+	if rec == nil {
+		return
+	}
+	if err := rec.Close(); err != nil {
+		s.reg.log.Error("recording close failed", "session_id", s.id, "err", err)
+	}
+}

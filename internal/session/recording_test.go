@@ -1,0 +1,144 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+type fakeRecorder struct {
+	id      string
+	mu      sync.Mutex
+	calls   []string
+	closed  int
+	failure func(error)
+}
+
+func (f *fakeRecorder) ID() string                               { return f.id }
+func (f *fakeRecorder) Write(Leg, uint32, uint32, []int16) error { return nil }
+func (f *fakeRecorder) log(s string) {
+	f.mu.Lock()
+	f.calls = append(f.calls, s)
+	f.mu.Unlock()
+}
+func (f *fakeRecorder) Pause(b PauseBehavior, actor, req, reason string) (bool, error) {
+	f.log(fmt.Sprintf("pause %d %s %s", b, actor, reason))
+	return true, nil
+}
+func (f *fakeRecorder) Resume(actor, req, reason string) (bool, error) {
+	f.log("resume " + actor)
+	return true, nil
+}
+func (f *fakeRecorder) Close() error {
+	f.mu.Lock()
+	f.closed++
+	f.mu.Unlock()
+	return nil
+}
+
+func recordingHarness(t *testing.T, pol RecordingPolicy) (*harness, *fakeRecorder, Info, <-chan Event) {
+	t.Helper()
+	h := newHarness(t, 8, 10)
+	rec := &fakeRecorder{id: "rec-1"}
+	h.reg.cfg.Recorder = func(m RecorderMeta) (Recorder, error) {
+		rec.failure = m.OnFailure
+		return rec, nil
+	}
+	sp := spec("call-1", "")
+	sp.Policy.Recording = pol
+	in, err := h.reg.Create(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _, _ := h.reg.Watch(context.Background(), in.ID)
+	next(t, ch)
+	return h, rec, in, ch
+}
+
+func TestPauseResume(t *testing.T) {
+	h, rec, in, ch := recordingHarness(t, RecordingPolicy{})
+	if in.Recording.State != RecordingActive || in.Recording.ID != "rec-1" {
+		t.Fatalf("recording %+v", in.Recording)
+	}
+	got, err := h.reg.Pause(in.ID, PauseSkip, "agent-7", "p1", "card payment")
+	if err != nil || got.Recording.State != RecordingPaused || got.Recording.Behavior != PauseSkip {
+		t.Fatalf("pause: %+v %v", got.Recording, err)
+	}
+	if e := next(t, ch); e.Kind != EventRecording || e.Recording.State != RecordingPaused || e.RecordingReason != "card payment" {
+		t.Fatalf("event %+v", e)
+	}
+	// Repeating the request, or pausing a paused recording, changes nothing and is no error.
+	if _, err := h.reg.Pause(in.ID, PauseSkip, "agent-7", "p1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.reg.Pause(in.ID, PauseSilence, "agent-7", "p2", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.reg.Resume(in.ID, "agent-7", "r1", ""); got.Recording.State != RecordingActive {
+		t.Fatalf("resume: %+v", got.Recording)
+	}
+	if _, err := h.reg.Resume(in.ID, "agent-7", "r2", ""); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	calls := fmt.Sprint(rec.calls)
+	rec.mu.Unlock()
+	if calls != "[pause 2 agent-7 card payment resume agent-7]" {
+		t.Fatalf("recorder saw %s", calls)
+	}
+	h.reg.Delete(in.ID, "", "")
+	if rec.closed != 1 {
+		t.Fatalf("recorder closed %d times", rec.closed)
+	}
+}
+
+func TestMaxPause(t *testing.T) {
+	h, _, in, ch := recordingHarness(t, RecordingPolicy{MaxPause: time.Minute, ResumeAfterMaxPause: true})
+	h.reg.Pause(in.ID, 0, "a", "", "")
+	next(t, ch)
+	h.clock.Advance(59 * time.Second)
+	if h.reg.CheckMaxPauses() != 0 {
+		t.Fatal("early")
+	}
+	h.clock.Advance(time.Second)
+	if h.reg.CheckMaxPauses() != 1 {
+		t.Fatal("max pause not raised")
+	}
+	if e := next(t, ch); e.Kind != EventMaxPause || !e.Resumed || e.PausedFor != time.Minute {
+		t.Fatalf("event %+v", e)
+	}
+	if e := next(t, ch); e.Kind != EventRecording || e.Recording.State != RecordingActive {
+		t.Fatalf("resume event %+v", e)
+	}
+	if h.reg.CheckMaxPauses() != 0 {
+		t.Fatal("raised twice")
+	}
+}
+
+func TestRecordingFailureKeepsCall(t *testing.T) {
+	h, rec, in, ch := recordingHarness(t, RecordingPolicy{})
+	rec.failure(errors.New("no space left on device"))
+	if e := next(t, ch); e.Kind != EventRecordingFailed {
+		t.Fatalf("event %+v", e)
+	}
+	got, err := h.reg.Get(in.ID)
+	if err != nil || got.State != Active || got.Recording.State != RecordingFailed {
+		t.Fatalf("after failure: %+v %v", got.Recording, err)
+	}
+	if _, err := h.reg.Pause(in.ID, 0, "a", "", ""); !errors.Is(err, ErrFailedPrecondition) {
+		t.Fatalf("pause of failed recording: %v", err)
+	}
+}
+
+func TestRecordingOffByPolicy(t *testing.T) {
+	h, _, in, _ := recordingHarness(t, RecordingPolicy{Off: true})
+	if in.Recording.State != RecordingStopped || in.Recording.ID != "" {
+		t.Fatalf("recording %+v", in.Recording)
+	}
+	if _, err := h.reg.Pause(in.ID, 0, "a", "", ""); !errors.Is(err, ErrFailedPrecondition) {
+		t.Fatalf("pause without recording: %v", err)
+	}
+}
