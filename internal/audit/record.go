@@ -1,0 +1,167 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Record is one audit entry. Seq, Time, Prev and Hash are filled in by
+// Log.Append; the rest by the caller.
+type Record struct {
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"` // UTC, RFC 3339 with nanoseconds
+	Actor     string    `json:"actor"`
+	Role      string    `json:"role,omitempty"`
+	Action    string    `json:"action"`
+	SessionID string    `json:"session_id,omitempty"`
+	CallID    string    `json:"call_id,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Outcome   string    `json:"outcome"`
+	Detail    string    `json:"detail,omitempty"` // never card digits
+	Prev      string    `json:"prev"`
+	Hash      string    `json:"hash"`
+}
+
+// body is Record without Hash: what the hash covers.
+type body struct {
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"`
+	Actor     string    `json:"actor"`
+	Role      string    `json:"role,omitempty"`
+	Action    string    `json:"action"`
+	SessionID string    `json:"session_id,omitempty"`
+	CallID    string    `json:"call_id,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Outcome   string    `json:"outcome"`
+	Detail    string    `json:"detail,omitempty"`
+	Prev      string    `json:"prev"`
+}
+
+const (
+	// MaxLine bounds one record line; Append refuses larger records and
+	// Verify reports longer lines.
+	MaxLine = 16 << 10
+	// minDigitRun is the shortest PAN (ISO/IEC 7812: 12..19 digits at
+	// most issuers today; 8-digit IINs but 12-digit minimum length).
+	minDigitRun = 12
+	hashMember  = `,"hash":"`
+	suffixLen   = len(hashMember) + 2*sha256.Size + len(`"}`)
+)
+
+// Genesis is the prev of the first record.
+var Genesis = hex.EncodeToString(make([]byte, sha256.Size))
+
+// fields returns the caller-supplied text fields with their names.
+func (r *Record) fields() [7][2]string {
+	return [7][2]string{{"actor", r.Actor}, {"role", r.Role}, {"action", r.Action},
+		{"session_id", r.SessionID}, {"call_id", r.CallID}, {"request_id", r.RequestID},
+		{"outcome", r.Outcome}}
+}
+
+// check validates the caller's fields: required ones set, no digit runs.
+func (r *Record) check() error {
+	fs := r.fields()
+	for _, f := range append(fs[:], [2]string{"detail", r.Detail}) {
+		if hasDigitRun(f[1]) {
+			return fmt.Errorf("%w: %s", ErrDigits, f[0])
+		}
+		if !utf8.ValidString(f[1]) {
+			return fmt.Errorf("%w: %s is not valid UTF-8", ErrRecord, f[0])
+		}
+	}
+	switch {
+	case r.Actor == "":
+		return fmt.Errorf("%w: actor is empty", ErrRecord)
+	case r.Action == "":
+		return fmt.Errorf("%w: action is empty", ErrRecord)
+	case r.Outcome == "":
+		return fmt.Errorf("%w: outcome is empty", ErrRecord)
+	}
+	return nil
+}
+
+// hasDigitRun reports a run of minDigitRun or more ASCII digits.
+func hasDigitRun(s string) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			run++
+			if run >= minDigitRun {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// encode returns the line for r (with its trailing newline) and its hash.
+func encode(r *Record) (line []byte, hash string, err error) {
+	b, err := json.Marshal(body{r.Seq, r.Time, r.Actor, r.Role, r.Action, r.SessionID, r.CallID,
+		r.RequestID, r.Outcome, r.Detail, r.Prev})
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrRecord, err)
+	}
+	sum := sha256.Sum256(b)
+	hash = hex.EncodeToString(sum[:])
+	line = make([]byte, 0, len(b)+suffixLen+1)
+	line = append(line, b[:len(b)-1]...)
+	line = append(line, hashMember...)
+	line = append(line, hash...)
+	line = append(line, "\"}\n"...)
+	if len(line) > MaxLine {
+		return nil, "", fmt.Errorf("%w: record is %d bytes, more than %d", ErrRecord, len(line), MaxLine)
+	}
+	return line, hash, nil
+}
+
+// ParseRecord reads one line (without its newline) and checks that it is
+// a canonical record whose hash matches its content. It does not check
+// the link to the previous record; Verify does.
+func ParseRecord(line []byte) (Record, error) {
+	var r Record
+	if len(line) > MaxLine {
+		return r, fmt.Errorf("%w: longer than %d bytes", ErrRecord, MaxLine)
+	}
+	if len(line) < suffixLen+2 || !bytes.HasPrefix(line[len(line)-suffixLen:], []byte(hashMember)) ||
+		!bytes.HasSuffix(line, []byte(`"}`)) {
+		return r, fmt.Errorf("%w: does not end with the hash member", ErrRecord)
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Record{}, fmt.Errorf("%w: not a JSON audit record", ErrRecord)
+	}
+	if dec.More() {
+		return Record{}, fmt.Errorf("%w: trailing data", ErrRecord)
+	}
+	// Canonical form: re-encoding gives the same bytes. This rules out
+	// duplicate members, reordering, whitespace and escapes that would let
+	// two different lines mean the same record.
+	want, hash, err := encode(&r)
+	if err != nil {
+		return Record{}, err
+	}
+	if !bytes.Equal(want[:len(want)-suffixLen-1], line[:len(line)-suffixLen]) {
+		return Record{}, fmt.Errorf("%w: not in canonical form", ErrRecord)
+	}
+	if hash != r.Hash {
+		return Record{}, fmt.Errorf("%w: hash does not match the record's content", ErrRecord)
+	}
+	if r.Seq == 0 || r.Time.IsZero() || r.Time.Location() != time.UTC {
+		return Record{}, fmt.Errorf("%w: seq or time missing", ErrRecord)
+	}
+	if err := r.check(); err != nil {
+		return Record{}, err
+	}
+	if p, err := hex.DecodeString(r.Prev); err != nil || len(p) != sha256.Size || r.Prev != hex.EncodeToString(p) {
+		return Record{}, fmt.Errorf("%w: prev is not a SHA-256", ErrRecord)
+	}
+	return r, nil
+}

@@ -1,0 +1,137 @@
+package audit
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+
+	"github.com/hushmedia/hush/internal/auth"
+)
+
+// Actions: what the API records.
+const (
+	ActionSessionCreate  = "session.create"
+	ActionSessionUpdate  = "session.update"
+	ActionSessionDelete  = "session.delete"
+	ActionPause          = "recording.pause"
+	ActionResume         = "recording.resume"
+	ActionCaptureStart   = "capture.start"
+	ActionCaptureStop    = "capture.stop"
+	ActionDigitsDeliver  = "digits.deliver" // detail: count only, never the digits
+	ActionRecordingList  = "recording.list"
+	ActionRecordingGet   = "recording.get"
+	ActionRecordingFetch = "recording.download"
+	ActionDrain          = "admin.drain"
+	ActionAuthDenied     = "auth.denied"
+)
+
+// Auditor is what API handlers call. Actor and role come from the auth
+// Identity in ctx. outcome is the gRPC code name of the result
+// (status.Code(err).String(): "OK", "NotFound", ...).
+type Auditor interface {
+	Record(ctx context.Context, action, sessionID, requestID, outcome, detail string) error
+}
+
+// maxDetail bounds the detail Recorder writes, keeping lines well under MaxLine.
+const maxDetail = 1024
+
+// Recorder is the Auditor over a Log. A nil Log records nothing (audit.file
+// ""). Fields that hold a run of 12+ digits are blanked rather than
+// refused, so an odd request id never costs an audit record; Append itself
+// refuses them, as a second line of defence.
+type Recorder struct {
+	log *Log
+	// OnError, if set, hears about records that could not be written
+	// (hushd logs them and counts them).
+	OnError func(error)
+}
+
+// NewRecorder returns a Recorder writing to l (nil: discard).
+func NewRecorder(l *Log, onError func(error)) *Recorder {
+	return &Recorder{log: l, OnError: onError}
+}
+
+// Nop is an Auditor that records nothing.
+var Nop Auditor = NewRecorder(nil, nil)
+
+// Record appends one record attributed to the caller in ctx.
+func (r *Recorder) Record(ctx context.Context, action, sessionID, requestID, outcome, detail string) error {
+	return r.RecordCall(ctx, action, sessionID, "", requestID, outcome, detail)
+}
+
+// RecordCall is Record with the session's call id.
+func (r *Recorder) RecordCall(ctx context.Context, action, sessionID, callID, requestID, outcome, detail string) error {
+	id, _ := auth.FromContext(ctx)
+	return r.append(Record{Actor: actor(id), Role: string(id.Role), Action: action, SessionID: sessionID,
+		CallID: callID, RequestID: requestID, Outcome: outcome, Detail: detail})
+}
+
+// Denied records a refused call; its signature is auth.DeniedFunc, so it
+// plugs into auth.Options.OnDenied. The peer address goes in the detail.
+func (r *Recorder) Denied(ctx context.Context, fullMethod string, id auth.Identity, code codes.Code, reason string) {
+	detail := fullMethod + ": " + reason
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		detail += " (peer " + p.Addr.String() + ")"
+	}
+	_ = r.append(Record{Actor: actor(id), Role: string(id.Role), Action: ActionAuthDenied,
+		Outcome: code.String(), Detail: detail})
+}
+
+func (r *Recorder) append(rec Record) error {
+	if r == nil || r.log == nil {
+		return nil
+	}
+	for _, f := range []*string{&rec.Actor, &rec.Role, &rec.Action, &rec.SessionID, &rec.CallID,
+		&rec.RequestID, &rec.Outcome, &rec.Detail} {
+		*f = redact(strings.ToValidUTF8(*f, "\uFFFD"))
+	}
+	if len(rec.Detail) > maxDetail {
+		cut := maxDetail
+		for cut > 0 && !utf8.RuneStart(rec.Detail[cut]) {
+			cut--
+		}
+		rec.Detail = rec.Detail[:cut] + "..."
+	}
+	_, err := r.log.Append(rec)
+	if err != nil && r.OnError != nil {
+		r.OnError(err)
+	}
+	return err
+}
+
+func actor(id auth.Identity) string {
+	if id.Subject == "" {
+		return "unauthenticated"
+	}
+	return id.Subject
+}
+
+// redact replaces each run of minDigitRun+ digits with a marker.
+func redact(s string) string {
+	if !hasDigitRun(s) {
+		return s
+	}
+	var b strings.Builder
+	run := 0
+	flush := func(end int) {
+		if run >= minDigitRun {
+			b.WriteString("[digits removed]")
+		} else {
+			b.WriteString(s[end-run : end])
+		}
+		run = 0
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			run++
+			continue
+		}
+		flush(i)
+		b.WriteByte(s[i])
+	}
+	flush(len(s))
+	return b.String()
+}
