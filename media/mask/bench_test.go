@@ -1,0 +1,100 @@
+package mask
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/hushmedia/hush/media/dtmf"
+	"github.com/hushmedia/hush/media/rtp"
+)
+
+// pathRig is a masked direction in steady state: 20 ms packets of speech
+// with a DTMF tone every second, pushed and popped on a fake clock.
+type pathRig struct {
+	k    *Masker
+	pkts [][]byte
+	hs   []rtp.Header
+	i    int
+	now  time.Duration
+	step uint32
+}
+
+func newPathRig(tb testing.TB, mode Mode) *pathRig {
+	r := rand.New(rand.NewPCG(1, 1))
+	const secs = 4
+	sig, _ := speech(tb, secs*rate, r)
+	for s := 0; s < secs; s++ {
+		burst{key: keys[s], at: s*rate + 1000, dur: 100 * msS, dbm0: -10}.add(sig, r)
+	}
+	st := &stream{pt: 0, ssrc: 3, codec: CodecPCMU}
+	rig := &pathRig{k: New(), pkts: st.packets(clip(sig))}
+	rig.k.Configure(Policy{Mode: mode, Capture: true}, nil)
+	rig.hs = make([]rtp.Header, len(rig.pkts))
+	for i, p := range rig.pkts {
+		rig.hs[i].Unmarshal(p)
+	}
+	for range 2 * len(rig.pkts) { // warm up: the queue fills, spans come and go
+		rig.step1()
+	}
+	return rig
+}
+
+// step1 pushes one packet (timestamps keep advancing across loops of the
+// signal) and pops what is due.
+func (r *pathRig) step1() {
+	j := r.i % len(r.pkts)
+	if j == 0 && r.i > 0 {
+		r.step += uint32(len(r.pkts) * frame)
+	}
+	h := r.hs[j]
+	h.Timestamp += r.step
+	r.k.Push(&h, r.pkts[j], r.now)
+	for {
+		if _, ok := r.k.Pop(r.now); !ok {
+			break
+		}
+	}
+	r.now += frameDt
+	r.i++
+}
+
+// TestMaskedPathAllocs: the masked path allocates nothing per packet.
+func TestMaskedPathAllocs(t *testing.T) {
+	for _, m := range []Mode{ModeSilence, ModeComfortNoise, ModeTone} {
+		rig := newPathRig(t, m)
+		if a := testing.AllocsPerRun(500, rig.step1); a != 0 {
+			t.Errorf("%v: %.2f allocations per packet", m, a)
+		}
+	}
+}
+
+// BenchmarkMaskedPath: one 20 ms G.711 packet through decode, DTMF
+// detection, queueing, masking and re-encoding (tone mode; a tone every
+// second of speech).
+func BenchmarkMaskedPath(b *testing.B) {
+	rig := newPathRig(b, ModeTone)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		rig.step1()
+	}
+}
+
+// BenchmarkDetectorOnly is the detector's share of the masked path: the
+// same packets decoded and fed to a dtmf.Detector alone.
+func BenchmarkDetectorOnly(b *testing.B) {
+	rig := newPathRig(b, ModeTone)
+	d := dtmf.NewDetector()
+	pcm := make([]int16, frame)
+	evs := make([]dtmf.Event, 0, 8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		p := rig.pkts[i%len(rig.pkts)]
+		for j, c := range p[12:] {
+			pcm[j] = int16(c) << 6
+		}
+		evs = d.Process(pcm, evs[:0])
+	}
+}

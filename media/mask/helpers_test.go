@@ -1,0 +1,289 @@
+package mask
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/hushmedia/hush/media/g711"
+	"github.com/hushmedia/hush/media/rtp"
+)
+
+// Test signals and a fake-clock driver for the delay line.
+
+const (
+	rate    = 8000
+	msS     = rate / 1000 // samples per millisecond
+	frame   = 160
+	frameDt = 20 * time.Millisecond
+)
+
+var keypadRows = [4]float64{697, 770, 852, 941}
+var keypadCols = [4]float64{1209, 1336, 1477, 1633}
+var keys = "123A456B789C*0#D"
+
+func keyFreqs(k byte) (lo, hi float64) {
+	for i := range len(keys) {
+		if keys[i] == k {
+			return keypadRows[i/4], keypadCols[i%4]
+		}
+	}
+	panic("not a key")
+}
+
+// burst is one DTMF tone at sample position at, dur samples long.
+type burst struct {
+	key     byte
+	at, dur int
+	dbm0    float64 // per tone
+}
+
+func (b burst) add(sig []float64, r *rand.Rand) {
+	lo, hi := keyFreqs(b.key)
+	a := g711.Peak0dBm0 * math.Pow(10, b.dbm0/20)
+	pl, ph := r.Float64()*2*math.Pi, r.Float64()*2*math.Pi
+	for n := 0; n < b.dur && b.at+n < len(sig); n++ {
+		t := float64(n) / rate
+		sig[b.at+n] += a*math.Sin(2*math.Pi*lo*t+pl) + a*math.Sin(2*math.Pi*hi*t+ph)
+	}
+}
+
+func clip(sig []float64) []int16 {
+	out := make([]int16, len(sig))
+	for i, v := range sig {
+		out[i] = int16(max(-32768, min(32767, math.Round(v))))
+	}
+	return out
+}
+
+// speech returns n samples of the Asterisk English prompts (Debian
+// asterisk-core-sounds-en-wav), or a synthetic speech-like signal (a
+// voiced buzz with moving formants and syllable envelope) when missing.
+func speech(t testing.TB, n int, r *rand.Rand) (out []float64, real bool) {
+	t.Helper()
+	files, _ := filepath.Glob("/usr/share/asterisk/sounds/en/*.wav")
+	sort.Strings(files)
+	for _, f := range files {
+		if len(out) >= n {
+			break
+		}
+		pcm, err := readWAV(f)
+		if err != nil {
+			continue
+		}
+		for _, v := range pcm {
+			out = append(out, float64(v))
+		}
+	}
+	if len(out) >= n {
+		return out[:n], true
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("Asterisk prompts missing: install Debian package asterisk-core-sounds-en-wav")
+	}
+	out = make([]float64, n)
+	f0, ph := 120.0, 0.0
+	for i := range out {
+		f0 = 100 + 40*math.Sin(2*math.Pi*float64(i)/9000)
+		ph += 2 * math.Pi * f0 / rate
+		env := math.Max(0, math.Sin(2*math.Pi*float64(i)/1800))
+		var v float64
+		for h := 1; h <= 25; h++ {
+			fh := f0 * float64(h)
+			g := math.Exp(-math.Pow((fh-600)/250, 2)) + 0.5*math.Exp(-math.Pow((fh-1700)/300, 2))
+			v += g * math.Sin(float64(h)*ph)
+		}
+		out[i] = 3000 * env * v
+	}
+	return out, false
+}
+
+// readWAV reads a 16-bit mono PCM WAV.
+func readWAV(path string) ([]int16, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		return nil, os.ErrInvalid
+	}
+	for off := 12; off+8 <= len(b); {
+		id, size := string(b[off:off+4]), int(binary.LittleEndian.Uint32(b[off+4:]))
+		off += 8
+		if size > len(b)-off {
+			size = len(b) - off
+		}
+		if id == "data" {
+			pcm := make([]int16, size/2)
+			for i := range pcm {
+				pcm[i] = int16(binary.LittleEndian.Uint16(b[off+2*i:]))
+			}
+			return pcm, nil
+		}
+		off += size + size&1
+	}
+	return nil, os.ErrInvalid
+}
+
+// writeWAV writes 16-bit mono 8 kHz PCM with a 44-byte header.
+func writeWAV(t testing.TB, path string, pcm []int16) {
+	t.Helper()
+	b := make([]byte, 44+2*len(pcm))
+	copy(b, "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*len(pcm)))
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 16)
+	binary.LittleEndian.PutUint16(b[20:], 1)
+	binary.LittleEndian.PutUint16(b[22:], 1)
+	binary.LittleEndian.PutUint32(b[24:], rate)
+	binary.LittleEndian.PutUint32(b[28:], 2*rate)
+	binary.LittleEndian.PutUint16(b[32:], 2)
+	binary.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	binary.LittleEndian.PutUint32(b[40:], uint32(2*len(pcm)))
+	for i, v := range pcm {
+		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stream packetizes pcm into G.711 RTP packets of frame samples.
+type stream struct {
+	pt    uint8
+	ssrc  uint32
+	seq   uint16
+	ts    uint32
+	codec Codec
+}
+
+func (s *stream) packet(pcm []int16, marker bool) []byte {
+	h := rtp.Header{Version: 2, PayloadType: s.pt, SequenceNumber: s.seq, Timestamp: s.ts, SSRC: s.ssrc, Marker: marker}
+	b := make([]byte, h.MarshalSize()+len(pcm))
+	n, _ := h.MarshalTo(b)
+	if s.codec == CodecPCMA {
+		g711.EncodeAlaw(b[n:], pcm)
+	} else {
+		g711.EncodeUlaw(b[n:], pcm)
+	}
+	s.seq++
+	s.ts += uint32(len(pcm))
+	return b
+}
+
+func (s *stream) packets(pcm []int16) [][]byte {
+	var out [][]byte
+	for i := 0; i+frame <= len(pcm); i += frame {
+		out = append(out, s.packet(pcm[i:i+frame], i == 0))
+	}
+	return out
+}
+
+// event builds an RFC 4733 packet.
+func event(pt uint8, ssrc uint32, seq uint16, ts uint32, marker bool, ev uint8, end bool, dur uint16) []byte {
+	h := rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc, Marker: marker}
+	b := make([]byte, h.MarshalSize()+4)
+	n, _ := h.MarshalTo(b)
+	b[n] = ev
+	b[n+1] = 10
+	if end {
+		b[n+1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(b[n+2:], dur)
+	return b
+}
+
+// timed is a packet with its arrival time.
+type timed struct {
+	at  time.Duration
+	pkt []byte
+}
+
+// released is a packet the masker let out, with the times.
+type released struct {
+	at, arrival time.Duration
+	pkt         []byte
+}
+
+// drive pushes the packets at their arrival times on a fake clock and pops
+// every packet at the earliest time it is ready, as the relay engine does
+// (wake at NextDue or the next arrival). It returns what left, in order,
+// and the verdicts of the pushes.
+func drive(t testing.TB, k *Masker, in []timed) (out []released, verdicts []Verdict) {
+	t.Helper()
+	arrivals := map[string]time.Duration{}
+	var h rtp.Header
+	pop := func(now time.Duration) {
+		for range Slots + 1 {
+			p, ok := k.Pop(now)
+			if !ok {
+				return
+			}
+			c := append([]byte(nil), p...)
+			out = append(out, released{at: now, arrival: arrivals[string(c[:12])], pkt: c})
+		}
+	}
+	for _, p := range in {
+		// Wake-ups between arrivals.
+		for range 4 * Slots {
+			due, ok := k.NextDue()
+			if !ok || due > p.at {
+				break
+			}
+			pop(due)
+		}
+		if _, err := h.Unmarshal(p.pkt); err != nil {
+			t.Fatal(err)
+		}
+		arrivals[string(p.pkt[:12])] = p.at
+		verdicts = append(verdicts, k.Push(&h, p.pkt, p.at))
+		pop(p.at)
+	}
+	for range 4 * Slots {
+		due, ok := k.NextDue()
+		if !ok {
+			break
+		}
+		pop(due)
+	}
+	if k.Len() != 0 {
+		t.Fatalf("%d packets left in the queue", k.Len())
+	}
+	return out, verdicts
+}
+
+// evenly gives packets arrival times every frameDt from start.
+func evenly(pkts [][]byte, start time.Duration) []timed {
+	out := make([]timed, len(pkts))
+	for i, p := range pkts {
+		out[i] = timed{at: start + time.Duration(i)*frameDt, pkt: p}
+	}
+	return out
+}
+
+// decode returns the linear PCM of the audio packets in order.
+func decode(t testing.TB, pkts []released) []int16 {
+	t.Helper()
+	var pcm []int16
+	var h rtp.Header
+	for _, r := range pkts {
+		if _, err := h.Unmarshal(r.pkt); err != nil {
+			t.Fatal(err)
+		}
+		pay := h.Payload(r.pkt)
+		buf := make([]int16, len(pay))
+		if h.PayloadType == 8 {
+			g711.DecodeAlaw(buf, pay)
+		} else {
+			g711.DecodeUlaw(buf, pay)
+		}
+		pcm = append(pcm, buf...)
+	}
+	return pcm
+}
