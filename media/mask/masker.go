@@ -82,7 +82,10 @@ type Option func(*Masker)
 // WithMetrics sets the instruments.
 func WithMetrics(m Metrics) Option {
 	return func(k *Masker) {
-		for _, p := range []struct{ dst *Counter; src Counter }{
+		for _, p := range []struct {
+			dst *Counter
+			src Counter
+		}{
 			{&k.met.MaskedSamples, m.MaskedSamples}, {&k.met.Digits, m.Digits}, {&k.met.LateMasks, m.LateMasks},
 		} {
 			if p.src != nil {
