@@ -2,6 +2,117 @@
 // telephone-event packets. It is a pure library: no I/O, no goroutines, no
 // allocation per frame or packet.
 //
+// # The detector
+//
+// [Detector] takes 8 kHz 16-bit linear PCM in frames of any length (the
+// packet loop feeds 20 ms = 160 samples; 10 and 30 ms, or single samples,
+// give the same events at the same positions) and reports [Event]s at
+// sample positions on its own timeline: Pos counts samples fed since
+// [NewDetector] or [Detector.Reset], including those [Detector.Skip]s over
+// for lost packets. The caller maps positions to RTP timestamps.
+//
+// Two outputs:
+//   - MaskStart/MaskEnd: a sensitive signal for the masker. MaskStart.Pos is
+//     at or before the tone's first sample, MaskEnd.Pos at or after its last
+//     (exclusive); intervals never overlap. It reacts to tones down to
+//     -36 dBm0 per tone (measured: -40) and to fragments of 20 ms.
+//   - DigitStart/DigitEnd: ITU-T Q.24-grade digits with the key in Digit.
+//     A digit is always inside an open mask. Digit is card data: never log
+//     it ([Event.String] leaves it out).
+//
+// # Design
+//
+// Eight Goertzel filters (the Q.23 frequencies) run over 40-sample
+// sub-blocks (5 ms). Every sub-block closes an analysis window of the last
+// three (120 samples, 15 ms): the sub-blocks' complex DFTs, rotated to the
+// window's phase reference, add up to the window's exact DFT, so the hop
+// costs nothing extra. A 120-sample rectangular window puts neighbouring
+// DTMF frequencies (>= 73 Hz apart) past its first null (66.7 Hz).
+//
+// Per window: the strongest low and high bins are the candidate pair;
+// cheap checks on the rectangular bins (level, each bin 5 dB above the rest
+// of its group, share of window energy) discard most speech. Survivors get
+// a Hann-windowed DFT of the window and of the one a sub-block earlier for
+// the two tones; the phase advance between them measures each tone's
+// frequency offset (this is what separates +-1.8 % from +-3.5 %, which the
+// bins' magnitudes alone cannot at 697 Hz), and the Hann power corrected for
+// that offset gives the tones' levels, twist and share of the window's
+// energy. Two sets of limits are applied to the same measurements:
+//
+//	          level       twist (high-low)  own-group peak  energy share  offset
+//	mask      >= -43 dBm0  -14..+10 dB       5 dB            >= 0.75       <= 4.5 %
+//	digit     >= -31 dBm0  -11..+7 dB        5 dB            >= 0.80       <= 2.7 %
+//
+// The digit set is strictly inside the mask set, so every digit window is a
+// mask window. The mask opens on two consecutive windows of one pair and
+// closes after three misses. A digit needs six windows of one pair (a tone
+// of about 30 ms: a 40 ms tone gives seven, a 20 ms one at most four),
+// bridging runs of fewer than seven misses (a 10 ms break makes at most
+// five, a 40 ms gap at least eight); a hit of another pair counts as a miss.
+//
+// Positions come from sub-block energies: the first sub-block, from two
+// before the first passing window, whose energy reaches a tenth of the
+// window's fullest sub-block holds at least a quarter of a sub-block of
+// tone, so MaskStart.Pos = its start - 20 samples is at or before the onset
+// with room for noise; the end is found the same way backwards and never
+// past the end of the first window that missed. Neighbouring speech or
+// noise only moves the positions outward.
+//
+// # dBm0 reference
+//
+// Levels are per tone, with 0 dBm0 the G.711 sine of peak amplitude
+// [g711.Peak0dBm0] (22657 in 16-bit linear: the mu-law overload point less
+// 3.17 dB, checked against the G.711 digital milliwatt). The tests
+// generate every tone themselves at that reference and pass it through
+// mu-law and A-law round trips.
+//
+// # Look-ahead for the masker
+//
+// A MaskStart is returned no later than the Process call that feeds sample
+// Pos+[MaskLag]-1 (MaskLag = 260 samples, 32.5 ms). A masker feeding
+// frames of F samples needs [LookAhead](F) = MaskLag+F-1 samples of delay
+// to mask every tone from its first sample: 419 samples (52.4 ms) for
+// 20 ms frames; 339 for 10 ms, 499 for 30 ms.
+//
+// Measured onset-to-MaskStart delay (tone onset to the return of the
+// Process call that reports it; all 16 keys, every onset phase of the
+// frame, both laws, -10/-25/-36 dBm0; TestMaskDelay):
+//
+//	frame 160 (20 ms)  p50 23.8 ms  p99 33.5 ms  max 33.8 ms
+//	frame  80 (10 ms)  p50 18.6 ms  p99 23.6 ms  max 23.8 ms
+//	frame 240 (30 ms)  p50 28.8 ms  p99 43.4 ms  max 43.9 ms
+//
+// The mask starts p50 4.4 ms, at most 7.2 ms, before the onset and ends at
+// most 7.4 ms after the tone on clean tones (up to ~19 ms with a dial tone
+// or 12 dB SNR noise around it, which only widens it).
+//
+// # Measured against the bar
+//
+// All through mu-law and A-law, all 16 keys, all 160 onset phases of a 20 ms
+// frame (TestQ24Detect, TestQ24Noise, TestQ24Reject, TestMaskSensitivity,
+// TestQ24FullMatrix): 100 % detected and masked for levels 0 to -25 dBm0;
+// offsets +-1.5 % and +-1.8 % on either or both tones; twist -8 and +4 dB
+// at both ends of the level range and combined with +-1.8 %; 40 ms tones;
+// 1000/1000 bursts of 40 ms at 15 dB SNR (white noise over 0-4 kHz against
+// both tones); a 350+440 Hz dial tone 10 dB below. 0 digits for offsets of
+// +-3.6, 4.2 and 5 %, for 10 and 20 ms tones at 0, -10 and -25 dBm0; two
+// digits across a 40 ms gap, one across a 10 ms break. The mask covers
+// -30 to -36 dBm0 tones and 20 ms fragments from 0 to -36 dBm0.
+// Margins found by sweeping: digits accepted to +-2.5 % and rejected from
+// +-3.0 %; tones of <= 25 ms never digits, >= 35 ms always; gaps <= 25 ms
+// bridged, >= 35 ms split; digits down to -30 dBm0, masks down to -40 dBm0;
+// 5000/5000 at 15 dB SNR; 1000/1000 at 12 dB.
+//
+// Talk-off (TestTalkOff, Debian package asterisk-core-sounds-en-wav, 568
+// prompts, 25.5 minutes, through each law): 0 digits; the mask covers
+// 0.335 s = 0.022 % of the time (8 masks, 5 of them on the screeching
+// tt-monkeys prompt).
+//
+// Cost (BenchmarkDetector, 2-core box under load): about 0.8 us per
+// 160-sample frame of silence, 0.95 us of speech or noise, 1.9-2.0 us while
+// a tone is present (the frequency check then runs every window); 0
+// allocations.
+//
 // # RFC 4733 telephone-events
 //
 // [TelephoneEvent] is the 4-byte payload of RFC 4733 §2.3 with
@@ -15,5 +126,6 @@
 // a timeout past the event's last known end; long events split into 16-bit
 // duration segments (§2.5.1.3) are joined into one span. A masker masks the
 // audio packets overlapping [Span.Start, Span.End()), and everything from
-// Start on while a span is open.
+// Start on while a span is open. Decoding a payload takes ~1.5 ns and a
+// tracker update ~13 ns, with 0 allocations.
 package dtmf
