@@ -156,7 +156,7 @@ func hushctl(t *testing.T, f *fakeServer, args ...string) result {
 	defer cancel()
 	var out, errOut bytes.Buffer
 	args = append([]string{"--addr", "passthrough:///bufnet"}, args...)
-	code := run(ctx, args, &out, &errOut, func(string) (string, bool) { return "", false }, start(t, f))
+	code := run(ctx, args, strings.NewReader(""), &out, &errOut, func(string) (string, bool) { return "", false }, start(t, f))
 	return result{code, out.String(), errOut.String()}
 }
 
@@ -461,11 +461,11 @@ func TestAddrOverLoopback(t *testing.T) {
 		}
 		return "", false
 	}
-	if code := run(ctx, []string{"session", "get", "s-1"}, &out, &errOut, env); code != exitOK {
+	if code := run(ctx, []string{"session", "get", "s-1"}, nil, &out, &errOut, env); code != exitOK {
 		t.Fatalf("via %s: exit %d: %s", addrEnv, code, errOut.String())
 	}
 	out.Reset()
-	if code := run(ctx, []string{"--addr", lis.Addr().String(), "session", "get", "s-1"}, &out, &errOut,
+	if code := run(ctx, []string{"--addr", lis.Addr().String(), "session", "get", "s-1"}, nil, &out, &errOut,
 		func(string) (string, bool) { return "127.0.0.1:1", true }); code != exitOK {
 		t.Fatalf("via --addr: exit %d: %s", code, errOut.String())
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
@@ -40,6 +39,8 @@ type app struct {
 	addr     string
 	json     bool
 	timeout  time.Duration
+	sec      security
+	stdin    io.Reader
 	stdout   io.Writer
 	stderr   io.Writer
 	dialOpts []grpc.DialOption // extra options; tests dial an in-process server
@@ -51,11 +52,15 @@ func (a *app) registerGlobals(fs *flag.FlagSet) {
 	fs.StringVar(&a.addr, "addr", a.addr, "hushd gRPC address `host:port` (env "+addrEnv+")")
 	fs.BoolVar(&a.json, "json", a.json, "print protojson instead of text")
 	fs.DurationVar(&a.timeout, "timeout", a.timeout, "deadline for each call (not for watch)")
+	a.sec.register(fs)
 }
 
-const topUsage = `Usage: hushctl [--addr HOST:PORT] [--json] [--timeout D] session VERB [ARGS] [FLAGS]
+const topUsage = `Usage: hushctl [GLOBAL FLAGS] session VERB [ARGS] [FLAGS]
+       hushctl audit verify FILE
+       hushctl token hash --subject S --role R [--agent-id A] < TOKEN
+       hushctl token new
 
-Verbs:
+Session verbs:
 `
 
 func (a *app) usage(w io.Writer) {
@@ -64,6 +69,10 @@ func (a *app) usage(w io.Writer) {
 	for _, v := range verbs {
 		fmt.Fprintf(&b, "  session %-17s %s\n", strings.TrimSpace(v.name+" "+v.args), v.help)
 	}
+	b.WriteString("\nOffline commands:\n")
+	b.WriteString("  audit verify FILE         check an audit log's hash chain; exit 1 names the first broken line\n")
+	b.WriteString("  token hash                read a token on stdin, print its token-file line (hash only)\n")
+	b.WriteString("  token new                 print a new random token\n")
 	b.WriteString("\nGlobal flags:\n")
 	fs := flag.NewFlagSet("hushctl", flag.ContinueOnError)
 	a.registerGlobals(fs)
@@ -74,11 +83,14 @@ func (a *app) usage(w io.Writer) {
 }
 
 // run is hushctl's whole life; it returns the exit status.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer,
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer,
 	lookupEnv func(string) (string, bool), dialOpts ...grpc.DialOption) int {
-	a := &app{addr: defaultAddr, timeout: 10 * time.Second, stdout: stdout, stderr: stderr, dialOpts: dialOpts}
+	a := &app{addr: defaultAddr, timeout: 10 * time.Second, stdin: stdin, stdout: stdout, stderr: stderr, dialOpts: dialOpts}
 	if v, ok := lookupEnv(addrEnv); ok && v != "" {
 		a.addr = v
+	}
+	if v, ok := lookupEnv(tokenEnv); ok {
+		a.sec.token = v
 	}
 	fs := flag.NewFlagSet("hushctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -98,6 +110,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer,
 	case rest[0] == "help":
 		a.usage(stdout)
 		return exitOK
+	case rest[0] == "audit":
+		return a.fail(a.audit(rest[1:]))
+	case rest[0] == "token":
+		return a.fail(a.tokenCmd(rest[1:]))
 	case rest[0] != "session":
 		return a.fail(usageErrorf("unknown command %q", rest[0]))
 	case len(rest) == 1:
@@ -118,6 +134,8 @@ func (a *app) fail(err error) int {
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.Is(err, errVerify):
+		return exitFail
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(a.stderr, "hushctl: %v (see hushctl --help)\n", err)
 		return exitUsage
@@ -162,8 +180,11 @@ func (a *app) runVerb(ctx context.Context, v verb, args []string) error {
 			return usageErrorf("session %s: empty argument", v.name)
 		}
 	}
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, a.dialOpts...)
-	cc, err := grpc.NewClient(a.addr, opts...)
+	creds, err := a.sec.dialOptions(a.addr)
+	if err != nil {
+		return err
+	}
+	cc, err := grpc.NewClient(a.addr, append(creds, a.dialOpts...)...)
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", a.addr, err)
 	}
