@@ -116,8 +116,10 @@ func (t *EventTracker) Push(dst []Span, ts uint32, marker bool, seq uint16, payl
 		t.stale++
 		return dst, nil
 
-	case !marker && !t.cur.Ended && ev.Event == t.cur.Event && ts-t.segStart == segmentLen:
-		// §2.5.1.3: the next segment of a long event.
+	case !t.cur.Ended && ev.Event == t.cur.Event && ts-t.segStart == segmentLen:
+		// §2.5.1.3: the next segment of a long event. The marker is not
+		// consulted: a sender that sets it here would otherwise report the
+		// digit twice.
 		t.segBase += segmentLen
 		t.segStart = ts
 		t.segDur = 0

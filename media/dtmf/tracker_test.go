@@ -207,11 +207,15 @@ func TestTrackerLongEvent(t *testing.T) {
 		ps = append(ps, pkt{start + 0xFFFF, false, seq, TelephoneEvent{Event: 12, End: true, Duration: 9000}})
 		seq++
 	}
-	spans := feed(t, tr, ps)
-	news, ends := countNew(spans)
-	last := spans[len(spans)-1]
-	if news != 1 || ends != 1 || last.Start != start || last.Duration != 0xFFFF+9000 || last.Digit != 'A' {
-		t.Fatalf("news=%d ends=%d last=%+v", news, ends, last)
+	for _, marked := range []bool{false, true} {
+		ps[len(ps)-4].marker = marked // the second segment's first packet
+		tr.Reset()
+		spans := feed(t, tr, ps)
+		news, ends := countNew(spans)
+		last := spans[len(spans)-1]
+		if news != 1 || ends != 1 || last.Start != start || last.Duration != 0xFFFF+9000 || last.Digit != 'A' {
+			t.Fatalf("marker %v: news=%d ends=%d last=%+v", marked, news, ends, last)
+		}
 	}
 }
 
