@@ -151,8 +151,9 @@ const (
 	maskHang     = 3 // consecutive misses that close the mask
 )
 
-// Detector is a streaming DTMF detector for 8 kHz linear PCM. It is not
-// safe for concurrent use; it allocates nothing after NewDetector.
+// Detector is a streaming DTMF detector for 8 kHz linear PCM. Create it
+// with NewDetector (the zero value is not usable). It is not safe for
+// concurrent use; it allocates nothing after NewDetector. About 4.3 KB.
 type Detector struct {
 	digit, mask thresholds
 
