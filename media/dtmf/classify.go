@@ -66,8 +66,7 @@ func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
 	// Frequency and power from Hann-windowed DFTs of this window and the
 	// one a sub-block earlier: the phase advance between them measures the
 	// offset from the nominal frequency.
-	offL, powL := d.measure(start, lo)
-	offH, powH := d.measure(start, hi)
+	offL, powL, offH, powH := d.measure(start, lo, hi)
 	if !ml.pass(offL, offH, powL, powH, total) {
 		return code, false, false
 	}
@@ -101,25 +100,30 @@ func (t *thresholds) pass(offL, offH, powL, powH, total float64) bool {
 	return powL+powH >= t.toTotal*total
 }
 
-// measure returns the relative frequency offset of tone k in the window at
-// start and its power corrected for the Hann window's loss at that offset.
-func (d *Detector) measure(start int64, k int) (offset, power float64) {
+// measure returns the relative frequency offsets of tones lo and hi in the
+// window at start and their powers corrected for the Hann window's loss at
+// those offsets. The window's DFTs are kept for the next window, which
+// compares itself with this one.
+func (d *Detector) measure(start int64, lo, hi int) (offL, powL, offH, powH float64) {
 	h := int(start % histLen)
-	br, bi := hannDFT(d.hist[h:h+winLen], k)
-	prev := start - subLen
-	var ar, ai float64
-	if d.cacheStart == prev && d.cacheOK[k] {
-		ar, ai = d.cacheRe[k], d.cacheIm[k]
+	blr, bli, bhr, bhi := hannDFT2(d.hist[h:h+winLen], lo, hi)
+	var alr, ali, ahr, ahi float64
+	if prev := start - subLen; d.cacheStart == prev && d.cacheLo == lo && d.cacheHi == hi {
+		alr, ali, ahr, ahi = d.cache[0], d.cache[1], d.cache[2], d.cache[3]
 	} else {
 		h = int(prev % histLen)
-		ar, ai = hannDFT(d.hist[h:h+winLen], k)
+		alr, ali, ahr, ahi = hannDFT2(d.hist[h:h+winLen], lo, hi)
 	}
-	if d.cacheStart != start {
-		d.cacheStart = start
-		d.cacheOK = [8]bool{}
-	}
-	d.cacheRe[k], d.cacheIm[k], d.cacheOK[k] = br, bi, true
+	d.cacheStart, d.cacheLo, d.cacheHi = start, lo, hi
+	d.cache = [4]float64{blr, bli, bhr, bhi}
+	offL, powL = offsetPower(lo, alr, ali, blr, bli)
+	offH, powH = offsetPower(hi, ahr, ahi, bhr, bhi)
+	return
+}
 
+// offsetPower turns tone k's Hann DFTs a (one sub-block earlier) and b into
+// its relative frequency offset and corrected power.
+func offsetPower(k int, ar, ai, br, bi float64) (offset, power float64) {
 	// z = B * conj(A) * e^{-iw hop}: its angle is the offset's phase
 	// advance over one hop.
 	zr := br*ar + bi*ai
@@ -128,7 +132,6 @@ func (d *Detector) measure(start int64, k int) (offset, power float64) {
 	phi := math.Atan2(zi, zr)
 	df := phi * SampleRate / (2 * math.Pi * subLen) // Hz
 	offset = df / toneFreqs[k]
-
 	power = (br*br + bi*bi) * hannGain * hannCorrection(df*winLen/SampleRate)
 	return offset, power
 }

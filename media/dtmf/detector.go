@@ -166,11 +166,11 @@ type Detector struct {
 	ring [ringSubs]subBlock
 	hist [2 * histLen]float32
 
-	// frequency-check cache: the Hann DFT of the window at cacheStart
-	// (the next window's predecessor).
+	// frequency-check cache: the Hann DFTs of tones cacheLo/cacheHi in
+	// the window at cacheStart (the next window's predecessor).
 	cacheStart       int64
-	cacheRe, cacheIm [8]float64
-	cacheOK          [8]bool
+	cacheLo, cacheHi int
+	cache            [4]float64
 
 	// mask state
 	masking     bool

@@ -125,19 +125,22 @@ func finishSub(sb *subBlock, s1, s2 *[8]float64) {
 	}
 }
 
-// hannDFT is the Hann-windowed DFT at tone k of the winLen samples x.
-func hannDFT(x []float32, k int) (re, im float64) {
+// hannDFT2 is the Hann-windowed DFT at tones k and l of the winLen
+// samples x, in one pass over them.
+func hannDFT2(x []float32, k, l int) (kre, kim, lre, lim float64) {
 	x = x[:winLen]
-	hr, hi := hannRe[k][:], hannIm[k][:]
-	var r0, i0, r1, i1 float32
-	for len(x) >= 2 && len(hr) >= 2 && len(hi) >= 2 {
-		r0 += x[0] * hr[0]
-		i0 += x[0] * hi[0]
-		r1 += x[1] * hr[1]
-		i1 += x[1] * hi[1]
-		x, hr, hi = x[2:], hr[2:], hi[2:]
+	kr, ki := hannRe[k][:], hannIm[k][:]
+	lr, li := hannRe[l][:], hannIm[l][:]
+	var a, b, c, e float32
+	for len(x) > 0 && len(kr) > 0 && len(ki) > 0 && len(lr) > 0 && len(li) > 0 {
+		v := x[0]
+		a += v * kr[0]
+		b += v * ki[0]
+		c += v * lr[0]
+		e += v * li[0]
+		x, kr, ki, lr, li = x[1:], kr[1:], ki[1:], lr[1:], li[1:]
 	}
-	return float64(r0 + r1), float64(i0 + i1)
+	return float64(a), float64(b), float64(c), float64(e)
 }
 
 // hannLoss[i] is 1/W(x)^2 at x = i/hannLossStep bins off centre, W the
