@@ -1,0 +1,240 @@
+package loadgen
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// period is the packetization time of every stream: 20 ms of G.711 (RFC 3551 section 4.5).
+const period = 20 * time.Millisecond
+
+// media sends and receives the streams of all calls. Stream 2i is call i's customer -> agent
+// direction (sent from the customer socket to the relay's customer-side port, received on
+// the agent socket), 2i+1 is agent -> customer.
+type media struct {
+	start    time.Time
+	ssrcBase uint32
+	nStreams uint32
+	cust     []*net.UDPConn // K sockets per side; call i uses index i%K
+	agent    []*net.UDPConn
+	dest     []netip.AddrPort // per stream: the relay's port to send to
+	periods  int              // packets per stream
+	rx       []streamRx       // per stream, owned by the one receiver of its socket
+	recv     []*receiver
+	measure  atomic.Bool // latency is recorded only in the measurement window
+	senders  int
+	sendErrs atomic.Uint64
+	sent     atomic.Uint64
+}
+
+// streamRx is the receive state of one stream.
+type streamRx struct {
+	received  uint64
+	maxSeq    uint32
+	seen      bool
+	reordered uint64
+	// RFC 3550 section 6.4.1 jitter, kept as 16*J in ns like appendix A.8 does, for three
+	// transit definitions: receive vs schedule, send vs schedule, receive vs send.
+	jitter    [3]int64
+	prevTrans [3]int64
+	jitterOK  bool
+}
+
+// receiver reads one socket.
+type receiver struct {
+	m         *media
+	conn      *net.UDPConn
+	side      uint32 // stream direction it receives: 0 on agent sockets, 1 on customer sockets
+	index     int    // socket index: it receives streams of calls i with i%K == index
+	count     atomic.Uint64
+	lat       Histogram
+	foreign   uint64
+	misrouted uint64
+	rewritten uint64
+	_         [64]byte // keep hot counters of receivers on separate cache lines
+}
+
+// openSockets binds k UDP sockets per side on addr with large receive buffers, so bursts
+// from the relay are not lost in the generator.
+func openSockets(addr netip.Addr, k int) (cust, agent []*net.UDPConn, err error) {
+	for range k {
+		for _, side := range []*[]*net.UDPConn{&cust, &agent} {
+			c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)))
+			if err != nil {
+				closeAll(cust)
+				closeAll(agent)
+				return nil, nil, err
+			}
+			setBuffers(c, 8<<20)
+			*side = append(*side, c)
+		}
+	}
+	return cust, agent, nil
+}
+
+// setBuffers asks for n-byte socket buffers, past net.core.rmem_max when privileged
+// (SO_RCVBUFFORCE, socket(7)), else as large as the limit allows.
+func setBuffers(c *net.UDPConn, n int) {
+	_ = c.SetReadBuffer(n)
+	_ = c.SetWriteBuffer(n)
+	if raw, err := c.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n)
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUFFORCE, n)
+		})
+	}
+}
+
+func closeAll(cs []*net.UDPConn) {
+	for _, c := range cs {
+		_ = c.Close()
+	}
+}
+
+func addrOf(c *net.UDPConn) netip.AddrPort {
+	return c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// startReceivers starts one goroutine per socket; they end when the sockets close.
+func (m *media) startReceivers(wg *sync.WaitGroup) {
+	for i, c := range m.agent {
+		m.recv = append(m.recv, &receiver{m: m, conn: c, side: 0, index: i})
+	}
+	for i, c := range m.cust {
+		m.recv = append(m.recv, &receiver{m: m, conn: c, side: 1, index: i})
+	}
+	for _, r := range m.recv {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.loop()
+		}()
+	}
+}
+
+func (r *receiver) loop() {
+	buf := make([]byte, 2048)
+	k := uint32(len(r.m.cust))
+	for {
+		n, err := r.conn.Read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // ICMP errors surface on reads of unconnected sockets; keep reading
+		}
+		now := int64(time.Since(r.m.start))
+		h, ok, err := parsePacket(buf[:n], r.m.ssrcBase, r.m.nStreams)
+		if err != nil {
+			r.foreign++
+			continue
+		}
+		if h.stream&1 != r.side || (h.stream/2)%k != uint32(r.index) {
+			r.misrouted++
+			continue
+		}
+		r.count.Add(1)
+		st := &r.m.rx[h.stream]
+		st.received++
+		if !ok {
+			r.rewritten++
+			continue // payload rewritten: counted, no latency or jitter
+		}
+		if st.seen && h.seq <= st.maxSeq {
+			st.reordered++
+		} else {
+			st.maxSeq, st.seen = h.seq, true
+		}
+		sched := int64(h.seq) * int64(period)
+		trans := [3]int64{now - sched, h.sendNs - sched, now - h.sendNs}
+		if st.jitterOK {
+			for j := range trans {
+				d := trans[j] - st.prevTrans[j]
+				if d < 0 {
+					d = -d
+				}
+				st.jitter[j] += d - (st.jitter[j]+8)/16 // RFC 3550 A.8: J += (|D| - J)/16, scaled by 16
+			}
+		}
+		st.prevTrans, st.jitterOK = trans, true
+		if r.m.measure.Load() {
+			r.lat.Record(now - h.sendNs)
+		}
+	}
+}
+
+// received is the number of load packets all receivers counted so far.
+func (m *media) received() uint64 {
+	var n uint64
+	for _, r := range m.recv {
+		n += r.count.Load()
+	}
+	return n
+}
+
+// runSenders paces all streams: sender g owns the streams s with s%senders == g; stream s
+// sends at phase s*period/nStreams within every period, so the load is spread evenly over
+// the period rather than sent in bursts on a tick. A sender wakes every millisecond and
+// sends what is due (late sends go out at once; their real send time is in the packet).
+// It returns when every stream has sent m.periods packets or stop closes.
+func (m *media) runSenders(base time.Duration, stop <-chan struct{}) {
+	var wg sync.WaitGroup
+	for g := range m.senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.sendLoop(g, base, stop)
+		}()
+	}
+	wg.Wait()
+}
+
+func (m *media) sendLoop(g int, base time.Duration, stop <-chan struct{}) {
+	var streams []uint32
+	for s := uint32(g); s < m.nStreams; s += uint32(m.senders) {
+		streams = append(streams, s)
+	}
+	if len(streams) == 0 {
+		return
+	}
+	k := uint32(len(m.cust))
+	buf := make([]byte, packetLen)
+	fillQuiet(buf)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	cursor, p := 0, 0
+	var sent uint64
+	defer func() { m.sent.Add(sent) }()
+	for p < m.periods {
+		now := time.Since(m.start)
+		for p < m.periods {
+			s := streams[cursor]
+			due := base + time.Duration(p)*period + time.Duration(int64(s)*int64(period)/int64(m.nStreams))
+			if due > now {
+				break
+			}
+			conn := m.cust[(s/2)%k]
+			if s&1 == 1 {
+				conn = m.agent[(s/2)%k]
+			}
+			writePacket(buf, m.ssrcBase, s, uint32(p), int64(time.Since(m.start)))
+			if _, err := conn.WriteToUDPAddrPort(buf, m.dest[s]); err != nil {
+				m.sendErrs.Add(1)
+			}
+			sent++
+			if cursor++; cursor == len(streams) {
+				cursor, p = 0, p+1
+			}
+		}
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+	}
+}

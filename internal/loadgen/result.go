@@ -1,0 +1,193 @@
+package loadgen
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Result is one run's figures. Durations are in microseconds, memory in bytes, CPU in
+// seconds, so the JSON reads without units.
+type Result struct {
+	Target       string  `json:"target"`
+	Calls        int     `json:"calls"`
+	Duration     float64 `json:"duration_s"`
+	Window       float64 `json:"window_s"`
+	SetupSeconds float64 `json:"setup_s"`
+
+	Sent          uint64  `json:"packets_sent"`
+	Received      uint64  `json:"packets_received"`
+	Lost          uint64  `json:"packets_lost"`
+	LossRatio     float64 `json:"loss_ratio"`
+	CallsWithLoss int     `json:"calls_with_loss"`
+	Reordered     uint64  `json:"packets_reordered"`
+	// Rewritten counts packets received whose payload did not carry the load header
+	// (masked audio): counted as received, left out of latency.
+	Rewritten       uint64 `json:"packets_rewritten"`
+	Foreign         uint64 `json:"packets_foreign"`
+	Misrouted       uint64 `json:"packets_misrouted"`
+	SendErrors      uint64 `json:"send_errors"`
+	UDPRcvbufErrors uint64 `json:"udp_rcvbuf_errors_system"`
+
+	LatencySamples uint64  `json:"latency_samples"`
+	LatencyP50     float64 `json:"latency_p50_us"`
+	LatencyP99     float64 `json:"latency_p99_us"`
+	LatencyP999    float64 `json:"latency_p999_us"`
+	LatencyMax     float64 `json:"latency_max_us"`
+
+	// RFC 3550 jitter, mean over streams (and the worst stream for the added one).
+	JitterRx       float64 `json:"jitter_rx_us"`
+	JitterTx       float64 `json:"jitter_tx_us"`
+	JitterAdded    float64 `json:"jitter_added_us"`
+	JitterAddedMax float64 `json:"jitter_added_max_us"`
+
+	WindowPackets  uint64  `json:"window_packets_forwarded"`
+	TargetCPU      float64 `json:"target_cpu_s"`
+	TargetCPUPerM  float64 `json:"target_cpu_s_per_mpkt"`
+	TargetCores    float64 `json:"target_cores"`
+	GenCPU         float64 `json:"generator_cpu_s"`
+	GenCPUPerM     float64 `json:"generator_cpu_s_per_mpkt"`
+	GenCores       float64 `json:"generator_cores"`
+	RSSBefore      int64   `json:"target_rss_before"`
+	RSSIdle        int64   `json:"target_rss_idle"`
+	RSSActive      int64   `json:"target_rss_active"`
+	MemPerIdle     float64 `json:"mem_per_idle_session"`
+	MemPerActive   float64 `json:"mem_per_active_call"`
+	RSSSamples     []RSSSample `json:"rss_samples,omitempty"`
+	CaptureToggles uint64      `json:"capture_toggles,omitempty"`
+	CaptureErrors  uint64      `json:"capture_errors,omitempty"`
+}
+
+// RSSSample is the target's RSS at a time in the window.
+type RSSSample struct {
+	At  float64 `json:"at_s"`
+	RSS int64   `json:"rss"`
+}
+
+func us(d time.Duration) float64 { return float64(d) / 1e3 }
+
+func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 window, sent uint64) {
+	r.Sent = sent
+	var lat Histogram
+	for _, rc := range m.recv {
+		lat.Merge(&rc.lat)
+		r.Foreign += rc.foreign
+		r.Misrouted += rc.misrouted
+		r.Rewritten += rc.rewritten
+	}
+	perStream := uint64(m.periods)
+	if sent != perStream*uint64(m.nStreams) {
+		perStream = 0 // aborted: per-call loss is unknown
+	}
+	var jit [3]float64
+	var jitN int
+	lossy := map[int]bool{}
+	for s := range m.rx {
+		st := &m.rx[s]
+		r.Received += st.received
+		r.Reordered += st.reordered
+		if perStream > 0 && st.received < perStream {
+			lossy[s/2] = true
+		}
+		if st.jitterOK {
+			jitN++
+			for j := range jit {
+				jit[j] += float64(st.jitter[j]) / 16
+			}
+			r.JitterAddedMax = max(r.JitterAddedMax, float64(st.jitter[2])/16/1e3)
+		}
+	}
+	if r.Received < r.Sent {
+		r.Lost = r.Sent - r.Received
+	}
+	if r.Sent > 0 {
+		r.LossRatio = float64(r.Lost) / float64(r.Sent)
+	}
+	r.CallsWithLoss = len(lossy)
+	if jitN > 0 {
+		r.JitterRx, r.JitterTx, r.JitterAdded = jit[0]/float64(jitN)/1e3, jit[1]/float64(jitN)/1e3, jit[2]/float64(jitN)/1e3
+	}
+	r.LatencySamples = lat.Count()
+	r.LatencyP50, r.LatencyP99 = us(lat.Quantile(0.5)), us(lat.Quantile(0.99))
+	r.LatencyP999, r.LatencyMax = us(lat.Quantile(0.999)), us(lat.Max())
+
+	r.WindowPackets = w1.pkts - w0.pkts
+	wall := w1.at.Sub(w0.at).Seconds()
+	r.Window = wall
+	r.TargetCPU = (w1.proc.CPU - w0.proc.CPU).Seconds()
+	r.GenCPU = (w1.self - w0.self).Seconds()
+	if r.WindowPackets > 0 {
+		r.TargetCPUPerM = r.TargetCPU / float64(r.WindowPackets) * 1e6
+		r.GenCPUPerM = r.GenCPU / float64(r.WindowPackets) * 1e6
+	}
+	if wall > 0 {
+		r.TargetCores, r.GenCores = r.TargetCPU/wall, r.GenCPU/wall
+	}
+	r.RSSBefore, r.RSSIdle, r.RSSActive = before.RSS, idle.RSS, w1.proc.RSS
+	if cfg.Calls > 0 && before.RSS > 0 {
+		r.MemPerIdle = float64(idle.RSS-before.RSS) / float64(cfg.Calls)
+		r.MemPerActive = float64(w1.proc.RSS-before.RSS) / float64(cfg.Calls)
+	}
+}
+
+// Clean reports whether the run lost nothing and kept latency p99 within limit.
+func (r *Result) Clean(p99Limit time.Duration) bool {
+	return r.Lost == 0 && r.Received >= r.Sent && r.LatencyP99 <= us(p99Limit)
+}
+
+// WriteTable writes results side by side, one column per run, plus ratio columns of each
+// run against the first when there are two or more.
+func WriteTable(w io.Writer, rs ...*Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := []string{"", "unit"}
+	for _, r := range rs {
+		head = append(head, fmt.Sprintf("%s/%d", r.Target, r.Calls))
+	}
+	ratios := len(rs) >= 2
+	if ratios {
+		for _, r := range rs[1:] {
+			head = append(head, fmt.Sprintf("%s÷%s", rs[0].Target, r.Target))
+		}
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	row := func(name, unit string, ratio bool, f func(*Result) float64, format string) {
+		cols := []string{name, unit}
+		for _, r := range rs {
+			cols = append(cols, fmt.Sprintf(format, f(r)))
+		}
+		if ratios {
+			for _, r := range rs[1:] {
+				if b := f(r); ratio && b != 0 {
+					cols = append(cols, fmt.Sprintf("%.2f", f(rs[0])/b))
+				} else {
+					cols = append(cols, "")
+				}
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
+	}
+	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+	row("packets sent", "", false, func(r *Result) float64 { return float64(r.Sent) }, "%.0f")
+	row("packets lost", "", false, func(r *Result) float64 { return float64(r.Lost) }, "%.0f")
+	row("calls with loss", "", false, func(r *Result) float64 { return float64(r.CallsWithLoss) }, "%.0f")
+	row("reordered", "", false, func(r *Result) float64 { return float64(r.Reordered) }, "%.0f")
+	row("latency p50", "µs", true, func(r *Result) float64 { return r.LatencyP50 }, "%.1f")
+	row("latency p99", "µs", true, func(r *Result) float64 { return r.LatencyP99 }, "%.1f")
+	row("latency p99.9", "µs", true, func(r *Result) float64 { return r.LatencyP999 }, "%.1f")
+	row("latency max", "µs", true, func(r *Result) float64 { return r.LatencyMax }, "%.1f")
+	row("jitter at receiver", "µs", true, func(r *Result) float64 { return r.JitterRx }, "%.1f")
+	row("jitter at sender", "µs", true, func(r *Result) float64 { return r.JitterTx }, "%.1f")
+	row("jitter added (transit)", "µs", true, func(r *Result) float64 { return r.JitterAdded }, "%.1f")
+	row("target CPU per Mpkt", "CPU-s", true, func(r *Result) float64 { return r.TargetCPUPerM }, "%.2f")
+	row("target CPU", "cores", true, func(r *Result) float64 { return r.TargetCores }, "%.3f")
+	row("generator CPU per Mpkt", "CPU-s", true, func(r *Result) float64 { return r.GenCPUPerM }, "%.2f")
+	row("generator CPU", "cores", false, func(r *Result) float64 { return r.GenCores }, "%.3f")
+	row("target RSS idle", "MiB", true, func(r *Result) float64 { return mib(r.RSSIdle) }, "%.1f")
+	row("target RSS active", "MiB", true, func(r *Result) float64 { return mib(r.RSSActive) }, "%.1f")
+	row("memory per idle session", "KiB", true, func(r *Result) float64 { return r.MemPerIdle / 1024 }, "%.1f")
+	row("memory per active call", "KiB", true, func(r *Result) float64 { return r.MemPerActive / 1024 }, "%.1f")
+	row("UDP rcvbuf errors (system)", "", false, func(r *Result) float64 { return float64(r.UDPRcvbufErrors) }, "%.0f")
+	return tw.Flush()
+}

@@ -1,0 +1,293 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Config is one load run.
+type Config struct {
+	Calls    int           // concurrent calls
+	Duration time.Duration // media time per stream, warm-up included
+	Warmup   time.Duration // media before the measurement window (latency, CPU) starts
+	Sockets  int           // generator sockets per side (default 4)
+	Senders  int           // sender goroutines (default 2)
+	// SetupConcurrency is how many calls are created at once (default 16).
+	SetupConcurrency int
+	// IdleSettle is how long sessions sit without media before the idle RSS is read
+	// (default 500 ms), so the relay's allocations of set-up have landed.
+	IdleSettle time.Duration
+	// RSSEvery samples the target's RSS this often in the window (soak); 0 = start and end.
+	RSSEvery time.Duration
+	// CaptureEvery toggles secure capture on one call after another this often (targets
+	// that support it); 0 = never.
+	CaptureEvery time.Duration
+	Bind         netip.Addr // generator address; default 127.0.0.1
+	Log          io.Writer  // progress lines; nil = none
+}
+
+func (c *Config) defaults() error {
+	if c.Calls < 1 || c.Duration <= 0 || c.Warmup < 0 || c.Warmup >= c.Duration {
+		return fmt.Errorf("%w: need calls >= 1 and 0 <= warmup < duration", ErrConfig)
+	}
+	if c.Sockets <= 0 {
+		c.Sockets = 4
+	}
+	if c.Senders <= 0 {
+		c.Senders = 2
+	}
+	if c.SetupConcurrency <= 0 {
+		c.SetupConcurrency = 16
+	}
+	if c.IdleSettle == 0 {
+		c.IdleSettle = 500 * time.Millisecond
+	}
+	if !c.Bind.IsValid() {
+		c.Bind = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	return nil
+}
+
+func (c *Config) logf(format string, args ...any) {
+	if c.Log != nil {
+		fmt.Fprintf(c.Log, format+"\n", args...)
+	}
+}
+
+// Run sets up cfg.Calls calls on t, runs media for cfg.Duration, tears them down and
+// reports. A failure to set up any call fails the run (calls already made are closed).
+func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	res := &Result{Target: t.Name(), Calls: cfg.Calls, Duration: cfg.Duration.Seconds(),
+		Window: (cfg.Duration - cfg.Warmup).Seconds()}
+	cust, agent, err := openSockets(cfg.Bind, cfg.Sockets)
+	if err != nil {
+		return nil, fmt.Errorf("%w: generator sockets: %v", ErrConfig, err)
+	}
+	socketsOpen := true
+	defer func() {
+		if socketsOpen {
+			closeAll(cust)
+			closeAll(agent)
+		}
+	}()
+
+	pid := t.PID()
+	proc := func() ProcSample {
+		if pid == 0 {
+			return ProcSample{}
+		}
+		s, err := ReadProc(pid)
+		if err != nil {
+			cfg.logf("reading target process: %v", err)
+		}
+		return s
+	}
+	before := proc()
+
+	// Set up.
+	setupStart := time.Now()
+	calls, err := createCalls(ctx, t, cfg, cust, agent)
+	if err != nil {
+		return nil, err
+	}
+	defer closeCalls(calls, cfg.SetupConcurrency)
+	res.SetupSeconds = time.Since(setupStart).Seconds()
+	cfg.logf("%s: %d calls set up in %.2fs", t.Name(), cfg.Calls, res.SetupSeconds)
+	select {
+	case <-time.After(cfg.IdleSettle):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	idle := proc()
+
+	m := &media{
+		start: time.Now(), ssrcBase: rand.Uint32() &^ 0xfffff, nStreams: uint32(2 * cfg.Calls),
+		cust: cust, agent: agent, periods: int(cfg.Duration / period), senders: cfg.Senders,
+		rx: make([]streamRx, 2*cfg.Calls), dest: make([]netip.AddrPort, 2*cfg.Calls),
+	}
+	for i, c := range calls {
+		m.dest[2*i], m.dest[2*i+1] = c.CustomerIn, c.AgentIn
+	}
+	var rwg sync.WaitGroup
+	m.startReceivers(&rwg)
+	udp0, _ := ReadUDPCounters()
+
+	stop := make(chan struct{})
+	sendDone := make(chan struct{})
+	const lead = 20 * time.Millisecond // first packets go out after the receivers run
+	go func() {
+		defer close(sendDone)
+		m.runSenders(lead, stop)
+	}()
+	var capWG sync.WaitGroup
+	if ct, ok := t.(CaptureToggler); ok && cfg.CaptureEvery > 0 {
+		capWG.Add(1)
+		go func() {
+			defer capWG.Done()
+			res.CaptureToggles, res.CaptureErrors = toggleCaptures(ctx, ct, calls, cfg.CaptureEvery, sendDone)
+		}()
+	}
+
+	// Measurement window: from the end of warm-up to the last send.
+	aborted := false
+	select {
+	case <-time.After(lead + cfg.Warmup):
+	case <-ctx.Done():
+		aborted = true
+	}
+	w0 := window{at: time.Now(), proc: proc(), self: SelfCPU(), pkts: m.received()}
+	m.measure.Store(true)
+	res.RSSSamples = append(res.RSSSamples, RSSSample{At: 0, RSS: w0.proc.RSS})
+	var every <-chan time.Time
+	if cfg.RSSEvery > 0 && pid != 0 {
+		tk := time.NewTicker(cfg.RSSEvery)
+		defer tk.Stop()
+		every = tk.C
+	}
+	for !aborted {
+		select {
+		case <-sendDone:
+			aborted = false
+		case <-ctx.Done():
+			aborted = true
+			close(stop)
+		case <-every:
+			res.RSSSamples = append(res.RSSSamples, RSSSample{At: time.Since(w0.at).Seconds(), RSS: proc().RSS})
+			continue
+		}
+		break
+	}
+	<-sendDone
+	w1 := window{at: time.Now(), proc: proc(), self: SelfCPU(), pkts: m.received()}
+	m.measure.Store(false)
+	res.RSSSamples = append(res.RSSSamples, RSSSample{At: w1.at.Sub(w0.at).Seconds(), RSS: w1.proc.RSS})
+	capWG.Wait()
+
+	// Drain: wait for packets still in flight, bounded.
+	sent := m.sent.Load()
+	for range 100 {
+		if m.received() >= sent {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	udp1, _ := ReadUDPCounters()
+	closeAll(cust)
+	closeAll(agent)
+	socketsOpen = false
+	rwg.Wait()
+
+	res.fill(m, cfg, before, idle, w0, w1, sent)
+	res.UDPRcvbufErrors = udp1.RcvbufErrors - udp0.RcvbufErrors
+	res.SendErrors = m.sendErrs.Load()
+	if aborted {
+		return res, ctx.Err()
+	}
+	return res, nil
+}
+
+type window struct {
+	at   time.Time
+	proc ProcSample
+	self time.Duration
+	pkts uint64
+}
+
+func createCalls(ctx context.Context, t Target, cfg Config, cust, agent []*net.UDPConn) ([]Call, error) {
+	calls := make([]Call, cfg.Calls)
+	errs := make([]error, cfg.Calls)
+	sem := make(chan struct{}, cfg.SetupConcurrency)
+	var wg sync.WaitGroup
+	for i := range calls {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			k := i % len(cust)
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			calls[i], errs[i] = t.CreateCall(cctx, i, addrOf(cust[k]), addrOf(agent[k]))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		var made []Call
+		for _, c := range calls {
+			if c.Close != nil {
+				made = append(made, c)
+			}
+		}
+		closeCalls(made, cfg.SetupConcurrency)
+		return nil, fmt.Errorf("setting up %d calls on %s: %w", cfg.Calls, t.Name(), firstErr(errs))
+	}
+	return calls, nil
+}
+
+func firstErr(errs []error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func closeCalls(calls []Call, conc int) {
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		if c.Close == nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = c.Close(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// toggleCaptures starts secure capture on call i and stops it on call i-1, every interval,
+// round robin, until done.
+func toggleCaptures(ctx context.Context, ct CaptureToggler, calls []Call, every time.Duration, done <-chan struct{}) (toggles, errs uint64) {
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	prev := -1
+	for i := 0; ; i = (i + 1) % len(calls) {
+		select {
+		case <-done:
+			if prev >= 0 {
+				_ = ct.SetCapture(ctx, calls[prev], false)
+			}
+			return toggles, errs
+		case <-ctx.Done():
+			return toggles, errs
+		case <-tk.C:
+		}
+		if prev >= 0 {
+			toggles++
+			if ct.SetCapture(ctx, calls[prev], false) != nil {
+				errs++
+			}
+		}
+		toggles++
+		if ct.SetCapture(ctx, calls[i], true) != nil {
+			errs++
+		}
+		prev = i
+	}
+}
