@@ -43,18 +43,18 @@ type Result struct {
 	JitterAdded    float64 `json:"jitter_added_us"`
 	JitterAddedMax float64 `json:"jitter_added_max_us"`
 
-	WindowPackets  uint64  `json:"window_packets_forwarded"`
-	TargetCPU      float64 `json:"target_cpu_s"`
-	TargetCPUPerM  float64 `json:"target_cpu_s_per_mpkt"`
-	TargetCores    float64 `json:"target_cores"`
-	GenCPU         float64 `json:"generator_cpu_s"`
-	GenCPUPerM     float64 `json:"generator_cpu_s_per_mpkt"`
-	GenCores       float64 `json:"generator_cores"`
-	RSSBefore      int64   `json:"target_rss_before"`
-	RSSIdle        int64   `json:"target_rss_idle"`
-	RSSActive      int64   `json:"target_rss_active"`
-	MemPerIdle     float64 `json:"mem_per_idle_session"`
-	MemPerActive   float64 `json:"mem_per_active_call"`
+	WindowPackets  uint64      `json:"window_packets_forwarded"`
+	TargetCPU      float64     `json:"target_cpu_s"`
+	TargetCPUPerM  float64     `json:"target_cpu_s_per_mpkt"`
+	TargetCores    float64     `json:"target_cores"`
+	GenCPU         float64     `json:"generator_cpu_s"`
+	GenCPUPerM     float64     `json:"generator_cpu_s_per_mpkt"`
+	GenCores       float64     `json:"generator_cores"`
+	RSSBefore      int64       `json:"target_rss_before"`
+	RSSIdle        int64       `json:"target_rss_idle"`
+	RSSActive      int64       `json:"target_rss_active"`
+	MemPerIdle     float64     `json:"mem_per_idle_session"`
+	MemPerActive   float64     `json:"mem_per_active_call"`
 	RSSSamples     []RSSSample `json:"rss_samples,omitempty"`
 	CaptureToggles uint64      `json:"capture_toggles,omitempty"`
 	CaptureErrors  uint64      `json:"capture_errors,omitempty"`
