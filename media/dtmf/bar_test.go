@@ -122,8 +122,12 @@ func runScenario(sc scenario) result {
 				}
 			}
 		}
-		// A mask is open when a digit is reported.
+		// Events never point past the samples fed when they are returned,
+		// and a mask is open when a digit is reported.
 		for _, e := range evs {
+			if e.Pos > e.at {
+				good = false
+			}
 			if e.Kind == DigitStart && !overlaps(iv, e.Pos, e.at) {
 				good = false
 			}
