@@ -20,7 +20,11 @@
 // against such a copy.
 //
 // Card digits never belong in the audit trail. Append refuses any field
-// holding a run of 12 or more ASCII digits (ErrDigits), the shortest
-// primary account number (ISO/IEC 7812); Recorder, the interface the API
-// uses, blanks such runs instead, so a record is never lost to the filter.
+// holding a card-like digit run (ErrDigits): a number of its own (not part
+// of an alphanumeric identifier) of 12 to 19 digits, the lengths of a
+// primary account number (ISO/IEC 7812-1), that passes the Luhn check, or
+// of more than 19 digits. A plain "12 or more digits" rule would refuse
+// about one hex session id in 35 and one UUID in 280. Recorder, the
+// interface the API uses, blanks such runs instead, so a record is never
+// lost to the filter.
 package audit

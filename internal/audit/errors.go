@@ -12,7 +12,7 @@ var (
 	ErrRecord = errors.New("malformed audit record")
 	// ErrChain: a record does not follow the one before it (seq or prev).
 	ErrChain = errors.New("audit chain broken")
-	// ErrDigits: a field holds a run of 12+ digits, which could be a card
+	// ErrDigits: a field holds a card-like digit run (see package doc), which could be a card
 	// number; the record is not written.
 	ErrDigits = errors.New("audit field holds a digit run that could be a card number")
 	// ErrLocked: another process has the audit log open.

@@ -139,3 +139,20 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 }
+
+// FuzzRedact: what the Recorder writes never holds a card-like run, and
+// text without one passes unchanged.
+func FuzzRedact(f *testing.F) {
+	for _, s := range []string{"pan=4111111111111111", "32db6b8fb569247505763267715611da", "411111111117-411111111117", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := redact(s)
+		if hasCardRun(out) {
+			t.Fatalf("redact(%q) = %q still holds a card-like run", s, out)
+		}
+		if !hasCardRun(s) && out != s {
+			t.Fatalf("redact changed clean text %q", s)
+		}
+	})
+}

@@ -290,30 +290,36 @@ func TestAppendRefusesDigitRuns(t *testing.T) {
 		func(r *Record, v string) { r.Detail = "card " + v },
 		func(r *Record, v string) { r.Actor = v },
 		func(r *Record, v string) { r.Role = v },
-		func(r *Record, v string) { r.Action = "x" + v },
+		func(r *Record, v string) { r.Action = "x." + v },
 		func(r *Record, v string) { r.SessionID = v },
 		func(r *Record, v string) { r.CallID = v },
 		func(r *Record, v string) { r.RequestID = "req-" + v + "-z" },
 		func(r *Record, v string) { r.Outcome = v },
 	}
 	for i, f := range set {
-		for _, v := range []string{pan, pan[:12], "555555555555444"} {
+		// Luhn-valid 16, 15 and 12 digits, and a run too long to be anything but suspect.
+		for _, v := range []string{pan, "378282246310005", "411111111117", "12345678901234567890"} {
 			r := rec(i)
 			f(&r, v)
 			if _, err := l.Append(r); !errors.Is(err, ErrDigits) {
 				t.Errorf("field %d with %q: %v", i, v, err)
 			}
 		}
-		r := rec(i)
-		f(&r, pan[:11]) // 11 digits: a phone number, allowed
-		if _, err := l.Append(r); err != nil {
-			t.Errorf("field %d with 11 digits: %v", i, err)
+		// Allowed: 11 digits (a phone number), a Luhn-invalid 16, digits inside a hex id.
+		for _, v := range []string{pan[:11], "4111111111111112", "ab4111111111111111cd"} {
+			r := rec(i)
+			f(&r, v)
+			if _, err := l.Append(r); err != nil {
+				t.Errorf("field %d with %q: %v", i, v, err)
+			}
 		}
 	}
 	l.Close()
 	data, _ := os.ReadFile(path)
-	if bytes.Contains(data, []byte(pan[:12])) {
-		t.Fatal("a digit run reached the file")
+	for _, v := range []string{"-" + pan, "378282246310005", "411111111117", "12345678901234567890"} {
+		if bytes.Contains(data, []byte(v)) {
+			t.Fatalf("%s reached the file", v)
+		}
 	}
 	for _, bad := range []Record{{Action: "a", Outcome: "OK"}, {Actor: "a", Outcome: "OK"}, {Actor: "a", Action: "b"},
 		{Actor: "a\xff", Action: "b", Outcome: "OK"}} {
@@ -329,7 +335,7 @@ func TestRecorder(t *testing.T) {
 	var errs []error
 	r := NewRecorder(l, func(err error) { errs = append(errs, err) })
 	ctx := auth.NewContext(context.Background(), auth.Identity{Subject: "alice", Role: auth.RoleAgent, AgentID: "a-17", Method: auth.MethodToken})
-	if err := r.Record(ctx, ActionCaptureStart, "s-1", "550e8400-e29b-41d4-a716-446655440000", "OK", "mode=tone"); err != nil {
+	if err := r.Record(ctx, ActionCaptureStart, "32db6b8fb569247505763267715611da", "550e8400-e29b-41d4-a716-446655440000", "OK", "mode=tone"); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.RecordCall(ctx, ActionDigitsDeliver, "s-1", "call-9", "r-2", "OK", "delivered 16 digits; junk 4111111111111111 \xff"+strings.Repeat("é", 800)); err != nil {
@@ -354,7 +360,9 @@ func TestRecorder(t *testing.T) {
 		}
 		got = append(got, rr)
 	}
-	if got[0].Actor != "alice" || got[0].Role != "agent" || got[0].RequestID != "550e8400-e29b-41d4-a716-[digits removed]" {
+	// Identifiers pass untouched: a hex session id with a long digit stretch, a UUID.
+	if got[0].Actor != "alice" || got[0].Role != "agent" || got[0].RequestID != "550e8400-e29b-41d4-a716-446655440000" ||
+		got[0].SessionID != "32db6b8fb569247505763267715611da" {
 		t.Errorf("record 1 %+v", got[0])
 	}
 	if got[1].CallID != "call-9" || !strings.Contains(got[1].Detail, "junk [digits removed] \uFFFD") || len(got[1].Detail) > maxDetail+3 {
@@ -371,14 +379,29 @@ func TestRecorder(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                      "",
-		"abc 12345678901":       "abc 12345678901",
-		"123456789012":          "[digits removed]",
-		"x4111111111111111y 12": "x[digits removed]y 12",
-		"1234567890123-9":       "[digits removed]-9",
+		"":                                  "",
+		"abc 12345678901":                   "abc 12345678901",
+		"411111111117":                      "[digits removed]",
+		"411111111118":                      "411111111118",
+		"x4111111111111111y 12":             "x4111111111111111y 12",
+		"pan=4111111111111111; 12":          "pan=[digits removed]; 12",
+		"12345678901237-9 4111111111111111": "[digits removed]-9 [digits removed]",
+		"123456789012345678901":             "[digits removed]",
 	} {
 		if got := redact(in); got != want {
 			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+		if hasCardRun(redact(in)) {
+			t.Errorf("redact(%q) still holds a card-like run", in)
+		}
+	}
+}
+
+func TestLuhn(t *testing.T) {
+	for d, want := range map[string]bool{"4111111111111111": true, "378282246310005": true,
+		"5555555555554444": true, "4111111111111112": false, "446655440000": false, "0": true} {
+		if luhn(d) != want {
+			t.Errorf("luhn(%s) != %v", d, want)
 		}
 	}
 }

@@ -46,11 +46,10 @@ const (
 	// MaxLine bounds one record line; Append refuses larger records and
 	// Verify reports longer lines.
 	MaxLine = 16 << 10
-	// minDigitRun is the shortest PAN (ISO/IEC 7812: 12..19 digits at
-	// most issuers today; 8-digit IINs but 12-digit minimum length).
-	minDigitRun = 12
-	hashMember  = `,"hash":"`
-	suffixLen   = len(hashMember) + 2*sha256.Size + len(`"}`)
+	// A primary account number has 12 to 19 digits (ISO/IEC 7812-1).
+	minPAN, maxPAN = 12, 19
+	hashMember     = `,"hash":"`
+	suffixLen      = len(hashMember) + 2*sha256.Size + len(`"}`)
 )
 
 // Genesis is the prev of the first record.
@@ -67,7 +66,7 @@ func (r *Record) fields() [7][2]string {
 func (r *Record) check() error {
 	fs := r.fields()
 	for _, f := range append(fs[:], [2]string{"detail", r.Detail}) {
-		if hasDigitRun(f[1]) {
+		if hasCardRun(f[1]) {
 			return fmt.Errorf("%w: %s", ErrDigits, f[0])
 		}
 		if !utf8.ValidString(f[1]) {
@@ -85,20 +84,58 @@ func (r *Record) check() error {
 	return nil
 }
 
-// hasDigitRun reports a run of minDigitRun or more ASCII digits.
-func hasDigitRun(s string) bool {
-	run := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			run++
-			if run >= minDigitRun {
-				return true
-			}
-		} else {
-			run = 0
+// A card-like run is a maximal run of ASCII digits that does not touch an
+// ASCII letter (so it is a number of its own, not part of a hex or
+// alphanumeric identifier such as a session id) and either has 12..19
+// digits and passes the Luhn check (ISO/IEC 7812-1 Annex B), as every
+// card number does, or has more than 19 digits (which could hide one).
+// The Luhn check keeps ordinary long numbers (a UUID's last group, a
+// numeric SIP Call-ID) through nine times in ten.
+
+// cardRun returns the first card-like run in s at or after from, or -1.
+func cardRun(s string, from int) (i, j int) {
+	for i = from; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
 		}
+		j = i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		n := j - i
+		free := (i == 0 || !isLetter(s[i-1])) && (j == len(s) || !isLetter(s[j]))
+		if free && (n > maxPAN || n >= minPAN && luhn(s[i:j])) {
+			return i, j
+		}
+		i = j
 	}
-	return false
+	return -1, -1
+}
+
+// hasCardRun reports whether s holds a card-like run.
+func hasCardRun(s string) bool {
+	i, _ := cardRun(s, 0)
+	return i >= 0
+}
+
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// luhn reports whether the digit string d passes the Luhn check.
+func luhn(d string) bool {
+	sum := 0
+	for k := range len(d) {
+		v := int(d[len(d)-1-k] - '0')
+		if k%2 == 1 {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	return sum%10 == 0
 }
 
 // encode returns the line for r (with its trailing newline) and its hash.

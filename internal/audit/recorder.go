@@ -39,7 +39,7 @@ type Auditor interface {
 const maxDetail = 1024
 
 // Recorder is the Auditor over a Log. A nil Log records nothing (audit.file
-// ""). Fields that hold a run of 12+ digits are blanked rather than
+// ""). Card-like digit runs in any field are blanked rather than
 // refused, so an odd request id never costs an audit record; Append itself
 // refuses them, as a second line of defence.
 type Recorder struct {
@@ -109,29 +109,20 @@ func actor(id auth.Identity) string {
 	return id.Subject
 }
 
-// redact replaces each run of minDigitRun+ digits with a marker.
+// redact replaces each card-like digit run with a marker.
 func redact(s string) string {
-	if !hasDigitRun(s) {
+	i, j := cardRun(s, 0)
+	if i < 0 {
 		return s
 	}
 	var b strings.Builder
-	run := 0
-	flush := func(end int) {
-		if run >= minDigitRun {
-			b.WriteString("[digits removed]")
-		} else {
-			b.WriteString(s[end-run : end])
-		}
-		run = 0
+	last := 0
+	for i >= 0 {
+		b.WriteString(s[last:i])
+		b.WriteString("[digits removed]")
+		last = j
+		i, j = cardRun(s, j)
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			run++
-			continue
-		}
-		flush(i)
-		b.WriteByte(s[i])
-	}
-	flush(len(s))
+	b.WriteString(s[last:])
 	return b.String()
 }
