@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hushmedia/hush/media/mask"
 )
 
 // Call relays one call's media between its customer and agent legs.
@@ -16,8 +18,15 @@ type Call struct {
 	metrics     [NumDirections]DirectionMetrics
 	stages      [NumDirections][]Stage
 	onLatch     func(LatchEvent)
+	onDigit     func(DigitEvent)
 	now         func() time.Time
 	sampleEvery uint32
+
+	// policy is each direction's masking policy, immutable values published
+	// by SetMaskPolicy and loaded once per packet; nil: not masked.
+	policy [NumDirections]atomic.Pointer[mask.Policy]
+	// epoch anchors the monotonic time the delay lines run on.
+	epoch time.Time
 
 	// LastActivity state: the packet loop only counts admitted packets
 	// (reading the clock per packet costs more than the rest of process);
@@ -53,7 +62,9 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		strict:      cfg.StrictSource,
 		stages:      o.stages,
 		onLatch:     o.onLatch,
+		onDigit:     o.onDigit,
 		now:         o.now,
+		epoch:       time.Now(),
 		sampleEvery: o.sampleEvery,
 	}
 	c.actAt = c.now()
@@ -237,4 +248,40 @@ func (c *Call) Stats(l Leg) LegStats {
 		return LegStats{}
 	}
 	return c.legs[l].stats.snapshot()
+}
+
+// SetMaskPolicy sets a direction's masking policy; it applies from the next
+// packet. A masked policy (mask.Policy.Masked) sends the direction's RTP
+// through a look-ahead delay line: DTMF replaced, RFC 4733 events withheld,
+// undecodable payloads dropped, captured digits delivered to WithDigits
+// while Capture is on. Switching a direction to masked starts the delay (a
+// one-time gap of the look-ahead); switching it off flushes the queue at
+// once (masked as far as known) and returns to the zero-delay path. An
+// invalid policy returns an error wrapping a mask sentinel and changes
+// nothing.
+func (c *Call) SetMaskPolicy(dir Direction, p mask.Policy) error {
+	if int(dir) >= NumDirections {
+		return ErrInvalidLeg
+	}
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("%v: %w", dir, err)
+	}
+	if !p.Masked() {
+		c.policy[dir].Store(nil)
+		return nil
+	}
+	c.policy[dir].Store(&p)
+	return nil
+}
+
+// MaskPolicy returns a direction's masking policy (the zero Policy when not
+// masked).
+func (c *Call) MaskPolicy(dir Direction) mask.Policy {
+	if int(dir) >= NumDirections {
+		return mask.Policy{}
+	}
+	if p := c.policy[dir].Load(); p != nil {
+		return *p
+	}
+	return mask.Policy{}
 }

@@ -12,10 +12,34 @@
 //
 // process validates the datagram (RTP, RFC 3550 section 5.1; RTCP, section
 // 6.4.1 and appendix A.2; rtcp-mux demultiplexing, RFC 5761 section 4),
-// checks or latches its source, runs the direction's Stages (none yet; G.711
-// decode, DTMF detection and masking come later) and picks the destination.
-// Packets are forwarded byte for byte: header, sequence number, timestamp,
-// SSRC and payload untouched.
+// checks or latches its source, runs the direction's Stages and picks the
+// destination. An unmasked direction forwards packets byte for byte:
+// header, sequence number, timestamp, SSRC and payload untouched, no delay.
+//
+// # Masking
+//
+// Call.SetMaskPolicy publishes a direction's mask.Policy (an immutable value
+// behind an atomic.Pointer, loaded once per packet). A masked direction's
+// RTP goes through a mask.Masker (delay.go) owned by the receiving socket's
+// goroutine, which both receives and releases: while packets are queued the
+// socket's read deadline is the next release time (a runtime timer, not a
+// system call), and on timeout or on the next arrival it sends what is due.
+// So a masked direction stays on one goroutine, with no lock, channel or
+// extra thread; the detector (about 1 us per packet) runs only there. The
+// masker delays each packet by the look-ahead L (default 60 ms) and
+// replaces DTMF in it, keeping sequence number, timestamp, SSRC and count;
+// RFC 4733 events are withheld (DropMaskedEvent), payload types hush cannot
+// decode dropped (DropUndecodable, fail closed), and a packet that finds
+// the queue full is dropped unanalysed (DropMaskOverflow), never sent.
+// Switching masking on starts the delay (a one-time gap of L); switching it
+// off flushes the queue at the next arrival or release time. RTCP is not
+// delayed. Secure capture (Policy.Capture) delivers digits to WithDigits.
+//
+// A release rides on an arrival when one falls within 0.5 ms of its due
+// time; otherwise a read timeout releases it, and Go's net package wraps
+// each timeout in a new *net.OpError (80 bytes), the one allocation of the
+// masked engine path (TestMaskedDelayRealTime: about 0.3 per packet on
+// loopback at 200 packets/s; the packet work itself allocates nothing).
 //
 // # Control state
 //

@@ -29,11 +29,23 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 	os := &c.legs[in.Other()].stats
 	sampleEvery := c.sampleEvery
 	var seen uint32
+	// The RTP socket's goroutine also runs the direction's delay line when
+	// the direction is masked (delay.go).
+	var dl *delayLine
+	if kind == kindRTP {
+		dl = newDelayLine(c, in, conn)
+	}
 	for {
+		if dl != nil {
+			dl.arm()
+		}
 		n, src, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if c.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if dl != nil && dl.timeout(err) {
+				continue
 			}
 			continue // transient (e.g. ENOBUFS); the next read decides
 		}
@@ -54,6 +66,9 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 		ls.received(p.RTCP, n)
 		if reason != DropNone {
 			c.drop(dir, reason)
+			continue
+		}
+		if dl != nil && !p.RTCP && dl.handle(p) {
 			continue
 		}
 		if _, err := out.WriteToUDPAddrPort(p.Buf, dst); err != nil {

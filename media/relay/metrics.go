@@ -22,6 +22,14 @@ type DirectionMetrics struct {
 	// call to the return of the send call, for one packet in every N (see
 	// WithLatencySampling).
 	Latency Observer
+	// MaskedSamples counts samples replaced by masking (8 per ms).
+	MaskedSamples Counter
+	// DigitsCaptured counts digits captured under secure capture (the
+	// count only, never the digits).
+	DigitsCaptured Counter
+	// LateMasks counts masks that began on samples already sent: a tone
+	// first seen after its first samples left. 0 with a proper look-ahead.
+	LateMasks Counter
 }
 
 type nopMetric struct{}
@@ -33,7 +41,8 @@ func (nopMetric) Observe(float64) {}
 // branches for them.
 func (m DirectionMetrics) filled() DirectionMetrics {
 	var nop nopMetric
-	for _, c := range []*Counter{&m.Packets, &m.Bytes, &m.RTCPPackets, &m.RTCPBytes} {
+	for _, c := range []*Counter{&m.Packets, &m.Bytes, &m.RTCPPackets, &m.RTCPBytes,
+		&m.MaskedSamples, &m.DigitsCaptured, &m.LateMasks} {
 		if *c == nil {
 			*c = nop
 		}

@@ -15,6 +15,7 @@ type options struct {
 	sampleEvery uint32
 	stages      [NumDirections][]Stage
 	now         func() time.Time
+	onDigit     func(DigitEvent)
 }
 
 func defaultOptions() options {
@@ -58,4 +59,13 @@ func WithStages(dir Direction, stages ...Stage) Option {
 // monotonic clock.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
+}
+
+// WithDigits sets the function that receives digits captured under secure
+// capture (mask.Policy.Capture), once per key press, on the packet
+// goroutine. It must return quickly and never block (hand the event to a
+// buffered channel with a non-blocking send) and must not call Close. The
+// digit is card data: never log it.
+func WithDigits(fn func(DigitEvent)) Option {
+	return func(o *options) { o.onDigit = fn }
 }

@@ -72,21 +72,27 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (*net.UDPConn, netip.Ad
 		}
 	}
 
-	// Symmetric RTP (RFC 4961): send from the out leg's own socket, the
-	// address its remote sends to.
+	conn, dst := c.route(in, p.RTCP)
+	if !dst.IsValid() {
+		return nil, netip.AddrPort{}, DropNoRemote
+	}
+	return conn, dst, DropNone
+}
+
+// route picks the socket and address for a packet received on leg in.
+// Symmetric RTP (RFC 4961): send from the out leg's own socket, the address
+// its remote sends to. dst is invalid while that remote is not known.
+func (c *Call) route(in Leg, rtcp bool) (*net.UDPConn, netip.AddrPort) {
 	o := &c.legs[in.Other()]
 	ost := o.state.Load()
 	conn, dst := o.socks.RTP, ost.rtp
-	if p.RTCP {
+	if rtcp {
 		dst = ost.rtcp
 		if !ost.mux && o.socks.RTCP != nil {
 			conn = o.socks.RTCP
 		}
 	}
-	if !dst.IsValid() {
-		return nil, netip.AddrPort{}, DropNoRemote
-	}
-	return conn, dst, DropNone
+	return conn, dst
 }
 
 // admit checks a valid packet's source against the leg's remote, latching

@@ -1,6 +1,10 @@
 package relay
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/hushmedia/hush/media/mask"
+)
 
 // legState is the control state of one leg as the packet loop sees it. It is
 // immutable: the control plane (SetRemote) and latching publish a new value
@@ -16,10 +20,19 @@ type legState struct {
 	rtcp        netip.AddrPort
 	rtcpFixed   bool
 	rtcpLatched bool
+	// codecs maps the payload types the leg's remote sends (for masking
+	// the direction that starts at this leg).
+	codecs mask.CodecMap
 }
 
 func newLegState(cfg LegConfig) *legState {
-	s := &legState{mux: cfg.RTCPMux, rtp: cfg.Remote}
+	s := &legState{mux: cfg.RTCPMux, rtp: cfg.Remote, codecs: cfg.Codecs}
+	if s.codecs.IsZero() {
+		s.codecs = mask.DefaultCodecs()
+	}
+	if pt := cfg.TelephoneEventPT & 0x7f; pt != 0 {
+		s.codecs[pt] = mask.CodecTelephoneEvent
+	}
 	switch {
 	case cfg.RemoteRTCP.IsValid():
 		s.rtcp, s.rtcpFixed = cfg.RemoteRTCP, true

@@ -3,6 +3,8 @@ package relay
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/hushmedia/hush/media/mask"
 )
 
 // Leg names one side of a call.
@@ -73,6 +75,16 @@ const (
 	DropSendError
 	// DropStage: a pipeline stage dropped it (e.g. masking).
 	DropStage
+	// DropUndecodable: a masked direction received a payload type hush
+	// cannot decode, so it cannot be masked: fail closed.
+	DropUndecodable
+	// DropMaskOverflow: a masked direction's delay line was full, or the
+	// packet larger than a slot; it was not analysed, so it is not sent.
+	DropMaskOverflow
+	// DropMaskedEvent: an RFC 4733 telephone-event in a masked direction,
+	// consumed (tracked, captured) and never forwarded as a digit; also a
+	// malformed one.
+	DropMaskedEvent
 	// NumDropReasons sizes arrays indexed by DropReason.
 	NumDropReasons
 )
@@ -85,6 +97,9 @@ var dropNames = [NumDropReasons]string{
 	DropNoRemote:       "no_remote",
 	DropSendError:      "send_error",
 	DropStage:          "stage",
+	DropUndecodable:    "undecodable",
+	DropMaskOverflow:   "mask_overflow",
+	DropMaskedEvent:    "masked_event",
 }
 
 func (r DropReason) String() string {
@@ -105,6 +120,30 @@ type LegConfig struct {
 	RemoteRTCP netip.AddrPort
 	// RTCPMux: RTP and RTCP share one port on both ends (RFC 5761).
 	RTCPMux bool
+	// Codecs maps the payload types this leg's remote sends to codecs, for
+	// masking (SDP a=rtpmap; build it with mask.CodecMap.Set). Zero: the
+	// RFC 3551 static types (0 PCMU, 8 PCMA, 13 CN).
+	Codecs mask.CodecMap
+	// TelephoneEventPT is the payload type of RFC 4733 telephone-events
+	// this leg's remote sends (96-127 in practice); 0: none besides what
+	// Codecs maps.
+	TelephoneEventPT uint8
+}
+
+// DigitEvent is a digit captured in a direction under secure capture. Digit
+// is card data: never log it (String hides it).
+type DigitEvent struct {
+	Dir    Direction
+	Digit  byte // '0'-'9', '*', '#', 'A'-'D'
+	Source mask.Source
+	// RTPTimestamp is where the key press starts on the sender's RTP
+	// timeline.
+	RTPTimestamp uint32
+}
+
+// String shows everything but the digit.
+func (e DigitEvent) String() string {
+	return fmt.Sprintf("digit(*) %v %v ts=%d", e.Dir, e.Source, e.RTPTimestamp)
 }
 
 // CallConfig configures a Call's two legs.

@@ -1,0 +1,169 @@
+package relay
+
+import (
+	"errors"
+	"net"
+	"os"
+	"time"
+
+	"github.com/hushmedia/hush/media/mask"
+)
+
+// delayLine is the masked path of the direction that starts at one leg's
+// RTP socket. It lives on that socket's goroutine, which both receives and
+// releases: while packets are queued the socket's read deadline is the
+// next release time (a runtime timer, no system call), and on timeout the
+// goroutine sends what is due. So a masked direction still runs on one
+// goroutine with no lock, channel or extra thread, and an unmasked one
+// never touches any of this.
+type delayLine struct {
+	c    *Call
+	in   Leg
+	dir  Direction
+	conn *net.UDPConn
+	mk   *mask.Masker // created at the first masked packet
+
+	armed    bool          // a read deadline is set on the socket
+	armedFor time.Duration // for this time; -1 once it passed
+}
+
+func newDelayLine(c *Call, in Leg, conn *net.UDPConn) *delayLine {
+	return &delayLine{c: c, in: in, dir: Direction(in), conn: conn}
+}
+
+// releaseSlack widens each release instant into a window [due-slack,
+// due+slack]: an arrival inside it releases the due packets at once, and the
+// read deadline is due+slack. With L a whole number of packet times the next
+// arrival usually falls in the window, so releases ride on arrivals instead
+// of read timeouts, which cost an allocation each (net wraps the timeout in
+// a *net.OpError). The added delay stays within L +- 0.5 ms; the detector's
+// look-ahead guard in the masker is not affected.
+const releaseSlack = 500 * time.Microsecond
+
+// now is the delay line's monotonic clock.
+func (d *delayLine) now() time.Duration { return time.Since(d.c.epoch) }
+
+// arm sets the read deadline to the next release, or clears it when the
+// queue is empty. It only calls into the runtime when the time changes.
+func (d *delayLine) arm() {
+	if d.mk != nil && d.mk.Len() > 0 {
+		due, _ := d.mk.NextDue()
+		if !d.armed || due != d.armedFor {
+			d.conn.SetReadDeadline(d.c.epoch.Add(due + releaseSlack))
+			d.armed, d.armedFor = true, due
+		}
+		return
+	}
+	if d.armed {
+		d.conn.SetReadDeadline(time.Time{})
+		d.armed = false
+	}
+}
+
+// timeout handles a read error; it reports whether it was the release
+// deadline (then it released what was due).
+func (d *delayLine) timeout(err error) bool {
+	if !d.armed || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	d.armedFor = -1 // passed but still set: arm must move or clear it
+	if d.c.policy[d.dir].Load() == nil {
+		d.flush()
+		return true
+	}
+	d.release(d.now())
+	return true
+}
+
+// handle takes an admitted RTP packet of this direction. It reports
+// whether the masked path consumed it (queued or dropped); false means the
+// direction is not masked and the packet goes the zero-delay way (after
+// any queue left from masking is flushed, so order holds).
+func (d *delayLine) handle(p *Packet) bool {
+	pol := d.c.policy[d.dir].Load()
+	if pol == nil {
+		if d.mk != nil && d.mk.Len() > 0 {
+			d.flush()
+		}
+		return false
+	}
+	if d.mk == nil {
+		d.mk = d.c.newMasker(d.dir)
+	}
+	d.mk.Configure(*pol, &d.c.legs[d.in].state.Load().codecs)
+	now := d.now()
+	switch d.mk.Push(&p.Header, p.Buf, now) {
+	case mask.Queued:
+	case mask.DropUndecodable:
+		d.c.drop(d.dir, DropUndecodable)
+	case mask.DropOverflow:
+		d.c.drop(d.dir, DropMaskOverflow)
+	default: // mask.DropEvent, mask.DropMalformed
+		d.c.drop(d.dir, DropMaskedEvent)
+	}
+	d.release(now)
+	return true
+}
+
+// release sends every packet that is ready by now+releaseSlack.
+func (d *delayLine) release(now time.Duration) {
+	for range mask.Slots {
+		pkt, ok := d.mk.Pop(now + releaseSlack)
+		if !ok {
+			return
+		}
+		d.c.sendRTP(d.in, pkt)
+	}
+}
+
+// flush sends the whole queue at once (the direction was unmasked) and
+// resets the masker, so masking again starts afresh.
+func (d *delayLine) flush() {
+	if d.mk == nil {
+		return
+	}
+	for range mask.Slots {
+		pkt, ok := d.mk.Drain()
+		if !ok {
+			break
+		}
+		d.c.sendRTP(d.in, pkt)
+	}
+	d.mk.Reset()
+}
+
+// newMasker builds a direction's masker with the call's instruments and
+// digit callback (once per direction and call, not per packet).
+func (c *Call) newMasker(dir Direction) *mask.Masker {
+	m := &c.metrics[dir]
+	opts := []mask.Option{mask.WithMetrics(mask.Metrics{
+		MaskedSamples: m.MaskedSamples, Digits: m.DigitsCaptured, LateMasks: m.LateMasks,
+	})}
+	if fn := c.onDigit; fn != nil {
+		opts = append(opts, mask.WithDigits(func(d mask.Digit) {
+			fn(DigitEvent{Dir: dir, Digit: d.Digit, Source: d.Source, RTPTimestamp: d.RTPTimestamp})
+		}))
+	}
+	return mask.New(opts...)
+}
+
+// sendRTP sends a released packet of the direction starting at leg in to
+// the other leg's current remote.
+func (c *Call) sendRTP(in Leg, pkt []byte) {
+	dir := Direction(in)
+	conn, dst := c.route(in, false)
+	if !dst.IsValid() {
+		c.drop(dir, DropNoRemote)
+		return
+	}
+	if _, err := conn.WriteToUDPAddrPort(pkt, dst); err != nil {
+		if !c.closing.Load() {
+			c.drop(dir, DropSendError)
+		}
+		return
+	}
+	c.legs[in.Other()].stats.sent(false, len(pkt))
+	m := &c.metrics[dir]
+	m.Packets.Add(1)
+	m.Bytes.Add(float64(len(pkt)))
+}
