@@ -131,22 +131,26 @@ func TestForwardBothWaysByteExact(t *testing.T) {
 		t.Fatal("customer RTCP not forwarded byte-exact")
 	}
 
+	settle(t, cust, agent, custIn, fromCust.next(t))
+	settle(t, agent, cust, agentIn, fromAgent.next(t))
+	settle(t, custRTCP, agentRTCP, s.Customer.LocalRtcpAddr, receiverReport(0xc1))
+	settle(t, agentRTCP, custRTCP, s.Agent.LocalRtcpAddr, receiverReport(0xa1))
 	got, err := d.session.GetSession(d.ctx(), &hushv1.GetSessionRequest{SessionId: s.SessionId})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := got.Customer.Stats; st.RtpPacketsReceived != n || st.RtpPacketsSent != n || st.RtcpPacketsReceived != 1 {
+	if st := got.Customer.Stats; st.RtpPacketsReceived != n+1 || !counted(float64(st.RtpPacketsSent), n+1) || st.RtcpPacketsReceived != 2 {
 		t.Fatalf("customer stats %v", st)
 	}
 	if !got.Agent.Latched || got.Agent.RemoteAddr != agent.addr().String() {
 		t.Fatalf("agent leg %v", got.Agent)
 	}
 	for _, dir := range []string{"customer_to_agent", "agent_to_customer"} {
-		if v := d.metric(`hush_rtp_packets_total{direction="` + dir + `"}`); v != n {
-			t.Errorf("%s packets metric = %v, want %d", dir, v, n)
+		if v := d.metric(`hush_rtp_packets_total{direction="` + dir + `"}`); !counted(v, n+1) {
+			t.Errorf("%s packets metric = %v, want %d", dir, v, n+1)
 		}
-		if v := d.metric(`hush_rtcp_packets_total{direction="` + dir + `"}`); v != 1 {
-			t.Errorf("%s rtcp metric = %v, want 1", dir, v)
+		if v := d.metric(`hush_rtcp_packets_total{direction="` + dir + `"}`); !counted(v, 2) {
+			t.Errorf("%s rtcp metric = %v, want 2", dir, v)
 		}
 	}
 
@@ -252,7 +256,8 @@ func TestRTCPMux(t *testing.T) {
 			}
 		}
 	}
-	if v := d.metric(`hush_rtcp_packets_total{direction="customer_to_agent"}`); v != 5 {
+	settle(t, cust, agent, s.Customer.LocalAddr, receiverReport(99))
+	if v := d.metric(`hush_rtcp_packets_total{direction="customer_to_agent"}`); !counted(v, 5) {
 		t.Fatalf("mux RTCP counted %v", v)
 	}
 }

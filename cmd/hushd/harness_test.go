@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +77,7 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 		"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", strconv.Itoa(lo), "--media-port-max", strconv.Itoa(hi),
 		"--recording-enabled=false", "--session-drain-timeout", "0s",
+		"--audit-file", filepath.Join(t.TempDir(), "audit.jsonl"),
 	}
 	d := &daemon{t: t, log: &syncBuffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -246,3 +248,21 @@ func (w *watcher) until(ok func(*hushv1.SessionEvent) bool) *hushv1.SessionEvent
 	w.t.Fatal("event never came")
 	return nil
 }
+
+// settle sends one more packet from one endpoint through hush to another and waits for it.
+// A direction's goroutine counts a packet after sending it, so a receiver can see a packet
+// before its counters move; once a later packet of the same socket has arrived, every
+// earlier one is counted. Counters then read n or n+1 (the settling packet itself).
+func settle(t *testing.T, from, to *endpoint, hushIn string, pkt []byte) {
+	t.Helper()
+	from.send(hushIn, pkt)
+	for i := 0; i < 100; i++ {
+		if got, _ := to.recv(); bytes.Equal(got, pkt) {
+			return
+		}
+	}
+	t.Fatal("settling packet did not arrive")
+}
+
+// counted checks a settled counter: n, or n+1 with the settling packet counted too.
+func counted(v float64, n int) bool { return v == float64(n) || v == float64(n+1) }

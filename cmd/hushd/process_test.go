@@ -42,7 +42,8 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 	lo, hi := mediaRange(20)
 	cmd := exec.Command(bin, "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", itoa(lo), "--media-port-max", itoa(hi),
-		"--session-drain-timeout", "200ms", "--recording-enabled=false")
+		"--session-drain-timeout", "200ms", "--recording-enabled=false",
+		"--audit-file", filepath.Join(t.TempDir(), "audit.jsonl"))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

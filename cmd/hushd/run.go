@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,14 +10,21 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"google.golang.org/grpc/credentials"
+
 	"github.com/hushmedia/hush/internal/api"
+	"github.com/hushmedia/hush/internal/audit"
+	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
 	"github.com/hushmedia/hush/internal/session"
@@ -49,6 +57,37 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	}
 	log := newLogger(cfg.Log, stderr)
 
+	// Security: refuse unsafe listeners, load TLS, tokens and the audit log.
+	warns, err := auth.CheckListenSafety(cfg)
+	if err != nil {
+		return err
+	}
+	for _, w := range warns {
+		log.Warn("insecure listener: " + w)
+	}
+	serverTLS, err := auth.NewServerTLS(cfg.TLS, cfg.Auth.Mode)
+	if err != nil {
+		return err
+	}
+	var tokens *auth.TokenStore
+	if cfg.Auth.Tokens() {
+		if tokens, err = auth.LoadTokens(cfg.Auth.TokenFile); err != nil {
+			return err
+		}
+	}
+	var auditLog *audit.Log
+	if cfg.Audit.File != "" {
+		if auditLog, err = audit.Open(cfg.Audit.File); err != nil {
+			return err
+		}
+		defer auditLog.Close()
+		seq, head := auditLog.Head()
+		log.Info("audit log open", "file", cfg.Audit.File, "records", seq, "head", head)
+	} else {
+		log.Warn("audit log is off (audit.file is empty)")
+	}
+	auditor := audit.NewRecorder(auditLog, func(err error) { log.Error("audit record not written", "err", err) })
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
@@ -78,9 +117,22 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		log.Warn("recording is not implemented in this build yet; sessions are relayed but not recorded")
 	}
 
+	authz, err := auth.NewAuthorizer(auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
+		OnDenied: auditor.Denied})
+	if err != nil {
+		return err
+	}
+	var creds credentials.TransportCredentials
+	if serverTLS != nil {
+		creds = credentials.NewTLS(serverTLS.GRPC())
+	}
+
 	d := &drainer{reg: sessions, log: log}
 	srv := api.NewServer(api.Options{
-		Registry: sessions, Metrics: m, Logger: log,
+		Creds: creds, Limiter: auth.NewRateLimiter(cfg.Auth.RateLimit, cfg.Auth.RateBurst),
+		Authorizer: authz, Auditor: auditor, Reflection: cfg.Auth.Reflection,
+		MaxRecvMsgSize: cfg.GRPC.MaxMessageSize,
+		Registry:       sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
 	})
@@ -94,6 +146,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if err != nil {
 		grpcLn.Close()
 		return fmt.Errorf("http.listen: %w", err)
+	}
+	if serverTLS != nil {
+		httpLn = tls.NewListener(httpLn, serverTLS.HTTP())
 	}
 	httpSrv := &http.Server{Handler: httpMux(reg, sessions), ReadHeaderTimeout: 5 * time.Second}
 
@@ -115,6 +170,36 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if readyc != nil {
 		readyc <- ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
 	}
+
+	// SIGHUP re-reads the token file and the TLS certificate; a bad file keeps the old one.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-hup:
+				if tokens != nil {
+					if err := tokens.Reload(); err != nil {
+						log.Error("token reload failed; keeping the old tokens", "err", err)
+					} else {
+						log.Info("tokens reloaded", "count", tokens.Len())
+					}
+				}
+				if serverTLS != nil {
+					if err := serverTLS.Reload(); err != nil {
+						log.Error("certificate reload failed; keeping the old one", "err", err)
+					} else {
+						log.Info("certificate reloaded")
+					}
+				}
+			}
+		}
+	}()
 
 	var serveErr error
 	select {

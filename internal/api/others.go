@@ -2,12 +2,14 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/hushmedia/hush/internal/audit"
 	"github.com/hushmedia/hush/internal/session"
 
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
@@ -17,6 +19,7 @@ import (
 type PaymentServer struct {
 	hushv1.UnimplementedPaymentServiceServer
 	reg *session.Registry
+	aud audit.Auditor
 }
 
 // CollectDigits streams a session's captured digits. Each digit is sent once; hush's copy
@@ -42,7 +45,11 @@ func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream h
 			}
 			// SendMsg serializes before it returns, so the buffer can be wiped at once.
 			err := stream.Send(msg)
+			n := len(b.Digits)
 			clear(b.Digits)
+			// The count only: the audit trail never holds a digit.
+			auditCall(ctx, p.aud, audit.ActionDigitsDeliver, req.GetSessionId(), req.GetRequestId(), err,
+				fmt.Sprintf("%d digits, complete=%v", n, b.Complete))
 			if err != nil {
 				return err
 			}
@@ -63,9 +70,11 @@ type AdminServer struct {
 	hushv1.UnimplementedAdminServiceServer
 	drain           Drainer
 	defaultDeadline time.Duration
+	aud             audit.Auditor
 }
 
-func (a *AdminServer) Drain(ctx context.Context, req *hushv1.DrainRequest) (*hushv1.DrainResponse, error) {
+func (a *AdminServer) Drain(ctx context.Context, req *hushv1.DrainRequest) (_ *hushv1.DrainResponse, err error) {
+	defer func() { auditCall(ctx, a.aud, audit.ActionDrain, "", "", err, "") }()
 	d := a.defaultDeadline
 	if req.GetDeadline() != nil {
 		if err := req.GetDeadline().CheckValid(); err != nil || req.GetDeadline().AsDuration() < 0 {

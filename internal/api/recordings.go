@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/hushmedia/hush/internal/audit"
 	"github.com/hushmedia/hush/media/record"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -21,12 +22,14 @@ import (
 type RecordingServer struct {
 	hushv1.UnimplementedRecordingServiceServer
 	dir string // "" when recording is off
+	aud audit.Auditor
 }
 
 // downloadChunk is the size of one DownloadRecording message.
 const downloadChunk = 64 << 10
 
-func (r *RecordingServer) ListRecordings(ctx context.Context, req *hushv1.ListRecordingsRequest) (*hushv1.ListRecordingsResponse, error) {
+func (r *RecordingServer) ListRecordings(ctx context.Context, req *hushv1.ListRecordingsRequest) (_ *hushv1.ListRecordingsResponse, err error) {
+	defer func() { auditCall(ctx, r.aud, audit.ActionRecordingList, "", "", err, "call_id="+req.GetCallId()) }()
 	n, err := pageSize(req.GetPageSize())
 	if err != nil {
 		return nil, toStatus(err)
@@ -80,7 +83,10 @@ func (r *RecordingServer) ListRecordings(ctx context.Context, req *hushv1.ListRe
 	return out, nil
 }
 
-func (r *RecordingServer) GetRecording(ctx context.Context, req *hushv1.GetRecordingRequest) (*hushv1.Recording, error) {
+func (r *RecordingServer) GetRecording(ctx context.Context, req *hushv1.GetRecordingRequest) (_ *hushv1.Recording, err error) {
+	defer func() {
+		auditCall(ctx, r.aud, audit.ActionRecordingGet, "", "", err, "recording_id="+req.GetRecordingId())
+	}()
 	sc, err := r.get(req.GetRecordingId())
 	if err != nil {
 		return nil, err
@@ -108,7 +114,10 @@ func (r *RecordingServer) get(id string) (record.Sidecar, error) {
 	return sc, nil
 }
 
-func (r *RecordingServer) DownloadRecording(req *hushv1.DownloadRecordingRequest, stream hushv1.RecordingService_DownloadRecordingServer) error {
+func (r *RecordingServer) DownloadRecording(req *hushv1.DownloadRecordingRequest, stream hushv1.RecordingService_DownloadRecordingServer) (err error) {
+	defer func() {
+		auditCall(stream.Context(), r.aud, audit.ActionRecordingFetch, "", "", err, "recording_id="+req.GetRecordingId())
+	}()
 	if _, err := r.get(req.GetRecordingId()); err != nil {
 		return err
 	}

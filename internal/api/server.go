@@ -9,11 +9,15 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/hushmedia/hush/internal/audit"
+	"github.com/hushmedia/hush/internal/auth"
+	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
 	"github.com/hushmedia/hush/internal/session"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
@@ -32,6 +36,15 @@ type Options struct {
 	DrainTimeout             time.Duration
 	// RecordingDir is where recordings are ("" when recording is off).
 	RecordingDir string
+
+	// Security. Creds nil serves plaintext; Limiter nil does not limit; Authorizer nil
+	// authenticates nobody (auth.mode none); Auditor nil records nothing.
+	Creds          credentials.TransportCredentials
+	Limiter        *auth.RateLimiter
+	Authorizer     *auth.Authorizer
+	Auditor        audit.Auditor
+	Reflection     bool
+	MaxRecvMsgSize int // 0: 1 MiB
 }
 
 // Server is the assembled gRPC server: hush's services, health and reflection, with
@@ -49,21 +62,38 @@ func NewServer(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.MaxRecvMsgSize == 0 {
+		o.MaxRecvMsgSize = maxRecvMsgSize
+	}
+	if o.Authorizer == nil {
+		o.Authorizer, _ = auth.NewAuthorizer(auth.Options{Mode: config.AuthNone})
+	}
+	if o.Auditor == nil {
+		o.Auditor = audit.Nop
+	}
 	ic := &interceptor{log: o.Logger, m: o.Metrics}
-	g := grpc.NewServer(
-		grpc.MaxRecvMsgSize(maxRecvMsgSize),
-		grpc.ChainUnaryInterceptor(ic.unary),
-		grpc.ChainStreamInterceptor(ic.stream),
-	)
+	// Order, outermost first: recovery/logging/metrics (sees every outcome, including
+	// refusals), rate limit (before auth, so credential floods are limited), auth.
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(o.MaxRecvMsgSize),
+		grpc.ChainUnaryInterceptor(ic.unary, o.Limiter.Unary(), o.Authorizer.Unary()),
+		grpc.ChainStreamInterceptor(ic.stream, o.Limiter.Stream(), o.Authorizer.Stream()),
+	}
+	if o.Creds != nil {
+		opts = append(opts, grpc.Creds(o.Creds))
+	}
+	g := grpc.NewServer(opts...)
 	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.RecordingDir != ""}
-	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv})
-	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry})
-	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{dir: o.RecordingDir})
-	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout})
+	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
+	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
+	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{dir: o.RecordingDir, aud: o.Auditor})
+	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
 
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(g, h)
-	reflection.Register(g)
+	if o.Reflection {
+		reflection.Register(g)
+	}
 	s := &Server{GRPC: g, health: h}
 	s.SetServing(true)
 	return s

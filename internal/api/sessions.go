@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hushmedia/hush/internal/audit"
+	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/session"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -19,9 +21,14 @@ type SessionServer struct {
 	hushv1.UnimplementedSessionServiceServer
 	reg  *session.Registry
 	conv converter
+	aud  audit.Auditor
 }
 
-func (s *SessionServer) CreateSession(ctx context.Context, req *hushv1.CreateSessionRequest) (*hushv1.Session, error) {
+func (s *SessionServer) CreateSession(ctx context.Context, req *hushv1.CreateSessionRequest) (out *hushv1.Session, err error) {
+	defer func() {
+		auditCall(ctx, s.aud, audit.ActionSessionCreate, out.GetSessionId(), req.GetRequestId(), err,
+			"call_id="+req.GetCallId()+" agent_id="+req.GetAgentId())
+	}()
 	spec, err := s.createSpec(req)
 	if err != nil {
 		return nil, toStatus(err)
@@ -106,7 +113,10 @@ var updatePaths = []string{
 	"policy",
 }
 
-func (s *SessionServer) UpdateSession(ctx context.Context, req *hushv1.UpdateSessionRequest) (*hushv1.Session, error) {
+func (s *SessionServer) UpdateSession(ctx context.Context, req *hushv1.UpdateSessionRequest) (_ *hushv1.Session, err error) {
+	defer func() {
+		auditCall(ctx, s.aud, audit.ActionSessionUpdate, req.GetSessionId(), req.GetRequestId(), err, "")
+	}()
 	u, err := s.update(req)
 	if err != nil {
 		return nil, toStatus(err)
@@ -186,7 +196,10 @@ func (s *SessionServer) update(req *hushv1.UpdateSessionRequest) (session.Update
 	return u, nil
 }
 
-func (s *SessionServer) DeleteSession(ctx context.Context, req *hushv1.DeleteSessionRequest) (*hushv1.Session, error) {
+func (s *SessionServer) DeleteSession(ctx context.Context, req *hushv1.DeleteSessionRequest) (_ *hushv1.Session, err error) {
+	defer func() {
+		auditCall(ctx, s.aud, audit.ActionSessionDelete, req.GetSessionId(), req.GetRequestId(), err, "")
+	}()
 	if err := checkSessionID(req.GetSessionId()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -227,7 +240,10 @@ func notYet(what string) error {
 	return status.Error(codes.Unimplemented, fmt.Sprintf("%s is not implemented in this build yet", what))
 }
 
-func (s *SessionServer) PauseRecording(ctx context.Context, req *hushv1.PauseRecordingRequest) (*hushv1.Session, error) {
+func (s *SessionServer) PauseRecording(ctx context.Context, req *hushv1.PauseRecordingRequest) (_ *hushv1.Session, err error) {
+	defer func() {
+		auditCall(ctx, s.aud, audit.ActionPause, req.GetSessionId(), req.GetRequestId(), err, req.GetReason())
+	}()
 	if err := checkControl(req.GetSessionId(), req.GetRequestId(), req.GetReason()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -247,7 +263,10 @@ func (s *SessionServer) PauseRecording(ctx context.Context, req *hushv1.PauseRec
 	return s.conv.sessionPB(&in), nil
 }
 
-func (s *SessionServer) ResumeRecording(ctx context.Context, req *hushv1.ResumeRecordingRequest) (*hushv1.Session, error) {
+func (s *SessionServer) ResumeRecording(ctx context.Context, req *hushv1.ResumeRecordingRequest) (_ *hushv1.Session, err error) {
+	defer func() {
+		auditCall(ctx, s.aud, audit.ActionResume, req.GetSessionId(), req.GetRequestId(), err, req.GetReason())
+	}()
 	if err := checkControl(req.GetSessionId(), req.GetRequestId(), req.GetReason()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -272,7 +291,10 @@ func checkControl(sessionID, requestID, reason string) error {
 	return nil
 }
 
-func (s *SessionServer) StartSecureCapture(ctx context.Context, req *hushv1.StartSecureCaptureRequest) (*hushv1.Session, error) {
+func (s *SessionServer) StartSecureCapture(ctx context.Context, req *hushv1.StartSecureCaptureRequest) (_ *hushv1.Session, err error) {
+	defer func() {
+		auditCall(ctx, s.aud, audit.ActionCaptureStart, req.GetSessionId(), req.GetRequestId(), err, "")
+	}()
 	if err := checkSessionID(req.GetSessionId()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -296,7 +318,10 @@ func (s *SessionServer) StartSecureCapture(ctx context.Context, req *hushv1.Star
 	return s.conv.sessionPB(&in), nil
 }
 
-func (s *SessionServer) StopSecureCapture(ctx context.Context, req *hushv1.StopSecureCaptureRequest) (*hushv1.Session, error) {
+func (s *SessionServer) StopSecureCapture(ctx context.Context, req *hushv1.StopSecureCaptureRequest) (_ *hushv1.Session, err error) {
+	defer func() {
+		auditCall(ctx, s.aud, audit.ActionCaptureStop, req.GetSessionId(), req.GetRequestId(), err, "")
+	}()
 	if err := checkSessionID(req.GetSessionId()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -312,4 +337,7 @@ func (s *SessionServer) StopSecureCapture(ctx context.Context, req *hushv1.StopS
 
 // actor names who made a request, for events and the audit trail. Until authentication
 // lands it is empty.
-func actor(context.Context) string { return "" }
+func actor(ctx context.Context) string {
+	id, _ := auth.FromContext(ctx)
+	return id.Subject
+}
