@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/dtmf"
+	"github.com/hushmedia/hush/media/g711"
 	"github.com/hushmedia/hush/media/rtp"
 )
 
@@ -16,11 +17,12 @@ type pathRig struct {
 	pkts [][]byte
 	hs   []rtp.Header
 	i    int
-	now  time.Duration
-	step uint32
+	now     time.Duration
+	step    uint32
+	observe bool // unmasked forwarding: analysis for the tap only
 }
 
-func newPathRig(tb testing.TB, mode Mode) *pathRig {
+func newPathRig(tb testing.TB, mode Mode, opts ...Option) *pathRig {
 	r := rand.New(rand.NewPCG(1, 1))
 	const secs = 4
 	sig, _ := speech(tb, secs*rate, r)
@@ -28,7 +30,7 @@ func newPathRig(tb testing.TB, mode Mode) *pathRig {
 		burst{key: keys[s], at: s*rate + 1000, dur: 100 * msS, dbm0: -10}.add(sig, r)
 	}
 	st := &stream{pt: 0, ssrc: 3, codec: CodecPCMU}
-	rig := &pathRig{k: New(), pkts: st.packets(clip(sig))}
+	rig := &pathRig{k: New(opts...), pkts: st.packets(clip(sig))}
 	rig.k.Configure(Policy{Mode: mode, Capture: true}, nil)
 	rig.hs = make([]rtp.Header, len(rig.pkts))
 	for i, p := range rig.pkts {
@@ -49,7 +51,11 @@ func (r *pathRig) step1() {
 	}
 	h := r.hs[j]
 	h.Timestamp += r.step
-	r.k.Push(&h, r.pkts[j], r.now)
+	if r.observe {
+		r.k.Observe(&h, r.pkts[j])
+	} else {
+		r.k.Push(&h, r.pkts[j], r.now)
+	}
 	for {
 		if _, ok := r.k.Pop(r.now); !ok {
 			break
@@ -66,6 +72,28 @@ func TestMaskedPathAllocs(t *testing.T) {
 		if a := testing.AllocsPerRun(500, rig.step1); a != 0 {
 			t.Errorf("%v: %.2f allocations per packet", m, a)
 		}
+	}
+	frames := 0
+	tap := WithRecordTap(0, func(uint32, uint32, []int16) { frames++ }, func(uint32, uint32, uint32) {})
+	for _, observe := range []bool{false, true} {
+		rig := newPathRig(t, ModeTone, tap)
+		rig.observe = observe
+		if a := testing.AllocsPerRun(500, rig.step1); a != 0 {
+			t.Errorf("record tap, observe %v: %.2f allocations per packet", observe, a)
+		}
+	}
+	if frames == 0 {
+		t.Fatal("the tap delivered nothing")
+	}
+}
+
+// BenchmarkMaskedPathWithTap: BenchmarkMaskedPath plus the recording tap.
+func BenchmarkMaskedPathWithTap(b *testing.B) {
+	rig := newPathRig(b, ModeTone, WithRecordTap(0, func(uint32, uint32, []int16) {}, nil))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		rig.step1()
 	}
 }
 
@@ -92,9 +120,7 @@ func BenchmarkDetectorOnly(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		p := rig.pkts[i%len(rig.pkts)]
-		for j, c := range p[12:] {
-			pcm[j] = int16(c) << 6
-		}
+		g711.DecodeUlaw(pcm, p[12:])
 		evs = d.Process(pcm, evs[:0])
 	}
 }

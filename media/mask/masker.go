@@ -1,11 +1,9 @@
 package mask
 
 import (
-	"math"
 	"time"
 
 	"github.com/hushmedia/hush/media/dtmf"
-	"github.com/hushmedia/hush/media/g711"
 	"github.com/hushmedia/hush/media/rtp"
 )
 
@@ -74,6 +72,8 @@ type Stats struct {
 	LateMasks              uint64
 	Undecodable, Overflows uint64
 	Events, Malformed      uint64
+	// The recording tap's counters.
+	RecordMaskedSamples, RecordLateMasks, RecordOverflows uint64
 }
 
 // Option configures a Masker.
@@ -151,6 +151,7 @@ const (
 // monotonic duration), not safe for concurrent use, and allocates nothing
 // after New.
 type Masker struct {
+	raw     Policy // as configured
 	policy  Policy // effective
 	codecs  *CodecMap
 	gen     generator
@@ -185,6 +186,7 @@ type Masker struct {
 	relValid bool
 
 	dig digitDedup
+	rec recorder
 }
 
 var defaultCodecs = DefaultCodecs()
@@ -219,9 +221,10 @@ func (k *Masker) Configure(p Policy, codecs *CodecMap) {
 		codecs = &defaultCodecs
 	}
 	k.codecs = codecs
-	if p == k.policy {
+	if p == k.raw && k.policy.LookAhead != 0 {
 		return
 	}
+	k.raw = p
 	e := p.Effective()
 	if e.Mode == ModeOff || e.Mode >= numModes {
 		e.Mode = ModeSilence // Configure is only called for masked directions: fail closed
@@ -246,8 +249,10 @@ func (k *Masker) Len() int { return k.size }
 
 // Reset empties the queue and forgets all analysis (the direction was
 // unmasked and its queue flushed; a later masking starts afresh). The
-// detector timeline keeps counting, so positions stay monotonic.
+// detector timeline keeps counting, so positions stay monotonic. The
+// recording queue, if any, is flushed first.
 func (k *Masker) Reset() {
+	k.FlushRecord()
 	k.head, k.size = 0, 0
 	k.nspans, k.openSpan, k.nev = 0, -1, 0
 	k.tsValid, k.relValid = false, false
@@ -286,42 +291,24 @@ func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
 	s.pos0 = k.det.Pos()
 	k.size++
 	k.st.Pushed++
-	if codec == CodecCN {
-		return Queued
+	if codec != CodecCN {
+		s.pos0, s.samples = k.analyse(h, h.Payload(pkt), codec)
 	}
-	if h.SSRC != k.ssrc {
-		// A new audio stream: its timestamps are unrelated to the last.
-		k.ssrc, k.tsValid = h.SSRC, false
-	}
-	payload := h.Payload(pkt)
-	n := len(payload)
-	if codec == CodecPCMU {
-		g711.DecodeUlaw(k.pcm[:n], payload)
-	} else {
-		g711.DecodeAlaw(k.pcm[:n], payload)
-	}
-	// Map the RTP timeline onto the detector's: a forward gap (loss, a
-	// silent stretch) is fed as silence; a reordered or repeated packet is
-	// analysed where it arrives.
-	if k.tsValid {
-		if gap := int32(h.Timestamp - k.nextTS); gap > 0 {
-			k.evs = k.det.Skip(int64(min(gap, maxSkip)), k.evs[:0])
-			k.detectorEvents()
+	return Queued
+}
+
+// Observe analyses a packet of a direction that is forwarded without
+// delay: only the recording tap and the detector state need it. RFC 4733
+// packets update the event spans; codecs hush cannot decode are ignored.
+func (k *Masker) Observe(h *rtp.Header, pkt []byte) {
+	switch codec := k.codecs.Lookup(h.PayloadType); codec {
+	case CodecTelephoneEvent:
+		k.pushEvent(h, pkt)
+	case CodecPCMU, CodecPCMA:
+		if len(pkt) <= SlotSize {
+			k.analyse(h, h.Payload(pkt), codec)
 		}
 	}
-	s.pos0 = k.det.Pos()
-	s.samples = n
-	k.lastTS, k.lastPos = h.Timestamp, s.pos0
-	end := h.Timestamp + uint32(n)
-	if !k.tsValid || int32(end-k.nextTS) > 0 {
-		k.nextTS = end
-	}
-	k.tsValid = true
-	k.evs = k.det.Process(k.pcm[:n], k.evs[:0])
-	k.detectorEvents()
-	k.tspans = k.tracker.Advance(k.tspans[:0], h.Timestamp)
-	k.eventSpans()
-	return Queued
 }
 
 // pushEvent feeds an RFC 4733 packet to the tracker. It is never queued:
@@ -339,105 +326,6 @@ func (k *Masker) pushEvent(h *rtp.Header, pkt []byte) Verdict {
 	return DropEvent
 }
 
-// detectorEvents applies the events in k.evs.
-func (k *Masker) detectorEvents() {
-	for _, e := range k.evs {
-		switch e.Kind {
-		case dtmf.MaskStart:
-			if e.Pos < k.released {
-				k.st.LateMasks++
-				k.met.LateMasks.Add(1)
-			}
-			k.openSpan = k.addSpan(span{start: e.Pos, end: math.MaxInt64})
-		case dtmf.MaskEnd:
-			if k.openSpan >= 0 {
-				k.spans[k.openSpan].end = e.Pos + k.tail
-				k.openSpan = -1
-			}
-		case dtmf.DigitStart:
-			k.digit(e.Digit, SourceInBand, k.lastTS+uint32(e.Pos-k.lastPos))
-		case dtmf.DigitEnd:
-			k.dig.extend(SourceInBand, k.lastTS+uint32(e.Pos-k.lastPos))
-		}
-	}
-}
-
-// addSpan stores s, evicting a span that ends before everything still
-// queued (or, if none, the one that ends first).
-func (k *Masker) addSpan(s span) int {
-	if k.nspans < maxSpans {
-		k.spans[k.nspans] = s
-		k.nspans++
-		return k.nspans - 1
-	}
-	victim := 0
-	for i := 1; i < k.nspans; i++ {
-		if i != k.openSpan && (victim == k.openSpan || k.spans[i].end < k.spans[victim].end) {
-			victim = i
-		}
-	}
-	k.spans[victim] = s
-	return victim
-}
-
-// eventSpans applies the RFC 4733 spans in k.tspans.
-func (k *Masker) eventSpans() {
-	for _, sp := range k.tspans {
-		if sp.New {
-			if k.relValid && int32(sp.Start-k.relTS) < 0 {
-				k.st.LateMasks++
-				k.met.LateMasks.Add(1)
-			}
-			i := k.findEv(sp.Start)
-			if i < 0 {
-				i = k.addEv()
-			}
-			k.ev[i] = evSpan{start: sp.Start}
-			if sp.Digit != 0 {
-				k.digit(sp.Digit, SourceRFC4733, sp.Start)
-			}
-		}
-		i := k.findEv(sp.Start)
-		if i < 0 {
-			continue
-		}
-		k.ev[i].end = sp.End() + uint32(k.tail)
-		k.ev[i].open = !sp.Ended
-		if sp.Digit != 0 {
-			k.dig.extend(SourceRFC4733, sp.End())
-		}
-	}
-}
-
-func (k *Masker) findEv(start uint32) int {
-	for i := range k.nev {
-		if k.ev[i].start == start {
-			return i
-		}
-	}
-	return -1
-}
-
-func (k *Masker) addEv() int {
-	if k.nev < maxSpans {
-		k.nev++
-		return k.nev - 1
-	}
-	victim := 0
-	for i := 1; i < k.nev; i++ {
-		if !k.ev[i].open && (k.ev[victim].open || int32(k.ev[i].end-k.ev[victim].end) < 0) {
-			victim = i
-		}
-	}
-	return victim
-}
-
-// StallGrace is how long a due packet waits for the samples after it when
-// the stream stalls (end of a talk-spurt, network stall): without them the
-// detector cannot decide about a tone starting in its last samples, so the
-// packet waits this long for them and then leaves with what is known.
-const StallGrace = 80 * time.Millisecond
-
 // ready reports whether the head slot may leave at now: it is due and the
 // detector has seen far enough past it (dtmf.MaskLag) to have opened any
 // mask its samples need, or the stream stalled for StallGrace more.
@@ -450,6 +338,12 @@ func (k *Masker) ready(s *slot, now time.Duration) bool {
 	}
 	return now >= s.due+StallGrace
 }
+
+// StallGrace is how long a due packet waits for the samples after it when
+// the stream stalls (end of a talk-spurt, network stall): without them the
+// detector cannot decide about a tone starting in its last samples, so the
+// packet waits this long for them and then leaves with what is known.
+const StallGrace = 80 * time.Millisecond
 
 // NextDue returns when Pop can next release a packet, and false when the
 // queue is empty. Wake up then, or at the next arrival.
@@ -490,70 +384,16 @@ func (k *Masker) release() []byte {
 	k.size--
 	k.st.Released++
 	if s.samples > 0 {
-		k.apply(s)
+		mark := k.mark[:s.samples]
+		if k.marks(mark, s.pos0, s.ts) {
+			m := k.gen.fill(s.buf[s.payOff:s.payOff+s.samples], mark, s.pos0, s.codec)
+			clear(mark)
+			k.st.MaskedSamples += uint64(m)
+			k.met.MaskedSamples.Add(float64(m))
+		}
 		k.released = s.pos0 + int64(s.samples)
 		k.relTS, k.relValid = s.ts+uint32(s.samples), true
 		k.prune()
 	}
 	return s.buf[:s.n]
-}
-
-// apply masks the samples of s that fall in a detector span or an RFC 4733
-// span.
-func (k *Masker) apply(s *slot) {
-	n := s.samples
-	p0, p1 := s.pos0, s.pos0+int64(n)
-	mark := k.mark[:n]
-	any := false
-	for i := range k.nspans {
-		sp := k.spans[i]
-		lo, hi := max(sp.start, p0), min(sp.end, p1)
-		for p := lo; p < hi; p++ {
-			mark[p-p0] = true
-			any = true
-		}
-	}
-	for i := range k.nev {
-		e := k.ev[i]
-		lo := int64(int32(e.start - s.ts))
-		hi := int64(n)
-		if !e.open {
-			hi = min(hi, int64(int32(e.end-s.ts)))
-		}
-		for j := max(lo, 0); j < hi; j++ {
-			mark[j] = true
-			any = true
-		}
-	}
-	if !any {
-		return
-	}
-	m := k.gen.fill(s.buf[s.payOff:s.payOff+n], mark, p0, s.codec)
-	clear(mark)
-	k.st.MaskedSamples += uint64(m)
-	k.met.MaskedSamples.Add(float64(m))
-}
-
-// prune forgets spans wholly released.
-func (k *Masker) prune() {
-	for i := 0; i < k.nspans; {
-		if i != k.openSpan && k.spans[i].end <= k.released {
-			k.nspans--
-			last := k.nspans
-			k.spans[i] = k.spans[last]
-			if k.openSpan == last {
-				k.openSpan = i
-			}
-			continue
-		}
-		i++
-	}
-	for i := 0; i < k.nev; {
-		if e := k.ev[i]; !e.open && int32(e.end-k.relTS) <= 0 {
-			k.nev--
-			k.ev[i] = k.ev[k.nev]
-			continue
-		}
-		i++
-	}
 }

@@ -1,0 +1,157 @@
+package mask
+
+import "time"
+
+// The recording tap: decoded PCM of every audio packet, DTMF always
+// replaced by silence (in-band and RFC 4733, whatever the forwarding
+// policy), delayed on the sample timeline rather than by a clock: a frame
+// is final once the detector has been fed RecordDelay past its end, so it
+// needs no timer. What is still queued when the call ends is flushed by
+// FlushRecord.
+
+// DefaultRecordDelay is the recording look-ahead L_rec: 640 samples, well
+// past the detector's MaskLag, and free for a recording.
+const DefaultRecordDelay = 80 * time.Millisecond
+
+const (
+	recFrames   = 32
+	recFrameMax = 480 // samples per frame; longer packets are split
+)
+
+type recFrame struct {
+	ssrc, ts uint32
+	pos0     int64
+	n        int
+	pcm      [recFrameMax]int16
+}
+
+// recorder is the tap's queue of frames waiting to become final.
+type recorder struct {
+	on     bool
+	delay  int64 // samples
+	audio  func(ssrc, ts uint32, pcm []int16)
+	masked func(ssrc, startTS, endTS uint32)
+
+	frames     []recFrame
+	head, size int
+	released   int64 // timeline position delivered so far
+
+	// The masked run being built, reported when it ends.
+	run                     bool
+	runSSRC, runStart, runE uint32
+}
+
+// WithRecordTap makes the masker deliver every audio frame, DTMF replaced
+// by silence, to audio (ssrc, RTP timestamp, PCM valid during the call),
+// delay (0: DefaultRecordDelay) behind the analysis on the sample
+// timeline, on the goroutine that calls Push or Observe (or FlushRecord).
+// masked, if not nil, receives each replaced stretch [startTS, endTS) once
+// it ends, for the recording's sidecar. Neither may block.
+func WithRecordTap(delay time.Duration, audio func(ssrc, ts uint32, pcm []int16), masked func(ssrc, startTS, endTS uint32)) Option {
+	return func(k *Masker) {
+		if delay <= 0 {
+			delay = DefaultRecordDelay
+		}
+		k.rec = recorder{on: audio != nil, delay: int64(delay / sampleDur), audio: audio, masked: masked,
+			frames: make([]recFrame, recFrames)}
+	}
+}
+
+// push queues decoded samples at timeline position pos0.
+func (r *recorder) push(k *Masker, ssrc, ts uint32, pos0 int64, pcm []int16) {
+	if !r.on {
+		return
+	}
+	for len(pcm) > 0 {
+		if r.size == len(r.frames) {
+			// Full (a delay longer than the queue holds): the oldest frame
+			// is dropped, not delivered half-analysed; the recording has a
+			// gap (silence) there.
+			r.head = (r.head + 1) % len(r.frames)
+			r.size--
+			k.st.RecordOverflows++
+		}
+		f := &r.frames[(r.head+r.size)%len(r.frames)]
+		f.ssrc, f.ts, f.pos0 = ssrc, ts, pos0
+		f.n = copy(f.pcm[:], pcm)
+		r.size++
+		pcm = pcm[f.n:]
+		ts += uint32(f.n)
+		pos0 += int64(f.n)
+	}
+}
+
+// oldest returns the oldest queued frame.
+func (r *recorder) oldest() (*recFrame, bool) {
+	if r.size == 0 {
+		return nil, false
+	}
+	return &r.frames[r.head], true
+}
+
+// emit delivers the frames that are final (all: every frame).
+func (r *recorder) emit(k *Masker, all bool) {
+	if !r.on {
+		return
+	}
+	pos := k.det.Pos()
+	for range len(r.frames) {
+		f, ok := r.oldest()
+		if !ok || !all && f.pos0+int64(f.n)+r.delay > pos {
+			break
+		}
+		mark := k.mark[:f.n]
+		first, last := -1, -1
+		if k.marks(mark, f.pos0, f.ts) {
+			for i, m := range mark {
+				if m {
+					f.pcm[i] = 0
+					if first < 0 {
+						first = i
+					}
+					last = i
+				}
+			}
+			clear(mark)
+			k.st.RecordMaskedSamples += uint64(last - first + 1)
+		}
+		r.runs(f, first, last)
+		r.audio(f.ssrc, f.ts, f.pcm[:f.n])
+		r.released = f.pos0 + int64(f.n)
+		r.head = (r.head + 1) % len(r.frames)
+		r.size--
+	}
+	if all {
+		r.runs(nil, -1, -1)
+	}
+	k.prune()
+}
+
+// runs joins the masked stretches of consecutive frames and reports each
+// when it ends (f nil: the end of the stream).
+func (r *recorder) runs(f *recFrame, first, last int) {
+	if r.run && (f == nil || first != 0 || f.ssrc != r.runSSRC || f.ts != r.runE) {
+		if r.masked != nil {
+			r.masked(r.runSSRC, r.runStart, r.runE)
+		}
+		r.run = false
+	}
+	if f == nil || first < 0 {
+		return
+	}
+	if !r.run {
+		r.run, r.runSSRC, r.runStart = true, f.ssrc, f.ts+uint32(first)
+	}
+	r.runE = f.ts + uint32(last+1)
+	if last != f.n-1 {
+		// The stretch ends inside this frame.
+		if r.masked != nil {
+			r.masked(r.runSSRC, r.runStart, r.runE)
+		}
+		r.run = false
+	}
+}
+
+// FlushRecord delivers every queued recording frame now, masked with what
+// is known (an open mask covers the rest): call it when the stream ends.
+func (k *Masker) FlushRecord() { k.rec.emit(k, true) }
