@@ -13,10 +13,10 @@ import (
 // pathRig is a masked direction in steady state: 20 ms packets of speech
 // with a DTMF tone every second, pushed and popped on a fake clock.
 type pathRig struct {
-	k    *Masker
-	pkts [][]byte
-	hs   []rtp.Header
-	i    int
+	k       *Masker
+	pkts    [][]byte
+	hs      []rtp.Header
+	i       int
 	now     time.Duration
 	step    uint32
 	observe bool // unmasked forwarding: analysis for the tap only
