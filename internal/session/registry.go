@@ -512,3 +512,6 @@ func (r *Registry) ReapIdle() int {
 	}
 	return len(idle)
 }
+
+// Defaults is the policy sessions get for fields a request leaves unset.
+func (r *Registry) Defaults() Policy { return r.cfg.Defaults }
