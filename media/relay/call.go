@@ -19,6 +19,7 @@ type Call struct {
 	stages      [NumDirections][]Stage
 	onLatch     func(LatchEvent)
 	onDigit     func(DigitEvent)
+	tap         *RecordTap
 	now         func() time.Time
 	sampleEvery uint32
 
@@ -63,6 +64,7 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		stages:      o.stages,
 		onLatch:     o.onLatch,
 		onDigit:     o.onDigit,
+		tap:         o.tap,
 		now:         o.now,
 		epoch:       time.Now(),
 		sampleEvery: o.sampleEvery,

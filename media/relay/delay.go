@@ -28,7 +28,12 @@ type delayLine struct {
 }
 
 func newDelayLine(c *Call, in Leg, conn *net.UDPConn) *delayLine {
-	return &delayLine{c: c, in: in, dir: Direction(in), conn: conn}
+	d := &delayLine{c: c, in: in, dir: Direction(in), conn: conn}
+	if c.tap != nil {
+		// The recording needs every audio packet analysed.
+		d.mk = c.newMasker(d.dir)
+	}
+	return d
 }
 
 // releaseSlack widens each release instant into a window [due-slack,
@@ -85,6 +90,10 @@ func (d *delayLine) handle(p *Packet) bool {
 		if d.mk != nil && d.mk.Len() > 0 {
 			d.flush()
 		}
+		if d.c.tap != nil {
+			d.mk.Configure(mask.Policy{}, &d.c.legs[d.in].state.Load().codecs)
+			d.mk.Observe(&p.Header, p.Buf)
+		}
 		return false
 	}
 	if d.mk == nil {
@@ -116,8 +125,9 @@ func (d *delayLine) release(now time.Duration) {
 	}
 }
 
-// flush sends the whole queue at once (the direction was unmasked) and
-// resets the masker, so masking again starts afresh.
+// flush sends the whole queue at once (the direction was unmasked) and,
+// without a recording tap, resets the masker so masking again starts
+// afresh (with a tap, the analysis goes on).
 func (d *delayLine) flush() {
 	if d.mk == nil {
 		return
@@ -129,7 +139,18 @@ func (d *delayLine) flush() {
 		}
 		d.c.sendRTP(d.in, pkt)
 	}
-	d.mk.Reset()
+	if d.c.tap == nil {
+		d.mk.Reset()
+	}
+}
+
+// close runs when the socket's goroutine ends: the recording gets the
+// frames still queued. Packets still queued for forwarding are dropped
+// with the call.
+func (d *delayLine) close() {
+	if d.mk != nil && d.c.tap != nil {
+		d.mk.FlushRecord()
+	}
 }
 
 // newMasker builds a direction's masker with the call's instruments and
@@ -139,6 +160,15 @@ func (c *Call) newMasker(dir Direction) *mask.Masker {
 	opts := []mask.Option{mask.WithMetrics(mask.Metrics{
 		MaskedSamples: m.MaskedSamples, Digits: m.DigitsCaptured, LateMasks: m.LateMasks,
 	})}
+	if t := c.tap; t != nil {
+		audio, masked := t.Audio, t.Masked
+		var onMasked func(ssrc, a, b uint32)
+		if masked != nil {
+			onMasked = func(ssrc, a, b uint32) { masked(dir, ssrc, a, b) }
+		}
+		opts = append(opts, mask.WithRecordTap(t.Delay,
+			func(ssrc, ts uint32, pcm []int16) { audio(dir, ssrc, ts, pcm) }, onMasked))
+	}
 	if fn := c.onDigit; fn != nil {
 		opts = append(opts, mask.WithDigits(func(d mask.Digit) {
 			fn(DigitEvent{Dir: dir, Digit: d.Digit, Source: d.Source, RTPTimestamp: d.RTPTimestamp})

@@ -34,6 +34,7 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 	var dl *delayLine
 	if kind == kindRTP {
 		dl = newDelayLine(c, in, conn)
+		defer dl.close()
 	}
 	for {
 		if dl != nil {

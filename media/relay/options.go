@@ -16,6 +16,7 @@ type options struct {
 	stages      [NumDirections][]Stage
 	now         func() time.Time
 	onDigit     func(DigitEvent)
+	tap         *RecordTap
 }
 
 func defaultOptions() options {
@@ -68,4 +69,31 @@ func WithClock(now func() time.Time) Option {
 // digit is card data: never log it.
 func WithDigits(fn func(DigitEvent)) Option {
 	return func(o *options) { o.onDigit = fn }
+}
+
+// RecordTap receives each direction's audio for the recording: decoded
+// PCM with DTMF (in-band and RFC 4733) always replaced by silence, whatever
+// the forwarding policy, Delay behind on the sample timeline (no timer: a
+// frame is final once the detector has analysed Delay past it). The
+// functions run on the packet goroutines (one per direction), and once more
+// from Close for the frames still queued; they must not block or keep pcm.
+// The detector then runs on both directions' audio (about 1 us a packet).
+type RecordTap struct {
+	// Delay is L_rec; 0 means mask.DefaultRecordDelay (80 ms).
+	Delay time.Duration
+	// Audio gets each frame: the direction, the sender's SSRC and RTP
+	// timestamp, and 8 kHz 16-bit PCM (valid during the call only).
+	Audio func(dir Direction, ssrc, ts uint32, pcm []int16)
+	// Masked, if set, gets each stretch [startTS, endTS) of RTP timestamps
+	// replaced in the recording, once it ends (for the sidecar).
+	Masked func(dir Direction, ssrc, startTS, endTS uint32)
+}
+
+// WithRecordTap sets the recording tap (see RecordTap).
+func WithRecordTap(t RecordTap) Option {
+	return func(o *options) {
+		if t.Audio != nil {
+			o.tap = &t
+		}
+	}
 }

@@ -1,0 +1,131 @@
+package relay
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/hushmedia/hush/media/mask"
+)
+
+// tapSink collects what a RecordTap delivers, per direction.
+type tapSink struct {
+	mu     sync.Mutex
+	pcm    [NumDirections][]int16
+	next   [NumDirections]uint32
+	gaps   int
+	masked [NumDirections][][2]uint32
+}
+
+func (s *tapSink) tap() RecordTap {
+	return RecordTap{
+		Audio: func(dir Direction, ssrc, ts uint32, pcm []int16) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if len(s.pcm[dir]) > 0 && ts != s.next[dir] {
+				s.gaps++
+			}
+			s.next[dir] = ts + uint32(len(pcm))
+			s.pcm[dir] = append(s.pcm[dir], pcm...)
+		},
+		Masked: func(dir Direction, ssrc, a, b uint32) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.masked[dir] = append(s.masked[dir], [2]uint32{a, b})
+		},
+	}
+}
+
+// TestRecordTapCall: with a recording tap and no forwarding policy, the
+// listener gets every packet at once and untouched (tones included: the
+// judge hears them) while the recording of both directions has every
+// sample, in order, with the tones replaced (the judge hears none); the
+// frames still queued at the end arrive by Close. A masked direction
+// records the same way.
+func TestRecordTapCall(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(61, 62))
+	sink := &tapSink{}
+	e := newEnv(t, lo4, false, false)
+	c := e.start(e.explicit(), WithRecordTap(sink.tap()))
+	const gap = 250 * sMs
+	var tones []tone
+	at := gap
+	for k := range 16 {
+		b := tone{key: dtmfKeys[k], at: at + k*29%sFrame, dur: 60 * sMs, dbm0: -20}
+		tones = append(tones, b)
+		at = b.at + b.dur + gap
+	}
+	n := (at + gap) / sFrame * sFrame
+	sp, _ := speechSignal(t, n)
+	sig := make([]float64, n)
+	for j := range sig {
+		clear := true
+		for _, b := range tones {
+			clear = clear && (j < b.at-20*sMs || j >= b.at+b.dur+20*sMs)
+		}
+		if clear {
+			sig[j] = sp[j]
+		}
+	}
+	for _, b := range tones {
+		b.add(sig, r)
+	}
+	pcm := toPCM(sig)
+	cust := (&g711Stream{pt: 0, ssrc: 1, ts: 100}).all(pcm)
+	agent := (&g711Stream{pt: 8, ssrc: 2, ts: 900}).all(pcm)
+	// Customer->agent unmasked: lockstep, each packet arrives at once.
+	for _, p := range cust {
+		send(t, e.a.s.RTP, c.LocalRTP(Customer), p)
+		expect(t, e.b.s.RTP, p, c.LocalRTP(Agent))
+	}
+	// Agent->customer masked: the listener hears no tones.
+	if err := c.SetMaskPolicy(AgentToCustomer, mask.Policy{Mode: mask.ModeSilence}); err != nil {
+		t.Fatal(err)
+	}
+	got := pump(t, e.b.s.RTP, e.a.s.RTP, c.LocalRTP(Agent), agent, all, 24)
+	sameHeaders(t, got, agent)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	in := pcmOf(t, cust)
+	if d := judge(t, dir, "tap_in", in); d != dtmfKeys {
+		t.Fatalf("judge finds %q in the input", d)
+	}
+	if d := judge(t, dir, "tap_agent_hears", pcmOf(t, got)); d != "" {
+		t.Errorf("judge finds %d digits where masking is on", len(d))
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	for d := range Direction(NumDirections) {
+		rec := sink.pcm[d]
+		if len(rec) != len(pcm) {
+			t.Fatalf("%v: recorded %d samples of %d", d, len(rec), len(pcm))
+		}
+		if got := judge(t, dir, "tap_rec_"+d.String(), rec); got != "" {
+			t.Errorf("%v: judge finds %d digits in the recording", d, len(got))
+		}
+		if len(sink.masked[d]) != len(tones) {
+			t.Errorf("%v: %d masked stretches for %d tones", d, len(sink.masked[d]), len(tones))
+		}
+		want := pcmOf(t, map[Direction][][]byte{CustomerToAgent: cust, AgentToCustomer: agent}[d])
+		changed := 0
+		for j := range rec {
+			near := false
+			for _, b := range tones {
+				near = near || (j >= b.at-sFrame && j < b.at+b.dur+40*sMs)
+			}
+			if !near && rec[j] != want[j] {
+				changed++
+			}
+		}
+		if changed != 0 {
+			t.Errorf("%v: %d recorded samples outside the tones changed", d, changed)
+		}
+	}
+	if sink.gaps != 0 {
+		t.Fatalf("%d timestamp gaps in the recording", sink.gaps)
+	}
+	t.Logf("recorded %d samples per direction, 16 tones masked in each, the unmasked listener heard all 16 (byte-identical), the masked one none",
+		len(pcm))
+}
