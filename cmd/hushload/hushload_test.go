@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDirectRunWritesTableAndJSON: a short run against no relay prints the table and writes
+// JSON that carries the figures.
+func TestDirectRunWritesTableAndJSON(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"-target", "direct", "-calls", "2", "-duration", "600ms", "-warmup", "100ms", "-json", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "latency p99") || !strings.Contains(stdout.String(), "direct/2") {
+		t.Fatalf("table:\n%s", stdout.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Sent != 2*2*30 || rep.Results[0].Lost != 0 || rep.CPUs < 1 {
+		t.Fatalf("%s", b)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, &stderr, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	for _, args := range [][]string{
+		{"-target", "nope"}, {"-calls", "0"}, {"-warmup", "5s", "-duration", "5s"}, {"extra"},
+		{"-target", "direct", "-scale", "10,x", "-duration", "100ms", "-warmup", "0s"},
+	} {
+		if err := run(context.Background(), args, &stderr, &stderr); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+	// -compare without rtpengine skips the comparison with a message naming the package.
+	var stdout bytes.Buffer
+	o := &options{rtpengineBin: "/nonexistent/rtpengine"}
+	if _, _, err := o.open(context.Background(), "rtpengine", &stdout); !errors.Is(err, errSkip) ||
+		!strings.Contains(err.Error(), "rtpengine-daemon") {
+		t.Fatalf("missing rtpengine: %v", err)
+	}
+}
+
+func TestScaleParse(t *testing.T) {
+	ns, err := parseScale("100, 250,500")
+	if err != nil || len(ns) != 3 || ns[1] != 250 {
+		t.Fatalf("%v %v", ns, err)
+	}
+	for _, bad := range []string{"", "0", "1,,2", "-5"} {
+		if _, err := parseScale(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

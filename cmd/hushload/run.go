@@ -1,0 +1,443 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hushmedia/hush/internal/loadgen"
+)
+
+// errSkip ends a run that cannot happen here (a tool is missing) without failing.
+var errSkip = errors.New("skipped")
+
+type options struct {
+	target   string
+	compare  bool
+	calls    int
+	duration time.Duration
+	warmup   time.Duration
+	sockets  int
+	senders  int
+	scale    string
+	ramp     bool
+	rampMax  int
+	rampP99  time.Duration
+	soak     time.Duration
+	capture  time.Duration
+	jsonPath string
+	verbose  bool
+
+	hushdBin, hushdAddr, hushdArgs      string
+	hushdPID                            int
+	rtpengineBin, rtpengineNG, rtpeArgs string
+	rtpenginePID                        int
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("hushload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: hushload [flags]\n\nLoad generator for hush: N calls of G.711 at 20 ms both ways; reports loss, latency, jitter, CPU and memory.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.target, "target", "hush", "relay under test: hush, rtpengine or direct (no relay: the generator's floor)")
+	fs.BoolVar(&o.compare, "compare", false, "run hush and rtpengine under the same load in this invocation and print ratios")
+	fs.IntVar(&o.calls, "calls", 100, "concurrent calls")
+	fs.DurationVar(&o.duration, "duration", 30*time.Second, "media time per run, warm-up included")
+	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "media time before the measurement window")
+	fs.IntVar(&o.sockets, "sockets", 4, "generator sockets per side (calls share them)")
+	fs.IntVar(&o.senders, "senders", 2, "sender goroutines pacing all streams")
+	fs.StringVar(&o.scale, "scale", "", "comma-separated call counts for a scaling curve, e.g. 100,250,500,1000")
+	fs.BoolVar(&o.ramp, "ramp", false, "find the largest call count with no loss and p99 within -ramp-p99")
+	fs.IntVar(&o.rampMax, "ramp-max", 2000, "largest call count the ramp tries")
+	fs.DurationVar(&o.rampP99, "ramp-p99", 5*time.Millisecond, "ramp: latency p99 limit of a clean run")
+	fs.DurationVar(&o.soak, "soak", 0, "soak run of this length (e.g. 10m): RSS sampled every 10s, growth reported")
+	fs.DurationVar(&o.capture, "capture-every", 0, "hush: toggle secure capture on one call after another this often (0 = off)")
+	fs.StringVar(&o.jsonPath, "json", "", "write the results as JSON to this file")
+	fs.BoolVar(&o.verbose, "v", false, "progress and relay logs on stderr")
+	fs.StringVar(&o.hushdBin, "hushd-bin", "", "hushd binary to start (default: hushd beside hushload, then $PATH)")
+	fs.StringVar(&o.hushdAddr, "hushd-addr", "", "use a running hushd at this gRPC address instead of starting one")
+	fs.IntVar(&o.hushdPID, "hushd-pid", 0, "with -hushd-addr: its process id, for CPU and memory")
+	fs.StringVar(&o.hushdArgs, "hushd-args", "", "extra flags for the started hushd (space-separated)")
+	fs.StringVar(&o.rtpengineBin, "rtpengine-bin", "", "rtpengine binary to start (default: rtpengine in $PATH; Debian package rtpengine-daemon)")
+	fs.StringVar(&o.rtpengineNG, "rtpengine-ng", "", "use a running rtpengine's ng port (ip:port) instead of starting one")
+	fs.IntVar(&o.rtpenginePID, "rtpengine-pid", 0, "with -rtpengine-ng: its process id")
+	fs.StringVar(&o.rtpeArgs, "rtpengine-args", "", "extra flags for the started rtpengine (space-separated)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.soak > 0 {
+		o.duration = o.soak
+	}
+	switch o.target {
+	case "hush", "rtpengine", "direct":
+	default:
+		return nil, fmt.Errorf("-target %q: want hush, rtpengine or direct", o.target)
+	}
+	if o.calls < 1 || o.warmup < 0 || o.warmup >= o.duration {
+		return nil, errors.New("need -calls >= 1 and 0 <= -warmup < -duration")
+	}
+	return o, nil
+}
+
+// report is the JSON output.
+type report struct {
+	Command    string            `json:"command"`
+	Start      time.Time         `json:"start"`
+	CPUs       int               `json:"cpus"`
+	GoVersion  string            `json:"go_version"`
+	Results    []*loadgen.Result `json:"results"`
+	Ratios     []ratio           `json:"ratios,omitempty"`
+	Ramp       []rampResult      `json:"ramp,omitempty"`
+	Soak       *soakResult       `json:"soak,omitempty"`
+	Skipped    string            `json:"skipped,omitempty"`
+	Generators string            `json:"generator_note"`
+}
+
+// ratio is hush's figures divided by rtpengine's at one call count.
+type ratio struct {
+	Calls         int     `json:"calls"`
+	CPUPerMpkt    float64 `json:"cpu_per_mpkt_hush_over_rtpengine"`
+	LatencyP99    float64 `json:"latency_p99_hush_over_rtpengine"`
+	MemPerSession float64 `json:"mem_per_idle_session_hush_over_rtpengine"`
+}
+
+type rampResult struct {
+	Target   string `json:"target"`
+	MaxClean int    `json:"max_clean_calls"`
+	FirstBad int    `json:"first_unclean_calls,omitempty"`
+	Why      string `json:"first_unclean_reason,omitempty"`
+}
+
+type soakResult struct {
+	Target    string  `json:"target"`
+	RSSStart  int64   `json:"rss_start"`
+	RSSEnd    int64   `json:"rss_end"`
+	RSSMax    int64   `json:"rss_max"`
+	GrowthPct float64 `json:"growth_pct"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	rep := &report{Command: "hushload " + strings.Join(args, " "), Start: time.Now().UTC(),
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		Generators: "generator CPU is this process (getrusage); relay CPU from /proc/PID/stat"}
+	var logw io.Writer = io.Discard
+	if o.verbose {
+		logw = stderr
+	}
+
+	names := []string{o.target}
+	if o.compare {
+		names = []string{"hush", "rtpengine"}
+	}
+	var targets []loadgen.Target
+	for _, n := range names {
+		t, stop, err := o.open(ctx, n, logw)
+		if errors.Is(err, errSkip) && o.compare {
+			rep.Skipped = err.Error()
+			fmt.Fprintf(stdout, "comparison skipped: %v\n", err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		defer stop()
+		targets = append(targets, t)
+	}
+
+	cfg := loadgen.Config{Calls: o.calls, Duration: o.duration, Warmup: o.warmup, Sockets: o.sockets,
+		Senders: o.senders, CaptureEvery: o.capture}
+	if o.verbose {
+		cfg.Log = stderr
+	}
+	switch {
+	case o.ramp:
+		err = o.runRamp(ctx, targets, cfg, rep, stdout)
+	case o.scale != "":
+		err = o.runScale(ctx, targets, cfg, rep, stdout)
+	default:
+		if o.soak > 0 {
+			cfg.RSSEvery = 10 * time.Second
+		}
+		err = o.runOnce(ctx, targets, cfg, rep, stdout)
+	}
+	if o.jsonPath != "" {
+		if werr := writeJSON(o.jsonPath, rep); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+func writeJSON(path string, rep *report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// open prepares a target: connects to a running relay or starts one. stop ends what it
+// started.
+func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadgen.Target, func(), error) {
+	switch name {
+	case "direct":
+		return loadgen.Direct{}, func() {}, nil
+	case "hush":
+		if o.hushdAddr != "" {
+			h, err := loadgen.NewHush(o.hushdAddr, o.hushdPID)
+			if err != nil {
+				return nil, nil, err
+			}
+			return h, func() { _ = h.Close() }, nil
+		}
+		bin, err := findBinary(o.hushdBin, "hushd", true)
+		if err != nil {
+			return nil, nil, fmt.Errorf("hushd: %w (build it with `make build` or pass -hushd-bin)", err)
+		}
+		// Media ports below the ephemeral range (32768-60999), so the generator's own
+		// sockets never take a relay port; 4 ports per session.
+		p, err := loadgen.StartHushd(ctx, bin, 10000, 19999, strings.Fields(o.hushdArgs), logw)
+		if err != nil {
+			return nil, nil, err
+		}
+		h, err := loadgen.NewHush(p.Addr, p.PID())
+		if err != nil {
+			_ = p.Stop()
+			return nil, nil, err
+		}
+		return h, func() { _ = h.Close(); _ = p.Stop() }, nil
+	case "rtpengine":
+		if o.rtpengineNG != "" {
+			ap, err := netip.ParseAddrPort(o.rtpengineNG)
+			if err != nil {
+				return nil, nil, fmt.Errorf("-rtpengine-ng: %v", err)
+			}
+			return loadgen.NewRtpengine(ap, o.rtpenginePID), func() {}, nil
+		}
+		bin, err := findBinary(o.rtpengineBin, "rtpengine", false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: rtpengine not found (install Debian package rtpengine-daemon, or pass -rtpengine-bin): %v", errSkip, err)
+		}
+		ng, err := loadgen.FreeUDPPort()
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := loadgen.StartRtpengine(ctx, bin, ng, 20000, 29999, strings.Fields(o.rtpeArgs), logw)
+		if err != nil {
+			return nil, nil, err
+		}
+		return loadgen.NewRtpengine(netip.MustParseAddrPort(p.Addr), p.PID()), func() { _ = p.Stop() }, nil
+	}
+	return nil, nil, fmt.Errorf("unknown target %q", name)
+}
+
+// findBinary returns explicit if set, else name beside this executable (when beside),
+// else name in $PATH.
+func findBinary(explicit, name string, beside bool) (string, error) {
+	if explicit != "" {
+		return exec.LookPath(explicit)
+	}
+	if beside {
+		if self, err := os.Executable(); err == nil {
+			p := filepath.Join(filepath.Dir(self), name)
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				return p, nil
+			}
+		}
+	}
+	return exec.LookPath(name)
+}
+
+func (o *options) runOnce(ctx context.Context, targets []loadgen.Target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
+	for _, t := range targets {
+		r, err := loadgen.Run(ctx, t, cfg)
+		if err != nil {
+			return err
+		}
+		rep.Results = append(rep.Results, r)
+	}
+	addRatios(rep, rep.Results)
+	if err := loadgen.WriteTable(stdout, rep.Results...); err != nil {
+		return err
+	}
+	if o.soak > 0 && len(rep.Results) > 0 {
+		rep.Soak = soakOf(rep.Results[0])
+		s := rep.Soak
+		fmt.Fprintf(stdout, "\nsoak %s: RSS %.1f MiB at the start of the window, %.1f MiB at the end (max %.1f), growth %.1f%%\n",
+			s.Target, mib(s.RSSStart), mib(s.RSSEnd), mib(s.RSSMax), s.GrowthPct)
+	}
+	return nil
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func soakOf(r *loadgen.Result) *soakResult {
+	s := &soakResult{Target: r.Target}
+	if len(r.RSSSamples) == 0 {
+		return s
+	}
+	s.RSSStart, s.RSSEnd = r.RSSSamples[0].RSS, r.RSSSamples[len(r.RSSSamples)-1].RSS
+	for _, x := range r.RSSSamples {
+		s.RSSMax = max(s.RSSMax, x.RSS)
+	}
+	if s.RSSStart > 0 {
+		s.GrowthPct = 100 * float64(s.RSSEnd-s.RSSStart) / float64(s.RSSStart)
+	}
+	return s
+}
+
+// addRatios adds hush-over-rtpengine ratios for each call count that has both.
+func addRatios(rep *report, rs []*loadgen.Result) {
+	for _, h := range rs {
+		if h.Target != "hush" {
+			continue
+		}
+		for _, e := range rs {
+			if e.Target != "rtpengine" || e.Calls != h.Calls {
+				continue
+			}
+			rep.Ratios = append(rep.Ratios, ratio{Calls: h.Calls, CPUPerMpkt: div(h.TargetCPUPerM, e.TargetCPUPerM),
+				LatencyP99: div(h.LatencyP99, e.LatencyP99), MemPerSession: div(h.MemPerIdle, e.MemPerIdle)})
+		}
+	}
+}
+
+func div(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func parseScale(s string) ([]int, error) {
+	var ns []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-scale: bad call count %q", f)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
+}
+
+func (o *options) runScale(ctx context.Context, targets []loadgen.Target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
+	ns, err := parseScale(o.scale)
+	if err != nil {
+		return err
+	}
+	for _, n := range ns {
+		cfg.Calls = n
+		var at []*loadgen.Result
+		for _, t := range targets {
+			r, err := loadgen.Run(ctx, t, cfg)
+			if err != nil {
+				return err
+			}
+			at = append(at, r)
+		}
+		rep.Results = append(rep.Results, at...)
+		fmt.Fprintf(stdout, "\n== %d calls\n", n)
+		if err := loadgen.WriteTable(stdout, at...); err != nil {
+			return err
+		}
+	}
+	addRatios(rep, rep.Results)
+	fmt.Fprintf(stdout, "\n== scaling: CPU-s per million packets (lost packets, latency p99 µs)\n")
+	for _, n := range ns {
+		fmt.Fprintf(stdout, "%6d calls", n)
+		for _, r := range rep.Results {
+			if r.Calls == n {
+				fmt.Fprintf(stdout, "   %s %6.2f (%d, %.0f)", r.Target, r.TargetCPUPerM, r.Lost, r.LatencyP99)
+			}
+		}
+		for _, x := range rep.Ratios {
+			if x.Calls == n {
+				fmt.Fprintf(stdout, "   hush/rtpengine CPU %.2f", x.CPUPerMpkt)
+			}
+		}
+		fmt.Fprintln(stdout)
+	}
+	return nil
+}
+
+// runRamp doubles the call count from -calls until a run is not clean (loss, or p99 above
+// -ramp-p99) or -ramp-max, then bisects between the last clean and the first unclean
+// count to within 5%.
+func (o *options) runRamp(ctx context.Context, targets []loadgen.Target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
+	for _, t := range targets {
+		rr := rampResult{Target: t.Name()}
+		try := func(n int) (bool, error) {
+			cfg.Calls = n
+			r, err := loadgen.Run(ctx, t, cfg)
+			if err != nil {
+				return false, err
+			}
+			rep.Results = append(rep.Results, r)
+			clean := r.Clean(o.rampP99)
+			fmt.Fprintf(stdout, "ramp %s %5d calls: lost %d, p99 %.0f µs, relay %.3f cores, generator %.3f cores -> %s\n",
+				t.Name(), n, r.Lost, r.LatencyP99, r.TargetCores, r.GenCores, map[bool]string{true: "clean", false: "NOT clean"}[clean])
+			if !clean {
+				rr.FirstBad = n
+				rr.Why = fmt.Sprintf("lost %d, p99 %.0f µs", r.Lost, r.LatencyP99)
+			}
+			return clean, nil
+		}
+		lo, hi := 0, 0
+		for n := o.calls; ; n *= 2 {
+			n = min(n, o.rampMax)
+			ok, err := try(n)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				hi = n
+				break
+			}
+			lo = n
+			if n == o.rampMax {
+				break
+			}
+		}
+		for hi > 0 && hi-lo > max(1, hi/20) {
+			mid := (lo + hi) / 2
+			ok, err := try(mid)
+			if err != nil {
+				return err
+			}
+			if ok {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		rr.MaxClean = lo
+		if hi > 0 {
+			rr.FirstBad = hi
+		}
+		rep.Ramp = append(rep.Ramp, rr)
+		fmt.Fprintf(stdout, "ramp %s: largest clean call count %d (limit tried %d)\n", t.Name(), lo, o.rampMax)
+	}
+	return nil
+}
