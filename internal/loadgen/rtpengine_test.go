@@ -1,0 +1,173 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+func TestSDPMediaAddr(t *testing.T) {
+	ap := netip.MustParseAddrPort("127.0.0.1:40002")
+	got, err := sdpMediaAddr(audioSDP(ap))
+	if err != nil || got != ap {
+		t.Fatalf("%v %v", got, err)
+	}
+	// A media-level c= overrides the session's; a video section before audio is skipped.
+	sdp := "v=0\r\nc=IN IP4 192.0.2.1\r\nm=video 5000 RTP/AVP 96\r\nc=IN IP4 192.0.2.9\r\nm=audio 6000 RTP/AVP 0\r\nc=IN IP6 ::1\r\nm=audio 7000 RTP/AVP 0\r\nc=IN IP4 192.0.2.7\r\n"
+	got, err = sdpMediaAddr(sdp)
+	if err != nil || got != netip.MustParseAddrPort("[::1]:6000") {
+		t.Fatalf("%v %v", got, err)
+	}
+	got, err = sdpMediaAddr("v=0\nc=IN IP4 192.0.2.1/127\nm=audio 6000/2 RTP/AVP 0\n")
+	if err != nil || got != netip.MustParseAddrPort("192.0.2.1:6000") {
+		t.Fatalf("%v %v", got, err)
+	}
+	for _, bad := range []any{nil, 5, "", "v=0\r\n", "c=IN IP4 1.2.3.4\r\nm=audio\r\n", "c=IN IP4 1.2.3.4\r\nm=audio 0 RTP/AVP 0\r\n",
+		"c=IN IP4 1.2.3.4\r\nm=audio 99999 RTP/AVP 0\r\n", "c=IN IP4 host.example\r\nm=audio 5 RTP/AVP 0\r\n",
+		"c=IN\r\nm=audio 5 RTP/AVP 0\r\n", "m=audio 5 RTP/AVP 0\r\n"} {
+		if _, err := sdpMediaAddr(bad); !errors.Is(err, ErrSDP) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func FuzzSDPMediaAddr(f *testing.F) {
+	f.Add(audioSDP(netip.MustParseAddrPort("127.0.0.1:4000")))
+	f.Add("c=IN IP6 ::1\nm=audio 1/2 RTP/AVP 0\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		ap, err := sdpMediaAddr(s)
+		if err != nil && !errors.Is(err, ErrSDP) {
+			t.Fatal(err)
+		}
+		if err == nil && (!ap.IsValid() || ap.Port() == 0) {
+			t.Fatalf("%v", ap)
+		}
+	})
+}
+
+func TestParseNGReply(t *testing.T) {
+	d, ok, err := parseNGReply([]byte("ab d6:result2:ok3:sdp3:v=0e"), "ab")
+	if !ok || err != nil || d["sdp"] != "v=0" {
+		t.Fatalf("%v %v %v", d, ok, err)
+	}
+	if _, ok, _ := parseNGReply([]byte("xy d6:result2:oke"), "ab"); ok {
+		t.Fatal("foreign cookie accepted")
+	}
+	for _, bad := range []string{"ab d6:result5:error12:error-reason3:bade", "ab i1e", "ab d6:result", "ab le"} {
+		if _, ok, err := parseNGReply([]byte(bad), "ab"); !ok || !errors.Is(err, ErrNG) {
+			t.Errorf("%q: %v %v", bad, ok, err)
+		}
+	}
+}
+
+// fakeNG answers ng commands like rtpengine does, allocating ports from base.
+func fakeNG(t *testing.T) netip.AddrPort {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		port := 41000
+		for {
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			ck, body, _ := cutSpace(buf[:n])
+			v, err := DecodeBencode(body)
+			d, _ := v.(map[string]any)
+			reply := map[string]any{"result": "ok"}
+			switch {
+			case err != nil || d == nil:
+				reply = map[string]any{"result": "error", "error-reason": "bad"}
+			case d["command"] == "offer" || d["command"] == "answer":
+				port += 2
+				reply["sdp"] = audioSDP(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
+			case d["command"] == "delete":
+			default:
+				reply = map[string]any{"result": "error", "error-reason": "Unrecognized command"}
+			}
+			out, _ := AppendBencode(append(ck, ' '), reply)
+			_, _ = c.WriteToUDPAddrPort(out, from)
+		}
+	}()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+func cutSpace(b []byte) ([]byte, []byte, bool) {
+	for i, c := range b {
+		if c == ' ' {
+			return append([]byte(nil), b[:i]...), b[i+1:], true
+		}
+	}
+	return nil, nil, false
+}
+
+func TestRtpengineTargetAgainstFakeNG(t *testing.T) {
+	r := NewRtpengine(fakeNG(t), 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := r.CreateCall(ctx, 1, netip.MustParseAddrPort("127.0.0.1:5000"), netip.MustParseAddrPort("127.0.0.1:5002"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The offer's reply is where the agent sends, the answer's where the customer sends.
+	if c.AgentIn.Port() != 41002 || c.CustomerIn.Port() != 41004 {
+		t.Fatalf("%+v", c)
+	}
+	if err := c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Command(ctx, map[string]any{"command": "bogus"}); !errors.Is(err, ErrNG) {
+		t.Fatalf("bogus command: %v", err)
+	}
+}
+
+// rtpengineBin finds rtpengine or skips (fails with CI=true: make bench-compare needs it,
+// make test does not run this unless the package is installed).
+func rtpengineBin(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs rtpengine; skipped with -short")
+	}
+	bin, err := exec.LookPath("rtpengine")
+	if err != nil {
+		t.Skip("rtpengine not installed (Debian package rtpengine-daemon)")
+	}
+	return bin
+}
+
+// TestRunRtpengine: the same short load through a real rtpengine loses nothing.
+func TestRunRtpengine(t *testing.T) {
+	bin := rtpengineBin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ng, err := FreeUDPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := StartRtpengine(ctx, bin, ng, 48000, 48199, nil, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	r := NewRtpengine(netip.MustParseAddrPort(p.Addr), p.PID())
+	res, err := Run(ctx, r, Config{Calls: 5, Duration: 2 * time.Second, Warmup: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Lost != 0 || res.Received != res.Sent || res.Foreign+res.Misrouted+res.Rewritten != 0 {
+		t.Fatalf("sent %d received %d lost %d foreign %d misrouted %d rewritten %d", res.Sent, res.Received, res.Lost,
+			res.Foreign, res.Misrouted, res.Rewritten)
+	}
+	if res.LatencyP99 <= 0 || res.RSSIdle <= 0 {
+		t.Fatalf("p99 %v rss %d", res.LatencyP99, res.RSSIdle)
+	}
+}
