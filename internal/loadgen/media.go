@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -22,14 +21,15 @@ type media struct {
 	nStreams uint32
 	cust     []*net.UDPConn // K sockets per side; call i uses index i%K
 	agent    []*net.UDPConn
-	dest     []netip.AddrPort // per stream: the relay's port to send to
-	periods  int              // packets per stream
-	rx       []streamRx       // per stream, owned by the one receiver of its socket
+	dest     []sockaddr // per stream: the relay's port to send to
+	periods  int        // packets per stream
+	rx       []streamRx // per stream, owned by the one receiver of its socket
 	recv     []*receiver
 	measure  atomic.Bool // latency is recorded only in the measurement window
 	senders  int
 	sendErrs atomic.Uint64
 	sent     atomic.Uint64
+	setupErr atomic.Bool // a socket could not be driven (reported, the run is invalid)
 }
 
 // streamRx is the receive state of one stream.
@@ -82,12 +82,7 @@ func openSockets(addr netip.Addr, k int) (cust, agent []*net.UDPConn, err error)
 func setBuffers(c *net.UDPConn, n int) {
 	_ = c.SetReadBuffer(n)
 	_ = c.SetWriteBuffer(n)
-	if raw, err := c.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) {
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n)
-			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUFFORCE, n)
-		})
-	}
+	forceBuffers(c, n)
 }
 
 func closeAll(cs []*net.UDPConn) {
@@ -118,53 +113,66 @@ func (m *media) startReceivers(wg *sync.WaitGroup) {
 }
 
 func (r *receiver) loop() {
-	buf := make([]byte, 2048)
-	k := uint32(len(r.m.cust))
+	br, err := newBatchReader(r.conn, 64)
+	if err != nil {
+		r.m.setupErr.Store(true)
+		return
+	}
 	for {
-		n, err := r.conn.Read(buf)
+		n, err := br.read()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
+			if errTransient(err) {
+				continue
 			}
-			continue // ICMP errors surface on reads of unconnected sockets; keep reading
+			if !errors.Is(err, net.ErrClosed) {
+				r.m.setupErr.Store(true)
+			}
+			return
 		}
 		now := int64(time.Since(r.m.start))
-		h, ok, err := parsePacket(buf[:n], r.m.ssrcBase, r.m.nStreams)
-		if err != nil {
-			r.foreign++
-			continue
+		for i := range n {
+			r.handle(br.datagram(i), now)
 		}
-		if h.stream&1 != r.side || (h.stream/2)%k != uint32(r.index) {
-			r.misrouted++
-			continue
-		}
-		r.count.Add(1)
-		st := &r.m.rx[h.stream]
-		st.received++
-		if !ok {
-			r.rewritten++
-			continue // payload rewritten: counted, no latency or jitter
-		}
-		if st.seen && h.seq <= st.maxSeq {
-			st.reordered++
-		} else {
-			st.maxSeq, st.seen = h.seq, true
-		}
-		sched := int64(h.seq) * int64(period)
-		trans := [3]int64{now - sched, h.sendNs - sched, now - h.sendNs}
-		if st.jitterOK {
-			for j := range trans {
-				d := trans[j] - st.prevTrans[j]
-				if d < 0 {
-					d = -d
-				}
-				st.jitter[j] += d - (st.jitter[j]+8)/16 // RFC 3550 A.8: J += (|D| - J)/16, scaled by 16
+	}
+}
+
+// handle accounts one datagram received at now (ns since the start).
+func (r *receiver) handle(b []byte, now int64) {
+	h, ok, err := parsePacket(b, r.m.ssrcBase, r.m.nStreams)
+	if err != nil {
+		r.foreign++
+		return
+	}
+	if h.stream&1 != r.side || (h.stream/2)%uint32(len(r.m.cust)) != uint32(r.index) {
+		r.misrouted++
+		return
+	}
+	r.count.Add(1)
+	st := &r.m.rx[h.stream]
+	st.received++
+	if !ok {
+		r.rewritten++
+		return // payload rewritten: counted, no latency or jitter
+	}
+	if st.seen && h.seq <= st.maxSeq {
+		st.reordered++
+	} else {
+		st.maxSeq, st.seen = h.seq, true
+	}
+	sched := int64(h.seq) * int64(period)
+	trans := [3]int64{now - sched, h.sendNs - sched, now - h.sendNs}
+	if st.jitterOK {
+		for j := range trans {
+			d := trans[j] - st.prevTrans[j]
+			if d < 0 {
+				d = -d
 			}
+			st.jitter[j] += d - (st.jitter[j]+8)/16 // RFC 3550 A.8: J += (|D| - J)/16, scaled by 16
 		}
-		st.prevTrans, st.jitterOK = trans, true
-		if r.m.measure.Load() {
-			r.lat.Record(now - h.sendNs)
-		}
+	}
+	st.prevTrans, st.jitterOK = trans, true
+	if r.m.measure.Load() {
+		r.lat.Record(now - h.sendNs)
 	}
 }
 
@@ -194,6 +202,11 @@ func (m *media) runSenders(base time.Duration, stop <-chan struct{}) {
 	wg.Wait()
 }
 
+// sendBatch bounds a sendmmsg batch: every packet of a batch carries the time it was
+// written, and the last one leaves after the others, so a large batch would add its own
+// duration to the measured latency.
+const sendBatch = 8
+
 func (m *media) sendLoop(g int, base time.Duration, stop <-chan struct{}) {
 	var streams []uint32
 	for s := uint32(g); s < m.nStreams; s += uint32(m.senders) {
@@ -203,8 +216,25 @@ func (m *media) sendLoop(g int, base time.Duration, stop <-chan struct{}) {
 		return
 	}
 	k := uint32(len(m.cust))
-	buf := make([]byte, packetLen)
-	fillQuiet(buf)
+	// One writer per generator socket: [0,k) customer sockets, [k,2k) agent sockets.
+	writers := make([]*batchWriter, 2*k)
+	for i := range writers {
+		c := m.cust[uint32(i)%k]
+		if uint32(i) >= k {
+			c = m.agent[uint32(i)-k]
+		}
+		w, err := newBatchWriter(c, sendBatch)
+		if err != nil {
+			m.setupErr.Store(true)
+			return
+		}
+		writers[i] = w
+	}
+	flush := func(w *batchWriter) {
+		if failed, err := w.flush(); err != nil || failed > 0 {
+			m.sendErrs.Add(uint64(max(failed, 1)))
+		}
+	}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	cursor, p := 0, 0
@@ -218,18 +248,18 @@ func (m *media) sendLoop(g int, base time.Duration, stop <-chan struct{}) {
 			if due > now {
 				break
 			}
-			conn := m.cust[(s/2)%k]
-			if s&1 == 1 {
-				conn = m.agent[(s/2)%k]
+			w := writers[(s/2)%k+(s&1)*k]
+			if w.full() {
+				flush(w)
 			}
-			writePacket(buf, m.ssrcBase, s, uint32(p), int64(time.Since(m.start)))
-			if _, err := conn.WriteToUDPAddrPort(buf, m.dest[s]); err != nil {
-				m.sendErrs.Add(1)
-			}
+			writePacket(w.next(&m.dest[s], packetLen), m.ssrcBase, s, uint32(p), int64(time.Since(m.start)))
 			sent++
 			if cursor++; cursor == len(streams) {
 				cursor, p = 0, p+1
 			}
+		}
+		for _, w := range writers {
+			flush(w)
 		}
 		select {
 		case <-stop:

@@ -113,10 +113,10 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	m := &media{
 		start: time.Now(), ssrcBase: rand.Uint32() &^ 0xfffff, nStreams: uint32(2 * cfg.Calls),
 		cust: cust, agent: agent, periods: int(cfg.Duration / period), senders: cfg.Senders,
-		rx: make([]streamRx, 2*cfg.Calls), dest: make([]netip.AddrPort, 2*cfg.Calls),
+		rx: make([]streamRx, 2*cfg.Calls), dest: make([]sockaddr, 2*cfg.Calls),
 	}
 	for i, c := range calls {
-		m.dest[2*i], m.dest[2*i+1] = c.CustomerIn, c.AgentIn
+		m.dest[2*i], m.dest[2*i+1] = makeSockaddr(c.CustomerIn), makeSockaddr(c.AgentIn)
 	}
 	var rwg sync.WaitGroup
 	m.startReceivers(&rwg)
@@ -192,6 +192,9 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	res.SendErrors = m.sendErrs.Load()
 	if aborted {
 		return res, ctx.Err()
+	}
+	if m.setupErr.Load() {
+		return res, fmt.Errorf("%w: a generator socket failed; figures are not valid", ErrConfig)
 	}
 	return res, nil
 }

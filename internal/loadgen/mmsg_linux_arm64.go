@@ -1,0 +1,7 @@
+package loadgen
+
+// System call numbers of include/uapi/asm-generic/unistd.h.
+const (
+	sysRecvmmsg = 243
+	sysSendmmsg = 269
+)

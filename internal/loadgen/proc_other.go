@@ -1,0 +1,14 @@
+//go:build !linux
+
+package loadgen
+
+import (
+	"net"
+	"syscall"
+)
+
+const termSignal = syscall.SIGTERM
+
+func processAttr() *syscall.SysProcAttr { return nil }
+
+func forceBuffers(*net.UDPConn, int) {}
