@@ -11,8 +11,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
-
-	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
 // Exit statuses.
@@ -51,34 +49,52 @@ type app struct {
 func (a *app) registerGlobals(fs *flag.FlagSet) {
 	fs.StringVar(&a.addr, "addr", a.addr, "hushd gRPC address `host:port` (env "+addrEnv+")")
 	fs.BoolVar(&a.json, "json", a.json, "print protojson instead of text")
-	fs.DurationVar(&a.timeout, "timeout", a.timeout, "deadline for each call (not for watch)")
+	fs.DurationVar(&a.timeout, "timeout", a.timeout,
+		"deadline for each call (not for the streams of session watch, recording get and payment collect)")
 	a.sec.register(fs)
 }
 
-const topUsage = `Usage: hushctl [GLOBAL FLAGS] session VERB [ARGS] [FLAGS]
+const topUsage = `Usage: hushctl [GLOBAL FLAGS] COMMAND VERB [ARGS] [FLAGS]
        hushctl audit verify FILE
        hushctl token hash --subject S --role R [--agent-id A] < TOKEN
        hushctl token new
-
-Session verbs:
 `
+
+// group is a command naming one gRPC service, with its verbs.
+type group struct {
+	name  string
+	title string // heading in the usage text
+	verbs []verb
+}
+
+// groups lists the service commands in usage order.
+func groups() []group {
+	return []group{
+		{name: "session", title: "Session verbs (role platform; agent for its own sessions)", verbs: verbs},
+		{name: "recording", title: "Recording verbs (role qa or admin)", verbs: recordingVerbs},
+		{name: "payment", title: "Payment verbs (role payment; PCI-scoped payment clients only)", verbs: paymentVerbs},
+	}
+}
 
 func (a *app) usage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString(topUsage)
-	for _, v := range verbs {
-		fmt.Fprintf(&b, "  session %-17s %s\n", strings.TrimSpace(v.name+" "+v.args), v.help)
+	for _, g := range groups() {
+		fmt.Fprintf(&b, "\n%s:\n", g.title)
+		for _, v := range g.verbs {
+			fmt.Fprintf(&b, "  %-28s %s\n", strings.TrimSpace(g.name+" "+v.name+" "+v.args), v.help)
+		}
 	}
 	b.WriteString("\nOffline commands:\n")
-	b.WriteString("  audit verify FILE         check an audit log's hash chain; exit 1 names the first broken line\n")
-	b.WriteString("  token hash                read a token on stdin, print its token-file line (hash only)\n")
-	b.WriteString("  token new                 print a new random token\n")
+	b.WriteString("  audit verify FILE            check an audit log's hash chain; exit 1 names the first broken line\n")
+	b.WriteString("  token hash                   read a token on stdin, print its token-file line (hash only)\n")
+	b.WriteString("  token new                    print a new random token\n")
 	b.WriteString("\nGlobal flags:\n")
 	fs := flag.NewFlagSet("hushctl", flag.ContinueOnError)
 	a.registerGlobals(fs)
 	fs.SetOutput(&b)
 	fs.PrintDefaults()
-	b.WriteString("\nRun 'hushctl session VERB --help' for a verb's flags.\n")
+	b.WriteString("\nRun 'hushctl COMMAND VERB --help' for a verb's flags.\n")
 	io.WriteString(w, b.String())
 }
 
@@ -114,17 +130,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return a.fail(a.audit(rest[1:]))
 	case rest[0] == "token":
 		return a.fail(a.tokenCmd(rest[1:]))
-	case rest[0] != "session":
-		return a.fail(usageErrorf("unknown command %q", rest[0]))
-	case len(rest) == 1:
-		return a.fail(usageErrorf("session needs a verb"))
 	}
-	for _, v := range verbs {
-		if v.name == rest[1] {
-			return a.fail(a.runVerb(ctx, v, rest[2:]))
+	for _, g := range groups() {
+		if g.name != rest[0] {
+			continue
 		}
+		if len(rest) == 1 {
+			return a.fail(usageErrorf("%s needs a verb", g.name))
+		}
+		for _, v := range g.verbs {
+			if v.name == rest[1] {
+				return a.fail(a.runVerb(ctx, g.name, v, rest[2:]))
+			}
+		}
+		return a.fail(usageErrorf("%s: unknown verb %q", g.name, rest[1]))
 	}
-	return a.fail(usageErrorf("unknown verb %q", rest[1]))
+	return a.fail(usageErrorf("unknown command %q", rest[0]))
 }
 
 // fail prints err and maps it to an exit status.
@@ -148,36 +169,44 @@ func (a *app) fail(err error) int {
 	return exitFail
 }
 
-// verb is one "session VERB" subcommand.
+// verb is one "COMMAND VERB" subcommand.
 type verb struct {
 	name, args, help string
-	npos             int // positional arguments required
+	long             string // more for the verb's --help, if any
+	npos             int    // positional arguments required
 	// flags registers the verb's flags and returns its action.
-	flags func(fs *flag.FlagSet) func(ctx context.Context, a *app, c hushv1.SessionServiceClient, pos []string) error
+	flags func(fs *flag.FlagSet) connAction
 }
 
-func (a *app) runVerb(ctx context.Context, v verb, args []string) error {
-	fs := flag.NewFlagSet("hushctl session "+v.name, flag.ContinueOnError)
+// connAction runs a verb over a connection to hushd.
+type connAction = func(ctx context.Context, a *app, cc grpc.ClientConnInterface, pos []string) error
+
+func (a *app) runVerb(ctx context.Context, group string, v verb, args []string) error {
+	cmd := group + " " + v.name
+	fs := flag.NewFlagSet("hushctl "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	a.registerGlobals(fs)
 	action := v.flags(fs)
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(a.stdout, "Usage: hushctl session %s [FLAGS]\n\n%s\n\nFlags:\n",
-			strings.TrimSpace(v.name+" "+v.args), v.help)
+		fmt.Fprintf(a.stdout, "Usage: hushctl %s [FLAGS]\n\n%s\n", strings.TrimSpace(cmd+" "+v.args), v.help)
+		if v.long != "" {
+			fmt.Fprintf(a.stdout, "\n%s\n", strings.TrimSpace(v.long))
+		}
+		io.WriteString(a.stdout, "\nFlags:\n")
 		fs.SetOutput(a.stdout)
 		fs.PrintDefaults()
 		return flag.ErrHelp
 	}
 	if err != nil {
-		return usageErrorf("session %s: %v", v.name, err)
+		return usageErrorf("%s: %v", cmd, err)
 	}
 	if len(pos) != v.npos {
-		return usageErrorf("session %s takes %d argument(s) %s, got %d", v.name, v.npos, v.args, len(pos))
+		return usageErrorf("%s takes %d argument(s) %s, got %d", cmd, v.npos, v.args, len(pos))
 	}
 	for _, p := range pos {
 		if p == "" {
-			return usageErrorf("session %s: empty argument", v.name)
+			return usageErrorf("%s: empty argument", cmd)
 		}
 	}
 	creds, err := a.sec.dialOptions(a.addr)
@@ -189,7 +218,7 @@ func (a *app) runVerb(ctx context.Context, v verb, args []string) error {
 		return fmt.Errorf("connect %s: %w", a.addr, err)
 	}
 	defer cc.Close()
-	return action(ctx, a, hushv1.NewSessionServiceClient(cc), pos)
+	return action(ctx, a, cc, pos)
 }
 
 // parseInterspersed parses flags that may come before, between or after

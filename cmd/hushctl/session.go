@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
@@ -17,15 +18,25 @@ type action = func(ctx context.Context, a *app, c hushv1.SessionServiceClient, p
 
 // verbs is the table of "session VERB" subcommands, in usage order.
 var verbs = []verb{
-	{name: "create", help: "create a session for a call; prints where each party must send media", flags: createFlags},
-	{name: "get", args: "ID", npos: 1, help: "show one session", flags: getFlags},
-	{name: "list", help: "list active sessions (all pages)", flags: listFlags},
-	{name: "delete", args: "ID", npos: 1, help: "end a session and release its ports", flags: deleteFlags},
-	{name: "watch", args: "ID", npos: 1, help: "stream a session's events until it ends (Ctrl-C stops)", flags: watchFlags},
-	{name: "pause", args: "ID", npos: 1, help: "pause the session's recording", flags: pauseFlags},
-	{name: "resume", args: "ID", npos: 1, help: "resume the session's recording", flags: resumeFlags},
-	{name: "start-capture", args: "ID", npos: 1, help: "start secure capture of keyed digits", flags: startCaptureFlags},
-	{name: "stop-capture", args: "ID", npos: 1, help: "stop secure capture", flags: stopCaptureFlags},
+	{name: "create", help: "create a session for a call; prints where each party must send media", flags: sessionVerb(createFlags)},
+	{name: "get", args: "ID", npos: 1, help: "show one session", flags: sessionVerb(getFlags)},
+	{name: "list", help: "list active sessions (all pages)", flags: sessionVerb(listFlags)},
+	{name: "delete", args: "ID", npos: 1, help: "end a session and release its ports", flags: sessionVerb(deleteFlags)},
+	{name: "watch", args: "ID", npos: 1, help: "stream a session's events until it ends (Ctrl-C stops)", flags: sessionVerb(watchFlags)},
+	{name: "pause", args: "ID", npos: 1, help: "pause the session's recording", flags: sessionVerb(pauseFlags)},
+	{name: "resume", args: "ID", npos: 1, help: "resume the session's recording", flags: sessionVerb(resumeFlags)},
+	{name: "start-capture", args: "ID", npos: 1, help: "start secure capture of keyed digits", flags: sessionVerb(startCaptureFlags)},
+	{name: "stop-capture", args: "ID", npos: 1, help: "stop secure capture", flags: sessionVerb(stopCaptureFlags)},
+}
+
+// sessionVerb adapts a verb written against the SessionService client.
+func sessionVerb(flags func(*flag.FlagSet) action) func(*flag.FlagSet) connAction {
+	return func(fs *flag.FlagSet) connAction {
+		act := flags(fs)
+		return func(ctx context.Context, a *app, cc grpc.ClientConnInterface, pos []string) error {
+			return act(ctx, a, hushv1.NewSessionServiceClient(cc), pos)
+		}
+	}
 }
 
 // labelsFlag collects repeated --label key=value.
