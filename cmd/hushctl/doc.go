@@ -1,16 +1,24 @@
 // Command hushctl drives a hushd over its gRPC API, for platforms, agents,
-// QA and operators, and checks hushd's files offline:
+// QA, payment clients and operators, and checks hushd's files offline:
 //
 //	hushctl [GLOBAL FLAGS] session VERB [ARGS] [FLAGS]
+//	hushctl [GLOBAL FLAGS] recording VERB [ARGS] [FLAGS]
+//	hushctl [GLOBAL FLAGS] payment collect SESSION_ID [FLAGS]
 //	hushctl audit verify FILE
 //	hushctl token hash --subject S --role R [--agent-id A] < TOKEN
 //	hushctl token new
 //
 // Session verbs: create, get, list, delete, watch, pause, resume,
-// start-capture, stop-capture. Output is for people by default; --json
-// prints protojson (one object, or for watch one object per line). Flags
-// may come before or after positional arguments. The address defaults to
-// 127.0.0.1:50051 or $HUSHCTL_ADDR.
+// start-capture, stop-capture. Recording verbs (role qa): list (all pages;
+// --call-id, --since, --until), info ID (the sidecar), get ID (the WAV to
+// -o FILE or stdout; --offset resumes; size and sha256 checked). Output is
+// for people by default; --json prints protojson (one object, or for
+// streams one object per line). Flags may come before or after positional
+// arguments. The address defaults to 127.0.0.1:50051 or $HUSHCTL_ADDR.
+//
+// payment collect is for PCI-scoped payment clients only; hushd serves it
+// to the payment role alone. It prints card digits to stdout and nowhere
+// else, and zeroes its copies once they are written.
 //
 // Security: --tls connects with TLS (--ca FILE trusts a private CA,
 // --server-name overrides the name checked); --cert and --key present a
@@ -24,5 +32,6 @@
 // random 256-bit token.
 //
 // Exit status: 0 success, 1 the call failed (the gRPC code and message are
-// printed) or the audit chain is broken, 2 bad usage.
+// printed), a download did not match its size or sha256, or the audit
+// chain is broken, 2 bad usage.
 package main

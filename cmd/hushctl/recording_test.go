@@ -349,7 +349,9 @@ func TestRecordingGetOffset(t *testing.T) {
 	f := &fakeRecordings{rec: recording("r-1", wav), wav: wav}
 	path := filepath.Join(t.TempDir(), "r-1.wav")
 	const off = chunkSize + 100
-	partial := append(bytes.Clone(wav[:off]), "garbage past the offset"...)
+	// Stale bytes past the offset, more than the rest of the recording: a
+	// resume that did not cut them off would leave a longer file.
+	partial := append(bytes.Clone(wav[:off]), bytes.Repeat([]byte("stale"), wavSize)...)
 	if err := os.WriteFile(path, partial, 0o600); err != nil {
 		t.Fatal(err)
 	}
