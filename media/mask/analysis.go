@@ -37,6 +37,7 @@ func (k *Masker) analyse(h *rtp.Header, payload []byte, codec Codec) (int64, int
 		k.nextTS = end
 	}
 	k.tsValid = true
+	k.noteAudio(h.PayloadType, codec, h.Timestamp, n)
 	k.rec.push(k, h.SSRC, h.Timestamp, pos0, k.pcm[:n])
 	k.evs = k.det.Process(k.pcm[:n], k.evs[:0])
 	k.detectorEvents()

@@ -24,6 +24,13 @@
 // Spans are applied at release, not at detection, so a mask that closes
 // after masking was first decided costs nothing extra.
 //
+// In ModeTone an RFC 4733 packet that extends its event also queues, in
+// its place, an audio packet of masking tone for the new stretch (its
+// sequence number, the audio's payload type), sent only if no audio packet
+// covers that stretch: phones that stop their audio during a key press
+// still let the listener hear that a key was pressed, and phones that send
+// both add nothing (convert.go). Other modes only withhold the events.
+//
 // # Look-ahead
 //
 // The detector promises MaskStart by the time it has been fed MaskLag (260

@@ -34,9 +34,13 @@ const (
 	DropEvent
 	// DropMalformed: a telephone-event payload shorter than RFC 4733 §2.3.
 	DropMalformed
+	// Converted: an RFC 4733 packet, consumed like DropEvent, whose new
+	// stretch of the event was queued as masking audio (ModeTone), to be
+	// sent only if no audio packet covers that stretch (convert.go).
+	Converted
 )
 
-var verdictNames = [...]string{"queued", "undecodable", "overflow", "event", "malformed"}
+var verdictNames = [...]string{"queued", "undecodable", "overflow", "event", "malformed", "converted"}
 
 func (v Verdict) String() string {
 	if int(v) < len(verdictNames) {
@@ -72,6 +76,9 @@ type Stats struct {
 	LateMasks              uint64
 	Undecodable, Overflows uint64
 	Events, Malformed      uint64
+	// Converted counts masking-audio packets sent for RFC 4733 stretches
+	// no audio covered; Superseded those withheld because audio did.
+	Converted, Superseded uint64
 	// The recording tap's counters.
 	RecordMaskedSamples, RecordLateMasks, RecordOverflows uint64
 }
@@ -120,9 +127,10 @@ type slot struct {
 	payOff  int // payload offset
 	codec   Codec
 	ts      uint32
-	samples int   // G.711 samples (0 for CN)
+	samples int   // G.711 samples analysed (0 for CN and synthetic)
 	pos0    int64 // detector timeline position of the first sample
 	due     time.Duration
+	synth   int // > 0: masking audio of this many samples standing in for an RFC 4733 event (convert.go)
 }
 
 // span is a masked interval on the detector timeline [start, end).
@@ -187,6 +195,13 @@ type Masker struct {
 
 	dig digitDedup
 	rec recorder
+
+	// RFC 4733 conversion (convert.go).
+	audioPT            uint8
+	audioCodec         Codec
+	cov                [covLen]covEntry
+	covI               int
+	convStart, convDur uint32
 }
 
 var defaultCodecs = DefaultCodecs()
@@ -271,7 +286,7 @@ func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
 	codec := k.codecs.Lookup(h.PayloadType)
 	switch codec {
 	case CodecTelephoneEvent:
-		return k.pushEvent(h, pkt)
+		return k.pushEvent(h, pkt, now, true)
 	case CodecPCMU, CodecPCMA, CodecCN:
 	default:
 		k.st.Undecodable++
@@ -287,7 +302,7 @@ func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
 	s.codec = codec
 	s.ts = h.Timestamp
 	s.due = now + k.policy.LookAhead
-	s.samples = 0
+	s.samples, s.synth = 0, 0
 	s.pos0 = k.det.Pos()
 	k.size++
 	k.st.Pushed++
@@ -303,7 +318,7 @@ func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
 func (k *Masker) Observe(h *rtp.Header, pkt []byte) {
 	switch codec := k.codecs.Lookup(h.PayloadType); codec {
 	case CodecTelephoneEvent:
-		k.pushEvent(h, pkt)
+		k.pushEvent(h, pkt, 0, false)
 	case CodecPCMU, CodecPCMA:
 		if len(pkt) <= SlotSize {
 			k.analyse(h, h.Payload(pkt), codec)
@@ -311,10 +326,11 @@ func (k *Masker) Observe(h *rtp.Header, pkt []byte) {
 	}
 }
 
-// pushEvent feeds an RFC 4733 packet to the tracker. It is never queued:
-// a masked listener must not receive a digit (RFC 4733 §2.5.2 receivers
-// would regenerate the tone).
-func (k *Masker) pushEvent(h *rtp.Header, pkt []byte) Verdict {
+// pushEvent feeds an RFC 4733 packet to the tracker. It is never queued
+// as an event: a masked listener must not receive a digit (RFC 4733
+// §2.5.2 receivers would regenerate the tone). With queue (a masked
+// direction) in ModeTone, its new stretch may be queued as masking audio.
+func (k *Masker) pushEvent(h *rtp.Header, pkt []byte, now time.Duration, queue bool) Verdict {
 	var err error
 	k.tspans, err = k.tracker.Push(k.tspans[:0], h.Timestamp, h.Marker, h.SequenceNumber, h.Payload(pkt))
 	if err != nil {
@@ -323,6 +339,9 @@ func (k *Masker) pushEvent(h *rtp.Header, pkt []byte) Verdict {
 	}
 	k.st.Events++
 	k.eventSpans()
+	if queue && k.convert(h, now) {
+		return Converted
+	}
 	return DropEvent
 }
 
@@ -333,10 +352,23 @@ func (k *Masker) ready(s *slot, now time.Duration) bool {
 	if now < s.due {
 		return false
 	}
-	if s.samples == 0 || k.det.Pos() >= s.pos0+int64(s.samples)+dtmf.MaskLag-1 {
+	if k.decided(s) {
 		return true
 	}
 	return now >= s.due+StallGrace
+}
+
+// decided reports whether a slot has all the look-ahead it waits for: the
+// detector past it by MaskLag (audio), the audio past its stretch
+// (synthetic, convert.go), or nothing (CN).
+func (k *Masker) decided(s *slot) bool {
+	switch {
+	case s.synth > 0:
+		return k.audioPassed(s)
+	case s.samples > 0:
+		return k.det.Pos() >= s.pos0+int64(s.samples)+dtmf.MaskLag-1
+	}
+	return true
 }
 
 // StallGrace is how long a due packet waits for the samples after it when
@@ -352,7 +384,7 @@ func (k *Masker) NextDue() (time.Duration, bool) {
 		return 0, false
 	}
 	s := &k.slots[k.head]
-	if s.samples == 0 || k.det.Pos() >= s.pos0+int64(s.samples)+dtmf.MaskLag-1 {
+	if k.decided(s) {
 		return s.due, true
 	}
 	return s.due + StallGrace, true
@@ -361,21 +393,29 @@ func (k *Masker) NextDue() (time.Duration, bool) {
 // Pop releases the oldest packet if it is ready at now: masked, ready to
 // send. The slice is valid until the next Push. Call it until it returns
 // false.
-func (k *Masker) Pop(now time.Duration) ([]byte, bool) {
-	if k.size == 0 || !k.ready(&k.slots[k.head], now) {
-		return nil, false
-	}
-	return k.release(), true
-}
+func (k *Masker) Pop(now time.Duration) ([]byte, bool) { return k.pop(now, false) }
 
 // Drain releases the oldest packet whether due or not, masked with what is
 // known (an open mask covers it): for flushing the queue when the direction
 // is unmasked.
-func (k *Masker) Drain() ([]byte, bool) {
-	if k.size == 0 {
-		return nil, false
+func (k *Masker) Drain() ([]byte, bool) { return k.pop(0, true) }
+
+func (k *Masker) pop(now time.Duration, force bool) ([]byte, bool) {
+	for k.size > 0 {
+		s := &k.slots[k.head]
+		if !force && !k.ready(s, now) {
+			return nil, false
+		}
+		if s.synth > 0 && k.covered(s.ts, s.synth) {
+			// Audio carried this stretch of the event: it is masked there.
+			k.head = (k.head + 1) % len(k.slots)
+			k.size--
+			k.st.Superseded++
+			continue
+		}
+		return k.release(), true
 	}
-	return k.release(), true
+	return nil, false
 }
 
 func (k *Masker) release() []byte {
@@ -383,6 +423,9 @@ func (k *Masker) release() []byte {
 	k.head = (k.head + 1) % len(k.slots)
 	k.size--
 	k.st.Released++
+	if s.synth > 0 {
+		k.synthesize(s)
+	}
 	if s.samples > 0 {
 		mark := k.mark[:s.samples]
 		if k.marks(mark, s.pos0, s.ts) {

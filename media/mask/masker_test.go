@@ -252,10 +252,18 @@ func TestRFC4733(t *testing.T) {
 				k.Configure(Policy{Mode: ModeTone, Capture: capture}, &codecs)
 				out, verdicts := drive(t, k, in)
 				nev := 0
+				conv := 0
 				for _, v := range verdicts {
-					if v == DropEvent {
+					if v == DropEvent || v == Converted {
 						nev++
 					}
+					if v == Converted {
+						conv++
+					}
+				}
+				// Audio covered every event stretch: no synthetic packet left.
+				if st := k.Stats(); st.Converted != 0 || st.Superseded != uint64(conv) {
+					t.Fatalf("%d converted, %d superseded of %d queued", st.Converted, st.Superseded, conv)
 				}
 				if len(out) != 60 || nev != len(in)-60 {
 					t.Fatalf("%d packets out (want the 60 audio), %d events dropped of %d", len(out), nev, len(in)-60)

@@ -28,7 +28,8 @@
 // extra thread; the detector (about 1 us per packet) runs only there. The
 // masker delays each packet by the look-ahead L (default 60 ms) and
 // replaces DTMF in it, keeping sequence number, timestamp, SSRC and count;
-// RFC 4733 events are withheld (DropMaskedEvent), payload types hush cannot
+// RFC 4733 events are withheld (DropMaskedEvent; in tone mode a tone packet
+// stands in where the phone sent no audio), payload types hush cannot
 // decode dropped (DropUndecodable, fail closed), and a packet that finds
 // the queue full is dropped unanalysed (DropMaskOverflow), never sent.
 // Switching masking on starts the delay (a one-time gap of L); switching it
