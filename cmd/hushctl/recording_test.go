@@ -33,9 +33,15 @@ import (
 // that reaches it.
 func serve(t *testing.T, register func(*grpc.Server)) grpc.DialOption {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
 	register(srv)
+	return serveOn(t, srv)
+}
+
+// serveOn serves srv on an in-memory listener until the test ends.
+func serveOn(t *testing.T, srv *grpc.Server) grpc.DialOption {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	return grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })
