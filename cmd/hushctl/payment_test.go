@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net"
 	"regexp"
 	"strings"
 	"sync"
@@ -10,10 +11,13 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/hushmedia/hush/internal/auth"
+	"github.com/hushmedia/hush/internal/config"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -233,4 +237,51 @@ func TestCollectHelp(t *testing.T) {
 		t.Errorf("no session: exit %d", r.code)
 	}
 	contains(t, "stderr", r.stderr, "payment collect takes 1 argument(s) SESSION_ID, got 0")
+}
+
+// Over TLS with hushd's real authorizer, only a payment token collects;
+// platform and admin tokens are refused and print nothing on stdout.
+func TestCollectNeedsPaymentRole(t *testing.T) {
+	p := newPKI(t, t.TempDir())
+	st, err := auth.NewServerTLS(config.TLS{CertFile: p.srvCert, KeyFile: p.srvKey}, config.AuthToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const paymentToken, adminToken = "payment-token-0123456789", "admin-token-0123456789"
+	tokens := auth.NewTokenStore([]auth.TokenEntry{
+		{SHA256: auth.HashToken(paymentToken), Subject: "pay-1", Role: auth.RolePayment},
+		{SHA256: auth.HashToken(platformToken), Subject: "sbc-1", Role: auth.RolePlatform},
+		{SHA256: auth.HashToken(adminToken), Subject: "ops-1", Role: auth.RoleAdmin},
+	})
+	az, err := auth.NewAuthorizer(auth.Options{Mode: config.AuthToken, Tokens: tokens,
+		Owner: ownerFunc(func(string) (string, bool) { return "", false })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(st.GRPC())),
+		grpc.UnaryInterceptor(az.Unary()), grpc.StreamInterceptor(az.Stream()))
+	f := &fakePayments{batches: testBatches()}
+	hushv1.RegisterPaymentServiceServer(srv, f)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+
+	args := []string{"--addr", lis.Addr().String(), "--ca", p.ca, "payment", "collect", "s-1"}
+	r := runCtl(t, "", map[string]string{tokenEnv: paymentToken}, args...)
+	if r.code != exitOK || r.stdout != "4111\n11111111\n1111\n" {
+		t.Fatalf("payment token: exit %d stdout %q: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, tok := range []string{platformToken, adminToken} {
+		r := runCtl(t, "", map[string]string{tokenEnv: tok}, args...)
+		if r.code != exitFail || r.stdout != "" {
+			t.Errorf("%s: exit %d stdout %q", tok, r.code, r.stdout)
+		}
+		contains(t, "stderr", r.stderr, "PermissionDenied")
+	}
+	if n := len(f.reqs()); n != 1 {
+		t.Errorf("%d calls reached the service, want only the payment client's", n)
+	}
 }
