@@ -25,6 +25,7 @@ var errSkip = errors.New("skipped")
 type options struct {
 	target   string
 	compare  bool
+	baseline bool
 	calls    int
 	duration time.Duration
 	warmup   time.Duration
@@ -55,6 +56,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	fs.StringVar(&o.target, "target", "hush", "relay under test: hush, rtpengine or direct (no relay: the generator's floor)")
 	fs.BoolVar(&o.compare, "compare", false, "run hush and rtpengine under the same load in this invocation and print ratios")
+	fs.BoolVar(&o.baseline, "baseline", true, "with -compare: also run the load with no relay (direct), the generator's floor")
 	fs.IntVar(&o.calls, "calls", 100, "concurrent calls")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "media time per run, warm-up included")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "media time before the measurement window")
@@ -148,7 +150,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	names := []string{o.target}
 	if o.compare {
+		// direct (no relay) is the floor under both: the generator's and the kernel's own
+		// latency and jitter, measured in the same invocation.
 		names = []string{"hush", "rtpengine"}
+		if o.baseline {
+			names = append(names, "direct")
+		}
 	}
 	var targets []loadgen.Target
 	for _, n := range names {

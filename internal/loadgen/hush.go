@@ -86,6 +86,18 @@ type Process struct {
 	Addr string // hushd: gRPC address; rtpengine: ng address
 }
 
+// exited reports whether the process has ended (without consuming its exit status
+// for good: it is put back for Stop).
+func (p *Process) exited() bool {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
 // PID is the process id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
@@ -131,9 +143,12 @@ func startProcess(ctx context.Context, bin string, args []string, logw io.Writer
 	}
 	p := &Process{cmd: cmd, done: make(chan error, 1)}
 	found := make(chan string, 1)
+	if ready == nil { // the caller checks readiness itself
+		found <- ""
+	}
 	go func() {
 		sc := bufio.NewScanner(stderr)
-		sent := false
+		sent := ready == nil
 		var head []string
 		for sc.Scan() {
 			l := sc.Text()
@@ -168,7 +183,7 @@ func startProcess(ctx context.Context, bin string, args []string, logw io.Writer
 	}()
 	select {
 	case addr, ok := <-found:
-		if !ok {
+		if !ok || (ready == nil && p.exited()) {
 			return nil, fmt.Errorf("%w: %s exited before it was ready", ErrTarget, bin)
 		}
 		p.Addr = addr

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -196,31 +195,44 @@ func parseNGReply(b []byte, cookie string) (map[string]any, bool, error) {
 	if !isDict {
 		return nil, true, fmt.Errorf("%w: reply is not a dictionary", ErrNG)
 	}
-	if res, _ := d["result"].(string); res != "ok" {
+	if res, _ := d["result"].(string); res != "ok" && res != "pong" {
 		reason, _ := d["error-reason"].(string)
 		return nil, true, fmt.Errorf("%w: result %q: %s", ErrNG, res, reason)
 	}
 	return d, true, nil
 }
 
-var rtpengineReady = regexp.MustCompile(`Startup complete`)
-
 // StartRtpengine runs rtpengine in the foreground, userspace only (--table=-1: no kernel
 // forwarding), on loopback with ng on ngPort and media ports [portMin, portMax], logging
-// to stderr at level 6 (info: its "Startup complete" line is the ready signal). extra flags are appended (e.g. --num-threads=2).
+// to stderr at level 5 (notice: nothing per call), and waits until it answers an ng ping.
+// extra flags are appended (e.g. --num-threads=2).
 func StartRtpengine(ctx context.Context, bin string, ngPort, portMin, portMax int, extra []string, logw io.Writer) (*Process, error) {
 	args := append([]string{
-		"--config-file=none", "--foreground", "--log-stderr", "--log-level=6", "--table=-1",
+		"--config-file=none", "--foreground", "--log-stderr", "--log-level=5", "--table=-1",
 		"--interface=127.0.0.1", "--listen-ng=127.0.0.1:" + strconv.Itoa(ngPort),
 		"--port-min=" + strconv.Itoa(portMin), "--port-max=" + strconv.Itoa(portMax),
 		"--delete-delay=0", "--timeout=60",
 	}, extra...)
-	p, err := startProcess(ctx, bin, args, logw, rtpengineReady)
+	p, err := startProcess(ctx, bin, args, logw, nil)
 	if err != nil {
 		return nil, err
 	}
 	p.Addr = "127.0.0.1:" + strconv.Itoa(ngPort)
-	return p, nil
+	r := &Rtpengine{ng: netip.MustParseAddrPort(p.Addr), wait: 100 * time.Millisecond}
+	for range 100 { // up to 10-30 s
+		if p.exited() {
+			break
+		}
+		if reply, err := r.Command(ctx, map[string]any{"command": "ping"}); err == nil && reply["result"] == "pong" {
+			return p, nil
+		}
+		select { // refused at once while it starts: pace the pings
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
+	_ = p.Stop()
+	return nil, fmt.Errorf("%w: %s did not answer an ng ping on %s", ErrTarget, bin, p.Addr)
 }
 
 // FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.

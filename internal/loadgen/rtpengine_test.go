@@ -90,6 +90,8 @@ func fakeNG(t *testing.T) netip.AddrPort {
 			case d["command"] == "offer" || d["command"] == "answer":
 				port += 2
 				reply["sdp"] = audioSDP(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
+			case d["command"] == "ping":
+				reply["result"] = "pong"
 			case d["command"] == "delete":
 			default:
 				reply = map[string]any{"result": "error", "error-reason": "Unrecognized command"}
@@ -124,6 +126,9 @@ func TestRtpengineTargetAgainstFakeNG(t *testing.T) {
 	}
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if rep, err := r.Command(ctx, map[string]any{"command": "ping"}); err != nil || rep["result"] != "pong" {
+		t.Fatalf("ping: %v %v", rep, err)
 	}
 	if _, err := r.Command(ctx, map[string]any{"command": "bogus"}); !errors.Is(err, ErrNG) {
 		t.Fatalf("bogus command: %v", err)
