@@ -62,9 +62,14 @@ func TestAPIErrors(t *testing.T) {
 			_, err := d.session.CreateSession(ctx, &hushv1.CreateSessionRequest{CallId: "x", Agent: &hushv1.Leg{TelephoneEventPt: 8}})
 			return err
 		}, codes.InvalidArgument},
-		{"masking not built yet", func() error {
+		{"masking tone on a DTMF frequency", func() error {
 			_, err := d.session.CreateSession(ctx, &hushv1.CreateSessionRequest{CallId: "x", Policy: &hushv1.Policy{
-				CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_TONE}}})
+				CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_TONE, ToneHz: 700}}})
+			return err
+		}, codes.InvalidArgument},
+		{"recording off in this daemon", func() error {
+			_, err := d.session.CreateSession(ctx, &hushv1.CreateSessionRequest{CallId: "x", Policy: &hushv1.Policy{
+				Recording: hushv1.RecordingMode_RECORDING_MODE_ON}})
 			return err
 		}, codes.Unimplemented},
 		{"idle timeout too small", func() error {

@@ -96,26 +96,28 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if err != nil {
 		return fmt.Errorf("media ports: %w", err)
 	}
-	// Recording needs the media layer's recording tap, which is not wired yet: until it is,
-	// sessions are not recorded and asking for recording answers UNIMPLEMENTED.
-	defaults := session.Policy{
-		StrictSource: cfg.Media.StrictSource, IdleTimeout: cfg.Media.IdleTimeout,
-		Recording: session.RecordingPolicy{Off: true},
+	defaults, captureMask := policyDefaults(cfg)
+	recorder, recDir, err := setupRecording(cfg, log, m)
+	if err != nil {
+		return err
 	}
-	sessions := session.NewRegistry(session.Config{
-		Media:       session.RelayFactory(alloc, relayOptions(m, cfg.Media.LatencySampleEvery)...),
+	defaults.Recording.Off = recorder == nil
+	var sessions *session.Registry
+	sessions = session.NewRegistry(session.Config{
+		Media:       session.RelayFactory(alloc, cfg.Recording.LookAhead, relayOptions(m, cfg.Media.LatencySampleEvery)...),
 		Defaults:    defaults,
+		CaptureMask: captureMask,
+		Recorder:    recorder,
 		MaxSessions: cfg.Session.MaxSessions,
 		Logger:      log,
 		Hooks: session.Hooks{
-			Created:      func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
-			Ended:        func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
-			CreateFailed: m.CreateFailed,
+			Created:         func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
+			Ended:           func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
+			CreateFailed:    m.CreateFailed,
+			RecordingFailed: m.RecordingFailed,
 		},
 	})
-	if cfg.Recording.Enabled {
-		log.Warn("recording is not implemented in this build yet; sessions are relayed but not recorded")
-	}
+	m.DigitsLost(func() float64 { return float64(sessions.DigitsLost.Load()) })
 
 	authz, err := auth.NewAuthorizer(auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
 		OnDenied: auditor.Denied})
@@ -135,6 +137,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		Registry:       sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
+		RecordingDir: recDir,
 	})
 	d.srv = srv
 
@@ -258,24 +261,6 @@ func httpMux(reg *prometheus.Registry, sessions *session.Registry) *http.ServeMu
 		fmt.Fprintln(w, "ok")
 	})
 	return mux
-}
-
-// relayOptions resolves the metric label children once; every call shares them.
-func relayOptions(m *metrics.Metrics, sampleEvery int) []relay.Option {
-	opts := []relay.Option{relay.WithLatencySampling(sampleEvery)}
-	for _, dir := range []relay.Direction{relay.CustomerToAgent, relay.AgentToCustomer} {
-		set := m.Direction(dir.String())
-		dm := relay.DirectionMetrics{
-			Packets: set.RTPPackets, Bytes: set.RTPBytes,
-			RTCPPackets: set.RTCPPackets, RTCPBytes: set.RTCPBytes,
-			Latency: set.Latency,
-		}
-		for r := relay.DropReason(1); r < relay.NumDropReasons; r++ {
-			dm.Drops[r] = m.Drop(dir.String(), r.String())
-		}
-		opts = append(opts, relay.WithMetrics(dir, dm))
-	}
-	return opts
 }
 
 // drainer runs one drain at a time, from SIGTERM or the Admin API.

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/media/mask"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -117,14 +118,12 @@ func (c *converter) policy(p *hushv1.Policy) (session.Policy, error) {
 	return out, nil
 }
 
-// Bounds on masking settings: the look-ahead must cover the detector's decision delay and
-// stay a small fraction of a conversational round trip; the tone must not be a DTMF
-// frequency's neighbour (the lowest DTMF tone is 697 Hz).
+// Bounds on masking settings come from the masker: the look-ahead between what its delay
+// line holds and a small fraction of a conversational round trip; the tone clear of every
+// DTMF frequency.
 const (
-	minLookAhead = 20 * time.Millisecond
-	maxLookAhead = 200 * time.Millisecond
-	minToneHz    = 200
-	maxToneHz    = 600
+	minLookAhead = mask.MinLookAhead
+	maxLookAhead = mask.MaxLookAhead
 )
 
 var maskModes = map[hushv1.MaskMode]session.MaskMode{
@@ -153,8 +152,8 @@ func maskPolicy(field string, mp *hushv1.MaskingPolicy, def session.MaskPolicy) 
 		out.LookAhead = la.AsDuration()
 	}
 	if hz := mp.GetToneHz(); hz != 0 {
-		if hz < minToneHz || hz > maxToneHz {
-			return out, invalidf("%s.tone_hz must be between %d and %d", field, minToneHz, maxToneHz)
+		if hz > 1<<16 || mask.CheckToneHz(int(hz)) != nil {
+			return out, invalidf("%s.tone_hz must be 100..3400 Hz and not within 5%% of a DTMF frequency", field)
 		}
 		out.ToneHz = int(hz)
 	}

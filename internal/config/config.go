@@ -16,6 +16,7 @@ type Config struct {
 	HTTP      HTTP      `yaml:"http"`
 	Media     Media     `yaml:"media"`
 	Session   Session   `yaml:"session"`
+	Masking   Masking   `yaml:"masking"`
 	Recording Recording `yaml:"recording"`
 	Log       Log       `yaml:"log"`
 	TLS       TLS       `yaml:"tls"`
@@ -109,10 +110,20 @@ type Session struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"` // >= 0
 }
 
+// Masking configures the default DTMF masking toward each listener and secure capture.
+type Masking struct {
+	CustomerToAgent string        `yaml:"customer_to_agent"` // off|silence|comfort-noise|tone
+	AgentToCustomer string        `yaml:"agent_to_customer"` // off|silence|comfort-noise|tone
+	LookAhead       time.Duration `yaml:"look_ahead"`        // delay added toward a masked listener
+	ToneHz          int           `yaml:"tone_hz"`           // the masking tone, never near a DTMF frequency
+	CaptureMode     string        `yaml:"capture_mode"`      // customer->agent masking while capturing, when policy is off
+}
+
 // Recording configures call recording.
 type Recording struct {
-	Enabled bool   `yaml:"enabled"`
-	Dir     string `yaml:"dir"`
+	Enabled   bool          `yaml:"enabled"`
+	Dir       string        `yaml:"dir"`
+	LookAhead time.Duration `yaml:"look_ahead"` // how far behind live the recording is masked
 }
 
 // Log configures logging.

@@ -38,10 +38,23 @@ var keys = []key{
 	def("session.drain_timeout", "on shutdown, wait this long for sessions to end (0 = close at once)",
 		func(c *Config) *time.Duration { return &c.Session.DrainTimeout }, durationRange(0, 24*time.Hour)),
 
+	def("masking.customer_to_agent", "default DTMF masking of what the agent hears: off, silence, comfort-noise or tone",
+		func(c *Config) *string { return &c.Masking.CustomerToAgent }, oneOf(maskModes...)),
+	def("masking.agent_to_customer", "default DTMF masking of what the customer hears: off, silence, comfort-noise or tone",
+		func(c *Config) *string { return &c.Masking.AgentToCustomer }, oneOf(maskModes...)),
+	def("masking.look_ahead", "delay added toward a masked listener so a tone is masked from its first sample (>= 40ms: the detector's decision delay for 20 ms packets)",
+		func(c *Config) *time.Duration { return &c.Masking.LookAhead }, durationRange(40*time.Millisecond, 200*time.Millisecond)),
+	def("masking.tone_hz", "frequency of the masking tone, Hz; never within 5% of a DTMF frequency",
+		func(c *Config) *int { return &c.Masking.ToneHz }, toneHz),
+	def("masking.capture_mode", "masking of what the agent hears during secure capture when policy leaves it off: silence, comfort-noise or tone",
+		func(c *Config) *string { return &c.Masking.CaptureMode }, oneOf(maskModes[1:]...)),
+
 	def("recording.enabled", "record sanitized calls (stereo WAV + JSON sidecar)",
 		func(c *Config) *bool { return &c.Recording.Enabled }, nil),
 	def("recording.dir", "directory for recordings; created if missing",
 		func(c *Config) *string { return &c.Recording.Dir }, path),
+	def("recording.look_ahead", "how far behind live the recording is written, so DTMF is masked from its first sample (>= 80ms)",
+		func(c *Config) *time.Duration { return &c.Recording.LookAhead }, durationRange(80*time.Millisecond, time.Second)),
 
 	def("log.level", "log level: debug, info, warn or error",
 		func(c *Config) *string { return &c.Log.Level }, oneOf("debug", "info", "warn", "error")),

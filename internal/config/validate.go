@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/hushmedia/hush/media/mask"
 	"net"
 	"net/netip"
 	"slices"
@@ -232,4 +233,16 @@ func mtlsCA(c *Config) *KeyError {
 		return invalid("tls.client_ca_file", "", "must be set when auth.mode is %s", c.Auth.Mode)
 	}
 	return nil
+}
+
+// maskModes are the masking modes, "off" first.
+var maskModes = []string{"off", "silence", "comfort-noise", "tone"}
+
+// toneHz keeps the masking tone audible and away from every DTMF frequency (697..1633 Hz),
+// so the replacement can never decode as a digit.
+func toneHz(v int) (string, bool) {
+	if err := mask.CheckToneHz(v); err != nil {
+		return fmt.Sprintf("must be 100..3400 Hz and not within 5%% of a DTMF frequency, got %d", v), false
+	}
+	return "", true
 }

@@ -22,6 +22,12 @@ type Metrics struct {
 	drops       *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 
+	maskedSeconds  *prometheus.CounterVec
+	digitsCaptured *prometheus.CounterVec
+	lateMasks      *prometheus.CounterVec
+	recFailures    prometheus.Counter
+	reg            prometheus.Registerer
+
 	grpcRequests *prometheus.CounterVec
 	grpcPanics   prometheus.Counter
 	invalidInput *prometheus.CounterVec
@@ -69,6 +75,19 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from a packet's receive to its send inside hush, sampled, by direction.",
 			Buckets: LatencyBuckets,
 		}, []string{"direction"}),
+		maskedSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_masked_seconds_total", Help: "Audio replaced by masking toward a listener, by direction.",
+		}, []string{"direction"}),
+		digitsCaptured: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_digits_captured_total", Help: "Digits captured by secure capture (a count; never the digits), by direction.",
+		}, []string{"direction"}),
+		lateMasks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_late_masks_total", Help: "Tones first seen after their first samples had left toward the listener; must stay 0.",
+		}, []string{"direction"}),
+		recFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hush_recording_failures_total", Help: "Recordings that failed (disk full, I/O error) while the call went on.",
+		}),
+		reg: reg,
 		grpcRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_grpc_requests_total", Help: "gRPC requests handled, by method and status code.",
 		}, []string{"method", "code"}),
@@ -83,6 +102,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.SessionsActive, m.SessionsCreated, m.sessionsEnded, m.createFailures,
 		m.rtpPackets, m.rtpBytes, m.rtcpPackets, m.rtcpBytes, m.drops, m.latency,
 		m.grpcRequests, m.grpcPanics, m.invalidInput,
+		m.maskedSeconds, m.digitsCaptured, m.lateMasks, m.recFailures,
 	)
 	return m
 }
@@ -91,7 +111,18 @@ func New(reg prometheus.Registerer) *Metrics {
 type DirectionSet struct {
 	RTPPackets, RTPBytes, RTCPPackets, RTCPBytes prometheus.Counter
 	Latency                                      prometheus.Observer
+	// MaskedSamples counts 8 kHz samples and adds seconds to hush_masked_seconds_total.
+	MaskedSamples             Adder
+	DigitsCaptured, LateMasks prometheus.Counter
 }
+
+// Adder is a counter the packet loop adds to.
+type Adder interface{ Add(float64) }
+
+// perSample converts sample counts at 8 kHz to seconds without allocating.
+type perSample struct{ c prometheus.Counter }
+
+func (p perSample) Add(samples float64) { p.c.Add(samples / 8000) }
 
 // Direction resolves the label children of one direction ("customer_to_agent", ...).
 func (m *Metrics) Direction(dir string) DirectionSet {
@@ -101,7 +132,22 @@ func (m *Metrics) Direction(dir string) DirectionSet {
 		RTCPPackets: m.rtcpPackets.WithLabelValues(dir),
 		RTCPBytes:   m.rtcpBytes.WithLabelValues(dir),
 		Latency:     m.latency.WithLabelValues(dir),
+
+		MaskedSamples:  perSample{m.maskedSeconds.WithLabelValues(dir)},
+		DigitsCaptured: m.digitsCaptured.WithLabelValues(dir),
+		LateMasks:      m.lateMasks.WithLabelValues(dir),
 	}
+}
+
+// RecordingFailed counts a failed recording.
+func (m *Metrics) RecordingFailed() { m.recFailures.Inc() }
+
+// DigitsLost exports how many captured digits could not be handed to their session (the
+// hand-off queue was full); it must stay 0.
+func (m *Metrics) DigitsLost(f func() float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "hush_digits_lost_total", Help: "Captured digits dropped on the way to their session (queue full); must stay 0.",
+	}, f))
 }
 
 // Drop resolves the drop counter of one direction and reason.

@@ -47,3 +47,7 @@ func (a recordAdapter) Resume(actor, requestID, reason string) (bool, error) {
 }
 
 func (a recordAdapter) Close() error { return a.r.Close() }
+
+func (a recordAdapter) MarkMaskRTP(l Leg, startTS, endTS uint32) error {
+	return a.r.MarkMaskRTP(record.Leg(l), startTS, endTS)
+}

@@ -36,6 +36,8 @@ type Recorder interface {
 	Write(l Leg, ssrc, ts uint32, pcm []int16) error
 	Pause(b PauseBehavior, actor, requestID, reason string) (changed bool, err error)
 	Resume(actor, requestID, reason string) (changed bool, err error)
+	// MarkMaskRTP records a span the media layer masked, for the sidecar.
+	MarkMaskRTP(l Leg, startTS, endTS uint32) error
 	// Close finishes the file; it waits for the disk, so it is never called on a packet path.
 	Close() error
 }
@@ -113,6 +115,15 @@ func (s *Session) recordTap() func(l Leg, ssrc, ts uint32, pcm []int16) {
 		return nil
 	}
 	return func(l Leg, ssrc, ts uint32, pcm []int16) { _ = rec.Write(l, ssrc, ts, pcm) }
+}
+
+// recordMaskTap is what the media layer calls with spans it masked in the recording.
+func (s *Session) recordMaskTap() func(l Leg, startTS, endTS uint32) {
+	rec := s.rec.rec
+	if rec == nil {
+		return nil
+	}
+	return func(l Leg, startTS, endTS uint32) { _ = rec.MarkMaskRTP(l, startTS, endTS) }
 }
 
 func (s *Session) recordingFailed(err error) {

@@ -32,6 +32,7 @@ func (f *fakeRecorder) Resume(actor, req, reason string) (bool, error) {
 	f.log("resume " + actor)
 	return true, nil
 }
+func (f *fakeRecorder) MarkMaskRTP(Leg, uint32, uint32) error { return nil }
 func (f *fakeRecorder) Close() error {
 	f.mu.Lock()
 	f.closed++

@@ -6,19 +6,40 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/relay"
 )
 
 // RelayFactory is the production MediaFactory: each session is a relay.Call on ports from
-// alloc. opts (metrics, latency sampling) apply to every call.
-func RelayFactory(alloc *relay.PortAllocator, opts ...relay.Option) MediaFactory {
+// alloc. recordDelay is how far behind live the recording tap runs (L_rec; 0: the media
+// default, 80 ms). opts (metrics, latency sampling) apply to every call.
+func RelayFactory(alloc *relay.PortAllocator, recordDelay time.Duration, opts ...relay.Option) MediaFactory {
 	return func(spec MediaSpec) (Media, error) {
-		cfg := relay.CallConfig{
-			Customer:     relayLeg(spec.Customer),
-			Agent:        relayLeg(spec.Agent),
-			StrictSource: spec.StrictSource,
+		cust, err := relayLeg(spec.Customer)
+		if err != nil {
+			return nil, fmt.Errorf("%w: customer.codecs: %w", ErrInvalid, err)
 		}
+		agent, err := relayLeg(spec.Agent)
+		if err != nil {
+			return nil, fmt.Errorf("%w: agent.codecs: %w", ErrInvalid, err)
+		}
+		cfg := relay.CallConfig{Customer: cust, Agent: agent, StrictSource: spec.StrictSource}
 		all := append([]relay.Option(nil), opts...)
+		if spec.OnDigit != nil {
+			on := spec.OnDigit
+			all = append(all, relay.WithDigits(func(e relay.DigitEvent) { on(Direction(e.Dir), e.Digit) }))
+		}
+		if spec.Record != nil {
+			rec, marked := spec.Record, spec.RecordMasked
+			tap := relay.RecordTap{
+				Delay: recordDelay,
+				Audio: func(d relay.Direction, ssrc, ts uint32, pcm []int16) { rec(Leg(d.From()), ssrc, ts, pcm) },
+			}
+			if marked != nil {
+				tap.Masked = func(d relay.Direction, ssrc, start, end uint32) { marked(Leg(d.From()), start, end) }
+			}
+			all = append(all, relay.WithRecordTap(tap))
+		}
 		if spec.OnLatch != nil {
 			on := spec.OnLatch
 			all = append(all, relay.WithOnLatch(func(e relay.LatchEvent) {
@@ -41,8 +62,16 @@ func RelayFactory(alloc *relay.PortAllocator, opts ...relay.Option) MediaFactory
 	}
 }
 
-func relayLeg(s LegSpec) relay.LegConfig {
-	return relay.LegConfig{Remote: s.Remote, RemoteRTCP: s.RemoteRTCP, RTCPMux: s.RTCPMux}
+func relayLeg(s LegSpec) (relay.LegConfig, error) {
+	lc := relay.LegConfig{Remote: s.Remote, RemoteRTCP: s.RemoteRTCP, RTCPMux: s.RTCPMux, TelephoneEventPT: s.TelephoneEventPT}
+	if len(s.Codecs) > 0 {
+		for pt, name := range s.Codecs {
+			if err := lc.Codecs.Set(int(pt), name); err != nil {
+				return lc, err
+			}
+		}
+	}
+	return lc, nil
 }
 
 // relayErr wraps relay's errors in the session package's, so the API's one error table
@@ -66,7 +95,11 @@ func (m relayMedia) Local(l Leg) (netip.AddrPort, netip.AddrPort) {
 func (m relayMedia) Remote(l Leg) (netip.AddrPort, bool) { return m.c.Remote(relay.Leg(l)) }
 
 func (m relayMedia) SetLeg(l Leg, s LegSpec) error {
-	return relayErr(m.c.SetRemote(relay.Leg(l), relayLeg(s)))
+	lc, err := relayLeg(s)
+	if err != nil {
+		return fmt.Errorf("%w: codecs: %w", ErrInvalid, err)
+	}
+	return relayErr(m.c.SetRemote(relay.Leg(l), lc))
 }
 
 func (m relayMedia) LastActivity() time.Time { return m.c.LastActivity() }
@@ -83,11 +116,22 @@ func (m relayMedia) Stats(l Leg) LegStats {
 
 func (m relayMedia) Close() error { return m.c.Close() }
 
-// SetMasking: media/relay has no masking stage yet, so anything but "off" is refused; the
-// API answers UNIMPLEMENTED rather than pretend.
+var maskModes = [...]mask.Mode{
+	0:                mask.ModeOff,
+	MaskOff:          mask.ModeOff,
+	MaskSilence:      mask.ModeSilence,
+	MaskComfortNoise: mask.ModeComfortNoise,
+	MaskTone:         mask.ModeTone,
+}
+
+// SetMasking publishes a direction's masking to the packet loop (an atomic store).
 func (m relayMedia) SetMasking(d Direction, p MaskPolicy, capture bool) error {
-	if capture || (p.Mode != MaskOff && p.Mode != 0) {
-		return fmt.Errorf("%w: masking in media/relay", ErrUnsupported)
+	if int(p.Mode) < 0 || int(p.Mode) >= len(maskModes) {
+		return fmt.Errorf("%w: mask mode %d", ErrInvalid, p.Mode)
+	}
+	pol := mask.Policy{Mode: maskModes[p.Mode], LookAhead: p.LookAhead, ToneHz: p.ToneHz, Capture: capture}
+	if err := m.c.SetMaskPolicy(relay.Direction(d), pol); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }

@@ -259,6 +259,8 @@ type MediaSpec struct {
 	OnDigit func(d Direction, digit byte)
 	// Record receives one leg's DTMF-masked PCM on a packet goroutine (nil: not recording).
 	Record func(l Leg, ssrc, ts uint32, pcm []int16)
+	// RecordMasked receives the RTP timestamp spans the recording tap masked, for the sidecar.
+	RecordMasked func(l Leg, startTS, endTS uint32)
 }
 
 // MediaFactory allocates ports and starts a session's data plane. It returns an error
