@@ -77,6 +77,8 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 		"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", strconv.Itoa(lo), "--media-port-max", strconv.Itoa(hi),
 		"--recording-enabled=false", "--session-drain-timeout", "0s",
+		// Tests send faster than real time; the per-socket cap has its own test.
+		"--media-rate-limit-pps", "0",
 		"--audit-file", filepath.Join(t.TempDir(), "audit.jsonl"),
 	}
 	d := &daemon{t: t, log: &syncBuffer{}, done: make(chan error, 1)}

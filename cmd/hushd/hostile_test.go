@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -148,4 +149,49 @@ func TestHostileTrafficDoesNotDisturbRealStream(t *testing.T) {
 		t.Fatalf("junk changed the session: %v %v", got, err)
 	}
 	t.Logf("%d junk packets dropped and counted while %d real packets forwarded intact", int(dropped), real)
+}
+
+// TestRateCapDropsFlood: with the per-socket cap on, a flood from a leg's own remote is
+// dropped and counted as rate_limit while the daemon stays healthy.
+func TestRateCapDropsFlood(t *testing.T) {
+	d := startDaemon(t, "--media-rate-limit-pps", "100", "--auth-rate-limit", "0") // the test polls GetSession
+	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
+	agent := newEndpoint(t, "udp4", "127.0.0.1:0")
+	s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{
+		CallId:   "call-flood",
+		Customer: &hushv1.Leg{RemoteAddr: cust.addr().String()},
+		Agent:    &hushv1.Leg{RemoteAddr: agent.addr().String()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStream(12)
+	// 100 packets at once: few enough that the kernel's socket buffer holds them all, so
+	// every one reaches hushd's read loop. Windows of 32: the first starts the clock, the
+	// second is measured too fast, and from then on the flood is dropped.
+	const flood = 100
+	for i := 0; i < flood; i++ {
+		cust.send(s.Customer.LocalAddr, st.next(t))
+	}
+	// The first packets of a flood pass (the first window only starts the clock).
+	agent.recv()
+	// Wait, bounded by a deadline, until hushd has read the whole flood.
+	deadline := time.Now().Add(wait)
+	for {
+		got, err := d.session.GetSession(d.ctx(), &hushv1.GetSessionRequest{SessionId: s.SessionId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Customer.Stats.RtpPacketsReceived >= flood {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hushd read %d of %d packets", got.Customer.Stats.RtpPacketsReceived, flood)
+		}
+	}
+	v := d.metric(`hush_packets_dropped_total{direction="customer_to_agent",reason="rate_limit"}`)
+	if v < flood-2*32-1 {
+		t.Fatalf("rate_limit drops %v of a %d-packet flood at a 100 pps cap", v, flood)
+	}
+	t.Logf("flood of %d packets at a 100 pps cap: %v dropped as rate_limit", flood, v)
 }

@@ -104,7 +104,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	defaults.Recording.Off = recorder == nil
 	var sessions *session.Registry
 	sessions = session.NewRegistry(session.Config{
-		Media:       session.RelayFactory(alloc, cfg.Recording.LookAhead, relayOptions(m, cfg.Media.LatencySampleEvery)...),
+		Media: session.RelayFactory(alloc,
+			session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
+			relayOptions(m, cfg.Media)...),
 		Defaults:    defaults,
 		CaptureMask: captureMask,
 		Recorder:    recorder,

@@ -32,6 +32,10 @@ var keys = []key{
 		func(c *Config) *time.Duration { return &c.Media.IdleTimeout }, durationRange(100*time.Millisecond, 24*time.Hour)),
 	def("media.latency_sample_every", "measure forwarding latency on one packet in this many, per direction",
 		func(c *Config) *int { return &c.Media.LatencySampleEvery }, intRange(1, 1<<20)),
+	def("media.lock_ssrc", "drop RTP whose SSRC differs from the first one a leg sent (an update re-learns it); off allows SSRC changes (RFC 3550 s8.2)",
+		func(c *Config) *bool { return &c.Media.LockSSRC }, nil),
+	def("media.rate_limit_pps", "packets per second each media socket accepts from its remote; more are dropped and counted (0 = no cap)",
+		func(c *Config) *int { return &c.Media.RateLimitPPS }, intRange(0, 1_000_000)),
 
 	def("session.max_sessions", "maximum concurrent sessions; creating more is refused",
 		func(c *Config) *int { return &c.Session.MaxSessions }, intRange(1, 1_000_000)),

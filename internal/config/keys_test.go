@@ -62,6 +62,8 @@ func TestKeysCoverConfig(t *testing.T) {
 var altValues = map[string]string{
 	"grpc.listen":                "[::1]:9000",
 	"masking.customer_to_agent":  "tone",
+	"media.lock_ssrc":            "true",
+	"media.rate_limit_pps":       "0",
 	"masking.agent_to_customer":  "silence",
 	"masking.look_ahead":         "80ms",
 	"masking.tone_hz":            "450",
@@ -239,7 +241,7 @@ func TestDefault(t *testing.T) {
 		GRPC: GRPC{Listen: "127.0.0.1:50051", MaxMessageSize: 1 << 20},
 		HTTP: HTTP{Listen: "127.0.0.1:8080"},
 		Media: Media{Address: "127.0.0.1", PortMin: 30000, PortMax: 39999, StrictSource: true,
-			IdleTimeout: 60 * time.Second, LatencySampleEvery: 16},
+			IdleTimeout: 60 * time.Second, LatencySampleEvery: 16, RateLimitPPS: 500},
 		Session: Session{MaxSessions: 10000, DrainTimeout: 30 * time.Second},
 		Masking: Masking{CustomerToAgent: "off", AgentToCustomer: "off", LookAhead: 60 * time.Millisecond,
 			ToneHz: 400, CaptureMode: "tone"},

@@ -10,10 +10,19 @@ import (
 	"github.com/hushmedia/hush/media/relay"
 )
 
+// RelayConfig is what every relay.Call of a daemon shares.
+type RelayConfig struct {
+	// RecordDelay is how far behind live the recording tap runs (L_rec; 0: the media
+	// default, 80 ms).
+	RecordDelay time.Duration
+	// LockSSRC drops RTP whose SSRC differs from the leg's first (re-learned on update).
+	LockSSRC bool
+}
+
 // RelayFactory is the production MediaFactory: each session is a relay.Call on ports from
-// alloc. recordDelay is how far behind live the recording tap runs (L_rec; 0: the media
-// default, 80 ms). opts (metrics, latency sampling) apply to every call.
-func RelayFactory(alloc *relay.PortAllocator, recordDelay time.Duration, opts ...relay.Option) MediaFactory {
+// alloc. opts (metrics, latency sampling, rate cap) apply to every call.
+func RelayFactory(alloc *relay.PortAllocator, rc RelayConfig, opts ...relay.Option) MediaFactory {
+	recordDelay := rc.RecordDelay
 	return func(spec MediaSpec) (Media, error) {
 		cust, err := relayLeg(spec.Customer)
 		if err != nil {
@@ -23,7 +32,7 @@ func RelayFactory(alloc *relay.PortAllocator, recordDelay time.Duration, opts ..
 		if err != nil {
 			return nil, fmt.Errorf("%w: agent.codecs: %w", ErrInvalid, err)
 		}
-		cfg := relay.CallConfig{Customer: cust, Agent: agent, StrictSource: spec.StrictSource}
+		cfg := relay.CallConfig{Customer: cust, Agent: agent, StrictSource: spec.StrictSource, LockSSRC: rc.LockSSRC}
 		all := append([]relay.Option(nil), opts...)
 		if spec.OnDigit != nil {
 			on := spec.OnDigit

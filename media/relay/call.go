@@ -15,6 +15,8 @@ import (
 type Call struct {
 	legs        [numLegs]leg
 	strict      bool
+	lockSSRC    bool
+	rateLimit   uint32 // packets per second per socket; 0: no cap
 	metrics     [NumDirections]DirectionMetrics
 	stages      [NumDirections][]Stage
 	onLatch     func(LatchEvent)
@@ -61,6 +63,8 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 	}
 	c := &Call{
 		strict:      cfg.StrictSource,
+		lockSSRC:    cfg.LockSSRC,
+		rateLimit:   o.rateLimit,
 		stages:      o.stages,
 		onLatch:     o.onLatch,
 		onDigit:     o.onDigit,

@@ -29,6 +29,7 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 	os := &c.legs[in.Other()].stats
 	sampleEvery := c.sampleEvery
 	var seen uint32
+	rate := rateGate{limit: c.rateLimit}
 	// The RTP socket's goroutine also runs the direction's delay line when
 	// the direction is masked (delay.go).
 	var dl *delayLine
@@ -65,6 +66,9 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 		p.Src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 		out, dst, reason := c.process(in, kind, p)
 		ls.received(p.RTCP, n)
+		if reason == DropNone && rate.over() {
+			reason = DropRateLimit
+		}
 		if reason != DropNone {
 			c.drop(dir, reason)
 			continue
@@ -97,4 +101,38 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 func (c *Call) drop(dir Direction, r DropReason) {
 	c.legs[dir.From()].stats.drops[r].Add(1)
 	c.metrics[dir].Drops[r].Add(1)
+}
+
+// rateWindow is how many accepted packets make one rate measurement.
+const rateWindow = 32
+
+// rateGate caps a socket's accepted packet rate. It reads the clock once per rateWindow
+// packets: if a window arrived faster than the cap allows, the next window is dropped
+// whole, and so on until a window arrives slowly enough. A phone at 50 packets/s is far
+// below any sane cap, so only floods pay.
+type rateGate struct {
+	limit uint32 // packets per second; 0: off
+	n     uint32
+	start time.Time
+	drop  bool
+	now   func() time.Time // nil: time.Now (tests inject a clock)
+}
+
+func (g *rateGate) over() bool {
+	if g.limit == 0 {
+		return false
+	}
+	g.n++
+	if g.n >= rateWindow {
+		var now time.Time
+		if g.now != nil {
+			now = g.now()
+		} else {
+			now = time.Now()
+		}
+		min := time.Duration(rateWindow) * time.Second / time.Duration(g.limit)
+		g.drop = !g.start.IsZero() && now.Sub(g.start) < min
+		g.start, g.n = now, 0
+	}
+	return g.drop
 }

@@ -10,6 +10,7 @@ const DefaultLatencySampling = 16
 type Option func(*options)
 
 type options struct {
+	rateLimit   uint32
 	metrics     [NumDirections]DirectionMetrics
 	onLatch     func(LatchEvent)
 	sampleEvery uint32
@@ -96,4 +97,12 @@ func WithRecordTap(t RecordTap) Option {
 			o.tap = &t
 		}
 	}
+}
+
+// WithRateLimit caps the packets per second each of the call's sockets accepts (after the
+// source check); packets over the cap are dropped as DropRateLimit. 0 means no cap. The
+// rate is measured over windows of rateWindow packets so the loop reads the clock only
+// once per window.
+func WithRateLimit(pps int) Option {
+	return func(o *options) { o.rateLimit = uint32(max(pps, 0)) }
 }

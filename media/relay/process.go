@@ -63,6 +63,11 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (*net.UDPConn, netip.Ad
 	if r := c.admit(l, st, p.RTCP, p.Src); r != DropNone {
 		return nil, netip.AddrPort{}, r
 	}
+	if c.lockSSRC && !p.RTCP {
+		if r := c.checkSSRC(l, p.Header.SSRC); r != DropNone {
+			return nil, netip.AddrPort{}, r
+		}
+	}
 	l.admitted.Add(1) // for LastActivity: a counter, no clock read per packet
 
 	dir := Direction(in)
@@ -129,4 +134,22 @@ func (c *Call) admit(l *leg, st *legState, rtcp bool, src netip.AddrPort) DropRe
 		return DropSourceMismatch
 	}
 	return DropNone
+}
+
+// checkSSRC learns a leg's SSRC from its first accepted RTP packet and then drops any
+// other. Like latching it publishes a new state by compare-and-swap; a lost race re-reads.
+func (c *Call) checkSSRC(l *leg, ssrc uint32) DropReason {
+	for range 4 {
+		st := l.state.Load()
+		if st.ssrcKnown {
+			if st.ssrc == ssrc {
+				return DropNone
+			}
+			return DropSSRCMismatch
+		}
+		if l.state.CompareAndSwap(st, st.withSSRC(ssrc)) {
+			return DropNone
+		}
+	}
+	return DropSSRCMismatch
 }

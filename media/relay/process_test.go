@@ -137,7 +137,7 @@ func TestDropReasonStrings(t *testing.T) {
 		}
 		seen[s] = true
 	}
-	if DropSourceMismatch.String() != "source_mismatch" || DropNoRemote.String() != "no_remote" || NumDropReasons.String() != "drop(10)" || DropUndecodable.String() != "undecodable" {
+	if DropSourceMismatch.String() != "source_mismatch" || DropNoRemote.String() != "no_remote" || NumDropReasons.String() != "drop(12)" || DropSSRCMismatch.String() != "ssrc_mismatch" || DropRateLimit.String() != "rate_limit" || DropUndecodable.String() != "undecodable" {
 		t.Fatal("label values changed")
 	}
 	if CustomerToAgent.From() != Customer || CustomerToAgent.To() != Agent || AgentToCustomer.String() != "agent_to_customer" || Agent.Other() != Customer {

@@ -23,6 +23,16 @@ type legState struct {
 	// codecs maps the payload types the leg's remote sends (for masking
 	// the direction that starts at this leg).
 	codecs mask.CodecMap
+	// ssrc is the locked SSRC once ssrcKnown (CallConfig.LockSSRC).
+	ssrc      uint32
+	ssrcKnown bool
+}
+
+// withSSRC returns a copy of s that has learned ssrc.
+func (s *legState) withSSRC(ssrc uint32) *legState {
+	n := *s
+	n.ssrc, n.ssrcKnown = ssrc, true
+	return &n
 }
 
 func newLegState(cfg LegConfig) *legState {

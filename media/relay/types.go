@@ -85,6 +85,12 @@ const (
 	// consumed (tracked, captured) and never forwarded as a digit; also a
 	// malformed one.
 	DropMaskedEvent
+	// DropSSRCMismatch: the leg locks its SSRC (CallConfig.LockSSRC) and
+	// the packet carries another one.
+	DropSSRCMismatch
+	// DropRateLimit: the socket received more packets per second than its
+	// cap (WithRateLimit).
+	DropRateLimit
 	// NumDropReasons sizes arrays indexed by DropReason.
 	NumDropReasons
 )
@@ -100,6 +106,8 @@ var dropNames = [NumDropReasons]string{
 	DropUndecodable:    "undecodable",
 	DropMaskOverflow:   "mask_overflow",
 	DropMaskedEvent:    "masked_event",
+	DropSSRCMismatch:   "ssrc_mismatch",
+	DropRateLimit:      "rate_limit",
 }
 
 func (r DropReason) String() string {
@@ -152,6 +160,11 @@ type CallConfig struct {
 	// StrictSource drops packets that do not come from the leg's remote
 	// (configured or latched) instead of forwarding them.
 	StrictSource bool
+	// LockSSRC: each leg learns the SSRC of its first accepted RTP packet
+	// and drops RTP with any other SSRC (RFC 3550 section 8.2 allows a
+	// source to change it, so this is opt-in; SetRemote, as after a
+	// re-INVITE or transfer, learns again).
+	LockSSRC bool
 }
 
 func (c *CallConfig) leg(l Leg) LegConfig {

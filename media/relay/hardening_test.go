@@ -1,0 +1,130 @@
+package relay
+
+import (
+	"testing"
+	"time"
+
+	pionrtp "github.com/pion/rtp"
+)
+
+func rtpWithSSRC(t *testing.T, seq uint16, ssrc uint32) []byte {
+	t.Helper()
+	b, err := (&pionrtp.Packet{
+		Header:  pionrtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: ssrc},
+		Payload: make([]byte, 160),
+	}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestLockSSRC(t *testing.T) {
+	a := newAlloc(t, lo4)
+	cust, agent := newPeer(t, a, false), newPeer(t, a, false)
+	m, drops := dropCounters()
+	c := newCall(t, a, CallConfig{
+		Customer: LegConfig{Remote: cust.addr()}, Agent: LegConfig{Remote: agent.addr()},
+		StrictSource: true, LockSSRC: true,
+	}, WithMetrics(CustomerToAgent, m))
+	in, out := c.LocalRTP(Customer), c.LocalRTP(Agent)
+
+	first := rtpWithSSRC(t, 1, 0xaaaa)
+	send(t, cust.s.RTP, in, first)
+	expect(t, agent.s.RTP, first, out)
+
+	// Another SSRC from the right address: dropped and counted.
+	send(t, cust.s.RTP, in, rtpWithSSRC(t, 2, 0xbbbb))
+	drops[DropSSRCMismatch].wait(t, "ssrc_mismatch drop")
+	again := rtpWithSSRC(t, 3, 0xaaaa)
+	send(t, cust.s.RTP, in, again)
+	expect(t, agent.s.RTP, again, out)
+
+	// RTCP is not subject to the lock.
+	rr := rtcpRR(9)
+	send(t, cust.rtcp, c.LocalRTCP(Customer), rr)
+	expect(t, agent.rtcp, rr, c.LocalRTCP(Agent))
+
+	// A re-INVITE (SetRemote) learns the SSRC again.
+	if err := c.SetRemote(Customer, LegConfig{Remote: cust.addr()}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := rtpWithSSRC(t, 4, 0xbbbb)
+	send(t, cust.s.RTP, in, fresh)
+	expect(t, agent.s.RTP, fresh, out)
+	if got := c.Stats(Customer).Drops[DropSSRCMismatch]; got != 1 {
+		t.Fatalf("ssrc_mismatch stat %d", got)
+	}
+}
+
+func TestSSRCChangesAllowedByDefault(t *testing.T) {
+	a := newAlloc(t, lo4)
+	cust, agent := newPeer(t, a, false), newPeer(t, a, false)
+	c := newCall(t, a, CallConfig{Customer: LegConfig{Remote: cust.addr()}, Agent: LegConfig{Remote: agent.addr()}, StrictSource: true})
+	for i, ssrc := range []uint32{1, 2, 3} {
+		p := rtpWithSSRC(t, uint16(i), ssrc)
+		send(t, cust.s.RTP, c.LocalRTP(Customer), p)
+		expect(t, agent.s.RTP, p, c.LocalRTP(Agent))
+	}
+}
+
+// TestRateGate drives the gate with a fake clock: windows that arrive faster than the cap
+// make the next window drop; a slow window lets traffic through again.
+func TestRateGate(t *testing.T) {
+	now := time.Unix(0, 0)
+	g := rateGate{limit: 100, now: func() time.Time { return now }} // 32 packets need >= 320 ms
+	window := func(span time.Duration) (dropped int) {
+		for i := 0; i < rateWindow; i++ {
+			now = now.Add(span / rateWindow)
+			if g.over() {
+				dropped++
+			}
+		}
+		return dropped
+	}
+	if d := window(time.Second); d != 0 { // first window only starts the clock
+		t.Fatalf("first window dropped %d", d)
+	}
+	if d := window(640 * time.Millisecond); d != 0 { // 50 pps
+		t.Fatalf("50 pps window dropped %d", d)
+	}
+	// 1000 pps: measured at its last packet, which is the first dropped.
+	if d := window(32 * time.Millisecond); d != 1 {
+		t.Fatalf("flood window dropped %d, want only its last packet", d)
+	}
+	if d := window(32 * time.Millisecond); d != rateWindow { // still flooding: all dropped
+		t.Fatalf("window after a flood dropped %d", d)
+	}
+	if d := window(640 * time.Millisecond); d != rateWindow-1 {
+		t.Fatalf("slow window after a flood dropped %d (decided at its end)", d)
+	}
+	if d := window(640 * time.Millisecond); d != 0 {
+		t.Fatalf("traffic did not recover: %d dropped", d)
+	}
+	off := rateGate{}
+	for i := 0; i < 1000; i++ {
+		if off.over() {
+			t.Fatal("a gate without a limit dropped")
+		}
+	}
+}
+
+// TestRateLimitFlood: a flood from the leg's own remote is capped and counted; the call
+// survives it.
+func TestRateLimitFlood(t *testing.T) {
+	a := newAlloc(t, lo4)
+	cust, agent := newPeer(t, a, false), newPeer(t, a, false)
+	m, drops := dropCounters()
+	c := newCall(t, a, CallConfig{Customer: LegConfig{Remote: cust.addr()}, Agent: LegConfig{Remote: agent.addr()}, StrictSource: true},
+		WithMetrics(CustomerToAgent, m), WithRateLimit(50))
+	for i := 0; i < 2000; i++ {
+		send(t, cust.s.RTP, c.LocalRTP(Customer), rtpWithSSRC(t, uint16(i), 7))
+	}
+	drops[DropRateLimit].wait(t, "rate_limit drop")
+	st := c.Stats(Customer)
+	if st.Drops[DropRateLimit] == 0 {
+		t.Fatal("no rate-limit drops")
+	}
+	t.Logf("2000 packets as fast as possible at a 50 pps cap: %d forwarded, %d dropped (rate_limit)",
+		c.Stats(Agent).RTPPacketsSent, st.Drops[DropRateLimit])
+}
