@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hushmedia/hush/internal/loadgen"
 )
 
 // TestDirectRunWritesTableAndJSON: a short run against no relay prints the table and writes
@@ -71,5 +73,29 @@ func TestScaleParse(t *testing.T) {
 		if _, err := parseScale(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestMedianAndRatiosPairRounds(t *testing.T) {
+	if median([]float64{3, 1, 2}) != 2 || median([]float64{4, 1, 2, 3}) != 2.5 || median(nil) != 0 {
+		t.Fatal("median")
+	}
+	rep := &report{}
+	rs := []*loadgen.Result{
+		{Target: "hush", Calls: 10, Round: 1, TargetCPUPerM: 10},
+		{Target: "rtpengine", Calls: 10, Round: 1, TargetCPUPerM: 20},
+		{Target: "hush", Calls: 10, Round: 2, TargetCPUPerM: 30},
+		{Target: "rtpengine", Calls: 10, Round: 2, TargetCPUPerM: 10},
+		{Target: "direct", Calls: 10, Round: 2},
+	}
+	addRatios(rep, rs)
+	if len(rep.Ratios) != 2 || rep.Ratios[0].CPUPerMpkt != 0.5 || rep.Ratios[1].CPUPerMpkt != 3 {
+		t.Fatalf("%+v", rep.Ratios)
+	}
+	rep.Results = rs
+	var out bytes.Buffer
+	writeMedians(&out, rep)
+	if !strings.Contains(out.String(), "CPU per packet 1.75") {
+		t.Fatalf("%s", out.String())
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type options struct {
 	target   string
 	compare  bool
 	baseline bool
+	rounds   int
 	calls    int
 	duration time.Duration
 	warmup   time.Duration
@@ -37,6 +39,7 @@ type options struct {
 	rampP99  time.Duration
 	soak     time.Duration
 	capture  time.Duration
+	dtmf     time.Duration
 	jsonPath string
 	verbose  bool
 
@@ -57,6 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.target, "target", "hush", "relay under test: hush, rtpengine or direct (no relay: the generator's floor)")
 	fs.BoolVar(&o.compare, "compare", false, "run hush and rtpengine under the same load in this invocation and print ratios")
 	fs.BoolVar(&o.baseline, "baseline", true, "with -compare: also run the load with no relay (direct), the generator's floor")
+	fs.IntVar(&o.rounds, "rounds", 1, "repeat the run this many times, targets alternating; the summary shows medians")
 	fs.IntVar(&o.calls, "calls", 100, "concurrent calls")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "media time per run, warm-up included")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "media time before the measurement window")
@@ -68,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.rampP99, "ramp-p99", 5*time.Millisecond, "ramp: latency p99 limit of a clean run")
 	fs.DurationVar(&o.soak, "soak", 0, "soak run of this length (e.g. 10m): RSS sampled every 10s, growth reported")
 	fs.DurationVar(&o.capture, "capture-every", 0, "hush: toggle secure capture on one call after another this often (0 = off)")
+	fs.DurationVar(&o.dtmf, "dtmf-every", 0, "send a 100 ms DTMF burst on one call after another this often (0 = off); tone packets count, without latency")
 	fs.StringVar(&o.jsonPath, "json", "", "write the results as JSON to this file")
 	fs.BoolVar(&o.verbose, "v", false, "progress and relay logs on stderr")
 	fs.StringVar(&o.hushdBin, "hushd-bin", "", "hushd binary to start (default: hushd beside hushload, then $PATH)")
@@ -91,6 +96,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	case "hush", "rtpengine", "direct":
 	default:
 		return nil, fmt.Errorf("-target %q: want hush, rtpengine or direct", o.target)
+	}
+	if o.rounds < 1 {
+		return nil, errors.New("-rounds must be >= 1")
 	}
 	if o.calls < 1 || o.warmup < 0 || o.warmup >= o.duration {
 		return nil, errors.New("need -calls >= 1 and 0 <= -warmup < -duration")
@@ -173,7 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	cfg := loadgen.Config{Calls: o.calls, Duration: o.duration, Warmup: o.warmup, Sockets: o.sockets,
-		Senders: o.senders, CaptureEvery: o.capture}
+		Senders: o.senders, CaptureEvery: o.capture, DTMFEvery: o.dtmf}
 	if o.verbose {
 		cfg.Log = stderr
 	}
@@ -277,16 +285,27 @@ func findBinary(explicit, name string, beside bool) (string, error) {
 }
 
 func (o *options) runOnce(ctx context.Context, targets []loadgen.Target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
-	for _, t := range targets {
-		r, err := loadgen.Run(ctx, t, cfg)
-		if err != nil {
+	for round := 1; round <= o.rounds; round++ {
+		var at []*loadgen.Result
+		for _, t := range targets {
+			r, err := loadgen.Run(ctx, t, cfg)
+			if err != nil {
+				return err
+			}
+			r.Round = round
+			at = append(at, r)
+		}
+		rep.Results = append(rep.Results, at...)
+		if o.rounds > 1 {
+			fmt.Fprintf(stdout, "\n== round %d\n", round)
+		}
+		if err := loadgen.WriteTable(stdout, at...); err != nil {
 			return err
 		}
-		rep.Results = append(rep.Results, r)
 	}
 	addRatios(rep, rep.Results)
-	if err := loadgen.WriteTable(stdout, rep.Results...); err != nil {
-		return err
+	if o.rounds > 1 {
+		writeMedians(stdout, rep)
 	}
 	if o.soak > 0 && len(rep.Results) > 0 {
 		rep.Soak = soakOf(rep.Results[0])
@@ -295,6 +314,59 @@ func (o *options) runOnce(ctx context.Context, targets []loadgen.Target, cfg loa
 			s.Target, mib(s.RSSStart), mib(s.RSSEnd), mib(s.RSSMax), s.GrowthPct)
 	}
 	return nil
+}
+
+// writeMedians prints, per target, the median over rounds of the main figures, and the
+// median of the per-round hush/rtpengine ratios: on a noisy machine the ratio measured
+// within one round is the figure to trust.
+func writeMedians(w io.Writer, rep *report) {
+	byTarget := map[string][]*loadgen.Result{}
+	var order []string
+	for _, r := range rep.Results {
+		if byTarget[r.Target] == nil {
+			order = append(order, r.Target)
+		}
+		byTarget[r.Target] = append(byTarget[r.Target], r)
+	}
+	fmt.Fprintf(w, "\n== medians over %d rounds\n", len(byTarget[order[0]]))
+	fmt.Fprintf(w, "%-10s %10s %12s %12s %12s %14s %14s\n", "target", "lost", "p50 µs", "p99 µs", "p99.9 µs", "CPU-s/Mpkt", "KiB/session")
+	for _, t := range order {
+		rs := byTarget[t]
+		med := func(f func(*loadgen.Result) float64) float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = f(r)
+			}
+			return median(v)
+		}
+		fmt.Fprintf(w, "%-10s %10.0f %12.1f %12.1f %12.1f %14.2f %14.1f\n", t,
+			med(func(r *loadgen.Result) float64 { return float64(r.Lost) }),
+			med(func(r *loadgen.Result) float64 { return r.LatencyP50 }),
+			med(func(r *loadgen.Result) float64 { return r.LatencyP99 }),
+			med(func(r *loadgen.Result) float64 { return r.LatencyP999 }),
+			med(func(r *loadgen.Result) float64 { return r.TargetCPUPerM }),
+			med(func(r *loadgen.Result) float64 { return r.MemPerIdle / 1024 }))
+	}
+	if len(rep.Ratios) > 0 {
+		cpu := make([]float64, len(rep.Ratios))
+		p99 := make([]float64, len(rep.Ratios))
+		for i, x := range rep.Ratios {
+			cpu[i], p99[i] = x.CPUPerMpkt, x.LatencyP99
+		}
+		fmt.Fprintf(w, "hush/rtpengine, median of per-round ratios: CPU per packet %.2f, latency p99 %.2f\n", median(cpu), median(p99))
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
@@ -321,7 +393,7 @@ func addRatios(rep *report, rs []*loadgen.Result) {
 			continue
 		}
 		for _, e := range rs {
-			if e.Target != "rtpengine" || e.Calls != h.Calls {
+			if e.Target != "rtpengine" || e.Calls != h.Calls || e.Round != h.Round {
 				continue
 			}
 			rep.Ratios = append(rep.Ratios, ratio{Calls: h.Calls, CPUPerMpkt: div(h.TargetCPUPerM, e.TargetCPUPerM),

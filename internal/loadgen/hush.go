@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -22,7 +23,9 @@ type Hush struct {
 	conn   *grpc.ClientConn
 	client hushv1.SessionServiceClient
 	pid    int
-	run    string // distinguishes call ids of runs against one hushd
+	run    string        // distinguishes call ids of hushload processes against one hushd
+	seq    atomic.Uint64 // distinguishes calls within it: a repeated request_id would
+	// return the first (long deleted) session, as CreateSession is idempotent
 }
 
 // NewHush connects to hushd's gRPC address (plaintext: the harness runs on loopback). pid is
@@ -45,9 +48,10 @@ func (h *Hush) Close() error { return h.conn.Close() }
 // CreateCall creates a session with both remotes given, so no leg latches and no packet is
 // lost to latching.
 func (h *Hush) CreateCall(ctx context.Context, i int, customer, agent netip.AddrPort) (Call, error) {
+	id := fmt.Sprintf("load-%s-%d-%d", h.run, h.seq.Add(1), i)
 	s, err := h.client.CreateSession(ctx, &hushv1.CreateSessionRequest{
-		CallId:    fmt.Sprintf("load-%s-%d", h.run, i),
-		RequestId: fmt.Sprintf("load-%s-%d", h.run, i),
+		CallId:    id,
+		RequestId: id,
 		AgentId:   fmt.Sprintf("load-agent-%d", i),
 		Customer:  &hushv1.Leg{RemoteAddr: customer.String()},
 		Agent:     &hushv1.Leg{RemoteAddr: agent.String()},
@@ -61,9 +65,9 @@ func (h *Hush) CreateCall(ctx context.Context, i int, customer, agent netip.Addr
 		return Call{}, fmt.Errorf("%w: hush: session local addresses %q %q", ErrTarget,
 			s.GetCustomer().GetLocalAddr(), s.GetAgent().GetLocalAddr())
 	}
-	id := s.GetSessionId()
-	return Call{ID: id, CustomerIn: cin, AgentIn: ain, Close: func(ctx context.Context) error {
-		_, err := h.client.DeleteSession(ctx, &hushv1.DeleteSessionRequest{SessionId: id})
+	sid := s.GetSessionId()
+	return Call{ID: sid, CustomerIn: cin, AgentIn: ain, Close: func(ctx context.Context) error {
+		_, err := h.client.DeleteSession(ctx, &hushv1.DeleteSessionRequest{SessionId: sid})
 		return err
 	}}, nil
 }

@@ -16,20 +16,22 @@ const period = 20 * time.Millisecond
 // direction (sent from the customer socket to the relay's customer-side port, received on
 // the agent socket), 2i+1 is agent -> customer.
 type media struct {
-	start    time.Time
-	ssrcBase uint32
-	nStreams uint32
-	cust     []*net.UDPConn // K sockets per side; call i uses index i%K
-	agent    []*net.UDPConn
-	dest     []sockaddr // per stream: the relay's port to send to
-	periods  int        // packets per stream
-	rx       []streamRx // per stream, owned by the one receiver of its socket
-	recv     []*receiver
-	measure  atomic.Bool // latency is recorded only in the measurement window
-	senders  int
-	sendErrs atomic.Uint64
-	sent     atomic.Uint64
-	setupErr atomic.Bool // a socket could not be driven (reported, the run is invalid)
+	start     time.Time
+	ssrcBase  uint32
+	nStreams  uint32
+	cust      []*net.UDPConn // K sockets per side; call i uses index i%K
+	agent     []*net.UDPConn
+	dest      []sockaddr // per stream: the relay's port to send to
+	periods   int        // packets per stream
+	rx        []streamRx // per stream, owned by the one receiver of its socket
+	recv      []*receiver
+	measure   atomic.Bool // latency is recorded only in the measurement window
+	senders   int
+	sendErrs  atomic.Uint64
+	sent      atomic.Uint64
+	tones     *toneTable  // DTMF bursts; nil = none
+	toneEvery int         // periods between bursts
+	setupErr  atomic.Bool // a socket could not be driven (reported, the run is invalid)
 }
 
 // streamRx is the receive state of one stream.
@@ -38,6 +40,8 @@ type streamRx struct {
 	maxSeq    uint32
 	seen      bool
 	reordered uint64
+	gaps      uint32 // jumps forward in sequence (loss, or reordering about to happen)
+	firstGap  uint32 // 1 + the first sequence number missing at a jump; 0 = none
 	// RFC 3550 section 6.4.1 jitter, kept as 16*J in ns like appendix A.8 does, for three
 	// transit definitions: receive vs schedule, send vs schedule, receive vs send.
 	jitter    [3]int64
@@ -56,6 +60,7 @@ type receiver struct {
 	foreign   uint64
 	misrouted uint64
 	rewritten uint64
+	tones     uint64
 	_         [64]byte // keep hot counters of receivers on separate cache lines
 }
 
@@ -150,6 +155,10 @@ func (r *receiver) handle(b []byte, now int64) {
 	r.count.Add(1)
 	st := &r.m.rx[h.stream]
 	st.received++
+	if h.tone {
+		r.tones++
+		return
+	}
 	if !ok {
 		r.rewritten++
 		return // payload rewritten: counted, no latency or jitter
@@ -157,6 +166,16 @@ func (r *receiver) handle(b []byte, now int64) {
 	if st.seen && h.seq <= st.maxSeq {
 		st.reordered++
 	} else {
+		expect := uint32(0)
+		if st.seen {
+			expect = st.maxSeq + 1
+		}
+		if h.seq > expect {
+			st.gaps++
+			if st.firstGap == 0 {
+				st.firstGap = expect + 1
+			}
+		}
 		st.maxSeq, st.seen = h.seq, true
 	}
 	sched := int64(h.seq) * int64(period)
@@ -252,7 +271,11 @@ func (m *media) sendLoop(g int, base time.Duration, stop <-chan struct{}) {
 			if w.full() {
 				flush(w)
 			}
-			writePacket(w.next(&m.dest[s], packetLen), m.ssrcBase, s, uint32(p), int64(time.Since(m.start)))
+			if d, fr, tone := toneAt(s, p, m.toneEvery, int(m.nStreams/2)); tone && m.tones != nil {
+				writeTonePacket(w.next(&m.dest[s], packetLen), m.tones, m.ssrcBase, s, uint32(p), d, fr)
+			} else {
+				writePacket(w.next(&m.dest[s], packetLen), m.ssrcBase, s, uint32(p), int64(time.Since(m.start)))
+			}
 			sent++
 			if cursor++; cursor == len(streams) {
 				cursor, p = 0, p+1

@@ -21,6 +21,7 @@ const (
 
 // loadHeader is what a receiver learns from a load packet.
 type loadHeader struct {
+	tone   bool   // the RTP marker bit: a DTMF burst packet, no payload fields
 	stream uint32 // call*2 + direction
 	seq    uint32 // extended sequence number, 0 for the first packet
 	sendNs int64  // send time, ns since the run's start
@@ -31,8 +32,8 @@ type loadHeader struct {
 // sendNs. ssrcBase makes streams of different runs distinct. Allocation-free.
 func writePacket(b []byte, ssrcBase, s, seq uint32, sendNs int64) {
 	_ = b[packetLen-1]
-	b[0] = 0x80 // V=2
-	b[1] = ptPCMU
+	b[0] = 0x80   // V=2
+	b[1] = ptPCMU // marker bit clear
 	binary.BigEndian.PutUint16(b[2:], uint16(seq))
 	binary.BigEndian.PutUint32(b[4:], rtpTimestamp(ssrcBase, s, seq))
 	binary.BigEndian.PutUint32(b[8:], ssrcBase+s)
@@ -42,15 +43,21 @@ func writePacket(b []byte, ssrcBase, s, seq uint32, sendNs int64) {
 	binary.BigEndian.PutUint32(p[8:], seq)
 	binary.BigEndian.PutUint64(p[12:], uint64(sendNs))
 	binary.BigEndian.PutUint32(p[20:], checkWord(s, seq, uint64(sendNs)))
+	copy(p[payloadHeaderLen:], quietPayload[payloadHeaderLen:])
 }
 
-// fillQuiet writes low-level mu-law noise into the audio part of the payload once per
-// buffer (the header bytes are rewritten per packet).
-func fillQuiet(b []byte) {
-	for i := rtpHeaderLen + payloadHeaderLen; i < packetLen; i++ {
-		// 0xFF/0x7F are mu-law's two zero codes; alternate with +-1 step codes.
-		b[i] = [4]byte{0xFF, 0xFE, 0x7F, 0x7E}[i&3]
+// quietPayload is low-level mu-law noise: 0xFF/0x7F are mu-law's two zero codes,
+// alternating with the +-1 step codes.
+var quietPayload = func() (q [payloadLen]byte) {
+	for i := range q {
+		q[i] = [4]byte{0xFF, 0xFE, 0x7F, 0x7E}[i&3]
 	}
+	return q
+}()
+
+// fillQuiet writes the quiet audio into a packet buffer.
+func fillQuiet(b []byte) {
+	copy(b[rtpHeaderLen:packetLen], quietPayload[:])
 }
 
 // rtpTimestamp starts each stream at its own offset (RFC 3550 section 5.1: random start).
@@ -83,6 +90,10 @@ func parsePacket(b []byte, ssrcBase uint32, streams uint32) (h loadHeader, paylo
 	h.stream = s
 	h.rtpTS = binary.BigEndian.Uint32(b[4:])
 	h.seq = uint32(binary.BigEndian.Uint16(b[2:])) // low 16 bits until the payload says more
+	if b[1]&markerBit != 0 {
+		h.tone = true
+		return h, false, nil
+	}
 	if len(b) != packetLen {
 		return h, false, nil
 	}

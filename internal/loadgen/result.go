@@ -1,8 +1,10 @@
 package loadgen
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,6 +14,7 @@ import (
 // seconds, so the JSON reads without units.
 type Result struct {
 	Target       string  `json:"target"`
+	Round        int     `json:"round,omitempty"` // set by the caller when it repeats runs
 	Calls        int     `json:"calls"`
 	Duration     float64 `json:"duration_s"`
 	Window       float64 `json:"window_s"`
@@ -26,6 +29,7 @@ type Result struct {
 	// Rewritten counts packets received whose payload did not carry the load header
 	// (masked audio): counted as received, left out of latency.
 	Rewritten       uint64 `json:"packets_rewritten"`
+	TonePackets     uint64 `json:"packets_dtmf"`
 	Foreign         uint64 `json:"packets_foreign"`
 	Misrouted       uint64 `json:"packets_misrouted"`
 	SendErrors      uint64 `json:"send_errors"`
@@ -43,21 +47,36 @@ type Result struct {
 	JitterAdded    float64 `json:"jitter_added_us"`
 	JitterAddedMax float64 `json:"jitter_added_max_us"`
 
-	WindowPackets  uint64      `json:"window_packets_forwarded"`
-	TargetCPU      float64     `json:"target_cpu_s"`
-	TargetCPUPerM  float64     `json:"target_cpu_s_per_mpkt"`
-	TargetCores    float64     `json:"target_cores"`
-	GenCPU         float64     `json:"generator_cpu_s"`
-	GenCPUPerM     float64     `json:"generator_cpu_s_per_mpkt"`
-	GenCores       float64     `json:"generator_cores"`
-	RSSBefore      int64       `json:"target_rss_before"`
-	RSSIdle        int64       `json:"target_rss_idle"`
-	RSSActive      int64       `json:"target_rss_active"`
-	MemPerIdle     float64     `json:"mem_per_idle_session"`
-	MemPerActive   float64     `json:"mem_per_active_call"`
-	RSSSamples     []RSSSample `json:"rss_samples,omitempty"`
-	CaptureToggles uint64      `json:"capture_toggles,omitempty"`
-	CaptureErrors  uint64      `json:"capture_errors,omitempty"`
+	WindowPackets uint64      `json:"window_packets_forwarded"`
+	TargetCPU     float64     `json:"target_cpu_s"`
+	TargetCPUPerM float64     `json:"target_cpu_s_per_mpkt"`
+	TargetCores   float64     `json:"target_cores"`
+	GenCPU        float64     `json:"generator_cpu_s"`
+	GenCPUPerM    float64     `json:"generator_cpu_s_per_mpkt"`
+	GenCores      float64     `json:"generator_cores"`
+	RSSBefore     int64       `json:"target_rss_before"`
+	RSSIdle       int64       `json:"target_rss_idle"`
+	RSSActive     int64       `json:"target_rss_active"`
+	MemPerIdle    float64     `json:"mem_per_idle_session"`
+	MemPerActive  float64     `json:"mem_per_active_call"`
+	RSSSamples    []RSSSample `json:"rss_samples,omitempty"`
+	// WorstStreams are the streams that lost most, up to 10, to tell a relay losing whole
+	// calls (set-up) from one losing bursts (overload).
+	WorstStreams   []StreamLoss `json:"worst_streams,omitempty"`
+	CaptureToggles uint64       `json:"capture_toggles,omitempty"`
+	CaptureErrors  uint64       `json:"capture_errors,omitempty"`
+}
+
+// StreamLoss is one stream's loss.
+type StreamLoss struct {
+	Call      int    `json:"call"`
+	Direction string `json:"direction"` // "customer->agent" or "agent->customer"
+	Lost      uint64 `json:"lost"`
+	// FirstMissing is the first sequence number missing at a jump forward, -1 if the
+	// stream only lost packets at its end.
+	FirstMissing int64  `json:"first_missing"`
+	Gaps         uint32 `json:"gaps"`
+	LastSeq      uint32 `json:"last_seq_received"`
 }
 
 // RSSSample is the target's RSS at a time in the window.
@@ -76,6 +95,7 @@ func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 wind
 		r.Foreign += rc.foreign
 		r.Misrouted += rc.misrouted
 		r.Rewritten += rc.rewritten
+		r.TonePackets += rc.tones
 	}
 	perStream := uint64(m.periods)
 	if sent != perStream*uint64(m.nStreams) {
@@ -90,6 +110,9 @@ func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 wind
 		r.Reordered += st.reordered
 		if perStream > 0 && st.received < perStream {
 			lossy[s/2] = true
+			r.WorstStreams = append(r.WorstStreams, StreamLoss{Call: s / 2,
+				Direction: [2]string{"customer->agent", "agent->customer"}[s&1],
+				Lost:      perStream - st.received, FirstMissing: int64(st.firstGap) - 1, Gaps: st.gaps, LastSeq: st.maxSeq})
 		}
 		if st.jitterOK {
 			jitN++
@@ -106,6 +129,8 @@ func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 wind
 		r.LossRatio = float64(r.Lost) / float64(r.Sent)
 	}
 	r.CallsWithLoss = len(lossy)
+	slices.SortFunc(r.WorstStreams, func(a, b StreamLoss) int { return cmp.Compare(b.Lost, a.Lost) })
+	r.WorstStreams = r.WorstStreams[:min(len(r.WorstStreams), 10)]
 	if jitN > 0 {
 		r.JitterRx, r.JitterTx, r.JitterAdded = jit[0]/float64(jitN)/1e3, jit[1]/float64(jitN)/1e3, jit[2]/float64(jitN)/1e3
 	}
@@ -173,6 +198,10 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 	row("packets lost", "", false, func(r *Result) float64 { return float64(r.Lost) }, "%.0f")
 	row("calls with loss", "", false, func(r *Result) float64 { return float64(r.CallsWithLoss) }, "%.0f")
 	row("reordered", "", false, func(r *Result) float64 { return float64(r.Reordered) }, "%.0f")
+	row("DTMF packets", "", false, func(r *Result) float64 { return float64(r.TonePackets) }, "%.0f")
+	row("payload rewritten", "", false, func(r *Result) float64 { return float64(r.Rewritten) }, "%.0f")
+	row("capture toggles", "", false, func(r *Result) float64 { return float64(r.CaptureToggles) }, "%.0f")
+	row("capture errors", "", false, func(r *Result) float64 { return float64(r.CaptureErrors) }, "%.0f")
 	row("latency p50", "µs", true, func(r *Result) float64 { return r.LatencyP50 }, "%.1f")
 	row("latency p99", "µs", true, func(r *Result) float64 { return r.LatencyP99 }, "%.1f")
 	row("latency p99.9", "µs", true, func(r *Result) float64 { return r.LatencyP999 }, "%.1f")
@@ -189,5 +218,17 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 	row("memory per idle session", "KiB", true, func(r *Result) float64 { return r.MemPerIdle / 1024 }, "%.1f")
 	row("memory per active call", "KiB", true, func(r *Result) float64 { return r.MemPerActive / 1024 }, "%.1f")
 	row("UDP rcvbuf errors (system)", "", false, func(r *Result) float64 { return float64(r.UDPRcvbufErrors) }, "%.0f")
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		for i, l := range r.WorstStreams {
+			if i == 0 {
+				fmt.Fprintf(w, "%s/%d streams that lost most:\n", r.Target, r.Calls)
+			}
+			fmt.Fprintf(w, "  call %d %s: lost %d, first missing seq %d, %d gaps, last seq %d\n",
+				l.Call, l.Direction, l.Lost, l.FirstMissing, l.Gaps, l.LastSeq)
+		}
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,7 @@ type Rtpengine struct {
 	ng   netip.AddrPort
 	pid  int
 	run  string
+	seq  atomic.Uint64 // call-ids are never reused, not even after delete
 	wait time.Duration // per attempt
 }
 
@@ -36,7 +38,7 @@ func (r *Rtpengine) PID() int     { return r.pid }
 
 // CreateCall sends offer and answer for call i.
 func (r *Rtpengine) CreateCall(ctx context.Context, i int, customer, agent netip.AddrPort) (Call, error) {
-	callID := fmt.Sprintf("load-%s-%d", r.run, i)
+	callID := fmt.Sprintf("load-%s-%d-%d", r.run, r.seq.Add(1), i)
 	offer, err := r.Command(ctx, map[string]any{
 		"command": "offer", "call-id": callID, "from-tag": "customer",
 		"sdp": audioSDP(customer), "flags": []any{"trust-address"},

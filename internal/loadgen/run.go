@@ -29,8 +29,11 @@ type Config struct {
 	// CaptureEvery toggles secure capture on one call after another this often (targets
 	// that support it); 0 = never.
 	CaptureEvery time.Duration
-	Bind         netip.Addr // generator address; default 127.0.0.1
-	Log          io.Writer  // progress lines; nil = none
+	// DTMFEvery sends a 100 ms DTMF burst on one call after another this often (customer ->
+	// agent); 0 = never.
+	DTMFEvery time.Duration
+	Bind      netip.Addr // generator address; default 127.0.0.1
+	Log       io.Writer  // progress lines; nil = none
 }
 
 func (c *Config) defaults() error {
@@ -114,6 +117,9 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		start: time.Now(), ssrcBase: rand.Uint32() &^ 0xfffff, nStreams: uint32(2 * cfg.Calls),
 		cust: cust, agent: agent, periods: int(cfg.Duration / period), senders: cfg.Senders,
 		rx: make([]streamRx, 2*cfg.Calls), dest: make([]sockaddr, 2*cfg.Calls),
+	}
+	if cfg.DTMFEvery > 0 {
+		m.tones, m.toneEvery = newToneTable(), max(int(cfg.DTMFEvery/period), toneFrames+1)
 	}
 	for i, c := range calls {
 		m.dest[2*i], m.dest[2*i+1] = makeSockaddr(c.CustomerIn), makeSockaddr(c.AgentIn)

@@ -124,6 +124,12 @@ func TestRunHushd(t *testing.T) {
 			t.Fatalf("latency p99 %vµs in two runs", res.LatencyP99)
 		}
 	}
+	// A second run against the same hushd: new sessions, nothing lost (call and request ids
+	// must not repeat: CreateSession is idempotent by request id).
+	again, err := Run(ctx, h, Config{Calls: 3, Duration: time.Second, Warmup: 200 * time.Millisecond})
+	if err != nil || again.Lost != 0 || again.Sent != 3*2*50 {
+		t.Fatalf("second run: %v, lost %+v", err, again)
+	}
 	if res.TargetCPU < 0 || res.GenCPU <= 0 || res.RSSIdle <= 0 || res.RSSActive <= 0 || res.RSSBefore <= 0 {
 		t.Fatalf("CPU target %v generator %v, RSS before %d idle %d active %d", res.TargetCPU, res.GenCPU,
 			res.RSSBefore, res.RSSIdle, res.RSSActive)
