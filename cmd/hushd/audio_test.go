@@ -1,0 +1,452 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hushmedia/hush/media/dtmf"
+	"github.com/hushmedia/hush/media/g711"
+	"github.com/hushmedia/hush/media/rtp"
+)
+
+// Audio helpers for the end-to-end masking and capture tests: DTMF bursts, real speech,
+// G.711 RTP, RFC 4733 events, a real-time paced sender, a receiver that stamps arrivals,
+// WAV files and the multimon-ng judge. (The media packages have their own; test code
+// cannot be imported across packages.)
+
+const (
+	audioRate  = 8000
+	audioPerMs = audioRate / 1000
+	audioFrame = 160 // samples in one 20 ms packet
+	audioPtime = 20 * time.Millisecond
+
+	audioPCMU = 0
+	audioPCMA = 8
+)
+
+// allKeys is every DTMF key.
+const allKeys = "123A456B789C*0#D"
+
+// keyFreqs returns a key's row and column frequencies (ITU-T Q.23).
+func keyFreqs(k byte) (lo, hi float64) {
+	rows := [4]float64{697, 770, 852, 941}
+	cols := [4]float64{1209, 1336, 1477, 1633}
+	i := strings.IndexByte(allKeys, k)
+	return rows[i/4], cols[i%4]
+}
+
+// keyBurst is one key press on the sample timeline: dur samples from at, dbm0 per tone
+// (0 dBm0 = a sine of peak g711.Peak0dBm0).
+type keyBurst struct {
+	key     byte
+	at, dur int
+	dbm0    float64
+}
+
+func (b keyBurst) addTo(sig []float64, r *rand.Rand) {
+	lo, hi := keyFreqs(b.key)
+	a := g711.Peak0dBm0 * math.Pow(10, b.dbm0/20)
+	pl, ph := r.Float64()*2*math.Pi, r.Float64()*2*math.Pi
+	for n := 0; n < b.dur && b.at+n < len(sig); n++ {
+		x := float64(n) / audioRate
+		sig[b.at+n] += a*math.Sin(2*math.Pi*lo*x+pl) + a*math.Sin(2*math.Pi*hi*x+ph)
+	}
+}
+
+// near reports whether sample j is within the guard around a burst: one packet before
+// its onset to 40 ms after its end. Masking may touch only these samples.
+func (b keyBurst) near(j int) bool { return j >= b.at-audioFrame && j < b.at+b.dur+40*audioPerMs }
+
+// speechWithBursts lays speech under bursts, kept 20 ms clear of every keyBurst (multimon-ng
+// itself misses keys that touch speech), and quantizes to 16 bits.
+func speechWithBursts(speech []float64, bursts []keyBurst, r *rand.Rand) []int16 {
+	sig := make([]float64, len(speech))
+	for j := range sig {
+		clear := true
+		for _, b := range bursts {
+			clear = clear && (j < b.at-20*audioPerMs || j >= b.at+b.dur+20*audioPerMs)
+		}
+		if clear {
+			sig[j] = speech[j]
+		}
+	}
+	for _, b := range bursts {
+		b.addTo(sig, r)
+	}
+	out := make([]int16, len(sig))
+	for i, v := range sig {
+		out[i] = int16(max(-32768, min(32767, math.Round(v))))
+	}
+	return out
+}
+
+// needDebianTool returns the path of a Debian tool, skipping the test when it is missing
+// (failing when CI=true).
+func needDebianTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing: install Debian package %s", name, pkg)
+		}
+		t.Skipf("%s missing: install Debian package %s", name, pkg)
+	}
+	return p
+}
+
+const asteriskPrompts = "/usr/share/asterisk/sounds/en/*.wav"
+
+// speech returns n samples of the Asterisk English prompts (Debian package
+// asterisk-core-sounds-en-wav, 8 kHz 16-bit mono), starting skip samples in.
+func promptSpeech(t *testing.T, n, skip int) []float64 {
+	t.Helper()
+	files, _ := filepath.Glob(asteriskPrompts)
+	if len(files) == 0 {
+		requireFile(t, asteriskPrompts, "asterisk-core-sounds-en-wav")
+	}
+	sort.Strings(files)
+	out := make([]float64, 0, n)
+	for _, f := range files {
+		if len(out) >= n {
+			break
+		}
+		chans, err := readPCMWAV(f)
+		if err != nil || len(chans) != 1 {
+			continue
+		}
+		pcm := chans[0]
+		if skip >= len(pcm) {
+			skip -= len(pcm)
+			continue
+		}
+		for _, v := range pcm[skip:] {
+			out = append(out, float64(v))
+		}
+		skip = 0
+	}
+	if len(out) < n {
+		t.Fatalf("only %d samples of speech in %s", len(out), asteriskPrompts)
+	}
+	return out[:n]
+}
+
+// readPCMWAV reads a 16-bit PCM WAV file, one slice per channel.
+func readPCMWAV(path string) ([][]int16, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		return nil, errors.New("not a WAV file")
+	}
+	channels := 0
+	for off := 12; off+8 <= len(b); {
+		id, size := string(b[off:off+4]), int(binary.LittleEndian.Uint32(b[off+4:]))
+		off += 8
+		size = min(size, len(b)-off)
+		switch id {
+		case "fmt ":
+			if size < 16 || binary.LittleEndian.Uint16(b[off:]) != 1 || binary.LittleEndian.Uint16(b[off+14:]) != 16 {
+				return nil, errors.New("not 16-bit PCM")
+			}
+			channels = int(binary.LittleEndian.Uint16(b[off+2:]))
+		case "data":
+			if channels == 0 {
+				return nil, errors.New("data before fmt")
+			}
+			frames := size / (2 * channels)
+			out := make([][]int16, channels)
+			for c := range out {
+				out[c] = make([]int16, frames)
+				for i := range frames {
+					out[c][i] = int16(binary.LittleEndian.Uint16(b[off+2*(i*channels+c):]))
+				}
+			}
+			return out, nil
+		}
+		off += size + size&1
+	}
+	return nil, errors.New("no data chunk")
+}
+
+// writePCMWAV writes 8 kHz 16-bit mono PCM.
+func writePCMWAV(t *testing.T, path string, pcm []int16) {
+	t.Helper()
+	b := make([]byte, 44+2*len(pcm))
+	copy(b, "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*len(pcm)))
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 16)
+	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
+	binary.LittleEndian.PutUint16(b[22:], 1) // mono
+	binary.LittleEndian.PutUint32(b[24:], audioRate)
+	binary.LittleEndian.PutUint32(b[28:], 2*audioRate)
+	binary.LittleEndian.PutUint16(b[32:], 2)
+	binary.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	binary.LittleEndian.PutUint32(b[40:], uint32(2*len(pcm)))
+	for i, v := range pcm {
+		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// judge writes pcm to dir/name.wav and returns the DTMF digits `multimon-ng -a DTMF -t
+// wav` (Debian package multimon-ng), an independent decoder, finds in it.
+func multimonDigits(t *testing.T, dir, name string, pcm []int16) string {
+	t.Helper()
+	bin := needDebianTool(t, "multimon-ng", "multimon-ng")
+	path := filepath.Join(dir, name+".wav")
+	writePCMWAV(t, path, pcm)
+	out, err := exec.Command(bin, "-q", "-c", "-a", "DTMF", "-t", "wav", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("multimon-ng: %v\n%s", err, out)
+	}
+	var d strings.Builder
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "DTMF: "); ok && len(k) == 1 {
+			d.WriteString(k)
+		}
+	}
+	return d.String()
+}
+
+// stream builds one SSRC's RTP, in send order: G.711 audio and RFC 4733 events share the
+// sequence numbers and the timestamp clock (RFC 4733 section 2.1). Packets are grouped
+// into 20 ms ticks for the paced sender.
+type phoneStream struct {
+	pt, tePT uint8
+	ssrc     uint32
+	seq      uint16
+	ts0      uint32
+	ticks    [][][]byte
+	audio    [][]byte // the audio packets, in order
+}
+
+func newPhoneStream(pt uint8, ssrc uint32, seq uint16, ts0 uint32) *phoneStream {
+	return &phoneStream{pt: pt, tePT: 101, ssrc: ssrc, seq: seq, ts0: ts0}
+}
+
+// tick starts the next 20 ms tick; packets added go out together at it.
+func (s *phoneStream) tick() { s.ticks = append(s.ticks, nil) }
+
+func (s *phoneStream) add(h rtp.Header, payload []byte) []byte {
+	h.Version, h.SSRC, h.SequenceNumber = 2, s.ssrc, s.seq
+	s.seq++
+	b := make([]byte, h.MarshalSize()+len(payload))
+	n, _ := h.MarshalTo(b)
+	copy(b[n:], payload)
+	if len(s.ticks) == 0 {
+		s.tick()
+	}
+	s.ticks[len(s.ticks)-1] = append(s.ticks[len(s.ticks)-1], b)
+	return b
+}
+
+// audioAt adds the audio packet of pcm samples [at, at+audioFrame) of the stream's timeline.
+func (s *phoneStream) audioAt(pcm []int16, at int) {
+	pay := make([]byte, audioFrame)
+	g711Encode(s.pt, pay, pcm[at:at+audioFrame])
+	s.audio = append(s.audio, s.add(rtp.Header{PayloadType: s.pt, Timestamp: s.ts0 + uint32(at)}, pay))
+}
+
+// event adds an RFC 4733 telephone-event packet of an event that started at sample at.
+func (s *phoneStream) event(at int, te dtmf.TelephoneEvent, marker bool) {
+	pay, err := te.Marshal()
+	if err != nil {
+		panic(err)
+	}
+	s.add(rtp.Header{PayloadType: s.tePT, Timestamp: s.ts0 + uint32(at), Marker: marker}, pay)
+}
+
+// press returns the RFC 4733 events of one key press lasting dur samples, one per tick:
+// durations grow by a packet, and the final one (E bit) goes three times (RFC 4733
+// section 2.5.1.4).
+func rfc4733Press(key byte, dur int) [][]dtmf.TelephoneEvent {
+	ev, err := dtmf.DigitEvent(key)
+	if err != nil {
+		panic(err)
+	}
+	var out [][]dtmf.TelephoneEvent
+	for d := audioFrame; ; d += audioFrame {
+		te := dtmf.TelephoneEvent{Event: ev, Volume: 10, Duration: uint16(min(d, dur))}
+		if d >= dur {
+			te.End = true
+			out = append(out, []dtmf.TelephoneEvent{te, te, te})
+			return out
+		}
+		out = append(out, []dtmf.TelephoneEvent{te})
+	}
+}
+
+func g711Encode(pt uint8, dst []byte, pcm []int16) {
+	if pt == audioPCMA {
+		g711.EncodeAlaw(dst, pcm)
+	} else {
+		g711.EncodeUlaw(dst, pcm)
+	}
+}
+
+// packetize makes one 20 ms audio packet of pcm per tick.
+func packetizeG711(pt uint8, ssrc uint32, seq uint16, ts0 uint32, pcm []int16) *phoneStream {
+	s := newPhoneStream(pt, ssrc, seq, ts0)
+	for at := 0; at+audioFrame <= len(pcm); at += audioFrame {
+		s.tick()
+		s.audioAt(pcm, at)
+	}
+	return s
+}
+
+// timeline decodes received G.711 audio onto the sender's sample timeline by RTP
+// timestamp, so a lost packet is silence; other payload types are left out.
+func decodeByTimestamp(pkts [][]byte, ts0 uint32, n int) []int16 {
+	out := make([]int16, n)
+	var h rtp.Header
+	for _, p := range pkts {
+		if _, err := h.Unmarshal(p); err != nil || (h.PayloadType != audioPCMU && h.PayloadType != audioPCMA) {
+			continue
+		}
+		pay := h.Payload(p)
+		at := int(int32(h.Timestamp - ts0))
+		if at < 0 || at+len(pay) > n {
+			continue
+		}
+		if h.PayloadType == audioPCMA {
+			g711.DecodeAlaw(out[at:], pay)
+		} else {
+			g711.DecodeUlaw(out[at:], pay)
+		}
+	}
+	return out
+}
+
+// rxPacket is a datagram and when it came.
+type rxPacket struct {
+	pkt []byte
+	at  time.Time
+}
+
+// paceSend sends each tick's packets from conn to to, one tick every 20 ms of real time
+// (hush releases masked packets by the wall clock, so the pacing is the phone's). It
+// returns the send time of every packet, in order.
+func paceSend(ctx context.Context, conn *net.UDPConn, to string, ticks [][][]byte) ([]time.Time, error) {
+	dst, err := netip.ParseAddrPort(to)
+	if err != nil {
+		return nil, err
+	}
+	tk := time.NewTicker(audioPtime)
+	defer tk.Stop()
+	var sent []time.Time
+	for _, pkts := range ticks {
+		select {
+		case <-tk.C:
+		case <-ctx.Done():
+			return sent, ctx.Err()
+		}
+		for _, p := range pkts {
+			if _, err := conn.WriteToUDPAddrPort(p, dst); err != nil {
+				return sent, err
+			}
+			sent = append(sent, time.Now())
+		}
+	}
+	return sent, nil
+}
+
+// receive reads from conn until last reports the packet just read was the last one, or
+// the deadline. It runs on its own goroutine, so it returns errors instead of failing.
+func receiveUntil(conn *net.UDPConn, deadline time.Time, last func([]byte) bool) ([]rxPacket, error) {
+	if err := conn.SetReadDeadline(deadline); err != nil {
+		return nil, err
+	}
+	var got []rxPacket
+	buf := make([]byte, 2048)
+	for range 100000 {
+		n, _, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return got, fmt.Errorf("after %d packets: %w", len(got), err)
+		}
+		p := slices.Clone(buf[:n])
+		got = append(got, rxPacket{pkt: p, at: time.Now()})
+		if last(p) {
+			return got, nil
+		}
+	}
+	return got, errors.New("too many packets")
+}
+
+// rtpIs matches the RTP packet of an SSRC and sequence number.
+func rtpIs(ssrc uint32, seq uint16) func([]byte) bool {
+	return func(b []byte) bool {
+		var h rtp.Header
+		_, err := h.Unmarshal(b)
+		return err == nil && h.SSRC == ssrc && h.SequenceNumber == seq
+	}
+}
+
+func rtpHeaderOf(t *testing.T, b []byte) rtp.Header {
+	t.Helper()
+	var h rtp.Header
+	if _, err := h.Unmarshal(b); err != nil {
+		t.Fatalf("received a packet that is not RTP: %v", err)
+	}
+	return h
+}
+
+func datagrams(as []rxPacket) [][]byte {
+	out := make([][]byte, len(as))
+	for i, a := range as {
+		out[i] = a.pkt
+	}
+	return out
+}
+
+// delays pairs sends and arrivals by sequence number: rxPacket minus send time.
+func addedDelays(t *testing.T, sent [][]byte, sentAt []time.Time, got []rxPacket) []time.Duration {
+	t.Helper()
+	at := map[uint16]time.Time{}
+	for i, p := range sent {
+		at[rtpHeaderOf(t, p).SequenceNumber] = sentAt[i]
+	}
+	var out []time.Duration
+	for _, a := range got {
+		if s, ok := at[rtpHeaderOf(t, a.pkt).SequenceNumber]; ok {
+			out = append(out, a.at.Sub(s))
+		}
+	}
+	return out
+}
+
+func durQuantile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+// all returns every packet in send order.
+func (s *phoneStream) all() [][]byte {
+	var out [][]byte
+	for _, tk := range s.ticks {
+		out = append(out, tk...)
+	}
+	return out
+}
