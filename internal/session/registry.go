@@ -138,7 +138,7 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	}
 	r.startRecording(s, spec)
 	m, err := r.cfg.Media(MediaSpec{
-		Record:    s.recordTap(),
+		Record: s.recordTap(), RecordMasked: s.recordMaskTap(),
 		SessionID: s.id, Customer: spec.Customer, Agent: spec.Agent,
 		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch,
 		OnDigit: func(d Direction, b byte) {

@@ -1,0 +1,734 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hushmedia/hush/media/g711"
+	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
+)
+
+// The recording through hushd end to end: DTMF never reaches a recording (judged by
+// multimon-ng), pauses land where the request arrived, and a full disk fails the
+// recording but not the call. Conditions run as parallel sessions on one daemon, at real
+// 20 ms pace: the recorder places audio by RTP timestamp from a wall-clock anchor per leg.
+
+// tctx is a deadline for one RPC of a (sub)test.
+func tctx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func recordingDaemon(t *testing.T, dir string) *daemon {
+	t.Helper()
+	return startDaemon(t, "--recording-enabled=true", "--recording-dir", dir)
+}
+
+// legPlan is one phone's side of a masking call.
+type legPlan struct {
+	keys  string
+	tones []tone
+	in    []int16 // what hush decodes: the judge's input
+	pkts  []timed
+}
+
+// Tone lengths (ms) and levels (dBm0 per tone) of the masking matrix; each leg keys every
+// combination twice, at onsets spread over the sample positions of a packet.
+var (
+	toneLengths = []int{40, 100, 500}
+	toneLevels  = []float64{-10, -25}
+)
+
+// planLeg lays out one leg: a marker packet (so the leg's first recorded sample is
+// non-zero and its anchor can be found), speech, and the tones, speech kept 20 ms clear
+// of them. With events the phone also sends RFC 4733 telephone-events over each tone, as
+// phones that send both do.
+func planLeg(t *testing.T, ph *phone, keys string, lead int, events bool, r *rand.Rand) legPlan {
+	t.Helper()
+	const gap = 250 * perMs
+	var tones []tone
+	at, i := lead, 0
+	for rep := range 2 {
+		for _, ms := range toneLengths {
+			for _, db := range toneLevels {
+				b := tone{key: keys[i], at: at + (i*37+rep*71+lead)%frameLen, dur: ms * perMs, dbm0: db}
+				tones = append(tones, b)
+				at = (b.at + b.dur + gap + frameLen - 1) / frameLen * frameLen
+				i++
+			}
+		}
+	}
+	n := at + gap/frameLen*frameLen
+	sig := speech(t, n)
+	for j := range sig {
+		for _, b := range tones {
+			if j >= b.at-20*perMs && j < b.at+b.dur+20*perMs {
+				sig[j] = 0
+			}
+		}
+	}
+	for j := range frameLen {
+		sig[j] = 2000
+	}
+	for _, b := range tones {
+		b.add(sig, r)
+	}
+	pcm := make([]int16, n)
+	for j, v := range sig {
+		pcm[j] = int16(max(-32768, min(32767, math.Round(v))))
+	}
+
+	// RFC 4733 section 2.5.1: an event packet every 20 ms while the key is down, the
+	// duration growing from the event's start, the last one (E bit) sent three times.
+	type ev struct {
+		b          tone
+		dur        int
+		start, end bool
+	}
+	evs := map[int][]ev{}
+	if events {
+		for _, b := range tones {
+			for s := b.at / frameLen; ; s++ {
+				end := min(b.at+b.dur, (s+1)*frameLen)
+				if end == b.at+b.dur {
+					for k := range 3 {
+						evs[s+k] = append(evs[s+k], ev{b: b, dur: b.dur, end: true})
+					}
+					break
+				}
+				evs[s] = append(evs[s], ev{b: b, dur: end - b.at, start: s == b.at/frameLen})
+			}
+		}
+	}
+	p := legPlan{keys: keys, tones: tones, in: decoded(ph.pt, pcm)}
+	for k := 0; k*frameLen < n; k++ {
+		p.pkts = append(p.pkts, timed{k, ph.audio(t, k*frameLen, pcm[k*frameLen:(k+1)*frameLen])})
+		for _, e := range evs[k] {
+			p.pkts = append(p.pkts, timed{k, ph.event(t, e.b.key, e.b.at, e.dur, e.b.dbm0, e.start, e.end)})
+		}
+	}
+	return p
+}
+
+// nearTone reports whether stream sample n is within a tone's reach (the masker may
+// start up to a packet early and end a little after; RFC 4733 ends a bit later still).
+func nearTone(tones []tone, n int) bool {
+	for _, b := range tones {
+		if n >= b.at-30*perMs && n < b.at+b.dur+40*perMs {
+			return true
+		}
+	}
+	return false
+}
+
+// firstNonZero is the anchor of a leg whose first sample is not zero.
+func firstNonZero(ch []int16) int {
+	for i, v := range ch {
+		if v != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestRecordingMasksDTMF: every recording of a masking matrix (tones of 40, 100 and 500 ms
+// at -10 and -25 dBm0 per tone, onsets all over a packet, keyed by the customer and by
+// the agent, in-band and with RFC 4733 events, speech in between) has no digit for
+// multimon-ng, while the same input written by the test shows every digit. Forwarding
+// policy is off: recordings are masked regardless. soxi reads each file as 2 channels,
+// 8 kHz, 16 bit, as long as the call; outside the tones the recording is the input
+// sample for sample, on the timeline; the sidecar lists a mask span over every tone.
+func TestRecordingMasksDTMF(t *testing.T) {
+	t.Parallel()
+	requireTool(t, "multimon-ng", "multimon-ng")
+	requireTool(t, "soxi", "sox")
+	recDir := filepath.Join(t.TempDir(), "recordings")
+	d := recordingDaemon(t, recDir)
+	conds := []struct {
+		name             string
+		events           bool
+		custPT, agentPT  uint8
+		custKeys, agKeys string
+	}{
+		{"inband", false, 0, 8, "123A456B789C", "456B789C*0#D"},
+		{"rfc4733", true, 8, 0, "*0#D123A456B", "789C*0#D123A"},
+	}
+	for ci, c := range conds {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			r := rand.New(rand.NewPCG(uint64(ci)+1, 99))
+			var evPT uint8
+			if c.events {
+				evPT = 101
+			}
+			cust := newEndpoint(t, "udp4", "127.0.0.1:0")
+			agent := newEndpoint(t, "udp4", "127.0.0.1:0")
+			custPh := &phone{pt: c.custPT, eventPT: evPT, ssrc: 0xc0000000 + uint32(ci), seq: 100, ts0: 4000}
+			agentPh := &phone{pt: c.agentPT, eventPT: evPT, ssrc: 0xa0000000 + uint32(ci), seq: 65500, ts0: 0xfffff000}
+			plans := [2]legPlan{
+				planLeg(t, custPh, c.custKeys, 10*frameLen, c.events, r),
+				planLeg(t, agentPh, c.agKeys, 16*frameLen+frameLen/2, c.events, r),
+			}
+			c0 := time.Now()
+			s, err := d.session.CreateSession(tctx(t), &hushv1.CreateSessionRequest{
+				CallId: "mask-" + c.name, RequestId: "create-" + c.name, AgentId: "agent-1",
+				Customer: &hushv1.Leg{RemoteAddr: cust.addr().String(), TelephoneEventPt: uint32(evPT)},
+				Agent:    &hushv1.Leg{RemoteAddr: agent.addr().String(), TelephoneEventPt: uint32(evPT)},
+			})
+			c1 := time.Now()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.RecordingState != hushv1.RecordingState_RECORDING_STATE_ACTIVE || s.RecordingId == "" {
+				t.Fatalf("recording %v %q", s.RecordingState, s.RecordingId)
+			}
+			p := pace([]wire{
+				{from: cust, to: addrPort(s.Customer.LocalAddr), pkts: plans[0].pkts},
+				{from: agent, to: addrPort(s.Agent.LocalAddr), pkts: plans[1].pkts},
+			})
+			slots := max(plans[0].pkts[len(plans[0].pkts)-1].slot, plans[1].pkts[len(plans[1].pkts)-1].slot)
+			p.wait(t, slots)
+			d0 := time.Now()
+			if _, err := d.session.DeleteSession(tctx(t), &hushv1.DeleteSessionRequest{SessionId: s.SessionId, RequestId: "del-" + c.name}); err != nil {
+				t.Fatal(err)
+			}
+			d1 := time.Now()
+
+			rec, err := hushv1.NewRecordingServiceClient(d.conn).GetRecording(tctx(t), &hushv1.GetRecordingRequest{RecordingId: s.RecordingId})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path, raw := download(t, d, s.RecordingId, dir)
+			if rec.Status != hushv1.RecordingStatus_RECORDING_STATUS_COMPLETE {
+				t.Errorf("status %v", rec.Status)
+			}
+			if sum := sha256.Sum256(raw); rec.Sha256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("sidecar sha256 %s is not the downloaded file's", rec.Sha256)
+			}
+			f := checkStereo(t, path)
+			wavDur := time.Duration(f.samples) * time.Second / rate
+			call := mid(d0, d1).Sub(mid(c0, c1))
+			chans, err := decodeWAV(raw, 2)
+			if err != nil {
+				t.Fatalf("go-audio/wav: %v", err)
+			}
+			if int64(len(chans[0])) != f.samples {
+				t.Fatalf("go-audio/wav reads %d samples, soxi %d", len(chans[0]), f.samples)
+			}
+			if got := judge(t, path); got != "" {
+				t.Errorf("multimon-ng finds %d digits in the stereo recording", len(got))
+			}
+			legName := [2]string{"customer", "agent"}
+			legPB := [2]hushv1.LegName{hushv1.LegName_LEG_NAME_CUSTOMER, hushv1.LegName_LEG_NAME_AGENT}
+			var report [2]string
+			lastAudio := 0 // where the later leg's audio ends in the file
+			for l := range 2 {
+				pl, ch := plans[l], chans[l]
+				inPath := filepath.Join(dir, legName[l]+"_in.wav")
+				writeMonoWAV(t, inPath, pl.in)
+				inDigits := judge(t, inPath)
+				if inDigits != pl.keys {
+					t.Errorf("%s: multimon-ng finds %q in the input, want %q: the judge cannot be trusted", legName[l], inDigits, pl.keys)
+				}
+				recPath := filepath.Join(dir, legName[l]+"_rec.wav")
+				writeMonoWAV(t, recPath, ch)
+				recDigits := judge(t, recPath)
+				if recDigits != "" {
+					t.Errorf("%s: multimon-ng finds %d digits in the recording", legName[l], len(recDigits))
+				}
+				// Placed by RTP timestamp: outside the tones the channel is the input, sample
+				// for sample, from the leg's anchor on.
+				anchor := firstNonZero(ch)
+				if anchor < 0 || anchor+len(pl.in) > len(ch) {
+					t.Fatalf("%s: anchor %d, %d input samples, %d recorded", legName[l], anchor, len(pl.in), len(ch))
+				}
+				lastAudio = max(lastAudio, anchor+len(pl.in))
+				diff, compared := 0, 0
+				for n, v := range pl.in {
+					if nearTone(pl.tones, n) {
+						continue
+					}
+					compared++
+					if ch[anchor+n] != v {
+						diff++
+					}
+				}
+				if diff != 0 {
+					t.Errorf("%s: %d of %d samples away from the tones differ from the input", legName[l], diff, compared)
+				}
+				for _, b := range pl.tones {
+					lo, hi := uint64(anchor+b.at), uint64(anchor+b.at+b.dur)
+					covered := false
+					for _, m := range rec.Masks {
+						covered = covered || m.Leg == legPB[l] && m.StartSample <= lo && m.EndSample >= hi
+					}
+					if !covered {
+						t.Errorf("%s: no sidecar mask span covers the %d ms %v dBm0 tone at timeline %d..%d (%d spans)",
+							legName[l], b.dur/perMs, b.dbm0, lo, hi, len(rec.Masks))
+					}
+				}
+				report[l] = fmt.Sprintf("%s keys: input %d/%d digits, recording %d", legName[l], len(inDigits), len(pl.keys), len(recDigits))
+			}
+			// The file ends with the last audio (TestRecordingTimelineMatchesCall holds it
+			// to the call's wall-clock length).
+			if tail := int(f.samples) - lastAudio; tail < 0 || tail > 2*frameLen {
+				t.Errorf("the WAV ends %d samples after the last audio, want 0..%d", tail, 2*frameLen)
+			}
+			t.Logf("%s: %s; %s; stereo recording 0 digits; WAV %.3f s, call %.3f s (create..delete), diff %+.1f ms; %d mask spans",
+				c.name, report[0], report[1], wavDur.Seconds(), call.Seconds(), float64(wavDur-call)/1e6, len(rec.Masks))
+		})
+	}
+}
+
+// The customer's stream in the pause test says where each sample came from: packet k is
+// 80 samples of u-law code 0xfe-k (positive) then 80 of 0x7e-k (negative), so every
+// half-packet has a value of its own and a recorded sample names its packet and half.
+const codedPackets = 127
+
+var codedHalf = func() map[int16]int {
+	m := map[int16]int{}
+	for k := range codedPackets {
+		m[g711.UlawToLinear(byte(0xfe-k))] = 2 * k
+		m[g711.UlawToLinear(byte(0x7e-k))] = 2*k + 1
+	}
+	return m
+}()
+
+func codedPayload(k int) []int16 {
+	pcm := make([]int16, frameLen)
+	for j := range pcm {
+		code := byte(0xfe - k)
+		if j >= frameLen/2 {
+			code = byte(0x7e - k)
+		}
+		pcm[j] = g711.UlawToLinear(code)
+	}
+	return pcm
+}
+
+// codedIndex maps each recorded sample of the coded stream to its stream sample (-1:
+// silence). A half-packet run shorter than 80 was cut by a pause or the end: it ends at
+// its natural end when its natural successor follows, else it starts at its start.
+func codedIndex(t *testing.T, ch []int16) []int {
+	t.Helper()
+	out := make([]int, len(ch))
+	for p := 0; p < len(ch); {
+		q := p
+		for q < len(ch) && ch[q] == ch[p] {
+			q++
+		}
+		if ch[p] == 0 {
+			for i := p; i < q; i++ {
+				out[i] = -1
+			}
+			p = q
+			continue
+		}
+		h, ok := codedHalf[ch[p]]
+		if !ok || q-p > frameLen/2 {
+			t.Fatalf("recorded samples %d..%d (value %d) are not from the customer's stream", p, q, ch[p])
+		}
+		start := h * frameLen / 2
+		if q-p < frameLen/2 && q < len(ch) {
+			if nh, ok := codedHalf[ch[q]]; ok && nh == h+1 {
+				start += frameLen/2 - (q - p)
+			}
+		}
+		for i := p; i < q; i++ {
+			out[i] = start + i - p
+		}
+		p = q
+	}
+	return out
+}
+
+// TestRecordingPauseBoundaries: PauseRecording then ResumeRecording mid-call, SILENCE and
+// SKIP as parallel sessions. The pause span in the sidecar, and the silence (or cut) in
+// the WAV, fall within a packet of the stream sample the customer was sending when each
+// RPC arrived; SILENCE keeps the WAV as long as the call, SKIP shortens it by the pause.
+// Pausing a paused recording is no error, and repeating a request id changes nothing.
+func TestRecordingPauseBoundaries(t *testing.T) {
+	t.Parallel()
+	requireTool(t, "soxi", "sox")
+	recDir := filepath.Join(t.TempDir(), "recordings")
+	d := recordingDaemon(t, recDir)
+	const slots, pauseAt, resumeAt = 125, 30, 85
+	var agentSpeech []int16
+	for _, v := range speech(t, slots*frameLen) {
+		agentSpeech = append(agentSpeech, int16(v))
+	}
+	for _, c := range []struct {
+		name string
+		b    hushv1.PauseBehavior
+	}{{"silence", hushv1.PauseBehavior_PAUSE_BEHAVIOR_SILENCE}, {"skip", hushv1.PauseBehavior_PAUSE_BEHAVIOR_SKIP}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cust := newEndpoint(t, "udp4", "127.0.0.1:0")
+			agent := newEndpoint(t, "udp4", "127.0.0.1:0")
+			c0 := time.Now()
+			s, err := d.session.CreateSession(tctx(t), &hushv1.CreateSessionRequest{
+				CallId: "pause-" + c.name, AgentId: "agent-2",
+				Customer: &hushv1.Leg{RemoteAddr: cust.addr().String()},
+				Agent:    &hushv1.Leg{RemoteAddr: agent.addr().String()},
+			})
+			c1 := time.Now()
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := d.watch(s.SessionId)
+			custPh := &phone{pt: 0, ssrc: 0x11, seq: 7, ts0: 123456}
+			agentPh := &phone{pt: 0, ssrc: 0x22, seq: 9, ts0: 654321}
+			var cw, aw wire
+			cw = wire{from: cust, to: addrPort(s.Customer.LocalAddr)}
+			aw = wire{from: agent, to: addrPort(s.Agent.LocalAddr)}
+			for k := range slots {
+				cw.pkts = append(cw.pkts, timed{k, custPh.audio(t, k*frameLen, codedPayload(k))})
+				aw.pkts = append(aw.pkts, timed{k, agentPh.audio(t, k*frameLen, agentSpeech[k*frameLen:(k+1)*frameLen])})
+			}
+			p := pace([]wire{cw, aw}, pauseAt, resumeAt)
+
+			state := func(st *hushv1.Session, err error, want hushv1.RecordingState, what string) {
+				t.Helper()
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				if st.RecordingState != want {
+					t.Fatalf("%s: recording %v, want %v", what, st.RecordingState, want)
+				}
+			}
+			pause := func(req string) (*hushv1.Session, error) {
+				return d.session.PauseRecording(tctx(t), &hushv1.PauseRecordingRequest{
+					SessionId: s.SessionId, RequestId: req, Behavior: c.b, Reason: "card payment"})
+			}
+			resume := func(req string) (*hushv1.Session, error) {
+				return d.session.ResumeRecording(tctx(t), &hushv1.ResumeRecordingRequest{SessionId: s.SessionId, RequestId: req})
+			}
+			p.waitSlot(t, pauseAt)
+			var st *hushv1.Session
+			p0, p1 := rpcTime(t, "pause", func() (err error) { st, err = pause("p-1"); return err })
+			state(st, nil, hushv1.RecordingState_RECORDING_STATE_PAUSED, "pause")
+			st, err = pause("p-2") // paused already: no error, no change
+			state(st, err, hushv1.RecordingState_RECORDING_STATE_PAUSED, "second pause")
+			st, err = pause("p-1")
+			state(st, err, hushv1.RecordingState_RECORDING_STATE_PAUSED, "repeated pause")
+
+			p.waitSlot(t, resumeAt)
+			r0, r1 := rpcTime(t, "resume", func() (err error) { st, err = resume("r-1"); return err })
+			state(st, nil, hushv1.RecordingState_RECORDING_STATE_ACTIVE, "resume")
+			st, err = resume("r-1")
+			state(st, err, hushv1.RecordingState_RECORDING_STATE_ACTIVE, "repeated resume")
+			// The first pause's request id again: answered from the first call, and nothing
+			// happens to the recording.
+			if _, err := pause("p-1"); err != nil {
+				t.Fatalf("pause request repeated after the resume: %v", err)
+			}
+			st, err = d.session.GetSession(tctx(t), &hushv1.GetSessionRequest{SessionId: s.SessionId})
+			state(st, err, hushv1.RecordingState_RECORDING_STATE_ACTIVE, "after repeating the pause request")
+
+			p.wait(t, slots)
+			e0 := time.Now()
+			if _, err := d.session.DeleteSession(tctx(t), &hushv1.DeleteSessionRequest{SessionId: s.SessionId, RequestId: "del"}); err != nil {
+				t.Fatal(err)
+			}
+			e1 := time.Now()
+
+			var changes []hushv1.RecordingState
+			w.until(func(e *hushv1.SessionEvent) bool {
+				if r := e.GetRecording(); r != nil {
+					changes = append(changes, r.State)
+				}
+				return e.GetEnded() != nil
+			})
+			if len(changes) != 2 || changes[0] != hushv1.RecordingState_RECORDING_STATE_PAUSED || changes[1] != hushv1.RecordingState_RECORDING_STATE_ACTIVE {
+				t.Errorf("recording events %v, want one pause and one resume", changes)
+			}
+
+			rec, err := hushv1.NewRecordingServiceClient(d.conn).GetRecording(tctx(t), &hushv1.GetRecordingRequest{RecordingId: s.RecordingId})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.Pauses) != 1 || rec.Pauses[0].Behavior != c.b || rec.Pauses[0].Reason != "card payment" {
+				t.Fatalf("sidecar pauses %v, want one %v", rec.Pauses, c.b)
+			}
+			span := rec.Pauses[0]
+			path, raw := download(t, d, s.RecordingId, t.TempDir())
+			f := checkStereo(t, path)
+			chans, err := decodeWAV(raw, 2)
+			if err != nil {
+				t.Fatalf("go-audio/wav: %v", err)
+			}
+			idx := codedIndex(t, chans[0])
+			anchor := -1
+			var cut, resumed int // stream samples where the recording stops and starts again
+			var at int           // file position of the pause
+			for q := 1; q < len(idx); q++ {
+				if anchor < 0 {
+					if idx[q-1] >= 0 {
+						anchor = q - 1 - idx[q-1]
+					}
+					continue
+				}
+				if idx[q-1] >= 0 && idx[q] != idx[q-1]+1 {
+					at, cut = q, idx[q-1]+1
+					for resumed = -1; q < len(idx) && resumed < 0; q++ {
+						resumed = idx[q]
+					}
+					break
+				}
+			}
+			if anchor < 0 || at == 0 || resumed < 0 {
+				t.Fatalf("no pause found in the recording (anchor %d, cut at %d)", anchor, at)
+			}
+			if uint64(at) != span.StartSample {
+				t.Errorf("the recording stops at sample %d, the sidecar's pause starts at %d", at, span.StartSample)
+			}
+			if got, want := resumed-cut, int(span.EndSample-span.StartSample); got != want {
+				t.Errorf("%d stream samples left out, the sidecar's pause is %d long", got, want)
+			}
+			callDur := mid(e0, e1).Sub(mid(c0, c1))
+			wavDur := time.Duration(f.samples) * time.Second / rate
+			pausedFor := mid(r0, r1).Sub(mid(p0, p1))
+			want := callDur
+			// SILENCE keeps the timeline: the file ends with the last audio. SKIP leaves the
+			// pause out: it ends that much earlier.
+			end := anchor + slots*frameLen
+			if c.b == hushv1.PauseBehavior_PAUSE_BEHAVIOR_SKIP {
+				end -= int(span.EndSample - span.StartSample)
+			}
+			if tail := int(f.samples) - end; tail < 0 || tail > 2*frameLen {
+				t.Errorf("the WAV has %d samples, the audio ends at %d: want 0..%d after it", f.samples, end, 2*frameLen)
+			}
+			if c.b == hushv1.PauseBehavior_PAUSE_BEHAVIOR_SILENCE {
+				if anchor+resumed != int(span.EndSample) {
+					t.Errorf("silence pause moved the timeline: audio resumes at %d, pause ends at %d", anchor+resumed, span.EndSample)
+				}
+				for i := at; i < int(span.EndSample) && i < len(chans[1]); i++ {
+					if chans[0][i] != 0 || chans[1][i] != 0 {
+						t.Fatalf("sample %d inside the pause is not silent", i)
+					}
+				}
+			} else {
+				want -= pausedFor
+			}
+			errPause := (float64(cut) - p.sampleAt(mid(p0, p1))) / perMs
+			errResume := (float64(resumed) - p.sampleAt(mid(r0, r1))) / perMs
+			for _, e := range []struct {
+				what string
+				ms   float64
+				rpc  time.Duration
+			}{{"pause", errPause, p1.Sub(p0)}, {"resume", errResume, r1.Sub(r0)}} {
+				if lim := float64(packet+e.rpc/2) / 1e6; math.Abs(e.ms) > lim {
+					t.Errorf("%s lands %+.1f ms from the audio being sent when the RPC arrived (limit %.1f ms)", e.what, e.ms, lim)
+				}
+			}
+			t.Logf("%s: pause boundary %+.1f ms, resume boundary %+.1f ms from the audio sent at the RPC (RPCs took %v, %v); WAV %.3f s, call %.3f s, paused %.3f s, expected WAV %.3f s (diff %+.1f ms)",
+				c.name, errPause, errResume, p1.Sub(p0).Round(time.Microsecond), r1.Sub(r0).Round(time.Microsecond),
+				wavDur.Seconds(), callDur.Seconds(), pausedFor.Seconds(), want.Seconds(), float64(wavDur-want)/1e6)
+		})
+	}
+}
+
+// TestRecordingDiskFull: the recording directory is a 32 KB tmpfs, so the first second of
+// audio does not fit. The recording fails (RecordingFailed event, RECORDING_STATE_FAILED,
+// hush_recording_failures_total 1) and the call goes on: every packet, before and after,
+// is forwarded byte for byte both ways. Needs mount privileges (root with CAP_SYS_ADMIN);
+// internal/session's TestRecordingFaultKeepsCall covers the same without them.
+func TestRecordingDiskFull(t *testing.T) {
+	t.Parallel()
+	mnt := filepath.Join(t.TempDir(), "tiny")
+	if err := os.Mkdir(mnt, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=32k"); err != nil {
+		t.Skipf("cannot mount a small tmpfs (%v): needs root with CAP_SYS_ADMIN; the session-level fault test covers this", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mnt, 0); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	d := recordingDaemon(t, mnt)
+	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
+	agent := newEndpoint(t, "udp4", "127.0.0.1:0")
+	s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{
+		CallId:   "disk-full",
+		Customer: &hushv1.Leg{RemoteAddr: cust.addr().String()},
+		Agent:    &hushv1.Leg{RemoteAddr: agent.addr().String()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := d.watch(s.SessionId)
+	const slots = 200
+	fromCust, fromAgent := newStream(21), newStream(22)
+	cw := wire{from: cust, to: addrPort(s.Customer.LocalAddr)}
+	aw := wire{from: agent, to: addrPort(s.Agent.LocalAddr)}
+	for k := range slots {
+		cw.pkts = append(cw.pkts, timed{k, fromCust.next(t)})
+		aw.pkts = append(aw.pkts, timed{k, fromAgent.next(t)})
+	}
+	// Each phone reads what hush forwards to it and checks it, in order, byte for byte.
+	type tally struct {
+		n   int
+		err error
+	}
+	check := func(e *endpoint, want []timed, out chan<- tally) {
+		buf := make([]byte, 2048)
+		var tl tally
+		defer func() { out <- tl }()
+		for tl.n < len(want) {
+			_ = e.conn.SetReadDeadline(time.Now().Add(wait))
+			n, _, err := e.conn.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				tl.err = err
+				return
+			}
+			if !bytes.Equal(buf[:n], want[tl.n].pkt) {
+				tl.err = fmt.Errorf("packet %d differs", tl.n)
+				return
+			}
+			tl.n++
+		}
+	}
+	toAgent, toCust := make(chan tally, 1), make(chan tally, 1)
+	go check(agent, cw.pkts, toAgent)
+	go check(cust, aw.pkts, toCust)
+	p := pace([]wire{cw, aw})
+
+	ev := w.until(func(e *hushv1.SessionEvent) bool { return e.GetRecordingFailed() != nil })
+	failedAt := p.slot.Load()
+	if reason := ev.GetRecordingFailed().Reason; reason == "" {
+		t.Error("RecordingFailed has no reason")
+	}
+	got, err := d.session.GetSession(d.ctx(), &hushv1.GetSessionRequest{SessionId: s.SessionId})
+	if err != nil || got.RecordingState != hushv1.RecordingState_RECORDING_STATE_FAILED {
+		t.Fatalf("after the failure: %v %v", got.GetRecordingState(), err)
+	}
+	if failedAt > slots-25 {
+		t.Fatalf("the recording failed only at packet %d of %d: too late to see the call go on", failedAt, slots)
+	}
+	p.wait(t, slots)
+	for name, ch := range map[string]chan tally{"customer->agent": toAgent, "agent->customer": toCust} {
+		select {
+		case tl := <-ch:
+			if tl.err != nil || tl.n != slots {
+				t.Errorf("%s: %d of %d packets forwarded byte-exact: %v", name, tl.n, slots, tl.err)
+			}
+		case <-time.After(2 * wait):
+			t.Fatalf("%s: receiver stuck", name)
+		}
+	}
+	if v := d.metric("hush_recording_failures_total"); v != 1 {
+		t.Errorf("hush_recording_failures_total = %v, want 1", v)
+	}
+	if _, err := d.session.PauseRecording(d.ctx(), &hushv1.PauseRecordingRequest{SessionId: s.SessionId, RequestId: "p"}); err == nil {
+		t.Error("pausing a failed recording succeeded")
+	}
+	t.Logf("recording failed at packet %d of %d (%s); %d packets each way forwarded byte-exact before and after",
+		failedAt, slots, ev.GetRecordingFailed().Reason, slots)
+}
+
+// TestRecordingTimelineMatchesCall: the recording's timeline is the call's wall clock.
+// Position 0 is when the session was created (the sidecar's start time), so audio sent at
+// wall time T sits at (T - start) * 8000 within a packet, a SILENCE recording is as long
+// as the call (create to delete) within 2 packets, and the sidecar's pause span starts and
+// ends within a packet of the wall-clock arrival of the pause and resume RPCs.
+func TestRecordingTimelineMatchesCall(t *testing.T) {
+	t.Parallel()
+	requireTool(t, "soxi", "sox")
+	d := recordingDaemon(t, filepath.Join(t.TempDir(), "recordings"))
+	const slots, pauseAt, resumeAt = 60, 20, 40
+	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
+	agent := newEndpoint(t, "udp4", "127.0.0.1:0")
+	c0 := time.Now()
+	s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{
+		CallId:   "timeline",
+		Customer: &hushv1.Leg{RemoteAddr: cust.addr().String()},
+		Agent:    &hushv1.Leg{RemoteAddr: agent.addr().String()},
+	})
+	c1 := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	custPh, agentPh := &phone{pt: 0, ssrc: 0x31, ts0: 77}, &phone{pt: 0, ssrc: 0x32, ts0: 99}
+	cw := wire{from: cust, to: addrPort(s.Customer.LocalAddr)}
+	aw := wire{from: agent, to: addrPort(s.Agent.LocalAddr)}
+	for k := range slots {
+		cw.pkts = append(cw.pkts, timed{k, custPh.audio(t, k*frameLen, codedPayload(k))})
+		aw.pkts = append(aw.pkts, timed{k, agentPh.audio(t, k*frameLen, codedPayload(k))})
+	}
+	p := pace([]wire{cw, aw}, pauseAt, resumeAt)
+	p.waitSlot(t, pauseAt)
+	p0, p1 := rpcTime(t, "pause", func() error {
+		_, err := d.session.PauseRecording(d.ctx(), &hushv1.PauseRecordingRequest{SessionId: s.SessionId, RequestId: "p"})
+		return err
+	})
+	p.waitSlot(t, resumeAt)
+	r0, r1 := rpcTime(t, "resume", func() error {
+		_, err := d.session.ResumeRecording(d.ctx(), &hushv1.ResumeRecordingRequest{SessionId: s.SessionId, RequestId: "r"})
+		return err
+	})
+	p.wait(t, slots)
+	e0, e1 := rpcTime(t, "delete", func() error {
+		_, err := d.session.DeleteSession(d.ctx(), &hushv1.DeleteSessionRequest{SessionId: s.SessionId, RequestId: "d"})
+		return err
+	})
+	rec, err := hushv1.NewRecordingServiceClient(d.conn).GetRecording(d.ctx(), &hushv1.GetRecordingRequest{RecordingId: s.RecordingId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Pauses) != 1 {
+		t.Fatalf("pauses %v", rec.Pauses)
+	}
+	path, raw := download(t, d, s.RecordingId, t.TempDir())
+	f := checkStereo(t, path)
+	chans, err := decodeWAV(raw, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := rec.StartTime.AsTime()
+	idx := codedIndex(t, chans[0])
+	anchor := -1
+	for q, n := range idx {
+		if n >= 0 {
+			anchor = q - n
+			break
+		}
+	}
+	if anchor < 0 {
+		t.Fatal("no customer audio in the recording")
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	// Slot 0 was sent at p.start: that is where its audio belongs on the timeline.
+	firstOff := ms(time.Duration(anchor)*time.Second/rate - p.start.Sub(start))
+	wavDur := time.Duration(f.samples) * time.Second / rate
+	call := mid(e0, e1).Sub(mid(c0, c1))
+	pauseOff := ms(rec.Pauses[0].StartTime.AsTime().Sub(mid(p0, p1)))
+	resumeOff := ms(rec.Pauses[0].EndTime.AsTime().Sub(mid(r0, r1)))
+	t.Logf("first audio %+.1f ms from when it was sent; WAV %.3f s, call %.3f s (diff %+.1f ms); sidecar pause start %+.1f ms, end %+.1f ms from the RPCs",
+		firstOff, wavDur.Seconds(), call.Seconds(), ms(wavDur-call), pauseOff, resumeOff)
+	if lim := ms(packet + c1.Sub(c0)/2); math.Abs(firstOff) > lim {
+		t.Errorf("the customer's first packet is recorded %+.1f ms from when it was sent (limit %.1f ms)", firstOff, lim)
+	}
+	if lim := ms(2*packet + (c1.Sub(c0)+e1.Sub(e0))/2); math.Abs(ms(wavDur-call)) > lim {
+		t.Errorf("WAV %v, call %v: %+.1f ms apart (limit %.1f ms)", wavDur, call, ms(wavDur-call), lim)
+	}
+	if lim := ms(packet + p1.Sub(p0)/2); math.Abs(pauseOff) > lim {
+		t.Errorf("sidecar pause starts %+.1f ms from the PauseRecording RPC (limit %.1f ms)", pauseOff, lim)
+	}
+	if lim := ms(packet + r1.Sub(r0)/2); math.Abs(resumeOff) > lim {
+		t.Errorf("sidecar pause ends %+.1f ms from the ResumeRecording RPC (limit %.1f ms)", resumeOff, lim)
+	}
+}
