@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -285,12 +286,14 @@ type pacer struct {
 	slot  atomic.Int64 // slots sent so far
 	marks map[int]chan struct{}
 	done  chan struct{}
+	quit  chan struct{}
+	once  sync.Once
 	err   atomic.Pointer[string]
 }
 
 // pace starts sending; marks are slots whose sending the test wants to wait for.
 func pace(wires []wire, marks ...int) *pacer {
-	p := &pacer{marks: map[int]chan struct{}{}, done: make(chan struct{})}
+	p := &pacer{marks: map[int]chan struct{}{}, done: make(chan struct{}), quit: make(chan struct{})}
 	last := 0
 	for _, w := range wires {
 		if n := len(w.pkts); n > 0 {
@@ -327,7 +330,11 @@ func pace(wires []wire, marks ...int) *pacer {
 			if sent > last {
 				break
 			}
-			<-tick.C
+			select {
+			case <-tick.C:
+			case <-p.quit:
+				return
+			}
 		}
 	}()
 	return p
@@ -359,6 +366,12 @@ func (p *pacer) wait(t *testing.T, slots int) {
 	if e := p.err.Load(); e != nil {
 		t.Fatalf("sending: %s", *e)
 	}
+}
+
+// stop ends the sending early and waits for the sender to return.
+func (p *pacer) stop() {
+	p.once.Do(func() { close(p.quit) })
+	<-p.done
 }
 
 // sampleAt is the stream sample a phone was sending at wall time at (slot k carries

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
+)
+
+// hushProc is the hushd binary running as a child process.
+type hushProc struct {
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	exited chan error
+	conn   *grpc.ClientConn
+}
+
+// startHushd runs bin recording into recDir and waits until it serves.
+func startHushd(t *testing.T, bin, recDir string) *hushProc {
+	t.Helper()
+	lo, hi := mediaRange(20)
+	cmd := exec.Command(bin, "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--media-port-min", itoa(lo), "--media-port-max", itoa(hi), "--session-drain-timeout", "0s",
+		"--recording-enabled=true", "--recording-dir", recDir,
+		"--audit-file", filepath.Join(t.TempDir(), "audit.jsonl"))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h := &hushProc{cmd: cmd, log: &syncBuffer{}, exited: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			h.log.Write([]byte(sc.Text() + "\n"))
+			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+		h.exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		select {
+		case err := <-h.exited:
+			h.exited <- err
+		case <-time.After(wait):
+			t.Error("hushd child did not exit")
+		}
+		if h.conn != nil {
+			h.conn.Close()
+		}
+	})
+	select {
+	case a := <-addr:
+		h.conn, err = grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+	case err := <-h.exited:
+		t.Fatalf("hushd exited at start: %v\n%s", err, h.log)
+	case <-time.After(wait):
+		t.Fatalf("hushd did not report serving\n%s", h.log)
+	}
+	return h
+}
+
+// headerDataBytes reads the data size a WAV's header gives (0 until a checkpoint).
+func headerDataBytes(t *testing.T, path string) uint32 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var h [44]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(h[40:])
+}
+
+// waitCheckpoint waits until the recorder has checkpointed path (its header gives a data
+// size). It wakes on each write to the file through inotify instead of polling.
+func waitCheckpoint(t *testing.T, path string, within time.Duration) uint32 {
+	t.Helper()
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		t.Fatalf("inotify: %v", err)
+	}
+	f := os.NewFile(uintptr(fd), "inotify")
+	defer f.Close()
+	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_MODIFY); err != nil {
+		t.Fatalf("inotify watch %s: %v", path, err)
+	}
+	if err := f.SetReadDeadline(time.Now().Add(within)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for range 100000 {
+		if n := headerDataBytes(t, path); n > 0 {
+			return n
+		}
+		if _, err := f.Read(buf); err != nil {
+			t.Fatalf("no checkpoint of %s within %v: %v", path, within, err)
+		}
+	}
+	t.Fatal("no checkpoint")
+	return 0
+}
+
+// TestCrashRecordingRepaired runs the hushd binary, records a call at real pace past the
+// recorder's first checkpoint (media/record's default, every 5 s; hushd has no key for
+// it), SIGKILLs hushd mid-call and starts it again on the same directory. Start-up repairs
+// the recording: soxi and go-audio/wav read it, it holds the call's audio sample for
+// sample up to at least the checkpoint, no further than the kill, and GetRecording on the
+// new daemon says REPAIRED with the file's SHA-256.
+func TestCrashRecordingRepaired(t *testing.T) {
+	t.Parallel()
+	requireTool(t, "soxi", "sox")
+	bin := buildHushd(t)
+	recDir := filepath.Join(t.TempDir(), "recordings")
+	first := startHushd(t, bin, recDir)
+	sc := hushv1.NewSessionServiceClient(first.conn)
+	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
+	agent := newEndpoint(t, "udp4", "127.0.0.1:0")
+	s, err := sc.CreateSession(tctx(t), &hushv1.CreateSessionRequest{
+		CallId:   "crash",
+		Customer: &hushv1.Leg{RemoteAddr: cust.addr().String()},
+		Agent:    &hushv1.Leg{RemoteAddr: agent.addr().String()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const slots = 450 // 9 s: the checkpoint comes at 5 s, the kill a second later
+	sp := speech(t, 2*slots*frameLen)
+	var in [2][]int16
+	phones := [2]*phone{{pt: 0, ssrc: 0x41, ts0: 1000}, {pt: 8, ssrc: 0x42, ts0: 2000}}
+	wires := [2]wire{{from: cust, to: addrPort(s.Customer.LocalAddr)}, {from: agent, to: addrPort(s.Agent.LocalAddr)}}
+	for l := range 2 {
+		pcm := make([]int16, slots*frameLen)
+		for j := range pcm {
+			pcm[j] = int16(sp[l*len(pcm)+j])
+		}
+		pcm[0] = 3000 // the leg's first sample is not silent: it marks the anchor
+		in[l] = decoded(phones[l].pt, pcm)
+		for k := range slots {
+			wires[l].pkts = append(wires[l].pkts, timed{k, phones[l].audio(t, k*frameLen, pcm[k*frameLen:(k+1)*frameLen])})
+		}
+	}
+	var marks []int
+	for k := range slots {
+		marks = append(marks, k)
+	}
+	p := pace(wires[:], marks...)
+	defer p.stop()
+
+	wavPath := filepath.Join(recDir, s.RecordingId+".wav")
+	ckptBytes := waitCheckpoint(t, wavPath, 8*time.Second)
+	ckptSlot := int(p.slot.Load())
+	if ckptSlot+50 >= slots {
+		t.Fatalf("checkpoint only at packet %d of %d", ckptSlot, slots)
+	}
+	p.waitSlot(t, ckptSlot+50)
+	killAt := time.Now()
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-first.exited:
+		first.exited <- err
+	case <-time.After(wait):
+		t.Fatal("killed hushd did not exit")
+	}
+	p.stop()
+
+	second := startHushd(t, bin, recDir)
+	if !strings.Contains(second.log.String(), "recording left open by a crash was repaired") {
+		t.Errorf("restart log does not report the repair:\n%s", second.log)
+	}
+	rec, err := hushv1.NewRecordingServiceClient(second.conn).GetRecording(tctx(t), &hushv1.GetRecordingRequest{RecordingId: s.RecordingId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != hushv1.RecordingStatus_RECORDING_STATUS_REPAIRED {
+		t.Errorf("status %v, want REPAIRED", rec.Status)
+	}
+	raw, err := os.ReadFile(wavPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(raw); rec.Sha256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("sidecar sha256 %q is not the repaired file's", rec.Sha256)
+	}
+	f := checkStereo(t, wavPath)
+	chans, err := decodeWAV(raw, 2)
+	if err != nil {
+		t.Fatalf("go-audio/wav: %v", err)
+	}
+	if int64(len(chans[0])) != f.samples || uint64(len(raw)) != rec.SizeBytes {
+		t.Fatalf("go-audio/wav reads %d samples, soxi %d; file %d bytes, sidecar %d", len(chans[0]), f.samples, len(raw), rec.SizeBytes)
+	}
+	length := time.Duration(f.samples) * time.Second / rate
+	killOff := killAt.Sub(rec.StartTime.AsTime())
+	if 4*f.samples < int64(ckptBytes) {
+		t.Errorf("repaired file has %d samples, the checkpoint had %d", f.samples, ckptBytes/4)
+	}
+	if length > killOff {
+		t.Errorf("repaired file is %v long, hushd was killed %v into the recording", length, killOff)
+	}
+	// The audio is there, sample for sample, from each leg's anchor to the end of the file.
+	for l, name := range []string{"customer", "agent"} {
+		ch := chans[l]
+		anchor := firstNonZero(ch)
+		if anchor < 0 || anchor > rate {
+			t.Fatalf("%s: audio starts at sample %d", name, anchor)
+		}
+		n := min(len(ch)-anchor, len(in[l]))
+		if n < 4*rate {
+			t.Errorf("%s: only %d samples of audio survive", name, n)
+		}
+		diff := 0
+		for j := range n {
+			if ch[anchor+j] != in[l][j] {
+				diff++
+			}
+		}
+		if diff != 0 {
+			t.Errorf("%s: %d of %d recorded samples differ from the call's audio", name, diff, n)
+		}
+	}
+	t.Logf("checkpoint at %.2f s of audio (%d bytes, packet %d); SIGKILL %.2f s into the recording; repaired file %.2f s (%d bytes), %.2f s short of the kill; status %v",
+		float64(ckptBytes)/4/rate, ckptBytes, ckptSlot, killOff.Seconds(), length.Seconds(), len(raw), (killOff - length).Seconds(), rec.Status)
+}
