@@ -233,6 +233,7 @@ func TestMaskingMatrix(t *testing.T) {
 
 		// Byte comparison on the timeline: outside the guard around each tone nothing
 		// changes; report how far masking reaches beyond a tone and how much of it it covers.
+		// (Speech is kept 20 ms clear of tones, so silence masking over silence shows as 0.)
 		inB := octetsByTimestamp(t, c.fromCust.audio, c.fromCust.ts0, c.n)
 		outB := octetsByTimestamp(t, datagrams(c.atAgent), c.fromCust.ts0, c.n)
 		changed, lead, tail, cover := 0, 0, 0, 1.0
