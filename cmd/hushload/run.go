@@ -165,19 +165,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			names = append(names, "direct")
 		}
 	}
-	var targets []loadgen.Target
+	var targets []target
 	for _, n := range names {
-		t, stop, err := o.open(ctx, n, logw)
-		if errors.Is(err, errSkip) && o.compare {
-			rep.Skipped = err.Error()
-			fmt.Fprintf(stdout, "comparison skipped: %v\n", err)
-			continue
-		}
-		if err != nil {
+		if err := o.available(n); err != nil {
+			if errors.Is(err, errSkip) && o.compare {
+				rep.Skipped = err.Error()
+				fmt.Fprintf(stdout, "comparison skipped: %v\n", err)
+				continue
+			}
 			return err
 		}
-		defer stop()
-		targets = append(targets, t)
+		targets = append(targets, target{name: n, logw: logw})
 	}
 
 	cfg := loadgen.Config{Calls: o.calls, Duration: o.duration, Warmup: o.warmup, Sockets: o.sockets,
@@ -210,6 +208,39 @@ func writeJSON(path string, rep *report) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// target is a relay under test by name. Every run gets a fresh relay process when
+// hushload starts it, so no run inherits another's memory, ports or sessions (memory per
+// session is only meaningful against a fresh process).
+type target struct {
+	name string
+	logw io.Writer
+}
+
+// runOn opens the target, runs cfg against it and ends what it started.
+func (o *options) runOn(ctx context.Context, tg target, cfg loadgen.Config) (*loadgen.Result, error) {
+	t, stop, err := o.open(ctx, tg.name, tg.logw)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	return loadgen.Run(ctx, t, cfg)
+}
+
+// available checks that a target can be opened, without starting it.
+func (o *options) available(name string) error {
+	switch {
+	case name == "hush" && o.hushdAddr == "":
+		if _, err := findBinary(o.hushdBin, "hushd", true); err != nil {
+			return fmt.Errorf("hushd: %w (build it with `make build` or pass -hushd-bin)", err)
+		}
+	case name == "rtpengine" && o.rtpengineNG == "":
+		if _, err := findBinary(o.rtpengineBin, "rtpengine", false); err != nil {
+			return fmt.Errorf("%w: rtpengine not found (install Debian package rtpengine-daemon, or pass -rtpengine-bin): %v", errSkip, err)
+		}
+	}
+	return nil
 }
 
 // open prepares a target: connects to a running relay or starts one. stop ends what it
@@ -284,11 +315,11 @@ func findBinary(explicit, name string, beside bool) (string, error) {
 	return exec.LookPath(name)
 }
 
-func (o *options) runOnce(ctx context.Context, targets []loadgen.Target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
+func (o *options) runOnce(ctx context.Context, targets []target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
 	for round := 1; round <= o.rounds; round++ {
 		var at []*loadgen.Result
 		for _, t := range targets {
-			r, err := loadgen.Run(ctx, t, cfg)
+			r, err := o.runOn(ctx, t, cfg)
 			if err != nil {
 				return err
 			}
@@ -421,7 +452,7 @@ func parseScale(s string) ([]int, error) {
 	return ns, nil
 }
 
-func (o *options) runScale(ctx context.Context, targets []loadgen.Target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
+func (o *options) runScale(ctx context.Context, targets []target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
 	ns, err := parseScale(o.scale)
 	if err != nil {
 		return err
@@ -430,7 +461,7 @@ func (o *options) runScale(ctx context.Context, targets []loadgen.Target, cfg lo
 		cfg.Calls = n
 		var at []*loadgen.Result
 		for _, t := range targets {
-			r, err := loadgen.Run(ctx, t, cfg)
+			r, err := o.runOn(ctx, t, cfg)
 			if err != nil {
 				return err
 			}
@@ -464,19 +495,19 @@ func (o *options) runScale(ctx context.Context, targets []loadgen.Target, cfg lo
 // runRamp doubles the call count from -calls until a run is not clean (loss, or p99 above
 // -ramp-p99) or -ramp-max, then bisects between the last clean and the first unclean
 // count to within 5%.
-func (o *options) runRamp(ctx context.Context, targets []loadgen.Target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
+func (o *options) runRamp(ctx context.Context, targets []target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
 	for _, t := range targets {
-		rr := rampResult{Target: t.Name()}
+		rr := rampResult{Target: t.name}
 		try := func(n int) (bool, error) {
 			cfg.Calls = n
-			r, err := loadgen.Run(ctx, t, cfg)
+			r, err := o.runOn(ctx, t, cfg)
 			if err != nil {
 				return false, err
 			}
 			rep.Results = append(rep.Results, r)
 			clean := r.Clean(o.rampP99)
 			fmt.Fprintf(stdout, "ramp %s %5d calls: lost %d, p99 %.0f µs, relay %.3f cores, generator %.3f cores -> %s\n",
-				t.Name(), n, r.Lost, r.LatencyP99, r.TargetCores, r.GenCores, map[bool]string{true: "clean", false: "NOT clean"}[clean])
+				t.name, n, r.Lost, r.LatencyP99, r.TargetCores, r.GenCores, map[bool]string{true: "clean", false: "NOT clean"}[clean])
 			if !clean {
 				rr.FirstBad = n
 				rr.Why = fmt.Sprintf("lost %d, p99 %.0f µs", r.Lost, r.LatencyP99)
@@ -516,7 +547,7 @@ func (o *options) runRamp(ctx context.Context, targets []loadgen.Target, cfg loa
 			rr.FirstBad = hi
 		}
 		rep.Ramp = append(rep.Ramp, rr)
-		fmt.Fprintf(stdout, "ramp %s: largest clean call count %d (limit tried %d)\n", t.Name(), lo, o.rampMax)
+		fmt.Fprintf(stdout, "ramp %s: largest clean call count %d (limit tried %d)\n", t.name, lo, o.rampMax)
 	}
 	return nil
 }
