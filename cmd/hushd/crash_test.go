@@ -133,7 +133,7 @@ func waitCheckpoint(t *testing.T, path string, within time.Duration) uint32 {
 // new daemon says REPAIRED with the file's SHA-256.
 func TestCrashRecordingRepaired(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "soxi", "sox")
+	needDebianTool(t, "soxi", "sox")
 	bin := buildHushd(t)
 	recDir := filepath.Join(t.TempDir(), "recordings")
 	first := startHushd(t, bin, recDir)
@@ -149,19 +149,19 @@ func TestCrashRecordingRepaired(t *testing.T) {
 		t.Fatal(err)
 	}
 	const slots = 450 // 9 s: the checkpoint comes at 5 s, the kill a second later
-	sp := speech(t, 2*slots*frameLen)
+	sp := promptSpeech(t, 2*slots*audioFrame, 0)
 	var in [2][]int16
 	phones := [2]*phone{{pt: 0, ssrc: 0x41, ts0: 1000}, {pt: 8, ssrc: 0x42, ts0: 2000}}
 	wires := [2]wire{{from: cust, to: addrPort(s.Customer.LocalAddr)}, {from: agent, to: addrPort(s.Agent.LocalAddr)}}
 	for l := range 2 {
-		pcm := make([]int16, slots*frameLen)
+		pcm := make([]int16, slots*audioFrame)
 		for j := range pcm {
 			pcm[j] = int16(sp[l*len(pcm)+j])
 		}
 		pcm[0] = 3000 // the leg's first sample is not silent: it marks the anchor
 		in[l] = decoded(phones[l].pt, pcm)
 		for k := range slots {
-			wires[l].pkts = append(wires[l].pkts, timed{k, phones[l].audio(t, k*frameLen, pcm[k*frameLen:(k+1)*frameLen])})
+			wires[l].pkts = append(wires[l].pkts, timed{k, phones[l].audio(t, k*audioFrame, pcm[k*audioFrame:(k+1)*audioFrame])})
 		}
 	}
 	var marks []int
@@ -216,7 +216,7 @@ func TestCrashRecordingRepaired(t *testing.T) {
 	if int64(len(chans[0])) != f.samples || uint64(len(raw)) != rec.SizeBytes {
 		t.Fatalf("go-audio/wav reads %d samples, soxi %d; file %d bytes, sidecar %d", len(chans[0]), f.samples, len(raw), rec.SizeBytes)
 	}
-	length := time.Duration(f.samples) * time.Second / rate
+	length := time.Duration(f.samples) * time.Second / audioRate
 	killOff := killAt.Sub(rec.StartTime.AsTime())
 	if 4*f.samples < int64(ckptBytes) {
 		t.Errorf("repaired file has %d samples, the checkpoint had %d", f.samples, ckptBytes/4)
@@ -228,11 +228,11 @@ func TestCrashRecordingRepaired(t *testing.T) {
 	for l, name := range []string{"customer", "agent"} {
 		ch := chans[l]
 		anchor := firstNonZero(ch)
-		if anchor < 0 || anchor > rate {
+		if anchor < 0 || anchor > audioRate {
 			t.Fatalf("%s: audio starts at sample %d", name, anchor)
 		}
 		n := min(len(ch)-anchor, len(in[l]))
-		if n < 4*rate {
+		if n < 4*audioRate {
 			t.Errorf("%s: only %d samples of audio survive", name, n)
 		}
 		diff := 0
@@ -246,5 +246,5 @@ func TestCrashRecordingRepaired(t *testing.T) {
 		}
 	}
 	t.Logf("checkpoint at %.2f s of audio (%d bytes, packet %d); SIGKILL %.2f s into the recording; repaired file %.2f s (%d bytes), %.2f s short of the kill; status %v",
-		float64(ckptBytes)/4/rate, ckptBytes, ckptSlot, killOff.Seconds(), length.Seconds(), len(raw), (killOff - length).Seconds(), rec.Status)
+		float64(ckptBytes)/4/audioRate, ckptBytes, ckptSlot, killOff.Seconds(), length.Seconds(), len(raw), (killOff - length).Seconds(), rec.Status)
 }

@@ -38,7 +38,7 @@ func recordingDaemon(t *testing.T, dir string) *daemon {
 // legPlan is one phone's side of a masking call.
 type legPlan struct {
 	keys  string
-	tones []tone
+	tones []keyBurst
 	in    []int16 // what hush decodes: the judge's input
 	pkts  []timed
 }
@@ -56,64 +56,50 @@ var (
 // phones that send both do.
 func planLeg(t *testing.T, ph *phone, keys string, lead int, events bool, r *rand.Rand) legPlan {
 	t.Helper()
-	const gap = 250 * perMs
-	var tones []tone
+	const gap = 250 * audioPerMs
+	var tones []keyBurst
 	at, i := lead, 0
 	for rep := range 2 {
 		for _, ms := range toneLengths {
 			for _, db := range toneLevels {
-				b := tone{key: keys[i], at: at + (i*37+rep*71+lead)%frameLen, dur: ms * perMs, dbm0: db}
+				b := keyBurst{key: keys[i], at: at + (i*37+rep*71+lead)%audioFrame, dur: ms * audioPerMs, dbm0: db}
 				tones = append(tones, b)
-				at = (b.at + b.dur + gap + frameLen - 1) / frameLen * frameLen
+				at = (b.at + b.dur + gap + audioFrame - 1) / audioFrame * audioFrame
 				i++
 			}
 		}
 	}
-	n := at + gap/frameLen*frameLen
-	sig := speech(t, n)
-	for j := range sig {
-		for _, b := range tones {
-			if j >= b.at-20*perMs && j < b.at+b.dur+20*perMs {
-				sig[j] = 0
-			}
-		}
-	}
-	for j := range frameLen {
-		sig[j] = 2000
-	}
-	for _, b := range tones {
-		b.add(sig, r)
-	}
-	pcm := make([]int16, n)
-	for j, v := range sig {
-		pcm[j] = int16(max(-32768, min(32767, math.Round(v))))
+	n := at + gap/audioFrame*audioFrame
+	pcm := speechWithBursts(promptSpeech(t, n, lead*7), tones, r)
+	for j := range audioFrame {
+		pcm[j] = 2000
 	}
 
 	// RFC 4733 section 2.5.1: an event packet every 20 ms while the key is down, the
 	// duration growing from the event's start, the last one (E bit) sent three times.
 	type ev struct {
-		b          tone
+		b          keyBurst
 		dur        int
 		start, end bool
 	}
 	evs := map[int][]ev{}
 	if events {
 		for _, b := range tones {
-			for s := b.at / frameLen; ; s++ {
-				end := min(b.at+b.dur, (s+1)*frameLen)
+			for s := b.at / audioFrame; ; s++ {
+				end := min(b.at+b.dur, (s+1)*audioFrame)
 				if end == b.at+b.dur {
 					for k := range 3 {
 						evs[s+k] = append(evs[s+k], ev{b: b, dur: b.dur, end: true})
 					}
 					break
 				}
-				evs[s] = append(evs[s], ev{b: b, dur: end - b.at, start: s == b.at/frameLen})
+				evs[s] = append(evs[s], ev{b: b, dur: end - b.at, start: s == b.at/audioFrame})
 			}
 		}
 	}
 	p := legPlan{keys: keys, tones: tones, in: decoded(ph.pt, pcm)}
-	for k := 0; k*frameLen < n; k++ {
-		p.pkts = append(p.pkts, timed{k, ph.audio(t, k*frameLen, pcm[k*frameLen:(k+1)*frameLen])})
+	for k := 0; k*audioFrame < n; k++ {
+		p.pkts = append(p.pkts, timed{k, ph.audio(t, k*audioFrame, pcm[k*audioFrame:(k+1)*audioFrame])})
 		for _, e := range evs[k] {
 			p.pkts = append(p.pkts, timed{k, ph.event(t, e.b.key, e.b.at, e.dur, e.b.dbm0, e.start, e.end)})
 		}
@@ -121,11 +107,10 @@ func planLeg(t *testing.T, ph *phone, keys string, lead int, events bool, r *ran
 	return p
 }
 
-// nearTone reports whether stream sample n is within a tone's reach (the masker may
-// start up to a packet early and end a little after; RFC 4733 ends a bit later still).
-func nearTone(tones []tone, n int) bool {
+// nearTone reports whether stream sample n is within a burst's guard (keyBurst.near).
+func nearTone(tones []keyBurst, n int) bool {
 	for _, b := range tones {
-		if n >= b.at-30*perMs && n < b.at+b.dur+40*perMs {
+		if b.near(n) {
 			return true
 		}
 	}
@@ -151,8 +136,8 @@ func firstNonZero(ch []int16) int {
 // sample for sample, on the timeline; the sidecar lists a mask span over every tone.
 func TestRecordingMasksDTMF(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "multimon-ng", "multimon-ng")
-	requireTool(t, "soxi", "sox")
+	needDebianTool(t, "multimon-ng", "multimon-ng")
+	needDebianTool(t, "soxi", "sox")
 	recDir := filepath.Join(t.TempDir(), "recordings")
 	d := recordingDaemon(t, recDir)
 	conds := []struct {
@@ -178,8 +163,8 @@ func TestRecordingMasksDTMF(t *testing.T) {
 			custPh := &phone{pt: c.custPT, eventPT: evPT, ssrc: 0xc0000000 + uint32(ci), seq: 100, ts0: 4000}
 			agentPh := &phone{pt: c.agentPT, eventPT: evPT, ssrc: 0xa0000000 + uint32(ci), seq: 65500, ts0: 0xfffff000}
 			plans := [2]legPlan{
-				planLeg(t, custPh, c.custKeys, 10*frameLen, c.events, r),
-				planLeg(t, agentPh, c.agKeys, 16*frameLen+frameLen/2, c.events, r),
+				planLeg(t, custPh, c.custKeys, 10*audioFrame, c.events, r),
+				planLeg(t, agentPh, c.agKeys, 16*audioFrame+audioFrame/2, c.events, r),
 			}
 			c0 := time.Now()
 			s, err := d.session.CreateSession(tctx(t), &hushv1.CreateSessionRequest{
@@ -218,7 +203,7 @@ func TestRecordingMasksDTMF(t *testing.T) {
 				t.Errorf("sidecar sha256 %s is not the downloaded file's", rec.Sha256)
 			}
 			f := checkStereo(t, path)
-			wavDur := time.Duration(f.samples) * time.Second / rate
+			wavDur := time.Duration(f.samples) * time.Second / audioRate
 			call := mid(d0, d1).Sub(mid(c0, c1))
 			chans, err := decodeWAV(raw, 2)
 			if err != nil {
@@ -236,15 +221,11 @@ func TestRecordingMasksDTMF(t *testing.T) {
 			lastAudio := 0 // where the later leg's audio ends in the file
 			for l := range 2 {
 				pl, ch := plans[l], chans[l]
-				inPath := filepath.Join(dir, legName[l]+"_in.wav")
-				writeMonoWAV(t, inPath, pl.in)
-				inDigits := judge(t, inPath)
+				inDigits := multimonDigits(t, dir, legName[l]+"_in", pl.in)
 				if inDigits != pl.keys {
 					t.Errorf("%s: multimon-ng finds %q in the input, want %q: the judge cannot be trusted", legName[l], inDigits, pl.keys)
 				}
-				recPath := filepath.Join(dir, legName[l]+"_rec.wav")
-				writeMonoWAV(t, recPath, ch)
-				recDigits := judge(t, recPath)
+				recDigits := multimonDigits(t, dir, legName[l]+"_rec", ch)
 				if recDigits != "" {
 					t.Errorf("%s: multimon-ng finds %d digits in the recording", legName[l], len(recDigits))
 				}
@@ -276,15 +257,15 @@ func TestRecordingMasksDTMF(t *testing.T) {
 					}
 					if !covered {
 						t.Errorf("%s: no sidecar mask span covers the %d ms %v dBm0 tone at timeline %d..%d (%d spans)",
-							legName[l], b.dur/perMs, b.dbm0, lo, hi, len(rec.Masks))
+							legName[l], b.dur/audioPerMs, b.dbm0, lo, hi, len(rec.Masks))
 					}
 				}
 				report[l] = fmt.Sprintf("%s keys: input %d/%d digits, recording %d", legName[l], len(inDigits), len(pl.keys), len(recDigits))
 			}
 			// The file ends with the last audio (TestRecordingTimelineMatchesCall holds it
 			// to the call's wall-clock length).
-			if tail := int(f.samples) - lastAudio; tail < 0 || tail > 2*frameLen {
-				t.Errorf("the WAV ends %d samples after the last audio, want 0..%d", tail, 2*frameLen)
+			if tail := int(f.samples) - lastAudio; tail < 0 || tail > 2*audioFrame {
+				t.Errorf("the WAV ends %d samples after the last audio, want 0..%d", tail, 2*audioFrame)
 			}
 			t.Logf("%s: %s; %s; stereo recording 0 digits; WAV %.3f s, call %.3f s (create..delete), diff %+.1f ms; %d mask spans",
 				c.name, report[0], report[1], wavDur.Seconds(), call.Seconds(), float64(wavDur-call)/1e6, len(rec.Masks))
@@ -307,10 +288,10 @@ var codedHalf = func() map[int16]int {
 }()
 
 func codedPayload(k int) []int16 {
-	pcm := make([]int16, frameLen)
+	pcm := make([]int16, audioFrame)
 	for j := range pcm {
 		code := byte(0xfe - k)
-		if j >= frameLen/2 {
+		if j >= audioFrame/2 {
 			code = byte(0x7e - k)
 		}
 		pcm[j] = g711.UlawToLinear(code)
@@ -337,13 +318,13 @@ func codedIndex(t *testing.T, ch []int16) []int {
 			continue
 		}
 		h, ok := codedHalf[ch[p]]
-		if !ok || q-p > frameLen/2 {
+		if !ok || q-p > audioFrame/2 {
 			t.Fatalf("recorded samples %d..%d (value %d) are not from the customer's stream", p, q, ch[p])
 		}
-		start := h * frameLen / 2
-		if q-p < frameLen/2 && q < len(ch) {
+		start := h * audioFrame / 2
+		if q-p < audioFrame/2 && q < len(ch) {
 			if nh, ok := codedHalf[ch[q]]; ok && nh == h+1 {
-				start += frameLen/2 - (q - p)
+				start += audioFrame/2 - (q - p)
 			}
 		}
 		for i := p; i < q; i++ {
@@ -361,12 +342,12 @@ func codedIndex(t *testing.T, ch []int16) []int {
 // Pausing a paused recording is no error, and repeating a request id changes nothing.
 func TestRecordingPauseBoundaries(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "soxi", "sox")
+	needDebianTool(t, "soxi", "sox")
 	recDir := filepath.Join(t.TempDir(), "recordings")
 	d := recordingDaemon(t, recDir)
 	const slots, pauseAt, resumeAt = 125, 30, 85
 	var agentSpeech []int16
-	for _, v := range speech(t, slots*frameLen) {
+	for _, v := range promptSpeech(t, slots*audioFrame, 0) {
 		agentSpeech = append(agentSpeech, int16(v))
 	}
 	for _, c := range []struct {
@@ -394,8 +375,8 @@ func TestRecordingPauseBoundaries(t *testing.T) {
 			cw = wire{from: cust, to: addrPort(s.Customer.LocalAddr)}
 			aw = wire{from: agent, to: addrPort(s.Agent.LocalAddr)}
 			for k := range slots {
-				cw.pkts = append(cw.pkts, timed{k, custPh.audio(t, k*frameLen, codedPayload(k))})
-				aw.pkts = append(aw.pkts, timed{k, agentPh.audio(t, k*frameLen, agentSpeech[k*frameLen:(k+1)*frameLen])})
+				cw.pkts = append(cw.pkts, timed{k, custPh.audio(t, k*audioFrame, codedPayload(k))})
+				aw.pkts = append(aw.pkts, timed{k, agentPh.audio(t, k*audioFrame, agentSpeech[k*audioFrame:(k+1)*audioFrame])})
 			}
 			p := pace([]wire{cw, aw}, pauseAt, resumeAt)
 
@@ -498,17 +479,17 @@ func TestRecordingPauseBoundaries(t *testing.T) {
 				t.Errorf("%d stream samples left out, the sidecar's pause is %d long", got, want)
 			}
 			callDur := mid(e0, e1).Sub(mid(c0, c1))
-			wavDur := time.Duration(f.samples) * time.Second / rate
+			wavDur := time.Duration(f.samples) * time.Second / audioRate
 			pausedFor := mid(r0, r1).Sub(mid(p0, p1))
 			want := callDur
 			// SILENCE keeps the timeline: the file ends with the last audio. SKIP leaves the
 			// pause out: it ends that much earlier.
-			end := anchor + slots*frameLen
+			end := anchor + slots*audioFrame
 			if c.b == hushv1.PauseBehavior_PAUSE_BEHAVIOR_SKIP {
 				end -= int(span.EndSample - span.StartSample)
 			}
-			if tail := int(f.samples) - end; tail < 0 || tail > 2*frameLen {
-				t.Errorf("the WAV has %d samples, the audio ends at %d: want 0..%d after it", f.samples, end, 2*frameLen)
+			if tail := int(f.samples) - end; tail < 0 || tail > 2*audioFrame {
+				t.Errorf("the WAV has %d samples, the audio ends at %d: want 0..%d after it", f.samples, end, 2*audioFrame)
 			}
 			if c.b == hushv1.PauseBehavior_PAUSE_BEHAVIOR_SILENCE {
 				if anchor+resumed != int(span.EndSample) {
@@ -522,14 +503,14 @@ func TestRecordingPauseBoundaries(t *testing.T) {
 			} else {
 				want -= pausedFor
 			}
-			errPause := (float64(cut) - p.sampleAt(mid(p0, p1))) / perMs
-			errResume := (float64(resumed) - p.sampleAt(mid(r0, r1))) / perMs
+			errPause := (float64(cut) - p.sampleAt(mid(p0, p1))) / audioPerMs
+			errResume := (float64(resumed) - p.sampleAt(mid(r0, r1))) / audioPerMs
 			for _, e := range []struct {
 				what string
 				ms   float64
 				rpc  time.Duration
 			}{{"pause", errPause, p1.Sub(p0)}, {"resume", errResume, r1.Sub(r0)}} {
-				if lim := float64(packet+e.rpc/2) / 1e6; math.Abs(e.ms) > lim {
+				if lim := float64(audioPtime+e.rpc/2) / 1e6; math.Abs(e.ms) > lim {
 					t.Errorf("%s lands %+.1f ms from the audio being sent when the RPC arrived (limit %.1f ms)", e.what, e.ms, lim)
 				}
 			}
@@ -647,7 +628,7 @@ func TestRecordingDiskFull(t *testing.T) {
 // ends within a packet of the wall-clock arrival of the pause and resume RPCs.
 func TestRecordingTimelineMatchesCall(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "soxi", "sox")
+	needDebianTool(t, "soxi", "sox")
 	d := recordingDaemon(t, filepath.Join(t.TempDir(), "recordings"))
 	const slots, pauseAt, resumeAt = 60, 20, 40
 	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
@@ -666,8 +647,8 @@ func TestRecordingTimelineMatchesCall(t *testing.T) {
 	cw := wire{from: cust, to: addrPort(s.Customer.LocalAddr)}
 	aw := wire{from: agent, to: addrPort(s.Agent.LocalAddr)}
 	for k := range slots {
-		cw.pkts = append(cw.pkts, timed{k, custPh.audio(t, k*frameLen, codedPayload(k))})
-		aw.pkts = append(aw.pkts, timed{k, agentPh.audio(t, k*frameLen, codedPayload(k))})
+		cw.pkts = append(cw.pkts, timed{k, custPh.audio(t, k*audioFrame, codedPayload(k))})
+		aw.pkts = append(aw.pkts, timed{k, agentPh.audio(t, k*audioFrame, codedPayload(k))})
 	}
 	p := pace([]wire{cw, aw}, pauseAt, resumeAt)
 	p.waitSlot(t, pauseAt)
@@ -712,23 +693,23 @@ func TestRecordingTimelineMatchesCall(t *testing.T) {
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	// Slot 0 was sent at p.start: that is where its audio belongs on the timeline.
-	firstOff := ms(time.Duration(anchor)*time.Second/rate - p.start.Sub(start))
-	wavDur := time.Duration(f.samples) * time.Second / rate
+	firstOff := ms(time.Duration(anchor)*time.Second/audioRate - p.start.Sub(start))
+	wavDur := time.Duration(f.samples) * time.Second / audioRate
 	call := mid(e0, e1).Sub(mid(c0, c1))
 	pauseOff := ms(rec.Pauses[0].StartTime.AsTime().Sub(mid(p0, p1)))
 	resumeOff := ms(rec.Pauses[0].EndTime.AsTime().Sub(mid(r0, r1)))
 	t.Logf("first audio %+.1f ms from when it was sent; WAV %.3f s, call %.3f s (diff %+.1f ms); sidecar pause start %+.1f ms, end %+.1f ms from the RPCs",
 		firstOff, wavDur.Seconds(), call.Seconds(), ms(wavDur-call), pauseOff, resumeOff)
-	if lim := ms(packet + c1.Sub(c0)/2); math.Abs(firstOff) > lim {
+	if lim := ms(audioPtime + c1.Sub(c0)/2); math.Abs(firstOff) > lim {
 		t.Errorf("the customer's first packet is recorded %+.1f ms from when it was sent (limit %.1f ms)", firstOff, lim)
 	}
-	if lim := ms(2*packet + (c1.Sub(c0)+e1.Sub(e0))/2); math.Abs(ms(wavDur-call)) > lim {
+	if lim := ms(2*audioPtime + (c1.Sub(c0)+e1.Sub(e0))/2); math.Abs(ms(wavDur-call)) > lim {
 		t.Errorf("WAV %v, call %v: %+.1f ms apart (limit %.1f ms)", wavDur, call, ms(wavDur-call), lim)
 	}
-	if lim := ms(packet + p1.Sub(p0)/2); math.Abs(pauseOff) > lim {
+	if lim := ms(audioPtime + p1.Sub(p0)/2); math.Abs(pauseOff) > lim {
 		t.Errorf("sidecar pause starts %+.1f ms from the PauseRecording RPC (limit %.1f ms)", pauseOff, lim)
 	}
-	if lim := ms(packet + r1.Sub(r0)/2); math.Abs(resumeOff) > lim {
+	if lim := ms(audioPtime + r1.Sub(r0)/2); math.Abs(resumeOff) > lim {
 		t.Errorf("sidecar pause ends %+.1f ms from the ResumeRecording RPC (limit %.1f ms)", resumeOff, lim)
 	}
 }

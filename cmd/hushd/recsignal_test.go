@@ -2,15 +2,11 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"io"
-	"math"
-	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,84 +21,8 @@ import (
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
-// Signals, phones and judges for the recording tests: DTMF bursts, speech, G.711 and
-// RFC 4733 packets sent at real 20 ms pace, WAV files, multimon-ng and soxi.
-
-const (
-	rate     = 8000
-	perMs    = rate / 1000
-	frameLen = 160 // samples in a 20 ms packet
-	packet   = 20 * time.Millisecond
-)
-
-var dtmfKeys = "123A456B789C*0#D"
-
-// tone is a DTMF burst of key at sample at, dur samples long, dbm0 per tone (0 dBm0 is a
-// sine of peak g711.Peak0dBm0).
-type tone struct {
-	key     byte
-	at, dur int
-	dbm0    float64
-}
-
-func (b tone) add(sig []float64, r *rand.Rand) {
-	rows := [4]float64{697, 770, 852, 941}
-	cols := [4]float64{1209, 1336, 1477, 1633}
-	i := strings.IndexByte(dtmfKeys, b.key)
-	lo, hi := rows[i/4], cols[i%4]
-	a := g711.Peak0dBm0 * math.Pow(10, b.dbm0/20)
-	pl, ph := r.Float64()*2*math.Pi, r.Float64()*2*math.Pi
-	for n := 0; n < b.dur && b.at+n < len(sig); n++ {
-		t := float64(n) / rate
-		sig[b.at+n] += a*math.Sin(2*math.Pi*lo*t+pl) + a*math.Sin(2*math.Pi*hi*t+ph)
-	}
-}
-
-// requireTool returns an outside tool's path, or skips naming its Debian package; with
-// CI=true a missing tool fails the test.
-func requireTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found: install Debian package %s", name, pkg)
-		}
-		t.Skipf("%s not found: install Debian package %s", name, pkg)
-	}
-	return p
-}
-
-// speech returns n samples of the Asterisk English prompts (Debian package
-// asterisk-core-sounds-en-wav), prompts joined in name order.
-func speech(t *testing.T, n int) []float64 {
-	t.Helper()
-	files, _ := filepath.Glob("/usr/share/asterisk/sounds/en/*.wav")
-	if len(files) == 0 {
-		requireFile(t, "/usr/share/asterisk/sounds/en/1.wav", "asterisk-core-sounds-en-wav")
-	}
-	slices.Sort(files)
-	out := make([]float64, 0, n)
-	for _, f := range files {
-		if len(out) >= n {
-			break
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		ch, err := decodeWAV(b, 1)
-		if err != nil {
-			continue
-		}
-		for _, v := range ch[0] {
-			out = append(out, float64(v))
-		}
-	}
-	if len(out) < n {
-		t.Fatalf("only %d samples of speech in the Asterisk prompts, want %d", len(out), n)
-	}
-	return out[:n]
-}
+// Phones and judges for the recording tests, beside audio_test.go's signals: G.711 and
+// RFC 4733 packets sent at real 20 ms pace, go-audio/wav, multimon-ng on files, soxi.
 
 // decodeWAV decodes a 16-bit 8 kHz PCM WAV of chans channels with go-audio/wav.
 func decodeWAV(b []byte, chans int) ([][]int16, error) {
@@ -110,7 +30,7 @@ func decodeWAV(b []byte, chans int) ([][]int16, error) {
 	if !d.IsValidFile() {
 		return nil, errBadWAV("not a valid WAV")
 	}
-	if int(d.NumChans) != chans || d.SampleRate != rate || d.BitDepth != 16 || d.WavAudioFormat != 1 {
+	if int(d.NumChans) != chans || d.SampleRate != audioRate || d.BitDepth != 16 || d.WavAudioFormat != 1 {
 		return nil, errBadWAV("format " + strconv.Itoa(int(d.NumChans)) + " ch " + strconv.Itoa(int(d.SampleRate)) +
 			" Hz " + strconv.Itoa(int(d.BitDepth)) + " bit")
 	}
@@ -131,35 +51,11 @@ type errBadWAV string
 
 func (e errBadWAV) Error() string { return string(e) }
 
-// writeMonoWAV writes 16-bit 8 kHz mono PCM (the 44-byte canonical header).
-func writeMonoWAV(t *testing.T, path string, pcm []int16) {
-	t.Helper()
-	b := make([]byte, 44+2*len(pcm))
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*len(pcm)))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1)
-	binary.LittleEndian.PutUint16(b[22:], 1)
-	binary.LittleEndian.PutUint32(b[24:], rate)
-	binary.LittleEndian.PutUint32(b[28:], 2*rate)
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(2*len(pcm)))
-	for i, v := range pcm {
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // judge runs the independent DTMF decoder, multimon-ng (Debian package multimon-ng), on a
-// WAV file and returns the digits it reports, in order.
+// WAV file as it is (a stereo recording is mixed down) and returns the digits it reports.
 func judge(t *testing.T, path string) string {
 	t.Helper()
-	bin := requireTool(t, "multimon-ng", "multimon-ng")
+	bin := needDebianTool(t, "multimon-ng", "multimon-ng")
 	out, err := exec.Command(bin, "-q", "-c", "-a", "DTMF", "-t", "wav", path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("multimon-ng %s: %v\n%s", path, err, out)
@@ -181,7 +77,7 @@ type wavFormat struct {
 
 func soxi(t *testing.T, path string) wavFormat {
 	t.Helper()
-	bin := requireTool(t, "soxi", "sox")
+	bin := needDebianTool(t, "soxi", "sox")
 	num := func(opt string) int64 {
 		out, err := exec.Command(bin, opt, path).CombinedOutput()
 		if err != nil {
@@ -200,7 +96,7 @@ func soxi(t *testing.T, path string) wavFormat {
 func checkStereo(t *testing.T, path string) wavFormat {
 	t.Helper()
 	f := soxi(t, path)
-	if f.channels != 2 || f.rate != rate || f.bits != 16 {
+	if f.channels != 2 || f.rate != audioRate || f.bits != 16 {
 		t.Fatalf("soxi %s: %d channels, %d Hz, %d bit; want 2, 8000, 16", path, f.channels, f.rate, f.bits)
 	}
 	return f
@@ -306,12 +202,12 @@ func pace(wires []wire, marks ...int) *pacer {
 	p.start = time.Now()
 	go func() {
 		defer close(p.done)
-		tick := time.NewTicker(packet)
+		tick := time.NewTicker(audioPtime)
 		defer tick.Stop()
 		next := make([]int, len(wires))
 		sent := 0
 		for sent <= last {
-			due := min(int(time.Since(p.start)/packet), last)
+			due := min(int(time.Since(p.start)/audioPtime), last)
 			for ; sent <= due; sent++ {
 				for i, w := range wires {
 					for ; next[i] < len(w.pkts) && w.pkts[next[i]].slot == sent; next[i]++ {
@@ -350,7 +246,7 @@ func (p *pacer) waitSlot(t *testing.T, k int) {
 			t.Fatalf("sending: %s", *p.err.Load())
 		}
 		t.Fatalf("sender ended before slot %d", k)
-	case <-time.After(wait + time.Duration(k)*packet):
+	case <-time.After(wait + time.Duration(k)*audioPtime):
 		t.Fatalf("slot %d not reached", k)
 	}
 }
@@ -360,7 +256,7 @@ func (p *pacer) wait(t *testing.T, slots int) {
 	t.Helper()
 	select {
 	case <-p.done:
-	case <-time.After(wait + time.Duration(slots)*packet):
+	case <-time.After(wait + time.Duration(slots)*audioPtime):
 		t.Fatal("sender did not finish")
 	}
 	if e := p.err.Load(); e != nil {
@@ -377,7 +273,7 @@ func (p *pacer) stop() {
 // sampleAt is the stream sample a phone was sending at wall time at (slot k carries
 // samples from k*160, sent at start+k*20ms).
 func (p *pacer) sampleAt(at time.Time) float64 {
-	return float64(at.Sub(p.start)) / float64(time.Second/rate)
+	return float64(at.Sub(p.start)) / float64(time.Second/audioRate)
 }
 
 // download fetches a recording through DownloadRecording into a file of dir.
