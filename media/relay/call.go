@@ -24,6 +24,10 @@ type Call struct {
 	tap         *RecordTap
 	now         func() time.Time
 	sampleEvery uint32
+	eng         Engine
+	// engSlot is the epoll engine's bookkeeping (which worker serves the
+	// call); set by attach, read by detach, both under mu.
+	engSlot int
 
 	// policy is each direction's masking policy, immutable values published
 	// by SetMaskPolicy and loaded once per packet; nil: not masked.
@@ -72,6 +76,10 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		now:         o.now,
 		epoch:       time.Now(),
 		sampleEvery: o.sampleEvery,
+		eng:         o.engine,
+	}
+	if c.eng == nil {
+		c.eng = portableEngine{}
 	}
 	c.actAt = c.now()
 	for d := range c.metrics {
@@ -86,7 +94,7 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		cfgs[l] = lc
 	}
 	for l := range numLegs {
-		socks, err := alloc.Allocate(cfgs[l].RTCPMux)
+		socks, err := alloc.allocate(cfgs[l].RTCPMux, c.eng.raw())
 		if err != nil {
 			if l > 0 {
 				c.legs[0].socks.Close()
@@ -120,8 +128,9 @@ func normalize(local netip.Addr, cfg LegConfig) (LegConfig, error) {
 	return cfg, nil
 }
 
-// Start begins forwarding: one goroutine per socket. Packets that arrived
-// before Start wait in the socket buffers. Start is idempotent.
+// Start begins forwarding: the engine starts serving the call's sockets.
+// Packets that arrived before Start wait in the socket buffers. Start is
+// idempotent.
 func (c *Call) Start() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -131,21 +140,15 @@ func (c *Call) Start() error {
 	if c.started {
 		return nil
 	}
-	c.started = true
-	for l := range numLegs {
-		s := c.legs[l].socks
-		c.wg.Add(1)
-		go c.readLoop(l, kindRTP, s.RTP)
-		if s.RTCP != nil {
-			c.wg.Add(1)
-			go c.readLoop(l, kindRTCP, s.RTCP)
-		}
+	if err := c.eng.attach(c); err != nil {
+		return err
 	}
+	c.started = true
 	return nil
 }
 
-// Close stops forwarding, waits for the goroutines to return and releases
-// the ports. It is idempotent; later calls return the first result.
+// Close stops forwarding, waits until the engine no longer serves the call
+// and releases the ports. It is idempotent; later calls return the first result.
 func (c *Call) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -154,13 +157,12 @@ func (c *Call) Close() error {
 	}
 	c.closed = true
 	c.closing.Store(true)
-	// Closing the sockets unblocks the reads.
+	if c.started {
+		c.eng.detach(c)
+	}
 	var errs []error
 	for l := range c.legs {
 		errs = append(errs, c.legs[l].socks.closeConns())
-	}
-	c.wg.Wait()
-	for l := range c.legs {
 		c.legs[l].socks.alloc.release(c.legs[l].socks.idx)
 	}
 	c.err = errors.Join(errs...)
@@ -179,7 +181,7 @@ func (c *Call) SetRemote(l Leg, cfg LegConfig) error {
 	if err != nil {
 		return err
 	}
-	if !cfg.RTCPMux && c.legs[l].socks.RTCP == nil {
+	if !cfg.RTCPMux && c.legs[l].socks.mux {
 		return fmt.Errorf("%v leg: %w", l, ErrNoRTCPPort)
 	}
 	c.mu.Lock()

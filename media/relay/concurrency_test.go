@@ -73,7 +73,7 @@ func TestSetRemoteUnderTraffic(t *testing.T) {
 // are free.
 func TestCloseUnderTraffic(t *testing.T) {
 	e := newEnv(t, lo4, true, false)
-	c, err := NewCall(e.alloc, e.explicit())
+	c, err := NewCall(e.alloc, e.explicit(), WithEngine(testEngine))
 	if err != nil {
 		t.Fatal(err)
 	}

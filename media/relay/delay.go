@@ -1,34 +1,28 @@
 package relay
 
 import (
-	"errors"
-	"net"
-	"os"
 	"time"
 
 	"github.com/hushmedia/hush/media/mask"
 )
 
 // delayLine is the masked path of the direction that starts at one leg's
-// RTP socket. It lives on that socket's goroutine, which both receives and
-// releases: while packets are queued the socket's read deadline is the
-// next release time (a runtime timer, no system call), and on timeout the
-// goroutine sends what is due. So a masked direction still runs on one
-// goroutine with no lock, channel or extra thread, and an unmasked one
-// never touches any of this.
+// RTP socket. It belongs to whoever serves that socket (the socket's
+// goroutine in the portable engine, the socket's worker in the epoll
+// engine), which both receives and releases: the engine asks due for the
+// next release time and calls expire when it passes (the portable engine
+// with a read deadline, a runtime timer; the epoll engine with its wait
+// timeout). So a masked direction still runs on one goroutine with no lock,
+// channel or extra thread, and an unmasked one never touches any of this.
 type delayLine struct {
-	c    *Call
-	in   Leg
-	dir  Direction
-	conn *net.UDPConn
-	mk   *mask.Masker // created at the first masked packet
-
-	armed    bool          // a read deadline is set on the socket
-	armedFor time.Duration // for this time; -1 once it passed
+	c   *Call
+	in  Leg
+	dir Direction
+	mk  *mask.Masker // created at the first masked packet
 }
 
-func newDelayLine(c *Call, in Leg, conn *net.UDPConn) *delayLine {
-	d := &delayLine{c: c, in: in, dir: Direction(in), conn: conn}
+func newDelayLine(c *Call, in Leg) *delayLine {
+	d := &delayLine{c: c, in: in, dir: Direction(in)}
 	if c.tap != nil {
 		// The recording needs every audio packet analysed.
 		d.mk = c.newMasker(d.dir)
@@ -38,46 +32,38 @@ func newDelayLine(c *Call, in Leg, conn *net.UDPConn) *delayLine {
 
 // releaseSlack widens each release instant into a window [due-slack,
 // due+slack]: an arrival inside it releases the due packets at once, and the
-// read deadline is due+slack. With L a whole number of packet times the next
-// arrival usually falls in the window, so releases ride on arrivals instead
-// of read timeouts, which cost an allocation each (net wraps the timeout in
-// a *net.OpError). The added delay stays within L +- 0.5 ms; the detector's
-// look-ahead guard in the masker is not affected.
+// engine's timer is due+slack. With L a whole number of packet times the
+// next arrival usually falls in the window, so releases ride on arrivals
+// instead of timer wake-ups (in the portable engine a read timeout also
+// costs an allocation: net wraps it in a *net.OpError). The added delay
+// stays within L +- 0.5 ms; the detector's look-ahead guard in the masker is
+// not affected.
 const releaseSlack = 500 * time.Microsecond
 
 // now is the delay line's monotonic clock.
 func (d *delayLine) now() time.Duration { return time.Since(d.c.epoch) }
 
-// arm sets the read deadline to the next release, or clears it when the
-// queue is empty. It only calls into the runtime when the time changes.
-func (d *delayLine) arm() {
-	if d.mk != nil && d.mk.Len() > 0 {
-		due, _ := d.mk.NextDue()
-		if !d.armed || due != d.armedFor {
-			d.conn.SetReadDeadline(d.c.epoch.Add(due + releaseSlack))
-			d.armed, d.armedFor = true, due
-		}
-		return
+// due reports when the engine must call expire, on the delay line's clock
+// (time since c.epoch); ok is false while nothing is queued.
+func (d *delayLine) due() (at time.Duration, ok bool) {
+	if d.mk == nil || d.mk.Len() == 0 {
+		return 0, false
 	}
-	if d.armed {
-		d.conn.SetReadDeadline(time.Time{})
-		d.armed = false
-	}
+	due, _ := d.mk.NextDue()
+	return due + releaseSlack, true
 }
 
-// timeout handles a read error; it reports whether it was the release
-// deadline (then it released what was due).
-func (d *delayLine) timeout(err error) bool {
-	if !d.armed || !errors.Is(err, os.ErrDeadlineExceeded) {
-		return false
+// expire runs when the time due reported has passed: it releases what is
+// due, or everything when the direction was unmasked meanwhile.
+func (d *delayLine) expire() {
+	if d.mk == nil {
+		return
 	}
-	d.armedFor = -1 // passed but still set: arm must move or clear it
 	if d.c.policy[d.dir].Load() == nil {
 		d.flush()
-		return true
+		return
 	}
 	d.release(d.now())
-	return true
 }
 
 // handle takes an admitted RTP packet of this direction. It reports
@@ -181,12 +167,12 @@ func (c *Call) newMasker(dir Direction) *mask.Masker {
 // the other leg's current remote.
 func (c *Call) sendRTP(in Leg, pkt []byte) {
 	dir := Direction(in)
-	conn, dst := c.route(in, false)
+	out, dst := c.route(in, false)
 	if !dst.IsValid() {
 		c.drop(dir, DropNoRemote)
 		return
 	}
-	if _, err := conn.WriteToUDPAddrPort(pkt, dst); err != nil {
+	if err := out.write(pkt, dst); err != nil {
 		if !c.closing.Load() {
 			c.drop(dir, DropSendError)
 		}

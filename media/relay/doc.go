@@ -1,14 +1,41 @@
 // Package relay moves a call's RTP and RTCP between its two legs, customer
 // and agent, on UDP sockets from a configured port range.
 //
-// # Engine and processing
+// # Engines and processing
 //
-// The code keeps socket I/O (the engine, engine.go) apart from what happens
-// to a packet (process.go). The engine here is one goroutine per socket: a
-// blocking read into the goroutine's own buffer, process, and the send on
-// the same goroutine. There is no queue between receive and send, so the
-// relay adds no jitter and needs no buffer pool. Batched engines (recvmmsg,
-// io_uring) can replace engine.go and keep process and the stages.
+// The code keeps socket I/O (the Engine) apart from what happens to a
+// packet (pipeline.go and process.go), so engines swap without touching the
+// stages. Every engine hands each datagram to the same per-socket receiver
+// (process, rate gate, delay line or send) on the goroutine that received
+// it: there is no queue between receive and send, so the relay adds no
+// jitter and needs no buffer pool.
+//
+//   - portable (engine.go, the default, any OS): one goroutine per socket,
+//     blocking reads through Go's netpoller into the goroutine's own
+//     buffer. Each datagram wakes its goroutine.
+//   - epoll (engine_epoll.go, Linux): W worker goroutines on locked
+//     threads, each with its own epoll instance and a call's sockets all on
+//     one worker (so a direction stays on one goroutine: order and the delay
+//     line's single owner hold). The sockets are raw non-blocking
+//     descriptors that Go's netpoller never sees (one poller per datagram,
+//     not two). A worker waits in epoll_pwait2 with the earliest
+//     delay-line release as timeout, drains each readable socket with
+//     recvmmsg (32 a call) into preallocated buffers and sends with
+//     sendto. At telephony rates most relay CPU is the kernel's per-wakeup
+//     work, so under load a worker lingers (EngineOptions.Linger, 250 us)
+//     before polling again and one wake-up collects many sockets'
+//     datagrams; it lingers only when its recent rate brings at least one
+//     more datagram per wait, so a quiet relay adds no latency.
+//   - io_uring: not built yet; NewEngine refuses it (ErrEngineUnavailable)
+//     and EngineAuto picks epoll, else portable. The plan: one ring per
+//     worker, multishot IORING_OP_RECVMSG per socket with a provided
+//     buffer ring, sends as IORING_OP_SENDMSG, and one io_uring_enter per
+//     cycle submitting the sends and waiting for N completions or a
+//     timeout (IORING_ENTER_EXT_ARG), N adapted to load like Linger;
+//     io_uring_setup failing with ENOSYS or EPERM (containers) falls back.
+//
+// A daemon makes one Engine (NewEngine) and passes it to each Call with
+// WithEngine.
 //
 // process validates the datagram (RTP, RFC 3550 section 5.1; RTCP, section
 // 6.4.1 and appendix A.2; rtcp-mux demultiplexing, RFC 5761 section 4),
@@ -22,8 +49,9 @@
 // behind an atomic.Pointer, loaded once per packet). A masked direction's
 // RTP goes through a mask.Masker (delay.go) owned by the receiving socket's
 // goroutine, which both receives and releases: while packets are queued the
-// socket's read deadline is the next release time (a runtime timer, not a
-// system call), and on timeout or on the next arrival it sends what is due.
+// engine's timer is the next release time (the portable engine's read
+// deadline, a runtime timer; the epoll worker's wait timeout), and on
+// timeout or on the next arrival it sends what is due.
 // So a masked direction stays on one goroutine, with no lock, channel or
 // extra thread; the detector (about 1 us per packet) runs only there. The
 // masker delays each packet by the look-ahead L (default 60 ms) and
@@ -44,9 +72,9 @@
 // the frames still queued.
 //
 // A release rides on an arrival when one falls within 0.5 ms of its due
-// time; otherwise a read timeout releases it, and Go's net package wraps
-// each timeout in a new *net.OpError (80 bytes), the one allocation of the
-// masked engine path (TestMaskedDelayRealTime: about 0.3 per packet on
+// time; otherwise a timeout releases it. In the portable engine Go's net
+// package wraps each read timeout in a new *net.OpError (80 bytes), the one
+// allocation of its masked path (the epoll engine has none) (TestMaskedDelayRealTime: about 0.3 per packet on
 // loopback at 200 packets/s; the packet work itself allocates nothing).
 //
 // # Control state

@@ -2,137 +2,156 @@ package relay
 
 import (
 	"errors"
+	"fmt"
 	"net"
-	"net/netip"
+	"os"
 	"time"
 )
 
-// MaxPacketSize is the largest datagram forwarded. A read that fills the
-// buffer (one octet more) may have been truncated by the kernel, so it is
-// dropped as DropOversize. 2048 leaves room for any audio packet with SRTP
-// and header extensions within an Ethernet MTU.
-const MaxPacketSize = 2048
+// Engine does a relay's socket I/O: it serves the sockets of the Calls
+// attached to it, hands each received datagram to the shared pipeline
+// (receiver.packet: process, rate gate, delay line, send) and drives the
+// masked directions' delay lines. Engines differ only in how they wait for
+// and move datagrams; the pipeline and its stages are the same for all.
+//
+// A daemon creates one Engine with NewEngine and passes it to every Call
+// with WithEngine; Calls without one use the portable engine. Close it
+// after the Calls that use it. The methods that attach Calls are
+// unexported: engines are implemented in this package only.
+type Engine interface {
+	// Name is the engine's kind as NewEngine accepts it.
+	Name() string
+	// Close stops the engine. Calls still attached stop being served.
+	Close() error
 
-// The engine is the socket I/O around process: here one goroutine per
-// socket doing blocking reads into its own buffer, and sending on the same
-// goroutine (no queue, so no added jitter). A batched engine (recvmmsg,
-// io_uring) replaces only this file; process and the stages stay.
+	// raw: the engine wants raw descriptors (LegSockets.rtp.fd), not
+	// net.UDPConns.
+	raw() bool
+	// attach starts serving c's sockets.
+	attach(c *Call) error
+	// detach stops serving c's sockets; when it returns no engine goroutine
+	// touches c or its sockets any more, and the receivers' close ran.
+	// c.closing is set before. For the portable engine it also closes the
+	// sockets (that is how its blocked reads return).
+	detach(c *Call)
+}
+
+// Engine kinds, for NewEngine and the media.engine setting.
+const (
+	EnginePortable = "portable" // a goroutine per socket, Go's netpoller; any OS
+	EngineEpoll    = "epoll"    // Linux: worker goroutines, own epoll, recvmmsg
+	EngineIOURing  = "io_uring" // not built yet (see doc.go); NewEngine refuses it
+	EngineAuto     = "auto"     // the best that works here: epoll, else portable
+)
+
+// EngineOptions tunes NewEngine. The zero value picks the defaults.
+type EngineOptions struct {
+	// Workers is the epoll engine's number of worker goroutines, each
+	// with its own epoll instance; 0 means GOMAXPROCS.
+	Workers int
+	// Linger is how long an epoll worker under load waits before polling
+	// again, so that one wake-up collects the datagrams of many sockets
+	// (at telephony rates the kernel's per-wakeup work is most of the
+	// relay's CPU). It adds at most Linger to a packet's latency and is
+	// only used when the worker's recent packet rate would bring at least
+	// two datagrams per Linger. 0 means DefaultLinger; negative disables.
+	Linger time.Duration
+}
+
+// DefaultLinger is EngineOptions.Linger's default: a quarter of the added
+// latency budget (1 ms p99).
+const DefaultLinger = 250 * time.Microsecond
+
+// NewEngine creates an engine of the given kind ("" means portable). A kind
+// this system cannot run returns an error wrapping ErrEngineUnavailable;
+// EngineAuto falls back instead and never fails for that reason.
+func NewEngine(kind string, opts EngineOptions) (Engine, error) {
+	switch kind {
+	case "", EnginePortable:
+		return portableEngine{}, nil
+	case EngineEpoll:
+		return newEpollEngine(opts)
+	case EngineIOURing:
+		return nil, fmt.Errorf("%w: %s is not implemented yet", ErrEngineUnavailable, kind)
+	case EngineAuto:
+		e, err := newEpollEngine(opts)
+		if err == nil {
+			return e, nil
+		}
+		if !errors.Is(err, ErrEngineUnavailable) {
+			return nil, err
+		}
+		return portableEngine{}, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnknownEngine, kind)
+}
+
+// portableEngine serves each socket with its own goroutine doing blocking
+// reads through Go's netpoller into its own buffer, and sends on the same
+// goroutine (no queue, so no added jitter). Each datagram costs a wake-up
+// of that goroutine; the epoll engine batches them.
+type portableEngine struct{}
+
+func (portableEngine) Name() string { return EnginePortable }
+func (portableEngine) Close() error { return nil }
+func (portableEngine) raw() bool    { return false }
+
+func (portableEngine) attach(c *Call) error {
+	for l := range numLegs {
+		s := c.legs[l].socks
+		c.wg.Add(1)
+		go c.readLoop(l, kindRTP, s.RTP)
+		if !s.mux {
+			c.wg.Add(1)
+			go c.readLoop(l, kindRTCP, s.RTCP)
+		}
+	}
+	return nil
+}
+
+// detach closes the sockets, which unblocks the reads, and waits.
+func (portableEngine) detach(c *Call) {
+	for l := range c.legs {
+		c.legs[l].socks.closeConns() // the error is Close's to report (closeConns runs once)
+	}
+	c.wg.Wait()
+}
 
 // readLoop serves one socket until it is closed.
 func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 	defer c.wg.Done()
 	buf := make([]byte, MaxPacketSize+1)
-	p := new(Packet)
-	dir := Direction(in)
-	m := &c.metrics[dir]
-	ls := &c.legs[in].stats
-	os := &c.legs[in.Other()].stats
-	sampleEvery := c.sampleEvery
-	var seen uint32
-	rate := rateGate{limit: c.rateLimit}
-	// The RTP socket's goroutine also runs the direction's delay line when
-	// the direction is masked (delay.go).
-	var dl *delayLine
-	if kind == kindRTP {
-		dl = newDelayLine(c, in, conn)
-		defer dl.close()
-	}
+	r := newReceiver(c, in, kind)
+	defer r.close()
+	// The read deadline drives the delay line: it is the next release
+	// time while packets are queued, none otherwise.
+	var armed bool
+	var armedFor time.Duration
 	for {
-		if dl != nil {
-			dl.arm()
+		if r.dl != nil {
+			if at, ok := r.dl.due(); ok {
+				if !armed || at != armedFor {
+					conn.SetReadDeadline(c.epoch.Add(at))
+					armed, armedFor = true, at
+				}
+			} else if armed {
+				conn.SetReadDeadline(time.Time{})
+				armed = false
+			}
 		}
 		n, src, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if c.closing.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			if dl != nil && dl.timeout(err) {
-				continue
+			if armed && errors.Is(err, os.ErrDeadlineExceeded) {
+				armedFor = -1 // passed but still set: the next arm moves or clears it
+				r.dl.expire()
 			}
-			continue // transient (e.g. ENOBUFS); the next read decides
+			continue // otherwise transient (e.g. ENOBUFS); the next read decides
 		}
-		var t0 time.Time
-		seen++
-		timed := seen%sampleEvery == 0
-		if timed {
-			t0 = time.Now()
-		}
-		if n > MaxPacketSize {
-			ls.received(kind == kindRTCP, n)
-			c.drop(dir, DropOversize)
-			continue
-		}
-		p.Buf = buf[:n]
-		p.Src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		out, dst, reason := c.process(in, kind, p)
-		ls.received(p.RTCP, n)
-		if reason == DropNone && rate.over() {
-			reason = DropRateLimit
-		}
-		if reason != DropNone {
-			c.drop(dir, reason)
-			continue
-		}
-		if dl != nil && !p.RTCP && dl.handle(p) {
-			continue
-		}
-		if _, err := out.WriteToUDPAddrPort(p.Buf, dst); err != nil {
-			if c.closing.Load() {
-				return
-			}
-			c.drop(dir, DropSendError)
-			continue
-		}
-		sent := len(p.Buf)
-		os.sent(p.RTCP, sent)
-		if p.RTCP {
-			m.RTCPPackets.Add(1)
-			m.RTCPBytes.Add(float64(sent))
-		} else {
-			m.Packets.Add(1)
-			m.Bytes.Add(float64(sent))
-		}
-		if timed {
-			m.Latency.Observe(time.Since(t0).Seconds())
+		if !r.packet(buf, n, src) {
+			return
 		}
 	}
-}
-
-func (c *Call) drop(dir Direction, r DropReason) {
-	c.legs[dir.From()].stats.drops[r].Add(1)
-	c.metrics[dir].Drops[r].Add(1)
-}
-
-// rateWindow is how many accepted packets make one rate measurement.
-const rateWindow = 32
-
-// rateGate caps a socket's accepted packet rate. It reads the clock once per rateWindow
-// packets: if a window arrived faster than the cap allows, the next window is dropped
-// whole, and so on until a window arrives slowly enough. A phone at 50 packets/s is far
-// below any sane cap, so only floods pay.
-type rateGate struct {
-	limit uint32 // packets per second; 0: off
-	n     uint32
-	start time.Time
-	drop  bool
-	now   func() time.Time // nil: time.Now (tests inject a clock)
-}
-
-func (g *rateGate) over() bool {
-	if g.limit == 0 {
-		return false
-	}
-	g.n++
-	if g.n >= rateWindow {
-		var now time.Time
-		if g.now != nil {
-			now = g.now()
-		} else {
-			now = time.Now()
-		}
-		min := time.Duration(rateWindow) * time.Second / time.Duration(g.limit)
-		g.drop = !g.start.IsZero() && now.Sub(g.start) < min
-		g.start, g.n = now, 0
-	}
-	return g.drop
 }

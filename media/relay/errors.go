@@ -16,6 +16,11 @@ var (
 	// ErrNoRTCPPort: a leg allocated with rtcp-mux has no RTCP port, so it
 	// cannot switch to separate RTCP without new ports.
 	ErrNoRTCPPort = errors.New("relay: leg has no RTCP port (allocated with rtcp-mux)")
+	// ErrEngineUnavailable: the I/O engine asked for cannot run on this
+	// system (not Linux, or the kernel or a sandbox refuses it).
+	ErrEngineUnavailable = errors.New("relay: I/O engine unavailable")
+	// ErrUnknownEngine: NewEngine got a kind it does not know.
+	ErrUnknownEngine = errors.New("relay: unknown I/O engine")
 	// ErrClosed: the call or sockets are closed.
 	ErrClosed = errors.New("relay: closed")
 )

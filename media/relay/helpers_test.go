@@ -35,7 +35,7 @@ func newAlloc(t testing.TB, ip netip.Addr) *PortAllocator {
 
 func newCall(t testing.TB, a *PortAllocator, cfg CallConfig, opts ...Option) *Call {
 	t.Helper()
-	c, err := NewCall(a, cfg, opts...)
+	c, err := NewCall(a, cfg, withTestEngine(opts)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -468,7 +468,7 @@ func maskedFixture(t testing.TB) (*Call, *delayLine, *Packet, func()) {
 	if err := c.SetMaskPolicy(CustomerToAgent, mask.Policy{Mode: mask.ModeTone, Capture: true}); err != nil {
 		t.Fatal(err)
 	}
-	dl := newDelayLine(c, Customer, c.legs[Customer].socks.RTP)
+	dl := newDelayLine(c, Customer)
 	st := &g711Stream{pt: 0, ssrc: 5}
 	sig := make([]float64, 50*sFrame)
 	tone{key: '5', at: 10 * sFrame, dur: 20 * sFrame, dbm0: -10}.add(sig, rand.New(rand.NewPCG(1, 1)))

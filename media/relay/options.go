@@ -18,6 +18,7 @@ type options struct {
 	now         func() time.Time
 	onDigit     func(DigitEvent)
 	tap         *RecordTap
+	engine      Engine
 }
 
 func defaultOptions() options {
@@ -105,4 +106,10 @@ func WithRecordTap(t RecordTap) Option {
 // once per window.
 func WithRateLimit(pps int) Option {
 	return func(o *options) { o.rateLimit = uint32(max(pps, 0)) }
+}
+
+// WithEngine serves the call's sockets with e (see NewEngine); without it,
+// or with nil, the call uses the portable engine (a goroutine per socket).
+func WithEngine(e Engine) Option {
+	return func(o *options) { o.engine = e }
 }

@@ -68,6 +68,12 @@ func (a *PortAllocator) InUse() int {
 // rtcpMux). Ports another process holds are skipped. It returns
 // ErrPortsExhausted when no pair is free.
 func (a *PortAllocator) Allocate(rtcpMux bool) (*LegSockets, error) {
+	return a.allocate(rtcpMux, false)
+}
+
+// allocate is Allocate; raw binds raw non-blocking sockets (for an engine
+// that polls them itself, outside Go's netpoller) instead of net.UDPConns.
+func (a *PortAllocator) allocate(rtcpMux, raw bool) (*LegSockets, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for i := range a.pairs {
@@ -76,17 +82,17 @@ func (a *PortAllocator) Allocate(rtcpMux bool) (*LegSockets, error) {
 			continue
 		}
 		port := a.base + 2*idx
-		rtpConn, err := a.listen(port)
+		rtpSock, err := a.listen(port, raw)
 		if err != nil {
 			if portTaken(err) {
 				continue
 			}
 			return nil, err
 		}
-		var rtcpConn *net.UDPConn
+		rtcpSock := sock{fd: -1}
 		if !rtcpMux {
-			if rtcpConn, err = a.listen(port + 1); err != nil {
-				rtpConn.Close()
+			if rtcpSock, err = a.listen(port+1, raw); err != nil {
+				rtpSock.close()
 				if portTaken(err) {
 					continue
 				}
@@ -96,13 +102,20 @@ func (a *PortAllocator) Allocate(rtcpMux bool) (*LegSockets, error) {
 		a.used[idx] = true
 		a.inUse++
 		a.next = (idx + 1) % a.pairs
-		return &LegSockets{RTP: rtpConn, RTCP: rtcpConn, alloc: a, idx: idx, port: port}, nil
+		return &LegSockets{RTP: rtpSock.conn, RTCP: rtcpSock.conn, rtp: rtpSock, rtcp: rtcpSock,
+			alloc: a, idx: idx, port: port, mux: rtcpMux}, nil
 	}
 	return nil, ErrPortsExhausted
 }
 
-func (a *PortAllocator) listen(port int) (*net.UDPConn, error) {
-	return net.ListenUDP(a.network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(a.ip, uint16(port))))
+func (a *PortAllocator) listen(port int, raw bool) (sock, error) {
+	ap := netip.AddrPortFrom(a.ip, uint16(port))
+	if raw {
+		fd, err := rawListen(ap)
+		return sock{fd: fd}, err
+	}
+	c, err := net.ListenUDP(a.network, net.UDPAddrFromAddrPort(ap))
+	return sock{conn: c, fd: -1}, err
 }
 
 // portTaken: another process holds the port (or it is privileged); try the
@@ -126,6 +139,12 @@ type LegSockets struct {
 	RTP  *net.UDPConn
 	RTCP *net.UDPConn // nil when allocated with rtcp-mux
 
+	// rtp and rtcp are the sockets as the engines see them: the conns
+	// above, or raw descriptors (RTP and RTCP nil) for an engine that polls
+	// them itself. rtcp is unused with mux.
+	rtp, rtcp sock
+	mux       bool
+
 	alloc *PortAllocator
 	idx   int
 	port  int
@@ -140,7 +159,7 @@ func (s *LegSockets) LocalRTP() netip.AddrPort {
 
 // LocalRTCP is the RTCP socket's address: LocalRTP with rtcp-mux.
 func (s *LegSockets) LocalRTCP() netip.AddrPort {
-	if s.RTCP == nil {
+	if s.mux {
 		return s.LocalRTP()
 	}
 	return netip.AddrPortFrom(s.alloc.ip, uint16(s.port+1))
@@ -158,10 +177,36 @@ func (s *LegSockets) Close() error {
 // releasing the ports, so a Call can wait for its goroutines first.
 func (s *LegSockets) closeConns() error {
 	s.once.Do(func() {
-		s.err = s.RTP.Close()
-		if s.RTCP != nil {
-			s.err = errors.Join(s.err, s.RTCP.Close())
+		s.err = s.rtp.close()
+		if !s.mux {
+			s.err = errors.Join(s.err, s.rtcp.close())
 		}
 	})
 	return s.err
+}
+
+// sock is one UDP socket: a net.UDPConn served through Go's netpoller, or a
+// raw non-blocking descriptor (fd >= 0, conn nil) that an engine polls.
+type sock struct {
+	conn *net.UDPConn
+	fd   int
+}
+
+func (s sock) close() error {
+	if s.conn != nil {
+		return s.conn.Close()
+	}
+	if s.fd >= 0 {
+		return rawClose(s.fd)
+	}
+	return nil
+}
+
+// write sends b to dst from the socket.
+func (s sock) write(b []byte, dst netip.AddrPort) error {
+	if s.conn != nil {
+		_, err := s.conn.WriteToUDPAddrPort(b, dst)
+		return err
+	}
+	return rawSendTo(s.fd, b, dst)
 }

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"net"
 	"net/netip"
 
 	"github.com/hushmedia/hush/media/rtp"
@@ -47,25 +46,25 @@ const (
 // pick the destination. It returns the socket to send from and the address to
 // send to, or the reason to drop. It does no I/O, takes no lock and does not
 // allocate (latching, once per leg, aside).
-func (c *Call) process(in Leg, kind sockKind, p *Packet) (*net.UDPConn, netip.AddrPort, DropReason) {
+func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, DropReason) {
 	l := &c.legs[in]
 	st := l.state.Load()
 
 	p.RTCP = kind == kindRTCP || (st.mux && rtp.IsRTCP(p.Buf))
 	if p.RTCP {
 		if rtp.ValidateRTCP(p.Buf) != nil {
-			return nil, netip.AddrPort{}, DropMalformed
+			return sock{}, netip.AddrPort{}, DropMalformed
 		}
 	} else if _, err := p.Header.Unmarshal(p.Buf); err != nil {
-		return nil, netip.AddrPort{}, DropMalformed
+		return sock{}, netip.AddrPort{}, DropMalformed
 	}
 
 	if r := c.admit(l, st, p.RTCP, p.Src); r != DropNone {
-		return nil, netip.AddrPort{}, r
+		return sock{}, netip.AddrPort{}, r
 	}
 	if c.lockSSRC && !p.RTCP {
 		if r := c.checkSSRC(l, p.Header.SSRC); r != DropNone {
-			return nil, netip.AddrPort{}, r
+			return sock{}, netip.AddrPort{}, r
 		}
 	}
 	l.admitted.Add(1) // for LastActivity: a counter, no clock read per packet
@@ -73,31 +72,31 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (*net.UDPConn, netip.Ad
 	dir := Direction(in)
 	for _, s := range c.stages[dir] {
 		if r := s.Process(dir, p); r != DropNone {
-			return nil, netip.AddrPort{}, r
+			return sock{}, netip.AddrPort{}, r
 		}
 	}
 
-	conn, dst := c.route(in, p.RTCP)
+	out, dst := c.route(in, p.RTCP)
 	if !dst.IsValid() {
-		return nil, netip.AddrPort{}, DropNoRemote
+		return sock{}, netip.AddrPort{}, DropNoRemote
 	}
-	return conn, dst, DropNone
+	return out, dst, DropNone
 }
 
 // route picks the socket and address for a packet received on leg in.
 // Symmetric RTP (RFC 4961): send from the out leg's own socket, the address
 // its remote sends to. dst is invalid while that remote is not known.
-func (c *Call) route(in Leg, rtcp bool) (*net.UDPConn, netip.AddrPort) {
+func (c *Call) route(in Leg, rtcp bool) (sock, netip.AddrPort) {
 	o := &c.legs[in.Other()]
 	ost := o.state.Load()
-	conn, dst := o.socks.RTP, ost.rtp
+	out, dst := o.socks.rtp, ost.rtp
 	if rtcp {
 		dst = ost.rtcp
-		if !ost.mux && o.socks.RTCP != nil {
-			conn = o.socks.RTCP
+		if !ost.mux && !o.socks.mux {
+			out = o.socks.rtcp
 		}
 	}
-	return conn, dst
+	return out, dst
 }
 
 // admit checks a valid packet's source against the leg's remote, latching

@@ -12,7 +12,7 @@ import (
 
 func unstartedCall(t testing.TB, cfg CallConfig, opts ...Option) *Call {
 	t.Helper()
-	c, err := NewCall(newAlloc(t, lo4), cfg, opts...)
+	c, err := NewCall(newAlloc(t, lo4), cfg, withTestEngine(opts)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +92,8 @@ func TestProcessLatchRules(t *testing.T) {
 				if s.rtcp && !out.state.Load().mux {
 					wantConn = out.socks.RTCP
 				}
-				if conn != wantConn {
-					t.Fatalf("step %d: sent from %v, want %v", i, conn.LocalAddr(), wantConn.LocalAddr())
+				if conn.conn != wantConn {
+					t.Fatalf("step %d: sent from %v, want %v", i, conn.conn.LocalAddr(), wantConn.LocalAddr())
 				}
 			}
 		})

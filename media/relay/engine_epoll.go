@@ -1,0 +1,447 @@
+//go:build linux && (amd64 || arm64)
+
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The epoll engine: W workers, each a goroutine on its own OS thread with
+// its own epoll instance. A Call's sockets all go to one worker (round
+// robin), so each direction runs on one goroutine (packet order and the
+// delay line's single owner hold, as in the portable engine). A worker
+// waits in epoll_pwait2 with the earliest delay-line release as timeout,
+// drains each readable socket with recvmmsg into its preallocated batch,
+// runs each datagram through the shared pipeline and sends it with
+// sendto. Under load it lingers before polling again (EngineOptions.Linger)
+// so one wake-up serves many sockets. The sockets are raw descriptors,
+// never registered with Go's netpoller.
+
+// recvBatch is the recvmmsg batch size: a socket at telephony rates rarely
+// holds more than a few datagrams; a flood is read 32 at a time.
+const recvBatch = 32
+
+// maxDrainRounds bounds the recvmmsg calls per socket per wake-up, so a
+// flooded socket cannot starve the worker's other sockets.
+const maxDrainRounds = 4
+
+// mmsghdr is struct mmsghdr (linux/socket.h) on 64-bit Linux.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+	_   [4]byte
+}
+
+type epollEngine struct {
+	workers []*epollWorker
+	next    atomic.Uint32
+	once    sync.Once
+}
+
+type epollWorker struct {
+	epfd, evfd int
+	linger     time.Duration
+	done       chan struct{}
+
+	mu     sync.Mutex
+	ops    []epollOp
+	closed bool
+
+	// Owned by the worker goroutine.
+	slots  []*epollEntry
+	free   []int32
+	calls  map[*Call][]int32
+	timed  []*epollEntry // entries whose delay line has packets queued
+	events [128]unix.EpollEvent
+	pwait2 bool // epoll_pwait2 works (Linux 5.11): sub-millisecond timeouts
+	winAt  time.Time
+	winN   int
+	rate   float64 // datagrams per second, over the last window
+
+	hdrs  [recvBatch]mmsghdr
+	iovs  [recvBatch]unix.Iovec
+	names [recvBatch]rawAddr
+	bufs  [recvBatch][MaxPacketSize + 1]byte
+}
+
+type epollEntry struct {
+	r     *receiver // nil once detached
+	fd    int
+	timed bool
+}
+
+type epollOp struct {
+	c      *Call
+	attach bool
+	stop   bool
+	done   chan error
+}
+
+// ctlIndex marks the eventfd's epoll events.
+const ctlIndex = -1
+
+func newEpollEngine(opts EngineOptions) (Engine, error) {
+	n := opts.Workers
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	linger := opts.Linger
+	if linger == 0 {
+		linger = DefaultLinger
+	}
+	e := &epollEngine{}
+	for range n {
+		w, err := newEpollWorker(max(linger, 0))
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		e.workers = append(e.workers, w)
+		go w.run()
+	}
+	return e, nil
+}
+
+func newEpollWorker(linger time.Duration) (*epollWorker, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("%w: epoll_create1: %v", ErrEngineUnavailable, err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("%w: eventfd: %v", ErrEngineUnavailable, err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: ctlIndex}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, fmt.Errorf("%w: epoll_ctl: %v", ErrEngineUnavailable, err)
+	}
+	w := &epollWorker{epfd: epfd, evfd: evfd, linger: linger, done: make(chan struct{}),
+		calls: make(map[*Call][]int32), pwait2: true}
+	for i := range recvBatch {
+		w.iovs[i].Base = &w.bufs[i][0]
+		w.iovs[i].SetLen(MaxPacketSize + 1)
+		w.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&w.names[i].sa))
+		w.hdrs[i].hdr.Iov = &w.iovs[i]
+		w.hdrs[i].hdr.SetIovlen(1)
+	}
+	return w, nil
+}
+
+func (e *epollEngine) Name() string { return EngineEpoll }
+func (e *epollEngine) raw() bool    { return true }
+
+// Close stops the workers and closes their descriptors.
+func (e *epollEngine) Close() error {
+	e.once.Do(func() {
+		for _, w := range e.workers {
+			if w.submit(epollOp{stop: true}) == nil {
+				<-w.done
+			}
+			unix.Close(w.epfd)
+			unix.Close(w.evfd)
+		}
+	})
+	return nil
+}
+
+func (e *epollEngine) attach(c *Call) error {
+	i := int(e.next.Add(1)-1) % len(e.workers)
+	c.engSlot = i
+	return e.workers[i].submit(epollOp{c: c, attach: true})
+}
+
+func (e *epollEngine) detach(c *Call) {
+	e.workers[c.engSlot].submit(epollOp{c: c})
+}
+
+// submit hands an operation to the worker and waits until it ran.
+func (w *epollWorker) submit(op epollOp) error {
+	op.done = make(chan error, 1)
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	w.ops = append(w.ops, op)
+	if op.stop {
+		w.closed = true
+	}
+	w.mu.Unlock()
+	one := [8]byte{1}
+	if _, err := unix.Write(w.evfd, one[:]); err != nil && !errors.Is(err, unix.EAGAIN) {
+		return fmt.Errorf("relay: waking epoll worker: %w", err)
+	}
+	return <-op.done
+}
+
+// run is the worker's loop.
+func (w *epollWorker) run() {
+	defer close(w.done)
+	// A dedicated thread: the blocking waits park the thread, not the
+	// scheduler, and the thread's wake-ups are the only ones per batch.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	w.winAt = time.Now()
+	for {
+		n := w.wait(w.timeout())
+		ctl, pkts := false, 0
+		for i := range n {
+			idx := w.events[i].Fd
+			if idx == ctlIndex {
+				ctl = true
+				continue
+			}
+			if e := w.slots[idx]; e != nil && e.r != nil {
+				pkts += w.drain(e)
+			}
+		}
+		w.expire()
+		if ctl && w.control() {
+			return
+		}
+		w.linger2(pkts)
+	}
+}
+
+// timeout is how long the next wait may block: until the earliest release
+// of a delay line, or forever (-1).
+func (w *epollWorker) timeout() time.Duration {
+	if len(w.timed) == 0 {
+		return -1
+	}
+	now := time.Now()
+	best := time.Duration(-1)
+	for _, e := range w.timed {
+		if e.r == nil {
+			continue
+		}
+		at, ok := e.r.dl.due()
+		if !ok {
+			continue
+		}
+		d := max(e.r.c.epoch.Add(at).Sub(now), 0)
+		if best < 0 || d < best {
+			best = d
+		}
+	}
+	return best
+}
+
+// wait polls for events; it returns how many are in w.events.
+func (w *epollWorker) wait(timeout time.Duration) int {
+	for {
+		var n int
+		var err error
+		if w.pwait2 {
+			var ts *unix.Timespec
+			var t unix.Timespec
+			if timeout >= 0 {
+				t = unix.NsecToTimespec(int64(timeout))
+				ts = &t
+			}
+			r, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(w.epfd),
+				uintptr(unsafe.Pointer(&w.events[0])), uintptr(len(w.events)),
+				uintptr(unsafe.Pointer(ts)), 0, 0)
+			n = int(r)
+			if e != 0 {
+				err = e
+			}
+			if e == unix.ENOSYS || e == unix.EPERM {
+				w.pwait2 = false // older kernel or a seccomp filter: millisecond waits
+				continue
+			}
+		} else {
+			ms := -1
+			if timeout >= 0 {
+				ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
+			}
+			n, err = unix.EpollWait(w.epfd, w.events[:], ms)
+		}
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				return 0
+			}
+			// EBADF after Close, or EINVAL: nothing sensible to poll.
+			// Control still has to run, so report the eventfd.
+			w.events[0] = unix.EpollEvent{Fd: ctlIndex}
+			return 1
+		}
+		return n
+	}
+}
+
+// drain reads a readable socket until it is empty (or maxDrainRounds
+// batches) and runs each datagram through the pipeline.
+func (w *epollWorker) drain(e *epollEntry) int {
+	total := 0
+	for range maxDrainRounds {
+		for i := range recvBatch {
+			w.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		}
+		r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(e.fd),
+			uintptr(unsafe.Pointer(&w.hdrs[0])), recvBatch, unix.MSG_DONTWAIT, 0, 0)
+		if errno != 0 {
+			break // EAGAIN: empty; anything else: the next wake-up retries
+		}
+		m := int(r)
+		for i := range m {
+			if !e.r.packet(w.bufs[i][:], int(w.hdrs[i].n), w.names[i].addrPort()) {
+				return total
+			}
+		}
+		total += m
+		if m < recvBatch {
+			break
+		}
+	}
+	if dl := e.r.dl; dl != nil && !e.timed {
+		if _, ok := dl.due(); ok {
+			e.timed = true
+			w.timed = append(w.timed, e)
+		}
+	}
+	w.winN += total
+	return total
+}
+
+// expire releases what is due on the queued delay lines and forgets the
+// ones that became empty.
+func (w *epollWorker) expire() {
+	if len(w.timed) == 0 {
+		return
+	}
+	now := time.Now()
+	keep := w.timed[:0]
+	for _, e := range w.timed {
+		if e.r == nil {
+			continue
+		}
+		dl := e.r.dl
+		if at, ok := dl.due(); ok && !now.Before(dl.c.epoch.Add(at)) {
+			dl.expire()
+		}
+		if _, ok := dl.due(); ok {
+			keep = append(keep, e)
+			continue
+		}
+		e.timed = false
+	}
+	clear(w.timed[len(keep):])
+	w.timed = keep
+}
+
+// linger2 waits a moment before the next poll when the recent rate says
+// the wait will collect at least one more datagram per wake-up: fewer,
+// fuller wake-ups, at most Linger of added latency.
+func (w *epollWorker) linger2(pkts int) {
+	if w.linger <= 0 {
+		return
+	}
+	now := time.Now()
+	if el := now.Sub(w.winAt); el >= 10*time.Millisecond {
+		w.rate = float64(w.winN) / el.Seconds()
+		w.winAt, w.winN = now, 0
+	}
+	if pkts == 0 || w.rate*w.linger.Seconds() < 1 {
+		return
+	}
+	sleep := w.linger
+	if len(w.timed) > 0 {
+		if t := w.timeout(); t >= 0 && t < sleep {
+			sleep = t
+		}
+	}
+	if sleep > 0 {
+		ts := unix.NsecToTimespec(int64(sleep))
+		unix.Nanosleep(&ts, nil)
+	}
+}
+
+// control runs the queued operations; it reports whether to stop.
+func (w *epollWorker) control() bool {
+	var b [8]byte
+	unix.Read(w.evfd, b[:])
+	w.mu.Lock()
+	ops := w.ops
+	w.ops = nil
+	w.mu.Unlock()
+	stop := false
+	for _, op := range ops {
+		switch {
+		case op.stop:
+			stop = true
+			op.done <- nil
+		case op.attach:
+			op.done <- w.add(op.c)
+		default:
+			w.remove(op.c)
+			op.done <- nil
+		}
+	}
+	if stop {
+		for c := range w.calls {
+			w.remove(c)
+		}
+	}
+	return stop
+}
+
+func (w *epollWorker) add(c *Call) error {
+	for l := range numLegs {
+		s := c.legs[l].socks
+		if err := w.addSock(c, l, kindRTP, s.rtp.fd); err != nil {
+			w.remove(c)
+			return err
+		}
+		if !s.mux {
+			if err := w.addSock(c, l, kindRTCP, s.rtcp.fd); err != nil {
+				w.remove(c)
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *epollWorker) addSock(c *Call, l Leg, kind sockKind, fd int) error {
+	var idx int32
+	if n := len(w.free); n > 0 {
+		idx, w.free = w.free[n-1], w.free[:n-1]
+	} else {
+		idx = int32(len(w.slots))
+		w.slots = append(w.slots, nil)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: idx}
+	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		w.free = append(w.free, idx)
+		return fmt.Errorf("relay: epoll_ctl add: %w", err)
+	}
+	w.slots[idx] = &epollEntry{r: newReceiver(c, l, kind), fd: fd}
+	w.calls[c] = append(w.calls[c], idx)
+	return nil
+}
+
+// remove stops serving c: its sockets leave the epoll set and its
+// receivers close (the recording gets the frames still queued).
+func (w *epollWorker) remove(c *Call) {
+	for _, idx := range w.calls[c] {
+		e := w.slots[idx]
+		unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, e.fd, nil)
+		e.r.close()
+		e.r = nil // a queued timed entry is dropped by expire
+		w.slots[idx] = nil
+		w.free = append(w.free, idx)
+	}
+	delete(w.calls, c)
+}

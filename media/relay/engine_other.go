@@ -1,0 +1,9 @@
+//go:build !(linux && (amd64 || arm64))
+
+package relay
+
+import "fmt"
+
+func newEpollEngine(EngineOptions) (Engine, error) {
+	return nil, fmt.Errorf("%w: epoll needs linux/amd64 or linux/arm64", ErrEngineUnavailable)
+}

@@ -1,0 +1,148 @@
+package relay
+
+import (
+	"net/netip"
+	"time"
+)
+
+// MaxPacketSize is the largest datagram forwarded. A read that fills the
+// buffer (one octet more) may have been truncated by the kernel, so it is
+// dropped as DropOversize. 2048 leaves room for any audio packet with SRTP
+// and header extensions within an Ethernet MTU.
+const MaxPacketSize = 2048
+
+// receiver is the per-socket half of the pipeline that every engine shares:
+// what happens to a datagram between the receive and the send. It belongs
+// to the one goroutine that serves the socket, so its fields need no
+// synchronisation.
+type receiver struct {
+	c     *Call
+	in    Leg
+	kind  sockKind
+	dir   Direction
+	m     *DirectionMetrics
+	ls    *legCounters // the receiving leg's
+	os    *legCounters // the sending leg's
+	every uint32
+	seen  uint32
+	rate  rateGate
+	// dl is the direction's delay line, on the RTP socket only (delay.go).
+	dl *delayLine
+	p  Packet
+}
+
+func newReceiver(c *Call, in Leg, kind sockKind) *receiver {
+	r := &receiver{
+		c: c, in: in, kind: kind, dir: Direction(in),
+		m:     &c.metrics[Direction(in)],
+		ls:    &c.legs[in].stats,
+		os:    &c.legs[in.Other()].stats,
+		every: c.sampleEvery,
+		rate:  rateGate{limit: c.rateLimit},
+	}
+	if kind == kindRTP {
+		r.dl = newDelayLine(c, in)
+	}
+	return r
+}
+
+// packet runs one received datagram of n octets from src (buf holds it,
+// and must have room for MaxPacketSize+1) through the pipeline: process,
+// rate gate, then the delay line or a send. It reports false when a send
+// failed because the call is closing, so the engine can stop serving it.
+func (r *receiver) packet(buf []byte, n int, src netip.AddrPort) bool {
+	c := r.c
+	var t0 time.Time
+	r.seen++
+	timed := r.seen%r.every == 0
+	if timed {
+		t0 = time.Now()
+	}
+	if n > MaxPacketSize {
+		r.ls.received(r.kind == kindRTCP, n)
+		c.drop(r.dir, DropOversize)
+		return true
+	}
+	p := &r.p
+	p.Buf = buf[:n]
+	p.Src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	out, dst, reason := c.process(r.in, r.kind, p)
+	r.ls.received(p.RTCP, n)
+	if reason == DropNone && r.rate.over() {
+		reason = DropRateLimit
+	}
+	if reason != DropNone {
+		c.drop(r.dir, reason)
+		return true
+	}
+	if r.dl != nil && !p.RTCP && r.dl.handle(p) {
+		return true
+	}
+	if err := out.write(p.Buf, dst); err != nil {
+		if c.closing.Load() {
+			return false
+		}
+		c.drop(r.dir, DropSendError)
+		return true
+	}
+	sent := len(p.Buf)
+	r.os.sent(p.RTCP, sent)
+	m := r.m
+	if p.RTCP {
+		m.RTCPPackets.Add(1)
+		m.RTCPBytes.Add(float64(sent))
+	} else {
+		m.Packets.Add(1)
+		m.Bytes.Add(float64(sent))
+	}
+	if timed {
+		m.Latency.Observe(time.Since(t0).Seconds())
+	}
+	return true
+}
+
+// close runs when the engine stops serving the socket.
+func (r *receiver) close() {
+	if r.dl != nil {
+		r.dl.close()
+	}
+}
+
+func (c *Call) drop(dir Direction, r DropReason) {
+	c.legs[dir.From()].stats.drops[r].Add(1)
+	c.metrics[dir].Drops[r].Add(1)
+}
+
+// rateWindow is how many accepted packets make one rate measurement.
+const rateWindow = 32
+
+// rateGate caps a socket's accepted packet rate. It reads the clock once per rateWindow
+// packets: if a window arrived faster than the cap allows, the next window is dropped
+// whole, and so on until a window arrives slowly enough. A phone at 50 packets/s is far
+// below any sane cap, so only floods pay.
+type rateGate struct {
+	limit uint32 // packets per second; 0: off
+	n     uint32
+	start time.Time
+	drop  bool
+	now   func() time.Time // nil: time.Now (tests inject a clock)
+}
+
+func (g *rateGate) over() bool {
+	if g.limit == 0 {
+		return false
+	}
+	g.n++
+	if g.n >= rateWindow {
+		var now time.Time
+		if g.now != nil {
+			now = g.now()
+		} else {
+			now = time.Now()
+		}
+		min := time.Duration(rateWindow) * time.Second / time.Duration(g.limit)
+		g.drop = !g.start.IsZero() && now.Sub(g.start) < min
+		g.start, g.n = now, 0
+	}
+	return g.drop
+}
