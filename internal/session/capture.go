@@ -14,6 +14,12 @@ import (
 // maxCaptureDigits bounds one capture; a card number with expiry and CVV fits easily.
 const maxCaptureDigits = 64
 
+// captureUnmaskHold keeps the agent's ear masked this long after a capture stops. A capture
+// stops while the last key is still sounding (max digits and '#' are seen ~30 ms into the
+// tone, an agent may stop while the customer holds a key), so switching straight back to
+// an unmasked policy would let that key's tail, or its RFC 4733 packets, reach the agent.
+const captureUnmaskHold = 2 * time.Second
+
 // LuhnResult is the Luhn check of the digits so far.
 type LuhnResult int
 
@@ -41,6 +47,7 @@ type CaptureOptions struct {
 
 type capture struct {
 	on         bool
+	holdUntil  time.Time // after a stop: keep masking until then
 	digits     [maxCaptureDigits]byte
 	n          int // digits captured
 	delivered  int // digits handed to a payment client (and zeroed)
@@ -49,34 +56,46 @@ type capture struct {
 	lastDigit  time.Time // start or last digit, for the inter-digit timeout
 	collecting bool      // a payment client is attached
 	signal     chan struct{}
+	// Luhn sums kept per digit, so the verdict survives delivered digits being zeroed:
+	// luhnEven assumes the final count is even (digits at even indexes doubled), luhnOdd
+	// that it is odd.
+	luhnEven, luhnOdd int
+}
+
+func luhnDouble(d int) int {
+	d *= 2
+	if d > 9 {
+		d -= 9
+	}
+	return d
+}
+
+// addLuhn folds digit d at index i (from the left) into both sums.
+func (c *capture) addLuhn(i int, d byte) {
+	v := int(d - '0')
+	if i%2 == 0 {
+		c.luhnEven += luhnDouble(v)
+		c.luhnOdd += v
+	} else {
+		c.luhnEven += v
+		c.luhnOdd += luhnDouble(v)
+	}
 }
 
 func (c *capture) info() CaptureInfo {
 	in := CaptureInfo{On: c.on, Count: c.n, Complete: c.complete}
 	if c.n >= 12 {
-		if luhn(c.digits[:c.n]) {
+		sum := c.luhnOdd
+		if c.n%2 == 0 {
+			sum = c.luhnEven
+		}
+		if sum%10 == 0 {
 			in.Luhn = LuhnValid
 		} else {
 			in.Luhn = LuhnInvalid
 		}
 	}
 	return in
-}
-
-// luhn checks the mod-10 checksum of ISO/IEC 7812-1 over ASCII digits.
-func luhn(d []byte) bool {
-	sum := 0
-	for i := len(d) - 1; i >= 0; i-- {
-		v := int(d[i] - '0')
-		if (len(d)-1-i)%2 == 1 {
-			v *= 2
-			if v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-	}
-	return sum%10 == 0
 }
 
 func (c *capture) wake() {
@@ -147,11 +166,13 @@ func (s *Session) stopCapture(requestID, actor, why string) (Info, error) {
 }
 
 func (s *Session) stopCaptureLocked(actor, requestID, why string) {
-	// Back to the policy's masking; on failure the direction stays masked (fail closed).
-	if err := s.media.SetMasking(CustomerToAgent, s.policy.CustomerToAgent, false); err != nil {
-		s.reg.log.Error("could not restore masking after capture; left masked", "session_id", s.id, "err", err)
+	// Stop delivering digits, but keep the agent's ear masked for the hold: the policy's
+	// masking comes back from the registry's tick (restoreMasking).
+	if err := s.media.SetMasking(CustomerToAgent, s.captureMaskLocked(), false); err != nil {
+		s.reg.log.Error("could not end digit capture; left capturing and masked", "session_id", s.id, "err", err)
 	}
 	s.cap.on = false
+	s.cap.holdUntil = s.reg.now().Add(captureUnmaskHold)
 	s.publishLocked(Event{Kind: EventCapture, Actor: actor, RequestID: requestID, Capture: s.cap.info(), CaptureWhy: why})
 	s.cap.wake()
 }
@@ -174,6 +195,7 @@ func (s *Session) onDigit(d Direction, digit byte) {
 	}
 	if s.cap.n < maxCaptureDigits {
 		s.cap.digits[s.cap.n] = digit
+		s.cap.addLuhn(s.cap.n, digit)
 		s.cap.n++
 	}
 	s.cap.lastDigit = s.reg.now()
@@ -186,6 +208,22 @@ func (s *Session) onDigit(d Direction, digit byte) {
 	if full {
 		s.stopCaptureLocked("", "", "max_digits")
 	}
+}
+
+// restoreMasking returns the agent's ear to the policy's masking once the hold after a
+// capture has passed.
+func (s *Session) restoreMasking(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended || s.cap.on || s.cap.holdUntil.IsZero() || now.Before(s.cap.holdUntil) {
+		return false
+	}
+	s.cap.holdUntil = time.Time{}
+	if err := s.media.SetMasking(CustomerToAgent, s.policy.CustomerToAgent, false); err != nil {
+		s.reg.log.Error("could not restore masking after capture; left masked", "session_id", s.id, "err", err)
+		return false
+	}
+	return true
 }
 
 // captureTimedOut stops a capture whose inter-digit timeout passed.

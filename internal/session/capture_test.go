@@ -114,8 +114,20 @@ func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
 	if stopped.Capture.On || stopped.CaptureWhy != "max_digits" {
 		t.Fatalf("stop event %+v", stopped)
 	}
+	// The last key may still be sounding: the agent's ear stays masked (no longer
+	// capturing) for the hold, then the policy's masking comes back.
+	if p, capt := m.masking(CustomerToAgent); capt || p.Mode != MaskTone {
+		t.Fatalf("right after capture: %+v capture=%v, want tone masking without capture", p, capt)
+	}
+	h.clock.Advance(captureUnmaskHold - time.Millisecond)
+	h.reg.TimeoutCaptures()
+	if p, _ := m.masking(CustomerToAgent); p.Mode != MaskTone {
+		t.Fatalf("unmasked before the hold passed: %+v", p)
+	}
+	h.clock.Advance(time.Millisecond)
+	h.reg.TimeoutCaptures()
 	if p, capt := m.masking(CustomerToAgent); capt || p.Mode != 0 {
-		t.Fatalf("masking not restored after capture: %+v %v", p, capt)
+		t.Fatalf("masking not restored after the hold: %+v %v", p, capt)
 	}
 
 	// Delivered digits are gone from memory.
@@ -227,4 +239,44 @@ func TestLuhn(t *testing.T) {
 			t.Errorf("luhn(%d digits) != %v", len(c.d), c.ok)
 		}
 	}
+}
+
+// The Luhn verdict must not depend on whether a payment client already took (and zeroed)
+// the digits.
+func TestLuhnSurvivesDelivery(t *testing.T) {
+	for _, c := range []struct {
+		pan  string
+		want LuhnResult
+	}{{testPAN, LuhnValid}, {"4111111111111112", LuhnInvalid}, {"378282246310005", LuhnValid}, {"5555555555554444", LuhnValid}} {
+		h := newHarness(t, 8, 10)
+		in, _ := h.reg.Create(spec("call-1", ""))
+		m := h.mediaOf(t, 0)
+		h.reg.StartCapture(in.ID, CaptureOptions{})
+		batches, _ := collectAll(t, h, in.ID)
+		for i := 0; i < len(c.pan); i++ {
+			m.key(c.pan[i : i+1])
+			h.pump(t)
+			nextBatch(t, batches) // delivered and zeroed right away
+		}
+		got, _ := h.reg.Get(in.ID)
+		if got.Capture.Luhn != c.want {
+			t.Errorf("%d-digit number: Luhn %v, want %v", len(c.pan), got.Capture.Luhn, c.want)
+		}
+	}
+}
+
+// luhn is the reference check: it the mod-10 checksum of ISO/IEC 7812-1 over ASCII digits.
+func luhn(d []byte) bool {
+	sum := 0
+	for i := len(d) - 1; i >= 0; i-- {
+		v := int(d[i] - '0')
+		if (len(d)-1-i)%2 == 1 {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	return sum%10 == 0
 }

@@ -413,6 +413,7 @@ func (r *Registry) TimeoutCaptures() int {
 		if s.captureTimedOut(now) {
 			n++
 		}
+		s.restoreMasking(now)
 	}
 	return n
 }

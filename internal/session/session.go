@@ -285,11 +285,11 @@ func (s *Session) applyMaskingLocked(p Policy) error {
 	if err := s.media.SetMasking(AgentToCustomer, p.AgentToCustomer, false); err != nil {
 		return err
 	}
-	if s.cap.on {
+	if s.cap.on || !s.cap.holdUntil.IsZero() {
 		old := s.policy
 		s.policy = p
 		defer func() { s.policy = old }()
-		return s.media.SetMasking(CustomerToAgent, s.captureMaskLocked(), true)
+		return s.media.SetMasking(CustomerToAgent, s.captureMaskLocked(), s.cap.on)
 	}
 	return s.media.SetMasking(CustomerToAgent, p.CustomerToAgent, false)
 }

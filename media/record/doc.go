@@ -58,8 +58,9 @@
 // in reasons, twelve or more in actor and request ids) so card numbers
 // typed there never reach the disk; the sidecar has no digit fields.
 // The audio reaches the recorder L_rec behind real time (the mask
-// stage's look-ahead); WithInputDelay(L_rec) moves pause and resume by
-// that much so what was said during the pause, and only that, is left
+// stage's look-ahead); WithInputDelay(L_rec) places each frame L_rec
+// before its arrival, where it was live, so the timeline follows the
+// call's wall clock and what was said during a pause, and only that, is left
 // out.
 //
 // # WAV and checkpoints

@@ -63,5 +63,5 @@ func Example() {
 	}
 	// Output:
 	// sess-42 complete 24000 timeline samples, 16000 in the file
-	// pause skip 8800 16800 by agent-7
+	// pause skip 8160 16160 by agent-7
 }

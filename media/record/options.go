@@ -163,10 +163,10 @@ func WithOnFailure(f func(error)) Option {
 }
 
 // WithInputDelay tells the recorder that the audio handed to Write lags
-// real time by d (the recording look-ahead L_rec of the mask stage).
-// Pause and Resume then act at now+d on the timeline, which is where the
-// audio spoken at the moment of the request lands: nothing said during a
-// pause is recorded, not even the last d of it before the resume.
+// real time by d (the recording look-ahead L_rec of the mask stage). Write
+// then places a frame at its arrival minus d, which is when it was live, so
+// the timeline matches the call's wall clock and a Pause or Resume at the
+// moment of the request covers exactly what was said during the pause.
 func WithInputDelay(d time.Duration) Option {
 	return func(cfg *config) error {
 		if d < 0 || d > time.Second {

@@ -223,13 +223,28 @@ func TestMaskFileOffsetsAfterSkip(t *testing.T) {
 	}
 }
 
+// TestPauseInputDelay: audio reaches the recorder 100 ms after it was live. Frames land
+// where they were live, and a pause requested at 1 s covers exactly the audio live from
+// 1 s to the resume at 2 s, although those frames arrive 100 ms later.
 func TestPauseInputDelay(t *testing.T) {
 	r, clk, dir := testRec(t, WithInputDelay(100*time.Millisecond))
-	clk.Advance(time.Second)
-	r.Pause(PauseSilence, Action{})
-	clk.Advance(time.Second)
-	r.Resume(Action{})
-	clk.Advance(time.Second)
+	const frame = 160
+	write := func(k int) { // frame k was live at k*20 ms and arrives 100 ms later
+		if err := r.Write(LegCustomer, 7, uint32(k*frame), content(LegCustomer, int64(k*frame), frame)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(100 * time.Millisecond)
+	for k := 0; k < 150; k++ { // frames live 0..3 s, arriving 0.1..3.1 s
+		write(k)
+		clk.Advance(20 * time.Millisecond)
+		if k == 44 { // clock = 0.1 + 45*20ms = 1.0 s
+			r.Pause(PauseSilence, Action{})
+		}
+		if k == 94 { // clock = 2.0 s
+			r.Resume(Action{})
+		}
+	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +252,11 @@ func TestPauseInputDelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := sc.Pauses[0]; p.StartSample != 8800 || p.EndSample != 16800 {
-		t.Errorf("pause %d..%d, want 8800..16800: shifted by the 100 ms input delay", p.StartSample, p.EndSample)
+	if p := sc.Pauses[0]; p.StartSample != 8000 || p.EndSample != 16000 {
+		t.Errorf("pause %d..%d, want 8000..16000: at the requests' times", p.StartSample, p.EndSample)
 	}
+	left, _ := decode(t, wavPath(dir))
+	checkRange(t, "before pause", left, LegCustomer, 0, 8000, 0)
+	checkSilent(t, "pause", left, 8000, 16000)
+	checkRange(t, "after pause", left, LegCustomer, 16000, 24000, 16000)
 }

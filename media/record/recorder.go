@@ -125,7 +125,7 @@ type Recorder struct {
 	start   time.Time
 	window  int64
 	ckpt    int64
-	delay   int64 // input delay in samples, added to pause/resume positions
+	delay   int64 // input delay in samples, taken off each frame's arrival position
 
 	rings [NumChannels]*ring
 	half  uint64
@@ -251,7 +251,8 @@ func (r *Recorder) Write(leg Leg, ssrc, ts uint32, pcm []int16) error {
 		return nil
 	}
 	q := r.rings[leg]
-	if !q.push(ssrc, ts, r.posAt(r.cfg.clock.Now()), pcm) {
+	// The frame was live the input delay ago: place it there (see WithInputDelay).
+	if !q.push(ssrc, ts, max(r.posAt(r.cfg.clock.Now())-r.delay, 0), pcm) {
 		q.dropped.Add(1)
 		return ErrRingFull
 	}
@@ -264,8 +265,7 @@ func (r *Recorder) Write(leg Leg, ssrc, ts uint32, pcm []int16) error {
 	return nil
 }
 
-// Pause starts a pause at the current timeline position (plus the input
-// delay, see WithInputDelay). Pausing while
+// Pause starts a pause at the current timeline position. Pausing while
 // paused changes nothing and returns false. An empty behaviour means
 // PauseSilence.
 func (r *Recorder) Pause(b PauseBehavior, a Action) (bool, error) {
@@ -345,7 +345,6 @@ func (r *Recorder) control(it ctlItem, pause bool) (bool, error) {
 	}
 	switch it.kind {
 	case ctlPause, ctlResume:
-		it.pos += r.delay
 		if r.paused == pause {
 			r.ctl.Unlock()
 			return false, nil
