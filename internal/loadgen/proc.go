@@ -138,3 +138,20 @@ func parseSNMPUDP(b []byte) (UDPCounters, error) {
 	}
 	return UDPCounters{}, fmt.Errorf("%w: snmp: no Udp lines", ErrProc)
 }
+
+// LoadAvg1 is the 1-minute load average of /proc/loadavg, 0 when unreadable.
+func LoadAvg1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := bytes.Fields(b)
+	if len(f) == 0 {
+		return 0
+	}
+	v, err := strconv.ParseFloat(string(f[0]), 64)
+	if err != nil {
+		return 0
+	}
+	return v
+}

@@ -34,6 +34,9 @@ type Result struct {
 	Misrouted       uint64 `json:"packets_misrouted"`
 	SendErrors      uint64 `json:"send_errors"`
 	UDPRcvbufErrors uint64 `json:"udp_rcvbuf_errors_system"`
+	// LoadAvg is the machine's 1-minute load average at the end of the window: other
+	// processes compete with relay and generator, and a busy box shows in the tails.
+	LoadAvg float64 `json:"loadavg_1m"`
 
 	LatencySamples uint64  `json:"latency_samples"`
 	LatencyP50     float64 `json:"latency_p50_us"`
@@ -218,6 +221,7 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 	row("memory per idle session", "KiB", true, func(r *Result) float64 { return r.MemPerIdle / 1024 }, "%.1f")
 	row("memory per active call", "KiB", true, func(r *Result) float64 { return r.MemPerActive / 1024 }, "%.1f")
 	row("UDP rcvbuf errors (system)", "", false, func(r *Result) float64 { return float64(r.UDPRcvbufErrors) }, "%.0f")
+	row("load average 1 min (system)", "", false, func(r *Result) float64 { return r.LoadAvg }, "%.2f")
 	if err := tw.Flush(); err != nil {
 		return err
 	}

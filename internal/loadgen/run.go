@@ -175,6 +175,7 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	}
 	<-sendDone
 	w1 := window{at: time.Now(), proc: proc(), self: SelfCPU(), pkts: m.received()}
+	res.LoadAvg = LoadAvg1()
 	m.measure.Store(false)
 	res.RSSSamples = append(res.RSSSamples, RSSSample{At: w1.at.Sub(w0.at).Seconds(), RSS: w1.proc.RSS})
 	capWG.Wait()
