@@ -96,6 +96,12 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if err != nil {
 		return fmt.Errorf("media ports: %w", err)
 	}
+	engine, err := relay.NewEngine(cfg.Media.Engine, relay.EngineOptions{})
+	if err != nil {
+		return fmt.Errorf("media engine: %w", err)
+	}
+	defer engine.Close() // deferred first, so it runs after the sessions' calls closed
+	log.Info("media engine", "engine", engine.Name())
 	defaults, captureMask := policyDefaults(cfg)
 	recorder, recDir, err := setupRecording(cfg, log, m)
 	if err != nil {
@@ -106,7 +112,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	sessions = session.NewRegistry(session.Config{
 		Media: session.RelayFactory(alloc,
 			session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
-			relayOptions(m, cfg.Media)...),
+			relayOptions(m, cfg.Media, engine)...),
 		Defaults:    defaults,
 		CaptureMask: captureMask,
 		Recorder:    recorder,

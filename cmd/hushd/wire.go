@@ -59,8 +59,9 @@ func setupRecording(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (s
 }
 
 // relayOptions resolves the metric label children once; every call shares them.
-func relayOptions(m *metrics.Metrics, mc config.Media) []relay.Option {
-	opts := []relay.Option{relay.WithLatencySampling(mc.LatencySampleEvery), relay.WithRateLimit(mc.RateLimitPPS)}
+func relayOptions(m *metrics.Metrics, mc config.Media, engine relay.Engine) []relay.Option {
+	opts := []relay.Option{relay.WithLatencySampling(mc.LatencySampleEvery), relay.WithRateLimit(mc.RateLimitPPS),
+		relay.WithEngine(engine)}
 	for _, dir := range []relay.Direction{relay.CustomerToAgent, relay.AgentToCustomer} {
 		set := m.Direction(dir.String())
 		dm := relay.DirectionMetrics{
