@@ -13,15 +13,16 @@
 //   - portable (engine.go, the default, any OS): one goroutine per socket,
 //     blocking reads through Go's netpoller into the goroutine's own
 //     buffer. Each datagram wakes its goroutine.
-//   - epoll (engine_epoll.go, Linux): W worker goroutines on locked
-//     threads, each with its own epoll instance and a call's sockets all on
+//   - epoll (engine_epoll.go, Linux): W worker goroutines (GOMAXPROCS/2),
+//     each with its own epoll instance and a call's sockets all on
 //     one worker (so a direction stays on one goroutine: order and the delay
 //     line's single owner hold). The sockets are raw non-blocking
 //     descriptors that Go's netpoller never sees (one poller per datagram,
 //     not two). A worker waits in epoll_pwait2 with the earliest
 //     delay-line release as timeout, drains each readable socket with
 //     recvmmsg (32 a call) into preallocated buffers and sends with
-//     sendto. At telephony rates most relay CPU is the kernel's per-wakeup
+//     sendto; both never block, so they are raw system calls the Go
+//     scheduler does not see. At telephony rates most relay CPU is the kernel's per-wakeup
 //     work, so under load a worker lingers (EngineOptions.Linger, 250 us)
 //     before polling again and one wake-up collects many sockets'
 //     datagrams; it lingers only when its recent rate brings at least one

@@ -47,7 +47,7 @@ const (
 // EngineOptions tunes NewEngine. The zero value picks the defaults.
 type EngineOptions struct {
 	// Workers is the epoll engine's number of worker goroutines, each
-	// with its own epoll instance; 0 means GOMAXPROCS.
+	// with its own epoll instance; 0 means GOMAXPROCS/2 (at least 1).
 	Workers int
 	// Linger is how long an epoll worker under load waits before polling
 	// again, so that one wake-up collects the datagrams of many sockets

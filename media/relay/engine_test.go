@@ -2,6 +2,7 @@ package relay
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -20,11 +21,15 @@ func withTestEngine(opts []Option) []Option {
 // TestMain runs the tests with each engine: portable, then epoll. An engine
 // the kernel refuses is skipped with a message, never failed: the portable
 // run still covers the pipeline. HUSH_RELAY_ENGINES (comma-separated)
-// narrows the list.
+// narrows the list. With -bench the suite runs once (portable): the
+// engine benchmarks compare the engines as sub-benchmarks.
 func TestMain(m *testing.M) {
+	flag.Parse()
 	kinds := []string{EnginePortable, EngineEpoll}
 	if v := os.Getenv("HUSH_RELAY_ENGINES"); v != "" {
 		kinds = strings.Split(v, ",")
+	} else if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		kinds = kinds[:1]
 	}
 	code := 0
 	for _, k := range kinds {
@@ -70,4 +75,66 @@ func TestNewEngineKinds(t *testing.T) {
 	if _, err := NewEngine(EngineIOURing, EngineOptions{}); !errors.Is(err, ErrEngineUnavailable) {
 		t.Fatalf("io_uring: %v", err)
 	}
+}
+
+// forEngine runs f as a sub-benchmark per engine that works here.
+// epoll-nolinger is the epoll engine with Linger off: a sender that waits
+// for replies (these benchmarks) throttles itself against a lingering
+// worker, which is meant for many independent senders (cmd/hushload).
+func forEngine(b *testing.B, f func(b *testing.B, e Engine)) {
+	for _, v := range []struct {
+		name, kind string
+		opts       EngineOptions
+	}{
+		{EnginePortable, EnginePortable, EngineOptions{}},
+		{EngineEpoll, EngineEpoll, EngineOptions{}},
+		{"epoll-nolinger", EngineEpoll, EngineOptions{Linger: -1}},
+	} {
+		k := v.kind
+		b.Run(v.name, func(b *testing.B) {
+			e, err := NewEngine(k, v.opts)
+			if errors.Is(err, ErrEngineUnavailable) {
+				b.Skipf("engine %s: %v", k, err)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			f(b, e)
+		})
+	}
+}
+
+// BenchmarkEngineForward is BenchmarkForwardRTP (16 in flight) per engine;
+// allocs/op is per forwarded packet and must be 0.
+func BenchmarkEngineForward(b *testing.B) {
+	forEngine(b, func(b *testing.B, e Engine) {
+		r := newForwardRig(b, WithEngine(e))
+		const window = 16
+		b.ReportAllocs()
+		inFlight := 0
+		for b.Loop() {
+			r.send(b)
+			if inFlight++; inFlight == window {
+				r.recv(b)
+				inFlight--
+			}
+		}
+		for ; inFlight > 0; inFlight-- {
+			r.recv(b)
+		}
+	})
+}
+
+// BenchmarkEngineLockstep is one packet in flight per engine: ns/op is the
+// round trip through the relay.
+func BenchmarkEngineLockstep(b *testing.B) {
+	forEngine(b, func(b *testing.B, e Engine) {
+		r := newForwardRig(b, WithEngine(e))
+		b.ReportAllocs()
+		for b.Loop() {
+			r.send(b)
+			r.recv(b)
+		}
+	})
 }
