@@ -18,11 +18,12 @@ type delayLine struct {
 	c   *Call
 	in  Leg
 	dir Direction
+	tx  sendFunc     // the engine's send
 	mk  *mask.Masker // created at the first masked packet
 }
 
-func newDelayLine(c *Call, in Leg) *delayLine {
-	d := &delayLine{c: c, in: in, dir: Direction(in)}
+func newDelayLine(c *Call, in Leg, tx sendFunc) *delayLine {
+	d := &delayLine{c: c, in: in, dir: Direction(in), tx: tx}
 	if c.tap != nil {
 		// The recording needs every audio packet analysed.
 		d.mk = c.newMasker(d.dir)
@@ -107,7 +108,7 @@ func (d *delayLine) release(now time.Duration) {
 		if !ok {
 			return
 		}
-		d.c.sendRTP(d.in, pkt)
+		d.c.sendRTP(d.tx, d.in, pkt)
 	}
 }
 
@@ -123,7 +124,7 @@ func (d *delayLine) flush() {
 		if !ok {
 			break
 		}
-		d.c.sendRTP(d.in, pkt)
+		d.c.sendRTP(d.tx, d.in, pkt)
 	}
 	if d.c.tap == nil {
 		d.mk.Reset()
@@ -165,14 +166,14 @@ func (c *Call) newMasker(dir Direction) *mask.Masker {
 
 // sendRTP sends a released packet of the direction starting at leg in to
 // the other leg's current remote.
-func (c *Call) sendRTP(in Leg, pkt []byte) {
+func (c *Call) sendRTP(tx sendFunc, in Leg, pkt []byte) {
 	dir := Direction(in)
 	out, dst := c.route(in, false)
 	if !dst.IsValid() {
 		c.drop(dir, DropNoRemote)
 		return
 	}
-	if err := out.write(pkt, dst); err != nil {
+	if err := tx(out, pkt, dst); err != nil {
 		if !c.closing.Load() {
 			c.drop(dir, DropSendError)
 		}

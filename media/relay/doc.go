@@ -27,13 +27,26 @@
 //     before polling again and one wake-up collects many sockets'
 //     datagrams; it lingers only when its recent rate brings at least one
 //     more datagram per wait, so a quiet relay adds no latency.
-//   - io_uring: not built yet; NewEngine refuses it (ErrEngineUnavailable)
-//     and EngineAuto picks epoll, else portable. The plan: one ring per
-//     worker, multishot IORING_OP_RECVMSG per socket with a provided
-//     buffer ring, sends as IORING_OP_SENDMSG, and one io_uring_enter per
-//     cycle submitting the sends and waiting for N completions or a
-//     timeout (IORING_ENTER_EXT_ARG), N adapted to load like Linger;
-//     io_uring_setup failing with ENOSYS or EPERM (containers) falls back.
+//   - io_uring (engine_uring.go over raw system calls, uring_linux.go;
+//     Linux 6.0+): the epoll engine's layout, but each worker owns a ring.
+//     Every socket has one multishot IORING_OP_RECVMSG outstanding that
+//     takes buffers from the worker's provided buffer ring
+//     (IORING_REGISTER_PBUF_RING), so receiving costs no system call per
+//     socket; sends are queued as IORING_OP_SENDMSG (the datagram copied
+//     into a send slot) and go out with the next io_uring_enter, which also
+//     waits: for one completion when quiet, or under load for as many as
+//     Linger should bring, bounded by Linger and the next delay-line
+//     release (IORING_ENTER_EXT_ARG). One system call per wake-up sends
+//     and receives for every socket of the worker. Its send errors arrive
+//     as completions, after the packet was counted as sent; they are
+//     counted as DropSendError too. Detaching a call cancels its receives
+//     and waits for their last completions (the kernel holds the sockets
+//     until then).
+//
+// NewEngine fails with ErrEngineUnavailable when the kernel or a sandbox
+// refuses an engine (containers often block io_uring_setup); EngineAuto
+// then falls back to epoll, then portable. Tests run the whole suite once
+// per engine that works and skip, with a message, the ones that do not.
 //
 // A daemon makes one Engine (NewEngine) and passes it to each Call with
 // WithEngine.

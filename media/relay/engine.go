@@ -40,7 +40,7 @@ type Engine interface {
 const (
 	EnginePortable = "portable" // a goroutine per socket, Go's netpoller; any OS
 	EngineEpoll    = "epoll"    // Linux: worker goroutines, own epoll, recvmmsg
-	EngineIOURing  = "io_uring" // not built yet (see doc.go); NewEngine refuses it
+	EngineIOURing  = "io_uring" // Linux 6.0+: multishot receives, batched submission
 	EngineAuto     = "auto"     // the best that works here: epoll, else portable
 )
 
@@ -72,7 +72,7 @@ func NewEngine(kind string, opts EngineOptions) (Engine, error) {
 	case EngineEpoll:
 		return newEpollEngine(opts)
 	case EngineIOURing:
-		return nil, fmt.Errorf("%w: %s is not implemented yet", ErrEngineUnavailable, kind)
+		return newURingEngine(opts)
 	case EngineAuto:
 		e, err := newEpollEngine(opts)
 		if err == nil {
@@ -121,7 +121,7 @@ func (portableEngine) detach(c *Call) {
 func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 	defer c.wg.Done()
 	buf := make([]byte, MaxPacketSize+1)
-	r := newReceiver(c, in, kind)
+	r := newReceiver(c, in, kind, sock.write)
 	defer r.close()
 	// The read deadline drives the delay line: it is the next release
 	// time while packets are queued, none otherwise.

@@ -25,7 +25,7 @@ func withTestEngine(opts []Option) []Option {
 // engine benchmarks compare the engines as sub-benchmarks.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	kinds := []string{EnginePortable, EngineEpoll}
+	kinds := []string{EnginePortable, EngineEpoll, EngineIOURing}
 	if v := os.Getenv("HUSH_RELAY_ENGINES"); v != "" {
 		kinds = strings.Split(v, ",")
 	} else if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
@@ -72,9 +72,6 @@ func TestNewEngineKinds(t *testing.T) {
 	if _, err := NewEngine("kqueue", EngineOptions{}); !errors.Is(err, ErrUnknownEngine) {
 		t.Fatalf("unknown kind: %v", err)
 	}
-	if _, err := NewEngine(EngineIOURing, EngineOptions{}); !errors.Is(err, ErrEngineUnavailable) {
-		t.Fatalf("io_uring: %v", err)
-	}
 }
 
 // forEngine runs f as a sub-benchmark per engine that works here.
@@ -89,6 +86,8 @@ func forEngine(b *testing.B, f func(b *testing.B, e Engine)) {
 		{EnginePortable, EnginePortable, EngineOptions{}},
 		{EngineEpoll, EngineEpoll, EngineOptions{}},
 		{"epoll-nolinger", EngineEpoll, EngineOptions{Linger: -1}},
+		{EngineIOURing, EngineIOURing, EngineOptions{}},
+		{"io_uring-nolinger", EngineIOURing, EngineOptions{Linger: -1}},
 	} {
 		k := v.kind
 		b.Run(v.name, func(b *testing.B) {

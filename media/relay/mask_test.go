@@ -468,7 +468,7 @@ func maskedFixture(t testing.TB) (*Call, *delayLine, *Packet, func()) {
 	if err := c.SetMaskPolicy(CustomerToAgent, mask.Policy{Mode: mask.ModeTone, Capture: true}); err != nil {
 		t.Fatal(err)
 	}
-	dl := newDelayLine(c, Customer)
+	dl := newDelayLine(c, Customer, sock.write)
 	st := &g711Stream{pt: 0, ssrc: 5}
 	sig := make([]float64, 50*sFrame)
 	tone{key: '5', at: 10 * sFrame, dur: 20 * sFrame, dbm0: -10}.add(sig, rand.New(rand.NewPCG(1, 1)))
@@ -493,11 +493,11 @@ func maskedFixture(t testing.TB) (*Call, *delayLine, *Packet, func()) {
 			pkt, ok := dl.mk.Pop(dl.now() + time.Hour)
 			if !ok || dl.mk.Len() < 3 {
 				if ok {
-					c.sendRTP(Customer, pkt)
+					c.sendRTP(sock.write, Customer, pkt)
 				}
 				break
 			}
-			c.sendRTP(Customer, pkt)
+			c.sendRTP(sock.write, Customer, pkt)
 		}
 		i++
 	}

@@ -26,14 +26,22 @@ type receiver struct {
 	every uint32
 	seen  uint32
 	rate  rateGate
+	// tx sends; an engine with its own submission queue (io_uring) hands
+	// in its own, the others sock.write.
+	tx sendFunc
 	// dl is the direction's delay line, on the RTP socket only (delay.go).
 	dl *delayLine
 	p  Packet
 }
 
-func newReceiver(c *Call, in Leg, kind sockKind) *receiver {
+// sendFunc sends datagram b from socket out to dst. It must not keep b
+// after it returns.
+type sendFunc func(out sock, b []byte, dst netip.AddrPort) error
+
+func newReceiver(c *Call, in Leg, kind sockKind, tx sendFunc) *receiver {
 	r := &receiver{
-		c: c, in: in, kind: kind, dir: Direction(in),
+		tx: tx,
+		c:  c, in: in, kind: kind, dir: Direction(in),
 		m:     &c.metrics[Direction(in)],
 		ls:    &c.legs[in].stats,
 		os:    &c.legs[in.Other()].stats,
@@ -41,7 +49,7 @@ func newReceiver(c *Call, in Leg, kind sockKind) *receiver {
 		rate:  rateGate{limit: c.rateLimit},
 	}
 	if kind == kindRTP {
-		r.dl = newDelayLine(c, in)
+		r.dl = newDelayLine(c, in, tx)
 	}
 	return r
 }
@@ -78,7 +86,7 @@ func (r *receiver) packet(buf []byte, n int, src netip.AddrPort) bool {
 	if r.dl != nil && !p.RTCP && r.dl.handle(p) {
 		return true
 	}
-	if err := out.write(p.Buf, dst); err != nil {
+	if err := r.tx(out, p.Buf, dst); err != nil {
 		if c.closing.Load() {
 			return false
 		}

@@ -1,0 +1,551 @@
+//go:build linux && (amd64 || arm64)
+
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The io_uring engine: like the epoll engine (workers, a call's sockets on
+// one worker, raw sockets, the shared pipeline), but each worker owns a
+// ring. Every socket has one multishot recvmsg outstanding (Linux 6.0) that
+// picks buffers from the worker's provided buffer ring, so receiving costs
+// no system call per socket; sends are queued as sendmsg entries and
+// submitted with the next io_uring_enter, which also waits: for one
+// completion when quiet, or under load for the completions expected in
+// Linger (or Linger, whichever comes first), so one wake-up serves many
+// sockets and one system call both sends and receives.
+
+const (
+	uringEntries    = 4096 // submission queue; completions are twice that
+	uringBufs       = 2048 // provided buffers per worker (a power of two)
+	uringNameLen    = unix.SizeofSockaddrInet6
+	uringBufSize    = 2176 // recvmsg_out + name + MaxPacketSize+1, rounded up
+	uringSendSlots  = 1024 // sends in flight per worker; beyond, sendto directly
+	uringMaxBatch   = 64   // most completions a loaded wait asks for
+	uringKindShift  = 56
+	uringKindRecv   = 1
+	uringKindSend   = 2
+	uringKindCtl    = 3
+	uringKindCancel = 4
+)
+
+type uringEngine struct {
+	workers []*uringWorker
+	next    atomic.Uint32
+	once    sync.Once
+}
+
+type uringWorker struct {
+	ring   *uring
+	bufs   *bufRing
+	evfd   int
+	linger time.Duration
+	done   chan struct{}
+
+	mu     sync.Mutex
+	ops    []epollOp
+	closed bool
+
+	// Owned by the worker goroutine.
+	slots   []*uringEntry
+	free    []int32
+	calls   map[*Call][]int32
+	leaving map[*Call]chan error // detaching: done when its receives ended
+	timed   []*uringEntry
+	recvHdr unix.Msghdr // template for multishot recvmsg: name and control sizes
+	sends   []uringSend
+	sfree   []int32
+	cur     *receiver // whose packet or release is being handled (for send errors)
+	rate    float64
+	winAt   time.Time
+	winN    int
+	evbuf   [8]byte
+}
+
+type uringEntry struct {
+	r      *receiver
+	c      *Call
+	fd     int
+	timed  bool
+	active bool // a multishot receive is outstanding
+	gone   bool // detaching: do not re-arm
+}
+
+// uringSend is one sendmsg in flight: the kernel reads it until the
+// completion, so it lives in the worker, not on a stack.
+type uringSend struct {
+	hdr  unix.Msghdr
+	iov  unix.Iovec
+	addr rawAddr
+	c    *Call
+	dir  Direction
+	buf  [MaxPacketSize]byte
+}
+
+func newURingEngine(opts EngineOptions) (Engine, error) {
+	n := opts.Workers
+	if n <= 0 {
+		n = max(runtime.GOMAXPROCS(0)/2, 1)
+	}
+	linger := opts.Linger
+	if linger == 0 {
+		linger = DefaultLinger
+	}
+	e := &uringEngine{}
+	for range n {
+		w, err := newURingWorker(max(linger, 0))
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		e.workers = append(e.workers, w)
+		go w.run()
+	}
+	return e, nil
+}
+
+func newURingWorker(linger time.Duration) (*uringWorker, error) {
+	ring, err := newURing(uringEntries)
+	if err != nil {
+		return nil, err
+	}
+	bufs, err := newBufRing(ring, 0, uringBufs, uringBufSize)
+	if err != nil {
+		ring.close()
+		return nil, err
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		bufs.free()
+		ring.close()
+		return nil, fmt.Errorf("%w: eventfd: %v", ErrEngineUnavailable, err)
+	}
+	w := &uringWorker{ring: ring, bufs: bufs, evfd: evfd, linger: linger, done: make(chan struct{}),
+		calls: make(map[*Call][]int32), leaving: make(map[*Call]chan error),
+		sends: make([]uringSend, uringSendSlots)}
+	w.recvHdr.Namelen = uringNameLen
+	for i := range w.sends {
+		s := &w.sends[i]
+		s.hdr.Name = (*byte)(unsafe.Pointer(&s.addr.sa))
+		s.hdr.Iov = &s.iov
+		s.hdr.SetIovlen(1)
+		s.iov.Base = &s.buf[0]
+		w.sfree = append(w.sfree, int32(i))
+	}
+	w.armCtl()
+	return w, nil
+}
+
+func (e *uringEngine) Name() string { return EngineIOURing }
+func (e *uringEngine) raw() bool    { return true }
+
+func (e *uringEngine) Close() error {
+	e.once.Do(func() {
+		for _, w := range e.workers {
+			if w.submit(epollOp{stop: true}) == nil {
+				<-w.done
+			}
+			w.bufs.free()
+			w.ring.close()
+			unix.Close(w.evfd)
+		}
+	})
+	return nil
+}
+
+func (e *uringEngine) attach(c *Call) error {
+	i := int(e.next.Add(1)-1) % len(e.workers)
+	c.engSlot = i
+	return e.workers[i].submit(epollOp{c: c, attach: true})
+}
+
+func (e *uringEngine) detach(c *Call) { e.workers[c.engSlot].submit(epollOp{c: c}) }
+
+// submit hands an operation to the worker and waits until it is done.
+func (w *uringWorker) submit(op epollOp) error {
+	op.done = make(chan error, 1)
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	w.ops = append(w.ops, op)
+	if op.stop {
+		w.closed = true
+	}
+	w.mu.Unlock()
+	one := [8]byte{1}
+	if _, err := unix.Write(w.evfd, one[:]); err != nil && !errors.Is(err, unix.EAGAIN) {
+		return fmt.Errorf("relay: waking io_uring worker: %w", err)
+	}
+	return <-op.done
+}
+
+func ud(kind uint64, idx int32) uint64 { return kind<<uringKindShift | uint64(uint32(idx)) }
+
+// armCtl polls the eventfd (multishot): control operations wake the wait.
+func (w *uringWorker) armCtl() {
+	s := w.ring.sqe()
+	s.opcode = uringOpPollAdd
+	s.fd = int32(w.evfd)
+	s.len = uringPollAddMulti
+	s.opFlags = unix.POLLIN
+	s.userData = ud(uringKindCtl, 0)
+}
+
+// armRecv starts a socket's multishot receive.
+func (w *uringWorker) armRecv(idx int32) {
+	e := w.slots[idx]
+	s := w.ring.sqe()
+	if s == nil {
+		return // the kernel refuses entries: the socket stays unarmed until the next try
+	}
+	s.opcode = uringOpRecvmsg
+	s.fd = int32(e.fd)
+	s.addr = uint64(uintptr(unsafe.Pointer(&w.recvHdr)))
+	s.len = 1
+	s.ioprio = uringRecvMultishot
+	s.flags = uringSqeBufferSelect
+	s.bufIndex = 0 // buffer group
+	s.userData = ud(uringKindRecv, idx)
+	e.active = true
+}
+
+// send is the receivers' sendFunc: it copies the datagram into a send slot
+// and queues a sendmsg; the next enter submits it. Errors surface in the
+// completion (counted as DropSendError there).
+func (w *uringWorker) send(out sock, b []byte, dst netip.AddrPort) error {
+	n := len(w.sfree)
+	if n == 0 || len(b) > MaxPacketSize {
+		return rawSendTo(out.fd, b, dst)
+	}
+	s := w.ring.sqe()
+	if s == nil {
+		return rawSendTo(out.fd, b, dst)
+	}
+	i := w.sfree[n-1]
+	w.sfree = w.sfree[:n-1]
+	sl := &w.sends[i]
+	sl.addr.set(dst)
+	sl.hdr.Namelen = sl.addr.len
+	sl.iov.SetLen(copy(sl.buf[:], b))
+	sl.c, sl.dir = nil, 0
+	if r := w.cur; r != nil {
+		sl.c, sl.dir = r.c, r.dir
+	}
+	s.opcode = uringOpSendmsg
+	s.fd = int32(out.fd)
+	s.addr = uint64(uintptr(unsafe.Pointer(&sl.hdr)))
+	s.len = 1
+	s.opFlags = unix.MSG_DONTWAIT
+	s.userData = ud(uringKindSend, i)
+	return nil
+}
+
+func (w *uringWorker) run() {
+	defer close(w.done)
+	w.winAt = time.Now()
+	for {
+		w.wait()
+		if w.reap() {
+			return
+		}
+	}
+}
+
+// wait submits what is queued and waits for completions: one, or under
+// load as many as Linger should bring, bounded by Linger and by the
+// earliest delay-line release.
+func (w *uringWorker) wait() {
+	r := w.ring
+	if r.ready() > 0 {
+		r.enter(0, -1)
+		return
+	}
+	timeout := int64(-1)
+	if t := w.timeout(); t >= 0 {
+		timeout = int64(t)
+	}
+	want := uint32(1)
+	if w.linger > 0 {
+		if exp := w.rate * w.linger.Seconds(); exp >= 2 {
+			want = uint32(min(exp, uringMaxBatch))
+			if timeout < 0 || timeout > int64(w.linger) {
+				timeout = int64(w.linger)
+			}
+		}
+	}
+	r.enter(want, timeout)
+}
+
+// reap handles the waiting completions; it reports whether to stop.
+func (w *uringWorker) reap() bool {
+	r := w.ring
+	stop := false
+	ctl := false
+	pkts := 0
+	for range 8 { // bounded: completions keep coming while we handle them
+		n := r.ready()
+		if n == 0 {
+			break
+		}
+		for i := range n {
+			c := r.cqe(i)
+			kind, idx := c.userData>>uringKindShift, int32(uint32(c.userData))
+			switch kind {
+			case uringKindRecv:
+				pkts += w.received(idx, c.res, c.flags)
+			case uringKindSend:
+				sl := &w.sends[idx]
+				if c.res < 0 && sl.c != nil && !sl.c.closing.Load() {
+					sl.c.drop(sl.dir, DropSendError)
+				}
+				sl.c = nil
+				w.sfree = append(w.sfree, idx)
+			case uringKindCtl:
+				ctl = true
+				if c.flags&uringCQEFMore == 0 {
+					w.armCtl()
+				}
+			}
+		}
+		r.consume(n)
+	}
+	w.bufs.publish()
+	w.expire()
+	if ctl {
+		stop = w.control()
+	}
+	w.winN += pkts
+	if now := time.Now(); now.Sub(w.winAt) >= 10*time.Millisecond {
+		w.rate = float64(w.winN) / now.Sub(w.winAt).Seconds()
+		w.winAt, w.winN = now, 0
+	}
+	return stop
+}
+
+// received handles a multishot receive completion; it returns 1 when it
+// carried a datagram.
+func (w *uringWorker) received(idx int32, res int32, flags uint32) int {
+	e := w.slots[idx]
+	more := flags&uringCQEFMore != 0
+	got := 0
+	if flags&uringCQEFBuffer != 0 {
+		id := uint16(flags >> uringCQEBufferShift)
+		if res >= 0 && e != nil && !e.gone && e.r != nil {
+			b := w.bufs.buf(id)
+			out := (*uringRecvmsgOut)(unsafe.Pointer(&b[0]))
+			name := (*rawAddr)(unsafe.Pointer(&b[16]))
+			payload := b[16+uringNameLen:]
+			n := int(out.payloadlen)
+			if out.flags&unix.MSG_TRUNC != 0 || n > MaxPacketSize {
+				n = MaxPacketSize + 1
+			}
+			src := netip.AddrPort{}
+			if out.namelen > 0 {
+				src = name.addrPort()
+			}
+			w.cur = e.r
+			e.r.packet(payload, n, src)
+			w.cur = nil
+			got = 1
+		}
+		w.bufs.put(id)
+	}
+	if e == nil {
+		return got
+	}
+	if !more {
+		e.active = false
+		if e.gone {
+			w.release(idx)
+		} else {
+			w.armRecv(idx) // ENOBUFS or an error ended the multishot: re-arm
+		}
+	}
+	if got == 1 && e.r != nil && e.r.dl != nil && !e.timed {
+		if _, ok := e.r.dl.due(); ok {
+			e.timed = true
+			w.timed = append(w.timed, e)
+		}
+	}
+	return got
+}
+
+func (w *uringWorker) timeout() time.Duration {
+	if len(w.timed) == 0 {
+		return -1
+	}
+	now := time.Now()
+	best := time.Duration(-1)
+	for _, e := range w.timed {
+		if e.r == nil {
+			continue
+		}
+		if at, ok := e.r.dl.due(); ok {
+			d := max(e.r.c.epoch.Add(at).Sub(now), 0)
+			if best < 0 || d < best {
+				best = d
+			}
+		}
+	}
+	return best
+}
+
+func (w *uringWorker) expire() {
+	if len(w.timed) == 0 {
+		return
+	}
+	now := time.Now()
+	keep := w.timed[:0]
+	for _, e := range w.timed {
+		if e.r == nil {
+			continue
+		}
+		dl := e.r.dl
+		if at, ok := dl.due(); ok && !now.Before(dl.c.epoch.Add(at)) {
+			w.cur = e.r
+			dl.expire()
+			w.cur = nil
+		}
+		if _, ok := dl.due(); ok {
+			keep = append(keep, e)
+			continue
+		}
+		e.timed = false
+	}
+	clear(w.timed[len(keep):])
+	w.timed = keep
+}
+
+// control runs queued operations; it reports whether to stop.
+func (w *uringWorker) control() bool {
+	// Submit the queued sends first: a detached call's sockets close when
+	// control answers, and an entry submitted later could meet a reused
+	// descriptor number. Submitted, the kernel holds the file.
+	w.ring.enter(0, -1)
+	unix.Read(w.evfd, w.evbuf[:])
+	w.mu.Lock()
+	ops := w.ops
+	w.ops = nil
+	w.mu.Unlock()
+	stop := false
+	for _, op := range ops {
+		switch {
+		case op.stop:
+			stop = true
+			for c := range w.calls {
+				w.forget(c)
+			}
+			op.done <- nil
+		case op.attach:
+			op.done <- w.add(op.c)
+		default:
+			w.leave(op.c, op.done)
+		}
+	}
+	return stop
+}
+
+func (w *uringWorker) add(c *Call) error {
+	for l := range numLegs {
+		s := c.legs[l].socks
+		w.addSock(c, l, kindRTP, s.rtp.fd)
+		if !s.mux {
+			w.addSock(c, l, kindRTCP, s.rtcp.fd)
+		}
+	}
+	return nil
+}
+
+func (w *uringWorker) addSock(c *Call, l Leg, kind sockKind, fd int) {
+	var idx int32
+	if n := len(w.free); n > 0 {
+		idx, w.free = w.free[n-1], w.free[:n-1]
+	} else {
+		idx = int32(len(w.slots))
+		w.slots = append(w.slots, nil)
+	}
+	w.slots[idx] = &uringEntry{r: newReceiver(c, l, kind, w.send), c: c, fd: fd}
+	w.calls[c] = append(w.calls[c], idx)
+	w.armRecv(idx)
+}
+
+// leave stops serving c: it cancels the receives and answers done once
+// their last completions arrived (the kernel holds the sockets until
+// then). The receivers close at once: no datagram of c is handled after.
+func (w *uringWorker) leave(c *Call, done chan error) {
+	idxs := w.calls[c]
+	pending := false
+	for _, idx := range idxs {
+		e := w.slots[idx]
+		e.gone = true
+		e.r.close()
+		e.r = nil
+		if e.active {
+			pending = true
+			s := w.ring.sqe()
+			if s != nil {
+				s.opcode = uringOpAsyncCancel
+				s.fd = -1
+				s.addr = ud(uringKindRecv, idx)
+				s.userData = ud(uringKindCancel, idx)
+			}
+		} else {
+			w.release(idx)
+		}
+	}
+	if !pending {
+		delete(w.calls, c)
+		done <- nil
+		return
+	}
+	w.leaving[c] = done
+}
+
+// release frees a slot whose receive has ended, and finishes its call's
+// detach when it was the last.
+func (w *uringWorker) release(idx int32) {
+	e := w.slots[idx]
+	w.slots[idx] = nil
+	w.free = append(w.free, idx)
+	c := e.c
+	for _, i := range w.calls[c] {
+		if w.slots[i] != nil {
+			return
+		}
+	}
+	delete(w.calls, c)
+	if done, ok := w.leaving[c]; ok {
+		delete(w.leaving, c)
+		w.ring.enter(0, -1) // see control
+		done <- nil
+	}
+}
+
+// forget drops c without waiting for its receives (the engine is closing
+// and the ring goes with it).
+func (w *uringWorker) forget(c *Call) {
+	for _, idx := range w.calls[c] {
+		if e := w.slots[idx]; e != nil && e.r != nil {
+			e.r.close()
+			e.r = nil
+		}
+		w.slots[idx] = nil
+	}
+	delete(w.calls, c)
+	if done, ok := w.leaving[c]; ok {
+		delete(w.leaving, c)
+		done <- nil
+	}
+}
