@@ -87,7 +87,7 @@ type Media struct {
 	LatencySampleEvery int           `yaml:"latency_sample_every"` // >= 1
 	LockSSRC           bool          `yaml:"lock_ssrc"`            // drop RTP with another SSRC than the leg's first
 	RateLimitPPS       int           `yaml:"rate_limit_pps"`       // packets/s accepted per socket; 0 = no cap
-	Engine             string        `yaml:"engine"`               // socket I/O engine: portable, epoll or auto
+	Engine             string        `yaml:"engine"`               // socket I/O engine: portable, epoll, io_uring or auto
 }
 
 // BindIP is the parsed Address. Call it only on a validated Config.

@@ -36,8 +36,8 @@ var keys = []key{
 		func(c *Config) *bool { return &c.Media.LockSSRC }, nil),
 	def("media.rate_limit_pps", "packets per second each media socket accepts from its remote; more are dropped and counted (0 = no cap)",
 		func(c *Config) *int { return &c.Media.RateLimitPPS }, intRange(0, 1_000_000)),
-	def("media.engine", "socket I/O engine: portable (a goroutine per socket), epoll (Linux worker threads, batched, fewer wake-ups under load) or auto (epoll where allowed, else portable)",
-		func(c *Config) *string { return &c.Media.Engine }, oneOf("portable", "epoll", "auto")),
+	def("media.engine", "socket I/O engine: portable (a goroutine per socket), epoll (Linux workers, recvmmsg, fewer wake-ups under load), io_uring (Linux 6.0+, multishot receive, batched submission) or auto (the best the kernel allows)",
+		func(c *Config) *string { return &c.Media.Engine }, oneOf("portable", "epoll", "io_uring", "auto")),
 
 	def("session.max_sessions", "maximum concurrent sessions; creating more is refused",
 		func(c *Config) *int { return &c.Session.MaxSessions }, intRange(1, 1_000_000)),
