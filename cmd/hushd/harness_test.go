@@ -199,6 +199,9 @@ type watcher struct {
 	ch chan *hushv1.SessionEvent
 	// end receives the stream's final error (io.EOF for a clean end).
 	end chan error
+	// first is the snapshot, read by watch so that the subscription is in place on the
+	// server before the test goes on; next returns it first.
+	first *hushv1.SessionEvent
 }
 
 func (d *daemon) watch(id string) *watcher {
@@ -221,12 +224,19 @@ func (d *daemon) watch(id string) *watcher {
 			w.ch <- ev
 		}
 	}()
+	// Wait for the snapshot: until it arrives the server may not have subscribed yet, and
+	// a change made now could be missed.
+	w.first = w.next()
 	return w
 }
 
 // next returns the next event, failing after the deadline.
 func (w *watcher) next() *hushv1.SessionEvent {
 	w.t.Helper()
+	if ev := w.first; ev != nil {
+		w.first = nil
+		return ev
+	}
 	select {
 	case ev, ok := <-w.ch:
 		if !ok {
