@@ -87,3 +87,14 @@ func FuzzDecodeBencode(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodeBencode(b *testing.B) {
+	msg := []byte("d6:result2:ok3:sdp122:v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\ne")
+	if _, err := DecodeBencode(msg); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = DecodeBencode(msg)
+	}
+}

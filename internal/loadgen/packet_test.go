@@ -86,3 +86,13 @@ func FuzzParsePacket(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParsePacket(b *testing.B) {
+	p := make([]byte, packetLen)
+	writePacket(p, 0, 1, 2, 3)
+	b.ReportAllocs()
+	b.SetBytes(packetLen)
+	for b.Loop() {
+		_, _, _ = parsePacket(p, 0, 4)
+	}
+}
