@@ -66,6 +66,7 @@ type uringWorker struct {
 	sends   []uringSend
 	sfree   []int32
 	cur     *receiver // whose packet or release is being handled (for send errors)
+	queued  uint32    // sends queued since the last enter
 	rate    float64
 	winAt   time.Time
 	winN    int
@@ -249,7 +250,14 @@ func (w *uringWorker) send(out sock, b []byte, dst netip.AddrPort) error {
 	s.len = 1
 	s.opFlags = unix.MSG_DONTWAIT
 	s.userData = ud(uringKindSend, i)
+	w.queued++
 	return nil
+}
+
+// flush submits the queued entries without waiting.
+func (w *uringWorker) flush() {
+	w.ring.enter(0, -1)
+	w.queued = 0
 }
 
 func (w *uringWorker) run() {
@@ -269,7 +277,7 @@ func (w *uringWorker) run() {
 func (w *uringWorker) wait() {
 	r := w.ring
 	if r.ready() > 0 {
-		r.enter(0, -1)
+		w.flush()
 		return
 	}
 	timeout := int64(-1)
@@ -285,6 +293,10 @@ func (w *uringWorker) wait() {
 			}
 		}
 	}
+	// The queued sends complete during this enter (UDP sends do not wait)
+	// and their completions must not end the wait for receives.
+	want += w.queued
+	w.queued = 0
 	r.enter(want, timeout)
 }
 
@@ -433,7 +445,7 @@ func (w *uringWorker) control() bool {
 	// Submit the queued sends first: a detached call's sockets close when
 	// control answers, and an entry submitted later could meet a reused
 	// descriptor number. Submitted, the kernel holds the file.
-	w.ring.enter(0, -1)
+	w.flush()
 	unix.Read(w.evfd, w.evbuf[:])
 	w.mu.Lock()
 	ops := w.ops
@@ -528,7 +540,7 @@ func (w *uringWorker) release(idx int32) {
 	delete(w.calls, c)
 	if done, ok := w.leaving[c]; ok {
 		delete(w.leaving, c)
-		w.ring.enter(0, -1) // see control
+		w.flush() // see control
 		done <- nil
 	}
 }
