@@ -43,10 +43,10 @@ type options struct {
 	jsonPath string
 	verbose  bool
 
-	hushdBin, hushdAddr, hushdArgs      string
-	hushdPID                            int
-	rtpengineBin, rtpengineNG, rtpeArgs string
-	rtpenginePID                        int
+	hushdBin, hushdAddr, hushdArgs, hushdHTTP string
+	hushdPID                                  int
+	rtpengineBin, rtpengineNG, rtpeArgs       string
+	rtpenginePID                              int
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -77,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.verbose, "v", false, "progress and relay logs on stderr")
 	fs.StringVar(&o.hushdBin, "hushd-bin", "", "hushd binary to start (default: hushd beside hushload, then $PATH)")
 	fs.StringVar(&o.hushdAddr, "hushd-addr", "", "use a running hushd at this gRPC address instead of starting one")
+	fs.StringVar(&o.hushdHTTP, "hushd-http", "", "with -hushd-addr: its HTTP address, to read its drop counters from /metrics")
 	fs.IntVar(&o.hushdPID, "hushd-pid", 0, "with -hushd-addr: its process id, for CPU and memory")
 	fs.StringVar(&o.hushdArgs, "hushd-args", "", "extra flags for the started hushd (space-separated)")
 	fs.StringVar(&o.rtpengineBin, "rtpengine-bin", "", "rtpengine binary to start (default: rtpengine in $PATH; Debian package rtpengine-daemon)")
@@ -255,6 +256,7 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 			if err != nil {
 				return nil, nil, err
 			}
+			h.SetMetricsAddr(o.hushdHTTP)
 			return h, func() { _ = h.Close() }, nil
 		}
 		bin, err := findBinary(o.hushdBin, "hushd", true)
@@ -272,6 +274,7 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 			_ = p.Stop()
 			return nil, nil, err
 		}
+		h.SetMetricsAddr(p.HTTP)
 		return h, func() { _ = h.Close(); _ = p.Stop() }, nil
 	case "rtpengine":
 		if o.rtpengineNG != "" {

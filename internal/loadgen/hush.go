@@ -3,8 +3,11 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +22,7 @@ type Hush struct {
 	conn   *grpc.ClientConn
 	client hushv1.SessionServiceClient
 	pid    int
+	http   string        // hushd's HTTP address for /metrics; "" = not scraped
 	run    string        // distinguishes call ids of hushload processes against one hushd
 	seq    atomic.Uint64 // distinguishes calls within it: a repeated request_id would
 	// return the first (long deleted) session, as CreateSession is idempotent
@@ -77,4 +81,54 @@ func (h *Hush) SetCapture(ctx context.Context, c Call, on bool) error {
 		_, err = h.client.StopSecureCapture(ctx, &hushv1.StopSecureCaptureRequest{SessionId: c.ID})
 	}
 	return err
+}
+
+// SetMetricsAddr lets the target read hushd's drop counters from http://addr/metrics.
+func (h *Hush) SetMetricsAddr(addr string) { h.http = addr }
+
+// Drops returns hushd's hush_packets_dropped_total summed over directions, by reason, from
+// its Prometheus text exposition.
+func (h *Hush) Drops(ctx context.Context) (map[string]float64, error) {
+	if h.http == "" {
+		return nil, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+h.http+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	return parseDrops(string(body)), nil
+}
+
+// parseDrops sums `hush_packets_dropped_total{...,reason="R",...} V` lines by R.
+func parseDrops(text string) map[string]float64 {
+	out := map[string]float64{}
+	for line := range strings.SplitSeq(text, "\n") {
+		rest, ok := strings.CutPrefix(line, "hush_packets_dropped_total{")
+		if !ok {
+			continue
+		}
+		labels, val, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			continue
+		}
+		for l := range strings.SplitSeq(labels, ",") {
+			if r, ok := strings.CutPrefix(l, `reason="`); ok {
+				out[strings.TrimSuffix(r, `"`)] += v
+			}
+		}
+	}
+	return out
 }

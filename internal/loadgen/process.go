@@ -16,6 +16,7 @@ type Process struct {
 	cmd  *exec.Cmd
 	done chan error
 	Addr string // hushd: gRPC address; rtpengine: ng address
+	HTTP string // hushd: HTTP address (/metrics)
 }
 
 // exited reports whether the process has ended (without consuming its exit status
@@ -45,7 +46,7 @@ func (p *Process) Stop() error {
 	}
 }
 
-var hushdServing = regexp.MustCompile(`msg="hushd serving" grpc=(\S+)`)
+var hushdServing = regexp.MustCompile(`msg="hushd serving" grpc=(\S+) http=(\S+)`)
 
 // StartHushd runs the hushd binary on loopback with a free gRPC port, media ports
 // [portMin, portMax], no recording and no rate limit, plus extra flags, and waits until it
@@ -90,6 +91,9 @@ func startProcess(ctx context.Context, bin string, args []string, logw io.Writer
 					addr := ""
 					if len(m) > 1 {
 						addr = m[1]
+					}
+					if len(m) > 2 {
+						p.HTTP = m[2]
 					}
 					found <- addr
 					continue

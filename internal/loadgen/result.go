@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -34,6 +35,8 @@ type Result struct {
 	Misrouted       uint64 `json:"packets_misrouted"`
 	SendErrors      uint64 `json:"send_errors"`
 	UDPRcvbufErrors uint64 `json:"udp_rcvbuf_errors_system"`
+	// RelayDrops are the relay's own drop counters during the run, by reason (hush).
+	RelayDrops map[string]float64 `json:"relay_drops,omitempty"`
 	// LoadAvg is the machine's 1-minute load average at the end of the window: other
 	// processes compete with relay and generator, and a busy box shows in the tails.
 	LoadAvg float64 `json:"loadavg_1m"`
@@ -226,6 +229,14 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 		return err
 	}
 	for _, r := range rs {
+		if len(r.RelayDrops) > 0 {
+			keys := slices.Sorted(maps.Keys(r.RelayDrops))
+			fmt.Fprintf(w, "%s/%d dropped by the relay:", r.Target, r.Calls)
+			for _, k := range keys {
+				fmt.Fprintf(w, " %s %.0f", k, r.RelayDrops[k])
+			}
+			fmt.Fprintln(w)
+		}
 		for i, l := range r.WorstStreams {
 			if i == 0 {
 				fmt.Fprintf(w, "%s/%d streams that lost most:\n", r.Target, r.Calls)

@@ -96,6 +96,11 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		return s
 	}
 	before := proc()
+	dc, _ := t.(DropCounter)
+	var drops0 map[string]float64
+	if dc != nil {
+		drops0, _ = dc.Drops(ctx)
+	}
 
 	// Set up.
 	setupStart := time.Now()
@@ -195,6 +200,18 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	rwg.Wait()
 
 	res.fill(m, cfg, before, idle, w0, w1, sent)
+	if dc != nil {
+		if drops1, err := dc.Drops(ctx); err == nil && drops1 != nil {
+			for k, v := range drops1 {
+				if d := v - drops0[k]; d > 0 {
+					if res.RelayDrops == nil {
+						res.RelayDrops = map[string]float64{}
+					}
+					res.RelayDrops[k] = d
+				}
+			}
+		}
+	}
 	res.UDPRcvbufErrors = udp1.RcvbufErrors - udp0.RcvbufErrors
 	res.SendErrors = m.sendErrs.Load()
 	if aborted {

@@ -40,3 +40,9 @@ func (Direct) PID() int     { return 0 }
 func (Direct) CreateCall(_ context.Context, _ int, customer, agent netip.AddrPort) (Call, error) {
 	return Call{CustomerIn: agent, AgentIn: customer, Close: func(context.Context) error { return nil }}, nil
 }
+
+// DropCounter is a Target that reports the relay's own drop counters by reason (hush's
+// /metrics), read before and after a run.
+type DropCounter interface {
+	Drops(ctx context.Context) (map[string]float64, error)
+}
