@@ -137,3 +137,59 @@ func BenchmarkEngineLockstep(b *testing.B) {
 		}
 	})
 }
+
+// TestEngineClosedFirst closes an engine that still serves a call under
+// traffic: the call stops being served, and its Close returns and frees
+// the ports instead of waiting for a worker that is gone.
+func TestEngineClosedFirst(t *testing.T) {
+	for _, k := range []string{EnginePortable, EngineEpoll, EngineIOURing} {
+		t.Run(k, func(t *testing.T) {
+			eng, err := NewEngine(k, EngineOptions{Workers: 1})
+			if errors.Is(err, ErrEngineUnavailable) {
+				t.Skipf("engine %s: %v", k, err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, lo4, true, true)
+			c, err := NewCall(e.alloc, e.explicit(), WithEngine(eng))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pkt := rtpPacket(t, 8, 1, 160)
+			send(t, e.a.s.RTP, c.LocalRTP(Customer), pkt)
+			expect(t, e.b.s.RTP, pkt, c.LocalRTP(Agent))
+			for range 50 {
+				send(t, e.a.s.RTP, c.LocalRTP(Customer), pkt)
+			}
+			if err := eng.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n := e.alloc.InUse(); n != 0 {
+				t.Fatalf("%d port pairs still in use", n)
+			}
+		})
+	}
+}
+
+// TestEngineAutoFallsBack: auto always yields a working engine, and an
+// attached call forwards through it.
+func TestEngineAutoFallsBack(t *testing.T) {
+	eng, err := NewEngine(EngineAuto, EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	t.Logf("auto runs as %s", eng.Name())
+	e := newEnv(t, lo4, true, true)
+	c := e.start(e.explicit(), WithEngine(eng))
+	pkt := rtpPacket(t, 0, 7, 160)
+	send(t, e.a.s.RTP, c.LocalRTP(Customer), pkt)
+	expect(t, e.b.s.RTP, pkt, c.LocalRTP(Agent))
+}
