@@ -152,9 +152,10 @@ func TestHostileTrafficDoesNotDisturbRealStream(t *testing.T) {
 }
 
 // TestRateCapDropsFlood: with the per-socket cap on, a flood from a leg's own remote is
-// dropped and counted as rate_limit while the daemon stays healthy.
+// dropped and counted as rate_limit once the cap's bucket (one second's worth, at least 64
+// packets) is spent, while the daemon stays healthy.
 func TestRateCapDropsFlood(t *testing.T) {
-	d := startDaemon(t, "--media-rate-limit-pps", "100", "--auth-rate-limit", "0") // the test polls GetSession
+	d := startDaemon(t, "--media-rate-limit-pps", "1", "--auth-rate-limit", "0") // the test polls GetSession
 	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
 	agent := newEndpoint(t, "udp4", "127.0.0.1:0")
 	s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{
@@ -166,32 +167,31 @@ func TestRateCapDropsFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := newStream(12)
-	// 100 packets at once: few enough that the kernel's socket buffer holds them all, so
-	// every one reaches hushd's read loop. Windows of 32: the first starts the clock, the
-	// second is measured too fast, and from then on the flood is dropped.
-	const flood = 100
-	for i := 0; i < flood; i++ {
-		cust.send(s.Customer.LocalAddr, st.next(t))
-	}
-	// The first packets of a flood pass (the first window only starts the clock).
-	agent.recv()
-	// Wait, bounded by a deadline, until hushd has read the whole flood.
-	deadline := time.Now().Add(wait)
-	for {
-		got, err := d.session.GetSession(d.ctx(), &hushv1.GetSessionRequest{SessionId: s.SessionId})
-		if err != nil {
-			t.Fatal(err)
+	// Chunks small enough for the kernel's socket buffer, each read by hushd before the
+	// next is sent, so every packet reaches the read loop.
+	const chunk, chunks = 50, 6
+	deadline := time.Now().Add(2 * wait)
+	for c := 1; c <= chunks; c++ {
+		for i := 0; i < chunk; i++ {
+			cust.send(s.Customer.LocalAddr, st.next(t))
 		}
-		if got.Customer.Stats.RtpPacketsReceived >= flood {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hushd read %d of %d packets", got.Customer.Stats.RtpPacketsReceived, flood)
+		for {
+			got, err := d.session.GetSession(d.ctx(), &hushv1.GetSessionRequest{SessionId: s.SessionId})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Customer.Stats.RtpPacketsReceived >= uint64(c*chunk) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("hushd read %d of %d packets", got.Customer.Stats.RtpPacketsReceived, c*chunk)
+			}
 		}
 	}
+	const flood = chunk * chunks
 	v := d.metric(`hush_packets_dropped_total{direction="customer_to_agent",reason="rate_limit"}`)
-	if v < flood-2*32-1 {
-		t.Fatalf("rate_limit drops %v of a %d-packet flood at a 100 pps cap", v, flood)
+	if v < flood-3*32-1 { // the bucket lets about three windows through
+		t.Fatalf("rate_limit drops %v of a %d-packet flood at a 1 pps cap", v, flood)
 	}
-	t.Logf("flood of %d packets at a 100 pps cap: %v dropped as rate_limit", flood, v)
+	t.Logf("flood of %d packets at a 1 pps cap: %v dropped as rate_limit", flood, v)
 }

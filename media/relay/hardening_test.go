@@ -68,11 +68,12 @@ func TestSSRCChangesAllowedByDefault(t *testing.T) {
 	}
 }
 
-// TestRateGate drives the gate with a fake clock: windows that arrive faster than the cap
-// make the next window drop; a slow window lets traffic through again.
+// TestRateGate drives the gate with a fake clock: a flood is dropped once the bucket is
+// empty and passes again once time refilled it; a backlog read in a burst after a stall
+// (a phone's packets queued while hushd was descheduled) is not taken for a flood.
 func TestRateGate(t *testing.T) {
 	now := time.Unix(0, 0)
-	g := rateGate{limit: 100, now: func() time.Time { return now }} // 32 packets need >= 320 ms
+	g := rateGate{limit: 100, now: func() time.Time { return now }} // bucket: 100 packets
 	window := func(span time.Duration) (dropped int) {
 		for i := 0; i < rateWindow; i++ {
 			now = now.Add(span / rateWindow)
@@ -82,25 +83,41 @@ func TestRateGate(t *testing.T) {
 		}
 		return dropped
 	}
-	if d := window(time.Second); d != 0 { // first window only starts the clock
-		t.Fatalf("first window dropped %d", d)
-	}
 	if d := window(640 * time.Millisecond); d != 0 { // 50 pps
 		t.Fatalf("50 pps window dropped %d", d)
 	}
-	// 1000 pps: measured at its last packet, which is the first dropped.
-	if d := window(32 * time.Millisecond); d != 1 {
-		t.Fatalf("flood window dropped %d, want only its last packet", d)
+	// A flood at 1000 pps: the bucket (100 - 32 after the first window) lasts two more
+	// windows; the window that empties it is dropped from its last packet, the next whole.
+	for i, want := range []int{0, 0, 1, rateWindow, rateWindow} {
+		if d := window(32 * time.Millisecond); d != want {
+			t.Fatalf("flood window %d dropped %d, want %d", i, d, want)
+		}
 	}
-	if d := window(32 * time.Millisecond); d != rateWindow { // still flooding: all dropped
-		t.Fatalf("window after a flood dropped %d", d)
-	}
+	// The flood stops; two seconds of quiet refill the bucket.
+	now = now.Add(2 * time.Second)
 	if d := window(640 * time.Millisecond); d != rateWindow-1 {
-		t.Fatalf("slow window after a flood dropped %d (decided at its end)", d)
+		t.Fatalf("first window after the flood dropped %d (decided at its end)", d)
 	}
 	if d := window(640 * time.Millisecond); d != 0 {
 		t.Fatalf("traffic did not recover: %d dropped", d)
 	}
+
+	// A 50 pps phone whose socket queued 1.5 s of packets during a stall: read in a
+	// burst, then steady. Nothing is dropped.
+	g = rateGate{limit: 100, now: func() time.Time { return now }}
+	window(640 * time.Millisecond)
+	now = now.Add(1500 * time.Millisecond)
+	for i := 0; i < 3; i++ { // 96 backlog packets read in 30 ms
+		if d := window(10 * time.Millisecond); d != 0 {
+			t.Fatalf("backlog window %d dropped %d", i, d)
+		}
+	}
+	for i := 0; i < 10; i++ {
+		if d := window(640 * time.Millisecond); d != 0 {
+			t.Fatalf("steady window %d after the backlog dropped %d", i, d)
+		}
+	}
+
 	off := rateGate{}
 	for i := 0; i < 1000; i++ {
 		if off.over() {

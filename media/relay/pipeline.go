@@ -124,17 +124,23 @@ func (c *Call) drop(dir Direction, r DropReason) {
 // rateWindow is how many accepted packets make one rate measurement.
 const rateWindow = 32
 
-// rateGate caps a socket's accepted packet rate. It reads the clock once per rateWindow
-// packets: if a window arrived faster than the cap allows, the next window is dropped
-// whole, and so on until a window arrives slowly enough. A phone at 50 packets/s is far
-// below any sane cap, so only floods pay.
+// rateGate caps a socket's accepted packet rate with a token bucket that holds one
+// second's worth of packets (at least two windows). It reads the clock once per rateWindow
+// packets: each window spends rateWindow tokens and earns limit per second since the
+// last; when the bucket is empty, the next window is dropped whole, until time has
+// refilled it. The bucket is what makes a backlog harmless: when hushd is descheduled for
+// a while, a phone's packets queue in the socket and are read in a burst, but the time
+// that passed meanwhile refilled the bucket, so only a sustained excess over the cap pays.
 type rateGate struct {
-	limit uint32 // packets per second; 0: off
-	n     uint32
-	start time.Time
-	drop  bool
-	now   func() time.Time // nil: time.Now (tests inject a clock)
+	limit  uint32 // packets per second; 0: off
+	n      uint32
+	last   time.Time
+	tokens float64
+	drop   bool
+	now    func() time.Time // nil: time.Now (tests inject a clock)
 }
+
+func (g *rateGate) burst() float64 { return float64(max(g.limit, 2*rateWindow)) }
 
 func (g *rateGate) over() bool {
 	if g.limit == 0 {
@@ -148,9 +154,14 @@ func (g *rateGate) over() bool {
 		} else {
 			now = time.Now()
 		}
-		min := time.Duration(rateWindow) * time.Second / time.Duration(g.limit)
-		g.drop = !g.start.IsZero() && now.Sub(g.start) < min
-		g.start, g.n = now, 0
+		if g.last.IsZero() {
+			g.tokens = g.burst()
+		} else {
+			g.tokens = min(g.burst(), g.tokens+now.Sub(g.last).Seconds()*float64(g.limit))
+		}
+		g.tokens -= rateWindow
+		g.drop = g.tokens < 0
+		g.last, g.n = now, 0
 	}
 	return g.drop
 }
