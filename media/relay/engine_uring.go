@@ -104,36 +104,40 @@ func newURingEngine(opts EngineOptions) (Engine, error) {
 	}
 	e := &uringEngine{}
 	for range n {
-		w, err := newURingWorker(max(linger, 0))
-		if err != nil {
+		w := &uringWorker{linger: max(linger, 0), done: make(chan struct{})}
+		ready := make(chan error, 1)
+		go w.run(ready)
+		if err := <-ready; err != nil {
 			e.Close()
 			return nil, err
 		}
 		e.workers = append(e.workers, w)
-		go w.run()
 	}
 	return e, nil
 }
 
-func newURingWorker(linger time.Duration) (*uringWorker, error) {
+// init sets up the worker's ring on the calling thread (the ring's single
+// issuer: run locks the goroutine to it).
+func (w *uringWorker) init() error {
 	ring, err := newURing(uringEntries)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	bufs, err := newBufRing(ring, 0, uringBufs, uringBufSize)
 	if err != nil {
 		ring.close()
-		return nil, err
+		return err
 	}
 	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		bufs.free()
 		ring.close()
-		return nil, fmt.Errorf("%w: eventfd: %v", ErrEngineUnavailable, err)
+		return fmt.Errorf("%w: eventfd: %v", ErrEngineUnavailable, err)
 	}
-	w := &uringWorker{ring: ring, bufs: bufs, evfd: evfd, linger: linger, done: make(chan struct{}),
-		calls: make(map[*Call][]int32), leaving: make(map[*Call]chan error),
-		sends: make([]uringSend, uringSendSlots)}
+	w.ring, w.bufs, w.evfd = ring, bufs, evfd
+	w.calls = make(map[*Call][]int32)
+	w.leaving = make(map[*Call]chan error)
+	w.sends = make([]uringSend, uringSendSlots)
 	w.recvHdr.Namelen = uringNameLen
 	for i := range w.sends {
 		s := &w.sends[i]
@@ -144,7 +148,7 @@ func newURingWorker(linger time.Duration) (*uringWorker, error) {
 		w.sfree = append(w.sfree, int32(i))
 	}
 	w.armCtl()
-	return w, nil
+	return nil
 }
 
 func (e *uringEngine) Name() string { return EngineIOURing }
@@ -260,8 +264,20 @@ func (w *uringWorker) flush() {
 	w.queued = 0
 }
 
-func (w *uringWorker) run() {
+func (w *uringWorker) run(ready chan<- error) {
 	defer close(w.done)
+	// The ring is created with IORING_SETUP_SINGLE_ISSUER and
+	// DEFER_TASKRUN where the kernel has them (6.1): completions are then
+	// only produced when this thread waits, and the wait wakes once when
+	// enough are ready instead of once per datagram. Both need every
+	// io_uring_enter from one thread. The thread is never unlocked; it
+	// ends with the goroutine.
+	runtime.LockOSThread()
+	if err := w.init(); err != nil {
+		ready <- err
+		return
+	}
+	ready <- nil
 	w.winAt = time.Now()
 	for {
 		w.wait()

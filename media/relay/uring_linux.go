@@ -24,6 +24,9 @@ const (
 	uringFeatNoDrop     = 1 << 1
 	uringFeatExtArg     = 1 << 8
 
+	uringSetupSingleIssuer = 1 << 12
+	uringSetupDeferTaskrun = 1 << 13
+
 	uringEnterGetEvents = 1 << 0
 	uringEnterExtArg    = 1 << 3
 
@@ -125,9 +128,16 @@ type uring struct {
 	cqes     unsafe.Pointer
 }
 
+// newURing sets up a ring for the calling thread alone (see uringWorker.run),
+// with deferred task work where the kernel offers it (Linux 6.1).
 func newURing(entries uint32) (*uring, error) {
 	var p uringParams
+	p.flags = uringSetupSingleIssuer | uringSetupDeferTaskrun
 	fd, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
+	if e == unix.EINVAL {
+		p = uringParams{}
+		fd, _, e = unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
+	}
 	if e != 0 {
 		return nil, fmt.Errorf("%w: io_uring_setup: %v", ErrEngineUnavailable, e)
 	}
