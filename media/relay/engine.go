@@ -130,10 +130,12 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 	defer r.close()
 	// The read deadline drives the delay line: it is the next release
 	// time while packets are queued, none otherwise.
-	var armed bool
+	var armed, skipArm bool
 	var armedFor time.Duration
 	for {
-		if r.dl != nil {
+		if skipArm {
+			skipArm = false
+		} else if r.dl != nil {
 			if at, ok := r.dl.due(); ok {
 				if !armed || at != armedFor {
 					conn.SetReadDeadline(c.epoch.Add(at))
@@ -151,6 +153,16 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 			}
 			if armed && errors.Is(err, os.ErrDeadlineExceeded) {
 				armedFor = -1 // passed but still set: the next arm moves or clears it
+				if pendingInput(conn) {
+					// Packets queued while this goroutine was not running: read them
+					// before releasing anything, so the detector sees the audio that
+					// follows a due packet instead of the stall grace letting it out
+					// undecided. Without a deadline the next read returns at once.
+					conn.SetReadDeadline(time.Time{})
+					armed = false
+					skipArm = true
+					continue
+				}
 				r.dl.expire()
 			}
 			continue // otherwise transient (e.g. ENOBUFS); the next read decides

@@ -5,6 +5,7 @@ package relay
 import (
 	"errors"
 	"net/netip"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -102,4 +103,20 @@ func rawSendTo(fd int, b []byte, dst netip.AddrPort) error {
 		return errShortWrite
 	}
 	return nil
+}
+
+// pendingInput reports whether a socket has a datagram queued (FIONREAD). Control does not
+// look at the connection's deadline, so this works after a read timed out.
+func pendingInput(conn interface {
+	SyscallConn() (syscall.RawConn, error)
+}) bool {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		n, err = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+	})
+	return err == nil && n > 0
 }
