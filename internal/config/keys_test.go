@@ -242,7 +242,7 @@ func TestDefault(t *testing.T) {
 		GRPC: GRPC{Listen: "127.0.0.1:50051", MaxMessageSize: 1 << 20},
 		HTTP: HTTP{Listen: "127.0.0.1:8080"},
 		Media: Media{Address: "127.0.0.1", PortMin: 30000, PortMax: 39999, StrictSource: true,
-			IdleTimeout: 60 * time.Second, LatencySampleEvery: 16, RateLimitPPS: 500, Engine: "portable"},
+			IdleTimeout: 60 * time.Second, LatencySampleEvery: 16, RateLimitPPS: 500, Engine: "auto"},
 		Session: Session{MaxSessions: 10000, DrainTimeout: 30 * time.Second},
 		Masking: Masking{CustomerToAgent: "off", AgentToCustomer: "off", LookAhead: 60 * time.Millisecond,
 			ToneHz: 400, CaptureMode: "tone"},
