@@ -27,6 +27,7 @@ func (nullMedia) SetLeg(session.Leg, session.LegSpec) error                    {
 func (nullMedia) LastActivity() time.Time                                      { return time.Now() }
 func (nullMedia) Stats(session.Leg) session.LegStats                           { return session.LegStats{} }
 func (nullMedia) SetMasking(session.Direction, session.MaskPolicy, bool) error { return nil }
+func (nullMedia) WatchKeys(session.Direction) error                            { return nil }
 func (nullMedia) Close() error                                                 { return nil }
 
 func fuzzServer() (*SessionServer, *session.Registry) {

@@ -120,6 +120,7 @@ type Masking struct {
 	LookAhead       time.Duration `yaml:"look_ahead"`        // delay added toward a masked listener
 	ToneHz          int           `yaml:"tone_hz"`           // the masking tone, never near a DTMF frequency
 	CaptureMode     string        `yaml:"capture_mode"`      // customer->agent masking while capturing, when policy is off
+	CaptureTrigger  string        `yaml:"capture_trigger"`   // keys on the agent's phone that start secure capture; "" = off
 }
 
 // Recording configures call recording.

@@ -54,6 +54,8 @@ var keys = []key{
 		func(c *Config) *int { return &c.Masking.ToneHz }, toneHz),
 	def("masking.capture_mode", "masking of what the agent hears during secure capture when policy leaves it off: silence, comfort-noise or tone",
 		func(c *Config) *string { return &c.Masking.CaptureMode }, oneOf(maskModes[1:]...)),
+	def("masking.capture_trigger", "keys that, pressed on the agent's phone, start secure capture (e.g. *7; up to 8 of 0-9 * # A-D); empty = off",
+		func(c *Config) *string { return &c.Masking.CaptureTrigger }, keySequence),
 
 	def("recording.enabled", "record sanitized calls (stereo WAV + JSON sidecar)",
 		func(c *Config) *bool { return &c.Recording.Enabled }, nil),

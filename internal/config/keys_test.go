@@ -69,6 +69,7 @@ var altValues = map[string]string{
 	"masking.look_ahead":         "80ms",
 	"masking.tone_hz":            "450",
 	"masking.capture_mode":       "comfort-noise",
+	"masking.capture_trigger":    "*7",
 	"recording.look_ahead":       "120ms",
 	"grpc.insecure":              "true",
 	"grpc.max_message_size":      "4096",

@@ -246,3 +246,16 @@ func toneHz(v int) (string, bool) {
 	}
 	return "", true
 }
+
+// keySequence is empty or up to 8 DTMF keys.
+func keySequence(v string) (string, bool) {
+	if len(v) > 8 {
+		return fmt.Sprintf("must be at most 8 keys, got %d", len(v)), false
+	}
+	for _, r := range v {
+		if !strings.ContainsRune("0123456789*#ABCD", r) {
+			return "must hold only the keys 0-9 * # A-D", false
+		}
+	}
+	return "", true
+}

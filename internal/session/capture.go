@@ -129,6 +129,10 @@ func (s *Session) startCapture(o CaptureOptions) (Info, error) {
 	if in, ok := s.cachedLocked("capture-start", o.RequestID); ok {
 		return in, nil
 	}
+	return s.startCaptureLocked(o)
+}
+
+func (s *Session) startCaptureLocked(o CaptureOptions) (Info, error) {
 	if !s.cap.on {
 		if err := s.media.SetMasking(CustomerToAgent, s.captureMaskLocked(), true); err != nil {
 			return Info{}, fmt.Errorf("start capture: %w", err)
@@ -177,11 +181,42 @@ func (s *Session) stopCaptureLocked(actor, requestID, why string) {
 	s.cap.wake()
 }
 
+// maxTriggerLen bounds a keypad trigger sequence.
+const maxTriggerLen = 8
+
+// onAgentKey watches the agent's keys for the configured trigger (e.g. "*7"), which
+// starts secure capture from the agent's phone. The agent's keys are not card data, but
+// they are not logged either.
+func (s *Session) onAgentKeyLocked(digit byte) {
+	trig := s.reg.cfg.CaptureTrigger
+	if trig == "" {
+		return
+	}
+	s.keys = append(s.keys, digit)
+	if len(s.keys) > len(trig) {
+		s.keys = s.keys[len(s.keys)-len(trig):]
+	}
+	if string(s.keys) != trig || s.cap.on {
+		return
+	}
+	s.keys = s.keys[:0]
+	if _, err := s.startCaptureLocked(CaptureOptions{Actor: "keypad:agent"}); err != nil {
+		s.reg.log.Error("keypad trigger could not start secure capture", "session_id", s.id, "err", err)
+	}
+}
+
 // onDigit runs on the registry's digit goroutine, never on a packet goroutine.
 func (s *Session) onDigit(d Direction, digit byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state == Ended || !s.cap.on || d != CustomerToAgent {
+	if s.state == Ended {
+		return
+	}
+	if d == AgentToCustomer {
+		s.onAgentKeyLocked(digit)
+		return
+	}
+	if !s.cap.on {
 		return
 	}
 	switch {

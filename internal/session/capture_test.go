@@ -280,3 +280,31 @@ func luhn(d []byte) bool {
 	}
 	return sum%10 == 0
 }
+
+func TestKeypadTriggerStartsCapture(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	h.reg.cfg.CaptureTrigger = "*7"
+	in, _ := h.reg.Create(spec("call-1", ""))
+	m := h.mediaOf(t, 0)
+	if !m.watched[AgentToCustomer] || m.watched[CustomerToAgent] {
+		t.Fatalf("keys watched %v, want the agent's side only", m.watched)
+	}
+	ch, _, _ := h.reg.Watch(context.Background(), in.ID)
+	next(t, ch)
+	// The customer keying *7 does nothing; neither does the agent keying 7 alone or *8.
+	m.key("*7")
+	m.agentKey("7*8")
+	h.pump(t)
+	if got, _ := h.reg.Get(in.ID); got.Capture.On {
+		t.Fatal("capture started without the trigger")
+	}
+	m.agentKey("*7")
+	h.pump(t)
+	e := next(t, ch)
+	if e.Kind != EventCapture || !e.Capture.On || e.Actor != "keypad:agent" {
+		t.Fatalf("event %+v", e)
+	}
+	if p, capt := m.masking(CustomerToAgent); !capt || p.Mode != MaskTone {
+		t.Fatalf("trigger did not mask and capture: %+v %v", p, capt)
+	}
+}

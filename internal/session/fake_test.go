@@ -22,12 +22,20 @@ type fakeMedia struct {
 	setCalls int
 	masks    [2]MaskPolicy
 	capture  [2]bool
+	watched  [2]bool
 }
 
 func (m *fakeMedia) SetMasking(d Direction, p MaskPolicy, capture bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.masks[d], m.capture[d] = p, capture
+	return nil
+}
+
+func (m *fakeMedia) WatchKeys(d Direction) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.watched[d] = true
 	return nil
 }
 
@@ -41,6 +49,13 @@ func (m *fakeMedia) masking(d Direction) (MaskPolicy, bool) {
 func (m *fakeMedia) key(digits string) {
 	for i := 0; i < len(digits); i++ {
 		m.spec.OnDigit(CustomerToAgent, digits[i])
+	}
+}
+
+// agentKey simulates the agent keying on its phone.
+func (m *fakeMedia) agentKey(digits string) {
+	for i := 0; i < len(digits); i++ {
+		m.spec.OnDigit(AgentToCustomer, digits[i])
 	}
 }
 

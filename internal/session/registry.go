@@ -38,6 +38,9 @@ type Config struct {
 	CaptureMask MaskPolicy
 	// Recorder starts a session's recording; nil disables recording.
 	Recorder RecorderFactory
+	// CaptureTrigger is a key sequence (e.g. "*7") that, keyed on the agent's phone,
+	// starts secure capture; empty disables it.
+	CaptureTrigger string
 }
 
 // digit is one captured digit on its way from a packet goroutine to its session.
@@ -159,6 +162,14 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 		return Info{}, err
 	}
 	s.media = m
+	if r.cfg.CaptureTrigger != "" {
+		if err := m.WatchKeys(AgentToCustomer); err != nil {
+			_ = m.Close()
+			s.closeRecording()
+			r.failed("media_error")
+			return Info{}, err
+		}
+	}
 	if err := s.applyMaskingLocked(spec.Policy); err != nil {
 		_ = m.Close()
 		s.closeRecording()

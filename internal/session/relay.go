@@ -144,3 +144,11 @@ func (m relayMedia) SetMasking(d Direction, p MaskPolicy, capture bool) error {
 	}
 	return nil
 }
+
+// WatchKeys asks the relay to deliver a direction's keys whatever its masking.
+func (m relayMedia) WatchKeys(d Direction) error {
+	if err := m.c.WatchKeys(relay.Direction(d)); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}

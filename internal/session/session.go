@@ -30,6 +30,7 @@ type Session struct {
 	subs      map[*subscriber]struct{}
 	reqs      map[string]Info // request ids seen, by operation
 	cap       capture
+	keys      []byte // the agent's last keys, for the capture trigger
 	rec       recState
 }
 

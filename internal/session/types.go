@@ -245,6 +245,9 @@ type Media interface {
 	// SetMasking sets one direction's masking; capture additionally masks and delivers the
 	// direction's digits to MediaSpec.OnDigit.
 	SetMasking(d Direction, p MaskPolicy, capture bool) error
+	// WatchKeys delivers a direction's keys (DTMF and RFC 4733) to MediaSpec.OnDigit
+	// whatever its masking, for keypad triggers on the agent's side.
+	WatchKeys(d Direction) error
 	// Close stops the media and releases its ports. It is safe to call more than once.
 	Close() error
 }

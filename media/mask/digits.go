@@ -88,9 +88,9 @@ func (d *digitDedup) extend(src Source, end uint32) {
 	}
 }
 
-// digit delivers a digit if the policy captures and it is a new press.
+// digit delivers a digit if the policy captures or watches keys, and it is a new press.
 func (k *Masker) digit(digit byte, src Source, ts uint32) {
-	if !k.policy.Capture || !k.dig.seen(src, digit, ts) {
+	if !(k.policy.Capture || k.policy.Keys) || !k.dig.seen(src, digit, ts) {
 		return
 	}
 	k.st.Digits++

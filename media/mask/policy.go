@@ -98,6 +98,10 @@ type Policy struct {
 	// off (then with ModeTone), and digits (in-band and RFC 4733) are
 	// delivered to the digit callback.
 	Capture bool
+	// Keys delivers the direction's key presses to the digit callback without masking
+	// anything by itself: keypad triggers typed on the agent's phone (never for the
+	// customer's side outside capture: those would be card digits).
+	Keys bool
 }
 
 // Masked reports whether the direction runs through the delay line.

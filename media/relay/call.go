@@ -32,6 +32,7 @@ type Call struct {
 	// policy is each direction's masking policy, immutable values published
 	// by SetMaskPolicy and loaded once per packet; nil: not masked.
 	policy [NumDirections]atomic.Pointer[mask.Policy]
+	keys   [NumDirections]atomic.Bool // WatchKeys
 	// epoch anchors the monotonic time the delay lines run on.
 	epoch time.Time
 
@@ -279,6 +280,18 @@ func (c *Call) SetMaskPolicy(dir Direction, p mask.Policy) error {
 		return nil
 	}
 	c.policy[dir].Store(&p)
+	return nil
+}
+
+// WatchKeys makes a direction deliver its key presses (in-band and RFC 4733) to the
+// WithDigits callback whatever its masking, for keypad triggers on the agent's side. The
+// detector then runs on that direction's audio even when it is not masked (about 1 µs per
+// packet); forwarding is not delayed by it.
+func (c *Call) WatchKeys(dir Direction) error {
+	if int(dir) >= NumDirections {
+		return ErrInvalidLeg
+	}
+	c.keys[dir].Store(true)
 	return nil
 }
 

@@ -73,12 +73,16 @@ func (d *delayLine) expire() {
 // any queue left from masking is flushed, so order holds).
 func (d *delayLine) handle(p *Packet) bool {
 	pol := d.c.policy[d.dir].Load()
+	keys := d.c.keys[d.dir].Load()
 	if pol == nil {
 		if d.mk != nil && d.mk.Len() > 0 {
 			d.flush()
 		}
-		if d.c.tap != nil {
-			d.mk.Configure(mask.Policy{}, &d.c.legs[d.in].state.Load().codecs)
+		if d.c.tap != nil || keys {
+			if d.mk == nil {
+				d.mk = d.c.newMasker(d.dir)
+			}
+			d.mk.Configure(mask.Policy{Keys: keys}, &d.c.legs[d.in].state.Load().codecs)
 			d.mk.Observe(&p.Header, p.Buf)
 		}
 		return false
@@ -86,7 +90,9 @@ func (d *delayLine) handle(p *Packet) bool {
 	if d.mk == nil {
 		d.mk = d.c.newMasker(d.dir)
 	}
-	d.mk.Configure(*pol, &d.c.legs[d.in].state.Load().codecs)
+	pv := *pol
+	pv.Keys = pv.Keys || keys
+	d.mk.Configure(pv, &d.c.legs[d.in].state.Load().codecs)
 	now := d.now()
 	switch d.mk.Push(&p.Header, p.Buf, now) {
 	case mask.Queued:

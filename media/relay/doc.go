@@ -10,34 +10,38 @@
 // it: there is no queue between receive and send, so the relay adds no
 // jitter and needs no buffer pool.
 //
-//   - portable (engine.go, the default, any OS): one goroutine per socket,
-//     blocking reads through Go's netpoller into the goroutine's own
-//     buffer. Each datagram wakes its goroutine.
+//   - portable (engine.go, any OS): one goroutine per socket, blocking
+//     reads through Go's netpoller into the goroutine's own buffer. Each
+//     datagram wakes its goroutine.
 //   - epoll (engine_epoll.go, Linux): W worker goroutines (GOMAXPROCS/2),
-//     each with its own epoll instance and a call's sockets all on
-//     one worker (so a direction stays on one goroutine: order and the delay
+//     each with its own epoll instance and a call's sockets all on one
+//     worker (so a direction stays on one goroutine: order and the delay
 //     line's single owner hold). The sockets are raw non-blocking
 //     descriptors that Go's netpoller never sees (one poller per datagram,
 //     not two). A worker waits in epoll_pwait2 with the earliest
 //     delay-line release as timeout, drains each readable socket with
 //     recvmmsg (32 a call) into preallocated buffers and sends with
 //     sendto; both never block, so they are raw system calls the Go
-//     scheduler does not see. At telephony rates most relay CPU is the kernel's per-wakeup
-//     work, so under load a worker lingers (EngineOptions.Linger, 250 us)
-//     before polling again and one wake-up collects many sockets'
-//     datagrams; it lingers only when its recent rate brings at least one
-//     more datagram per wait, so a quiet relay adds no latency.
+//     scheduler does not see. At telephony rates most relay CPU is the
+//     kernel's per-datagram and per-wake-up work, so under load a worker
+//     lingers (EngineOptions.Linger, 250 us) before polling again and one
+//     wake-up collects many sockets' datagrams; it lingers only when its
+//     recent rate brings at least one more datagram per wait, so a quiet
+//     relay adds no latency.
 //   - io_uring (engine_uring.go over raw system calls, uring_linux.go;
-//     Linux 6.0+): the epoll engine's layout, but each worker owns a ring.
-//     Every socket has one multishot IORING_OP_RECVMSG outstanding that
-//     takes buffers from the worker's provided buffer ring
-//     (IORING_REGISTER_PBUF_RING), so receiving costs no system call per
-//     socket; sends are queued as IORING_OP_SENDMSG (the datagram copied
-//     into a send slot) and go out with the next io_uring_enter, which also
-//     waits: for one completion when quiet, or under load for as many as
-//     Linger should bring, bounded by Linger and the next delay-line
-//     release (IORING_ENTER_EXT_ARG). One system call per wake-up sends
-//     and receives for every socket of the worker. Its send errors arrive
+//     Linux 6.1 for the full effect): the epoll engine's layout, but each
+//     worker owns a ring, created on the worker's locked thread with
+//     IORING_SETUP_SINGLE_ISSUER and DEFER_TASKRUN. Every socket has one
+//     multishot IORING_OP_RECVMSG outstanding that takes buffers from the
+//     worker's provided buffer ring (IORING_REGISTER_PBUF_RING), so
+//     receiving costs no system call per socket; sends are queued as
+//     IORING_OP_SENDMSG (the datagram copied into a send slot) and go out
+//     with the next io_uring_enter, which also waits: for one completion
+//     when quiet, or under load for as many as Linger should bring,
+//     bounded by Linger and the next delay-line release
+//     (IORING_ENTER_EXT_ARG). With deferred task work the kernel wakes the
+//     worker once when that many are ready, not once per datagram (without
+//     it the io_uring engine cost as much as epoll). Its send errors arrive
 //     as completions, after the packet was counted as sent; they are
 //     counted as DropSendError too. Detaching a call cancels its receives
 //     and waits for their last completions (the kernel holds the sockets
@@ -45,11 +49,33 @@
 //
 // NewEngine fails with ErrEngineUnavailable when the kernel or a sandbox
 // refuses an engine (containers often block io_uring_setup); EngineAuto
-// then falls back to epoll, then portable. Tests run the whole suite once
-// per engine that works and skip, with a message, the ones that do not.
+// (hushd's default) takes io_uring, else epoll, else portable. Tests run
+// the whole suite once per engine that works and skip, with a message, the
+// ones that do not. A Call without WithEngine uses the portable engine.
 //
 // A daemon makes one Engine (NewEngine) and passes it to each Call with
-// WithEngine.
+// WithEngine; it closes the engine after its calls.
+//
+// Measured with cmd/hushload (500 calls, G.711 20 ms both ways, 50,000
+// packets/s, loopback, 2 shared cores, alternating runs in one session),
+// relay CPU-seconds per million packets, medians of three: portable 7.7,
+// epoll 5.9, io_uring 6.4 before deferred task work and 3.9 with it (one
+// run; rtpengine 8.3 in the same session). Scaling 100/250/500/1000 calls
+// falls for every engine (epoll 10.2/7.2/6.2/4.3). 0 packets lost in all.
+// Latency p50 (generator to generator, floor 0.1 ms): portable and
+// io_uring about 0.5 ms, epoll about 0.9 ms (its fixed linger); p99 on
+// this loaded box is dominated by scheduling (1.8 to 50 ms for every
+// relay, rtpengine included). Per packet, the Go code (process and the
+// receiver) is about 5% of relay CPU; the rest is the kernel's UDP send
+// and receive path (sendto alone, which runs the loopback receive, is
+// half) and wake-ups. BenchmarkEngineForward: 0 allocs/op for every
+// engine.
+//
+// Left to do: epoll's linger is a fixed sleep (a period would halve its
+// added latency); io_uring at 100 calls costs more per packet than epoll
+// (a quiet worker waits for few completions); io_uring sends copy the
+// datagram and use sendmsg, where IORING_OP_SEND with a destination
+// address and registered buffers would not.
 //
 // process validates the datagram (RTP, RFC 3550 section 5.1; RTCP, section
 // 6.4.1 and appendix A.2; rtcp-mux demultiplexing, RFC 5761 section 4),
@@ -64,7 +90,8 @@
 // RTP goes through a mask.Masker (delay.go) owned by the receiving socket's
 // goroutine, which both receives and releases: while packets are queued the
 // engine's timer is the next release time (the portable engine's read
-// deadline, a runtime timer; the epoll worker's wait timeout), and on
+// deadline, a runtime timer; the epoll or io_uring worker's wait
+// timeout), and on
 // timeout or on the next arrival it sends what is due.
 // So a masked direction stays on one goroutine, with no lock, channel or
 // extra thread; the detector (about 1 us per packet) runs only there. The
