@@ -92,7 +92,10 @@ func (c *converter) policy(p *hushv1.Policy) (session.Policy, error) {
 		return out, invalidf("policy.recording is not a known value")
 	}
 	if p.GetAutoPauseOnDtmf() {
-		return out, fmt.Errorf("%w: policy.auto_pause_on_dtmf", session.ErrUnsupported)
+		if !c.recording {
+			return out, fmt.Errorf("%w: policy.auto_pause_on_dtmf: recording is disabled or not available here", session.ErrUnsupported)
+		}
+		out.Recording.AutoPauseOnDTMF = true
 	}
 	if mp := p.GetMaxPause(); mp != nil {
 		if mp.CheckValid() != nil || mp.AsDuration() < 0 || mp.AsDuration() > 24*time.Hour {
@@ -236,6 +239,7 @@ func policyPB(p session.Policy) *hushv1.Policy {
 		MaxPause:        durationpb.New(p.Recording.MaxPause),
 
 		ResumeAfterMaxPause: p.Recording.ResumeAfterMaxPause,
+		AutoPauseOnDtmf:     p.Recording.AutoPauseOnDTMF,
 	}
 }
 

@@ -212,6 +212,7 @@ func (s *Session) onDigit(d Direction, digit byte) {
 	if s.state == Ended {
 		return
 	}
+	s.onKeyActivityLocked()
 	if d == AgentToCustomer {
 		s.onAgentKeyLocked(digit)
 		return

@@ -57,7 +57,13 @@ type RecordingPolicy struct {
 	Off                 bool          // policy turned recording off
 	MaxPause            time.Duration // 0: no limit
 	ResumeAfterMaxPause bool
+	// AutoPauseOnDTMF pauses the recording (silence) while either party keys, and
+	// resumes autoPauseHold after the last key.
+	AutoPauseOnDTMF bool
 }
+
+// autoPauseHold is how long after the last key an automatic pause lasts.
+const autoPauseHold = time.Second
 
 type recState struct {
 	rec         Recorder
@@ -66,6 +72,9 @@ type recState struct {
 	pausedAt    time.Time
 	maxNotified bool
 	failure     string
+	// auto is an automatic pause (DTMF); autoUntil is when it ends unless keys go on.
+	auto      bool
+	autoUntil time.Time
 }
 
 // recordingInfo is the part of Info about recording.
@@ -156,6 +165,8 @@ func (s *Session) pause(b PauseBehavior, actor, requestID, reason string) (Info,
 	if b == 0 {
 		b = PauseSilence
 	}
+	// A request while paused automatically takes the pause over: it no longer ends by itself.
+	s.rec.auto = false
 	if s.rec.state == RecordingActive {
 		if _, err := s.rec.rec.Pause(b, actor, requestID, reason); err != nil {
 			return Info{}, fmt.Errorf("pause: %w", err)
@@ -166,6 +177,45 @@ func (s *Session) pause(b PauseBehavior, actor, requestID, reason string) (Info,
 	in := s.infoLocked()
 	s.rememberLocked("pause", requestID, in)
 	return in, nil
+}
+
+// onKeyActivity runs when either party keys while auto-pause is on. The key itself is
+// not looked at, and not kept: only that someone is keying.
+func (s *Session) onKeyActivityLocked() {
+	if !s.policy.Recording.AutoPauseOnDTMF || s.rec.rec == nil {
+		return
+	}
+	now := s.reg.now()
+	switch s.rec.state {
+	case RecordingActive:
+		if _, err := s.rec.rec.Pause(PauseSilence, "hush", "", "dtmf"); err != nil {
+			s.reg.log.Error("auto-pause failed", "session_id", s.id, "err", err)
+			return
+		}
+		s.rec.state, s.rec.behavior, s.rec.pausedAt, s.rec.maxNotified = RecordingPaused, PauseSilence, now, false
+		s.rec.auto = true
+		s.publishLocked(Event{Kind: EventRecording, Actor: "hush", Recording: s.rec.info(), RecordingReason: "dtmf"})
+		fallthrough
+	case RecordingPaused:
+		if s.rec.auto {
+			s.rec.autoUntil = now.Add(autoPauseHold)
+		}
+	}
+}
+
+// endAutoPause resumes a recording paused automatically once the keys have stopped.
+func (s *Session) endAutoPause(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended || !s.rec.auto || s.rec.state != RecordingPaused || now.Before(s.rec.autoUntil) {
+		return false
+	}
+	s.rec.auto = false
+	if err := s.resumeLocked("hush", "", "dtmf ended"); err != nil {
+		s.reg.log.Error("auto-resume failed", "session_id", s.id, "err", err)
+		return false
+	}
+	return true
 }
 
 func (s *Session) resume(actor, requestID, reason string) (Info, error) {
@@ -181,6 +231,7 @@ func (s *Session) resume(actor, requestID, reason string) (Info, error) {
 		return Info{}, fmt.Errorf("%w: this session is not recording", ErrFailedPrecondition)
 	}
 	if s.rec.state == RecordingPaused {
+		s.rec.auto = false
 		if err := s.resumeLocked(actor, requestID, reason); err != nil {
 			return Info{}, err
 		}

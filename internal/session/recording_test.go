@@ -143,3 +143,48 @@ func TestRecordingOffByPolicy(t *testing.T) {
 		t.Fatalf("pause without recording: %v", err)
 	}
 }
+
+func TestAutoPauseOnDTMF(t *testing.T) {
+	h, rec, in, ch := recordingHarness(t, RecordingPolicy{AutoPauseOnDTMF: true})
+	m := h.mediaOf(t, 0)
+	if !m.watched[CustomerToAgent] || !m.watched[AgentToCustomer] {
+		t.Fatalf("keys not watched on both sides: %v", m.watched)
+	}
+	m.key("4")
+	h.pump(t)
+	e := next(t, ch)
+	if e.Kind != EventRecording || e.Recording.State != RecordingPaused || e.Actor != "hush" || e.RecordingReason != "dtmf" {
+		t.Fatalf("auto-pause event %+v", e)
+	}
+	// More keys keep it paused; the pause ends autoPauseHold after the last one.
+	h.clock.Advance(autoPauseHold / 2)
+	m.agentKey("1")
+	h.pump(t)
+	h.clock.Advance(autoPauseHold / 2)
+	h.reg.CheckMaxPauses()
+	if got, _ := h.reg.Get(in.ID); got.Recording.State != RecordingPaused {
+		t.Fatal("resumed while keys went on")
+	}
+	h.clock.Advance(autoPauseHold / 2)
+	h.reg.CheckMaxPauses()
+	if e := next(t, ch); e.Kind != EventRecording || e.Recording.State != RecordingActive || e.Actor != "hush" {
+		t.Fatalf("auto-resume event %+v", e)
+	}
+	// A user's pause during an automatic one takes it over: it does not end by itself.
+	m.key("5")
+	h.pump(t)
+	next(t, ch)
+	if _, err := h.reg.Pause(in.ID, PauseSilence, "agent-7", "p1", "card"); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(10 * autoPauseHold)
+	h.reg.CheckMaxPauses()
+	if got, _ := h.reg.Get(in.ID); got.Recording.State != RecordingPaused {
+		t.Fatal("a user's pause ended by itself")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if fmt.Sprint(rec.calls) != "[pause 1 hush dtmf resume hush pause 1 hush dtmf]" {
+		t.Fatalf("recorder saw %v", rec.calls)
+	}
+}

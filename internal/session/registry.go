@@ -162,8 +162,17 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 		return Info{}, err
 	}
 	s.media = m
-	if r.cfg.CaptureTrigger != "" {
-		if err := m.WatchKeys(AgentToCustomer); err != nil {
+	// Keys are watched for a keypad trigger (agent side) and for auto-pause (both sides;
+	// only the fact of keying is used).
+	watch := [2]bool{AgentToCustomer: r.cfg.CaptureTrigger != ""}
+	if spec.Policy.Recording.AutoPauseOnDTMF && s.rec.rec != nil {
+		watch = [2]bool{true, true}
+	}
+	for d, on := range watch {
+		if !on {
+			continue
+		}
+		if err := m.WatchKeys(Direction(d)); err != nil {
 			_ = m.Close()
 			s.closeRecording()
 			r.failed("media_error")
@@ -434,6 +443,7 @@ func (r *Registry) CheckMaxPauses() int {
 	now := r.now()
 	n := 0
 	for _, s := range r.all() {
+		s.endAutoPause(now)
 		if s.checkMaxPause(now) {
 			n++
 		}

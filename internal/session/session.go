@@ -176,6 +176,13 @@ func (s *Session) update(u Update) (Info, error) {
 	if u.Policy != nil && u.Policy.Recording.Off != s.policy.Recording.Off {
 		return Info{}, fmt.Errorf("%w: policy.recording is fixed when the session is created", ErrInvalid)
 	}
+	if u.Policy != nil && u.Policy.Recording.AutoPauseOnDTMF && !s.policy.Recording.AutoPauseOnDTMF {
+		for _, d := range []Direction{CustomerToAgent, AgentToCustomer} {
+			if err := s.media.WatchKeys(d); err != nil {
+				return Info{}, fmt.Errorf("update policy: %w", err)
+			}
+		}
+	}
 	if u.Policy != nil && *u.Policy != s.policy {
 		if err := s.applyMaskingLocked(*u.Policy); err != nil {
 			return Info{}, fmt.Errorf("update policy: %w", err)
