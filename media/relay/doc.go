@@ -57,25 +57,26 @@
 // WithEngine; it closes the engine after its calls.
 //
 // Measured with cmd/hushload (500 calls, G.711 20 ms both ways, 50,000
-// packets/s, loopback, 2 shared cores, alternating runs in one session),
-// relay CPU-seconds per million packets, medians of three: portable 7.7,
-// epoll 5.9, io_uring 6.4 before deferred task work and 3.9 with it (one
-// run; rtpengine 8.3 in the same session). Scaling 100/250/500/1000 calls
-// falls for every engine (epoll 10.2/7.2/6.2/4.3). 0 packets lost in all.
-// Latency p50 (generator to generator, floor 0.1 ms): portable and
-// io_uring about 0.5 ms, epoll about 0.9 ms (its fixed linger); p99 on
-// this loaded box is dominated by scheduling (1.8 to 50 ms for every
-// relay, rtpengine included). Per packet, the Go code (process and the
-// receiver) is about 5% of relay CPU; the rest is the kernel's UDP send
-// and receive path (sendto alone, which runs the loopback receive, is
+// packets/s, loopback, 2 shared cores), relay CPU-seconds per million
+// packets. Alternating runs, medians of three: portable 7.7, epoll 5.9,
+// io_uring 6.4 before deferred task work. With it, in one -compare run:
+// io_uring 5.3, rtpengine 8.7 (ratio 0.60), latency p99 2.2 ms for both
+// (the no-relay floor 0.3 ms on this loaded box), p50 0.40 vs 0.33 ms,
+// added transit jitter 0.18 vs 0.33 ms. Scaling 100/250/500/1000 calls
+// falls for every engine: io_uring 16.2/7.4/5.6/5.0, epoll
+// 10.2/7.2/6.2/4.3, portable 12.4/9.9/8.4/6.3. 0 packets lost in all.
+// epoll's median latency is about 0.9 ms (its fixed linger) against
+// 0.4-0.5 ms for portable and io_uring. Per packet, the Go code (process
+// and the receiver) is about 5% of relay CPU; the rest is the kernel's UDP
+// send and receive path (sendto alone, which runs the loopback receive, is
 // half) and wake-ups. BenchmarkEngineForward: 0 allocs/op for every
 // engine.
 //
 // Left to do: epoll's linger is a fixed sleep (a period would halve its
-// added latency); io_uring at 100 calls costs more per packet than epoll
-// (a quiet worker waits for few completions); io_uring sends copy the
-// datagram and use sendmsg, where IORING_OP_SEND with a destination
-// address and registered buffers would not.
+// added latency); io_uring at 100 calls costs more per packet than the
+// others (a lightly loaded worker waits for few completions per wake-up);
+// io_uring sends copy the datagram and use sendmsg, where IORING_OP_SEND
+// with a destination address and registered buffers would not.
 //
 // process validates the datagram (RTP, RFC 3550 section 5.1; RTCP, section
 // 6.4.1 and appendix A.2; rtcp-mux demultiplexing, RFC 5761 section 4),

@@ -94,6 +94,11 @@ type uringSend struct {
 }
 
 func newURingEngine(opts EngineOptions) (Engine, error) {
+	// Multishot recvmsg is Linux 6.0; an older kernel would answer every
+	// arming with EINVAL, so it gets another engine instead.
+	if maj, min, ok := kernelVersion(); !ok || maj < 6 {
+		return nil, fmt.Errorf("%w: io_uring engine needs Linux 6.0 (have %d.%d)", ErrEngineUnavailable, maj, min)
+	}
 	n := opts.Workers
 	if n <= 0 {
 		n = max(runtime.GOMAXPROCS(0)/2, 1)
@@ -576,4 +581,25 @@ func (w *uringWorker) forget(c *Call) {
 		delete(w.leaving, c)
 		done <- nil
 	}
+}
+
+// kernelVersion is the running kernel's major and minor version.
+func kernelVersion() (major, minor int, ok bool) {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return 0, 0, false
+	}
+	var v [2]int
+	i := 0
+	for _, ch := range u.Release {
+		switch {
+		case ch >= '0' && ch <= '9':
+			v[i] = v[i]*10 + int(ch-'0')
+		case ch == '.' && i == 0:
+			i = 1
+		default:
+			return v[0], v[1], i == 1
+		}
+	}
+	return v[0], v[1], i == 1
 }
