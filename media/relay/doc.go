@@ -74,7 +74,11 @@
 //
 // Left to do: epoll's linger is a fixed sleep (a period would halve its
 // added latency); io_uring at 100 calls costs more per packet than the
-// others (a lightly loaded worker waits for few completions per wake-up);
+// others: a lightly loaded worker waits in io_uring_enter for few
+// completions, and a goroutine that is always in a system call keeps the
+// runtime's sysmon polling (a quarter of the relay's CPU there; waiting in
+// a raw system call that keeps the P halved that cost but stalled the
+// process under CPU starvation, so it was not kept);
 // io_uring sends copy the datagram and use sendmsg, where IORING_OP_SEND
 // with a destination address and registered buffers would not.
 //
