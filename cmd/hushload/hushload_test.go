@@ -50,6 +50,8 @@ func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-target", "nope"}, {"-calls", "0"}, {"-warmup", "5s", "-duration", "5s"}, {"extra"},
 		{"-target", "direct", "-scale", "10,x", "-duration", "100ms", "-warmup", "0s"},
+		{"-mask", "loud"}, {"-mask", "tone", "-mask-dir", "left"}, {"-mask", "tone", "-look-ahead", "10ms"},
+		{"-record", "-hushd-addr", "127.0.0.1:1"},
 	} {
 		if err := run(context.Background(), args, &stderr, &stderr); err == nil {
 			t.Errorf("%v accepted", args)
@@ -61,6 +63,32 @@ func TestFlags(t *testing.T) {
 	if _, _, err := o.open(context.Background(), "rtpengine", &stdout); !errors.Is(err, errSkip) ||
 		!strings.Contains(err.Error(), "rtpengine-daemon") {
 		t.Fatalf("missing rtpengine: %v", err)
+	}
+}
+
+// TestMaskFlags: -mask and -mask-dir pick the masked directions, -hushd-flag repeats, and
+// a masked hush is judged by its latency beyond the look-ahead.
+func TestMaskFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	o, err := parseFlags([]string{"-mask", "tone", "-mask-dir", "agent", "-look-ahead", "80ms", "-record",
+		"-hushd-flag=--media-engine=epoll", "-hushd-flag", "--log-level=debug"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.masked != [2]bool{false, true} || o.lookAhead != 80*time.Millisecond || !o.record ||
+		len(o.hushdFlags) != 2 || o.hushdFlags[0] != "--media-engine=epoll" {
+		t.Fatalf("%+v", o)
+	}
+	if o, err = parseFlags([]string{"-mask", "none", "-mask-dir", "both"}, &stderr); err != nil || o.masked != [2]bool{} {
+		t.Fatalf("-mask none: %+v %v", o, err)
+	}
+	rep := &report{}
+	addRatios(rep, []*loadgen.Result{
+		{Target: "hush", Calls: 1, LatencyP99: 61000, BeyondSamples: 10, BeyondP99: 500},
+		{Target: "rtpengine", Calls: 1, LatencyP99: 1000},
+	})
+	if len(rep.Ratios) != 1 || rep.Ratios[0].LatencyP99 != 0.5 {
+		t.Fatalf("%+v", rep.Ratios)
 	}
 }
 

@@ -20,6 +20,12 @@ import (
 	"github.com/hushmedia/hush/internal/loadgen"
 )
 
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
 // errSkip ends a run that cannot happen here (a tool is missing) without failing.
 var errSkip = errors.New("skipped")
 
@@ -42,6 +48,14 @@ type options struct {
 	dtmf     time.Duration
 	jsonPath string
 	verbose  bool
+
+	mask, maskDir string
+	masked        [2]bool
+	lookAhead     time.Duration
+	record, keep  bool
+	hushdFlags    multiFlag
+	recCount      int   // WAVs the last started hushd wrote (-record)
+	recBytes      int64 // their size
 
 	hushdBin, hushdAddr, hushdArgs, hushdHTTP string
 	hushdPID                                  int
@@ -80,6 +94,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.hushdHTTP, "hushd-http", "", "with -hushd-addr: its HTTP address, to read its drop counters from /metrics")
 	fs.IntVar(&o.hushdPID, "hushd-pid", 0, "with -hushd-addr: its process id, for CPU and memory")
 	fs.StringVar(&o.hushdArgs, "hushd-args", "", "extra flags for the started hushd (space-separated)")
+	fs.Var(&o.hushdFlags, "hushd-flag", "one extra flag for the started hushd, e.g. --media-engine=portable (repeatable; added after -hushd-args)")
+	fs.StringVar(&o.mask, "mask", "none", "hush: mask every call's DTMF with this mode: none, silence, tone or comfort-noise (session policy)")
+	fs.StringVar(&o.maskDir, "mask-dir", "both", "with -mask: the directions masked: customer (customer->agent), agent (agent->customer) or both")
+	fs.DurationVar(&o.lookAhead, "look-ahead", 60*time.Millisecond, "with -mask: the look-ahead set in the policy; latency of a masked direction is reported beyond it")
+	fs.BoolVar(&o.record, "record", false, "hush: start hushd with recording on, into a temporary directory, and record every call")
+	fs.BoolVar(&o.keep, "keep-recordings", false, "with -record: keep the recordings (their directory is printed)")
 	fs.StringVar(&o.rtpengineBin, "rtpengine-bin", "", "rtpengine binary to start (default: rtpengine in $PATH; Debian package rtpengine-daemon)")
 	fs.StringVar(&o.rtpengineNG, "rtpengine-ng", "", "use a running rtpengine's ng port (ip:port) instead of starting one")
 	fs.IntVar(&o.rtpenginePID, "rtpengine-pid", 0, "with -rtpengine-ng: its process id")
@@ -100,6 +120,28 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.rounds < 1 {
 		return nil, errors.New("-rounds must be >= 1")
+	}
+	if _, ok := loadgen.MaskModes[o.mask]; !ok {
+		return nil, fmt.Errorf("-mask %q: want none, silence, tone or comfort-noise", o.mask)
+	}
+	switch o.maskDir {
+	case "customer":
+		o.masked = [2]bool{true, false}
+	case "agent":
+		o.masked = [2]bool{false, true}
+	case "both":
+		o.masked = [2]bool{true, true}
+	default:
+		return nil, fmt.Errorf("-mask-dir %q: want customer, agent or both", o.maskDir)
+	}
+	if o.mask == "none" {
+		o.masked = [2]bool{}
+	}
+	if o.lookAhead < 40*time.Millisecond || o.lookAhead > 200*time.Millisecond {
+		return nil, errors.New("-look-ahead must be within 40ms..200ms (hushd's masking.look_ahead range)")
+	}
+	if o.record && o.hushdAddr != "" {
+		return nil, errors.New("-record starts its own hushd; it cannot be used with -hushd-addr")
 	}
 	if o.calls < 1 || o.warmup < 0 || o.warmup >= o.duration {
 		return nil, errors.New("need -calls >= 1 and 0 <= -warmup < -duration")
@@ -123,8 +165,9 @@ type report struct {
 
 // ratio is hush's figures divided by rtpengine's at one call count.
 type ratio struct {
-	Calls         int     `json:"calls"`
-	CPUPerMpkt    float64 `json:"cpu_per_mpkt_hush_over_rtpengine"`
+	Calls      int     `json:"calls"`
+	CPUPerMpkt float64 `json:"cpu_per_mpkt_hush_over_rtpengine"`
+	// LatencyP99 uses hush's p99 beyond the look-ahead when hush masked (-mask).
 	LatencyP99    float64 `json:"latency_p99_hush_over_rtpengine"`
 	MemPerSession float64 `json:"mem_per_idle_session_hush_over_rtpengine"`
 }
@@ -226,7 +269,15 @@ func (o *options) runOn(ctx context.Context, tg target, cfg loadgen.Config) (*lo
 		return nil, err
 	}
 	defer stop()
-	return loadgen.Run(ctx, t, cfg)
+	if tg.name == "hush" && o.masked != [2]bool{} {
+		cfg.Masked, cfg.LookAhead = o.masked, o.lookAhead
+	}
+	r, err := loadgen.Run(ctx, t, cfg)
+	if r != nil && tg.name == "hush" && o.record {
+		stop() // recordings are complete once hushd has ended (stop runs once)
+		r.Recordings, r.RecordingBytes = o.lastRecordings()
+	}
+	return r, err
 }
 
 // available checks that a target can be opened, without starting it.
@@ -257,6 +308,10 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 				return nil, nil, err
 			}
 			h.SetMetricsAddr(o.hushdHTTP)
+			if err := o.setPolicy(h); err != nil {
+				_ = h.Close()
+				return nil, nil, err
+			}
 			return h, func() { _ = h.Close() }, nil
 		}
 		bin, err := findBinary(o.hushdBin, "hushd", true)
@@ -265,17 +320,54 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 		}
 		// Media ports below the ephemeral range (32768-60999), so the generator's own
 		// sockets never take a relay port; 4 ports per session.
-		p, err := loadgen.StartHushd(ctx, bin, 10000, 19999, strings.Fields(o.hushdArgs), logw)
+		extra := append(strings.Fields(o.hushdArgs), o.hushdFlags...)
+		recDir := ""
+		if o.record {
+			if recDir, err = os.MkdirTemp("", "hushload-rec-"); err != nil {
+				return nil, nil, err
+			}
+			extra = append(extra, "--recording-enabled=true", "--recording-dir", recDir)
+		}
+		cleanup := func() {
+			if recDir != "" && !o.keep {
+				_ = os.RemoveAll(recDir)
+			}
+		}
+		p, err := loadgen.StartHushd(ctx, bin, 10000, 19999, extra, logw)
 		if err != nil {
+			cleanup()
 			return nil, nil, err
 		}
 		h, err := loadgen.NewHush(p.Addr, p.PID())
 		if err != nil {
 			_ = p.Stop()
+			cleanup()
 			return nil, nil, err
 		}
 		h.SetMetricsAddr(p.HTTP)
-		return h, func() { _ = h.Close(); _ = p.Stop() }, nil
+		h.SetEngine(p.Engine)
+		if err := o.setPolicy(h); err != nil {
+			_ = h.Close()
+			_ = p.Stop()
+			cleanup()
+			return nil, nil, err
+		}
+		done := false
+		return h, func() {
+			if done {
+				return
+			}
+			done = true
+			_ = h.Close()
+			_ = p.Stop()
+			if recDir != "" {
+				o.recCount, o.recBytes, _ = loadgen.CountRecordings(recDir)
+				if o.keep {
+					fmt.Fprintf(logw, "recordings kept in %s\n", recDir)
+				}
+			}
+			cleanup()
+		}, nil
 	case "rtpengine":
 		if o.rtpengineNG != "" {
 			ap, err := netip.ParseAddrPort(o.rtpengineNG)
@@ -300,6 +392,22 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 	}
 	return nil, nil, fmt.Errorf("unknown target %q", name)
 }
+
+// setPolicy gives hush sessions the masking and recording policy of -mask and -record.
+func (o *options) setPolicy(h *loadgen.Hush) error {
+	if o.masked == [2]bool{} && !o.record {
+		return nil
+	}
+	p, err := loadgen.MaskPolicy(o.mask, o.masked, o.lookAhead, o.record)
+	if err != nil {
+		return err
+	}
+	h.SetPolicy(p)
+	return nil
+}
+
+// lastRecordings is what the last hushd stopped had recorded.
+func (o *options) lastRecordings() (int, int64) { return o.recCount, o.recBytes }
 
 // findBinary returns explicit if set, else name beside this executable (when beside),
 // else name in $PATH.
@@ -363,7 +471,7 @@ func writeMedians(w io.Writer, rep *report) {
 		byTarget[r.Target] = append(byTarget[r.Target], r)
 	}
 	fmt.Fprintf(w, "\n== medians over %d rounds\n", len(byTarget[order[0]]))
-	fmt.Fprintf(w, "%-10s %10s %12s %12s %12s %14s %14s\n", "target", "lost", "p50 µs", "p99 µs", "p99.9 µs", "CPU-s/Mpkt", "KiB/session")
+	fmt.Fprintf(w, "%-10s %10s %12s %12s %12s %14s %14s %16s %12s\n", "target", "lost", "p50 µs", "p99 µs", "p99.9 µs", "CPU-s/Mpkt", "KiB/session", "beyond-L p99 µs", "RSS MiB")
 	for _, t := range order {
 		rs := byTarget[t]
 		med := func(f func(*loadgen.Result) float64) float64 {
@@ -373,13 +481,15 @@ func writeMedians(w io.Writer, rep *report) {
 			}
 			return median(v)
 		}
-		fmt.Fprintf(w, "%-10s %10.0f %12.1f %12.1f %12.1f %14.2f %14.1f\n", t,
+		fmt.Fprintf(w, "%-10s %10.0f %12.1f %12.1f %12.1f %14.2f %14.1f %16.1f %12.1f\n", t,
 			med(func(r *loadgen.Result) float64 { return float64(r.Lost) }),
 			med(func(r *loadgen.Result) float64 { return r.LatencyP50 }),
 			med(func(r *loadgen.Result) float64 { return r.LatencyP99 }),
 			med(func(r *loadgen.Result) float64 { return r.LatencyP999 }),
 			med(func(r *loadgen.Result) float64 { return r.TargetCPUPerM }),
-			med(func(r *loadgen.Result) float64 { return r.MemPerIdle / 1024 }))
+			med(func(r *loadgen.Result) float64 { return r.MemPerIdle / 1024 }),
+			med(func(r *loadgen.Result) float64 { return r.BeyondP99 }),
+			med(func(r *loadgen.Result) float64 { return mib(r.RSSActive) }))
 	}
 	if len(rep.Ratios) > 0 {
 		cpu := make([]float64, len(rep.Ratios))
@@ -430,8 +540,13 @@ func addRatios(rep *report, rs []*loadgen.Result) {
 			if e.Target != "rtpengine" || e.Calls != h.Calls || e.Round != h.Round {
 				continue
 			}
+			// A masked hush is judged by what it adds beyond the look-ahead it was asked for.
+			hp99 := h.LatencyP99
+			if h.BeyondSamples > 0 {
+				hp99 = h.BeyondP99
+			}
 			rep.Ratios = append(rep.Ratios, ratio{Calls: h.Calls, CPUPerMpkt: div(h.TargetCPUPerM, e.TargetCPUPerM),
-				LatencyP99: div(h.LatencyP99, e.LatencyP99), MemPerSession: div(h.MemPerIdle, e.MemPerIdle)})
+				LatencyP99: div(hp99, e.LatencyP99), MemPerSession: div(h.MemPerIdle, e.MemPerIdle)})
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -22,9 +23,11 @@ type Hush struct {
 	conn   *grpc.ClientConn
 	client hushv1.SessionServiceClient
 	pid    int
-	http   string        // hushd's HTTP address for /metrics; "" = not scraped
-	run    string        // distinguishes call ids of hushload processes against one hushd
-	seq    atomic.Uint64 // distinguishes calls within it: a repeated request_id would
+	http   string         // hushd's HTTP address for /metrics; "" = not scraped
+	policy *hushv1.Policy // sent in every CreateSession; nil = server defaults
+	engine string         // hushd's media engine, when known
+	run    string         // distinguishes call ids of hushload processes against one hushd
+	seq    atomic.Uint64  // distinguishes calls within it: a repeated request_id would
 	// return the first (long deleted) session, as CreateSession is idempotent
 }
 
@@ -55,6 +58,7 @@ func (h *Hush) CreateCall(ctx context.Context, i int, customer, agent netip.Addr
 		AgentId:   fmt.Sprintf("load-agent-%d", i),
 		Customer:  &hushv1.Leg{RemoteAddr: customer.String()},
 		Agent:     &hushv1.Leg{RemoteAddr: agent.String()},
+		Policy:    h.policy,
 	})
 	if err != nil {
 		return Call{}, fmt.Errorf("%w: hush CreateSession: %v", ErrTarget, err)
@@ -81,6 +85,42 @@ func (h *Hush) SetCapture(ctx context.Context, c Call, on bool) error {
 		_, err = h.client.StopSecureCapture(ctx, &hushv1.StopSecureCaptureRequest{SessionId: c.ID})
 	}
 	return err
+}
+
+// SetPolicy makes every session created from now on carry p (see MaskPolicy).
+func (h *Hush) SetPolicy(p *hushv1.Policy) { h.policy = p }
+
+// SetEngine records hushd's media engine name for the report (Process.Engine).
+func (h *Hush) SetEngine(name string) { h.engine = name }
+
+// Engine is hushd's media engine name, "" if unknown.
+func (h *Hush) Engine() string { return h.engine }
+
+// MaskModes are the masking modes MaskPolicy accepts, as hushload's -mask spells them.
+var MaskModes = map[string]hushv1.MaskMode{
+	"none": hushv1.MaskMode_MASK_MODE_OFF, "silence": hushv1.MaskMode_MASK_MODE_SILENCE,
+	"tone": hushv1.MaskMode_MASK_MODE_TONE, "comfort-noise": hushv1.MaskMode_MASK_MODE_COMFORT_NOISE,
+}
+
+// MaskPolicy is a session policy masking the directions in masked (index 0 customer ->
+// agent, 1 agent -> customer) with mode and an explicit look-ahead, so the harness knows
+// the delay it subtracts; the others are off. record turns recording on (else off).
+func MaskPolicy(mode string, masked [2]bool, lookAhead time.Duration, record bool) (*hushv1.Policy, error) {
+	mm, ok := MaskModes[mode]
+	if !ok {
+		return nil, fmt.Errorf("%w: mask mode %q: want none, silence, tone or comfort-noise", ErrConfig, mode)
+	}
+	dir := func(on bool) *hushv1.MaskingPolicy {
+		if !on || mm == hushv1.MaskMode_MASK_MODE_OFF {
+			return &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}
+		}
+		return &hushv1.MaskingPolicy{Mode: mm, LookAhead: durationpb.New(lookAhead)}
+	}
+	rec := hushv1.RecordingMode_RECORDING_MODE_OFF
+	if record {
+		rec = hushv1.RecordingMode_RECORDING_MODE_ON
+	}
+	return &hushv1.Policy{CustomerToAgent: dir(masked[0]), AgentToCustomer: dir(masked[1]), Recording: rec}, nil
 }
 
 // SetMetricsAddr lets the target read hushd's drop counters from http://addr/metrics.

@@ -32,6 +32,9 @@ type media struct {
 	tones     *toneTable  // DTMF bursts; nil = none
 	toneEvery int         // periods between bursts
 	setupErr  atomic.Bool // a socket could not be driven (reported, the run is invalid)
+	// lookAhead per direction (ns): the delay a masked direction is configured with,
+	// subtracted before its latency is recorded; 0 = unmasked.
+	lookAhead [2]int64
 }
 
 // streamRx is the receive state of one stream.
@@ -51,12 +54,16 @@ type streamRx struct {
 
 // receiver reads one socket.
 type receiver struct {
-	m         *media
-	conn      *net.UDPConn
-	side      uint32 // stream direction it receives: 0 on agent sockets, 1 on customer sockets
-	index     int    // socket index: it receives streams of calls i with i%K == index
-	count     atomic.Uint64
-	lat       Histogram
+	m     *media
+	conn  *net.UDPConn
+	side  uint32 // stream direction it receives: 0 on agent sockets, 1 on customer sockets
+	index int    // socket index: it receives streams of calls i with i%K == index
+	count atomic.Uint64
+	lat   Histogram // latency, look-ahead included
+	// beyond is latency minus the direction's look-ahead (the relay's own added delay);
+	// early counts packets of a masked direction that arrived sooner than the look-ahead.
+	beyond    Histogram
+	early     uint64
 	foreign   uint64
 	misrouted uint64
 	rewritten uint64
@@ -191,9 +198,20 @@ func (r *receiver) handle(b []byte, now int64) {
 	}
 	st.prevTrans, st.jitterOK = trans, true
 	if r.m.measure.Load() {
-		r.lat.Record(now - h.sendNs)
+		d := now - h.sendNs
+		r.lat.Record(d)
+		b := d - r.m.lookAhead[r.side]
+		if b < -earlyTolerance {
+			r.early++
+		}
+		r.beyond.Record(max(b, 0))
 	}
 }
+
+// earlyTolerance is how much sooner than the look-ahead a masked packet may arrive before
+// it counts as early: a relay may release a packet slightly before its due time to ride
+// on an arrival instead of a timer wake-up (hushd: up to 0.5 ms).
+const earlyTolerance = int64(time.Millisecond)
 
 // received is the number of load packets all receivers counted so far.
 func (m *media) received() uint64 {

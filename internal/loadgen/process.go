@@ -17,6 +17,8 @@ type Process struct {
 	done chan error
 	Addr string // hushd: gRPC address; rtpengine: ng address
 	HTTP string // hushd: HTTP address (/metrics)
+	// Engine is hushd's media engine from its start-up log ("media engine" line).
+	Engine string
 }
 
 // exited reports whether the process has ended (without consuming its exit status
@@ -46,7 +48,10 @@ func (p *Process) Stop() error {
 	}
 }
 
-var hushdServing = regexp.MustCompile(`msg="hushd serving" grpc=(\S+) http=(\S+)`)
+var (
+	hushdServing = regexp.MustCompile(`msg="hushd serving" grpc=(\S+) http=(\S+)`)
+	hushdEngine  = regexp.MustCompile(`msg="media engine" engine=(\S+)`)
+)
 
 // StartHushd runs the hushd binary on loopback with a free gRPC port, media ports
 // [portMin, portMax], no recording and no rate limit, plus extra flags, and waits until it
@@ -97,6 +102,9 @@ func startProcess(ctx context.Context, bin string, args []string, logw io.Writer
 					}
 					found <- addr
 					continue
+				}
+				if m := hushdEngine.FindStringSubmatch(l); m != nil {
+					p.Engine = m[1]
 				}
 				if len(head) < 50 {
 					head = append(head, l)

@@ -46,6 +46,24 @@ type Result struct {
 	LatencyP99     float64 `json:"latency_p99_us"`
 	LatencyP999    float64 `json:"latency_p999_us"`
 	LatencyMax     float64 `json:"latency_max_us"`
+	// LookAhead is the delay masked directions were configured with; Directions splits
+	// latency by direction, and Beyond* are latency minus the look-ahead over the masked
+	// directions only: what the relay adds beyond the delay it was asked for.
+	LookAhead     float64            `json:"look_ahead_us,omitempty"`
+	Directions    []DirectionLatency `json:"directions,omitempty"`
+	BeyondSamples uint64             `json:"beyond_look_ahead_samples,omitempty"`
+	BeyondP50     float64            `json:"beyond_look_ahead_p50_us,omitempty"`
+	BeyondP99     float64            `json:"beyond_look_ahead_p99_us,omitempty"`
+	BeyondP999    float64            `json:"beyond_look_ahead_p999_us,omitempty"`
+	BeyondMax     float64            `json:"beyond_look_ahead_max_us,omitempty"`
+	// Early counts masked-direction packets that arrived more than 1 ms sooner than the
+	// look-ahead: the relay did not delay them as configured. Beyond* count them as 0.
+	Early uint64 `json:"packets_before_look_ahead,omitempty"`
+	// Engine is the relay's I/O engine when it says (hushd's "media engine" log line).
+	Engine string `json:"engine,omitempty"`
+	// Recordings and RecordingBytes count the WAV files the relay wrote (hush -record).
+	Recordings     int   `json:"recordings,omitempty"`
+	RecordingBytes int64 `json:"recording_bytes,omitempty"`
 
 	// RFC 3550 jitter, mean over streams (and the worst stream for the added one).
 	JitterRx       float64 `json:"jitter_rx_us"`
@@ -73,6 +91,20 @@ type Result struct {
 	CaptureErrors  uint64       `json:"capture_errors,omitempty"`
 }
 
+// DirectionLatency is one direction's latency in the window. For a masked direction the
+// figures are latency minus the look-ahead (clamped at 0; Early counts those more than
+// 1 ms below it).
+type DirectionLatency struct {
+	Direction string  `json:"direction"`
+	Masked    bool    `json:"masked"`
+	Samples   uint64  `json:"samples"`
+	P50       float64 `json:"p50_us"`
+	P99       float64 `json:"p99_us"`
+	P999      float64 `json:"p999_us"`
+	Max       float64 `json:"max_us"`
+	Early     uint64  `json:"early,omitempty"`
+}
+
 // StreamLoss is one stream's loss.
 type StreamLoss struct {
 	Call      int    `json:"call"`
@@ -91,13 +123,22 @@ type RSSSample struct {
 	RSS int64   `json:"rss"`
 }
 
+var directionNames = [2]string{"customer->agent", "agent->customer"}
+
 func us(d time.Duration) float64 { return float64(d) / 1e3 }
 
 func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 window, sent uint64) {
 	r.Sent = sent
-	var lat Histogram
+	var lat, beyond Histogram
+	var dirs [2]Histogram
+	var early [2]uint64
 	for _, rc := range m.recv {
 		lat.Merge(&rc.lat)
+		dirs[rc.side].Merge(&rc.beyond)
+		early[rc.side] += rc.early
+		if m.lookAhead[rc.side] > 0 {
+			beyond.Merge(&rc.beyond)
+		}
 		r.Foreign += rc.foreign
 		r.Misrouted += rc.misrouted
 		r.Rewritten += rc.rewritten
@@ -117,7 +158,7 @@ func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 wind
 		if perStream > 0 && st.received < perStream {
 			lossy[s/2] = true
 			r.WorstStreams = append(r.WorstStreams, StreamLoss{Call: s / 2,
-				Direction: [2]string{"customer->agent", "agent->customer"}[s&1],
+				Direction: directionNames[s&1],
 				Lost:      perStream - st.received, FirstMissing: int64(st.firstGap) - 1, Gaps: st.gaps, LastSeq: st.maxSeq})
 		}
 		if st.jitterOK {
@@ -143,6 +184,22 @@ func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 wind
 	r.LatencySamples = lat.Count()
 	r.LatencyP50, r.LatencyP99 = us(lat.Quantile(0.5)), us(lat.Quantile(0.99))
 	r.LatencyP999, r.LatencyMax = us(lat.Quantile(0.999)), us(lat.Max())
+	r.LookAhead = us(cfg.LookAhead)
+	for d := range dirs {
+		h := &dirs[d]
+		masked := m.lookAhead[d] > 0
+		r.Directions = append(r.Directions, DirectionLatency{Direction: directionNames[d], Masked: masked,
+			Samples: h.Count(), P50: us(h.Quantile(0.5)), P99: us(h.Quantile(0.99)),
+			P999: us(h.Quantile(0.999)), Max: us(h.Max()), Early: early[d]})
+		if masked {
+			r.Early += early[d]
+		}
+	}
+	if beyond.Count() > 0 {
+		r.BeyondSamples = beyond.Count()
+		r.BeyondP50, r.BeyondP99 = us(beyond.Quantile(0.5)), us(beyond.Quantile(0.99))
+		r.BeyondP999, r.BeyondMax = us(beyond.Quantile(0.999)), us(beyond.Max())
+	}
 
 	r.WindowPackets = w1.pkts - w0.pkts
 	wall := w1.at.Sub(w0.at).Seconds()
@@ -212,6 +269,19 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 	row("latency p99", "µs", true, func(r *Result) float64 { return r.LatencyP99 }, "%.1f")
 	row("latency p99.9", "µs", true, func(r *Result) float64 { return r.LatencyP999 }, "%.1f")
 	row("latency max", "µs", true, func(r *Result) float64 { return r.LatencyMax }, "%.1f")
+	masked := false
+	for _, r := range rs {
+		masked = masked || r.BeyondSamples > 0
+	}
+	if masked {
+		row("look-ahead (masked dirs)", "µs", false, func(r *Result) float64 { return r.LookAhead }, "%.0f")
+		row("beyond look-ahead p50", "µs", false, func(r *Result) float64 { return r.BeyondP50 }, "%.1f")
+		row("beyond look-ahead p99", "µs", false, func(r *Result) float64 { return r.BeyondP99 }, "%.1f")
+		row("beyond look-ahead p99.9", "µs", false, func(r *Result) float64 { return r.BeyondP999 }, "%.1f")
+		row("beyond look-ahead max", "µs", false, func(r *Result) float64 { return r.BeyondMax }, "%.1f")
+		row("arrived before look-ahead", "", false, func(r *Result) float64 { return float64(r.Early) }, "%.0f")
+		row("recordings written", "", false, func(r *Result) float64 { return float64(r.Recordings) }, "%.0f")
+	}
 	row("jitter at receiver", "µs", true, func(r *Result) float64 { return r.JitterRx }, "%.1f")
 	row("jitter at sender", "µs", true, func(r *Result) float64 { return r.JitterTx }, "%.1f")
 	row("jitter added (transit)", "µs", true, func(r *Result) float64 { return r.JitterAdded }, "%.1f")
@@ -229,6 +299,17 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 		return err
 	}
 	for _, r := range rs {
+		if r.Engine != "" {
+			fmt.Fprintf(w, "%s/%d media engine: %s\n", r.Target, r.Calls, r.Engine)
+		}
+		for _, d := range r.Directions {
+			what := "latency"
+			if d.Masked {
+				what = "beyond look-ahead"
+			}
+			fmt.Fprintf(w, "%s/%d %s %s: p50 %.1f p99 %.1f p99.9 %.1f max %.1f µs (%d samples)\n",
+				r.Target, r.Calls, d.Direction, what, d.P50, d.P99, d.P999, d.Max, d.Samples)
+		}
 		if len(r.RelayDrops) > 0 {
 			keys := slices.Sorted(maps.Keys(r.RelayDrops))
 			fmt.Fprintf(w, "%s/%d dropped by the relay:", r.Target, r.Calls)

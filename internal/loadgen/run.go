@@ -32,6 +32,12 @@ type Config struct {
 	// DTMFEvery sends a 100 ms DTMF burst on one call after another this often (customer ->
 	// agent); 0 = never.
 	DTMFEvery time.Duration
+	// Masked says which directions the relay delays by LookAhead (index 0 customer ->
+	// agent, 1 agent -> customer): their latency is recorded as latency minus LookAhead,
+	// so the histogram's relative error applies to what the relay adds beyond the delay
+	// it was asked for, not to the whole look-ahead.
+	Masked    [2]bool
+	LookAhead time.Duration
 	Bind      netip.Addr // generator address; default 127.0.0.1
 	Log       io.Writer  // progress lines; nil = none
 }
@@ -39,6 +45,9 @@ type Config struct {
 func (c *Config) defaults() error {
 	if c.Calls < 1 || c.Duration <= 0 || c.Warmup < 0 || c.Warmup >= c.Duration {
 		return fmt.Errorf("%w: need calls >= 1 and 0 <= warmup < duration", ErrConfig)
+	}
+	if c.LookAhead < 0 || (c.LookAhead > 0 && !c.Masked[0] && !c.Masked[1]) {
+		return fmt.Errorf("%w: a look-ahead needs a masked direction, and must not be negative", ErrConfig)
 	}
 	if c.Sockets <= 0 {
 		c.Sockets = 4
@@ -84,6 +93,9 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		}
 	}()
 
+	if en, ok := t.(interface{ Engine() string }); ok {
+		res.Engine = en.Engine()
+	}
 	pid := t.PID()
 	proc := func() ProcSample {
 		if pid == 0 {
@@ -122,6 +134,11 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		start: time.Now(), ssrcBase: rand.Uint32() &^ 0xfffff, nStreams: uint32(2 * cfg.Calls),
 		cust: cust, agent: agent, periods: int(cfg.Duration / period), senders: cfg.Senders,
 		rx: make([]streamRx, 2*cfg.Calls), dest: make([]sockaddr, 2*cfg.Calls),
+	}
+	for d, on := range cfg.Masked {
+		if on {
+			m.lookAhead[d] = int64(cfg.LookAhead)
+		}
 	}
 	if cfg.DTMFEvery > 0 {
 		m.tones, m.toneEvery = newToneTable(), max(int(cfg.DTMFEvery/period), toneFrames+1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,5 +141,99 @@ func TestRunHushd(t *testing.T) {
 	}
 	if _, err := ReadProc(os.Getpid()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunHushdMaskedRecorded: every call masked both ways (tone) and recorded. Nothing is
+// lost, the masked directions are delayed by the configured look-ahead (p50 within
+// [L, L+20 ms]: the bound is generous, the point is that the delay is there and is L), the
+// payload survives masking byte for byte (no DTMF in it), and every call left a WAV.
+func TestRunHushdMaskedRecorded(t *testing.T) {
+	bin := buildHushd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	var log bytes.Buffer
+	p, err := StartHushd(ctx, bin, 21100, 21199, []string{"--recording-enabled=true", "--recording-dir", dir}, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = p.Stop()
+		}
+	}()
+	if p.Engine == "" {
+		t.Error("hushd's media engine not read from its log")
+	}
+	h, err := NewHush(p.Addr, p.PID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	h.SetEngine(p.Engine)
+	const look = 60 * time.Millisecond
+	both := [2]bool{true, true}
+	pol, err := MaskPolicy("tone", both, look, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.SetPolicy(pol)
+	const calls = 5
+	res, err := Run(ctx, h, Config{Calls: calls, Duration: 3 * time.Second, Warmup: 500 * time.Millisecond,
+		Masked: both, LookAhead: look})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tab bytes.Buffer
+	_ = WriteTable(&tab, res)
+	t.Logf("\n%s", tab.String())
+	if res.Lost != 0 || res.Received != res.Sent || res.Sent != calls*2*150 {
+		t.Fatalf("sent %d received %d lost %d", res.Sent, res.Received, res.Lost)
+	}
+	if res.Foreign+res.Misrouted+res.Rewritten != 0 {
+		t.Fatalf("foreign %d misrouted %d payload rewritten %d", res.Foreign, res.Misrouted, res.Rewritten)
+	}
+	if res.Engine != p.Engine || res.LookAhead != us(look) || len(res.Directions) != 2 {
+		t.Fatalf("engine %q look-ahead %v directions %+v", res.Engine, res.LookAhead, res.Directions)
+	}
+	for _, d := range res.Directions {
+		// Beyond-L figures: p50 in [0, 20 ms] means latency p50 in [L, L+20 ms].
+		if !d.Masked || d.Samples == 0 || d.P50 > 20000 || d.Early*100 > d.Samples {
+			t.Errorf("%s: %+v", d.Direction, d)
+		}
+	}
+	if res.LatencyP50 < us(look) || res.LatencyP50 > us(look+20*time.Millisecond) {
+		t.Errorf("latency p50 %vµs, want within [L, L+20ms], L = %v", res.LatencyP50, look)
+	}
+	// Recordings are finalised when their sessions end (Run deletes them) and at latest
+	// when hushd stops.
+	stopped = true
+	if err := p.Stop(); err != nil {
+		t.Errorf("hushd exit: %v\n%s", err, log.String())
+	}
+	n, size, err := CountRecordings(dir)
+	if err != nil || n != calls {
+		t.Fatalf("recordings: %d WAVs with audio, %d bytes, %v (want %d)", n, size, err, calls)
+	}
+}
+
+func TestMaskPolicy(t *testing.T) {
+	p, err := MaskPolicy("silence", [2]bool{true, false}, 40*time.Millisecond, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.GetCustomerToAgent().GetMode().String() != "MASK_MODE_SILENCE" ||
+		p.GetCustomerToAgent().GetLookAhead().AsDuration() != 40*time.Millisecond ||
+		p.GetAgentToCustomer().GetMode().String() != "MASK_MODE_OFF" ||
+		p.GetRecording().String() != "RECORDING_MODE_ON" {
+		t.Fatalf("policy %v", p)
+	}
+	if _, err := MaskPolicy("loud", [2]bool{true, true}, 0, false); !errors.Is(err, ErrConfig) {
+		t.Fatalf("bad mode: %v", err)
+	}
+	if _, err := Run(context.Background(), Direct{}, Config{Calls: 1, Duration: time.Second, LookAhead: time.Millisecond}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("look-ahead without a masked direction: %v", err)
 	}
 }
