@@ -62,7 +62,7 @@ type epollWorker struct {
 	slots  []*epollEntry
 	free   []int32
 	calls  map[*Call][]int32
-	timed  []*epollEntry // entries whose delay line has packets queued
+	timers releaseTimers // receivers whose delay line has packets queued
 	events [128]unix.EpollEvent
 	pwait2 bool // epoll_pwait2 works (Linux 5.11): sub-millisecond timeouts
 	winAt  time.Time
@@ -76,9 +76,8 @@ type epollWorker struct {
 }
 
 type epollEntry struct {
-	r     *receiver // nil once detached
-	fd    int
-	timed bool
+	r  *receiver // nil once detached
+	fd int
 }
 
 type epollOp struct {
@@ -218,27 +217,7 @@ func (w *epollWorker) run() {
 
 // timeout is how long the next wait may block: until the earliest release
 // of a delay line, or forever (-1).
-func (w *epollWorker) timeout() time.Duration {
-	if len(w.timed) == 0 {
-		return -1
-	}
-	now := time.Now()
-	best := time.Duration(-1)
-	for _, e := range w.timed {
-		if e.r == nil {
-			continue
-		}
-		at, ok := e.r.dl.due()
-		if !ok {
-			continue
-		}
-		d := max(e.r.c.epoch.Add(at).Sub(now), 0)
-		if best < 0 || d < best {
-			best = d
-		}
-	}
-	return best
-}
+func (w *epollWorker) timeout() time.Duration { return w.timers.timeout(time.Now()) }
 
 // wait polls for events; it returns how many are in w.events.
 func (w *epollWorker) wait(timeout time.Duration) int {
@@ -308,12 +287,7 @@ func (w *epollWorker) drain(e *epollEntry) int {
 			break
 		}
 	}
-	if dl := e.r.dl; dl != nil && !e.timed {
-		if _, ok := dl.due(); ok {
-			e.timed = true
-			w.timed = append(w.timed, e)
-		}
-	}
+	w.timers.watch(e.r)
 	w.winN += total
 	return total
 }
@@ -321,27 +295,9 @@ func (w *epollWorker) drain(e *epollEntry) int {
 // expire releases what is due on the queued delay lines and forgets the
 // ones that became empty.
 func (w *epollWorker) expire() {
-	if len(w.timed) == 0 {
-		return
+	if !w.timers.empty() {
+		w.timers.expire(time.Now(), nil)
 	}
-	now := time.Now()
-	keep := w.timed[:0]
-	for _, e := range w.timed {
-		if e.r == nil {
-			continue
-		}
-		dl := e.r.dl
-		if at, ok := dl.due(); ok && !now.Before(dl.c.epoch.Add(at)) {
-			dl.expire()
-		}
-		if _, ok := dl.due(); ok {
-			keep = append(keep, e)
-			continue
-		}
-		e.timed = false
-	}
-	clear(w.timed[len(keep):])
-	w.timed = keep
 }
 
 // linger2 waits a moment before the next poll when the recent rate says
@@ -360,7 +316,7 @@ func (w *epollWorker) linger2(pkts int) {
 		return
 	}
 	sleep := w.linger
-	if len(w.timed) > 0 {
+	if !w.timers.empty() {
 		if t := w.timeout(); t >= 0 && t < sleep {
 			sleep = t
 		}
@@ -442,7 +398,7 @@ func (w *epollWorker) remove(c *Call) {
 		e := w.slots[idx]
 		unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, e.fd, nil)
 		e.r.close()
-		e.r = nil // a queued timed entry is dropped by expire
+		e.r = nil // closed: a queued timer entry is dropped by expire
 		w.slots[idx] = nil
 		w.free = append(w.free, idx)
 	}

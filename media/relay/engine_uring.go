@@ -61,7 +61,7 @@ type uringWorker struct {
 	free    []int32
 	calls   map[*Call][]int32
 	leaving map[*Call]chan error // detaching: done when its receives ended
-	timed   []*uringEntry
+	timers  releaseTimers
 	recvHdr unix.Msghdr // template for multishot recvmsg: name and control sizes
 	sends   []uringSend
 	sfree   []int32
@@ -77,7 +77,6 @@ type uringEntry struct {
 	r      *receiver
 	c      *Call
 	fd     int
-	timed  bool
 	active bool // a multishot receive is outstanding
 	gone   bool // detaching: do not re-arm
 }
@@ -406,59 +405,23 @@ func (w *uringWorker) received(idx int32, res int32, flags uint32) int {
 			w.armRecv(idx) // ENOBUFS or an error ended the multishot: re-arm
 		}
 	}
-	if got == 1 && e.r != nil && e.r.dl != nil && !e.timed {
-		if _, ok := e.r.dl.due(); ok {
-			e.timed = true
-			w.timed = append(w.timed, e)
-		}
+	if got == 1 {
+		w.timers.watch(e.r)
 	}
 	return got
 }
 
-func (w *uringWorker) timeout() time.Duration {
-	if len(w.timed) == 0 {
-		return -1
-	}
-	now := time.Now()
-	best := time.Duration(-1)
-	for _, e := range w.timed {
-		if e.r == nil {
-			continue
-		}
-		if at, ok := e.r.dl.due(); ok {
-			d := max(e.r.c.epoch.Add(at).Sub(now), 0)
-			if best < 0 || d < best {
-				best = d
-			}
-		}
-	}
-	return best
-}
+func (w *uringWorker) timeout() time.Duration { return w.timers.timeout(time.Now()) }
 
 func (w *uringWorker) expire() {
-	if len(w.timed) == 0 {
+	if w.timers.empty() {
 		return
 	}
-	now := time.Now()
-	keep := w.timed[:0]
-	for _, e := range w.timed {
-		if e.r == nil {
-			continue
-		}
-		dl := e.r.dl
-		if at, ok := dl.due(); ok && !now.Before(dl.c.epoch.Add(at)) {
-			w.cur = e.r
-			dl.expire()
-			w.cur = nil
-		}
-		if _, ok := dl.due(); ok {
-			keep = append(keep, e)
-			continue
-		}
-		e.timed = false
-	}
-	clear(w.timed[len(keep):])
-	w.timed = keep
+	w.timers.expire(time.Now(), func(r *receiver, release func()) {
+		w.cur = r // sends made by the release belong to r (send errors)
+		release()
+		w.cur = nil
+	})
 }
 
 // control runs queued operations; it reports whether to stop.

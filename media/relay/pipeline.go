@@ -31,7 +31,9 @@ type receiver struct {
 	tx sendFunc
 	// dl is the direction's delay line, on the RTP socket only (delay.go).
 	dl *delayLine
-	p  Packet
+	// timed: an engine's releaseTimers holds r; closed: r was detached and closed.
+	timed, closed bool
+	p             Packet
 }
 
 // sendFunc sends datagram b from socket out to dst. It must not keep b
@@ -111,6 +113,7 @@ func (r *receiver) packet(buf []byte, n int, src netip.AddrPort) bool {
 
 // close runs when the engine stops serving the socket.
 func (r *receiver) close() {
+	r.closed = true
 	if r.dl != nil {
 		r.dl.close()
 	}
