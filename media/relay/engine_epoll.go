@@ -50,13 +50,11 @@ type epollEngine struct {
 }
 
 type epollWorker struct {
-	epfd, evfd int
-	linger     time.Duration
-	done       chan struct{}
+	epfd   int
+	linger time.Duration
+	done   chan struct{}
 
-	mu     sync.Mutex
-	ops    []epollOp
-	closed bool
+	mailbox
 
 	// Owned by the worker goroutine.
 	slots  []*epollEntry
@@ -128,7 +126,7 @@ func newEpollWorker(linger time.Duration) (*epollWorker, error) {
 		unix.Close(evfd)
 		return nil, fmt.Errorf("%w: epoll_ctl: %v", ErrEngineUnavailable, err)
 	}
-	w := &epollWorker{epfd: epfd, evfd: evfd, linger: linger, done: make(chan struct{}),
+	w := &epollWorker{epfd: epfd, mailbox: mailbox{evfd: evfd}, linger: linger, done: make(chan struct{}),
 		calls: make(map[*Call][]int32), pwait2: true}
 	for i := range recvBatch {
 		w.iovs[i].Base = &w.bufs[i][0]
@@ -168,24 +166,7 @@ func (e *epollEngine) detach(c *Call) {
 }
 
 // submit hands an operation to the worker and waits until it ran.
-func (w *epollWorker) submit(op epollOp) error {
-	op.done = make(chan error, 1)
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		return ErrClosed
-	}
-	w.ops = append(w.ops, op)
-	if op.stop {
-		w.closed = true
-	}
-	w.mu.Unlock()
-	one := [8]byte{1}
-	if _, err := unix.Write(w.evfd, one[:]); err != nil && !errors.Is(err, unix.EAGAIN) {
-		return fmt.Errorf("relay: waking epoll worker: %w", err)
-	}
-	return <-op.done
-}
+func (w *epollWorker) submit(op epollOp) error { return w.mailbox.submit(op, "epoll") }
 
 // run is the worker's loop.
 func (w *epollWorker) run() {
@@ -330,11 +311,7 @@ func (w *epollWorker) linger2(pkts int) {
 // control runs the queued operations; it reports whether to stop.
 func (w *epollWorker) control() bool {
 	var b [8]byte
-	unix.Read(w.evfd, b[:])
-	w.mu.Lock()
-	ops := w.ops
-	w.ops = nil
-	w.mu.Unlock()
+	ops := w.take(b[:])
 	stop := false
 	for _, op := range ops {
 		switch {

@@ -3,7 +3,6 @@
 package relay
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -48,13 +47,10 @@ type uringEngine struct {
 type uringWorker struct {
 	ring   *uring
 	bufs   *bufRing
-	evfd   int
 	linger time.Duration
 	done   chan struct{}
 
-	mu     sync.Mutex
-	ops    []epollOp
-	closed bool
+	mailbox
 
 	// Owned by the worker goroutine.
 	slots   []*uringEntry
@@ -180,25 +176,8 @@ func (e *uringEngine) attach(c *Call) error {
 
 func (e *uringEngine) detach(c *Call) { e.workers[c.engSlot].submit(epollOp{c: c}) }
 
-// submit hands an operation to the worker and waits until it is done.
-func (w *uringWorker) submit(op epollOp) error {
-	op.done = make(chan error, 1)
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		return ErrClosed
-	}
-	w.ops = append(w.ops, op)
-	if op.stop {
-		w.closed = true
-	}
-	w.mu.Unlock()
-	one := [8]byte{1}
-	if _, err := unix.Write(w.evfd, one[:]); err != nil && !errors.Is(err, unix.EAGAIN) {
-		return fmt.Errorf("relay: waking io_uring worker: %w", err)
-	}
-	return <-op.done
-}
+// submit hands an operation to the worker and waits until it ran.
+func (w *uringWorker) submit(op epollOp) error { return w.mailbox.submit(op, "io_uring") }
 
 func ud(kind uint64, idx int32) uint64 { return kind<<uringKindShift | uint64(uint32(idx)) }
 
@@ -430,11 +409,7 @@ func (w *uringWorker) control() bool {
 	// control answers, and an entry submitted later could meet a reused
 	// descriptor number. Submitted, the kernel holds the file.
 	w.flush()
-	unix.Read(w.evfd, w.evbuf[:])
-	w.mu.Lock()
-	ops := w.ops
-	w.ops = nil
-	w.mu.Unlock()
+	ops := w.take(w.evbuf[:])
 	stop := false
 	for _, op := range ops {
 		switch {
