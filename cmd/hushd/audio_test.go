@@ -2,19 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/hushmedia/hush/media/dtmf/dtmftest"
 	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,12 +39,7 @@ const (
 const allKeys = "123A456B789C*0#D"
 
 // keyFreqs returns a key's row and column frequencies (ITU-T Q.23).
-func keyFreqs(k byte) (lo, hi float64) {
-	rows := [4]float64{697, 770, 852, 941}
-	cols := [4]float64{1209, 1336, 1477, 1633}
-	i := strings.IndexByte(allKeys, k)
-	return rows[i/4], cols[i%4]
-}
+func keyFreqs(k byte) (lo, hi float64) { return dtmftest.Freqs(k) }
 
 // keyBurst is one key press on the sample timeline: dur samples from at, dbm0 per tone
 // (0 dBm0 = a sine of peak g711.Peak0dBm0).
@@ -58,13 +50,7 @@ type keyBurst struct {
 }
 
 func (b keyBurst) addTo(sig []float64, r *rand.Rand) {
-	lo, hi := keyFreqs(b.key)
-	a := g711.Peak0dBm0 * math.Pow(10, b.dbm0/20)
-	pl, ph := r.Float64()*2*math.Pi, r.Float64()*2*math.Pi
-	for n := 0; n < b.dur && b.at+n < len(sig); n++ {
-		x := float64(n) / audioRate
-		sig[b.at+n] += a*math.Sin(2*math.Pi*lo*x+pl) + a*math.Sin(2*math.Pi*hi*x+ph)
-	}
+	dtmftest.Burst{Key: b.key, At: b.at, Dur: b.dur, DBm0: b.dbm0}.AddTo(sig, r)
 }
 
 // near reports whether sample j is within the guard around a burst: one packet before
@@ -98,14 +84,7 @@ func speechWithBursts(speech []float64, bursts []keyBurst, r *rand.Rand) []int16
 // (failing when CI=true).
 func needDebianTool(t *testing.T, name, pkg string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing: install Debian package %s", name, pkg)
-		}
-		t.Skipf("%s missing: install Debian package %s", name, pkg)
-	}
-	return p
+	return dtmftest.Tool(t, name, pkg)
 }
 
 const asteriskPrompts = "/usr/share/asterisk/sounds/en/*.wav"
@@ -145,64 +124,12 @@ func promptSpeech(t *testing.T, n, skip int) []float64 {
 }
 
 // readPCMWAV reads a 16-bit PCM WAV file, one slice per channel.
-func readPCMWAV(path string) ([][]int16, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
-		return nil, errors.New("not a WAV file")
-	}
-	channels := 0
-	for off := 12; off+8 <= len(b); {
-		id, size := string(b[off:off+4]), int(binary.LittleEndian.Uint32(b[off+4:]))
-		off += 8
-		size = min(size, len(b)-off)
-		switch id {
-		case "fmt ":
-			if size < 16 || binary.LittleEndian.Uint16(b[off:]) != 1 || binary.LittleEndian.Uint16(b[off+14:]) != 16 {
-				return nil, errors.New("not 16-bit PCM")
-			}
-			channels = int(binary.LittleEndian.Uint16(b[off+2:]))
-		case "data":
-			if channels == 0 {
-				return nil, errors.New("data before fmt")
-			}
-			frames := size / (2 * channels)
-			out := make([][]int16, channels)
-			for c := range out {
-				out[c] = make([]int16, frames)
-				for i := range frames {
-					out[c][i] = int16(binary.LittleEndian.Uint16(b[off+2*(i*channels+c):]))
-				}
-			}
-			return out, nil
-		}
-		off += size + size&1
-	}
-	return nil, errors.New("no data chunk")
-}
+func readPCMWAV(path string) ([][]int16, error) { return dtmftest.ReadWAV(path) }
 
 // writePCMWAV writes 8 kHz 16-bit mono PCM.
 func writePCMWAV(t *testing.T, path string, pcm []int16) {
 	t.Helper()
-	b := make([]byte, 44+2*len(pcm))
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*len(pcm)))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
-	binary.LittleEndian.PutUint16(b[22:], 1) // mono
-	binary.LittleEndian.PutUint32(b[24:], audioRate)
-	binary.LittleEndian.PutUint32(b[28:], 2*audioRate)
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(2*len(pcm)))
-	for i, v := range pcm {
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := dtmftest.WriteWAV(path, pcm); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -211,20 +138,7 @@ func writePCMWAV(t *testing.T, path string, pcm []int16) {
 // wav` (Debian package multimon-ng), an independent decoder, finds in it.
 func multimonDigits(t *testing.T, dir, name string, pcm []int16) string {
 	t.Helper()
-	bin := needDebianTool(t, "multimon-ng", "multimon-ng")
-	path := filepath.Join(dir, name+".wav")
-	writePCMWAV(t, path, pcm)
-	out, err := exec.Command(bin, "-q", "-c", "-a", "DTMF", "-t", "wav", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("multimon-ng: %v\n%s", err, out)
-	}
-	var d strings.Builder
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "DTMF: "); ok && len(k) == 1 {
-			d.WriteString(k)
-		}
-	}
-	return d.String()
+	return dtmftest.Judge(t, dir, name, pcm)
 }
 
 // stream builds one SSRC's RTP, in send order: G.711 audio and RFC 4733 events share the

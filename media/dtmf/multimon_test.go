@@ -2,7 +2,7 @@ package dtmf
 
 import (
 	"context"
-	"encoding/binary"
+	"github.com/hushmedia/hush/media/dtmf/dtmftest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,25 +12,7 @@ import (
 )
 
 // writeWAV16 writes 8 kHz mono 16-bit PCM as a WAV file.
-func writeWAV16(path string, pcm []int16) error {
-	b := make([]byte, 44+2*len(pcm))
-	copy(b[0:], "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*len(pcm)))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
-	binary.LittleEndian.PutUint16(b[22:], 1) // mono
-	binary.LittleEndian.PutUint32(b[24:], SampleRate)
-	binary.LittleEndian.PutUint32(b[28:], 2*SampleRate)
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(2*len(pcm)))
-	for i, v := range pcm {
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
-	}
-	return os.WriteFile(path, b, 0o600)
-}
+func writeWAV16(path string, pcm []int16) error { return dtmftest.WriteWAV(path, pcm) }
 
 // TestGeneratorAgainstMultimon checks the test tone generator (and with it
 // the keypad and frequency tables both it and the detector use) against an

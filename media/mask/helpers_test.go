@@ -2,6 +2,7 @@ package mask
 
 import (
 	"encoding/binary"
+	"github.com/hushmedia/hush/media/dtmf/dtmftest"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -27,14 +28,7 @@ var keypadRows = [4]float64{697, 770, 852, 941}
 var keypadCols = [4]float64{1209, 1336, 1477, 1633}
 var keys = "123A456B789C*0#D"
 
-func keyFreqs(k byte) (lo, hi float64) {
-	for i := range len(keys) {
-		if keys[i] == k {
-			return keypadRows[i/4], keypadCols[i%4]
-		}
-	}
-	panic("not a key")
-}
+func keyFreqs(k byte) (lo, hi float64) { return dtmftest.Freqs(k) }
 
 // burst is one DTMF tone at sample position at, dur samples long.
 type burst struct {
@@ -44,22 +38,10 @@ type burst struct {
 }
 
 func (b burst) add(sig []float64, r *rand.Rand) {
-	lo, hi := keyFreqs(b.key)
-	a := g711.Peak0dBm0 * math.Pow(10, b.dbm0/20)
-	pl, ph := r.Float64()*2*math.Pi, r.Float64()*2*math.Pi
-	for n := 0; n < b.dur && b.at+n < len(sig); n++ {
-		t := float64(n) / rate
-		sig[b.at+n] += a*math.Sin(2*math.Pi*lo*t+pl) + a*math.Sin(2*math.Pi*hi*t+ph)
-	}
+	dtmftest.Burst{Key: b.key, At: b.at, Dur: b.dur, DBm0: b.dbm0}.AddTo(sig, r)
 }
 
-func clip(sig []float64) []int16 {
-	out := make([]int16, len(sig))
-	for i, v := range sig {
-		out[i] = int16(max(-32768, min(32767, math.Round(v))))
-	}
-	return out
-}
+func clip(sig []float64) []int16 { return dtmftest.Quantize(sig) }
 
 // speech returns n samples of the Asterisk English prompts (Debian
 // asterisk-core-sounds-en-wav), or a synthetic speech-like signal (a
@@ -105,51 +87,17 @@ func speech(t testing.TB, n int, r *rand.Rand) (out []float64, real bool) {
 
 // readWAV reads a 16-bit mono PCM WAV.
 func readWAV(path string) ([]int16, error) {
-	b, err := os.ReadFile(path)
+	ch, err := dtmftest.ReadWAV(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
-		return nil, os.ErrInvalid
-	}
-	for off := 12; off+8 <= len(b); {
-		id, size := string(b[off:off+4]), int(binary.LittleEndian.Uint32(b[off+4:]))
-		off += 8
-		if size > len(b)-off {
-			size = len(b) - off
-		}
-		if id == "data" {
-			pcm := make([]int16, size/2)
-			for i := range pcm {
-				pcm[i] = int16(binary.LittleEndian.Uint16(b[off+2*i:]))
-			}
-			return pcm, nil
-		}
-		off += size + size&1
-	}
-	return nil, os.ErrInvalid
+	return ch[0], nil
 }
 
 // writeWAV writes 16-bit mono 8 kHz PCM with a 44-byte header.
 func writeWAV(t testing.TB, path string, pcm []int16) {
 	t.Helper()
-	b := make([]byte, 44+2*len(pcm))
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*len(pcm)))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1)
-	binary.LittleEndian.PutUint16(b[22:], 1)
-	binary.LittleEndian.PutUint32(b[24:], rate)
-	binary.LittleEndian.PutUint32(b[28:], 2*rate)
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(2*len(pcm)))
-	for i, v := range pcm {
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := dtmftest.WriteWAV(path, pcm); err != nil {
 		t.Fatal(err)
 	}
 }

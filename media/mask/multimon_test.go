@@ -2,11 +2,8 @@ package mask
 
 import (
 	"fmt"
+	"github.com/hushmedia/hush/media/dtmf/dtmftest"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -14,26 +11,7 @@ import (
 // package multimon-ng), on pcm and returns the digits it reports in order.
 func multimon(t testing.TB, dir, name string, pcm []int16) string {
 	t.Helper()
-	bin, err := exec.LookPath("multimon-ng")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("multimon-ng missing: install Debian package multimon-ng")
-		}
-		t.Skip("multimon-ng missing: install Debian package multimon-ng")
-	}
-	path := filepath.Join(dir, name+".wav")
-	writeWAV(t, path, pcm)
-	out, err := exec.Command(bin, "-q", "-c", "-a", "DTMF", "-t", "wav", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("multimon-ng %s: %v\n%s", path, err, out)
-	}
-	var digits strings.Builder
-	for _, line := range strings.Split(string(out), "\n") {
-		if d, ok := strings.CutPrefix(strings.TrimSpace(line), "DTMF: "); ok && len(d) == 1 {
-			digits.WriteString(d)
-		}
-	}
-	return digits.String()
+	return dtmftest.Judge(t, dir, name, pcm)
 }
 
 // judgeCase is one row of the masking matrix.

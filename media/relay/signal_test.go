@@ -1,14 +1,11 @@
 package relay
 
 import (
-	"encoding/binary"
+	"github.com/hushmedia/hush/media/dtmf/dtmftest"
 	"math"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/hushmedia/hush/media/g711"
@@ -26,12 +23,7 @@ const (
 
 var dtmfKeys = "123A456B789C*0#D"
 
-func dtmfPair(k byte) (lo, hi float64) {
-	rows := [4]float64{697, 770, 852, 941}
-	cols := [4]float64{1209, 1336, 1477, 1633}
-	i := strings.IndexByte(dtmfKeys, k)
-	return rows[i/4], cols[i%4]
-}
+func dtmfPair(k byte) (lo, hi float64) { return dtmftest.Freqs(k) }
 
 // tone is a DTMF burst at sample at, dur samples, dbm0 per tone.
 type tone struct {
@@ -41,22 +33,10 @@ type tone struct {
 }
 
 func (b tone) add(sig []float64, r *rand.Rand) {
-	lo, hi := dtmfPair(b.key)
-	a := g711.Peak0dBm0 * math.Pow(10, b.dbm0/20)
-	pl, ph := r.Float64()*2*math.Pi, r.Float64()*2*math.Pi
-	for n := 0; n < b.dur && b.at+n < len(sig); n++ {
-		t := float64(n) / sRate
-		sig[b.at+n] += a*math.Sin(2*math.Pi*lo*t+pl) + a*math.Sin(2*math.Pi*hi*t+ph)
-	}
+	dtmftest.Burst{Key: b.key, At: b.at, Dur: b.dur, DBm0: b.dbm0}.AddTo(sig, r)
 }
 
-func toPCM(sig []float64) []int16 {
-	out := make([]int16, len(sig))
-	for i, v := range sig {
-		out[i] = int16(max(-32768, min(32767, math.Round(v))))
-	}
-	return out
-}
+func toPCM(sig []float64) []int16 { return dtmftest.Quantize(sig) }
 
 // speechSignal returns n samples of the Asterisk English prompts (Debian
 // asterisk-core-sounds-en-wav) or, when missing, a synthetic voiced signal
@@ -101,48 +81,16 @@ func speechSignal(t testing.TB, n int) ([]float64, bool) {
 }
 
 func readWAV16(path string) ([]int16, error) {
-	b, err := os.ReadFile(path)
+	ch, err := dtmftest.ReadWAV(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
-		return nil, os.ErrInvalid
-	}
-	for off := 12; off+8 <= len(b); {
-		id, size := string(b[off:off+4]), int(binary.LittleEndian.Uint32(b[off+4:]))
-		off += 8
-		size = min(size, len(b)-off)
-		if id == "data" {
-			pcm := make([]int16, size/2)
-			for i := range pcm {
-				pcm[i] = int16(binary.LittleEndian.Uint16(b[off+2*i:]))
-			}
-			return pcm, nil
-		}
-		off += size + size&1
-	}
-	return nil, os.ErrInvalid
+	return ch[0], nil
 }
 
 func writeWAV16(t testing.TB, path string, pcm []int16) {
 	t.Helper()
-	b := make([]byte, 44+2*len(pcm))
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*len(pcm)))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
-	binary.LittleEndian.PutUint16(b[22:], 1) // mono
-	binary.LittleEndian.PutUint32(b[24:], sRate)
-	binary.LittleEndian.PutUint32(b[28:], 2*sRate)
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(2*len(pcm)))
-	for i, v := range pcm {
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := dtmftest.WriteWAV(path, pcm); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -151,26 +99,7 @@ func writeWAV16(t testing.TB, path string, pcm []int16) {
 // returns the digits it reports.
 func judge(t testing.TB, dir, name string, pcm []int16) string {
 	t.Helper()
-	bin, err := exec.LookPath("multimon-ng")
-	if err != nil {
-		if ciRequired() {
-			t.Fatal("multimon-ng missing: install Debian package multimon-ng")
-		}
-		t.Skip("multimon-ng missing: install Debian package multimon-ng")
-	}
-	path := filepath.Join(dir, name+".wav")
-	writeWAV16(t, path, pcm)
-	out, err := exec.Command(bin, "-q", "-c", "-a", "DTMF", "-t", "wav", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("multimon-ng: %v\n%s", err, out)
-	}
-	var d strings.Builder
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "DTMF: "); ok && len(k) == 1 {
-			d.WriteString(k)
-		}
-	}
-	return d.String()
+	return dtmftest.Judge(t, dir, name, pcm)
 }
 
 // g711Stream packetizes PCM as 20 ms G.711 RTP packets.
