@@ -20,10 +20,16 @@ type delayLine struct {
 	dir Direction
 	tx  sendFunc     // the engine's send
 	mk  *mask.Masker // created at the first masked packet
+	// late is how long after a packet's due time the engine's timer
+	// releases it: releaseSlack in the portable engine, where a read timeout
+	// costs an allocation, 0 in the engines that drive their own timers
+	// (epoll, io_uring), where a wake-up is cheap and the slack would only
+	// add latency.
+	late time.Duration
 }
 
-func newDelayLine(c *Call, in Leg, tx sendFunc) *delayLine {
-	d := &delayLine{c: c, in: in, dir: Direction(in), tx: tx}
+func newDelayLine(c *Call, in Leg, tx sendFunc, late time.Duration) *delayLine {
+	d := &delayLine{c: c, in: in, dir: Direction(in), tx: tx, late: late}
 	if c.tap != nil {
 		// The recording needs every audio packet analysed.
 		d.mk = c.newMasker(d.dir)
@@ -32,12 +38,14 @@ func newDelayLine(c *Call, in Leg, tx sendFunc) *delayLine {
 }
 
 // releaseSlack widens each release instant into a window [due-slack,
-// due+slack]: an arrival inside it releases the due packets at once, and the
-// engine's timer is due+slack. With L a whole number of packet times the
-// next arrival usually falls in the window, so releases ride on arrivals
-// instead of timer wake-ups (in the portable engine a read timeout also
-// costs an allocation: net wraps it in a *net.OpError). The added delay
-// stays within L +- 0.5 ms; the detector's look-ahead guard in the masker is
+// due+late]: an arrival inside it releases the due packets at once, and the
+// engine's timer is due+late. With L a whole number of packet times the
+// next arrival often falls in the window, so releases ride on arrivals
+// instead of timer wake-ups. The portable engine uses late = releaseSlack
+// (a read timeout there costs an allocation: net wraps it in a
+// *net.OpError); the epoll and io_uring engines use late = 0, so no packet
+// waits past its due time for an arrival. The added delay stays within
+// L - 0.5 ms .. L + late; the detector's look-ahead guard in the masker is
 // not affected.
 const releaseSlack = 500 * time.Microsecond
 
@@ -51,7 +59,7 @@ func (d *delayLine) due() (at time.Duration, ok bool) {
 		return 0, false
 	}
 	due, _ := d.mk.NextDue()
-	return due + releaseSlack, true
+	return due + d.late, true
 }
 
 // expire runs when the time due reported has passed: it releases what is

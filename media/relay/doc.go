@@ -117,8 +117,11 @@
 // every audio packet of both directions, masked or not, and Close delivers
 // the frames still queued.
 //
-// A release rides on an arrival when one falls within 0.5 ms of its due
-// time; otherwise a timeout releases it. In the portable engine Go's net
+// A release rides on an arrival when one falls up to 0.5 ms before its due
+// time; otherwise a timer releases it: at the due time in the epoll and
+// io_uring engines (their timers are a wait timeout, no extra cost), 0.5 ms
+// after it in the portable engine, where a later arrival can still carry
+// it. In the portable engine Go's net
 // package wraps each read timeout in a new *net.OpError (80 bytes), the one
 // allocation of its masked path (the epoll engine has none) (TestMaskedDelayRealTime: about 0.3 per packet on
 // loopback at 200 packets/s; the packet work itself allocates nothing).

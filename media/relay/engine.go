@@ -126,7 +126,7 @@ func (portableEngine) detach(c *Call) {
 func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 	defer c.wg.Done()
 	buf := make([]byte, MaxPacketSize+1)
-	r := newReceiver(c, in, kind, sock.write)
+	r := newReceiver(c, in, kind, sock.write, releaseSlack)
 	defer r.close()
 	// The read deadline drives the delay line: it is the next release
 	// time while packets are queued, none otherwise.

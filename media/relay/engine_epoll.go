@@ -363,7 +363,7 @@ func (w *epollWorker) addSock(c *Call, l Leg, kind sockKind, fd int) error {
 		w.free = append(w.free, idx)
 		return fmt.Errorf("relay: epoll_ctl add: %w", err)
 	}
-	w.slots[idx] = &epollEntry{r: newReceiver(c, l, kind, sock.write), fd: fd}
+	w.slots[idx] = &epollEntry{r: newReceiver(c, l, kind, sock.write, 0), fd: fd}
 	w.calls[c] = append(w.calls[c], idx)
 	return nil
 }

@@ -447,7 +447,7 @@ func (w *uringWorker) addSock(c *Call, l Leg, kind sockKind, fd int) {
 		idx = int32(len(w.slots))
 		w.slots = append(w.slots, nil)
 	}
-	w.slots[idx] = &uringEntry{r: newReceiver(c, l, kind, w.send), c: c, fd: fd}
+	w.slots[idx] = &uringEntry{r: newReceiver(c, l, kind, w.send, 0), c: c, fd: fd}
 	w.calls[c] = append(w.calls[c], idx)
 	w.armRecv(idx)
 }

@@ -468,7 +468,7 @@ func maskedFixture(t testing.TB) (*Call, *delayLine, *Packet, func()) {
 	if err := c.SetMaskPolicy(CustomerToAgent, mask.Policy{Mode: mask.ModeTone, Capture: true}); err != nil {
 		t.Fatal(err)
 	}
-	dl := newDelayLine(c, Customer, sock.write)
+	dl := newDelayLine(c, Customer, sock.write, releaseSlack)
 	st := &g711Stream{pt: 0, ssrc: 5}
 	sig := make([]float64, 50*sFrame)
 	tone{key: '5', at: 10 * sFrame, dur: 20 * sFrame, dbm0: -10}.add(sig, rand.New(rand.NewPCG(1, 1)))
@@ -528,5 +528,28 @@ func BenchmarkMaskedEnginePath(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		step()
+	}
+}
+
+// TestDelayLineLateness: the timer engines (late 0) are asked to release a
+// packet exactly when the masker says it is due; the portable engine's
+// delay line (late releaseSlack) asks for its timer that much later, so an
+// arrival in the window can carry the release instead.
+func TestDelayLineLateness(t *testing.T) {
+	for _, late := range []time.Duration{0, releaseSlack} {
+		c, _, p, step := maskedFixture(t)
+		step()
+		dl := newDelayLine(c, Customer, sock.write, late)
+		if _, ok := dl.due(); ok {
+			t.Fatalf("late %v: due with nothing queued", late)
+		}
+		if !dl.handle(p) {
+			t.Fatalf("late %v: masked packet not taken by the delay line", late)
+		}
+		want, ok := dl.mk.NextDue()
+		at, ok2 := dl.due()
+		if !ok || !ok2 || at != want+late {
+			t.Fatalf("late %v: due %v (%v), masker next due %v (%v): want due = next due + late", late, at, ok2, want, ok)
+		}
 	}
 }

@@ -40,7 +40,8 @@ type receiver struct {
 // after it returns.
 type sendFunc func(out sock, b []byte, dst netip.AddrPort) error
 
-func newReceiver(c *Call, in Leg, kind sockKind, tx sendFunc) *receiver {
+// late is the delay line's timer lateness (delayLine.late).
+func newReceiver(c *Call, in Leg, kind sockKind, tx sendFunc, late time.Duration) *receiver {
 	r := &receiver{
 		tx: tx,
 		c:  c, in: in, kind: kind, dir: Direction(in),
@@ -51,7 +52,7 @@ func newReceiver(c *Call, in Leg, kind sockKind, tx sendFunc) *receiver {
 		rate:  rateGate{limit: c.rateLimit},
 	}
 	if kind == kindRTP {
-		r.dl = newDelayLine(c, in, tx)
+		r.dl = newDelayLine(c, in, tx, late)
 	}
 	return r
 }
