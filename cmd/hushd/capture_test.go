@@ -71,7 +71,9 @@ func collect(ctx context.Context, t *testing.T, pay hushv1.PaymentServiceClient,
 		for range 1000 {
 			m, err := st.Recv()
 			if err != nil {
+				// end first, then close: next sees every batch before the end.
 				c.end <- err
+				close(c.batches)
 				return
 			}
 			c.batches <- m
@@ -84,11 +86,11 @@ func collect(ctx context.Context, t *testing.T, pay hushv1.PaymentServiceClient,
 func (c *collector) next(t *testing.T) *hushv1.CapturedDigits {
 	t.Helper()
 	select {
-	case m := <-c.batches:
+	case m, ok := <-c.batches:
+		if !ok {
+			return nil // the stream ended; its error is in end
+		}
 		return m
-	case err := <-c.end:
-		c.end <- err
-		return nil
 	case <-time.After(3 * wait):
 		t.Fatal("no digits delivered")
 	}
