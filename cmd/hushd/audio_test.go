@@ -38,9 +38,6 @@ const (
 // allKeys is every DTMF key.
 const allKeys = "123A456B789C*0#D"
 
-// keyFreqs returns a key's row and column frequencies (ITU-T Q.23).
-func keyFreqs(k byte) (lo, hi float64) { return dtmftest.Freqs(k) }
-
 // keyBurst is one key press on the sample timeline: dur samples from at, dbm0 per tone
 // (0 dBm0 = a sine of peak g711.Peak0dBm0).
 type keyBurst struct {
@@ -125,14 +122,6 @@ func promptSpeech(t *testing.T, n, skip int) []float64 {
 
 // readPCMWAV reads a 16-bit PCM WAV file, one slice per channel.
 func readPCMWAV(path string) ([][]int16, error) { return dtmftest.ReadWAV(path) }
-
-// writePCMWAV writes 8 kHz 16-bit mono PCM.
-func writePCMWAV(t *testing.T, path string, pcm []int16) {
-	t.Helper()
-	if err := dtmftest.WriteWAV(path, pcm); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // judge writes pcm to dir/name.wav and returns the DTMF digits `multimon-ng -a DTMF -t
 // wav` (Debian package multimon-ng), an independent decoder, finds in it.

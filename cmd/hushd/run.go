@@ -108,8 +108,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return err
 	}
 	defaults.Recording.Off = recorder == nil
-	var sessions *session.Registry
-	sessions = session.NewRegistry(session.Config{
+	sessions := session.NewRegistry(session.Config{
 		Media: session.RelayFactory(alloc,
 			session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
 			relayOptions(m, cfg.Media, engine)...),

@@ -349,7 +349,7 @@ func encodePageToken(cur session.Cursor) string {
 	if cur == (session.Cursor{}) {
 		return ""
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(itoa(cur.Created.UnixNano()) + ":" + cur.ID))
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(cur.Created.UnixNano(), 10) + ":" + cur.ID))
 }
 
 func decodePageToken(tok string) (session.Cursor, error) {

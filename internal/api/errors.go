@@ -27,7 +27,6 @@ var errorCodes = []struct {
 	{session.ErrWatchLagged, codes.ResourceExhausted},
 	{session.ErrDraining, codes.Unavailable},
 	{session.ErrUnsupported, codes.Unimplemented},
-	{session.ErrRequestIDReused, codes.FailedPrecondition},
 	{session.ErrCollecting, codes.FailedPrecondition},
 	{session.ErrFailedPrecondition, codes.FailedPrecondition},
 	{context.Canceled, codes.Canceled},

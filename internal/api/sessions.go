@@ -2,13 +2,9 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 	"unicode/utf8"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/hushmedia/hush/internal/audit"
 	"github.com/hushmedia/hush/internal/auth"
@@ -234,10 +230,6 @@ func (s *SessionServer) WatchSession(req *hushv1.WatchSessionRequest, stream hus
 		return toStatus(err)
 	}
 	return nil
-}
-
-func notYet(what string) error {
-	return status.Error(codes.Unimplemented, fmt.Sprintf("%s is not implemented in this build yet", what))
 }
 
 func (s *SessionServer) PauseRecording(ctx context.Context, req *hushv1.PauseRecordingRequest) (_ *hushv1.Session, err error) {

@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -168,6 +167,3 @@ func pageSize(n int32) (int, error) {
 	}
 	return int(n), nil
 }
-
-// itoa avoids fmt for the page token's hot-ish path.
-func itoa(v int64) string { return strconv.FormatInt(v, 10) }

@@ -181,9 +181,6 @@ func (s *Session) stopCaptureLocked(actor, requestID, why string) {
 	s.cap.wake()
 }
 
-// maxTriggerLen bounds a keypad trigger sequence.
-const maxTriggerLen = 8
-
 // onAgentKey watches the agent's keys for the configured trigger (e.g. "*7"), which
 // starts secure capture from the agent's phone. The agent's keys are not card data, but
 // they are not logged either.

@@ -77,7 +77,7 @@ type recState struct {
 	autoUntil time.Time
 }
 
-// recordingInfo is the part of Info about recording.
+// RecordingInfo is the part of Info about recording.
 type RecordingInfo struct {
 	ID       string
 	State    RecordingState

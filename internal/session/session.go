@@ -19,19 +19,17 @@ type Session struct {
 	reg                 *Registry
 	media               Media
 
-	mu        sync.Mutex
-	legs      [2]LegSpec
-	policy    Policy
-	state     State // 0 (active) until ended
-	endedAt   time.Time
-	endReason EndReason
-	final     Info
-	seq       uint64
-	subs      map[*subscriber]struct{}
-	reqs      map[string]Info // request ids seen, by operation
-	cap       capture
-	keys      []byte // the agent's last keys, for the capture trigger
-	rec       recState
+	mu     sync.Mutex
+	legs   [2]LegSpec
+	policy Policy
+	state  State // 0 (active) until ended
+	final  Info
+	seq    uint64
+	subs   map[*subscriber]struct{}
+	reqs   map[string]Info // request ids seen, by operation
+	cap    capture
+	keys   []byte // the agent's last keys, for the capture trigger
+	rec    recState
 }
 
 func (s *Session) cachedLocked(op, requestID string) (Info, bool) {
@@ -250,7 +248,7 @@ func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
 	final := s.infoLocked()
 	final.State, final.EndedAt, final.EndReason = Ended, now, reason
 	final.Capture.On = false
-	s.state, s.final, s.endedAt, s.endReason = Ended, final, now, reason
+	s.state, s.final = Ended, final
 	// Digits never outlive the call; a collecting payment client is told it is over.
 	s.cap.on = false
 	s.cap.zero()

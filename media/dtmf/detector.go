@@ -239,15 +239,12 @@ func (d *Detector) Process(pcm []int16, evs []Event) []Event {
 	return evs
 }
 
-// skipFlush is how much silence Skip feeds through the analysis before it
-// can jump: the sub-block history must hold only zeros.
-const skipFlush = (ringSubs + 1) * subLen
-
 var zeros [subLen]int16
 
 // Skip advances the timeline by n samples of silence (lost packets) and
 // appends the events that silence completes. It analyses at most about
-// skipFlush samples whatever n is.
+// (ringSubs+1)*subLen samples whatever n is: once the sub-block history
+// holds only zeros it jumps.
 func (d *Detector) Skip(n int64, evs []Event) []Event {
 	for n > 0 {
 		if d.fill == 0 && d.quiet() {

@@ -24,11 +24,7 @@ const (
 	frameDt = 20 * time.Millisecond
 )
 
-var keypadRows = [4]float64{697, 770, 852, 941}
-var keypadCols = [4]float64{1209, 1336, 1477, 1633}
 var keys = "123A456B789C*0#D"
-
-func keyFreqs(k byte) (lo, hi float64) { return dtmftest.Freqs(k) }
 
 // burst is one DTMF tone at sample position at, dur samples long.
 type burst struct {
@@ -92,14 +88,6 @@ func readWAV(path string) ([]int16, error) {
 		return nil, err
 	}
 	return ch[0], nil
-}
-
-// writeWAV writes 16-bit mono 8 kHz PCM with a 44-byte header.
-func writeWAV(t testing.TB, path string, pcm []int16) {
-	t.Helper()
-	if err := dtmftest.WriteWAV(path, pcm); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // stream packetizes pcm into G.711 RTP packets of frame samples.

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -173,8 +172,3 @@ func dropCounters() (DirectionMetrics, [NumDropReasons]*eventCounter) {
 }
 
 func ciRequired() bool { return os.Getenv("CI") == "true" }
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}

@@ -23,8 +23,6 @@ const (
 
 var dtmfKeys = "123A456B789C*0#D"
 
-func dtmfPair(k byte) (lo, hi float64) { return dtmftest.Freqs(k) }
-
 // tone is a DTMF burst at sample at, dur samples, dbm0 per tone.
 type tone struct {
 	key     byte
@@ -86,13 +84,6 @@ func readWAV16(path string) ([]int16, error) {
 		return nil, err
 	}
 	return ch[0], nil
-}
-
-func writeWAV16(t testing.TB, path string, pcm []int16) {
-	t.Helper()
-	if err := dtmftest.WriteWAV(path, pcm); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // judge runs multimon-ng -a DTMF (Debian package multimon-ng) on pcm and
