@@ -2,7 +2,8 @@ package dtmf
 
 import "errors"
 
-// Sentinel errors. Functions wrap them with context; test with errors.Is.
+// Sentinel errors; test with errors.Is. Packet parsers return them bare (wrapping would
+// allocate per bad packet); other functions wrap them with context.
 var (
 	// ErrShortPayload: a telephone-event payload shorter than 4 bytes
 	// (RFC 4733 §2.3).

@@ -71,7 +71,8 @@ func (e *TelephoneEvent) Digit() (byte, bool) { return EventDigit(e.Event) }
 // under a different payload type. The R bit is ignored as §2.3.3 requires.
 func (e *TelephoneEvent) Unmarshal(payload []byte) error {
 	if len(payload) < TelephoneEventSize {
-		return fmt.Errorf("%w: %d bytes", ErrShortPayload, len(payload))
+		// Bare: a wrapped error would allocate on every bad packet a sender chooses to send.
+		return ErrShortPayload
 	}
 	e.Event = payload[0]
 	e.End = payload[1]&0x80 != 0

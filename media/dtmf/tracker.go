@@ -80,7 +80,7 @@ func serialLess(a, b uint32) bool { return int32(a-b) < 0 }
 // Push feeds one telephone-event packet (its RTP timestamp, marker bit,
 // sequence number and payload) and appends to dst the spans it changed: at
 // most two (a previous event implicitly ended, and the new one). A bad
-// payload returns dst unchanged and an error wrapping ErrShortPayload.
+// payload returns dst unchanged and ErrShortPayload.
 func (t *EventTracker) Push(dst []Span, ts uint32, marker bool, seq uint16, payload []byte) ([]Span, error) {
 	var ev TelephoneEvent
 	if err := ev.Unmarshal(payload); err != nil {

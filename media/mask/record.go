@@ -103,17 +103,18 @@ func (r *recorder) emit(k *Masker, all bool) {
 		mark := k.mark[:f.n]
 		first, last := -1, -1
 		if k.marks(mark, f.pos0, f.ts) {
+			n := 0
 			for i, m := range mark {
 				if m {
 					f.pcm[i] = 0
 					if first < 0 {
 						first = i
 					}
-					last = i
+					last, n = i, n+1
 				}
 			}
 			clear(mark)
-			k.st.RecordMaskedSamples += uint64(last - first + 1)
+			k.st.RecordMaskedSamples += uint64(n) // not last-first+1: a frame may hold two spans
 		}
 		r.runs(f, first, last)
 		r.audio(f.ssrc, f.ts, f.pcm[:f.n])

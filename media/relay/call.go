@@ -25,7 +25,7 @@ type Call struct {
 	now         func() time.Time
 	sampleEvery uint32
 	eng         Engine
-	// engSlot is the epoll engine's bookkeeping (which worker serves the
+	// engSlot is the epoll and io_uring engines' bookkeeping (which worker serves the
 	// call); set by attach, read by detach, both under mu.
 	engSlot int
 

@@ -8,11 +8,11 @@ import (
 
 // delayLine is the masked path of the direction that starts at one leg's
 // RTP socket. It belongs to whoever serves that socket (the socket's
-// goroutine in the portable engine, the socket's worker in the epoll
-// engine), which both receives and releases: the engine asks due for the
-// next release time and calls expire when it passes (the portable engine
-// with a read deadline, a runtime timer; the epoll engine with its wait
-// timeout). So a masked direction still runs on one goroutine with no lock,
+// goroutine in the portable engine, the socket's worker in the epoll and
+// io_uring engines), which both receives and releases: the engine asks due
+// for the next release time and calls expire when it passes (the portable
+// engine with a read deadline, a runtime timer; the others through their
+// releaseTimers and wait timeout). So a masked direction still runs on one goroutine with no lock,
 // channel or extra thread, and an unmasked one never touches any of this.
 type delayLine struct {
 	c   *Call
@@ -90,7 +90,7 @@ func (d *delayLine) handle(p *Packet) bool {
 			if d.mk == nil {
 				d.mk = d.c.newMasker(d.dir)
 			}
-			d.mk.Configure(mask.Policy{Keys: keys}, &d.c.legs[d.in].state.Load().codecs)
+			d.mk.Configure(mask.Policy{Keys: keys}, p.codecs)
 			d.mk.Observe(&p.Header, p.Buf)
 		}
 		return false
@@ -100,7 +100,7 @@ func (d *delayLine) handle(p *Packet) bool {
 	}
 	pv := *pol
 	pv.Keys = pv.Keys || keys
-	d.mk.Configure(pv, &d.c.legs[d.in].state.Load().codecs)
+	d.mk.Configure(pv, p.codecs)
 	now := d.now()
 	switch d.mk.Push(&p.Header, p.Buf, now) {
 	case mask.Queued:
@@ -108,7 +108,7 @@ func (d *delayLine) handle(p *Packet) bool {
 		d.c.drop(d.dir, DropUndecodable)
 	case mask.DropOverflow:
 		d.c.drop(d.dir, DropMaskOverflow)
-	default: // mask.DropEvent, mask.DropMalformed
+	default: // mask.DropEvent, mask.DropMalformed, and mask.Converted (the event packet is consumed; its tone stand-in was queued)
 		d.c.drop(d.dir, DropMaskedEvent)
 	}
 	d.release(now)
@@ -193,8 +193,5 @@ func (c *Call) sendRTP(tx sendFunc, in Leg, pkt []byte) {
 		}
 		return
 	}
-	c.legs[in.Other()].stats.sent(false, len(pkt))
-	m := &c.metrics[dir]
-	m.Packets.Add(1)
-	m.Bytes.Add(float64(len(pkt)))
+	c.sent(dir, false, len(pkt))
 }

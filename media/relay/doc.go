@@ -123,7 +123,7 @@
 // after it in the portable engine, where a later arrival can still carry
 // it. In the portable engine Go's net
 // package wraps each read timeout in a new *net.OpError (80 bytes), the one
-// allocation of its masked path (the epoll engine has none) (TestMaskedDelayRealTime: about 0.3 per packet on
+// allocation of its masked path (epoll and io_uring have none) (TestMaskedDelayRealTime: about 0.3 per packet on
 // loopback at 200 packets/s; the packet work itself allocates nothing).
 //
 // # Control state

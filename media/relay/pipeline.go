@@ -22,7 +22,6 @@ type receiver struct {
 	dir   Direction
 	m     *DirectionMetrics
 	ls    *legCounters // the receiving leg's
-	os    *legCounters // the sending leg's
 	every uint32
 	seen  uint32
 	rate  rateGate
@@ -47,7 +46,6 @@ func newReceiver(c *Call, in Leg, kind sockKind, tx sendFunc, late time.Duration
 		c:  c, in: in, kind: kind, dir: Direction(in),
 		m:     &c.metrics[Direction(in)],
 		ls:    &c.legs[in].stats,
-		os:    &c.legs[in.Other()].stats,
 		every: c.sampleEvery,
 		rate:  rateGate{limit: c.rateLimit},
 	}
@@ -96,18 +94,9 @@ func (r *receiver) packet(buf []byte, n int, src netip.AddrPort) bool {
 		c.drop(r.dir, DropSendError)
 		return true
 	}
-	sent := len(p.Buf)
-	r.os.sent(p.RTCP, sent)
-	m := r.m
-	if p.RTCP {
-		m.RTCPPackets.Add(1)
-		m.RTCPBytes.Add(float64(sent))
-	} else {
-		m.Packets.Add(1)
-		m.Bytes.Add(float64(sent))
-	}
+	c.sent(r.dir, p.RTCP, len(p.Buf))
 	if timed {
-		m.Latency.Observe(time.Since(t0).Seconds())
+		r.m.Latency.Observe(time.Since(t0).Seconds())
 	}
 	return true
 }
@@ -117,6 +106,20 @@ func (r *receiver) close() {
 	r.closed = true
 	if r.dl != nil {
 		r.dl.close()
+	}
+}
+
+// sent counts a packet sent in a direction: the sending leg's stats and the direction's
+// metrics. Forwarded and delay-line packets both come here.
+func (c *Call) sent(dir Direction, rtcp bool, n int) {
+	c.legs[dir.To()].stats.sent(rtcp, n)
+	m := &c.metrics[dir]
+	if rtcp {
+		m.RTCPPackets.Add(1)
+		m.RTCPBytes.Add(float64(n))
+	} else {
+		m.Packets.Add(1)
+		m.Bytes.Add(float64(n))
 	}
 }
 

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"github.com/hushmedia/hush/media/mask"
 	"net/netip"
 
 	"github.com/hushmedia/hush/media/rtp"
@@ -18,6 +19,9 @@ type Packet struct {
 	// RTCP is set for RTCP; otherwise Header is Buf's decoded RTP header.
 	RTCP   bool
 	Header rtp.Header
+	// codecs is the receiving leg's payload type map from the state this packet was
+	// checked against (immutable), so the delay line need not load the state again.
+	codecs *mask.CodecMap
 }
 
 // Stage is one step of a direction's pipeline (G.711 decode, DTMF detection,
@@ -49,6 +53,7 @@ const (
 func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, DropReason) {
 	l := &c.legs[in]
 	st := l.state.Load()
+	p.codecs = &st.codecs
 
 	p.RTCP = kind == kindRTCP || (st.mux && rtp.IsRTCP(p.Buf))
 	if p.RTCP {

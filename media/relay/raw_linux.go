@@ -76,7 +76,7 @@ func (r *rawAddr) addrPort() netip.AddrPort {
 		s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&r.sa))
 		return netip.AddrPortFrom(netip.AddrFrom4(s4.Addr), port)
 	case unix.AF_INET6:
-		return netip.AddrPortFrom(netip.AddrFrom16(r.sa.Addr).Unmap(), port)
+		return netip.AddrPortFrom(netip.AddrFrom16(r.sa.Addr), port) // receiver.packet unmaps
 	}
 	return netip.AddrPort{}
 }
