@@ -6,8 +6,7 @@ import (
 	"crypto/x509"
 	"flag"
 	"fmt"
-	"net"
-	"net/netip"
+	"github.com/hushmedia/hush/internal/auth"
 	"os"
 	"strings"
 
@@ -98,13 +97,5 @@ func loopbackTarget(addr string) bool {
 	if i := strings.LastIndex(addr, "///"); i >= 0 {
 		addr = addr[i+3:]
 	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
+	return auth.IsLoopback(addr)
 }

@@ -16,7 +16,7 @@ import (
 // other host name, and an empty host (all interfaces), does not.
 func CheckListenSafety(c *config.Config) (warnings []string, err error) {
 	var errs []string
-	grpcLocal := loopback(c.GRPC.Listen)
+	grpcLocal := IsLoopback(c.GRPC.Listen)
 	if !grpcLocal && !c.TLS.Enabled() {
 		if !c.GRPC.Insecure {
 			errs = append(errs, fmt.Sprintf("grpc.listen %s is not loopback and TLS is off: set tls.cert_file and tls.key_file, or grpc.insecure: true", c.GRPC.Listen))
@@ -31,7 +31,7 @@ func CheckListenSafety(c *config.Config) (warnings []string, err error) {
 			warnings = append(warnings, fmt.Sprintf("gRPC serves without authentication on non-loopback %s (grpc.insecure)", c.GRPC.Listen))
 		}
 	}
-	if !loopback(c.HTTP.Listen) && !c.TLS.Enabled() {
+	if !IsLoopback(c.HTTP.Listen) && !c.TLS.Enabled() {
 		if !c.HTTP.Insecure {
 			errs = append(errs, fmt.Sprintf("http.listen %s is not loopback and TLS is off: set tls.cert_file and tls.key_file, or http.insecure: true", c.HTTP.Listen))
 		} else {
@@ -44,8 +44,10 @@ func CheckListenSafety(c *config.Config) (warnings []string, err error) {
 	return warnings, nil
 }
 
-// loopback reports whether a host:port listens on loopback only.
-func loopback(hostport string) bool {
+// IsLoopback reports whether host:port names a loopback host ("localhost" or a loopback
+// IP literal). hushd uses it to decide whether a listener may go without TLS, hushctl
+// whether a token may go without it.
+func IsLoopback(hostport string) bool {
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return false

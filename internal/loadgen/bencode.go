@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strconv"
@@ -92,7 +93,7 @@ func decodeBencode(b []byte, depth int) (any, int, error) {
 	}
 	switch c := b[0]; {
 	case c == 'i':
-		end := indexByte(b, 'e')
+		end := bytes.IndexByte(b, 'e')
 		if end < 0 {
 			return nil, 0, fmt.Errorf("%w: unterminated integer", ErrBencode)
 		}
@@ -164,7 +165,7 @@ func decodeBencode(b []byte, depth int) (any, int, error) {
 }
 
 func decodeBencodeString(b []byte) (string, int, error) {
-	colon := indexByte(b, ':')
+	colon := bytes.IndexByte(b, ':')
 	if colon < 1 || colon > 10 || (b[0] == '0' && colon > 1) {
 		return "", 0, fmt.Errorf("%w: bad string length", ErrBencode)
 	}
@@ -176,13 +177,4 @@ func decodeBencodeString(b []byte) (string, int, error) {
 		return "", 0, fmt.Errorf("%w: string longer than input", ErrBencode)
 	}
 	return string(b[colon+1 : colon+1+l]), colon + 1 + l, nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }

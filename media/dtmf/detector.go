@@ -2,6 +2,7 @@ package dtmf
 
 import (
 	"math"
+	"strconv"
 
 	"github.com/hushmedia/hush/media/g711"
 )
@@ -49,29 +50,7 @@ type Event struct {
 
 // String shows the kind and position, never the digit.
 func (e Event) String() string {
-	return e.Kind.String() + "@" + itoa(e.Pos)
-}
-
-func itoa(v int64) string {
-	var b [24]byte
-	i := len(b)
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
+	return e.Kind.String() + "@" + strconv.FormatInt(e.Pos, 10)
 }
 
 // MaskLag bounds, in samples, how far the detector's input runs ahead of a
@@ -346,14 +325,14 @@ func (d *Detector) stepDigit(evs []Event, start int64, code uint8, hit bool) []E
 		d.digLast = start
 		if !d.digActive && d.digHits >= digitMinHits {
 			d.digActive = true
-			if !d.masking {
-				// Every digit lies inside a mask, even one whose hits
-				// never came two in a row.
-				evs = d.openMask(evs, d.onsetEstimate(d.digFirst), start, code)
-			}
 			// Estimate the onset now that the reference sub-blocks are
 			// full of tone.
 			d.digOnset = d.onsetEstimate(d.digFirst)
+			if !d.masking {
+				// Every digit lies inside a mask, even one whose hits
+				// never came two in a row.
+				evs = d.openMask(evs, d.digOnset, start, code)
+			}
 			evs = append(evs, Event{Kind: DigitStart, Digit: pairDigit(code), Pos: d.digOnset})
 		}
 		return evs

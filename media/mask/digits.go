@@ -1,5 +1,7 @@
 package mask
 
+import "strconv"
+
 // Source says how a captured digit arrived.
 type Source uint8
 
@@ -30,21 +32,7 @@ type Digit struct {
 
 // String shows the source and timestamp, never the digit.
 func (d Digit) String() string {
-	return "digit(*) " + d.Source.String() + " ts=" + utoa(d.RTPTimestamp)
-}
-
-func utoa(v uint32) string {
-	var b [10]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
-	}
-	return string(b[i:])
+	return "digit(*) " + d.Source.String() + " ts=" + strconv.FormatUint(uint64(d.RTPTimestamp), 10)
 }
 
 // dedupSlack is how far apart, in RTP timestamp units, the in-band and

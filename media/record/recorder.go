@@ -94,7 +94,6 @@ type ctlItem struct {
 	kind     ctlKind
 	at       time.Time
 	pos      int64
-	skip     bool
 	act      Action
 	name     string // ctlNote: action name
 	leg      Leg
@@ -123,7 +122,6 @@ type Recorder struct {
 	wavPath string
 	meta    Meta
 	start   time.Time
-	window  int64
 	ckpt    int64
 	delay   int64 // input delay in samples, taken off each frame's arrival position
 
@@ -179,7 +177,6 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 		wavPath: filepath.Join(dir, meta.RecordingID+".wav"),
 		meta:    meta,
 		start:   cfg.clock.Now(),
-		window:  int64(cfg.window / sampleDur),
 		ckpt:    int64(cfg.checkpoint / sampleDur),
 		delay:   int64(cfg.inputDelay / sampleDur),
 		kick:    make(chan struct{}, 1),
@@ -275,7 +272,7 @@ func (r *Recorder) Pause(b PauseBehavior, a Action) (bool, error) {
 	if b != PauseSilence && b != PauseSkip {
 		return false, fmt.Errorf("%w: %q", ErrBadBehavior, b)
 	}
-	return r.control(ctlItem{kind: ctlPause, skip: b == PauseSkip, behavior: b, act: a}, true)
+	return r.control(ctlItem{kind: ctlPause, behavior: b, act: a}, true)
 }
 
 // Resume ends the current pause at the current timeline position.

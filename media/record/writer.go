@@ -93,7 +93,7 @@ func (r *Recorder) step() {
 		return
 	}
 	now := r.Position()
-	r.tl.flushTo(now - r.window)
+	r.tl.flushTo(now - r.tl.window)
 	if len(r.tl.out) >= writeChunk {
 		r.writeOut()
 	}
@@ -106,7 +106,7 @@ func (r *Recorder) apply(it *ctlItem) {
 	r.dirty = true
 	switch it.kind {
 	case ctlPause:
-		pos := r.tl.pause(it.pos, it.skip)
+		pos := r.tl.pause(it.pos, it.behavior == PauseSkip)
 		r.pauses = append(r.pauses, PauseSpan{
 			StartSample: pos,
 			StartTime:   r.timeAt(pos),
