@@ -396,9 +396,9 @@ func (w *uringWorker) expire() {
 	if w.timers.empty() {
 		return
 	}
-	w.timers.expire(time.Now(), func(r *receiver, release func()) {
+	w.timers.expire(time.Now(), func(r *receiver) {
 		w.cur = r // sends made by the release belong to r (send errors)
-		release()
+		r.dl.expire()
 		w.cur = nil
 	})
 }

@@ -30,8 +30,10 @@ type receiver struct {
 	tx sendFunc
 	// dl is the direction's delay line, on the RTP socket only (delay.go).
 	dl *delayLine
-	// timed: an engine's releaseTimers holds r; closed: r was detached and closed.
+	// timed: an engine's releaseTimers holds an entry for r at timerAt
+	// (timers.go); closed: r was detached and closed.
 	timed, closed bool
+	timerAt       int64
 	p             Packet
 }
 

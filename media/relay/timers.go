@@ -6,63 +6,139 @@ import "time"
 // for the engines that drive release times themselves (epoll, io_uring): the earliest due
 // time bounds the worker's wait, and expire releases what is due. The portable engine
 // uses a read deadline per socket instead (engine.go).
+//
+// It is a min-heap of release times with lazy deletion: a receiver's current entry is the
+// one whose time equals r.timerAt; older entries for it are dropped when they surface. A
+// worker wakes thousands of times a second and holds a line per masked direction (1000 at
+// 500 calls), so scanning every line on each wake-up cost a third of the relay's CPU; the
+// heap touches only what is due. A line's due time changes only when its head leaves or
+// the detector catches up with it, so most packets push nothing.
 type releaseTimers struct {
-	rs []*receiver
+	epoch time.Time // the heap's clock: times are nanoseconds since epoch
+	h     timerHeap
 }
 
-// watch adds r if its delay line now holds packets (once: r.timed marks it).
+type timerEntry struct {
+	at int64 // release time, ns since releaseTimers.epoch
+	r  *receiver
+}
+
+// timerHeap is a binary min-heap on at. Its own sift functions, not container/heap:
+// that boxes every pushed entry in an interface (an allocation per push).
+type timerHeap []timerEntry
+
+func (h *timerHeap) push(e timerEntry) {
+	s := append(*h, e)
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if s[p].at <= s[i].at {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+	*h = s
+}
+
+func (h *timerHeap) popMin() timerEntry {
+	s := *h
+	e := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = timerEntry{} // let a closed receiver go
+	s = s[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s[r].at < s[l].at {
+			m = r
+		}
+		if s[i].at <= s[m].at {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return e
+}
+
+// watch (re)schedules r after its delay line changed: a new entry when its due time
+// differs from the scheduled one, nothing when it is the same or the line is empty.
 func (t *releaseTimers) watch(r *receiver) {
-	if r == nil || r.dl == nil || r.timed || r.closed {
+	if r == nil || r.dl == nil || r.closed {
 		return
 	}
-	if _, ok := r.dl.due(); ok {
-		r.timed = true
-		t.rs = append(t.rs, r)
+	at, ok := r.dl.due()
+	if !ok {
+		r.timed = false // any entry left is stale
+		return
 	}
+	if t.epoch.IsZero() {
+		t.epoch = time.Now()
+	}
+	abs := int64(r.c.epoch.Sub(t.epoch) + at)
+	if r.timed && r.timerAt == abs {
+		return
+	}
+	r.timed, r.timerAt = true, abs
+	t.h.push(timerEntry{at: abs, r: r})
 }
 
-func (t *releaseTimers) empty() bool { return len(t.rs) == 0 }
+// current reports whether e is its receiver's live entry.
+func current(e timerEntry) bool {
+	return e.r.timed && !e.r.closed && e.r.timerAt == e.at
+}
+
+// top drops stale entries and returns the earliest live one.
+func (t *releaseTimers) top() (timerEntry, bool) {
+	for len(t.h) > 0 {
+		if e := t.h[0]; current(e) {
+			return e, true
+		}
+		t.h.popMin()
+	}
+	return timerEntry{}, false
+}
+
+func (t *releaseTimers) empty() bool { return len(t.h) == 0 }
 
 // timeout is how long a worker may wait from now: until the earliest release, or -1
 // (forever) when nothing is queued.
 func (t *releaseTimers) timeout(now time.Time) time.Duration {
-	best := time.Duration(-1)
-	for _, r := range t.rs {
-		if r.closed {
-			continue
-		}
-		if at, ok := r.dl.due(); ok {
-			d := max(r.c.epoch.Add(at).Sub(now), 0)
-			if best < 0 || d < best {
-				best = d
-			}
-		}
+	e, ok := t.top()
+	if !ok {
+		return -1
 	}
-	return best
+	return max(time.Duration(e.at)-now.Sub(t.epoch), 0)
 }
 
-// expire releases what is due by now and forgets the receivers whose lines emptied or
-// that closed. around, when set, runs each release (io_uring notes whose sends follow).
-func (t *releaseTimers) expire(now time.Time, around func(r *receiver, release func())) {
-	keep := t.rs[:0]
-	for _, r := range t.rs {
-		if r.closed {
-			continue
-		}
-		dl := r.dl
-		if at, ok := dl.due(); ok && !now.Before(dl.c.epoch.Add(at)) {
-			if around != nil {
-				around(r, dl.expire)
-			} else {
-				dl.expire()
-			}
-		}
-		if _, ok := dl.due(); ok {
-			keep = append(keep, r)
-			continue
-		}
-		r.timed = false
+// expire releases what is due by now. around, when set, runs each release in its place
+// and must call r.dl.expire (io_uring notes whose sends follow). Bounded by the entries present on entry: a line whose next
+// release is also due by now (it cannot be, Pop takes everything due) waits for the next
+// call rather than looping here.
+func (t *releaseTimers) expire(now time.Time, around func(r *receiver)) {
+	if len(t.h) == 0 {
+		return
 	}
-	clear(t.rs[len(keep):])
-	t.rs = keep
+	nowNs := int64(now.Sub(t.epoch))
+	for range len(t.h) {
+		e, ok := t.top()
+		if !ok || e.at > nowNs {
+			return
+		}
+		t.h.popMin()
+		r := e.r
+		r.timed = false
+		if around != nil {
+			around(r)
+		} else {
+			r.dl.expire()
+		}
+		t.watch(r)
+	}
 }

@@ -1,0 +1,78 @@
+package relay
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// The heap must hand entries back in time order whatever the order of pushes, with pops
+// interleaved, as a worker does.
+func TestTimerHeapOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var h timerHeap
+	var want []int64
+	for i := range 5000 {
+		if len(h) > 0 && i%3 == 0 {
+			slices.Sort(want)
+			got := h.popMin()
+			if got.at != want[0] {
+				t.Fatalf("pop %d: got %d, want %d", i, got.at, want[0])
+			}
+			want = want[1:]
+			continue
+		}
+		at := rng.Int64N(1000) // duplicates on purpose
+		h.push(timerEntry{at: at})
+		want = append(want, at)
+	}
+	slices.Sort(want)
+	for _, w := range want {
+		if got := h.popMin(); got.at != w {
+			t.Fatalf("drain: got %d, want %d", got.at, w)
+		}
+	}
+	if len(h) != 0 {
+		t.Fatalf("%d entries left", len(h))
+	}
+}
+
+// Entries whose receiver moved on (another time, no longer timed, closed) are skipped.
+func TestReleaseTimersStaleEntries(t *testing.T) {
+	var rt releaseTimers
+	a, b, c := &receiver{}, &receiver{}, &receiver{}
+	a.timed, a.timerAt = true, 30
+	b.timed, b.timerAt = true, 20
+	c.timed, c.timerAt, c.closed = true, 5, true
+	rt.h.push(timerEntry{at: 10, r: a}) // stale: a is now at 30
+	rt.h.push(timerEntry{at: 30, r: a})
+	rt.h.push(timerEntry{at: 20, r: b})
+	rt.h.push(timerEntry{at: 5, r: c}) // closed
+	e, ok := rt.top()
+	if !ok || e.r != b || e.at != 20 {
+		t.Fatalf("top = %v %v, want b at 20", e, ok)
+	}
+	b.timed = false
+	if e, ok = rt.top(); !ok || e.r != a || e.at != 30 {
+		t.Fatalf("top = %v %v, want a at 30", e, ok)
+	}
+	a.closed = true
+	if _, ok = rt.top(); ok || !rt.empty() {
+		t.Fatalf("entries left after every receiver moved on: %d", len(rt.h))
+	}
+}
+
+func TestTimerHeapAllocs(t *testing.T) {
+	var h timerHeap
+	for i := range 64 {
+		h.push(timerEntry{at: int64(i)})
+	}
+	i := int64(0)
+	if n := testing.AllocsPerRun(1000, func() {
+		h.push(timerEntry{at: i % 97})
+		h.popMin()
+		i++
+	}); n != 0 {
+		t.Fatalf("%v allocs per push+pop", n)
+	}
+}
