@@ -102,7 +102,9 @@ func (d *delayLine) handle(p *Packet) bool {
 	pv.Keys = pv.Keys || keys
 	d.mk.Configure(pv, p.codecs)
 	now := d.now()
-	switch d.mk.Push(&p.Header, p.Buf, now) {
+	// Due times count from the packet's arrival at the socket, so waiting in
+	// an engine batch is not added to the look-ahead.
+	switch d.mk.Push(&p.Header, p.Buf, now-p.age) {
 	case mask.Queued:
 	case mask.DropUndecodable:
 		d.c.drop(d.dir, DropUndecodable)

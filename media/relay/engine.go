@@ -167,7 +167,7 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 			}
 			continue // otherwise transient (e.g. ENOBUFS); the next read decides
 		}
-		if !r.packet(buf, n, src) {
+		if !r.packet(buf, n, src, 0) {
 			return
 		}
 	}

@@ -70,6 +70,7 @@ type epollWorker struct {
 	hdrs  [recvBatch]mmsghdr
 	iovs  [recvBatch]unix.Iovec
 	names [recvBatch]rawAddr
+	ctls  [recvBatch][rxControlLen]byte
 	bufs  [recvBatch][MaxPacketSize + 1]byte
 }
 
@@ -134,6 +135,7 @@ func newEpollWorker(linger time.Duration) (*epollWorker, error) {
 		w.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&w.names[i].sa))
 		w.hdrs[i].hdr.Iov = &w.iovs[i]
 		w.hdrs[i].hdr.SetIovlen(1)
+		w.hdrs[i].hdr.Control = &w.ctls[i][0]
 	}
 	return w, nil
 }
@@ -178,6 +180,9 @@ func (w *epollWorker) run() {
 	for {
 		n := w.wait(w.timeout())
 		ctl, pkts := false, 0
+		// Releases before receives, so a release is not delayed by the
+		// batch (see uringWorker.reap).
+		w.expire()
 		for i := range n {
 			idx := w.events[i].Fd
 			if idx == ctlIndex {
@@ -250,6 +255,7 @@ func (w *epollWorker) drain(e *epollEntry) int {
 	for range maxDrainRounds {
 		for i := range recvBatch {
 			w.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+			w.hdrs[i].hdr.SetControllen(rxControlLen)
 		}
 		// Raw: MSG_DONTWAIT never blocks (see rawSendTo).
 		r, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(e.fd),
@@ -258,8 +264,10 @@ func (w *epollWorker) drain(e *epollEntry) int {
 			break // EAGAIN: empty; anything else: the next wake-up retries
 		}
 		m := int(r)
+		wall := time.Now().UnixNano()
 		for i := range m {
-			if !e.r.packet(w.bufs[i][:], int(w.hdrs[i].n), w.names[i].addrPort()) {
+			age := rxAge(w.ctls[i][:min(int(w.hdrs[i].hdr.Controllen), rxControlLen)], wall)
+			if !e.r.packet(w.bufs[i][:], int(w.hdrs[i].n), w.names[i].addrPort(), age) {
 				return total
 			}
 		}

@@ -28,7 +28,7 @@ const (
 	uringEntries    = 4096 // submission queue; completions are twice that
 	uringBufs       = 2048 // provided buffers per worker (a power of two)
 	uringNameLen    = unix.SizeofSockaddrInet6
-	uringBufSize    = 2176 // recvmsg_out + name + MaxPacketSize+1, rounded up
+	uringBufSize    = 2176 // recvmsg_out + name + control + MaxPacketSize+1, rounded up
 	uringSendSlots  = 1024 // sends in flight per worker; beyond, sendto directly
 	uringMaxBatch   = 64   // most completions a loaded wait asks for
 	uringKindShift  = 56
@@ -37,6 +37,9 @@ const (
 	uringKindCtl    = 3
 	uringKindCancel = 4
 )
+
+// A provided buffer holds recvmsg_out, the name, the control data and the largest payload.
+var _ [uringBufSize - (16 + uringNameLen + rxControlLen + MaxPacketSize + 1)]byte
 
 type uringEngine struct {
 	workers []*uringWorker
@@ -66,6 +69,7 @@ type uringWorker struct {
 	rate    float64
 	winAt   time.Time
 	winN    int
+	wall    int64 // Unix ns when the current reap began (receive timestamps' reference)
 	evbuf   [8]byte
 }
 
@@ -139,6 +143,7 @@ func (w *uringWorker) init() error {
 	w.leaving = make(map[*Call]chan error)
 	w.sends = make([]uringSend, uringSendSlots)
 	w.recvHdr.Namelen = uringNameLen
+	w.recvHdr.SetControllen(rxControlLen)
 	for i := range w.sends {
 		s := &w.sends[i]
 		s.hdr.Name = (*byte)(unsafe.Pointer(&s.addr.sa))
@@ -256,6 +261,10 @@ func (w *uringWorker) run(ready chan<- error) {
 	// io_uring_enter from one thread. The thread is never unlocked; it
 	// ends with the goroutine.
 	runtime.LockOSThread()
+	// Release times are exact to the microsecond; the default 50 µs timer
+	// slack would let every timed wake-up run late by up to that much.
+	// This thread only: it is locked and never given back.
+	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
 	if err := w.init(); err != nil {
 		ready <- err
 		return
@@ -305,6 +314,13 @@ func (w *uringWorker) reap() bool {
 	stop := false
 	ctl := false
 	pkts := 0
+	now := time.Now()
+	w.wall = now.UnixNano()
+	// Releases first: a wake-up at a release time also finds the receives
+	// that came meanwhile, and handling those first would delay the release
+	// by the whole batch. (A due packet whose deciding audio is in the
+	// batch is not ready yet and goes out at the expire below.)
+	w.expireAt(now)
 	for range 8 { // bounded: completions keep coming while we handle them
 		n := r.ready()
 		if n == 0 {
@@ -357,7 +373,8 @@ func (w *uringWorker) received(idx int32, res int32, flags uint32) int {
 			b := w.bufs.buf(id)
 			out := (*uringRecvmsgOut)(unsafe.Pointer(&b[0]))
 			name := (*rawAddr)(unsafe.Pointer(&b[16]))
-			payload := b[16+uringNameLen:]
+			ctl := b[16+uringNameLen : 16+uringNameLen+rxControlLen]
+			payload := b[16+uringNameLen+rxControlLen:]
 			n := int(out.payloadlen)
 			if out.flags&unix.MSG_TRUNC != 0 || n > MaxPacketSize {
 				n = MaxPacketSize + 1
@@ -366,8 +383,9 @@ func (w *uringWorker) received(idx int32, res int32, flags uint32) int {
 			if out.namelen > 0 {
 				src = name.addrPort()
 			}
+			age := rxAge(ctl[:min(int(out.controllen), rxControlLen)], w.wall)
 			w.cur = e.r
-			e.r.packet(payload, n, src)
+			e.r.packet(payload, n, src, age)
 			w.cur = nil
 			got = 1
 		}
@@ -396,7 +414,11 @@ func (w *uringWorker) expire() {
 	if w.timers.empty() {
 		return
 	}
-	w.timers.expire(time.Now(), func(r *receiver) {
+	w.expireAt(time.Now())
+}
+
+func (w *uringWorker) expireAt(now time.Time) {
+	w.timers.expire(now, func(r *receiver) {
 		w.cur = r // sends made by the release belong to r (send errors)
 		r.dl.expire()
 		w.cur = nil

@@ -40,6 +40,7 @@ func rawListen(ap netip.AddrPort) (int, error) {
 		unix.Close(fd)
 		return -1, err
 	}
+	enableRxTimestamps(fd)
 	return fd, nil
 }
 
