@@ -94,6 +94,7 @@ func newEpollEngine(opts EngineOptions) (Engine, error) {
 	if n <= 0 {
 		n = max(runtime.GOMAXPROCS(0)/2, 1)
 	}
+	noteProcs()
 	linger := opts.Linger
 	if linger == 0 {
 		linger = DefaultLinger
@@ -217,7 +218,11 @@ func (w *epollWorker) wait(timeout time.Duration) int {
 				t = unix.NsecToTimespec(int64(timeout))
 				ts = &t
 			}
-			r, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(w.epfd),
+			pwait2 := unix.Syscall6
+			if rawWait(timeout) {
+				pwait2 = unix.RawSyscall6 // see wait_linux.go
+			}
+			r, _, e := pwait2(unix.SYS_EPOLL_PWAIT2, uintptr(w.epfd),
 				uintptr(unsafe.Pointer(&w.events[0])), uintptr(len(w.events)),
 				uintptr(unsafe.Pointer(ts)), 0, 0)
 			n = int(r)
@@ -312,7 +317,11 @@ func (w *epollWorker) linger2(pkts int) {
 	}
 	if sleep > 0 {
 		ts := unix.NsecToTimespec(int64(sleep))
-		unix.Nanosleep(&ts, nil)
+		if rawWait(sleep) { // see wait_linux.go
+			unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+		} else {
+			unix.Nanosleep(&ts, nil)
+		}
 	}
 }
 

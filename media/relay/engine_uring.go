@@ -102,6 +102,7 @@ func newURingEngine(opts EngineOptions) (Engine, error) {
 	if n <= 0 {
 		n = max(runtime.GOMAXPROCS(0)/2, 1)
 	}
+	noteProcs()
 	linger := opts.Linger
 	if linger == 0 {
 		linger = DefaultLinger

@@ -5,6 +5,7 @@ package relay
 import (
 	"fmt"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -226,6 +227,11 @@ func (r *uring) enter(minComplete uint32, timeoutNs int64) {
 	if timeoutNs >= 0 {
 		ts = unix.NsecToTimespec(timeoutNs)
 		arg.ts = uint64(uintptr(unsafe.Pointer(&ts)))
+	}
+	if rawWait(time.Duration(timeoutNs)) {
+		unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete),
+			uringEnterGetEvents|uringEnterExtArg, uintptr(unsafe.Pointer(&arg)), unsafe.Sizeof(arg))
+		return
 	}
 	unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(minComplete),
 		uringEnterGetEvents|uringEnterExtArg, uintptr(unsafe.Pointer(&arg)), unsafe.Sizeof(arg))

@@ -1,0 +1,36 @@
+//go:build linux
+
+package relay
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+func TestRawWait(t *testing.T) {
+	prev := runtime.GOMAXPROCS(2)
+	defer func() { runtime.GOMAXPROCS(prev); noteProcs() }()
+	noteProcs()
+	for _, tc := range []struct {
+		timeout time.Duration
+		want    bool
+	}{
+		{-1, false}, // unbounded: through the runtime
+		{0, true},
+		{DefaultLinger, true},
+		{rawWaitMax, true},
+		{rawWaitMax + 1, false},
+		{time.Second, false},
+	} {
+		if got := rawWait(tc.timeout); got != tc.want {
+			t.Errorf("rawWait(%v) = %v, want %v", tc.timeout, got, tc.want)
+		}
+	}
+	// One processor: a raw wait would stall every other goroutine.
+	runtime.GOMAXPROCS(1)
+	noteProcs()
+	if rawWait(DefaultLinger) {
+		t.Error("raw wait with GOMAXPROCS=1")
+	}
+}
