@@ -187,7 +187,10 @@ func (r *receiver) handle(b []byte, now int64) {
 	}
 	sched := int64(h.seq) * int64(period)
 	trans := [3]int64{now - sched, h.sendNs - sched, now - h.sendNs}
-	if st.jitterOK {
+	// Jitter over the measurement window only, like latency: a masked stream's last
+	// packets wait the masker's stall grace for audio that never comes after the senders
+	// stop, and one 80 ms step would dominate the smoothed figure at the end of the run.
+	if st.jitterOK && r.m.measure.Load() {
 		for j := range trans {
 			d := trans[j] - st.prevTrans[j]
 			if d < 0 {
