@@ -105,14 +105,12 @@ func (t *thresholds) pass(offL, offH, powL, powH, total float64) bool {
 // those offsets. The window's DFTs are kept for the next window, which
 // compares itself with this one.
 func (d *Detector) measure(start int64, lo, hi int) (offL, powL, offH, powH float64) {
-	h := int(start % histLen)
-	blr, bli, bhr, bhi := hannDFT2(d.hist[h:h+winLen], lo, hi)
+	blr, bli, bhr, bhi := hannDFT2(&d.hist, start, lo, hi)
 	var alr, ali, ahr, ahi float64
 	if prev := start - subLen; d.cacheStart == prev && d.cacheLo == lo && d.cacheHi == hi {
 		alr, ali, ahr, ahi = d.cache[0], d.cache[1], d.cache[2], d.cache[3]
 	} else {
-		h = int(prev % histLen)
-		alr, ali, ahr, ahi = hannDFT2(d.hist[h:h+winLen], lo, hi)
+		alr, ali, ahr, ahi = hannDFT2(&d.hist, prev, lo, hi)
 	}
 	d.cacheStart, d.cacheLo, d.cacheHi = start, lo, hi
 	d.cache = [4]float64{blr, bli, bhr, bhi}

@@ -132,7 +132,7 @@ const (
 
 // Detector is a streaming DTMF detector for 8 kHz linear PCM. Create it
 // with NewDetector (the zero value is not usable). It is not safe for
-// concurrent use; it allocates nothing after NewDetector. About 4.3 KB.
+// concurrent use; it allocates nothing after NewDetector. About 3.5 KB.
 type Detector struct {
 	digit, mask thresholds
 
@@ -143,7 +143,7 @@ type Detector struct {
 	en   float64
 	nsub int64 // completed sub-blocks
 	ring [ringSubs]subBlock
-	hist [2 * histLen]float32
+	hist [histLen]float32
 
 	// frequency-check cache: the Hann DFTs of tones cacheLo/cacheHi in
 	// the window at cacheStart (the next window's predecessor).
@@ -199,12 +199,10 @@ func (d *Detector) Process(pcm []int16, evs []Event) []Event {
 		goertzel(chunk, &d.s1, &d.s2)
 		h := int(d.pos % histLen)
 		hist := d.hist[h : h+n]
-		twin := d.hist[h+histLen : h+histLen+n]
 		en := d.en
 		for i, v := range chunk {
 			x := float32(v)
 			hist[i] = x
-			twin[i] = x
 			en += float64(x) * float64(x)
 		}
 		d.en = en

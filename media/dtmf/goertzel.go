@@ -21,9 +21,11 @@ const (
 	// ringSubs sub-blocks of history are kept for onset/end estimates.
 	ringSubs = 16
 	// histLen samples of history feed the frequency check (two windows one
-	// sub-block apart need winLen+subLen). The history is stored twice
-	// over, at i and i+histLen, so any window is one contiguous slice; a
-	// multiple of subLen, so no sub-block's samples wrap around.
+	// sub-block apart need winLen+subLen); a multiple of subLen, so no
+	// sub-block's samples wrap around. Stored once: it is written for every
+	// sample, and with a thousand streams every packet's writes miss the
+	// cache, while windows that wrap are read only when the cheap checks
+	// pass.
 	histLen = 5 * subLen
 )
 
@@ -126,21 +128,32 @@ func finishSub(sb *subBlock, s1, s2 *[8]float64) {
 }
 
 // hannDFT2 is the Hann-windowed DFT at tones k and l of the winLen
-// samples x, in one pass over them.
-func hannDFT2(x []float32, k, l int) (kre, kim, lre, lim float64) {
-	x = x[:winLen]
-	kr, ki := hannRe[k][:], hannIm[k][:]
-	lr, li := hannRe[l][:], hannIm[l][:]
-	var a, b, c, e float32
-	for len(x) > 0 && len(kr) > 0 && len(ki) > 0 && len(lr) > 0 && len(li) > 0 {
-		v := x[0]
-		a += v * kr[0]
-		b += v * ki[0]
-		c += v * lr[0]
-		e += v * li[0]
-		x, kr, ki, lr, li = x[1:], kr[1:], ki[1:], lr[1:], li[1:]
+// samples from timeline position start in the history ring, in one pass
+// (two runs when the window wraps around the ring's end).
+func hannDFT2(hist *[histLen]float32, start int64, k, l int) (kre, kim, lre, lim float64) {
+	h := int(start % histLen)
+	first := min(winLen, histLen-h)
+	kr, ki, lr, li := &hannRe[k], &hannIm[k], &hannRe[l], &hannIm[l]
+	a, b, c, e := hannRun(0, 0, 0, 0, hist[h:h+first], kr[:first], ki[:first], lr[:first], li[:first])
+	if first < winLen {
+		a, b, c, e = hannRun(a, b, c, e, hist[:winLen-first], kr[first:], ki[first:], lr[first:], li[first:])
 	}
 	return float64(a), float64(b), float64(c), float64(e)
+}
+
+// hannRun adds the products of samples x with four table runs to a, b, c
+// and e, in sample order (so a wrapped window sums exactly as an
+// unwrapped one).
+func hannRun(a, b, c, e float32, x, kr, ki, lr, li []float32) (float32, float32, float32, float32) {
+	n := len(x)
+	kr, ki, lr, li = kr[:n], ki[:n], lr[:n], li[:n]
+	for i, v := range x {
+		a += v * kr[i]
+		b += v * ki[i]
+		c += v * lr[i]
+		e += v * li[i]
+	}
+	return a, b, c, e
 }
 
 // hannLoss[i] is 1/W(x)^2 at x = i/hannLossStep bins off centre, W the
