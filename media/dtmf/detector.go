@@ -138,8 +138,6 @@ type Detector struct {
 
 	pos  int64 // samples fed
 	fill int   // samples in the current sub-block
-	s1   [8]float64
-	s2   [8]float64
 	en   float64
 	nsub int64 // completed sub-blocks
 	ring [ringSubs]subBlock
@@ -196,7 +194,6 @@ func (d *Detector) Process(pcm []int16, evs []Event) []Event {
 	for len(pcm) > 0 {
 		n := min(subLen-d.fill, len(pcm))
 		chunk := pcm[:n]
-		goertzel(chunk, &d.s1, &d.s2)
 		h := int(d.pos % histLen)
 		hist := d.hist[h : h+n]
 		en := d.en
@@ -257,12 +254,13 @@ func (d *Detector) quiet() bool {
 	return true
 }
 
-// endSub closes a sub-block and evaluates the window ending with it.
+// endSub closes a sub-block and evaluates the window ending with it. The
+// sub-block's tone DFTs are computed only when a window needs them (see
+// classify), so quiet audio costs no filtering.
 func (d *Detector) endSub(evs []Event) []Event {
 	sb := &d.ring[d.nsub%ringSubs]
-	finishSub(sb, &d.s1, &d.s2)
 	sb.energy = d.en
-	d.s1, d.s2, d.en = [8]float64{}, [8]float64{}, 0
+	d.en = 0
 	d.fill = 0
 	d.nsub++
 	if d.nsub < winSubs+1 {

@@ -82,25 +82,28 @@ func init() {
 	}
 }
 
-// subBlock is the analysis of one sub-block: the DFT of the eight tones
-// relative to the sub-block's first sample, and its energy.
+// subBlock is the analysis of one sub-block: its energy, and the DFT of
+// the eight tones relative to the sub-block's first sample, valid when
+// dftOf is the sub-block's index + 1 (0: never computed).
 type subBlock struct {
 	re, im [8]float64
 	energy float64
+	dftOf  int64
 }
 
-// goertzel runs the eight filters over samples, continuing from and
-// updating the state in s1 (s[n-1]) and s2 (s[n-2]). Four filters at a
+// goertzel runs the eight filters over one sub-block's samples from a
+// zero state, leaving s[n-1] in s1 and s[n-2] in s2. Four filters at a
 // time keep their state in registers; x-s[n-2] is formed off the
 // loop-carried chain, which is then one multiply and one add per sample.
 // (Unrolling by two so the state variables swap roles measured slower: the
-// compiler spills.)
-func goertzel(samples []int16, s1, s2 *[8]float64) {
+// compiler spills.) The samples are int16 values held as float32, so the
+// result is the same as filtering the int16 input.
+func goertzel(samples []float32, s1, s2 *[8]float64) {
 	goertzel4(samples, (*[4]float64)(s1[0:4]), (*[4]float64)(s2[0:4]), (*[4]float64)(goertzelCoef[0:4]))
 	goertzel4(samples, (*[4]float64)(s1[4:8]), (*[4]float64)(s2[4:8]), (*[4]float64)(goertzelCoef[4:8]))
 }
 
-func goertzel4(samples []int16, s1, s2, coef *[4]float64) {
+func goertzel4(samples []float32, s1, s2, coef *[4]float64) {
 	c0, c1, c2, c3 := coef[0], coef[1], coef[2], coef[3]
 	a1, b1, e1, f1 := s1[0], s1[1], s1[2], s1[3]
 	a2, b2, e2, f2 := s2[0], s2[1], s2[2], s2[3]
