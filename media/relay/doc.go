@@ -117,11 +117,15 @@
 // every audio packet of both directions, masked or not, and Close delivers
 // the frames still queued.
 //
-// A release rides on an arrival when one falls up to 0.5 ms before its due
-// time; otherwise a timer releases it: at the due time in the epoll and
-// io_uring engines (their timers are a wait timeout, no extra cost), 0.5 ms
-// after it in the portable engine, where a later arrival can still carry
-// it. In the portable engine Go's net
+// In the epoll and io_uring engines L counts from the packet's arrival at
+// the socket (the kernel's SO_TIMESTAMPNS receive stamp), so time spent
+// waiting for the engine's batch is part of L, not added to it; the
+// portable engine counts from when it reads the packet. A release rides on
+// an arrival when one falls up to 0.5 ms before its due time; otherwise a
+// timer releases it: at the due time in the epoll and io_uring engines
+// (a min-heap of release times bounds each wait, timers.go; due releases
+// go before a new batch of receives), 0.5 ms after it in the portable
+// engine, where a later arrival can still carry it. In the portable engine Go's net
 // package wraps each read timeout in a new *net.OpError (80 bytes), the one
 // allocation of its masked path (epoll and io_uring have none) (TestMaskedDelayRealTime: about 0.3 per packet on
 // loopback at 200 packets/s; the packet work itself allocates nothing).
