@@ -218,13 +218,19 @@ func (w *epollWorker) wait(timeout time.Duration) int {
 				t = unix.NsecToTimespec(int64(timeout))
 				ts = &t
 			}
-			pwait2 := unix.Syscall6
-			if rawWait(timeout) {
-				pwait2 = unix.RawSyscall6 // see wait_linux.go
+			// Direct calls, not through a func value: the pointer-to-uintptr
+			// conversions must sit in the call expression (unsafe.Pointer rule 4).
+			var r uintptr
+			var e unix.Errno
+			if rawWait(timeout) { // see wait_linux.go
+				r, _, e = unix.RawSyscall6(unix.SYS_EPOLL_PWAIT2, uintptr(w.epfd),
+					uintptr(unsafe.Pointer(&w.events[0])), uintptr(len(w.events)),
+					uintptr(unsafe.Pointer(ts)), 0, 0)
+			} else {
+				r, _, e = unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(w.epfd),
+					uintptr(unsafe.Pointer(&w.events[0])), uintptr(len(w.events)),
+					uintptr(unsafe.Pointer(ts)), 0, 0)
 			}
-			r, _, e := pwait2(unix.SYS_EPOLL_PWAIT2, uintptr(w.epfd),
-				uintptr(unsafe.Pointer(&w.events[0])), uintptr(len(w.events)),
-				uintptr(unsafe.Pointer(ts)), 0, 0)
 			n = int(r)
 			if e != 0 {
 				err = e
