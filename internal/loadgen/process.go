@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -63,7 +65,28 @@ func StartHushd(ctx context.Context, bin string, portMin, portMax int, extra []s
 		"--recording-enabled=false", "--audit-file=", "--session-drain-timeout", "0s",
 		"--auth-rate-limit", "0",
 	}, extra...)
+	args = append(args, readableLog(extra, os.Getenv("HUSH_LOG_LEVEL"))...)
 	return startProcess(ctx, bin, args, logw, hushdServing)
+}
+
+// readableLog returns the flags, put last so they win, that keep the lines StartHushd
+// reads (the info-level "hushd serving" line, in text format) whatever the extra flags or
+// the environment (envLevel: HUSH_LOG_LEVEL) ask for. A debug level is kept.
+func readableLog(extra []string, envLevel string) []string {
+	level := envLevel
+	for i, a := range extra {
+		switch {
+		case (a == "--log-level" || a == "-log-level") && i+1 < len(extra):
+			level = extra[i+1]
+		case strings.HasPrefix(a, "--log-level="), strings.HasPrefix(a, "-log-level="):
+			level = a[strings.IndexByte(a, '=')+1:]
+		}
+	}
+	out := []string{"--log-format=text"}
+	if !strings.EqualFold(level, "debug") {
+		out = append(out, "--log-level=info")
+	}
+	return out
 }
 
 // startProcess starts bin and waits for a stderr line matching ready; its first submatch,

@@ -82,7 +82,8 @@ func TestRunHushd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var log bytes.Buffer
-	p, err := StartHushd(ctx, bin, 21000, 21099, nil, &log)
+	// Log flags that would hide the line StartHushd waits for: it must still start.
+	p, err := StartHushd(ctx, bin, 21000, 21099, []string{"--log-level=warn", "--log-format=json"}, &log)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
