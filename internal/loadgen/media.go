@@ -29,9 +29,10 @@ type media struct {
 	senders   int
 	sendErrs  atomic.Uint64
 	sent      atomic.Uint64
-	tones     *toneTable  // DTMF bursts; nil = none
-	toneEvery int         // periods between bursts
-	setupErr  atomic.Bool // a socket could not be driven (reported, the run is invalid)
+	tones     *toneTable    // DTMF bursts; nil = none
+	audio     *payloadAudio // payload shaping (Config.Audio); nil = AudioBurst
+	toneEvery int           // periods between bursts
+	setupErr  atomic.Bool   // a socket could not be driven (reported, the run is invalid)
 	// lookAhead per direction (ns): the delay a masked direction is configured with,
 	// subtracted before its latency is recorded; 0 = unmasked.
 	lookAhead [2]int64
@@ -150,6 +151,9 @@ func (r *receiver) loop() {
 
 // handle accounts one datagram received at now (ns since the start).
 func (r *receiver) handle(b []byte, now int64) {
+	if r.m.audio != nil {
+		r.m.audio.decode(b)
+	}
 	h, ok, err := parsePacket(b, r.m.ssrcBase, r.m.nStreams)
 	if err != nil {
 		r.foreign++
@@ -295,7 +299,11 @@ func (m *media) sendLoop(g int, base time.Duration, stop <-chan struct{}) {
 			if d, fr, tone := toneAt(s, p, m.toneEvery, int(m.nStreams/2)); tone && m.tones != nil {
 				writeTonePacket(w.next(&m.dest[s], packetLen), m.tones, m.ssrcBase, s, uint32(p), d, fr)
 			} else {
-				writePacket(w.next(&m.dest[s], packetLen), m.ssrcBase, s, uint32(p), int64(time.Since(m.start)))
+				b := w.next(&m.dest[s], packetLen)
+				writePacket(b, m.ssrcBase, s, uint32(p), int64(time.Since(m.start)))
+				if m.audio != nil {
+					m.audio.encode(b, s, uint32(p))
+				}
 			}
 			sent++
 			if cursor++; cursor == len(streams) {

@@ -61,6 +61,8 @@ type Result struct {
 	Early uint64 `json:"packets_before_look_ahead,omitempty"`
 	// Engine is the relay's I/O engine when it says (hushd's "media engine" log line).
 	Engine string `json:"engine,omitempty"`
+	// Audio is what the payload sounded like (Config.Audio).
+	Audio string `json:"audio,omitempty"`
 	// Recordings and RecordingBytes count the WAV files the relay wrote (hush -record).
 	Recordings     int   `json:"recordings,omitempty"`
 	RecordingBytes int64 `json:"recording_bytes,omitempty"`
@@ -301,6 +303,9 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 	for _, r := range rs {
 		if r.Engine != "" {
 			fmt.Fprintf(w, "%s/%d media engine: %s\n", r.Target, r.Calls, r.Engine)
+		}
+		if r.Audio != "" && r.Audio != AudioBurst {
+			fmt.Fprintf(w, "%s/%d audio: %s\n", r.Target, r.Calls, r.Audio)
 		}
 		for _, d := range r.Directions {
 			what := "latency"

@@ -38,8 +38,11 @@ type Config struct {
 	// it was asked for, not to the whole look-ahead.
 	Masked    [2]bool
 	LookAhead time.Duration
-	Bind      netip.Addr // generator address; default 127.0.0.1
-	Log       io.Writer  // progress lines; nil = none
+	// Audio is what the payload sounds like: AudioBurst (default), AudioQuiet or
+	// AudioSpeech (audio.go).
+	Audio string
+	Bind  netip.Addr // generator address; default 127.0.0.1
+	Log   io.Writer  // progress lines; nil = none
 }
 
 func (c *Config) defaults() error {
@@ -79,8 +82,15 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
+	audio, err := newPayloadAudio(cfg.Audio)
+	if err != nil {
+		return nil, err
+	}
 	res := &Result{Target: t.Name(), Calls: cfg.Calls, Duration: cfg.Duration.Seconds(),
-		Window: (cfg.Duration - cfg.Warmup).Seconds()}
+		Window: (cfg.Duration - cfg.Warmup).Seconds(), Audio: cfg.Audio}
+	if res.Audio == "" {
+		res.Audio = AudioBurst
+	}
 	cust, agent, err := openSockets(cfg.Bind, cfg.Sockets)
 	if err != nil {
 		return nil, fmt.Errorf("%w: generator sockets: %v", ErrConfig, err)
@@ -133,7 +143,7 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	m := &media{
 		start: time.Now(), ssrcBase: rand.Uint32() &^ 0xfffff, nStreams: uint32(2 * cfg.Calls),
 		cust: cust, agent: agent, periods: int(cfg.Duration / period), senders: cfg.Senders,
-		rx: make([]streamRx, 2*cfg.Calls), dest: make([]sockaddr, 2*cfg.Calls),
+		rx: make([]streamRx, 2*cfg.Calls), dest: make([]sockaddr, 2*cfg.Calls), audio: audio,
 	}
 	for d, on := range cfg.Masked {
 		if on {
