@@ -96,7 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.hushdPID, "hushd-pid", 0, "with -hushd-addr: its process id, for CPU and memory")
 	fs.StringVar(&o.hushdArgs, "hushd-args", "", "extra flags for the started hushd (space-separated)")
 	fs.Var(&o.hushdFlags, "hushd-flag", "one extra flag for the started hushd, e.g. --media-engine=portable (repeatable; added after -hushd-args)")
-	fs.StringVar(&o.audio, "audio", loadgen.AudioBurst, "what the payload sounds like: burst (the measurement header as is: 3 ms of loud noise per packet), quiet (header coded into line-noise-level codes) or speech (that, then 14 ms of the Asterisk prompt corpus)")
+	fs.StringVar(&o.audio, "audio", loadgen.AudioBurst, "what the payload sounds like: burst (the measurement header as is: 3 ms of loud noise per packet), quiet (header coded into line-noise-level codes, -66 dBm0 at most) or speech (that, then 8 ms of the Asterisk prompt corpus per packet)")
 	fs.StringVar(&o.mask, "mask", "none", "hush: mask every call's DTMF with this mode: none, silence, tone or comfort-noise (session policy)")
 	fs.StringVar(&o.maskDir, "mask-dir", "both", "with -mask: the directions masked: customer (customer->agent), agent (agent->customer) or both")
 	fs.DurationVar(&o.lookAhead, "look-ahead", 60*time.Millisecond, "with -mask: the look-ahead set in the policy; latency of a masked direction is reported beyond it")

@@ -15,20 +15,20 @@ import (
 //     measurement bytes as they are, which decode as 3 ms of loud noise at the start of
 //     every packet, then quiet codes. Every packet gives a DTMF detector something to
 //     analyse: the costly case.
-//   - AudioQuiet: the measurement bytes coded four bits per sample into µ-law's 32
-//     quietest codes (|x| <= 120 of 32767, about -55 dBm0), then quiet codes: a listener's
-//     leg, line noise only.
-//   - AudioSpeech: the coded header (6 ms of that quiet noise), then 14 ms of speech from
+//   - AudioQuiet: the measurement bytes coded two bits per sample into µ-law's four
+//     quietest codes (0 and ±8 of 32767, -66 dBm0 at most), then the same quiet codes: a
+//     listener's leg, line noise only.
+//   - AudioSpeech: the coded header (12 ms of that line noise), then 8 ms of speech from
 //     the Asterisk prompt corpus (Debian package asterisk-core-sounds-en-wav), each stream
-//     at its own place in it: a talker's leg.
+//     at its own place in it: a talker's leg, with a gap in every packet.
 const (
 	AudioBurst  = "burst"
 	AudioQuiet  = "quiet"
 	AudioSpeech = "speech"
 )
 
-// codedHeaderLen is the payload room a coded header takes: two samples per byte.
-const codedHeaderLen = 2 * payloadHeaderLen
+// codedHeaderLen is the payload room a coded header takes: four samples per byte.
+const codedHeaderLen = 4 * payloadHeaderLen
 
 // SpeechCorpusDir is where AudioSpeech reads its prompts.
 var SpeechCorpusDir = "/usr/share/asterisk/sounds/en"
@@ -80,9 +80,12 @@ func loadSpeech(dir string, max int) ([]byte, error) {
 	return out, nil
 }
 
-// quietCode is the µ-law code of a 4-bit value: 0xF0-0xFF have exponent 0, the 16
-// smallest positive magnitudes.
-func quietCode(nibble byte) byte { return 0xF0 | nibble&0x0f }
+// quietCode is the µ-law code of a 2-bit symbol: 0xFF and 0x7F are µ-law's two zeros,
+// 0xFE and 0x7E the smallest step either side (G.711 inverts the bits, so bit 7 is the
+// sign and bit 0 the lowest of the magnitude). quietSymbol undoes it.
+func quietCode(sym byte) byte { return 0xFF ^ (sym&1)<<7 ^ (sym>>1)&1 }
+
+func quietSymbol(c byte) byte { return (c>>7 ^ 1) | (c&1^1)<<1 }
 
 // encode reshapes a packet writePacket made: header coded into quiet samples, then quiet
 // codes or the stream's speech. Allocation-free.
@@ -91,7 +94,7 @@ func (a *payloadAudio) encode(b []byte, s, seq uint32) {
 	var hdr [payloadHeaderLen]byte
 	copy(hdr[:], p)
 	for i, x := range hdr {
-		p[2*i], p[2*i+1] = quietCode(x>>4), quietCode(x)
+		p[4*i], p[4*i+1], p[4*i+2], p[4*i+3] = quietCode(x>>6), quietCode(x>>4&3), quietCode(x>>2&3), quietCode(x&3)
 	}
 	rest := p[codedHeaderLen:]
 	if a.speech == nil {
@@ -111,7 +114,7 @@ func (a *payloadAudio) decode(b []byte) {
 	}
 	p := b[rtpHeaderLen:]
 	for i := range payloadHeaderLen {
-		// i <= 2i: each byte is read before it is overwritten.
-		p[i] = (p[2*i]&0x0f)<<4 | p[2*i+1]&0x0f
+		// i <= 4i: each byte is read before it is overwritten.
+		p[i] = quietSymbol(p[4*i])<<6 | quietSymbol(p[4*i+1])<<4 | quietSymbol(p[4*i+2])<<2 | quietSymbol(p[4*i+3])
 	}
 }
