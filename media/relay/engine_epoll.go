@@ -5,7 +5,6 @@ package relay
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,18 +89,10 @@ type epollOp struct {
 const ctlIndex = -1
 
 func newEpollEngine(opts EngineOptions) (Engine, error) {
-	n := opts.Workers
-	if n <= 0 {
-		n = max(runtime.GOMAXPROCS(0)/2, 1)
-	}
-	noteProcs()
-	linger := opts.Linger
-	if linger == 0 {
-		linger = DefaultLinger
-	}
+	n, linger := rawEngineSetup(opts)
 	e := &epollEngine{}
 	for range n {
-		w, err := newEpollWorker(max(linger, 0))
+		w, err := newEpollWorker(linger)
 		if err != nil {
 			e.Close()
 			return nil, err

@@ -98,18 +98,10 @@ func newURingEngine(opts EngineOptions) (Engine, error) {
 	if maj, min, ok := kernelVersion(); !ok || maj < 6 {
 		return nil, fmt.Errorf("%w: io_uring engine needs Linux 6.0 (have %d.%d)", ErrEngineUnavailable, maj, min)
 	}
-	n := opts.Workers
-	if n <= 0 {
-		n = max(runtime.GOMAXPROCS(0)/2, 1)
-	}
-	noteProcs()
-	linger := opts.Linger
-	if linger == 0 {
-		linger = DefaultLinger
-	}
+	n, linger := rawEngineSetup(opts)
 	e := &uringEngine{}
 	for range n {
-		w := &uringWorker{linger: max(linger, 0), done: make(chan struct{})}
+		w := &uringWorker{linger: linger, done: make(chan struct{})}
 		ready := make(chan error, 1)
 		go w.run(ready)
 		if err := <-ready; err != nil {

@@ -21,6 +21,22 @@ import (
 // through the runtime so an idle relay does not hold a processor.
 const rawWaitMax = time.Millisecond
 
+// rawEngineSetup is what the epoll and io_uring engines share at start: their worker
+// count (EngineOptions.Workers, default GOMAXPROCS/2, at least 1) and linger (0 means
+// DefaultLinger, negative none), and noting GOMAXPROCS for rawWait.
+func rawEngineSetup(opts EngineOptions) (workers int, linger time.Duration) {
+	workers = opts.Workers
+	if workers <= 0 {
+		workers = max(runtime.GOMAXPROCS(0)/2, 1)
+	}
+	noteProcs()
+	linger = opts.Linger
+	if linger == 0 {
+		linger = DefaultLinger
+	}
+	return workers, max(linger, 0)
+}
+
 // multiProc: GOMAXPROCS > 1 when the last engine started (runtime.GOMAXPROCS
 // takes the scheduler's lock, too dear per wait).
 var multiProc atomic.Bool
