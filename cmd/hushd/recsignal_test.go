@@ -17,6 +17,7 @@ import (
 	"github.com/go-audio/wav"
 	"github.com/pion/rtp"
 
+	"github.com/hushmedia/hush/media/dtmf/dtmftest"
 	"github.com/hushmedia/hush/media/g711"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -55,18 +56,7 @@ func (e errBadWAV) Error() string { return string(e) }
 // WAV file as it is (a stereo recording is mixed down) and returns the digits it reports.
 func judge(t *testing.T, path string) string {
 	t.Helper()
-	bin := needDebianTool(t, "multimon-ng", "multimon-ng")
-	out, err := exec.Command(bin, "-q", "-c", "-a", "DTMF", "-t", "wav", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("multimon-ng %s: %v\n%s", path, err, out)
-	}
-	var d strings.Builder
-	for _, line := range strings.Split(string(out), "\n") {
-		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "DTMF: "); ok && len(k) == 1 {
-			d.WriteString(k)
-		}
-	}
-	return d.String()
+	return dtmftest.JudgeFile(t, needDebianTool(t, "multimon-ng", "multimon-ng"), path)
 }
 
 // wavFormat is what soxi (Debian package sox) reads from a file's header.
