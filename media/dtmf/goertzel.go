@@ -91,14 +91,15 @@ type subBlock struct {
 	dftOf  int64
 }
 
-// goertzel runs the eight filters over one sub-block's samples from a
-// zero state, leaving s[n-1] in s1 and s[n-2] in s2. Four filters at a
+// goertzelGo runs the eight filters over one sub-block's samples from a
+// zero state, leaving s[n-1] in s1 and s[n-2] in s2: the portable version
+// of goertzel (goertzel_amd64.go has the vector one). Four filters at a
 // time keep their state in registers; x-s[n-2] is formed off the
 // loop-carried chain, which is then one multiply and one add per sample.
 // (Unrolling by two so the state variables swap roles measured slower: the
 // compiler spills.) The samples are int16 values held as float32, so the
 // result is the same as filtering the int16 input.
-func goertzel(samples []float32, s1, s2 *[8]float64) {
+func goertzelGo(samples []float32, s1, s2 *[8]float64) {
 	goertzel4(samples, (*[4]float64)(s1[0:4]), (*[4]float64)(s2[0:4]), (*[4]float64)(goertzelCoef[0:4]))
 	goertzel4(samples, (*[4]float64)(s1[4:8]), (*[4]float64)(s2[4:8]), (*[4]float64)(goertzelCoef[4:8]))
 }

@@ -124,3 +124,57 @@ func BenchmarkDetectorOnly(b *testing.B) {
 		evs = d.Process(pcm, evs[:0])
 	}
 }
+
+// BenchmarkMaskedPathStreams is BenchmarkMaskedPathWithTap over a thousand
+// streams in turn, as the relay runs them: each packet finds its stream's
+// state where the other 999 pushed it, out of cache. This, not the
+// one-stream figure, is what a packet costs under load; the gap between
+// the two is memory traffic.
+func BenchmarkMaskedPathStreams(b *testing.B) {
+	const streams = 1000
+	r := rand.New(rand.NewPCG(1, 1))
+	sig, _ := speech(b, 4*rate, r)
+	st := &stream{pt: 0, ssrc: 3, codec: CodecPCMU}
+	pkts := st.packets(clip(sig))
+	hs := make([]rtp.Header, len(pkts))
+	for i, p := range pkts {
+		hs[i].Unmarshal(p)
+	}
+	type sink struct {
+		ring [64][frame]int16
+		n    int
+	}
+	ks := make([]*Masker, streams)
+	for i := range ks {
+		s := new(sink)
+		ks[i] = New(WithRecordTap(0, func(_, _ uint32, pcm []int16) {
+			copy(s.ring[s.n%len(s.ring)][:], pcm)
+			s.n++
+		}, nil))
+		ks[i].Configure(Policy{Mode: ModeTone}, nil)
+	}
+	var now time.Duration
+	step := func(i int) {
+		k := ks[i%streams]
+		n := i / streams // the stream's packet number
+		j := (n + i%streams*7) % len(pkts)
+		h := hs[j]
+		h.Timestamp = uint32(n * frame)
+		h.SequenceNumber = uint16(n)
+		k.Push(&h, pkts[j], now)
+		for {
+			if _, ok := k.Pop(now); !ok {
+				break
+			}
+		}
+		now += frameDt / streams
+	}
+	for i := range 10 * streams { // every queue full
+		step(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		step(10*streams + i)
+	}
+}
