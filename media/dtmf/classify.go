@@ -32,7 +32,7 @@ func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
 	var energy float64
 	j0 := d.nsub - winSubs
 	for m := 0; m < winSubs; m++ {
-		energy += d.ring[(j0+int64(m))%ringSubs].energy
+		energy += d.energy[(j0+int64(m))%ringSubs]
 	}
 	total := energy / winLen
 	ml := &d.mask
@@ -175,7 +175,7 @@ const (
 	edgeMargin = subLen / 2
 )
 
-func (d *Detector) subEnergy(j int64) float64 { return d.ring[j%ringSubs].energy }
+func (d *Detector) subEnergy(j int64) float64 { return d.energy[j%ringSubs] }
 
 // onsetEstimate returns a position at or before the first sample of the
 // tone whose first hit window starts at firstStart, judged from the

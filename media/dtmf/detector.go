@@ -134,20 +134,13 @@ const (
 // with NewDetector (the zero value is not usable). It is not safe for
 // concurrent use; it allocates nothing after NewDetector. About 3.5 KB.
 type Detector struct {
-	digit, mask thresholds
-
+	// Touched by every sample or window first, so that a packet's work
+	// starts on few cache lines: with a thousand streams each packet finds
+	// its detector out of cache, and every line is a miss.
 	pos  int64 // samples fed
 	fill int   // samples in the current sub-block
-	en   float64
+	en   int64 // its energy so far: a sum of int16 squares, exact
 	nsub int64 // completed sub-blocks
-	ring [ringSubs]subBlock
-	hist [histLen]float32
-
-	// frequency-check cache: the Hann DFTs of tones cacheLo/cacheHi in
-	// the window at cacheStart (the next window's predecessor).
-	cacheStart       int64
-	cacheLo, cacheHi int
-	cache            [4]float64
 
 	// mask state
 	masking     bool
@@ -166,6 +159,21 @@ type Detector struct {
 	digFirst  int64 // start of its first hit window
 	digOnset  int64
 	digLast   int64
+
+	// energy[j%ringSubs] is sub-block j's energy: read by every window,
+	// apart from the DFTs, which only windows past the energy gate need.
+	energy [ringSubs]float64
+
+	digit, mask thresholds
+
+	// frequency-check cache: the Hann DFTs of tones cacheLo/cacheHi in
+	// the window at cacheStart (the next window's predecessor).
+	cacheStart       int64
+	cacheLo, cacheHi int
+	cache            [4]float64
+
+	hist [histLen]float32
+	ring [ringSubs]subBlock
 }
 
 // NewDetector returns a detector at position 0.
@@ -198,9 +206,8 @@ func (d *Detector) Process(pcm []int16, evs []Event) []Event {
 		hist := d.hist[h : h+n]
 		en := d.en
 		for i, v := range chunk {
-			x := float32(v)
-			hist[i] = x
-			en += float64(x) * float64(x)
+			hist[i] = float32(v)
+			en += int64(v) * int64(v)
 		}
 		d.en = en
 		d.pos += int64(n)
@@ -246,8 +253,8 @@ func (d *Detector) quiet() bool {
 	if d.masking || d.maskPend != 0 || d.digCode != 0 {
 		return false
 	}
-	for i := range d.ring {
-		if d.ring[i].energy != 0 {
+	for i := range d.energy {
+		if d.energy[i] != 0 {
 			return false
 		}
 	}
@@ -258,8 +265,7 @@ func (d *Detector) quiet() bool {
 // sub-block's tone DFTs are computed only when a window needs them (see
 // classify), so quiet audio costs no filtering.
 func (d *Detector) endSub(evs []Event) []Event {
-	sb := &d.ring[d.nsub%ringSubs]
-	sb.energy = d.en
+	d.energy[d.nsub%ringSubs] = float64(d.en) // exact: below 2^37
 	d.en = 0
 	d.fill = 0
 	d.nsub++

@@ -82,12 +82,11 @@ func init() {
 	}
 }
 
-// subBlock is the analysis of one sub-block: its energy, and the DFT of
-// the eight tones relative to the sub-block's first sample, valid when
-// dftOf is the sub-block's index + 1 (0: never computed).
+// subBlock is the DFT of the eight tones over one sub-block, relative to
+// its first sample, valid when dftOf is the sub-block's index + 1 (0: never
+// computed). Its energy is in Detector.energy.
 type subBlock struct {
 	re, im [8]float64
-	energy float64
 	dftOf  int64
 }
 
