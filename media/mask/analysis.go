@@ -175,9 +175,12 @@ func (k *Masker) marks(mark []bool, pos0 int64, ts uint32) bool {
 // prune forgets spans that end before everything still queued for
 // forwarding or recording.
 func (k *Masker) prune() {
+	if k.nspans == 0 && k.nev == 0 {
+		return // the usual case: no need to look at the queues' heads
+	}
 	low, lowTS := k.det.Pos(), k.nextTS
 	if k.size > 0 {
-		s := &k.slots[k.head]
+		s := k.front()
 		low, lowTS = min(low, s.pos0), s.ts
 	}
 	if f, ok := k.rec.oldest(); ok {

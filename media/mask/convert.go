@@ -82,16 +82,16 @@ func (k *Masker) convert(h *rtp.Header, now time.Duration) bool {
 			k.st.Overflows++
 			continue
 		}
-		s := &k.slots[(k.head+k.size)%len(k.slots)]
+		s := k.enqueue()
 		off, err := hdr.MarshalTo(s.buf[:])
 		if err != nil {
+			k.unqueue()
 			continue
 		}
 		s.n, s.payOff, s.codec, s.ts = off+n, off, k.audioCodec, ts
 		s.samples, s.synth = 0, n
 		s.pos0 = k.lastPos + int64(int32(ts-k.lastTS))
 		s.due = now + k.policy.LookAhead
-		k.size++
 		k.st.Pushed++
 		queued = true
 	}

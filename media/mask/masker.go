@@ -120,17 +120,19 @@ func WithTailGuard(d time.Duration) Option {
 // well within 40 ms of the tone.
 const DefaultTailGuard = 10 * time.Millisecond
 
-// slot is one queued packet.
+// slot is one queued packet. Its bookkeeping comes before the packet, on
+// the line that also holds the RTP header: releasing a slot reads both,
+// and with a thousand streams each is a cache miss of its own.
 type slot struct {
-	buf     [SlotSize]byte
-	n       int // packet length
-	payOff  int // payload offset
-	codec   Codec
-	ts      uint32
+	n       int   // packet length
+	payOff  int   // payload offset
 	samples int   // G.711 samples analysed (0 for CN and synthetic)
+	synth   int   // > 0: masking audio of this many samples standing in for an RFC 4733 event (convert.go)
 	pos0    int64 // detector timeline position of the first sample
 	due     time.Duration
-	synth   int // > 0: masking audio of this many samples standing in for an RFC 4733 event (convert.go)
+	ts      uint32
+	codec   Codec
+	buf     [SlotSize]byte
 }
 
 // span is a masked interval on the detector timeline [start, end).
@@ -159,52 +161,105 @@ const (
 // monotonic duration), not safe for concurrent use, and allocates nothing
 // after New.
 type Masker struct {
-	raw     Policy // as configured
-	policy  Policy // effective
-	codecs  *CodecMap
-	gen     generator
-	tail    int64
-	onDigit func(Digit)
-	met     Metrics
-	st      Stats
-
+	// What every packet reads or writes comes first, together: with a
+	// thousand streams each packet finds its masker out of cache.
 	slots      []slot
 	head, size int
-
-	det      *dtmf.Detector
-	evs      []dtmf.Event
-	tracker  *dtmf.EventTracker
-	tspans   []dtmf.Span
-	pcm      [maxSamples]int16
-	mark     [maxSamples]bool
-	spans    [maxSpans]span
-	nspans   int
-	openSpan int // index in spans of the open detector span, -1 none
-	ev       [maxSpans]evSpan
-	nev      int
+	queue      [Slots]uint8 // slot indices in queue order, from head
+	free       [Slots]uint8 // a stack of the free slots' indices
+	nfree      int
+	det        *dtmf.Detector
+	codecs     *CodecMap
+	raw        Policy // as configured
+	policy     Policy // effective
+	nspans     int
+	openSpan   int // index in spans of the open detector span, -1 none
+	nev        int
 
 	// RTP-to-timeline mapping of the stream.
 	ssrc     uint32
 	tsValid  bool
+	relValid bool
 	nextTS   uint32
 	lastTS   uint32 // timestamp and timeline position of the last audio packet
+	relTS    uint32
 	lastPos  int64
 	released int64 // timeline position released so far
-	relTS    uint32
-	relValid bool
+
+	rec recorder
+
+	st      Stats
+	gen     generator
+	tail    int64
+	onDigit func(Digit)
+	met     Metrics
+
+	evs     []dtmf.Event
+	tracker *dtmf.EventTracker
+	tspans  []dtmf.Span
+	spans   [maxSpans]span
+	ev      [maxSpans]evSpan
 
 	dig digitDedup
-	rec recorder
 
 	// RFC 4733 conversion (convert.go).
 	audioPT            uint8
 	audioCodec         Codec
-	cov                [covLen]covEntry
-	covI               int
 	convStart, convDur uint32
+	covI               int
+	cov                [covLen]covEntry
+
+	// Scratch: pcm is the packet being analysed; mark is all false between uses.
+	pcm  [maxSamples]int16
+	mark [maxSamples]bool
 }
 
 var defaultCodecs = DefaultCodecs()
+
+// The queue hands out the most recently freed slot first. Slots covers the
+// longest look-ahead with 10 ms packets, but at 20 ms and L = 60 ms only
+// four are ever in use: reusing those keeps a stream's packets on a few
+// kilobytes that stay in cache, where a ring would cycle through all 38 KB
+// (with a thousand streams, a cache miss on every write of every packet).
+
+// enqueue appends a free slot to the queue and returns it; the caller
+// checked that the queue is not full.
+func (k *Masker) enqueue() *slot {
+	k.nfree--
+	i := k.free[k.nfree]
+	k.queue[(k.head+k.size)%Slots] = i
+	k.size++
+	return &k.slots[i]
+}
+
+// front returns the oldest queued slot; the queue is not empty.
+func (k *Masker) front() *slot { return &k.slots[k.queue[k.head]] }
+
+// dequeue removes the oldest slot from the queue and frees it. It stays
+// valid until the next enqueue.
+func (k *Masker) dequeue() *slot {
+	i := k.queue[k.head]
+	k.head = (k.head + 1) % Slots
+	k.size--
+	k.free[k.nfree] = i
+	k.nfree++
+	return &k.slots[i]
+}
+
+// unqueue takes back the slot enqueue just returned.
+func (k *Masker) unqueue() {
+	k.size--
+	k.free[k.nfree] = k.queue[(k.head+k.size)%Slots]
+	k.nfree++
+}
+
+// resetFree frees every slot (the queue was emptied).
+func (k *Masker) resetFree() {
+	for i := range k.free {
+		k.free[i] = uint8(Slots - 1 - i)
+	}
+	k.nfree = Slots
+}
 
 // New returns a masker with policy Policy{Mode: ModeSilence} and the
 // default codec map; the relay calls Configure before each packet.
@@ -220,6 +275,7 @@ func New(opts ...Option) *Masker {
 		codecs:   &defaultCodecs,
 		gen:      generator{noise: 0x9e3779b9},
 	}
+	k.resetFree()
 	k.met = Metrics{MaskedSamples: nopCounter{}, Digits: nopCounter{}, LateMasks: nopCounter{}}
 	for _, o := range opts {
 		o(k)
@@ -269,6 +325,7 @@ func (k *Masker) Len() int { return k.size }
 func (k *Masker) Reset() {
 	k.FlushRecord()
 	k.head, k.size = 0, 0
+	k.resetFree()
 	k.nspans, k.openSpan, k.nev = 0, -1, 0
 	k.tsValid, k.relValid = false, false
 	k.tracker.Reset()
@@ -296,7 +353,7 @@ func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
 		k.st.Overflows++
 		return DropOverflow
 	}
-	s := &k.slots[(k.head+k.size)%len(k.slots)]
+	s := k.enqueue()
 	s.n = copy(s.buf[:], pkt)
 	s.payOff = h.HeaderLength
 	s.codec = codec
@@ -304,7 +361,6 @@ func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
 	s.due = now + k.policy.LookAhead
 	s.samples, s.synth = 0, 0
 	s.pos0 = k.det.Pos()
-	k.size++
 	k.st.Pushed++
 	if codec != CodecCN {
 		s.pos0, s.samples = k.analyse(h, h.Payload(pkt), codec)
@@ -383,7 +439,7 @@ func (k *Masker) NextDue() (time.Duration, bool) {
 	if k.size == 0 {
 		return 0, false
 	}
-	s := &k.slots[k.head]
+	s := k.front()
 	if k.decided(s) {
 		return s.due, true
 	}
@@ -402,14 +458,13 @@ func (k *Masker) Drain() ([]byte, bool) { return k.pop(0, true) }
 
 func (k *Masker) pop(now time.Duration, force bool) ([]byte, bool) {
 	for k.size > 0 {
-		s := &k.slots[k.head]
+		s := k.front()
 		if !force && !k.ready(s, now) {
 			return nil, false
 		}
 		if s.synth > 0 && k.covered(s.ts, s.synth) {
 			// Audio carried this stretch of the event: it is masked there.
-			k.head = (k.head + 1) % len(k.slots)
-			k.size--
+			k.dequeue()
 			k.st.Superseded++
 			continue
 		}
@@ -419,9 +474,7 @@ func (k *Masker) pop(now time.Duration, force bool) ([]byte, bool) {
 }
 
 func (k *Masker) release() []byte {
-	s := &k.slots[k.head]
-	k.head = (k.head + 1) % len(k.slots)
-	k.size--
+	s := k.dequeue() // its buffer stays untouched until the next Push
 	k.st.Released++
 	if s.synth > 0 {
 		k.synthesize(s)

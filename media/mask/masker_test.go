@@ -480,3 +480,60 @@ func TestPolicySwitchAndReset(t *testing.T) {
 		t.Fatal("silence after Reset was masked: the old tone's mask carried over")
 	}
 }
+
+// TestQueueOrderAndReuse: whatever the mix of pushes and releases, packets
+// leave in the order they came, byte for byte, and a queue that never holds
+// more than four packets keeps reusing the same few slots (the point of
+// the free stack: a small working set per stream).
+func TestQueueOrderAndReuse(t *testing.T) {
+	k := New()
+	k.Configure(Policy{Mode: ModeSilence}, nil)
+	s := &stream{pt: 0, ssrc: 9, codec: CodecPCMU}
+	r := rand.New(rand.NewPCG(7, 7))
+	var queued [][]byte
+	var h rtp.Header
+	release := func(op int) []byte {
+		got, ok := k.Drain()
+		if !ok || !bytes.Equal(got, queued[0]) {
+			t.Fatalf("op %d: released packet is not the oldest queued (ok %v)", op, ok)
+		}
+		queued = queued[1:]
+		return got
+	}
+	// Phase 0 fills and empties the whole queue at random; phases 1 and 2
+	// (the second after a Reset) never hold more than four packets.
+	for phase := range 3 {
+		limit := Slots
+		if phase > 0 {
+			limit = 4
+		}
+		used := map[*byte]bool{}
+		for op := range 1000 {
+			if len(queued) < limit && r.IntN(2) == 0 {
+				pcm := make([]int16, frame)
+				for i := range pcm {
+					pcm[i] = int16(r.IntN(2000) - 1000)
+				}
+				pkt := s.packet(pcm, false)
+				h.Unmarshal(pkt)
+				if v := k.Push(&h, pkt, 0); v != Queued {
+					t.Fatalf("phase %d op %d: push with %d queued: %v", phase, op, len(queued), v)
+				}
+				queued = append(queued, pkt)
+				continue
+			}
+			if len(queued) > 0 {
+				used[&release(op)[0]] = true
+			}
+		}
+		if phase > 0 && len(used) > limit+1 {
+			t.Fatalf("phase %d: a queue of at most %d packets used %d slots", phase, limit, len(used))
+		}
+		for len(queued) > 0 {
+			release(-1)
+		}
+		if phase == 1 {
+			k.Reset()
+		}
+	}
+}

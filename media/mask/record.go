@@ -34,6 +34,9 @@ type recorder struct {
 
 	frames     []recFrame
 	head, size int
+	queue      [recFrames]uint8 // frame indices in queue order, from head
+	free       [recFrames]uint8 // a stack of free frames, most recently freed on top (see Masker.enqueue)
+	nfree      int
 	released   int64 // timeline position delivered so far
 
 	// The masked run being built, reported when it ends.
@@ -53,7 +56,10 @@ func WithRecordTap(delay time.Duration, audio func(ssrc, ts uint32, pcm []int16)
 			delay = DefaultRecordDelay
 		}
 		k.rec = recorder{on: audio != nil, delay: int64(delay / sampleDur), audio: audio, masked: masked,
-			frames: make([]recFrame, recFrames)}
+			frames: make([]recFrame, recFrames), nfree: recFrames}
+		for i := range k.rec.free {
+			k.rec.free[i] = uint8(recFrames - 1 - i)
+		}
 	}
 }
 
@@ -67,14 +73,16 @@ func (r *recorder) push(k *Masker, ssrc, ts uint32, pos0 int64, pcm []int16) {
 			// Full (a delay longer than the queue holds): the oldest frame
 			// is dropped, not delivered half-analysed; the recording has a
 			// gap (silence) there.
-			r.head = (r.head + 1) % len(r.frames)
-			r.size--
+			r.dequeue()
 			k.st.RecordOverflows++
 		}
-		f := &r.frames[(r.head+r.size)%len(r.frames)]
+		r.nfree--
+		i := r.free[r.nfree]
+		r.queue[(r.head+r.size)%recFrames] = i
+		r.size++
+		f := &r.frames[i]
 		f.ssrc, f.ts, f.pos0 = ssrc, ts, pos0
 		f.n = copy(f.pcm[:], pcm)
-		r.size++
 		pcm = pcm[f.n:]
 		ts += uint32(f.n)
 		pos0 += int64(f.n)
@@ -86,7 +94,15 @@ func (r *recorder) oldest() (*recFrame, bool) {
 	if r.size == 0 {
 		return nil, false
 	}
-	return &r.frames[r.head], true
+	return &r.frames[r.queue[r.head]], true
+}
+
+// dequeue frees the oldest frame.
+func (r *recorder) dequeue() {
+	r.free[r.nfree] = r.queue[r.head]
+	r.nfree++
+	r.head = (r.head + 1) % recFrames
+	r.size--
 }
 
 // emit delivers the frames that are final (all: every frame).
@@ -119,8 +135,7 @@ func (r *recorder) emit(k *Masker, all bool) {
 		r.runs(f, first, last)
 		r.audio(f.ssrc, f.ts, f.pcm[:f.n])
 		r.released = f.pos0 + int64(f.n)
-		r.head = (r.head + 1) % len(r.frames)
-		r.size--
+		r.dequeue()
 	}
 	if all {
 		r.runs(nil, -1, -1)
