@@ -42,7 +42,7 @@ const (
 	DefaultJitterWindow       = 300 * time.Millisecond
 	DefaultResyncThreshold    = 1 * time.Second
 	DefaultRingSlots          = 64 // 1.28 s of 20 ms frames per leg
-	DefaultDrainInterval      = 100 * time.Millisecond
+	DefaultDrainInterval      = 250 * time.Millisecond
 )
 
 func newConfig(opts []Option) (*config, error) {
