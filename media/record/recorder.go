@@ -253,7 +253,7 @@ func (r *Recorder) Write(leg Leg, ssrc, ts uint32, pcm []int16) error {
 		q.dropped.Add(1)
 		return ErrRingFull
 	}
-	if q.used() >= r.half {
+	if q.usedAtLeast(r.half) {
 		select {
 		case r.kick <- struct{}{}:
 		default:

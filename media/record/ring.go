@@ -20,10 +20,14 @@ type slot struct {
 // producer (one packet goroutine per leg) owns tail, the consumer (the
 // writer goroutine) owns head; each publishes with an atomic store after
 // touching the slot, which orders the slot contents for the other side.
-// Padding keeps the two counters on separate cache lines.
+// Padding keeps the two counters on separate cache lines. The producer
+// keeps its own copy of head, refreshed only when the ring looks full: head
+// is written on the writer's core, and reading it on every push would move
+// its line across cores once per frame.
 type ring struct {
 	tail    atomic.Uint64
-	_       [56]byte
+	seen    uint64 // producer only: head as last loaded, <= head
+	_       [48]byte
 	head    atomic.Uint64
 	_       [56]byte
 	dropped atomic.Uint64 // frames refused because the ring was full
@@ -42,13 +46,26 @@ func newRing(slots int) *ring {
 // used is the number of filled slots, as seen by either side.
 func (q *ring) used() uint64 { return q.tail.Load() - q.head.Load() }
 
+// usedAtLeast reports, for the producer, whether n or more slots are
+// filled. It loads head only when its copy says so.
+func (q *ring) usedAtLeast(n uint64) bool {
+	t := q.tail.Load()
+	if t-q.seen < n {
+		return false
+	}
+	q.seen = q.head.Load()
+	return t-q.seen >= n
+}
+
 // push copies one frame into as many slots as it needs, all or nothing.
 // Only the producer calls it; it never blocks.
 func (q *ring) push(ssrc, ts uint32, arrival int64, pcm []int16) bool {
 	need := uint64((len(pcm) + slotSamples - 1) / slotSamples)
 	t := q.tail.Load()
-	if t-q.head.Load()+need > uint64(len(q.slots)) {
-		return false
+	if t-q.seen+need > uint64(len(q.slots)) {
+		if q.seen = q.head.Load(); t-q.seen+need > uint64(len(q.slots)) {
+			return false
+		}
 	}
 	for off := 0; off < len(pcm); off += slotSamples {
 		s := &q.slots[t&q.mask]

@@ -83,3 +83,24 @@ func TestRingSPSC(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRingUsedAtLeast: the producer's cached view of head answers like
+// used() once it reloads, and a stale copy never hides a full ring.
+func TestRingUsedAtLeast(t *testing.T) {
+	q := newRing(8)
+	q.push(1, 0, 0, make([]int16, 3*slotSamples))
+	if !q.usedAtLeast(3) || q.usedAtLeast(4) {
+		t.Fatalf("3 filled: usedAtLeast(3) %v, (4) %v", q.usedAtLeast(3), q.usedAtLeast(4))
+	}
+	q.release()
+	q.release()
+	if q.usedAtLeast(2) || !q.usedAtLeast(1) {
+		t.Fatal("1 filled after 2 released: wrong answer from a stale head")
+	}
+	if !q.push(1, 0, 0, make([]int16, 7*slotSamples)) {
+		t.Fatal("push of the 7 free slots refused (stale head)")
+	}
+	if !q.usedAtLeast(8) || q.push(1, 0, 0, make([]int16, 1)) {
+		t.Fatal("full ring not seen as full")
+	}
+}
