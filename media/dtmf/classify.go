@@ -45,7 +45,7 @@ func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
 	}
 	for m := 0; m < winSubs; m++ {
 		j := j0 + int64(m)
-		sb := &d.ring[j%ringSubs]
+		sb := &d.dft[j%dftSubs]
 		if sb.dftOf != j+1 {
 			d.subDFT(sb, j)
 		}

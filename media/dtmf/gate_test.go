@@ -71,8 +71,8 @@ func TestEnergyGateSkipsQuietWindows(t *testing.T) {
 		pcm[i] = int16(i%3) - 1 // about -80 dBm0
 	}
 	_ = collect(d, pcm, 160)
-	for i := range d.ring {
-		if d.ring[i].dftOf != 0 {
+	for i := range d.dft {
+		if d.dft[i].dftOf != 0 {
 			t.Fatalf("sub-block slot %d filtered in quiet audio", i)
 		}
 	}

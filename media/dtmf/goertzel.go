@@ -20,6 +20,11 @@ const (
 
 	// ringSubs sub-blocks of history are kept for onset/end estimates.
 	ringSubs = 16
+	// dftSubs sub-blocks' DFTs are kept: the window's and one more, so
+	// the next window finds two of its three computed. No more: with a
+	// thousand streams, every entry a stream cycles through is one more
+	// cache miss per sub-block.
+	dftSubs = winSubs + 1
 	// histLen samples of history feed the frequency check (two windows one
 	// sub-block apart need winLen+subLen); a multiple of subLen, so no
 	// sub-block's samples wrap around. Stored once: it is written for every
