@@ -52,6 +52,14 @@ const releaseSlack = 500 * time.Microsecond
 // now is the delay line's monotonic clock.
 func (d *delayLine) now() time.Duration { return time.Since(d.c.epoch) }
 
+// since is t on the delay line's clock, or now when t is zero.
+func (d *delayLine) since(t time.Time) time.Duration {
+	if t.IsZero() {
+		return d.now()
+	}
+	return t.Sub(d.c.epoch)
+}
+
 // due reports when the engine must call expire, on the delay line's clock
 // (time since c.epoch); ok is false while nothing is queued.
 func (d *delayLine) due() (at time.Duration, ok bool) {
@@ -62,9 +70,10 @@ func (d *delayLine) due() (at time.Duration, ok bool) {
 	return due + d.late, true
 }
 
-// expire runs when the time due reported has passed: it releases what is
-// due, or everything when the direction was unmasked meanwhile.
-func (d *delayLine) expire() {
+// expire runs when the time due reported has passed (at now, zero: read the
+// clock): it releases what is due, or everything when the direction was
+// unmasked meanwhile.
+func (d *delayLine) expire(now time.Time) {
 	if d.mk == nil {
 		return
 	}
@@ -72,7 +81,7 @@ func (d *delayLine) expire() {
 		d.flush()
 		return
 	}
-	d.release(d.now())
+	d.release(d.since(now))
 }
 
 // handle takes an admitted RTP packet of this direction. It reports
@@ -101,7 +110,7 @@ func (d *delayLine) handle(p *Packet) bool {
 	pv := *pol
 	pv.Keys = pv.Keys || keys
 	d.mk.Configure(pv, p.codecs)
-	now := d.now()
+	now := d.since(p.at)
 	// Due times count from the packet's arrival at the socket, so waiting in
 	// an engine batch is not added to the look-ahead.
 	switch d.mk.Push(&p.Header, p.Buf, now-p.age) {

@@ -163,11 +163,11 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 					skipArm = true
 					continue
 				}
-				r.dl.expire()
+				r.dl.expire(time.Time{})
 			}
 			continue // otherwise transient (e.g. ENOBUFS); the next read decides
 		}
-		if !r.packet(buf, n, src, 0) {
+		if !r.packet(buf, n, src, 0, time.Time{}) {
 			return
 		}
 	}

@@ -266,10 +266,11 @@ func (w *epollWorker) drain(e *epollEntry) int {
 			break // EAGAIN: empty; anything else: the next wake-up retries
 		}
 		m := int(r)
-		wall := time.Now().UnixNano()
+		now := time.Now()
+		wall := now.UnixNano()
 		for i := range m {
 			age := rxAge(w.ctls[i][:min(int(w.hdrs[i].hdr.Controllen), rxControlLen)], wall)
-			if !e.r.packet(w.bufs[i][:], int(w.hdrs[i].n), w.names[i].addrPort(), age) {
+			if !e.r.packet(w.bufs[i][:], int(w.hdrs[i].n), w.names[i].addrPort(), age, now) {
 				return total
 			}
 		}

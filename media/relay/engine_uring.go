@@ -69,7 +69,8 @@ type uringWorker struct {
 	rate    float64
 	winAt   time.Time
 	winN    int
-	wall    int64 // Unix ns when the current reap began (receive timestamps' reference)
+	wall    int64     // Unix ns when the current reap began (receive timestamps' reference)
+	now     time.Time // the same instant, monotonic: the packets' batch time
 	evbuf   [8]byte
 }
 
@@ -308,7 +309,7 @@ func (w *uringWorker) reap() bool {
 	ctl := false
 	pkts := 0
 	now := time.Now()
-	w.wall = now.UnixNano()
+	w.now, w.wall = now, now.UnixNano()
 	// Releases first: a wake-up at a release time also finds the receives
 	// that came meanwhile, and handling those first would delay the release
 	// by the whole batch. (A due packet whose deciding audio is in the
@@ -378,7 +379,7 @@ func (w *uringWorker) received(idx int32, res int32, flags uint32) int {
 			}
 			age := rxAge(ctl[:min(int(out.controllen), rxControlLen)], w.wall)
 			w.cur = e.r
-			e.r.packet(payload, n, src, age)
+			e.r.packet(payload, n, src, age, w.now)
 			w.cur = nil
 			got = 1
 		}
@@ -413,7 +414,7 @@ func (w *uringWorker) expire() {
 func (w *uringWorker) expireAt(now time.Time) {
 	w.timers.expire(now, func(r *receiver) {
 		w.cur = r // sends made by the release belong to r (send errors)
-		r.dl.expire()
+		r.dl.expire(now)
 		w.cur = nil
 	})
 }

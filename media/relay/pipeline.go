@@ -60,9 +60,10 @@ func newReceiver(c *Call, in Leg, kind sockKind, tx sendFunc, late time.Duration
 // packet runs one received datagram of n octets from src (buf holds it,
 // and must have room for MaxPacketSize+1) through the pipeline: process,
 // rate gate, then the delay line or a send. age is how long ago the kernel
-// received it (0: unknown, now). It reports false when a send failed
-// because the call is closing, so the engine can stop serving it.
-func (r *receiver) packet(buf []byte, n int, src netip.AddrPort, age time.Duration) bool {
+// received it (0: unknown, now), at when the engine read it (zero: unknown). It
+// reports false when a send failed because the call is closing, so the
+// engine can stop serving it.
+func (r *receiver) packet(buf []byte, n int, src netip.AddrPort, age time.Duration, at time.Time) bool {
 	c := r.c
 	var t0 time.Time
 	r.seen++
@@ -77,7 +78,7 @@ func (r *receiver) packet(buf []byte, n int, src netip.AddrPort, age time.Durati
 	}
 	p := &r.p
 	p.Buf = buf[:n]
-	p.age = age
+	p.age, p.at = age, at
 	p.Src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	out, dst, reason := c.process(r.in, r.kind, p)
 	r.ls.received(p.RTCP, n)

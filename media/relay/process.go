@@ -23,10 +23,13 @@ type Packet struct {
 	// codecs is the receiving leg's payload type map from the state this packet was
 	// checked against (immutable), so the delay line need not load the state again.
 	codecs *mask.CodecMap
-	// age is how long before the engine handed the packet over the kernel received it
-	// (the socket's receive timestamp), 0 when unknown: the delay line holds a masked
-	// packet for the look-ahead from its arrival, not from when a batch got to it.
+	// age is how long before at the kernel received it (the socket's receive
+	// timestamp), 0 when unknown: the delay line holds a masked packet for the
+	// look-ahead from its arrival, not from when a batch got to it.
 	age time.Duration
+	// at is when the engine read the packet's batch (zero: unknown, read the
+	// clock), so the delay line need not read the clock once per packet.
+	at time.Time
 }
 
 // Stage is one step of a direction's pipeline (G.711 decode, DTMF detection,

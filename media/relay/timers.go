@@ -118,7 +118,7 @@ func (t *releaseTimers) timeout(now time.Time) time.Duration {
 }
 
 // expire releases what is due by now. around, when set, runs each release in its place
-// and must call r.dl.expire (io_uring notes whose sends follow). Bounded by the entries present on entry: a line whose next
+// and must call r.dl.expire(now) (io_uring notes whose sends follow). Bounded by the entries present on entry: a line whose next
 // release is also due by now (it cannot be, Pop takes everything due) waits for the next
 // call rather than looping here.
 func (t *releaseTimers) expire(now time.Time, around func(r *receiver)) {
@@ -137,7 +137,7 @@ func (t *releaseTimers) expire(now time.Time, around func(r *receiver)) {
 		if around != nil {
 			around(r)
 		} else {
-			r.dl.expire()
+			r.dl.expire(now)
 		}
 		t.watch(r)
 	}
