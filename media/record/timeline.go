@@ -216,10 +216,12 @@ func (t *timeline) flushTo(target int64) {
 		default:
 			start := len(t.out)
 			t.out = slices.Grow(t.out, int(n)*frameBytes)[:start+int(n)*frameBytes]
-			o := t.out[start:]
-			for k := range l {
-				binary.LittleEndian.PutUint16(o[4*k:], uint16(l[k]))
-				binary.LittleEndian.PutUint16(o[4*k+2:], uint16(r[k]))
+			// One 32-bit store per stereo frame, bounds checked once: this
+			// loop runs for every sample of every recording.
+			o := t.out[start : start+len(l)*frameBytes]
+			r = r[:len(l)]
+			for k, v := range l {
+				binary.LittleEndian.PutUint32(o[frameBytes*k:], uint32(uint16(v))|uint32(uint16(r[k]))<<16)
 			}
 		}
 		clear(l)
