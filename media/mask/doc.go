@@ -4,8 +4,9 @@
 //
 // # How it works
 //
-// [Masker.Push] takes each packet as it arrives: it copies it into a slot of
-// a fixed ring (Slots x SlotSize), decodes G.711 (payload types mapped by a
+// [Masker.Push] takes each packet as it arrives: it copies it into one of
+// Slots fixed slots of SlotSize (a FIFO queue of them, most recently freed
+// slot reused first), decodes G.711 (payload types mapped by a
 // [CodecMap] array, RFC 3551 section 6 statics by default), and feeds the
 // samples to a dtmf.Detector. RTP timestamps are mapped onto the detector's
 // sample timeline: a forward gap (loss) is fed as silence with Skip, a
@@ -65,7 +66,7 @@
 //
 // In a masked direction a payload type hush cannot decode is dropped
 // (DropUndecodable), as is a packet larger than a slot or one that finds
-// the ring full (DropOverflow): nothing leaves unanalysed. Comfort noise
+// the queue full (DropOverflow): nothing leaves unanalysed. Comfort noise
 // (RFC 3389) carries no tone and passes through the delay line untouched.
 //
 // # Capture
