@@ -5,23 +5,25 @@
 // The eight Goertzel filters from a zero state: Y0/Y1 hold 2cos(w) of the
 // low and high groups, P (Y2/Y3) and Q (Y4/Y5) the two state registers.
 // Each sample computes s[n] = c*s[n-1] - s[n-2] + x into the register that
-// held s[n-2], so the two swap roles every sample and the loop is unrolled
-// by two instead of moving them.
+// held s[n-2], so the two swap roles every sample: the loop body is two
+// samples, one into P and one into Q, and the sample count decides which
+// register holds s[n-1] at the end.
 TEXT ·goertzelAVX2(SB), NOSPLIT, $0-48
 	MOVQ samples_base+0(FP), SI
 	MOVQ samples_len+8(FP), CX
 	MOVQ coef+24(FP), AX
+	MOVQ s1+32(FP), DI
+	MOVQ s2+40(FP), BX
 	VMOVUPD 0(AX), Y0
 	VMOVUPD 32(AX), Y1
 	VXORPD Y2, Y2, Y2 // P: s[n-2]
 	VXORPD Y3, Y3, Y3
 	VXORPD Y4, Y4, Y4 // Q: s[n-1]
 	VXORPD Y5, Y5, Y5
-	MOVQ CX, DX
-	SHRQ $1, DX
-	JZ   tail
+	TESTQ CX, CX
+	JZ    lastInQ
 
-pairs:
+loop:
 	// P = c*Q + (x - P): P now holds s[n], Q s[n-1].
 	VCVTSS2SD 0(SI), X6, X6
 	VBROADCASTSD X6, Y6
@@ -29,6 +31,8 @@ pairs:
 	VSUBPD Y3, Y6, Y3
 	VFMADD231PD Y4, Y0, Y2
 	VFMADD231PD Y5, Y1, Y3
+	DECQ CX
+	JZ   lastInP
 	// Q = c*P + (x' - Q): Q holds s[n+1], P s[n].
 	VCVTSS2SD 4(SI), X7, X7
 	VBROADCASTSD X7, Y7
@@ -37,34 +41,21 @@ pairs:
 	VFMADD231PD Y2, Y0, Y4
 	VFMADD231PD Y3, Y1, Y5
 	ADDQ $8, SI
-	DECQ DX
-	JNZ  pairs
+	DECQ CX
+	JNZ  loop
 
-tail:
-	TESTQ $1, CX
-	JZ    even
-	// One more sample: P becomes s[n-1], Q s[n-2].
-	VCVTSS2SD 0(SI), X6, X6
-	VBROADCASTSD X6, Y6
-	VSUBPD Y2, Y6, Y2
-	VSUBPD Y3, Y6, Y3
-	VFMADD231PD Y4, Y0, Y2
-	VFMADD231PD Y5, Y1, Y3
-	MOVQ s1+32(FP), AX
-	MOVQ s2+40(FP), BX
-	VMOVUPD Y2, 0(AX)
-	VMOVUPD Y3, 32(AX)
-	VMOVUPD Y4, 0(BX)
-	VMOVUPD Y5, 32(BX)
+lastInQ:
+	VMOVUPD Y4, 0(DI)
+	VMOVUPD Y5, 32(DI)
+	VMOVUPD Y2, 0(BX)
+	VMOVUPD Y3, 32(BX)
 	VZEROUPPER
 	RET
 
-even:
-	MOVQ s1+32(FP), AX
-	MOVQ s2+40(FP), BX
-	VMOVUPD Y4, 0(AX)
-	VMOVUPD Y5, 32(AX)
-	VMOVUPD Y2, 0(BX)
-	VMOVUPD Y3, 32(BX)
+lastInP:
+	VMOVUPD Y2, 0(DI)
+	VMOVUPD Y3, 32(DI)
+	VMOVUPD Y4, 0(BX)
+	VMOVUPD Y5, 32(BX)
 	VZEROUPPER
 	RET
