@@ -84,7 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.scale, "scale", "", "comma-separated call counts for a scaling curve, e.g. 100,250,500,1000")
 	fs.BoolVar(&o.ramp, "ramp", false, "find the largest call count with no loss and p99 within -ramp-p99")
 	fs.IntVar(&o.rampMax, "ramp-max", 2000, "largest call count the ramp tries")
-	fs.DurationVar(&o.rampP99, "ramp-p99", 5*time.Millisecond, "ramp: latency p99 limit of a clean run")
+	fs.DurationVar(&o.rampP99, "ramp-p99", 5*time.Millisecond, "ramp: p99 limit of a clean run on the latency the relay adds (beyond the look-ahead when masking)")
 	fs.DurationVar(&o.soak, "soak", 0, "soak run of this length (e.g. 10m): RSS sampled every 10s, growth reported")
 	fs.DurationVar(&o.capture, "capture-every", 0, "hush: toggle secure capture on one call after another this often (0 = off)")
 	fs.DurationVar(&o.dtmf, "dtmf-every", 0, "send a 100 ms DTMF burst on one call after another this often (0 = off); tone packets count, without latency")
@@ -626,11 +626,12 @@ func (o *options) runRamp(ctx context.Context, targets []target, cfg loadgen.Con
 			}
 			rep.Results = append(rep.Results, r)
 			clean := r.Clean(o.rampP99)
+			// p99 is the latency the relay added: beyond the look-ahead when masking.
 			fmt.Fprintf(stdout, "ramp %s %5d calls: lost %d, p99 %.0f µs, relay %.3f cores, generator %.3f cores -> %s\n",
-				t.name, n, r.Lost, r.LatencyP99, r.TargetCores, r.GenCores, map[bool]string{true: "clean", false: "NOT clean"}[clean])
+				t.name, n, r.Lost, r.AddedP99(), r.TargetCores, r.GenCores, map[bool]string{true: "clean", false: "NOT clean"}[clean])
 			if !clean {
 				rr.FirstBad = n
-				rr.Why = fmt.Sprintf("lost %d, p99 %.0f µs", r.Lost, r.LatencyP99)
+				rr.Why = fmt.Sprintf("lost %d, p99 %.0f µs, %d before the look-ahead", r.Lost, r.AddedP99(), r.Early)
 			}
 			return clean, nil
 		}

@@ -222,9 +222,27 @@ func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 wind
 	}
 }
 
-// Clean reports whether the run lost nothing and kept latency p99 within limit.
+// Clean reports whether the run lost nothing and kept the latency it added (AddedP99)
+// within limit; a packet that came before its look-ahead makes a masked run unclean.
 func (r *Result) Clean(p99Limit time.Duration) bool {
-	return r.Lost == 0 && r.Received >= r.Sent && r.LatencyP99 <= us(p99Limit)
+	return r.Lost == 0 && r.Received >= r.Sent && r.Early == 0 && r.AddedP99() <= us(p99Limit)
+}
+
+// AddedP99 is the p99 latency the relay added, in µs: the whole latency in a run with
+// nothing masked; in a masked run the p99 beyond the look-ahead of the masked directions
+// (the delay they were asked for is not a fault) or of an unmasked direction, whichever
+// is higher.
+func (r *Result) AddedP99() float64 {
+	if r.LookAhead <= 0 {
+		return r.LatencyP99
+	}
+	p := r.BeyondP99
+	for _, d := range r.Directions {
+		if !d.Masked {
+			p = max(p, d.P99)
+		}
+	}
+	return p
 }
 
 // WriteTable writes results side by side, one column per run, plus ratio columns of each
