@@ -315,6 +315,12 @@ func (w *uringWorker) reap() bool {
 	// by the whole batch. (A due packet whose deciding audio is in the
 	// batch is not ready yet and goes out at the expire below.)
 	w.expireAt(now)
+	if w.queued > 0 {
+		// Submit those releases now rather than with the next wait: handling the
+		// batch first held each of them for the whole batch (beyond-L p50 -50 us at
+		// 500 masked calls, for one io_uring_enter more per wake-up that releases).
+		w.flush()
+	}
 	for range 8 { // bounded: completions keep coming while we handle them
 		n := r.ready()
 		if n == 0 {
