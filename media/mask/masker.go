@@ -120,9 +120,9 @@ func WithTailGuard(d time.Duration) Option {
 // well within 40 ms of the tone.
 const DefaultTailGuard = 10 * time.Millisecond
 
-// slot is one queued packet. Its bookkeeping comes before the packet, on
-// the line that also holds the RTP header: releasing a slot reads both,
-// and with a thousand streams each is a cache miss of its own.
+// slot is one queued packet. Its bookkeeping comes right before the packet,
+// so both usually start on the same cache line: releasing a slot reads both,
+// and with a thousand streams a line of its own was a cache miss of its own.
 type slot struct {
 	n       int   // packet length
 	payOff  int   // payload offset
