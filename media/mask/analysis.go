@@ -179,7 +179,7 @@ func (k *Masker) prune() {
 		return // the usual case: no need to look at the queues' heads
 	}
 	low, lowTS := k.det.Pos(), k.nextTS
-	if k.size > 0 {
+	if k.q.size > 0 {
 		s := k.front()
 		low, lowTS = min(low, s.pos0), s.ts
 	}

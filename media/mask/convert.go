@@ -78,14 +78,14 @@ func (k *Masker) convert(h *rtp.Header, now time.Duration) bool {
 		k.convDur = sp.Duration
 		hdr := rtp.Header{Version: rtp.Version, PayloadType: k.audioPT, SequenceNumber: h.SequenceNumber,
 			Timestamp: ts, SSRC: h.SSRC, CSRCCount: h.CSRCCount, CSRC: h.CSRC}
-		if k.size == len(k.slots) || hdr.MarshalSize()+n > SlotSize {
+		if k.q.full() || hdr.MarshalSize()+n > SlotSize {
 			k.st.Overflows++
 			continue
 		}
 		s := k.enqueue()
 		off, err := hdr.MarshalTo(s.buf[:])
 		if err != nil {
-			k.unqueue()
+			k.q.unpush()
 			continue
 		}
 		s.n, s.payOff, s.codec, s.ts = off+n, off, k.audioCodec, ts

@@ -11,7 +11,7 @@ import (
 // MaxLookAhead with 10 ms packets, plus room for jitter bursts.
 const (
 	// Slots is the delay line's capacity in packets.
-	Slots = 32
+	Slots = poolSize
 	// SlotSize is the largest packet the delay line holds: 120 ms of G.711
 	// (960 octets) with header, CSRCs and extensions. A larger packet in a
 	// masked direction is dropped (fail closed).
@@ -163,18 +163,15 @@ const (
 type Masker struct {
 	// What every packet reads or writes comes first, together: with a
 	// thousand streams each packet finds its masker out of cache.
-	slots      []slot
-	head, size int
-	queue      [Slots]uint8 // slot indices in queue order, from head
-	free       [Slots]uint8 // a stack of the free slots' indices
-	nfree      int
-	det        *dtmf.Detector
-	codecs     *CodecMap
-	raw        Policy // as configured
-	policy     Policy // effective
-	nspans     int
-	openSpan   int // index in spans of the open detector span, -1 none
-	nev        int
+	slots    []slot
+	q        poolQueue // of slots
+	det      *dtmf.Detector
+	codecs   *CodecMap
+	raw      Policy // as configured
+	policy   Policy // effective
+	nspans   int
+	openSpan int // index in spans of the open detector span, -1 none
+	nev      int
 
 	// RTP-to-timeline mapping of the stream.
 	ssrc     uint32
@@ -216,50 +213,16 @@ type Masker struct {
 
 var defaultCodecs = DefaultCodecs()
 
-// The queue hands out the most recently freed slot first. Slots covers the
-// longest look-ahead with 10 ms packets, but at 20 ms and L = 60 ms only
-// four are ever in use: reusing those keeps a stream's packets on a few
-// kilobytes that stay in cache, where a ring would cycle through all 38 KB
-// (with a thousand streams, a cache miss on every write of every packet).
-
 // enqueue appends a free slot to the queue and returns it; the caller
 // checked that the queue is not full.
-func (k *Masker) enqueue() *slot {
-	k.nfree--
-	i := k.free[k.nfree]
-	k.queue[(k.head+k.size)%Slots] = i
-	k.size++
-	return &k.slots[i]
-}
+func (k *Masker) enqueue() *slot { return &k.slots[k.q.push()] }
 
 // front returns the oldest queued slot; the queue is not empty.
-func (k *Masker) front() *slot { return &k.slots[k.queue[k.head]] }
+func (k *Masker) front() *slot { return &k.slots[k.q.front()] }
 
 // dequeue removes the oldest slot from the queue and frees it. It stays
 // valid until the next enqueue.
-func (k *Masker) dequeue() *slot {
-	i := k.queue[k.head]
-	k.head = (k.head + 1) % Slots
-	k.size--
-	k.free[k.nfree] = i
-	k.nfree++
-	return &k.slots[i]
-}
-
-// unqueue takes back the slot enqueue just returned.
-func (k *Masker) unqueue() {
-	k.size--
-	k.free[k.nfree] = k.queue[(k.head+k.size)%Slots]
-	k.nfree++
-}
-
-// resetFree frees every slot (the queue was emptied).
-func (k *Masker) resetFree() {
-	for i := range k.free {
-		k.free[i] = uint8(Slots - 1 - i)
-	}
-	k.nfree = Slots
-}
+func (k *Masker) dequeue() *slot { return &k.slots[k.q.pop()] }
 
 // New returns a masker with policy Policy{Mode: ModeSilence} and the
 // default codec map; the relay calls Configure before each packet.
@@ -275,7 +238,7 @@ func New(opts ...Option) *Masker {
 		codecs:   &defaultCodecs,
 		gen:      generator{noise: 0x9e3779b9},
 	}
-	k.resetFree()
+	k.q.reset()
 	k.met = Metrics{MaskedSamples: nopCounter{}, Digits: nopCounter{}, LateMasks: nopCounter{}}
 	for _, o := range opts {
 		o(k)
@@ -316,7 +279,7 @@ func (k *Masker) Policy() Policy { return k.policy }
 func (k *Masker) Stats() Stats { return k.st }
 
 // Len is the number of queued packets.
-func (k *Masker) Len() int { return k.size }
+func (k *Masker) Len() int { return k.q.size }
 
 // Reset empties the queue and forgets all analysis (the direction was
 // unmasked and its queue flushed; a later masking starts afresh). The
@@ -324,8 +287,7 @@ func (k *Masker) Len() int { return k.size }
 // recording queue, if any, is flushed first.
 func (k *Masker) Reset() {
 	k.FlushRecord()
-	k.head, k.size = 0, 0
-	k.resetFree()
+	k.q.reset()
 	k.nspans, k.openSpan, k.nev = 0, -1, 0
 	k.tsValid, k.relValid = false, false
 	k.tracker.Reset()
@@ -349,7 +311,7 @@ func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
 		k.st.Undecodable++
 		return DropUndecodable
 	}
-	if len(pkt) > SlotSize || k.size == len(k.slots) {
+	if len(pkt) > SlotSize || k.q.full() {
 		k.st.Overflows++
 		return DropOverflow
 	}
@@ -436,7 +398,7 @@ const StallGrace = 80 * time.Millisecond
 // NextDue returns when Pop can next release a packet, and false when the
 // queue is empty. Wake up then, or at the next arrival.
 func (k *Masker) NextDue() (time.Duration, bool) {
-	if k.size == 0 {
+	if k.q.size == 0 {
 		return 0, false
 	}
 	s := k.front()
@@ -457,7 +419,7 @@ func (k *Masker) Pop(now time.Duration) ([]byte, bool) { return k.pop(now, false
 func (k *Masker) Drain() ([]byte, bool) { return k.pop(0, true) }
 
 func (k *Masker) pop(now time.Duration, force bool) ([]byte, bool) {
-	for k.size > 0 {
+	for k.q.size > 0 {
 		s := k.front()
 		if !force && !k.ready(s, now) {
 			return nil, false

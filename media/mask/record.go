@@ -14,7 +14,7 @@ import "time"
 const DefaultRecordDelay = 80 * time.Millisecond
 
 const (
-	recFrames   = 32
+	recFrames   = poolSize
 	recFrameMax = 480 // samples per frame; longer packets are split
 )
 
@@ -32,12 +32,9 @@ type recorder struct {
 	audio  func(ssrc, ts uint32, pcm []int16)
 	masked func(ssrc, startTS, endTS uint32)
 
-	frames     []recFrame
-	head, size int
-	queue      [recFrames]uint8 // frame indices in queue order, from head
-	free       [recFrames]uint8 // a stack of free frames, most recently freed on top (see Masker.enqueue)
-	nfree      int
-	released   int64 // timeline position delivered so far
+	frames   []recFrame
+	q        poolQueue // of frames
+	released int64     // timeline position delivered so far
 
 	// The masked run being built, reported when it ends.
 	run                     bool
@@ -56,10 +53,8 @@ func WithRecordTap(delay time.Duration, audio func(ssrc, ts uint32, pcm []int16)
 			delay = DefaultRecordDelay
 		}
 		k.rec = recorder{on: audio != nil, delay: int64(delay / sampleDur), audio: audio, masked: masked,
-			frames: make([]recFrame, recFrames), nfree: recFrames}
-		for i := range k.rec.free {
-			k.rec.free[i] = uint8(recFrames - 1 - i)
-		}
+			frames: make([]recFrame, recFrames)}
+		k.rec.q.reset()
 	}
 }
 
@@ -69,18 +64,14 @@ func (r *recorder) push(k *Masker, ssrc, ts uint32, pos0 int64, pcm []int16) {
 		return
 	}
 	for len(pcm) > 0 {
-		if r.size == len(r.frames) {
+		if r.q.full() {
 			// Full (a delay longer than the queue holds): the oldest frame
 			// is dropped, not delivered half-analysed; the recording has a
 			// gap (silence) there.
-			r.dequeue()
+			r.q.pop()
 			k.st.RecordOverflows++
 		}
-		r.nfree--
-		i := r.free[r.nfree]
-		r.queue[(r.head+r.size)%recFrames] = i
-		r.size++
-		f := &r.frames[i]
+		f := &r.frames[r.q.push()]
 		f.ssrc, f.ts, f.pos0 = ssrc, ts, pos0
 		f.n = copy(f.pcm[:], pcm)
 		pcm = pcm[f.n:]
@@ -91,18 +82,10 @@ func (r *recorder) push(k *Masker, ssrc, ts uint32, pos0 int64, pcm []int16) {
 
 // oldest returns the oldest queued frame.
 func (r *recorder) oldest() (*recFrame, bool) {
-	if r.size == 0 {
+	if r.q.size == 0 {
 		return nil, false
 	}
-	return &r.frames[r.queue[r.head]], true
-}
-
-// dequeue frees the oldest frame.
-func (r *recorder) dequeue() {
-	r.free[r.nfree] = r.queue[r.head]
-	r.nfree++
-	r.head = (r.head + 1) % recFrames
-	r.size--
+	return &r.frames[r.q.front()], true
 }
 
 // emit delivers the frames that are final (all: every frame).
@@ -135,7 +118,7 @@ func (r *recorder) emit(k *Masker, all bool) {
 		r.runs(f, first, last)
 		r.audio(f.ssrc, f.ts, f.pcm[:f.n])
 		r.released = f.pos0 + int64(f.n)
-		r.dequeue()
+		r.q.pop()
 	}
 	if all {
 		r.runs(nil, -1, -1)
