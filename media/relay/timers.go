@@ -1,6 +1,11 @@
 package relay
 
-import "time"
+import (
+	"time"
+	"unsafe"
+
+	"github.com/hushmedia/hush/media/internal/cpucache"
+)
 
 // releaseTimers tracks the receivers of one engine worker whose delay lines hold packets,
 // for the engines that drive release times themselves (epoll, io_uring): the earliest due
@@ -16,6 +21,7 @@ import "time"
 type releaseTimers struct {
 	epoch time.Time // the heap's clock: times are nanoseconds since epoch
 	h     timerHeap
+	batch [64]timerEntry // expire's
 }
 
 type timerEntry struct {
@@ -118,27 +124,59 @@ func (t *releaseTimers) timeout(now time.Time) time.Duration {
 }
 
 // expire releases what is due by now. around, when set, runs each release in its place
-// and must call r.dl.expire(now) (io_uring notes whose sends follow). Bounded by the entries present on entry: a line whose next
-// release is also due by now (it cannot be, Pop takes everything due) waits for the next
-// call rather than looping here.
+// and must call r.dl.expire(now) (io_uring notes whose sends follow). Bounded by the
+// entries present on entry: a line whose next release is also due by now (it cannot be,
+// Pop takes everything due) waits for the next call rather than looping here.
+//
+// Under load a wake-up finds tens of lines due, and each line's state is out of cache (a
+// thousand lines in turn): releasing them one by one waited on each of their loads in
+// sequence. The batch's loads are started first, one pointer level at a time (receiver,
+// then delay line and call, then masker, then its oldest packet), so they overlap.
 func (t *releaseTimers) expire(now time.Time, around func(r *receiver)) {
 	if len(t.h) == 0 {
 		return
 	}
 	nowNs := int64(now.Sub(t.epoch))
-	for range len(t.h) {
-		e, ok := t.top()
-		if !ok || e.at > nowNs {
+	for range len(t.h)/len(t.batch) + 1 {
+		// Due entries, stale ones too: telling them apart reads the receiver.
+		n := 0
+		for n < len(t.batch) && len(t.h) > 0 && t.h[0].at <= nowNs {
+			e := t.h.popMin()
+			cpucache.Prefetch(unsafe.Pointer(e.r))
+			t.batch[n] = e
+			n++
+		}
+		live := t.batch[:0]
+		for _, e := range t.batch[:n] {
+			if current(e) {
+				e.r.timed = false
+				live = append(live, e)
+				cpucache.Prefetch(unsafe.Pointer(e.r.dl))
+				cpucache.Prefetch(unsafe.Pointer(&e.r.c.policy[e.r.dir]))
+			}
+		}
+		for _, e := range live {
+			if mk := e.r.dl.mk; mk != nil {
+				mk.Prefetch()
+			}
+		}
+		for _, e := range live {
+			if mk := e.r.dl.mk; mk != nil {
+				mk.PrefetchFront()
+			}
+		}
+		for _, e := range live {
+			r := e.r
+			if around != nil {
+				around(r)
+			} else {
+				r.dl.expire(now)
+			}
+			t.watch(r)
+		}
+		clear(t.batch[:n]) // let closed receivers go
+		if n < len(t.batch) {
 			return
 		}
-		t.h.popMin()
-		r := e.r
-		r.timed = false
-		if around != nil {
-			around(r)
-		} else {
-			r.dl.expire(now)
-		}
-		t.watch(r)
 	}
 }

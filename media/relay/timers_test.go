@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 // The heap must hand entries back in time order whatever the order of pushes, with pops
@@ -74,5 +75,38 @@ func TestTimerHeapAllocs(t *testing.T) {
 		i++
 	}); n != 0 {
 		t.Fatalf("%v allocs per push+pop", n)
+	}
+}
+
+// expire hands over every live due receiver once, in time order, across more
+// than one batch, and leaves stale entries, closed receivers and later times alone.
+func TestReleaseTimersExpireBatches(t *testing.T) {
+	var rt releaseTimers
+	rt.epoch = time.Unix(1000, 0)
+	c := &Call{}
+	var rs []*receiver
+	for i := range 300 {
+		r := &receiver{c: c, dl: &delayLine{c: c}}
+		r.timed, r.timerAt = true, int64(i*10)
+		rt.h.push(timerEntry{at: r.timerAt, r: r})
+		if i%7 == 0 {
+			rt.h.push(timerEntry{at: r.timerAt - 5, r: r}) // stale: r moved on
+		}
+		r.closed = i%11 == 0
+		rs = append(rs, r)
+	}
+	var got []*receiver
+	rt.expire(rt.epoch.Add(1500), func(r *receiver) { got = append(got, r) })
+	var want []*receiver
+	for i, r := range rs[:151] {
+		if i%11 != 0 {
+			want = append(want, r)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("released %d receivers, want %d in time order", len(got), len(want))
+	}
+	if e, ok := rt.top(); !ok || e.r != rs[151] {
+		t.Fatalf("next entry = %v %v, want receiver 151", e, ok)
 	}
 }

@@ -1,0 +1,16 @@
+package cpucache
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// A prefetch is a hint: even nil (an unmapped page) must not fault.
+func TestPrefetchNeverFaults(t *testing.T) {
+	b := make([]byte, 256)
+	Prefetch(unsafe.Pointer(&b[0]))
+	Prefetch(nil)
+	if n := testing.AllocsPerRun(100, func() { Prefetch(unsafe.Pointer(&b[128])) }); n != 0 {
+		t.Fatalf("%v allocations per prefetch", n)
+	}
+}
