@@ -3,8 +3,10 @@ package dtmf
 import (
 	"math"
 	"strconv"
+	"unsafe"
 
 	"github.com/hushmedia/hush/media/g711"
+	"github.com/hushmedia/hush/media/internal/cpucache"
 )
 
 // EventKind says what a detector Event marks.
@@ -356,4 +358,13 @@ func (d *Detector) stepDigit(evs []Event, start int64, code uint8, hit bool) []E
 		d.digCode, d.digHits, d.digMiss, d.digLast, d.digFirst = code, 1, 0, start, start
 	}
 	return evs
+}
+
+// Prefetch asks the processor to start loading what the next Process
+// reads first (the hot state and the history where the next samples go),
+// so that a caller with a batch of streams can overlap their cache misses.
+// It changes nothing.
+func (d *Detector) Prefetch() {
+	cpucache.PrefetchRange(unsafe.Pointer(d), unsafe.Offsetof(d.energy)+unsafe.Sizeof(d.energy))
+	cpucache.Prefetch(unsafe.Pointer(&d.hist[d.pos%histLen]))
 }

@@ -178,3 +178,30 @@ func BenchmarkMaskedPathStreams(b *testing.B) {
 		step(10*streams + i)
 	}
 }
+
+// The prefetch hints read the queues only where they may: on an empty and a
+// full masker, with and without a tap, they change nothing.
+func TestPrefetchHints(t *testing.T) {
+	for _, tap := range []bool{false, true} {
+		var opts []Option
+		if tap {
+			opts = append(opts, WithRecordTap(0, func(uint32, uint32, []int16) {}, nil))
+		}
+		rig := newPathRig(t, ModeTone, opts...)
+		k := New(opts...)
+		for _, m := range []*Masker{k, rig.k} {
+			n := m.Len()
+			m.Prefetch()
+			m.PrefetchPush()
+			m.PrefetchFront()
+			if m.Len() != n {
+				t.Fatalf("tap %v: Len %d -> %d", tap, n, m.Len())
+			}
+		}
+		for k.q.size < poolSize { // full: no free slot to prefetch
+			k.q.push()
+		}
+		k.PrefetchPush()
+		k.PrefetchFront()
+	}
+}

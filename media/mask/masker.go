@@ -466,6 +466,21 @@ func (k *Masker) release() []byte {
 // They change nothing and may be called at any time.
 func (k *Masker) Prefetch() { cpucache.Prefetch(unsafe.Pointer(k)) }
 
+// PrefetchPush: see Prefetch; what Push reads and writes first (the
+// masker's state, the slot and recording frame it will fill, the detector).
+func (k *Masker) PrefetchPush() {
+	cpucache.PrefetchRange(unsafe.Pointer(k), unsafe.Offsetof(k.rec)+unsafe.Sizeof(k.rec))
+	if k.q.nfree > 0 {
+		s := &k.slots[k.q.free[k.q.nfree-1]]
+		cpucache.Prefetch(unsafe.Pointer(s))
+		cpucache.Prefetch(unsafe.Pointer(&s.buf[0]))
+	}
+	if r := &k.rec; r.on && r.q.nfree > 0 {
+		cpucache.Prefetch(unsafe.Pointer(&r.frames[r.q.free[r.q.nfree-1]]))
+	}
+	k.det.Prefetch()
+}
+
 // PrefetchFront: see Prefetch.
 func (k *Masker) PrefetchFront() {
 	if k.q.size == 0 {
