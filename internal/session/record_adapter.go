@@ -3,6 +3,7 @@ package session
 import (
 	"fmt"
 
+	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/record"
 )
 
@@ -29,8 +30,8 @@ type recordAdapter struct{ r *record.Recorder }
 
 func (a recordAdapter) ID() string { return a.r.ID() }
 
-func (a recordAdapter) Write(l Leg, ssrc, ts uint32, pcm []int16) error {
-	return a.r.Write(record.Leg(l), ssrc, ts, pcm)
+func (a recordAdapter) Write(l Leg, ssrc, ts uint32, f *mask.RecordFrame) error {
+	return a.r.WriteG711(record.Leg(l), ssrc, ts, f.Law, f.Codes, f.Silent)
 }
 
 var pauseBehaviors = map[PauseBehavior]record.PauseBehavior{

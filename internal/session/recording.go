@@ -3,10 +3,13 @@ package session
 import (
 	"fmt"
 	"time"
+
+	"github.com/hushmedia/hush/media/mask"
 )
 
 // Recording: each session records its sanitized audio (unless policy turns it off) through a
-// Recorder. The media layer hands it DTMF-masked PCM on packet goroutines (MediaSpec.Record);
+// Recorder. The media layer hands it G.711 frames with DTMF marked for silence on packet
+// goroutines (MediaSpec.Record);
 // this file is the control side: pause/resume, max pause, failure, close.
 
 // PauseBehavior is what a pause does to the recording.
@@ -32,8 +35,9 @@ const (
 // Recorder is one session's recording. media/record's Recorder provides it.
 type Recorder interface {
 	ID() string
-	// Write takes one leg's masked PCM; it never blocks (packet goroutines call it).
-	Write(l Leg, ssrc, ts uint32, pcm []int16) error
+	// Write takes one frame of a leg's audio, DTMF marked for silence; it never blocks
+	// (packet goroutines call it).
+	Write(l Leg, ssrc, ts uint32, f *mask.RecordFrame) error
 	Pause(b PauseBehavior, actor, requestID, reason string) (changed bool, err error)
 	Resume(actor, requestID, reason string) (changed bool, err error)
 	// MarkMaskRTP records a span the media layer masked, for the sidecar.
@@ -117,13 +121,13 @@ func (r *Registry) startRecording(s *Session, spec Spec) {
 	s.rec = recState{rec: rec, state: RecordingActive}
 }
 
-// recordTap is what the media layer calls with masked PCM.
-func (s *Session) recordTap() func(l Leg, ssrc, ts uint32, pcm []int16) {
+// recordTap is what the media layer calls with the audio to record.
+func (s *Session) recordTap() func(l Leg, ssrc, ts uint32, f *mask.RecordFrame) {
 	rec := s.rec.rec
 	if rec == nil {
 		return nil
 	}
-	return func(l Leg, ssrc, ts uint32, pcm []int16) { _ = rec.Write(l, ssrc, ts, pcm) }
+	return func(l Leg, ssrc, ts uint32, f *mask.RecordFrame) { _ = rec.Write(l, ssrc, ts, f) }
 }
 
 // recordMaskTap is what the media layer calls with spans it masked in the recording.

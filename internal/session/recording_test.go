@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hushmedia/hush/media/mask"
 )
 
 type fakeRecorder struct {
@@ -17,8 +19,8 @@ type fakeRecorder struct {
 	failure func(error)
 }
 
-func (f *fakeRecorder) ID() string                               { return f.id }
-func (f *fakeRecorder) Write(Leg, uint32, uint32, []int16) error { return nil }
+func (f *fakeRecorder) ID() string                                         { return f.id }
+func (f *fakeRecorder) Write(Leg, uint32, uint32, *mask.RecordFrame) error { return nil }
 func (f *fakeRecorder) log(s string) {
 	f.mu.Lock()
 	f.calls = append(f.calls, s)

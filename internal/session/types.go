@@ -3,6 +3,8 @@ package session
 import (
 	"net/netip"
 	"time"
+
+	"github.com/hushmedia/hush/media/mask"
 )
 
 // Leg names one party of a call.
@@ -260,8 +262,9 @@ type MediaSpec struct {
 	OnLatch         func(l Leg, media string, addr netip.AddrPort)
 	// OnDigit receives captured digits on a packet goroutine; it must not block.
 	OnDigit func(d Direction, digit byte)
-	// Record receives one leg's DTMF-masked PCM on a packet goroutine (nil: not recording).
-	Record func(l Leg, ssrc, ts uint32, pcm []int16)
+	// Record receives one leg's audio, DTMF marked for silence, on a packet goroutine
+	// (nil: not recording).
+	Record func(l Leg, ssrc, ts uint32, f *mask.RecordFrame)
 	// RecordMasked receives the RTP timestamp spans the recording tap masked, for the sidecar.
 	RecordMasked func(l Leg, startTS, endTS uint32)
 }

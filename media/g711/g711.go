@@ -189,3 +189,35 @@ func LinearToAlawRef(x int16) byte {
 	}
 	return (sign | code) ^ 0x55
 }
+
+// Law is a G.711 companding law, for code that carries G.711 bytes and
+// decodes them later (the recording path).
+type Law uint8
+
+// Laws. The zero Law is none: not G.711.
+const (
+	Ulaw Law = 1 // mu-law, RTP PCMU
+	Alaw Law = 2 // A-law, RTP PCMA
+)
+
+// Decode decodes min(len(dst), len(src)) codes of law l into dst and
+// returns that count; a Law that is neither decodes nothing.
+func (l Law) Decode(dst []int16, src []byte) int {
+	switch l {
+	case Ulaw:
+		return DecodeUlaw(dst, src)
+	case Alaw:
+		return DecodeAlaw(dst, src)
+	}
+	return 0
+}
+
+func (l Law) String() string {
+	switch l {
+	case Ulaw:
+		return "mu-law"
+	case Alaw:
+		return "A-law"
+	}
+	return "not G.711"
+}

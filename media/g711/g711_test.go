@@ -220,3 +220,27 @@ func BenchmarkDecodeAlaw(b *testing.B) {
 		DecodeAlaw(src, codes)
 	}
 }
+
+func TestLawDecode(t *testing.T) {
+	src := []byte{0x00, 0x7F, 0x80, 0xD5, 0xFF}
+	for _, tc := range []struct {
+		l   Law
+		one func(byte) int16
+	}{{Ulaw, UlawToLinear}, {Alaw, AlawToLinear}} {
+		dst := make([]int16, len(src))
+		if n := tc.l.Decode(dst, src); n != len(src) {
+			t.Fatalf("%v: decoded %d of %d", tc.l, n, len(src))
+		}
+		for i, c := range src {
+			if dst[i] != tc.one(c) {
+				t.Errorf("%v: code %#x decoded %d, want %d", tc.l, c, dst[i], tc.one(c))
+			}
+		}
+	}
+	if n := Law(0).Decode(make([]int16, 4), src); n != 0 {
+		t.Errorf("Law(0) decoded %d samples", n)
+	}
+	if n := Law(9).Decode(make([]int16, 4), src); n != 0 {
+		t.Errorf("Law(9) decoded %d samples", n)
+	}
+}

@@ -19,11 +19,11 @@ func (k *Masker) analyse(h *rtp.Header, payload []byte, codec Codec) (int64, int
 		k.ssrc, k.tsValid = h.SSRC, false
 	}
 	n := len(payload)
-	if codec == CodecPCMU {
-		g711.DecodeUlaw(k.pcm[:n], payload)
-	} else {
-		g711.DecodeAlaw(k.pcm[:n], payload)
+	law := g711.Ulaw
+	if codec == CodecPCMA {
+		law = g711.Alaw
 	}
+	law.Decode(k.pcm[:n], payload)
 	if k.tsValid {
 		if gap := int32(h.Timestamp - k.nextTS); gap > 0 {
 			k.evs = k.det.Skip(int64(min(gap, maxSkip)), k.evs[:0])
@@ -38,7 +38,7 @@ func (k *Masker) analyse(h *rtp.Header, payload []byte, codec Codec) (int64, int
 	}
 	k.tsValid = true
 	k.noteAudio(h.PayloadType, codec, h.Timestamp, n)
-	k.rec.push(k, h.SSRC, h.Timestamp, pos0, k.pcm[:n])
+	k.rec.push(k, h.SSRC, h.Timestamp, pos0, law, payload)
 	k.evs = k.det.Process(k.pcm[:n], k.evs[:0])
 	k.detectorEvents()
 	k.tspans = k.tracker.Advance(k.tspans[:0], h.Timestamp)

@@ -74,7 +74,7 @@ func TestMaskedPathAllocs(t *testing.T) {
 		}
 	}
 	frames := 0
-	tap := WithRecordTap(0, func(uint32, uint32, []int16) { frames++ }, func(uint32, uint32, uint32) {})
+	tap := WithRecordTap(0, func(uint32, uint32, *RecordFrame) { frames++ }, func(uint32, uint32, uint32) {})
 	for _, observe := range []bool{false, true} {
 		rig := newPathRig(t, ModeTone, tap)
 		rig.observe = observe
@@ -89,7 +89,7 @@ func TestMaskedPathAllocs(t *testing.T) {
 
 // BenchmarkMaskedPathWithTap: BenchmarkMaskedPath plus the recording tap.
 func BenchmarkMaskedPathWithTap(b *testing.B) {
-	rig := newPathRig(b, ModeTone, WithRecordTap(0, func(uint32, uint32, []int16) {}, nil))
+	rig := newPathRig(b, ModeTone, WithRecordTap(0, func(uint32, uint32, *RecordFrame) {}, nil))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -141,14 +141,14 @@ func BenchmarkMaskedPathStreams(b *testing.B) {
 		hs[i].Unmarshal(p)
 	}
 	type sink struct {
-		ring [64][frame]int16
+		ring [64][frame]byte
 		n    int
 	}
 	ks := make([]*Masker, streams)
 	for i := range ks {
 		s := new(sink)
-		ks[i] = New(WithRecordTap(0, func(_, _ uint32, pcm []int16) {
-			copy(s.ring[s.n%len(s.ring)][:], pcm)
+		ks[i] = New(WithRecordTap(0, func(_, _ uint32, f *RecordFrame) {
+			copy(s.ring[s.n%len(s.ring)][:], f.Codes)
 			s.n++
 		}, nil))
 		ks[i].Configure(Policy{Mode: ModeTone}, nil)
@@ -185,7 +185,7 @@ func TestPrefetchHints(t *testing.T) {
 	for _, tap := range []bool{false, true} {
 		var opts []Option
 		if tap {
-			opts = append(opts, WithRecordTap(0, func(uint32, uint32, []int16) {}, nil))
+			opts = append(opts, WithRecordTap(0, func(uint32, uint32, *RecordFrame) {}, nil))
 		}
 		rig := newPathRig(t, ModeTone, opts...)
 		k := New(opts...)

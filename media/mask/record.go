@@ -1,9 +1,13 @@
 package mask
 
-import "time"
+import (
+	"time"
 
-// The recording tap: decoded PCM of every audio packet, DTMF always
-// replaced by silence (in-band and RFC 4733, whatever the forwarding
+	"github.com/hushmedia/hush/media/g711"
+)
+
+// The recording tap: every audio packet's G.711 codes, DTMF always
+// marked for silence (in-band and RFC 4733, whatever the forwarding
 // policy), delayed on the sample timeline rather than by a clock: a frame
 // is final once the detector has been fed RecordDelay past its end, so it
 // needs no timer. What is still queued when the call ends is flushed by
@@ -22,32 +26,59 @@ type recFrame struct {
 	ssrc, ts uint32
 	pos0     int64
 	n        int
-	pcm      [recFrameMax]int16
+	law      g711.Law
+	codes    [recFrameMax]byte
+}
+
+// RecordFrame is one frame of a direction's audio for the recording: the
+// G.711 codes as they arrived, and which samples to record as silence
+// (DTMF). Handing over codes rather than PCM halves what the packet path
+// copies and what crosses to the recorder's core; the recorder decodes.
+type RecordFrame struct {
+	Law   g711.Law
+	Codes []byte
+	// Silent is nil, or one flag per code: true for a sample to record as
+	// silence.
+	Silent []bool
+}
+
+// PCM decodes the frame into dst (at least len(Codes) long) with the
+// silent samples zeroed, and returns the samples written.
+func (f *RecordFrame) PCM(dst []int16) []int16 {
+	out := dst[:f.Law.Decode(dst, f.Codes)]
+	for i, s := range f.Silent[:min(len(f.Silent), len(out))] {
+		if s {
+			out[i] = 0
+		}
+	}
+	return out
 }
 
 // recorder is the tap's queue of frames waiting to become final.
 type recorder struct {
 	on     bool
 	delay  int64 // samples
-	audio  func(ssrc, ts uint32, pcm []int16)
+	audio  func(ssrc, ts uint32, f *RecordFrame)
 	masked func(ssrc, startTS, endTS uint32)
 
 	frames   []recFrame
 	q        poolQueue // of frames
-	released int64     // timeline position delivered so far
+	out      RecordFrame
+	released int64 // timeline position delivered so far
 
 	// The masked run being built, reported when it ends.
 	run                     bool
 	runSSRC, runStart, runE uint32
 }
 
-// WithRecordTap makes the masker deliver every audio frame, DTMF replaced
-// by silence, to audio (ssrc, RTP timestamp, PCM valid during the call),
+// WithRecordTap makes the masker deliver every audio frame, DTMF marked
+// for silence, to audio (ssrc, RTP timestamp, the frame: valid during the
+// call),
 // delay (0: DefaultRecordDelay) behind the analysis on the sample
 // timeline, on the goroutine that calls Push or Observe (or FlushRecord).
 // masked, if not nil, receives each replaced stretch [startTS, endTS) once
 // it ends, for the recording's sidecar. Neither may block.
-func WithRecordTap(delay time.Duration, audio func(ssrc, ts uint32, pcm []int16), masked func(ssrc, startTS, endTS uint32)) Option {
+func WithRecordTap(delay time.Duration, audio func(ssrc, ts uint32, f *RecordFrame), masked func(ssrc, startTS, endTS uint32)) Option {
 	return func(k *Masker) {
 		if delay <= 0 {
 			delay = DefaultRecordDelay
@@ -58,12 +89,12 @@ func WithRecordTap(delay time.Duration, audio func(ssrc, ts uint32, pcm []int16)
 	}
 }
 
-// push queues decoded samples at timeline position pos0.
-func (r *recorder) push(k *Masker, ssrc, ts uint32, pos0 int64, pcm []int16) {
+// push queues a packet's codes at timeline position pos0.
+func (r *recorder) push(k *Masker, ssrc, ts uint32, pos0 int64, law g711.Law, codes []byte) {
 	if !r.on {
 		return
 	}
-	for len(pcm) > 0 {
+	for len(codes) > 0 {
 		if r.q.full() {
 			// Full (a delay longer than the queue holds): the oldest frame
 			// is dropped, not delivered half-analysed; the recording has a
@@ -72,9 +103,9 @@ func (r *recorder) push(k *Masker, ssrc, ts uint32, pos0 int64, pcm []int16) {
 			k.st.RecordOverflows++
 		}
 		f := &r.frames[r.q.push()]
-		f.ssrc, f.ts, f.pos0 = ssrc, ts, pos0
-		f.n = copy(f.pcm[:], pcm)
-		pcm = pcm[f.n:]
+		f.ssrc, f.ts, f.pos0, f.law = ssrc, ts, pos0, law
+		f.n = copy(f.codes[:], codes)
+		codes = codes[f.n:]
 		ts += uint32(f.n)
 		pos0 += int64(f.n)
 	}
@@ -101,22 +132,26 @@ func (r *recorder) emit(k *Masker, all bool) {
 		}
 		mark := k.mark[:f.n]
 		first, last := -1, -1
+		r.out = RecordFrame{Law: f.law, Codes: f.codes[:f.n]}
 		if k.marks(mark, f.pos0, f.ts) {
 			n := 0
 			for i, m := range mark {
 				if m {
-					f.pcm[i] = 0
 					if first < 0 {
 						first = i
 					}
 					last, n = i, n+1
 				}
 			}
-			clear(mark)
+			r.out.Silent = mark
 			k.st.RecordMaskedSamples += uint64(n) // not last-first+1: a frame may hold two spans
 		}
 		r.runs(f, first, last)
-		r.audio(f.ssrc, f.ts, f.pcm[:f.n])
+		r.audio(f.ssrc, f.ts, &r.out)
+		if r.out.Silent != nil {
+			clear(mark)
+		}
+		r.out = RecordFrame{}
 		r.released = f.pos0 + int64(f.n)
 		r.q.pop()
 	}

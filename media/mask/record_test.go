@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hushmedia/hush/media/g711"
 	"github.com/hushmedia/hush/media/rtp"
 )
 
@@ -46,8 +47,11 @@ func TestRecordTap(t *testing.T) {
 			var got []tapFrame
 			var runs [][2]uint32
 			pushed := 0
-			k := New(WithRecordTap(0, func(ssrc, ts uint32, p []int16) {
-				got = append(got, tapFrame{ssrc, ts, append([]int16(nil), p...), pushed})
+			k := New(WithRecordTap(0, func(ssrc, ts uint32, f *RecordFrame) {
+				if f.Law != g711.Ulaw || f.Silent != nil && len(f.Silent) != len(f.Codes) {
+					t.Fatalf("frame law %v, %d codes, %d silent flags", f.Law, len(f.Codes), len(f.Silent))
+				}
+				got = append(got, tapFrame{ssrc, ts, f.PCM(make([]int16, len(f.Codes))), pushed})
 			}, func(ssrc, a, b uint32) { runs = append(runs, [2]uint32{a, b}) }))
 			k.Configure(Policy{Mode: ModeTone}, &codecs)
 			var h rtp.Header
@@ -134,5 +138,18 @@ func TestRecordTap(t *testing.T) {
 			t.Logf("recording: %d frames, %d masked stretches, %.0f ms masked; judge 16/16 in, 0 out",
 				len(got), len(runs), float64(st.RecordMaskedSamples)/msS)
 		})
+	}
+}
+
+func TestRecordFramePCM(t *testing.T) {
+	f := RecordFrame{Law: g711.Alaw, Codes: []byte{0xD5, 0x2A, 0x55}, Silent: []bool{false, true, false}}
+	got := f.PCM(make([]int16, 4))
+	want := []int16{g711.AlawToLinear(0xD5), 0, g711.AlawToLinear(0x55)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("PCM = %v, want %v", got, want)
+	}
+	f.Silent = nil
+	if got := f.PCM(make([]int16, 3)); got[1] != g711.AlawToLinear(0x2A) {
+		t.Fatalf("unsilenced sample = %d", got[1])
 	}
 }

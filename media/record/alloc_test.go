@@ -5,12 +5,16 @@ import (
 	"encoding/binary"
 	"testing"
 	"time"
+
+	"github.com/hushmedia/hush/media/g711"
 )
 
 func TestWriteAllocatesNothing(t *testing.T) {
-	r, clk, _ := testRec(t) // 4096 slots: the 2x1001 writes never reach half
+	r, clk, _ := testRec(t) // 4096 slots: 2002 writes a leg never reach half
 	defer r.Close()
 	pcm := content(LegCustomer, 0, frame)
+	codes, silent := make([]byte, frame), make([]bool, frame)
+	silent[7] = true
 	var ts uint32
 	allocs := testing.AllocsPerRun(1000, func() {
 		clk.Advance(20 * time.Millisecond)
@@ -19,6 +23,9 @@ func TestWriteAllocatesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := r.Write(LegAgent, 2, ts, pcm); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WriteG711(LegAgent, 3, ts, g711.Alaw, codes, silent); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -88,13 +95,19 @@ func FuzzTimeline(f *testing.F) {
 // recorder (clock read, copy into a ring slot, atomics), real clock. The
 // writer drains (untimed) every 1024 frames, so no frame is dropped and
 // the figure is the accepted path.
-func BenchmarkWrite(b *testing.B) {
+func BenchmarkWrite(b *testing.B) { benchWrite(b, false) }
+
+// BenchmarkWriteG711 is BenchmarkWrite for G.711 codes (what hushd hands over).
+func BenchmarkWriteG711(b *testing.B) { benchWrite(b, true) }
+
+func benchWrite(b *testing.B, codes bool) {
 	r, err := New(b.TempDir(), Meta{RecordingID: "bench"}, WithRingSlots(4096), WithDrainInterval(0))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer r.Close()
 	pcm := content(LegCustomer, 0, frame)
+	g := make([]byte, frame)
 	ctx := context.Background()
 	var ts uint32
 	var dropped int
@@ -107,7 +120,12 @@ func BenchmarkWrite(b *testing.B) {
 			b.StartTimer()
 		}
 		ts += frame
-		if err := r.Write(Leg(i&1), 1, ts, pcm); err != nil {
+		if codes {
+			err = r.WriteG711(Leg(i&1), 1, ts, g711.Ulaw, g, nil)
+		} else {
+			err = r.Write(Leg(i&1), 1, ts, pcm)
+		}
+		if err != nil {
 			dropped++
 		}
 	}

@@ -5,8 +5,11 @@
 // # Handoff
 //
 // The packet goroutines (one per direction, so one per leg) call
-// Recorder.Write with already-masked PCM, the RTP SSRC and timestamp.
-// Write copies the frame into a preallocated single-producer
+// Recorder.WriteG711 with the G.711 codes, the samples to record as
+// silence (DTMF), the RTP SSRC and timestamp; Recorder.Write takes
+// already-masked PCM instead. Handing over codes halves the bytes the
+// packet path copies and the writer's core then reads; the writer
+// decodes. Either copies the frame into a preallocated single-producer
 // single-consumer ring of fixed 20 ms slots (a 60 ms frame takes three),
 // stamps it with its arrival position on the recording clock and
 // returns: no lock, no channel send in the common case, no allocation.

@@ -14,6 +14,8 @@ var (
 	ErrRingFull = errors.New("record: handoff ring full, frame dropped")
 	// ErrBadLeg is returned for a leg other than LegCustomer or LegAgent.
 	ErrBadLeg = errors.New("record: unknown leg")
+	// ErrBadLaw is returned by WriteG711 for a law other than mu-law or A-law.
+	ErrBadLaw = errors.New("record: not a G.711 law")
 	// ErrBadID rejects a recording id that is not safe as a file name.
 	ErrBadID = errors.New("record: invalid recording id")
 	// ErrExists means a recording with this id already exists in the directory.

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hushmedia/hush/media/g711"
 )
 
 // Leg identifies one party of the call; it is also the WAV channel.
@@ -158,6 +160,7 @@ type Recorder struct {
 	actions   []ActionRecord
 	dirty     bool
 	hdr       [headerSize]byte
+	scratch   [slotSamples]int16 // a G.711 slot, decoded
 }
 
 // New creates <dir>/<id>.wav and <dir>/<id>.json (status in_progress)
@@ -235,31 +238,70 @@ func (r *Recorder) timeAt(pos int64) time.Time { return r.start.Add(time.Duratio
 // goroutine. Errors: ErrRingFull (frame dropped and counted), ErrFailed,
 // ErrClosed, ErrBadLeg; the caller forwards the call regardless.
 func (r *Recorder) Write(leg Leg, ssrc, ts uint32, pcm []int16) error {
-	if leg > LegAgent {
-		return ErrBadLeg
+	q, err := r.writable(leg, len(pcm))
+	if q == nil {
+		return err
 	}
-	switch r.state.Load() {
-	case stateFailed:
-		return ErrFailed
-	case stateClosed:
-		return ErrClosed
-	}
-	if len(pcm) == 0 {
-		return nil
-	}
-	q := r.rings[leg]
 	// The frame was live the input delay ago: place it there (see WithInputDelay).
-	if !q.push(ssrc, ts, max(r.posAt(r.cfg.clock.Now())-r.delay, 0), pcm) {
+	if !q.push(ssrc, ts, r.arrival(), pcm) {
 		q.dropped.Add(1)
 		return ErrRingFull
 	}
+	r.kickIfHalf(q)
+	return nil
+}
+
+// WriteG711 is Write for a frame of G.711 codes of law, recorded as the
+// PCM they decode to, except that the samples flagged in silent (nil, or
+// one flag per code) are recorded as silence (exact zeros, which no A-law
+// code decodes to). The recorder decodes on its writer goroutine: the
+// packet goroutine copies half the bytes Write would.
+func (r *Recorder) WriteG711(leg Leg, ssrc, ts uint32, law g711.Law, codes []byte, silent []bool) error {
+	if law != g711.Ulaw && law != g711.Alaw {
+		return fmt.Errorf("%w: %v", ErrBadLaw, law)
+	}
+	q, err := r.writable(leg, len(codes))
+	if q == nil {
+		return err
+	}
+	if !q.pushG711(ssrc, ts, r.arrival(), law, codes, silent) {
+		q.dropped.Add(1)
+		return ErrRingFull
+	}
+	r.kickIfHalf(q)
+	return nil
+}
+
+// writable returns leg's ring when a frame of n samples may be written;
+// nil and the reason (nil for an empty frame) when not.
+func (r *Recorder) writable(leg Leg, n int) (*ring, error) {
+	if leg > LegAgent {
+		return nil, ErrBadLeg
+	}
+	switch r.state.Load() {
+	case stateFailed:
+		return nil, ErrFailed
+	case stateClosed:
+		return nil, ErrClosed
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return r.rings[leg], nil
+}
+
+// arrival is the timeline position a frame written now belongs at: the
+// input delay ago (see WithInputDelay).
+func (r *Recorder) arrival() int64 { return max(r.posAt(r.cfg.clock.Now())-r.delay, 0) }
+
+// kickIfHalf wakes the writer early when q is half full.
+func (r *Recorder) kickIfHalf(q *ring) {
 	if q.usedAtLeast(r.half) {
 		select {
 		case r.kick <- struct{}{}:
 		default:
 		}
 	}
-	return nil
 }
 
 // Pause starts a pause at the current timeline position. Pausing while

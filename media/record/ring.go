@@ -1,19 +1,56 @@
 package record
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/hushmedia/hush/media/g711"
+)
 
 // slotSamples is the PCM capacity of one ring slot: one 20 ms frame at
 // 8 kHz. Longer frames take several consecutive slots.
 const slotSamples = 160
 
 // slot is one fixed-size frame in the handoff ring. It is copied into by
-// the packet goroutine, so Write never allocates.
+// the packet goroutine, so Write never allocates. A frame comes as G.711
+// codes (WriteG711: half the bytes of PCM to copy and to move between
+// cores, the writer decodes) or as PCM (Write) in the same bytes, and
+// only what a frame uses is touched.
 type slot struct {
-	pcm     [slotSamples]int16
 	arrival int64 // timeline sample position when Write was called
 	ts      uint32
 	ssrc    uint32
 	n       uint16
+	law     g711.Law // 0: data holds PCM (see pcm)
+	muted   bool     // some samples are to be silence: see mute
+	mute    [muteWords]uint64
+	data    [2 * slotSamples]byte
+}
+
+// pcm is the slot's data as PCM samples (law 0). data's offset in the
+// slot is a multiple of 8, so the samples are aligned.
+func (s *slot) pcm() *[slotSamples]int16 { return (*[slotSamples]int16)(unsafe.Pointer(&s.data)) }
+
+// codes is the slot's data as G.711 codes (law not 0).
+func (s *slot) codes() *[slotSamples]byte { return (*[slotSamples]byte)(s.data[:slotSamples]) }
+
+const muteWords = (slotSamples + 63) / 64
+
+// samples returns the slot's frame as PCM: pcm itself, or the codes
+// decoded into scratch with the muted samples zeroed.
+func (s *slot) samples(scratch *[slotSamples]int16) []int16 {
+	if s.law == 0 {
+		return s.pcm()[:s.n]
+	}
+	out := scratch[:s.law.Decode(scratch[:s.n], s.codes()[:s.n])]
+	if s.muted {
+		for i := range out {
+			if s.mute[i/64]&(1<<(i%64)) != 0 {
+				out[i] = 0
+			}
+		}
+	}
+	return out
 }
 
 // ring is a bounded single-producer single-consumer queue of slots. The
@@ -57,22 +94,58 @@ func (q *ring) usedAtLeast(n uint64) bool {
 	return t-q.seen >= n
 }
 
-// push copies one frame into as many slots as it needs, all or nothing.
-// Only the producer calls it; it never blocks.
-func (q *ring) push(ssrc, ts uint32, arrival int64, pcm []int16) bool {
-	need := uint64((len(pcm) + slotSamples - 1) / slotSamples)
+// reserve returns the tail if n samples' slots are free. Only the
+// producer calls it.
+func (q *ring) reserve(n int) (uint64, bool) {
+	need := uint64((n + slotSamples - 1) / slotSamples)
 	t := q.tail.Load()
 	if t-q.seen+need > uint64(len(q.slots)) {
 		if q.seen = q.head.Load(); t-q.seen+need > uint64(len(q.slots)) {
-			return false
+			return 0, false
 		}
+	}
+	return t, true
+}
+
+// push copies one PCM frame into as many slots as it needs, all or
+// nothing. Only the producer calls it; it never blocks.
+func (q *ring) push(ssrc, ts uint32, arrival int64, pcm []int16) bool {
+	t, ok := q.reserve(len(pcm))
+	if !ok {
+		return false
 	}
 	for off := 0; off < len(pcm); off += slotSamples {
 		s := &q.slots[t&q.mask]
-		s.n = uint16(copy(s.pcm[:], pcm[off:]))
-		s.ts = ts + uint32(off)
-		s.ssrc = ssrc
-		s.arrival = arrival + int64(off)
+		s.n = uint16(copy(s.pcm()[:], pcm[off:]))
+		s.ts, s.ssrc, s.arrival = ts+uint32(off), ssrc, arrival+int64(off)
+		s.law, s.muted = 0, false
+		t++
+	}
+	q.tail.Store(t)
+	return true
+}
+
+// pushG711 is push for a frame of G.711 codes; silent, if not nil, has a
+// flag per code: true for a sample to record as silence.
+func (q *ring) pushG711(ssrc, ts uint32, arrival int64, law g711.Law, codes []byte, silent []bool) bool {
+	t, ok := q.reserve(len(codes))
+	if !ok {
+		return false
+	}
+	for off := 0; off < len(codes); off += slotSamples {
+		s := &q.slots[t&q.mask]
+		s.n = uint16(copy(s.codes()[:], codes[off:]))
+		s.ts, s.ssrc, s.arrival = ts+uint32(off), ssrc, arrival+int64(off)
+		s.law, s.muted = law, false
+		if silent != nil {
+			s.mute = [muteWords]uint64{}
+			for i, m := range silent[off:min(off+int(s.n), len(silent))] {
+				if m {
+					s.mute[i/64] |= 1 << (i % 64)
+					s.muted = true
+				}
+			}
+		}
 		t++
 	}
 	q.tail.Store(t)

@@ -24,7 +24,7 @@ func TestRingPushPeek(t *testing.T) {
 		n   uint16
 	}{{1000, 50, 160}, {1160, 210, 160}, {1320, 370, 80}} {
 		s := q.peek()
-		if s.ts != want.ts || s.arrival != want.arr || s.n != want.n || s.ssrc != 7 || s.pcm[0] != val(LegCustomer, int64(i*160)) {
+		if s.ts != want.ts || s.arrival != want.arr || s.n != want.n || s.ssrc != 7 || s.pcm()[0] != val(LegCustomer, int64(i*160)) {
 			t.Errorf("slot %d: ts %d arr %d n %d", i, s.ts, s.arrival, s.n)
 		}
 		q.release()
@@ -68,7 +68,7 @@ func TestRingSPSC(t *testing.T) {
 			runtime.Gosched()
 			continue
 		}
-		if s.ts != uint32(i) || int(s.n) != 1+i%slotSamples || s.pcm[s.n-1] != int16(i+int(s.n)-1) {
+		if s.ts != uint32(i) || int(s.n) != 1+i%slotSamples || s.pcm()[s.n-1] != int16(i+int(s.n)-1) {
 			t.Fatalf("frame %d: ts %d n %d", i, s.ts, s.n)
 		}
 		if rng.IntN(4) == 0 {

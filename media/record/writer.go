@@ -63,7 +63,7 @@ func (r *Recorder) drain() {
 		for k := q.used(); k > 0; k-- {
 			s := q.peek()
 			if r.ok() {
-				r.tl.place(leg, s.ssrc, s.ts, s.arrival, s.pcm[:s.n])
+				r.tl.place(leg, s.ssrc, s.ts, s.arrival, s.samples(&r.scratch))
 			}
 			q.release()
 		}

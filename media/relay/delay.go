@@ -179,7 +179,7 @@ func (c *Call) newMasker(dir Direction) *mask.Masker {
 			onMasked = func(ssrc, a, b uint32) { masked(dir, ssrc, a, b) }
 		}
 		opts = append(opts, mask.WithRecordTap(t.Delay,
-			func(ssrc, ts uint32, pcm []int16) { audio(dir, ssrc, ts, pcm) }, onMasked))
+			func(ssrc, ts uint32, f *mask.RecordFrame) { audio(dir, ssrc, ts, f) }, onMasked))
 	}
 	if fn := c.onDigit; fn != nil {
 		opts = append(opts, mask.WithDigits(func(d mask.Digit) {

@@ -110,8 +110,8 @@
 // off flushes the queue at the next arrival or release time. RTCP is not
 // delayed. Secure capture (Policy.Capture) delivers digits to WithDigits.
 //
-// WithRecordTap gives the recording each direction's decoded audio with
-// DTMF always replaced by silence (in-band and RFC 4733, whatever the
+// WithRecordTap gives the recording each direction's audio (G.711 codes)
+// with DTMF always marked for silence (in-band and RFC 4733, whatever the
 // forwarding policy), delayed on the sample timeline by L_rec (80 ms), and
 // the masked stretches for the sidecar; with a tap the detector runs on
 // every audio packet of both directions, masked or not, and Close delivers

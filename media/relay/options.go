@@ -1,6 +1,10 @@
 package relay
 
-import "time"
+import (
+	"time"
+
+	"github.com/hushmedia/hush/media/mask"
+)
 
 // DefaultLatencySampling: one packet in 16 is timed for the latency
 // observer, so the two clock reads cost next to nothing per packet.
@@ -73,19 +77,20 @@ func WithDigits(fn func(DigitEvent)) Option {
 	return func(o *options) { o.onDigit = fn }
 }
 
-// RecordTap receives each direction's audio for the recording: decoded
-// PCM with DTMF (in-band and RFC 4733) always replaced by silence, whatever
-// the forwarding policy, Delay behind on the sample timeline (no timer: a
+// RecordTap receives each direction's audio for the recording: G.711 codes
+// with DTMF (in-band and RFC 4733) always marked for silence, whatever the
+// forwarding policy, Delay behind on the sample timeline (no timer: a
 // frame is final once the detector has analysed Delay past it). The
 // functions run on the packet goroutines (one per direction), and once more
-// from Close for the frames still queued; they must not block or keep pcm.
+// from Close for the frames still queued; they must not block or keep the frame.
 // The detector then runs on both directions' audio (about 1 us a packet).
 type RecordTap struct {
 	// Delay is L_rec; 0 means mask.DefaultRecordDelay (80 ms).
 	Delay time.Duration
 	// Audio gets each frame: the direction, the sender's SSRC and RTP
-	// timestamp, and 8 kHz 16-bit PCM (valid during the call only).
-	Audio func(dir Direction, ssrc, ts uint32, pcm []int16)
+	// timestamp, and the frame (valid during the call only; its PCM method
+	// decodes it as it is to be recorded).
+	Audio func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame)
 	// Masked, if set, gets each stretch [startTS, endTS) of RTP timestamps
 	// replaced in the recording, once it ends (for the sidecar).
 	Masked func(dir Direction, ssrc, startTS, endTS uint32)

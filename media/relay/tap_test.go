@@ -19,9 +19,10 @@ type tapSink struct {
 
 func (s *tapSink) tap() RecordTap {
 	return RecordTap{
-		Audio: func(dir Direction, ssrc, ts uint32, pcm []int16) {
+		Audio: func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
+			pcm := f.PCM(make([]int16, len(f.Codes)))
 			if len(s.pcm[dir]) > 0 && ts != s.next[dir] {
 				s.gaps++
 			}
