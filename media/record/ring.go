@@ -55,7 +55,7 @@ func (s *slot) samples(scratch *[slotSamples]int16) []int16 {
 
 // ring is a bounded single-producer single-consumer queue of slots. The
 // producer (one packet goroutine per leg) owns tail, the consumer (the
-// writer goroutine) owns head; each publishes with an atomic store after
+// writer goroutine) owns head; each publishes its counter (publish) after
 // touching the slot, which orders the slot contents for the other side.
 // Padding keeps the two counters on separate cache lines. The producer
 // keeps its own copy of head, refreshed only when the ring looks full: head
@@ -121,7 +121,7 @@ func (q *ring) push(ssrc, ts uint32, arrival int64, pcm []int16) bool {
 		s.law, s.muted = 0, false
 		t++
 	}
-	q.tail.Store(t)
+	publish(&q.tail, t)
 	return true
 }
 
@@ -148,7 +148,7 @@ func (q *ring) pushG711(ssrc, ts uint32, arrival int64, law g711.Law, codes []by
 		}
 		t++
 	}
-	q.tail.Store(t)
+	publish(&q.tail, t)
 	return true
 }
 
@@ -163,4 +163,4 @@ func (q *ring) peek() *slot {
 }
 
 // release hands the slot returned by peek back to the producer.
-func (q *ring) release() { q.head.Add(1) }
+func (q *ring) release() { publish(&q.head, q.head.Load()+1) }
