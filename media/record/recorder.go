@@ -119,20 +119,23 @@ const writeChunk = SampleRate * frameBytes
 // called from the packet goroutines (one per leg) and never blocks or
 // allocates; everything else runs on the recorder's writer goroutine.
 type Recorder struct {
+	// What every Write reads comes first, on one or two cache lines: with
+	// hundreds of recordings each frame finds its recorder out of cache.
+	rings [NumChannels]*ring
+	state atomic.Int32
+	half  uint64
+	delay int64 // input delay in samples, taken off each frame's arrival position
+	clock Clock // cfg.clock
+	start time.Time
+
 	cfg     *config
 	dir     string
 	wavPath string
 	meta    Meta
-	start   time.Time
 	ckpt    int64
-	delay   int64 // input delay in samples, taken off each frame's arrival position
-
-	rings [NumChannels]*ring
-	half  uint64
-	state atomic.Int32
-	kick  chan struct{}
-	cmds  chan command
-	done  chan struct{}
+	kick    chan struct{}
+	cmds    chan command
+	done    chan struct{}
 
 	ctl    sync.Mutex
 	paused bool
@@ -179,6 +182,7 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 		dir:     dir,
 		wavPath: filepath.Join(dir, meta.RecordingID+".wav"),
 		meta:    meta,
+		clock:   cfg.clock,
 		start:   cfg.clock.Now(),
 		ckpt:    int64(cfg.checkpoint / sampleDur),
 		delay:   int64(cfg.inputDelay / sampleDur),
@@ -225,7 +229,7 @@ func (r *Recorder) Start() time.Time { return r.start }
 
 // Position returns the current timeline position (samples since Start)
 // by the recorder's clock.
-func (r *Recorder) Position() int64 { return r.posAt(r.cfg.clock.Now()) }
+func (r *Recorder) Position() int64 { return r.posAt(r.clock.Now()) }
 
 func (r *Recorder) posAt(t time.Time) int64 { return int64(t.Sub(r.start) / sampleDur) }
 
@@ -292,7 +296,7 @@ func (r *Recorder) writable(leg Leg, n int) (*ring, error) {
 
 // arrival is the timeline position a frame written now belongs at: the
 // input delay ago (see WithInputDelay).
-func (r *Recorder) arrival() int64 { return max(r.posAt(r.cfg.clock.Now())-r.delay, 0) }
+func (r *Recorder) arrival() int64 { return max(r.posAt(r.clock.Now())-r.delay, 0) }
 
 // kickIfHalf wakes the writer early when q is half full.
 func (r *Recorder) kickIfHalf(q *ring) {
@@ -366,7 +370,7 @@ func (r *Recorder) Note(action string, a Action) error {
 // control queues a control item for the writer. Pause and resume toggle
 // the paused state here, under the lock, so repeats are no-ops.
 func (r *Recorder) control(it ctlItem, pause bool) (bool, error) {
-	it.at = r.cfg.clock.Now()
+	it.at = r.clock.Now()
 	it.pos = r.posAt(it.at)
 	it.act = Action{
 		Actor:     redactDigits(it.act.Actor, idDigitRun),

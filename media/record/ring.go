@@ -62,14 +62,20 @@ func (s *slot) samples(scratch *[slotSamples]int16) []int16 {
 // is written on the writer's core, and reading it on every push would move
 // its line across cores once per frame.
 type ring struct {
-	tail    atomic.Uint64
-	seen    uint64 // producer only: head as last loaded, <= head
-	_       [48]byte
+	// The producer's fields, within 48 bytes: what push reads and writes
+	// (slots and mask are fixed; the consumer reads them with tail). The
+	// allocator does not align the ring to a cache line, so they take one
+	// line or two; the 64 bytes after them keep head off those lines
+	// wherever the ring lands.
+	tail  atomic.Uint64
+	seen  uint64 // producer only: head as last loaded, <= head
+	slots []slot
+	mask  uint64
+	_     [64]byte
+	// The consumer's.
 	head    atomic.Uint64
 	_       [56]byte
 	dropped atomic.Uint64 // frames refused because the ring was full
-	slots   []slot
-	mask    uint64
 }
 
 func newRing(slots int) *ring {

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 func TestRingPushPeek(t *testing.T) {
@@ -102,5 +103,21 @@ func TestRingUsedAtLeast(t *testing.T) {
 	}
 	if !q.usedAtLeast(8) || q.push(1, 0, 0, make([]int16, 1)) {
 		t.Fatal("full ring not seen as full")
+	}
+}
+
+// The producer's fields sit together and the consumer's counter is a
+// cache line away from them: a layout change that breaks this costs a miss
+// per frame, wherever the allocator puts the ring.
+func TestRingLayout(t *testing.T) {
+	var q ring
+	if end := unsafe.Offsetof(q.mask) + unsafe.Sizeof(q.mask); end > 48 {
+		t.Errorf("producer fields end at byte %d, past 48", end)
+	}
+	if h := unsafe.Offsetof(q.head); h < unsafe.Offsetof(q.mask)+unsafe.Sizeof(q.mask)+64 {
+		t.Errorf("head at byte %d, within a cache line of the producer's fields", h)
+	}
+	if d := unsafe.Offsetof(q.dropped); d < unsafe.Offsetof(q.head)+64 {
+		t.Errorf("dropped at byte %d shares head's line", d)
 	}
 }
