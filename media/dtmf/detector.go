@@ -174,7 +174,7 @@ type Detector struct {
 	cacheLo, cacheHi int
 	cache            [4]float64
 
-	hist [histLen]float32
+	hist [histLen]int16 // int16, not float32: half the cache lines written per packet
 	// dft[j%dftSubs] holds sub-block j's DFTs while a window needs them.
 	dft [dftSubs]subBlock
 }
@@ -209,7 +209,7 @@ func (d *Detector) Process(pcm []int16, evs []Event) []Event {
 		hist := d.hist[h : h+n]
 		en := d.en
 		for i, v := range chunk {
-			hist[i] = float32(v)
+			hist[i] = v
 			en += int64(v) * int64(v)
 		}
 		d.en = en

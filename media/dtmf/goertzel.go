@@ -101,14 +101,13 @@ type subBlock struct {
 // time keep their state in registers; x-s[n-2] is formed off the
 // loop-carried chain, which is then one multiply and one add per sample.
 // (Unrolling by two so the state variables swap roles measured slower: the
-// compiler spills.) The samples are int16 values held as float32, so the
-// result is the same as filtering the int16 input.
-func goertzelGo(samples []float32, s1, s2 *[8]float64) {
+// compiler spills.)
+func goertzelGo(samples []int16, s1, s2 *[8]float64) {
 	goertzel4(samples, (*[4]float64)(s1[0:4]), (*[4]float64)(s2[0:4]), (*[4]float64)(goertzelCoef[0:4]))
 	goertzel4(samples, (*[4]float64)(s1[4:8]), (*[4]float64)(s2[4:8]), (*[4]float64)(goertzelCoef[4:8]))
 }
 
-func goertzel4(samples []float32, s1, s2, coef *[4]float64) {
+func goertzel4(samples []int16, s1, s2, coef *[4]float64) {
 	c0, c1, c2, c3 := coef[0], coef[1], coef[2], coef[3]
 	a1, b1, e1, f1 := s1[0], s1[1], s1[2], s1[3]
 	a2, b2, e2, f2 := s2[0], s2[1], s2[2], s2[3]
@@ -138,7 +137,7 @@ func finishSub(sb *subBlock, s1, s2 *[8]float64) {
 // hannDFT2 is the Hann-windowed DFT at tones k and l of the winLen
 // samples from timeline position start in the history ring, in one pass
 // (two runs when the window wraps around the ring's end).
-func hannDFT2(hist *[histLen]float32, start int64, k, l int) (kre, kim, lre, lim float64) {
+func hannDFT2(hist *[histLen]int16, start int64, k, l int) (kre, kim, lre, lim float64) {
 	h := int(start % histLen)
 	first := min(winLen, histLen-h)
 	kr, ki, lr, li := &hannRe[k], &hannIm[k], &hannRe[l], &hannIm[l]
@@ -152,10 +151,11 @@ func hannDFT2(hist *[histLen]float32, start int64, k, l int) (kre, kim, lre, lim
 // hannRun adds the products of samples x with four table runs to a, b, c
 // and e, in sample order (so a wrapped window sums exactly as an
 // unwrapped one).
-func hannRun(a, b, c, e float32, x, kr, ki, lr, li []float32) (float32, float32, float32, float32) {
+func hannRun(a, b, c, e float32, x []int16, kr, ki, lr, li []float32) (float32, float32, float32, float32) {
 	n := len(x)
 	kr, ki, lr, li = kr[:n], ki[:n], lr[:n], li[:n]
-	for i, v := range x {
+	for i, s := range x {
+		v := float32(s) // exact: every int16 is a float32
 		a += v * kr[i]
 		b += v * ki[i]
 		c += v * lr[i]

@@ -13,11 +13,11 @@ var haveGoertzelAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 // goertzelAVX2 is goertzelGo for AVX2+FMA processors (goertzel_amd64.s).
 //
 //go:noescape
-func goertzelAVX2(samples []float32, coef, s1, s2 *[8]float64)
+func goertzelAVX2(samples []int16, coef, s1, s2 *[8]float64)
 
 // goertzel runs the eight filters over one sub-block's samples from a zero
 // state, leaving s[n-1] in s1 and s[n-2] in s2.
-func goertzel(samples []float32, s1, s2 *[8]float64) {
+func goertzel(samples []int16, s1, s2 *[8]float64) {
 	if haveGoertzelAVX2 {
 		goertzelAVX2(samples, &goertzelCoef, s1, s2)
 		return

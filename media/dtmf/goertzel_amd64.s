@@ -1,6 +1,6 @@
 #include "textflag.h"
 
-// func goertzelAVX2(samples []float32, coef, s1, s2 *[8]float64)
+// func goertzelAVX2(samples []int16, coef, s1, s2 *[8]float64)
 //
 // The eight Goertzel filters from a zero state: Y0/Y1 hold 2cos(w) of the
 // low and high groups, P (Y2/Y3) and Q (Y4/Y5) the two state registers.
@@ -25,7 +25,8 @@ TEXT ·goertzelAVX2(SB), NOSPLIT, $0-48
 
 loop:
 	// P = c*Q + (x - P): P now holds s[n], Q s[n-1].
-	VCVTSS2SD 0(SI), X6, X6
+	MOVWLSX 0(SI), R8
+	VCVTSI2SDL R8, X6, X6
 	VBROADCASTSD X6, Y6
 	VSUBPD Y2, Y6, Y2
 	VSUBPD Y3, Y6, Y3
@@ -34,13 +35,14 @@ loop:
 	DECQ CX
 	JZ   lastInP
 	// Q = c*P + (x' - Q): Q holds s[n+1], P s[n].
-	VCVTSS2SD 4(SI), X7, X7
+	MOVWLSX 2(SI), R9
+	VCVTSI2SDL R9, X7, X7
 	VBROADCASTSD X7, Y7
 	VSUBPD Y4, Y7, Y4
 	VSUBPD Y5, Y7, Y5
 	VFMADD231PD Y2, Y0, Y4
 	VFMADD231PD Y3, Y1, Y5
-	ADDQ $8, SI
+	ADDQ $4, SI
 	DECQ CX
 	JNZ  loop
 

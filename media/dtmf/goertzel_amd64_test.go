@@ -14,16 +14,16 @@ func TestGoertzelAVX2(t *testing.T) {
 		t.Skip("this processor has no AVX2 and FMA: goertzelGo is the only path")
 	}
 	r := rand.New(rand.NewPCG(4, 4))
-	gens := map[string]func(i int) float32{
-		"silence":    func(int) float32 { return 0 },
-		"max":        func(int) float32 { return 32767 },
-		"alternate":  func(i int) float32 { return float32(-32768 + 65535*(i%2)) },
-		"noise":      func(int) float32 { return float32(r.IntN(65536) - 32768) },
-		"tone 941Hz": func(i int) float32 { return float32(math.Round(20000 * math.Sin(2*math.Pi*941*float64(i)/SampleRate))) },
+	gens := map[string]func(i int) int16{
+		"silence":    func(int) int16 { return 0 },
+		"max":        func(int) int16 { return 32767 },
+		"alternate":  func(i int) int16 { return int16(-32768 + 65535*(i%2)) },
+		"noise":      func(int) int16 { return int16(r.IntN(65536) - 32768) },
+		"tone 941Hz": func(i int) int16 { return int16(math.Round(20000 * math.Sin(2*math.Pi*941*float64(i)/SampleRate))) },
 	}
 	for name, gen := range gens {
 		for n := 0; n <= 2*subLen+1; n++ {
-			x := make([]float32, n)
+			x := make([]int16, n)
 			for i := range x {
 				x[i] = gen(i)
 			}
@@ -43,9 +43,9 @@ func TestGoertzelAVX2(t *testing.T) {
 }
 
 func BenchmarkGoertzel(b *testing.B) {
-	x := make([]float32, subLen)
+	x := make([]int16, subLen)
 	for i := range x {
-		x[i] = float32(i*977%65536 - 32768)
+		x[i] = int16(i*977%65536 - 32768)
 	}
 	var s1, s2 [8]float64
 	b.Run("go", func(b *testing.B) {
