@@ -50,7 +50,7 @@ func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
 			d.subDFT(sb, j)
 		}
 		for k := 0; k < 8; k++ {
-			r, i := sb.re[k], sb.im[k]
+			r, i := float64(sb.re[k]), float64(sb.im[k])
 			xr[k] += r*shiftRe[k][m] - i*shiftIm[k][m]
 			xi[k] += r*shiftIm[k][m] + i*shiftRe[k][m]
 		}

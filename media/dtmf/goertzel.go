@@ -91,7 +91,7 @@ func init() {
 // its first sample, valid when dftOf is the sub-block's index + 1 (0: never
 // computed). Its energy is in Detector.energy.
 type subBlock struct {
-	re, im [8]float64
+	re, im [8]float32
 	dftOf  int64
 }
 
@@ -129,8 +129,8 @@ func finishSub(sb *subBlock, s1, s2 *[8]float64) {
 	for k := 0; k < 8; k++ {
 		yr := s1[k] - stepRe[k]*s2[k]
 		yi := -stepIm[k] * s2[k]
-		sb.re[k] = yr*finishRe[k] - yi*finishIm[k]
-		sb.im[k] = yr*finishIm[k] + yi*finishRe[k]
+		sb.re[k] = float32(yr*finishRe[k] - yi*finishIm[k])
+		sb.im[k] = float32(yr*finishIm[k] + yi*finishRe[k])
 	}
 }
 
