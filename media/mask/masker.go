@@ -401,14 +401,23 @@ const StallGrace = 80 * time.Millisecond
 // NextDue returns when Pop can next release a packet, and false when the
 // queue is empty. Wake up then, or at the next arrival.
 func (k *Masker) NextDue() (time.Duration, bool) {
+	due, decided, ok := k.FrontDue()
+	if ok && !decided {
+		due += StallGrace
+	}
+	return due, ok
+}
+
+// FrontDue reports the oldest packet's due time and whether the detector
+// has decided about it yet (if not, it leaves at due only once the
+// samples that decide have come, at due+StallGrace at the latest); ok is
+// false while nothing is queued.
+func (k *Masker) FrontDue() (due time.Duration, decided, ok bool) {
 	if k.q.size == 0 {
-		return 0, false
+		return 0, false, false
 	}
 	s := k.front()
-	if k.decided(s) {
-		return s.due, true
-	}
-	return s.due + StallGrace, true
+	return s.due, k.decided(s), true
 }
 
 // Pop releases the oldest packet if it is ready at now: masked, ready to

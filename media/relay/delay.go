@@ -61,12 +61,24 @@ func (d *delayLine) since(t time.Time) time.Duration {
 }
 
 // due reports when the engine must call expire, on the delay line's clock
-// (time since c.epoch); ok is false while nothing is queued.
-func (d *delayLine) due() (at time.Duration, ok bool) {
-	if d.mk == nil || d.mk.Len() == 0 {
+// (time since c.epoch), given the time now; ok is false while nothing is
+// queued. An oldest packet the detector has not decided about yet is
+// asked for at its due time all the same, not at the stall grace's end:
+// the next packet usually decides it before then. (Asking for the grace
+// first and then, a packet later, for the due time left a stale timer
+// entry behind for nearly every packet: heaps five times the live
+// entries.) Once its due time has passed undecided, the grace it is.
+func (d *delayLine) due(now time.Duration) (at time.Duration, ok bool) {
+	if d.mk == nil {
 		return 0, false
 	}
-	due, _ := d.mk.NextDue()
+	due, decided, ok := d.mk.FrontDue()
+	if !ok {
+		return 0, false
+	}
+	if !decided && now >= due {
+		due += mask.StallGrace
+	}
 	return due + d.late, true
 }
 

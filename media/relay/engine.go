@@ -136,7 +136,7 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 		if skipArm {
 			skipArm = false
 		} else if r.dl != nil {
-			if at, ok := r.dl.due(); ok {
+			if at, ok := r.dl.due(r.dl.now()); ok {
 				if !armed || at != armedFor {
 					conn.SetReadDeadline(c.epoch.Add(at))
 					armed, armedFor = true, at

@@ -254,6 +254,7 @@ func (w *epollWorker) wait(timeout time.Duration) int {
 // batches) and runs each datagram through the pipeline.
 func (w *epollWorker) drain(e *epollEntry) int {
 	total := 0
+	var now time.Time // the last batch's time (zero if none came)
 	for range maxDrainRounds {
 		for i := range recvBatch {
 			w.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
@@ -266,7 +267,7 @@ func (w *epollWorker) drain(e *epollEntry) int {
 			break // EAGAIN: empty; anything else: the next wake-up retries
 		}
 		m := int(r)
-		now := time.Now()
+		now = time.Now()
 		wall := now.UnixNano()
 		for i := range m {
 			age := rxAge(w.ctls[i][:min(int(w.hdrs[i].hdr.Controllen), rxControlLen)], wall)
@@ -279,7 +280,7 @@ func (w *epollWorker) drain(e *epollEntry) int {
 			break
 		}
 	}
-	w.timers.watch(e.r)
+	w.timers.watch(e.r, now)
 	w.winN += total
 	return total
 }

@@ -445,7 +445,7 @@ func (w *uringWorker) received(idx int32, res int32, flags uint32) int {
 		}
 	}
 	if got == 1 {
-		w.timers.watch(e.r)
+		w.timers.watch(e.r, w.now)
 	}
 	return got
 }

@@ -534,22 +534,30 @@ func BenchmarkMaskedEnginePath(b *testing.B) {
 // TestDelayLineLateness: the timer engines (late 0) are asked to release a
 // packet exactly when the masker says it is due; the portable engine's
 // delay line (late releaseSlack) asks for its timer that much later, so an
-// arrival in the window can carry the release instead.
+// arrival in the window can carry the release instead. A packet the
+// detector has not decided about yet is asked for at its due time until
+// that has passed, then at the stall grace's end.
 func TestDelayLineLateness(t *testing.T) {
 	for _, late := range []time.Duration{0, releaseSlack} {
 		c, _, p, step := maskedFixture(t)
 		step()
 		dl := newDelayLine(c, Customer, sock.write, late)
-		if _, ok := dl.due(); ok {
+		if _, ok := dl.due(0); ok {
 			t.Fatalf("late %v: due with nothing queued", late)
 		}
 		if !dl.handle(p) {
 			t.Fatalf("late %v: masked packet not taken by the delay line", late)
 		}
-		want, ok := dl.mk.NextDue()
-		at, ok2 := dl.due()
-		if !ok || !ok2 || at != want+late {
-			t.Fatalf("late %v: due %v (%v), masker next due %v (%v): want due = next due + late", late, at, ok2, want, ok)
+		due, decided, ok := dl.mk.FrontDue()
+		if !ok || decided {
+			t.Fatalf("late %v: front due %v decided %v ok %v: want one undecided packet", late, due, decided, ok)
+		}
+		if at, ok := dl.due(due - 1); !ok || at != due+late {
+			t.Fatalf("late %v: due before the due time = %v (%v), want %v", late, at, ok, due+late)
+		}
+		next, _ := dl.mk.NextDue()
+		if at, ok := dl.due(due); !ok || at != next+late || next != due+mask.StallGrace {
+			t.Fatalf("late %v: due at the due time = %v (%v), masker next due %v: want due+grace+late", late, at, ok, next)
 		}
 	}
 }

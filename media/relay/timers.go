@@ -75,11 +75,11 @@ func (h *timerHeap) popMin() timerEntry {
 
 // watch (re)schedules r after its delay line changed: a new entry when its due time
 // differs from the scheduled one, nothing when it is the same or the line is empty.
-func (t *releaseTimers) watch(r *receiver) {
+func (t *releaseTimers) watch(r *receiver, now time.Time) {
 	if r == nil || r.dl == nil || r.closed {
 		return
 	}
-	at, ok := r.dl.due()
+	at, ok := r.dl.due(now.Sub(r.c.epoch))
 	if !ok {
 		r.timed = false // any entry left is stale
 		return
@@ -172,7 +172,7 @@ func (t *releaseTimers) expire(now time.Time, around func(r *receiver)) {
 			} else {
 				r.dl.expire(now)
 			}
-			t.watch(r)
+			t.watch(r, now)
 		}
 		clear(t.batch[:n]) // let closed receivers go
 		if n < len(t.batch) {

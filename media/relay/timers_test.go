@@ -110,3 +110,44 @@ func TestReleaseTimersExpireBatches(t *testing.T) {
 		t.Fatalf("next entry = %v %v, want receiver 151", e, ok)
 	}
 }
+
+// A masked line in steady state keeps one timer entry: each packet's release
+// comes due as the packet that decides about the next one arrives, and the
+// line is asked for at that packet's due time whichever comes first. (When
+// the undecided packet was asked for at the end of its stall grace, the
+// deciding packet a moment later pushed a second, earlier entry, and the
+// stale one stayed in the heap for the grace: five times the live entries
+// at 500 calls.)
+func TestReleaseTimersOneEntryPerLine(t *testing.T) {
+	c, _, p, _ := maskedFixture(t)
+	dl := newDelayLine(c, Customer, sock.write, 0)
+	r := &receiver{c: c, dir: CustomerToAgent, dl: dl}
+	rt := releaseTimers{epoch: c.epoch}
+	st := &g711Stream{pt: 0, ssrc: 5}
+	sig := make([]float64, 100*sFrame)
+	tone{key: '7', at: 30 * sFrame, dur: 10 * sFrame, dbm0: -10}.add(sig, rand.New(rand.NewPCG(2, 2)))
+	pkts := st.all(toPCM(sig))
+	released := 0
+	for k, b := range pkts {
+		at := c.epoch.Add(time.Duration(k) * 20 * time.Millisecond)
+		// The release due now goes first, then the packet arriving now.
+		rt.expire(at, func(r *receiver) {
+			n := dl.mk.Len()
+			r.dl.expire(at)
+			released += n - dl.mk.Len()
+		})
+		p.Buf = b
+		if _, _, res := c.process(Customer, kindRTP, p); res != DropNone {
+			t.Fatal(res)
+		}
+		p.at = at
+		dl.handle(p)
+		rt.watch(r, at)
+		if len(rt.h) > 1 {
+			t.Fatalf("packet %d: %d timer entries for one line", k, len(rt.h))
+		}
+	}
+	if released < len(pkts)-5 {
+		t.Fatalf("%d of %d packets released", released, len(pkts))
+	}
+}
