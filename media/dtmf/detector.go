@@ -361,10 +361,11 @@ func (d *Detector) stepDigit(evs []Event, start int64, code uint8, hit bool) []E
 }
 
 // Prefetch asks the processor to start loading what the next Process
-// reads first (the hot state and the history where the next samples go),
-// so that a caller with a batch of streams can overlap their cache misses.
-// It changes nothing.
+// reads first (the hot state, the history where the next samples go, and
+// the sub-block DFTs its first windows reuse), so that a caller with a
+// batch of streams can overlap their cache misses. It changes nothing.
 func (d *Detector) Prefetch() {
 	cpucache.PrefetchRange(unsafe.Pointer(d), unsafe.Offsetof(d.energy)+unsafe.Sizeof(d.energy))
 	cpucache.Prefetch(unsafe.Pointer(&d.hist[d.pos%histLen]))
+	cpucache.PrefetchRange(unsafe.Pointer(&d.dft), unsafe.Sizeof(d.dft))
 }
