@@ -481,8 +481,7 @@ func (k *Masker) PrefetchPush() {
 	cpucache.PrefetchRange(unsafe.Pointer(k), unsafe.Offsetof(k.rec)+unsafe.Sizeof(k.rec))
 	if k.q.nfree > 0 {
 		s := &k.slots[k.q.free[k.q.nfree-1]]
-		cpucache.Prefetch(unsafe.Pointer(s))
-		cpucache.Prefetch(unsafe.Pointer(&s.buf[0]))
+		cpucache.PrefetchRange(unsafe.Pointer(s), slotPrefetch)
 	}
 	if r := &k.rec; r.on && r.q.nfree > 0 {
 		cpucache.Prefetch(unsafe.Pointer(&r.frames[r.q.free[r.q.nfree-1]]))
@@ -490,13 +489,16 @@ func (k *Masker) PrefetchPush() {
 	k.det.Prefetch()
 }
 
+// slotPrefetch is how much of a slot the hints cover: its bookkeeping and
+// a 20 ms G.711 packet (12-byte header, 160 samples).
+const slotPrefetch = unsafe.Offsetof(slot{}.buf) + 12 + 160
+
 // PrefetchFront: see Prefetch.
 func (k *Masker) PrefetchFront() {
 	if k.q.size == 0 {
 		return
 	}
 	s := k.front()
-	cpucache.Prefetch(unsafe.Pointer(s))
-	cpucache.Prefetch(unsafe.Pointer(&s.buf[0]))
+	cpucache.PrefetchRange(unsafe.Pointer(s), slotPrefetch)
 	cpucache.Prefetch(unsafe.Pointer(k.det))
 }

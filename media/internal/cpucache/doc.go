@@ -5,14 +5,5 @@
 // for a whole batch first lets them overlap.
 package cpucache
 
-import "unsafe"
-
-// PrefetchRange prefetches every cache line of the n bytes at p.
-func PrefetchRange(p unsafe.Pointer, n uintptr) {
-	for off := uintptr(0); off < n; off += LineSize {
-		Prefetch(unsafe.Add(p, off))
-	}
-}
-
 // LineSize is the cache line size assumed (x86-64 and most arm64).
 const LineSize = 64

@@ -5,3 +5,19 @@ TEXT ·Prefetch(SB), NOSPLIT|NOFRAME, $0-8
 	MOVQ p+0(FP), AX
 	PREFETCHT0 (AX)
 	RET
+
+// func PrefetchRange(p unsafe.Pointer, n uintptr)
+TEXT ·PrefetchRange(SB), NOSPLIT|NOFRAME, $0-16
+	MOVQ p+0(FP), AX
+	MOVQ n+8(FP), CX
+	TESTQ CX, CX
+	JZ   done
+	ADDQ AX, CX         // end of the range
+	ANDQ $~63, AX       // from the start of p's line
+loop:
+	PREFETCHT0 (AX)
+	ADDQ $64, AX
+	CMPQ AX, CX
+	JB   loop
+done:
+	RET
