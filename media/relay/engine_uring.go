@@ -217,11 +217,11 @@ func (w *uringWorker) armRecv(idx int32) {
 func (w *uringWorker) send(out sock, b []byte, dst netip.AddrPort) error {
 	n := len(w.sfree)
 	if n == 0 || len(b) > MaxPacketSize {
-		return rawSendTo(out.fd, b, dst)
+		return w.sendNow(out, b, dst)
 	}
 	s := w.ring.sqe()
 	if s == nil {
-		return rawSendTo(out.fd, b, dst)
+		return w.sendNow(out, b, dst)
 	}
 	i := w.sfree[n-1]
 	w.sfree = w.sfree[:n-1]
@@ -241,6 +241,18 @@ func (w *uringWorker) send(out sock, b []byte, dst netip.AddrPort) error {
 	s.userData = ud(uringKindSend, i)
 	w.queued++
 	return nil
+}
+
+// sendNow sends b at once, when no send slot or entry is free (a wake-up
+// after a long stall can bring more than uringSendSlots packets). The sends
+// already queued go first: a UDP send completes inside the enter that
+// submits it, so flushing keeps the stream's order, where sending directly
+// overtook them (reordered packets in a 10-minute soak).
+func (w *uringWorker) sendNow(out sock, b []byte, dst netip.AddrPort) error {
+	if w.ring.pending() > 0 {
+		w.flush()
+	}
+	return rawSendTo(out.fd, b, dst)
 }
 
 // flush submits the queued entries without waiting.
