@@ -42,7 +42,9 @@ func RelayFactory(alloc *relay.PortAllocator, rc RelayConfig, opts ...relay.Opti
 			rec, marked := spec.Record, spec.RecordMasked
 			tap := relay.RecordTap{
 				Delay: recordDelay,
-				Audio: func(d relay.Direction, ssrc, ts uint32, f *mask.RecordFrame) { rec(Leg(d.From()), ssrc, ts, f) },
+				Audio: func(d relay.Direction, ssrc, ts uint32, f *mask.RecordFrame) {
+					_ = rec.Write(Leg(d.From()), ssrc, ts, f)
+				},
 			}
 			if marked != nil {
 				tap.Masked = func(d relay.Direction, ssrc, start, end uint32) { marked(Leg(d.From()), start, end) }

@@ -3,8 +3,6 @@ package session
 import (
 	"net/netip"
 	"time"
-
-	"github.com/hushmedia/hush/media/mask"
 )
 
 // Leg names one party of a call.
@@ -264,7 +262,7 @@ type MediaSpec struct {
 	OnDigit func(d Direction, digit byte)
 	// Record receives one leg's audio, DTMF marked for silence, on a packet goroutine
 	// (nil: not recording).
-	Record func(l Leg, ssrc, ts uint32, f *mask.RecordFrame)
+	Record RecordWriter
 	// RecordMasked receives the RTP timestamp spans the recording tap masked, for the sidecar.
 	RecordMasked func(l Leg, startTS, endTS uint32)
 }
