@@ -1,12 +1,11 @@
 package mask
 
 import (
+	"time"
 	"unsafe"
 
-	"github.com/hushmedia/hush/media/internal/cpucache"
-	"time"
-
 	"github.com/hushmedia/hush/media/dtmf"
+	"github.com/hushmedia/hush/media/internal/cpucache"
 	"github.com/hushmedia/hush/media/rtp"
 )
 

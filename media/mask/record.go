@@ -151,7 +151,6 @@ func (r *recorder) emit(k *Masker, all bool) {
 		if r.out.Silent != nil {
 			clear(mark)
 		}
-		r.out = RecordFrame{}
 		r.released = f.pos0 + int64(f.n)
 		r.q.pop()
 	}

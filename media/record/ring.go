@@ -113,6 +113,15 @@ func (q *ring) reserve(n int) (uint64, bool) {
 	return t, true
 }
 
+// stamp returns slot t, its bookkeeping set for the part of a frame that
+// starts off samples in; muted is cleared.
+func (q *ring) stamp(t uint64, ssrc, ts uint32, arrival int64, off int, law g711.Law) *slot {
+	s := &q.slots[t&q.mask]
+	s.ts, s.ssrc, s.arrival = ts+uint32(off), ssrc, arrival+int64(off)
+	s.law, s.muted = law, false
+	return s
+}
+
 // push copies one PCM frame into as many slots as it needs, all or
 // nothing. Only the producer calls it; it never blocks.
 func (q *ring) push(ssrc, ts uint32, arrival int64, pcm []int16) bool {
@@ -121,10 +130,8 @@ func (q *ring) push(ssrc, ts uint32, arrival int64, pcm []int16) bool {
 		return false
 	}
 	for off := 0; off < len(pcm); off += slotSamples {
-		s := &q.slots[t&q.mask]
+		s := q.stamp(t, ssrc, ts, arrival, off, 0)
 		s.n = uint16(copy(s.pcm()[:], pcm[off:]))
-		s.ts, s.ssrc, s.arrival = ts+uint32(off), ssrc, arrival+int64(off)
-		s.law, s.muted = 0, false
 		t++
 	}
 	publish(&q.tail, t)
@@ -139,10 +146,8 @@ func (q *ring) pushG711(ssrc, ts uint32, arrival int64, law g711.Law, codes []by
 		return false
 	}
 	for off := 0; off < len(codes); off += slotSamples {
-		s := &q.slots[t&q.mask]
+		s := q.stamp(t, ssrc, ts, arrival, off, law)
 		s.n = uint16(copy(s.codes()[:], codes[off:]))
-		s.ts, s.ssrc, s.arrival = ts+uint32(off), ssrc, arrival+int64(off)
-		s.law, s.muted = law, false
 		if silent != nil {
 			s.mute = [muteWords]uint64{}
 			for i, m := range silent[off:min(off+int(s.n), len(silent))] {

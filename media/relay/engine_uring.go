@@ -247,7 +247,7 @@ func (w *uringWorker) send(out sock, b []byte, dst netip.AddrPort) error {
 // after a long stall can bring more than uringSendSlots packets). The sends
 // already queued go first: a UDP send completes inside the enter that
 // submits it, so flushing keeps the stream's order, where sending directly
-// overtook them (reordered packets in a 10-minute soak).
+// overtook them (TestURingSendKeepsOrderWithoutSlots).
 func (w *uringWorker) sendNow(out sock, b []byte, dst netip.AddrPort) error {
 	if w.ring.pending() > 0 {
 		w.flush()
