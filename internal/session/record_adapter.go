@@ -5,6 +5,7 @@ import (
 
 	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/record"
+	"github.com/hushmedia/hush/media/relay"
 )
 
 // RecordFactory is the production RecorderFactory: a media/record stereo WAV per session in
@@ -32,6 +33,17 @@ func (a recordAdapter) ID() string { return a.r.ID() }
 
 func (a recordAdapter) Write(l Leg, ssrc, ts uint32, f *mask.RecordFrame) error {
 	return a.r.WriteG711(record.Leg(l), ssrc, ts, f.Law, f.Codes, f.Silent)
+}
+
+// RecordAudio and PrefetchRecord make the adapter the relay's recording sink
+// itself (relay.RecordSink, relay.RecordPrefetcher): the relay calls the
+// recorder through no closure, and warms its state with the packet's.
+func (a recordAdapter) RecordAudio(d relay.Direction, ssrc, ts uint32, f *mask.RecordFrame) {
+	_ = a.r.WriteG711(record.Leg(d.From()), ssrc, ts, f.Law, f.Codes, f.Silent)
+}
+
+func (a recordAdapter) PrefetchRecord(d relay.Direction, stage int) {
+	a.r.PrefetchWrite(record.Leg(d.From()), stage)
 }
 
 var pauseBehaviors = map[PauseBehavior]record.PauseBehavior{

@@ -40,11 +40,13 @@ func RelayFactory(alloc *relay.PortAllocator, rc RelayConfig, opts ...relay.Opti
 		}
 		if spec.Record != nil {
 			rec, marked := spec.Record, spec.RecordMasked
-			tap := relay.RecordTap{
-				Delay: recordDelay,
-				Audio: func(d relay.Direction, ssrc, ts uint32, f *mask.RecordFrame) {
+			tap := relay.RecordTap{Delay: recordDelay}
+			if sink, ok := rec.(relay.RecordSink); ok {
+				tap.Sink = sink // the production recorder: called directly
+			} else {
+				tap.Audio = func(d relay.Direction, ssrc, ts uint32, f *mask.RecordFrame) {
 					_ = rec.Write(Leg(d.From()), ssrc, ts, f)
-				},
+				}
 			}
 			if marked != nil {
 				tap.Masked = func(d relay.Direction, ssrc, start, end uint32) { marked(Leg(d.From()), start, end) }

@@ -204,21 +204,44 @@ func (d *Detector) Pos() int64 { return d.pos }
 func (d *Detector) Process(pcm []int16, evs []Event) []Event {
 	for len(pcm) > 0 {
 		n := min(subLen-d.fill, len(pcm))
-		chunk := pcm[:n]
 		h := int(d.pos % histLen)
-		hist := d.hist[h : h+n]
-		en := d.en
-		for i, v := range chunk {
-			hist[i] = v
-			en += int64(v) * int64(v)
-		}
-		d.en = en
-		d.pos += int64(n)
-		d.fill += n
+		copy(d.hist[h:h+n], pcm[:n])
+		evs = d.took(h, n, evs)
 		pcm = pcm[n:]
-		if d.fill == subLen {
-			evs = d.endSub(evs)
-		}
+	}
+	return evs
+}
+
+// ProcessG711 is Process for G.711 codes of law: they are decoded straight
+// into the sample history, so a caller needs no buffer of its own (with a
+// thousand streams, a per-stream one was five cache lines to miss a packet).
+// A law other than mu-law or A-law analyses nothing.
+func (d *Detector) ProcessG711(law g711.Law, codes []byte, evs []Event) []Event {
+	if law != g711.Ulaw && law != g711.Alaw {
+		return evs
+	}
+	for len(codes) > 0 {
+		n := min(subLen-d.fill, len(codes))
+		h := int(d.pos % histLen)
+		law.Decode(d.hist[h:h+n], codes[:n])
+		evs = d.took(h, n, evs)
+		codes = codes[n:]
+	}
+	return evs
+}
+
+// took accounts for the n samples just written to hist[h:], within one
+// sub-block, and ends the sub-block when it is full.
+func (d *Detector) took(h, n int, evs []Event) []Event {
+	en := d.en
+	for _, v := range d.hist[h : h+n] {
+		en += int64(v) * int64(v)
+	}
+	d.en = en
+	d.pos += int64(n)
+	d.fill += n
+	if d.fill == subLen {
+		evs = d.endSub(evs)
 	}
 	return evs
 }
@@ -361,11 +384,12 @@ func (d *Detector) stepDigit(evs []Event, start int64, code uint8, hit bool) []E
 }
 
 // Prefetch asks the processor to start loading what the next Process
-// reads first (the hot state, the history where the next samples go, and
-// the sub-block DFTs its first windows reuse), so that a caller with a
-// batch of streams can overlap their cache misses. It changes nothing.
+// reads first (the hot state, the history: a 20 ms packet writes four
+// fifths of it, and the sub-block DFTs its first windows reuse), so that a
+// caller with a batch of streams can overlap their cache misses. It reads
+// nothing of d (that would wait for the miss it hides) and changes nothing.
 func (d *Detector) Prefetch() {
 	cpucache.PrefetchRange(unsafe.Pointer(d), unsafe.Offsetof(d.energy)+unsafe.Sizeof(d.energy))
-	cpucache.Prefetch(unsafe.Pointer(&d.hist[d.pos%histLen]))
+	cpucache.PrefetchRange(unsafe.Pointer(&d.hist), unsafe.Sizeof(d.hist))
 	cpucache.PrefetchRange(unsafe.Pointer(&d.dft), unsafe.Sizeof(d.dft))
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hushmedia/hush/media/g711"
 )
 
 // mixedSignal is a few seconds of digits at assorted levels and offsets,
@@ -316,5 +318,48 @@ func BenchmarkDetectorSpeech(b *testing.B) {
 		}
 		evs = d.Process(pcm[i:i+160], evs[:0])
 		i += 160
+	}
+}
+
+// ProcessG711 decodes into the history itself: the same events as decoding
+// first and calling Process, for both laws and any frame length; a law that
+// is not G.711 analyses nothing.
+func TestProcessG711MatchesProcess(t *testing.T) {
+	for _, law := range []g711.Law{g711.Ulaw, g711.Alaw} {
+		codes := make([]byte, 3*SampleRate)
+		r := rand.New(rand.NewPCG(9, uint64(law)))
+		pcm := mixedSignal(3)
+		for i, v := range pcm {
+			if law == g711.Ulaw {
+				codes[i] = g711.LinearToUlaw(v)
+			} else {
+				codes[i] = g711.LinearToAlaw(v)
+			}
+		}
+		dec := make([]int16, len(codes))
+		law.Decode(dec, codes)
+		want := collect(NewDetector(), dec, 160)
+		if len(digitsFromEvents(want)) < 5 {
+			t.Fatalf("%v: test signal too weak: %d digits", law, len(digitsFromEvents(want)))
+		}
+		d := NewDetector()
+		var got []Event
+		evs := make([]Event, 0, 8)
+		for i := 0; i < len(codes); {
+			n := min(1+r.IntN(400), len(codes)-i)
+			evs = d.ProcessG711(law, codes[i:i+n], evs[:0])
+			got = append(got, evs...)
+			i += n
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%v: %d events, want %d as from Process", law, len(got), len(want))
+		}
+		if d.Pos() != int64(len(codes)) {
+			t.Errorf("%v: Pos %d, want %d", law, d.Pos(), len(codes))
+		}
+	}
+	d := NewDetector()
+	if evs := d.ProcessG711(g711.Law(0), make([]byte, 160), nil); len(evs) != 0 || d.Pos() != 0 {
+		t.Errorf("law 0: %d events, Pos %d; want nothing analysed", len(evs), d.Pos())
 	}
 }

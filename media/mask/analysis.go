@@ -8,7 +8,7 @@ import (
 	"github.com/hushmedia/hush/media/rtp"
 )
 
-// analyse decodes a G.711 payload, feeds it to the detector (mapping the
+// analyse feeds a G.711 payload to the detector (mapping the
 // RTP timeline onto the detector's: a forward gap, from loss or a silent
 // stretch, is fed as silence; a reordered or repeated packet is analysed
 // where it arrives), updates the spans, hands the samples to the recording
@@ -23,7 +23,6 @@ func (k *Masker) analyse(h *rtp.Header, payload []byte, codec Codec) (int64, int
 	if codec == CodecPCMA {
 		law = g711.Alaw
 	}
-	law.Decode(k.pcm[:n], payload)
 	if k.tsValid {
 		if gap := int32(h.Timestamp - k.nextTS); gap > 0 {
 			k.evs = k.det.Skip(int64(min(gap, maxSkip)), k.evs[:0])
@@ -39,7 +38,7 @@ func (k *Masker) analyse(h *rtp.Header, payload []byte, codec Codec) (int64, int
 	k.tsValid = true
 	k.noteAudio(h.PayloadType, codec, h.Timestamp, n)
 	k.rec.push(k, h.SSRC, h.Timestamp, pos0, law, payload)
-	k.evs = k.det.Process(k.pcm[:n], k.evs[:0])
+	k.evs = k.det.ProcessG711(law, payload, k.evs[:0])
 	k.detectorEvents()
 	k.tspans = k.tracker.Advance(k.tspans[:0], h.Timestamp)
 	k.eventSpans()

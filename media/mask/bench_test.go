@@ -193,6 +193,7 @@ func TestPrefetchHints(t *testing.T) {
 			n := m.Len()
 			m.Prefetch()
 			m.PrefetchPush()
+			m.PrefetchPushData()
 			m.PrefetchFront()
 			if m.Len() != n {
 				t.Fatalf("tap %v: Len %d -> %d", tap, n, m.Len())
@@ -202,6 +203,7 @@ func TestPrefetchHints(t *testing.T) {
 			k.q.push()
 		}
 		k.PrefetchPush()
+		k.PrefetchPushData()
 		k.PrefetchFront()
 	}
 }

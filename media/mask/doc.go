@@ -79,8 +79,9 @@
 //
 // # Recording tap
 //
-// WithRecordTap delivers every audio frame, as G.711 codes with the DTMF
-// samples (both kinds) flagged to be recorded as silence, RecordDelay (80 ms) behind on the sample timeline, with no
+// WithRecordSink (or WithRecordTap, with a function) delivers every audio
+// frame, as G.711 codes with the DTMF samples (both kinds) flagged to be
+// recorded as silence, RecordDelay (80 ms) behind on the sample timeline, with no
 // timer: a frame is final once the detector has been fed RecordDelay past
 // it. Observe feeds the analysis for a direction forwarded without delay,
 // so the tap does not depend on the forwarding policy. FlushRecord delivers

@@ -187,29 +187,30 @@ type Masker struct {
 
 	rec recorder
 
-	st      Stats
+	// Also read or written by every packet: the prefix up to here is what
+	// PrefetchPush covers.
+	st         Stats
+	evs        []dtmf.Event
+	tspans     []dtmf.Span
+	tracker    dtmf.EventTracker
+	audioPT    uint8 // RFC 4733 conversion (convert.go)
+	audioCodec Codec
+	covI       int
+
 	gen     generator
 	tail    int64
 	onDigit func(Digit)
 	met     Metrics
 
-	evs     []dtmf.Event
-	tracker *dtmf.EventTracker
-	tspans  []dtmf.Span
-	spans   [maxSpans]span
-	ev      [maxSpans]evSpan
+	spans [maxSpans]span
+	ev    [maxSpans]evSpan
 
 	dig digitDedup
 
-	// RFC 4733 conversion (convert.go).
-	audioPT            uint8
-	audioCodec         Codec
 	convStart, convDur uint32
-	covI               int
 	cov                [covLen]covEntry
 
-	// Scratch: pcm is the packet being analysed; mark is all false between uses.
-	pcm  [maxSamples]int16
+	// Scratch, all false between uses (only a masked stretch writes it).
 	mark [maxSamples]bool
 }
 
@@ -234,7 +235,7 @@ func New(opts ...Option) *Masker {
 		slots:    make([]slot, Slots),
 		det:      dtmf.NewDetector(),
 		evs:      make([]dtmf.Event, 0, 16),
-		tracker:  dtmf.NewEventTracker(0),
+		tracker:  *dtmf.NewEventTracker(0),
 		tspans:   make([]dtmf.Span, 0, 4),
 		openSpan: -1,
 		codecs:   &defaultCodecs,
@@ -474,19 +475,36 @@ func (k *Masker) release() []byte {
 // They change nothing and may be called at any time.
 func (k *Masker) Prefetch() { cpucache.Prefetch(unsafe.Pointer(k)) }
 
-// PrefetchPush: see Prefetch; what Push reads and writes first (the
-// masker's state, the slot and recording frame it will fill, the detector).
+// PrefetchPush and then PrefetchPushData: see Prefetch; what Push reads
+// and writes. PrefetchPush covers the masker's own per-packet fields;
+// PrefetchPushData, which reads them, what they point at: the slot it will
+// fill, the coverage entry it writes, the recording frames it fills and
+// hands on, the detector.
 func (k *Masker) PrefetchPush() {
-	cpucache.PrefetchRange(unsafe.Pointer(k), unsafe.Offsetof(k.rec)+unsafe.Sizeof(k.rec))
+	cpucache.PrefetchRange(unsafe.Pointer(k), unsafe.Offsetof(k.covI)+unsafe.Sizeof(k.covI))
+}
+
+// PrefetchPushData: see PrefetchPush.
+func (k *Masker) PrefetchPushData() {
 	if k.q.nfree > 0 {
 		s := &k.slots[k.q.free[k.q.nfree-1]]
 		cpucache.PrefetchRange(unsafe.Pointer(s), slotPrefetch)
 	}
-	if r := &k.rec; r.on && r.q.nfree > 0 {
-		cpucache.Prefetch(unsafe.Pointer(&r.frames[r.q.free[r.q.nfree-1]]))
+	cpucache.Prefetch(unsafe.Pointer(&k.cov[k.covI%covLen]))
+	if r := &k.rec; r.on {
+		if r.q.nfree > 0 {
+			cpucache.PrefetchRange(unsafe.Pointer(&r.frames[r.q.free[r.q.nfree-1]]), framePrefetch)
+		}
+		if r.q.size > 0 {
+			cpucache.PrefetchRange(unsafe.Pointer(&r.frames[r.q.front()]), framePrefetch)
+		}
 	}
 	k.det.Prefetch()
 }
+
+// framePrefetch is how much of a recording frame the hints cover: its
+// bookkeeping and a 20 ms packet's codes.
+const framePrefetch = unsafe.Offsetof(recFrame{}.codes) + 160
 
 // slotPrefetch is how much of a slot the hints cover: its bookkeeping and
 // a 20 ms G.711 packet (12-byte header, 160 samples).

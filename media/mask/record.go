@@ -58,7 +58,7 @@ func (f *RecordFrame) PCM(dst []int16) []int16 {
 type recorder struct {
 	on     bool
 	delay  int64 // samples
-	audio  func(ssrc, ts uint32, f *RecordFrame)
+	sink   RecordSink
 	masked func(ssrc, startTS, endTS uint32)
 
 	frames   []recFrame
@@ -71,22 +71,44 @@ type recorder struct {
 	runSSRC, runStart, runE uint32
 }
 
-// WithRecordTap makes the masker deliver every audio frame, DTMF marked
-// for silence, to audio (ssrc, RTP timestamp, the frame: valid during the
-// call),
-// delay (0: DefaultRecordDelay) behind the analysis on the sample
-// timeline, on the goroutine that calls Push or Observe (or FlushRecord).
-// masked, if not nil, receives each replaced stretch [startTS, endTS) once
-// it ends, for the recording's sidecar. Neither may block.
-func WithRecordTap(delay time.Duration, audio func(ssrc, ts uint32, f *RecordFrame), masked func(ssrc, startTS, endTS uint32)) Option {
+// RecordSink takes the recording tap's frames: see WithRecordSink.
+type RecordSink interface {
+	// RecordAudio gets one frame: the sender's SSRC, its RTP timestamp and
+	// the frame (valid during the call only).
+	RecordAudio(ssrc, ts uint32, f *RecordFrame)
+}
+
+// RecordFunc adapts a function to RecordSink.
+type RecordFunc func(ssrc, ts uint32, f *RecordFrame)
+
+// RecordAudio calls fn.
+func (fn RecordFunc) RecordAudio(ssrc, ts uint32, f *RecordFrame) { fn(ssrc, ts, f) }
+
+// WithRecordSink makes the masker deliver every audio frame, DTMF marked
+// for silence, to sink, delay (0: DefaultRecordDelay) behind the analysis
+// on the sample timeline, on the goroutine that calls Push or Observe (or
+// FlushRecord). masked, if not nil, receives each replaced stretch
+// [startTS, endTS) once it ends, for the recording's sidecar. Neither may
+// block.
+func WithRecordSink(delay time.Duration, sink RecordSink, masked func(ssrc, startTS, endTS uint32)) Option {
 	return func(k *Masker) {
 		if delay <= 0 {
 			delay = DefaultRecordDelay
 		}
-		k.rec = recorder{on: audio != nil, delay: int64(delay / sampleDur), audio: audio, masked: masked,
+		k.rec = recorder{on: sink != nil, delay: int64(delay / sampleDur), sink: sink, masked: masked,
 			frames: make([]recFrame, recFrames)}
 		k.rec.q.reset()
 	}
+}
+
+// WithRecordTap is WithRecordSink with a function for the sink (nil: no
+// tap).
+func WithRecordTap(delay time.Duration, audio func(ssrc, ts uint32, f *RecordFrame), masked func(ssrc, startTS, endTS uint32)) Option {
+	var sink RecordSink
+	if audio != nil {
+		sink = RecordFunc(audio)
+	}
+	return WithRecordSink(delay, sink, masked)
 }
 
 // push queues a packet's codes at timeline position pos0.
@@ -147,7 +169,7 @@ func (r *recorder) emit(k *Masker, all bool) {
 			k.st.RecordMaskedSamples += uint64(n) // not last-first+1: a frame may hold two spans
 		}
 		r.runs(f, first, last)
-		r.audio(f.ssrc, f.ts, &r.out)
+		r.sink.RecordAudio(f.ssrc, f.ts, &r.out)
 		if r.out.Silent != nil {
 			clear(mark)
 		}

@@ -184,3 +184,47 @@ func BenchmarkRecorderSecond(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// PrefetchWrite changes nothing, whatever the stage and leg (out of range:
+// nothing at all), on a fresh recorder, a written one and a closed one, and
+// allocates nothing.
+func TestPrefetchWriteChangesNothing(t *testing.T) {
+	r, clk, _ := testRec(t)
+	codes := make([]byte, frame)
+	all := func() {
+		for leg := range LegAgent + 3 {
+			for stage := -1; stage <= 3; stage++ {
+				r.PrefetchWrite(leg, stage)
+			}
+		}
+	}
+	state := func() [NumChannels][2]uint64 {
+		var s [NumChannels][2]uint64
+		for i, q := range r.rings {
+			s[i] = [2]uint64{q.tail.Load(), q.dropped.Load()}
+		}
+		return s
+	}
+	before := state()
+	all()
+	if after := state(); after != before {
+		t.Fatalf("fresh recorder: rings %v -> %v", before, after)
+	}
+	for i := range 3 {
+		clk.Advance(20 * time.Millisecond)
+		if err := r.WriteG711(LegCustomer, 1, uint32(i*frame), g711.Ulaw, codes, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before = state()
+	if a := testing.AllocsPerRun(100, all); a != 0 {
+		t.Errorf("PrefetchWrite allocates %.1f times", a)
+	}
+	if after := state(); after != before {
+		t.Fatalf("written recorder: rings %v -> %v", before, after)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	all()
+}

@@ -8,8 +8,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/hushmedia/hush/media/g711"
+	"github.com/hushmedia/hush/media/internal/cpucache"
 )
 
 // Leg identifies one party of the call; it is also the WAV channel.
@@ -275,6 +277,32 @@ func (r *Recorder) WriteG711(leg Leg, ssrc, ts uint32, law g711.Law, codes []byt
 	r.kickIfHalf(q)
 	return nil
 }
+
+// PrefetchWrite asks the processor to start loading what the next write of
+// leg's audio touches, in three stages, each reading only what the one
+// before loaded: 0 the recorder's per-write fields, 1 the leg's ring, 2
+// the slot the write fills. A caller with a batch of streams runs a stage
+// for all of them before the next, so that their cache misses overlap
+// (with hundreds of recordings each write finds its recorder out of
+// cache). It changes nothing; a stage or leg out of range does nothing.
+func (r *Recorder) PrefetchWrite(leg Leg, stage int) {
+	if leg > LegAgent {
+		return
+	}
+	switch stage {
+	case 0:
+		cpucache.PrefetchRange(unsafe.Pointer(r), unsafe.Offsetof(r.start)+unsafe.Sizeof(r.start))
+	case 1:
+		cpucache.Prefetch(unsafe.Pointer(r.rings[leg]))
+	case 2:
+		q := r.rings[leg]
+		cpucache.PrefetchRange(unsafe.Pointer(&q.slots[q.tail.Load()&q.mask]), slotPrefetch)
+	}
+}
+
+// slotPrefetch is how much of a slot PrefetchWrite covers: its bookkeeping
+// and a 20 ms frame's codes.
+const slotPrefetch = unsafe.Offsetof(slot{}.data) + slotSamples
 
 // writable returns leg's ring when a frame of n samples may be written;
 // nil and the reason (nil for an empty frame) when not.

@@ -26,13 +26,30 @@ type delayLine struct {
 	// (epoll, io_uring), where a wake-up is cheap and the slack would only
 	// add latency.
 	late time.Duration
+	// The recording tap's sink for this direction (the masker holds a
+	// pointer to it: no closure between the masker and the recorder), and
+	// its prefetcher, nil if it has none.
+	rec dirSink
+	pf  RecordPrefetcher
+}
+
+// dirSink hands a direction's recording frames to the tap's sink.
+type dirSink struct {
+	sink RecordSink
+	dir  Direction
+}
+
+func (s *dirSink) RecordAudio(ssrc, ts uint32, f *mask.RecordFrame) {
+	s.sink.RecordAudio(s.dir, ssrc, ts, f)
 }
 
 func newDelayLine(c *Call, in Leg, tx sendFunc, late time.Duration) *delayLine {
 	d := &delayLine{c: c, in: in, dir: Direction(in), tx: tx, late: late}
 	if c.tap != nil {
+		d.rec = dirSink{sink: c.tap.Sink, dir: d.dir}
+		d.pf, _ = c.tap.Sink.(RecordPrefetcher)
 		// The recording needs every audio packet analysed.
-		d.mk = c.newMasker(d.dir)
+		d.mk = d.newMasker()
 	}
 	return d
 }
@@ -109,7 +126,7 @@ func (d *delayLine) handle(p *Packet) bool {
 		}
 		if d.c.tap != nil || keys {
 			if d.mk == nil {
-				d.mk = d.c.newMasker(d.dir)
+				d.mk = d.newMasker()
 			}
 			d.mk.Configure(mask.Policy{Keys: keys}, p.codecs)
 			d.mk.Observe(&p.Header, p.Buf)
@@ -117,7 +134,7 @@ func (d *delayLine) handle(p *Packet) bool {
 		return false
 	}
 	if d.mk == nil {
-		d.mk = d.c.newMasker(d.dir)
+		d.mk = d.newMasker()
 	}
 	pv := *pol
 	pv.Keys = pv.Keys || keys
@@ -179,23 +196,22 @@ func (d *delayLine) close() {
 
 // newMasker builds a direction's masker with the call's instruments and
 // digit callback (once per direction and call, not per packet).
-func (c *Call) newMasker(dir Direction) *mask.Masker {
+func (d *delayLine) newMasker() *mask.Masker {
+	c, dir := d.c, d.dir
 	m := &c.metrics[dir]
 	opts := []mask.Option{mask.WithMetrics(mask.Metrics{
 		MaskedSamples: m.MaskedSamples, Digits: m.DigitsCaptured, LateMasks: m.LateMasks,
 	})}
 	if t := c.tap; t != nil {
-		audio, masked := t.Audio, t.Masked
 		var onMasked func(ssrc, a, b uint32)
-		if masked != nil {
+		if masked := t.Masked; masked != nil {
 			onMasked = func(ssrc, a, b uint32) { masked(dir, ssrc, a, b) }
 		}
-		opts = append(opts, mask.WithRecordTap(t.Delay,
-			func(ssrc, ts uint32, f *mask.RecordFrame) { audio(dir, ssrc, ts, f) }, onMasked))
+		opts = append(opts, mask.WithRecordSink(t.Delay, &d.rec, onMasked))
 	}
 	if fn := c.onDigit; fn != nil {
-		opts = append(opts, mask.WithDigits(func(d mask.Digit) {
-			fn(DigitEvent{Dir: dir, Digit: d.Digit, Source: d.Source, RTPTimestamp: d.RTPTimestamp})
+		opts = append(opts, mask.WithDigits(func(dg mask.Digit) {
+			fn(DigitEvent{Dir: dir, Digit: dg.Digit, Source: dg.Source, RTPTimestamp: dg.RTPTimestamp})
 		}))
 	}
 	return mask.New(opts...)

@@ -403,13 +403,23 @@ func (w *uringWorker) warm(n uint32) {
 	}
 	for _, r := range rs {
 		cpucache.Prefetch(unsafe.Pointer(r.c.legs[r.in].state.Load()))
-		if r.dl != nil && r.dl.mk != nil {
-			r.dl.mk.Prefetch()
+		if dl := r.dl; dl != nil && dl.mk != nil {
+			dl.mk.PrefetchPush()
+			if dl.pf != nil {
+				dl.pf.PrefetchRecord(dl.dir, 0)
+			}
 		}
 	}
 	for _, r := range rs {
-		if r.dl != nil && r.dl.mk != nil {
-			r.dl.mk.PrefetchPush()
+		if dl := r.dl; dl != nil && dl.mk != nil {
+			dl.mk.PrefetchPushData()
+		}
+	}
+	for stage := 1; stage < RecordPrefetchStages; stage++ {
+		for _, r := range rs {
+			if dl := r.dl; dl != nil && dl.pf != nil {
+				dl.pf.PrefetchRecord(dl.dir, stage)
+			}
 		}
 	}
 	clear(rs)

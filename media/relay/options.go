@@ -87,19 +87,49 @@ func WithDigits(fn func(DigitEvent)) Option {
 type RecordTap struct {
 	// Delay is L_rec; 0 means mask.DefaultRecordDelay (80 ms).
 	Delay time.Duration
-	// Audio gets each frame: the direction, the sender's SSRC and RTP
+	// Sink gets each frame: the direction, the sender's SSRC and RTP
 	// timestamp, and the frame (valid during the call only; its PCM method
-	// decodes it as it is to be recorded).
+	// decodes it as it is to be recorded). A Sink that is also a
+	// RecordPrefetcher has its state prefetched with each packet's.
+	Sink RecordSink
+	// Audio is the same as a function, used when Sink is nil.
 	Audio func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame)
 	// Masked, if set, gets each stretch [startTS, endTS) of RTP timestamps
 	// replaced in the recording, once it ends (for the sidecar).
 	Masked func(dir Direction, ssrc, startTS, endTS uint32)
 }
 
+// RecordSink takes a call's audio for the recording: see RecordTap.
+type RecordSink interface {
+	RecordAudio(dir Direction, ssrc, ts uint32, f *mask.RecordFrame)
+}
+
+// RecordPrefetcher is a RecordSink that can start loading what its next
+// RecordAudio(dir) touches, in RecordPrefetchStages stages, each reading
+// only what the one before loaded: the io_uring engine runs each stage for
+// a batch of packets before the next, so that their cache misses overlap.
+// It must change nothing.
+type RecordPrefetcher interface {
+	PrefetchRecord(dir Direction, stage int)
+}
+
+// RecordPrefetchStages is how many stages a RecordPrefetcher is asked for.
+const RecordPrefetchStages = 3
+
+// audioSink adapts RecordTap.Audio to RecordSink.
+type audioSink func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame)
+
+func (fn audioSink) RecordAudio(dir Direction, ssrc, ts uint32, f *mask.RecordFrame) {
+	fn(dir, ssrc, ts, f)
+}
+
 // WithRecordTap sets the recording tap (see RecordTap).
 func WithRecordTap(t RecordTap) Option {
 	return func(o *options) {
-		if t.Audio != nil {
+		if t.Sink == nil && t.Audio != nil {
+			t.Sink = audioSink(t.Audio)
+		}
+		if t.Sink != nil {
 			o.tap = &t
 		}
 	}

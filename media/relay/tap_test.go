@@ -3,38 +3,53 @@ package relay
 import (
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hushmedia/hush/media/mask"
 )
 
-// tapSink collects what a RecordTap delivers, per direction.
+// tapSink collects what a RecordTap delivers, per direction. As a
+// RecordSink it also counts the prefetch stages it is asked for.
 type tapSink struct {
-	mu     sync.Mutex
-	pcm    [NumDirections][]int16
-	next   [NumDirections]uint32
-	gaps   int
-	masked [NumDirections][][2]uint32
+	mu       sync.Mutex
+	pcm      [NumDirections][]int16
+	next     [NumDirections]uint32
+	gaps     int
+	masked   [NumDirections][][2]uint32
+	prefetch [NumDirections][RecordPrefetchStages + 1]atomic.Int64
 }
 
-func (s *tapSink) tap() RecordTap {
-	return RecordTap{
-		Audio: func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			pcm := f.PCM(make([]int16, len(f.Codes)))
-			if len(s.pcm[dir]) > 0 && ts != s.next[dir] {
-				s.gaps++
-			}
-			s.next[dir] = ts + uint32(len(pcm))
-			s.pcm[dir] = append(s.pcm[dir], pcm...)
-		},
+func (s *tapSink) RecordAudio(dir Direction, ssrc, ts uint32, f *mask.RecordFrame) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pcm := f.PCM(make([]int16, len(f.Codes)))
+	if len(s.pcm[dir]) > 0 && ts != s.next[dir] {
+		s.gaps++
+	}
+	s.next[dir] = ts + uint32(len(pcm))
+	s.pcm[dir] = append(s.pcm[dir], pcm...)
+}
+
+func (s *tapSink) PrefetchRecord(dir Direction, stage int) {
+	s.prefetch[dir][min(uint(stage), RecordPrefetchStages)].Add(1)
+}
+
+// tap is a RecordTap delivering to s: as the Sink, or through Audio.
+func (s *tapSink) tap(asSink bool) RecordTap {
+	t := RecordTap{
 		Masked: func(dir Direction, ssrc, a, b uint32) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.masked[dir] = append(s.masked[dir], [2]uint32{a, b})
 		},
 	}
+	if asSink {
+		t.Sink = s
+	} else {
+		t.Audio = s.RecordAudio
+	}
+	return t
 }
 
 // TestRecordTapCall: with a recording tap and no forwarding policy, the
@@ -42,13 +57,21 @@ func (s *tapSink) tap() RecordTap {
 // judge hears them) while the recording of both directions has every
 // sample, in order, with the tones replaced (the judge hears none); the
 // frames still queued at the end arrive by Close. A masked direction
-// records the same way.
+// records the same way. The tap's sink works the same as a function or
+// as a RecordSink; the io_uring engine asks a RecordPrefetcher for every
+// stage in both directions, and for no other.
 func TestRecordTapCall(t *testing.T) {
+	for _, asSink := range []bool{false, true} {
+		t.Run(map[bool]string{false: "func", true: "sink"}[asSink], func(t *testing.T) { testRecordTapCall(t, asSink) })
+	}
+}
+
+func testRecordTapCall(t *testing.T, asSink bool) {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(61, 62))
 	sink := &tapSink{}
 	e := newEnv(t, lo4, false, false)
-	c := e.start(e.explicit(), WithRecordTap(sink.tap()))
+	c := e.start(e.explicit(), WithRecordTap(sink.tap(asSink)))
 	const gap = 250 * sMs
 	var tones []tone
 	at := gap
@@ -126,6 +149,21 @@ func TestRecordTapCall(t *testing.T) {
 	}
 	if sink.gaps != 0 {
 		t.Fatalf("%d timestamp gaps in the recording", sink.gaps)
+	}
+	for d := range Direction(NumDirections) {
+		p := &sink.prefetch[d]
+		if n := p[RecordPrefetchStages].Load(); n != 0 {
+			t.Errorf("%v: %d prefetches of a stage out of range", d, n)
+		}
+		for st := range RecordPrefetchStages {
+			n := p[st].Load()
+			switch {
+			case !asSink && n != 0:
+				t.Errorf("%v: stage %d prefetched %d times with a function tap", d, st, n)
+			case asSink && testEngine.Name() == EngineIOURing && n == 0:
+				t.Errorf("%v: stage %d never prefetched by the io_uring engine", d, st)
+			}
+		}
 	}
 	t.Logf("recorded %d samples per direction, 16 tones masked in each, the unmasked listener heard all 16 (byte-identical), the masked one none",
 		len(pcm))
