@@ -228,3 +228,23 @@ func TestPrefetchWriteChangesNothing(t *testing.T) {
 	}
 	all()
 }
+
+// Recorders drain on one grid: the wait from any instant ends on the next
+// instant of the recorder's slot (a multiple of the period after
+// drainEpoch, plus the slot's share of it), at least a millisecond away.
+func TestUntilDrainGrid(t *testing.T) {
+	const every = 250 * time.Millisecond
+	for _, slot := range []uint32{0, 1, drainSlots - 1, drainSlots, 2*drainSlots + 3} {
+		phase := every * time.Duration(slot%drainSlots) / drainSlots
+		for _, off := range []time.Duration{0, 1, time.Millisecond - 1, time.Millisecond, 100 * time.Millisecond,
+			every - time.Millisecond, every - 1, every, 7*every + 3*time.Millisecond} {
+			now := drainEpoch.Add(off)
+			d := untilDrain(now, every, slot)
+			at := now.Add(d).Sub(drainEpoch) - phase
+			if at%every != 0 || d < time.Millisecond || d > every+time.Millisecond {
+				t.Errorf("slot %d at +%v: wait %v ends at +%v past the slot's phase %v, want its next instant a millisecond or more away",
+					slot, off, d, at, phase)
+			}
+		}
+	}
+}
