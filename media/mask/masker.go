@@ -498,6 +498,10 @@ func (k *Masker) PrefetchPushData() {
 		if r.q.size > 0 {
 			cpucache.PrefetchRange(unsafe.Pointer(&r.frames[r.q.front()]), framePrefetch)
 		}
+		if r.q.size > 1 {
+			// emit reads the next frame's position to find it not yet final.
+			cpucache.Prefetch(unsafe.Pointer(&r.frames[r.q.second()]))
+		}
 	}
 	k.det.Prefetch()
 }

@@ -47,6 +47,10 @@ func (q *poolQueue) unpush() {
 // front is the index of the oldest queued buffer; the queue is not empty.
 func (q *poolQueue) front() int { return int(q.order[q.head]) }
 
+// second is the index of the second oldest queued buffer; the queue holds
+// two or more.
+func (q *poolQueue) second() int { return int(q.order[(q.head+1)%poolSize]) }
+
 // pop removes the oldest buffer from the queue, frees it and returns its
 // index. Its contents stay as they are until the next push.
 func (q *poolQueue) pop() int {

@@ -131,7 +131,8 @@ func (t *releaseTimers) timeout(now time.Time) time.Duration {
 // Under load a wake-up finds tens of lines due, and each line's state is out of cache (a
 // thousand lines in turn): releasing them one by one waited on each of their loads in
 // sequence. The batch's loads are started first, one pointer level at a time (receiver,
-// then delay line and call, then masker, then its oldest packet), so they overlap.
+// then delay line, policy and the leg it goes out of, then masker and that leg's remote,
+// then its oldest packet), so they overlap.
 func (t *releaseTimers) expire(now time.Time, around func(r *receiver)) {
 	if len(t.h) == 0 {
 		return
@@ -153,12 +154,15 @@ func (t *releaseTimers) expire(now time.Time, around func(r *receiver)) {
 				live = append(live, e)
 				cpucache.Prefetch(unsafe.Pointer(e.r.dl))
 				cpucache.Prefetch(unsafe.Pointer(&e.r.c.policy[e.r.dir]))
+				// The release is sent to the other leg's remote (route).
+				cpucache.Prefetch(unsafe.Pointer(&e.r.c.legs[e.r.in.Other()]))
 			}
 		}
 		for _, e := range live {
 			if mk := e.r.dl.mk; mk != nil {
 				mk.Prefetch()
 			}
+			cpucache.Prefetch(unsafe.Pointer(e.r.c.legs[e.r.in.Other()].state.Load()))
 		}
 		for _, e := range live {
 			if mk := e.r.dl.mk; mk != nil {
