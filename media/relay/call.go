@@ -52,11 +52,13 @@ type Call struct {
 }
 
 type leg struct {
-	id       Leg
-	socks    *LegSockets
-	state    atomic.Pointer[legState]
-	stats    legCounters
-	admitted atomic.Uint64 // valid packets from an acceptable source
+	id    Leg
+	socks *LegSockets
+	state atomic.Pointer[legState]
+	stats legCounters
+	// Valid packets from an acceptable source, RTP and RTCP sockets apart
+	// (each has one writer: see legCounters).
+	admitted [2]ownedCounter
 }
 
 // NewCall allocates both legs' ports and prepares the call; Start begins
@@ -242,7 +244,12 @@ func (c *Call) RemoteRTCP(l Leg) (addr netip.AddrPort, latched bool) {
 // packet. With the default clock the time carries a monotonic reading, so
 // time.Since(LastActivity()) is safe against wall-clock jumps.
 func (c *Call) LastActivity() time.Time {
-	n := c.legs[Customer].admitted.Load() + c.legs[Agent].admitted.Load()
+	var n uint64
+	for i := range c.legs {
+		for j := range c.legs[i].admitted {
+			n += c.legs[i].admitted[j].Load()
+		}
+	}
 	c.actMu.Lock()
 	defer c.actMu.Unlock()
 	if n != c.actSeen {

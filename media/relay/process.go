@@ -80,7 +80,7 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, 
 			return sock{}, netip.AddrPort{}, r
 		}
 	}
-	l.admitted.Add(1) // for LastActivity: a counter, no clock read per packet
+	l.admitted[kind].Add(1) // for LastActivity: a counter, no clock read per packet
 
 	dir := Direction(in)
 	for _, s := range c.stages[dir] {

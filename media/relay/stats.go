@@ -2,14 +2,26 @@ package relay
 
 import "sync/atomic"
 
-// legCounters back Stats. Writers are the packet goroutines (receive
-// counters by the leg's own readers, send counters by the other leg's), so
-// they are atomics; a reader takes a snapshot without stopping anyone.
+// ownedCounter is a counter one goroutine at a time adds to (its owner);
+// any goroutine may Load it. Were two ever to add at once, a count could
+// miss an increment, never tear.
+type ownedCounter struct{ v atomic.Uint64 }
+
+// Load returns the count.
+func (c *ownedCounter) Load() uint64 { return c.v.Load() }
+
+// legCounters back Stats. Writers are the packet goroutines: the receive
+// counters the leg's own socket's (RTP and RTCP fields apart: separate
+// sockets may be separate goroutines), the send counters the other leg's,
+// and every engine runs a socket's packets and its delay line's releases on
+// one goroutine; so each counter has one writer, and a reader takes a
+// snapshot without stopping anyone. Drops come from several places and
+// stay atomic.
 type legCounters struct {
-	rtpRecvPkts, rtpRecvBytes   atomic.Uint64
-	rtcpRecvPkts, rtcpRecvBytes atomic.Uint64
-	rtpSentPkts, rtpSentBytes   atomic.Uint64
-	rtcpSentPkts, rtcpSentBytes atomic.Uint64
+	rtpRecvPkts, rtpRecvBytes   ownedCounter
+	rtcpRecvPkts, rtcpRecvBytes ownedCounter
+	rtpSentPkts, rtpSentBytes   ownedCounter
+	rtcpSentPkts, rtcpSentBytes ownedCounter
 	drops                       [NumDropReasons]atomic.Uint64
 }
 
