@@ -154,8 +154,12 @@ func (t *releaseTimers) expire(now time.Time, around func(r *receiver)) {
 				live = append(live, e)
 				cpucache.Prefetch(unsafe.Pointer(e.r.dl))
 				cpucache.Prefetch(unsafe.Pointer(&e.r.c.policy[e.r.dir]))
-				// The release is sent to the other leg's remote (route).
-				cpucache.Prefetch(unsafe.Pointer(&e.r.c.legs[e.r.in.Other()]))
+				// The release is sent to the other leg's remote (route) and
+				// counted in its stats and the direction's metrics (sent).
+				o := &e.r.c.legs[e.r.in.Other()]
+				cpucache.Prefetch(unsafe.Pointer(o))
+				cpucache.Prefetch(unsafe.Pointer(&o.stats.rtpSentPkts))
+				cpucache.Prefetch(unsafe.Pointer(&e.r.c.metrics[e.r.dir].Packets))
 			}
 		}
 		for _, e := range live {
