@@ -205,8 +205,12 @@ func (d *Detector) Process(pcm []int16, evs []Event) []Event {
 	for len(pcm) > 0 {
 		n := min(subLen-d.fill, len(pcm))
 		h := int(d.pos % histLen)
-		copy(d.hist[h:h+n], pcm[:n])
-		evs = d.took(h, n, evs)
+		hist, en := d.hist[h:h+n], d.en
+		for i, v := range pcm[:len(hist)] {
+			hist[i] = v
+			en += int64(v) * int64(v)
+		}
+		evs = d.took(n, en, evs)
 		pcm = pcm[n:]
 	}
 	return evs
@@ -217,26 +221,45 @@ func (d *Detector) Process(pcm []int16, evs []Event) []Event {
 // thousand streams, a per-stream one was five cache lines to miss a packet).
 // A law other than mu-law or A-law analyses nothing.
 func (d *Detector) ProcessG711(law g711.Law, codes []byte, evs []Event) []Event {
-	if law != g711.Ulaw && law != g711.Alaw {
+	var tab *[256]int16
+	switch law {
+	case g711.Ulaw:
+		tab = &ulawTable
+	case g711.Alaw:
+		tab = &alawTable
+	default:
 		return evs
 	}
 	for len(codes) > 0 {
 		n := min(subLen-d.fill, len(codes))
 		h := int(d.pos % histLen)
-		law.Decode(d.hist[h:h+n], codes[:n])
-		evs = d.took(h, n, evs)
+		hist, en := d.hist[h:h+n], d.en
+		for i, c := range codes[:len(hist)] {
+			v := tab[c]
+			hist[i] = v
+			en += int64(v) * int64(v)
+		}
+		evs = d.took(n, en, evs)
 		codes = codes[n:]
 	}
 	return evs
 }
 
-// took accounts for the n samples just written to hist[h:], within one
-// sub-block, and ends the sub-block when it is full.
-func (d *Detector) took(h, n int, evs []Event) []Event {
-	en := d.en
-	for _, v := range d.hist[h : h+n] {
-		en += int64(v) * int64(v)
+// The decoding tables, the detector's own: one pass decodes, stores and
+// sums the energy.
+var ulawTable, alawTable = decodeTable(g711.UlawToLinear), decodeTable(g711.AlawToLinear)
+
+func decodeTable(dec func(byte) int16) (t [256]int16) {
+	for c := range t {
+		t[c] = dec(byte(c))
 	}
+	return t
+}
+
+// took accounts for the n samples just written to the history, within one
+// sub-block, whose energy brings the sub-block's to en, and ends the
+// sub-block when it is full.
+func (d *Detector) took(n int, en int64, evs []Event) []Event {
 	d.en = en
 	d.pos += int64(n)
 	d.fill += n
