@@ -115,7 +115,9 @@
 // forwarding policy), delayed on the sample timeline by L_rec (80 ms), and
 // the masked stretches for the sidecar; with a tap the detector runs on
 // every audio packet of both directions, masked or not, and Close delivers
-// the frames still queued.
+// the frames still queued. The tap's Sink is called through no closure (each
+// delay line holds its direction's), and a Sink that is a RecordPrefetcher
+// has its state prefetched with the packet's in the io_uring engine.
 //
 // In the epoll and io_uring engines L counts from the packet's arrival at
 // the socket (the kernel's SO_TIMESTAMPNS receive stamp), so time spent
