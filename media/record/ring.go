@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/hushmedia/hush/media/g711"
+	"github.com/hushmedia/hush/media/internal/owned"
 )
 
 // slotSamples is the PCM capacity of one ring slot: one 20 ms frame at
@@ -55,7 +56,7 @@ func (s *slot) samples(scratch *[slotSamples]int16) []int16 {
 
 // ring is a bounded single-producer single-consumer queue of slots. The
 // producer (one packet goroutine per leg) owns tail, the consumer (the
-// writer goroutine) owns head; each publishes its counter (publish) after
+// writer goroutine) owns head; each publishes its counter (owned.Store) after
 // touching the slot, which orders the slot contents for the other side.
 // Padding keeps the two counters on separate cache lines. The producer
 // keeps its own copy of head, refreshed only when the ring looks full: head
@@ -134,7 +135,7 @@ func (q *ring) push(ssrc, ts uint32, arrival int64, pcm []int16) bool {
 		s.n = uint16(copy(s.pcm()[:], pcm[off:]))
 		t++
 	}
-	publish(&q.tail, t)
+	owned.Store(&q.tail, t)
 	return true
 }
 
@@ -159,7 +160,7 @@ func (q *ring) pushG711(ssrc, ts uint32, arrival int64, law g711.Law, codes []by
 		}
 		t++
 	}
-	publish(&q.tail, t)
+	owned.Store(&q.tail, t)
 	return true
 }
 
@@ -174,4 +175,4 @@ func (q *ring) peek() *slot {
 }
 
 // release hands the slot returned by peek back to the producer.
-func (q *ring) release() { publish(&q.head, q.head.Load()+1) }
+func (q *ring) release() { owned.Store(&q.head, q.head.Load()+1) }

@@ -58,7 +58,7 @@ type leg struct {
 	stats legCounters
 	// Valid packets from an acceptable source, RTP and RTCP sockets apart
 	// (each has one writer: see legCounters).
-	admitted [2]ownedCounter
+	admitted [2]atomic.Uint64
 }
 
 // NewCall allocates both legs' ports and prepares the call; Start begins

@@ -26,28 +26,23 @@ type delayLine struct {
 	// (epoll, io_uring), where a wake-up is cheap and the slack would only
 	// add latency.
 	late time.Duration
-	// The recording tap's sink for this direction (the masker holds a
-	// pointer to it: no closure between the masker and the recorder), and
-	// its prefetcher, nil if it has none.
-	rec dirSink
+	// The recording tap's sink and its prefetcher (nil if it has none).
+	// The masker hands its frames to the delay line itself (RecordAudio):
+	// no closure between the masker and the recorder.
+	rec RecordSink
 	pf  RecordPrefetcher
 }
 
-// dirSink hands a direction's recording frames to the tap's sink.
-type dirSink struct {
-	sink RecordSink
-	dir  Direction
-}
-
-func (s *dirSink) RecordAudio(ssrc, ts uint32, f *mask.RecordFrame) {
-	s.sink.RecordAudio(s.dir, ssrc, ts, f)
+// RecordAudio passes a frame of the line's direction to the tap's sink.
+func (d *delayLine) RecordAudio(ssrc, ts uint32, f *mask.RecordFrame) {
+	d.rec.RecordAudio(d.dir, ssrc, ts, f)
 }
 
 func newDelayLine(c *Call, in Leg, tx sendFunc, late time.Duration) *delayLine {
 	d := &delayLine{c: c, in: in, dir: Direction(in), tx: tx, late: late}
 	if c.tap != nil {
-		d.rec = dirSink{sink: c.tap.Sink, dir: d.dir}
-		d.pf, _ = c.tap.Sink.(RecordPrefetcher)
+		d.rec = c.tap.Sink
+		d.pf, _ = d.rec.(RecordPrefetcher)
 		// The recording needs every audio packet analysed.
 		d.mk = d.newMasker()
 	}
@@ -207,7 +202,7 @@ func (d *delayLine) newMasker() *mask.Masker {
 		if masked := t.Masked; masked != nil {
 			onMasked = func(ssrc, a, b uint32) { masked(dir, ssrc, a, b) }
 		}
-		opts = append(opts, mask.WithRecordSink(t.Delay, &d.rec, onMasked))
+		opts = append(opts, mask.WithRecordSink(t.Delay, d, onMasked))
 	}
 	if fn := c.onDigit; fn != nil {
 		opts = append(opts, mask.WithDigits(func(dg mask.Digit) {

@@ -403,9 +403,11 @@ func (w *uringWorker) warm(n uint32) {
 	}
 	for _, r := range rs {
 		cpucache.Prefetch(unsafe.Pointer(r.c.legs[r.in].state.Load()))
-		if dl := r.dl; dl != nil && dl.mk != nil {
-			dl.mk.PrefetchPush()
-			if dl.pf != nil {
+		if dl := r.dl; dl != nil {
+			if dl.mk != nil {
+				dl.mk.PrefetchPush()
+			}
+			if dl.pf != nil { // its first stage here, a level before the rest
 				dl.pf.PrefetchRecord(dl.dir, 0)
 			}
 		}

@@ -1,48 +1,44 @@
 package relay
 
-import "sync/atomic"
+import (
+	"sync/atomic"
 
-// ownedCounter is a counter one goroutine at a time adds to (its owner);
-// any goroutine may Load it. Were two ever to add at once, a count could
-// miss an increment, never tear.
-type ownedCounter struct{ v atomic.Uint64 }
-
-// Load returns the count.
-func (c *ownedCounter) Load() uint64 { return c.v.Load() }
+	"github.com/hushmedia/hush/media/internal/owned"
+)
 
 // legCounters back Stats. Writers are the packet goroutines: the receive
 // counters the leg's own socket's (RTP and RTCP fields apart: separate
 // sockets may be separate goroutines), the send counters the other leg's,
 // and every engine runs a socket's packets and its delay line's releases on
-// one goroutine; so each counter has one writer, and a reader takes a
-// snapshot without stopping anyone. Drops come from several places and
-// stay atomic.
+// one goroutine; so each counter has one writer, which adds with
+// owned.Add, and a reader takes a snapshot without stopping anyone. Drops
+// come from several places and take atomic adds.
 type legCounters struct {
-	rtpRecvPkts, rtpRecvBytes   ownedCounter
-	rtcpRecvPkts, rtcpRecvBytes ownedCounter
-	rtpSentPkts, rtpSentBytes   ownedCounter
-	rtcpSentPkts, rtcpSentBytes ownedCounter
+	rtpRecvPkts, rtpRecvBytes   atomic.Uint64
+	rtcpRecvPkts, rtcpRecvBytes atomic.Uint64
+	rtpSentPkts, rtpSentBytes   atomic.Uint64
+	rtcpSentPkts, rtcpSentBytes atomic.Uint64
 	drops                       [NumDropReasons]atomic.Uint64
 }
 
 func (s *legCounters) received(rtcp bool, n int) {
 	if rtcp {
-		s.rtcpRecvPkts.Add(1)
-		s.rtcpRecvBytes.Add(uint64(n))
+		owned.Add(&s.rtcpRecvPkts, 1)
+		owned.Add(&s.rtcpRecvBytes, uint64(n))
 		return
 	}
-	s.rtpRecvPkts.Add(1)
-	s.rtpRecvBytes.Add(uint64(n))
+	owned.Add(&s.rtpRecvPkts, 1)
+	owned.Add(&s.rtpRecvBytes, uint64(n))
 }
 
 func (s *legCounters) sent(rtcp bool, n int) {
 	if rtcp {
-		s.rtcpSentPkts.Add(1)
-		s.rtcpSentBytes.Add(uint64(n))
+		owned.Add(&s.rtcpSentPkts, 1)
+		owned.Add(&s.rtcpSentBytes, uint64(n))
 		return
 	}
-	s.rtpSentPkts.Add(1)
-	s.rtpSentBytes.Add(uint64(n))
+	owned.Add(&s.rtpSentPkts, 1)
+	owned.Add(&s.rtpSentBytes, uint64(n))
 }
 
 func (s *legCounters) snapshot() LegStats {
