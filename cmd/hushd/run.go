@@ -273,38 +273,48 @@ func httpMux(reg *prometheus.Registry, sessions *session.Registry) *http.ServeMu
 
 // drainer runs one drain at a time, from SIGTERM or the Admin API.
 type drainer struct {
-	reg  *session.Registry
-	srv  *api.Server
-	log  *slog.Logger
-	done chan struct{}
-	mu   sync.Mutex
+	reg      *session.Registry
+	srv      *api.Server
+	log      *slog.Logger
+	done     chan struct{}
+	deadline time.Duration // of the drain running
+	mu       sync.Mutex
 }
 
-// Drain starts a drain in the background (Admin API) and returns the active count.
-func (d *drainer) Drain(deadline time.Duration) int {
-	n := d.reg.StartDrain()
-	d.start(deadline)
-	return n
+// Drain starts a drain in the background (Admin API) and returns the sessions active when
+// draining began. Repeating it returns the same; asking for another deadline while a
+// drain runs is refused, since it would not be honoured.
+func (d *drainer) Drain(deadline time.Duration) (int, error) {
+	if _, err := d.start(deadline); err != nil {
+		return 0, err
+	}
+	return d.reg.StartDrain(), nil
 }
 
-func (d *drainer) start(deadline time.Duration) chan struct{} {
+func (d *drainer) start(deadline time.Duration) (chan struct{}, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.done == nil {
-		d.done = make(chan struct{})
-		d.srv.SetServing(false)
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), deadline)
-			defer cancel()
-			n := d.reg.Drain(ctx)
-			d.log.Info("drain finished", "sessions_at_start", n)
-			close(d.done)
-		}()
+	if d.done != nil {
+		if deadline != d.deadline {
+			return d.done, fmt.Errorf("a drain with deadline %s has already started; its deadline cannot be changed", d.deadline)
+		}
+		return d.done, nil
 	}
-	return d.done
+	d.reg.StartDrain()
+	d.done, d.deadline = make(chan struct{}), deadline
+	d.srv.SetServing(false)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		n := d.reg.Drain(ctx)
+		d.log.Info("drain finished", "sessions_at_start", n)
+		close(d.done)
+	}()
+	return d.done, nil
 }
 
 // drainNow drains (or joins a drain already running) and waits for it.
 func (d *drainer) drainNow(deadline time.Duration) {
-	<-d.start(deadline)
+	done, _ := d.start(deadline) // a drain already running is joined, whatever its deadline
+	<-done
 }

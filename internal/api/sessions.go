@@ -30,6 +30,8 @@ func (s *SessionServer) CreateSession(ctx context.Context, req *hushv1.CreateSes
 		return nil, toStatus(err)
 	}
 	spec.Actor = actor(ctx)
+	q := request(ctx, req.GetRequestId(), req)
+	spec.Caller, spec.Digest = q.Caller, q.Digest
 	in, err := s.reg.Create(spec)
 	if err != nil {
 		return nil, toStatus(err)
@@ -118,6 +120,8 @@ func (s *SessionServer) UpdateSession(ctx context.Context, req *hushv1.UpdateSes
 		return nil, toStatus(err)
 	}
 	u.Actor = actor(ctx)
+	q := request(ctx, req.GetRequestId(), req)
+	u.Caller, u.Digest = q.Caller, q.Digest
 	in, err := s.reg.Update(req.GetSessionId(), u)
 	if err != nil {
 		return nil, toStatus(err)
@@ -202,7 +206,7 @@ func (s *SessionServer) DeleteSession(ctx context.Context, req *hushv1.DeleteSes
 	if err := checkRequestID(req.GetRequestId()); err != nil {
 		return nil, toStatus(err)
 	}
-	in, err := s.reg.Delete(req.GetSessionId(), req.GetRequestId(), actor(ctx))
+	in, err := s.reg.Delete(req.GetSessionId(), request(ctx, req.GetRequestId(), req), actor(ctx))
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -248,7 +252,7 @@ func (s *SessionServer) PauseRecording(ctx context.Context, req *hushv1.PauseRec
 	default:
 		return nil, toStatus(invalidf("behavior is not a known value"))
 	}
-	in, err := s.reg.Pause(req.GetSessionId(), b, actor(ctx), req.GetRequestId(), req.GetReason())
+	in, err := s.reg.Pause(req.GetSessionId(), b, actor(ctx), request(ctx, req.GetRequestId(), req), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -262,7 +266,7 @@ func (s *SessionServer) ResumeRecording(ctx context.Context, req *hushv1.ResumeR
 	if err := checkControl(req.GetSessionId(), req.GetRequestId(), req.GetReason()); err != nil {
 		return nil, toStatus(err)
 	}
-	in, err := s.reg.Resume(req.GetSessionId(), actor(ctx), req.GetRequestId(), req.GetReason())
+	in, err := s.reg.Resume(req.GetSessionId(), actor(ctx), request(ctx, req.GetRequestId(), req), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -303,6 +307,8 @@ func (s *SessionServer) StartSecureCapture(ctx context.Context, req *hushv1.Star
 		}
 		o.InterDigitTimeout = d.AsDuration()
 	}
+	q := request(ctx, req.GetRequestId(), req)
+	o.Caller, o.Digest = q.Caller, q.Digest
 	in, err := s.reg.StartCapture(req.GetSessionId(), o)
 	if err != nil {
 		return nil, toStatus(err)
@@ -320,7 +326,7 @@ func (s *SessionServer) StopSecureCapture(ctx context.Context, req *hushv1.StopS
 	if err := checkRequestID(req.GetRequestId()); err != nil {
 		return nil, toStatus(err)
 	}
-	in, err := s.reg.StopCapture(req.GetSessionId(), req.GetRequestId(), actor(ctx))
+	in, err := s.reg.StopCapture(req.GetSessionId(), request(ctx, req.GetRequestId(), req), actor(ctx))
 	if err != nil {
 		return nil, toStatus(err)
 	}
