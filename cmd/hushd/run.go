@@ -28,6 +28,7 @@ import (
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/media/pan"
 	"github.com/hushmedia/hush/media/relay"
 )
 
@@ -249,11 +250,39 @@ func stopGRPC(srv *api.Server, bound time.Duration) {
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	opts := &slog.HandlerOptions{Level: c.SlogLevel(), ReplaceAttr: scrubAttr}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// scrubAttr removes card-like numbers (pan.Scrub) from every text hushd logs: the message
+// and string, error and Stringer values, where ids and reasons a caller supplied end up.
+func scrubAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.SourceKey) {
+		return a
+	}
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); pan.Contains(s) {
+			a.Value = slog.StringValue(pan.Scrub(s))
+		}
+	case slog.KindAny:
+		var s string
+		switch v := a.Value.Any().(type) {
+		case error:
+			s = v.Error()
+		case fmt.Stringer:
+			s = v.String()
+		default:
+			return a
+		}
+		if pan.Contains(s) {
+			a.Value = slog.StringValue(pan.Scrub(s))
+		}
+	}
+	return a
 }
 
 func httpMux(reg *prometheus.Registry, sessions *session.Registry) *http.ServeMux {

@@ -3,12 +3,14 @@ package api
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hushmedia/hush/internal/audit"
 	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/media/pan"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -143,7 +145,7 @@ func (s *SessionServer) update(req *hushv1.UpdateSessionRequest) (session.Update
 	}
 	for _, p := range paths {
 		if !slices.Contains(updatePaths, p) {
-			return u, invalidf("update_mask holds a path that cannot be updated; supported: %v", updatePaths)
+			return u, invalidf("update_mask path %s cannot be updated; supported: %s", maskPathName(p), strings.Join(updatePaths, ", "))
 		}
 	}
 	// An empty mask means: every field the request sets.
@@ -281,10 +283,7 @@ func checkControl(sessionID, requestID, reason string) error {
 	if err := checkRequestID(requestID); err != nil {
 		return err
 	}
-	if len(reason) > maxReasonLen || !utf8.ValidString(reason) {
-		return invalidf("reason must be valid UTF-8 of at most %d bytes", maxReasonLen)
-	}
-	return nil
+	return checkFreeText("reason", reason, maxReasonLen)
 }
 
 func (s *SessionServer) StartSecureCapture(ctx context.Context, req *hushv1.StartSecureCaptureRequest) (_ *hushv1.Session, err error) {
@@ -338,4 +337,23 @@ func (s *SessionServer) StopSecureCapture(ctx context.Context, req *hushv1.StopS
 func actor(ctx context.Context) string {
 	id, _ := auth.FromContext(ctx)
 	return id.Subject
+}
+
+// maskPathName quotes an update_mask path for an error message when it looks like a field
+// path (letters, digits, '_' and '.', bounded) with any card-like digits scrubbed; anything
+// else a caller typed is not echoed.
+func maskPathName(p string) string {
+	if p == "" {
+		return `"" (empty)`
+	}
+	if len(p) > 64 {
+		return "(a path longer than 64 bytes)"
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.') {
+			return "(a path that is not a field name)"
+		}
+	}
+	return strconv.Quote(pan.Scrub(p))
 }
