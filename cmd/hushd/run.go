@@ -38,10 +38,10 @@ type ready struct {
 }
 
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
-// nil after a clean drain.
-func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer, readyc chan<- ready) error {
+// nil after a clean drain. environ is the environment ("NAME=value", as os.Environ).
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, readyc chan<- ready) error {
 	var printDefault, printReference bool
-	cfg, err := config.Load(args, env, config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
+	cfg, err := config.Load(args, nil, config.WithEnviron(environ), config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
 		fs.BoolVar(&printDefault, "print-default-config", false, "print the embedded default configuration and exit")
 		fs.BoolVar(&printReference, "print-config-reference", false, "print the configuration reference (markdown) and exit")
 	}))
