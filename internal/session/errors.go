@@ -16,7 +16,7 @@ var (
 	ErrCollecting         = errors.New("another payment client is collecting this session's digits")
 	// ErrRequestIDReused: a request id this caller already used, for this method (and
 	// session), came with a different request. Nothing was changed.
-	ErrRequestIDReused = errors.New("request_id reused for a different request")
+	ErrRequestIDReused = errors.New("request_id was already used for a different request")
 	// ErrRequestInProgress: an identical request is still running; retry.
-	ErrRequestInProgress = errors.New("request in progress")
+	ErrRequestInProgress = errors.New("an identical request with this request_id is still in progress")
 )

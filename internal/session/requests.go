@@ -135,8 +135,7 @@ func (r *Registry) idempotent(op, sessionID string, q Request, do func() (Info, 
 		st, sid, wait := r.reqs.begin(k, q.Digest, r.now())
 		switch st {
 		case beginConflict:
-			return Info{}, fmt.Errorf("%w: request_id was already used for a different %s request; use a new request_id for a new request",
-				ErrRequestIDReused, op)
+			return Info{}, fmt.Errorf("%w (%s); nothing was changed: use a new request_id for a new request", ErrRequestIDReused, op)
 		case beginReplay:
 			return r.answer(sid)
 		case beginWait:
@@ -150,7 +149,7 @@ func (r *Registry) idempotent(op, sessionID string, q Request, do func() (Info, 
 		ok = err == nil
 		return in, err
 	}
-	return Info{}, fmt.Errorf("%w: %s with this request_id is still in progress; retry", ErrRequestInProgress, op)
+	return Info{}, fmt.Errorf("%w (%s); retry", ErrRequestInProgress, op)
 }
 
 // answer is what a repeated request gets: its session as it is now.
