@@ -56,7 +56,7 @@ func createFlags(fs *flag.FlagSet) action {
 	req := &hushv1.CreateSessionRequest{Customer: &hushv1.Leg{}, Agent: &hushv1.Leg{}}
 	fs.StringVar(&req.CallId, "call-id", "", "the platform's call id (e.g. SIP Call-ID)")
 	fs.StringVar(&req.AgentId, "agent-id", "", "the agent the session is bound to")
-	fs.StringVar(&req.RequestId, "request-id", "", "idempotency key: repeating it returns the first result")
+	fs.StringVar(&req.RequestId, "request-id", "", "idempotency key (derive it from the call): a repeat returns the same session; reusing it for another request is refused")
 	fs.StringVar(&req.Customer.RemoteAddr, "customer-remote", "", "customer's RTP `host:port` (empty = latch on first packet)")
 	fs.StringVar(&req.Agent.RemoteAddr, "agent-remote", "", "agent's RTP `host:port` (empty = latch on first packet)")
 	mux := fs.Bool("rtcp-mux", false, "RTP and RTCP on one port on both legs (RFC 5761)")

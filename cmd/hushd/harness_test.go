@@ -86,7 +86,7 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	d.cancel = cancel
 	readyc := make(chan ready, 1)
 	go func() {
-		d.done <- run(ctx, append(base, args...), func(string) (string, bool) { return "", false }, io.Discard, d.log, readyc)
+		d.done <- run(ctx, append(base, args...), nil, io.Discard, d.log, readyc)
 	}()
 	select {
 	case d.ready = <-readyc:

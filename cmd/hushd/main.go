@@ -16,7 +16,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, nil)
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr, nil)
 	switch {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):

@@ -28,6 +28,7 @@ import (
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/media/pan"
 	"github.com/hushmedia/hush/media/relay"
 )
 
@@ -37,10 +38,10 @@ type ready struct {
 }
 
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
-// nil after a clean drain.
-func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer, readyc chan<- ready) error {
+// nil after a clean drain. environ is the environment ("NAME=value", as os.Environ).
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, readyc chan<- ready) error {
 	var printDefault, printReference bool
-	cfg, err := config.Load(args, env, config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
+	cfg, err := config.Load(args, nil, config.WithEnviron(environ), config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
 		fs.BoolVar(&printDefault, "print-default-config", false, "print the embedded default configuration and exit")
 		fs.BoolVar(&printReference, "print-config-reference", false, "print the configuration reference (markdown) and exit")
 	}))
@@ -249,11 +250,39 @@ func stopGRPC(srv *api.Server, bound time.Duration) {
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	opts := &slog.HandlerOptions{Level: c.SlogLevel(), ReplaceAttr: scrubAttr}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// scrubAttr removes card-like numbers (pan.Scrub) from every text hushd logs: the message
+// and string, error and Stringer values, where ids and reasons a caller supplied end up.
+func scrubAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.SourceKey) {
+		return a
+	}
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); pan.Contains(s) {
+			a.Value = slog.StringValue(pan.Scrub(s))
+		}
+	case slog.KindAny:
+		var s string
+		switch v := a.Value.Any().(type) {
+		case error:
+			s = v.Error()
+		case fmt.Stringer:
+			s = v.String()
+		default:
+			return a
+		}
+		if pan.Contains(s) {
+			a.Value = slog.StringValue(pan.Scrub(s))
+		}
+	}
+	return a
 }
 
 func httpMux(reg *prometheus.Registry, sessions *session.Registry) *http.ServeMux {
@@ -273,38 +302,48 @@ func httpMux(reg *prometheus.Registry, sessions *session.Registry) *http.ServeMu
 
 // drainer runs one drain at a time, from SIGTERM or the Admin API.
 type drainer struct {
-	reg  *session.Registry
-	srv  *api.Server
-	log  *slog.Logger
-	done chan struct{}
-	mu   sync.Mutex
+	reg      *session.Registry
+	srv      *api.Server
+	log      *slog.Logger
+	done     chan struct{}
+	deadline time.Duration // of the drain running
+	mu       sync.Mutex
 }
 
-// Drain starts a drain in the background (Admin API) and returns the active count.
-func (d *drainer) Drain(deadline time.Duration) int {
-	n := d.reg.StartDrain()
-	d.start(deadline)
-	return n
+// Drain starts a drain in the background (Admin API) and returns the sessions active when
+// draining began. Repeating it returns the same; asking for another deadline while a
+// drain runs is refused, since it would not be honoured.
+func (d *drainer) Drain(deadline time.Duration) (int, error) {
+	if _, err := d.start(deadline); err != nil {
+		return 0, err
+	}
+	return d.reg.StartDrain(), nil
 }
 
-func (d *drainer) start(deadline time.Duration) chan struct{} {
+func (d *drainer) start(deadline time.Duration) (chan struct{}, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.done == nil {
-		d.done = make(chan struct{})
-		d.srv.SetServing(false)
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), deadline)
-			defer cancel()
-			n := d.reg.Drain(ctx)
-			d.log.Info("drain finished", "sessions_at_start", n)
-			close(d.done)
-		}()
+	if d.done != nil {
+		if deadline != d.deadline {
+			return d.done, fmt.Errorf("a drain with deadline %s has already started; its deadline cannot be changed", d.deadline)
+		}
+		return d.done, nil
 	}
-	return d.done
+	d.reg.StartDrain()
+	d.done, d.deadline = make(chan struct{}), deadline
+	d.srv.SetServing(false)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		n := d.reg.Drain(ctx)
+		d.log.Info("drain finished", "sessions_at_start", n)
+		close(d.done)
+	}()
+	return d.done, nil
 }
 
 // drainNow drains (or joins a drain already running) and waits for it.
 func (d *drainer) drainNow(deadline time.Duration) {
-	<-d.start(deadline)
+	done, _ := d.start(deadline) // a drain already running is joined, whatever its deadline
+	<-done
 }

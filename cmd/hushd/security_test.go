@@ -91,7 +91,7 @@ func TestSecureDaemon(t *testing.T) {
 	readyc := make(chan ready, 1)
 	logs := &syncBuffer{}
 	go func() {
-		done <- run(ctx, args, func(string) (string, bool) { return "", false }, io.Discard, logs, readyc)
+		done <- run(ctx, args, nil, io.Discard, logs, readyc)
 	}()
 	var rd ready
 	select {
@@ -163,7 +163,7 @@ func TestSecureDaemon(t *testing.T) {
 // A non-loopback listener without TLS and auth is refused at start, naming the setting.
 func TestRefusesUnsafeListen(t *testing.T) {
 	err := run(context.Background(), []string{"--grpc-listen", "0.0.0.0:0", "--audit-file", ""},
-		func(string) (string, bool) { return "", false }, io.Discard, io.Discard, nil)
+		nil, io.Discard, io.Discard, nil)
 	if !errors.Is(err, auth.ErrUnsafeListen) || !strings.Contains(err.Error(), "grpc.insecure") {
 		t.Fatalf("run = %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hushmedia/hush/internal/session"
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/pan"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -253,12 +254,12 @@ var endReasons = map[session.EndReason]hushv1.EndReason{
 func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
 	out := &hushv1.Session{
 		SessionId:          in.ID,
-		CallId:             in.CallID,
-		AgentId:            in.AgentID,
+		CallId:             pan.Scrub(in.CallID),
+		AgentId:            pan.Scrub(in.AgentID),
 		Customer:           c.legPB(&in.Customer),
 		Agent:              c.legPB(&in.Agent),
 		Policy:             policyPB(in.Policy),
-		Labels:             in.Labels,
+		Labels:             scrubLabels(in.Labels),
 		State:              hushv1.SessionState_SESSION_STATE_ACTIVE,
 		RecordingState:     recordingStates[in.Recording.State],
 		RecordingId:        in.Recording.ID,
@@ -273,6 +274,27 @@ func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
 		out.State = hushv1.SessionState_SESSION_STATE_ENDED
 		out.EndTime = timestamppb.New(in.EndedAt)
 		out.EndReason = endReasons[in.EndReason]
+	}
+	return out
+}
+
+// scrubLabels returns labels with card-like numbers scrubbed from keys and values (a copy
+// only when there are any): what callers put in them goes out again in every answer and
+// event.
+func scrubLabels(labels map[string]string) map[string]string {
+	dirty := false
+	for k, v := range labels {
+		if pan.Contains(k) || pan.Contains(v) {
+			dirty = true
+			break
+		}
+	}
+	if !dirty {
+		return labels
+	}
+	out := make(map[string]string, len(labels))
+	for k, v := range labels {
+		out[pan.Scrub(k)] = pan.Scrub(v)
 	}
 	return out
 }
@@ -310,7 +332,7 @@ var legNames = map[session.Leg]hushv1.LegName{
 func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 	out := &hushv1.SessionEvent{
 		SessionId: e.SessionID, Sequence: e.Seq, Time: timestamppb.New(e.Time),
-		Actor: e.Actor, RequestId: e.RequestID,
+		Actor: pan.Scrub(e.Actor), RequestId: pan.Scrub(e.RequestID),
 	}
 	switch e.Kind {
 	case session.EventSnapshot:
@@ -324,19 +346,19 @@ func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 		if e.Capture.On {
 			st = hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_ON
 		}
-		out.Event = &hushv1.SessionEvent_SecureCapture{SecureCapture: &hushv1.SecureCaptureChanged{State: st, Reason: e.CaptureWhy}}
+		out.Event = &hushv1.SessionEvent_SecureCapture{SecureCapture: &hushv1.SecureCaptureChanged{State: st, Reason: pan.Scrub(e.CaptureWhy)}}
 	case session.EventDigits:
 		out.Event = &hushv1.SessionEvent_Digits{Digits: progressPB(e.Capture)}
 	case session.EventRecording:
 		out.Event = &hushv1.SessionEvent_Recording{Recording: &hushv1.RecordingStateChanged{
-			State: recordingStates[e.Recording.State], Behavior: pauseBehaviorsPB[e.Recording.Behavior], Reason: e.RecordingReason,
+			State: recordingStates[e.Recording.State], Behavior: pauseBehaviorsPB[e.Recording.Behavior], Reason: pan.Scrub(e.RecordingReason),
 		}}
 	case session.EventMaxPause:
 		out.Event = &hushv1.SessionEvent_MaxPauseExceeded{MaxPauseExceeded: &hushv1.MaxPauseExceeded{
 			PausedFor: durationpb.New(e.PausedFor), Resumed: e.Resumed,
 		}}
 	case session.EventRecordingFailed:
-		out.Event = &hushv1.SessionEvent_RecordingFailed{RecordingFailed: &hushv1.RecordingFailed{Reason: e.RecordingFailure}}
+		out.Event = &hushv1.SessionEvent_RecordingFailed{RecordingFailed: &hushv1.RecordingFailed{Reason: pan.Scrub(e.RecordingFailure)}}
 	case session.EventEnded:
 		out.Event = &hushv1.SessionEvent_Ended{Ended: &hushv1.SessionEnded{Reason: endReasons[e.Reason], Session: c.sessionPB(e.Session)}}
 	}

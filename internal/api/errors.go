@@ -22,6 +22,10 @@ var errorCodes = []struct {
 	{session.ErrInvalid, codes.InvalidArgument},
 	{session.ErrNotFound, codes.NotFound},
 	{session.ErrAlreadyExists, codes.AlreadyExists},
+	// A request_id reused for a different request is the caller's mistake, as Stripe's
+	// 400 and AIP-155 treat it: fix the request (a new request_id), do not retry it.
+	{session.ErrRequestIDReused, codes.InvalidArgument},
+	{session.ErrRequestInProgress, codes.Aborted},
 	{session.ErrTooManySessions, codes.ResourceExhausted},
 	{session.ErrPortsExhausted, codes.ResourceExhausted},
 	{session.ErrWatchLagged, codes.ResourceExhausted},
@@ -44,8 +48,19 @@ func toStatus(err error) error {
 	}
 	for _, e := range errorCodes {
 		if errors.Is(err, e.err) {
-			return status.Error(e.code, err.Error())
+			return &statusError{st: status.New(e.code, err.Error()), err: err}
 		}
 	}
 	return status.Error(codes.Internal, "internal error")
 }
+
+// statusError is a status that keeps the domain error it came from, so the audit record
+// can tell why a call was refused.
+type statusError struct {
+	st  *status.Status
+	err error
+}
+
+func (e *statusError) Error() string              { return e.st.Err().Error() }
+func (e *statusError) GRPCStatus() *status.Status { return e.st }
+func (e *statusError) Unwrap() error              { return e.err }

@@ -60,9 +60,10 @@ func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream h
 }
 
 // Drainer is what AdminServer needs from the daemon: start a drain with a deadline and
-// report how many sessions were active.
+// report how many sessions were active when draining began. An error means the drain
+// asked for conflicts with the one running (FAILED_PRECONDITION); nothing changed.
 type Drainer interface {
-	Drain(deadline time.Duration) int
+	Drain(deadline time.Duration) (int, error)
 }
 
 // AdminServer implements operator actions.
@@ -74,8 +75,8 @@ type AdminServer struct {
 }
 
 func (a *AdminServer) Drain(ctx context.Context, req *hushv1.DrainRequest) (_ *hushv1.DrainResponse, err error) {
-	defer func() { auditCall(ctx, a.aud, audit.ActionDrain, "", "", err, "") }()
 	d := a.defaultDeadline
+	defer func() { auditCall(ctx, a.aud, audit.ActionDrain, "", "", err, "deadline "+d.String()) }()
 	if req.GetDeadline() != nil {
 		if err := req.GetDeadline().CheckValid(); err != nil || req.GetDeadline().AsDuration() < 0 {
 			return nil, status.Error(codes.InvalidArgument, "deadline must be a non-negative duration")
@@ -85,5 +86,9 @@ func (a *AdminServer) Drain(ctx context.Context, req *hushv1.DrainRequest) (_ *h
 	if a.drain == nil {
 		return nil, status.Error(codes.Unavailable, "drain is not wired in this server")
 	}
-	return &hushv1.DrainResponse{ActiveSessions: int32(a.drain.Drain(d))}, nil
+	n, err := a.drain.Drain(d)
+	if err != nil {
+		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	}
+	return &hushv1.DrainResponse{ActiveSessions: int32(n)}, nil
 }

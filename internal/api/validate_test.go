@@ -195,3 +195,67 @@ func FuzzUpdateSessionRequest(f *testing.F) {
 		}
 	})
 }
+
+// Refusals name the field (and, for update_mask, the path) and say what is wrong with it;
+// invisible formatting characters such as a bidi override are refused like control ones.
+func TestValidationNamesTheField(t *testing.T) {
+	s := testServer()
+	create := func(r *hushv1.CreateSessionRequest) error {
+		if r.CallId == "" {
+			r.CallId = "c"
+		}
+		_, err := s.createSpec(r)
+		return err
+	}
+	update := func(paths ...string) error {
+		_, err := s.update(&hushv1.UpdateSessionRequest{SessionId: "s", UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+		return err
+	}
+	cases := []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"bidi override in call_id", create(&hushv1.CreateSessionRequest{CallId: "abc\u202Efed"}), []string{"call_id", "bidi override"}},
+		{"zero-width space in agent_id", create(&hushv1.CreateSessionRequest{AgentId: "a\u200Bb"}), []string{"agent_id", "invisible"}},
+		{"bidi in request_id", create(&hushv1.CreateSessionRequest{RequestId: "r\u202E1"}), []string{"request_id", "invisible"}},
+		{"line separator in call_id", create(&hushv1.CreateSessionRequest{CallId: "a\u2028b"}), []string{"call_id", "invisible"}},
+		{"no-break space in call_id", create(&hushv1.CreateSessionRequest{CallId: "a\u00A0b"}), []string{"call_id", "space"}},
+		{"bidi in a label value", create(&hushv1.CreateSessionRequest{Labels: map[string]string{"queue": "x\u202Ey"}}), []string{`labels["queue"]`, "invisible"}},
+		{"newline in a label value", create(&hushv1.CreateSessionRequest{Labels: map[string]string{"queue": "x\ny"}}), []string{`labels["queue"]`, "control"}},
+		{"bidi in a reason", checkControl("s", "r", "card \u202Epayment"), []string{"reason", "invisible"}},
+		{"newline in a reason", checkControl("s", "r", "card\npayment"), []string{"reason", "control"}},
+		{"broadcast remote", create(&hushv1.CreateSessionRequest{Customer: &hushv1.Leg{RemoteAddr: "255.255.255.255:5000"}}), []string{"customer.remote_addr", "broadcast"}},
+		{"mapped broadcast remote", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteAddr: "[::ffff:255.255.255.255]:5000"}}), []string{"agent.remote_addr", "broadcast"}},
+		{"this-network remote", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteRtcpAddr: "0.1.2.3:5000"}}), []string{"agent.remote_rtcp_addr", "0.0.0.0/8"}},
+		{"reserved remote", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteAddr: "240.0.0.1:5000"}}), []string{"agent.remote_addr", "reserved"}},
+		{"unspecified remote", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteAddr: "0.0.0.0:5000"}}), []string{"agent.remote_addr", "unspecified"}},
+		{"multicast remote", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteAddr: "224.0.0.1:5000"}}), []string{"agent.remote_addr", "multicast"}},
+		{"port 0", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteAddr: "127.0.0.1:0"}}), []string{"agent.remote_addr", "port"}},
+		{"unknown mask path", update("agent.remote"), []string{`update_mask path "agent.remote"`, "agent.remote_addr"}},
+		{"mask path with a card number", update("a.4111111111111111"), []string{`"a.[digits removed]"`}},
+		{"mask path not a field name", update("agent remote"), []string{"not a field name"}},
+	}
+	for _, c := range cases {
+		if status.Code(toStatus(c.err)) != codes.InvalidArgument {
+			t.Errorf("%s: %v, want INVALID_ARGUMENT", c.name, c.err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(c.err.Error(), w) {
+				t.Errorf("%s: %q does not say %q", c.name, c.err, w)
+			}
+		}
+		if strings.Contains(c.err.Error(), "4111111111111111") {
+			t.Errorf("%s: the error echoes a card number", c.name)
+		}
+	}
+	// Ordinary text stays accepted: accents, other scripts, spaces in free text.
+	if err := create(&hushv1.CreateSessionRequest{CallId: "appel-é-東京@pbx", AgentId: "agent-ø",
+		Labels: map[string]string{"queue": "Zahlungen Süd"}}); err != nil {
+		t.Errorf("ordinary text refused: %v", err)
+	}
+	if err := checkControl("s", "r", "card payment, part 2"); err != nil {
+		t.Errorf("ordinary reason refused: %v", err)
+	}
+}

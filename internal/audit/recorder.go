@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/hushmedia/hush/internal/auth"
+	"github.com/hushmedia/hush/media/pan"
 )
 
 // Actions: what the API records.
@@ -39,9 +40,10 @@ type Auditor interface {
 const maxDetail = 1024
 
 // Recorder is the Auditor over a Log. A nil Log records nothing (audit.file
-// ""). Card-like digit runs in any field are blanked rather than
-// refused, so an odd request id never costs an audit record; Append itself
-// refuses them, as a second line of defence.
+// ""). Card-like numbers in any field are blanked (pan.Scrub, the rule
+// every writer of hush uses) rather than refused, so an odd request id never
+// costs an audit record; Append itself refuses digit runs, as a second line
+// of defence.
 type Recorder struct {
 	log *Log
 	// OnError, if set, hears about records that could not be written
@@ -86,7 +88,7 @@ func (r *Recorder) append(rec Record) error {
 	}
 	for _, f := range []*string{&rec.Actor, &rec.Role, &rec.Action, &rec.SessionID, &rec.CallID,
 		&rec.RequestID, &rec.Outcome, &rec.Detail} {
-		*f = redact(strings.ToValidUTF8(*f, "\uFFFD"))
+		*f = pan.Scrub(strings.ToValidUTF8(*f, "\uFFFD"))
 	}
 	if len(rec.Detail) > maxDetail {
 		cut := maxDetail
@@ -107,22 +109,4 @@ func actor(id auth.Identity) string {
 		return "unauthenticated"
 	}
 	return id.Subject
-}
-
-// redact replaces each card-like digit run with a marker.
-func redact(s string) string {
-	i, j := cardRun(s, 0)
-	if i < 0 {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for i >= 0 {
-		b.WriteString(s[last:i])
-		b.WriteString("[digits removed]")
-		last = j
-		i, j = cardRun(s, j)
-	}
-	b.WriteString(s[last:])
-	return b.String()
 }

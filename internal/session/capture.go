@@ -41,6 +41,8 @@ type CaptureInfo struct {
 // CaptureOptions configure StartCapture.
 type CaptureOptions struct {
 	RequestID, Actor  string
+	Caller            string // with RequestID and Digest: the request's idempotency key
+	Digest            Digest
 	MaxDigits         int           // stop after this many digits (0: no limit)
 	InterDigitTimeout time.Duration // stop after this long without a digit (0: none)
 }
@@ -126,9 +128,6 @@ func (s *Session) startCapture(o CaptureOptions) (Info, error) {
 	if s.state == Ended {
 		return Info{}, ErrNotFound
 	}
-	if in, ok := s.cachedLocked("capture-start", o.RequestID); ok {
-		return in, nil
-	}
 	return s.startCaptureLocked(o)
 }
 
@@ -148,7 +147,6 @@ func (s *Session) startCaptureLocked(o CaptureOptions) (Info, error) {
 		s.cap.wake()
 	}
 	in := s.infoLocked()
-	s.rememberLocked("capture-start", o.RequestID, in)
 	return in, nil
 }
 
@@ -158,14 +156,10 @@ func (s *Session) stopCapture(requestID, actor, why string) (Info, error) {
 	if s.state == Ended {
 		return Info{}, ErrNotFound
 	}
-	if in, ok := s.cachedLocked("capture-stop", requestID); ok {
-		return in, nil
-	}
 	if s.cap.on {
 		s.stopCaptureLocked(actor, requestID, why)
 	}
 	in := s.infoLocked()
-	s.rememberLocked("capture-stop", requestID, in)
 	return in, nil
 }
 

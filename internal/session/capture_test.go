@@ -57,7 +57,7 @@ func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
 	m.key("99")
 	h.pump(t)
 
-	info, err := h.reg.StartCapture(in.ID, CaptureOptions{RequestID: "c1", Actor: "agent-7", MaxDigits: 16})
+	info, err := h.reg.StartCapture(in.ID, CaptureOptions{RequestID: "c1", Caller: "test", Digest: rq("c1").Digest, Actor: "agent-7", MaxDigits: 16})
 	if err != nil || !info.Capture.On {
 		t.Fatalf("start: %+v %v", info.Capture, err)
 	}
@@ -68,7 +68,7 @@ func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
 		t.Fatalf("capture event %+v", e)
 	}
 	// Repeating the request changes nothing.
-	if _, err := h.reg.StartCapture(in.ID, CaptureOptions{RequestID: "c1"}); err != nil {
+	if _, err := h.reg.StartCapture(in.ID, CaptureOptions{RequestID: "c1", Caller: "test", Digest: rq("c1").Digest, Actor: "agent-7", MaxDigits: 16}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -212,7 +212,7 @@ func TestSessionEndZeroesDigitsAndEndsCollector(t *testing.T) {
 	h.reg.mu.Lock()
 	h.reg.mu.Unlock()
 	s.mu.Unlock()
-	if _, err := h.reg.Delete(in.ID, "", ""); err != nil {
+	if _, err := h.reg.Delete(in.ID, Request{}, ""); err != nil {
 		t.Fatal(err)
 	}
 	for b := range batches {

@@ -129,7 +129,7 @@ func TestRecordingFaultKeepsCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = reg.Delete(in.ID, "", "test") })
+	t.Cleanup(func() { _, _ = reg.Delete(in.ID, Request{}, "test") })
 	if in.Recording.State != RecordingActive {
 		t.Fatalf("recording %+v", in.Recording)
 	}
@@ -195,10 +195,10 @@ func TestRecordingFaultKeepsCall(t *testing.T) {
 	if err != nil || got.Recording.State != RecordingFailed || got.Recording.Failure == "" {
 		t.Fatalf("after the failure: %+v %v", got.Recording, err)
 	}
-	if _, err := reg.Pause(in.ID, PauseSilence, "agent-7", "p", ""); !errors.Is(err, ErrFailedPrecondition) {
+	if _, err := reg.Pause(in.ID, PauseSilence, "agent-7", rq("p"), ""); !errors.Is(err, ErrFailedPrecondition) {
 		t.Errorf("pause on a failed recording: %v", err)
 	}
-	if _, err := reg.Delete(in.ID, "d", "test"); err != nil {
+	if _, err := reg.Delete(in.ID, rq("d"), "test"); err != nil {
 		t.Fatal(err)
 	}
 	for range 100 {

@@ -164,9 +164,6 @@ func (s *Session) pause(b PauseBehavior, actor, requestID, reason string) (Info,
 	if s.state == Ended {
 		return Info{}, ErrNotFound
 	}
-	if in, ok := s.cachedLocked("pause", requestID); ok {
-		return in, nil
-	}
 	if s.rec.rec == nil || s.rec.state == RecordingFailed {
 		return Info{}, fmt.Errorf("%w: this session is not recording", ErrFailedPrecondition)
 	}
@@ -183,7 +180,6 @@ func (s *Session) pause(b PauseBehavior, actor, requestID, reason string) (Info,
 		s.publishLocked(Event{Kind: EventRecording, Actor: actor, RequestID: requestID, Recording: s.rec.info(), RecordingReason: reason})
 	}
 	in := s.infoLocked()
-	s.rememberLocked("pause", requestID, in)
 	return in, nil
 }
 
@@ -232,9 +228,6 @@ func (s *Session) resume(actor, requestID, reason string) (Info, error) {
 	if s.state == Ended {
 		return Info{}, ErrNotFound
 	}
-	if in, ok := s.cachedLocked("resume", requestID); ok {
-		return in, nil
-	}
 	if s.rec.rec == nil || s.rec.state == RecordingFailed {
 		return Info{}, fmt.Errorf("%w: this session is not recording", ErrFailedPrecondition)
 	}
@@ -245,7 +238,6 @@ func (s *Session) resume(actor, requestID, reason string) (Info, error) {
 		}
 	}
 	in := s.infoLocked()
-	s.rememberLocked("resume", requestID, in)
 	return in, nil
 }
 

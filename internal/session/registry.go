@@ -56,10 +56,12 @@ type Registry struct {
 	log *slog.Logger
 	now func() time.Time
 
+	reqs *requestCache // has its own lock
+
 	mu       sync.Mutex
 	byID     map[string]*Session
 	byCall   map[string]*Session
-	reqs     *requestCache
+	gone     *expiring[string, Info] // final state of ended sessions, for repeated requests
 	draining bool
 	drainN   int           // sessions active when draining started
 	changed  chan struct{} // closed and replaced whenever a session ends
@@ -94,7 +96,8 @@ func NewRegistry(cfg Config) *Registry {
 		cfg: cfg, log: cfg.Logger, now: cfg.Now,
 		byID:    make(map[string]*Session),
 		byCall:  make(map[string]*Session),
-		reqs:    newRequestCache(10*time.Minute, 100000),
+		reqs:    newRequestCache(requestTTL, maxRequests),
+		gone:    newExpiring[string, Info](requestTTL, maxRequests),
 		changed: make(chan struct{}),
 		digits:  make(chan digit, 4096),
 	}
@@ -106,19 +109,17 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Create starts a session. A repeated RequestID returns the session the first request made.
+// Create starts a session. A repeated request returns the session the first one made; a
+// different request under the same request id is refused (ErrRequestIDReused).
 func (r *Registry) Create(spec Spec) (Info, error) {
+	q := Request{ID: spec.RequestID, Caller: spec.Caller, Digest: spec.Digest}
+	return r.idempotent(opCreate, "", q, func() (Info, error) { return r.create(spec) })
+}
+
+func (r *Registry) create(spec Spec) (Info, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
-	if spec.RequestID != "" {
-		if id, ok := r.reqs.get(reqKey("create", "", spec.RequestID), now); ok {
-			if s := r.byID[id.sessionID]; s != nil {
-				return s.info(), nil
-			}
-			return id.info, nil
-		}
-	}
 	if r.draining {
 		r.failed("draining")
 		return Info{}, ErrDraining
@@ -188,9 +189,6 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	r.byID[s.id] = s
 	r.byCall[s.callID] = s
 	info := s.info()
-	if spec.RequestID != "" {
-		r.reqs.put(reqKey("create", "", spec.RequestID), cached{sessionID: s.id, info: info}, now)
-	}
 	if h := r.cfg.Hooks.Created; h != nil {
 		h()
 	}
@@ -279,41 +277,30 @@ func (r *Registry) List(f ListFilter) (page []Info, next Cursor, total int) {
 
 // Update applies a re-INVITE style change.
 func (r *Registry) Update(id string, u Update) (Info, error) {
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	return s.update(u)
-}
-
-// Delete ends a session. Repeating the request id returns the final state again.
-func (r *Registry) Delete(id, requestID, actor string) (Info, error) {
-	if requestID != "" {
-		if c, ok := r.cachedRequest("delete", id, requestID); ok {
-			return c.info, nil
+	q := Request{ID: u.RequestID, Caller: u.Caller, Digest: u.Digest}
+	return r.idempotent(opUpdate, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
 		}
-	}
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	info, ended := s.end(EndDeleted, actor, requestID)
-	if !ended {
-		// Someone else ended it first; the final state is the same.
-		info = s.info()
-	}
-	if requestID != "" {
-		r.mu.Lock()
-		r.reqs.put(reqKey("delete", id, requestID), cached{sessionID: id, info: info}, r.now())
-		r.mu.Unlock()
-	}
-	return info, nil
+		return s.update(u)
+	})
 }
 
-func (r *Registry) cachedRequest(op, id, requestID string) (cached, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.reqs.get(reqKey(op, id, requestID), r.now())
+// Delete ends a session. Repeating the request returns the final state again.
+func (r *Registry) Delete(id string, q Request, actor string) (Info, error) {
+	return r.idempotent(opDelete, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
+		}
+		info, ended := s.end(EndDeleted, actor, q.ID)
+		if !ended {
+			// Someone else ended it first; the final state is the same.
+			info = s.info()
+		}
+		return info, nil
+	})
 }
 
 // Watch subscribes to one session's events. The first event is a snapshot. The channel is
@@ -327,13 +314,14 @@ func (r *Registry) Watch(ctx context.Context, id string) (events <-chan Event, l
 	return s.watch(ctx)
 }
 
-// removed is called by a session once it has ended.
-func (r *Registry) removed(s *Session, reason EndReason) {
+// removed is called by a session once it has ended, with its final state.
+func (r *Registry) removed(s *Session, reason EndReason, final Info) {
 	r.mu.Lock()
 	if r.byID[s.id] == s {
 		delete(r.byID, s.id)
 		delete(r.byCall, s.callID)
 	}
+	r.gone.put(s.id, final, r.now())
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
@@ -462,39 +450,48 @@ func (r *Registry) all() []*Session {
 }
 
 // Pause pauses a session's recording.
-func (r *Registry) Pause(id string, b PauseBehavior, actor, requestID, reason string) (Info, error) {
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	return s.pause(b, actor, requestID, reason)
+func (r *Registry) Pause(id string, b PauseBehavior, actor string, q Request, reason string) (Info, error) {
+	return r.idempotent(opPause, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
+		}
+		return s.pause(b, actor, q.ID, reason)
+	})
 }
 
 // Resume resumes a session's recording.
-func (r *Registry) Resume(id, actor, requestID, reason string) (Info, error) {
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	return s.resume(actor, requestID, reason)
+func (r *Registry) Resume(id, actor string, q Request, reason string) (Info, error) {
+	return r.idempotent(opResume, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
+		}
+		return s.resume(actor, q.ID, reason)
+	})
 }
 
 // StartCapture starts secure capture on a session.
 func (r *Registry) StartCapture(id string, o CaptureOptions) (Info, error) {
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	return s.startCapture(o)
+	q := Request{ID: o.RequestID, Caller: o.Caller, Digest: o.Digest}
+	return r.idempotent(opCaptureStart, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
+		}
+		return s.startCapture(o)
+	})
 }
 
 // StopCapture stops secure capture on a session.
-func (r *Registry) StopCapture(id, requestID, actor string) (Info, error) {
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	return s.stopCapture(requestID, actor, "request")
+func (r *Registry) StopCapture(id string, q Request, actor string) (Info, error) {
+	return r.idempotent(opCaptureStop, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
+		}
+		return s.stopCapture(q.ID, actor, "request")
+	})
 }
 
 // Collect delivers a session's captured digits to one payment client, in batches on out,

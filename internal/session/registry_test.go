@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -36,8 +37,18 @@ func newHarness(t *testing.T, ports, maxSessions int) *harness {
 	return h
 }
 
+// spec is a create request; its digest stands for the whole request body.
 func spec(call, req string) Spec {
-	return Spec{CallID: call, RequestID: req, AgentID: "agent-7", Policy: Policy{StrictSource: true, IdleTimeout: time.Minute}}
+	s := Spec{CallID: call, RequestID: req, AgentID: "agent-7", Policy: Policy{StrictSource: true, IdleTimeout: time.Minute}}
+	if req != "" {
+		s.Caller, s.Digest = "test", sha256.Sum256([]byte("create "+call))
+	}
+	return s
+}
+
+// rq is a request of the test caller whose body is its id.
+func rq(id string) Request {
+	return Request{ID: id, Caller: "test", Digest: sha256.Sum256([]byte(id))}
 }
 
 func (h *harness) mediaOf(t *testing.T, i int) *fakeMedia {
@@ -78,7 +89,7 @@ func TestCreateGetDelete(t *testing.T) {
 	if err != nil || got.CallID != "call-1" || got.AgentID != "agent-7" {
 		t.Fatalf("get: %+v %v", got, err)
 	}
-	fin, err := h.reg.Delete(in.ID, "d1", "platform")
+	fin, err := h.reg.Delete(in.ID, rq("d1"), "platform")
 	if err != nil || fin.State != Ended || fin.EndReason != EndDeleted || fin.EndedAt.IsZero() {
 		t.Fatalf("delete: %+v %v", fin, err)
 	}
@@ -86,11 +97,11 @@ func TestCreateGetDelete(t *testing.T) {
 		t.Fatalf("get after delete: %v", err)
 	}
 	// A repeated delete request answers the same; a new one finds nothing.
-	again, err := h.reg.Delete(in.ID, "d1", "platform")
+	again, err := h.reg.Delete(in.ID, rq("d1"), "platform")
 	if err != nil || again.EndReason != EndDeleted {
 		t.Fatalf("repeated delete: %+v %v", again, err)
 	}
-	if _, err := h.reg.Delete(in.ID, "d2", "platform"); !errors.Is(err, ErrNotFound) {
+	if _, err := h.reg.Delete(in.ID, rq("d2"), "platform"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("new delete of ended session: %v", err)
 	}
 	if h.mediaOf(t, 0).closed.Load() != 1 {
@@ -132,7 +143,7 @@ func TestCreateLimits(t *testing.T) {
 	}
 	// Ending one frees its ports.
 	list, _, _ := h.reg.List(ListFilter{PageSize: 10})
-	if _, err := h.reg.Delete(list[0].ID, "", ""); err != nil {
+	if _, err := h.reg.Delete(list[0].ID, Request{}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.reg.Create(spec("c2", "")); err != nil {
@@ -212,7 +223,7 @@ func TestWatchEvents(t *testing.T) {
 	}
 
 	newRemote := netip.MustParseAddrPort("127.0.0.1:6000")
-	upd, err := h.reg.Update(in.ID, Update{RequestID: "u1", Agent: &LegUpdate{Remote: &newRemote}})
+	upd, err := h.reg.Update(in.ID, Update{RequestID: "u1", Caller: "test", Digest: rq("u1").Digest, Agent: &LegUpdate{Remote: &newRemote}})
 	if err != nil || upd.Agent.Remote != newRemote {
 		t.Fatalf("update: %+v %v", upd.Agent, err)
 	}
@@ -221,14 +232,14 @@ func TestWatchEvents(t *testing.T) {
 		t.Fatalf("update event %+v", e)
 	}
 	// Repeating the request changes nothing and emits nothing.
-	if _, err := h.reg.Update(in.ID, Update{RequestID: "u1", Agent: &LegUpdate{Remote: &newRemote}}); err != nil {
+	if _, err := h.reg.Update(in.ID, Update{RequestID: "u1", Caller: "test", Digest: rq("u1").Digest, Agent: &LegUpdate{Remote: &newRemote}}); err != nil {
 		t.Fatal(err)
 	}
 	if h.mediaOf(t, 0).setCalls != 1 {
 		t.Fatalf("SetLeg called %d times", h.mediaOf(t, 0).setCalls)
 	}
 
-	if _, err := h.reg.Delete(in.ID, "", "platform"); err != nil {
+	if _, err := h.reg.Delete(in.ID, Request{}, "platform"); err != nil {
 		t.Fatal(err)
 	}
 	e = next(t, ch)
@@ -308,7 +319,7 @@ func TestDrain(t *testing.T) {
 	if _, err := h.reg.Create(spec("c", "")); !errors.Is(err, ErrDraining) {
 		t.Fatalf("create while draining: %v", err)
 	}
-	if _, err := h.reg.Delete(a.ID, "", ""); err != nil {
+	if _, err := h.reg.Delete(a.ID, Request{}, ""); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
@@ -336,7 +347,7 @@ func TestDrainReturnsWhenAllEnded(t *testing.T) {
 	done := make(chan int)
 	h.reg.StartDrain()
 	go func() { done <- h.reg.Drain(context.Background()) }()
-	h.reg.Delete(a.ID, "", "")
+	h.reg.Delete(a.ID, Request{}, "")
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

@@ -26,28 +26,9 @@ type Session struct {
 	final  Info
 	seq    uint64
 	subs   map[*subscriber]struct{}
-	reqs   map[string]Info // request ids seen, by operation
 	cap    capture
 	keys   []byte // the agent's last keys, for the capture trigger
 	rec    recState
-}
-
-func (s *Session) cachedLocked(op, requestID string) (Info, bool) {
-	if requestID == "" {
-		return Info{}, false
-	}
-	in, ok := s.reqs[op+"\x00"+requestID]
-	return in, ok
-}
-
-func (s *Session) rememberLocked(op, requestID string, in Info) {
-	if requestID == "" {
-		return
-	}
-	if s.reqs == nil {
-		s.reqs = make(map[string]Info)
-	}
-	s.reqs[op+"\x00"+requestID] = in
 }
 
 type subscriber struct {
@@ -152,9 +133,6 @@ func (s *Session) update(u Update) (Info, error) {
 	if s.state == Ended {
 		return Info{}, ErrNotFound
 	}
-	if in, ok := s.cachedLocked("update", u.RequestID); ok {
-		return in, nil
-	}
 	var paths []string
 	for l, lu := range [2]*LegUpdate{u.Customer, u.Agent} {
 		if lu == nil {
@@ -193,7 +171,6 @@ func (s *Session) update(u Update) (Info, error) {
 		snap := in
 		s.publishLocked(Event{Kind: EventUpdated, Actor: u.Actor, RequestID: u.RequestID, Paths: paths, Session: &snap})
 	}
-	s.rememberLocked("update", u.RequestID, in)
 	return in, nil
 }
 
@@ -280,7 +257,7 @@ func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
 	}
 	s.mu.Unlock()
 
-	s.reg.removed(s, reason)
+	s.reg.removed(s, reason, final)
 	s.reg.log.Info("session ended", "session_id", s.id, "reason", reason.String())
 	return final, true
 }

@@ -117,6 +117,8 @@ type Spec struct {
 	Policy                     Policy
 	Labels                     map[string]string
 	Actor                      string
+	Caller                     string // with RequestID and Digest: the request's idempotency key
+	Digest                     Digest
 }
 
 // State is a session's lifecycle state.
@@ -217,6 +219,8 @@ type Event struct {
 type Update struct {
 	RequestID string
 	Actor     string
+	Caller    string // with RequestID and Digest: the request's idempotency key
+	Digest    Digest
 	Customer  *LegUpdate
 	Agent     *LegUpdate
 	Policy    *Policy

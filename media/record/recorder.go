@@ -12,6 +12,7 @@ import (
 
 	"github.com/hushmedia/hush/media/g711"
 	"github.com/hushmedia/hush/media/internal/cpucache"
+	"github.com/hushmedia/hush/media/pan"
 )
 
 // Leg identifies one party of the call; it is also the WAV channel.
@@ -179,6 +180,8 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The sidecar never holds a card number a platform put into an id.
+	meta.CallID, meta.AgentID = pan.Scrub(meta.CallID), pan.Scrub(meta.AgentID)
 	r := &Recorder{
 		cfg:     cfg,
 		dir:     dir,
@@ -401,9 +404,9 @@ func (r *Recorder) control(it ctlItem, pause bool) (bool, error) {
 	it.at = r.clock.Now()
 	it.pos = r.posAt(it.at)
 	it.act = Action{
-		Actor:     redactDigits(it.act.Actor, idDigitRun),
-		RequestID: redactDigits(it.act.RequestID, idDigitRun),
-		Reason:    redactDigits(it.act.Reason, textDigitRun),
+		Actor:     pan.Scrub(redactDigits(it.act.Actor, idDigitRun)),
+		RequestID: pan.Scrub(redactDigits(it.act.RequestID, idDigitRun)),
+		Reason:    pan.Scrub(redactDigits(it.act.Reason, textDigitRun)),
 	}
 	r.ctl.Lock()
 	if r.closed {

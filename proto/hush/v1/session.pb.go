@@ -2,9 +2,13 @@
 //
 // Conventions used across the v1 API:
 //   - Enums start with an UNSPECIFIED = 0 value; in requests it means "the server default".
-//   - Mutating requests carry a request_id (idempotency key, chosen by the caller, unique per
-//     session or per create). Repeating a request_id returns the result of the first request
-//     and changes nothing.
+//   - Mutating requests carry a request_id: an idempotency key chosen by the caller, scoped
+//     to the authenticated caller, the method and (except CreateSession) the session. A
+//     repeat of the same request (same key, same body) within 10 minutes changes nothing and
+//     returns the session as it is now (ENDED once it ended). The same key with a different
+//     body is refused with INVALID_ARGUMENT and changes nothing; ABORTED means the first is
+//     still running (retry). Derive it from what makes the request unique (e.g. the call id
+//     for CreateSession); empty means no deduplication.
 //   - Lists are paged: page_size (0 = server default, capped by the server) and an opaque
 //     page_token taken from the previous response's next_page_token.
 //   - Fields marked "Output only" are ignored in requests.
@@ -40,7 +44,8 @@ type CreateSessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The platform's call identifier (e.g. SIP Call-ID). Unique among active sessions.
 	CallId string `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
-	// Idempotency key: repeating it returns the session the first request created.
+	// Idempotency key: repeating the request returns the session the first one created;
+	// reusing it for another request (e.g. another call_id) is INVALID_ARGUMENT.
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The agent this session is bound to; agents may only act on their own sessions.
 	AgentId  string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
