@@ -23,9 +23,18 @@ type PaymentServer struct {
 }
 
 // CollectDigits streams a session's captured digits. Each digit is sent once; hush's copy
-// is zeroed when taken and the message's buffer right after it is sent.
-func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream hushv1.PaymentService_CollectDigitsServer) error {
+// is zeroed when taken and the message's buffer right after it is sent. Every attempt,
+// allowed or refused (unknown session, another collector already attached, bad request),
+// is one audit record with its outcome; each batch taken from the session is one more.
+func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream hushv1.PaymentService_CollectDigitsServer) (err error) {
+	delivered := 0
+	sessionID := req.GetSessionId()
+	defer func() {
+		auditCall(stream.Context(), p.aud, audit.ActionDigitsCollect, sessionID, req.GetRequestId(), err,
+			fmt.Sprintf("%d digits delivered", delivered))
+	}()
 	if err := checkSessionID(req.GetSessionId()); err != nil {
+		sessionID = "" // never written back: it could be anything a caller typed
 		return toStatus(err)
 	}
 	if err := checkRequestID(req.GetRequestId()); err != nil {
@@ -47,6 +56,9 @@ func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream h
 			err := stream.Send(msg)
 			n := len(b.Digits)
 			clear(b.Digits)
+			if err == nil {
+				delivered += n
+			}
 			// The count only: the audit trail never holds a digit.
 			auditCall(ctx, p.aud, audit.ActionDigitsDeliver, req.GetSessionId(), req.GetRequestId(), err,
 				fmt.Sprintf("%d digits, complete=%v", n, b.Complete))

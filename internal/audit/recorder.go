@@ -21,6 +21,7 @@ const (
 	ActionCaptureStart   = "capture.start"
 	ActionCaptureStop    = "capture.stop"
 	ActionDigitsDeliver  = "digits.deliver" // detail: count only, never the digits
+	ActionDigitsCollect  = "digits.collect" // one per CollectDigits attempt, allowed or refused
 	ActionRecordingList  = "recording.list"
 	ActionRecordingGet   = "recording.get"
 	ActionRecordingFetch = "recording.download"
