@@ -76,6 +76,12 @@ func NewServer(o Options) *Server {
 	// refusals), rate limit (before auth, so credential floods are limited), auth.
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(o.MaxRecvMsgSize),
+		// Card digits: the codec zeroes a marshalled CapturedDigits once it is written, and
+		// with no write buffer gRPC copies it nowhere on the way to the connection (the
+		// shared 32 KiB write buffers would keep the plaintext until reused). TLS encrypts
+		// in place. The cost is a write per frame, on the control plane only.
+		grpc.ForceServerCodecV2(newWipingCodec()),
+		grpc.WriteBufferSize(0),
 		grpc.ChainUnaryInterceptor(ic.unary, o.Limiter.Unary(), o.Authorizer.Unary()),
 		grpc.ChainStreamInterceptor(ic.stream, o.Limiter.Stream(), o.Authorizer.Stream()),
 	}
