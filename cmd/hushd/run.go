@@ -69,6 +69,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if err != nil {
 		return err
 	}
+	if serverTLS != nil {
+		logTrust(log, serverTLS.Trust())
+	}
 	var tokens *auth.TokenStore
 	if cfg.Auth.Tokens() {
 		if tokens, err = auth.LoadTokens(cfg.Auth.TokenFile); err != nil {
@@ -127,8 +130,12 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	})
 	m.DigitsLost(func() float64 { return float64(sessions.DigitsLost.Load()) })
 
-	authz, err := auth.NewAuthorizer(auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
-		OnDenied: auditor.Denied})
+	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
+		OnDenied: auditor.Denied, OnRevoked: auditor.Revoked, MaxStreamsPerClient: cfg.Auth.MaxStreamsPerClient}
+	if serverTLS != nil {
+		ao.Certs = serverTLS
+	}
+	authz, err := auth.NewAuthorizer(ao)
 	if err != nil {
 		return err
 	}
@@ -182,7 +189,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		readyc <- ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
 	}
 
-	// SIGHUP re-reads the token file and the TLS certificate; a bad file keeps the old one.
+	// SIGHUP re-reads the credentials (token file, certificate, client CAs, CRLs); a bad
+	// file keeps the old set. Then every open stream is judged again.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -194,20 +202,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 			case <-runCtx.Done():
 				return
 			case <-hup:
-				if tokens != nil {
-					if err := tokens.Reload(); err != nil {
-						log.Error("token reload failed; keeping the old tokens", "err", err)
-					} else {
-						log.Info("tokens reloaded", "count", tokens.Len())
-					}
-				}
-				if serverTLS != nil {
-					if err := serverTLS.Reload(); err != nil {
-						log.Error("certificate reload failed; keeping the old one", "err", err)
-					} else {
-						log.Info("certificate reloaded")
-					}
-				}
+				reloadCredentials(log, tokens, serverTLS, authz)
 			}
 		}
 	}()

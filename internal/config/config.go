@@ -43,6 +43,7 @@ type TLS struct {
 	CertFile     string `yaml:"cert_file"`      // PEM certificate chain; "" = plaintext
 	KeyFile      string `yaml:"key_file"`       // PEM private key
 	ClientCAFile string `yaml:"client_ca_file"` // PEM CA bundle for client certificates; "" = no mTLS
+	CRLFile      string `yaml:"crl_file"`       // CRLs (PEM or DER) signed by the client CAs; "" = none
 }
 
 // Enabled reports whether the listeners serve TLS.
@@ -55,6 +56,8 @@ type Auth struct {
 	RateLimit  int    `yaml:"rate_limit"` // requests per second per client; 0 = off
 	RateBurst  int    `yaml:"rate_burst"` // bucket size
 	Reflection bool   `yaml:"reflection"` // register gRPC reflection
+	// MaxStreamsPerClient caps the streams one client identity has open; 0 = no cap.
+	MaxStreamsPerClient int `yaml:"max_streams_per_client"`
 }
 
 // Auth modes.

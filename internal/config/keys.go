@@ -73,8 +73,10 @@ var keys = []key{
 		func(c *Config) *string { return &c.TLS.CertFile }, path),
 	def("tls.key_file", "PEM private key of tls.cert_file",
 		func(c *Config) *string { return &c.TLS.KeyFile }, path),
-	def("tls.client_ca_file", "PEM CA bundle that signs client certificates; set = mTLS",
+	def("tls.client_ca_file", "PEM CA bundle that signs client certificates; set = mTLS (reloaded on SIGHUP)",
 		func(c *Config) *string { return &c.TLS.ClientCAFile }, path),
+	def("tls.crl_file", "certificate revocation lists (PEM or DER) signed by a CA of tls.client_ca_file; revoked client certificates are refused, open streams included (reloaded on SIGHUP); empty = none",
+		func(c *Config) *string { return &c.TLS.CRLFile }, path),
 
 	def("auth.mode", "authentication: none, token, mtls or token_or_mtls",
 		func(c *Config) *string { return &c.Auth.Mode }, oneOf(AuthNone, AuthToken, AuthMTLS, AuthTokenOrMTLS)),
@@ -86,6 +88,8 @@ var keys = []key{
 		func(c *Config) *int { return &c.Auth.RateBurst }, intRange(1, 1_000_000)),
 	def("auth.reflection", "serve gRPC reflection (callers must still authenticate)",
 		func(c *Config) *bool { return &c.Auth.Reflection }, nil),
+	def("auth.max_streams_per_client", "streams (WatchSession, CollectDigits, ...) one client identity may have open at once; more get RESOURCE_EXHAUSTED (0 = no cap)",
+		func(c *Config) *int { return &c.Auth.MaxStreamsPerClient }, intRange(0, 1_000_000)),
 
 	def("audit.file", "append-only, hash-chained audit log (JSON lines); empty = no audit log",
 		func(c *Config) *string { return &c.Audit.File }, path),
@@ -103,6 +107,7 @@ var crossChecks = []struct {
 	{[]string{"recording.enabled", "recording.dir"}, recordingDir},
 	{[]string{"tls.cert_file", "tls.key_file"}, tlsPair},
 	{[]string{"tls.cert_file", "tls.client_ca_file"}, clientCA},
+	{[]string{"tls.client_ca_file", "tls.crl_file"}, crlNeedsCA},
 	{[]string{"auth.mode", "auth.token_file"}, tokenFile},
 	{[]string{"auth.mode", "tls.client_ca_file"}, mtlsCA},
 }
