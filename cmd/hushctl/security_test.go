@@ -88,7 +88,7 @@ func startSecure(t *testing.T, mode string) (addr string, p pki, f *fakeServer) 
 		t.Fatal(err)
 	}
 	tokens := auth.NewTokenStore([]auth.TokenEntry{{SHA256: auth.HashToken(platformToken), Subject: "sbc-1", Role: auth.RolePlatform}})
-	az, err := auth.NewAuthorizer(auth.Options{Mode: mode, Tokens: tokens,
+	az, err := auth.NewAuthorizer(auth.Options{Mode: mode, Tokens: tokens, Certs: st,
 		Owner: ownerFunc(func(string) (string, bool) { return "", false })})
 	if err != nil {
 		t.Fatal(err)

@@ -168,7 +168,11 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if serverTLS != nil {
 		httpLn = tls.NewListener(httpLn, serverTLS.HTTP())
 	}
-	httpSrv := &http.Server{Handler: httpMux(reg, sessions), ReadHeaderTimeout: 5 * time.Second}
+	var metricsHandler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if !cfg.HTTP.MetricsOpen {
+		metricsHandler = authz.HTTP(metricsHandler, auth.MetricsRoles...)
+	}
+	httpSrv := &http.Server{Handler: httpMux(metricsHandler, sessions), ReadHeaderTimeout: 5 * time.Second}
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
@@ -251,9 +255,9 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func httpMux(reg *prometheus.Registry, sessions *session.Registry) *http.ServeMux {
+func httpMux(metrics http.Handler, sessions *session.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if sessions.Draining() {

@@ -225,8 +225,15 @@ func (a *Authorizer) deny(ctx context.Context, method string, id Identity, code 
 // with a good certificate, so a mistake is never papered over. A certificate is judged
 // again by the trust in force now: the handshake may predate a CRL or CA reload.
 func (a *Authorizer) authenticate(ctx context.Context) (credential, string) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return a.authenticateWith(md.Get("authorization"), verifiedChain(ctx))
+}
+
+// authenticateWith is authenticate over the authorization header values and the
+// verified certificate chain, whichever transport they came by.
+func (a *Authorizer) authenticateWith(authorization []string, chain []*x509.Certificate) (credential, string) {
 	if a.o.Tokens != nil && (a.o.Mode == config.AuthToken || a.o.Mode == config.AuthTokenOrMTLS) {
-		tok, present, reason := bearer(ctx)
+		tok, present, reason := bearer(authorization)
 		if reason != "" {
 			return credential{}, reason
 		}
@@ -235,7 +242,7 @@ func (a *Authorizer) authenticate(ctx context.Context) (credential, string) {
 		}
 	}
 	if a.o.Mode == config.AuthMTLS || a.o.Mode == config.AuthTokenOrMTLS {
-		if chain := verifiedChain(ctx); chain != nil {
+		if chain != nil {
 			return a.certCredential(chain)
 		}
 	}
@@ -265,10 +272,8 @@ func (a *Authorizer) certCredential(chain []*x509.Certificate) (credential, stri
 	return credential{id: id, chain: chain}, ""
 }
 
-// bearer reads "authorization: Bearer TOKEN" (RFC 6750 s2.1).
-func bearer(ctx context.Context) (token string, present bool, reason string) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+// bearer reads "authorization: Bearer TOKEN" (RFC 6750 s2.1) from the header's values.
+func bearer(vals []string) (token string, present bool, reason string) {
 	switch {
 	case len(vals) == 0:
 		return "", false, ""

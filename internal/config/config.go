@@ -35,6 +35,8 @@ type GRPC struct {
 type HTTP struct {
 	Listen   string `yaml:"listen"`   // host:port
 	Insecure bool   `yaml:"insecure"` // allow plaintext on a non-loopback address
+	// MetricsOpen serves /metrics without a credential in every auth mode.
+	MetricsOpen bool `yaml:"metrics_open"`
 }
 
 // TLS configures the server certificate for the gRPC and HTTP listeners,

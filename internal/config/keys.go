@@ -17,6 +17,8 @@ var keys = []key{
 		func(c *Config) *string { return &c.HTTP.Listen }, listenAddr),
 	def("http.insecure", "allow HTTP without TLS on a non-loopback address (logged as a warning)",
 		func(c *Config) *bool { return &c.HTTP.Insecure }, nil),
+	def("http.metrics_open", "serve /metrics without a credential even when auth.mode requires one (a private scrape network only); false = a token or certificate of role metrics or admin",
+		func(c *Config) *bool { return &c.HTTP.MetricsOpen }, nil),
 
 	def("media.address", "IP address media sockets bind to (IPv4 or IPv6 literal; 0.0.0.0 or :: for all)",
 		func(c *Config) *string { return &c.Media.Address }, ipLiteral(false)),

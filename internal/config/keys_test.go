@@ -74,6 +74,7 @@ var altValues = map[string]string{
 	"grpc.insecure":               "true",
 	"grpc.max_message_size":       "4096",
 	"http.insecure":               "true",
+	"http.metrics_open":           "true",
 	"http.listen":                 "localhost:9001",
 	"media.address":               "::1",
 	"media.advertise_address":     "127.0.0.2",
