@@ -149,22 +149,31 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		Creds: creds, Limiter: auth.NewRateLimiter(cfg.Auth.RateLimit, cfg.Auth.RateBurst),
 		Authorizer: authz, Auditor: auditor, Reflection: cfg.Auth.Reflection,
 		MaxRecvMsgSize: cfg.GRPC.MaxMessageSize,
-		Registry:       sessions, Metrics: m, Logger: log,
+		Transport: api.Transport{HandshakeTimeout: cfg.GRPC.HandshakeTimeout, IdleTimeout: cfg.GRPC.IdleTimeout,
+			MaxStreams: uint32(cfg.GRPC.MaxStreamsPerConnection), MaxHeaderBytes: uint32(cfg.GRPC.MaxHeaderBytes)},
+		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
 		RecordingDir: recDir,
 	})
 	d.srv = srv
 
+	grpcLine, httpLine, err := fdLines(cfg, log)
+	if err != nil {
+		return err
+	}
+	conns := m.Connections()
 	grpcLn, err := net.Listen("tcp", cfg.GRPC.Listen)
 	if err != nil {
 		return fmt.Errorf("grpc.listen: %w", err)
 	}
+	grpcLn = limitListener(grpcLn, "grpc", cfg.GRPC.MaxConnections, cfg.GRPC.MaxConnectionsPerIP, grpcLine, conns)
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		grpcLn.Close()
 		return fmt.Errorf("http.listen: %w", err)
 	}
+	httpLn = limitListener(httpLn, "http", cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP, httpLine, conns)
 	if serverTLS != nil {
 		httpLn = tls.NewListener(httpLn, serverTLS.HTTP())
 	}
@@ -172,7 +181,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if !cfg.HTTP.MetricsOpen {
 		metricsHandler = authz.HTTP(metricsHandler, auth.MetricsRoles...)
 	}
-	httpSrv := &http.Server{Handler: httpMux(metricsHandler, sessions), ReadHeaderTimeout: 5 * time.Second}
+	httpSrv := newHTTPServer(httpMux(metricsHandler, sessions), cfg.HTTP)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
