@@ -124,7 +124,7 @@ func (t *Trust) Check(chain []*x509.Certificate, now time.Time) error {
 		return fmt.Errorf("%w: no certificate", ErrCertRefused)
 	}
 	if !t.roots[sha256.Sum256(chain[len(chain)-1].Raw)] {
-		return fmt.Errorf("%w: its CA is no longer in tls.client_ca_file", ErrCertRefused)
+		return fmt.Errorf("%w: its CA is not in the trusted bundle", ErrCertRefused)
 	}
 	for i, c := range chain {
 		if now.Before(c.NotBefore) || now.After(c.NotAfter) {
