@@ -51,7 +51,7 @@ func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream h
 		case b := <-batches:
 			// One digit per message: no marshalled message, here or in gRPC, ever holds
 			// more than one digit of the card.
-			n, err := p.send(stream, req.GetSessionId(), b)
+			n, err := p.send(ctx, stream, req.GetSessionId(), b)
 			clear(b.Digits)
 			delivered += n
 			// The count only: the audit trail never holds a digit.
@@ -69,12 +69,17 @@ func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream h
 // send sends a batch as one message per digit (the last one carries Complete; an empty
 // batch that completes is one empty message) and returns how many digits went out. The
 // messages share b.Digits, which the caller zeroes; the codec zeroes each marshalled copy.
-func (p *PaymentServer) send(stream hushv1.PaymentService_CollectDigitsServer, sessionID string, b session.DigitBatch) (int, error) {
+// It stops as soon as ctx ends: a collector whose credential was revoked gets no digit
+// more, even of a batch already taken.
+func (p *PaymentServer) send(ctx context.Context, stream hushv1.PaymentService_CollectDigitsServer, sessionID string, b session.DigitBatch) (int, error) {
 	at := timestamppb.New(b.Time)
 	if len(b.Digits) == 0 {
 		return 0, stream.Send(&hushv1.CapturedDigits{SessionId: sessionID, Complete: b.Complete, CaptureTime: at})
 	}
 	for i := range b.Digits {
+		if err := ctx.Err(); err != nil {
+			return i, toStatus(err)
+		}
 		msg := &hushv1.CapturedDigits{SessionId: sessionID, Digits: b.Digits[i : i+1],
 			Complete: b.Complete && i == len(b.Digits)-1, CaptureTime: at}
 		if err := stream.Send(msg); err != nil {
