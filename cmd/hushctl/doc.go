@@ -21,7 +21,8 @@
 // else, and zeroes its copies once they are written.
 //
 // Security: --tls connects with TLS (--ca FILE trusts a private CA,
-// --server-name overrides the name checked); --cert and --key present a
+// --crl FILE refuses a hushd certificate its CRLs revoke, --server-name
+// overrides the name checked); --cert and --key present a
 // client certificate (mTLS); the bearer token comes from $HUSHCTL_TOKEN or
 // --token. hushctl refuses to send a token in plaintext to anything but a
 // loopback address.

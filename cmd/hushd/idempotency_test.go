@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -20,26 +19,6 @@ import (
 	"github.com/hushmedia/hush/internal/auth"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
-
-// auditRecords reads an audit file's records.
-func auditRecords(t *testing.T, path string) []audit.Record {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []audit.Record
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, audit.MaxLine+1)
-	for sc.Scan() {
-		r, err := audit.ParseRecord(sc.Bytes())
-		if err != nil {
-			t.Fatalf("audit line: %v", err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
 
 // The reported cross-connect, through hushd: a second call created with the first call's
 // request_id got the first call's session and media ports, audited as OK. It must be

@@ -70,6 +70,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
+	if serverTLS != nil {
+		logTrust(log, serverTLS.Trust())
+	}
 	var tokens *auth.TokenStore
 	if cfg.Auth.Tokens() {
 		if tokens, err = auth.LoadTokens(cfg.Auth.TokenFile); err != nil {
@@ -128,8 +131,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	})
 	m.DigitsLost(func() float64 { return float64(sessions.DigitsLost.Load()) })
 
-	authz, err := auth.NewAuthorizer(auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
-		OnDenied: auditor.Denied})
+	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
+		OnDenied: auditor.Denied, OnRevoked: auditor.Revoked, MaxStreamsPerClient: cfg.Auth.MaxStreamsPerClient}
+	if serverTLS != nil {
+		ao.Certs = serverTLS
+	}
+	authz, err := auth.NewAuthorizer(ao)
 	if err != nil {
 		return err
 	}
@@ -143,26 +150,39 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Creds: creds, Limiter: auth.NewRateLimiter(cfg.Auth.RateLimit, cfg.Auth.RateBurst),
 		Authorizer: authz, Auditor: auditor, Reflection: cfg.Auth.Reflection,
 		MaxRecvMsgSize: cfg.GRPC.MaxMessageSize,
-		Registry:       sessions, Metrics: m, Logger: log,
+		Transport: api.Transport{HandshakeTimeout: cfg.GRPC.HandshakeTimeout, IdleTimeout: cfg.GRPC.IdleTimeout,
+			MaxStreams: uint32(cfg.GRPC.MaxStreamsPerConnection), MaxHeaderBytes: uint32(cfg.GRPC.MaxHeaderBytes)},
+		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
 		RecordingDir: recDir,
 	})
 	d.srv = srv
 
+	grpcLine, httpLine, err := fdLines(cfg, log)
+	if err != nil {
+		return err
+	}
+	conns := m.Connections()
 	grpcLn, err := net.Listen("tcp", cfg.GRPC.Listen)
 	if err != nil {
 		return fmt.Errorf("grpc.listen: %w", err)
 	}
+	grpcLn = limitListener(grpcLn, "grpc", cfg.GRPC.MaxConnections, cfg.GRPC.MaxConnectionsPerIP, grpcLine, conns)
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		grpcLn.Close()
 		return fmt.Errorf("http.listen: %w", err)
 	}
+	httpLn = limitListener(httpLn, "http", cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP, httpLine, conns)
 	if serverTLS != nil {
 		httpLn = tls.NewListener(httpLn, serverTLS.HTTP())
 	}
-	httpSrv := &http.Server{Handler: httpMux(reg, sessions), ReadHeaderTimeout: 5 * time.Second}
+	var metricsHandler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if !cfg.HTTP.MetricsOpen {
+		metricsHandler = authz.HTTP(metricsHandler, auth.MetricsRoles...)
+	}
+	httpSrv := newHTTPServer(httpMux(metricsHandler, sessions), cfg.HTTP)
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
@@ -183,7 +203,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		readyc <- ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
 	}
 
-	// SIGHUP re-reads the token file and the TLS certificate; a bad file keeps the old one.
+	// SIGHUP re-reads the credentials (token file, certificate, client CAs, CRLs); a bad
+	// file keeps the old set. Then every open stream is judged again.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -195,20 +216,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 			case <-runCtx.Done():
 				return
 			case <-hup:
-				if tokens != nil {
-					if err := tokens.Reload(); err != nil {
-						log.Error("token reload failed; keeping the old tokens", "err", err)
-					} else {
-						log.Info("tokens reloaded", "count", tokens.Len())
-					}
-				}
-				if serverTLS != nil {
-					if err := serverTLS.Reload(); err != nil {
-						log.Error("certificate reload failed; keeping the old one", "err", err)
-					} else {
-						log.Info("certificate reloaded")
-					}
-				}
+				reloadCredentials(log, tokens, serverTLS, authz)
 			}
 		}
 	}()
@@ -285,9 +293,9 @@ func scrubAttr(groups []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-func httpMux(reg *prometheus.Registry, sessions *session.Registry) *http.ServeMux {
+func httpMux(metrics http.Handler, sessions *session.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if sessions.Draining() {

@@ -168,3 +168,26 @@ func TestRefusesUnsafeListen(t *testing.T) {
 		t.Fatalf("run = %v", err)
 	}
 }
+
+// writeTokens writes a token file of the given tokens (token -> entry).
+func writeTokens(t *testing.T, path string, tokens map[string]auth.TokenEntry) {
+	t.Helper()
+	var tf bytes.Buffer
+	for tok, e := range tokens {
+		tf.WriteString(`{"sha256":"` + auth.HashToken(tok) + `","subject":"` + e.Subject + `","role":"` + string(e.Role) + `"`)
+		if e.AgentID != "" {
+			tf.WriteString(`,"agent_id":"` + e.AgentID + `"`)
+		}
+		tf.WriteString("}\n")
+	}
+	if err := os.WriteFile(path, tf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bearer returns ctx carrying a token (bounded by wait).
+func bearer(t *testing.T, tok string) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+}

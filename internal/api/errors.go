@@ -13,6 +13,9 @@ import (
 // errInvalid marks a request that failed validation.
 var errInvalid = errors.New("invalid request")
 
+// errMarshalSize: a message marshalled to another size than proto.Size said.
+var errMarshalSize = errors.New("marshalled size differs from proto.Size")
+
 // errorCodes is the one table from domain errors to gRPC codes. The first match wins.
 var errorCodes = []struct {
 	err  error

@@ -22,11 +22,13 @@ const (
 	ActionCaptureStart   = "capture.start"
 	ActionCaptureStop    = "capture.stop"
 	ActionDigitsDeliver  = "digits.deliver" // detail: count only, never the digits
+	ActionDigitsCollect  = "digits.collect" // one per CollectDigits attempt, allowed or refused
 	ActionRecordingList  = "recording.list"
 	ActionRecordingGet   = "recording.get"
 	ActionRecordingFetch = "recording.download"
 	ActionDrain          = "admin.drain"
 	ActionAuthDenied     = "auth.denied"
+	ActionAuthRevoked    = "auth.revoked" // an open stream ended: its credential was revoked
 )
 
 // Auditor is what API handlers call. Actor and role come from the auth
@@ -79,6 +81,17 @@ func (r *Recorder) Denied(ctx context.Context, fullMethod string, id auth.Identi
 		detail += " (peer " + p.Addr.String() + ")"
 	}
 	_ = r.append(Record{Actor: actor(id), Role: string(id.Role), Action: ActionAuthDenied,
+		Outcome: code.String(), Detail: detail})
+}
+
+// Revoked records an open stream ended because its credential no longer holds; its
+// signature is auth.DeniedFunc, for auth.Options.OnRevoked.
+func (r *Recorder) Revoked(ctx context.Context, fullMethod string, id auth.Identity, code codes.Code, reason string) {
+	detail := fullMethod + ": " + reason
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		detail += " (peer " + p.Addr.String() + ")"
+	}
+	_ = r.append(Record{Actor: actor(id), Role: string(id.Role), Action: ActionAuthRevoked,
 		Outcome: code.String(), Detail: detail})
 }
 

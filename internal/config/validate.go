@@ -221,6 +221,13 @@ func clientCA(c *Config) *KeyError {
 	return nil
 }
 
+func crlNeedsCA(c *Config) *KeyError {
+	if c.TLS.CRLFile != "" && c.TLS.ClientCAFile == "" {
+		return invalid("tls.crl_file", "", "needs tls.client_ca_file (it revokes client certificates)")
+	}
+	return nil
+}
+
 func tokenFile(c *Config) *KeyError {
 	if c.Auth.Tokens() && c.Auth.TokenFile == "" {
 		return invalid("auth.token_file", "", "must be set when auth.mode is %s", c.Auth.Mode)
