@@ -80,7 +80,9 @@
 // in one-second (32 KB) writes. Every 5 s of clock (WithCheckpointInterval)
 // the writer appends what it holds, rewrites the header with the sizes of
 // the data written so far and fsyncs, so a file cut at any moment plays
-// up to its last checkpoint. Close flushes the timeline to now, writes
+// up to its last checkpoint. Pause and mask spans reach the sidecar before
+// the audio they describe reaches the file (Repair keeps audio written
+// after the last checkpoint, and so the spans with it). Close flushes the timeline to now, writes
 // the final header, fsyncs, streams the file through SHA-256 and writes
 // the sidecar as complete. Sidecars are always written atomically: temp
 // file, fsync, rename, directory fsync.

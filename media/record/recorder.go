@@ -163,7 +163,8 @@ type Recorder struct {
 	pauses    []PauseSpan // parallel to tl.pauses
 	masks     []maskRec
 	actions   []ActionRecord
-	dirty     bool
+	dirty     bool // pauses, masks or actions changed since the sidecar was written
+	finishing bool
 	hdr       [headerSize]byte
 	scratch   [slotSamples]int16 // a G.711 slot, decoded
 }

@@ -171,11 +171,21 @@ func (r *Recorder) apply(it *ctlItem) {
 	}
 }
 
-// writeOut appends the buffered PCM to the file in one write.
+// writeOut appends the buffered PCM to the file in one write. Pause and
+// mask spans applied since the sidecar was last written go to the sidecar
+// first: Repair keeps every byte on disk, so the spans that describe it
+// must be there before it.
 func (r *Recorder) writeOut() {
 	b := r.tl.out
 	if len(b) == 0 {
 		return
+	}
+	if r.dirty && !r.finishing {
+		if err := writeSidecar(r.cfg.fs, r.dir, r.sidecar(StatusInProgress)); err != nil {
+			r.fail(fmt.Errorf("write sidecar: %w", err))
+			return
+		}
+		r.dirty = false
 	}
 	if r.dataBytes+int64(len(b)) > maxDataBytes {
 		r.fail(fmt.Errorf("write %s: %w", r.wavPath, ErrTooLong))
@@ -228,6 +238,7 @@ func (r *Recorder) writeHeader() error {
 
 // finish is Close on the writer goroutine.
 func (r *Recorder) finish() error {
+	r.finishing = true // the final sidecar follows: no in-progress one before the last audio
 	r.drain()
 	if err := r.Err(); err != nil {
 		return err
