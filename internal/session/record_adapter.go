@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/record"
@@ -38,8 +39,8 @@ func (a recordAdapter) Write(l Leg, ssrc, ts uint32, f *mask.RecordFrame) error 
 // RecordAudio and PrefetchRecord make the adapter the relay's recording sink
 // itself (relay.RecordSink, relay.RecordPrefetcher): the relay calls the
 // recorder through no closure, and warms its state with the packet's.
-func (a recordAdapter) RecordAudio(d relay.Direction, ssrc, ts uint32, f *mask.RecordFrame) {
-	_ = a.r.WriteG711(record.Leg(d.From()), ssrc, ts, f.Law, f.Codes, f.Silent)
+func (a recordAdapter) RecordAudio(d relay.Direction, ssrc, ts uint32, at time.Time, f *mask.RecordFrame) {
+	_ = a.r.WriteG711At(record.Leg(d.From()), ssrc, ts, at, f.Law, f.Codes, f.Silent)
 }
 
 func (a recordAdapter) PrefetchRecord(d relay.Direction, stage int) {

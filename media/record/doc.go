@@ -34,7 +34,12 @@
 // a remote that stops sending leaves its channel silent while the other
 // goes on. Audio is held for a jitter window (300 ms) before it is
 // flushed, so reordered frames land in place; a frame older than what
-// was already flushed is dropped and counted as late. A newer frame more
+// was already flushed is dropped and counted as late, unless it reached
+// hush in time and was held upstream: WriteG711At takes a frame with its
+// arrival time (the recording tap holds the last 80 ms of a talk spurt
+// until it has analysed what follows, which may be the next spurt or the
+// end of the call), and such a frame is written into its place, in the
+// buffer or on disk, pauses respected. A newer frame more
 // than the resync threshold (1 s) away from its arrival time (a
 // timestamp jump, a sender whose clock stalled or restarted) or an older
 // one more than that behind re-anchors the leg by wall clock. Slow drift

@@ -167,6 +167,7 @@ type Recorder struct {
 	finishing bool
 	hdr       [headerSize]byte
 	scratch   [slotSamples]int16 // a G.711 slot, decoded
+	patchBuf  [slotSamples * frameBytes]byte
 }
 
 // New creates <dir>/<id>.wav and <dir>/<id>.json (status in_progress)
@@ -272,6 +273,28 @@ func (r *Recorder) WriteG711(leg Leg, ssrc, ts uint32, law g711.Law, codes []byt
 		return err
 	}
 	if !q.pushG711(ssrc, ts, r.arrival(), law, codes, silent) {
+		q.dropped.Add(1)
+		return ErrRingFull
+	}
+	r.kickIfHalf(q)
+	return nil
+}
+
+// WriteG711At is WriteG711 for a frame whose first sample reached hush at
+// the given time. The frame is placed there, however long the caller held
+// it: a tap that keeps the last frames of a talk spurt until more audio
+// (or the end of the call) lets it decide about them hands them over late,
+// and they still land where they were said. A held frame whose place was
+// already written to the file is written into it there (see timeline.patch).
+func (r *Recorder) WriteG711At(leg Leg, ssrc, ts uint32, at time.Time, law g711.Law, codes []byte, silent []bool) error {
+	if law != g711.Ulaw && law != g711.Alaw {
+		return fmt.Errorf("%w: %v", ErrBadLaw, law)
+	}
+	q, err := r.writable(leg, len(codes))
+	if q == nil {
+		return err
+	}
+	if !q.pushG711(ssrc, ts, max(r.posAt(at), 0), law, codes, silent) {
 		q.dropped.Add(1)
 		return ErrRingFull
 	}

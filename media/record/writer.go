@@ -2,6 +2,7 @@ package record
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -109,11 +110,44 @@ func (r *Recorder) drain() {
 		r.work[i] = ctlItem{}
 	}
 	r.work = r.work[:0]
+	r.applyPatches()
 	for i := range r.tl.counts {
 		r.late[i].Store(r.tl.counts[i].late)
 		r.reanchors[i].Store(r.tl.counts[i].reanchors)
 		r.drift[i].Store(r.tl.counts[i].drift)
 	}
+}
+
+// applyPatches writes held audio into the file where its place was
+// already written (timeline.patch): read the stereo frames, set the leg's
+// channel, write them back. Rare: once at the end of a talk spurt the tap
+// held, or at the end of the call.
+func (r *Recorder) applyPatches() {
+	tl := r.tl
+	for _, p := range tl.patches {
+		if !r.ok() {
+			break
+		}
+		pcm := tl.patchPCM[p.off : p.off+int64(p.n)]
+		for len(pcm) > 0 {
+			k := min(len(pcm), slotSamples)
+			b := r.patchBuf[:k*frameBytes]
+			off := headerSize + p.at*frameBytes
+			if _, err := r.f.ReadAt(b, off); err != nil {
+				r.fail(fmt.Errorf("patch %s: %w", r.wavPath, err))
+				break
+			}
+			for i, v := range pcm[:k] {
+				binary.LittleEndian.PutUint16(b[i*frameBytes+p.leg*2:], uint16(v))
+			}
+			if _, err := r.f.WriteAt(b, off); err != nil {
+				r.fail(fmt.Errorf("patch %s: %w", r.wavPath, err))
+				break
+			}
+			pcm, p.at = pcm[k:], p.at+int64(k)
+		}
+	}
+	tl.patches, tl.patchPCM = tl.patches[:0], tl.patchPCM[:0]
 }
 
 // step is one writer round: drain, flush the timeline up to the jitter

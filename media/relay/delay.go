@@ -35,7 +35,7 @@ type delayLine struct {
 
 // RecordAudio passes a frame of the line's direction to the tap's sink.
 func (d *delayLine) RecordAudio(ssrc, ts uint32, f *mask.RecordFrame) {
-	d.rec.RecordAudio(d.dir, ssrc, ts, f)
+	d.rec.RecordAudio(d.dir, ssrc, ts, d.c.epoch.Add(f.Arrival), f)
 }
 
 func newDelayLine(c *Call, in Leg, tx sendFunc, late time.Duration) *delayLine {
@@ -124,7 +124,7 @@ func (d *delayLine) handle(p *Packet) bool {
 				d.mk = d.newMasker()
 			}
 			d.mk.Configure(mask.Policy{Keys: keys}, p.codecs)
-			d.mk.Observe(&p.Header, p.Buf)
+			d.mk.Observe(&p.Header, p.Buf, d.since(p.at)-p.age)
 		}
 		return false
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hushmedia/hush/media/mask"
 )
@@ -20,7 +21,7 @@ type tapSink struct {
 	prefetch [NumDirections][RecordPrefetchStages + 1]atomic.Int64
 }
 
-func (s *tapSink) RecordAudio(dir Direction, ssrc, ts uint32, f *mask.RecordFrame) {
+func (s *tapSink) RecordAudio(dir Direction, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pcm := f.PCM(make([]int16, len(f.Codes)))
@@ -47,7 +48,9 @@ func (s *tapSink) tap(asSink bool) RecordTap {
 	if asSink {
 		t.Sink = s
 	} else {
-		t.Audio = s.RecordAudio
+		t.Audio = func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame) {
+			s.RecordAudio(dir, ssrc, ts, time.Time{}, f)
+		}
 	}
 	return t
 }
