@@ -171,7 +171,11 @@ func TestCrashRecordingRepaired(t *testing.T) {
 	p := pace(wires[:], marks...)
 	defer p.stop()
 
-	wavPath := filepath.Join(recDir, s.RecordingId+".wav")
+	wavs, _ := filepath.Glob(filepath.Join(recDir, "*", "*", "*", s.RecordingId+".wav")) // filed by day
+	if len(wavs) != 1 {
+		t.Fatalf("recording files %v", wavs)
+	}
+	wavPath := wavs[0]
 	ckptBytes := waitCheckpoint(t, wavPath, 8*time.Second)
 	ckptSlot := int(p.slot.Load())
 	if ckptSlot+50 >= slots {

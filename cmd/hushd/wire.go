@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
 	"github.com/hushmedia/hush/internal/session"
 	"github.com/hushmedia/hush/media/record"
+	"github.com/hushmedia/hush/media/record/index"
 	"github.com/hushmedia/hush/media/relay"
 )
 
@@ -32,30 +36,48 @@ func policyDefaults(cfg *config.Config) (session.Policy, session.MaskPolicy) {
 }
 
 // setupRecording prepares the recordings directory, repairs recordings a crash left open,
-// and returns the recorder factory (nil when recording is off) and the directory QA reads.
-func setupRecording(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (session.RecorderFactory, string, error) {
+// brings the recordings index up to date, and returns the recorder factory and the index
+// QA reads (both nil when recording is off). The caller closes the index after the last
+// recording has closed.
+func setupRecording(ctx context.Context, cfg *config.Config, log *slog.Logger) (session.RecorderFactory, *index.Index, error) {
 	if !cfg.Recording.Enabled {
-		return nil, "", nil
+		return nil, nil, nil
 	}
-	dir := cfg.Recording.Dir
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, "", fmt.Errorf("recording.dir: %w", err)
+	root := cfg.Recording.Dir
+	if err := os.MkdirAll(root, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("recording.dir: %w", err)
 	}
-	results, err := record.Repair(dir)
+	dirs, err := record.Dirs(root)
 	if err != nil {
-		return nil, "", fmt.Errorf("recording.dir: repair: %w", err)
+		return nil, nil, fmt.Errorf("recording.dir: %w", err)
 	}
-	for _, r := range results {
-		if r.Err != nil {
-			log.Error("recording could not be repaired", "recording_id", r.RecordingID, "err", r.Err)
-			continue
+	for _, d := range dirs {
+		results, err := record.Repair(filepath.Join(root, d))
+		if err != nil {
+			return nil, nil, fmt.Errorf("recording.dir: repair: %w", err)
 		}
-		log.Warn("recording left open by a crash was repaired", "recording_id", r.RecordingID,
-			"status", string(r.Status), "samples", r.FileSamples)
+		for _, r := range results {
+			if r.Err != nil {
+				log.Error("recording could not be repaired", "recording_id", r.RecordingID, "err", r.Err)
+				continue
+			}
+			log.Warn("recording left open by a crash was repaired", "recording_id", r.RecordingID,
+				"status", string(r.Status), "samples", r.FileSamples)
+		}
 	}
-	// The recording tap delivers audio L_rec behind live; the recorder moves pauses by
-	// as much, so a pause covers exactly what was said during it.
-	return session.RecordFactory(dir, record.WithInputDelay(cfg.Recording.LookAhead)), dir, nil
+	idx, rep, err := index.Open(ctx, root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("recording.dir: index: %w", err)
+	}
+	if rep.Rebuilt || rep.Dirs > 0 {
+		log.Info("recordings index updated from the sidecars", "rebuilt", rep.Rebuilt, "why", rep.Why,
+			"directories", rep.Dirs, "indexed", rep.Indexed, "removed", rep.Removed, "unreadable", rep.Skipped,
+			"took", rep.Duration.Round(time.Millisecond).String())
+	}
+	// The recording tap hands each frame over with its arrival time; the input delay
+	// places what comes without one (and moves pauses by as much, so a pause covers
+	// exactly what was said during it).
+	return session.RecordFactory(root, idx, record.WithInputDelay(cfg.Recording.LookAhead)), idx, nil
 }
 
 // relayOptions resolves the metric label children once; every call shares them.

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/hushmedia/hush/media/record"
+	"github.com/hushmedia/hush/media/record/index"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -47,7 +48,12 @@ func recordingClient(t *testing.T, dir string) hushv1.RecordingServiceClient {
 	t.Helper()
 	ln := bufconn.Listen(1 << 20)
 	g := grpc.NewServer()
-	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{dir: dir})
+	idx, _, err := index.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: idx})
 	go g.Serve(ln)
 	t.Cleanup(g.Stop)
 	conn, err := grpc.NewClient("passthrough:///bufnet",

@@ -117,6 +117,15 @@ type RecordPrefetcher interface {
 	PrefetchRecord(dir Direction, stage int)
 }
 
+// UndecodableRecorder is a RecordSink that wants to know of audio it gets
+// nothing of: RecordUndecodable runs on the packet goroutine for each RTP
+// packet of dir whose payload type hush cannot decode (not G.711, CN or
+// the leg's telephone-event), which the recording therefore hears as
+// silence. It must not block or allocate.
+type UndecodableRecorder interface {
+	RecordUndecodable(dir Direction, pt uint8)
+}
+
 // RecordPrefetchStages is how many stages a RecordPrefetcher is asked for.
 const RecordPrefetchStages = 3
 
