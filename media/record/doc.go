@@ -114,11 +114,17 @@
 //
 // # Integration
 //
-// hushd calls Repair(dir) once at start-up, New per session (a failure
+// hushd files recordings by the UTC day they start (DateDir: root/YYYY/MM/DD;
+// recordings from before that layout stay in root) and calls Repair on each
+// directory of Dirs(root) once at start-up, New per session (a failure
 // there means the call runs unrecorded), hands the recorder to the two
-// packet goroutines for Write, calls Pause/Resume/MarkMask/Note from the
-// control plane, polls Stats for metrics, and Close at hangup (off the
-// packet path: it waits for the disk). QA uses List, Get and WAVPath.
+// packet goroutines for WriteG711At (and Undecodable for packets in a codec
+// it cannot decode, which the sidecar counts: content partial, or
+// undecodable when no audio at all was recorded), calls
+// Pause/Resume/MarkMask/Note from the control plane, polls Stats for
+// metrics, and Close at hangup (off the packet path: it waits for the
+// disk). WithOnSidecar hands every sidecar the recorder writes to the index
+// QA lists recordings from (package index); Get and WAVPath read one.
 // Memory per recording is about 210 KB: two 64-slot rings (43 KB), the
 // 4 s pending timeline (128 KB) and a 40 KB write buffer; one writer
 // goroutine per recording.
