@@ -73,6 +73,9 @@ func Open(ctx context.Context, root string) (*Index, Report, error) {
 	if err != nil {
 		return nil, rep, err
 	}
+	// Put runs on a recorder's writer goroutine, and at a call's start on CreateSession's
+	// path: wait little for others to share a commit.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	x := &Index{root: root, db: db, pending: map[string]stored{}, touched: map[string]bool{}}
 	if why != "" {
 		rep.Rebuilt, rep.Why = true, why
