@@ -150,3 +150,29 @@ func TestRecordingService(t *testing.T) {
 		t.Errorf("offset past end: %v", err)
 	}
 }
+
+// TestListRecordingsStopsWhenCallerGivesUp: a ListRecordings whose caller has gone (its
+// context cancelled or past its deadline) does no work and says so.
+func TestListRecordingsStopsWhenCallerGivesUp(t *testing.T) {
+	dir := t.TempDir()
+	makeRecording(t, dir, "rec-a", "call-1")
+	idx, _, err := index.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	srv := &RecordingServer{store: idx}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := srv.ListRecordings(ctx, &hushv1.ListRecordingsRequest{}); status.Code(err) != codes.Canceled {
+		t.Errorf("cancelled: %v", err)
+	}
+	ctx, cancel = context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := srv.ListRecordings(ctx, &hushv1.ListRecordingsRequest{}); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("past its deadline: %v", err)
+	}
+	if _, err := srv.ListRecordings(context.Background(), &hushv1.ListRecordingsRequest{PageToken: "bogus"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("bad page token: %v", err)
+	}
+}
