@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/hushmedia/hush/internal/config"
@@ -35,8 +34,8 @@ func policyDefaults(cfg *config.Config) (session.Policy, session.MaskPolicy) {
 	}, mp(cfg.Masking.CaptureMode)
 }
 
-// setupRecording prepares the recordings directory, repairs recordings a crash left open,
-// brings the recordings index up to date, and returns the recorder factory and the index
+// setupRecording prepares the recordings directory, brings the recordings index up to date
+// and repairs recordings a crash left open (where the index finds changes), and returns the recorder factory and the index
 // QA reads (both nil when recording is off). The caller closes the index after the last
 // recording has closed.
 func setupRecording(ctx context.Context, cfg *config.Config, log *slog.Logger) (session.RecorderFactory, *index.Index, error) {
@@ -47,14 +46,12 @@ func setupRecording(ctx context.Context, cfg *config.Config, log *slog.Logger) (
 	if err := os.MkdirAll(root, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("recording.dir: %w", err)
 	}
-	dirs, err := record.Dirs(root)
-	if err != nil {
-		return nil, nil, fmt.Errorf("recording.dir: %w", err)
-	}
-	for _, d := range dirs {
-		results, err := record.Repair(filepath.Join(root, d))
+	// Repair runs where the index finds a directory changed since hushd last stopped
+	// cleanly: where a crash can have left recordings open (everywhere on a rebuild).
+	repair := func(dir string) error {
+		results, err := record.Repair(dir)
 		if err != nil {
-			return nil, nil, fmt.Errorf("recording.dir: repair: %w", err)
+			return fmt.Errorf("repair: %w", err)
 		}
 		for _, r := range results {
 			if r.Err != nil {
@@ -64,8 +61,9 @@ func setupRecording(ctx context.Context, cfg *config.Config, log *slog.Logger) (
 			log.Warn("recording left open by a crash was repaired", "recording_id", r.RecordingID,
 				"status", string(r.Status), "samples", r.FileSamples)
 		}
+		return nil
 	}
-	idx, rep, err := index.Open(ctx, root)
+	idx, rep, err := index.Open(ctx, root, index.WithRepair(repair))
 	if err != nil {
 		return nil, nil, fmt.Errorf("recording.dir: index: %w", err)
 	}

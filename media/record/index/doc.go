@@ -21,6 +21,9 @@
 // directories on disk (the root and every YYYY/MM/DD directory, see
 // record.Dirs) and rescans those that changed (a crash, Repair, a restore,
 // a deletion by a retention job), dropping entries whose sidecar is gone.
+// Those are also the only directories where a crash can have left a
+// recording open, so start-up repair (WithRepair) reads them and no others:
+// a restart does not read a million sidecars.
 //
 // Every walk checks its context, and one List examines at most MaxScan
 // keys: a narrow filter over many recordings returns a short page (possibly

@@ -62,12 +62,31 @@ type Report struct {
 	Duration time.Duration
 }
 
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	repair func(dir string) error
+}
+
+// WithRepair has Open call repair with the path of every directory it is
+// about to rescan, first: the directories that changed since the last clean
+// Close, which are where a crash can have left recordings open (hushd runs
+// record.Repair there). On a rebuild that is every directory. An error
+// stops Open.
+func WithRepair(repair func(dir string) error) Option {
+	return func(o *options) { o.repair = repair }
+}
+
 // Open opens (or creates) the index of root and brings it up to date with
-// the sidecars on disk (see the package doc). Call it after record.Repair.
-// ctx bounds the rescan.
-func Open(ctx context.Context, root string) (*Index, Report, error) {
+// the sidecars on disk (see the package doc). ctx bounds the rescan.
+func Open(ctx context.Context, root string, opts ...Option) (*Index, Report, error) {
 	t0 := time.Now()
 	var rep Report
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	path := filepath.Join(root, FileName)
 	db, why, err := openDB(path)
 	if err != nil {
@@ -80,7 +99,7 @@ func Open(ctx context.Context, root string) (*Index, Report, error) {
 	if why != "" {
 		rep.Rebuilt, rep.Why = true, why
 	}
-	if err := x.reconcile(ctx, &rep); err != nil {
+	if err := x.reconcile(ctx, &rep, o.repair); err != nil {
 		db.Close()
 		return nil, rep, err
 	}
@@ -139,7 +158,7 @@ func openDB(path string) (*bolt.DB, string, error) {
 
 // reconcile rescans the directories whose modification time is not the one
 // recorded at the last clean Close, and forgets directories that are gone.
-func (x *Index) reconcile(ctx context.Context, rep *Report) error {
+func (x *Index) reconcile(ctx context.Context, rep *Report, repair func(string) error) error {
 	dirs, err := record.Dirs(x.root)
 	if err != nil {
 		return err
@@ -165,6 +184,15 @@ func (x *Index) reconcile(ctx context.Context, rep *Report) error {
 		}
 		if fp, ok := known[d]; ok && fp == mt && !rep.Rebuilt {
 			continue
+		}
+		if repair != nil {
+			if err := repair(filepath.Join(x.root, d)); err != nil {
+				return err
+			}
+			// Repair rewrites sidecars: the fingerprint is the directory after it.
+			if mt, err = dirMtime(filepath.Join(x.root, d)); err != nil {
+				return err
+			}
 		}
 		if err := x.rescan(ctx, d, mt, rep); err != nil {
 			return err

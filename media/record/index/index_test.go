@@ -207,10 +207,19 @@ func TestOpenFollowsTheSidecars(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Unchanged: nothing rescanned.
-	x, rep = open(t, root)
-	if rep.Rebuilt || rep.Dirs != 0 {
-		t.Errorf("reopen unchanged: %+v", rep)
+	// Unchanged: nothing rescanned, nothing to repair.
+	var repaired []string
+	repair := WithRepair(func(dir string) error {
+		rel, _ := filepath.Rel(root, dir)
+		repaired = append(repaired, rel)
+		return nil
+	})
+	x, rep, err = Open(context.Background(), root, repair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rebuilt || rep.Dirs != 0 || len(repaired) != 0 {
+		t.Errorf("reopen unchanged: %+v, repaired %v", rep, repaired)
 	}
 	x.Close()
 
@@ -221,9 +230,15 @@ func TestOpenFollowsTheSidecars(t *testing.T) {
 		}
 	}
 	writeRecording(t, root, record.DateDir(t0.Add(72*time.Hour)), "dated-3", t0.Add(72*time.Hour), nil)
-	x, rep = open(t, root)
+	x, rep, err = Open(context.Background(), root, repair)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if rep.Removed != 1 || rep.Indexed != 1 || rep.Dirs != 2 {
 		t.Errorf("reopen after changes: %+v", rep)
+	}
+	if want := []string{record.DateDir(t0), record.DateDir(t0.Add(72 * time.Hour))}; !slices.Equal(repaired, want) {
+		t.Errorf("repaired %v, want the changed directories %v", repaired, want)
 	}
 	if got := all(t, x, Query{Limit: 10}); !slices.Equal(got, []string{"dated-3", "dated-2", "flat-1"}) {
 		t.Errorf("listed %v", got)
