@@ -66,6 +66,9 @@ func (a *app) printSession(s *hushv1.Session) error {
 	if s.GetRecordingId() != "" {
 		row("recording id", "%s", s.GetRecordingId())
 	}
+	for _, w := range s.GetWarnings() {
+		row("warning", "%s: %s", w.GetField(), w.GetMessage())
+	}
 	return tw.Flush()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -408,7 +409,15 @@ func TestSecureCaptureEndToEnd(t *testing.T) {
 		t.Fatalf("audit log: %v", err)
 	}
 	leaks("the audit log", string(audit))
-	recs, _ := filepath.Glob(filepath.Join(recDir, "*"))
+	var recs []string // every file hushd wrote for recordings: WAVs, sidecars, the index
+	if err := filepath.WalkDir(recDir, func(path string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			recs = append(recs, path)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	wavs := 0
 	for _, f := range recs {
 		b, err := os.ReadFile(f)

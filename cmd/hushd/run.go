@@ -107,9 +107,19 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	defer engine.Close() // deferred first, so it runs after the sessions' calls closed
 	log.Info("media engine", "engine", engine.Name())
 	defaults, captureMask := policyDefaults(cfg)
-	recorder, recDir, err := setupRecording(cfg, log, m)
+	recorder, recIndex, err := setupRecording(ctx, cfg, log)
 	if err != nil {
 		return err
+	}
+	var recordings api.RecordingStore
+	if recIndex != nil {
+		recordings = recIndex
+		// Deferred before the sessions' end: closes after the last recording did.
+		defer func() {
+			if err := recIndex.Close(); err != nil {
+				log.Error("recordings index close", "err", err)
+			}
+		}()
 	}
 	defaults.Recording.Off = recorder == nil
 	sessions := session.NewRegistry(session.Config{
@@ -155,7 +165,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
-		RecordingDir: recDir,
+		Recordings: recordings,
 	})
 	d.srv = srv
 

@@ -270,6 +270,9 @@ func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
 	if in.Capture.On {
 		out.SecureCaptureState = hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_ON
 	}
+	for _, w := range in.Warnings {
+		out.Warnings = append(out.Warnings, &hushv1.SessionWarning{Code: warningCodes[w.Code], Field: w.Field, Message: w.Message})
+	}
 	if in.State == session.Ended {
 		out.State = hushv1.SessionState_SESSION_STATE_ENDED
 		out.EndTime = timestamppb.New(in.EndedAt)
@@ -297,6 +300,10 @@ func scrubLabels(labels map[string]string) map[string]string {
 		out[pan.Scrub(k)] = pan.Scrub(v)
 	}
 	return out
+}
+
+var warningCodes = map[session.WarningCode]hushv1.WarningCode{
+	session.WarnUndecodableCodec: hushv1.WarningCode_WARNING_CODE_UNDECODABLE_CODEC,
 }
 
 var recordingStates = map[session.RecordingState]hushv1.RecordingState{
@@ -359,6 +366,8 @@ func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 		}}
 	case session.EventRecordingFailed:
 		out.Event = &hushv1.SessionEvent_RecordingFailed{RecordingFailed: &hushv1.RecordingFailed{Reason: pan.Scrub(e.RecordingFailure)}}
+	case session.EventUndecodableAudio:
+		out.Event = &hushv1.SessionEvent_UndecodableAudio{UndecodableAudio: &hushv1.UndecodableAudio{Leg: legNames[e.Leg], PayloadType: uint32(e.PayloadType)}}
 	case session.EventEnded:
 		out.Event = &hushv1.SessionEvent_Ended{Ended: &hushv1.SessionEnded{Reason: endReasons[e.Reason], Session: c.sessionPB(e.Session)}}
 	}

@@ -35,8 +35,8 @@ type Options struct {
 	Defaults                 session.Policy
 	Drainer                  Drainer
 	DrainTimeout             time.Duration
-	// RecordingDir is where recordings are ("" when recording is off).
-	RecordingDir string
+	// Recordings is where QA finds recordings (nil when recording is off).
+	Recordings RecordingStore
 
 	// Security. Creds nil serves plaintext; Limiter nil does not limit; Authorizer nil
 	// authenticates nobody (auth.mode none); Auditor nil records nothing.
@@ -128,10 +128,10 @@ func NewServer(o Options) *Server {
 		opts = append(opts, grpc.Creds(o.Creds))
 	}
 	g := grpc.NewServer(opts...)
-	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.RecordingDir != ""}
+	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.Recordings != nil}
 	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
-	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{dir: o.RecordingDir, aud: o.Auditor})
+	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, aud: o.Auditor})
 	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
 
 	h := health.NewServer()

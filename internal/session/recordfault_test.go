@@ -109,7 +109,7 @@ func TestRecordingFaultKeepsCall(t *testing.T) {
 	reg := NewRegistry(Config{
 		Media:    RelayFactory(alloc, RelayConfig{}),
 		Defaults: Policy{StrictSource: true, IdleTimeout: time.Minute},
-		Recorder: RecordFactory(t.TempDir(), record.WithFS(disk), record.WithClock(clk),
+		Recorder: RecordFactory(t.TempDir(), nil, record.WithFS(disk), record.WithClock(clk),
 			record.WithCheckpointInterval(100*time.Millisecond)),
 		Hooks: Hooks{RecordingFailed: func() { failures.Add(1) }},
 	})

@@ -194,6 +194,9 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	}
 	r.log.Info("session created", "session_id", s.id, "call_id", s.callID,
 		"customer_local", info.Customer.Local, "agent_local", info.Agent.Local)
+	for _, w := range info.Warnings {
+		r.log.Warn("session set up with a warning", "session_id", s.id, "field", w.Field, "warning", w.Message)
+	}
 	return info, nil
 }
 

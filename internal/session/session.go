@@ -50,7 +50,7 @@ func (s *Session) infoLocked() Info {
 	in := Info{
 		ID: s.id, CallID: s.callID, AgentID: s.agentID, Labels: s.labels,
 		Policy: s.policy, State: Active, Created: s.created, Capture: s.cap.info(),
-		Recording: s.rec.info(),
+		Recording: s.rec.info(), Warnings: s.warningsLocked(),
 	}
 	for l := Customer; l <= Agent; l++ {
 		li := in.Leg(l)

@@ -166,6 +166,7 @@ type Info struct {
 	EndReason           EndReason
 	Capture             CaptureInfo
 	Recording           RecordingInfo
+	Warnings            []Warning
 }
 
 // Leg returns the info of one leg.
@@ -190,6 +191,7 @@ const (
 	EventRecording
 	EventMaxPause
 	EventRecordingFailed
+	EventUndecodableAudio // a leg sent audio in a codec hush cannot decode
 )
 
 // Event is one change to a session. Events of one session have increasing Seq.
@@ -213,6 +215,7 @@ type Event struct {
 	PausedFor        time.Duration  // max pause
 	Resumed          bool           // max pause: resumed automatically
 	RecordingFailure string         // recording failed
+	PayloadType      uint8          // undecodable audio
 }
 
 // Update changes a session as after a re-INVITE. Nil fields are left alone.

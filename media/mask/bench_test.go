@@ -52,7 +52,7 @@ func (r *pathRig) step1() {
 	h := r.hs[j]
 	h.Timestamp += r.step
 	if r.observe {
-		r.k.Observe(&h, r.pkts[j])
+		r.k.Observe(&h, r.pkts[j], r.now)
 	} else {
 		r.k.Push(&h, r.pkts[j], r.now)
 	}

@@ -115,9 +115,13 @@
 // forwarding policy), delayed on the sample timeline by L_rec (80 ms), and
 // the masked stretches for the sidecar; with a tap the detector runs on
 // every audio packet of both directions, masked or not, and Close delivers
-// the frames still queued. The tap's Sink is called through no closure (each
-// delay line holds its direction's), and a Sink that is a RecordPrefetcher
-// has its state prefetched with the packet's in the io_uring engine.
+// the frames still queued. Each frame comes with the time its first sample
+// arrived: the last frames of a talk spurt wait for what follows (the next
+// spurt, or Close), and the recording places them by it. The tap's Sink is
+// called through no closure (each delay line holds its direction's), a Sink
+// that is a RecordPrefetcher has its state prefetched with the packet's in
+// the io_uring engine, and one that is an UndecodableRecorder hears of each
+// packet in a codec hush cannot decode (silence in the recording).
 //
 // In the epoll and io_uring engines L counts from the packet's arrival at
 // the socket (the kernel's SO_TIMESTAMPNS receive stamp), so time spent

@@ -773,7 +773,11 @@ type Session struct {
 	// Output only. Set once the session has ended.
 	EndReason EndReason `protobuf:"varint,14,opt,name=end_reason,json=endReason,proto3,enum=hush.v1.EndReason" json:"end_reason,omitempty"`
 	// Output only. The recording of this session, when recording.
-	RecordingId   string `protobuf:"bytes,15,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	RecordingId string `protobuf:"bytes,15,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	// Output only. Conditions of this session's setup the caller should know about (for
+	// example a codec hush cannot decode on a recorded or masked leg). They do not stop the
+	// session; they follow its current legs and policy.
+	Warnings      []*SessionWarning `protobuf:"bytes,16,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -913,6 +917,76 @@ func (x *Session) GetRecordingId() string {
 	return ""
 }
 
+func (x *Session) GetWarnings() []*SessionWarning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+// SessionWarning is one condition of a session's setup that the caller should know about.
+type SessionWarning struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  WarningCode            `protobuf:"varint,1,opt,name=code,proto3,enum=hush.v1.WarningCode" json:"code,omitempty"`
+	// The request field it concerns, e.g. "customer.codecs[9]".
+	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// What it means, in words.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionWarning) Reset() {
+	*x = SessionWarning{}
+	mi := &file_hush_v1_session_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionWarning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionWarning) ProtoMessage() {}
+
+func (x *SessionWarning) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionWarning.ProtoReflect.Descriptor instead.
+func (*SessionWarning) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SessionWarning) GetCode() WarningCode {
+	if x != nil {
+		return x.Code
+	}
+	return WarningCode_WARNING_CODE_UNSPECIFIED
+}
+
+func (x *SessionWarning) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *SessionWarning) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // Leg is one party's media: where hush receives it and where hush sends it.
 type Leg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -943,7 +1017,7 @@ type Leg struct {
 
 func (x *Leg) Reset() {
 	*x = Leg{}
-	mi := &file_hush_v1_session_proto_msgTypes[12]
+	mi := &file_hush_v1_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1029,7 @@ func (x *Leg) String() string {
 func (*Leg) ProtoMessage() {}
 
 func (x *Leg) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[12]
+	mi := &file_hush_v1_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1042,7 @@ func (x *Leg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Leg.ProtoReflect.Descriptor instead.
 func (*Leg) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{12}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Leg) GetRemoteAddr() string {
@@ -1050,7 +1124,7 @@ type LegStats struct {
 
 func (x *LegStats) Reset() {
 	*x = LegStats{}
-	mi := &file_hush_v1_session_proto_msgTypes[13]
+	mi := &file_hush_v1_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1136,7 @@ func (x *LegStats) String() string {
 func (*LegStats) ProtoMessage() {}
 
 func (x *LegStats) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[13]
+	mi := &file_hush_v1_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1149,7 @@ func (x *LegStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegStats.ProtoReflect.Descriptor instead.
 func (*LegStats) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{13}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LegStats) GetRtpPacketsReceived() uint64 {
@@ -1151,7 +1225,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_hush_v1_session_proto_msgTypes[14]
+	mi := &file_hush_v1_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1237,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[14]
+	mi := &file_hush_v1_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1250,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{14}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Policy) GetCustomerToAgent() *MaskingPolicy {
@@ -1249,7 +1323,7 @@ type MaskingPolicy struct {
 
 func (x *MaskingPolicy) Reset() {
 	*x = MaskingPolicy{}
-	mi := &file_hush_v1_session_proto_msgTypes[15]
+	mi := &file_hush_v1_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1335,7 @@ func (x *MaskingPolicy) String() string {
 func (*MaskingPolicy) ProtoMessage() {}
 
 func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[15]
+	mi := &file_hush_v1_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1348,7 @@ func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaskingPolicy.ProtoReflect.Descriptor instead.
 func (*MaskingPolicy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{15}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *MaskingPolicy) GetMode() MaskMode {
@@ -1320,6 +1394,7 @@ type SessionEvent struct {
 	//	*SessionEvent_Digits
 	//	*SessionEvent_MaxPauseExceeded
 	//	*SessionEvent_RecordingFailed
+	//	*SessionEvent_UndecodableAudio
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1327,7 +1402,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1339,7 +1414,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1352,7 +1427,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SessionEvent) GetSessionId() string {
@@ -1478,6 +1553,15 @@ func (x *SessionEvent) GetRecordingFailed() *RecordingFailed {
 	return nil
 }
 
+func (x *SessionEvent) GetUndecodableAudio() *UndecodableAudio {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_UndecodableAudio); ok {
+			return x.UndecodableAudio
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -1519,6 +1603,10 @@ type SessionEvent_RecordingFailed struct {
 	RecordingFailed *RecordingFailed `protobuf:"bytes,18,opt,name=recording_failed,json=recordingFailed,proto3,oneof"`
 }
 
+type SessionEvent_UndecodableAudio struct {
+	UndecodableAudio *UndecodableAudio `protobuf:"bytes,19,opt,name=undecodable_audio,json=undecodableAudio,proto3,oneof"`
+}
+
 func (*SessionEvent_Snapshot) isSessionEvent_Event() {}
 
 func (*SessionEvent_Updated) isSessionEvent_Event() {}
@@ -1537,6 +1625,8 @@ func (*SessionEvent_MaxPauseExceeded) isSessionEvent_Event() {}
 
 func (*SessionEvent_RecordingFailed) isSessionEvent_Event() {}
 
+func (*SessionEvent_UndecodableAudio) isSessionEvent_Event() {}
+
 type SessionUpdated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Paths that changed (as in UpdateSessionRequest.update_mask).
@@ -1548,7 +1638,7 @@ type SessionUpdated struct {
 
 func (x *SessionUpdated) Reset() {
 	*x = SessionUpdated{}
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1650,7 @@ func (x *SessionUpdated) String() string {
 func (*SessionUpdated) ProtoMessage() {}
 
 func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1663,7 @@ func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionUpdated.ProtoReflect.Descriptor instead.
 func (*SessionUpdated) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SessionUpdated) GetPaths() []string {
@@ -1602,7 +1692,7 @@ type LegLatched struct {
 
 func (x *LegLatched) Reset() {
 	*x = LegLatched{}
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +1704,7 @@ func (x *LegLatched) String() string {
 func (*LegLatched) ProtoMessage() {}
 
 func (x *LegLatched) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +1717,7 @@ func (x *LegLatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegLatched.ProtoReflect.Descriptor instead.
 func (*LegLatched) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LegLatched) GetLeg() LegName {
@@ -1661,7 +1751,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1673,7 +1763,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1686,7 +1776,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SessionEnded) GetReason() EndReason {
@@ -1714,7 +1804,7 @@ type RecordingStateChanged struct {
 
 func (x *RecordingStateChanged) Reset() {
 	*x = RecordingStateChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1726,7 +1816,7 @@ func (x *RecordingStateChanged) String() string {
 func (*RecordingStateChanged) ProtoMessage() {}
 
 func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1739,7 +1829,7 @@ func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingStateChanged.ProtoReflect.Descriptor instead.
 func (*RecordingStateChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RecordingStateChanged) GetState() RecordingState {
@@ -1774,7 +1864,7 @@ type SecureCaptureChanged struct {
 
 func (x *SecureCaptureChanged) Reset() {
 	*x = SecureCaptureChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1786,7 +1876,7 @@ func (x *SecureCaptureChanged) String() string {
 func (*SecureCaptureChanged) ProtoMessage() {}
 
 func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1799,7 +1889,7 @@ func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureChanged.ProtoReflect.Descriptor instead.
 func (*SecureCaptureChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SecureCaptureChanged) GetState() SecureCaptureState {
@@ -1831,7 +1921,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1843,7 +1933,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1856,7 +1946,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -1897,7 +1987,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +1999,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +2012,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -1948,7 +2038,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2050,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2063,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -1981,6 +2071,60 @@ func (x *RecordingFailed) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+// UndecodableAudio: a leg sent audio hush cannot decode (the first such packet of the
+// leg). Its time is silence in the recording; in a masked direction it is not forwarded.
+type UndecodableAudio struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Leg           LegName                `protobuf:"varint,1,opt,name=leg,proto3,enum=hush.v1.LegName" json:"leg,omitempty"`
+	PayloadType   uint32                 `protobuf:"varint,2,opt,name=payload_type,json=payloadType,proto3" json:"payload_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndecodableAudio) Reset() {
+	*x = UndecodableAudio{}
+	mi := &file_hush_v1_session_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndecodableAudio) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndecodableAudio) ProtoMessage() {}
+
+func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndecodableAudio.ProtoReflect.Descriptor instead.
+func (*UndecodableAudio) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UndecodableAudio) GetLeg() LegName {
+	if x != nil {
+		return x.Leg
+	}
+	return LegName_LEG_NAME_UNSPECIFIED
+}
+
+func (x *UndecodableAudio) GetPayloadType() uint32 {
+	if x != nil {
+		return x.PayloadType
+	}
+	return 0
 }
 
 var File_hush_v1_session_proto protoreflect.FileDescriptor
@@ -2057,7 +2201,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"\x8b\x06\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"\xc0\x06\n" +
 	"\aSession\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
@@ -2077,10 +2221,15 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x121\n" +
 	"\n" +
 	"end_reason\x18\x0e \x01(\x0e2\x12.hush.v1.EndReasonR\tendReason\x12!\n" +
-	"\frecording_id\x18\x0f \x01(\tR\vrecordingId\x1a9\n" +
+	"\frecording_id\x18\x0f \x01(\tR\vrecordingId\x123\n" +
+	"\bwarnings\x18\x10 \x03(\v2\x17.hush.v1.SessionWarningR\bwarnings\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
+	"\x0eSessionWarning\x12(\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x14.hush.v1.WarningCodeR\x04code\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\x90\x03\n" +
 	"\x03Leg\x12\x1f\n" +
 	"\vremote_addr\x18\x01 \x01(\tR\n" +
 	"remoteAddr\x12(\n" +
@@ -2117,7 +2266,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x11.hush.v1.MaskModeR\x04mode\x128\n" +
 	"\n" +
 	"look_ahead\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tlookAhead\x12\x17\n" +
-	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\xc8\x05\n" +
+	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\x92\x06\n" +
 	"\fSessionEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -2135,7 +2284,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x0esecure_capture\x18\x0f \x01(\v2\x1d.hush.v1.SecureCaptureChangedH\x00R\rsecureCapture\x120\n" +
 	"\x06digits\x18\x10 \x01(\v2\x16.hush.v1.DigitProgressH\x00R\x06digits\x12I\n" +
 	"\x12max_pause_exceeded\x18\x11 \x01(\v2\x19.hush.v1.MaxPauseExceededH\x00R\x10maxPauseExceeded\x12E\n" +
-	"\x10recording_failed\x18\x12 \x01(\v2\x18.hush.v1.RecordingFailedH\x00R\x0frecordingFailedB\a\n" +
+	"\x10recording_failed\x18\x12 \x01(\v2\x18.hush.v1.RecordingFailedH\x00R\x0frecordingFailed\x12H\n" +
+	"\x11undecodable_audio\x18\x13 \x01(\v2\x19.hush.v1.UndecodableAudioH\x00R\x10undecodableAudioB\a\n" +
 	"\x05event\"R\n" +
 	"\x0eSessionUpdated\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12*\n" +
@@ -2166,7 +2316,10 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"paused_for\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\tpausedFor\x12\x18\n" +
 	"\aresumed\x18\x02 \x01(\bR\aresumed\")\n" +
 	"\x0fRecordingFailed\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason2\xc6\x05\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"Y\n" +
+	"\x10UndecodableAudio\x12\"\n" +
+	"\x03leg\x18\x01 \x01(\x0e2\x10.hush.v1.LegNameR\x03leg\x12!\n" +
+	"\fpayload_type\x18\x02 \x01(\rR\vpayloadType2\xc6\x05\n" +
 	"\x0eSessionService\x12@\n" +
 	"\rCreateSession\x12\x1d.hush.v1.CreateSessionRequest\x1a\x10.hush.v1.Session\x12:\n" +
 	"\n" +
@@ -2192,7 +2345,7 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 	return file_hush_v1_session_proto_rawDescData
 }
 
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_hush_v1_session_proto_goTypes = []any{
 	(*CreateSessionRequest)(nil),      // 0: hush.v1.CreateSessionRequest
 	(*GetSessionRequest)(nil),         // 1: hush.v1.GetSessionRequest
@@ -2206,113 +2359,120 @@ var file_hush_v1_session_proto_goTypes = []any{
 	(*StartSecureCaptureRequest)(nil), // 9: hush.v1.StartSecureCaptureRequest
 	(*StopSecureCaptureRequest)(nil),  // 10: hush.v1.StopSecureCaptureRequest
 	(*Session)(nil),                   // 11: hush.v1.Session
-	(*Leg)(nil),                       // 12: hush.v1.Leg
-	(*LegStats)(nil),                  // 13: hush.v1.LegStats
-	(*Policy)(nil),                    // 14: hush.v1.Policy
-	(*MaskingPolicy)(nil),             // 15: hush.v1.MaskingPolicy
-	(*SessionEvent)(nil),              // 16: hush.v1.SessionEvent
-	(*SessionUpdated)(nil),            // 17: hush.v1.SessionUpdated
-	(*LegLatched)(nil),                // 18: hush.v1.LegLatched
-	(*SessionEnded)(nil),              // 19: hush.v1.SessionEnded
-	(*RecordingStateChanged)(nil),     // 20: hush.v1.RecordingStateChanged
-	(*SecureCaptureChanged)(nil),      // 21: hush.v1.SecureCaptureChanged
-	(*DigitProgress)(nil),             // 22: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 23: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 24: hush.v1.RecordingFailed
-	nil,                               // 25: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 26: hush.v1.Session.LabelsEntry
-	nil,                               // 27: hush.v1.Leg.CodecsEntry
-	(*fieldmaskpb.FieldMask)(nil),     // 28: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 29: hush.v1.PauseBehavior
-	(*durationpb.Duration)(nil),       // 30: google.protobuf.Duration
-	(SessionState)(0),                 // 31: hush.v1.SessionState
-	(RecordingState)(0),               // 32: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 33: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 34: google.protobuf.Timestamp
-	(EndReason)(0),                    // 35: hush.v1.EndReason
-	(RecordingMode)(0),                // 36: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 37: hush.v1.StrictSource
-	(MaskMode)(0),                     // 38: hush.v1.MaskMode
-	(LegName)(0),                      // 39: hush.v1.LegName
-	(LuhnResult)(0),                   // 40: hush.v1.LuhnResult
+	(*SessionWarning)(nil),            // 12: hush.v1.SessionWarning
+	(*Leg)(nil),                       // 13: hush.v1.Leg
+	(*LegStats)(nil),                  // 14: hush.v1.LegStats
+	(*Policy)(nil),                    // 15: hush.v1.Policy
+	(*MaskingPolicy)(nil),             // 16: hush.v1.MaskingPolicy
+	(*SessionEvent)(nil),              // 17: hush.v1.SessionEvent
+	(*SessionUpdated)(nil),            // 18: hush.v1.SessionUpdated
+	(*LegLatched)(nil),                // 19: hush.v1.LegLatched
+	(*SessionEnded)(nil),              // 20: hush.v1.SessionEnded
+	(*RecordingStateChanged)(nil),     // 21: hush.v1.RecordingStateChanged
+	(*SecureCaptureChanged)(nil),      // 22: hush.v1.SecureCaptureChanged
+	(*DigitProgress)(nil),             // 23: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 24: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 25: hush.v1.RecordingFailed
+	(*UndecodableAudio)(nil),          // 26: hush.v1.UndecodableAudio
+	nil,                               // 27: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 28: hush.v1.Session.LabelsEntry
+	nil,                               // 29: hush.v1.Leg.CodecsEntry
+	(*fieldmaskpb.FieldMask)(nil),     // 30: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 31: hush.v1.PauseBehavior
+	(*durationpb.Duration)(nil),       // 32: google.protobuf.Duration
+	(SessionState)(0),                 // 33: hush.v1.SessionState
+	(RecordingState)(0),               // 34: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 35: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 36: google.protobuf.Timestamp
+	(EndReason)(0),                    // 37: hush.v1.EndReason
+	(WarningCode)(0),                  // 38: hush.v1.WarningCode
+	(RecordingMode)(0),                // 39: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 40: hush.v1.StrictSource
+	(MaskMode)(0),                     // 41: hush.v1.MaskMode
+	(LegName)(0),                      // 42: hush.v1.LegName
+	(LuhnResult)(0),                   // 43: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
-	12, // 0: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
-	12, // 1: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
-	14, // 2: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	25, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	13, // 0: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
+	13, // 1: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
+	15, // 2: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
+	27, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
 	11, // 4: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
-	12, // 5: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
-	12, // 6: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
-	14, // 7: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	28, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	29, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	30, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
-	12, // 11: hush.v1.Session.customer:type_name -> hush.v1.Leg
-	12, // 12: hush.v1.Session.agent:type_name -> hush.v1.Leg
-	14, // 13: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	26, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	31, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	32, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	33, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	22, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	34, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	34, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	35, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
-	27, // 22: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
-	13, // 23: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
-	15, // 24: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
-	15, // 25: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	36, // 26: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	30, // 27: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	37, // 28: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	30, // 29: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	38, // 30: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	30, // 31: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	34, // 32: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	11, // 33: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	17, // 34: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	18, // 35: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	19, // 36: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	20, // 37: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	21, // 38: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	22, // 39: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	23, // 40: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	24, // 41: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	11, // 42: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	39, // 43: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	35, // 44: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	11, // 45: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	32, // 46: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	29, // 47: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	33, // 48: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	40, // 49: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	30, // 50: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	0,  // 51: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	1,  // 52: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	2,  // 53: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	4,  // 54: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	5,  // 55: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	6,  // 56: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	7,  // 57: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	8,  // 58: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	9,  // 59: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	10, // 60: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	11, // 61: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	11, // 62: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	3,  // 63: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	11, // 64: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	11, // 65: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	16, // 66: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	11, // 67: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	11, // 68: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	11, // 69: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	11, // 70: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	61, // [61:71] is the sub-list for method output_type
-	51, // [51:61] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	13, // 5: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
+	13, // 6: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
+	15, // 7: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
+	30, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	31, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	32, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	13, // 11: hush.v1.Session.customer:type_name -> hush.v1.Leg
+	13, // 12: hush.v1.Session.agent:type_name -> hush.v1.Leg
+	15, // 13: hush.v1.Session.policy:type_name -> hush.v1.Policy
+	28, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	33, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	34, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	35, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	23, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	36, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	36, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	37, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	12, // 22: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
+	38, // 23: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
+	29, // 24: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	14, // 25: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
+	16, // 26: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
+	16, // 27: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
+	39, // 28: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	32, // 29: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	40, // 30: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	32, // 31: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	41, // 32: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	32, // 33: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	36, // 34: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	11, // 35: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	18, // 36: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	19, // 37: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	20, // 38: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	21, // 39: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	22, // 40: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	23, // 41: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	24, // 42: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	25, // 43: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	26, // 44: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	11, // 45: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	42, // 46: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	37, // 47: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	11, // 48: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	34, // 49: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	31, // 50: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	35, // 51: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	43, // 52: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	32, // 53: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	42, // 54: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	0,  // 55: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	1,  // 56: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	2,  // 57: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	4,  // 58: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	5,  // 59: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	6,  // 60: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	7,  // 61: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	8,  // 62: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	9,  // 63: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	10, // 64: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	11, // 65: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	11, // 66: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	3,  // 67: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	11, // 68: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	11, // 69: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	17, // 70: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	11, // 71: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	11, // 72: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	11, // 73: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	11, // 74: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	65, // [65:75] is the sub-list for method output_type
+	55, // [55:65] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -2321,7 +2481,7 @@ func file_hush_v1_session_proto_init() {
 		return
 	}
 	file_hush_v1_types_proto_init()
-	file_hush_v1_session_proto_msgTypes[16].OneofWrappers = []any{
+	file_hush_v1_session_proto_msgTypes[17].OneofWrappers = []any{
 		(*SessionEvent_Snapshot)(nil),
 		(*SessionEvent_Updated)(nil),
 		(*SessionEvent_Latched)(nil),
@@ -2331,6 +2491,7 @@ func file_hush_v1_session_proto_init() {
 		(*SessionEvent_Digits)(nil),
 		(*SessionEvent_MaxPauseExceeded)(nil),
 		(*SessionEvent_RecordingFailed)(nil),
+		(*SessionEvent_UndecodableAudio)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2338,7 +2499,7 @@ func file_hush_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
