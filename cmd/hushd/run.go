@@ -130,6 +130,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		CaptureTrigger: cfg.Masking.CaptureTrigger,
 		Recorder:       recorder,
 		MaxSessions:    cfg.Session.MaxSessions,
+		SetupTimeout:   cfg.Media.SetupTimeout,
 		Logger:         log,
 		Hooks: session.Hooks{
 			Created:         func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
