@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // Info is what a binary knows about its own build.
@@ -45,16 +46,18 @@ func fromBuildInfo(bi *debug.BuildInfo) Info {
 	return in
 }
 
-// Short is the version and, when known, the commit: "v1.2.0", "(devel) 94db1e558afa+dirty".
+// Short is the version and, when the version does not name it, the commit:
+// "v0.0.0-20261203084559-94db1e558afa", "(devel) 94db1e558afa", with "+dirty" when built
+// from uncommitted changes.
 func (in Info) Short() string {
-	if in.Commit == "" {
-		return in.Version
+	s := in.Version
+	if c := in.Commit[:min(12, len(in.Commit))]; c != "" && !strings.Contains(s, c) {
+		s += " " + c
 	}
-	c := in.Commit[:min(12, len(in.Commit))]
-	if in.Modified {
-		c += "+dirty"
+	if in.Modified && !strings.HasSuffix(s, "+dirty") {
+		s += "+dirty"
 	}
-	return in.Version + " " + c
+	return s
 }
 
 // String is the --version line of program.
