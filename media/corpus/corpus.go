@@ -13,7 +13,6 @@ package corpus
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -38,11 +37,6 @@ var debianDirs = []string{
 
 // Rate is the corpus's sample rate.
 const Rate = 8000
-
-// ErrMissing is returned when no directory holds the prompts; its message names what to
-// install.
-var ErrMissing = errors.New("speech corpus missing: install Debian package " + Package +
-	" (or set " + EnvDir + ")")
 
 // Dir returns the first directory that holds *.wav prompts: $HUSH_SPEECH_DIR when set
 // (and then only it), else Debian's.
@@ -124,12 +118,6 @@ func Speech(n, skip int) ([]int16, error) {
 	}
 	return out[:n], nil
 }
-
-// ErrShort is returned when the corpus holds less speech than asked for.
-var ErrShort = errors.New("speech corpus too short")
-
-// ErrFormat is returned for a prompt that is not 8 kHz 16-bit mono PCM WAV.
-var ErrFormat = errors.New("not an 8 kHz 16-bit mono PCM WAV file")
 
 // Read returns the samples of one prompt, an 8 kHz 16-bit mono PCM WAV file. Anything else
 // is an error wrapping ErrFormat that names the file.

@@ -4,7 +4,6 @@
 package relaytest
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -24,9 +23,6 @@ const blockSize = 128
 const usable = blockSize - 1
 
 var loopback = netip.MustParseAddr("127.0.0.1")
-
-// ErrNoPorts is returned when no free block is left on the host.
-var ErrNoPorts = errors.New("relaytest: no free media port block")
 
 // Ports leases n consecutive free UDP ports, [min, max] with min even, for the life of t,
 // for a port allocator (relay.NewPortAllocator) or hushd's media.port_min/port_max.
