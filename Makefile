@@ -9,7 +9,7 @@ GRPCURL_VERSION            := v1.9.4
 
 PROTO_FILES := $(wildcard proto/hush/v1/*.proto)
 
-.PHONY: all build run test test-short lint vet fmt-check tidy-check proto proto-check tools bench fuzz docs clean \
+.PHONY: all build run test test-short lint vet fmt-check tidy-check proto proto-check tools bench fuzz docs clean ci-fresh \
 	bench-load bench-compare bench-scale bench-ramp bench-soak
 
 FUZZTIME ?= 10s
@@ -116,6 +116,12 @@ docs:
 	  /^<!-- config-reference:end -->/{skip=0} !skip' README.md > README.md.new
 	mv README.md.new README.md
 	rm -f .config-reference.md
+
+## ci-fresh: .ci/run in a fresh Debian 12 root made by debootstrap (as root): proves CI needs
+## nothing but what .ci/run installs. FRESH_ROOT (outside the checkout) keeps the base.
+FRESH_ROOT ?= /var/tmp/hush-fresh-debian
+ci-fresh:
+	.ci/fresh-debian $(FRESH_ROOT)
 
 clean:
 	rm -rf bin .bin

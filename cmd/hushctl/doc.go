@@ -7,6 +7,7 @@
 //	hushctl audit verify FILE
 //	hushctl token hash --subject S --role R [--agent-id A] < TOKEN
 //	hushctl token new
+//	hushctl --version
 //
 // Session verbs: create, get, list, delete, watch, pause, resume,
 // start-capture, stop-capture. Recording verbs (role qa): list (all pages;

@@ -11,6 +11,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+
+	"github.com/hushmedia/hush/internal/version"
 )
 
 // Exit statuses.
@@ -55,6 +57,7 @@ func (a *app) registerGlobals(fs *flag.FlagSet) {
 }
 
 const topUsage = `Usage: hushctl [GLOBAL FLAGS] COMMAND VERB [ARGS] [FLAGS]
+       hushctl --version
        hushctl audit verify FILE
        hushctl token hash --subject S --role R [--agent-id A] < TOKEN
        hushctl token new
@@ -111,6 +114,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet("hushctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	a.registerGlobals(fs)
+	showVersion := fs.Bool("version", false, "print the version and commit hushctl was built from")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			a.usage(stdout)
@@ -120,6 +124,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	rest := fs.Args()
 	switch {
+	case *showVersion:
+		fmt.Fprintln(stdout, version.Get().String("hushctl"))
+		return exitOK
 	case len(rest) == 0:
 		a.usage(stderr)
 		return exitUsage

@@ -63,6 +63,7 @@ func createFlags(fs *flag.FlagSet) action {
 	tePT := fs.Uint("telephone-event-pt", 0, "RFC 4733 telephone-event payload type on both legs, 96-127 (0 = none)")
 	labels := labelsFlag{}
 	fs.Var(labels, "label", "`key=value` label copied to events and recordings (repeatable)")
+	quiet := fs.Bool("quiet", false, "print only the session id (for scripts: sid=$(hushctl session create --quiet ...))")
 	return func(ctx context.Context, a *app, c hushv1.SessionServiceClient, _ []string) error {
 		if *tePT > 127 {
 			return usageErrorf("--telephone-event-pt must be at most 127, got %d", *tePT)
@@ -73,6 +74,16 @@ func createFlags(fs *flag.FlagSet) action {
 		}
 		if len(labels) > 0 {
 			req.Labels = labels
+		}
+		if *quiet {
+			ctx, cancel := a.callCtx(ctx)
+			defer cancel()
+			s, err := c.CreateSession(ctx, req)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(a.stdout, s.GetSessionId())
+			return err
 		}
 		return a.unary(ctx, func(ctx context.Context) (*hushv1.Session, error) { return c.CreateSession(ctx, req) })
 	}

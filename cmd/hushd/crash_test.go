@@ -32,7 +32,7 @@ type hushProc struct {
 // startHushd runs bin recording into recDir and waits until it serves.
 func startHushd(t *testing.T, bin, recDir string) *hushProc {
 	t.Helper()
-	lo, hi := mediaRange(20)
+	lo, hi := mediaRange(t, 20)
 	cmd := exec.Command(bin, "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", itoa(lo), "--media-port-max", itoa(hi), "--session-drain-timeout", "0s",
 		"--recording-enabled=true", "--recording-dir", recDir,

@@ -136,7 +136,7 @@ func TestListPages(t *testing.T) {
 
 func TestPortExhaustion(t *testing.T) {
 	// 8 ports: two sessions without rtcp-mux (4 ports each).
-	lo, _ := mediaRange(8)
+	lo, _ := mediaRange(t, 8)
 	d := startDaemon(t, "--media-port-min", itoa(lo), "--media-port-max", itoa(lo+7))
 	var ids []string
 	for i := 0; i < 2; i++ {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/internal/version"
 	"github.com/hushmedia/hush/media/pan"
 	"github.com/hushmedia/hush/media/relay"
 )
@@ -40,11 +42,17 @@ type ready struct {
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
 // nil after a clean drain. environ is the environment ("NAME=value", as os.Environ).
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, readyc chan<- ready) error {
-	var printDefault, printReference bool
+	var printDefault, printReference, printVersion bool
 	cfg, err := config.Load(args, nil, config.WithEnviron(environ), config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
 		fs.BoolVar(&printDefault, "print-default-config", false, "print the embedded default configuration and exit")
 		fs.BoolVar(&printReference, "print-config-reference", false, "print the configuration reference (markdown) and exit")
+		fs.BoolVar(&printVersion, "version", false, "print the version and commit hushd was built from and exit")
 	}))
+	build := version.Get()
+	if printVersion && (err == nil || !errors.Is(err, flag.ErrHelp)) {
+		_, werr := fmt.Fprintln(stdout, build.String("hushd"))
+		return werr
+	}
 	if (printDefault || printReference) && (err == nil || !errors.Is(err, flag.ErrHelp)) {
 		out := config.DefaultYAML()
 		if printReference {
@@ -78,6 +86,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		if tokens, err = auth.LoadTokens(cfg.Auth.TokenFile); err != nil {
 			return err
 		}
+	}
+	// The recordings directory must be usable before anything is created (the audit log
+	// first): a bad recording.dir stops start-up having changed nothing.
+	if err := checkRecordingDir(cfg); err != nil {
+		return err
 	}
 	var auditLog *audit.Log
 	if cfg.Audit.File != "" {
@@ -131,6 +144,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		CaptureTrigger: cfg.Masking.CaptureTrigger,
 		Recorder:       recorder,
 		MaxSessions:    cfg.Session.MaxSessions,
+		SetupTimeout:   cfg.Media.SetupTimeout,
 		Logger:         log,
 		Hooks: session.Hooks{
 			Created:         func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
@@ -208,7 +222,13 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		}
 	}()
 	log.Info("hushd serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(),
-		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax))
+		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax),
+		"tls", tlsState(cfg), "auth", cfg.Auth.Mode, "recordings", where(recordingDir(cfg)), "audit", where(cfg.Audit.File),
+		"version", build.Short())
+	if cfg.Auth.Mode == config.AuthNone {
+		log.Warn("authentication is off (auth.mode: none): anyone who can reach " + grpcLn.Addr().String() +
+			" may call every RPC; set auth.mode before exposing hushd")
+	}
 	if readyc != nil {
 		readyc <- ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
 	}
@@ -268,7 +288,7 @@ func stopGRPC(srv *api.Server, bound time.Duration) {
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.SlogLevel(), ReplaceAttr: scrubAttr}
+	opts := &slog.HandlerOptions{Level: c.SlogLevel(), ReplaceAttr: logAttr}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
@@ -301,6 +321,50 @@ func scrubAttr(groups []string, a slog.Attr) slog.Attr {
 		}
 	}
 	return a
+}
+
+// logAttr applies both: durations as text, card-like numbers scrubbed.
+func logAttr(groups []string, a slog.Attr) slog.Attr {
+	return scrubAttr(groups, durationText(groups, a))
+}
+
+// durationText writes durations as Go duration strings ("1.5s") in every format; slog's
+// JSON handler would write nanoseconds, which no reader of a log expects.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
+// tlsState names the transport security of the listeners for the start-up line.
+func tlsState(cfg *config.Config) string {
+	switch {
+	case cfg.TLS.CertFile == "":
+		return "off"
+	case cfg.TLS.ClientCAFile != "":
+		return "mtls"
+	}
+	return "on"
+}
+
+// recordingDir is where recordings go, or "" when recording is off.
+func recordingDir(cfg *config.Config) string {
+	if !cfg.Recording.Enabled {
+		return ""
+	}
+	return cfg.Recording.Dir
+}
+
+// where is a file or directory as an absolute path for the start-up line, or "off".
+func where(path string) string {
+	if path == "" {
+		return "off"
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 func httpMux(metrics http.Handler, sessions *session.Registry) *http.ServeMux {

@@ -34,6 +34,29 @@ func policyDefaults(cfg *config.Config) (session.Policy, session.MaskPolicy) {
 	}, mp(cfg.Masking.CaptureMode)
 }
 
+// checkRecordingDir makes sure hushd can write recordings where recording.dir says, before
+// hushd creates anything: the directory is made if missing and a file is created in it and
+// removed. Without it a read-only or misspelt directory surfaced only at the first call.
+func checkRecordingDir(cfg *config.Config) error {
+	if !cfg.Recording.Enabled {
+		return nil
+	}
+	dir := cfg.Recording.Dir
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("recording.dir: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".hushd-write-check-*")
+	if err != nil {
+		return fmt.Errorf("recording.dir %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("recording.dir %s: %w", dir, err)
+	}
+	return nil
+}
+
 // setupRecording prepares the recordings directory, brings the recordings index up to date
 // and repairs recordings a crash left open (where the index finds changes), and returns the recorder factory and the index
 // QA reads (both nil when recording is off). The caller closes the index after the last

@@ -105,6 +105,7 @@ type Media struct {
 	PortMax            int           `yaml:"port_max"`             // inclusive
 	StrictSource       bool          `yaml:"strict_source"`        // drop packets from other than the latched source
 	IdleTimeout        time.Duration `yaml:"idle_timeout"`         // >= 100ms
+	SetupTimeout       time.Duration `yaml:"setup_timeout"`        // before the first packet; >= 100ms
 	LatencySampleEvery int           `yaml:"latency_sample_every"` // >= 1
 	LockSSRC           bool          `yaml:"lock_ssrc"`            // drop RTP with another SSRC than the leg's first
 	RateLimitPPS       int           `yaml:"rate_limit_pps"`       // packets/s accepted per socket; 0 = no cap

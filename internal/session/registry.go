@@ -30,6 +30,12 @@ type Config struct {
 	Hooks       Hooks
 	// Now is the clock; time.Now when nil. Tests inject a fake.
 	Now func() time.Time
+	// SetupTimeout ends a session whose media never started this long after it was
+	// created (a call that rang out, or a platform that never sent the hang-up). Media
+	// proxies give setup its own, longer timer (rtpproxy -W): a call may ring for minutes
+	// before anyone sends RTP, and the idle timeout is about media that stopped. Zero, or
+	// less than the session's idle timeout, means the idle timeout.
+	SetupTimeout time.Duration
 	// ReapEvery is how often idle sessions and capture timeouts are looked for; default
 	// 1 s, or a quarter of the default idle timeout when that is shorter.
 	ReapEvery time.Duration
@@ -516,20 +522,28 @@ func (r *Registry) AgentOf(id string) (string, bool) {
 	return s.agentID, true
 }
 
-// ReapIdle ends the sessions that have had no media for their idle timeout.
+// ReapIdle ends the sessions that have had no media for their idle timeout, and those
+// whose media never started within the setup timeout.
 func (r *Registry) ReapIdle() int {
 	now := r.now()
 	r.mu.Lock()
 	var idle []*Session
+	var neverStarted []bool
 	for _, s := range r.byID {
-		if s.idleSince(now) {
+		if timedOut, started := s.idleSince(now); timedOut {
 			idle = append(idle, s)
+			neverStarted = append(neverStarted, !started)
 		}
 	}
 	r.mu.Unlock()
-	for _, s := range idle {
+	for i, s := range idle {
 		if _, ended := s.end(EndIdle, "", ""); ended {
-			r.log.Info("session ended: media idle", "session_id", s.id)
+			if neverStarted[i] {
+				r.log.Info("session ended: no media since it was created", "session_id", s.id,
+					"setup_timeout", s.setupTimeout())
+			} else {
+				r.log.Info("session ended: media idle", "session_id", s.id)
+			}
 		}
 	}
 	return len(idle)

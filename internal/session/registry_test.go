@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -304,6 +305,53 @@ func TestIdleTimeout(t *testing.T) {
 	if e := next(t, ch); e.Kind != EventEnded || e.Reason != EndIdle {
 		t.Fatalf("event %+v", e)
 	}
+}
+
+// TestSetupTimeout: a session whose media never started is not idle after the idle
+// timeout but after the (longer) setup timeout, counted from creation; once media flowed,
+// the idle timeout applies; a session idle timeout longer than the setup timeout wins.
+func TestSetupTimeout(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	h.reg.cfg.SetupTimeout = 5 * time.Minute
+	a, _ := h.reg.Create(spec("never", ""))
+	b, _ := h.reg.Create(spec("talks", ""))
+	long := spec("long-idle", "")
+	long.Policy.IdleTimeout = 10 * time.Minute
+	c, _ := h.reg.Create(long)
+	alive := func(when string, want ...string) {
+		t.Helper()
+		for _, id := range []string{a.ID, b.ID, c.ID} {
+			_, err := h.reg.Get(id)
+			if gotAlive, wantAlive := err == nil, slices.Contains(want, id); gotAlive != wantAlive {
+				t.Fatalf("%s: session %s alive=%v, want %v", when, id, gotAlive, wantAlive)
+			}
+		}
+	}
+	h.clock.Advance(61 * time.Second)
+	if n := h.reg.ReapIdle(); n != 0 {
+		t.Fatalf("reaped %d sessions without media after the idle timeout; they are still in setup", n)
+	}
+	now := h.clock.Now()
+	h.mediaOf(t, 1).last.Store(&now) // b's media starts
+	h.clock.Advance(60 * time.Second)
+	if n := h.reg.ReapIdle(); n != 1 {
+		t.Fatalf("reaped %d at 2m01s, want 1 (b, media idle for 60 s)", n)
+	}
+	alive("2m01s", a.ID, c.ID)
+	h.clock.Advance(5*time.Minute - 121*time.Second - time.Second)
+	if n := h.reg.ReapIdle(); n != 0 {
+		t.Fatalf("reaped %d just before the setup timeout", n)
+	}
+	h.clock.Advance(time.Second)
+	if n := h.reg.ReapIdle(); n != 1 {
+		t.Fatalf("reaped %d at the setup timeout, want 1 (a)", n)
+	}
+	alive("5m", c.ID)
+	h.clock.Advance(5 * time.Minute)
+	if n := h.reg.ReapIdle(); n != 1 {
+		t.Fatalf("reaped %d at 10m, want 1 (c, whose idle timeout outlasts the setup timeout)", n)
+	}
+	alive("10m")
 }
 
 func TestDrain(t *testing.T) {

@@ -277,17 +277,31 @@ func (s *Session) applyMaskingLocked(p Policy) error {
 	return s.media.SetMasking(CustomerToAgent, p.CustomerToAgent, false)
 }
 
-func (s *Session) idleSince(now time.Time) bool {
+// idleSince reports whether the session has timed out at now, and whether its media ever
+// started: before the first packet the setup timeout runs from creation, after it the
+// idle timeout from the last packet.
+func (s *Session) idleSince(now time.Time) (timedOut, started bool) {
 	s.mu.Lock()
-	timeout := s.policy.IdleTimeout
+	idle := s.policy.IdleTimeout
 	ended := s.state == Ended
 	s.mu.Unlock()
-	if ended || timeout <= 0 {
-		return false
+	if ended || idle <= 0 {
+		return false, false
 	}
 	last := s.media.LastActivity()
+	if last.IsZero() {
+		return now.Sub(s.created) >= s.setupTimeout(), false
+	}
 	if last.Before(s.created) {
 		last = s.created
 	}
-	return now.Sub(last) >= timeout
+	return now.Sub(last) >= idle, true
+}
+
+// setupTimeout is how long the session may wait for its first packet.
+func (s *Session) setupTimeout() time.Duration {
+	s.mu.Lock()
+	idle := s.policy.IdleTimeout
+	s.mu.Unlock()
+	return max(s.reg.cfg.SetupTimeout, idle)
 }

@@ -246,7 +246,8 @@ type Media interface {
 	Remote(l Leg) (addr netip.AddrPort, latched bool)
 	// SetLeg applies a changed leg (new remote, mux) without interrupting the other leg.
 	SetLeg(l Leg, spec LegSpec) error
-	// LastActivity is when a packet was last received on any of the session's sockets.
+	// LastActivity is when a packet was last received on any of the session's sockets;
+	// the zero time before the first.
 	LastActivity() time.Time
 	Stats(l Leg) LegStats
 	// SetMasking sets one direction's masking; capture additionally masks and delivers the

@@ -27,7 +27,7 @@ func TestRecordTap(t *testing.T) {
 		t.Run(fmt.Sprintf("forward_masked=%v", forward), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(51, 52))
 			c := judgeCase{durMs: 50, dbm0: -25, codec: CodecPCMU}
-			pcm, bursts, _ := judgeSignal(t, c, r)
+			pcm, bursts := judgeSignal(t, c, r)
 			s := &stream{pt: 0, ssrc: 77, ts: 1 << 30, codec: CodecPCMU}
 			pkts := s.packets(pcm)
 			// Key presses also as RFC 4733 events over silence at the end.

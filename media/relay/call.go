@@ -84,7 +84,6 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 	if c.eng == nil {
 		c.eng = portableEngine{}
 	}
-	c.actAt = c.now()
 	for d := range c.metrics {
 		c.metrics[d] = o.metrics[d].filled()
 	}
@@ -237,8 +236,9 @@ func (c *Call) RemoteRTCP(l Leg) (addr netip.AddrPort, latched bool) {
 }
 
 // LastActivity reports when packets were last accepted on either leg
-// (valid, and from an acceptable source); before any, when the call was
-// created. Its resolution is the interval between calls: it returns the
+// (valid, and from an acceptable source); before any, the zero time, so a
+// caller can tell a call whose media never started (and time it out on its
+// own terms) from one whose media stopped. Its resolution is the interval between calls: it returns the
 // time of the first call that saw new packets, so a caller polling every P
 // for an idle timeout T detects idleness between T and T+P after the last
 // packet. With the default clock the time carries a monotonic reading, so
@@ -252,7 +252,7 @@ func (c *Call) LastActivity() time.Time {
 	}
 	c.actMu.Lock()
 	defer c.actMu.Unlock()
-	if n != c.actSeen {
+	if n != c.actSeen { // n == 0 == actSeen before any packet: actAt stays zero
 		c.actSeen, c.actAt = n, c.now()
 	}
 	return c.actAt

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+
+	"github.com/hushmedia/hush/media/relay/relaytest"
 )
 
 func TestNewPortAllocatorInvalid(t *testing.T) {
@@ -37,35 +39,12 @@ func TestNewPortAllocatorInvalid(t *testing.T) {
 	}
 }
 
-// freeRange finds a range of n pairs (starting on an even port) that
-// nothing on the box holds right now, so exhaustion tests count only their
-// own allocations.
-func freeRange(t *testing.T, lo, hi, pairs int) (int, int) {
-	t.Helper()
-	for base := lo; base+2*pairs <= hi; base += 2 * pairs {
-		ok := true
-		var held []*net.UDPConn
-		for p := base; p < base+2*pairs && ok; p++ {
-			c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo4, uint16(p))))
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, c)
-		}
-		for _, c := range held {
-			c.Close()
-		}
-		if ok {
-			return base, base + 2*pairs - 1
-		}
-	}
-	t.Skip("no free port range")
-	return 0, 0
-}
+// freeRange leases a range of exactly n pairs, every port free: exhaustion tests count
+// only their own allocations.
+func freeRange(t *testing.T, pairs int) (int, int) { return relaytest.Ports(t, 2*pairs) }
 
 func TestAllocateExhaustionAndRelease(t *testing.T) {
-	min, max := freeRange(t, 44000, 44999, 3)
+	min, max := freeRange(t, 3)
 	a, err := NewPortAllocator(lo4, min, max)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +92,7 @@ func TestAllocateExhaustionAndRelease(t *testing.T) {
 }
 
 func TestAllocateRotates(t *testing.T) {
-	min, max := freeRange(t, 45000, 45999, 4)
+	min, max := freeRange(t, 4)
 	a, err := NewPortAllocator(lo4, min, max)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +116,7 @@ func TestAllocateRotates(t *testing.T) {
 }
 
 func TestAllocateSkipsPortsHeldElsewhere(t *testing.T) {
-	min, max := freeRange(t, 46000, 46999, 3)
+	min, max := freeRange(t, 3)
 	// Another process holds the first RTP port and the second RTCP port.
 	for _, p := range []int{min, min + 3} {
 		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo4, uint16(p))))

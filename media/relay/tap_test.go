@@ -91,7 +91,7 @@ func testRecordTapCall(t *testing.T, asSink bool) {
 		at = b.at + b.dur + gap
 	}
 	n := (at + gap) / sFrame * sFrame
-	sp, _ := speechSignal(t, n)
+	sp := speechSignal(t, n)
 	sig := make([]float64, n)
 	for j := range sig {
 		clear := true
