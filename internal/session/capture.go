@@ -23,7 +23,9 @@ const captureUnmaskHold = 2 * time.Second
 // LuhnResult is the Luhn check of the digits so far.
 type LuhnResult int
 
-// Luhn results; LuhnUnknown until enough digits for a card number (12).
+// Luhn results. LuhnUnknown until the capture completes (max digits or the terminator)
+// with enough digits for a card number (12): a verdict for every prefix would tell the
+// agent a few bits of the number.
 const (
 	LuhnUnknown LuhnResult = iota
 	LuhnValid
@@ -84,7 +86,7 @@ func (c *capture) addLuhn(i int, d byte) {
 
 func (c *capture) info() CaptureInfo {
 	in := CaptureInfo{On: c.on, Count: c.n, Complete: c.complete}
-	if c.n >= 12 {
+	if c.complete && c.n >= 12 {
 		sum := c.luhnOdd
 		if c.n%2 == 0 {
 			sum = c.luhnEven

@@ -108,8 +108,10 @@ func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
 	if len(progress) != 16 || progress[15].Count != 16 || !progress[15].Complete || progress[15].Luhn != LuhnValid {
 		t.Fatalf("progress %+v", progress)
 	}
-	if progress[10].Luhn != LuhnUnknown {
-		t.Fatalf("Luhn verdict before 12 digits: %+v", progress[10])
+	for _, p := range progress[:15] {
+		if p.Luhn != LuhnUnknown {
+			t.Fatalf("Luhn verdict before the capture completed: %+v", p)
+		}
 	}
 	if stopped.Capture.On || stopped.CaptureWhy != "max_digits" {
 		t.Fatalf("stop event %+v", stopped)
@@ -251,7 +253,7 @@ func TestLuhnSurvivesDelivery(t *testing.T) {
 		h := newHarness(t, 8, 10)
 		in, _ := h.reg.Create(spec("call-1", ""))
 		m := h.mediaOf(t, 0)
-		h.reg.StartCapture(in.ID, CaptureOptions{})
+		h.reg.StartCapture(in.ID, CaptureOptions{MaxDigits: len(c.pan)})
 		batches, _ := collectAll(t, h, in.ID)
 		for i := 0; i < len(c.pan); i++ {
 			m.key(c.pan[i : i+1])
@@ -261,6 +263,48 @@ func TestLuhnSurvivesDelivery(t *testing.T) {
 		got, _ := h.reg.Get(in.ID)
 		if got.Capture.Luhn != c.want {
 			t.Errorf("%d-digit number: Luhn %v, want %v", len(c.pan), got.Capture.Luhn, c.want)
+		}
+	}
+}
+
+// TestLuhnVerdictOnlyWhenComplete: the agent learns the Luhn check of the number keyed once,
+// when the capture completes, never of each prefix from digit 12 on (a few bits of the
+// number each). A capture stopped early gives no verdict at all.
+func TestLuhnVerdictOnlyWhenComplete(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts CaptureOptions
+		keys string
+		stop bool
+		want LuhnResult
+	}{
+		{"max digits", CaptureOptions{MaxDigits: 16}, testPAN, false, LuhnValid},
+		{"terminator", CaptureOptions{}, testPAN + "#", false, LuhnValid},
+		{"stopped by request", CaptureOptions{}, testPAN, true, LuhnUnknown},
+	} {
+		h := newHarness(t, 8, 10)
+		in, _ := h.reg.Create(spec("call-1", ""))
+		m := h.mediaOf(t, 0)
+		ch, _, _ := h.reg.Watch(context.Background(), in.ID)
+		next(t, ch)
+		h.reg.StartCapture(in.ID, c.opts)
+		m.key(c.keys)
+		h.pump(t)
+		if c.stop {
+			h.reg.StopCapture(in.ID, "", "agent-7")
+		}
+		var final CaptureInfo
+		for e := next(t, ch); e.Kind != EventCapture || e.Capture.On; e = next(t, ch) {
+			if e.Kind != EventDigits {
+				continue
+			}
+			if e.Capture.Count < len(testPAN) && e.Capture.Luhn != LuhnUnknown {
+				t.Errorf("%s: Luhn verdict %v after %d digits", c.name, e.Capture.Luhn, e.Capture.Count)
+			}
+			final = e.Capture
+		}
+		if got, _ := h.reg.Get(in.ID); got.Capture.Luhn != c.want || final.Count != len(testPAN) {
+			t.Errorf("%s: Luhn %v after %d digits, want %v", c.name, got.Capture.Luhn, final.Count, c.want)
 		}
 	}
 }

@@ -1818,7 +1818,9 @@ type DigitProgress struct {
 	Masked string `protobuf:"bytes,1,opt,name=masked,proto3" json:"masked,omitempty"`
 	Count  uint32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
 	// True when capture stopped after max_digits or a terminator.
-	Complete      bool       `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`
+	Complete bool `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`
+	// The Luhn check of the whole number, given only once complete is true (and 12 or more
+	// digits came); unspecified before and for a capture stopped early.
 	Luhn          LuhnResult `protobuf:"varint,4,opt,name=luhn,proto3,enum=hush.v1.LuhnResult" json:"luhn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
