@@ -179,7 +179,7 @@ func checkProgress(t *testing.T, name string, evs []*hushv1.SessionEvent, want i
 	}
 }
 
-// TestSecureCaptureEndToEnd: two sessions with default policy (masking off) on one hushd
+// TestSecureCaptureEndToEnd: two sessions with masking off by policy on one hushd
 // with recording on. Secure capture starts over gRPC; a payment client collects; the
 // customer keys a test card number: in-band in one session (60-80 ms tones, 60 ms gaps,
 // -10 dBm0; max_digits 16 ends the capture), as RFC 4733 events in the other (stopped by
@@ -250,15 +250,17 @@ func TestSecureCaptureEndToEnd(t *testing.T) {
 		leg := func(e *endpoint) *hushv1.Leg {
 			return &hushv1.Leg{RemoteAddr: e.addr().String(), TelephoneEventPt: tePT}
 		}
+		// Policy off toward the agent: capture alone must mask.
 		s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{
 			CallId: "pay-" + c.name, AgentId: "agent-7", Customer: leg(c.cust), Agent: leg(c.agent),
+			Policy: &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.s = s
-		if m := s.GetPolicy().GetCustomerToAgent().GetMode(); m != hushv1.MaskMode_MASK_MODE_OFF && m != hushv1.MaskMode_MASK_MODE_UNSPECIFIED {
-			t.Fatalf("default policy masks the agent's ear: %v", m)
+		if m := s.GetPolicy().GetCustomerToAgent().GetMode(); m != hushv1.MaskMode_MASK_MODE_OFF {
+			t.Fatalf("policy toward the agent is %v, want off as asked", m)
 		}
 		watchers[c] = d.watch(s.SessionId)
 		// Subscribed once the snapshot came: every later change is an event.

@@ -44,7 +44,7 @@ var keys = []key{
 	def("session.drain_timeout", "on shutdown, wait this long for sessions to end (0 = close at once)",
 		func(c *Config) *time.Duration { return &c.Session.DrainTimeout }, durationRange(0, 24*time.Hour)),
 
-	def("masking.customer_to_agent", "default DTMF masking of what the agent hears: off, silence, comfort-noise or tone",
+	def("masking.customer_to_agent", "default DTMF masking of what the agent hears: off, silence, comfort-noise or tone (masked modes delay it by masking.look_ahead)",
 		func(c *Config) *string { return &c.Masking.CustomerToAgent }, oneOf(maskModes...)),
 	def("masking.agent_to_customer", "default DTMF masking of what the customer hears: off, silence, comfort-noise or tone",
 		func(c *Config) *string { return &c.Masking.AgentToCustomer }, oneOf(maskModes...)),

@@ -128,8 +128,8 @@ func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
 	}
 	h.clock.Advance(time.Millisecond)
 	h.reg.TimeoutCaptures()
-	if p, capt := m.masking(CustomerToAgent); capt || p.Mode != 0 {
-		t.Fatalf("masking not restored after the hold: %+v %v", p, capt)
+	if p, capt := m.masking(CustomerToAgent); capt || p != in.Policy.CustomerToAgent {
+		t.Fatalf("masking not restored to the policy's (%+v) after the hold: %+v %v", in.Policy.CustomerToAgent, p, capt)
 	}
 
 	// Delivered digits are gone from memory.

@@ -23,8 +23,10 @@ type Hooks struct {
 
 // Config sets up a Registry.
 type Config struct {
-	Media       MediaFactory
-	Defaults    Policy // effective policy for fields a request leaves unset
+	Media MediaFactory
+	// Defaults is the effective policy for fields a request leaves unset; a zero
+	// CustomerToAgent.Mode means tone (the agent's ear is masked by default).
+	Defaults    Policy
 	MaxSessions int
 	Logger      *slog.Logger
 	Hooks       Hooks
@@ -81,6 +83,10 @@ func NewRegistry(cfg Config) *Registry {
 	if cfg.CaptureMask.Mode == 0 {
 		cfg.CaptureMask = MaskPolicy{Mode: MaskTone}
 	}
+	// Safe when nobody configured it: what the agent hears is masked unless asked otherwise.
+	if cfg.Defaults.CustomerToAgent.Mode == 0 {
+		cfg.Defaults.CustomerToAgent.Mode = MaskTone
+	}
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 10000
 	}
@@ -133,6 +139,9 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	}
 	spec.Customer = spec.Customer.clone()
 	spec.Agent = spec.Agent.clone()
+	if spec.Policy.CustomerToAgent.Mode == 0 {
+		spec.Policy.CustomerToAgent = r.cfg.Defaults.CustomerToAgent
+	}
 	s := &Session{
 		id: newID(), callID: spec.CallID, agentID: spec.AgentID,
 		labels: spec.Labels, created: now, reg: r,

@@ -343,3 +343,24 @@ func TestDrainReturnsWhenAllEnded(t *testing.T) {
 		t.Fatal("drain did not return after the last session ended")
 	}
 }
+
+// TestAgentsEarMaskedByDefault: a registry nobody configured masks what the agent hears
+// (tone) for a session whose policy leaves it unset; an explicit MaskOff is kept.
+func TestAgentsEarMaskedByDefault(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	in, err := h.reg.Create(spec("call-1", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, capt := h.mediaOf(t, 0).masking(CustomerToAgent); p.Mode != MaskTone || capt || in.Policy.CustomerToAgent.Mode != MaskTone {
+		t.Fatalf("default masking toward the agent %+v (policy %+v), want tone", p, in.Policy.CustomerToAgent)
+	}
+	off := spec("call-2", "")
+	off.Policy.CustomerToAgent.Mode = MaskOff
+	if _, err := h.reg.Create(off); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := h.mediaOf(t, 1).masking(CustomerToAgent); p.Mode != MaskOff {
+		t.Fatalf("explicit off became %+v", p)
+	}
+}

@@ -87,7 +87,8 @@ const (
 	MaskTone
 )
 
-// MaskPolicy is one direction's masking.
+// MaskPolicy is one direction's masking. Mode 0 toward the agent (Spec.Policy) means the
+// registry's default, which is MaskTone unless configured otherwise.
 type MaskPolicy struct {
 	Mode      MaskMode
 	LookAhead time.Duration
