@@ -123,6 +123,8 @@ func (a *app) printEvent(ev *hushv1.SessionEvent) error {
 		}
 	case *hushv1.SessionEvent_Digits:
 		what = "digits " + digits(e.Digits)
+	case *hushv1.SessionEvent_CaptureAbandoned:
+		what = fmt.Sprintf("secure-capture-abandoned reason=%s digits=%d", e.CaptureAbandoned.GetReason(), e.CaptureAbandoned.GetCount())
 	case *hushv1.SessionEvent_MaxPauseExceeded:
 		what = fmt.Sprintf("max-pause-exceeded paused-for=%s resumed=%t",
 			dur(e.MaxPauseExceeded.GetPausedFor()), e.MaxPauseExceeded.GetResumed())

@@ -327,6 +327,10 @@ func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 		out.Event = &hushv1.SessionEvent_SecureCapture{SecureCapture: &hushv1.SecureCaptureChanged{State: st, Reason: e.CaptureWhy}}
 	case session.EventDigits:
 		out.Event = &hushv1.SessionEvent_Digits{Digits: progressPB(e.Capture)}
+	case session.EventCaptureAbandoned:
+		out.Event = &hushv1.SessionEvent_CaptureAbandoned{CaptureAbandoned: &hushv1.SecureCaptureAbandoned{
+			Reason: e.CaptureWhy, Count: uint32(e.Capture.Count),
+		}}
 	case session.EventRecording:
 		out.Event = &hushv1.SessionEvent_Recording{Recording: &hushv1.RecordingStateChanged{
 			State: recordingStates[e.Recording.State], Behavior: pauseBehaviorsPB[e.Recording.Behavior], Reason: e.RecordingReason,

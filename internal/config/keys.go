@@ -52,7 +52,7 @@ var keys = []key{
 		func(c *Config) *time.Duration { return &c.Masking.LookAhead }, durationRange(40*time.Millisecond, 200*time.Millisecond)),
 	def("masking.tone_hz", "frequency of the masking tone, Hz; never within 5% of a DTMF frequency",
 		func(c *Config) *int { return &c.Masking.ToneHz }, toneHz),
-	def("masking.capture_mode", "masking of what the agent hears during secure capture when policy leaves it off: silence, comfort-noise or tone",
+	def("masking.capture_mode", "masking of what the agent hears during secure capture, and for the rest of the session once one began, when policy leaves it off: silence, comfort-noise or tone",
 		func(c *Config) *string { return &c.Masking.CaptureMode }, oneOf(maskModes[1:]...)),
 	def("masking.capture_trigger", "keys that, pressed on the agent's phone, start secure capture (e.g. *7; up to 8 of 0-9 * # A-D); empty = off",
 		func(c *Config) *string { return &c.Masking.CaptureTrigger }, keySequence),

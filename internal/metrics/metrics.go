@@ -26,6 +26,7 @@ type Metrics struct {
 	digitsCaptured *prometheus.CounterVec
 	lateMasks      *prometheus.CounterVec
 	recFailures    prometheus.Counter
+	capAbandoned   *prometheus.CounterVec
 	reg            prometheus.Registerer
 
 	grpcRequests *prometheus.CounterVec
@@ -87,6 +88,10 @@ func New(reg prometheus.Registerer) *Metrics {
 		recFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hush_recording_failures_total", Help: "Recordings that failed (disk full, I/O error) while the call went on.",
 		}),
+		capAbandoned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_secure_capture_abandoned_total",
+			Help: "Secure captures stopped before they completed (an agent's stop mid-entry, the inter-digit timeout, the call's end), by reason.",
+		}, []string{"reason"}),
 		reg: reg,
 		grpcRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_grpc_requests_total", Help: "gRPC requests handled, by method and status code.",
@@ -102,7 +107,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.SessionsActive, m.SessionsCreated, m.sessionsEnded, m.createFailures,
 		m.rtpPackets, m.rtpBytes, m.rtcpPackets, m.rtcpBytes, m.drops, m.latency,
 		m.grpcRequests, m.grpcPanics, m.invalidInput,
-		m.maskedSeconds, m.digitsCaptured, m.lateMasks, m.recFailures,
+		m.maskedSeconds, m.digitsCaptured, m.lateMasks, m.recFailures, m.capAbandoned,
 	)
 	return m
 }
@@ -138,6 +143,18 @@ func (m *Metrics) Direction(dir string) DirectionSet {
 		LateMasks:      m.lateMasks.WithLabelValues(dir),
 	}
 }
+
+// CaptureAbandonReasons creates the series of hush_secure_capture_abandoned_total at 0, so
+// an alert on their increase sees the first abandoned capture.
+func (m *Metrics) CaptureAbandonReasons(reasons []string) {
+	for _, r := range reasons {
+		m.capAbandoned.WithLabelValues(r)
+	}
+}
+
+// CaptureAbandoned counts a secure capture stopped before it completed. The label is the
+// reason only: never an agent, call or session id.
+func (m *Metrics) CaptureAbandoned(reason string) { m.capAbandoned.WithLabelValues(reason).Inc() }
 
 // RecordingFailed counts a failed recording.
 func (m *Metrics) RecordingFailed() { m.recFailures.Inc() }

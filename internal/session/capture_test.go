@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -116,20 +117,15 @@ func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
 	if stopped.Capture.On || stopped.CaptureWhy != "max_digits" {
 		t.Fatalf("stop event %+v", stopped)
 	}
-	// The last key may still be sounding: the agent's ear stays masked (no longer
-	// capturing) for the hold, then the policy's masking comes back.
+	// The last key may still be sounding, and the customer may key on: the agent's ear
+	// stays masked (no longer capturing) for the rest of the session.
 	if p, capt := m.masking(CustomerToAgent); capt || p.Mode != MaskTone {
 		t.Fatalf("right after capture: %+v capture=%v, want tone masking without capture", p, capt)
 	}
-	h.clock.Advance(captureUnmaskHold - time.Millisecond)
+	h.clock.Advance(time.Hour)
 	h.reg.TimeoutCaptures()
-	if p, _ := m.masking(CustomerToAgent); p.Mode != MaskTone {
-		t.Fatalf("unmasked before the hold passed: %+v", p)
-	}
-	h.clock.Advance(time.Millisecond)
-	h.reg.TimeoutCaptures()
-	if p, capt := m.masking(CustomerToAgent); capt || p != in.Policy.CustomerToAgent {
-		t.Fatalf("masking not restored to the policy's (%+v) after the hold: %+v %v", in.Policy.CustomerToAgent, p, capt)
+	if p, capt := m.masking(CustomerToAgent); capt || p.Mode != MaskTone {
+		t.Fatalf("an hour after capture: %+v capture=%v, want tone masking", p, capt)
 	}
 
 	// Delivered digits are gone from memory.
@@ -142,6 +138,87 @@ func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
 		}
 	}
 	s.mu.Unlock()
+}
+
+// TestCaptureAbandoned: an agent who stops secure capture mid-entry never hears the rest of
+// the card number. With the policy leaving the agent's ear unmasked, the stop keeps it
+// masked (tone) for the rest of the session: no time, tick or policy update unmasks it. The
+// stop is an event (reason, actor, the count of digits) and a hook call (the metric); so are
+// the inter-digit timeout and the session's end while capturing. A capture that completes
+// is not abandoned.
+func TestCaptureAbandoned(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	var hooked []string
+	h.reg.cfg.Hooks.CaptureAbandoned = func(why string) { hooked = append(hooked, why) }
+	off := spec("call-1", "")
+	off.Policy.CustomerToAgent.Mode = MaskOff
+	in, _ := h.reg.Create(off)
+	m := h.mediaOf(t, 0)
+	ch, _, _ := h.reg.Watch(context.Background(), in.ID)
+	next(t, ch)
+	if p, _ := m.masking(CustomerToAgent); p.Mode != MaskOff {
+		t.Fatalf("policy off, yet masked before any capture: %+v", p)
+	}
+	h.reg.StartCapture(in.ID, CaptureOptions{MaxDigits: 16, Actor: "agent-7"})
+	m.key(testPAN[:3])
+	h.pump(t)
+	if _, err := h.reg.StopCapture(in.ID, "stop-1", "agent-7"); err != nil {
+		t.Fatal(err)
+	}
+	var abandoned Event
+	for e := next(t, ch); e.Kind != EventCapture || e.Capture.On; e = next(t, ch) {
+		if e.Kind == EventCaptureAbandoned {
+			abandoned = e
+		}
+	}
+	if abandoned.CaptureWhy != StopRequest || abandoned.Actor != "agent-7" || abandoned.RequestID != "stop-1" ||
+		abandoned.Capture.Count != 3 || abandoned.Capture.Complete {
+		t.Fatalf("abandoned event %+v", abandoned)
+	}
+	masked := func(when string) {
+		t.Helper()
+		if p, capt := m.masking(CustomerToAgent); capt || p.Mode != MaskTone {
+			t.Fatalf("%s: agent's ear %+v capture=%v, want tone masking", when, p, capt)
+		}
+	}
+	masked("after the stop")
+	for range 3 {
+		h.clock.Advance(time.Hour)
+		h.reg.TimeoutCaptures()
+		h.reg.CheckMaxPauses()
+	}
+	masked("hours later")
+	p := in.Policy
+	p.CustomerToAgent = MaskPolicy{Mode: MaskOff}
+	p.IdleTimeout = 2 * time.Minute
+	if _, err := h.reg.Update(in.ID, Update{Policy: &p}); err != nil {
+		t.Fatal(err)
+	}
+	masked("after a policy update to off")
+
+	// The inter-digit timeout abandons too; a complete capture does not.
+	h.reg.StartCapture(in.ID, CaptureOptions{InterDigitTimeout: time.Second})
+	h.clock.Advance(time.Second)
+	h.reg.TimeoutCaptures()
+	h.reg.StartCapture(in.ID, CaptureOptions{MaxDigits: 2})
+	m.key("12")
+	h.pump(t)
+	masked("after a complete capture")
+	// The session ends while capturing.
+	h.reg.StartCapture(in.ID, CaptureOptions{})
+	h.reg.Delete(in.ID, "", "platform")
+	var whys []string
+	for e := range ch {
+		if e.Kind == EventCaptureAbandoned {
+			whys = append(whys, e.CaptureWhy)
+		}
+	}
+	if fmt.Sprint(whys) != "[inter_digit_timeout session_ended]" {
+		t.Errorf("abandoned events %v after the first, want the timeout's and the end's", whys)
+	}
+	if fmt.Sprint(hooked) != "[request inter_digit_timeout session_ended]" {
+		t.Errorf("hook calls %v", hooked)
+	}
 }
 
 func TestCaptureTerminatorTimeoutAndOneCollector(t *testing.T) {

@@ -19,6 +19,9 @@ type Hooks struct {
 	Ended           func(EndReason)
 	CreateFailed    func(reason string)
 	RecordingFailed func()
+	// CaptureAbandoned: a secure capture stopped before it completed, with why (StopRequest,
+	// StopInterDigitTimeout, StopSessionEnded).
+	CaptureAbandoned func(reason string)
 }
 
 // Config sets up a Registry.
@@ -442,7 +445,6 @@ func (r *Registry) TimeoutCaptures() int {
 		if s.captureTimedOut(now) {
 			n++
 		}
-		s.restoreMasking(now)
 	}
 	return n
 }
@@ -503,7 +505,7 @@ func (r *Registry) StopCapture(id, requestID, actor string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	return s.stopCapture(requestID, actor, "request")
+	return s.stopCapture(requestID, actor, StopRequest)
 }
 
 // Collect delivers a session's captured digits to one payment client, in batches on out,

@@ -250,6 +250,9 @@ func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
 	final.Capture.On = false
 	s.state, s.final = Ended, final
 	// Digits never outlive the call; a collecting payment client is told it is over.
+	if s.cap.on {
+		s.abandonedLocked(actor, requestID, StopSessionEnded)
+	}
 	s.cap.on = false
 	s.cap.zero()
 	s.cap.n, s.cap.delivered = 0, 0
@@ -291,7 +294,7 @@ func (s *Session) applyMaskingLocked(p Policy) error {
 	if err := s.media.SetMasking(AgentToCustomer, p.AgentToCustomer, false); err != nil {
 		return err
 	}
-	if s.cap.on || !s.cap.holdUntil.IsZero() {
+	if s.cap.begun {
 		old := s.policy
 		s.policy = p
 		defer func() { s.policy = old }()

@@ -189,6 +189,7 @@ const (
 	EventRecording
 	EventMaxPause
 	EventRecordingFailed
+	EventCaptureAbandoned // secure capture stopped before it completed (CaptureWhy)
 )
 
 // Event is one change to a session. Events of one session have increasing Seq.
@@ -206,7 +207,7 @@ type Event struct {
 	Media            string         // latched: "rtp" or "rtcp"
 	Reason           EndReason      // ended
 	Capture          CaptureInfo    // capture, digits
-	CaptureWhy       string         // capture: why it stopped
+	CaptureWhy       string         // capture, capture abandoned: why it stopped
 	Recording        RecordingInfo  // recording
 	RecordingReason  string         // recording: the caller's reason
 	PausedFor        time.Duration  // max pause

@@ -1315,6 +1315,7 @@ type SessionEvent struct {
 	//	*SessionEvent_Digits
 	//	*SessionEvent_MaxPauseExceeded
 	//	*SessionEvent_RecordingFailed
+	//	*SessionEvent_CaptureAbandoned
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1473,6 +1474,15 @@ func (x *SessionEvent) GetRecordingFailed() *RecordingFailed {
 	return nil
 }
 
+func (x *SessionEvent) GetCaptureAbandoned() *SecureCaptureAbandoned {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_CaptureAbandoned); ok {
+			return x.CaptureAbandoned
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -1514,6 +1524,10 @@ type SessionEvent_RecordingFailed struct {
 	RecordingFailed *RecordingFailed `protobuf:"bytes,18,opt,name=recording_failed,json=recordingFailed,proto3,oneof"`
 }
 
+type SessionEvent_CaptureAbandoned struct {
+	CaptureAbandoned *SecureCaptureAbandoned `protobuf:"bytes,24,opt,name=capture_abandoned,json=captureAbandoned,proto3,oneof"`
+}
+
 func (*SessionEvent_Snapshot) isSessionEvent_Event() {}
 
 func (*SessionEvent_Updated) isSessionEvent_Event() {}
@@ -1531,6 +1545,8 @@ func (*SessionEvent_Digits) isSessionEvent_Event() {}
 func (*SessionEvent_MaxPauseExceeded) isSessionEvent_Event() {}
 
 func (*SessionEvent_RecordingFailed) isSessionEvent_Event() {}
+
+func (*SessionEvent_CaptureAbandoned) isSessionEvent_Event() {}
 
 type SessionUpdated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1761,7 +1777,7 @@ func (x *RecordingStateChanged) GetReason() string {
 type SecureCaptureChanged struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	State SecureCaptureState     `protobuf:"varint,1,opt,name=state,proto3,enum=hush.v1.SecureCaptureState" json:"state,omitempty"`
-	// Why it stopped: "request", "max_digits", "inter_digit_timeout", "session_ended".
+	// Why it stopped: "request", "max_digits", "terminator", "inter_digit_timeout".
 	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1811,6 +1827,64 @@ func (x *SecureCaptureChanged) GetReason() string {
 	return ""
 }
 
+// SecureCaptureAbandoned: a secure capture stopped before it completed (before max_digits
+// or the terminator), e.g. an agent's StopSecureCapture mid-entry. The agent's ear stays
+// masked for the rest of the session all the same. The event's actor and request_id say who
+// stopped it; hush_secure_capture_abandoned_total{reason} counts these.
+type SecureCaptureAbandoned struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "request" (StopSecureCapture), "inter_digit_timeout" or "session_ended".
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Digits captured before the stop (a count; never the digits).
+	Count         uint32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecureCaptureAbandoned) Reset() {
+	*x = SecureCaptureAbandoned{}
+	mi := &file_hush_v1_session_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecureCaptureAbandoned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecureCaptureAbandoned) ProtoMessage() {}
+
+func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecureCaptureAbandoned.ProtoReflect.Descriptor instead.
+func (*SecureCaptureAbandoned) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SecureCaptureAbandoned) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SecureCaptureAbandoned) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // DigitProgress shows what an agent may see of keyed digits: never the digits.
 type DigitProgress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1828,7 +1902,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +1914,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +1927,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -1894,7 +1968,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1906,7 +1980,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1919,7 +1993,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -1945,7 +2019,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1957,7 +2031,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1970,7 +2044,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -2114,7 +2188,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x11.hush.v1.MaskModeR\x04mode\x128\n" +
 	"\n" +
 	"look_ahead\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tlookAhead\x12\x17\n" +
-	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\xc8\x05\n" +
+	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\x98\x06\n" +
 	"\fSessionEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -2132,7 +2206,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x0esecure_capture\x18\x0f \x01(\v2\x1d.hush.v1.SecureCaptureChangedH\x00R\rsecureCapture\x120\n" +
 	"\x06digits\x18\x10 \x01(\v2\x16.hush.v1.DigitProgressH\x00R\x06digits\x12I\n" +
 	"\x12max_pause_exceeded\x18\x11 \x01(\v2\x19.hush.v1.MaxPauseExceededH\x00R\x10maxPauseExceeded\x12E\n" +
-	"\x10recording_failed\x18\x12 \x01(\v2\x18.hush.v1.RecordingFailedH\x00R\x0frecordingFailedB\a\n" +
+	"\x10recording_failed\x18\x12 \x01(\v2\x18.hush.v1.RecordingFailedH\x00R\x0frecordingFailed\x12N\n" +
+	"\x11capture_abandoned\x18\x18 \x01(\v2\x1f.hush.v1.SecureCaptureAbandonedH\x00R\x10captureAbandonedB\a\n" +
 	"\x05event\"R\n" +
 	"\x0eSessionUpdated\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12*\n" +
@@ -2152,7 +2227,10 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"a\n" +
 	"\x14SecureCaptureChanged\x121\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x1b.hush.v1.SecureCaptureStateR\x05state\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x82\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"F\n" +
+	"\x16SecureCaptureAbandoned\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\"\x82\x01\n" +
 	"\rDigitProgress\x12\x16\n" +
 	"\x06masked\x18\x01 \x01(\tR\x06masked\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\rR\x05count\x12\x1a\n" +
@@ -2189,7 +2267,7 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 	return file_hush_v1_session_proto_rawDescData
 }
 
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_hush_v1_session_proto_goTypes = []any{
 	(*CreateSessionRequest)(nil),      // 0: hush.v1.CreateSessionRequest
 	(*GetSessionRequest)(nil),         // 1: hush.v1.GetSessionRequest
@@ -2213,103 +2291,105 @@ var file_hush_v1_session_proto_goTypes = []any{
 	(*SessionEnded)(nil),              // 19: hush.v1.SessionEnded
 	(*RecordingStateChanged)(nil),     // 20: hush.v1.RecordingStateChanged
 	(*SecureCaptureChanged)(nil),      // 21: hush.v1.SecureCaptureChanged
-	(*DigitProgress)(nil),             // 22: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 23: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 24: hush.v1.RecordingFailed
-	nil,                               // 25: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 26: hush.v1.Session.LabelsEntry
-	nil,                               // 27: hush.v1.Leg.CodecsEntry
-	(*fieldmaskpb.FieldMask)(nil),     // 28: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 29: hush.v1.PauseBehavior
-	(*durationpb.Duration)(nil),       // 30: google.protobuf.Duration
-	(SessionState)(0),                 // 31: hush.v1.SessionState
-	(RecordingState)(0),               // 32: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 33: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 34: google.protobuf.Timestamp
-	(EndReason)(0),                    // 35: hush.v1.EndReason
-	(RecordingMode)(0),                // 36: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 37: hush.v1.StrictSource
-	(MaskMode)(0),                     // 38: hush.v1.MaskMode
-	(LegName)(0),                      // 39: hush.v1.LegName
-	(LuhnResult)(0),                   // 40: hush.v1.LuhnResult
+	(*SecureCaptureAbandoned)(nil),    // 22: hush.v1.SecureCaptureAbandoned
+	(*DigitProgress)(nil),             // 23: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 24: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 25: hush.v1.RecordingFailed
+	nil,                               // 26: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 27: hush.v1.Session.LabelsEntry
+	nil,                               // 28: hush.v1.Leg.CodecsEntry
+	(*fieldmaskpb.FieldMask)(nil),     // 29: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 30: hush.v1.PauseBehavior
+	(*durationpb.Duration)(nil),       // 31: google.protobuf.Duration
+	(SessionState)(0),                 // 32: hush.v1.SessionState
+	(RecordingState)(0),               // 33: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 34: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 35: google.protobuf.Timestamp
+	(EndReason)(0),                    // 36: hush.v1.EndReason
+	(RecordingMode)(0),                // 37: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 38: hush.v1.StrictSource
+	(MaskMode)(0),                     // 39: hush.v1.MaskMode
+	(LegName)(0),                      // 40: hush.v1.LegName
+	(LuhnResult)(0),                   // 41: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
 	12, // 0: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
 	12, // 1: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
 	14, // 2: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	25, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	26, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
 	11, // 4: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
 	12, // 5: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
 	12, // 6: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
 	14, // 7: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	28, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	29, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	30, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	29, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	30, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	31, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
 	12, // 11: hush.v1.Session.customer:type_name -> hush.v1.Leg
 	12, // 12: hush.v1.Session.agent:type_name -> hush.v1.Leg
 	14, // 13: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	26, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	31, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	32, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	33, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	22, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	34, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	34, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	35, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
-	27, // 22: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	27, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	32, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	33, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	34, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	23, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	35, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	35, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	36, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	28, // 22: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
 	13, // 23: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
 	15, // 24: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
 	15, // 25: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	36, // 26: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	30, // 27: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	37, // 28: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	30, // 29: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	38, // 30: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	30, // 31: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	34, // 32: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	37, // 26: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	31, // 27: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	38, // 28: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	31, // 29: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	39, // 30: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	31, // 31: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	35, // 32: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
 	11, // 33: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
 	17, // 34: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
 	18, // 35: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
 	19, // 36: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
 	20, // 37: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
 	21, // 38: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	22, // 39: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	23, // 40: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	24, // 41: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	11, // 42: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	39, // 43: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	35, // 44: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	11, // 45: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	32, // 46: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	29, // 47: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	33, // 48: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	40, // 49: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	30, // 50: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	0,  // 51: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	1,  // 52: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	2,  // 53: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	4,  // 54: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	5,  // 55: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	6,  // 56: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	7,  // 57: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	8,  // 58: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	9,  // 59: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	10, // 60: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	11, // 61: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	11, // 62: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	3,  // 63: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	11, // 64: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	11, // 65: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	16, // 66: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	11, // 67: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	11, // 68: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	11, // 69: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	11, // 70: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	61, // [61:71] is the sub-list for method output_type
-	51, // [51:61] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	23, // 39: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	24, // 40: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	25, // 41: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	22, // 42: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	11, // 43: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	40, // 44: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	36, // 45: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	11, // 46: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	33, // 47: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	30, // 48: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	34, // 49: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	41, // 50: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	31, // 51: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	0,  // 52: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	1,  // 53: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	2,  // 54: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	4,  // 55: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	5,  // 56: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	6,  // 57: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	7,  // 58: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	8,  // 59: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	9,  // 60: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	10, // 61: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	11, // 62: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	11, // 63: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	3,  // 64: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	11, // 65: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	11, // 66: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	16, // 67: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	11, // 68: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	11, // 69: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	11, // 70: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	11, // 71: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	62, // [62:72] is the sub-list for method output_type
+	52, // [52:62] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -2328,6 +2408,7 @@ func file_hush_v1_session_proto_init() {
 		(*SessionEvent_Digits)(nil),
 		(*SessionEvent_MaxPauseExceeded)(nil),
 		(*SessionEvent_RecordingFailed)(nil),
+		(*SessionEvent_CaptureAbandoned)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2335,7 +2416,7 @@ func file_hush_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
