@@ -162,6 +162,9 @@
 // # Ports
 //
 // PortAllocator binds an even port for RTP and the odd port above it for
-// RTCP (one port with rtcp-mux), skipping ports other processes hold, and
-// rotates through its range so a freed port is not reused at once.
+// RTCP (one port with rtcp-mux), skipping ports other processes hold. It
+// picks pairs at random (ChaCha8 seeded from crypto/rand), so the ports of a
+// leg waiting to latch cannot be guessed from the order calls came in, and
+// a freed pair cools (a quarter of the range is released after it) before
+// it is picked again.
 package relay
