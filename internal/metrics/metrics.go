@@ -27,6 +27,7 @@ type Metrics struct {
 	lateMasks      *prometheus.CounterVec
 	recFailures    prometheus.Counter
 	capAbandoned   *prometheus.CounterVec
+	latchRejected  *prometheus.CounterVec
 	reg            prometheus.Registerer
 
 	grpcRequests *prometheus.CounterVec
@@ -92,6 +93,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "hush_secure_capture_abandoned_total",
 			Help: "Secure captures stopped before they completed (an agent's stop mid-entry, the inter-digit timeout, the call's end), by reason.",
 		}, []string{"reason"}),
+		latchRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_latch_rejected_total",
+			Help: "Valid packets refused as a leg's remote (possible attempts to take a leg over), by leg and reason.",
+		}, []string{"leg", "reason"}),
 		reg: reg,
 		grpcRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_grpc_requests_total", Help: "gRPC requests handled, by method and status code.",
@@ -108,6 +113,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.rtpPackets, m.rtpBytes, m.rtcpPackets, m.rtcpBytes, m.drops, m.latency,
 		m.grpcRequests, m.grpcPanics, m.invalidInput,
 		m.maskedSeconds, m.digitsCaptured, m.lateMasks, m.recFailures, m.capAbandoned,
+		m.latchRejected,
 	)
 	return m
 }
@@ -170,6 +176,12 @@ func (m *Metrics) DigitsLost(f func() float64) {
 // Drop resolves the drop counter of one direction and reason.
 func (m *Metrics) Drop(dir, reason string) prometheus.Counter {
 	return m.drops.WithLabelValues(dir, reason)
+}
+
+// LatchRejected resolves the counter of packets refused as a leg's remote, for one leg
+// ("customer", "agent") and reason; the series exists (at 0) from then on.
+func (m *Metrics) LatchRejected(leg, reason string) prometheus.Counter {
+	return m.latchRejected.WithLabelValues(leg, reason)
 }
 
 // SessionEnded counts an ended session.

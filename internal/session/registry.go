@@ -155,7 +155,7 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	m, err := r.cfg.Media(MediaSpec{
 		Record: s.recordTap(), RecordMasked: s.recordMaskTap(),
 		SessionID: s.id, Customer: spec.Customer, Agent: spec.Agent,
-		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch,
+		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch, OnLatchReject: s.onLatchReject,
 		OnDigit: func(d Direction, b byte) {
 			select {
 			case r.digits <- digit{s: s, d: d, b: b}:

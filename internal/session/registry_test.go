@@ -210,6 +210,13 @@ func TestWatchEvents(t *testing.T) {
 	if !got.Customer.Latched || got.Customer.Remote != addr {
 		t.Fatalf("latched remote not in info: %+v", got.Customer)
 	}
+	// A packet from another source, refused: an event names the leg, source and reason.
+	stranger := netip.MustParseAddrPort("192.0.2.66:4000")
+	h.mediaOf(t, 0).spec.OnLatchReject(Customer, "other_source", stranger, 1)
+	if e := next(t, ch); e.Kind != EventLatchRejected || e.Leg != Customer || e.Addr != stranger ||
+		e.LatchReason != "other_source" || e.LatchRejects != 1 {
+		t.Fatalf("latch rejected event %+v", e)
+	}
 
 	newRemote := netip.MustParseAddrPort("127.0.0.1:6000")
 	upd, err := h.reg.Update(in.ID, Update{RequestID: "u1", Agent: &LegUpdate{Remote: &newRemote}})

@@ -146,6 +146,18 @@ func (s *Session) onLatch(l Leg, media string, addr netip.AddrPort) {
 	s.reg.log.Info("leg latched", "session_id", s.id, "leg", l.String(), "media", media, "remote", addr)
 }
 
+// onLatchReject runs on a packet goroutine, rarely (log-scale): a possible hijack attempt.
+func (s *Session) onLatchReject(l Leg, reason string, addr netip.AddrPort, count uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended {
+		return
+	}
+	s.publishLocked(Event{Kind: EventLatchRejected, Leg: l, Addr: addr, LatchReason: reason, LatchRejects: count})
+	s.reg.log.Warn("media from a source refused as the leg's remote", "session_id", s.id, "leg", l.String(),
+		"reason", reason, "source", addr, "refused", count)
+}
+
 func (s *Session) update(u Update) (Info, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -203,6 +215,10 @@ func applyLeg(cur LegSpec, u *LegUpdate, prefix string) (LegSpec, []string) {
 	if u.Remote != nil && *u.Remote != cur.Remote {
 		next.Remote = *u.Remote
 		changed = append(changed, prefix+".remote_addr")
+	}
+	if u.ExpectedIP != nil && *u.ExpectedIP != cur.ExpectedIP {
+		next.ExpectedIP = *u.ExpectedIP
+		changed = append(changed, prefix+".expected_ip")
 	}
 	if u.RemoteRTCP != nil && *u.RemoteRTCP != cur.RemoteRTCP {
 		next.RemoteRTCP = *u.RemoteRTCP

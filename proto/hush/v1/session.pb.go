@@ -912,7 +912,9 @@ func (x *Session) GetRecordingId() string {
 type Leg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Where hush sends this party's media, "host:port" (IPv6 as "[::1]:port"). Empty = learn it
-	// from the first packet received (latching).
+	// from the party's packets (latching): from expected_ip when set, else from a source that
+	// sent 3 consistent RTP packets (one SSRC, sequence numbers in order). A latched leg moves
+	// only by UpdateSession.
 	RemoteAddr string `protobuf:"bytes,1,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
 	// Where hush sends this party's RTCP. Empty = remote_addr's port + 1 (or remote_addr with
 	// rtcp_mux).
@@ -931,7 +933,12 @@ type Leg struct {
 	// Output only. True once remote_addr was learned from the first packet.
 	Latched bool `protobuf:"varint,8,opt,name=latched,proto3" json:"latched,omitempty"`
 	// Output only. Counters for media received from and sent to this party.
-	Stats         *LegStats `protobuf:"bytes,9,opt,name=stats,proto3" json:"stats,omitempty"`
+	Stats *LegStats `protobuf:"bytes,9,opt,name=stats,proto3" json:"stats,omitempty"`
+	// The IP this party's media will come from, when signalling knows it but not the port (the
+	// SDP c= address, the SIP peer; behind NAT the port differs). While remote_addr is empty the
+	// leg latches only to a packet from this IP, on any port, at once; packets from other hosts
+	// are refused. An IP literal of the media address's family.
+	ExpectedIp    string `protobuf:"bytes,10,opt,name=expected_ip,json=expectedIp,proto3" json:"expected_ip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1029,6 +1036,13 @@ func (x *Leg) GetStats() *LegStats {
 	return nil
 }
 
+func (x *Leg) GetExpectedIp() string {
+	if x != nil {
+		return x.ExpectedIp
+	}
+	return ""
+}
+
 type LegStats struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	RtpPacketsReceived  uint64                 `protobuf:"varint,1,opt,name=rtp_packets_received,json=rtpPacketsReceived,proto3" json:"rtp_packets_received,omitempty"`
@@ -1039,8 +1053,11 @@ type LegStats struct {
 	RtcpPacketsSent     uint64                 `protobuf:"varint,6,opt,name=rtcp_packets_sent,json=rtcpPacketsSent,proto3" json:"rtcp_packets_sent,omitempty"`
 	// Packets received from this party and not forwarded, any reason.
 	PacketsDropped uint64 `protobuf:"varint,7,opt,name=packets_dropped,json=packetsDropped,proto3" json:"packets_dropped,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Valid packets refused as this party's remote: from another source once the remote is
+	// known, from another IP than expected_ip, or a source displaced while latching.
+	LatchRejected uint64 `protobuf:"varint,8,opt,name=latch_rejected,json=latchRejected,proto3" json:"latch_rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LegStats) Reset() {
@@ -1118,6 +1135,13 @@ func (x *LegStats) GetRtcpPacketsSent() uint64 {
 func (x *LegStats) GetPacketsDropped() uint64 {
 	if x != nil {
 		return x.PacketsDropped
+	}
+	return 0
+}
+
+func (x *LegStats) GetLatchRejected() uint64 {
+	if x != nil {
+		return x.LatchRejected
 	}
 	return 0
 }
@@ -1316,6 +1340,7 @@ type SessionEvent struct {
 	//	*SessionEvent_MaxPauseExceeded
 	//	*SessionEvent_RecordingFailed
 	//	*SessionEvent_CaptureAbandoned
+	//	*SessionEvent_LatchRejected
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1483,6 +1508,15 @@ func (x *SessionEvent) GetCaptureAbandoned() *SecureCaptureAbandoned {
 	return nil
 }
 
+func (x *SessionEvent) GetLatchRejected() *LatchRejected {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_LatchRejected); ok {
+			return x.LatchRejected
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -1528,6 +1562,10 @@ type SessionEvent_CaptureAbandoned struct {
 	CaptureAbandoned *SecureCaptureAbandoned `protobuf:"bytes,24,opt,name=capture_abandoned,json=captureAbandoned,proto3,oneof"`
 }
 
+type SessionEvent_LatchRejected struct {
+	LatchRejected *LatchRejected `protobuf:"bytes,25,opt,name=latch_rejected,json=latchRejected,proto3,oneof"`
+}
+
 func (*SessionEvent_Snapshot) isSessionEvent_Event() {}
 
 func (*SessionEvent_Updated) isSessionEvent_Event() {}
@@ -1547,6 +1585,8 @@ func (*SessionEvent_MaxPauseExceeded) isSessionEvent_Event() {}
 func (*SessionEvent_RecordingFailed) isSessionEvent_Event() {}
 
 func (*SessionEvent_CaptureAbandoned) isSessionEvent_Event() {}
+
+func (*SessionEvent_LatchRejected) isSessionEvent_Event() {}
 
 type SessionUpdated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1662,6 +1702,81 @@ func (x *LegLatched) GetKind() string {
 	return ""
 }
 
+// LatchRejected: packets from a source hush refused as a party's remote, a possible attempt
+// to take the leg over. Sent at the leg's 1st, 2nd, 4th, 8th... refusal, so a flood costs a
+// handful of events; hush_latch_rejected_total{leg,reason} counts every one.
+type LatchRejected struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Leg   LegName                `protobuf:"varint,1,opt,name=leg,proto3,enum=hush.v1.LegName" json:"leg,omitempty"`
+	// The source refused, "ip:port".
+	SourceAddr string `protobuf:"bytes,2,opt,name=source_addr,json=sourceAddr,proto3" json:"source_addr,omitempty"`
+	// "other_source" (the leg's remote is known), "unexpected_ip" (not expected_ip), or
+	// "competing_source" (displaced while the leg was latching).
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The leg's refusals so far, all reasons.
+	Count         uint64 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LatchRejected) Reset() {
+	*x = LatchRejected{}
+	mi := &file_hush_v1_session_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LatchRejected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LatchRejected) ProtoMessage() {}
+
+func (x *LatchRejected) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LatchRejected.ProtoReflect.Descriptor instead.
+func (*LatchRejected) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *LatchRejected) GetLeg() LegName {
+	if x != nil {
+		return x.Leg
+	}
+	return LegName_LEG_NAME_UNSPECIFIED
+}
+
+func (x *LatchRejected) GetSourceAddr() string {
+	if x != nil {
+		return x.SourceAddr
+	}
+	return ""
+}
+
+func (x *LatchRejected) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *LatchRejected) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 type SessionEnded struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Reason        EndReason              `protobuf:"varint,1,opt,name=reason,proto3,enum=hush.v1.EndReason" json:"reason,omitempty"`
@@ -1672,7 +1787,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1799,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1812,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SessionEnded) GetReason() EndReason {
@@ -1725,7 +1840,7 @@ type RecordingStateChanged struct {
 
 func (x *RecordingStateChanged) Reset() {
 	*x = RecordingStateChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1737,7 +1852,7 @@ func (x *RecordingStateChanged) String() string {
 func (*RecordingStateChanged) ProtoMessage() {}
 
 func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1750,7 +1865,7 @@ func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingStateChanged.ProtoReflect.Descriptor instead.
 func (*RecordingStateChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RecordingStateChanged) GetState() RecordingState {
@@ -1785,7 +1900,7 @@ type SecureCaptureChanged struct {
 
 func (x *SecureCaptureChanged) Reset() {
 	*x = SecureCaptureChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +1912,7 @@ func (x *SecureCaptureChanged) String() string {
 func (*SecureCaptureChanged) ProtoMessage() {}
 
 func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +1925,7 @@ func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureChanged.ProtoReflect.Descriptor instead.
 func (*SecureCaptureChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SecureCaptureChanged) GetState() SecureCaptureState {
@@ -1843,7 +1958,7 @@ type SecureCaptureAbandoned struct {
 
 func (x *SecureCaptureAbandoned) Reset() {
 	*x = SecureCaptureAbandoned{}
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +1970,7 @@ func (x *SecureCaptureAbandoned) String() string {
 func (*SecureCaptureAbandoned) ProtoMessage() {}
 
 func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +1983,7 @@ func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureAbandoned.ProtoReflect.Descriptor instead.
 func (*SecureCaptureAbandoned) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SecureCaptureAbandoned) GetReason() string {
@@ -1902,7 +2017,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1914,7 +2029,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1927,7 +2042,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -1968,7 +2083,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2095,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1993,7 +2108,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -2019,7 +2134,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2031,7 +2146,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2044,7 +2159,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -2151,7 +2266,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\frecording_id\x18\x0f \x01(\tR\vrecordingId\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb1\x03\n" +
 	"\x03Leg\x12\x1f\n" +
 	"\vremote_addr\x18\x01 \x01(\tR\n" +
 	"remoteAddr\x12(\n" +
@@ -2163,10 +2278,13 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"local_addr\x18\x06 \x01(\tR\tlocalAddr\x12&\n" +
 	"\x0flocal_rtcp_addr\x18\a \x01(\tR\rlocalRtcpAddr\x12\x18\n" +
 	"\alatched\x18\b \x01(\bR\alatched\x12'\n" +
-	"\x05stats\x18\t \x01(\v2\x11.hush.v1.LegStatsR\x05stats\x1a9\n" +
+	"\x05stats\x18\t \x01(\v2\x11.hush.v1.LegStatsR\x05stats\x12\x1f\n" +
+	"\vexpected_ip\x18\n" +
+	" \x01(\tR\n" +
+	"expectedIp\x1a9\n" +
 	"\vCodecsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\rR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc3\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xea\x02\n" +
 	"\bLegStats\x120\n" +
 	"\x14rtp_packets_received\x18\x01 \x01(\x04R\x12rtpPacketsReceived\x12,\n" +
 	"\x12rtp_bytes_received\x18\x02 \x01(\x04R\x10rtpBytesReceived\x12(\n" +
@@ -2174,7 +2292,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x0ertp_bytes_sent\x18\x04 \x01(\x04R\frtpBytesSent\x122\n" +
 	"\x15rtcp_packets_received\x18\x05 \x01(\x04R\x13rtcpPacketsReceived\x12*\n" +
 	"\x11rtcp_packets_sent\x18\x06 \x01(\x04R\x0frtcpPacketsSent\x12'\n" +
-	"\x0fpackets_dropped\x18\a \x01(\x04R\x0epacketsDropped\"\xda\x03\n" +
+	"\x0fpackets_dropped\x18\a \x01(\x04R\x0epacketsDropped\x12%\n" +
+	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\"\xda\x03\n" +
 	"\x06Policy\x12B\n" +
 	"\x11customer_to_agent\x18\x01 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fcustomerToAgent\x12B\n" +
 	"\x11agent_to_customer\x18\x02 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fagentToCustomer\x124\n" +
@@ -2188,7 +2307,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x11.hush.v1.MaskModeR\x04mode\x128\n" +
 	"\n" +
 	"look_ahead\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tlookAhead\x12\x17\n" +
-	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\x98\x06\n" +
+	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\xd9\x06\n" +
 	"\fSessionEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -2207,7 +2326,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x06digits\x18\x10 \x01(\v2\x16.hush.v1.DigitProgressH\x00R\x06digits\x12I\n" +
 	"\x12max_pause_exceeded\x18\x11 \x01(\v2\x19.hush.v1.MaxPauseExceededH\x00R\x10maxPauseExceeded\x12E\n" +
 	"\x10recording_failed\x18\x12 \x01(\v2\x18.hush.v1.RecordingFailedH\x00R\x0frecordingFailed\x12N\n" +
-	"\x11capture_abandoned\x18\x18 \x01(\v2\x1f.hush.v1.SecureCaptureAbandonedH\x00R\x10captureAbandonedB\a\n" +
+	"\x11capture_abandoned\x18\x18 \x01(\v2\x1f.hush.v1.SecureCaptureAbandonedH\x00R\x10captureAbandoned\x12?\n" +
+	"\x0elatch_rejected\x18\x19 \x01(\v2\x16.hush.v1.LatchRejectedH\x00R\rlatchRejectedB\a\n" +
 	"\x05event\"R\n" +
 	"\x0eSessionUpdated\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12*\n" +
@@ -2217,7 +2337,13 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x03leg\x18\x01 \x01(\x0e2\x10.hush.v1.LegNameR\x03leg\x12\x1f\n" +
 	"\vremote_addr\x18\x02 \x01(\tR\n" +
 	"remoteAddr\x12\x12\n" +
-	"\x04kind\x18\x03 \x01(\tR\x04kind\"f\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\"\x82\x01\n" +
+	"\rLatchRejected\x12\"\n" +
+	"\x03leg\x18\x01 \x01(\x0e2\x10.hush.v1.LegNameR\x03leg\x12\x1f\n" +
+	"\vsource_addr\x18\x02 \x01(\tR\n" +
+	"sourceAddr\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x04R\x05count\"f\n" +
 	"\fSessionEnded\x12*\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x12.hush.v1.EndReasonR\x06reason\x12*\n" +
 	"\asession\x18\x02 \x01(\v2\x10.hush.v1.SessionR\asession\"\x92\x01\n" +
@@ -2267,7 +2393,7 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 	return file_hush_v1_session_proto_rawDescData
 }
 
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_hush_v1_session_proto_goTypes = []any{
 	(*CreateSessionRequest)(nil),      // 0: hush.v1.CreateSessionRequest
 	(*GetSessionRequest)(nil),         // 1: hush.v1.GetSessionRequest
@@ -2288,108 +2414,111 @@ var file_hush_v1_session_proto_goTypes = []any{
 	(*SessionEvent)(nil),              // 16: hush.v1.SessionEvent
 	(*SessionUpdated)(nil),            // 17: hush.v1.SessionUpdated
 	(*LegLatched)(nil),                // 18: hush.v1.LegLatched
-	(*SessionEnded)(nil),              // 19: hush.v1.SessionEnded
-	(*RecordingStateChanged)(nil),     // 20: hush.v1.RecordingStateChanged
-	(*SecureCaptureChanged)(nil),      // 21: hush.v1.SecureCaptureChanged
-	(*SecureCaptureAbandoned)(nil),    // 22: hush.v1.SecureCaptureAbandoned
-	(*DigitProgress)(nil),             // 23: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 24: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 25: hush.v1.RecordingFailed
-	nil,                               // 26: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 27: hush.v1.Session.LabelsEntry
-	nil,                               // 28: hush.v1.Leg.CodecsEntry
-	(*fieldmaskpb.FieldMask)(nil),     // 29: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 30: hush.v1.PauseBehavior
-	(*durationpb.Duration)(nil),       // 31: google.protobuf.Duration
-	(SessionState)(0),                 // 32: hush.v1.SessionState
-	(RecordingState)(0),               // 33: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 34: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 35: google.protobuf.Timestamp
-	(EndReason)(0),                    // 36: hush.v1.EndReason
-	(RecordingMode)(0),                // 37: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 38: hush.v1.StrictSource
-	(MaskMode)(0),                     // 39: hush.v1.MaskMode
-	(LegName)(0),                      // 40: hush.v1.LegName
-	(LuhnResult)(0),                   // 41: hush.v1.LuhnResult
+	(*LatchRejected)(nil),             // 19: hush.v1.LatchRejected
+	(*SessionEnded)(nil),              // 20: hush.v1.SessionEnded
+	(*RecordingStateChanged)(nil),     // 21: hush.v1.RecordingStateChanged
+	(*SecureCaptureChanged)(nil),      // 22: hush.v1.SecureCaptureChanged
+	(*SecureCaptureAbandoned)(nil),    // 23: hush.v1.SecureCaptureAbandoned
+	(*DigitProgress)(nil),             // 24: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 25: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 26: hush.v1.RecordingFailed
+	nil,                               // 27: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 28: hush.v1.Session.LabelsEntry
+	nil,                               // 29: hush.v1.Leg.CodecsEntry
+	(*fieldmaskpb.FieldMask)(nil),     // 30: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 31: hush.v1.PauseBehavior
+	(*durationpb.Duration)(nil),       // 32: google.protobuf.Duration
+	(SessionState)(0),                 // 33: hush.v1.SessionState
+	(RecordingState)(0),               // 34: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 35: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 36: google.protobuf.Timestamp
+	(EndReason)(0),                    // 37: hush.v1.EndReason
+	(RecordingMode)(0),                // 38: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 39: hush.v1.StrictSource
+	(MaskMode)(0),                     // 40: hush.v1.MaskMode
+	(LegName)(0),                      // 41: hush.v1.LegName
+	(LuhnResult)(0),                   // 42: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
 	12, // 0: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
 	12, // 1: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
 	14, // 2: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	26, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	27, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
 	11, // 4: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
 	12, // 5: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
 	12, // 6: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
 	14, // 7: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	29, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	30, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	31, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	30, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	31, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	32, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
 	12, // 11: hush.v1.Session.customer:type_name -> hush.v1.Leg
 	12, // 12: hush.v1.Session.agent:type_name -> hush.v1.Leg
 	14, // 13: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	27, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	32, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	33, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	34, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	23, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	35, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	35, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	36, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
-	28, // 22: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	28, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	33, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	34, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	35, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	24, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	36, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	36, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	37, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	29, // 22: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
 	13, // 23: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
 	15, // 24: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
 	15, // 25: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	37, // 26: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	31, // 27: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	38, // 28: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	31, // 29: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	39, // 30: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	31, // 31: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	35, // 32: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	38, // 26: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	32, // 27: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	39, // 28: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	32, // 29: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	40, // 30: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	32, // 31: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	36, // 32: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
 	11, // 33: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
 	17, // 34: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
 	18, // 35: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	19, // 36: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	20, // 37: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	21, // 38: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	23, // 39: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	24, // 40: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	25, // 41: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	22, // 42: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	11, // 43: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	40, // 44: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	36, // 45: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	11, // 46: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	33, // 47: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	30, // 48: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	34, // 49: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	41, // 50: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	31, // 51: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	0,  // 52: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	1,  // 53: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	2,  // 54: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	4,  // 55: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	5,  // 56: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	6,  // 57: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	7,  // 58: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	8,  // 59: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	9,  // 60: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	10, // 61: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	11, // 62: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	11, // 63: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	3,  // 64: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	11, // 65: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	11, // 66: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	16, // 67: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	11, // 68: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	11, // 69: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	11, // 70: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	11, // 71: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	62, // [62:72] is the sub-list for method output_type
-	52, // [52:62] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	20, // 36: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	21, // 37: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	22, // 38: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	24, // 39: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	25, // 40: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	26, // 41: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	23, // 42: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	19, // 43: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	11, // 44: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	41, // 45: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	41, // 46: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	37, // 47: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	11, // 48: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	34, // 49: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	31, // 50: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	35, // 51: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	42, // 52: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	32, // 53: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	0,  // 54: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	1,  // 55: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	2,  // 56: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	4,  // 57: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	5,  // 58: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	6,  // 59: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	7,  // 60: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	8,  // 61: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	9,  // 62: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	10, // 63: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	11, // 64: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	11, // 65: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	3,  // 66: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	11, // 67: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	11, // 68: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	16, // 69: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	11, // 70: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	11, // 71: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	11, // 72: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	11, // 73: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	64, // [64:74] is the sub-list for method output_type
+	54, // [54:64] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -2409,6 +2538,7 @@ func file_hush_v1_session_proto_init() {
 		(*SessionEvent_MaxPauseExceeded)(nil),
 		(*SessionEvent_RecordingFailed)(nil),
 		(*SessionEvent_CaptureAbandoned)(nil),
+		(*SessionEvent_LatchRejected)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2416,7 +2546,7 @@ func file_hush_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
