@@ -186,7 +186,7 @@ func (c *Call) Close() error {
 }
 
 // SetRemote replaces a leg's remote configuration, as after a re-INVITE. A
-// zero Remote latches again from the next valid packet. A leg allocated with
+// zero Remote latches again (see LegConfig.ExpectedIP). A leg allocated with
 // rtcp-mux cannot drop it (ErrNoRTCPPort). Packets in flight finish with the
 // old state; the next packet sees the new one.
 func (c *Call) SetRemote(l Leg, cfg LegConfig) error {
