@@ -285,6 +285,9 @@ func TestPcapReplay(t *testing.T) {
 		CallId:   "call-pcap",
 		Customer: &hushv1.Leg{RemoteAddr: cust.addr().String(), Codecs: map[uint32]string{8: "PCMA"}},
 		Agent:    &hushv1.Leg{RemoteAddr: agent.addr().String(), Codecs: map[uint32]string{8: "PCMA"}},
+		// Unmasked: this is about forwarding (a masked direction holds each lockstep packet
+		// for the look-ahead).
+		Policy: &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}},
 	})
 	if err != nil {
 		t.Fatal(err)
