@@ -16,9 +16,9 @@ import (
 // RTCP (RFC 3550 section 11), or the even port alone with rtcp-mux.
 //
 // It picks the pair at random among the free ones (ChaCha8 seeded from
-// crypto/rand), so whoever can reach the media ports cannot tell which ones
-// carry a call waiting to latch: in-order allocation made the live legs the
-// lowest ports of the range. A pair released goes through a cooling queue
+// crypto/rand), so whoever can reach the media ports cannot tell from the
+// order calls came in which ones carry a call waiting to latch. A pair
+// released goes through a cooling queue
 // (a quarter of the range) before it can be picked again, so a late packet
 // for an ended call does not land in a new one; when nothing else is free
 // the longest-cooled pair is used. Allocation and release take O(1) work

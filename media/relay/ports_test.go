@@ -142,7 +142,7 @@ func TestAllocateRandom(t *testing.T) {
 			s.Close()
 		}
 	}
-	// In order (the old allocator) 39 of 39 steps go up; at random about half do. The
+	// Handed out in order, 39 of 39 steps go up; at random about half do. The
 	// chance that 35 or more of 39 go up at random is below 1e-7.
 	for k, seq := range seqs {
 		up := 0
