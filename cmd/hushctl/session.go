@@ -57,8 +57,10 @@ func createFlags(fs *flag.FlagSet) action {
 	fs.StringVar(&req.CallId, "call-id", "", "the platform's call id (e.g. SIP Call-ID)")
 	fs.StringVar(&req.AgentId, "agent-id", "", "the agent the session is bound to")
 	fs.StringVar(&req.RequestId, "request-id", "", "idempotency key (derive it from the call): a repeat returns the same session; reusing it for another request is refused")
-	fs.StringVar(&req.Customer.RemoteAddr, "customer-remote", "", "customer's RTP `host:port` (empty = latch on first packet)")
-	fs.StringVar(&req.Agent.RemoteAddr, "agent-remote", "", "agent's RTP `host:port` (empty = latch on first packet)")
+	fs.StringVar(&req.Customer.RemoteAddr, "customer-remote", "", "customer's RTP `host:port` (empty = latch from its packets)")
+	fs.StringVar(&req.Agent.RemoteAddr, "agent-remote", "", "agent's RTP `host:port` (empty = latch from its packets)")
+	fs.StringVar(&req.Customer.ExpectedIp, "customer-expected-ip", "", "latch the customer only to media from this `ip` (any port)")
+	fs.StringVar(&req.Agent.ExpectedIp, "agent-expected-ip", "", "latch the agent only to media from this `ip` (any port)")
 	mux := fs.Bool("rtcp-mux", false, "RTP and RTCP on one port on both legs (RFC 5761)")
 	tePT := fs.Uint("telephone-event-pt", 0, "RFC 4733 telephone-event payload type on both legs, 96-127 (0 = none)")
 	labels := labelsFlag{}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/hushmedia/hush/media/relay"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -78,10 +79,13 @@ func TestForwardBothWaysByteExact(t *testing.T) {
 	d := startDaemon(t)
 	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
 	agent := newEndpoint(t, "udp4", "127.0.0.1:0")
-	// The customer's address is given; the agent's is latched from its first packet.
+	// The customer's address is given; the agent's is latched from its packets. Unmasked
+	// both ways (masking toward the agent is on by default): this is about forwarding.
+	off := &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}
 	s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{
 		CallId: "call-forward", RequestId: "req-1", AgentId: "agent-1",
 		Customer: &hushv1.Leg{RemoteAddr: cust.addr().String()},
+		Policy:   &hushv1.Policy{CustomerToAgent: off},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +97,11 @@ func TestForwardBothWaysByteExact(t *testing.T) {
 
 	custIn, agentIn := s.Customer.LocalAddr, s.Agent.LocalAddr
 	fromAgent, fromCust := newStream(1), newStream(2)
+	// The agent's first packets are its latching probation (strict source: they wait); the
+	// next one latches it and is forwarded.
+	for range relay.LatchProbation - 1 {
+		agent.send(agentIn, fromAgent.next(t))
+	}
 	const n = 200
 	for i := 0; i < n; i++ {
 		pkt := fromAgent.next(t)

@@ -147,13 +147,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		SetupTimeout:   cfg.Media.SetupTimeout,
 		Logger:         log,
 		Hooks: session.Hooks{
-			Created:         func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
-			Ended:           func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
-			CreateFailed:    m.CreateFailed,
-			RecordingFailed: m.RecordingFailed,
+			Created:          func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
+			Ended:            func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
+			CreateFailed:     m.CreateFailed,
+			RecordingFailed:  m.RecordingFailed,
+			CaptureAbandoned: m.CaptureAbandoned,
 		},
 	})
 	m.DigitsLost(func() float64 { return float64(sessions.DigitsLost.Load()) })
+	m.CaptureAbandonReasons(session.AbandonReasons)
 
 	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
 		OnDenied: auditor.Denied, OnRevoked: auditor.Revoked, MaxStreamsPerClient: cfg.Auth.MaxStreamsPerClient}

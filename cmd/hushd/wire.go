@@ -118,6 +118,9 @@ func relayOptions(m *metrics.Metrics, mc config.Media, engine relay.Engine) []re
 		for r := relay.DropReason(1); r < relay.NumDropReasons; r++ {
 			dm.Drops[r] = m.Drop(dir.String(), r.String())
 		}
+		for r := range relay.NumLatchRejects {
+			dm.LatchRejects[r] = m.LatchRejected(dir.From().String(), r.String())
+		}
 		opts = append(opts, relay.WithMetrics(dir, dm))
 	}
 	return opts

@@ -68,7 +68,7 @@ var keys = []key{
 	def("session.drain_timeout", "on shutdown, wait this long for sessions to end (0 = close at once)",
 		func(c *Config) *time.Duration { return &c.Session.DrainTimeout }, durationRange(0, 24*time.Hour)),
 
-	def("masking.customer_to_agent", "default DTMF masking of what the agent hears: off, silence, comfort-noise or tone",
+	def("masking.customer_to_agent", "default DTMF masking of what the agent hears: off, silence, comfort-noise or tone (masked modes delay it by masking.look_ahead)",
 		func(c *Config) *string { return &c.Masking.CustomerToAgent }, oneOf(maskModes...)),
 	def("masking.agent_to_customer", "default DTMF masking of what the customer hears: off, silence, comfort-noise or tone",
 		func(c *Config) *string { return &c.Masking.AgentToCustomer }, oneOf(maskModes...)),
@@ -76,7 +76,7 @@ var keys = []key{
 		func(c *Config) *time.Duration { return &c.Masking.LookAhead }, durationRange(40*time.Millisecond, 200*time.Millisecond)),
 	def("masking.tone_hz", "frequency of the masking tone, Hz; never within 5% of a DTMF frequency",
 		func(c *Config) *int { return &c.Masking.ToneHz }, toneHz),
-	def("masking.capture_mode", "masking of what the agent hears during secure capture when policy leaves it off: silence, comfort-noise or tone",
+	def("masking.capture_mode", "masking of what the agent hears during secure capture, and for the rest of the session once one began, when policy leaves it off: silence, comfort-noise or tone",
 		func(c *Config) *string { return &c.Masking.CaptureMode }, oneOf(maskModes[1:]...)),
 	def("masking.capture_trigger", "keys that, pressed on the agent's phone, start secure capture (e.g. *7; up to 8 of 0-9 * # A-D); empty = off",
 		func(c *Config) *string { return &c.Masking.CaptureTrigger }, keySequence),

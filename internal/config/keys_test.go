@@ -61,7 +61,7 @@ func TestKeysCoverConfig(t *testing.T) {
 // altValues holds a valid non-default value per key.
 var altValues = map[string]string{
 	"grpc.listen":                     "[::1]:9000",
-	"masking.customer_to_agent":       "tone",
+	"masking.customer_to_agent":       "off",
 	"media.lock_ssrc":                 "true",
 	"media.rate_limit_pps":            "0",
 	"media.engine":                    "epoll",
@@ -261,7 +261,7 @@ func TestDefault(t *testing.T) {
 		Media: Media{Address: "127.0.0.1", PortMin: 30000, PortMax: 39999, StrictSource: true,
 			IdleTimeout: 60 * time.Second, SetupTimeout: 5 * time.Minute, LatencySampleEvery: 16, RateLimitPPS: 500, Engine: "auto", FDReserve: 1024},
 		Session: Session{MaxSessions: 10000, DrainTimeout: 30 * time.Second},
-		Masking: Masking{CustomerToAgent: "off", AgentToCustomer: "off", LookAhead: 60 * time.Millisecond,
+		Masking: Masking{CustomerToAgent: "tone", AgentToCustomer: "off", LookAhead: 60 * time.Millisecond,
 			ToneHz: 400, CaptureMode: "tone"},
 		Recording: Recording{Enabled: true, Dir: "./recordings", LookAhead: 80 * time.Millisecond},
 		Log:       Log{Level: "info", Format: "text"},

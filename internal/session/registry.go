@@ -19,12 +19,17 @@ type Hooks struct {
 	Ended           func(EndReason)
 	CreateFailed    func(reason string)
 	RecordingFailed func()
+	// CaptureAbandoned: a secure capture stopped before it completed, with why (StopRequest,
+	// StopInterDigitTimeout, StopSessionEnded).
+	CaptureAbandoned func(reason string)
 }
 
 // Config sets up a Registry.
 type Config struct {
-	Media       MediaFactory
-	Defaults    Policy // effective policy for fields a request leaves unset
+	Media MediaFactory
+	// Defaults is the effective policy for fields a request leaves unset; a zero
+	// CustomerToAgent.Mode means tone (the agent's ear is masked by default).
+	Defaults    Policy
 	MaxSessions int
 	Logger      *slog.Logger
 	Hooks       Hooks
@@ -89,6 +94,10 @@ func NewRegistry(cfg Config) *Registry {
 	if cfg.CaptureMask.Mode == 0 {
 		cfg.CaptureMask = MaskPolicy{Mode: MaskTone}
 	}
+	// Safe when nobody configured it: what the agent hears is masked unless asked otherwise.
+	if cfg.Defaults.CustomerToAgent.Mode == 0 {
+		cfg.Defaults.CustomerToAgent.Mode = MaskTone
+	}
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 10000
 	}
@@ -140,6 +149,9 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	}
 	spec.Customer = spec.Customer.clone()
 	spec.Agent = spec.Agent.clone()
+	if spec.Policy.CustomerToAgent.Mode == 0 {
+		spec.Policy.CustomerToAgent = r.cfg.Defaults.CustomerToAgent
+	}
 	s := &Session{
 		id: newID(), callID: spec.CallID, agentID: spec.AgentID,
 		labels: spec.Labels, created: now, reg: r,
@@ -150,7 +162,7 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	m, err := r.cfg.Media(MediaSpec{
 		Record: s.recordTap(), RecordMasked: s.recordMaskTap(),
 		SessionID: s.id, Customer: spec.Customer, Agent: spec.Agent,
-		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch,
+		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch, OnLatchReject: s.onLatchReject,
 		OnDigit: func(d Direction, b byte) {
 			select {
 			case r.digits <- digit{s: s, d: d, b: b}:
@@ -430,7 +442,6 @@ func (r *Registry) TimeoutCaptures() int {
 		if s.captureTimedOut(now) {
 			n++
 		}
-		s.restoreMasking(now)
 	}
 	return n
 }
@@ -499,7 +510,7 @@ func (r *Registry) StopCapture(id string, q Request, actor string) (Info, error)
 		if err != nil {
 			return Info{}, err
 		}
-		return s.stopCapture(q.ID, actor, "request")
+		return s.stopCapture(q.ID, actor, StopRequest)
 	})
 }
 

@@ -222,6 +222,13 @@ func TestWatchEvents(t *testing.T) {
 	if !got.Customer.Latched || got.Customer.Remote != addr {
 		t.Fatalf("latched remote not in info: %+v", got.Customer)
 	}
+	// A packet from another source, refused: an event names the leg, source and reason.
+	stranger := netip.MustParseAddrPort("192.0.2.66:4000")
+	h.mediaOf(t, 0).spec.OnLatchReject(Customer, "other_source", stranger, 1)
+	if e := next(t, ch); e.Kind != EventLatchRejected || e.Leg != Customer || e.Addr != stranger ||
+		e.LatchReason != "other_source" || e.LatchRejects != 1 {
+		t.Fatalf("latch rejected event %+v", e)
+	}
 
 	newRemote := netip.MustParseAddrPort("127.0.0.1:6000")
 	upd, err := h.reg.Update(in.ID, Update{RequestID: "u1", Caller: "test", Digest: rq("u1").Digest, Agent: &LegUpdate{Remote: &newRemote}})
@@ -400,5 +407,26 @@ func TestDrainReturnsWhenAllEnded(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("drain did not return after the last session ended")
+	}
+}
+
+// TestAgentsEarMaskedByDefault: a registry nobody configured masks what the agent hears
+// (tone) for a session whose policy leaves it unset; an explicit MaskOff is kept.
+func TestAgentsEarMaskedByDefault(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	in, err := h.reg.Create(spec("call-1", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, capt := h.mediaOf(t, 0).masking(CustomerToAgent); p.Mode != MaskTone || capt || in.Policy.CustomerToAgent.Mode != MaskTone {
+		t.Fatalf("default masking toward the agent %+v (policy %+v), want tone", p, in.Policy.CustomerToAgent)
+	}
+	off := spec("call-2", "")
+	off.Policy.CustomerToAgent.Mode = MaskOff
+	if _, err := h.reg.Create(off); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := h.mediaOf(t, 1).masking(CustomerToAgent); p.Mode != MaskOff {
+		t.Fatalf("explicit off became %+v", p)
 	}
 }

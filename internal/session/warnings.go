@@ -33,7 +33,7 @@ func (s *Session) warningsLocked() []Warning {
 	recorded := s.rec.rec != nil && s.rec.state != RecordingFailed
 	for l := Customer; l <= Agent; l++ {
 		d := Direction(l) // the direction this leg's audio travels
-		masked := s.policy.Mask(d).Mode > MaskOff || d == CustomerToAgent && (s.cap.on || !s.cap.holdUntil.IsZero())
+		masked := s.policy.Mask(d).Mode > MaskOff || d == CustomerToAgent && (s.cap.on || s.cap.begun)
 		if !recorded && !masked {
 			continue
 		}

@@ -17,6 +17,7 @@ type options struct {
 	rateLimit   uint32
 	metrics     [NumDirections]DirectionMetrics
 	onLatch     func(LatchEvent)
+	onReject    func(LatchRejectEvent)
 	sampleEvery uint32
 	stages      [NumDirections][]Stage
 	now         func() time.Time
@@ -44,6 +45,14 @@ func WithMetrics(dir Direction, m DirectionMetrics) Option {
 // call the Call's Close, which waits for that goroutine.
 func WithOnLatch(fn func(LatchEvent)) Option {
 	return func(o *options) { o.onLatch = fn }
+}
+
+// WithOnLatchReject sets a function told about refused attempts to latch a
+// leg (LatchReject): at a leg's 1st, 2nd, 4th, 8th... refusal, so that a
+// flood of them costs a handful of calls. Like WithOnLatch it runs on the
+// packet goroutine, must return quickly, never block and not call Close.
+func WithOnLatchReject(fn func(LatchRejectEvent)) Option {
+	return func(o *options) { o.onReject = fn }
 }
 
 // WithLatencySampling times one packet in every n (n >= 1).
