@@ -29,6 +29,7 @@ type GRPC struct {
 	Listen         string `yaml:"listen"`           // host:port
 	Insecure       bool   `yaml:"insecure"`         // allow plaintext / unauthenticated on a non-loopback address
 	MaxMessageSize int    `yaml:"max_message_size"` // bytes, per received message
+	HealthListen   string `yaml:"health_listen"`    // host:port of the health-only plaintext listener; "" = off
 }
 
 // HTTP configures the HTTP server (/metrics, /healthz).

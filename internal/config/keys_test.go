@@ -73,6 +73,7 @@ var altValues = map[string]string{
 	"recording.look_ahead":       "120ms",
 	"grpc.insecure":              "true",
 	"grpc.max_message_size":      "4096",
+	"grpc.health_listen":         "0.0.0.0:50052",
 	"http.insecure":              "true",
 	"http.listen":                "localhost:9001",
 	"media.address":              "::1",
