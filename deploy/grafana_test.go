@@ -14,8 +14,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
 
-// dashboardSchemaVersion is the Grafana dashboard schema the JSON targets (Grafana 10.4
-// and 11.x write it; later versions migrate it on load).
+// dashboardSchemaVersion is the Grafana dashboard schema the JSON targets; newer Grafana
+// migrates it on load.
 const dashboardSchemaVersion = 39
 
 // grafanaDashboard is the part of the dashboard JSON these checks read.
