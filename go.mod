@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/go-audio/wav v1.1.0
+	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/pion/rtp v1.10.6
 	github.com/prometheus/client_golang v1.25.0
 	go.etcd.io/bbolt v1.4.3

@@ -58,6 +58,7 @@ func (a *app) registerGlobals(fs *flag.FlagSet) {
 
 const topUsage = `Usage: hushctl [GLOBAL FLAGS] COMMAND VERB [ARGS] [FLAGS]
        hushctl --version
+       hushctl [GLOBAL FLAGS] health [--service S]
        hushctl audit verify FILE
        hushctl token hash --subject S --role R [--agent-id A] < TOKEN
        hushctl token new
@@ -88,6 +89,7 @@ func (a *app) usage(w io.Writer) {
 			fmt.Fprintf(&b, "  %-28s %s\n", strings.TrimSpace(g.name+" "+v.name+" "+v.args), v.help)
 		}
 	}
+	fmt.Fprintf(&b, "\nHealth (no credentials needed):\n  %-28s %s\n", "health [--service S]", healthVerb.help)
 	b.WriteString("\nOffline commands:\n")
 	b.WriteString("  audit verify FILE            check an audit log's hash chain; exit 1 names the first broken line\n")
 	b.WriteString("  token hash                   read a token on stdin, print its token-file line (hash only)\n")
@@ -137,6 +139,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return a.fail(a.audit(rest[1:]))
 	case rest[0] == "token":
 		return a.fail(a.tokenCmd(rest[1:]))
+	case rest[0] == "health":
+		return a.fail(a.runVerb(ctx, "", healthVerb, rest[1:]))
 	}
 	for _, g := range groups() {
 		if g.name != rest[0] {
@@ -189,7 +193,7 @@ type verb struct {
 type connAction = func(ctx context.Context, a *app, cc grpc.ClientConnInterface, pos []string) error
 
 func (a *app) runVerb(ctx context.Context, group string, v verb, args []string) error {
-	cmd := group + " " + v.name
+	cmd := strings.TrimSpace(group + " " + v.name)
 	fs := flag.NewFlagSet("hushctl "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	a.registerGlobals(fs)

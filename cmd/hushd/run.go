@@ -37,6 +37,7 @@ import (
 // ready reports the bound listener addresses once hushd serves (tests listen on port 0).
 type ready struct {
 	GRPC, HTTP string
+	Health     string // grpc.health_listen's address; "" when off
 }
 
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
@@ -65,6 +66,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
 
 	// Security: refuse unsafe listeners, load TLS, tokens and the audit log.
 	warns, err := auth.CheckListenSafety(cfg)
@@ -103,11 +107,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	} else {
 		log.Warn("audit log is off (audit.file is empty)")
 	}
-	auditor := audit.NewRecorder(auditLog, func(err error) { log.Error("audit record not written", "err", err) })
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := metrics.New(reg)
+	auditFailed := m.AuditFailures()
+	auditor := audit.NewRecorder(auditLog, func(err error) {
+		auditFailed()
+		log.Error("audit record not written", "err", err)
+	})
 
 	alloc, err := relay.NewPortAllocator(cfg.Media.BindIP(), cfg.Media.PortMin, cfg.Media.PortMax)
 	if err != nil {
@@ -119,6 +123,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	}
 	defer engine.Close() // deferred first, so it runs after the sessions' calls closed
 	log.Info("media engine", "engine", engine.Name())
+	m.Engine(engine.Name())
+	m.MediaPorts(alloc.Capacity(), alloc.InUse)
 	defaults, captureMask := policyDefaults(cfg)
 	recorder, recIndex, err := setupRecording(ctx, cfg, log)
 	if err != nil {
@@ -156,6 +162,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	})
 	m.DigitsLost(func() float64 { return float64(sessions.DigitsLost.Load()) })
 	m.CaptureAbandonReasons(session.AbandonReasons)
+	m.RecordingStates(recordingStateNames, func() []int { c := sessions.RecordingCounts(); return c[:] })
 
 	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
 		OnDenied: auditor.Denied, OnRevoked: auditor.Revoked, MaxStreamsPerClient: cfg.Auth.MaxStreamsPerClient}
@@ -209,6 +216,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		metricsHandler = authz.HTTP(metricsHandler, auth.MetricsRoles...)
 	}
 	httpSrv := newHTTPServer(httpMux(metricsHandler, sessions), cfg.HTTP)
+	var healthLn net.Listener
+	if cfg.GRPC.HealthListen != "" {
+		if healthLn, err = net.Listen("tcp", cfg.GRPC.HealthListen); err != nil {
+			grpcLn.Close()
+			httpLn.Close()
+			return fmt.Errorf("grpc.health_listen: %w", err)
+		}
+	}
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
@@ -223,7 +238,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 			errc <- err
 		}
 	}()
-	log.Info("hushd serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(),
+	rd := ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
+	var healthSrv interface{ Stop() }
+	if healthLn != nil {
+		hs := srv.HealthServer()
+		healthSrv, rd.Health = hs, healthLn.Addr().String()
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = hs.Serve(healthLn) }()
+	}
+	log.Info("hushd serving", "grpc", rd.GRPC, "http", rd.HTTP, "health", rd.Health,
 		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax),
 		"tls", tlsState(cfg), "auth", cfg.Auth.Mode, "recordings", where(recordingDir(cfg)), "audit", where(cfg.Audit.File),
 		"version", build.Short())
@@ -232,7 +255,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 			" may call every RPC; set auth.mode before exposing hushd")
 	}
 	if readyc != nil {
-		readyc <- ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
+		readyc <- rd
 	}
 
 	// SIGHUP re-reads the credentials (token file, certificate, client CAs, CRLs); a bad
@@ -264,6 +287,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	// Drain: refuse new sessions, let active ones run up to the deadline, then end them.
 	d.drainNow(cfg.Session.DrainTimeout)
 	srv.Shutdown()
+	if healthSrv != nil {
+		healthSrv.Stop() // readiness probes have seen SessionService NOT_SERVING since the drain began
+	}
 	stopGRPC(srv, 5*time.Second)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = httpSrv.Shutdown(shutCtx)
@@ -273,6 +299,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	log.Info("hushd stopped")
 	return serveErr
 }
+
+// recordingStateNames label hush_sessions_recording, in session.RecordingState order.
+var recordingStateNames = []string{session.RecordingStopped.String(), session.RecordingActive.String(),
+	session.RecordingPaused.String(), session.RecordingFailed.String()}
 
 // stopGRPC stops gracefully (watch streams have ended with their sessions), forcing after
 // a bound so a stuck client cannot hold the exit.

@@ -155,6 +155,15 @@ func (s *Server) SetServing(ok bool) {
 	s.health.SetServingStatus(hushv1.SessionService_ServiceDesc.ServiceName, st)
 }
 
+// HealthServer returns a gRPC server that serves only this server's health service, on a
+// listener of its own: plaintext for probes that cannot do TLS (Kubernetes grpc probes),
+// with no other method to reach, so it needs no authentication.
+func (s *Server) HealthServer() *grpc.Server {
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(4096), grpc.MaxConcurrentStreams(16))
+	healthpb.RegisterHealthServer(g, s.health)
+	return g
+}
+
 // Shutdown marks every service NOT_SERVING, for the last moments before exit.
 func (s *Server) Shutdown() { s.health.Shutdown() }
 

@@ -40,7 +40,8 @@ type GRPC struct {
 	MaxStreamsPerConnection int `yaml:"max_streams_per_connection"`
 	// MaxHeaderBytes is HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE: larger headers are refused
 	// before anything reads them.
-	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	MaxHeaderBytes int    `yaml:"max_header_bytes"`
+	HealthListen   string `yaml:"health_listen"` // host:port of the health-only plaintext listener; "" = off
 }
 
 // HTTP configures the HTTP server (/metrics, /healthz).

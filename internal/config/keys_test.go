@@ -83,6 +83,7 @@ var altValues = map[string]string{
 	"http.max_header_bytes":           "1024",
 	"media.fd_reserve":                "0",
 	"grpc.max_message_size":           "4096",
+	"grpc.health_listen":              "0.0.0.0:50052",
 	"http.insecure":                   "true",
 	"http.metrics_open":               "true",
 	"http.listen":                     "localhost:9001",
