@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/hushmedia/hush/internal/auth"
+	"github.com/hushmedia/hush/media/relay/relaytest"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -345,8 +346,8 @@ func TestImageBuildOutsideContainer(t *testing.T) {
 	}
 
 	// hushd as the image runs it; loopback listeners on free ports stand in for the
-	// published ones. The media range sits below the kernel's ephemeral ports; the
-	// allocator skips any port another process holds.
+	// published ones, and the media range is a lease of this test's own.
+	portMin, portMax := relaytest.Ports(t, 100)
 	inImage := func(argv []string, env ...string) *exec.Cmd {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(append([]string{}, img.env...), env...)
@@ -357,7 +358,7 @@ func TestImageBuildOutsideContainer(t *testing.T) {
 	}
 	hushd := inImage(img.entrypoint, "HUSH_GRPC_LISTEN=127.0.0.1:0", "HUSH_HTTP_LISTEN=127.0.0.1:0",
 		"HUSH_GRPC_HEALTH_LISTEN=127.0.0.1:0", "HUSH_MEDIA_ADDRESS=127.0.0.1", "HUSH_MEDIA_ADVERTISE_ADDRESS=127.0.0.1",
-		"HUSH_MEDIA_PORT_MIN=20000", "HUSH_MEDIA_PORT_MAX=20099")
+		"HUSH_MEDIA_PORT_MIN="+strconv.Itoa(portMin), "HUSH_MEDIA_PORT_MAX="+strconv.Itoa(portMax))
 	stderr, err := hushd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
