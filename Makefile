@@ -7,6 +7,7 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPCURL_VERSION            := v1.9.4
 KUBECONFORM_VERSION        := v0.8.0
+STATICCHECK_VERSION        := v0.8.2
 KUSTOMIZE_VERSION          := v5.8.1
 # The Kubernetes release whose OpenAPI spec (in the k8s.io/kubernetes module) the deploy
 # tests turn into kubeconform's schemas; deploy/kubernetes_test.go names the same one.
@@ -14,7 +15,7 @@ KUBERNETES_VERSION         := v1.34.2
 
 PROTO_FILES := $(wildcard proto/hush/v1/*.proto)
 
-.PHONY: all build run test test-short lint vet fmt-check tidy-check proto proto-check tools bench fuzz docs clean ci-fresh \
+.PHONY: all build run test test-short lint vet staticcheck fmt-check tidy-check proto proto-check tools bench fuzz docs clean ci-fresh \
 	bench-load bench-compare bench-scale bench-ramp bench-soak
 
 FUZZTIME ?= 10s
@@ -27,11 +28,12 @@ build:
 run:
 	$(GO) run ./cmd/hushd
 
-## tools: the code generators, grpcurl and the deploy checkers, pinned, installed into .bin/
+## tools: the code generators, grpcurl, staticcheck and the deploy checkers, pinned, installed into .bin/
 tools:
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	GOBIN=$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	GOBIN=$(BIN) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	$(GO) mod download k8s.io/kubernetes@$(KUBERNETES_VERSION)
@@ -63,7 +65,17 @@ vet:
 tidy-check:
 	$(GO) mod tidy -diff
 
-lint: fmt-check vet tidy-check proto-check
+## staticcheck: the pinned staticcheck (make tools) over every package
+staticcheck:
+	@if [ -x $(BIN)/staticcheck ]; then \
+	  $(BIN)/staticcheck ./... ; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "staticcheck: missing: run 'make tools'" >&2; exit 1; \
+	else \
+	  echo "staticcheck: skipped: run 'make tools'" >&2; \
+	fi
+
+lint: fmt-check vet staticcheck tidy-check proto-check
 
 # -p 1: packages one at a time. Several suites judge real-time audio (masking delay lines,
 # recording placement, load runs); two of them competing for a 2-core machine measure
