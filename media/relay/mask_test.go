@@ -14,7 +14,7 @@ import (
 
 	"github.com/hushmedia/hush/media/dtmf"
 	"github.com/hushmedia/hush/media/mask"
-	"github.com/hushmedia/hush/media/pcap"
+	"github.com/hushmedia/hush/media/relay/relaytest/pcap"
 	"github.com/hushmedia/hush/media/rtp"
 )
 
