@@ -33,7 +33,9 @@ func quiet(c *net.UDPConn) bool {
 // the agent leg waits to latch (no remote given) and an attacker sends one RTP packet to
 // every port of the range. The real agent then latches, the customer's 250 packets all
 // reach it and none reaches the attacker; the refused attempts are counted and reported.
-func TestScanDoesNotCaptureLeg(t *testing.T) {
+func TestScanDoesNotCaptureLeg(t *testing.T) { forEngines(t, testScanDoesNotCaptureLegOnEngine) }
+
+func testScanDoesNotCaptureLegOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, false, false)
 	// A range of its own (8 pairs), so the scan touches no other test's sockets.
 	min, max := freeRange(t, 8)
@@ -94,7 +96,9 @@ func TestScanDoesNotCaptureLeg(t *testing.T) {
 // TestExpectedIPLatch: with an expected IP the leg latches to the first packet from it, on
 // any port (a NAT may pick the port), and never to another host however consistently it
 // sends.
-func TestExpectedIPLatch(t *testing.T) {
+func TestExpectedIPLatch(t *testing.T) { forEngines(t, testExpectedIPLatchOnEngine) }
+
+func testExpectedIPLatchOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, false, false)
 	m, drops := dropCounters()
 	latched := make(chan LatchEvent, 4)
