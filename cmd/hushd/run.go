@@ -155,7 +155,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
-		RecordingDir: recDir,
+		RecordingDir: recDir, AuditFile: cfg.Audit.File,
 	})
 	d.srv = srv
 

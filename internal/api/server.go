@@ -37,6 +37,8 @@ type Options struct {
 	DrainTimeout             time.Duration
 	// RecordingDir is where recordings are ("" when recording is off).
 	RecordingDir string
+	// AuditFile is the audit log AuditService reads ("" when it is off).
+	AuditFile string
 
 	// Security. Creds nil serves plaintext; Limiter nil does not limit; Authorizer nil
 	// authenticates nobody (auth.mode none); Auditor nil records nothing.
@@ -132,6 +134,7 @@ func NewServer(o Options) *Server {
 	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
 	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{dir: o.RecordingDir, aud: o.Auditor})
+	hushv1.RegisterAuditServiceServer(g, &AuditServer{file: o.AuditFile, aud: o.Auditor})
 	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
 
 	h := health.NewServer()

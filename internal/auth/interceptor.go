@@ -29,6 +29,11 @@ type sessionRequest interface {
 	GetSessionId() string
 }
 
+// agentRequest is satisfied by every generated request with an agent_id.
+type agentRequest interface {
+	GetAgentId() string
+}
+
 // DeniedFunc observes a refused call (for the audit log). id is the zero
 // Identity when the caller was not authenticated. reason never holds a
 // credential.
@@ -197,7 +202,16 @@ func (a *Authorizer) check(ctx context.Context, method string) (credential, Rule
 // bind enforces the agent binding. An agent gets the same answer whether
 // the session is another agent's or does not exist, so it cannot probe.
 func (a *Authorizer) bind(ctx context.Context, method string, id Identity, rule Rule, req any) error {
-	if !rule.AgentBound || id.Role != RoleAgent || a.o.Mode == config.AuthNone {
+	if id.Role != RoleAgent || a.o.Mode == config.AuthNone {
+		return nil
+	}
+	if rule.AgentScoped {
+		if ar, ok := req.(agentRequest); ok && id.AgentID != "" && ar.GetAgentId() == id.AgentID {
+			return nil
+		}
+		return a.deny(ctx, method, id, codes.PermissionDenied, "an agent may list only its own sessions (agent_id = its own)")
+	}
+	if !rule.AgentBound {
 		return nil
 	}
 	sr, ok := req.(sessionRequest)
