@@ -80,7 +80,9 @@ func GatewayCreds(inner credentials.TransportCredentials) credentials.TransportC
 	return gatewayCreds{inner}
 }
 
-type gatewayCreds struct{ credentials.TransportCredentials }
+type gatewayCreds struct {
+	credentials.TransportCredentials
+}
 
 func (g gatewayCreds) ServerHandshake(c net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	if _, ok := c.(gatewayConn); ok {

@@ -36,7 +36,9 @@ func TestGatewayPeer(t *testing.T) {
 	}
 	var denied []string
 	a, err := NewAuthorizer(Options{Mode: config.AuthTokenOrMTLS, Tokens: testStore(), Certs: st, Owner: testOwners,
-		OnDenied: func(ctx context.Context, _ string, _ Identity, _ codes.Code, reason string) { denied = append(denied, reason) }})
+		OnDenied: func(ctx context.Context, _ string, _ Identity, _ codes.Code, reason string) {
+			denied = append(denied, reason)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"strings"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
