@@ -327,3 +327,10 @@ func TestServerCRL(t *testing.T) {
 		t.Fatalf("--crl without --ca: exit %d", r.code)
 	}
 }
+
+func TestVersionFlag(t *testing.T) {
+	r := runCtl(t, "", nil, "--version")
+	if r.code != exitOK || !strings.HasPrefix(r.stdout, "hushctl ") || !strings.Contains(r.stdout, " go1.") {
+		t.Fatalf("--version: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}

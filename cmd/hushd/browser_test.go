@@ -101,8 +101,14 @@ func TestBrowserPaymentPanelAndQAConsole(t *testing.T) {
 		err  error
 	}
 	custDone, agentDone := make(chan sendResult, 1), make(chan sendResult, 1)
-	go func() { s, err := paceSend(ctx, cust.conn, s.Customer.LocalAddr, custStream.ticks); custDone <- sendResult{s, err} }()
-	go func() { s, err := paceSend(ctx, agent.conn, s.Agent.LocalAddr, agentStream.ticks); agentDone <- sendResult{s, err} }()
+	go func() {
+		s, err := paceSend(ctx, cust.conn, s.Customer.LocalAddr, custStream.ticks)
+		custDone <- sendResult{s, err}
+	}()
+	go func() {
+		s, err := paceSend(ctx, agent.conn, s.Agent.LocalAddr, agentStream.ticks)
+		agentDone <- sendResult{s, err}
+	}()
 
 	// '*'s appear as the keys come, never a digit.
 	stars := func() string { return js[string](t, page, `document.getElementById("hush-stars").textContent`) }

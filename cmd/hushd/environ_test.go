@@ -18,7 +18,7 @@ func TestEnvironTypoRefused(t *testing.T) {
 		t.Fatalf("run with a mistyped variable = %v", err)
 	}
 
-	lo, hi := mediaRange(4)
+	lo, hi := mediaRange(t, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)

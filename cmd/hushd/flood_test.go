@@ -150,7 +150,7 @@ func TestConnectionFloodSparesCalls(t *testing.T) {
 		t.Skip(msg)
 	}
 	bin := buildHushd(t)
-	lo, hi := mediaRange(20)
+	lo, hi := mediaRange(t, 20)
 	const limit, reserve = 1024, 256
 	c := startChild(t, bin, "ulimit -n "+itoa(limit), "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", itoa(lo), "--media-port-max", itoa(hi), "--recording-enabled=false",

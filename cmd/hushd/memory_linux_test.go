@@ -148,7 +148,7 @@ func TestCardDigitsWipedFromMemory(t *testing.T) {
 		platformTok: {Subject: "sbc-1", Role: auth.RolePlatform},
 		paymentTok:  {Subject: "psp", Role: auth.RolePayment},
 	})
-	lo, hi := mediaRange(20)
+	lo, hi := mediaRange(t, 20)
 	c := startChild(t, bin, "", "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", itoa(lo), "--media-port-max", itoa(hi),
 		"--recording-enabled=false", "--session-drain-timeout", "0s", "--media-rate-limit-pps", "0",

@@ -37,7 +37,7 @@ type secureDaemon struct {
 func startSecure(t *testing.T, ca *authtest.CA, dir string, args ...string) *secureDaemon {
 	t.Helper()
 	srv := ca.Issue(t, authtest.LeafOpts{CN: "hushd", Server: true})
-	lo, hi := mediaRange(20)
+	lo, hi := mediaRange(t, 20)
 	d := &secureDaemon{t: t, log: &syncBuffer{}, ca: ca, dir: dir, auditFile: filepath.Join(dir, "audit.jsonl")}
 	base := []string{"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", itoa(lo), "--media-port-max", itoa(hi),

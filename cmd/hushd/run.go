@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/internal/version"
 	"github.com/hushmedia/hush/media/pan"
 	"github.com/hushmedia/hush/media/relay"
 )
@@ -35,16 +37,23 @@ import (
 // ready reports the bound listener addresses once hushd serves (tests listen on port 0).
 type ready struct {
 	GRPC, HTTP string
+	Health     string // grpc.health_listen's address; "" when off
 }
 
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
 // nil after a clean drain. environ is the environment ("NAME=value", as os.Environ).
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, readyc chan<- ready) error {
-	var printDefault, printReference bool
+	var printDefault, printReference, printVersion bool
 	cfg, err := config.Load(args, nil, config.WithEnviron(environ), config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
 		fs.BoolVar(&printDefault, "print-default-config", false, "print the embedded default configuration and exit")
 		fs.BoolVar(&printReference, "print-config-reference", false, "print the configuration reference (markdown) and exit")
+		fs.BoolVar(&printVersion, "version", false, "print the version and commit hushd was built from and exit")
 	}))
+	build := version.Get()
+	if printVersion && (err == nil || !errors.Is(err, flag.ErrHelp)) {
+		_, werr := fmt.Fprintln(stdout, build.String("hushd"))
+		return werr
+	}
 	if (printDefault || printReference) && (err == nil || !errors.Is(err, flag.ErrHelp)) {
 		out := config.DefaultYAML()
 		if printReference {
@@ -57,6 +66,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
 
 	// Security: refuse unsafe listeners, load TLS, tokens and the audit log.
 	warns, err := auth.CheckListenSafety(cfg)
@@ -79,6 +91,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 			return err
 		}
 	}
+	// The recordings directory must be usable before anything is created (the audit log
+	// first): a bad recording.dir stops start-up having changed nothing.
+	if err := checkRecordingDir(cfg); err != nil {
+		return err
+	}
 	oidcVerifier, err := newOIDC(ctx, cfg.Auth.OIDC, log)
 	if err != nil {
 		return err
@@ -94,11 +111,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	} else {
 		log.Warn("audit log is off (audit.file is empty)")
 	}
-	auditor := audit.NewRecorder(auditLog, func(err error) { log.Error("audit record not written", "err", err) })
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := metrics.New(reg)
+	auditFailed := m.AuditFailures()
+	auditor := audit.NewRecorder(auditLog, func(err error) {
+		auditFailed()
+		log.Error("audit record not written", "err", err)
+	})
 
 	alloc, err := relay.NewPortAllocator(cfg.Media.BindIP(), cfg.Media.PortMin, cfg.Media.PortMax)
 	if err != nil {
@@ -110,10 +127,22 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	}
 	defer engine.Close() // deferred first, so it runs after the sessions' calls closed
 	log.Info("media engine", "engine", engine.Name())
+	m.Engine(engine.Name())
+	m.MediaPorts(alloc.Capacity(), alloc.InUse)
 	defaults, captureMask := policyDefaults(cfg)
-	recorder, recDir, err := setupRecording(cfg, log, m)
+	recorder, recIndex, err := setupRecording(ctx, cfg, log)
 	if err != nil {
 		return err
+	}
+	var recordings api.RecordingStore
+	if recIndex != nil {
+		recordings = recIndex
+		// Deferred before the sessions' end: closes after the last recording did.
+		defer func() {
+			if err := recIndex.Close(); err != nil {
+				log.Error("recordings index close", "err", err)
+			}
+		}()
 	}
 	defaults.Recording.Off = recorder == nil
 	sessions := session.NewRegistry(session.Config{
@@ -125,15 +154,19 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		CaptureTrigger: cfg.Masking.CaptureTrigger,
 		Recorder:       recorder,
 		MaxSessions:    cfg.Session.MaxSessions,
+		SetupTimeout:   cfg.Media.SetupTimeout,
 		Logger:         log,
 		Hooks: session.Hooks{
-			Created:         func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
-			Ended:           func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
-			CreateFailed:    m.CreateFailed,
-			RecordingFailed: m.RecordingFailed,
+			Created:          func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
+			Ended:            func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
+			CreateFailed:     m.CreateFailed,
+			RecordingFailed:  m.RecordingFailed,
+			CaptureAbandoned: m.CaptureAbandoned,
 		},
 	})
 	m.DigitsLost(func() float64 { return float64(sessions.DigitsLost.Load()) })
+	m.CaptureAbandonReasons(session.AbandonReasons)
+	m.RecordingStates(recordingStateNames, func() []int { c := sessions.RecordingCounts(); return c[:] })
 
 	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, OIDC: oidcVerifier, Owner: sessions,
 		OnDenied: auditor.Denied, OnRevoked: auditor.Revoked, MaxStreamsPerClient: cfg.Auth.MaxStreamsPerClient}
@@ -159,7 +192,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
-		RecordingDir: recDir, AuditFile: cfg.Audit.File,
+		Recordings: recordings, AuditFile: cfg.Audit.File,
 	})
 	d.srv = srv
 
@@ -199,6 +232,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	mux := httpMux(metricsHandler, sessions)
 	browser.mount(mux)
 	httpSrv := newHTTPServer(mux, cfg.HTTP)
+	var healthLn net.Listener
+	if cfg.GRPC.HealthListen != "" {
+		if healthLn, err = net.Listen("tcp", cfg.GRPC.HealthListen); err != nil {
+			grpcLn.Close()
+			httpLn.Close()
+			return fmt.Errorf("grpc.health_listen: %w", err)
+		}
+	}
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
@@ -214,10 +255,24 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 			errc <- err
 		}
 	}()
-	log.Info("hushd serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(),
-		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax))
+	rd := ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
+	var healthSrv interface{ Stop() }
+	if healthLn != nil {
+		hs := srv.HealthServer()
+		healthSrv, rd.Health = hs, healthLn.Addr().String()
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = hs.Serve(healthLn) }()
+	}
+	log.Info("hushd serving", "grpc", rd.GRPC, "http", rd.HTTP, "health", rd.Health,
+		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax),
+		"tls", tlsState(cfg), "auth", cfg.Auth.Mode, "recordings", where(recordingDir(cfg)), "audit", where(cfg.Audit.File),
+		"version", build.Short())
+	if cfg.Auth.Mode == config.AuthNone {
+		log.Warn("authentication is off (auth.mode: none): anyone who can reach " + grpcLn.Addr().String() +
+			" may call every RPC; set auth.mode before exposing hushd")
+	}
 	if readyc != nil {
-		readyc <- ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
+		readyc <- rd
 	}
 
 	// SIGHUP re-reads the credentials (token file, certificate, client CAs, CRLs); a bad
@@ -249,6 +304,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	// Drain: refuse new sessions, let active ones run up to the deadline, then end them.
 	d.drainNow(cfg.Session.DrainTimeout)
 	srv.Shutdown()
+	if healthSrv != nil {
+		healthSrv.Stop() // readiness probes have seen SessionService NOT_SERVING since the drain began
+	}
 	stopGRPC(srv, 5*time.Second)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = httpSrv.Shutdown(shutCtx)
@@ -258,6 +316,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	log.Info("hushd stopped")
 	return serveErr
 }
+
+// recordingStateNames label hush_sessions_recording, in session.RecordingState order.
+var recordingStateNames = []string{session.RecordingStopped.String(), session.RecordingActive.String(),
+	session.RecordingPaused.String(), session.RecordingFailed.String()}
 
 // stopGRPC stops gracefully (watch streams have ended with their sessions), forcing after
 // a bound so a stuck client cannot hold the exit.
@@ -275,7 +337,7 @@ func stopGRPC(srv *api.Server, bound time.Duration) {
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.SlogLevel(), ReplaceAttr: scrubAttr}
+	opts := &slog.HandlerOptions{Level: c.SlogLevel(), ReplaceAttr: logAttr}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
@@ -308,6 +370,50 @@ func scrubAttr(groups []string, a slog.Attr) slog.Attr {
 		}
 	}
 	return a
+}
+
+// logAttr applies both: durations as text, card-like numbers scrubbed.
+func logAttr(groups []string, a slog.Attr) slog.Attr {
+	return scrubAttr(groups, durationText(groups, a))
+}
+
+// durationText writes durations as Go duration strings ("1.5s") in every format; slog's
+// JSON handler would write nanoseconds, which no reader of a log expects.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
+// tlsState names the transport security of the listeners for the start-up line.
+func tlsState(cfg *config.Config) string {
+	switch {
+	case cfg.TLS.CertFile == "":
+		return "off"
+	case cfg.TLS.ClientCAFile != "":
+		return "mtls"
+	}
+	return "on"
+}
+
+// recordingDir is where recordings go, or "" when recording is off.
+func recordingDir(cfg *config.Config) string {
+	if !cfg.Recording.Enabled {
+		return ""
+	}
+	return cfg.Recording.Dir
+}
+
+// where is a file or directory as an absolute path for the start-up line, or "off".
+func where(path string) string {
+	if path == "" {
+		return "off"
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 func httpMux(metrics http.Handler, sessions *session.Registry) *http.ServeMux {

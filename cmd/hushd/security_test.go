@@ -80,7 +80,7 @@ func TestSecureDaemon(t *testing.T) {
 	os.WriteFile(tokenFile, tf.Bytes(), 0o600)
 	auditFile := filepath.Join(dir, "audit", "audit.jsonl")
 
-	lo, hi := mediaRange(40)
+	lo, hi := mediaRange(t, 40)
 	args := []string{"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", strconv.Itoa(lo), "--media-port-max", strconv.Itoa(hi),
 		"--recording-enabled=false", "--session-drain-timeout", "0s",

@@ -37,6 +37,14 @@ func (c *converter) leg(field string, l *hushv1.Leg) (session.LegSpec, error) {
 	if s.RemoteRTCP, err = c.remote(field+".remote_rtcp_addr", l.GetRemoteRtcpAddr()); err != nil {
 		return s, err
 	}
+	if s.ExpectedIP, err = parseIP(field+".expected_ip", l.GetExpectedIp()); err != nil {
+		return s, err
+	}
+	if s.ExpectedIP.IsValid() {
+		if err := c.family(field+".expected_ip", s.ExpectedIP); err != nil {
+			return s, err
+		}
+	}
 	if s.Codecs, err = checkCodecs(field+".codecs", l.GetCodecs()); err != nil {
 		return s, err
 	}
@@ -55,14 +63,22 @@ func (c *converter) remote(field, v string) (netip.AddrPort, error) {
 	if err != nil || !ap.IsValid() {
 		return ap, err
 	}
-	if ap.Addr().Is4() != c.bind.Is4() {
+	if err := c.family(field, ap.Addr()); err != nil {
+		return netip.AddrPort{}, err
+	}
+	return ap, nil
+}
+
+// family refuses an address of another family than the media sockets'.
+func (c *converter) family(field string, a netip.Addr) error {
+	if a.Is4() != c.bind.Is4() {
 		fam := "IPv6"
 		if c.bind.Is4() {
 			fam = "IPv4"
 		}
-		return netip.AddrPort{}, invalidf("%s must be an %s address (media is bound to %s)", field, fam, fam)
+		return invalidf("%s must be an %s address (media is bound to %s)", field, fam, fam)
 	}
-	return ap, nil
+	return nil
 }
 
 // policy applies a request's policy over the server defaults. Settings that later features
@@ -187,6 +203,13 @@ func (c *converter) local(ap netip.AddrPort) string {
 	return ap.String()
 }
 
+func ipString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
 func addrString(ap netip.AddrPort) string {
 	if !ap.IsValid() {
 		return ""
@@ -198,6 +221,7 @@ func (c *converter) legPB(l *session.LegInfo) *hushv1.Leg {
 	out := &hushv1.Leg{
 		RemoteAddr:       addrString(l.Remote),
 		RemoteRtcpAddr:   addrString(l.RemoteRTCP),
+		ExpectedIp:       ipString(l.ExpectedIP),
 		TelephoneEventPt: uint32(l.TelephoneEventPT),
 		RtcpMux:          l.RTCPMux,
 		LocalAddr:        c.local(l.Local),
@@ -211,6 +235,7 @@ func (c *converter) legPB(l *session.LegInfo) *hushv1.Leg {
 			RtcpPacketsReceived: l.Stats.RTCPPacketsReceived,
 			RtcpPacketsSent:     l.Stats.RTCPPacketsSent,
 			PacketsDropped:      l.Stats.PacketsDropped,
+			LatchRejected:       l.Stats.LatchRejected,
 		},
 	}
 	if len(l.Codecs) > 0 {
@@ -270,6 +295,9 @@ func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
 	if in.Capture.On {
 		out.SecureCaptureState = hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_ON
 	}
+	for _, w := range in.Warnings {
+		out.Warnings = append(out.Warnings, &hushv1.SessionWarning{Code: warningCodes[w.Code], Field: w.Field, Message: w.Message})
+	}
 	if in.State == session.Ended {
 		out.State = hushv1.SessionState_SESSION_STATE_ENDED
 		out.EndTime = timestamppb.New(in.EndedAt)
@@ -297,6 +325,10 @@ func scrubLabels(labels map[string]string) map[string]string {
 		out[pan.Scrub(k)] = pan.Scrub(v)
 	}
 	return out
+}
+
+var warningCodes = map[session.WarningCode]hushv1.WarningCode{
+	session.WarnUndecodableCodec: hushv1.WarningCode_WARNING_CODE_UNDECODABLE_CODEC,
 }
 
 var recordingStates = map[session.RecordingState]hushv1.RecordingState{
@@ -349,6 +381,14 @@ func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 		out.Event = &hushv1.SessionEvent_SecureCapture{SecureCapture: &hushv1.SecureCaptureChanged{State: st, Reason: pan.Scrub(e.CaptureWhy)}}
 	case session.EventDigits:
 		out.Event = &hushv1.SessionEvent_Digits{Digits: progressPB(e.Capture)}
+	case session.EventLatchRejected:
+		out.Event = &hushv1.SessionEvent_LatchRejected{LatchRejected: &hushv1.LatchRejected{
+			Leg: legNames[e.Leg], SourceAddr: addrString(e.Addr), Reason: e.LatchReason, Count: e.LatchRejects,
+		}}
+	case session.EventCaptureAbandoned:
+		out.Event = &hushv1.SessionEvent_CaptureAbandoned{CaptureAbandoned: &hushv1.SecureCaptureAbandoned{
+			Reason: e.CaptureWhy, Count: uint32(e.Capture.Count),
+		}}
 	case session.EventRecording:
 		out.Event = &hushv1.SessionEvent_Recording{Recording: &hushv1.RecordingStateChanged{
 			State: recordingStates[e.Recording.State], Behavior: pauseBehaviorsPB[e.Recording.Behavior], Reason: pan.Scrub(e.RecordingReason),
@@ -359,6 +399,8 @@ func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 		}}
 	case session.EventRecordingFailed:
 		out.Event = &hushv1.SessionEvent_RecordingFailed{RecordingFailed: &hushv1.RecordingFailed{Reason: pan.Scrub(e.RecordingFailure)}}
+	case session.EventUndecodableAudio:
+		out.Event = &hushv1.SessionEvent_UndecodableAudio{UndecodableAudio: &hushv1.UndecodableAudio{Leg: legNames[e.Leg], PayloadType: uint32(e.PayloadType)}}
 	case session.EventEnded:
 		out.Event = &hushv1.SessionEvent_Ended{Ended: &hushv1.SessionEnded{Reason: endReasons[e.Reason], Session: c.sessionPB(e.Session)}}
 	}

@@ -35,8 +35,8 @@ type Options struct {
 	Defaults                 session.Policy
 	Drainer                  Drainer
 	DrainTimeout             time.Duration
-	// RecordingDir is where recordings are ("" when recording is off).
-	RecordingDir string
+	// Recordings is where QA finds recordings (nil when recording is off).
+	Recordings RecordingStore
 	// AuditFile is the audit log AuditService reads ("" when it is off).
 	AuditFile string
 
@@ -133,10 +133,10 @@ func NewServer(o Options) *Server {
 	}
 	opts = append(opts, o.Transport.options()...)
 	g := grpc.NewServer(opts...)
-	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.RecordingDir != ""}
+	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.Recordings != nil}
 	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
-	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{dir: o.RecordingDir, aud: o.Auditor})
+	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, aud: o.Auditor})
 	hushv1.RegisterAuditServiceServer(g, &AuditServer{file: o.AuditFile, aud: o.Auditor})
 	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
 
@@ -159,6 +159,15 @@ func (s *Server) SetServing(ok bool) {
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(hushv1.SessionService_ServiceDesc.ServiceName, st)
+}
+
+// HealthServer returns a gRPC server that serves only this server's health service, on a
+// listener of its own: plaintext for probes that cannot do TLS (Kubernetes grpc probes),
+// with no other method to reach, so it needs no authentication.
+func (s *Server) HealthServer() *grpc.Server {
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(4096), grpc.MaxConcurrentStreams(16))
+	healthpb.RegisterHealthServer(g, s.health)
+	return g
 }
 
 // Shutdown marks every service NOT_SERVING, for the last moments before exit.

@@ -108,8 +108,8 @@ func (s *SessionServer) ListSessions(ctx context.Context, req *hushv1.ListSessio
 
 // updatePaths are the update_mask paths UpdateSession supports.
 var updatePaths = []string{
-	"customer.remote_addr", "customer.remote_rtcp_addr", "customer.codecs", "customer.telephone_event_pt", "customer.rtcp_mux",
-	"agent.remote_addr", "agent.remote_rtcp_addr", "agent.codecs", "agent.telephone_event_pt", "agent.rtcp_mux",
+	"customer.remote_addr", "customer.expected_ip", "customer.remote_rtcp_addr", "customer.codecs", "customer.telephone_event_pt", "customer.rtcp_mux",
+	"agent.remote_addr", "agent.expected_ip", "agent.remote_rtcp_addr", "agent.codecs", "agent.telephone_event_pt", "agent.rtcp_mux",
 	"policy",
 }
 
@@ -168,6 +168,9 @@ func (s *SessionServer) update(req *hushv1.UpdateSessionRequest) (session.Update
 		touched := false
 		if set(l.name+".remote_addr", l.leg.GetRemoteAddr() != "") {
 			lu.Remote, touched = &spec.Remote, true
+		}
+		if set(l.name+".expected_ip", l.leg.GetExpectedIp() != "") {
+			lu.ExpectedIP, touched = &spec.ExpectedIP, true
 		}
 		if set(l.name+".remote_rtcp_addr", l.leg.GetRemoteRtcpAddr() != "") {
 			lu.RemoteRTCP, touched = &spec.RemoteRTCP, true

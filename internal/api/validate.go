@@ -150,6 +150,24 @@ func notUnicast(a netip.Addr) string {
 	return ""
 }
 
+// parseIP parses an IP literal with the same rules as parseAddr's address (Leg.expected_ip).
+func parseIP(field, v string) (netip.Addr, error) {
+	if v == "" {
+		return netip.Addr{}, nil
+	}
+	if len(v) > 64 {
+		return netip.Addr{}, invalidf("%s is too long", field)
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Addr{}, invalidf("%s must be an IP literal", field)
+	}
+	if a.IsUnspecified() || a.IsMulticast() || a.Zone() != "" {
+		return netip.Addr{}, invalidf("%s must be a unicast address", field)
+	}
+	return a.Unmap(), nil
+}
+
 func checkCodecs(field string, codecs map[uint32]string) (map[uint8]string, error) {
 	if len(codecs) == 0 {
 		return nil, nil

@@ -52,6 +52,13 @@ func TestCreateValidation(t *testing.T) {
 		{"remote hostname", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{RemoteAddr: "localhost:5000"}}, codes.InvalidArgument},
 		{"remote ipv6 on v4", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{RemoteAddr: "[::1]:5000"}}, codes.InvalidArgument},
 		{"rtcp addr bad", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{RemoteRtcpAddr: "x"}}, codes.InvalidArgument},
+		{"expected ip with port", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "127.0.0.1:5000"}}, codes.InvalidArgument},
+		{"expected ip hostname", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "localhost"}}, codes.InvalidArgument},
+		{"expected ip unspecified", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "0.0.0.0"}}, codes.InvalidArgument},
+		{"expected ip multicast", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "224.0.0.1"}}, codes.InvalidArgument},
+		{"expected ip zoned", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "fe80::1%eth0"}}, codes.InvalidArgument},
+		{"expected ip v6 on v4", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "2001:db8::1"}}, codes.InvalidArgument},
+		{"expected ip too long", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: long}}, codes.InvalidArgument},
 		{"pt > 127", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{Codecs: map[uint32]string{200: "PCMU"}}}, codes.InvalidArgument},
 		{"pt 72 (rtcp clash)", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{Codecs: map[uint32]string{72: "X"}}}, codes.InvalidArgument},
 		{"empty codec name", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{Codecs: map[uint32]string{0: ""}}}, codes.InvalidArgument},
@@ -77,7 +84,7 @@ func TestCreateValidation(t *testing.T) {
 	ok := &hushv1.CreateSessionRequest{
 		CallId: "abc@pbx", RequestId: "r", AgentId: "agent-1", Labels: map[string]string{"queue": "payments"},
 		Customer: &hushv1.Leg{RemoteAddr: "127.0.0.1:5004", Codecs: map[uint32]string{0: "PCMU", 8: "PCMA"}, TelephoneEventPt: 101},
-		Agent:    &hushv1.Leg{RtcpMux: true},
+		Agent:    &hushv1.Leg{RtcpMux: true, ExpectedIp: "::ffff:192.0.2.7"},
 		Policy:   &hushv1.Policy{StrictSource: hushv1.StrictSource_STRICT_SOURCE_OFF, IdleTimeout: durationpb.New(5e9)},
 	}
 	spec, err := s.createSpec(ok)
@@ -85,6 +92,7 @@ func TestCreateValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if spec.Customer.Remote.String() != "127.0.0.1:5004" || spec.Customer.TelephoneEventPT != 101 || !spec.Agent.RTCPMux ||
+		spec.Agent.ExpectedIP.String() != "192.0.2.7" ||
 		spec.Policy.StrictSource || spec.Policy.IdleTimeout != 5e9 || spec.Customer.Codecs[8] != "PCMA" {
 		t.Fatalf("spec %+v", spec)
 	}
@@ -111,6 +119,13 @@ func TestUpdateMask(t *testing.T) {
 	u, err = s.update(&hushv1.UpdateSessionRequest{SessionId: "s", UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"customer.remote_addr"}}})
 	if err != nil || u.Customer == nil || u.Customer.Remote == nil || u.Customer.Remote.IsValid() {
 		t.Fatalf("clear remote: %+v %v", u, err)
+	}
+	// A re-INVITE that clears the agent's remote and names the IP it will latch from.
+	u, err = s.update(&hushv1.UpdateSessionRequest{SessionId: "s", Agent: &hushv1.Leg{ExpectedIp: "127.0.0.9"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"agent.remote_addr", "agent.expected_ip"}}})
+	if err != nil || u.Agent == nil || u.Agent.Remote == nil || u.Agent.Remote.IsValid() || u.Agent.ExpectedIP == nil ||
+		u.Agent.ExpectedIP.String() != "127.0.0.9" {
+		t.Fatalf("expected ip: %+v %v", u, err)
 	}
 	for _, bad := range []string{"call_id", "customer", "agent.local_addr", ""} {
 		_, err := s.update(&hushv1.UpdateSessionRequest{SessionId: "s", UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{bad}}})

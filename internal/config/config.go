@@ -41,7 +41,8 @@ type GRPC struct {
 	MaxStreamsPerConnection int `yaml:"max_streams_per_connection"`
 	// MaxHeaderBytes is HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE: larger headers are refused
 	// before anything reads them.
-	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	MaxHeaderBytes int    `yaml:"max_header_bytes"`
+	HealthListen   string `yaml:"health_listen"` // host:port of the health-only plaintext listener; "" = off
 }
 
 // HTTP configures the HTTP server (/metrics, /healthz).
@@ -150,6 +151,7 @@ type Media struct {
 	PortMax            int           `yaml:"port_max"`             // inclusive
 	StrictSource       bool          `yaml:"strict_source"`        // drop packets from other than the latched source
 	IdleTimeout        time.Duration `yaml:"idle_timeout"`         // >= 100ms
+	SetupTimeout       time.Duration `yaml:"setup_timeout"`        // before the first packet; >= 100ms
 	LatencySampleEvery int           `yaml:"latency_sample_every"` // >= 1
 	LockSSRC           bool          `yaml:"lock_ssrc"`            // drop RTP with another SSRC than the leg's first
 	RateLimitPPS       int           `yaml:"rate_limit_pps"`       // packets/s accepted per socket; 0 = no cap

@@ -138,6 +138,16 @@ func listenAddr(v string) (string, bool) {
 	return "", true
 }
 
+// optional accepts the empty string (off) and otherwise applies check.
+func optional(check func(string) (string, bool)) func(string) (string, bool) {
+	return func(v string) (string, bool) {
+		if v == "" {
+			return "", true
+		}
+		return check(v)
+	}
+}
+
 // hostName reports whether s is a DNS name (RFC 1123 s2.1 labels).
 func hostName(s string) bool {
 	if len(s) == 0 || len(s) > 253 {
@@ -197,6 +207,14 @@ func distinctListeners(c *Config) *KeyError {
 	_, port, _ := net.SplitHostPort(c.HTTP.Listen)
 	if c.GRPC.Listen == c.HTTP.Listen && port != "0" {
 		return invalid("http.listen", "", "must differ from grpc.listen, both are %q", c.HTTP.Listen)
+	}
+	return nil
+}
+
+func healthListener(c *Config) *KeyError {
+	_, port, _ := net.SplitHostPort(c.GRPC.HealthListen)
+	if c.GRPC.HealthListen != "" && port != "0" && (c.GRPC.HealthListen == c.GRPC.Listen || c.GRPC.HealthListen == c.HTTP.Listen) {
+		return invalid("grpc.health_listen", "", "must differ from grpc.listen and http.listen, got %q", c.GRPC.HealthListen)
 	}
 	return nil
 }

@@ -53,8 +53,12 @@ type Recorder interface {
 // RecorderMeta identifies a recording.
 type RecorderMeta struct {
 	SessionID, CallID, AgentID string
+	Labels                     map[string]string
 	// OnFailure is called once if the recording fails (disk full, I/O error); the call goes on.
 	OnFailure func(error)
+	// OnUndecodable is called once per leg when the leg first sends audio in a codec hush
+	// cannot decode (pt: its payload type); the recording has silence there.
+	OnUndecodable func(l Leg, pt uint8)
 }
 
 // RecorderFactory starts a session's recording.
@@ -110,8 +114,9 @@ func (r *Registry) startRecording(s *Session, spec Spec) {
 		return
 	}
 	rec, err := r.cfg.Recorder(RecorderMeta{
-		SessionID: s.id, CallID: s.callID, AgentID: s.agentID,
-		OnFailure: func(err error) { s.recordingFailed(err) },
+		SessionID: s.id, CallID: s.callID, AgentID: s.agentID, Labels: s.labels,
+		OnFailure:     func(err error) { s.recordingFailed(err) },
+		OnUndecodable: func(l Leg, pt uint8) { s.undecodableAudio(l, pt) },
 	})
 	if err != nil {
 		// The call goes on unrecorded; say so.
@@ -156,6 +161,17 @@ func (s *Session) recordingFailed(err error) {
 	if h := s.reg.cfg.Hooks.RecordingFailed; h != nil {
 		h()
 	}
+}
+
+// undecodableAudio tells the watchers that a leg sends audio the recording gets nothing of.
+func (s *Session) undecodableAudio(l Leg, pt uint8) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended {
+		return
+	}
+	s.publishLocked(Event{Kind: EventUndecodableAudio, Leg: l, PayloadType: pt})
+	s.reg.log.Warn("audio in a codec hush cannot decode: recorded as silence", "session_id", s.id, "leg", l.String(), "payload_type", pt)
 }
 
 func (s *Session) pause(b PauseBehavior, actor, requestID, reason string) (Info, error) {

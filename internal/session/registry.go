@@ -19,17 +19,28 @@ type Hooks struct {
 	Ended           func(EndReason)
 	CreateFailed    func(reason string)
 	RecordingFailed func()
+	// CaptureAbandoned: a secure capture stopped before it completed, with why (StopRequest,
+	// StopInterDigitTimeout, StopSessionEnded).
+	CaptureAbandoned func(reason string)
 }
 
 // Config sets up a Registry.
 type Config struct {
-	Media       MediaFactory
-	Defaults    Policy // effective policy for fields a request leaves unset
+	Media MediaFactory
+	// Defaults is the effective policy for fields a request leaves unset; a zero
+	// CustomerToAgent.Mode means tone (the agent's ear is masked by default).
+	Defaults    Policy
 	MaxSessions int
 	Logger      *slog.Logger
 	Hooks       Hooks
 	// Now is the clock; time.Now when nil. Tests inject a fake.
 	Now func() time.Time
+	// SetupTimeout ends a session whose media never started this long after it was
+	// created (a call that rang out, or a platform that never sent the hang-up). Media
+	// proxies give setup its own, longer timer (rtpproxy -W): a call may ring for minutes
+	// before anyone sends RTP, and the idle timeout is about media that stopped. Zero, or
+	// less than the session's idle timeout, means the idle timeout.
+	SetupTimeout time.Duration
 	// ReapEvery is how often idle sessions and capture timeouts are looked for; default
 	// 1 s, or a quarter of the default idle timeout when that is shorter.
 	ReapEvery time.Duration
@@ -83,6 +94,10 @@ func NewRegistry(cfg Config) *Registry {
 	if cfg.CaptureMask.Mode == 0 {
 		cfg.CaptureMask = MaskPolicy{Mode: MaskTone}
 	}
+	// Safe when nobody configured it: what the agent hears is masked unless asked otherwise.
+	if cfg.Defaults.CustomerToAgent.Mode == 0 {
+		cfg.Defaults.CustomerToAgent.Mode = MaskTone
+	}
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 10000
 	}
@@ -134,6 +149,9 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	}
 	spec.Customer = spec.Customer.clone()
 	spec.Agent = spec.Agent.clone()
+	if spec.Policy.CustomerToAgent.Mode == 0 {
+		spec.Policy.CustomerToAgent = r.cfg.Defaults.CustomerToAgent
+	}
 	s := &Session{
 		id: newID(), callID: spec.CallID, agentID: spec.AgentID,
 		labels: spec.Labels, created: now, reg: r,
@@ -144,7 +162,7 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	m, err := r.cfg.Media(MediaSpec{
 		Record: s.recordTap(), RecordMasked: s.recordMaskTap(),
 		SessionID: s.id, Customer: spec.Customer, Agent: spec.Agent,
-		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch,
+		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch, OnLatchReject: s.onLatchReject,
 		OnDigit: func(d Direction, b byte) {
 			select {
 			case r.digits <- digit{s: s, d: d, b: b}:
@@ -194,6 +212,9 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	}
 	r.log.Info("session created", "session_id", s.id, "call_id", s.callID,
 		"customer_local", info.Customer.Local, "agent_local", info.Agent.Local)
+	for _, w := range info.Warnings {
+		r.log.Warn("session set up with a warning", "session_id", s.id, "field", w.Field, "warning", w.Message)
+	}
 	return info, nil
 }
 
@@ -421,7 +442,6 @@ func (r *Registry) TimeoutCaptures() int {
 		if s.captureTimedOut(now) {
 			n++
 		}
-		s.restoreMasking(now)
 	}
 	return n
 }
@@ -490,7 +510,7 @@ func (r *Registry) StopCapture(id string, q Request, actor string) (Info, error)
 		if err != nil {
 			return Info{}, err
 		}
-		return s.stopCapture(q.ID, actor, "request")
+		return s.stopCapture(q.ID, actor, StopRequest)
 	})
 }
 
@@ -513,20 +533,28 @@ func (r *Registry) AgentOf(id string) (string, bool) {
 	return s.agentID, true
 }
 
-// ReapIdle ends the sessions that have had no media for their idle timeout.
+// ReapIdle ends the sessions that have had no media for their idle timeout, and those
+// whose media never started within the setup timeout.
 func (r *Registry) ReapIdle() int {
 	now := r.now()
 	r.mu.Lock()
 	var idle []*Session
+	var neverStarted []bool
 	for _, s := range r.byID {
-		if s.idleSince(now) {
+		if timedOut, started := s.idleSince(now); timedOut {
 			idle = append(idle, s)
+			neverStarted = append(neverStarted, !started)
 		}
 	}
 	r.mu.Unlock()
-	for _, s := range idle {
+	for i, s := range idle {
 		if _, ended := s.end(EndIdle, "", ""); ended {
-			r.log.Info("session ended: media idle", "session_id", s.id)
+			if neverStarted[i] {
+				r.log.Info("session ended: no media since it was created", "session_id", s.id,
+					"setup_timeout", s.setupTimeout())
+			} else {
+				r.log.Info("session ended: media idle", "session_id", s.id)
+			}
 		}
 	}
 	return len(idle)

@@ -41,14 +41,14 @@ type searchData struct {
 	Searched bool
 }
 
-// qaSearch lists recordings: call id and time go to ListRecordings; agent and state are
+// qaSearch lists recordings: call id, agent and time go to ListRecordings; the state is
 // matched here over at most searchPages pages of it.
 func (u *UI) qaSearch(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := searchForm{CallID: strings.TrimSpace(q.Get("call_id")), Agent: strings.TrimSpace(q.Get("agent")),
 		From: q.Get("from"), To: q.Get("to"), State: q.Get("state")}
 	d := searchData{Form: f, Searched: len(q) > 0}
-	req := &hushv1.ListRecordingsRequest{CallId: f.CallID, PageSize: 100}
+	req := &hushv1.ListRecordingsRequest{CallId: f.CallID, AgentId: f.Agent, PageSize: 100}
 	for _, t := range []struct {
 		in  string
 		out **timestamppb.Timestamp
@@ -79,7 +79,7 @@ func (u *UI) qaSearch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, rec := range resp.GetRecordings() {
-			if f.Agent != "" && rec.GetAgentId() != f.Agent || stateOK && rec.GetStatus() != want {
+			if stateOK && rec.GetStatus() != want {
 				continue
 			}
 			if len(d.Results) == searchLimit {

@@ -16,8 +16,7 @@ import (
 // arrived, in order, byte for byte (same seq, timestamp, SSRC, payload),
 // none lost, for several look-aheads and both laws.
 func TestDelayExact(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	sp, _ := speech(t, 400*frame, r)
+	sp := speech(t, 400*frame)
 	pcm := clip(sp)
 	for _, la := range []time.Duration{0, 40 * time.Millisecond, 60 * time.Millisecond, 100 * time.Millisecond} {
 		for _, codec := range []Codec{CodecPCMU, CodecPCMA} {
