@@ -71,6 +71,11 @@ func tab(t *testing.T, parent context.Context) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(parent)
 	t.Cleanup(cancel)
+	// Open it now with the tab's own context: a tab lives as long as the context of the
+	// first call on it, so that call must carry no timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("new tab: %v", err)
+	}
 	return ctx
 }
 
@@ -105,7 +110,14 @@ func js[T any](t *testing.T, ctx context.Context, expr string) T {
 // waitJS waits until a JavaScript expression is truthy, bounded by d.
 func waitJS(t *testing.T, ctx context.Context, d time.Duration, expr string) {
 	t.Helper()
-	get(t, ctx, d+time.Second, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d), chromedp.WithPollingInterval(50*time.Millisecond)))
+	c, cancel := context.WithTimeout(ctx, d+time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(c, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		c2, cancel2 := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel2()
+		page, perr := chromedp.Run(c2, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+		t.Fatalf("waiting for %s: %v\npage (%v): %s", expr, err, perr, page)
+	}
 }
 
 // screenshot writes a PNG of the page to docs/ when HUSH_SCREENSHOTS=1, so normal runs
@@ -115,7 +127,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if os.Getenv("HUSH_SCREENSHOTS") != "1" {
 		return
 	}
-	png := get(t, ctx, 10*time.Second, chromedp.FullScreenshot(90))
+	png := get(t, ctx, 10*time.Second, chromedp.FullScreenshot(100)) // quality 100: PNG
 	path := filepath.Join("..", "..", "docs", "screenshots", name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -159,6 +171,8 @@ func signIn(t *testing.T, ctx context.Context, base, name, next string) {
 		chromedp.WaitVisible(chromedp.ID("token")),
 		chromedp.SendKeys(chromedp.ID("token"), browserToken(name)),
 		chromedp.Submit(chromedp.ID("token")),
+		// Queries follow navigations (a poll would stay with the page it started on).
+		chromedp.WaitNotPresent(chromedp.ID("token")),
+		chromedp.WaitReady(chromedp.CSS("main")),
 	)
-	waitJS(t, ctx, 10*time.Second, `location.pathname !== "/signin" && document.readyState === "complete"`)
 }

@@ -89,7 +89,10 @@ func TestBrowserPaymentPanelAndQAConsole(t *testing.T) {
 	// The agent's panel finds the call.
 	page := tab(t, bctx)
 	signIn(t, page, base, "agent", "/agent?agent=a-17")
-	waitJS(t, page, 10*time.Second, `(document.querySelector(".hush-panel .call")||{}).textContent.includes("call-0042-browser")`)
+	waitJS(t, page, 10*time.Second, `((document.querySelector(".hush-panel .call")||{}).textContent||"").includes("call-0042-browser")`)
+	// The agent pauses the recording for the payment and takes it.
+	within(t, page, 5*time.Second, chromedp.Click(chromedp.CSS(".hush-panel .actions button")))
+	waitJS(t, page, 5*time.Second, `document.querySelector(".hush-panel .state.paused") !== null`)
 	within(t, page, 5*time.Second, chromedp.Click(chromedp.CSS(".hush-panel button.primary")))
 	waitJS(t, page, 5*time.Second, `document.getElementById("hush-live").textContent.includes("Secure capture on")`)
 
@@ -134,6 +137,8 @@ func TestBrowserPaymentPanelAndQAConsole(t *testing.T) {
 		t.Errorf("the panel's page holds card digits %q", hits)
 	}
 	screenshot(t, page, "agent-panel.png")
+	within(t, page, 5*time.Second, chromedp.Click(chromedp.CSS(".hush-panel .actions button")))
+	waitJS(t, page, 5*time.Second, `document.querySelector(".hush-panel .state.paused") === null`)
 
 	cr, ar := <-custDone, <-agentDone
 	if cr.err != nil || ar.err != nil {
@@ -155,8 +160,8 @@ func TestBrowserPaymentPanelAndQAConsole(t *testing.T) {
 
 	// QA finds the recording and opens it.
 	signIn(t, page, base, "qa", "/qa?call_id=call-0042-browser")
-	waitJS(t, page, 10*time.Second, `document.querySelector("#results a")`)
-	within(t, page, 10*time.Second, chromedp.Click(chromedp.CSS("#results a")))
+	within(t, page, 10*time.Second, chromedp.WaitReady(chromedp.CSS("#results a")))
+	within(t, page, 20*time.Second, chromedp.Click(chromedp.CSS("#results a")), chromedp.WaitReady(chromedp.ID("wave")))
 	waitJS(t, page, 20*time.Second, `document.querySelectorAll("#wave rect.span.mask").length >= 16`)
 
 	// The first masked span sits where the first key was pressed: the recording starts at
@@ -176,7 +181,12 @@ func TestBrowserPaymentPanelAndQAConsole(t *testing.T) {
 	if lbl := js[string](t, page, `document.querySelector("#spans tr.mask").textContent`); !strings.Contains(lbl, "Keypad tones masked (customer)") {
 		t.Errorf("mask span label %q", lbl)
 	}
-	if a := js[string](t, page, `document.getElementById("audit").textContent`); !strings.Contains(a, "capture.start") || !strings.Contains(a, "alice") {
+	if p := js[string](t, page, `(document.querySelector("#wave rect.span.pause title")||{}).textContent||""`); !strings.Contains(p, "Paused by alice") ||
+		!strings.Contains(p, "paused from the payment panel") {
+		t.Errorf("paused span labelled %q, want who and why", p)
+	}
+	if a := js[string](t, page, `document.getElementById("audit").textContent`); !strings.Contains(a, "capture.start") ||
+		!strings.Contains(a, "recording.pause") || !strings.Contains(a, "alice") {
 		t.Errorf("audit entries do not show the capture by alice: %q", a)
 	}
 	screenshot(t, page, "qa-recording.png")
@@ -188,10 +198,10 @@ func TestBrowserPaymentPanelAndQAConsole(t *testing.T) {
 	// Desktops: the allowed origin's page gets answers; another origin's is refused.
 	ok := tab(t, bctx)
 	within(t, ok, 10*time.Second, chromedp.Navigate(desktop.URL))
-	waitJS(t, ok, 10*time.Second, `(document.querySelector(".hush-panel .call")||{}).textContent.includes("No call right now")`)
+	waitJS(t, ok, 10*time.Second, `((document.querySelector(".hush-panel .call")||{}).textContent||"").includes("No call right now")`)
 	bad := tab(t, bctx)
 	within(t, bad, 10*time.Second, chromedp.Navigate(elsewhere.URL))
-	waitJS(t, bad, 10*time.Second, `(document.getElementById("hush-problem")||{}).textContent.length > 0`)
+	waitJS(t, bad, 10*time.Second, `((document.getElementById("hush-problem")||{}).textContent||"").length > 0`)
 	if c := js[string](t, bad, `document.querySelector(".hush-panel .call").textContent`); !strings.Contains(c, "Looking for your call") {
 		t.Errorf("a page of a refused origin got an answer: %q", c)
 	}

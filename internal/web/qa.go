@@ -107,6 +107,7 @@ type span struct {
 
 type recordingData struct {
 	Rec      *hushv1.Recording
+	Rows     []span // Spans for the table: a run of key presses is one row
 	Seconds  float64
 	Columns  int
 	Customer string // SVG paths
@@ -156,6 +157,7 @@ func (u *UI) qaRecording(w http.ResponseWriter, r *http.Request) {
 		d.Elapsed = time.Since(start)
 	}
 	d.Spans = spans(rec, wave)
+	d.Rows = rows(d.Spans)
 	if sid := rec.GetSessionId(); sid != "" {
 		ar, err := u.audit.ListAuditRecords(ctx, &hushv1.ListAuditRecordsRequest{SessionId: sid, PageSize: 500})
 		if err != nil {
@@ -229,6 +231,29 @@ func spans(rec *hushv1.Recording, w *Waveform) []span {
 		out = append(out, span{Kind: "mask", X: x, W: wd, Start: s, End: e, Channel: leg,
 			Label:  "Keypad tones masked (" + leg + ")",
 			Detail: fmt.Sprintf("%s, %s: hush replaced the %s's key tones", clock(m.GetStartTime()), dur(e-s), leg)})
+	}
+	return out
+}
+
+// keyRun is the longest gap between two masked key presses shown as one row: a card
+// number keyed is one event for QA, not sixteen.
+const keyRun = 2.0 // seconds
+
+// rows joins runs of masked key presses on one leg into one row each.
+func rows(spans []span) []span {
+	var out []span
+	n := 0 // key presses in the last row
+	for _, s := range spans {
+		if last := len(out) - 1; s.Kind == "mask" && last >= 0 && out[last].Kind == "mask" &&
+			out[last].Channel == s.Channel && s.Start-out[last].End <= keyRun {
+			n++
+			out[last].End = s.End
+			out[last].Label = fmt.Sprintf("Keypad tones masked (%s), %d key presses", s.Channel, n)
+			out[last].Detail = fmt.Sprintf("%s to %s: hush replaced the %s's key tones", mmss(out[last].Start), mmss(s.End), s.Channel)
+			continue
+		}
+		n = 1
+		out = append(out, s)
 	}
 	return out
 }

@@ -193,7 +193,9 @@
       this.ui.hears.hidden = false;
     } else if (reason) {
       this.ui.hears.hidden = true;
-      this.say("Secure capture stopped" + (reason === "request" ? "." : " (" + reason.replace(/_/g, " ") + ")."));
+      // A completed capture stops itself: its verdict, just announced, stays the news.
+      var stopped = "Secure capture stopped" + (reason === "request" ? "." : " (" + reason.replace(/_/g, " ") + ").");
+      this.say(this.verdict ? this.verdict + " " + stopped : stopped);
     }
   };
 
@@ -203,14 +205,15 @@
     this.ui.stars.textContent = p.masked || "";
     this.ui.count.textContent = n === 1 ? "1 digit" : n + " digits";
     var v = this.ui.verdict;
+    this.verdict = "";
     if (p.complete && p.luhn === "LUHN_RESULT_VALID") {
       v.textContent = "Complete: the card number passes the check-digit test.";
       v.className = "verdict valid";
-      this.say("Card number complete, " + n + " digits. It passes the check-digit test.");
+      this.say(this.verdict = "Card number complete, " + n + " digits. It passes the check-digit test.");
     } else if (p.complete && p.luhn === "LUHN_RESULT_INVALID") {
       v.textContent = "Complete, but the card number fails the check-digit test: ask the customer to key it again.";
       v.className = "verdict invalid";
-      this.say("Card number complete, " + n + " digits. It fails the check-digit test.");
+      this.say(this.verdict = "Card number complete, " + n + " digits. It fails the check-digit test.");
     } else {
       v.textContent = "";
       v.className = "verdict";
