@@ -38,9 +38,9 @@ func (l *longCall) GetRecording(_ context.Context, r *hushv1.GetRecordingRequest
 	return &hushv1.Recording{RecordingId: r.GetRecordingId(), SessionId: "s-1", CallId: "call-2h", AgentId: "a-17",
 		Status: hushv1.RecordingStatus_RECORDING_STATUS_COMPLETE, Sha256: "ab", SizeBytes: twoHours*4 + 44,
 		Duration: durationpb.New(2 * time.Hour),
-		Pauses: []*hushv1.Span{{StartSample: skipAt, EndSample: skipAt + skipLen, Behavior: hushv1.PauseBehavior_PAUSE_BEHAVIOR_SKIP, Reason: "card payment"}},
-		Masks:  []*hushv1.Span{{StartSample: maskAt, EndSample: maskAt + 640, Leg: hushv1.LegName_LEG_NAME_CUSTOMER}},
-		Actions: []*hushv1.RecordingAction{{Actor: "alice", Action: "pause:skip", Reason: "card payment"}},
+		Pauses:   []*hushv1.Span{{StartSample: skipAt, EndSample: skipAt + skipLen, Behavior: hushv1.PauseBehavior_PAUSE_BEHAVIOR_SKIP, Reason: "card payment"}},
+		Masks:    []*hushv1.Span{{StartSample: maskAt, EndSample: maskAt + 640, Leg: hushv1.LegName_LEG_NAME_CUSTOMER}},
+		Actions:  []*hushv1.RecordingAction{{Actor: "alice", Action: "pause:skip", Reason: "card payment"}},
 	}, nil
 }
 
@@ -63,7 +63,9 @@ func (l *longCall) DownloadRecording(_ *hushv1.DownloadRecordingRequest, s grpc.
 	}
 }
 
-type noAudit struct{ hushv1.UnimplementedAuditServiceServer }
+type noAudit struct {
+	hushv1.UnimplementedAuditServiceServer
+}
 
 func (noAudit) ListAuditRecords(context.Context, *hushv1.ListAuditRecordsRequest) (*hushv1.ListAuditRecordsResponse, error) {
 	return &hushv1.ListAuditRecordsResponse{Records: []*hushv1.AuditRecord{{Seq: 1, Actor: "alice", Action: "recording.pause", Outcome: "OK"}}}, nil

@@ -110,7 +110,12 @@ func TestWaveCacheComputesOnce(t *testing.T) {
 	c := newWaveCache(2)
 	var n atomic.Int32
 	started, release := make(chan struct{}, 8), make(chan struct{})
-	compute := func() (*Waveform, error) { n.Add(1); started <- struct{}{}; <-release; return &Waveform{Columns: 1}, nil }
+	compute := func() (*Waveform, error) {
+		n.Add(1)
+		started <- struct{}{}
+		<-release
+		return &Waveform{Columns: 1}, nil
+	}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
