@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
@@ -471,5 +472,60 @@ func TestAudioRanges(t *testing.T) {
 	resp, _ = d.do(t, "GET", path+"?download=1", "", qa...)
 	if !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
 		t.Errorf("download: Content-Disposition %q", resp.Header.Get("Content-Disposition"))
+	}
+}
+
+// slowSessions streams watch events 100 ms apart.
+type slowSessions struct{ sessions }
+
+func (slowSessions) WatchSession(r *hushv1.WatchSessionRequest, s grpc.ServerStreamingServer[hushv1.SessionEvent]) error {
+	tk := time.NewTicker(100 * time.Millisecond)
+	defer tk.Stop()
+	for i := range 6 {
+		if err := s.Send(&hushv1.SessionEvent{SessionId: r.GetSessionId(), Sequence: uint64(i + 1)}); err != nil {
+			return err
+		}
+		select {
+		case <-tk.C:
+		case <-s.Context().Done():
+			return s.Context().Err()
+		}
+	}
+	return nil
+}
+
+// A watch stream outlives the HTTP server's write timeout, which is for ordinary
+// requests (hushd's is 30 s; here 150 ms against a 600 ms stream).
+func TestWatchOutlivesWriteTimeout(t *testing.T) {
+	a, err := auth.NewAuthorizer(auth.Options{Mode: config.AuthNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer(grpc.Creds(auth.GatewayCreds(nil)), grpc.ChainStreamInterceptor(a.Stream()))
+	hushv1.RegisterSessionServiceServer(g, slowSessions{})
+	in := auth.NewInProcess()
+	go func() { _ = g.Serve(in) }()
+	defer g.Stop()
+	conn, err := grpc.NewClient("passthrough:///hushd", grpc.WithContextDialer(in.Dial), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	gw, err := New(Options{Conn: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(gw)
+	srv.Config.WriteTimeout, srv.Config.ReadTimeout = 150*time.Millisecond, 150*time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/v1/sessions/s-1:watch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n := strings.Count(string(b), "\n"); err != nil || n != 6 {
+		t.Fatalf("got %d events (%v), want all 6: %s", n, err, b)
 	}
 }
