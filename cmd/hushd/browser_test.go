@@ -90,10 +90,15 @@ func TestBrowserPaymentPanelAndQAConsole(t *testing.T) {
 	page := tab(t, bctx)
 	signIn(t, page, base, "agent", "/agent?agent=a-17")
 	waitJS(t, page, 10*time.Second, `((document.querySelector(".hush-panel .call")||{}).textContent||"").includes("call-0042-browser")`)
-	// The agent pauses the recording for the payment and takes it.
-	within(t, page, 5*time.Second, chromedp.Click(chromedp.CSS(".hush-panel .actions button")))
+	// The agent pauses the recording for the payment and takes it, with the keyboard
+	// alone: Tab to the button, Enter.
+	within(t, page, 5*time.Second, chromedp.Focus(chromedp.CSS(".hush-panel .actions button")), chromedp.KeyEvent("\r"))
 	waitJS(t, page, 5*time.Second, `document.querySelector(".hush-panel .state.paused") !== null`)
-	within(t, page, 5*time.Second, chromedp.Click(chromedp.CSS(".hush-panel button.primary")))
+	within(t, page, 5*time.Second, chromedp.KeyEvent("\t"))
+	if f := js[string](t, page, `document.activeElement.textContent`); f != "Take payment" {
+		t.Fatalf("Tab from the pause button reaches %q, want Take payment", f)
+	}
+	within(t, page, 5*time.Second, chromedp.KeyEvent("\r"))
 	waitJS(t, page, 5*time.Second, `document.getElementById("hush-live").textContent.includes("Secure capture on")`)
 
 	// The customer talks and keys.
