@@ -51,7 +51,7 @@ func (b *browserDoor) mount(mux *http.ServeMux) {
 		b.ui.Mount(mux)
 		return
 	}
-	mux.Handle("/", http.NotFoundHandler())
+	mux.Handle("/", gateway.NotFound())
 }
 
 func (b *browserDoor) Close() error { return b.conn.Close() }

@@ -48,3 +48,8 @@ func writeStatus(w http.ResponseWriter, err error) {
 	}
 	writeError(w, st.Code(), st.Message())
 }
+
+// NotFound answers every request with the JSON NOT_FOUND of an unknown route.
+func NotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeError(w, codes.NotFound, "no such route") })
+}

@@ -3,9 +3,7 @@ package web
 import (
 	"context"
 	"embed"
-	"errors"
 	"html/template"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -82,11 +80,7 @@ func (u *UI) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /qa", u.page(u.qaSearch))
 	mux.Handle("GET /qa/recordings/{id}", u.page(u.qaRecording))
 	// Anything else on the listener: a JSON 404, as under /v1/.
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = io.WriteString(w, `{"code":5,"message":"no such route","details":[]}`+"\n")
-	})
+	mux.Handle("/", gateway.NotFound())
 }
 
 // page sets the headers every page has and applies the gateway's origin rules (which
@@ -222,5 +216,3 @@ func ownOrigin(r *http.Request) string {
 func call(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(gateway.CallContext(r.Context(), r), 30*time.Second)
 }
-
-var errNoRecording = errors.New("no recording")
