@@ -100,6 +100,9 @@ func TestBrowserPaymentPanelAndQAConsole(t *testing.T) {
 	}
 	within(t, page, 5*time.Second, chromedp.KeyEvent("\r"))
 	waitJS(t, page, 5*time.Second, `document.getElementById("hush-live").textContent.includes("Secure capture on")`)
+	if h := js[string](t, page, `document.getElementById("hush-hears").textContent`); !strings.Contains(h, "tone for each key") {
+		t.Errorf("the panel tells the agent they hear %q; the default masking is a tone per key", h)
+	}
 
 	// The customer talks and keys.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(n/audioFrame)*audioPtime+10*time.Second)

@@ -27,6 +27,16 @@
     return what + ":" + id + ":" + r;
   }
 
+  // What the agent hears while the customer keys, by the masking toward the agent.
+  function hears(mode) {
+    var what = {
+      MASK_MODE_TONE: "a short flat tone for each key the customer presses",
+      MASK_MODE_SILENCE: "silence while the customer presses a key",
+      MASK_MODE_COMFORT_NOISE: "soft noise while the customer presses a key"
+    }[mode] || "the keys masked";
+    return "While hush takes the payment you hear " + what + ", never the digit. The recording is masked too.";
+  }
+
   function Panel(root, opts) {
     this.opts = opts || {};
     this.root = root;
@@ -80,7 +90,7 @@
     cap.appendChild(p.stars = el("div", {"class": "stars", "aria-hidden": "true", id: "hush-stars"}));
     cap.appendChild(p.count = el("p", {"class": "count", id: "hush-count"}, "No digits yet"));
     cap.appendChild(p.verdict = el("p", {"class": "verdict", id: "hush-verdict"}));
-    cap.appendChild(p.hears = el("p", {"class": "hears"}, "While hush takes the payment you hear a short tone for each key the customer presses, never the digit. The recording is masked too."));
+    cap.appendChild(p.hears = el("p", {"class": "hears", id: "hush-hears"}, hears("")));
     sec.appendChild(cap);
     sec.appendChild(p.live = el("p", {"class": "visually-hidden", role: "status", "aria-live": "polite", id: "hush-live"}));
     sec.appendChild(p.problem = el("p", {"class": "problem", role: "alert", id: "hush-problem"}));
@@ -167,6 +177,8 @@
     this.ui.pause.disabled = false;
     this.ui.take.disabled = false;
     this.ui.problem.textContent = "";
+    var pol = s.policy && s.policy.customerToAgent;
+    this.ui.hears.textContent = hears(pol && pol.mode);
     this.showRecording(s.recordingState);
     this.showCapture(s.secureCaptureState === "SECURE_CAPTURE_STATE_ON");
     if (s.digitProgress) this.showDigits(s.digitProgress);
