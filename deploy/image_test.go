@@ -427,7 +427,13 @@ func TestImageBuildOutsideContainer(t *testing.T) {
 	if _, err := c.DeleteSession(ctx, &hushv1.DeleteSessionRequest{SessionId: s.SessionId}); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"var/lib/hush/recordings/" + s.SessionId + ".wav", "var/lib/hush/audit/hush-audit.jsonl"} {
+	// Recordings are filed by day: recordings/YYYY/MM/DD/<id>.wav.
+	wavs, _ := filepath.Glob(filepath.Join(rootfs, "var/lib/hush/recordings/*/*/*", s.RecordingId+".wav"))
+	if len(wavs) != 1 {
+		t.Fatalf("recording %s.wav: found %v", s.RecordingId, wavs)
+	}
+	wav, _ := filepath.Rel(rootfs, wavs[0])
+	for _, p := range []string{wav, "var/lib/hush/audit/hush-audit.jsonl"} {
 		st, err := os.Stat(filepath.Join(rootfs, p))
 		if err != nil {
 			t.Errorf("/%s: %v", p, err)

@@ -345,8 +345,13 @@ func TestIdleTimeoutEndsSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := d.watch(s.SessionId)
+	// Three packets: a leg latches (and its media counts as started) only after a
+	// consistent run, so one stray packet cannot turn the setup timeout into the idle one.
 	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
-	cust.send(s.Customer.LocalAddr, newStream(7).next(t))
+	st := newStream(7)
+	for range 3 {
+		cust.send(s.Customer.LocalAddr, st.next(t))
+	}
 	ev := w.until(func(e *hushv1.SessionEvent) bool { return e.GetEnded() != nil })
 	if ev.GetEnded().Reason != hushv1.EndReason_END_REASON_IDLE_TIMEOUT {
 		t.Fatalf("ended with %v", ev.GetEnded().Reason)

@@ -107,6 +107,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		}
 		defer auditLog.Close()
 		seq, head := auditLog.Head()
+		if seq == 0 {
+			head = "none" // the chain's all-zero start, which the card-number scrubber would blank
+		}
 		log.Info("audit log open", "file", cfg.Audit.File, "records", seq, "head", head)
 	} else {
 		log.Warn("audit log is off (audit.file is empty)")

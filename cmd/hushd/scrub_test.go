@@ -85,7 +85,7 @@ func TestCardNumberInFreeTextNeverWritten(t *testing.T) {
 				t.Fatal(err)
 			}
 			leaks("the audit log", string(b))
-			sidecars, _ := filepath.Glob(filepath.Join(recDir, "*.json"))
+			sidecars, _ := filepath.Glob(filepath.Join(recDir, "*", "*", "*", "*.json")) // filed by day
 			if len(sidecars) != 1 {
 				t.Fatalf("sidecars: %v", sidecars)
 			}
