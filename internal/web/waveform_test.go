@@ -154,3 +154,26 @@ func BenchmarkWaveformTwoHours(b *testing.B) {
 		}
 	}
 }
+
+// A card number keyed is one row for QA: masks of one leg less than keyRun apart join;
+// another leg, a pause or a long gap starts a new row.
+func TestRowsJoinKeyRuns(t *testing.T) {
+	var in []span
+	for i := range 16 {
+		at := 10 + float64(i)*0.13
+		in = append(in, span{Kind: "mask", Channel: "customer", Start: at, End: at + 0.07})
+	}
+	in = append(in, span{Kind: "mask", Channel: "agent", Start: 13, End: 13.1},
+		span{Kind: "mask", Channel: "customer", Start: 30, End: 30.1},
+		span{Kind: "pause", Channel: "both", Start: 31, End: 40})
+	out := rows(in)
+	if len(out) != 4 {
+		t.Fatalf("%d rows, want 4: %+v", len(out), out)
+	}
+	if !strings.Contains(out[0].Label, "16 key presses") || out[0].Start != 10 || out[0].End != in[15].End {
+		t.Errorf("first row %+v", out[0])
+	}
+	if out[1].Channel != "agent" || out[2].Start != 30 || out[3].Kind != "pause" {
+		t.Errorf("rows %+v", out[1:])
+	}
+}
