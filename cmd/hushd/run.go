@@ -86,7 +86,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		logTrust(log, serverTLS.Trust())
 	}
 	var tokens *auth.TokenStore
-	if cfg.Auth.Tokens() {
+	if cfg.Auth.Tokens() && cfg.Auth.TokenFile != "" {
 		if tokens, err = auth.LoadTokens(cfg.Auth.TokenFile); err != nil {
 			return err
 		}
@@ -94,6 +94,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	// The recordings directory must be usable before anything is created (the audit log
 	// first): a bad recording.dir stops start-up having changed nothing.
 	if err := checkRecordingDir(cfg); err != nil {
+		return err
+	}
+	oidcVerifier, err := newOIDC(ctx, cfg.Auth.OIDC, log)
+	if err != nil {
 		return err
 	}
 	var auditLog *audit.Log
@@ -167,7 +171,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	m.CaptureAbandonReasons(session.AbandonReasons)
 	m.RecordingStates(recordingStateNames, func() []int { c := sessions.RecordingCounts(); return c[:] })
 
-	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
+	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, OIDC: oidcVerifier, Owner: sessions,
 		OnDenied: auditor.Denied, OnRevoked: auditor.Revoked, MaxStreamsPerClient: cfg.Auth.MaxStreamsPerClient}
 	if serverTLS != nil {
 		ao.Certs = serverTLS
@@ -191,7 +195,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
-		Recordings: recordings,
+		Recordings: recordings, AuditFile: cfg.Audit.File,
 	})
 	d.srv = srv
 
@@ -218,7 +222,19 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if !cfg.HTTP.MetricsOpen {
 		metricsHandler = authz.HTTP(metricsHandler, auth.MetricsRoles...)
 	}
-	httpSrv := newHTTPServer(httpMux(metricsHandler, sessions), cfg.HTTP)
+	// The browser door: the gateway and the pages call the gRPC server over an
+	// in-process connection, through every interceptor a network call crosses.
+	inproc := auth.NewInProcess()
+	browser, err := newBrowserDoor(cfg, inproc, log)
+	if err != nil {
+		grpcLn.Close()
+		httpLn.Close()
+		return err
+	}
+	defer browser.Close()
+	mux := httpMux(metricsHandler, sessions)
+	browser.mount(mux)
+	httpSrv := newHTTPServer(mux, cfg.HTTP)
 	var healthLn net.Listener
 	if cfg.GRPC.HealthListen != "" {
 		if healthLn, err = net.Listen("tcp", cfg.GRPC.HealthListen); err != nil {
@@ -231,10 +247,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	wg.Add(3)
+	errc := make(chan error, 3)
+	wg.Add(4)
 	go func() { defer wg.Done(); sessions.Run(runCtx) }()
 	go func() { defer wg.Done(); errc <- srv.GRPC.Serve(grpcLn) }()
+	go func() { defer wg.Done(); _ = srv.GRPC.Serve(inproc) }()
 	go func() {
 		defer wg.Done()
 		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {

@@ -39,6 +39,12 @@ var keys = []key{
 		func(c *Config) *int { return &c.HTTP.MaxConnectionsPerIP }, intRange(0, 1_000_000)),
 	def("http.max_header_bytes", "largest HTTP request header, bytes; larger ones get 431",
 		func(c *Config) *int { return &c.HTTP.MaxHeaderBytes }, intRange(1024, 1<<20)),
+	def("http.max_body_bytes", "largest request body of the HTTP/JSON API (/v1/), bytes; larger ones get RESOURCE_EXHAUSTED (429)",
+		func(c *Config) *int { return &c.HTTP.MaxBodyBytes }, intRange(1024, 64<<20)),
+	def("http.cors_origins", "browser origins besides hushd's own that may call the HTTP/JSON API, comma-separated (https://desktop.example.com); no wildcard; empty = none",
+		func(c *Config) *string { return &c.HTTP.CORSOrigins }, originList),
+	def("http.ui", "serve the agent payment panel (/agent, /embed.js) and the QA console (/qa) on the HTTP listener",
+		func(c *Config) *bool { return &c.HTTP.UI }, nil),
 
 	def("media.address", "IP address media sockets bind to (IPv4 or IPv6 literal; 0.0.0.0 or :: for all)",
 		func(c *Config) *string { return &c.Media.Address }, ipLiteral(false)),
@@ -117,6 +123,19 @@ var keys = []key{
 	def("auth.max_streams_per_client", "streams (WatchSession, CollectDigits, ...) one client identity may have open at once; more get RESOURCE_EXHAUSTED (0 = no cap)",
 		func(c *Config) *int { return &c.Auth.MaxStreamsPerClient }, intRange(0, 1_000_000)),
 
+	def("auth.oidc.issuer", "OpenID Connect issuer URL whose JWTs are accepted as bearer tokens (auth.mode token or token_or_mtls); https, or http on loopback; empty = off",
+		func(c *Config) *string { return &c.Auth.OIDC.Issuer }, issuerURL),
+	def("auth.oidc.audience", "value a JWT's aud claim must hold (the client id hush is registered under)",
+		func(c *Config) *string { return &c.Auth.OIDC.Audience }, nil),
+	def("auth.oidc.subject_claim", "JWT claim naming the caller in the audit trail",
+		func(c *Config) *string { return &c.Auth.OIDC.SubjectClaim }, claimName),
+	def("auth.oidc.role_claim", "JWT claim holding the hush role (a string, or a list with exactly one hush role); dots reach into nested objects (realm_access.roles)",
+		func(c *Config) *string { return &c.Auth.OIDC.RoleClaim }, claimName),
+	def("auth.oidc.agent_id_claim", "JWT claim holding an agent's agent id",
+		func(c *Config) *string { return &c.Auth.OIDC.AgentIDClaim }, claimName),
+	def("auth.oidc.algorithms", "JWT signing algorithms accepted, comma-separated (RS256, ES256, PS256, EdDSA, ...); empty = every asymmetric one; none and HMAC are never accepted",
+		func(c *Config) *string { return &c.Auth.OIDC.Algorithms }, jwtAlgorithms),
+
 	def("audit.file", "append-only, hash-chained audit log (JSON lines); empty = no audit log",
 		func(c *Config) *string { return &c.Audit.File }, path),
 }
@@ -135,7 +154,8 @@ var crossChecks = []struct {
 	{[]string{"tls.cert_file", "tls.key_file"}, tlsPair},
 	{[]string{"tls.cert_file", "tls.client_ca_file"}, clientCA},
 	{[]string{"tls.client_ca_file", "tls.crl_file"}, crlNeedsCA},
-	{[]string{"auth.mode", "auth.token_file"}, tokenFile},
+	{[]string{"auth.mode", "auth.token_file", "auth.oidc.issuer"}, tokenFile},
+	{[]string{"auth.mode", "auth.oidc.issuer", "auth.oidc.audience"}, oidcSettings},
 	{[]string{"auth.mode", "tls.client_ca_file"}, mtlsCA},
 }
 

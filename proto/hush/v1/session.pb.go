@@ -23,6 +23,7 @@
 package hushv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -2322,7 +2323,7 @@ var File_hush_v1_session_proto protoreflect.FileDescriptor
 
 const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x15hush/v1/session.proto\x12\ahush.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xde\x02\n" +
+	"\x15hush/v1/session.proto\x12\ahush.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xde\x02\n" +
 	"\x14CreateSessionRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x1d\n" +
 	"\n" +
@@ -2525,19 +2526,19 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"Y\n" +
 	"\x10UndecodableAudio\x12\"\n" +
 	"\x03leg\x18\x01 \x01(\x0e2\x10.hush.v1.LegNameR\x03leg\x12!\n" +
-	"\fpayload_type\x18\x02 \x01(\rR\vpayloadType2\xc6\x05\n" +
+	"\fpayload_type\x18\x02 \x01(\rR\vpayloadType2\x86\b\n" +
 	"\x0eSessionService\x12@\n" +
-	"\rCreateSession\x12\x1d.hush.v1.CreateSessionRequest\x1a\x10.hush.v1.Session\x12:\n" +
+	"\rCreateSession\x12\x1d.hush.v1.CreateSessionRequest\x1a\x10.hush.v1.Session\x12]\n" +
 	"\n" +
-	"GetSession\x12\x1a.hush.v1.GetSessionRequest\x1a\x10.hush.v1.Session\x12K\n" +
-	"\fListSessions\x12\x1c.hush.v1.ListSessionsRequest\x1a\x1d.hush.v1.ListSessionsResponse\x12@\n" +
+	"GetSession\x12\x1a.hush.v1.GetSessionRequest\x1a\x10.hush.v1.Session\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/sessions/{session_id}\x12a\n" +
+	"\fListSessions\x12\x1c.hush.v1.ListSessionsRequest\x1a\x1d.hush.v1.ListSessionsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/sessions\x12@\n" +
 	"\rUpdateSession\x12\x1d.hush.v1.UpdateSessionRequest\x1a\x10.hush.v1.Session\x12@\n" +
-	"\rDeleteSession\x12\x1d.hush.v1.DeleteSessionRequest\x1a\x10.hush.v1.Session\x12E\n" +
-	"\fWatchSession\x12\x1c.hush.v1.WatchSessionRequest\x1a\x15.hush.v1.SessionEvent0\x01\x12B\n" +
-	"\x0ePauseRecording\x12\x1e.hush.v1.PauseRecordingRequest\x1a\x10.hush.v1.Session\x12D\n" +
-	"\x0fResumeRecording\x12\x1f.hush.v1.ResumeRecordingRequest\x1a\x10.hush.v1.Session\x12J\n" +
-	"\x12StartSecureCapture\x12\".hush.v1.StartSecureCaptureRequest\x1a\x10.hush.v1.Session\x12H\n" +
-	"\x11StopSecureCapture\x12!.hush.v1.StopSecureCaptureRequest\x1a\x10.hush.v1.SessionB0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
+	"\rDeleteSession\x12\x1d.hush.v1.DeleteSessionRequest\x1a\x10.hush.v1.Session\x12n\n" +
+	"\fWatchSession\x12\x1c.hush.v1.WatchSessionRequest\x1a\x15.hush.v1.SessionEvent\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/sessions/{session_id}:watch0\x01\x12w\n" +
+	"\x0ePauseRecording\x12\x1e.hush.v1.PauseRecordingRequest\x1a\x10.hush.v1.Session\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/sessions/{session_id}:pauseRecording\x12z\n" +
+	"\x0fResumeRecording\x12\x1f.hush.v1.ResumeRecordingRequest\x1a\x10.hush.v1.Session\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/sessions/{session_id}:resumeRecording\x12\x83\x01\n" +
+	"\x12StartSecureCapture\x12\".hush.v1.StartSecureCaptureRequest\x1a\x10.hush.v1.Session\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/sessions/{session_id}:startSecureCapture\x12\x80\x01\n" +
+	"\x11StopSecureCapture\x12!.hush.v1.StopSecureCaptureRequest\x1a\x10.hush.v1.Session\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/sessions/{session_id}:stopSecureCaptureB0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
 
 var (
 	file_hush_v1_session_proto_rawDescOnce sync.Once
