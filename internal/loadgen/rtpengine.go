@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/hushmedia/hush/internal/ng"
 )
 
 // Rtpengine drives Sipwise rtpengine over its ng control protocol: a bencoded dictionary
@@ -143,7 +144,7 @@ func (r *Rtpengine) Command(ctx context.Context, req map[string]any) (map[string
 	var cookie [8]byte
 	_, _ = rand.Read(cookie[:])
 	ck := hex.EncodeToString(cookie[:])
-	msg, err := AppendBencode([]byte(ck+" "), req)
+	msg, err := ng.AppendMessage(nil, ck, req)
 	if err != nil {
 		return nil, err
 	}
@@ -185,17 +186,12 @@ func (r *Rtpengine) Command(ctx context.Context, req map[string]any) (map[string
 
 // parseNGReply splits "cookie dict"; ok=false when the cookie is not ours.
 func parseNGReply(b []byte, cookie string) (map[string]any, bool, error) {
-	sp := bytes.IndexByte(b, ' ')
-	if sp < 0 || string(b[:sp]) != cookie {
+	ck, d, err := ng.ParseMessage(b)
+	if ck != cookie {
 		return nil, false, nil
 	}
-	v, err := DecodeBencode(b[sp+1:])
 	if err != nil {
 		return nil, true, fmt.Errorf("%w: reply: %w", ErrNG, err)
-	}
-	d, isDict := v.(map[string]any)
-	if !isDict {
-		return nil, true, fmt.Errorf("%w: reply is not a dictionary", ErrNG)
 	}
 	if res, _ := d["result"].(string); res != "ok" && res != "pong" {
 		reason, _ := d["error-reason"].(string)
