@@ -92,11 +92,14 @@ func (e *Engine) answer(req Request) (Result, error) {
 	fromLeg := &session.LegUpdate{Codecs: mergeCodecs(c.codecs[from], m.Codecs), TelephoneEventPT: &fromPT, RTCPMux: &fromMux}
 	setLeg(&u, to, toLeg)
 	setLeg(&u, from, fromLeg)
+	if err := checkRecording(info.Policy, &req.Options); err != nil {
+		return Result{}, err
+	}
 	p := info.Policy
 	if !c.answered {
 		p.IdleTimeout = c.idle // the call is answered: the regular idle timeout applies
 	}
-	applyMasks(&p, &req.Options)
+	applyMasks(&p, &req.Options, to)
 	if p != info.Policy {
 		u.Policy = &p
 	}

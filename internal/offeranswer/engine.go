@@ -104,6 +104,9 @@ type extra struct {
 
 func other(l session.Leg) session.Leg { return 1 - l }
 
+// Addr is hush's media address as the engine writes it into SDP.
+func (e *Engine) Addr() netip.Addr { return e.cfg.Addr }
+
 // Run ends the engine's view of sessions that ended elsewhere (idle timeout, drain, a
 // gRPC DeleteSession) and closes their extra streams, every interval until ctx is done.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) {

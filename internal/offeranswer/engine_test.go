@@ -33,10 +33,10 @@ func TestOfferAnswerCreatesOneSession(t *testing.T) {
 	// The offerer is the customer: its leg sends to its SDP address; the rewritten offer
 	// points the agent at the agent leg's local port, at hush's advertised address.
 	m := h.media(s.ID)
-	if got := m.leg(session.Customer).Remote; got != netip.MustParseAddrPort("192.0.2.10:4000") {
+	if got := m.Leg(session.Customer).Remote; got != netip.MustParseAddrPort("192.0.2.10:4000") {
 		t.Fatalf("customer remote %v", got)
 	}
-	if got := pointsAt(t, off.SDP).Remote(); got != netip.AddrPortFrom(hushAddr, m.port[session.Agent]) {
+	if got := pointsAt(t, off.SDP).Remote(); got != netip.AddrPortFrom(hushAddr, m.Port[session.Agent]) {
 		t.Fatalf("offer points at %v", got)
 	}
 	// The codecs survive the rewrite.
@@ -47,13 +47,13 @@ func TestOfferAnswerCreatesOneSession(t *testing.T) {
 	if ans.Created || h.reg.Len() != 1 {
 		t.Fatal("answer created a session")
 	}
-	if got := m.leg(session.Agent).Remote; got != netip.MustParseAddrPort("192.0.2.20:5000") {
+	if got := m.Leg(session.Agent).Remote; got != netip.MustParseAddrPort("192.0.2.20:5000") {
 		t.Fatalf("agent remote %v", got)
 	}
-	if m.leg(session.Agent).TelephoneEventPT != 101 || m.leg(session.Customer).TelephoneEventPT != 101 {
+	if m.Leg(session.Agent).TelephoneEventPT != 101 || m.Leg(session.Customer).TelephoneEventPT != 101 {
 		t.Fatal("telephone-event payload type not passed to the legs")
 	}
-	if got := pointsAt(t, ans.SDP).Remote(); got != netip.AddrPortFrom(hushAddr, m.port[session.Customer]) {
+	if got := pointsAt(t, ans.SDP).Remote(); got != netip.AddrPortFrom(hushAddr, m.Port[session.Customer]) {
 		t.Fatalf("answer points at %v", got)
 	}
 	// Until the answer the session has the offer timeout; after it the policy's.
@@ -65,8 +65,8 @@ func TestOfferAnswerCreatesOneSession(t *testing.T) {
 	if len(page) != 1 || page[0].ID != s.ID {
 		t.Fatalf("list %+v", page)
 	}
-	if _, err := h.e.Delete("c1@pbx", "", ""); err != nil || h.reg.Len() != 0 || h.f.openCount() != 0 {
-		t.Fatalf("delete: %v, %d sessions, %d media open", err, h.reg.Len(), h.f.openCount())
+	if _, err := h.e.Delete("c1@pbx", "", ""); err != nil || h.reg.Len() != 0 || h.f.Open() != 0 {
+		t.Fatalf("delete: %v, %d sessions, %d media open", err, h.reg.Len(), h.f.Open())
 	}
 }
 
@@ -74,8 +74,8 @@ func TestRepeatedOfferCreatesNoSecondSession(t *testing.T) {
 	h := newHarness(t)
 	first := h.offer("c1", "tagA", "", audioSDP("192.0.2.10:4000"), Options{})
 	again := h.offer("c1", "tagA", "", audioSDP("192.0.2.10:4000"), Options{})
-	if again.Created || h.reg.Len() != 1 || h.f.openCount() != 1 || string(first.SDP) != string(again.SDP) {
-		t.Fatalf("created %v, %d sessions, %d media\n%s\n%s", again.Created, h.reg.Len(), h.f.openCount(), first.SDP, again.SDP)
+	if again.Created || h.reg.Len() != 1 || h.f.Open() != 1 || string(first.SDP) != string(again.SDP) {
+		t.Fatalf("created %v, %d sessions, %d media\n%s\n%s", again.Created, h.reg.Len(), h.f.Open(), first.SDP, again.SDP)
 	}
 }
 
@@ -95,8 +95,8 @@ func TestCustomerParty(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.CustomerAnswers = tc.answers })
 			off := h.offer("c1", "tagA", "", audioSDP("192.0.2.10:4000"), Options{Customer: tc.party})
 			m := h.media(off.Session.ID)
-			if got := m.leg(tc.offerer).Remote; got != netip.MustParseAddrPort("192.0.2.10:4000") {
-				t.Fatalf("offerer's address on the wrong leg: customer %v agent %v", m.leg(session.Customer).Remote, m.leg(session.Agent).Remote)
+			if got := m.Leg(tc.offerer).Remote; got != netip.MustParseAddrPort("192.0.2.10:4000") {
+				t.Fatalf("offerer's address on the wrong leg: customer %v agent %v", m.Leg(session.Customer).Remote, m.Leg(session.Agent).Remote)
 			}
 			if _, l, ok, _ := h.e.Party("c1", "tagA", ""); !ok || l != tc.offerer {
 				t.Fatalf("party of tagA: %v %v", l, ok)
@@ -113,7 +113,7 @@ func TestReOffersHoldAndBack(t *testing.T) {
 
 	// Hold by direction: the address stays, the attribute reaches the other side.
 	res := h.offer("c1", "tagA", "tagB", audioSDP("192.0.2.10:4000", "a=sendonly"), Options{})
-	if pointsAt(t, res.SDP).Direction != sdp.SendOnly || m.leg(session.Customer).Remote != netip.MustParseAddrPort("192.0.2.10:4000") {
+	if pointsAt(t, res.SDP).Direction != sdp.SendOnly || m.Leg(session.Customer).Remote != netip.MustParseAddrPort("192.0.2.10:4000") {
 		t.Fatalf("sendonly hold: %s", res.SDP)
 	}
 	h.answer("c1", "tagA", "tagB", audioSDP("192.0.2.20:5000", "a=recvonly"), Options{})
@@ -121,8 +121,8 @@ func TestReOffersHoldAndBack(t *testing.T) {
 	// Old-style hold, c=0.0.0.0: the remote stays what it was and the recipient sees 0.0.0.0.
 	held := strings.ReplaceAll(audioSDP("192.0.2.10:4000"), "c=IN IP4 192.0.2.10", "c=IN IP4 0.0.0.0")
 	res = h.offer("c1", "tagA", "tagB", held, Options{})
-	if !pointsAt(t, res.SDP).Held() || m.leg(session.Customer).Remote != netip.MustParseAddrPort("192.0.2.10:4000") {
-		t.Fatalf("zero hold: remote %v\n%s", m.leg(session.Customer).Remote, res.SDP)
+	if !pointsAt(t, res.SDP).Held() || m.Leg(session.Customer).Remote != netip.MustParseAddrPort("192.0.2.10:4000") {
+		t.Fatalf("zero hold: remote %v\n%s", m.Leg(session.Customer).Remote, res.SDP)
 	}
 	// ... unless the caller asks hush to replace it.
 	res = h.offer("c1", "tagA", "tagB", held, Options{ZeroAddress: true})
@@ -133,14 +133,14 @@ func TestReOffersHoldAndBack(t *testing.T) {
 	// Back from hold on a new port, with a codec change.
 	back := strings.Replace(audioSDP("192.0.2.10:4100"), "RTP/AVP 0 8 101", "RTP/AVP 8 101", 1)
 	res = h.offer("c1", "tagA", "tagB", back, Options{})
-	cust := m.leg(session.Customer)
+	cust := m.Leg(session.Customer)
 	if cust.Remote != netip.MustParseAddrPort("192.0.2.10:4100") || cust.Codecs[8] != "PCMA" {
 		t.Fatalf("un-hold: %+v", cust)
 	}
-	if got := pointsAt(t, res.SDP).Remote(); got != netip.AddrPortFrom(hushAddr, m.port[session.Agent]) {
+	if got := pointsAt(t, res.SDP).Remote(); got != netip.AddrPortFrom(hushAddr, m.Port[session.Agent]) {
 		t.Fatalf("re-offer points at %v", got)
 	}
-	if h.reg.Len() != 1 || h.f.openCount() != 1 {
+	if h.reg.Len() != 1 || h.f.Open() != 1 {
 		t.Fatal("a re-offer made a new session")
 	}
 }
@@ -152,18 +152,18 @@ func TestReOfferFromCallee(t *testing.T) {
 	m := h.media(off.Session.ID)
 	// The callee re-INVITEs: its From tag is the dialog's to-tag.
 	res := h.offer("c1", "tagB", "tagA", audioSDP("192.0.2.20:5100"), Options{})
-	if m.leg(session.Agent).Remote != netip.MustParseAddrPort("192.0.2.20:5100") {
-		t.Fatalf("agent remote %v", m.leg(session.Agent).Remote)
+	if m.Leg(session.Agent).Remote != netip.MustParseAddrPort("192.0.2.20:5100") {
+		t.Fatalf("agent remote %v", m.Leg(session.Agent).Remote)
 	}
-	if got := pointsAt(t, res.SDP).Remote(); got != netip.AddrPortFrom(hushAddr, m.port[session.Customer]) {
+	if got := pointsAt(t, res.SDP).Remote(); got != netip.AddrPortFrom(hushAddr, m.Port[session.Customer]) {
 		t.Fatalf("callee's re-offer points the caller at %v", got)
 	}
 	// The caller answers it (its tag is the to-tag now).
 	ans := h.answer("c1", "tagB", "tagA", audioSDP("192.0.2.10:4200"), Options{})
-	if m.leg(session.Customer).Remote != netip.MustParseAddrPort("192.0.2.10:4200") {
-		t.Fatalf("customer remote %v", m.leg(session.Customer).Remote)
+	if m.Leg(session.Customer).Remote != netip.MustParseAddrPort("192.0.2.10:4200") {
+		t.Fatalf("customer remote %v", m.Leg(session.Customer).Remote)
 	}
-	if got := pointsAt(t, ans.SDP).Remote(); got != netip.AddrPortFrom(hushAddr, m.port[session.Agent]) {
+	if got := pointsAt(t, ans.SDP).Remote(); got != netip.AddrPortFrom(hushAddr, m.Port[session.Agent]) {
 		t.Fatalf("answer points the callee at %v", got)
 	}
 }
@@ -174,11 +174,11 @@ func TestEarlyMediaAndForkedAnswers(t *testing.T) {
 	m := h.media(off.Session.ID)
 	// 183 with SDP from the first fork, then a 200 from another fork with another address.
 	early := h.answer("c1", "tagA", "fork1", audioSDP("192.0.2.21:5000"), Options{})
-	if m.leg(session.Agent).Remote != netip.MustParseAddrPort("192.0.2.21:5000") {
+	if m.Leg(session.Agent).Remote != netip.MustParseAddrPort("192.0.2.21:5000") {
 		t.Fatal("early media answer not applied")
 	}
 	final := h.answer("c1", "tagA", "fork2", audioSDP("192.0.2.22:6000"), Options{})
-	if m.leg(session.Agent).Remote != netip.MustParseAddrPort("192.0.2.22:6000") {
+	if m.Leg(session.Agent).Remote != netip.MustParseAddrPort("192.0.2.22:6000") {
 		t.Fatal("the final fork's answer did not win")
 	}
 	// Both answers point the caller at the same place, and both tags are the agent.
@@ -208,8 +208,8 @@ func TestExtraMediaRefusedOrRelayedPlain(t *testing.T) {
 		if d.Media[0].Port == 0 || d.Media[1].Port != 0 || d.Media[2].Port != 0 {
 			t.Fatalf("ports %d %d %d", d.Media[0].Port, d.Media[1].Port, d.Media[2].Port)
 		}
-		if len(off.Warnings) != 2 || h.f.openCount() != 1 {
-			t.Fatalf("warnings %q, %d media", off.Warnings, h.f.openCount())
+		if len(off.Warnings) != 2 || h.f.Open() != 1 {
+			t.Fatalf("warnings %q, %d media", off.Warnings, h.f.Open())
 		}
 		refused := strings.Replace(strings.Replace(answerBody, "m=video 5002", "m=video 0", 1), "m=audio 5004", "m=audio 0", 1)
 		ans := h.answer("c1", "tagA", "tagB", refused, Options{})
@@ -220,40 +220,40 @@ func TestExtraMediaRefusedOrRelayedPlain(t *testing.T) {
 	t.Run("relayed plain on request", func(t *testing.T) {
 		h := newHarness(t)
 		off := h.offer("c1", "tagA", "", offerBody, Options{Extra: ExtraRelay})
-		if h.f.openCount() != 3 {
-			t.Fatalf("%d media open", h.f.openCount())
+		if h.f.Open() != 3 {
+			t.Fatalf("%d media open", h.f.Open())
 		}
-		x := h.f.find(off.Session.ID + "/m2")
-		if x == nil || x.spec.Record != nil || x.spec.OnDigit != nil || x.spec.OnLatch != nil {
+		x := h.f.Find(off.Session.ID + "/m2")
+		if x == nil || x.Spec.Record != nil || x.Spec.OnDigit != nil || x.Spec.OnLatch != nil {
 			t.Fatalf("extra stream is not plain: %+v", x)
 		}
-		if x.leg(session.Customer).Remote != netip.MustParseAddrPort("192.0.2.10:4002") {
-			t.Fatalf("video remote %v", x.leg(session.Customer).Remote)
+		if x.Leg(session.Customer).Remote != netip.MustParseAddrPort("192.0.2.10:4002") {
+			t.Fatalf("video remote %v", x.Leg(session.Customer).Remote)
 		}
 		d, _ := sdp.Parse(off.SDP)
-		if d.Media[1].Port != int(x.port[session.Agent]) {
+		if d.Media[1].Port != int(x.Port[session.Agent]) {
 			t.Fatalf("video points at %d", d.Media[1].Port)
 		}
 		// The call's own masking never reaches an extra stream.
 		mask := session.MaskTone
 		h.offer("c1", "tagA", "", offerBody, Options{Extra: ExtraRelay, MaskToAgent: &mask})
-		if x.masks[session.CustomerToAgent].Mode != 0 {
+		if x.Masking(session.CustomerToAgent).Mode != 0 {
 			t.Fatal("extra stream masked")
 		}
 		ans := h.answer("c1", "tagA", "tagB", answerBody, Options{})
-		if x.leg(session.Agent).Remote != netip.MustParseAddrPort("192.0.2.20:5002") {
-			t.Fatalf("video agent remote %v", x.leg(session.Agent).Remote)
+		if x.Leg(session.Agent).Remote != netip.MustParseAddrPort("192.0.2.20:5002") {
+			t.Fatalf("video agent remote %v", x.Leg(session.Agent).Remote)
 		}
-		if d, _ = sdp.Parse(ans.SDP); d.Media[1].Port != int(x.port[session.Customer]) {
+		if d, _ = sdp.Parse(ans.SDP); d.Media[1].Port != int(x.Port[session.Customer]) {
 			t.Fatalf("answer's video points at %d", d.Media[1].Port)
 		}
 		// A re-offer that drops the video closes its relay; ending the call closes the rest.
 		h.offer("c1", "tagA", "tagB", strings.Replace(offerBody, "m=video 4002", "m=video 0", 1), Options{Extra: ExtraRelay})
-		if !x.isClosed() {
+		if !x.Closed() {
 			t.Fatal("dropped stream still relayed")
 		}
-		if _, err := h.e.Delete("c1", "", ""); err != nil || h.f.openCount() != 0 {
-			t.Fatalf("%v, %d media open", err, h.f.openCount())
+		if _, err := h.e.Delete("c1", "", ""); err != nil || h.f.Open() != 0 {
+			t.Fatalf("%v, %d media open", err, h.f.Open())
 		}
 	})
 }
@@ -264,8 +264,8 @@ func TestExtraStreamsCloseWhenTheSessionEndsElsewhere(t *testing.T) {
 	if _, err := h.reg.Delete(off.Session.ID, "", "agent-desktop"); err != nil { // as gRPC DeleteSession
 		t.Fatal(err)
 	}
-	if n := h.e.Sweep(); n != 1 || h.f.openCount() != 0 {
-		t.Fatalf("swept %d, %d media open", n, h.f.openCount())
+	if n := h.e.Sweep(); n != 1 || h.f.Open() != 0 {
+		t.Fatalf("swept %d, %d media open", n, h.f.Open())
 	}
 	// The call-id is free again: a new offer makes a new session.
 	if again := h.offer("c1", "tagA", "", audioSDP("192.0.2.10:4000"), Options{}); !again.Created {
@@ -305,8 +305,8 @@ func TestRTCPMux(t *testing.T) {
 			}
 			ans := h.answer("c1", "tagA", "tagB", ab, Options{})
 			m := h.media(off.Session.ID)
-			if m.leg(session.Customer).RTCPMux != tc.custMux || m.leg(session.Agent).RTCPMux != tc.agentMux {
-				t.Fatalf("legs mux customer %v agent %v", m.leg(session.Customer).RTCPMux, m.leg(session.Agent).RTCPMux)
+			if m.Leg(session.Customer).RTCPMux != tc.custMux || m.Leg(session.Agent).RTCPMux != tc.agentMux {
+				t.Fatalf("legs mux customer %v agent %v", m.Leg(session.Customer).RTCPMux, m.Leg(session.Agent).RTCPMux)
 			}
 			if got := pointsAt(t, ans.SDP).RTCPMux; got != tc.toOfferer {
 				t.Fatalf("answer out rtcp-mux %v", got)
@@ -350,16 +350,16 @@ func TestLearningModes(t *testing.T) {
 	src := netip.MustParseAddr("198.51.100.7")
 	off := h.offer("c1", "tagA", "", audioSDP("10.0.0.5:4000"), Options{Learning: LearnSource, Source: src})
 	m := h.media(off.Session.ID)
-	if m.leg(session.Customer).Remote != netip.MustParseAddrPort("198.51.100.7:4000") {
-		t.Fatalf("SIP source: %v", m.leg(session.Customer).Remote)
+	if m.Leg(session.Customer).Remote != netip.MustParseAddrPort("198.51.100.7:4000") {
+		t.Fatalf("SIP source: %v", m.Leg(session.Customer).Remote)
 	}
 	h.answer("c1", "tagA", "tagB", audioSDP("10.0.0.6:5000"), Options{Learning: LearnLatch})
-	if m.leg(session.Agent).Remote.IsValid() {
-		t.Fatalf("latch: remote %v set", m.leg(session.Agent).Remote)
+	if m.Leg(session.Agent).Remote.IsValid() {
+		t.Fatalf("latch: remote %v set", m.Leg(session.Agent).Remote)
 	}
 	h.offer("c1", "tagA", "tagB", audioSDP("10.0.0.5:4000"), Options{MediaAddr: netip.MustParseAddr("198.51.100.8")})
-	if m.leg(session.Customer).Remote != netip.MustParseAddrPort("198.51.100.8:4000") {
-		t.Fatalf("media address: %v", m.leg(session.Customer).Remote)
+	if m.Leg(session.Customer).Remote != netip.MustParseAddrPort("198.51.100.8:4000") {
+		t.Fatalf("media address: %v", m.Leg(session.Customer).Remote)
 	}
 }
 
@@ -412,8 +412,8 @@ func TestBadRequestsLeaveNoSession(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
-			if h.reg.Len() != 0 || h.f.openCount() != 0 || h.e.Stats().Calls != 0 {
-				t.Fatalf("left behind: %d sessions, %d media, %d calls", h.reg.Len(), h.f.openCount(), h.e.Stats().Calls)
+			if h.reg.Len() != 0 || h.f.Open() != 0 || h.e.Stats().Calls != 0 {
+				t.Fatalf("left behind: %d sessions, %d media, %d calls", h.reg.Len(), h.f.Open(), h.e.Stats().Calls)
 			}
 			if strings.Contains(err.Error(), "c 1") || strings.Contains(err.Error(), "xxxxxxxx") {
 				t.Fatalf("error echoes the value: %v", err)

@@ -3,125 +3,16 @@ package offeranswer
 import (
 	"fmt"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/internal/session/sessiontest"
 )
-
-// fakeMedia stands in for media/relay: fixed local ports, the legs and masking it was
-// told, nothing on the wire.
-type fakeMedia struct {
-	f      *fakeFactory
-	spec   session.MediaSpec
-	port   [2]uint16
-	mu     sync.Mutex
-	legs   [2]session.LegSpec
-	masks  [2]session.MaskPolicy
-	closed bool
-}
-
-func (m *fakeMedia) Local(l session.Leg) (netip.AddrPort, netip.AddrPort) {
-	a := netip.MustParseAddr("127.0.0.1")
-	return netip.AddrPortFrom(a, m.port[l]), netip.AddrPortFrom(a, m.port[l]+1)
-}
-
-func (m *fakeMedia) Remote(l session.Leg) (netip.AddrPort, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.legs[l].Remote, false
-}
-
-func (m *fakeMedia) SetLeg(l session.Leg, s session.LegSpec) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.legs[l] = s
-	return nil
-}
-
-func (m *fakeMedia) leg(l session.Leg) session.LegSpec {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.legs[l]
-}
-
-func (m *fakeMedia) LastActivity() time.Time            { return m.f.now() }
-func (m *fakeMedia) Stats(session.Leg) session.LegStats { return session.LegStats{} }
-func (m *fakeMedia) WatchKeys(session.Direction) error  { return nil }
-func (m *fakeMedia) SetMasking(d session.Direction, p session.MaskPolicy, _ bool) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.masks[d] = p
-	return nil
-}
-
-func (m *fakeMedia) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.closed {
-		m.closed = true
-		m.f.mu.Lock()
-		m.f.open--
-		m.f.mu.Unlock()
-	}
-	return nil
-}
-
-func (m *fakeMedia) isClosed() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.closed
-}
-
-type fakeFactory struct {
-	mu    sync.Mutex
-	next  uint16
-	open  int
-	all   []*fakeMedia
-	clock time.Time
-}
-
-func (f *fakeFactory) now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.clock
-}
-
-func (f *fakeFactory) media(spec session.MediaSpec) (session.Media, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.next == 0 {
-		f.next = 40000
-	}
-	m := &fakeMedia{f: f, spec: spec, port: [2]uint16{f.next, f.next + 2}}
-	m.legs = [2]session.LegSpec{spec.Customer, spec.Agent}
-	f.next += 4
-	f.open++
-	f.all = append(f.all, m)
-	return m, nil
-}
-
-func (f *fakeFactory) find(sessionID string) *fakeMedia {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, m := range f.all {
-		if m.spec.SessionID == sessionID {
-			return m
-		}
-	}
-	return nil
-}
-
-func (f *fakeFactory) openCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.open
-}
 
 type harness struct {
 	t   *testing.T
-	f   *fakeFactory
+	f   *sessiontest.Factory
 	reg *session.Registry
 	e   *Engine
 }
@@ -129,17 +20,17 @@ type harness struct {
 var hushAddr = netip.MustParseAddr("192.0.2.99")
 
 func newHarness(t *testing.T, mod ...func(*Config)) *harness {
-	f := &fakeFactory{clock: time.Unix(1_700_000_000, 0)}
+	f := sessiontest.NewFactory(time.Unix(1_700_000_000, 0))
 	reg := session.NewRegistry(session.Config{
-		Media: f.media,
+		Media: f.New,
 		Defaults: session.Policy{
 			CustomerToAgent: session.MaskPolicy{Mode: session.MaskOff},
 			AgentToCustomer: session.MaskPolicy{Mode: session.MaskOff},
 			StrictSource:    true, IdleTimeout: time.Minute,
 		},
-		Now: f.now,
+		Now: f.Now,
 	})
-	cfg := Config{Registry: reg, Plain: f.media, Addr: hushAddr, OfferTimeout: 10 * time.Minute, Now: f.now}
+	cfg := Config{Registry: reg, Plain: f.New, Addr: hushAddr, OfferTimeout: 10 * time.Minute, Now: f.Now}
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -147,9 +38,9 @@ func newHarness(t *testing.T, mod ...func(*Config)) *harness {
 }
 
 // media returns the fake media of a session.
-func (h *harness) media(sessionID string) *fakeMedia {
+func (h *harness) media(sessionID string) *sessiontest.Media {
 	h.t.Helper()
-	m := h.f.find(sessionID)
+	m := h.f.Find(sessionID)
 	if m == nil {
 		h.t.Fatalf("no media for %s", sessionID)
 	}

@@ -96,7 +96,7 @@ func (e *Engine) firstOffer(c *call, desc *sdp.Description, req *Request) (Resul
 	if req.Policy != nil {
 		p = *req.Policy
 	}
-	applyMasks(&p, &req.Options)
+	applyMasks(&p, &req.Options, from)
 	if req.Record != nil {
 		p.Recording.Off = !*req.Record
 	}
@@ -117,6 +117,9 @@ func (e *Engine) firstOffer(c *call, desc *sdp.Description, req *Request) (Resul
 		return Result{}, err
 	}
 	c.sessionID = info.ID
+	if req.Record != nil && *req.Record && info.Recording.State == session.RecordingStopped {
+		warns = append(warns, "recording asked for, but this hushd records nothing (recording.enabled)")
+	}
 	c.tag(req.FromTag, from)
 	if req.ToTag != "" { // an in-dialog offer for a call hush did not see begin
 		c.tag(req.ToTag, peer)
@@ -144,14 +147,31 @@ func (c *call) tag(tag string, l session.Leg) {
 	c.tags[tag] = l
 }
 
-// applyMasks sets the masking modes a request asked for.
-func applyMasks(p *session.Policy, o *Options) {
+// applyMasks sets the masking modes a request asked for; sender is the leg of the party
+// that sent the SDP.
+func applyMasks(p *session.Policy, o *Options, sender session.Leg) {
+	if o.MaskSender != nil {
+		if sender == session.Customer {
+			p.CustomerToAgent.Mode = *o.MaskSender
+		} else {
+			p.AgentToCustomer.Mode = *o.MaskSender
+		}
+	}
 	if o.MaskToAgent != nil {
 		p.CustomerToAgent.Mode = *o.MaskToAgent
 	}
 	if o.MaskToCustomer != nil {
 		p.AgentToCustomer.Mode = *o.MaskToCustomer
 	}
+}
+
+// checkRecording refuses a request to change recording after the session was created:
+// a session records from its first packet or not at all.
+func checkRecording(p session.Policy, o *Options) error {
+	if o.Record != nil && *o.Record == p.Recording.Off {
+		return fmt.Errorf("%w: recording is set when the session is created (record-call in the first offer)", session.ErrFailedPrecondition)
+	}
+	return nil
 }
 
 // rewriteOffer relays or refuses each m= line of an offer from leg from and writes the
@@ -270,8 +290,11 @@ func (e *Engine) reOffer(c *call, desc *sdp.Description, req *Request) (Result, 
 		lu.Remote, lu.RemoteRTCP = &rtp, &rtcp
 	}
 	setLeg(&u, from, lu)
-	if p := info.Policy; req.MaskToAgent != nil || req.MaskToCustomer != nil {
-		applyMasks(&p, &req.Options)
+	if err := checkRecording(info.Policy, &req.Options); err != nil {
+		return Result{}, err
+	}
+	if p := info.Policy; req.MaskToAgent != nil || req.MaskToCustomer != nil || req.MaskSender != nil {
+		applyMasks(&p, &req.Options, from)
 		if p != info.Policy {
 			u.Policy = &p
 		}

@@ -70,6 +70,9 @@ type Options struct {
 	// Masking of what the agent hears (customer to agent) and of what the customer hears
 	// (agent to customer); nil leaves it as it is.
 	MaskToAgent, MaskToCustomer *session.MaskMode
+	// MaskSender masks the keys of the party that sent this SDP (the offerer in an offer,
+	// the answerer in an answer) toward the other: ng's "block DTMF" flag.
+	MaskSender *session.MaskMode
 	// Capture starts (true) or stops (false) secure capture; nil leaves it.
 	Capture *bool
 
