@@ -27,6 +27,7 @@ import (
 	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
+	"github.com/hushmedia/hush/internal/ng"
 	"github.com/hushmedia/hush/internal/session"
 	"github.com/hushmedia/hush/media/relay"
 )
@@ -34,6 +35,7 @@ import (
 // ready reports the bound listener addresses once hushd serves (tests listen on port 0).
 type ready struct {
 	GRPC, HTTP string
+	NG         string // "" when ng.enabled is false
 }
 
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
@@ -62,7 +64,11 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if err != nil {
 		return err
 	}
-	for _, w := range warns {
+	ngWarns, err := ng.CheckListen(cfg.NG)
+	if err != nil {
+		return err
+	}
+	for _, w := range append(warns, ngWarns...) {
 		log.Warn("insecure listener: " + w)
 	}
 	serverTLS, err := auth.NewServerTLS(cfg.TLS, cfg.Auth.Mode)
@@ -108,10 +114,11 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return err
 	}
 	defaults.Recording.Off = recorder == nil
+	media := session.RelayFactory(alloc,
+		session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
+		relayOptions(m, cfg.Media, engine)...)
 	sessions := session.NewRegistry(session.Config{
-		Media: session.RelayFactory(alloc,
-			session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
-			relayOptions(m, cfg.Media, engine)...),
+		Media:          media,
 		Defaults:       defaults,
 		CaptureMask:    captureMask,
 		CaptureTrigger: cfg.Masking.CaptureTrigger,
@@ -137,6 +144,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		creds = credentials.NewTLS(serverTLS.GRPC())
 	}
 
+	offerAnswer := newOfferAnswer(sipDeps{cfg: cfg, log: log, sessions: sessions, media: media})
 	d := &drainer{reg: sessions, log: log}
 	srv := api.NewServer(api.Options{
 		Creds: creds, Limiter: auth.NewRateLimiter(cfg.Auth.RateLimit, cfg.Auth.RateBurst),
@@ -158,6 +166,12 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		grpcLn.Close()
 		return fmt.Errorf("http.listen: %w", err)
 	}
+	ngConn, err := listenNG(cfg.NG)
+	if err != nil {
+		grpcLn.Close()
+		httpLn.Close()
+		return err
+	}
 	if serverTLS != nil {
 		httpLn = tls.NewListener(httpLn, serverTLS.HTTP())
 	}
@@ -176,10 +190,12 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 			errc <- err
 		}
 	}()
-	log.Info("hushd serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(),
+	ngAddr := serveNG(runCtx, &wg, sipDeps{cfg: cfg, log: log, sessions: sessions, media: media, reg: reg,
+		auditor: auditor}, offerAnswer, ngConn)
+	log.Info("hushd serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(), "ng", ngAddr,
 		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax))
 	if readyc != nil {
-		readyc <- ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
+		readyc <- ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String(), NG: ngAddr}
 	}
 
 	// SIGHUP re-reads the token file and the TLS certificate; a bad file keeps the old one.
