@@ -219,3 +219,58 @@ func TestNGAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestGRPCOfferAnswer: a B2BUA gets the same offer/answer over gRPC, with a policy.
+func TestGRPCOfferAnswer(t *testing.T) {
+	d := startDaemon(t, "--ng-enabled", "--ng-listen", "127.0.0.1:0")
+	caller, callee := newEndpoint(t, "udp4", "127.0.0.1:0"), newEndpoint(t, "udp4", "127.0.0.1:0")
+	off, err := d.session.Offer(d.ctx(), &hushv1.OfferRequest{CallId: "b2b-1", FromTag: "x1", Sdp: sdpFor(caller.addr()),
+		AgentId: "a-17", Customer: hushv1.CustomerParty_CUSTOMER_PARTY_ANSWERER,
+		Policy: &hushv1.Policy{AgentToCustomer: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_TONE}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := off.GetSession()
+	// The offerer is the agent here: its address is the agent leg's remote.
+	if s.GetAgent().GetRemoteAddr() != caller.addr().String() || s.GetAgentId() != "a-17" ||
+		s.GetPolicy().GetAgentToCustomer().GetMode() != hushv1.MaskMode_MASK_MODE_TONE {
+		t.Fatalf("%v", s)
+	}
+	ans, err := d.session.Answer(d.ctx(), &hushv1.AnswerRequest{CallId: "b2b-1", FromTag: "x1", ToTag: "y1", Sdp: sdpFor(callee.addr())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callerIn := hushIn(t, map[string]any{"result": "ok", "sdp": ans.GetSdp()})
+	calleeIn := hushIn(t, map[string]any{"result": "ok", "sdp": off.GetSdp()})
+	pkt := newStream(3).next(t)
+	callee.send(calleeIn.String(), pkt)
+	if got, from := caller.recv(); len(got) != len(pkt) || from != callerIn {
+		t.Fatalf("caller got %d bytes from %v", len(got), from)
+	}
+	// The ng side sees the same call.
+	q := d.ng().call(map[string]any{"command": "query", "call-id": "b2b-1"})
+	if q["hush"].(map[string]any)["session id"] != s.GetSessionId() {
+		t.Fatalf("%v", q)
+	}
+	for _, tc := range []struct {
+		err  error
+		code codes.Code
+	}{
+		{func() error {
+			_, err := d.session.Answer(d.ctx(), &hushv1.AnswerRequest{CallId: "nobody", FromTag: "a", ToTag: "b", Sdp: sdpFor(callee.addr())})
+			return err
+		}(), codes.NotFound},
+		{func() error {
+			_, err := d.session.Offer(d.ctx(), &hushv1.OfferRequest{CallId: "c2", FromTag: "a", Sdp: "not sdp"})
+			return err
+		}(), codes.InvalidArgument},
+		{func() error {
+			_, err := d.session.Offer(d.ctx(), &hushv1.OfferRequest{CallId: "b2b-1", FromTag: "stranger", Sdp: sdpFor(callee.addr())})
+			return err
+		}(), codes.FailedPrecondition},
+	} {
+		if status.Code(tc.err) != tc.code {
+			t.Errorf("%v, want %v", tc.err, tc.code)
+		}
+	}
+}

@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		Registry:       sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
-		RecordingDir: recDir,
+		RecordingDir: recDir, OfferAnswer: offerAnswer,
 	})
 	d.srv = srv
 

@@ -19,6 +19,7 @@ import (
 	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
+	"github.com/hushmedia/hush/internal/offeranswer"
 	"github.com/hushmedia/hush/internal/session"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -36,6 +37,8 @@ type Options struct {
 	DrainTimeout             time.Duration
 	// RecordingDir is where recordings are ("" when recording is off).
 	RecordingDir string
+	// OfferAnswer serves SessionService.Offer and Answer (nil: UNIMPLEMENTED).
+	OfferAnswer *offeranswer.Engine
 
 	// Security. Creds nil serves plaintext; Limiter nil does not limit; Authorizer nil
 	// authenticates nobody (auth.mode none); Auditor nil records nothing.
@@ -84,7 +87,7 @@ func NewServer(o Options) *Server {
 	}
 	g := grpc.NewServer(opts...)
 	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.RecordingDir != ""}
-	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
+	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor, sip: o.OfferAnswer})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
 	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{dir: o.RecordingDir, aud: o.Auditor})
 	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
