@@ -297,6 +297,7 @@ func partyOptions(r *request, o *offeranswer.Options, offer bool) error {
 			}
 		}
 	}
+	// The From tag is the offerer's in both offer and answer messages.
 	hc, err := r.str("hush customer")
 	if err != nil {
 		return err
@@ -304,22 +305,28 @@ func partyOptions(r *request, o *offeranswer.Options, offer bool) error {
 	switch norm(hc) {
 	case "":
 	case "from", "offerer":
-		if norm(hc) == "from" {
-			err = party(sender)
-		} else {
-			err = party(offeranswer.PartyOfferer)
-		}
+		err = party(offeranswer.PartyOfferer)
 	case "to", "answerer":
-		if norm(hc) == "to" {
-			err = party(recipient)
-		} else {
-			err = party(offeranswer.PartyAnswerer)
-		}
+		err = party(offeranswer.PartyAnswerer)
 	default:
 		return fmt.Errorf("%w: hush-customer must be from, to, offerer or answerer", ErrField)
 	}
 	if err != nil {
 		return err
+	}
+	if o.Label, err = r.str("label"); err != nil {
+		return err
+	}
+	if fl, err := r.str("from label"); err != nil {
+		return err
+	} else if fl != "" {
+		o.Label = fl
+	}
+	if o.PeerLabel, err = r.str("to label"); err != nil {
+		return err
+	}
+	if len(o.Label) > 256 || len(o.PeerLabel) > 256 {
+		return fmt.Errorf("%w: labels must be at most 256 bytes", ErrField)
 	}
 	if o.AgentID, err = r.str("hush agent id"); err != nil {
 		return err

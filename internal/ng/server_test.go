@@ -337,6 +337,16 @@ func TestVerbs(t *testing.T) {
 	if p = h.session("c1").Policy; p.CustomerToAgent.Mode != session.MaskSilence || p.AgentToCustomer.Mode != session.MaskOff {
 		t.Fatalf("%+v", p)
 	}
+	// By label: the answer labelled its sender.
+	h.ok(kamailioAnswer("c1", "tagA", "tagB", phoneSDP("192.0.2.20:5000"), map[string]any{"label": "callee"}))
+	h.ok(map[string]any{"command": "block DTMF", "call-id": "c1", "label": "callee"})
+	if p = h.session("c1").Policy; p.CustomerToAgent.Mode != session.MaskSilence || p.AgentToCustomer.Mode != session.MaskTone {
+		t.Fatalf("%+v", p)
+	}
+	if out := h.send(map[string]any{"command": "block DTMF", "call-id": "c1", "label": "nobody"}); out["result"] != "error" {
+		t.Fatalf("unknown label: %v", out)
+	}
+	h.ok(map[string]any{"command": "unblock DTMF", "call-id": "c1"})
 
 	// Recording: pause, start (resume), stop (a pause that skips).
 	h.ok(map[string]any{"command": "pause recording", "call-id": "c1"})

@@ -76,6 +76,7 @@ func (e *Engine) answer(req Request) (Result, error) {
 	if !known {
 		c.tag(req.ToTag, to)
 	}
+	c.label(to, &req.Options)
 	c.codecs[to] = m.Codecs
 
 	// rtcp-mux: the answerer multiplexes when it answered it to hush's offer of it; the

@@ -72,8 +72,8 @@ type call struct {
 	gone      bool // removed from the table: whoever waited for mu must look again
 
 	tags   map[string]session.Leg
-	order  []string          // tags as they came, for query
-	labels map[string]string // tag -> label (ng "label")
+	order  []string  // tags as they came, for query
+	labels [2]string // each party's label (ng "label"), by leg
 
 	main     int                 // index of the call's audio m= line
 	codecs   [2]map[uint8]string // each party's own payload types, from its last SDP
@@ -103,6 +103,16 @@ type extra struct {
 }
 
 func other(l session.Leg) session.Leg { return 1 - l }
+
+// label remembers the labels a request gave the party that sent it and the other one.
+func (c *call) label(sender session.Leg, o *Options) {
+	if o.Label != "" {
+		c.labels[sender] = o.Label
+	}
+	if o.PeerLabel != "" {
+		c.labels[other(sender)] = o.PeerLabel
+	}
+}
 
 // Addr is hush's media address as the engine writes it into SDP.
 func (e *Engine) Addr() netip.Addr { return e.cfg.Addr }
@@ -160,7 +170,7 @@ func (e *Engine) acquire(id string, create bool) (c *call, fresh bool) {
 				return nil, false
 			}
 			now := e.cfg.Now()
-			c = &call{id: id, tags: map[string]session.Leg{}, labels: map[string]string{},
+			c = &call{id: id, tags: map[string]session.Leg{},
 				extras: map[int]*extra{}, kinds: map[int]string{}, protos: map[int]string{}, created: now, signal: now}
 			c.mu.Lock()
 			e.calls[id] = c
@@ -278,7 +288,7 @@ func (e *Engine) Call(callID string) (CallInfo, error) {
 	ci := CallInfo{CallID: c.id, Created: c.created, Signal: c.signal, Session: info,
 		Advertised: c.last, AudioIndex: c.main, AudioProto: c.protos[c.main], Answered: c.answered}
 	for _, t := range c.order {
-		ci.Tags = append(ci.Tags, TagInfo{Tag: t, Label: c.labels[t], Leg: c.tags[t]})
+		ci.Tags = append(ci.Tags, TagInfo{Tag: t, Label: c.labels[c.tags[t]], Leg: c.tags[t]})
 	}
 	idx := make([]int, 0, len(c.extras))
 	for i := range c.extras {
@@ -298,8 +308,8 @@ func (e *Engine) Call(callID string) (CallInfo, error) {
 	return ci, nil
 }
 
-// Party returns the session of a call and the leg of one of its tags (or of a label set
-// with SetLabel); ok is false when neither names a party.
+// Party returns the session of a call and the leg of one of its tags or of a party's
+// label (Options.Label); ok is false when neither names a party.
 func (e *Engine) Party(callID, tag, label string) (sessionID string, leg session.Leg, ok bool, err error) {
 	c, _ := e.acquire(callID, false)
 	if c == nil {
@@ -310,9 +320,9 @@ func (e *Engine) Party(callID, tag, label string) (sessionID string, leg session
 		return c.sessionID, l, true, nil
 	}
 	if label != "" {
-		for t, lb := range c.labels {
+		for l, lb := range c.labels {
 			if lb == label {
-				return c.sessionID, c.tags[t], true, nil
+				return c.sessionID, session.Leg(l), true, nil
 			}
 		}
 	}

@@ -121,6 +121,7 @@ func (e *Engine) firstOffer(c *call, desc *sdp.Description, req *Request) (Resul
 		warns = append(warns, "recording asked for, but this hushd records nothing (recording.enabled)")
 	}
 	c.tag(req.FromTag, from)
+	c.label(from, &req.Options)
 	if req.ToTag != "" { // an in-dialog offer for a call hush did not see begin
 		c.tag(req.ToTag, peer)
 	}
@@ -277,6 +278,7 @@ func (e *Engine) reOffer(c *call, desc *sdp.Description, req *Request) (Result, 
 	if !known {
 		c.tag(req.FromTag, from)
 	}
+	c.label(from, &req.Options)
 	info, err := e.cfg.Registry.Get(c.sessionID)
 	if err != nil {
 		return Result{}, err

@@ -75,6 +75,9 @@ type Options struct {
 	MaskSender *session.MaskMode
 	// Capture starts (true) or stops (false) secure capture; nil leaves it.
 	Capture *bool
+	// Label and PeerLabel name the party that sent the SDP and the other one (ng
+	// "label" and "to-label"), for query and for selecting a party later.
+	Label, PeerLabel string
 
 	Extra    ExtraMedia
 	Mux      Mux
