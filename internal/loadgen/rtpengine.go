@@ -22,6 +22,7 @@ import (
 // the agent's SDP (the reply's SDP is where the customer must send); "delete" ends it.
 // rtpengine forwards plain RTP without transcoding when both sides offer the same codec.
 type Rtpengine struct {
+	name string
 	ng   netip.AddrPort
 	pid  int
 	run  string
@@ -31,11 +32,18 @@ type Rtpengine struct {
 
 // NewRtpengine talks to the ng port at ng; pid is rtpengine's process id (0 if unknown).
 func NewRtpengine(ng netip.AddrPort, pid int) *Rtpengine {
-	return &Rtpengine{ng: ng, pid: pid, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36), wait: 2 * time.Second}
+	return NewNG("rtpengine", ng, pid)
 }
 
-func (r *Rtpengine) Name() string { return "rtpengine" }
-func (r *Rtpengine) PID() int     { return r.pid }
+// NewNG drives any relay that speaks the ng protocol at ng (rtpengine, hushd's ng
+// listener), reported under name.
+func NewNG(name string, ng netip.AddrPort, pid int) *Rtpengine {
+	return &Rtpengine{name: name, ng: ng, pid: pid, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36), wait: 2 * time.Second}
+}
+
+func (r *Rtpengine) Name() string    { return r.name }
+func (r *Rtpengine) Control() string { return "ng" }
+func (r *Rtpengine) PID() int        { return r.pid }
 
 // CreateCall sends offer and answer for call i.
 func (r *Rtpengine) CreateCall(ctx context.Context, i int, customer, agent netip.AddrPort) (Call, error) {
@@ -181,7 +189,7 @@ func (r *Rtpengine) Command(ctx context.Context, req map[string]any) (map[string
 			return reply, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %s: no reply from %s", ErrNG, req["command"], r.ng)
+	return nil, fmt.Errorf("%w: %s: no reply from %s (cookie %s, from %s)", ErrNG, req["command"], r.ng, ck, conn.LocalAddr())
 }
 
 // parseNGReply splits "cookie dict"; ok=false when the cookie is not ours.

@@ -19,6 +19,9 @@ import (
 // maxDatagram is the largest UDP payload; a request cannot be larger.
 const maxDatagram = 65535
 
+// slowRequest is when a request's handling is logged as slow.
+const slowRequest = 500 * time.Millisecond
+
 // Metrics counts what the server does. Every method is called once per datagram at most;
 // cmd/hushd backs it with Prometheus counters (internal/metrics).
 type Metrics interface {
@@ -177,6 +180,7 @@ func (s *Server) Handle(from netip.AddrPort, b []byte) []byte {
 	now := s.cfg.Now()
 	key := cacheKey{from: from, cookie: cookie}
 	if reply, seen := s.cache.begin(key, now); seen {
+		s.log.Debug("ng retransmission", "from", from, "cookie", cookie, "pending", reply == nil)
 		if reply == nil {
 			s.cfg.Metrics.Dropped("pending")
 			return nil
@@ -190,6 +194,11 @@ func (s *Server) Handle(from netip.AddrPort, b []byte) []byte {
 		req := newRequest(dict, from)
 		command = req.command
 		out, err = s.dispatch(req)
+		// A proxy retransmits after a second: a request slower than that shows up as
+		// retransmissions and, past the proxy's last retry, as a failed call.
+		if took := s.cfg.Now().Sub(now); took > slowRequest {
+			s.log.Warn("ng request slow", "from", from, "command", req.command, "took", took)
+		}
 	}
 	if err != nil {
 		reason := reasonOf(err)
@@ -199,6 +208,7 @@ func (s *Server) Handle(from netip.AddrPort, b []byte) []byte {
 	}
 	result, _ := out["result"].(string)
 	s.cfg.Metrics.Request(command, result)
+	s.log.Debug("ng request", "from", from, "cookie", cookie, "command", command, "result", result)
 	reply, encErr := AppendMessage(nil, cookie, out)
 	if encErr != nil || len(reply) > maxDatagram-28 {
 		// A reply too large for a datagram (a query of a huge call): say so instead.
