@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -12,6 +13,9 @@ import (
 
 // errInvalid marks a request that failed validation.
 var errInvalid = errors.New("invalid request")
+
+// errNoOfferAnswer: a server assembled without the offer/answer engine (tests).
+var errNoOfferAnswer = fmt.Errorf("%w: SDP offer/answer is not available in this server", session.ErrUnsupported)
 
 // errorCodes is the one table from domain errors to gRPC codes. The first match wins.
 var errorCodes = []struct {

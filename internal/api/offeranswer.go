@@ -3,12 +3,10 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/hushmedia/hush/internal/audit"
 	"github.com/hushmedia/hush/internal/offeranswer"
 	"github.com/hushmedia/hush/internal/sdp"
-	"github.com/hushmedia/hush/internal/session"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -37,9 +35,6 @@ func (s *SessionServer) Offer(ctx context.Context, req *hushv1.OfferRequest) (ou
 	}
 	return s.sdpResponse(&res), nil
 }
-
-// errNoOfferAnswer: a server assembled without the offer/answer engine (tests).
-var errNoOfferAnswer = fmt.Errorf("%w: SDP offer/answer is not available in this server", session.ErrUnsupported)
 
 func (s *SessionServer) offerRequest(req *hushv1.OfferRequest) (offeranswer.Request, error) {
 	r := offeranswer.Request{CallID: req.GetCallId(), FromTag: req.GetFromTag(), ToTag: req.GetToTag(), SDP: []byte(req.GetSdp())}
