@@ -51,9 +51,9 @@ func (s *SessionServer) offerRequest(req *hushv1.OfferRequest) (offeranswer.Requ
 	switch req.GetCustomer() {
 	case hushv1.CustomerParty_CUSTOMER_PARTY_UNSPECIFIED:
 	case hushv1.CustomerParty_CUSTOMER_PARTY_OFFERER:
-		r.Customer = offeranswer.PartyOfferer
+		r.Customer = offeranswer.PartyCaller
 	case hushv1.CustomerParty_CUSTOMER_PARTY_ANSWERER:
-		r.Customer = offeranswer.PartyAnswerer
+		r.Customer = offeranswer.PartyCallee
 	default:
 		return r, invalidf("customer is not a known value")
 	}

@@ -102,7 +102,7 @@ var keys = []key{
 		func(c *Config) *int { return &c.NG.RateLimit }, intRange(0, 1_000_000)),
 	def("ng.rate_burst", "ng requests a source may send at once above ng.rate_limit",
 		func(c *Config) *int { return &c.NG.RateBurst }, intRange(1, 1_000_000)),
-	def("ng.customer", "which party of an ng call is the customer unless the call says otherwise: offerer (sends the first offer) or answerer",
+	def("ng.customer", "which party of an ng call is the customer unless the call says otherwise: offerer (the caller, who sends the INVITE, with or without SDP) or answerer (the callee)",
 		func(c *Config) *string { return &c.NG.Customer }, oneOf("offerer", "answerer")),
 	def("ng.offer_timeout", "idle timeout of an ng session until its first answer, so a call that rings long without early media is not ended (>= media.idle_timeout to take effect)",
 		func(c *Config) *time.Duration { return &c.NG.OfferTimeout }, durationRange(time.Second, 24*time.Hour)),

@@ -260,8 +260,8 @@ func securityOptions(r *request, _ *offeranswer.Options, _ bool) error {
 	return nil
 }
 
-// partyOptions: which party is the customer, the agent id, extra streams.
-func partyOptions(r *request, o *offeranswer.Options, offer bool) error {
+// partyOptions: which party is the customer, labels, the agent id, extra streams.
+func partyOptions(r *request, o *offeranswer.Options, _ bool) error {
 	party := func(p offeranswer.Party) error {
 		if o.Customer != offeranswer.PartyDefault && o.Customer != p {
 			return fmt.Errorf("%w: labels and hush-customer name different parties as the customer", ErrField)
@@ -269,18 +269,15 @@ func partyOptions(r *request, o *offeranswer.Options, offer bool) error {
 		o.Customer = p
 		return nil
 	}
-	// In an offer the from-tag's party offers; in an answer the to-tag's answers.
-	sender, recipient := offeranswer.PartyOfferer, offeranswer.PartyAnswerer
-	if !offer {
-		sender, recipient = recipient, sender
-	}
+	// label names the party whose SDP the message carries (the From tag's in an offer,
+	// the To tag's in an answer, as Kamailio sends them), to-label the other.
 	for _, k := range []struct {
 		key   string
 		party [2]offeranswer.Party // customer, agent
 	}{
-		{"label", [2]offeranswer.Party{sender, recipient}},
-		{"from label", [2]offeranswer.Party{sender, recipient}},
-		{"to label", [2]offeranswer.Party{recipient, sender}},
+		{"label", [2]offeranswer.Party{offeranswer.PartySender, offeranswer.PartyRecipient}},
+		{"from label", [2]offeranswer.Party{offeranswer.PartySender, offeranswer.PartyRecipient}},
+		{"to label", [2]offeranswer.Party{offeranswer.PartyRecipient, offeranswer.PartySender}},
 	} {
 		v, err := r.str(k.key)
 		if err != nil {
@@ -297,19 +294,22 @@ func partyOptions(r *request, o *offeranswer.Options, offer bool) error {
 			}
 		}
 	}
-	// The From tag is the offerer's in both offer and answer messages.
 	hc, err := r.str("hush customer")
 	if err != nil {
 		return err
 	}
 	switch norm(hc) {
 	case "":
-	case "from", "offerer":
-		err = party(offeranswer.PartyOfferer)
-	case "to", "answerer":
-		err = party(offeranswer.PartyAnswerer)
+	case "caller", "offerer":
+		err = party(offeranswer.PartyCaller)
+	case "callee", "answerer":
+		err = party(offeranswer.PartyCallee)
+	case "from":
+		err = party(offeranswer.PartySender)
+	case "to":
+		err = party(offeranswer.PartyRecipient)
 	default:
-		return fmt.Errorf("%w: hush-customer must be from, to, offerer or answerer", ErrField)
+		return fmt.Errorf("%w: hush-customer must be caller, callee, from or to", ErrField)
 	}
 	if err != nil {
 		return err

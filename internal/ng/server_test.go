@@ -283,6 +283,8 @@ func TestCustomerChosenPerCall(t *testing.T) {
 		{"to-label=customer", map[string]any{"to-label": "customer"}, session.Agent},
 		{"hush-customer=to", map[string]any{"hush-customer": "to"}, session.Agent},
 		{"hush-customer=from", map[string]any{"hush-customer": "from"}, session.Customer},
+		{"hush-customer=callee", map[string]any{"hush-customer": "callee"}, session.Agent},
+		{"hush-customer=caller", map[string]any{"hush-customer": "caller"}, session.Customer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)

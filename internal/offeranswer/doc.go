@@ -4,8 +4,8 @@
 //
 // A SIP call (Call-ID) is one session of the registry, through the same operations the
 // gRPC API uses, so an agent desktop can pause, resume and capture over gRPC while a proxy
-// drives the SIP side. The first offer creates the session; the party whose tag sent it is
-// the customer (or the agent, by configuration or per call). An offer rewrites the
+// drives the SIP side. The first offer creates the session; the caller is the customer
+// (or the agent, by configuration or per call; see Party). An offer rewrites the
 // sender's SDP to point the recipient at hush and sets the sender's leg from it; an answer
 // does the same the other way. Re-offers from either side (hold, codec change, new port),
 // early and forked answers (several to-tags: the latest answer's address wins) update the

@@ -27,8 +27,8 @@ type Config struct {
 	Plain session.MediaFactory
 	// Addr is hush's media address as written into SDP (media.advertise_address).
 	Addr netip.Addr
-	// CustomerAnswers makes the answerer the customer by default; by default the party
-	// that sends the first offer is.
+	// CustomerAnswers makes the callee the customer by default; by default the caller is
+	// (see Party).
 	CustomerAnswers bool
 	// OfferTimeout is the idle timeout of a session until its first answer, so a call
 	// that rings longer than media.idle_timeout without early media is not ended; 0 keeps

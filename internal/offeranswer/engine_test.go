@@ -86,10 +86,12 @@ func TestCustomerParty(t *testing.T) {
 		party   Party
 		offerer session.Leg
 	}{
-		{"default: offerer is the customer", false, PartyDefault, session.Customer},
-		{"config: answerer is the customer", true, PartyDefault, session.Agent},
-		{"per call overrides config", true, PartyOfferer, session.Customer},
-		{"per call: answerer", false, PartyAnswerer, session.Agent},
+		{"default: the caller is the customer", false, PartyDefault, session.Customer},
+		{"config: the callee is the customer", true, PartyDefault, session.Agent},
+		{"per call overrides config", true, PartyCaller, session.Customer},
+		{"per call: callee", false, PartyCallee, session.Agent},
+		{"per call: the sender of this SDP", true, PartySender, session.Customer},
+		{"per call: the other party", false, PartyRecipient, session.Agent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.CustomerAnswers = tc.answers })
@@ -102,6 +104,28 @@ func TestCustomerParty(t *testing.T) {
 				t.Fatalf("party of tagA: %v %v", l, ok)
 			}
 		})
+	}
+}
+
+// TestLateOffer: an INVITE without SDP. Kamailio sends the callee's offer from the 200
+// (its tag as from-tag, the caller's as to-tag) and the caller's answer from the ACK. The
+// caller is still the customer.
+func TestLateOffer(t *testing.T) {
+	h := newHarness(t)
+	off := h.offer("c1", "calleeTag", "callerTag", audioSDP("192.0.2.20:5000"), Options{})
+	m := h.media(off.Session.ID)
+	if m.Leg(session.Agent).Remote != netip.MustParseAddrPort("192.0.2.20:5000") {
+		t.Fatalf("the callee's offer went to the customer leg: agent %v, customer %v", m.Leg(session.Agent).Remote, m.Leg(session.Customer).Remote)
+	}
+	ans := h.answer("c1", "calleeTag", "callerTag", audioSDP("192.0.2.10:4000"), Options{})
+	if m.Leg(session.Customer).Remote != netip.MustParseAddrPort("192.0.2.10:4000") {
+		t.Fatalf("customer remote %v", m.Leg(session.Customer).Remote)
+	}
+	if got := pointsAt(t, ans.SDP).Remote(); got != netip.AddrPortFrom(hushAddr, m.Port[session.Agent]) {
+		t.Fatalf("the answer points the callee at %v", got)
+	}
+	if _, l, ok, _ := h.e.Party("c1", "callerTag", ""); !ok || l != session.Customer {
+		t.Fatalf("caller is %v", l)
 	}
 }
 

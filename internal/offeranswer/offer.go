@@ -53,16 +53,22 @@ func (e *Engine) offer(req Request) (Result, error) {
 	return e.reOffer(c, desc, &req)
 }
 
-// senderLeg is the leg of the party that sends the first offer.
-func (e *Engine) senderLeg(o *Options) session.Leg {
-	customerOffers := !e.cfg.CustomerAnswers
+// senderLeg is the leg of the party that sends the first offer. That party is the callee
+// when the offer carries a to-tag (a late offer, in the 200 to an INVITE without SDP).
+func (e *Engine) senderLeg(o *Options, toTag string) session.Leg {
+	senderIsCaller := toTag == ""
+	customerIsSender := senderIsCaller != e.cfg.CustomerAnswers
 	switch o.Customer {
-	case PartyOfferer:
-		customerOffers = true
-	case PartyAnswerer:
-		customerOffers = false
+	case PartyCaller:
+		customerIsSender = senderIsCaller
+	case PartyCallee:
+		customerIsSender = !senderIsCaller
+	case PartySender:
+		customerIsSender = true
+	case PartyRecipient:
+		customerIsSender = false
 	}
-	if customerOffers {
+	if customerIsSender {
 		return session.Customer
 	}
 	return session.Agent
@@ -81,7 +87,7 @@ func (e *Engine) firstOffer(c *call, desc *sdp.Description, req *Request) (Resul
 	if err != nil {
 		return Result{}, err
 	}
-	from := e.senderLeg(&req.Options)
+	from := e.senderLeg(&req.Options, req.ToTag)
 	peer := other(from)
 	c.main = main
 	c.codecs[from] = m.Codecs
@@ -122,7 +128,7 @@ func (e *Engine) firstOffer(c *call, desc *sdp.Description, req *Request) (Resul
 	}
 	c.tag(req.FromTag, from)
 	c.label(from, &req.Options)
-	if req.ToTag != "" { // an in-dialog offer for a call hush did not see begin
+	if req.ToTag != "" { // a late offer (or an in-dialog offer for a call hush did not see begin)
 		c.tag(req.ToTag, peer)
 	}
 	if warn := e.capture(info.ID, req); warn != "" {

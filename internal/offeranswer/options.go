@@ -7,14 +7,20 @@ import (
 	"github.com/hushmedia/hush/internal/session"
 )
 
-// Party names a party of the call by what it did in the first offer/answer.
+// Party names the party of a call that is the customer.
 type Party int
 
-// Parties. PartyDefault leaves the choice to the engine's configuration.
+// Parties. PartyDefault leaves the choice to the engine's configuration. The caller is
+// the party that sent the INVITE (the dialog's From tag), whether or not the INVITE
+// carried the offer: in a late-offer call the first offer comes from the callee, in the
+// 200, with the caller's tag as its to-tag. PartySender and PartyRecipient name the
+// parties of the request itself: the one whose SDP it carries, and the other.
 const (
 	PartyDefault Party = iota
-	PartyOfferer
-	PartyAnswerer
+	PartyCaller
+	PartyCallee
+	PartySender
+	PartyRecipient
 )
 
 // ExtraMedia is what happens to m= lines beyond the call's audio.

@@ -40,10 +40,13 @@ const (
 type CustomerParty int32
 
 const (
-	// Server default (ng.customer; the offerer unless configured otherwise).
+	// Server default (ng.customer; the caller unless configured otherwise).
 	CustomerParty_CUSTOMER_PARTY_UNSPECIFIED CustomerParty = 0
-	// The party that sends the first offer (usually the caller).
-	CustomerParty_CUSTOMER_PARTY_OFFERER  CustomerParty = 1
+	// The caller: the party that sent the INVITE. Its offer has no to_tag; in a late-offer
+	// call (an INVITE without SDP) the first offer is the callee's, with the caller's tag
+	// as to_tag.
+	CustomerParty_CUSTOMER_PARTY_OFFERER CustomerParty = 1
+	// The callee.
 	CustomerParty_CUSTOMER_PARTY_ANSWERER CustomerParty = 2
 )
 
