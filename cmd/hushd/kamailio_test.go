@@ -67,8 +67,10 @@ func TestKamailioSippThroughHush(t *testing.T) {
 		"--media-port-min", strconv.Itoa(lo), "--media-port-max", strconv.Itoa(hi))
 
 	// The agent's phone: sipp answers the call, and its SDP points here, so the test
-	// sees every packet the agent gets.
-	phone := newMediaSink(t)
+	// sees every packet the agent gets; from here the agent speaks too (sip-tester's
+	// speech capture, as captured, to where the first packet came from: symmetric RTP).
+	agentSpeech := pcapRTP(t, sipTesterSpeech)
+	phone := newMediaSink(t, agentSpeech[:min(len(agentSpeech), 130)]) // 3.9 s: over before the BYE
 	sipPort, calleePort, callerPort := freeUDPPort(t), freeUDPPort(t), freeUDPPort(t)
 	mediaPort := freeUDPPorts(t, 4)
 
@@ -101,7 +103,7 @@ func TestKamailioSippThroughHush(t *testing.T) {
 	if err := callee.wait(10 * time.Second); err != nil {
 		t.Fatalf("callee: %v\n%s", err, callee.log())
 	}
-	pkts := phone.stop()
+	pkts, spoken := phone.stop()
 
 	// The SDP the agent's phone saw points at hush, and every packet it got came from
 	// there.
@@ -139,6 +141,10 @@ func TestKamailioSippThroughHush(t *testing.T) {
 	}
 	if v := d.metric(`hush_masked_seconds_total{direction="customer_to_agent"}`); v <= 0 {
 		t.Fatalf("nothing was masked (%v)", v)
+	}
+	// The agent's speech reached the caller's side through hush.
+	if v := d.metric(`hush_rtp_packets_total{direction="agent_to_customer"}`); spoken < 100 || v < float64(spoken)*9/10 {
+		t.Fatalf("hush forwarded %v of the agent's %d packets", v, spoken)
 	}
 
 	// Kamailio's rtpengine module drove hush: three offers (INVITE, hold, back), four
@@ -423,13 +429,17 @@ func freeUDPPorts(t *testing.T, n int) int {
 	return 0
 }
 
-// mediaSink is a phone's media socket that keeps every packet and its source.
+// mediaSink is a phone's media socket: it keeps every packet and its source, and once the
+// first packet has come it plays its own packets back to that source, one every 30 ms
+// (sip-tester's speech capture is 30 ms PCMA).
 type mediaSink struct {
-	addr netip.AddrPort
-	conn *net.UDPConn
-	mu   sync.Mutex
-	pkts []received
-	done chan struct{}
+	addr   netip.AddrPort
+	conn   *net.UDPConn
+	mu     sync.Mutex
+	pkts   []received
+	done   chan struct{}
+	played chan int
+	quit   chan struct{}
 }
 
 type received struct {
@@ -437,13 +447,15 @@ type received struct {
 	b    []byte
 }
 
-func newMediaSink(t *testing.T) *mediaSink {
+func newMediaSink(t *testing.T, play [][]byte) *mediaSink {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &mediaSink{addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), conn: c, done: make(chan struct{})}
+	sink := &mediaSink{addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), conn: c, done: make(chan struct{}),
+		played: make(chan int, 1), quit: make(chan struct{})}
+	first := make(chan netip.AddrPort, 1)
 	go func() {
 		defer close(sink.done)
 		buf := make([]byte, 2048)
@@ -453,18 +465,52 @@ func newMediaSink(t *testing.T) *mediaSink {
 				return // closed by stop
 			}
 			sink.mu.Lock()
+			if len(sink.pkts) == 0 {
+				first <- from
+			}
 			sink.pkts = append(sink.pkts, received{from: from, b: append([]byte(nil), buf[:n]...)})
 			sink.mu.Unlock()
+		}
+	}()
+	go func() {
+		sent := 0
+		defer func() { sink.played <- sent }()
+		var to netip.AddrPort
+		select {
+		case to = <-first:
+		case <-sink.quit:
+			return
+		}
+		tick := time.NewTicker(30 * time.Millisecond)
+		defer tick.Stop()
+		for _, p := range play {
+			select {
+			case <-tick.C:
+			case <-sink.quit:
+				return
+			}
+			if _, err := c.WriteToUDPAddrPort(p, to); err == nil {
+				sent++
+			}
 		}
 	}()
 	t.Cleanup(func() { sink.stop() })
 	return sink
 }
 
-func (c *mediaSink) stop() []received {
+// stop ends playing and receiving; it returns what was received and how many packets
+// were played.
+func (c *mediaSink) stop() ([]received, int) {
+	select {
+	case <-c.quit:
+	default:
+		close(c.quit)
+	}
+	played := <-c.played
+	c.played <- played
 	_ = c.conn.Close()
 	<-c.done
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.pkts
+	return c.pkts, played
 }
