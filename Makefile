@@ -16,7 +16,7 @@ KUBERNETES_VERSION         := v1.34.2
 PROTO_FILES := $(wildcard proto/hush/v1/*.proto)
 
 .PHONY: all build run test test-short lint vet fmt-check tidy-check proto proto-check tools bench fuzz docs clean ci-fresh \
-	bench-load bench-compare bench-scale bench-ramp bench-soak
+	bench-load bench-compare bench-scale bench-ramp bench-soak bench-ng
 
 FUZZTIME ?= 10s
 
@@ -119,6 +119,14 @@ bench-soak: build
 	@mkdir -p $(BENCH_OUT)
 	bin/hushload -target hush -calls $(BENCH_CALLS) -soak 10m -json $(BENCH_OUT)/soak.json
 
+
+## bench-ng: call setup over the ng protocol, hush and rtpengine: BENCH_CHURN calls set up
+## and torn down while BENCH_CALLS calls stream; setup p50/p99 per call
+BENCH_CHURN ?= 1000
+bench-ng: build
+	@mkdir -p $(BENCH_OUT)
+	bin/hushload -compare -baseline=false -ng -calls $(BENCH_CALLS) -churn $(BENCH_CHURN) -duration $(BENCH_DURATION) -json $(BENCH_OUT)/ng.json
+	$(GO) test -run '^$$' -bench 'OfferAnswer' -benchmem ./internal/ng ./cmd/hushd
 
 ## fuzz: every fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m for a long run)
 fuzz:

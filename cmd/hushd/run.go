@@ -28,6 +28,7 @@ import (
 	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
+	"github.com/hushmedia/hush/internal/ng"
 	"github.com/hushmedia/hush/internal/session"
 	"github.com/hushmedia/hush/internal/version"
 	"github.com/hushmedia/hush/media/pan"
@@ -38,6 +39,7 @@ import (
 type ready struct {
 	GRPC, HTTP string
 	Health     string // grpc.health_listen's address; "" when off
+	NG         string // "" when ng.enabled is false
 }
 
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
@@ -75,7 +77,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	for _, w := range warns {
+	ngWarns, err := ng.CheckListen(cfg.NG)
+	if err != nil {
+		return err
+	}
+	for _, w := range append(warns, ngWarns...) {
 		log.Warn("insecure listener: " + w)
 	}
 	serverTLS, err := auth.NewServerTLS(cfg.TLS, cfg.Auth.Mode)
@@ -148,10 +154,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		}()
 	}
 	defaults.Recording.Off = recorder == nil
+	media := session.RelayFactory(alloc,
+		session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
+		relayOptions(m, cfg.Media, engine)...)
 	sessions := session.NewRegistry(session.Config{
-		Media: session.RelayFactory(alloc,
-			session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
-			relayOptions(m, cfg.Media, engine)...),
+		Media:          media,
 		Defaults:       defaults,
 		CaptureMask:    captureMask,
 		CaptureTrigger: cfg.Masking.CaptureTrigger,
@@ -185,6 +192,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		creds = credentials.NewTLS(serverTLS.GRPC())
 	}
 
+	offerAnswer := newOfferAnswer(sipDeps{cfg: cfg, log: log, sessions: sessions, media: media})
 	d := &drainer{reg: sessions, log: log}
 	srv := api.NewServer(api.Options{
 		Creds: creds, Limiter: auth.NewRateLimiter(cfg.Auth.RateLimit, cfg.Auth.RateBurst),
@@ -196,6 +204,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
 		Recordings: recordings, AuditFile: cfg.Audit.File,
+		OfferAnswer: offerAnswer,
 	})
 	d.srv = srv
 
@@ -215,6 +224,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		return fmt.Errorf("http.listen: %w", err)
 	}
 	httpLn = limitListener(httpLn, "http", cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP, httpLine, conns)
+	ngConn, err := listenNG(cfg.NG)
+	if err != nil {
+		grpcLn.Close()
+		httpLn.Close()
+		return err
+	}
 	if serverTLS != nil {
 		httpLn = tls.NewListener(httpLn, serverTLS.HTTP())
 	}
@@ -266,7 +281,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = hs.Serve(healthLn) }()
 	}
-	log.Info("hushd serving", "grpc", rd.GRPC, "http", rd.HTTP, "health", rd.Health,
+	rd.NG = serveNG(runCtx, &wg, sipDeps{cfg: cfg, log: log, sessions: sessions, media: media, reg: reg,
+		auditor: auditor}, offerAnswer, ngConn)
+	log.Info("hushd serving", "grpc", rd.GRPC, "http", rd.HTTP, "health", rd.Health, "ng", rd.NG,
 		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax),
 		"tls", tlsState(cfg), "auth", cfg.Auth.Mode, "recordings", where(recordingDir(cfg)), "audit", where(cfg.Audit.File),
 		"version", build.Short())

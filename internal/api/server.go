@@ -20,6 +20,7 @@ import (
 	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
+	"github.com/hushmedia/hush/internal/offeranswer"
 	"github.com/hushmedia/hush/internal/session"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -39,6 +40,8 @@ type Options struct {
 	Recordings RecordingStore
 	// AuditFile is the audit log AuditService reads ("" when it is off).
 	AuditFile string
+	// OfferAnswer serves SessionService.Offer and Answer (nil: UNIMPLEMENTED).
+	OfferAnswer *offeranswer.Engine
 
 	// Security. Creds nil serves plaintext; Limiter nil does not limit; Authorizer nil
 	// authenticates nobody (auth.mode none); Auditor nil records nothing.
@@ -134,7 +137,7 @@ func NewServer(o Options) *Server {
 	opts = append(opts, o.Transport.options()...)
 	g := grpc.NewServer(opts...)
 	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.Recordings != nil}
-	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
+	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor, sip: o.OfferAnswer})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
 	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, aud: o.Auditor})
 	hushv1.RegisterAuditServiceServer(g, &AuditServer{file: o.AuditFile, aud: o.Auditor})

@@ -50,6 +50,8 @@ var Policy = map[string]Rule{
 	hushv1.SessionService_ListSessions_FullMethodName:  {Roles: agentControls, AgentScoped: true},
 	hushv1.SessionService_UpdateSession_FullMethodName: {Roles: platform},
 	hushv1.SessionService_DeleteSession_FullMethodName: {Roles: platform},
+	hushv1.SessionService_Offer_FullMethodName:         {Roles: platform},
+	hushv1.SessionService_Answer_FullMethodName:        {Roles: platform},
 
 	hushv1.SessionService_WatchSession_FullMethodName:       {Roles: agentControls, AgentBound: true},
 	hushv1.SessionService_PauseRecording_FullMethodName:     {Roles: agentControls, AgentBound: true},

@@ -23,6 +23,7 @@ type Config struct {
 	TLS       TLS       `yaml:"tls"`
 	Auth      Auth      `yaml:"auth"`
 	Audit     Audit     `yaml:"audit"`
+	NG        NG        `yaml:"ng"`
 }
 
 // GRPC configures the gRPC API server.

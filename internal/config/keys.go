@@ -138,6 +138,23 @@ var keys = []key{
 
 	def("audit.file", "append-only, hash-chained audit log (JSON lines); empty = no audit log",
 		func(c *Config) *string { return &c.Audit.File }, path),
+
+	def("ng.enabled", "serve rtpengine's ng control protocol (UDP) for SIP proxies such as Kamailio; see docs/NG.md",
+		func(c *Config) *bool { return &c.NG.Enabled }, nil),
+	def("ng.listen", "ng listen address, host:port (UDP; port 0 picks a free port)",
+		func(c *Config) *string { return &c.NG.Listen }, listenAddr),
+	def("ng.allow_from", "source addresses allowed to send ng requests: comma-separated IPs or CIDR prefixes; empty = any (loopback listener, or ng.insecure)",
+		func(c *Config) *string { return &c.NG.AllowFrom }, prefixList),
+	def("ng.insecure", "allow ng on a non-loopback address without ng.allow_from (logged as a warning)",
+		func(c *Config) *bool { return &c.NG.Insecure }, nil),
+	def("ng.rate_limit", "ng requests per second allowed per source address; more are dropped and counted (0 = no limit)",
+		func(c *Config) *int { return &c.NG.RateLimit }, intRange(0, 1_000_000)),
+	def("ng.rate_burst", "ng requests a source may send at once above ng.rate_limit",
+		func(c *Config) *int { return &c.NG.RateBurst }, intRange(1, 1_000_000)),
+	def("ng.customer", "which party of an ng call is the customer unless the call says otherwise: offerer (the caller, who sends the INVITE, with or without SDP) or answerer (the callee)",
+		func(c *Config) *string { return &c.NG.Customer }, oneOf("offerer", "answerer")),
+	def("ng.offer_timeout", "idle timeout of an ng session until its first answer, so a call that rings long without early media is not ended (>= media.idle_timeout to take effect)",
+		func(c *Config) *time.Duration { return &c.NG.OfferTimeout }, durationRange(time.Second, 24*time.Hour)),
 }
 
 // crossChecks are rules over several keys. Each names the keys it reads so

@@ -121,6 +121,14 @@ var altValues = map[string]string{
 	"auth.oidc.algorithms":            "RS256,ES256",
 	"tls.crl_file":                    "/etc/hush/clients.crl",
 	"audit.file":                      "",
+	"ng.enabled":                      "true",
+	"ng.listen":                       "127.0.0.1:0",
+	"ng.allow_from":                   "10.0.0.0/8, 192.0.2.7",
+	"ng.insecure":                     "true",
+	"ng.rate_limit":                   "0",
+	"ng.rate_burst":                   "1",
+	"ng.customer":                     "answerer",
+	"ng.offer_timeout":                "1m",
 }
 
 // companions are the other keys a key's altValues setting needs to pass the
@@ -283,6 +291,8 @@ func TestDefault(t *testing.T) {
 		Auth: Auth{Mode: AuthNone, RateLimit: 200, RateBurst: 400, Reflection: true, MaxStreamsPerClient: 1000,
 			OIDC: OIDC{SubjectClaim: "sub", RoleClaim: "hush_role", AgentIDClaim: "hush_agent_id"}},
 		Audit: Audit{File: "./audit/hush-audit.jsonl"},
+		NG: NG{Listen: "127.0.0.1:2223", RateLimit: 1000, RateBurst: 2000, Customer: "offerer",
+			OfferTimeout: 10 * time.Minute},
 	}
 	if *c != want {
 		t.Errorf("Default() = %+v\nwant %+v", *c, want)
