@@ -171,7 +171,7 @@ func TestKamailioSippThroughHush(t *testing.T) {
 // checkRecording finds the one recording in dir and checks its sidecar and audio.
 func checkRecording(t *testing.T, multimon, dir, callID string) {
 	t.Helper()
-	side, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	side, err := filepath.Glob(filepath.Join(dir, "*", "*", "*", "*.json")) // filed by day
 	if err != nil || len(side) != 1 {
 		t.Fatalf("recordings: %v %v", side, err)
 	}
