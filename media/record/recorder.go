@@ -14,6 +14,7 @@ import (
 	"github.com/hushmedia/hush/media/internal/cpucache"
 	"github.com/hushmedia/hush/media/internal/owned"
 	"github.com/hushmedia/hush/media/pan"
+	"github.com/hushmedia/hush/media/record/seal"
 )
 
 // Leg identifies one party of the call; it is also the WAV channel.
@@ -146,6 +147,7 @@ type Recorder struct {
 	dir     string
 	wavPath string
 	meta    Meta
+	key     *seal.Key // the recording's data key when it is sealed at rest
 	ckpt    int64
 	kick    chan struct{}
 	cmds    chan command
@@ -231,6 +233,21 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 			return nil, fmt.Errorf("create %s: %w", r.wavPath, ErrExists)
 		}
 		return nil, fmt.Errorf("create %s: %w", r.wavPath, err)
+	}
+	if cfg.seal {
+		// Sealed at rest: the writer goroutine encrypts what it appends; the
+		// plaintext never reaches the disk.
+		var w *seal.Writer
+		r.key, err = seal.NewKey(cfg.keyring, meta.RecordingID)
+		if err == nil {
+			w, err = seal.NewWriter(f, r.key, seal.KindWAV)
+		}
+		if err != nil {
+			f.Close()
+			cfg.fs.Remove(r.wavPath)
+			return nil, fmt.Errorf("start recording %s: seal: %w", meta.RecordingID, err)
+		}
+		f = &sealedFile{w: w, name: r.wavPath}
 	}
 	r.f = f
 	r.actions = append(r.actions, ActionRecord{Time: r.start, Action: "start"})

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hushmedia/hush/media/record/seal"
 )
 
 // Status is the life-cycle state of a recording, as stored in its sidecar.
@@ -93,6 +95,9 @@ type Sidecar struct {
 	WAV    string `json:"wav"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256,omitempty"`
+	// Encrypted: the WAV and this sidecar are sealed at rest (package seal);
+	// Size and SHA256 are of the plaintext WAV.
+	Encrypted bool `json:"encrypted,omitempty"`
 
 	Dropped DropCounts `json:"dropped"`
 
@@ -183,29 +188,50 @@ func (s *Sidecar) validate() error {
 	return nil
 }
 
-// ReadSidecar reads and validates the sidecar at path.
-func ReadSidecar(path string) (Sidecar, error) {
-	return readSidecar(OSFS{}, path)
+// ReadSidecar reads and validates the sidecar at path, plain or sealed.
+// Options: WithFS, WithKeyring (for a sealed one).
+func ReadSidecar(path string, opts ...Option) (Sidecar, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return Sidecar{}, err
+	}
+	s, _, err := readSidecar(cfg, path)
+	return s, err
 }
 
-func readSidecar(fsys FS, path string) (Sidecar, error) {
-	b, err := readFileLimit(fsys, path, maxSidecarBytes, ErrBadSidecar)
+// readSidecar reads a sidecar; for a sealed one it also returns the
+// recording's data key, which writes it back sealed.
+func readSidecar(cfg *config, path string) (Sidecar, *seal.Key, error) {
+	b, err := readFileLimit(cfg.fs, path, maxSidecarBytes, ErrBadSidecar)
 	if err != nil {
-		return Sidecar{}, fmt.Errorf("read sidecar %s: %w", path, err)
+		return Sidecar{}, nil, fmt.Errorf("read sidecar %s: %w", path, err)
+	}
+	var key *seal.Key
+	if seal.IsSealed(b) {
+		id := strings.TrimSuffix(filepath.Base(path), ".json")
+		if b, key, err = seal.OpenBytes(cfg.keyring, b, id); err != nil {
+			return Sidecar{}, nil, fmt.Errorf("read sidecar %s: %w", path, err)
+		}
 	}
 	s, err := ParseSidecar(b)
 	if err != nil {
-		return Sidecar{}, fmt.Errorf("read sidecar %s: %w", path, err)
+		return Sidecar{}, nil, fmt.Errorf("read sidecar %s: %w", path, err)
 	}
-	return s, nil
+	return s, key, nil
 }
 
-func writeSidecar(fsys FS, dir string, s *Sidecar) error {
+// writeSidecar writes s atomically, sealed with key when it is not nil.
+func writeSidecar(fsys FS, dir string, s *Sidecar, key *seal.Key) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
 	b = append(b, '\n')
+	if key != nil {
+		if b, err = key.SealBytes(seal.KindSidecar, b); err != nil {
+			return err
+		}
+	}
 	return writeFileAtomic(fsys, dir, filepath.Join(dir, s.RecordingID+".json"), b)
 }
 
@@ -228,7 +254,7 @@ func List(dir string, opts ...Option) ([]Sidecar, error) {
 		if e.IsDir() || !strings.HasSuffix(name, ".json") {
 			continue
 		}
-		s, err := readSidecar(cfg.fs, filepath.Join(dir, name))
+		s, _, err := readSidecar(cfg, filepath.Join(dir, name))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -319,7 +345,8 @@ func Get(dir, id string, opts ...Option) (Sidecar, error) {
 	if err != nil {
 		return Sidecar{}, err
 	}
-	return readSidecar(cfg.fs, filepath.Join(dir, id+".json"))
+	s, _, err := readSidecar(cfg, filepath.Join(dir, id+".json"))
+	return s, err
 }
 
 // WAVPath returns <dir>/<id>.wav after validating id, for serving a

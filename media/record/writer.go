@@ -295,6 +295,17 @@ func (r *Recorder) finish() error {
 		r.fail(fmt.Errorf("close %s: %w", r.wavPath, err))
 		return r.Err()
 	}
+	if sf, ok := r.f.(*sealedFile); ok {
+		// The final record: from now on a cut file is told from a whole one.
+		err := sf.finish()
+		if err == nil {
+			err = sf.Sync()
+		}
+		if err != nil {
+			r.fail(fmt.Errorf("close %s: %w", r.wavPath, err))
+			return r.Err()
+		}
+	}
 	sum, err := hashFile(r.f, headerSize+r.dataBytes)
 	if err != nil {
 		r.fail(fmt.Errorf("hash %s: %w", r.wavPath, err))
@@ -346,7 +357,7 @@ func (r *Recorder) fail(err error) {
 // putSidecar writes sc and tells WithOnSidecar, whether the disk took it
 // or not.
 func (r *Recorder) putSidecar(sc *Sidecar) error {
-	err := writeSidecar(r.cfg.fs, r.dir, sc)
+	err := writeSidecar(r.cfg.fs, r.dir, sc, r.key)
 	if r.cfg.onSidecar != nil {
 		r.cfg.onSidecar(sc)
 	}
@@ -409,6 +420,7 @@ func (r *Recorder) sidecar(st Status) *Sidecar {
 		Masks:           make([]MaskSpan, len(r.masks)),
 		Actions:         append([]ActionRecord(nil), r.actions...),
 		WAV:             r.meta.RecordingID + ".wav",
+		Encrypted:       r.key != nil,
 		Size:            headerSize + r.dataBytes,
 	}
 	if st != StatusInProgress {

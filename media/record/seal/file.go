@@ -234,21 +234,20 @@ func Open(r io.ReaderAt, size int64, kr Keyring, recordingID string) (*Reader, e
 		off := int64(binary.BigEndian.Uint64(fh[4:12]))
 		final := fh[12] == 1
 		end := pos + recHeader + ctLen
-		if ctLen < tagSize || ctLen > MaxRecord+tagSize || off < 0 || off > 1<<40 || fh[12] > 1 {
-			if end >= size || ctLen > MaxRecord+tagSize {
-				cut("has a bad length")
+		badFrame := ctLen < tagSize || ctLen > MaxRecord+tagSize || off < 0 || off > 1<<40 || fh[12] > 1
+		if badFrame || end > size {
+			// A crash cuts the record being appended, or leaves the file
+			// longer than what reached it (zeros): that is where it ends.
+			if end >= size || zeros(r, pos, size) {
+				cut("is cut short")
 				break
 			}
 			return nil, fmt.Errorf("%w: record %d at byte %d has a bad frame", ErrTampered, index, pos)
 		}
-		if end > size {
-			cut("is cut short")
-			break
-		}
 		rd.exts = append(rd.exts, extent{off: off, n: ctLen - tagSize, at: pos, index: index, final: final})
 		if _, err := rd.open(len(rd.exts) - 1); err != nil {
 			rd.exts = rd.exts[:len(rd.exts)-1]
-			if end == size {
+			if end == size || zeros(r, end, size) {
 				cut("fails authentication")
 				break
 			}
@@ -327,4 +326,22 @@ func Rewrap(dst io.Writer, src io.ReaderAt, size int64, kr Keyring) (string, str
 		return "", "", err
 	}
 	return oldID, h.KeyID, nil
+}
+
+// zeros reports whether bytes [from, to) of r are all zero (at most 4 MiB
+// are looked at: a longer tail is not a crash's).
+func zeros(r io.ReaderAt, from, to int64) bool {
+	if to-from > 4<<20 {
+		return false
+	}
+	b := make([]byte, to-from)
+	if _, err := r.ReadAt(b, from); err != nil && err != io.EOF {
+		return false
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
