@@ -24,8 +24,8 @@ func (s *sealedFile) WriteAt(p []byte, off int64) (int, error) {
 	return s.w.WriteAt(p, off)
 }
 func (s *sealedFile) ReadAt(p []byte, off int64) (int, error) { return s.w.ReadAt(p, off) }
-func (s *sealedFile) Sync() error                              { return s.w.Sync() }
-func (s *sealedFile) Close() error                             { return s.w.Close() }
+func (s *sealedFile) Sync() error                             { return s.w.Sync() }
+func (s *sealedFile) Close() error                            { return s.w.Close() }
 
 // Truncate is not needed by a writer: Repair rewrites a sealed file whole.
 func (s *sealedFile) Truncate(int64) error {
