@@ -43,6 +43,8 @@ type Meta struct {
 	CallID      string
 	AgentID     string
 	Labels      map[string]string
+	// RetainUntil is when the recording's retention ends (zero: none).
+	RetainUntil time.Time
 }
 
 // Action is who asked for a control change and why. Digit runs that could

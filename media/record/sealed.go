@@ -78,11 +78,12 @@ type WAV struct {
 	// Complete is nil for a plain file and for a sealed file that ends with
 	// its final record; else seal.ErrTruncated, saying where it stops.
 	Complete error
-	closer   io.Closer
+	// Closer closes what the WAV reads from.
+	Closer io.Closer
 }
 
 // Close closes the file.
-func (w *WAV) Close() error { return w.closer.Close() }
+func (w *WAV) Close() error { return w.Closer.Close() }
 
 // OpenWAV opens the audio of recording id in dir for reading. A sealed file
 // is authenticated whole first: an altered one is seal.ErrTampered, saying
@@ -128,12 +129,12 @@ func openWAVFile(cfg *config, f interface {
 	var b [len(seal.Magic)]byte
 	n, _ := f.ReadAt(b[:], 0)
 	if !seal.IsSealed(b[:n]) {
-		return &WAV{ReaderAt: f, Size: size, closer: f}, nil
+		return &WAV{ReaderAt: f, Size: size, Closer: f}, nil
 	}
 	r, err := seal.Open(f, size, cfg.keyring, id)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open %s: %w", id, err)
 	}
-	return &WAV{ReaderAt: r, Size: r.Size(), Sealed: true, Complete: r.Complete(), closer: f}, nil
+	return &WAV{ReaderAt: r, Size: r.Size(), Sealed: true, Complete: r.Complete(), Closer: f}, nil
 }

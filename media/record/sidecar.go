@@ -98,12 +98,27 @@ type Sidecar struct {
 	// Encrypted: the WAV and this sidecar are sealed at rest (package seal);
 	// Size and SHA256 are of the plaintext WAV.
 	Encrypted bool `json:"encrypted,omitempty"`
+	// RetainUntil is when the recording's retention ends: hushd deletes it
+	// then, unless it is on legal hold. Zero: kept until erased.
+	RetainUntil time.Time `json:"retain_until,omitzero"`
+	// LegalHold, when set, keeps the recording past its retention.
+	LegalHold *Hold `json:"legal_hold,omitempty"`
+	// Location is the object key of the recording in the object store once
+	// it was uploaded there and its local WAV removed; "" while local.
+	Location string `json:"location,omitempty"`
 
 	Dropped DropCounts `json:"dropped"`
 
 	Failure    string    `json:"failure,omitempty"`
 	RepairedAt time.Time `json:"repaired_at,omitzero"`
 	RepairNote string    `json:"repair_note,omitempty"`
+}
+
+// Hold is a legal hold: who placed it, when and why.
+type Hold struct {
+	Actor  string    `json:"actor,omitempty"`
+	Time   time.Time `json:"time"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // PauseSpan is one pause. EndSample is the resume position (or the end of

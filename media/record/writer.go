@@ -421,6 +421,7 @@ func (r *Recorder) sidecar(st Status) *Sidecar {
 		Actions:         append([]ActionRecord(nil), r.actions...),
 		WAV:             r.meta.RecordingID + ".wav",
 		Encrypted:       r.key != nil,
+		RetainUntil:     r.meta.RetainUntil,
 		Size:            headerSize + r.dataBytes,
 	}
 	if st != StatusInProgress {
