@@ -37,6 +37,8 @@ type Options struct {
 	DrainTimeout             time.Duration
 	// Recordings is where QA finds recordings (nil when recording is off).
 	Recordings RecordingStore
+	// RecordingFiles opens, erases and holds recordings (nil when recording is off).
+	RecordingFiles RecordingFiles
 
 	// Security. Creds nil serves plaintext; Limiter nil does not limit; Authorizer nil
 	// authenticates nobody (auth.mode none); Auditor nil records nothing.
@@ -131,7 +133,7 @@ func NewServer(o Options) *Server {
 	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.Recordings != nil}
 	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
-	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, aud: o.Auditor})
+	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, files: o.RecordingFiles, aud: o.Auditor})
 	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
 
 	h := health.NewServer()

@@ -1242,9 +1242,12 @@ type Policy struct {
 	// Drop packets from any address but a leg's remote once it is known.
 	StrictSource StrictSource `protobuf:"varint,7,opt,name=strict_source,json=strictSource,proto3,enum=hush.v1.StrictSource" json:"strict_source,omitempty"`
 	// End the session after this long without media (unset = server default).
-	IdleTimeout   *durationpb.Duration `protobuf:"bytes,8,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	IdleTimeout *durationpb.Duration `protobuf:"bytes,8,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
+	// Keep the session's recording this long after the call started, then delete it (unless
+	// it is on legal hold). Unset = server default (recording.retention); 0s = keep until erased.
+	RecordingRetention *durationpb.Duration `protobuf:"bytes,20,opt,name=recording_retention,json=recordingRetention,proto3" json:"recording_retention,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Policy) Reset() {
@@ -1329,6 +1332,13 @@ func (x *Policy) GetStrictSource() StrictSource {
 func (x *Policy) GetIdleTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.IdleTimeout
+	}
+	return nil
+}
+
+func (x *Policy) GetRecordingRetention() *durationpb.Duration {
+	if x != nil {
+		return x.RecordingRetention
 	}
 	return nil
 }
@@ -2447,7 +2457,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x15rtcp_packets_received\x18\x05 \x01(\x04R\x13rtcpPacketsReceived\x12*\n" +
 	"\x11rtcp_packets_sent\x18\x06 \x01(\x04R\x0frtcpPacketsSent\x12'\n" +
 	"\x0fpackets_dropped\x18\a \x01(\x04R\x0epacketsDropped\x12%\n" +
-	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\"\xda\x03\n" +
+	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\"\xa6\x04\n" +
 	"\x06Policy\x12B\n" +
 	"\x11customer_to_agent\x18\x01 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fcustomerToAgent\x12B\n" +
 	"\x11agent_to_customer\x18\x02 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fagentToCustomer\x124\n" +
@@ -2456,7 +2466,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\tmax_pause\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bmaxPause\x123\n" +
 	"\x16resume_after_max_pause\x18\x06 \x01(\bR\x13resumeAfterMaxPause\x12:\n" +
 	"\rstrict_source\x18\a \x01(\x0e2\x15.hush.v1.StrictSourceR\fstrictSource\x12<\n" +
-	"\fidle_timeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\"\x89\x01\n" +
+	"\fidle_timeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\x12J\n" +
+	"\x13recording_retention\x18\x14 \x01(\v2\x19.google.protobuf.DurationR\x12recordingRetention\"\x89\x01\n" +
 	"\rMaskingPolicy\x12%\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x11.hush.v1.MaskModeR\x04mode\x128\n" +
 	"\n" +
@@ -2633,57 +2644,58 @@ var file_hush_v1_session_proto_depIdxs = []int32{
 	34, // 29: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
 	42, // 30: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
 	34, // 31: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	43, // 32: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	34, // 33: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	38, // 34: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	11, // 35: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	18, // 36: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	19, // 37: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	21, // 38: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	22, // 39: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	23, // 40: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	25, // 41: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	26, // 42: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	27, // 43: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	28, // 44: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	24, // 45: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	20, // 46: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	11, // 47: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	44, // 48: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	44, // 49: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	39, // 50: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	11, // 51: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	36, // 52: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	33, // 53: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	37, // 54: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	45, // 55: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	34, // 56: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	44, // 57: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	0,  // 58: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	1,  // 59: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	2,  // 60: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	4,  // 61: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	5,  // 62: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	6,  // 63: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	7,  // 64: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	8,  // 65: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	9,  // 66: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	10, // 67: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	11, // 68: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	11, // 69: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	3,  // 70: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	11, // 71: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	11, // 72: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	17, // 73: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	11, // 74: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	11, // 75: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	11, // 76: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	11, // 77: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	68, // [68:78] is the sub-list for method output_type
-	58, // [58:68] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	34, // 32: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
+	43, // 33: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	34, // 34: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	38, // 35: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	11, // 36: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	18, // 37: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	19, // 38: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	21, // 39: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	22, // 40: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	23, // 41: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	25, // 42: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	26, // 43: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	27, // 44: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	28, // 45: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	24, // 46: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	20, // 47: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	11, // 48: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	44, // 49: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	44, // 50: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	39, // 51: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	11, // 52: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	36, // 53: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	33, // 54: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	37, // 55: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	45, // 56: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	34, // 57: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	44, // 58: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	0,  // 59: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	1,  // 60: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	2,  // 61: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	4,  // 62: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	5,  // 63: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	6,  // 64: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	7,  // 65: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	8,  // 66: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	9,  // 67: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	10, // 68: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	11, // 69: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	11, // 70: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	3,  // 71: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	11, // 72: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	11, // 73: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	17, // 74: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	11, // 75: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	11, // 76: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	11, // 77: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	11, // 78: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	69, // [69:79] is the sub-list for method output_type
+	59, // [59:69] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
