@@ -38,6 +38,7 @@ type config struct {
 	onUndec    func(Leg, uint8)
 	onSidecar  func(*Sidecar)
 	inputDelay time.Duration
+	format     Format
 	keyring    seal.Keyring // opens sealed files
 	seal       bool         // New seals the recording with keyring's current key
 }
@@ -201,6 +202,17 @@ func WithOnUndecodable(f func(leg Leg, pt uint8)) Option {
 func WithOnSidecar(f func(*Sidecar)) Option {
 	return func(cfg *config) error {
 		cfg.onSidecar = f
+		return nil
+	}
+}
+
+// WithFormat sets the audio encoding of new recordings (default FormatPCM16).
+func WithFormat(f Format) Option {
+	return func(cfg *config) error {
+		if f != FormatPCM16 && f != FormatULaw {
+			return fmt.Errorf("%w: format %d", ErrBadOption, f)
+		}
+		cfg.format = f
 		return nil
 	}
 }

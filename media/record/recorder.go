@@ -182,7 +182,11 @@ type Recorder struct {
 	actions   []ActionRecord
 	dirty     bool // pauses, masks or actions changed since the sidecar was written
 	finishing bool
-	hdr       [headerSize]byte
+	hdr       [maxHeaderSize]byte
+	format    Format
+	hdrSize   int64               // the format's header
+	fb        int64               // the format's bytes per stereo frame
+	enc       []byte              // mu-law: the codes of tl.out
 	frames    [NumChannels]uint64 // frames placed per leg
 	revision  uint64              // of the last sidecar built
 	udSeen    [NumChannels]bool   // the first undecodable packet was reported
@@ -223,6 +227,9 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 		cmds:    make(chan command),
 		done:    make(chan struct{}),
 		tl:      newTimeline(int64(cfg.window/sampleDur), int64(cfg.resync/sampleDur)),
+		format:  cfg.format,
+		hdrSize: cfg.format.headerSize(),
+		fb:      cfg.format.frameBytes(),
 	}
 	for i := range r.rings {
 		r.rings[i] = newRing(cfg.ringSlots)
@@ -253,8 +260,8 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 	}
 	r.f = f
 	r.actions = append(r.actions, ActionRecord{Time: r.start, Action: "start"})
-	putHeader(r.hdr[:], 0)
-	if _, err = f.WriteAt(r.hdr[:], 0); err == nil {
+	putFormatHeader(r.hdr[:], r.format, 0)
+	if _, err = f.WriteAt(r.hdr[:r.hdrSize], 0); err == nil {
 		err = f.Sync()
 	}
 	if err == nil {

@@ -149,18 +149,19 @@ func repairOne(cfg *config, dir, id string) (RepairResult, bool) {
 	if n, _ := f.ReadAt(magic[:], 0); seal.IsSealed(magic[:n]) {
 		return repairSealed(cfg, dir, f, size, sc, scErr, res)
 	}
-	var hb [headerSize]byte
+	var hb [maxHeaderSize]byte
 	n, _ := f.ReadAt(hb[:], 0)
-	hdr, herr := parseHeader(hb[:n])
-	dataBytes := max(size-headerSize, 0)
-	frames := min(dataBytes/frameBytes, maxDataBytes/frameBytes)
-	consistent := herr == nil && int64(hdr.dataSize) == dataBytes && int64(hdr.riffSize) == dataBytes+headerSize-8 &&
-		dataBytes%frameBytes == 0
+	format, hdr, herr := headerOf(hb[:n], &sc)
+	hs, fb := format.headerSize(), format.frameBytes()
+	dataBytes := max(size-hs, 0)
+	frames := min(dataBytes/fb, format.maxData()/fb)
+	consistent := herr == nil && int64(hdr.dataSize) == dataBytes && int64(hdr.riffSize) == dataBytes+hs-8 &&
+		dataBytes%fb == 0
 	if scErr == nil && sc.Status != StatusInProgress && consistent {
 		return res, false
 	}
 
-	keep := headerSize + frames*frameBytes
+	keep := hs + frames*fb
 	if size > keep {
 		if err := f.Truncate(keep); err != nil {
 			res.Err = fmt.Errorf("repair %s: truncate: %w", wavPath, err)
@@ -168,8 +169,8 @@ func repairOne(cfg *config, dir, id string) (RepairResult, bool) {
 		}
 		res.TruncatedBytes = size - keep
 	}
-	putHeader(hb[:], uint32(frames*frameBytes))
-	if _, err := f.WriteAt(hb[:], 0); err != nil {
+	putFormatHeader(hb[:], format, uint32(frames*fb))
+	if _, err := f.WriteAt(hb[:hs], 0); err != nil {
 		res.Err = fmt.Errorf("repair %s: header: %w", wavPath, err)
 		return res, true
 	}
@@ -192,7 +193,19 @@ func repairOne(cfg *config, dir, id string) (RepairResult, bool) {
 	if res.TruncatedBytes > 0 {
 		notes = append(notes, fmt.Sprintf("truncated %d bytes of a partial frame", res.TruncatedBytes))
 	}
-	return repaired(cfg, dir, sc, nil, res, frames, keep, sum, notes)
+	return repaired(cfg, dir, sc, nil, format, res, frames, keep, sum, notes)
+}
+
+// headerOf reads a WAV header of either format; when it does not parse, the
+// format is the sidecar's.
+func headerOf(b []byte, sc *Sidecar) (Format, wavHeader, error) {
+	format, hdr, err := parseFormatHeader(b)
+	if err != nil && sc.Encoding == "ulaw" {
+		format = FormatULaw
+	} else if err != nil {
+		format = FormatPCM16
+	}
+	return format, hdr, err
 }
 
 // sealErr reports errors that say a sealed file cannot be opened with the
@@ -219,18 +232,19 @@ func repairSealed(cfg *config, dir string, f File, size int64, sc Sidecar, scErr
 		return res, true
 	}
 	psize := rd.Size()
-	var hb [headerSize]byte
+	var hb [maxHeaderSize]byte
 	n, _ := rd.ReadAt(hb[:], 0)
-	hdr, herr := parseHeader(hb[:n])
-	dataBytes := max(psize-headerSize, 0)
-	frames := min(dataBytes/frameBytes, maxDataBytes/frameBytes)
-	consistent := herr == nil && int64(hdr.dataSize) == dataBytes && int64(hdr.riffSize) == dataBytes+headerSize-8 &&
-		dataBytes%frameBytes == 0 && rd.Final()
+	format, hdr, herr := headerOf(hb[:n], &sc)
+	hs, fb := format.headerSize(), format.frameBytes()
+	dataBytes := max(psize-hs, 0)
+	frames := min(dataBytes/fb, format.maxData()/fb)
+	consistent := herr == nil && int64(hdr.dataSize) == dataBytes && int64(hdr.riffSize) == dataBytes+hs-8 &&
+		dataBytes%fb == 0 && rd.Final()
 	if scErr == nil && sc.Status != StatusInProgress && consistent {
 		return res, false
 	}
-	keep := headerSize + frames*frameBytes
-	sum, err := rewriteSealed(cfg, dir, wavPath, rd, frames)
+	keep := hs + frames*fb
+	sum, err := rewriteSealed(cfg, dir, wavPath, rd, format, frames)
 	if err != nil {
 		res.Err = fmt.Errorf("repair %s: %w", wavPath, err)
 		return res, true
@@ -248,13 +262,13 @@ func repairSealed(cfg *config, dir string, f File, size int64, sc Sidecar, scErr
 	if res.TruncatedBytes > 0 {
 		notes = append(notes, fmt.Sprintf("truncated %d bytes of a partial frame", res.TruncatedBytes))
 	}
-	return repaired(cfg, dir, sc, rd.Key(), res, frames, keep, sum, notes)
+	return repaired(cfg, dir, sc, rd.Key(), format, res, frames, keep, sum, notes)
 }
 
 // rewriteSealed writes the header for frames and the audio rd holds up to
 // them to a new sealed file, finishes it and renames it over wavPath. It
 // returns the SHA-256 of the plaintext WAV.
-func rewriteSealed(cfg *config, dir, wavPath string, rd *seal.Reader, frames int64) (string, error) {
+func rewriteSealed(cfg *config, dir, wavPath string, rd *seal.Reader, format Format, frames int64) (string, error) {
 	tmp := wavPath + ".tmp"
 	tf, err := cfg.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -270,15 +284,16 @@ func rewriteSealed(cfg *config, dir, wavPath string, rd *seal.Reader, frames int
 		return fail(err)
 	}
 	h := sha256.New()
-	var hb [headerSize]byte
-	putHeader(hb[:], uint32(frames*frameBytes))
-	if _, err := w.WriteAt(hb[:], 0); err != nil {
+	var hb [maxHeaderSize]byte
+	hs := format.headerSize()
+	putFormatHeader(hb[:], format, uint32(frames*format.frameBytes()))
+	if _, err := w.WriteAt(hb[:hs], 0); err != nil {
 		return fail(err)
 	}
-	h.Write(hb[:])
-	keep := headerSize + frames*frameBytes
+	h.Write(hb[:hs])
+	keep := hs + frames*format.frameBytes()
 	buf := make([]byte, 1<<20)
-	for off := int64(headerSize); off < keep; {
+	for off := hs; off < keep; {
 		k := min(int64(len(buf)), keep-off)
 		if _, err := rd.ReadAt(buf[:k], off); err != nil && err != io.EOF {
 			return fail(err)
@@ -311,7 +326,7 @@ func rewriteSealed(cfg *config, dir, wavPath string, rd *seal.Reader, frames int
 
 // repaired writes the sidecar of a repaired recording: frames kept, the
 // file's size and hash, what was done.
-func repaired(cfg *config, dir string, sc Sidecar, key *seal.Key, res RepairResult, frames, keep int64, sum string, notes []string) (RepairResult, bool) {
+func repaired(cfg *config, dir string, sc Sidecar, key *seal.Key, format Format, res RepairResult, frames, keep int64, sum string, notes []string) (RepairResult, bool) {
 	id := res.RecordingID
 	now := cfg.clock.Now()
 	if res.Note != "" {
@@ -337,6 +352,7 @@ func repaired(cfg *config, dir string, sc Sidecar, key *seal.Key, res RepairResu
 	sc.Size = keep
 	sc.SHA256 = sum
 	sc.Encrypted = key != nil
+	sc.BitsPerSample, sc.Encoding = format.bits(), format.encoding()
 	sc.RepairedAt = now
 	sc.Revision++
 	sc.RepairNote = strings.Join(notes, "; ")

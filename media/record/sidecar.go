@@ -86,7 +86,9 @@ type Sidecar struct {
 	FileSamples     int64     `json:"file_samples"`     // stereo frames in the WAV
 	SampleRate      int       `json:"sample_rate"`
 	BitsPerSample   int       `json:"bits_per_sample"`
-	Channels        []string  `json:"channels"`
+	// Encoding is "ulaw" for G.711 mu-law audio (8 bits a sample), "" for 16-bit PCM.
+	Encoding string   `json:"encoding,omitempty"`
+	Channels []string `json:"channels"`
 
 	Pauses  []PauseSpan    `json:"pauses"`
 	Masks   []MaskSpan     `json:"masks"`
@@ -191,7 +193,9 @@ func (s *Sidecar) validate() error {
 	if !s.Status.valid() {
 		return fmt.Errorf("%w: status %q", ErrBadSidecar, s.Status)
 	}
-	if s.SampleRate != SampleRate || s.BitsPerSample != BitsPerSample || len(s.Channels) != NumChannels {
+	pcm := s.BitsPerSample == BitsPerSample && s.Encoding == ""
+	ulaw := s.BitsPerSample == 8 && s.Encoding == "ulaw"
+	if s.SampleRate != SampleRate || !(pcm || ulaw) || len(s.Channels) != NumChannels {
 		return fmt.Errorf("%w: format %d Hz %d bit %d channels", ErrBadSidecar, s.SampleRate, s.BitsPerSample, len(s.Channels))
 	}
 	if s.WAV != s.RecordingID+".wav" {

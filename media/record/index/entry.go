@@ -44,6 +44,7 @@ type stored struct {
 	RetainUntil int64              `json:"ru,omitempty"`
 	Hold        *record.Hold       `json:"lh,omitempty"`
 	Location    string             `json:"loc,omitempty"`
+	Encoding    string             `json:"en,omitempty"`
 }
 
 func nanos(t time.Time) int64 {
@@ -70,11 +71,12 @@ func toStored(dir string, sc *record.Sidecar) stored {
 		Pauses:      sc.Pauses, Masks: sc.Masks,
 		RepairedAt: nanos(sc.RepairedAt), RepairNote: sc.RepairNote,
 		Encrypted: sc.Encrypted, RetainUntil: nanos(sc.RetainUntil), Hold: sc.LegalHold, Location: sc.Location,
+		Encoding: sc.Encoding,
 	}
 }
 
 func (s *stored) entry(id string) Entry {
-	return Entry{Dir: s.Dir, Sidecar: record.Sidecar{
+	e := Entry{Dir: s.Dir, Sidecar: record.Sidecar{
 		Version: 1, RecordingID: id, SessionID: s.Session, CallID: s.Call, AgentID: s.Agent, Labels: s.Labels,
 		Status: s.Status, Content: s.Content, Revision: s.Rev,
 		Start: fromNanos(s.Start), End: fromNanos(s.End),
@@ -85,7 +87,12 @@ func (s *stored) entry(id string) Entry {
 		Dropped:    record.DropCounts{CustomerUndecodable: s.Undecodable[0], AgentUndecodable: s.Undecodable[1]},
 		RepairedAt: fromNanos(s.RepairedAt), RepairNote: s.RepairNote,
 		Encrypted: s.Encrypted, RetainUntil: fromNanos(s.RetainUntil), LegalHold: s.Hold, Location: s.Location,
+		Encoding: s.Encoding,
 	}}
+	if s.Encoding == "ulaw" {
+		e.Sidecar.BitsPerSample = 8
+	}
+	return e
 }
 
 func (s *stored) marshal() ([]byte, error) { return json.Marshal(s) }

@@ -58,6 +58,8 @@ type Options struct {
 	// OnDelete is called after a recording was deleted at the end of its
 	// retention (hushd audits it).
 	OnDelete func(Erased)
+	// Events report uploads to the object store.
+	Events UploadEvents
 }
 
 // Manager runs retention, legal holds and erasure over one recordings root.
@@ -65,6 +67,7 @@ type Manager struct {
 	o    Options
 	mu   sync.Mutex
 	busy map[string]bool
+	up   uploader
 }
 
 // New returns a Manager.
@@ -72,7 +75,7 @@ func New(o Options) *Manager {
 	if o.Clock == nil {
 		o.Clock = systemClock{}
 	}
-	return &Manager{o: o, busy: map[string]bool{}}
+	return &Manager{o: o, busy: map[string]bool{}, up: uploader{pending: map[string]bool{}, wake: make(chan struct{}, 1)}}
 }
 
 // lock marks id busy; unlock must follow.

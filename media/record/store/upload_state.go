@@ -6,13 +6,12 @@ import (
 	"path/filepath"
 )
 
-// uploadStateName is the file beside a recording that holds its unfinished
-// multipart upload's id, so an upload interrupted by a store outage or a
-// restart goes on from the parts the store already has.
-func uploadStateName(dir, id string) string { return filepath.Join(dir, id+".upload") }
-
+// removeUploadState removes the files beside a recording's files that hold
+// their unfinished multipart uploads' ids (see S3.Put).
 func removeUploadState(dir, id string) {
-	if err := os.Remove(uploadStateName(dir, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		_ = err // best effort: a stale state only makes the next upload start afresh
+	for _, name := range []string{id + ".wav.upload", id + ".json.upload"} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			_ = err // best effort: a stale state only makes the next upload start afresh
+		}
 	}
 }
