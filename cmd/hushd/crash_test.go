@@ -3,16 +3,16 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
-	"io"
-	"strconv"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -409,4 +409,27 @@ func noPlaintextUnder(t *testing.T, dir string, plain []byte) {
 		}
 		return nil
 	})
+}
+
+// unsealed returns a recording file's contents decrypted with the key file (and the path
+// of a plain copy), or the file as it is when it is not sealed.
+func unsealed(t *testing.T, path string, b []byte, keyFile string) ([]byte, string) {
+	t.Helper()
+	if !seal.IsSealed(b) {
+		return b, path
+	}
+	kr, err := seal.LoadKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".json"), ".wav")
+	plain, _, err := seal.OpenBytes(kr, b, id)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(out, plain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return plain, out
 }

@@ -40,7 +40,7 @@ func (v *view) open(i int) ([]byte, error) {
 		v.rec = make([]byte, n)
 	}
 	rec := v.rec[:n]
-	if _, err := v.src.ReadAt(rec, e.at); err != nil {
+	if k, err := v.src.ReadAt(rec, e.at); k < n && err != nil {
 		return nil, fmt.Errorf("read record %d at byte %d: %w", e.index, e.at, err)
 	}
 	v.aadBuf = aad(v.aadBuf, &v.h, e.index, e.off, e.final)
@@ -227,7 +227,7 @@ func Open(r io.ReaderAt, size int64, kr Keyring, recordingID string) (*Reader, e
 			cut("is cut short")
 			break
 		}
-		if _, err := r.ReadAt(fh[:], pos); err != nil {
+		if k, err := r.ReadAt(fh[:], pos); k < len(fh) && err != nil {
 			return nil, err
 		}
 		ctLen := int64(binary.BigEndian.Uint32(fh[0:4]))
