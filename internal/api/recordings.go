@@ -207,6 +207,9 @@ func (r *RecordingServer) DownloadRecording(req *hushv1.DownloadRecordingRequest
 
 // filesErr maps the recording store's errors to status codes.
 func filesErr(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err).Err()
@@ -388,4 +391,29 @@ func recordingPB(sc *record.Sidecar) *hushv1.Recording {
 		})
 	}
 	return out
+}
+
+// pathFiles serves plain recordings from the directories a RecordingStore names, for a
+// server given no RecordingFiles: no decryption, no erasure, no holds.
+type pathFiles struct{ store RecordingStore }
+
+func (p pathFiles) Open(ctx context.Context, id string) (*record.WAV, record.Sidecar, error) {
+	sc, _, err := p.store.Sidecar(ctx, id)
+	if err != nil {
+		return nil, sc, err
+	}
+	dir, err := p.store.Path(ctx, id)
+	if err != nil {
+		return nil, sc, err
+	}
+	w, err := record.OpenWAV(dir, id)
+	return w, sc, err
+}
+
+func (pathFiles) Erase(context.Context, string) (store.Erased, error) {
+	return store.Erased{}, status.Error(codes.Unimplemented, "erasure is not available on this server")
+}
+
+func (pathFiles) SetHold(context.Context, string, *record.Hold) (record.Sidecar, error) {
+	return record.Sidecar{}, status.Error(codes.Unimplemented, "legal holds are not available on this server")
 }

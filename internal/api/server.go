@@ -133,7 +133,7 @@ func NewServer(o Options) *Server {
 	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.Recordings != nil}
 	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
-	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, files: o.RecordingFiles, aud: o.Auditor})
+	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, files: recordingFiles(o), aud: o.Auditor})
 	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
 
 	h := health.NewServer()
@@ -222,4 +222,12 @@ func (ic *interceptor) done(method string, start time.Time, err error) {
 	}
 	ic.log.Log(context.Background(), lvl, "grpc", "method", method, "code", code.String(),
 		"duration", time.Since(start).Round(time.Microsecond))
+}
+
+// recordingFiles is o.RecordingFiles, or plain files found through o.Recordings.
+func recordingFiles(o Options) RecordingFiles {
+	if o.RecordingFiles == nil && o.Recordings != nil {
+		return pathFiles{o.Recordings}
+	}
+	return o.RecordingFiles
 }
