@@ -29,6 +29,7 @@ const (
 	ActionRecordingErase  = "recording.erase"  // detail: where it was removed from
 	ActionRecordingHold   = "recording.hold"   // a legal hold placed or lifted
 	ActionRecordingExpire = "recording.expire" // deleted at the end of its retention
+	ActionAuditList       = "audit.list"       // someone read audit records
 	ActionDrain           = "admin.drain"
 	ActionAuthDenied      = "auth.denied"
 	ActionAuthRevoked     = "auth.revoked" // an open stream ended: its credential was revoked

@@ -39,6 +39,12 @@ var keys = []key{
 		func(c *Config) *int { return &c.HTTP.MaxConnectionsPerIP }, intRange(0, 1_000_000)),
 	def("http.max_header_bytes", "largest HTTP request header, bytes; larger ones get 431",
 		func(c *Config) *int { return &c.HTTP.MaxHeaderBytes }, intRange(1024, 1<<20)),
+	def("http.max_body_bytes", "largest request body of the HTTP/JSON API (/v1/), bytes; larger ones get RESOURCE_EXHAUSTED (429)",
+		func(c *Config) *int { return &c.HTTP.MaxBodyBytes }, intRange(1024, 64<<20)),
+	def("http.cors_origins", "browser origins besides hushd's own that may call the HTTP/JSON API, comma-separated (https://desktop.example.com); no wildcard; empty = none",
+		func(c *Config) *string { return &c.HTTP.CORSOrigins }, originList),
+	def("http.ui", "serve the agent payment panel (/agent, /embed.js) and the QA console (/qa) on the HTTP listener",
+		func(c *Config) *bool { return &c.HTTP.UI }, nil),
 
 	def("media.address", "IP address media sockets bind to (IPv4 or IPv6 literal; 0.0.0.0 or :: for all)",
 		func(c *Config) *string { return &c.Media.Address }, ipLiteral(false)),
@@ -135,8 +141,38 @@ var keys = []key{
 	def("auth.max_streams_per_client", "streams (WatchSession, CollectDigits, ...) one client identity may have open at once; more get RESOURCE_EXHAUSTED (0 = no cap)",
 		func(c *Config) *int { return &c.Auth.MaxStreamsPerClient }, intRange(0, 1_000_000)),
 
+	def("auth.oidc.issuer", "OpenID Connect issuer URL whose JWTs are accepted as bearer tokens (auth.mode token or token_or_mtls); https, or http on loopback; empty = off",
+		func(c *Config) *string { return &c.Auth.OIDC.Issuer }, issuerURL),
+	def("auth.oidc.audience", "value a JWT's aud claim must hold (the client id hush is registered under)",
+		func(c *Config) *string { return &c.Auth.OIDC.Audience }, nil),
+	def("auth.oidc.subject_claim", "JWT claim naming the caller in the audit trail",
+		func(c *Config) *string { return &c.Auth.OIDC.SubjectClaim }, claimName),
+	def("auth.oidc.role_claim", "JWT claim holding the hush role (a string, or a list with exactly one hush role); dots reach into nested objects (realm_access.roles)",
+		func(c *Config) *string { return &c.Auth.OIDC.RoleClaim }, claimName),
+	def("auth.oidc.agent_id_claim", "JWT claim holding an agent's agent id",
+		func(c *Config) *string { return &c.Auth.OIDC.AgentIDClaim }, claimName),
+	def("auth.oidc.algorithms", "JWT signing algorithms accepted, comma-separated (RS256, ES256, PS256, EdDSA, ...); empty = every asymmetric one; none and HMAC are never accepted",
+		func(c *Config) *string { return &c.Auth.OIDC.Algorithms }, jwtAlgorithms),
+
 	def("audit.file", "append-only, hash-chained audit log (JSON lines); empty = no audit log",
 		func(c *Config) *string { return &c.Audit.File }, path),
+
+	def("ng.enabled", "serve rtpengine's ng control protocol (UDP) for SIP proxies such as Kamailio; see docs/NG.md",
+		func(c *Config) *bool { return &c.NG.Enabled }, nil),
+	def("ng.listen", "ng listen address, host:port (UDP; port 0 picks a free port)",
+		func(c *Config) *string { return &c.NG.Listen }, listenAddr),
+	def("ng.allow_from", "source addresses allowed to send ng requests: comma-separated IPs or CIDR prefixes; empty = any (loopback listener, or ng.insecure)",
+		func(c *Config) *string { return &c.NG.AllowFrom }, prefixList),
+	def("ng.insecure", "allow ng on a non-loopback address without ng.allow_from (logged as a warning)",
+		func(c *Config) *bool { return &c.NG.Insecure }, nil),
+	def("ng.rate_limit", "ng requests per second allowed per source address; more are dropped and counted (0 = no limit)",
+		func(c *Config) *int { return &c.NG.RateLimit }, intRange(0, 1_000_000)),
+	def("ng.rate_burst", "ng requests a source may send at once above ng.rate_limit",
+		func(c *Config) *int { return &c.NG.RateBurst }, intRange(1, 1_000_000)),
+	def("ng.customer", "which party of an ng call is the customer unless the call says otherwise: offerer (the caller, who sends the INVITE, with or without SDP) or answerer (the callee)",
+		func(c *Config) *string { return &c.NG.Customer }, oneOf("offerer", "answerer")),
+	def("ng.offer_timeout", "idle timeout of an ng session until its first answer, so a call that rings long without early media is not ended (>= media.idle_timeout to take effect)",
+		func(c *Config) *time.Duration { return &c.NG.OfferTimeout }, durationRange(time.Second, 24*time.Hour)),
 }
 
 // crossChecks are rules over several keys. Each names the keys it reads so
@@ -155,7 +191,8 @@ var crossChecks = []struct {
 	{[]string{"tls.cert_file", "tls.key_file"}, tlsPair},
 	{[]string{"tls.cert_file", "tls.client_ca_file"}, clientCA},
 	{[]string{"tls.client_ca_file", "tls.crl_file"}, crlNeedsCA},
-	{[]string{"auth.mode", "auth.token_file"}, tokenFile},
+	{[]string{"auth.mode", "auth.token_file", "auth.oidc.issuer"}, tokenFile},
+	{[]string{"auth.mode", "auth.oidc.issuer", "auth.oidc.audience"}, oidcSettings},
 	{[]string{"auth.mode", "tls.client_ca_file"}, mtlsCA},
 }
 
