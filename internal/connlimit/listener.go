@@ -57,7 +57,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		ip := remoteIP(c)
 		if reason := l.admit(c, ip); reason != "" {
-			// Counted before the close: whoever sees the connection end finds it counted.
+			// Counted before the close, so whoever sees the close sees the count too.
 			if l.o.OnRefused != nil {
 				l.o.OnRefused(reason)
 			}
