@@ -17,6 +17,9 @@ func listenOn(t *testing.T, ip netip.Addr) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 	if err != nil {
+		if ciRequired() { // Linux, where CI runs, routes all of 127/8 to lo
+			t.Fatalf("cannot bind %v: %v", ip, err)
+		}
 		t.Skipf("cannot bind %v: %v", ip, err)
 	}
 	t.Cleanup(func() { c.Close() })
