@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,11 +181,32 @@ func (e *endpoint) recv() ([]byte, netip.AddrPort) {
 	return append([]byte(nil), e.buf[:n]...), from
 }
 
-// pending reports whether a datagram is already queued, without waiting for one.
+// pending reports whether a datagram is already queued, without waiting for one and without
+// taking it. Call it after a later packet of the same path came through: loopback queues a
+// datagram during the sender's send, so whatever was forwarded before is queued by then.
+// It peeks at the socket itself: a Go read whose deadline has already passed fails before it
+// looks, and a read with a short deadline would judge by timing.
 func (e *endpoint) pending() bool {
-	_ = e.conn.SetReadDeadline(time.Now())
-	_, _, err := e.conn.ReadFromUDPAddrPort(e.buf)
-	return err == nil
+	e.t.Helper()
+	rc, err := e.conn.SyscallConn()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var one [1]byte
+	var rerr error
+	if err := rc.Control(func(fd uintptr) {
+		_, _, rerr = syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+	switch {
+	case rerr == nil:
+		return true
+	case errors.Is(rerr, syscall.EAGAIN):
+		return false
+	}
+	e.t.Fatalf("peek on %v: %v", e.addr(), rerr)
+	return false
 }
 
 // watcher collects a session's events from WatchSession.
@@ -271,3 +294,31 @@ func settle(t *testing.T, from, to *endpoint, hushIn string, pkt []byte) {
 
 // counted checks a settled counter: n, or n+1 with the settling packet counted too.
 func counted(v float64, n int) bool { return v == float64(n) || v == float64(n+1) }
+
+// TestEndpointPending proves the helper every "nothing else arrived" check rests on: it
+// sees a queued datagram without taking it, and says false on an empty socket. B is sent
+// after A on the same path, so once A has been read B is queued.
+func TestEndpointPending(t *testing.T) {
+	from := newEndpoint(t, "udp4", "127.0.0.1:0")
+	to := newEndpoint(t, "udp4", "127.0.0.1:0")
+	if to.pending() {
+		t.Fatal("pending on a socket nothing was sent to")
+	}
+	from.send(to.addr().String(), []byte("A"))
+	from.send(to.addr().String(), []byte("B"))
+	if got, _ := to.recv(); string(got) != "A" {
+		t.Fatalf("first datagram %q", got)
+	}
+	if !to.pending() {
+		t.Fatal("a queued datagram not seen")
+	}
+	if !to.pending() {
+		t.Fatal("pending took the datagram it saw")
+	}
+	if got, _ := to.recv(); string(got) != "B" {
+		t.Fatalf("second datagram %q", got)
+	}
+	if to.pending() {
+		t.Fatal("pending after the queue was drained")
+	}
+}

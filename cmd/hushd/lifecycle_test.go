@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/hushmedia/hush/media/pcap"
 	"github.com/hushmedia/hush/media/relay"
+	"github.com/hushmedia/hush/media/relay/relaytest/pcap"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 

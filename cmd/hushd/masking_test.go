@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/dtmf"
-	"github.com/hushmedia/hush/media/pcap"
+	"github.com/hushmedia/hush/media/relay/relaytest/pcap"
 	"github.com/hushmedia/hush/media/rtp"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )

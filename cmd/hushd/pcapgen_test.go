@@ -14,7 +14,7 @@ import (
 
 	"github.com/hushmedia/hush/media/dtmf/dtmftest"
 	"github.com/hushmedia/hush/media/g711"
-	"github.com/hushmedia/hush/media/pcap"
+	"github.com/hushmedia/hush/media/relay/relaytest/pcap"
 )
 
 // sip-tester's reference captures (Debian package sip-tester): PCMA speech, and one

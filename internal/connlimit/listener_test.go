@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +49,10 @@ func (s *server) dial(t *testing.T, from string) (client net.Conn, kept net.Conn
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
 	c, err := d.Dial("tcp", s.ln.Addr().String())
 	if err != nil {
+		// Linux routes all of 127/8 to lo; CI runs there, so there it fails.
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("cannot dial from %s: %v", from, err)
+		}
 		t.Skipf("cannot dial from %s: %v", from, err)
 	}
 	t.Cleanup(func() { c.Close() })

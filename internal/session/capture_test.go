@@ -275,7 +275,9 @@ func TestSessionEndZeroesDigitsAndEndsCollector(t *testing.T) {
 	h := newHarness(t, 8, 10)
 	in, _ := h.reg.Create(spec("call-1", ""))
 	m := h.mediaOf(t, 0)
-	h.reg.StartCapture(in.ID, CaptureOptions{})
+	if _, err := h.reg.StartCapture(in.ID, CaptureOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	m.key("4111")
 	h.pump(t)
 	s, _ := h.reg.lookup(in.ID)
@@ -286,16 +288,25 @@ func TestSessionEndZeroesDigitsAndEndsCollector(t *testing.T) {
 	}
 	m.key("1111")
 	h.pump(t)
-	// End the session before the collector takes the rest: they are wiped, not delivered.
-	s.mu.Lock()
-	h.reg.mu.Lock()
-	h.reg.mu.Unlock()
-	s.mu.Unlock()
+	// The session ends while the collector may or may not have taken the new digits (a
+	// customer keying as the call hangs up): each is delivered once or wiped, never kept.
 	if _, err := h.reg.Delete(in.ID, Request{}, ""); err != nil {
 		t.Fatal(err)
 	}
+	var rest []byte
+	complete := false
 	for b := range batches {
-		_ = b
+		if complete {
+			t.Fatal("a batch after the complete one")
+		}
+		rest = append(rest, b.Digits...)
+		complete = b.Complete
+	}
+	if got := string(rest); got != "" && got != "1111" {
+		t.Fatalf("after the first batch the collector got %d digits, want the 4 keyed since or none", len(got))
+	}
+	if !complete {
+		t.Fatal("the collector ended without a complete batch")
 	}
 	if err := <-errc; err != nil {
 		t.Fatal(err)
@@ -306,6 +317,40 @@ func TestSessionEndZeroesDigitsAndEndsCollector(t *testing.T) {
 		if d != 0 {
 			t.Fatal("digits survive the session")
 		}
+	}
+}
+
+// TestSessionEndWipesUndeliveredDigits: digits no payment client took are zeroed when the
+// session ends, and nobody can collect them afterwards.
+func TestSessionEndWipesUndeliveredDigits(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	in, _ := h.reg.Create(spec("call-1", ""))
+	m := h.mediaOf(t, 0)
+	if _, err := h.reg.StartCapture(in.ID, CaptureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m.key("41111111")
+	h.pump(t)
+	s, _ := h.reg.lookup(in.ID)
+	s.mu.Lock()
+	n := s.cap.n
+	s.mu.Unlock()
+	if n != 8 {
+		t.Fatalf("%d digits held before the end, want 8", n)
+	}
+	if _, err := h.reg.Delete(in.ID, Request{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	for _, d := range s.cap.digits {
+		if d != 0 {
+			s.mu.Unlock()
+			t.Fatal("undelivered digits survive the session")
+		}
+	}
+	s.mu.Unlock()
+	if err := h.reg.Collect(context.Background(), in.ID, make(chan DigitBatch, 1)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Collect after the end: %v, want ErrNotFound", err)
 	}
 }
 

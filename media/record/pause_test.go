@@ -260,3 +260,85 @@ func TestPauseInputDelay(t *testing.T) {
 	checkSilent(t, "pause", left, 8000, 16000)
 	checkRange(t, "after pause", left, LegCustomer, 16000, 24000, 16000)
 }
+
+// stallClock is a fakeClock whose next Now, once armed, blocks until released and then
+// tells the time of the release: a writer goroutine stalled while it reads the clock.
+type stallClock struct {
+	*fakeClock
+	armed   chan struct{} // holds a token while armed
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (c *stallClock) Now() time.Time {
+	select {
+	case <-c.armed:
+		c.entered <- struct{}{}
+		<-c.release
+	default:
+	}
+	return c.fakeClock.Now()
+}
+
+// TestPauseDuringWriterStall: a pause requested while the writer goroutine is in the middle
+// of a round (stalled there for longer than the jitter window: a slow disk, a starved CPU)
+// still starts where it was requested. The writer flushes the timeline up to a time it
+// reads; anything stamped before that time must be in the round, or the flush runs past a
+// pause it has not applied and records audio the pause was asked to keep out.
+func TestPauseDuringWriterStall(t *testing.T) {
+	clk := &stallClock{fakeClock: newFakeClock(), armed: make(chan struct{}, 1),
+		entered: make(chan struct{}), release: make(chan struct{})}
+	r, _, dir := testRec(t, WithClock(clk))
+	write := func(k int) { // frame k, live at k*20 ms
+		if err := r.Write(LegCustomer, 7, uint32(k*frame), content(LegCustomer, int64(k*frame), frame)); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(20 * time.Millisecond)
+	}
+	for k := range 50 {
+		write(k)
+	}
+	if err := r.Flush(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	clk.armed <- struct{}{}
+	flushed := make(chan error, 1)
+	go func() { flushed <- r.Flush(ctx(t)) }()
+	select {
+	case <-clk.entered: // the writer is in its round, reading the clock
+	case err := <-flushed:
+		t.Fatalf("flush returned without reading the clock: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer never read the clock")
+	}
+	if ok, err := r.Pause(PauseSilence, Action{}); !ok || err != nil { // at 1 s
+		t.Fatalf("Pause = %v, %v", ok, err)
+	}
+	for k := 50; k < 100; k++ {
+		write(k)
+	}
+	close(clk.release) // the writer reads 2 s
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.Resume(Action{}); !ok || err != nil { // at 2 s
+		t.Fatalf("Resume = %v, %v", ok, err)
+	}
+	for k := 100; k < 150; k++ {
+		write(k)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ReadSidecar(jsonPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := sc.Pauses[0]; p.StartSample != 8000 || p.EndSample != 16000 {
+		t.Errorf("pause %d..%d, want 8000..16000: at the requests' times", p.StartSample, p.EndSample)
+	}
+	left, _ := decode(t, wavPath(dir))
+	checkRange(t, "before pause", left, LegCustomer, 0, 8000, 0)
+	checkSilent(t, "pause", left, 8000, 16000)
+	checkRange(t, "after pause", left, LegCustomer, 16000, 24000, 16000)
+}

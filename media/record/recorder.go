@@ -491,14 +491,16 @@ func (r *Recorder) Note(action string, a Action) error {
 // control queues a control item for the writer. Pause and resume toggle
 // the paused state here, under the lock, so repeats are no-ops.
 func (r *Recorder) control(it ctlItem, pause bool) (bool, error) {
-	it.at = r.clock.Now()
-	it.pos = r.posAt(it.at)
 	it.act = Action{
 		Actor:     pan.Scrub(redactDigits(it.act.Actor, idDigitRun)),
 		RequestID: pan.Scrub(redactDigits(it.act.RequestID, idDigitRun)),
 		Reason:    pan.Scrub(redactDigits(it.act.Reason, textDigitRun)),
 	}
 	r.ctl.Lock()
+	// Stamped under the lock that queues it: a writer round that read the
+	// clock before taking the inbox finds every item stamped before then.
+	it.at = r.clock.Now()
+	it.pos = r.posAt(it.at)
 	if r.closed {
 		r.ctl.Unlock()
 		return false, ErrClosed

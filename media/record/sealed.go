@@ -52,21 +52,6 @@ func (i plainInfo) ModTime() time.Time { return time.Time{} }
 func (i plainInfo) IsDir() bool        { return false }
 func (i plainInfo) Sys() any           { return nil }
 
-// isSealedFile reports whether the file at path starts with the sealed magic.
-func isSealedFile(fsys FS, path string) (bool, error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	var b [len(seal.Magic)]byte
-	n, err := f.ReadAt(b[:], 0)
-	if err != nil && err != io.EOF {
-		return false, err
-	}
-	return seal.IsSealed(b[:n]), nil
-}
-
 // WAV is a recording's audio as a plain WAV, whether it is stored plain or
 // sealed: ReadAt reads the plaintext.
 type WAV struct {

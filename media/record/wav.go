@@ -17,9 +17,6 @@ const (
 
 	frameBytes = NumChannels * BitsPerSample / 8 // one stereo sample frame
 	headerSize = 44                              // RIFF + fmt (16) + data chunk header
-	// maxDataBytes keeps the RIFF size (data + 36) within uint32, rounded
-	// down to whole frames.
-	maxDataBytes = (1<<32 - 1 - (headerSize - 8)) / frameBytes * frameBytes
 
 	// sampleDur is the duration of one sample at 8 kHz: exactly 125 µs, so
 	// wall-clock offsets convert to sample positions without overflow.

@@ -161,12 +161,15 @@ func (r *Recorder) applyPatches() {
 
 // step is one writer round: drain, flush the timeline up to the jitter
 // window behind now, write when a chunk is ready, checkpoint when due.
+// Now is read before the drain: every frame and control item stamped
+// before it is then in the rings and the inbox, so the flush cannot run
+// past a pause this round has not applied, however long the round stalls.
 func (r *Recorder) step() {
+	now := r.Position()
 	r.drain()
 	if !r.ok() {
 		return
 	}
-	now := r.Position()
 	r.tl.flushTo(now - r.tl.window)
 	if len(r.tl.out) >= writeChunk {
 		r.writeOut()

@@ -51,7 +51,9 @@ func (r *forwardRig) recv(tb testing.TB) {
 // TestForwardAllocs counts allocations of the whole forwarding path (the
 // relay's goroutines included: AllocsPerRun reads the process-wide count),
 // one packet per run in lockstep.
-func TestForwardAllocs(t *testing.T) {
+func TestForwardAllocs(t *testing.T) { forEngines(t, testForwardAllocsOnEngine) }
+
+func testForwardAllocsOnEngine(t *testing.T) {
 	r := newForwardRig(t, WithMetrics(CustomerToAgent, DirectionMetrics{
 		Packets: newEventCounter(), Bytes: newEventCounter(), Latency: &latencyRecorder{}}),
 		WithLatencySampling(1))

@@ -43,7 +43,9 @@ func (e *env) start(cfg CallConfig, opts ...Option) *Call {
 	return e.c
 }
 
-func TestForwardBothWays(t *testing.T) {
+func TestForwardBothWays(t *testing.T) { forEngines(t, testForwardBothWaysOnEngine) }
+
+func testForwardBothWaysOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, false, false)
 	c := e.start(e.explicit())
 	if c.LocalRTP(Customer).Port()%2 != 0 || c.LocalRTCP(Customer).Port() != c.LocalRTP(Customer).Port()+1 {
@@ -71,7 +73,9 @@ func TestForwardBothWays(t *testing.T) {
 	}
 }
 
-func TestRTCPBothWays(t *testing.T) {
+func TestRTCPBothWays(t *testing.T) { forEngines(t, testRTCPBothWaysOnEngine) }
+
+func testRTCPBothWaysOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, false, false)
 	c := e.start(e.explicit()) // RTCP remotes derived: port+1
 	for i := range 5 {
@@ -87,7 +91,9 @@ func TestRTCPBothWays(t *testing.T) {
 	}
 }
 
-func TestRTCPMux(t *testing.T) {
+func TestRTCPMux(t *testing.T) { forEngines(t, testRTCPMuxOnEngine) }
+
+func testRTCPMuxOnEngine(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		amux, bmux bool
@@ -121,7 +127,9 @@ func TestRTCPMux(t *testing.T) {
 	}
 }
 
-func TestLatching(t *testing.T) {
+func TestLatching(t *testing.T) { forEngines(t, testLatchingOnEngine) }
+
+func testLatchingOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, false, false)
 	var mu sync.Mutex
 	var events []LatchEvent
@@ -201,7 +209,9 @@ func TestLatching(t *testing.T) {
 	}
 }
 
-func TestStrictSource(t *testing.T) {
+func TestStrictSource(t *testing.T) { forEngines(t, testStrictSourceOnEngine) }
+
+func testStrictSourceOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, false, false)
 	m, drops := dropCounters()
 	cfg := e.explicit()
@@ -250,7 +260,9 @@ func TestStrictSource(t *testing.T) {
 	}
 }
 
-func TestSetRemote(t *testing.T) {
+func TestSetRemote(t *testing.T) { forEngines(t, testSetRemoteOnEngine) }
+
+func testSetRemoteOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, false, false)
 	c := e.start(e.explicit())
 	pa := rtpPacket(t, 8, 1, 160)
@@ -296,7 +308,9 @@ func TestSetRemote(t *testing.T) {
 	}
 }
 
-func TestSetRemoteMuxOnlyLeg(t *testing.T) {
+func TestSetRemoteMuxOnlyLeg(t *testing.T) { forEngines(t, testSetRemoteMuxOnlyLegOnEngine) }
+
+func testSetRemoteMuxOnlyLegOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, true, false)
 	c := e.start(e.explicit())
 	if err := c.SetRemote(Customer, LegConfig{Remote: e.a.addr()}); !errors.Is(err, ErrNoRTCPPort) {
@@ -311,7 +325,9 @@ func TestSetRemoteMuxOnlyLeg(t *testing.T) {
 	expect(t, e.a.s.RTP, rb, c.LocalRTP(Customer))
 }
 
-func TestMalformedDropped(t *testing.T) {
+func TestMalformedDropped(t *testing.T) { forEngines(t, testMalformedDroppedOnEngine) }
+
+func testMalformedDroppedOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, true, false)
 	m, drops := dropCounters()
 	c := e.start(e.explicit(), WithMetrics(CustomerToAgent, m))
@@ -350,7 +366,9 @@ func TestMalformedDropped(t *testing.T) {
 	}
 }
 
-func TestMetricsAndActivity(t *testing.T) {
+func TestMetricsAndActivity(t *testing.T) { forEngines(t, testMetricsAndActivityOnEngine) }
+
+func testMetricsAndActivityOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, false, false)
 	var mu sync.Mutex
 	now := time.Unix(1000, 0)
@@ -495,7 +513,9 @@ func TestNewCallErrors(t *testing.T) {
 	}
 }
 
-func TestIPv6(t *testing.T) {
+func TestIPv6(t *testing.T) { forEngines(t, testIPv6OnEngine) }
+
+func testIPv6OnEngine(t *testing.T) {
 	if conn, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err != nil {
 		t.Skipf("::1 unavailable: %v", err)
 	} else {

@@ -11,7 +11,9 @@ import (
 // TestSetRemoteUnderTraffic flips the agent between two addresses while the
 // customer streams: every packet reaches one of them, byte for byte, with
 // nothing lost or dropped mid-swap.
-func TestSetRemoteUnderTraffic(t *testing.T) {
+func TestSetRemoteUnderTraffic(t *testing.T) { forEngines(t, testSetRemoteUnderTrafficOnEngine) }
+
+func testSetRemoteUnderTrafficOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, false, false)
 	c := e.start(e.explicit())
 	b2 := newPeer(t, e.peers, false)
@@ -71,7 +73,9 @@ func TestSetRemoteUnderTraffic(t *testing.T) {
 // TestCloseUnderTraffic closes a call while both peers keep sending: Close
 // returns, the loops are gone (the race detector watches), and the ports
 // are free.
-func TestCloseUnderTraffic(t *testing.T) {
+func TestCloseUnderTraffic(t *testing.T) { forEngines(t, testCloseUnderTrafficOnEngine) }
+
+func testCloseUnderTrafficOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, true, false)
 	c, err := NewCall(e.alloc, e.explicit(), WithEngine(testEngine))
 	if err != nil {

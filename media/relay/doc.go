@@ -49,9 +49,10 @@
 //
 // NewEngine fails with ErrEngineUnavailable when the kernel or a sandbox
 // refuses an engine (containers often block io_uring_setup); EngineAuto
-// (hushd's default) takes io_uring, else epoll, else portable. Tests run
-// the whole suite once per engine that works and skip, with a message, the
-// ones that do not. A Call without WithEngine uses the portable engine.
+// (hushd's default) takes io_uring, else epoll, else portable. Each test
+// that builds Calls runs once per engine, as a subtest named after it (an
+// engine that does not work here is skipped with a message). A Call without
+// WithEngine uses the portable engine.
 //
 // A daemon makes one Engine (NewEngine) and passes it to each Call with
 // WithEngine; it closes the engine after its calls.

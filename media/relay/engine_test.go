@@ -9,44 +9,84 @@ import (
 	"testing"
 )
 
-// testEngine serves the Calls the tests build (newCall, unstartedCall).
-// TestMain runs the whole suite once per engine that works here, so every
-// behaviour test covers every engine.
+// testEngine serves the Calls the tests build (newCall, unstartedCall): set by
+// forEngines for the subtest it runs, nil outside one, where building a Call panics (a
+// test that builds Calls must run on every engine).
 var testEngine Engine
 
+// engines are the package's engines, one per kind, made on first use and closed by
+// TestMain.
+var engines = map[string]Engine{}
+
 func withTestEngine(opts []Option) []Option {
+	if testEngine == nil {
+		panic("relay tests: a Call built outside forEngines")
+	}
 	return append([]Option{WithEngine(testEngine)}, opts...)
 }
 
-// TestMain runs the tests with each engine: portable, then epoll. An engine
-// the kernel refuses is skipped with a message, never failed: the portable
-// run still covers the pipeline. HUSH_RELAY_ENGINES (comma-separated)
-// narrows the list. With -bench the suite runs once (portable): the
-// engine benchmarks compare the engines as sub-benchmarks.
+// engineKinds are the engines the suite runs on: all of them, or HUSH_RELAY_ENGINES
+// (comma-separated).
+func engineKinds() []string {
+	if v := os.Getenv("HUSH_RELAY_ENGINES"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return []string{EnginePortable, EngineEpoll, EngineIOURing}
+}
+
+// sharedEngine returns the package's engine of kind k, making it on first use. An
+// engine the kernel refuses skips the test with the reason: the portable engine still
+// covers the pipeline.
+func sharedEngine(tb testing.TB, k string) Engine {
+	tb.Helper()
+	if e := engines[k]; e != nil {
+		return e
+	}
+	e, err := NewEngine(k, EngineOptions{Workers: 2})
+	if errors.Is(err, ErrEngineUnavailable) {
+		tb.Skipf("engine %s: %v", k, err)
+	}
+	if err != nil {
+		tb.Fatalf("engine %s: %v", k, err)
+	}
+	engines[k] = e
+	return e
+}
+
+// useEngine makes tb's Calls run on the engine of kind k until tb ends.
+func useEngine(tb testing.TB, k string) {
+	tb.Helper()
+	testEngine = sharedEngine(tb, k)
+	tb.Cleanup(func() { testEngine = nil })
+}
+
+// forEngines runs f once per engine, as a subtest named after it, so that a failure
+// names the engine. The relay's tests do not run in parallel: one testEngine at a time.
+func forEngines(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	for _, k := range engineKinds() {
+		t.Run(k, func(t *testing.T) {
+			useEngine(t, k)
+			f(t)
+		})
+	}
+}
+
+// TestMain closes the shared engines after the tests. With -bench the benchmarks'
+// Calls run on the portable engine: the engine benchmarks compare the engines as
+// sub-benchmarks.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	kinds := []string{EnginePortable, EngineEpoll, EngineIOURing}
-	if v := os.Getenv("HUSH_RELAY_ENGINES"); v != "" {
-		kinds = strings.Split(v, ",")
-	} else if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
-		kinds = kinds[:1]
-	}
-	code := 0
-	for _, k := range kinds {
-		e, err := NewEngine(k, EngineOptions{Workers: 2})
-		if errors.Is(err, ErrEngineUnavailable) {
-			fmt.Fprintf(os.Stderr, "relay tests: engine %s skipped: %v\n", k, err)
-			continue
-		}
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		e, err := NewEngine(EnginePortable, EngineOptions{Workers: 2})
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "relay tests: engine %s: %v\n", k, err)
+			fmt.Fprintf(os.Stderr, "relay benchmarks: engine %s: %v\n", EnginePortable, err)
 			os.Exit(1)
 		}
-		fmt.Fprintf(os.Stderr, "relay tests: engine %s\n", e.Name())
-		testEngine = e
-		if c := m.Run(); c != 0 {
-			code = c
-		}
+		engines[EnginePortable], testEngine = e, e
+	}
+	code := m.Run()
+	for k, e := range engines {
 		if err := e.Close(); err != nil {
 			fmt.Fprintf(os.Stderr, "relay tests: closing engine %s: %v\n", k, err)
 			code = 1
@@ -187,8 +227,10 @@ func TestEngineAutoFallsBack(t *testing.T) {
 	}
 	defer eng.Close()
 	t.Logf("auto runs as %s", eng.Name())
+	testEngine = eng
+	t.Cleanup(func() { testEngine = nil })
 	e := newEnv(t, lo4, true, true)
-	c := e.start(e.explicit(), WithEngine(eng))
+	c := e.start(e.explicit())
 	pkt := rtpPacket(t, 0, 7, 160)
 	send(t, e.a.s.RTP, c.LocalRTP(Customer), pkt)
 	expect(t, e.b.s.RTP, pkt, c.LocalRTP(Agent))

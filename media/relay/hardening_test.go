@@ -19,7 +19,9 @@ func rtpWithSSRC(t *testing.T, seq uint16, ssrc uint32) []byte {
 	return b
 }
 
-func TestLockSSRC(t *testing.T) {
+func TestLockSSRC(t *testing.T) { forEngines(t, testLockSSRCOnEngine) }
+
+func testLockSSRCOnEngine(t *testing.T) {
 	a := newAlloc(t, lo4)
 	cust, agent := newPeer(t, a, false), newPeer(t, a, false)
 	m, drops := dropCounters()
@@ -58,6 +60,10 @@ func TestLockSSRC(t *testing.T) {
 }
 
 func TestSSRCChangesAllowedByDefault(t *testing.T) {
+	forEngines(t, testSSRCChangesAllowedByDefaultOnEngine)
+}
+
+func testSSRCChangesAllowedByDefaultOnEngine(t *testing.T) {
 	a := newAlloc(t, lo4)
 	cust, agent := newPeer(t, a, false), newPeer(t, a, false)
 	c := newCall(t, a, CallConfig{Customer: LegConfig{Remote: cust.addr()}, Agent: LegConfig{Remote: agent.addr()}, StrictSource: true})
@@ -128,7 +134,9 @@ func TestRateGate(t *testing.T) {
 
 // TestRateLimitFlood: a flood from the leg's own remote is capped and counted; the call
 // survives it.
-func TestRateLimitFlood(t *testing.T) {
+func TestRateLimitFlood(t *testing.T) { forEngines(t, testRateLimitFloodOnEngine) }
+
+func testRateLimitFloodOnEngine(t *testing.T) {
 	a := newAlloc(t, lo4)
 	cust, agent := newPeer(t, a, false), newPeer(t, a, false)
 	m, drops := dropCounters()

@@ -10,7 +10,9 @@ import (
 // delivers each key press once to the digit callback while its packets are still
 // forwarded at once and byte for byte; without WatchKeys an unmasked direction delivers
 // nothing.
-func TestWatchKeys(t *testing.T) {
+func TestWatchKeys(t *testing.T) { forEngines(t, testWatchKeysOnEngine) }
+
+func testWatchKeysOnEngine(t *testing.T) {
 	for _, watch := range []bool{true, false} {
 		e := newEnv(t, lo4, false, false)
 		digits := make(chan DigitEvent, 16)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/hushmedia/hush/media/dtmf"
 	"github.com/hushmedia/hush/media/mask"
-	"github.com/hushmedia/hush/media/pcap"
+	"github.com/hushmedia/hush/media/relay/relaytest/pcap"
 	"github.com/hushmedia/hush/media/rtp"
 )
 
@@ -68,7 +68,9 @@ func sameHeaders(t testing.TB, got, want [][]byte) {
 // none in what the agent receives; the agent gets the same packets (seq,
 // timestamp, SSRC, count); speech outside the tones is byte-identical; no
 // mask is late.
-func TestMaskedCallJudge(t *testing.T) {
+func TestMaskedCallJudge(t *testing.T) { forEngines(t, testMaskedCallJudgeOnEngine) }
+
+func testMaskedCallJudgeOnEngine(t *testing.T) {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(31, 32))
 	late, masked := newEventCounter(), newEventCounter()
@@ -184,7 +186,9 @@ func eventPackets(t testing.TB, path string) [][]byte {
 // masked direction with secure capture on. The agent never receives a
 // telephone-event; every audio packet arrives with what overlaps an event
 // masked; each digit is captured exactly once.
-func TestMaskedRFC4733Pcaps(t *testing.T) {
+func TestMaskedRFC4733Pcaps(t *testing.T) { forEngines(t, testMaskedRFC4733PcapsOnEngine) }
+
+func testMaskedRFC4733PcapsOnEngine(t *testing.T) {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(41, 42))
 	const tePT, ssrc = 101, 0xabcdef
@@ -311,7 +315,9 @@ func TestMaskedRFC4733Pcaps(t *testing.T) {
 // arrives once and in order; the unmasked stretches are forwarded at once
 // (the test waits for each before sending the next) and switching back
 // flushes the queue before the next packet.
-func TestMaskPolicySwitch(t *testing.T) {
+func TestMaskPolicySwitch(t *testing.T) { forEngines(t, testMaskPolicySwitchOnEngine) }
+
+func testMaskPolicySwitchOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, false, false)
 	c := e.start(e.explicit())
 	st := &g711Stream{pt: 8, ssrc: 7}
@@ -350,7 +356,9 @@ func TestMaskPolicySwitch(t *testing.T) {
 
 // TestMaskPolicyErrors: bad directions and policies are rejected and
 // change nothing.
-func TestMaskPolicyErrors(t *testing.T) {
+func TestMaskPolicyErrors(t *testing.T) { forEngines(t, testMaskPolicyErrorsOnEngine) }
+
+func testMaskPolicyErrorsOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, false, false)
 	c := e.start(e.explicit())
 	if err := c.SetMaskPolicy(5, mask.Policy{Mode: mask.ModeTone}); err != ErrInvalidLeg {
@@ -368,7 +376,9 @@ func TestMaskPolicyErrors(t *testing.T) {
 
 // TestMaskedFailClosed: in a masked direction an undecodable payload type
 // is dropped (DropUndecodable), while the unmasked direction forwards it.
-func TestMaskedFailClosed(t *testing.T) {
+func TestMaskedFailClosed(t *testing.T) { forEngines(t, testMaskedFailClosedOnEngine) }
+
+func testMaskedFailClosedOnEngine(t *testing.T) {
 	m, ecs := dropCounters()
 	e := newEnv(t, lo4, false, false)
 	c := e.start(e.explicit(), WithMetrics(CustomerToAgent, m))
@@ -391,7 +401,9 @@ func TestMaskedFailClosed(t *testing.T) {
 // through the unmasked one, and the allocations of the masked engine path.
 // Packets go every 5 ms (faster than real time: the look-ahead guard is met
 // sooner, so the release instant is arrival + L).
-func TestMaskedDelayRealTime(t *testing.T) {
+func TestMaskedDelayRealTime(t *testing.T) { forEngines(t, testMaskedDelayRealTimeOnEngine) }
+
+func testMaskedDelayRealTimeOnEngine(t *testing.T) {
 	const n, every = 400, 5 * time.Millisecond
 	e := newEnv(t, lo4, false, false)
 	c := e.start(e.explicit())
@@ -507,7 +519,9 @@ func maskedFixture(t testing.TB) (*Call, *delayLine, *Packet, func()) {
 // masking, release, send) allocates nothing per packet once running. (A
 // release by read-deadline timeout costs one *net.OpError, net's wrapping
 // of the timeout; TestMaskedDelayRealTime reports how often that happens.)
-func TestMaskedPathAllocs(t *testing.T) {
+func TestMaskedPathAllocs(t *testing.T) { forEngines(t, testMaskedPathAllocsOnEngine) }
+
+func testMaskedPathAllocsOnEngine(t *testing.T) {
 	_, _, _, step := maskedFixture(t)
 	for range 200 {
 		step()
@@ -536,7 +550,9 @@ func BenchmarkMaskedEnginePath(b *testing.B) {
 // arrival in the window can carry the release instead. A packet the
 // detector has not decided about yet is asked for at its due time until
 // that has passed, then at the stall grace's end.
-func TestDelayLineLateness(t *testing.T) {
+func TestDelayLineLateness(t *testing.T) { forEngines(t, testDelayLineLatenessOnEngine) }
+
+func testDelayLineLatenessOnEngine(t *testing.T) {
 	for _, late := range []time.Duration{0, releaseSlack} {
 		c, _, p, step := maskedFixture(t)
 		step()

@@ -148,7 +148,9 @@ func TestPcapReader(t *testing.T) {
 
 // TestReplayPcap sends every RTP packet of a real capture through a call and
 // checks the agent gets each one byte for byte and in order.
-func TestReplayPcap(t *testing.T) {
+func TestReplayPcap(t *testing.T) { forEngines(t, testReplayPcapOnEngine) }
+
+func testReplayPcapOnEngine(t *testing.T) {
 	const path = "/usr/share/sip-tester/g711a.pcap"
 	data, err := os.ReadFile(path)
 	if err != nil {

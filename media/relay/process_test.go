@@ -24,7 +24,9 @@ func unstartedCall(t testing.TB, cfg CallConfig, opts ...Option) *Call {
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
-func TestProcessLatchRules(t *testing.T) {
+func TestProcessLatchRules(t *testing.T) { forEngines(t, testProcessLatchRulesOnEngine) }
+
+func testProcessLatchRulesOnEngine(t *testing.T) {
 	rr := rtcpRR(1)
 	type step struct {
 		in   Leg
@@ -163,7 +165,9 @@ func TestProcessLatchRules(t *testing.T) {
 
 // TestLatchRejectEvents: the refused source is the one reported (for a
 // competing source, the one displaced), with the reason and the running count.
-func TestLatchRejectEvents(t *testing.T) {
+func TestLatchRejectEvents(t *testing.T) { forEngines(t, testLatchRejectEventsOnEngine) }
+
+func testLatchRejectEventsOnEngine(t *testing.T) {
 	var events []LatchRejectEvent
 	c := unstartedCall(t, CallConfig{StrictSource: true, Agent: LegConfig{Remote: ap("10.9.9.9:6000")}},
 		WithOnLatchReject(func(e LatchRejectEvent) { events = append(events, e) }))
@@ -195,7 +199,9 @@ func TestLatchRejectEvents(t *testing.T) {
 	}
 }
 
-func TestStagesRun(t *testing.T) {
+func TestStagesRun(t *testing.T) { forEngines(t, testStagesRunOnEngine) }
+
+func testStagesRunOnEngine(t *testing.T) {
 	var seen [NumDirections]int
 	count := StageFunc(func(dir Direction, p *Packet) DropReason {
 		seen[dir]++
@@ -253,7 +259,9 @@ func processFixture(t testing.TB) (*Call, *Packet) {
 	return c, &Packet{Buf: rtpPacket(t, 8, 1, 160), Src: ap("10.0.0.1:5000")}
 }
 
-func TestProcessAllocs(t *testing.T) {
+func TestProcessAllocs(t *testing.T) { forEngines(t, testProcessAllocsOnEngine) }
+
+func testProcessAllocsOnEngine(t *testing.T) {
 	c, p := processFixture(t)
 	rr := &Packet{Buf: rtcpRR(1), Src: ap("10.0.0.1:5001")}
 	bad := &Packet{Buf: []byte{0x80, 1, 2}, Src: ap("10.0.0.1:5000")}
@@ -299,6 +307,7 @@ func BenchmarkProcess(b *testing.B) {
 // and socket kinds: process must never panic, and a forwarded packet must
 // have passed the parser its path applies.
 func FuzzProcess(f *testing.F) {
+	useEngine(f, EnginePortable) // process does no I/O: any engine will do
 	f.Add(rtpPacket(f, 8, 1, 20), uint16(5000), uint8(0))
 	f.Add(rtcpRR(1), uint16(5001), uint8(1))
 	f.Add(rtcpRR(2), uint16(6000), uint8(3))

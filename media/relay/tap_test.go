@@ -70,7 +70,9 @@ func (s *tapSink) tap(asSink bool) RecordTap {
 // records the same way. The tap's sink works the same as a function or
 // as a RecordSink; the io_uring engine asks a RecordPrefetcher for every
 // stage in both directions, and for no other.
-func TestRecordTapCall(t *testing.T) {
+func TestRecordTapCall(t *testing.T) { forEngines(t, testRecordTapCallOnEngine) }
+
+func testRecordTapCallOnEngine(t *testing.T) {
 	for _, asSink := range []bool{false, true} {
 		t.Run(map[bool]string{false: "func", true: "sink"}[asSink], func(t *testing.T) { testRecordTapCall(t, asSink) })
 	}
@@ -182,7 +184,9 @@ func testRecordTapCall(t *testing.T, asSink bool) {
 // TestRecordTapUndecodable: a RecordSink that is an UndecodableRecorder hears of every
 // RTP packet in a codec hush cannot decode, in an unmasked direction (forwarded untouched)
 // and in a masked one (dropped), and of no other packet.
-func TestRecordTapUndecodable(t *testing.T) {
+func TestRecordTapUndecodable(t *testing.T) { forEngines(t, testRecordTapUndecodableOnEngine) }
+
+func testRecordTapUndecodableOnEngine(t *testing.T) {
 	sink := &tapSink{}
 	e := newEnv(t, lo4, false, false)
 	c := e.start(e.explicit(), WithRecordTap(sink.tap(true)))

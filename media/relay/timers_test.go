@@ -119,6 +119,10 @@ func TestReleaseTimersExpireBatches(t *testing.T) {
 // stale one stayed in the heap for the grace: five times the live entries
 // at 500 calls.)
 func TestReleaseTimersOneEntryPerLine(t *testing.T) {
+	forEngines(t, testReleaseTimersOneEntryPerLineOnEngine)
+}
+
+func testReleaseTimersOneEntryPerLineOnEngine(t *testing.T) {
 	c, _, p, _ := maskedFixture(t)
 	dl := newDelayLine(c, Customer, sock.write, 0)
 	r := &receiver{c: c, dir: CustomerToAgent, dl: dl}

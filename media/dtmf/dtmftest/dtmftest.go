@@ -203,17 +203,24 @@ func Judge(t testing.TB, dir, name string, pcm []int16) string {
 	return JudgeFile(t, bin, path)
 }
 
-// JudgeFile runs multimon-ng (at bin) on a WAV file and returns the keys it reports.
+// JudgeFile runs multimon-ng (at bin) on a WAV file and returns the keys it reports. A run
+// that reports anything but keys fails the test: multimon-ng reads WAV through sox and exits
+// 0 when sox cannot run or cannot read the file, having heard nothing, which a check for
+// "no digit leaked" would take for a pass.
 func JudgeFile(t testing.TB, bin, path string) string {
 	t.Helper()
+	Tool(t, "sox", "sox")
 	out, err := exec.Command(bin, "-q", "-c", "-a", "DTMF", "-t", "wav", path).CombinedOutput()
 	if err != nil {
 		t.Fatalf("multimon-ng %s: %v\n%s", path, err, out)
 	}
 	var d strings.Builder
 	for _, line := range strings.Split(string(out), "\n") {
-		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "DTMF: "); ok && len(k) == 1 {
+		line = strings.TrimSpace(line)
+		if k, ok := strings.CutPrefix(line, "DTMF: "); ok && len(k) == 1 {
 			d.WriteString(k)
+		} else if line != "" {
+			t.Fatalf("multimon-ng %s did not judge the file: %q\n%s", path, line, out)
 		}
 	}
 	return d.String()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/hushmedia/hush/media/record"
 )
@@ -124,7 +125,7 @@ func openDB(path string) (*bolt.DB, string, error) {
 	opts := &bolt.Options{Timeout: 2 * time.Second}
 	why := ""
 	db, err := bolt.Open(path, 0o600, opts)
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, "", fmt.Errorf("open %s: another hushd holds it: %w", path, err)
 	}
 	if err != nil {

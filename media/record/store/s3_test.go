@@ -235,8 +235,7 @@ func TestUploadSurvivesStoreCrash(t *testing.T) {
 
 	var mu sync.Mutex
 	var parts []int
-	var c *S3
-	c = srv.client(t, func(key string, n int) {
+	c := srv.client(t, func(key string, n int) {
 		if !strings.HasSuffix(key, ".wav") {
 			return
 		}

@@ -1,6 +1,6 @@
 // Package pcap reads classic libpcap capture files and extracts UDP datagrams from their
 // frames, so captured calls (for example sip-tester's reference pcaps) can be replayed
-// through hush in tests and load runs.
+// through hush in tests. It is test support: no command or library package imports it.
 //
 // Captures are untrusted input: every length is checked against the bytes present, and bad
 // data yields an error wrapping one of this package's sentinels, never a panic. Supported:
