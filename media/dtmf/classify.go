@@ -20,6 +20,14 @@ func pairDigit(code uint8) byte {
 // 1633 Hz tone 2.7 % off loses 7.4 dB in the 120-sample rectangular window).
 const preSlack = 0.1
 
+// A clean window: the pair carries most of the window's energy and stands
+// well clear in both groups, as a key does over silence or noise. Two in a
+// row open the mask however short the key (a 20 ms fragment).
+const (
+	cleanShare = 0.75
+	cleanPeak  = 3.1622776601683795 // 5 dB
+)
+
 // energyGate turns the quiet-window shortcut in classify on; tests turn it
 // off to show it changes no result.
 var energyGate = true
@@ -27,7 +35,7 @@ var energyGate = true
 // classify evaluates the window starting at sample start (the last winSubs
 // sub-blocks). It returns the strongest low/high pair and whether that pair
 // passes the mask and the digit limits.
-func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
+func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool) {
 	var xr, xi [8]float64
 	var energy float64
 	j0 := d.nsub - winSubs
@@ -40,8 +48,10 @@ func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
 	// (Cauchy-Schwarz: |X_k|^2 <= N * sum x^2, so 2|X_k|^2/N^2 <= 2*total),
 	// so a window below this passes none of the checks: skip the filters.
 	// (The 1e-6 keeps rounding in the powers below from ever mattering.)
+	wp := &d.wpow[j0%ringWins]
 	if energyGate && 2*total*(1+1e-6) < ml.minPower*preSlack {
-		return 0, false, false
+		*wp = [8]float32{}
+		return 0, 0, false
 	}
 	for m := 0; m < winSubs; m++ {
 		j := j0 + int64(m)
@@ -60,6 +70,7 @@ func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
 	var p [8]float64
 	for k := range p {
 		p[k] = (xr[k]*xr[k] + xi[k]*xi[k]) * norm
+		wp[k] = float32(p[k])
 	}
 	lo, hi := 0, 4
 	for k := 1; k < 4; k++ {
@@ -73,11 +84,13 @@ func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
 	code = pairCode(lo, hi)
 	pl, ph := p[lo], p[hi]
 	if pl < ml.minPower*preSlack || ph < ml.minPower*preSlack || pl+ph < ml.toTotal*preSlack*total {
-		return code, false, false
+		return code, 0, false
 	}
 	rl, rh := secondPeak(&p, lo, 0), secondPeak(&p, hi, 4)
-	if pl < ml.relPeak*rl || ph < ml.relPeak*rh {
-		return code, false, false
+	maskCand := pl >= ml.relPeak*rl && ph >= ml.relPeak*rh && pl*ph >= ml.relPair*rl*rh
+	dl := &d.digit
+	if !maskCand && (pl < dl.relPeak*rl || ph < dl.relPeak*rh || pl+ph < dl.toTotal*preSlack*total) {
+		return code, 0, false
 	}
 
 	// Frequency and power from Hann-windowed DFTs of this window and the
@@ -85,11 +98,30 @@ func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
 	// offset from the nominal frequency.
 	offL, powL, offH, powH := d.measure(start, lo, hi)
 	if !ml.pass(offL, offH, powL, powH, total) {
-		return code, false, false
+		return code, 0, false
 	}
-	dl := &d.digit
 	digitHit = pl >= dl.relPeak*rl && ph >= dl.relPeak*rh && dl.pass(offL, offH, powL, powH, total)
-	return code, true, digitHit
+	if !maskCand {
+		return code, 0, digitHit
+	}
+	// Voices and instruments put harmonics at twice a high-group tone's
+	// frequency; a key puts nothing there. (Twice a low-group tone lies
+	// too near the high group to tell.)
+	_, hh := harmPower2(&d.hist, start, lo, hi)
+	if hh > ml.harmonic*powH {
+		return code, 0, digitHit
+	}
+	level = 1
+	st := &d.strong
+	switch {
+	case pl >= cleanPeak*rl && ph >= cleanPeak*rh && powL+powH >= cleanShare*total:
+		level = 3
+	case pl >= st.relPeak*rl && ph >= st.relPeak*rh && pl*ph >= st.relPair*rl*rh && hh <= st.harmonic*powH:
+		level = 2
+	}
+	d.offW, d.offCode = j0, code
+	d.offL, d.offH = float32(offL), float32(offH)
+	return code, level, digitHit
 }
 
 // subDFT computes sub-block j's tone DFTs from the sample history (it is

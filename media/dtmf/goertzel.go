@@ -62,6 +62,10 @@ var (
 	hopRe, hopIm [8]float64
 	// hannGain converts |Hann DFT|^2 to tone power A^2/2.
 	hannGain float64
+	// harmRe, harmIm[k][n]: the Hann table at twice tone k's frequency,
+	// where a key has nothing and the harmonics of voices and instruments
+	// lie.
+	harmRe, harmIm [8][winLen]float32
 )
 
 func init() {
@@ -83,6 +87,8 @@ func init() {
 			h := 0.5 - 0.5*math.Cos(2*math.Pi*(float64(n)+0.5)/winLen)
 			hannRe[k][n] = float32(h * math.Cos(w*float64(n)))
 			hannIm[k][n] = float32(-h * math.Sin(w*float64(n)))
+			harmRe[k][n] = float32(h * math.Cos(2*w*float64(n)))
+			harmIm[k][n] = float32(-h * math.Sin(2*w*float64(n)))
 		}
 	}
 }
@@ -138,9 +144,19 @@ func finishSub(sb *subBlock, s1, s2 *[8]float64) {
 // samples from timeline position start in the history ring, in one pass
 // (two runs when the window wraps around the ring's end).
 func hannDFT2(hist *[histLen]int16, start int64, k, l int) (kre, kim, lre, lim float64) {
+	return tableDFT2(hist, start, &hannRe[k], &hannIm[k], &hannRe[l], &hannIm[l])
+}
+
+// harmPower2 returns the powers (as tone powers A^2/2) at twice the
+// frequencies of tones k and l in the window at start.
+func harmPower2(hist *[histLen]int16, start int64, k, l int) (pk, pl float64) {
+	a, b, c, e := tableDFT2(hist, start, &harmRe[k], &harmIm[k], &harmRe[l], &harmIm[l])
+	return (a*a + b*b) * hannGain, (c*c + e*e) * hannGain
+}
+
+func tableDFT2(hist *[histLen]int16, start int64, kr, ki, lr, li *[winLen]float32) (kre, kim, lre, lim float64) {
 	h := int(start % histLen)
 	first := min(winLen, histLen-h)
-	kr, ki, lr, li := &hannRe[k], &hannIm[k], &hannRe[l], &hannIm[l]
 	a, b, c, e := hannRun(0, 0, 0, 0, hist[h:h+first], kr[:first], ki[:first], lr[:first], li[:first])
 	if first < winLen {
 		a, b, c, e = hannRun(a, b, c, e, hist[:winLen-first], kr[first:], ki[first:], lr[first:], li[first:])
