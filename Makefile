@@ -9,7 +9,7 @@ GRPCURL_VERSION            := v1.9.4
 
 PROTO_FILES := $(wildcard proto/hush/v1/*.proto)
 
-.PHONY: all build run test test-short lint vet fmt-check tidy-check proto proto-check tools bench fuzz docs clean \
+.PHONY: all build run test test-mask-matrix test-short lint vet fmt-check tidy-check proto proto-check tools bench fuzz docs clean \
 	bench-load bench-compare bench-scale bench-ramp bench-soak
 
 FUZZTIME ?= 10s
@@ -62,6 +62,10 @@ lint: fmt-check vet tidy-check proto-check
 # the machine, not hush.
 test: lint
 	$(GO) test -p 1 -count=1 -timeout 12m ./...
+
+## test-mask-matrix: the full masking matrix (432 keys over speech and music, three judges)
+test-mask-matrix:
+	$(GO) test -count=1 -run 'TestMaskOverlap' -v ./media/mask/ -args -mask-matrix
 
 test-short:
 	$(GO) test -short ./...
