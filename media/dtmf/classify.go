@@ -23,6 +23,11 @@ const preSlack = 0.1
 // A clean window: the pair carries most of the window's energy and stands
 // well clear in both groups, as a key does over silence or noise. Two in a
 // row open the mask however short the key (a 20 ms fragment).
+// seriesLimit: the most power at half, a third of the low tone's
+// frequency or at the pair's difference, relative to the low tone, for the
+// mask.
+const seriesLimit = 1.0
+
 const (
 	cleanShare = 0.75
 	cleanPeak  = 3.1622776601683795 // 5 dB
@@ -33,9 +38,10 @@ const (
 var energyGate = true
 
 // classify evaluates the window starting at sample start (the last winSubs
-// sub-blocks). It returns the strongest low/high pair and whether that pair
-// passes the mask and the digit limits.
-func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool) {
+// sub-blocks). It returns the strongest low/high pair, the mask's evidence
+// level for it (0 none, 1 weak, 2 strong, 3 clean), whether it passes the
+// digit limits, and whether it passes the notch's (weaker) limits.
+func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit, notchHit bool) {
 	var xr, xi [8]float64
 	var energy float64
 	j0 := d.nsub - winSubs
@@ -51,7 +57,7 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool
 	wp := &d.wpow[j0%ringWins]
 	if energyGate && 2*total*(1+1e-6) < ml.minPower*preSlack {
 		*wp = [8]float32{}
-		return 0, 0, false
+		return 0, 0, false, false
 	}
 	for m := 0; m < winSubs; m++ {
 		j := j0 + int64(m)
@@ -84,32 +90,48 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool
 	code = pairCode(lo, hi)
 	pl, ph := p[lo], p[hi]
 	if pl < ml.minPower*preSlack || ph < ml.minPower*preSlack || pl+ph < ml.toTotal*preSlack*total {
-		return code, 0, false
+		return code, 0, false, false
 	}
 	rl, rh := secondPeak(&p, lo, 0), secondPeak(&p, hi, 4)
 	maskCand := pl >= ml.relPeak*rl && ph >= ml.relPeak*rh && pl*ph >= ml.relPair*rl*rh
+	nl := &d.notch
+	notchCand := pl*ph >= nl.relPair*rl*rh
 	dl := &d.digit
-	if !maskCand && (pl < dl.relPeak*rl || ph < dl.relPeak*rh || pl+ph < dl.toTotal*preSlack*total) {
-		return code, 0, false
+	if !maskCand && !notchCand && (pl < dl.relPeak*rl || ph < dl.relPeak*rh || pl+ph < dl.toTotal*preSlack*total) {
+		return code, 0, false, false
 	}
 
 	// Frequency and power from Hann-windowed DFTs of this window and the
 	// one a sub-block earlier: the phase advance between them measures the
 	// offset from the nominal frequency.
 	offL, powL, offH, powH := d.measure(start, lo, hi)
-	if !ml.pass(offL, offH, powL, powH, total) {
-		return code, 0, false
-	}
-	digitHit = pl >= dl.relPeak*rl && ph >= dl.relPeak*rh && dl.pass(offL, offH, powL, powH, total)
-	if !maskCand {
-		return code, 0, digitHit
+	notchCand = notchCand && nl.pass(offL, offH, powL, powH, total)
+	mlPass := ml.pass(offL, offH, powL, powH, total)
+	maskCand = maskCand && mlPass
+	// A digit passes the mask's level too (WithMaskLevel lowers both).
+	digitHit = mlPass && pl >= dl.relPeak*rl && ph >= dl.relPeak*rh && dl.pass(offL, offH, powL, powH, total)
+	if !maskCand && !notchCand {
+		return code, 0, digitHit, false
 	}
 	// Voices and instruments put harmonics at twice a high-group tone's
 	// frequency; a key puts nothing there. (Twice a low-group tone lies
 	// too near the high group to tell.)
 	_, hh := harmPower2(&d.hist, start, lo, hi)
-	if hh > ml.harmonic*powH {
-		return code, 0, digitHit
+	if notchCand && (notchClear(pl, ph, rl, rh, offL, offH) ||
+		hh <= nl.harmonic*powH && (ph >= nl.relPeak*rh || max(math.Abs(offL), math.Abs(offH)) <= notchNear)) {
+		notchHit = true
+		d.nOffW, d.nOffL, d.nOffH = j0, float32(offL), float32(offH)
+	}
+	if !maskCand || hh > ml.harmonic*powH {
+		return code, 0, digitHit, notchHit
+	}
+	// A voice or an instrument is a harmonic series: its two "tones" have a
+	// fundamental an octave or a twelfth below the low one, or a partial at
+	// their difference. A key's two tones are unrelated (Q.23 chose them so).
+	fl, fh := toneFreqs[lo]*(1+offL), toneFreqs[hi]*(1+offH)
+	s2, s3, df := hannPowers(&d.hist, start, fl/2, fl/3, fh-fl)
+	if max(s2, s3, df) > seriesLimit*powL {
+		return code, 0, digitHit, notchHit
 	}
 	level = 1
 	st := &d.strong
@@ -121,7 +143,7 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool
 	}
 	d.offW, d.offCode = j0, code
 	d.offL, d.offH = float32(offL), float32(offH)
-	return code, level, digitHit
+	return code, level, digitHit, notchHit
 }
 
 // subDFT computes sub-block j's tone DFTs from the sample history (it is

@@ -24,6 +24,12 @@ const (
 	DigitStart
 	// DigitEnd: the digit's tone ended near Pos.
 	DigitEnd
+	// NotchStart: weaker DTMF-like evidence (a steady pair that may be a
+	// key under speech or music) begins at Pos: remove the DTMF bands from
+	// Pos until the matching NotchEnd.
+	NotchStart
+	// NotchEnd: the notched interval ends at Pos (exclusive).
+	NotchEnd
 )
 
 func (k EventKind) String() string {
@@ -36,6 +42,10 @@ func (k EventKind) String() string {
 		return "DigitStart"
 	case DigitEnd:
 		return "DigitEnd"
+	case NotchStart:
+		return "NotchStart"
+	case NotchEnd:
+		return "NotchEnd"
 	}
 	return "EventKind(?)"
 }
@@ -109,7 +119,7 @@ var (
 		relPeak:   db(3),
 		relPair:   db(16),
 		harmonic:  db(-16),
-		maxOffset: 0.045,
+		maxOffset: 0.025,
 	}
 	// strongLimits tighten the mask's neighbourhood checks for a window
 	// that opens a mask with one other.
@@ -150,8 +160,9 @@ var holdRatio float32 = 0.25
 // from its reference.
 const holdDrift float32 = 0.01
 
-// ringWins windows' bin powers are kept.
-const ringWins = 8
+// ringWins windows' bin powers are kept: enough for the notch to look
+// NotchLag back.
+const ringWins = 16
 
 // Detector is a streaming DTMF detector for 8 kHz linear PCM. Create it
 // with NewDetector (the zero value is not usable). It is not safe for
@@ -179,6 +190,9 @@ type Detector struct {
 	// and its tones' offsets measured then (valid for maskOffCode).
 	maskOffL, maskOffH float32
 	maskOffCode        uint8
+	// The open mask has seen a clean window (the pair carried most of the
+	// window's energy): only then does it hold on the pair's bins alone.
+	maskClean bool
 	// The last mask hit's window, pair and tone offsets, and the offsets of
 	// the pending hit before it.
 	offW         int64
@@ -203,7 +217,9 @@ type Detector struct {
 	// apart from the DFTs, which only windows past the energy gate need.
 	energy [ringSubs]float64
 
-	digit, mask, strong thresholds
+	digit, mask, strong, notch thresholds
+
+	notchState
 
 	// frequency-check cache: the Hann DFTs of tones cacheLo/cacheHi in
 	// the window at cacheStart (the next window's predecessor).
@@ -222,7 +238,7 @@ type Detector struct {
 
 // NewDetector returns a detector at position 0.
 func NewDetector(opts ...Option) *Detector {
-	d := &Detector{digit: digitLimits, mask: maskLimits, strong: strongLimits}
+	d := &Detector{digit: digitLimits, mask: maskLimits, strong: strongLimits, notch: notchLimits}
 	for _, o := range opts {
 		o(d)
 	}
@@ -233,8 +249,9 @@ func NewDetector(opts ...Option) *Detector {
 // Reset returns the detector to position 0 with no history, keeping its
 // options.
 func (d *Detector) Reset() {
-	dl, ml, sl := d.digit, d.mask, d.strong
-	*d = Detector{digit: dl, mask: ml, strong: sl, maskLastEnd: math.MinInt64, cacheStart: -1}
+	dl, ml, sl, nl := d.digit, d.mask, d.strong, d.notch
+	*d = Detector{digit: dl, mask: ml, strong: sl, notch: nl, maskLastEnd: math.MinInt64, cacheStart: -1}
+	d.notchLastEnd = math.MinInt64
 }
 
 // Pos returns the number of samples fed so far (Process and Skip).
@@ -340,7 +357,7 @@ func (d *Detector) Skip(n int64, evs []Event) []Event {
 // quiet reports that the analysis holds only silence and no mask or digit
 // is pending.
 func (d *Detector) quiet() bool {
-	if d.masking || d.maskPend != 0 || d.digCode != 0 {
+	if d.masking || d.maskPend != 0 || d.digCode != 0 || d.notching || d.notchPend != 0 {
 		return false
 	}
 	for i := range d.energy {
@@ -363,8 +380,9 @@ func (d *Detector) endSub(evs []Event) []Event {
 		return evs // need a full window and its predecessor
 	}
 	start := (d.nsub - winSubs) * subLen
-	code, level, digitHit := d.classify(start)
+	code, level, digitHit, notchHit := d.classify(start)
 	evs = d.stepDigit(evs, start, code, digitHit)
+	evs = d.stepNotch(evs, start, code, notchHit)
 	return d.stepMask(evs, start, code, level)
 }
 
@@ -380,10 +398,11 @@ func (d *Detector) stepMask(evs []Event, start int64, code, level uint8) []Event
 	if d.masking {
 		if level > 0 {
 			d.maskMiss = 0
+			d.maskClean = d.maskClean && code == d.maskCode || level == 3
 			d.hit(w, start, code, code != d.maskCode)
 			return evs
 		}
-		if d.holds(w) {
+		if d.maskClean && d.holds(w) {
 			d.maskMiss = 0
 			d.maskLast = start
 			return evs
@@ -414,6 +433,7 @@ func (d *Detector) stepMask(evs []Event, start int64, code, level uint8) []Event
 		// bins already held, as far back as MaskLag allows.
 		pos := d.onsetEstimate(min(d.runFirst, d.runStart(start, code)))
 		evs = d.openMask(evs, max(pos, d.pos-MaskLag), start, code)
+		d.maskClean = level == 3 || d.pendClean
 		d.hit(w-1, start-subLen, code, true)
 		d.hit(w, start, code, false)
 		return evs

@@ -103,11 +103,11 @@ func TestResetAndPos(t *testing.T) {
 	}
 }
 
-// Mask intervals are ordered, disjoint and well formed; digits alternate
-// start/end inside them; nothing lies in the future.
+// Mask and notch intervals are ordered, disjoint and well formed; digits
+// alternate start/end inside masks; nothing lies in the future.
 func checkEventOrder(t testing.TB, evs []Event, pos int64) {
-	open, digit := false, false
-	last := int64(math.MinInt64)
+	open, digit, notch := false, false, false
+	last, nlast := int64(math.MinInt64), int64(math.MinInt64)
 	for _, e := range evs {
 		if e.Pos > pos || e.Pos < 0 {
 			t.Fatalf("event %v outside [0, %d]", e, pos)
@@ -133,6 +133,16 @@ func checkEventOrder(t testing.TB, evs []Event, pos int64) {
 				t.Fatalf("DigitEnd %v without start", e)
 			}
 			digit = false
+		case NotchStart:
+			if notch || e.Pos < nlast {
+				t.Fatalf("NotchStart %v out of order (open %v, last end %d)", e, notch, nlast)
+			}
+			notch, nlast = true, e.Pos
+		case NotchEnd:
+			if !notch || e.Pos < nlast {
+				t.Fatalf("NotchEnd %v out of order", e)
+			}
+			notch, nlast = false, e.Pos
 		default:
 			t.Fatalf("unknown event %v", e)
 		}

@@ -180,6 +180,38 @@ func hannRun(a, b, c, e float32, x []int16, kr, ki, lr, li []float32) (float32, 
 	return a, b, c, e
 }
 
+// hannWin is the Hann window of the frequency check.
+var hannWin = func() (w [winLen]float32) {
+	for n := range w {
+		w[n] = float32(0.5 - 0.5*math.Cos(2*math.Pi*(float64(n)+0.5)/winLen))
+	}
+	return w
+}()
+
+// hannPowers returns the powers (as tone powers A^2/2) at frequencies a, b
+// and c (Hz) of the Hann-windowed window at start: Goertzel recursions over
+// the windowed samples, for frequencies that have no table.
+func hannPowers(hist *[histLen]int16, start int64, a, b, c float64) (pa, pb, pc float64) {
+	var x [winLen]float32
+	h := int(start % histLen)
+	for n := range x {
+		x[n] = hannWin[n] * float32(hist[(h+n)%histLen])
+	}
+	ca := float32(2 * math.Cos(2*math.Pi*a/SampleRate))
+	cb := float32(2 * math.Cos(2*math.Pi*b/SampleRate))
+	cc := float32(2 * math.Cos(2*math.Pi*c/SampleRate))
+	var a1, a2, b1, b2, c1, c2 float32
+	for _, v := range x {
+		a1, a2 = v+ca*a1-a2, a1
+		b1, b2 = v+cb*b1-b2, b1
+		c1, c2 = v+cc*c1-c2, c1
+	}
+	pw := func(s1, s2, c float32) float64 {
+		return float64(s1*s1+s2*s2-c*s1*s2) * hannGain
+	}
+	return pw(a1, a2, ca), pw(b1, b2, cb), pw(c1, c2, cc)
+}
+
 // hannLoss[i] is 1/W(x)^2 at x = i/hannLossStep bins off centre, W the
 // Hann window's amplitude response sinc(x)/(1-x^2): it turns the power
 // measured off centre back into the tone's power.

@@ -64,6 +64,13 @@ func (k *Masker) detectorEvents() {
 				k.spans[k.openSpan].end = e.Pos + k.tail
 				k.openSpan = -1
 			}
+		case dtmf.NotchStart:
+			k.openNotch = addSpanTo(&k.notches, &k.nnotches, k.openNotch, span{start: e.Pos, end: math.MaxInt64})
+		case dtmf.NotchEnd:
+			if k.openNotch >= 0 {
+				k.notches[k.openNotch].end = e.Pos
+				k.openNotch = -1
+			}
 		case dtmf.DigitStart:
 			k.digit(e.Digit, SourceInBand, k.lastTS+uint32(e.Pos-k.lastPos))
 		case dtmf.DigitEnd:
@@ -74,19 +81,23 @@ func (k *Masker) detectorEvents() {
 
 // addSpan stores s, evicting a span that ends before everything still
 // queued (or, if none, the one that ends first).
-func (k *Masker) addSpan(s span) int {
-	if k.nspans < maxSpans {
-		k.spans[k.nspans] = s
-		k.nspans++
-		return k.nspans - 1
+func (k *Masker) addSpan(s span) int { return addSpanTo(&k.spans, &k.nspans, k.openSpan, s) }
+
+// addSpanTo stores s in spans (n in use, open the index of the open one),
+// evicting the one that ends first when full, and returns its index.
+func addSpanTo(spans *[maxSpans]span, n *int, open int, s span) int {
+	if *n < maxSpans {
+		spans[*n] = s
+		*n++
+		return *n - 1
 	}
 	victim := 0
-	for i := 1; i < k.nspans; i++ {
-		if i != k.openSpan && (victim == k.openSpan || k.spans[i].end < k.spans[victim].end) {
+	for i := 1; i < *n; i++ {
+		if i != open && (victim == open || spans[i].end < spans[victim].end) {
 			victim = i
 		}
 	}
-	k.spans[victim] = s
+	spans[victim] = s
 	return victim
 }
 
@@ -174,7 +185,7 @@ func (k *Masker) marks(mark []bool, pos0 int64, ts uint32) bool {
 // prune forgets spans that end before everything still queued for
 // forwarding or recording.
 func (k *Masker) prune() {
-	if k.nspans == 0 && k.nev == 0 {
+	if k.nspans == 0 && k.nev == 0 && k.nnotches == 0 {
 		return // the usual case: no need to look at the queues' heads
 	}
 	low, lowTS := k.det.Pos(), k.nextTS
@@ -195,6 +206,18 @@ func (k *Masker) prune() {
 			k.spans[i] = k.spans[last]
 			if k.openSpan == last {
 				k.openSpan = i
+			}
+			continue
+		}
+		i++
+	}
+	for i := 0; i < k.nnotches; {
+		if i != k.openNotch && k.notches[i].end <= low {
+			k.nnotches--
+			last := k.nnotches
+			k.notches[i] = k.notches[last]
+			if k.openNotch == last {
+				k.openNotch = i
 			}
 			continue
 		}

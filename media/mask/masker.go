@@ -72,8 +72,11 @@ func (nopCounter) Add(float64) {}
 
 // Stats are a masker's counters, read on its own goroutine.
 type Stats struct {
-	Pushed, Released       uint64
-	MaskedSamples          uint64
+	Pushed, Released uint64
+	MaskedSamples    uint64
+	// NotchedSamples counts samples whose DTMF bands were removed (and
+	// not replaced).
+	NotchedSamples         uint64
 	Digits                 uint64
 	LateMasks              uint64
 	Undecodable, Overflows uint64
@@ -83,6 +86,7 @@ type Stats struct {
 	Converted, Superseded uint64
 	// The recording tap's counters.
 	RecordMaskedSamples, RecordLateMasks, RecordOverflows uint64
+	RecordNotchedSamples                                  uint64
 }
 
 // Option configures a Masker.
@@ -205,6 +209,13 @@ type Masker struct {
 	spans [maxSpans]span
 	ev    [maxSpans]evSpan
 
+	// The notch spans (detector NotchStart/NotchEnd) and the forwarded
+	// output's notch filter.
+	notches   [maxSpans]span
+	nnotches  int
+	openNotch int
+	fwdNotch  notchFilter
+
 	dig digitDedup
 
 	convStart, convDur uint32
@@ -231,15 +242,16 @@ func (k *Masker) dequeue() *slot { return &k.slots[k.q.pop()] }
 // default codec map; the relay calls Configure before each packet.
 func New(opts ...Option) *Masker {
 	k := &Masker{
-		tail:     int64(DefaultTailGuard / sampleDur),
-		slots:    make([]slot, Slots),
-		det:      dtmf.NewDetector(),
-		evs:      make([]dtmf.Event, 0, 16),
-		tracker:  *dtmf.NewEventTracker(0),
-		tspans:   make([]dtmf.Span, 0, 4),
-		openSpan: -1,
-		codecs:   &defaultCodecs,
-		gen:      generator{noise: 0x9e3779b9},
+		tail:      int64(DefaultTailGuard / sampleDur),
+		slots:     make([]slot, Slots),
+		det:       dtmf.NewDetector(),
+		evs:       make([]dtmf.Event, 0, 16),
+		tracker:   *dtmf.NewEventTracker(0),
+		tspans:    make([]dtmf.Span, 0, 4),
+		openSpan:  -1,
+		openNotch: -1,
+		codecs:    &defaultCodecs,
+		gen:       generator{noise: 0x9e3779b9},
 	}
 	k.q.reset()
 	k.met = Metrics{MaskedSamples: nopCounter{}, Digits: nopCounter{}, LateMasks: nopCounter{}}
@@ -292,6 +304,7 @@ func (k *Masker) Reset() {
 	k.FlushRecord()
 	k.q.reset()
 	k.nspans, k.openSpan, k.nev = 0, -1, 0
+	k.nnotches, k.openNotch = 0, -1
 	k.tsValid, k.relValid = false, false
 	k.tracker.Reset()
 	// Close whatever the detector had open by feeding it silence past its
@@ -455,8 +468,13 @@ func (k *Masker) release() []byte {
 	}
 	if s.samples > 0 {
 		mark := k.mark[:s.samples]
-		if k.marks(mark, s.pos0, s.ts) {
-			m := k.gen.fill(s.buf[s.payOff:s.payOff+s.samples], mark, s.pos0, s.codec)
+		codes := s.buf[s.payOff : s.payOff+s.samples]
+		masked := k.marks(mark, s.pos0, s.ts)
+		if k.nnotches > 0 {
+			k.st.NotchedSamples += uint64(k.fwdNotch.apply(codes, mark, s.pos0, s.codec.law(), k.notches[:k.nnotches]))
+		}
+		if masked {
+			m := k.gen.fill(codes, mark, s.pos0, s.codec)
 			clear(mark)
 			k.st.MaskedSamples += uint64(m)
 			k.met.MaskedSamples.Add(float64(m))

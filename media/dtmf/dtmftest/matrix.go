@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/hushmedia/hush/media/corpus"
+	"github.com/hushmedia/hush/media/g711"
 )
 
 // The masking matrix: keys that overlap speech or music, as customers key them. Every case
-// is one call's worth of carrier (the English prompts of media/corpus at their own level, or
-// generated music) with KeysPerCase keys laid over active carrier, each at its own onset
+// is one call's worth of carrier (the English prompts or the music on hold of media/corpus,
+// at their own level) with KeysPerCase keys laid over active carrier, each at its own onset
 // phase, deterministic from the case's seed.
 
 // KeysPerCase is how many keys each case plays.
@@ -61,12 +62,19 @@ type shape struct {
 	mod   func(b *Burst, i int, r *rand.Rand)
 }
 
-// Speech returns n samples of the corpus's prompts, concatenated in name order from skip
-// samples in (wrapping around; n <= 0: all of it, from the start), skipping the test when the corpus is missing (failing with
-// CI=true).
-func Speech(t testing.TB, n, skip int) []float64 {
+// Speech returns n samples of the corpus's prompts (media/corpus: Debian's English Asterisk
+// prompts) at their own level, concatenated in name order from skip samples in (wrapping
+// around; n <= 0: all of it, from the start), skipping the test when the corpus is missing
+// (failing with CI=true).
+func Speech(t testing.TB, n, skip int) []float64 { return load(t, corpus.Files, n, skip) }
+
+// Music returns n samples of music on hold (media/corpus: Debian's Asterisk opsound
+// collection, five tracks of instrumental music) at its own level, as Speech does.
+func Music(t testing.TB, n, skip int) []float64 { return load(t, corpus.MusicFiles, n, skip) }
+
+func load(t testing.TB, find func() ([]string, error), n, skip int) []float64 {
 	t.Helper()
-	files, err := corpus.Files()
+	files, err := find()
 	if err != nil {
 		if isCI() {
 			t.Fatal(err)
@@ -82,7 +90,7 @@ func Speech(t testing.TB, n, skip int) []float64 {
 		all = append(all, ch[0]...)
 	}
 	if len(all) == 0 {
-		t.Fatal("no speech in the corpus")
+		t.Fatalf("no audio in %v", files)
 	}
 	if n <= 0 {
 		n, skip = len(all), 0
@@ -98,8 +106,9 @@ func Speech(t testing.TB, n, skip int) []float64 {
 // (40, 50, 70, 100 ms) over speech and over music, held keys (2 s) over speech at each
 // level, and fade-in, staggered, +-2 % and twisted keys over speech; without, one case per
 // group whose keys cycle through those parameters. Codecs and packet times rotate across
-// the cases. speech(n, skip) supplies speech (Speech, or a cache of it).
-func Matrix(full bool, speech func(n, skip int) []float64) []Case {
+// the cases. speech(n, skip) and music(n, skip) supply the carriers (Speech and Music, or a
+// cache of them).
+func Matrix(full bool, speech, music func(n, skip int) []float64) []Case {
 	levels := []float64{-15, -20, -25, -30}
 	durs := []int{40, 50, 70, 100}
 	var shapes [][]shape // one slice per case: a shape per key (cycled)
@@ -166,7 +175,7 @@ func Matrix(full bool, speech func(n, skip int) []float64) []Case {
 		slot := maxDur + Rate*7/10 // the key, 100 ms windows and room to place it
 		n := (KeysPerCase*slot + Rate/2 + 239) / 240 * 240
 		if c.Music {
-			c.Carrier = Music(n, -20, seed)
+			c.Carrier = music(n, (ci*53%60)*Rate*15)
 		} else {
 			c.Carrier = speech(n, (ci*37%60)*Rate*20)
 		}
@@ -211,3 +220,6 @@ func placeOver(carrier []float64, dur int, r *rand.Rand) int {
 }
 
 func abs(x int) int { return max(x, -x) }
+
+// g711Power0 is the mean power of a 0 dBm0 sine in 16-bit linear units.
+const g711Power0 = g711.Peak0dBm0 * g711.Peak0dBm0 / 2
