@@ -26,7 +26,11 @@ const preSlack = 0.1
 // seriesLimit: the most power at half, a third of the low tone's
 // frequency or at the pair's difference, relative to the low tone, for the
 // mask.
-const seriesLimit = 1.0
+const seriesLimit = 0.5
+
+// seriesClear is how far (Hz) a probe must lie from a tone to tell it
+// apart: the Hann window's main lobe is two bins (133 Hz) wide each side.
+const seriesClear = 150
 
 const (
 	cleanShare = 0.75
@@ -125,14 +129,6 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit, not
 	if !maskCand || hh > ml.harmonic*powH {
 		return code, 0, digitHit, notchHit
 	}
-	// A voice or an instrument is a harmonic series: its two "tones" have a
-	// fundamental an octave or a twelfth below the low one, or a partial at
-	// their difference. A key's two tones are unrelated (Q.23 chose them so).
-	fl, fh := toneFreqs[lo]*(1+offL), toneFreqs[hi]*(1+offH)
-	s2, s3, df := hannPowers(&d.hist, start, fl/2, fl/3, fh-fl)
-	if max(s2, s3, df) > seriesLimit*powL {
-		return code, 0, digitHit, notchHit
-	}
 	level = 1
 	st := &d.strong
 	switch {
@@ -141,9 +137,29 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit, not
 	case pl >= st.relPeak*rl && ph >= st.relPeak*rh && pl*ph >= st.relPair*rl*rh && hh <= st.harmonic*powH:
 		level = 2
 	}
+	if level < 3 && d.harmonicSeries(start, lo, hi, offL, offH, powL) {
+		return code, 0, digitHit, notchHit
+	}
 	d.offW, d.offCode = j0, code
 	d.offL, d.offH = float32(offL), float32(offH)
 	return code, level, digitHit, notchHit
+}
+
+// harmonicSeries reports whether the pair lo, hi in the window at start
+// looks like two partials of one voice or instrument rather than a key:
+// below the low tone lie the fundamental and the partial next to it, and
+// a partial lies at the pair's difference. A key's two tones are unrelated
+// (Q.23 chose them so) and bring nothing there. A clean window (the pair
+// carries most of its energy) is not asked: what little else it holds is
+// noise or a dial tone, which may sit at half a low tone.
+func (d *Detector) harmonicSeries(start int64, lo, hi int, offL, offH, powL float64) bool {
+	fl, fh := toneFreqs[lo]*(1+offL), toneFreqs[hi]*(1+offH)
+	series := [...]float64{fl / 2, fl / 3, fl / 4, fl * 2 / 3, fl * 3 / 4, fh - fl}
+	n := len(series)
+	if math.Abs(fh-2*fl) < seriesClear {
+		n-- // the difference lies in the low tone's own main lobe
+	}
+	return hannMax(&d.hist, start, series[:n]) > seriesLimit*powL
 }
 
 // subDFT computes sub-block j's tone DFTs from the sample history (it is

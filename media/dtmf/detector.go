@@ -157,8 +157,12 @@ const (
 var holdRatio float32 = 0.25
 
 // holdDrift is how far a held tone's measured relative offset may move
-// from its reference.
-const holdDrift float32 = 0.01
+// from its reference, and maskDrift how far a hit's may move from the
+// offsets the mask opened with.
+const (
+	holdDrift float32 = 0.01
+	maskDrift float32 = 0.01
+)
 
 // ringWins windows' bin powers are kept: enough for the notch to look
 // NotchLag back.
@@ -193,6 +197,10 @@ type Detector struct {
 	// The open mask has seen a clean window (the pair carried most of the
 	// window's energy): only then does it hold on the pair's bins alone.
 	maskClean bool
+	// The offsets of the open mask's pair when it opened (valid while
+	// maskSteadySet): later hits must stay within maskDrift of them.
+	maskSteadyL, maskSteadyH float32
+	maskSteadySet            bool
 	// The last mask hit's window, pair and tone offsets, and the offsets of
 	// the pending hit before it.
 	offW         int64
@@ -395,9 +403,23 @@ func (d *Detector) endSub(evs []Event) []Event {
 // and closes after maskHang windows without.
 func (d *Detector) stepMask(evs []Event, start int64, code, level uint8) []Event {
 	w := start / subLen
+	if d.masking && level > 0 && code == d.maskCode && d.offW == w {
+		// A key keeps its frequencies; a voice's or an instrument's partials
+		// that looked like one glide away.
+		if !d.maskSteadySet {
+			d.maskSteadyL, d.maskSteadyH, d.maskSteadySet = d.offL, d.offH, true
+		}
+		dl, dh := d.offL-d.maskSteadyL, d.offH-d.maskSteadyH
+		if max(dl, -dl, dh, -dh) > maskDrift {
+			level = 0
+		}
+	}
 	if d.masking {
 		if level > 0 {
 			d.maskMiss = 0
+			if code != d.maskCode {
+				d.maskSteadySet = false
+			}
 			d.maskClean = d.maskClean && code == d.maskCode || level == 3
 			d.hit(w, start, code, code != d.maskCode)
 			return evs
@@ -434,6 +456,7 @@ func (d *Detector) stepMask(evs []Event, start int64, code, level uint8) []Event
 		pos := d.onsetEstimate(min(d.runFirst, d.runStart(start, code)))
 		evs = d.openMask(evs, max(pos, d.pos-MaskLag), start, code)
 		d.maskClean = level == 3 || d.pendClean
+		d.maskSteadyL, d.maskSteadyH, d.maskSteadySet = d.offL, d.offH, true
 		d.hit(w-1, start-subLen, code, true)
 		d.hit(w, start, code, false)
 		return evs
@@ -527,6 +550,7 @@ func (d *Detector) holds(w int64) bool {
 
 func (d *Detector) openMask(evs []Event, pos, last int64, code uint8) []Event {
 	d.masking = true
+	d.maskSteadySet = false
 	d.maskMiss = 0
 	d.maskPend = 0
 	d.hit(last/subLen, last, code, true)

@@ -188,28 +188,25 @@ var hannWin = func() (w [winLen]float32) {
 	return w
 }()
 
-// hannPowers returns the powers (as tone powers A^2/2) at frequencies a, b
-// and c (Hz) of the Hann-windowed window at start: Goertzel recursions over
-// the windowed samples, for frequencies that have no table.
-func hannPowers(hist *[histLen]int16, start int64, a, b, c float64) (pa, pb, pc float64) {
+// hannMax returns the largest power (as a tone power A^2/2) at the
+// frequencies fs (Hz) of the Hann-windowed window at start: Goertzel
+// recursions over the windowed samples, for frequencies that have no table.
+func hannMax(hist *[histLen]int16, start int64, fs []float64) float64 {
 	var x [winLen]float32
 	h := int(start % histLen)
 	for n := range x {
 		x[n] = hannWin[n] * float32(hist[(h+n)%histLen])
 	}
-	ca := float32(2 * math.Cos(2*math.Pi*a/SampleRate))
-	cb := float32(2 * math.Cos(2*math.Pi*b/SampleRate))
-	cc := float32(2 * math.Cos(2*math.Pi*c/SampleRate))
-	var a1, a2, b1, b2, c1, c2 float32
-	for _, v := range x {
-		a1, a2 = v+ca*a1-a2, a1
-		b1, b2 = v+cb*b1-b2, b1
-		c1, c2 = v+cc*c1-c2, c1
+	var m float32
+	for _, f := range fs {
+		c := float32(2 * math.Cos(2*math.Pi*f/SampleRate))
+		var s1, s2 float32
+		for _, v := range x {
+			s1, s2 = v+c*s1-s2, s1
+		}
+		m = max(m, s1*s1+s2*s2-c*s1*s2)
 	}
-	pw := func(s1, s2, c float32) float64 {
-		return float64(s1*s1+s2*s2-c*s1*s2) * hannGain
-	}
-	return pw(a1, a2, ca), pw(b1, b2, cb), pw(c1, c2, cc)
+	return float64(m) * hannGain
 }
 
 // hannLoss[i] is 1/W(x)^2 at x = i/hannLossStep bins off centre, W the
