@@ -6,10 +6,15 @@ export PATH := $(BIN):$(PATH)
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPCURL_VERSION            := v1.9.4
+KUBECONFORM_VERSION        := v0.8.0
+KUSTOMIZE_VERSION          := v5.8.1
+# The Kubernetes release whose OpenAPI spec (in the k8s.io/kubernetes module) the deploy
+# tests turn into kubeconform's schemas; deploy/kubernetes_test.go names the same one.
+KUBERNETES_VERSION         := v1.34.2
 
 PROTO_FILES := $(wildcard proto/hush/v1/*.proto)
 
-.PHONY: all build run test test-mask-matrix test-short lint vet fmt-check tidy-check proto proto-check tools bench fuzz docs clean \
+.PHONY: all build run test test-mask-matrix test-short lint vet fmt-check tidy-check proto proto-check tools bench fuzz docs clean ci-fresh \
 	bench-load bench-compare bench-scale bench-ramp bench-soak
 
 FUZZTIME ?= 10s
@@ -22,11 +27,14 @@ build:
 run:
 	$(GO) run ./cmd/hushd
 
-## tools: the code generators and grpcurl, pinned, installed into .bin/
+## tools: the code generators, grpcurl and the deploy checkers, pinned, installed into .bin/
 tools:
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	GOBIN=$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+	GOBIN=$(BIN) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+	GOBIN=$(BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	$(GO) mod download k8s.io/kubernetes@$(KUBERNETES_VERSION)
 
 proto:
 	protoc -I proto \
@@ -120,6 +128,12 @@ docs:
 	  /^<!-- config-reference:end -->/{skip=0} !skip' README.md > README.md.new
 	mv README.md.new README.md
 	rm -f .config-reference.md
+
+## ci-fresh: .ci/run in a fresh Debian 12 root made by debootstrap (as root): proves CI needs
+## nothing but what .ci/run installs. FRESH_ROOT (outside the checkout) keeps the base.
+FRESH_ROOT ?= /var/tmp/hush-fresh-debian
+ci-fresh:
+	.ci/fresh-debian $(FRESH_ROOT)
 
 clean:
 	rm -rf bin .bin

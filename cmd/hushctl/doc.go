@@ -4,9 +4,11 @@
 //	hushctl [GLOBAL FLAGS] session VERB [ARGS] [FLAGS]
 //	hushctl [GLOBAL FLAGS] recording VERB [ARGS] [FLAGS]
 //	hushctl [GLOBAL FLAGS] payment collect SESSION_ID [FLAGS]
+//	hushctl [GLOBAL FLAGS] health [--service S]
 //	hushctl audit verify FILE
 //	hushctl token hash --subject S --role R [--agent-id A] < TOKEN
 //	hushctl token new
+//	hushctl --version
 //
 // Session verbs: create, get, list, delete, watch, pause, resume,
 // start-capture, stop-capture. Recording verbs (role qa): list (all pages;
@@ -21,10 +23,14 @@
 // else, and zeroes its copies once they are written.
 //
 // Security: --tls connects with TLS (--ca FILE trusts a private CA,
-// --server-name overrides the name checked); --cert and --key present a
+// --crl FILE refuses a hushd certificate its CRLs revoke, --server-name
+// overrides the name checked); --cert and --key present a
 // client certificate (mTLS); the bearer token comes from $HUSHCTL_TOKEN or
 // --token. hushctl refuses to send a token in plaintext to anything but a
 // loopback address.
+//
+// health checks hushd's gRPC health (exit 0 SERVING, 1 otherwise), as a
+// container health check or a script would; it needs no credentials.
 //
 // audit verify checks an audit log's hash chain and prints the first
 // broken line. token hash reads a token on stdin and prints its line for

@@ -192,6 +192,14 @@ func TestCreate(t *testing.T) {
 		"labels", "queue=sales", "2026-11-26T21:00:00Z")
 }
 
+// --quiet prints the session id alone, for sid=$(hushctl session create --quiet ...).
+func TestCreateQuiet(t *testing.T) {
+	r := hushctl(t, &fakeServer{}, "session", "create", "--quiet", "--call-id", "c-9")
+	if r.code != exitOK || r.stdout != "s-1\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want just the session id", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestCreateLatchDefaults(t *testing.T) {
 	f := &fakeServer{}
 	if r := hushctl(t, f, "session", "create", "--call-id=c"); r.code != exitOK {

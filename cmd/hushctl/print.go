@@ -66,6 +66,9 @@ func (a *app) printSession(s *hushv1.Session) error {
 	if s.GetRecordingId() != "" {
 		row("recording id", "%s", s.GetRecordingId())
 	}
+	for _, w := range s.GetWarnings() {
+		row("warning", "%s: %s", w.GetField(), w.GetMessage())
+	}
 	return tw.Flush()
 }
 
@@ -123,6 +126,11 @@ func (a *app) printEvent(ev *hushv1.SessionEvent) error {
 		}
 	case *hushv1.SessionEvent_Digits:
 		what = "digits " + digits(e.Digits)
+	case *hushv1.SessionEvent_LatchRejected:
+		r := e.LatchRejected
+		what = fmt.Sprintf("latch-rejected %s from %s reason=%s count=%d", enumName(r.GetLeg()), r.GetSourceAddr(), r.GetReason(), r.GetCount())
+	case *hushv1.SessionEvent_CaptureAbandoned:
+		what = fmt.Sprintf("secure-capture-abandoned reason=%s digits=%d", e.CaptureAbandoned.GetReason(), e.CaptureAbandoned.GetCount())
 	case *hushv1.SessionEvent_MaxPauseExceeded:
 		what = fmt.Sprintf("max-pause-exceeded paused-for=%s resumed=%t",
 			dur(e.MaxPauseExceeded.GetPausedFor()), e.MaxPauseExceeded.GetResumed())
@@ -168,7 +176,9 @@ func leg(l *hushv1.Leg) string {
 		parts = append(parts, "rtcp "+l.GetLocalRtcpAddr())
 	}
 	remote := "remote " + dash(l.GetRemoteAddr())
-	if l.GetRemoteAddr() == "" {
+	if l.GetRemoteAddr() == "" && l.GetExpectedIp() != "" {
+		remote = "remote (latch from " + l.GetExpectedIp() + ")"
+	} else if l.GetRemoteAddr() == "" {
 		remote = "remote (latch)"
 	} else if l.GetLatched() {
 		remote += " (latched)"
@@ -187,6 +197,9 @@ func leg(l *hushv1.Leg) string {
 	if st := l.GetStats(); st != nil {
 		parts = append(parts, fmt.Sprintf("rx %d tx %d dropped %d", st.GetRtpPacketsReceived(),
 			st.GetRtpPacketsSent(), st.GetPacketsDropped()))
+		if n := st.GetLatchRejected(); n > 0 {
+			parts = append(parts, fmt.Sprintf("latch-rejected %d", n))
+		}
 	}
 	return strings.Join(parts, "  ")
 }

@@ -22,7 +22,11 @@ import (
 
 // recordingVerbs is the table of "recording VERB" subcommands, in usage order.
 var recordingVerbs = []verb{
-	{name: "list", help: "list recordings, newest first (all pages); --call-id, --since, --until narrow it", flags: recordingListFlags},
+	{name: "list", help: "list recordings, newest first (all pages); --call-id, --agent-id, --label, --since, --until narrow it", flags: recordingListFlags,
+		long: `Every filter given must match: --label key=value may repeat (all must
+match), --since and --until bound the start time. CONTENT says whether the file
+holds all the audio: partial or undecodable when a leg sent a codec hush cannot
+decode (recorded as silence).`},
 	{name: "info", args: "ID", npos: 1, help: "show a recording's sidecar: status, times, size, sha256, pauses, masks, actions", flags: recordingInfoFlags},
 	{name: "get", args: "ID", npos: 1, help: "download a recording's WAV to -o FILE or stdout, checking size and sha256", flags: recordingGetFlags,
 		long: `Streams the WAV to -o FILE (or to stdout; "-o -" writes to stdout even when it
@@ -42,6 +46,9 @@ func recordingClient(cc grpc.ClientConnInterface) hushv1.RecordingServiceClient 
 func recordingListFlags(fs *flag.FlagSet) connAction {
 	req := &hushv1.ListRecordingsRequest{}
 	fs.StringVar(&req.CallId, "call-id", "", "only the recordings of this call id")
+	fs.StringVar(&req.AgentId, "agent-id", "", "only the recordings of this agent")
+	labels := labelsFlag{}
+	fs.Var(labels, "label", "only recordings whose session had this `key=value` label (repeatable: all must match)")
 	since := fs.String("since", "", "only recordings started at or after this RFC 3339 `time`")
 	until := fs.String("until", "", "only recordings started before this RFC 3339 `time`")
 	pageSize := fs.Int("page-size", 0, "recordings per call (0 = server default)")
@@ -50,6 +57,9 @@ func recordingListFlags(fs *flag.FlagSet) connAction {
 			return usageErrorf("--page-size must be >= 0, got %d", *pageSize)
 		}
 		req.PageSize = int32(*pageSize)
+		if len(labels) > 0 {
+			req.Labels = labels
+		}
 		var err error
 		if req.StartTime, err = rfc3339("--since", *since); err != nil {
 			return err
@@ -81,7 +91,7 @@ func recordingListFlags(fs *flag.FlagSet) connAction {
 			seen[next] = true
 			req.PageToken = next
 		}
-		return fmt.Errorf("more than %d pages; narrow the list with --call-id, --since or --until", maxPages)
+		return fmt.Errorf("more than %d pages; narrow the list with --call-id, --agent-id, --label, --since or --until", maxPages)
 	}
 }
 
@@ -283,10 +293,10 @@ func (a *app) printRecordings(r *hushv1.ListRecordingsResponse) error {
 		return a.printJSON(r, true)
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RECORDING\tCALL ID\tAGENT ID\tSTATUS\tSTARTED\tDURATION\tSIZE\tPAUSES\tMASKS")
+	fmt.Fprintln(tw, "RECORDING\tCALL ID\tAGENT ID\tSTATUS\tCONTENT\tSTARTED\tDURATION\tSIZE\tPAUSES\tMASKS")
 	for _, r := range r.GetRecordings() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n",
-			r.GetRecordingId(), dash(r.GetCallId()), dash(r.GetAgentId()), enumName(r.GetStatus()),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n",
+			r.GetRecordingId(), dash(r.GetCallId()), dash(r.GetAgentId()), enumName(r.GetStatus()), enumName(r.GetContent()),
 			stamp(r.GetStartTime()), dur(r.GetDuration()), r.GetSizeBytes(), len(r.GetPauses()), len(r.GetMasks()))
 	}
 	if err := tw.Flush(); err != nil {
@@ -309,6 +319,13 @@ func (a *app) printRecording(r *hushv1.Recording) error {
 		row("agent id", "%s", r.GetAgentId())
 	}
 	row("status", "%s", enumName(r.GetStatus()))
+	if r.GetFailure() != "" {
+		row("failure", "%s", r.GetFailure())
+	}
+	row("content", "%s", enumName(r.GetContent()))
+	if n, m := r.GetCustomerUndecodablePackets(), r.GetAgentUndecodablePackets(); n+m > 0 {
+		row("undecodable", "customer %d, agent %d packets (a codec hush cannot decode: silence in the file)", n, m)
+	}
 	row("started", "%s", stamp(r.GetStartTime()))
 	row("ended", "%s", stamp(r.GetEndTime()))
 	row("duration", "%s", dur(r.GetDuration()))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/hushmedia/hush/internal/api"
 	"github.com/hushmedia/hush/media/record"
+	"github.com/hushmedia/hush/media/record/index"
 )
 
 // hushd's own RecordingService, over a recording the record library wrote:
@@ -50,7 +52,12 @@ func TestRecordingAgainstHushd(t *testing.T) {
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
-	dial := serveOn(t, api.NewServer(api.Options{RecordingDir: dir}).GRPC)
+	idx, _, err := index.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	dial := serveOn(t, api.NewServer(api.Options{Recordings: idx}).GRPC)
 	sc, err := record.Get(dir, "rec-1")
 	if err != nil || sc.SHA256 == "" {
 		t.Fatalf("sidecar %+v: %v", sc, err)

@@ -180,7 +180,8 @@ func TestRecordingListFollowsPages(t *testing.T) {
 		{Recordings: []*hushv1.Recording{recording("r-3", nil)}},
 	}}
 	r := ctl(t, startRecordings(t, f), "recording", "list", "--call-id", "c-1", "--page-size", "2",
-		"--since", "2026-11-26T20:00:00Z", "--until=2026-11-26T23:00:00.5+01:00")
+		"--since", "2026-11-26T20:00:00Z", "--until=2026-11-26T23:00:00.5+01:00",
+		"--agent-id", "a-7", "--label", "queue=sales", "--label", "tenant=acme")
 	if r.code != exitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -188,9 +189,10 @@ func TestRecordingListFollowsPages(t *testing.T) {
 		"complete", "2026-11-26T21:00:00Z", "1m30s", "3 recording(s)")
 	since := timestamppb.New(time.Date(2026, 11, 26, 20, 0, 0, 0, time.UTC))
 	until := timestamppb.New(time.Date(2026, 11, 26, 22, 0, 0, 5e8, time.UTC))
+	labels := map[string]string{"queue": "sales", "tenant": "acme"}
 	want := []proto.Message{
-		&hushv1.ListRecordingsRequest{CallId: "c-1", PageSize: 2, StartTime: since, EndTime: until},
-		&hushv1.ListRecordingsRequest{CallId: "c-1", PageSize: 2, StartTime: since, EndTime: until, PageToken: "r-2"},
+		&hushv1.ListRecordingsRequest{CallId: "c-1", AgentId: "a-7", Labels: labels, PageSize: 2, StartTime: since, EndTime: until},
+		&hushv1.ListRecordingsRequest{CallId: "c-1", AgentId: "a-7", Labels: labels, PageSize: 2, StartTime: since, EndTime: until, PageToken: "r-2"},
 	}
 	got := f.reqs()
 	if len(got) != len(want) {

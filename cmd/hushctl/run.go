@@ -11,6 +11,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+
+	"github.com/hushmedia/hush/internal/version"
 )
 
 // Exit statuses.
@@ -55,6 +57,8 @@ func (a *app) registerGlobals(fs *flag.FlagSet) {
 }
 
 const topUsage = `Usage: hushctl [GLOBAL FLAGS] COMMAND VERB [ARGS] [FLAGS]
+       hushctl --version
+       hushctl [GLOBAL FLAGS] health [--service S]
        hushctl audit verify FILE
        hushctl token hash --subject S --role R [--agent-id A] < TOKEN
        hushctl token new
@@ -85,6 +89,7 @@ func (a *app) usage(w io.Writer) {
 			fmt.Fprintf(&b, "  %-28s %s\n", strings.TrimSpace(g.name+" "+v.name+" "+v.args), v.help)
 		}
 	}
+	fmt.Fprintf(&b, "\nHealth (no credentials needed):\n  %-28s %s\n", "health [--service S]", healthVerb.help)
 	b.WriteString("\nOffline commands:\n")
 	b.WriteString("  audit verify FILE            check an audit log's hash chain; exit 1 names the first broken line\n")
 	b.WriteString("  token hash                   read a token on stdin, print its token-file line (hash only)\n")
@@ -111,6 +116,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet("hushctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	a.registerGlobals(fs)
+	showVersion := fs.Bool("version", false, "print the version and commit hushctl was built from")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			a.usage(stdout)
@@ -120,6 +126,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	rest := fs.Args()
 	switch {
+	case *showVersion:
+		fmt.Fprintln(stdout, version.Get().String("hushctl"))
+		return exitOK
 	case len(rest) == 0:
 		a.usage(stderr)
 		return exitUsage
@@ -130,6 +139,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return a.fail(a.audit(rest[1:]))
 	case rest[0] == "token":
 		return a.fail(a.tokenCmd(rest[1:]))
+	case rest[0] == "health":
+		return a.fail(a.runVerb(ctx, "", healthVerb, rest[1:]))
 	}
 	for _, g := range groups() {
 		if g.name != rest[0] {
@@ -182,7 +193,7 @@ type verb struct {
 type connAction = func(ctx context.Context, a *app, cc grpc.ClientConnInterface, pos []string) error
 
 func (a *app) runVerb(ctx context.Context, group string, v verb, args []string) error {
-	cmd := group + " " + v.name
+	cmd := strings.TrimSpace(group + " " + v.name)
 	fs := flag.NewFlagSet("hushctl "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	a.registerGlobals(fs)

@@ -4,15 +4,18 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
-	"github.com/hushmedia/hush/internal/auth"
 	"os"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/hushmedia/hush/internal/auth"
 )
 
 // tokenEnv holds the bearer token; safer than --token, which other users
@@ -23,6 +26,7 @@ const tokenEnv = "HUSHCTL_TOKEN"
 type security struct {
 	tls        bool
 	ca         string
+	crl        string
 	cert, key  string
 	serverName string
 	token      string
@@ -31,6 +35,7 @@ type security struct {
 func (s *security) register(fs *flag.FlagSet) {
 	fs.BoolVar(&s.tls, "tls", s.tls, "connect with TLS (implied by --ca and --cert)")
 	fs.StringVar(&s.ca, "ca", s.ca, "PEM `FILE` of CAs that sign hushd's certificate (default: system roots)")
+	fs.StringVar(&s.crl, "crl", s.crl, "certificate revocation lists `FILE` (PEM or DER, signed by a --ca CA): refuse a revoked hushd certificate")
 	fs.StringVar(&s.cert, "cert", s.cert, "PEM client certificate `FILE` for mTLS (with --key)")
 	fs.StringVar(&s.key, "key", s.key, "PEM client key `FILE` for mTLS")
 	fs.StringVar(&s.serverName, "server-name", s.serverName, "name to verify in hushd's certificate (default: the --addr host)")
@@ -41,6 +46,9 @@ func (s *security) register(fs *flag.FlagSet) {
 func (s *security) dialOptions(addr string) ([]grpc.DialOption, error) {
 	if (s.cert == "") != (s.key == "") {
 		return nil, usageErrorf("--cert and --key go together")
+	}
+	if s.crl != "" && s.ca == "" {
+		return nil, usageErrorf("--crl needs --ca (the CRLs must be signed by a CA it names)")
 	}
 	useTLS := s.tls || s.ca != "" || s.cert != ""
 	token := strings.TrimSpace(s.token)
@@ -61,6 +69,11 @@ func (s *security) dialOptions(addr string) ([]grpc.DialOption, error) {
 			if !c.RootCAs.AppendCertsFromPEM(pem) {
 				return nil, fmt.Errorf("--ca %s: no PEM certificate", s.ca)
 			}
+			if s.crl != "" {
+				if err := s.checkRevocation(c, pem); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if s.cert != "" {
 			pair, err := tls.LoadX509KeyPair(s.cert, s.key)
@@ -75,6 +88,29 @@ func (s *security) dialOptions(addr string) ([]grpc.DialOption, error) {
 		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: token, secure: useTLS}))
 	}
 	return opts, nil
+}
+
+// checkRevocation makes the handshake refuse a hushd certificate that the CRLs of --crl
+// revoke, with the same judge hushd applies to client certificates.
+func (s *security) checkRevocation(c *tls.Config, caPEM []byte) error {
+	crl, err := os.ReadFile(s.crl)
+	if err != nil {
+		return fmt.Errorf("--crl: %w", err)
+	}
+	trust, err := auth.LoadTrust(caPEM, crl)
+	if err != nil {
+		return fmt.Errorf("--crl %s: %w", s.crl, err)
+	}
+	c.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.VerifiedChains) == 0 {
+			return errors.New("hushd's certificate was not verified")
+		}
+		if err := trust.Check(cs.VerifiedChains[0], time.Now()); err != nil {
+			return fmt.Errorf("hushd's certificate: %w", err)
+		}
+		return nil
+	}
+	return nil
 }
 
 // bearer sends "authorization: Bearer TOKEN" (RFC 6750 s2.1) on each call.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hushmedia/hush/internal/audit"
 	"github.com/hushmedia/hush/internal/auth"
+	"github.com/hushmedia/hush/internal/auth/authtest"
 	"github.com/hushmedia/hush/internal/config"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -88,7 +89,7 @@ func startSecure(t *testing.T, mode string) (addr string, p pki, f *fakeServer) 
 		t.Fatal(err)
 	}
 	tokens := auth.NewTokenStore([]auth.TokenEntry{{SHA256: auth.HashToken(platformToken), Subject: "sbc-1", Role: auth.RolePlatform}})
-	az, err := auth.NewAuthorizer(auth.Options{Mode: mode, Tokens: tokens,
+	az, err := auth.NewAuthorizer(auth.Options{Mode: mode, Tokens: tokens, Certs: st,
 		Owner: ownerFunc(func(string) (string, bool) { return "", false })})
 	if err != nil {
 		t.Fatal(err)
@@ -277,5 +278,59 @@ func TestTokenNew(t *testing.T) {
 	}
 	if r := runCtl(t, "", nil, "token"); r.code != exitUsage {
 		t.Errorf("token without verb: exit %d", r.code)
+	}
+}
+
+// --crl: hushctl refuses a hushd certificate revoked by a CRL its --ca signed, and
+// accepts it when the CRL does not list it.
+func TestServerCRL(t *testing.T) {
+	dir := t.TempDir()
+	ca := authtest.NewCA(t, "hush CA")
+	srv := ca.Issue(t, authtest.LeafOpts{CN: "hushd", Server: true})
+	st, err := auth.NewServerTLS(config.TLS{CertFile: authtest.WriteFile(t, dir, "s.crt", srv.CertPEM),
+		KeyFile: authtest.WriteFile(t, dir, "s.key", srv.KeyPEM)}, config.AuthToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := auth.NewTokenStore([]auth.TokenEntry{{SHA256: auth.HashToken(platformToken), Subject: "sbc-1", Role: auth.RolePlatform}})
+	az, err := auth.NewAuthorizer(auth.Options{Mode: config.AuthToken, Tokens: tokens,
+		Owner: ownerFunc(func(string) (string, bool) { return "", false })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer(grpc.Creds(credentials.NewTLS(st.GRPC())), grpc.UnaryInterceptor(az.Unary()))
+	hushv1.RegisterSessionServiceServer(g, &fakeServer{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	caFile := authtest.WriteFile(t, dir, "ca.crt", ca.PEM)
+	env := map[string]string{tokenEnv: platformToken}
+	get := func(crl []byte) result {
+		return runCtl(t, "", env, "--addr", lis.Addr().String(), "--ca", caFile,
+			"--crl", authtest.WriteFile(t, dir, "hush.crl", crl), "session", "get", "s-1")
+	}
+	if r := get(ca.CRL(t, time.Time{})); r.code != exitOK {
+		t.Fatalf("CRL not listing hushd's certificate: exit %d: %s", r.code, r.stderr)
+	}
+	r := get(ca.CRL(t, time.Time{}, srv.Cert))
+	if r.code != exitFail {
+		t.Fatalf("revoked hushd certificate: exit %d", r.code)
+	}
+	contains(t, "stderr", r.stderr, "revoked")
+	if r := get(authtest.NewCA(t, "other").CRL(t, time.Time{})); r.code != exitFail || !strings.Contains(r.stderr, "not signed") {
+		t.Fatalf("CRL of another CA: exit %d: %s", r.code, r.stderr)
+	}
+	if r := runCtl(t, "", env, "--addr", lis.Addr().String(), "--crl", "x.crl", "session", "get", "s-1"); r.code != exitUsage {
+		t.Fatalf("--crl without --ca: exit %d", r.code)
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	r := runCtl(t, "", nil, "--version")
+	if r.code != exitOK || !strings.HasPrefix(r.stdout, "hushctl ") || !strings.Contains(r.stdout, " go1.") {
+		t.Fatalf("--version: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }

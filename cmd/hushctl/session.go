@@ -56,13 +56,16 @@ func createFlags(fs *flag.FlagSet) action {
 	req := &hushv1.CreateSessionRequest{Customer: &hushv1.Leg{}, Agent: &hushv1.Leg{}}
 	fs.StringVar(&req.CallId, "call-id", "", "the platform's call id (e.g. SIP Call-ID)")
 	fs.StringVar(&req.AgentId, "agent-id", "", "the agent the session is bound to")
-	fs.StringVar(&req.RequestId, "request-id", "", "idempotency key: repeating it returns the first result")
-	fs.StringVar(&req.Customer.RemoteAddr, "customer-remote", "", "customer's RTP `host:port` (empty = latch on first packet)")
-	fs.StringVar(&req.Agent.RemoteAddr, "agent-remote", "", "agent's RTP `host:port` (empty = latch on first packet)")
+	fs.StringVar(&req.RequestId, "request-id", "", "idempotency key (derive it from the call): a repeat returns the same session; reusing it for another request is refused")
+	fs.StringVar(&req.Customer.RemoteAddr, "customer-remote", "", "customer's RTP `host:port` (empty = latch from its packets)")
+	fs.StringVar(&req.Agent.RemoteAddr, "agent-remote", "", "agent's RTP `host:port` (empty = latch from its packets)")
+	fs.StringVar(&req.Customer.ExpectedIp, "customer-expected-ip", "", "latch the customer only to media from this `ip` (any port)")
+	fs.StringVar(&req.Agent.ExpectedIp, "agent-expected-ip", "", "latch the agent only to media from this `ip` (any port)")
 	mux := fs.Bool("rtcp-mux", false, "RTP and RTCP on one port on both legs (RFC 5761)")
 	tePT := fs.Uint("telephone-event-pt", 0, "RFC 4733 telephone-event payload type on both legs, 96-127 (0 = none)")
 	labels := labelsFlag{}
 	fs.Var(labels, "label", "`key=value` label copied to events and recordings (repeatable)")
+	quiet := fs.Bool("quiet", false, "print only the session id (for scripts: sid=$(hushctl session create --quiet ...))")
 	return func(ctx context.Context, a *app, c hushv1.SessionServiceClient, _ []string) error {
 		if *tePT > 127 {
 			return usageErrorf("--telephone-event-pt must be at most 127, got %d", *tePT)
@@ -73,6 +76,16 @@ func createFlags(fs *flag.FlagSet) action {
 		}
 		if len(labels) > 0 {
 			req.Labels = labels
+		}
+		if *quiet {
+			ctx, cancel := a.callCtx(ctx)
+			defer cancel()
+			s, err := c.CreateSession(ctx, req)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(a.stdout, s.GetSessionId())
+			return err
 		}
 		return a.unary(ctx, func(ctx context.Context) (*hushv1.Session, error) { return c.CreateSession(ctx, req) })
 	}

@@ -9,9 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -84,41 +82,10 @@ func needDebianTool(t *testing.T, name, pkg string) string {
 	return dtmftest.Tool(t, name, pkg)
 }
 
-const asteriskPrompts = "/usr/share/asterisk/sounds/en/*.wav"
-
-// speech returns n samples of the Asterisk English prompts (Debian package
-// asterisk-core-sounds-en-wav, 8 kHz 16-bit mono), starting skip samples in.
-func promptSpeech(t *testing.T, n, skip int) []float64 {
-	t.Helper()
-	files, _ := filepath.Glob(asteriskPrompts)
-	if len(files) == 0 {
-		requireFile(t, asteriskPrompts, "asterisk-core-sounds-en-wav")
-	}
-	sort.Strings(files)
-	out := make([]float64, 0, n)
-	for _, f := range files {
-		if len(out) >= n {
-			break
-		}
-		chans, err := readPCMWAV(f)
-		if err != nil || len(chans) != 1 {
-			continue
-		}
-		pcm := chans[0]
-		if skip >= len(pcm) {
-			skip -= len(pcm)
-			continue
-		}
-		for _, v := range pcm[skip:] {
-			out = append(out, float64(v))
-		}
-		skip = 0
-	}
-	if len(out) < n {
-		t.Fatalf("only %d samples of speech in %s", len(out), asteriskPrompts)
-	}
-	return out[:n]
-}
+// promptSpeech returns n samples of the speech corpus (media/corpus: the Asterisk English
+// prompts end to end), starting skip samples in; it skips the test (fails it in CI) when
+// the corpus is not installed.
+func promptSpeech(t *testing.T, n, skip int) []float64 { return dtmftest.Speech(t, n, skip) }
 
 // readPCMWAV reads a 16-bit PCM WAV file, one slice per channel.
 func readPCMWAV(path string) ([][]int16, error) { return dtmftest.ReadWAV(path) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -132,8 +133,8 @@ func events(w *watcher) []*hushv1.SessionEvent {
 }
 
 // checkProgress checks what an agent sees of the capture: one '*' per digit, counting up
-// to want, a valid Luhn result at the end, capture on then off for why, and no digit in
-// any event.
+// to want, a valid Luhn result at the end of a complete capture and none before (nor for
+// a capture stopped early), capture on then off for why, and no digit in any event.
 func checkProgress(t *testing.T, name string, evs []*hushv1.SessionEvent, want int, complete bool, why string) {
 	t.Helper()
 	last, on, off := 0, false, ""
@@ -150,6 +151,9 @@ func checkProgress(t *testing.T, name string, evs []*hushv1.SessionEvent, want i
 			if p.Masked != strings.Repeat("*", int(p.Count)) || int(p.Count) != last+1 {
 				t.Errorf("%s: progress %q count %d after %d", name, p.Masked, p.Count, last)
 			}
+			if final != nil && final.Luhn != hushv1.LuhnResult_LUHN_RESULT_UNSPECIFIED {
+				t.Errorf("%s: Luhn verdict shown after %d digits", name, final.Count)
+			}
 			last, final = int(p.Count), p
 		}
 		if c := ev.GetSecureCapture(); c != nil {
@@ -162,8 +166,12 @@ func checkProgress(t *testing.T, name string, evs []*hushv1.SessionEvent, want i
 		}
 	}
 	// See TestSecureCaptureLuhnWithCollector.
-	if final == nil || last != want || final.Masked != strings.Repeat("*", want) || final.Luhn != hushv1.LuhnResult_LUHN_RESULT_VALID {
-		t.Errorf("%s: final progress %v, want %d '*' and a valid Luhn check", name, final, want)
+	luhn := hushv1.LuhnResult_LUHN_RESULT_UNSPECIFIED
+	if complete {
+		luhn = hushv1.LuhnResult_LUHN_RESULT_VALID
+	}
+	if final == nil || last != want || final.Masked != strings.Repeat("*", want) || final.Luhn != luhn {
+		t.Errorf("%s: final progress %v, want %d '*' and Luhn %v", name, final, want, luhn)
 	} else if final.Complete != complete {
 		t.Errorf("%s: progress complete=%v, want %v", name, final.Complete, complete)
 	}
@@ -172,14 +180,14 @@ func checkProgress(t *testing.T, name string, evs []*hushv1.SessionEvent, want i
 	}
 }
 
-// TestSecureCaptureEndToEnd: two sessions with default policy (masking off) on one hushd
+// TestSecureCaptureEndToEnd: two sessions with masking off by policy on one hushd
 // with recording on. Secure capture starts over gRPC; a payment client collects; the
 // customer keys a test card number: in-band in one session (60-80 ms tones, 60 ms gaps,
 // -10 dBm0; max_digits 16 ends the capture), as RFC 4733 events in the other (stopped by
 // StopSecureCapture). The payment client gets the digits once, in order, then complete;
 // the agent hears no digit (multimon-ng); the watch stream shows only '*'s; a second
-// collector is refused; after the capture the customer's audio is forwarded untouched
-// again. Then no trace of the card is in hushd's log, events, metrics, audit log or
+// collector is refused; after the capture a key the customer presses is still masked.
+// Then no trace of the card is in hushd's log, events, metrics, audit log or
 // recordings (which multimon-ng also finds no digit in).
 func TestSecureCaptureEndToEnd(t *testing.T) {
 	t.Parallel()
@@ -243,15 +251,17 @@ func TestSecureCaptureEndToEnd(t *testing.T) {
 		leg := func(e *endpoint) *hushv1.Leg {
 			return &hushv1.Leg{RemoteAddr: e.addr().String(), TelephoneEventPt: tePT}
 		}
+		// Policy off toward the agent: capture alone must mask.
 		s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{
 			CallId: "pay-" + c.name, AgentId: "agent-7", Customer: leg(c.cust), Agent: leg(c.agent),
+			Policy: &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.s = s
-		if m := s.GetPolicy().GetCustomerToAgent().GetMode(); m != hushv1.MaskMode_MASK_MODE_OFF && m != hushv1.MaskMode_MASK_MODE_UNSPECIFIED {
-			t.Fatalf("default policy masks the agent's ear: %v", m)
+		if m := s.GetPolicy().GetCustomerToAgent().GetMode(); m != hushv1.MaskMode_MASK_MODE_OFF {
+			t.Fatalf("policy toward the agent is %v, want off as asked", m)
 		}
 		watchers[c] = d.watch(s.SessionId)
 		// Subscribed once the snapshot came: every later change is an event.
@@ -344,10 +354,9 @@ func TestSecureCaptureEndToEnd(t *testing.T) {
 		}
 	}
 
-	// Right after StopSecureCapture (here: max digits) the agent's ear stays masked for a
-	// hold (internal/session captureUnmaskHold): the last key may still be sounding. A key
-	// pressed within the hold does not reach the agent, and the stream still arrives
-	// packet for packet. (The return to the policy after the hold is a session unit test.)
+	// After StopSecureCapture the agent's ear stays masked for the rest of the session
+	// (see TestCaptureAbandonedMidEntry): a key pressed right after does not reach the
+	// agent, and the stream still arrives packet for packet.
 	st := events4733.fromCust
 	st.ticks, st.audio = nil, nil
 	after := speechWithBursts(make([]float64, 20*audioFrame), []keyBurst{{key: '5', at: 5 * audioFrame, dur: 100 * audioPerMs, dbm0: -10}}, r)
@@ -408,7 +417,15 @@ func TestSecureCaptureEndToEnd(t *testing.T) {
 		t.Fatalf("audit log: %v", err)
 	}
 	leaks("the audit log", string(audit))
-	recs, _ := filepath.Glob(filepath.Join(recDir, "*"))
+	var recs []string // every file hushd wrote for recordings: WAVs, sidecars, the index
+	if err := filepath.WalkDir(recDir, func(path string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			recs = append(recs, path)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	wavs := 0
 	for _, f := range recs {
 		b, err := os.ReadFile(f)
@@ -492,7 +509,14 @@ func TestSecureCaptureLuhnWithCollector(t *testing.T) {
 	if got+rest != testCard || !done {
 		t.Fatalf("payment client got %d digits, complete=%v", len(got+rest), done)
 	}
-	ev := w.until(func(e *hushv1.SessionEvent) bool { return e.GetDigits().GetCount() == 16 })
+	// The verdict comes once, with the last digit; no prefix gets one (a few bits of the
+	// card number each).
+	ev := w.until(func(e *hushv1.SessionEvent) bool {
+		if p := e.GetDigits(); p != nil && p.Count < 16 && p.Luhn != hushv1.LuhnResult_LUHN_RESULT_UNSPECIFIED {
+			t.Errorf("Luhn verdict %v shown after %d digits", p.Luhn, p.Count)
+		}
+		return e.GetDigits().GetCount() == 16
+	})
 	if l := ev.GetDigits().Luhn; l != hushv1.LuhnResult_LUHN_RESULT_VALID {
 		t.Errorf("Luhn check of a valid card number keyed while a payment client collects: %v, want VALID", l)
 	}
@@ -565,4 +589,89 @@ func TestCardLeaks(t *testing.T) {
 			t.Errorf("cardLeaks(%q, %d) = %q, want %d hits", c.text, c.n, got, c.want)
 		}
 	}
+}
+
+// TestCaptureAbandonedMidEntry is the reported attack: with masking off toward the agent,
+// the agent stops secure capture 1.2 s into the customer's keying (after the 4th digit)
+// and listens to the rest of the card number. The customer keys all 16 digits in-band
+// (100 ms tones, 200 ms apart, -10 dBm0). multimon-ng finds the card in what the customer
+// sent and no digit in what the agent received; the payment client got the digits keyed
+// before the stop and then the end of the stream; the watch stream shows the abandoned
+// capture (reason, who, how many digits, never a digit), and
+// hush_secure_capture_abandoned_total{reason="request"} counts it.
+func TestCaptureAbandonedMidEntry(t *testing.T) {
+	t.Parallel()
+	needDebianTool(t, "multimon-ng", "multimon-ng")
+	d := startDaemon(t)
+	r := rand.New(rand.NewPCG(161, 1))
+	var bursts []keyBurst
+	at := 300 * audioPerMs
+	for i := range testCard {
+		bursts = append(bursts, keyBurst{key: testCard[i], at: at + (i*29)%audioFrame, dur: 100 * audioPerMs, dbm0: -10})
+		at += 300 * audioPerMs
+	}
+	n := (at + 400*audioPerMs) / audioFrame * audioFrame
+	hiss := make([]float64, n)
+	for i := range hiss {
+		hiss[i] = 30 * r.NormFloat64()
+	}
+	c := &maskCall{name: "abandon", n: n, cust: newEndpoint(t, "udp4", "127.0.0.1:0"), agent: newEndpoint(t, "udp4", "127.0.0.1:0"),
+		fromCust: packetizeG711(audioPCMU, 0xab41d0, 300, 4000, speechWithBursts(hiss, bursts, r))}
+	s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{CallId: "abandon", AgentId: "agent-7",
+		Customer: &hushv1.Leg{RemoteAddr: c.cust.addr().String()}, Agent: &hushv1.Leg{RemoteAddr: c.agent.addr().String()},
+		Policy: &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.s = s
+	w := d.watch(s.SessionId)
+	if _, err := d.session.StartSecureCapture(d.ctx(), &hushv1.StartSecureCaptureRequest{SessionId: s.SessionId, RequestId: "cap", MaxDigits: 16}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(n/audioFrame)*audioPtime+3*wait)
+	defer cancel()
+	col := collect(ctx, t, hushv1.NewPaymentServiceClient(d.conn), s.SessionId, "collect")
+	played := make(chan struct{})
+	go func() { playCalls([]*maskCall{c}); close(played) }()
+
+	got, done := col.digitsUntil(t, 4)
+	stopped, err := d.session.StopSecureCapture(d.ctx(), &hushv1.StopSecureCaptureRequest{SessionId: s.SessionId, RequestId: "stop-mid"})
+	if err != nil || done {
+		t.Fatalf("stop: %v (complete before the stop: %v)", err, done)
+	}
+	count := int(stopped.GetDigitProgress().GetCount())
+	rest, done := col.digitsUntil(t, 16)
+	if got += rest; !done || got != testCard[:count] || count < 4 || count >= 16 {
+		t.Errorf("payment client got %d digits (complete=%v), want the %d keyed before the stop", len(got), done, count)
+	}
+	<-played
+	for _, err := range c.errs {
+		t.Fatal(err)
+	}
+	sameRTPStream(t, "agent", c.atAgent, c.fromCust.audio)
+	dir := t.TempDir()
+	if in := multimonDigits(t, dir, "customer", decodeByTimestamp(c.fromCust.audio, c.fromCust.ts0, n)); in != testCard {
+		t.Fatalf("multimon-ng finds %d digits in what the customer sent, want the card's 16", len(in))
+	}
+	heard := multimonDigits(t, dir, "agent", decodeByTimestamp(datagrams(c.atAgent), c.fromCust.ts0, n))
+	if heard != "" {
+		t.Errorf("the agent stopped capture after %d digits and heard %d more of the card number", count, len(heard))
+	}
+
+	ev := w.until(func(e *hushv1.SessionEvent) bool { return e.GetCaptureAbandoned() != nil })
+	if a := ev.GetCaptureAbandoned(); a.Reason != "request" || int(a.Count) != count || ev.RequestId != "stop-mid" || ev.Actor == "" {
+		t.Errorf("abandoned event %v (actor %q, request %q), want reason request, %d digits", a, ev.Actor, ev.RequestId, count)
+	}
+	js, _ := protojson.Marshal(ev)
+	if hits := cardLeaks(string(js), 4); len(hits) > 0 {
+		t.Errorf("the abandoned event shows card digits %q", hits)
+	}
+	if v := d.metric(`hush_secure_capture_abandoned_total{reason="request"}`); v != 1 {
+		t.Errorf("hush_secure_capture_abandoned_total{reason=\"request\"} = %v, want 1", v)
+	}
+	if v := d.metric(`hush_secure_capture_abandoned_total{reason="inter_digit_timeout"}`); v != 0 {
+		t.Errorf("hush_secure_capture_abandoned_total{reason=\"inter_digit_timeout\"} = %v, want 0 (exported before any)", v)
+	}
+	t.Logf("stopped after %d digits; the rest keyed over %v; multimon-ng hears %d digits at the agent",
+		count, time.Duration(16-count)*300*time.Millisecond, len(heard))
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 	"google.golang.org/grpc/codes"
@@ -13,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/hushmedia/hush/media/relay"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -76,10 +79,13 @@ func TestForwardBothWaysByteExact(t *testing.T) {
 	d := startDaemon(t)
 	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
 	agent := newEndpoint(t, "udp4", "127.0.0.1:0")
-	// The customer's address is given; the agent's is latched from its first packet.
+	// The customer's address is given; the agent's is latched from its packets. Unmasked
+	// both ways (masking toward the agent is on by default): this is about forwarding.
+	off := &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}
 	s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{
 		CallId: "call-forward", RequestId: "req-1", AgentId: "agent-1",
 		Customer: &hushv1.Leg{RemoteAddr: cust.addr().String()},
+		Policy:   &hushv1.Policy{CustomerToAgent: off},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +97,11 @@ func TestForwardBothWaysByteExact(t *testing.T) {
 
 	custIn, agentIn := s.Customer.LocalAddr, s.Agent.LocalAddr
 	fromAgent, fromCust := newStream(1), newStream(2)
+	// The agent's first packets are its latching probation (strict source: they wait); the
+	// next one latches it and is forwarded.
+	for range relay.LatchProbation - 1 {
+		agent.send(agentIn, fromAgent.next(t))
+	}
 	const n = 200
 	for i := 0; i < n; i++ {
 		pkt := fromAgent.next(t)
@@ -322,6 +333,8 @@ func TestReinviteMovesMedia(t *testing.T) {
 	}
 }
 
+// TestIdleTimeoutEndsSession: once media has flowed, a session whose media stops ends after
+// its idle timeout.
 func TestIdleTimeoutEndsSession(t *testing.T) {
 	d := startDaemon(t)
 	s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{
@@ -332,6 +345,13 @@ func TestIdleTimeoutEndsSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := d.watch(s.SessionId)
+	// Three packets: a leg latches (and its media counts as started) only after a
+	// consistent run, so one stray packet cannot turn the setup timeout into the idle one.
+	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
+	st := newStream(7)
+	for range 3 {
+		cust.send(s.Customer.LocalAddr, st.next(t))
+	}
 	ev := w.until(func(e *hushv1.SessionEvent) bool { return e.GetEnded() != nil })
 	if ev.GetEnded().Reason != hushv1.EndReason_END_REASON_IDLE_TIMEOUT {
 		t.Fatalf("ended with %v", ev.GetEnded().Reason)
@@ -341,5 +361,31 @@ func TestIdleTimeoutEndsSession(t *testing.T) {
 	}
 	if v := d.metric(`hush_sessions_ended_total{reason="idle_timeout"}`); v != 1 {
 		t.Fatalf("idle metric %v", v)
+	}
+}
+
+// TestSetupTimeoutWaitsForMedia: a session whose media never started outlives its idle
+// timeout (a call may still be ringing) and ends at media.setup_timeout, counted from its
+// creation; a session the README walkthrough creates no longer vanishes before hang-up.
+func TestSetupTimeoutWaitsForMedia(t *testing.T) {
+	const idle, setup = 200 * time.Millisecond, 1500 * time.Millisecond
+	d := startDaemon(t, "--media-setup-timeout", setup.String())
+	start := time.Now()
+	s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{
+		CallId: "call-ringing", Policy: &hushv1.Policy{IdleTimeout: durationpb.New(idle)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := d.watch(s.SessionId)
+	ev := w.until(func(e *hushv1.SessionEvent) bool { return e.GetEnded() != nil })
+	if took := time.Since(start); took < setup {
+		t.Fatalf("a session without media ended after %v, before media.setup_timeout %v (idle timeout %v)", took, setup, idle)
+	}
+	if ev.GetEnded().Reason != hushv1.EndReason_END_REASON_IDLE_TIMEOUT {
+		t.Fatalf("ended with %v", ev.GetEnded().Reason)
+	}
+	if !strings.Contains(d.log.String(), "no media since it was created") {
+		t.Fatalf("the log does not say why the session ended:\n%s", d.log)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/hushmedia/hush/media/relay/relaytest"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -56,23 +57,13 @@ type daemon struct {
 	admin   hushv1.AdminServiceClient
 }
 
-var portBase = struct {
-	sync.Mutex
-	next int
-}{next: 42000}
-
-// mediaRange hands each daemon its own port range so parallel tests do not compete.
-func mediaRange(n int) (int, int) {
-	portBase.Lock()
-	defer portBase.Unlock()
-	lo := portBase.next
-	portBase.next += n
-	return lo, lo + n - 1
-}
+// mediaRange leases each daemon n media ports of its own for the test's life, so parallel
+// tests, packages and checkouts on one host never compete for them (relaytest.Ports).
+func mediaRange(t testing.TB, n int) (int, int) { return relaytest.Ports(t, n) }
 
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
-	lo, hi := mediaRange(40)
+	lo, hi := mediaRange(t, 40)
 	base := []string{
 		"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", strconv.Itoa(lo), "--media-port-max", strconv.Itoa(hi),
@@ -86,7 +77,7 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	d.cancel = cancel
 	readyc := make(chan ready, 1)
 	go func() {
-		d.done <- run(ctx, append(base, args...), func(string) (string, bool) { return "", false }, io.Discard, d.log, readyc)
+		d.done <- run(ctx, append(base, args...), nil, io.Discard, d.log, readyc)
 	}()
 	select {
 	case d.ready = <-readyc:

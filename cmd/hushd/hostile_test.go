@@ -82,6 +82,9 @@ func TestHostileTrafficDoesNotDisturbRealStream(t *testing.T) {
 		CallId:   "call-hostile",
 		Customer: &hushv1.Leg{RemoteAddr: cust.addr().String()},
 		Agent:    &hushv1.Leg{RemoteAddr: agent.addr().String()},
+		// Unmasked: this is about forwarding (a masked direction holds each lockstep packet
+		// for the look-ahead).
+		Policy: &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/hushmedia/hush/media/pcap"
+	"github.com/hushmedia/hush/media/relay"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -136,7 +137,7 @@ func TestListPages(t *testing.T) {
 
 func TestPortExhaustion(t *testing.T) {
 	// 8 ports: two sessions without rtcp-mux (4 ports each).
-	lo, _ := mediaRange(8)
+	lo, _ := mediaRange(t, 8)
 	d := startDaemon(t, "--media-port-min", itoa(lo), "--media-port-max", itoa(lo+7))
 	var ids []string
 	for i := 0; i < 2; i++ {
@@ -234,9 +235,12 @@ func TestIPv6(t *testing.T) {
 		t.Fatalf("local addr %q", s.Customer.LocalAddr)
 	}
 	st := newStream(6)
+	for range relay.LatchProbation - 1 { // the agent's latching probation
+		agent.send(s.Agent.LocalAddr, st.next(t))
+	}
 	for i := 0; i < 20; i++ {
 		pkt := st.next(t)
-		agent.send(s.Agent.LocalAddr, pkt) // latches the agent
+		agent.send(s.Agent.LocalAddr, pkt) // the first latches the agent
 		if got, _ := cust.recv(); !bytes.Equal(got, pkt) {
 			t.Fatal("agent->customer over IPv6")
 		}
@@ -281,6 +285,9 @@ func TestPcapReplay(t *testing.T) {
 		CallId:   "call-pcap",
 		Customer: &hushv1.Leg{RemoteAddr: cust.addr().String(), Codecs: map[uint32]string{8: "PCMA"}},
 		Agent:    &hushv1.Leg{RemoteAddr: agent.addr().String(), Codecs: map[uint32]string{8: "PCMA"}},
+		// Unmasked: this is about forwarding (a masked direction holds each lockstep packet
+		// for the look-ahead).
+		Policy: &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 // Command hushd is the hush media service: it relays calls' RTP between their customer and
 // agent legs and is driven over gRPC. With no arguments it runs on an embedded default
-// configuration (loopback only); see `hushd --help` and `hushd --print-default-config`.
+// configuration (loopback only); see `hushd --help`, `hushd --print-default-config` and
+// `hushd --version`.
 package main
 
 import (
@@ -16,7 +17,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, nil)
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr, nil)
 	switch {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):

@@ -530,7 +530,8 @@ func TestMaskingFailsClosed(t *testing.T) {
 		return s
 	}
 	masked := mk("failclosed-policy", &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_SILENCE}})
-	capturing := mk("failclosed-capture", nil)
+	// Policy off: capture alone masks this one.
+	capturing := mk("failclosed-capture", &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}})
 	if _, err := d.session.StartSecureCapture(d.ctx(), &hushv1.StartSecureCaptureRequest{SessionId: capturing.SessionId, RequestId: "cap-1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -575,5 +576,88 @@ func TestMaskingFailsClosed(t *testing.T) {
 	}
 	if agent.pending() {
 		t.Fatal("the agent got more than the audio")
+	}
+}
+
+// TestMaskingOnByDefault: on a hushd nobody configured, a session created without a policy
+// masks what the agent hears (tone, delayed by the 60 ms look-ahead): the customer keys a
+// card prefix in-band and multimon-ng finds it in what the customer sent and not in what
+// the agent received. The two documented ways to turn it off do turn it off (no delay,
+// every packet byte-exact, the keys audible): MASK_MODE_OFF in the session's policy, and
+// masking.customer_to_agent: off in the configuration.
+func TestMaskingOnByDefault(t *testing.T) {
+	t.Parallel()
+	needDebianTool(t, "multimon-ng", "multimon-ng")
+	d := startDaemon(t)
+	configOff := startDaemon(t, "--masking-customer-to-agent", "off")
+	const keys = "4111"
+	r := rand.New(rand.NewPCG(148, 1))
+	var bursts []keyBurst
+	at := 200 * audioPerMs
+	for i := range keys {
+		bursts = append(bursts, keyBurst{key: keys[i], at: at + i*37, dur: 100 * audioPerMs, dbm0: -10})
+		at += 250 * audioPerMs
+	}
+	n := (at + 200*audioPerMs) / audioFrame * audioFrame
+	hiss := make([]float64, n)
+	for i := range hiss {
+		hiss[i] = 30 * r.NormFloat64()
+	}
+	pcm := speechWithBursts(hiss, bursts, r)
+	var calls []*maskCall
+	for i, cf := range []struct {
+		name string
+		d    *daemon
+		pol  *hushv1.Policy
+	}{
+		{"default", d, nil},
+		{"policy-off", d, &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}}},
+		{"config-off", configOff, nil},
+	} {
+		c := &maskCall{name: cf.name, n: n, cust: newEndpoint(t, "udp4", "127.0.0.1:0"), agent: newEndpoint(t, "udp4", "127.0.0.1:0"),
+			fromCust: packetizeG711(audioPCMU, 0xdef0+uint32(i), 100, 8000, pcm)}
+		s, err := cf.d.session.CreateSession(cf.d.ctx(), &hushv1.CreateSessionRequest{CallId: "default-" + cf.name,
+			Customer: &hushv1.Leg{RemoteAddr: c.cust.addr().String()}, Agent: &hushv1.Leg{RemoteAddr: c.agent.addr().String()}, Policy: cf.pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.s = s
+		calls = append(calls, c)
+	}
+	playCalls(calls)
+	dir := t.TempDir()
+	for i, c := range calls {
+		for _, err := range c.errs {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		sameRTPStream(t, c.name, c.atAgent, c.fromCust.audio)
+		mp := c.s.GetPolicy().GetCustomerToAgent()
+		heard := multimonDigits(t, dir, c.name, decodeByTimestamp(datagrams(c.atAgent), c.fromCust.ts0, n))
+		delay := durQuantile(addedDelays(t, c.fromCust.all(), c.custSent, c.atAgent), 0.5)
+		if i == 0 {
+			if mp.GetMode() != hushv1.MaskMode_MASK_MODE_TONE || mp.GetLookAhead().AsDuration() != 60*time.Millisecond {
+				t.Errorf("default policy toward the agent: %v, want tone with a 60ms look-ahead", mp)
+			}
+			if heard != "" {
+				t.Errorf("default policy: multimon-ng finds %d of the customer's digits in what the agent heard", len(heard))
+			}
+			if delay < 50*time.Millisecond || delay > 70*time.Millisecond {
+				t.Errorf("default policy adds %v (p50), want the 60ms look-ahead", delay)
+			}
+			if got := multimonDigits(t, dir, "input", decodeByTimestamp(c.fromCust.audio, c.fromCust.ts0, n)); got != keys {
+				t.Fatalf("multimon-ng finds %q in the input, want %q", got, keys)
+			}
+			t.Logf("default: mode %v, look-ahead %v, added delay p50 %v, agent heard %d digits", mp.GetMode(), mp.GetLookAhead().AsDuration(), delay, len(heard))
+			continue
+		}
+		if mp.GetMode() != hushv1.MaskMode_MASK_MODE_OFF || heard != keys || delay >= 5*time.Millisecond {
+			t.Errorf("%s: mode %v, agent heard %q, added delay %v: want off, %q, < 5ms", c.name, mp.GetMode(), heard, delay, keys)
+		}
+		for j, a := range c.atAgent {
+			if string(a.pkt) != string(c.fromCust.audio[j]) {
+				t.Errorf("%s: packet %d not forwarded byte-exact", c.name, j)
+				break
+			}
+		}
 	}
 }

@@ -39,7 +39,7 @@ var servingLine = regexp.MustCompile(`msg="hushd serving" grpc=(\S+)`)
 // reason drain after the deadline, and the process exits 0.
 func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 	bin := buildHushd(t)
-	lo, hi := mediaRange(20)
+	lo, hi := mediaRange(t, 20)
 	cmd := exec.Command(bin, "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", itoa(lo), "--media-port-max", itoa(hi),
 		"--session-drain-timeout", "200ms", "--recording-enabled=false",

@@ -600,6 +600,29 @@ func TestRecordingDiskFull(t *testing.T) {
 	if failedAt > slots-25 {
 		t.Fatalf("the recording failed only at packet %d of %d: too late to see the call go on", failedAt, slots)
 	}
+	// QA sees it failed, with the size the file has on disk, while the call goes on (the
+	// sidecar could not be rewritten: the disk is full).
+	wavs, _ := filepath.Glob(filepath.Join(mnt, "*", "*", "*", s.RecordingId+".wav"))
+	if len(wavs) != 1 {
+		t.Fatalf("recording files %v", wavs)
+	}
+	st, err := os.Stat(wavs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := hushv1.NewRecordingServiceClient(d.conn)
+	rec, err := recs.GetRecording(d.ctx(), &hushv1.GetRecordingRequest{RecordingId: s.RecordingId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != hushv1.RecordingStatus_RECORDING_STATUS_FAILED || rec.SizeBytes != uint64(st.Size()) || rec.Failure == "" {
+		t.Errorf("GetRecording during the call: status %v, size %d (file %d bytes), failure %q; want FAILED with the file's size and why",
+			rec.Status, rec.SizeBytes, st.Size(), rec.Failure)
+	}
+	list, err := recs.ListRecordings(d.ctx(), &hushv1.ListRecordingsRequest{CallId: "disk-full"})
+	if err != nil || len(list.Recordings) != 1 || list.Recordings[0].Status != hushv1.RecordingStatus_RECORDING_STATUS_FAILED {
+		t.Errorf("ListRecordings during the call: %v, %v", list, err)
+	}
 	p.wait(t, slots)
 	for name, ch := range map[string]chan tally{"customer->agent": toAgent, "agent->customer": toCust} {
 		select {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -28,22 +29,31 @@ import (
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/internal/version"
+	"github.com/hushmedia/hush/media/pan"
 	"github.com/hushmedia/hush/media/relay"
 )
 
 // ready reports the bound listener addresses once hushd serves (tests listen on port 0).
 type ready struct {
 	GRPC, HTTP string
+	Health     string // grpc.health_listen's address; "" when off
 }
 
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
-// nil after a clean drain.
-func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer, readyc chan<- ready) error {
-	var printDefault, printReference bool
-	cfg, err := config.Load(args, env, config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
+// nil after a clean drain. environ is the environment ("NAME=value", as os.Environ).
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, readyc chan<- ready) error {
+	var printDefault, printReference, printVersion bool
+	cfg, err := config.Load(args, nil, config.WithEnviron(environ), config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
 		fs.BoolVar(&printDefault, "print-default-config", false, "print the embedded default configuration and exit")
 		fs.BoolVar(&printReference, "print-config-reference", false, "print the configuration reference (markdown) and exit")
+		fs.BoolVar(&printVersion, "version", false, "print the version and commit hushd was built from and exit")
 	}))
+	build := version.Get()
+	if printVersion && (err == nil || !errors.Is(err, flag.ErrHelp)) {
+		_, werr := fmt.Fprintln(stdout, build.String("hushd"))
+		return werr
+	}
 	if (printDefault || printReference) && (err == nil || !errors.Is(err, flag.ErrHelp)) {
 		out := config.DefaultYAML()
 		if printReference {
@@ -56,6 +66,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
 
 	// Security: refuse unsafe listeners, load TLS, tokens and the audit log.
 	warns, err := auth.CheckListenSafety(cfg)
@@ -69,11 +82,19 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if err != nil {
 		return err
 	}
+	if serverTLS != nil {
+		logTrust(log, serverTLS.Trust())
+	}
 	var tokens *auth.TokenStore
 	if cfg.Auth.Tokens() {
 		if tokens, err = auth.LoadTokens(cfg.Auth.TokenFile); err != nil {
 			return err
 		}
+	}
+	// The recordings directory must be usable before anything is created (the audit log
+	// first): a bad recording.dir stops start-up having changed nothing.
+	if err := checkRecordingDir(cfg); err != nil {
+		return err
 	}
 	var auditLog *audit.Log
 	if cfg.Audit.File != "" {
@@ -82,15 +103,18 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		}
 		defer auditLog.Close()
 		seq, head := auditLog.Head()
+		if seq == 0 {
+			head = "none" // the chain's all-zero start, which the card-number scrubber would blank
+		}
 		log.Info("audit log open", "file", cfg.Audit.File, "records", seq, "head", head)
 	} else {
 		log.Warn("audit log is off (audit.file is empty)")
 	}
-	auditor := audit.NewRecorder(auditLog, func(err error) { log.Error("audit record not written", "err", err) })
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := metrics.New(reg)
+	auditFailed := m.AuditFailures()
+	auditor := audit.NewRecorder(auditLog, func(err error) {
+		auditFailed()
+		log.Error("audit record not written", "err", err)
+	})
 
 	alloc, err := relay.NewPortAllocator(cfg.Media.BindIP(), cfg.Media.PortMin, cfg.Media.PortMax)
 	if err != nil {
@@ -102,10 +126,22 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	}
 	defer engine.Close() // deferred first, so it runs after the sessions' calls closed
 	log.Info("media engine", "engine", engine.Name())
+	m.Engine(engine.Name())
+	m.MediaPorts(alloc.Capacity(), alloc.InUse)
 	defaults, captureMask := policyDefaults(cfg)
-	recorder, recDir, err := setupRecording(cfg, log, m)
+	recorder, recIndex, err := setupRecording(ctx, cfg, log)
 	if err != nil {
 		return err
+	}
+	var recordings api.RecordingStore
+	if recIndex != nil {
+		recordings = recIndex
+		// Deferred before the sessions' end: closes after the last recording did.
+		defer func() {
+			if err := recIndex.Close(); err != nil {
+				log.Error("recordings index close", "err", err)
+			}
+		}()
 	}
 	defaults.Recording.Off = recorder == nil
 	sessions := session.NewRegistry(session.Config{
@@ -117,18 +153,26 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		CaptureTrigger: cfg.Masking.CaptureTrigger,
 		Recorder:       recorder,
 		MaxSessions:    cfg.Session.MaxSessions,
+		SetupTimeout:   cfg.Media.SetupTimeout,
 		Logger:         log,
 		Hooks: session.Hooks{
-			Created:         func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
-			Ended:           func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
-			CreateFailed:    m.CreateFailed,
-			RecordingFailed: m.RecordingFailed,
+			Created:          func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
+			Ended:            func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
+			CreateFailed:     m.CreateFailed,
+			RecordingFailed:  m.RecordingFailed,
+			CaptureAbandoned: m.CaptureAbandoned,
 		},
 	})
 	m.DigitsLost(func() float64 { return float64(sessions.DigitsLost.Load()) })
+	m.CaptureAbandonReasons(session.AbandonReasons)
+	m.RecordingStates(recordingStateNames, func() []int { c := sessions.RecordingCounts(); return c[:] })
 
-	authz, err := auth.NewAuthorizer(auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
-		OnDenied: auditor.Denied})
+	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
+		OnDenied: auditor.Denied, OnRevoked: auditor.Revoked, MaxStreamsPerClient: cfg.Auth.MaxStreamsPerClient}
+	if serverTLS != nil {
+		ao.Certs = serverTLS
+	}
+	authz, err := auth.NewAuthorizer(ao)
 	if err != nil {
 		return err
 	}
@@ -142,26 +186,47 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		Creds: creds, Limiter: auth.NewRateLimiter(cfg.Auth.RateLimit, cfg.Auth.RateBurst),
 		Authorizer: authz, Auditor: auditor, Reflection: cfg.Auth.Reflection,
 		MaxRecvMsgSize: cfg.GRPC.MaxMessageSize,
-		Registry:       sessions, Metrics: m, Logger: log,
+		Transport: api.Transport{HandshakeTimeout: cfg.GRPC.HandshakeTimeout, IdleTimeout: cfg.GRPC.IdleTimeout,
+			MaxStreams: uint32(cfg.GRPC.MaxStreamsPerConnection), MaxHeaderBytes: uint32(cfg.GRPC.MaxHeaderBytes)},
+		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
-		RecordingDir: recDir,
+		Recordings: recordings,
 	})
 	d.srv = srv
 
+	grpcLine, httpLine, err := fdLines(cfg, log)
+	if err != nil {
+		return err
+	}
+	conns := m.Connections()
 	grpcLn, err := net.Listen("tcp", cfg.GRPC.Listen)
 	if err != nil {
 		return fmt.Errorf("grpc.listen: %w", err)
 	}
+	grpcLn = limitListener(grpcLn, "grpc", cfg.GRPC.MaxConnections, cfg.GRPC.MaxConnectionsPerIP, grpcLine, conns)
 	httpLn, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		grpcLn.Close()
 		return fmt.Errorf("http.listen: %w", err)
 	}
+	httpLn = limitListener(httpLn, "http", cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP, httpLine, conns)
 	if serverTLS != nil {
 		httpLn = tls.NewListener(httpLn, serverTLS.HTTP())
 	}
-	httpSrv := &http.Server{Handler: httpMux(reg, sessions), ReadHeaderTimeout: 5 * time.Second}
+	var metricsHandler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if !cfg.HTTP.MetricsOpen {
+		metricsHandler = authz.HTTP(metricsHandler, auth.MetricsRoles...)
+	}
+	httpSrv := newHTTPServer(httpMux(metricsHandler, sessions), cfg.HTTP)
+	var healthLn net.Listener
+	if cfg.GRPC.HealthListen != "" {
+		if healthLn, err = net.Listen("tcp", cfg.GRPC.HealthListen); err != nil {
+			grpcLn.Close()
+			httpLn.Close()
+			return fmt.Errorf("grpc.health_listen: %w", err)
+		}
+	}
 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
@@ -176,13 +241,28 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 			errc <- err
 		}
 	}()
-	log.Info("hushd serving", "grpc", grpcLn.Addr().String(), "http", httpLn.Addr().String(),
-		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax))
+	rd := ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
+	var healthSrv interface{ Stop() }
+	if healthLn != nil {
+		hs := srv.HealthServer()
+		healthSrv, rd.Health = hs, healthLn.Addr().String()
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = hs.Serve(healthLn) }()
+	}
+	log.Info("hushd serving", "grpc", rd.GRPC, "http", rd.HTTP, "health", rd.Health,
+		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax),
+		"tls", tlsState(cfg), "auth", cfg.Auth.Mode, "recordings", where(recordingDir(cfg)), "audit", where(cfg.Audit.File),
+		"version", build.Short())
+	if cfg.Auth.Mode == config.AuthNone {
+		log.Warn("authentication is off (auth.mode: none): anyone who can reach " + grpcLn.Addr().String() +
+			" may call every RPC; set auth.mode before exposing hushd")
+	}
 	if readyc != nil {
-		readyc <- ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
+		readyc <- rd
 	}
 
-	// SIGHUP re-reads the token file and the TLS certificate; a bad file keeps the old one.
+	// SIGHUP re-reads the credentials (token file, certificate, client CAs, CRLs); a bad
+	// file keeps the old set. Then every open stream is judged again.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -194,20 +274,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 			case <-runCtx.Done():
 				return
 			case <-hup:
-				if tokens != nil {
-					if err := tokens.Reload(); err != nil {
-						log.Error("token reload failed; keeping the old tokens", "err", err)
-					} else {
-						log.Info("tokens reloaded", "count", tokens.Len())
-					}
-				}
-				if serverTLS != nil {
-					if err := serverTLS.Reload(); err != nil {
-						log.Error("certificate reload failed; keeping the old one", "err", err)
-					} else {
-						log.Info("certificate reloaded")
-					}
-				}
+				reloadCredentials(log, tokens, serverTLS, authz)
 			}
 		}
 	}()
@@ -223,6 +290,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	// Drain: refuse new sessions, let active ones run up to the deadline, then end them.
 	d.drainNow(cfg.Session.DrainTimeout)
 	srv.Shutdown()
+	if healthSrv != nil {
+		healthSrv.Stop() // readiness probes have seen SessionService NOT_SERVING since the drain began
+	}
 	stopGRPC(srv, 5*time.Second)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = httpSrv.Shutdown(shutCtx)
@@ -232,6 +302,10 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	log.Info("hushd stopped")
 	return serveErr
 }
+
+// recordingStateNames label hush_sessions_recording, in session.RecordingState order.
+var recordingStateNames = []string{session.RecordingStopped.String(), session.RecordingActive.String(),
+	session.RecordingPaused.String(), session.RecordingFailed.String()}
 
 // stopGRPC stops gracefully (watch streams have ended with their sessions), forcing after
 // a bound so a stuck client cannot hold the exit.
@@ -249,16 +323,88 @@ func stopGRPC(srv *api.Server, bound time.Duration) {
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	opts := &slog.HandlerOptions{Level: c.SlogLevel(), ReplaceAttr: logAttr}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func httpMux(reg *prometheus.Registry, sessions *session.Registry) *http.ServeMux {
+// scrubAttr removes card-like numbers (pan.Scrub) from every text hushd logs: the message
+// and string, error and Stringer values, where ids and reasons a caller supplied end up.
+func scrubAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.SourceKey) {
+		return a
+	}
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); pan.Contains(s) {
+			a.Value = slog.StringValue(pan.Scrub(s))
+		}
+	case slog.KindAny:
+		var s string
+		switch v := a.Value.Any().(type) {
+		case error:
+			s = v.Error()
+		case fmt.Stringer:
+			s = v.String()
+		default:
+			return a
+		}
+		if pan.Contains(s) {
+			a.Value = slog.StringValue(pan.Scrub(s))
+		}
+	}
+	return a
+}
+
+// logAttr applies both: durations as text, card-like numbers scrubbed.
+func logAttr(groups []string, a slog.Attr) slog.Attr {
+	return scrubAttr(groups, durationText(groups, a))
+}
+
+// durationText writes durations as Go duration strings ("1.5s") in every format; slog's
+// JSON handler would write nanoseconds, which no reader of a log expects.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
+// tlsState names the transport security of the listeners for the start-up line.
+func tlsState(cfg *config.Config) string {
+	switch {
+	case cfg.TLS.CertFile == "":
+		return "off"
+	case cfg.TLS.ClientCAFile != "":
+		return "mtls"
+	}
+	return "on"
+}
+
+// recordingDir is where recordings go, or "" when recording is off.
+func recordingDir(cfg *config.Config) string {
+	if !cfg.Recording.Enabled {
+		return ""
+	}
+	return cfg.Recording.Dir
+}
+
+// where is a file or directory as an absolute path for the start-up line, or "off".
+func where(path string) string {
+	if path == "" {
+		return "off"
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
+func httpMux(metrics http.Handler, sessions *session.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if sessions.Draining() {
@@ -273,38 +419,48 @@ func httpMux(reg *prometheus.Registry, sessions *session.Registry) *http.ServeMu
 
 // drainer runs one drain at a time, from SIGTERM or the Admin API.
 type drainer struct {
-	reg  *session.Registry
-	srv  *api.Server
-	log  *slog.Logger
-	done chan struct{}
-	mu   sync.Mutex
+	reg      *session.Registry
+	srv      *api.Server
+	log      *slog.Logger
+	done     chan struct{}
+	deadline time.Duration // of the drain running
+	mu       sync.Mutex
 }
 
-// Drain starts a drain in the background (Admin API) and returns the active count.
-func (d *drainer) Drain(deadline time.Duration) int {
-	n := d.reg.StartDrain()
-	d.start(deadline)
-	return n
+// Drain starts a drain in the background (Admin API) and returns the sessions active when
+// draining began. Repeating it returns the same; asking for another deadline while a
+// drain runs is refused, since it would not be honoured.
+func (d *drainer) Drain(deadline time.Duration) (int, error) {
+	if _, err := d.start(deadline); err != nil {
+		return 0, err
+	}
+	return d.reg.StartDrain(), nil
 }
 
-func (d *drainer) start(deadline time.Duration) chan struct{} {
+func (d *drainer) start(deadline time.Duration) (chan struct{}, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.done == nil {
-		d.done = make(chan struct{})
-		d.srv.SetServing(false)
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), deadline)
-			defer cancel()
-			n := d.reg.Drain(ctx)
-			d.log.Info("drain finished", "sessions_at_start", n)
-			close(d.done)
-		}()
+	if d.done != nil {
+		if deadline != d.deadline {
+			return d.done, fmt.Errorf("a drain with deadline %s has already started; its deadline cannot be changed", d.deadline)
+		}
+		return d.done, nil
 	}
-	return d.done
+	d.reg.StartDrain()
+	d.done, d.deadline = make(chan struct{}), deadline
+	d.srv.SetServing(false)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		n := d.reg.Drain(ctx)
+		d.log.Info("drain finished", "sessions_at_start", n)
+		close(d.done)
+	}()
+	return d.done, nil
 }
 
 // drainNow drains (or joins a drain already running) and waits for it.
 func (d *drainer) drainNow(deadline time.Duration) {
-	<-d.start(deadline)
+	done, _ := d.start(deadline) // a drain already running is joined, whatever its deadline
+	<-done
 }

@@ -80,7 +80,7 @@ func TestSecureDaemon(t *testing.T) {
 	os.WriteFile(tokenFile, tf.Bytes(), 0o600)
 	auditFile := filepath.Join(dir, "audit", "audit.jsonl")
 
-	lo, hi := mediaRange(40)
+	lo, hi := mediaRange(t, 40)
 	args := []string{"--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", strconv.Itoa(lo), "--media-port-max", strconv.Itoa(hi),
 		"--recording-enabled=false", "--session-drain-timeout", "0s",
@@ -91,7 +91,7 @@ func TestSecureDaemon(t *testing.T) {
 	readyc := make(chan ready, 1)
 	logs := &syncBuffer{}
 	go func() {
-		done <- run(ctx, args, func(string) (string, bool) { return "", false }, io.Discard, logs, readyc)
+		done <- run(ctx, args, nil, io.Discard, logs, readyc)
 	}()
 	var rd ready
 	select {
@@ -163,8 +163,31 @@ func TestSecureDaemon(t *testing.T) {
 // A non-loopback listener without TLS and auth is refused at start, naming the setting.
 func TestRefusesUnsafeListen(t *testing.T) {
 	err := run(context.Background(), []string{"--grpc-listen", "0.0.0.0:0", "--audit-file", ""},
-		func(string) (string, bool) { return "", false }, io.Discard, io.Discard, nil)
+		nil, io.Discard, io.Discard, nil)
 	if !errors.Is(err, auth.ErrUnsafeListen) || !strings.Contains(err.Error(), "grpc.insecure") {
 		t.Fatalf("run = %v", err)
 	}
+}
+
+// writeTokens writes a token file of the given tokens (token -> entry).
+func writeTokens(t *testing.T, path string, tokens map[string]auth.TokenEntry) {
+	t.Helper()
+	var tf bytes.Buffer
+	for tok, e := range tokens {
+		tf.WriteString(`{"sha256":"` + auth.HashToken(tok) + `","subject":"` + e.Subject + `","role":"` + string(e.Role) + `"`)
+		if e.AgentID != "" {
+			tf.WriteString(`,"agent_id":"` + e.AgentID + `"`)
+		}
+		tf.WriteString("}\n")
+	}
+	if err := os.WriteFile(path, tf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bearer returns ctx carrying a token (bounded by wait).
+func bearer(t *testing.T, tok string) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 }

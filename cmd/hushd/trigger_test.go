@@ -10,7 +10,8 @@ import (
 
 // TestKeypadTriggerStartsCapture: with masking.capture_trigger set, the agent keying *7 on
 // its phone starts secure capture; the agent's audio still reaches the customer at once
-// and byte for byte, and the customer keying the same keys does nothing.
+// and byte for byte, and the customer keying the same keys does nothing (the customer's
+// side is unmasked here, policy off, so that it too is checked byte for byte).
 func TestKeypadTriggerStartsCapture(t *testing.T) {
 	d := startDaemon(t, "--masking-capture-trigger", "*7")
 	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
@@ -20,6 +21,7 @@ func TestKeypadTriggerStartsCapture(t *testing.T) {
 		AgentId:  "agent-9",
 		Customer: &hushv1.Leg{RemoteAddr: cust.addr().String()},
 		Agent:    &hushv1.Leg{RemoteAddr: agent.addr().String()},
+		Policy:   &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hushmedia/hush/internal/session"
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/pan"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -36,6 +37,14 @@ func (c *converter) leg(field string, l *hushv1.Leg) (session.LegSpec, error) {
 	if s.RemoteRTCP, err = c.remote(field+".remote_rtcp_addr", l.GetRemoteRtcpAddr()); err != nil {
 		return s, err
 	}
+	if s.ExpectedIP, err = parseIP(field+".expected_ip", l.GetExpectedIp()); err != nil {
+		return s, err
+	}
+	if s.ExpectedIP.IsValid() {
+		if err := c.family(field+".expected_ip", s.ExpectedIP); err != nil {
+			return s, err
+		}
+	}
 	if s.Codecs, err = checkCodecs(field+".codecs", l.GetCodecs()); err != nil {
 		return s, err
 	}
@@ -54,14 +63,22 @@ func (c *converter) remote(field, v string) (netip.AddrPort, error) {
 	if err != nil || !ap.IsValid() {
 		return ap, err
 	}
-	if ap.Addr().Is4() != c.bind.Is4() {
+	if err := c.family(field, ap.Addr()); err != nil {
+		return netip.AddrPort{}, err
+	}
+	return ap, nil
+}
+
+// family refuses an address of another family than the media sockets'.
+func (c *converter) family(field string, a netip.Addr) error {
+	if a.Is4() != c.bind.Is4() {
 		fam := "IPv6"
 		if c.bind.Is4() {
 			fam = "IPv4"
 		}
-		return netip.AddrPort{}, invalidf("%s must be an %s address (media is bound to %s)", field, fam, fam)
+		return invalidf("%s must be an %s address (media is bound to %s)", field, fam, fam)
 	}
-	return ap, nil
+	return nil
 }
 
 // policy applies a request's policy over the server defaults. Settings that later features
@@ -186,6 +203,13 @@ func (c *converter) local(ap netip.AddrPort) string {
 	return ap.String()
 }
 
+func ipString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
 func addrString(ap netip.AddrPort) string {
 	if !ap.IsValid() {
 		return ""
@@ -197,6 +221,7 @@ func (c *converter) legPB(l *session.LegInfo) *hushv1.Leg {
 	out := &hushv1.Leg{
 		RemoteAddr:       addrString(l.Remote),
 		RemoteRtcpAddr:   addrString(l.RemoteRTCP),
+		ExpectedIp:       ipString(l.ExpectedIP),
 		TelephoneEventPt: uint32(l.TelephoneEventPT),
 		RtcpMux:          l.RTCPMux,
 		LocalAddr:        c.local(l.Local),
@@ -210,6 +235,7 @@ func (c *converter) legPB(l *session.LegInfo) *hushv1.Leg {
 			RtcpPacketsReceived: l.Stats.RTCPPacketsReceived,
 			RtcpPacketsSent:     l.Stats.RTCPPacketsSent,
 			PacketsDropped:      l.Stats.PacketsDropped,
+			LatchRejected:       l.Stats.LatchRejected,
 		},
 	}
 	if len(l.Codecs) > 0 {
@@ -253,12 +279,12 @@ var endReasons = map[session.EndReason]hushv1.EndReason{
 func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
 	out := &hushv1.Session{
 		SessionId:          in.ID,
-		CallId:             in.CallID,
-		AgentId:            in.AgentID,
+		CallId:             pan.Scrub(in.CallID),
+		AgentId:            pan.Scrub(in.AgentID),
 		Customer:           c.legPB(&in.Customer),
 		Agent:              c.legPB(&in.Agent),
 		Policy:             policyPB(in.Policy),
-		Labels:             in.Labels,
+		Labels:             scrubLabels(in.Labels),
 		State:              hushv1.SessionState_SESSION_STATE_ACTIVE,
 		RecordingState:     recordingStates[in.Recording.State],
 		RecordingId:        in.Recording.ID,
@@ -269,12 +295,40 @@ func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
 	if in.Capture.On {
 		out.SecureCaptureState = hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_ON
 	}
+	for _, w := range in.Warnings {
+		out.Warnings = append(out.Warnings, &hushv1.SessionWarning{Code: warningCodes[w.Code], Field: w.Field, Message: w.Message})
+	}
 	if in.State == session.Ended {
 		out.State = hushv1.SessionState_SESSION_STATE_ENDED
 		out.EndTime = timestamppb.New(in.EndedAt)
 		out.EndReason = endReasons[in.EndReason]
 	}
 	return out
+}
+
+// scrubLabels returns labels with card-like numbers scrubbed from keys and values (a copy
+// only when there are any): what callers put in them goes out again in every answer and
+// event.
+func scrubLabels(labels map[string]string) map[string]string {
+	dirty := false
+	for k, v := range labels {
+		if pan.Contains(k) || pan.Contains(v) {
+			dirty = true
+			break
+		}
+	}
+	if !dirty {
+		return labels
+	}
+	out := make(map[string]string, len(labels))
+	for k, v := range labels {
+		out[pan.Scrub(k)] = pan.Scrub(v)
+	}
+	return out
+}
+
+var warningCodes = map[session.WarningCode]hushv1.WarningCode{
+	session.WarnUndecodableCodec: hushv1.WarningCode_WARNING_CODE_UNDECODABLE_CODEC,
 }
 
 var recordingStates = map[session.RecordingState]hushv1.RecordingState{
@@ -310,7 +364,7 @@ var legNames = map[session.Leg]hushv1.LegName{
 func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 	out := &hushv1.SessionEvent{
 		SessionId: e.SessionID, Sequence: e.Seq, Time: timestamppb.New(e.Time),
-		Actor: e.Actor, RequestId: e.RequestID,
+		Actor: pan.Scrub(e.Actor), RequestId: pan.Scrub(e.RequestID),
 	}
 	switch e.Kind {
 	case session.EventSnapshot:
@@ -324,19 +378,29 @@ func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 		if e.Capture.On {
 			st = hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_ON
 		}
-		out.Event = &hushv1.SessionEvent_SecureCapture{SecureCapture: &hushv1.SecureCaptureChanged{State: st, Reason: e.CaptureWhy}}
+		out.Event = &hushv1.SessionEvent_SecureCapture{SecureCapture: &hushv1.SecureCaptureChanged{State: st, Reason: pan.Scrub(e.CaptureWhy)}}
 	case session.EventDigits:
 		out.Event = &hushv1.SessionEvent_Digits{Digits: progressPB(e.Capture)}
+	case session.EventLatchRejected:
+		out.Event = &hushv1.SessionEvent_LatchRejected{LatchRejected: &hushv1.LatchRejected{
+			Leg: legNames[e.Leg], SourceAddr: addrString(e.Addr), Reason: e.LatchReason, Count: e.LatchRejects,
+		}}
+	case session.EventCaptureAbandoned:
+		out.Event = &hushv1.SessionEvent_CaptureAbandoned{CaptureAbandoned: &hushv1.SecureCaptureAbandoned{
+			Reason: e.CaptureWhy, Count: uint32(e.Capture.Count),
+		}}
 	case session.EventRecording:
 		out.Event = &hushv1.SessionEvent_Recording{Recording: &hushv1.RecordingStateChanged{
-			State: recordingStates[e.Recording.State], Behavior: pauseBehaviorsPB[e.Recording.Behavior], Reason: e.RecordingReason,
+			State: recordingStates[e.Recording.State], Behavior: pauseBehaviorsPB[e.Recording.Behavior], Reason: pan.Scrub(e.RecordingReason),
 		}}
 	case session.EventMaxPause:
 		out.Event = &hushv1.SessionEvent_MaxPauseExceeded{MaxPauseExceeded: &hushv1.MaxPauseExceeded{
 			PausedFor: durationpb.New(e.PausedFor), Resumed: e.Resumed,
 		}}
 	case session.EventRecordingFailed:
-		out.Event = &hushv1.SessionEvent_RecordingFailed{RecordingFailed: &hushv1.RecordingFailed{Reason: e.RecordingFailure}}
+		out.Event = &hushv1.SessionEvent_RecordingFailed{RecordingFailed: &hushv1.RecordingFailed{Reason: pan.Scrub(e.RecordingFailure)}}
+	case session.EventUndecodableAudio:
+		out.Event = &hushv1.SessionEvent_UndecodableAudio{UndecodableAudio: &hushv1.UndecodableAudio{Leg: legNames[e.Leg], PayloadType: uint32(e.PayloadType)}}
 	case session.EventEnded:
 		out.Event = &hushv1.SessionEvent_Ended{Ended: &hushv1.SessionEnded{Reason: endReasons[e.Reason], Session: c.sessionPB(e.Session)}}
 	}

@@ -13,6 +13,9 @@ import (
 // errInvalid marks a request that failed validation.
 var errInvalid = errors.New("invalid request")
 
+// errMarshalSize: a message marshalled to another size than proto.Size said.
+var errMarshalSize = errors.New("marshalled size differs from proto.Size")
+
 // errorCodes is the one table from domain errors to gRPC codes. The first match wins.
 var errorCodes = []struct {
 	err  error
@@ -22,6 +25,10 @@ var errorCodes = []struct {
 	{session.ErrInvalid, codes.InvalidArgument},
 	{session.ErrNotFound, codes.NotFound},
 	{session.ErrAlreadyExists, codes.AlreadyExists},
+	// A request_id reused for a different request is the caller's mistake, as Stripe's
+	// 400 and AIP-155 treat it: fix the request (a new request_id), do not retry it.
+	{session.ErrRequestIDReused, codes.InvalidArgument},
+	{session.ErrRequestInProgress, codes.Aborted},
 	{session.ErrTooManySessions, codes.ResourceExhausted},
 	{session.ErrPortsExhausted, codes.ResourceExhausted},
 	{session.ErrWatchLagged, codes.ResourceExhausted},
@@ -44,8 +51,19 @@ func toStatus(err error) error {
 	}
 	for _, e := range errorCodes {
 		if errors.Is(err, e.err) {
-			return status.Error(e.code, err.Error())
+			return &statusError{st: status.New(e.code, err.Error()), err: err}
 		}
 	}
 	return status.Error(codes.Internal, "internal error")
 }
+
+// statusError is a status that keeps the domain error it came from, so the audit record
+// can tell why a call was refused.
+type statusError struct {
+	st  *status.Status
+	err error
+}
+
+func (e *statusError) Error() string              { return e.st.Err().Error() }
+func (e *statusError) GRPCStatus() *status.Status { return e.st }
+func (e *statusError) Unwrap() error              { return e.err }

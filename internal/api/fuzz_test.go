@@ -46,6 +46,7 @@ func fuzzServer() (*SessionServer, *session.Registry) {
 func FuzzSessionHandlers(f *testing.F) {
 	for _, m := range []proto.Message{
 		&hushv1.CreateSessionRequest{CallId: "c", Customer: &hushv1.Leg{RemoteAddr: "127.0.0.1:4000"}},
+		&hushv1.CreateSessionRequest{CallId: "e", Agent: &hushv1.Leg{ExpectedIp: "127.0.0.2"}},
 		&hushv1.PauseRecordingRequest{SessionId: "s", RequestId: "r", Reason: "card"},
 		&hushv1.StartSecureCaptureRequest{SessionId: "s", MaxDigits: 16},
 		&hushv1.ListSessionsRequest{PageSize: 3, PageToken: "MTIzOmFiYw"},

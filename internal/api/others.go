@@ -22,10 +22,20 @@ type PaymentServer struct {
 	aud audit.Auditor
 }
 
-// CollectDigits streams a session's captured digits. Each digit is sent once; hush's copy
-// is zeroed when taken and the message's buffer right after it is sent.
-func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream hushv1.PaymentService_CollectDigitsServer) error {
+// CollectDigits streams a session's captured digits, one per message. Each digit is sent
+// once; hush's copies are zeroed: the session's when taken, the batch's once sent, each
+// marshalled message once written (wipingCodec). Every attempt,
+// allowed or refused (unknown session, another collector already attached, bad request),
+// is one audit record with its outcome; each batch taken from the session is one more.
+func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream hushv1.PaymentService_CollectDigitsServer) (err error) {
+	delivered := 0
+	sessionID := req.GetSessionId()
+	defer func() {
+		auditCall(stream.Context(), p.aud, audit.ActionDigitsCollect, sessionID, req.GetRequestId(), err,
+			fmt.Sprintf("%d digits delivered", delivered))
+	}()
 	if err := checkSessionID(req.GetSessionId()); err != nil {
+		sessionID = "" // never written back: it could be anything a caller typed
 		return toStatus(err)
 	}
 	if err := checkRequestID(req.GetRequestId()); err != nil {
@@ -39,14 +49,11 @@ func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream h
 	for {
 		select {
 		case b := <-batches:
-			msg := &hushv1.CapturedDigits{
-				SessionId: req.GetSessionId(), Digits: b.Digits, Complete: b.Complete,
-				CaptureTime: timestamppb.New(b.Time),
-			}
-			// SendMsg serializes before it returns, so the buffer can be wiped at once.
-			err := stream.Send(msg)
-			n := len(b.Digits)
+			// One digit per message: no marshalled message, here or in gRPC, ever holds
+			// more than one digit of the card.
+			n, err := p.send(ctx, stream, req.GetSessionId(), b)
 			clear(b.Digits)
+			delivered += n
 			// The count only: the audit trail never holds a digit.
 			auditCall(ctx, p.aud, audit.ActionDigitsDeliver, req.GetSessionId(), req.GetRequestId(), err,
 				fmt.Sprintf("%d digits, complete=%v", n, b.Complete))
@@ -59,10 +66,34 @@ func (p *PaymentServer) CollectDigits(req *hushv1.CollectDigitsRequest, stream h
 	}
 }
 
+// send sends a batch as one message per digit (the last one carries Complete; an empty
+// batch that completes is one empty message) and returns how many digits went out. The
+// messages share b.Digits, which the caller zeroes; the codec zeroes each marshalled copy.
+// It stops as soon as ctx ends: a collector whose credential was revoked gets no digit
+// more, even of a batch already taken.
+func (p *PaymentServer) send(ctx context.Context, stream hushv1.PaymentService_CollectDigitsServer, sessionID string, b session.DigitBatch) (int, error) {
+	at := timestamppb.New(b.Time)
+	if len(b.Digits) == 0 {
+		return 0, stream.Send(&hushv1.CapturedDigits{SessionId: sessionID, Complete: b.Complete, CaptureTime: at})
+	}
+	for i := range b.Digits {
+		if err := ctx.Err(); err != nil {
+			return i, toStatus(err)
+		}
+		msg := &hushv1.CapturedDigits{SessionId: sessionID, Digits: b.Digits[i : i+1],
+			Complete: b.Complete && i == len(b.Digits)-1, CaptureTime: at}
+		if err := stream.Send(msg); err != nil {
+			return i, err
+		}
+	}
+	return len(b.Digits), nil
+}
+
 // Drainer is what AdminServer needs from the daemon: start a drain with a deadline and
-// report how many sessions were active.
+// report how many sessions were active when draining began. An error means the drain
+// asked for conflicts with the one running (FAILED_PRECONDITION); nothing changed.
 type Drainer interface {
-	Drain(deadline time.Duration) int
+	Drain(deadline time.Duration) (int, error)
 }
 
 // AdminServer implements operator actions.
@@ -74,8 +105,8 @@ type AdminServer struct {
 }
 
 func (a *AdminServer) Drain(ctx context.Context, req *hushv1.DrainRequest) (_ *hushv1.DrainResponse, err error) {
-	defer func() { auditCall(ctx, a.aud, audit.ActionDrain, "", "", err, "") }()
 	d := a.defaultDeadline
+	defer func() { auditCall(ctx, a.aud, audit.ActionDrain, "", "", err, "deadline "+d.String()) }()
 	if req.GetDeadline() != nil {
 		if err := req.GetDeadline().CheckValid(); err != nil || req.GetDeadline().AsDuration() < 0 {
 			return nil, status.Error(codes.InvalidArgument, "deadline must be a non-negative duration")
@@ -85,5 +116,9 @@ func (a *AdminServer) Drain(ctx context.Context, req *hushv1.DrainRequest) (_ *h
 	if a.drain == nil {
 		return nil, status.Error(codes.Unavailable, "drain is not wired in this server")
 	}
-	return &hushv1.DrainResponse{ActiveSessions: int32(a.drain.Drain(d))}, nil
+	n, err := a.drain.Drain(d)
+	if err != nil {
+		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	}
+	return &hushv1.DrainResponse{ActiveSessions: int32(n)}, nil
 }

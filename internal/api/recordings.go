@@ -15,21 +15,49 @@ import (
 
 	"github.com/hushmedia/hush/internal/audit"
 	"github.com/hushmedia/hush/media/record"
+	"github.com/hushmedia/hush/media/record/index"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
-// RecordingServer serves QA the sanitized recordings in one directory.
+// RecordingStore is where the recording service finds recordings: media/record/index's
+// Index.
+type RecordingStore interface {
+	List(ctx context.Context, q index.Query) ([]index.Entry, string, error)
+	Sidecar(ctx context.Context, id string) (record.Sidecar, string, error)
+	Path(ctx context.Context, id string) (string, error)
+}
+
+// RecordingServer serves QA the sanitized recordings of one store.
 type RecordingServer struct {
 	hushv1.UnimplementedRecordingServiceServer
-	dir string // "" when recording is off
-	aud audit.Auditor
+	store RecordingStore // nil when recording is off
+	aud   audit.Auditor
 }
 
 // downloadChunk is the size of one DownloadRecording message.
 const downloadChunk = 64 << 10
 
+// storeErr maps the store's errors to status codes: the caller's cancellation or
+// deadline as such, unknown recordings as NOT_FOUND, the rest as INTERNAL (the detail is
+// the server's, not the caller's).
+func storeErr(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	case errors.Is(err, index.ErrNotFound), errors.Is(err, fs.ErrNotExist):
+		return status.Error(codes.NotFound, "recording not found")
+	case errors.Is(err, index.ErrBadToken):
+		return toStatus(invalidf("page_token is not a token this server issued"))
+	case errors.Is(err, record.ErrBadID):
+		return toStatus(invalidf("recording_id is not a recording id"))
+	}
+	return status.Error(codes.Internal, "cannot read recordings")
+}
+
 func (r *RecordingServer) ListRecordings(ctx context.Context, req *hushv1.ListRecordingsRequest) (_ *hushv1.ListRecordingsResponse, err error) {
-	defer func() { auditCall(ctx, r.aud, audit.ActionRecordingList, "", "", err, "call_id="+req.GetCallId()) }()
+	defer func() {
+		auditCall(ctx, r.aud, audit.ActionRecordingList, "", "", err, "call_id="+req.GetCallId()+" agent_id="+req.GetAgentId())
+	}()
 	n, err := pageSize(req.GetPageSize())
 	if err != nil {
 		return nil, toStatus(err)
@@ -37,48 +65,38 @@ func (r *RecordingServer) ListRecordings(ctx context.Context, req *hushv1.ListRe
 	if err := checkText("call_id", req.GetCallId(), maxIDLen, false); err != nil {
 		return nil, toStatus(err)
 	}
+	if err := checkText("agent_id", req.GetAgentId(), maxIDLen, false); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := checkLabels(req.GetLabels()); err != nil {
+		return nil, toStatus(err)
+	}
 	if err := checkText("page_token", req.GetPageToken(), maxIDLen, false); err != nil {
 		return nil, toStatus(err)
 	}
-	var from, to time.Time
+	q := index.Query{CallID: req.GetCallId(), AgentID: req.GetAgentId(), Labels: req.GetLabels(), After: req.GetPageToken(), Limit: n}
 	if t := req.GetStartTime(); t != nil {
 		if t.CheckValid() != nil {
 			return nil, toStatus(invalidf("start_time is not a valid timestamp"))
 		}
-		from = t.AsTime()
+		q.From = t.AsTime()
 	}
 	if t := req.GetEndTime(); t != nil {
 		if t.CheckValid() != nil {
 			return nil, toStatus(invalidf("end_time is not a valid timestamp"))
 		}
-		to = t.AsTime()
+		q.To = t.AsTime()
 	}
-	if r.dir == "" {
+	if r.store == nil {
 		return &hushv1.ListRecordingsResponse{}, nil
 	}
-	all, err := record.List(r.dir)
-	if err != nil && all == nil {
-		return nil, status.Error(codes.Internal, "cannot list recordings")
+	page, next, err := r.store.List(ctx, q)
+	if err != nil {
+		return nil, storeErr(err)
 	}
-	// List is newest first; the page token is the id of the last recording of the
-	// previous page.
-	out := &hushv1.ListRecordingsResponse{}
-	past := req.GetPageToken() == ""
-	for i := range all {
-		sc := &all[i]
-		if !past {
-			past = sc.RecordingID == req.GetPageToken()
-			continue
-		}
-		if req.GetCallId() != "" && sc.CallID != req.GetCallId() ||
-			!from.IsZero() && sc.Start.Before(from) || !to.IsZero() && !sc.Start.Before(to) {
-			continue
-		}
-		if len(out.Recordings) == n {
-			out.NextPageToken = out.Recordings[n-1].RecordingId
-			break
-		}
-		out.Recordings = append(out.Recordings, recordingPB(sc))
+	out := &hushv1.ListRecordingsResponse{NextPageToken: next}
+	for i := range page {
+		out.Recordings = append(out.Recordings, recordingPB(&page[i].Sidecar))
 	}
 	return out, nil
 }
@@ -87,41 +105,43 @@ func (r *RecordingServer) GetRecording(ctx context.Context, req *hushv1.GetRecor
 	defer func() {
 		auditCall(ctx, r.aud, audit.ActionRecordingGet, "", "", err, "recording_id="+req.GetRecordingId())
 	}()
-	sc, err := r.get(req.GetRecordingId())
+	sc, err := r.get(ctx, req.GetRecordingId())
 	if err != nil {
 		return nil, err
 	}
 	return recordingPB(&sc), nil
 }
 
-func (r *RecordingServer) get(id string) (record.Sidecar, error) {
+func (r *RecordingServer) get(ctx context.Context, id string) (record.Sidecar, error) {
 	if err := checkText("recording_id", id, maxIDLen, true); err != nil {
 		return record.Sidecar{}, toStatus(err)
 	}
 	if record.ValidateID(id) != nil {
 		return record.Sidecar{}, toStatus(invalidf("recording_id is not a recording id"))
 	}
-	if r.dir == "" {
+	if r.store == nil {
 		return record.Sidecar{}, status.Error(codes.NotFound, "recording not found")
 	}
-	sc, err := record.Get(r.dir, id)
+	sc, _, err := r.store.Sidecar(ctx, id)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return record.Sidecar{}, status.Error(codes.NotFound, "recording not found")
-		}
-		return record.Sidecar{}, status.Error(codes.Internal, "cannot read recording")
+		return record.Sidecar{}, storeErr(err)
 	}
 	return sc, nil
 }
 
 func (r *RecordingServer) DownloadRecording(req *hushv1.DownloadRecordingRequest, stream hushv1.RecordingService_DownloadRecordingServer) (err error) {
+	ctx := stream.Context()
 	defer func() {
-		auditCall(stream.Context(), r.aud, audit.ActionRecordingFetch, "", "", err, "recording_id="+req.GetRecordingId())
+		auditCall(ctx, r.aud, audit.ActionRecordingFetch, "", "", err, "recording_id="+req.GetRecordingId())
 	}()
-	if _, err := r.get(req.GetRecordingId()); err != nil {
+	if _, err := r.get(ctx, req.GetRecordingId()); err != nil {
 		return err
 	}
-	path, err := record.WAVPath(r.dir, req.GetRecordingId())
+	dir, err := r.store.Path(ctx, req.GetRecordingId())
+	if err != nil {
+		return storeErr(err)
+	}
+	path, err := record.WAVPath(dir, req.GetRecordingId())
 	if err != nil {
 		return toStatus(invalidf("recording_id is not a recording id"))
 	}
@@ -141,6 +161,9 @@ func (r *RecordingServer) DownloadRecording(req *hushv1.DownloadRecordingRequest
 	}
 	buf := make([]byte, downloadChunk)
 	for off < size {
+		if err := ctx.Err(); err != nil {
+			return status.FromContextError(err).Err()
+		}
 		n, err := f.ReadAt(buf, int64(off))
 		if n > 0 {
 			if err := stream.Send(&hushv1.DownloadRecordingResponse{Chunk: buf[:n], Offset: off, Size: size}); err != nil {
@@ -156,6 +179,12 @@ func (r *RecordingServer) DownloadRecording(req *hushv1.DownloadRecordingRequest
 		}
 	}
 	return nil
+}
+
+var recordingContents = map[record.Content]hushv1.RecordingContent{
+	record.ContentFull:        hushv1.RecordingContent_RECORDING_CONTENT_FULL,
+	record.ContentPartial:     hushv1.RecordingContent_RECORDING_CONTENT_PARTIAL,
+	record.ContentUndecodable: hushv1.RecordingContent_RECORDING_CONTENT_UNDECODABLE,
 }
 
 var recordingStatuses = map[record.Status]hushv1.RecordingStatus{
@@ -179,6 +208,12 @@ func recordingPB(sc *record.Sidecar) *hushv1.Recording {
 		StartTime: ts(sc.Start), EndTime: ts(sc.End),
 		Duration:  durationpb.New(time.Duration(sc.FileSamples) * time.Second / 8000),
 		SizeBytes: uint64(max(sc.Size, 0)), Sha256: sc.SHA256,
+		Labels:  sc.Labels,
+		Content: recordingContents[sc.Content],
+		Failure: sc.Failure,
+
+		CustomerUndecodablePackets: sc.Dropped.CustomerUndecodable,
+		AgentUndecodablePackets:    sc.Dropped.AgentUndecodable,
 	}
 	for _, p := range sc.Pauses {
 		b := hushv1.PauseBehavior_PAUSE_BEHAVIOR_SILENCE

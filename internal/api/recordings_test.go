@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/hushmedia/hush/media/record"
+	"github.com/hushmedia/hush/media/record/index"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -47,7 +48,12 @@ func recordingClient(t *testing.T, dir string) hushv1.RecordingServiceClient {
 	t.Helper()
 	ln := bufconn.Listen(1 << 20)
 	g := grpc.NewServer()
-	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{dir: dir})
+	idx, _, err := index.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: idx})
 	go g.Serve(ln)
 	t.Cleanup(g.Stop)
 	conn, err := grpc.NewClient("passthrough:///bufnet",
@@ -142,5 +148,31 @@ func TestRecordingService(t *testing.T) {
 	st, _ := c.DownloadRecording(ctx, &hushv1.DownloadRecordingRequest{RecordingId: "rec-b", Offset: 1 << 40})
 	if _, err := st.Recv(); status.Code(err) != codes.OutOfRange {
 		t.Errorf("offset past end: %v", err)
+	}
+}
+
+// TestListRecordingsStopsWhenCallerGivesUp: a ListRecordings whose caller has gone (its
+// context cancelled or past its deadline) does no work and says so.
+func TestListRecordingsStopsWhenCallerGivesUp(t *testing.T) {
+	dir := t.TempDir()
+	makeRecording(t, dir, "rec-a", "call-1")
+	idx, _, err := index.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	srv := &RecordingServer{store: idx}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := srv.ListRecordings(ctx, &hushv1.ListRecordingsRequest{}); status.Code(err) != codes.Canceled {
+		t.Errorf("cancelled: %v", err)
+	}
+	ctx, cancel = context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := srv.ListRecordings(ctx, &hushv1.ListRecordingsRequest{}); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("past its deadline: %v", err)
+	}
+	if _, err := srv.ListRecordings(context.Background(), &hushv1.ListRecordingsRequest{PageToken: "bogus"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("bad page token: %v", err)
 	}
 }

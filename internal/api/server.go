@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -34,8 +35,8 @@ type Options struct {
 	Defaults                 session.Policy
 	Drainer                  Drainer
 	DrainTimeout             time.Duration
-	// RecordingDir is where recordings are ("" when recording is off).
-	RecordingDir string
+	// Recordings is where QA finds recordings (nil when recording is off).
+	Recordings RecordingStore
 
 	// Security. Creds nil serves plaintext; Limiter nil does not limit; Authorizer nil
 	// authenticates nobody (auth.mode none); Auditor nil records nothing.
@@ -45,6 +46,43 @@ type Options struct {
 	Auditor        audit.Auditor
 	Reflection     bool
 	MaxRecvMsgSize int // 0: 1 MiB
+	Transport      Transport
+}
+
+// Transport bounds what a connection may hold before and after it authenticates. Zero
+// fields keep gRPC's defaults.
+type Transport struct {
+	HandshakeTimeout time.Duration // TCP accept to working HTTP/2, TLS included
+	IdleTimeout      time.Duration // a connection without streams this long is closed
+	MaxStreams       uint32        // HTTP/2 MAX_CONCURRENT_STREAMS per connection
+	MaxHeaderBytes   uint32        // HTTP/2 MAX_HEADER_LIST_SIZE: larger header lists are reset unread
+}
+
+// Keepalive: a client may ping at most every keepaliveMinTime (more often is a ping
+// flood and gets the connection closed); hushd pings a quiet connection after
+// keepaliveTime and closes it when no answer comes within keepaliveTimeout, so a dead
+// peer does not hold its streams.
+const (
+	keepaliveMinTime = 10 * time.Second
+	keepaliveTime    = time.Minute
+	keepaliveTimeout = 20 * time.Second
+)
+
+func (t Transport) options() []grpc.ServerOption {
+	opts := []grpc.ServerOption{
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: t.IdleTimeout, Time: keepaliveTime, Timeout: keepaliveTimeout}),
+	}
+	if t.HandshakeTimeout > 0 {
+		opts = append(opts, grpc.ConnectionTimeout(t.HandshakeTimeout))
+	}
+	if t.MaxStreams > 0 {
+		opts = append(opts, grpc.MaxConcurrentStreams(t.MaxStreams))
+	}
+	if t.MaxHeaderBytes > 0 {
+		opts = append(opts, grpc.MaxHeaderListSize(t.MaxHeaderBytes))
+	}
+	return opts
 }
 
 // Server is the assembled gRPC server: hush's services, health and reflection, with
@@ -76,17 +114,24 @@ func NewServer(o Options) *Server {
 	// refusals), rate limit (before auth, so credential floods are limited), auth.
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(o.MaxRecvMsgSize),
+		// Card digits: the codec zeroes a marshalled CapturedDigits once it is written, and
+		// with no write buffer gRPC copies it nowhere on the way to the connection (the
+		// shared 32 KiB write buffers would keep the plaintext until reused). TLS encrypts
+		// in place. The cost is a write per frame, on the control plane only.
+		grpc.ForceServerCodecV2(newWipingCodec()),
+		grpc.WriteBufferSize(0),
 		grpc.ChainUnaryInterceptor(ic.unary, o.Limiter.Unary(), o.Authorizer.Unary()),
 		grpc.ChainStreamInterceptor(ic.stream, o.Limiter.Stream(), o.Authorizer.Stream()),
 	}
+	opts = append(opts, o.Transport.options()...)
 	if o.Creds != nil {
 		opts = append(opts, grpc.Creds(o.Creds))
 	}
 	g := grpc.NewServer(opts...)
-	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.RecordingDir != ""}
+	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.Recordings != nil}
 	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
-	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{dir: o.RecordingDir, aud: o.Auditor})
+	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, aud: o.Auditor})
 	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
 
 	h := health.NewServer()
@@ -108,6 +153,15 @@ func (s *Server) SetServing(ok bool) {
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(hushv1.SessionService_ServiceDesc.ServiceName, st)
+}
+
+// HealthServer returns a gRPC server that serves only this server's health service, on a
+// listener of its own: plaintext for probes that cannot do TLS (Kubernetes grpc probes),
+// with no other method to reach, so it needs no authentication.
+func (s *Server) HealthServer() *grpc.Server {
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(4096), grpc.MaxConcurrentStreams(16))
+	healthpb.RegisterHealthServer(g, s.health)
+	return g
 }
 
 // Shutdown marks every service NOT_SERVING, for the last moments before exit.

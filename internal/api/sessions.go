@@ -3,12 +3,14 @@ package api
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hushmedia/hush/internal/audit"
 	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/media/pan"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -30,6 +32,8 @@ func (s *SessionServer) CreateSession(ctx context.Context, req *hushv1.CreateSes
 		return nil, toStatus(err)
 	}
 	spec.Actor = actor(ctx)
+	q := request(ctx, req.GetRequestId(), req)
+	spec.Caller, spec.Digest = q.Caller, q.Digest
 	in, err := s.reg.Create(spec)
 	if err != nil {
 		return nil, toStatus(err)
@@ -104,8 +108,8 @@ func (s *SessionServer) ListSessions(ctx context.Context, req *hushv1.ListSessio
 
 // updatePaths are the update_mask paths UpdateSession supports.
 var updatePaths = []string{
-	"customer.remote_addr", "customer.remote_rtcp_addr", "customer.codecs", "customer.telephone_event_pt", "customer.rtcp_mux",
-	"agent.remote_addr", "agent.remote_rtcp_addr", "agent.codecs", "agent.telephone_event_pt", "agent.rtcp_mux",
+	"customer.remote_addr", "customer.expected_ip", "customer.remote_rtcp_addr", "customer.codecs", "customer.telephone_event_pt", "customer.rtcp_mux",
+	"agent.remote_addr", "agent.expected_ip", "agent.remote_rtcp_addr", "agent.codecs", "agent.telephone_event_pt", "agent.rtcp_mux",
 	"policy",
 }
 
@@ -118,6 +122,8 @@ func (s *SessionServer) UpdateSession(ctx context.Context, req *hushv1.UpdateSes
 		return nil, toStatus(err)
 	}
 	u.Actor = actor(ctx)
+	q := request(ctx, req.GetRequestId(), req)
+	u.Caller, u.Digest = q.Caller, q.Digest
 	in, err := s.reg.Update(req.GetSessionId(), u)
 	if err != nil {
 		return nil, toStatus(err)
@@ -139,7 +145,7 @@ func (s *SessionServer) update(req *hushv1.UpdateSessionRequest) (session.Update
 	}
 	for _, p := range paths {
 		if !slices.Contains(updatePaths, p) {
-			return u, invalidf("update_mask holds a path that cannot be updated; supported: %v", updatePaths)
+			return u, invalidf("update_mask path %s cannot be updated; supported: %s", maskPathName(p), strings.Join(updatePaths, ", "))
 		}
 	}
 	// An empty mask means: every field the request sets.
@@ -162,6 +168,9 @@ func (s *SessionServer) update(req *hushv1.UpdateSessionRequest) (session.Update
 		touched := false
 		if set(l.name+".remote_addr", l.leg.GetRemoteAddr() != "") {
 			lu.Remote, touched = &spec.Remote, true
+		}
+		if set(l.name+".expected_ip", l.leg.GetExpectedIp() != "") {
+			lu.ExpectedIP, touched = &spec.ExpectedIP, true
 		}
 		if set(l.name+".remote_rtcp_addr", l.leg.GetRemoteRtcpAddr() != "") {
 			lu.RemoteRTCP, touched = &spec.RemoteRTCP, true
@@ -202,7 +211,7 @@ func (s *SessionServer) DeleteSession(ctx context.Context, req *hushv1.DeleteSes
 	if err := checkRequestID(req.GetRequestId()); err != nil {
 		return nil, toStatus(err)
 	}
-	in, err := s.reg.Delete(req.GetSessionId(), req.GetRequestId(), actor(ctx))
+	in, err := s.reg.Delete(req.GetSessionId(), request(ctx, req.GetRequestId(), req), actor(ctx))
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -248,7 +257,7 @@ func (s *SessionServer) PauseRecording(ctx context.Context, req *hushv1.PauseRec
 	default:
 		return nil, toStatus(invalidf("behavior is not a known value"))
 	}
-	in, err := s.reg.Pause(req.GetSessionId(), b, actor(ctx), req.GetRequestId(), req.GetReason())
+	in, err := s.reg.Pause(req.GetSessionId(), b, actor(ctx), request(ctx, req.GetRequestId(), req), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -262,7 +271,7 @@ func (s *SessionServer) ResumeRecording(ctx context.Context, req *hushv1.ResumeR
 	if err := checkControl(req.GetSessionId(), req.GetRequestId(), req.GetReason()); err != nil {
 		return nil, toStatus(err)
 	}
-	in, err := s.reg.Resume(req.GetSessionId(), actor(ctx), req.GetRequestId(), req.GetReason())
+	in, err := s.reg.Resume(req.GetSessionId(), actor(ctx), request(ctx, req.GetRequestId(), req), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -277,10 +286,7 @@ func checkControl(sessionID, requestID, reason string) error {
 	if err := checkRequestID(requestID); err != nil {
 		return err
 	}
-	if len(reason) > maxReasonLen || !utf8.ValidString(reason) {
-		return invalidf("reason must be valid UTF-8 of at most %d bytes", maxReasonLen)
-	}
-	return nil
+	return checkFreeText("reason", reason, maxReasonLen)
 }
 
 func (s *SessionServer) StartSecureCapture(ctx context.Context, req *hushv1.StartSecureCaptureRequest) (_ *hushv1.Session, err error) {
@@ -303,6 +309,8 @@ func (s *SessionServer) StartSecureCapture(ctx context.Context, req *hushv1.Star
 		}
 		o.InterDigitTimeout = d.AsDuration()
 	}
+	q := request(ctx, req.GetRequestId(), req)
+	o.Caller, o.Digest = q.Caller, q.Digest
 	in, err := s.reg.StartCapture(req.GetSessionId(), o)
 	if err != nil {
 		return nil, toStatus(err)
@@ -320,7 +328,7 @@ func (s *SessionServer) StopSecureCapture(ctx context.Context, req *hushv1.StopS
 	if err := checkRequestID(req.GetRequestId()); err != nil {
 		return nil, toStatus(err)
 	}
-	in, err := s.reg.StopCapture(req.GetSessionId(), req.GetRequestId(), actor(ctx))
+	in, err := s.reg.StopCapture(req.GetSessionId(), request(ctx, req.GetRequestId(), req), actor(ctx))
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -332,4 +340,23 @@ func (s *SessionServer) StopSecureCapture(ctx context.Context, req *hushv1.StopS
 func actor(ctx context.Context) string {
 	id, _ := auth.FromContext(ctx)
 	return id.Subject
+}
+
+// maskPathName quotes an update_mask path for an error message when it looks like a field
+// path (letters, digits, '_' and '.', bounded) with any card-like digits scrubbed; anything
+// else a caller typed is not echoed.
+func maskPathName(p string) string {
+	if p == "" {
+		return `"" (empty)`
+	}
+	if len(p) > 64 {
+		return "(a path longer than 64 bytes)"
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.') {
+			return "(a path that is not a field name)"
+		}
+	}
+	return strconv.Quote(pan.Scrub(p))
 }

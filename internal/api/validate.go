@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/hushmedia/hush/media/pan"
 )
 
 // Limits on request fields. They bound memory per session and keep ids printable.
@@ -30,8 +32,8 @@ func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errInvalid}, args...)...)
 }
 
-// checkText validates an identifier-like field: bounded, valid UTF-8, no control or space
-// characters. The value is never echoed.
+// checkText validates an identifier-like field: bounded, valid UTF-8, only visible
+// characters (no space, control or format character). The value is never echoed.
 func checkText(field, v string, maxLen int, required bool) error {
 	if v == "" {
 		if required {
@@ -39,6 +41,20 @@ func checkText(field, v string, maxLen int, required bool) error {
 		}
 		return nil
 	}
+	return checkChars(field, v, maxLen, false)
+}
+
+// checkFreeText validates text people type (reasons, label values): as checkText, but
+// spaces are allowed.
+func checkFreeText(field, v string, maxLen int) error {
+	return checkChars(field, v, maxLen, true)
+}
+
+// checkChars refuses control characters (a newline forges log lines) and invisible format
+// characters: a bidi override such as U+202E makes a value display as something else, in a
+// log, an audit record or a QA screen. Everything a request may hold is a graphic character
+// (letters, marks, numbers, punctuation, symbols) or, where spaces is set, a space.
+func checkChars(field, v string, maxLen int, spaces bool) error {
 	if len(v) > maxLen {
 		return invalidf("%s is longer than %d bytes", field, maxLen)
 	}
@@ -46,8 +62,15 @@ func checkText(field, v string, maxLen int, required bool) error {
 		return invalidf("%s is not valid UTF-8", field)
 	}
 	for _, r := range v {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			return invalidf("%s contains a space or control character", field)
+		switch {
+		case unicode.Is(unicode.Zs, r):
+			if !spaces {
+				return invalidf("%s contains a space", field)
+			}
+		case unicode.IsControl(r):
+			return invalidf("%s contains a control character", field)
+		case !unicode.IsGraphic(r):
+			return invalidf("%s contains an invisible formatting or unassigned character (such as a bidi override); only visible characters are allowed", field)
 		}
 	}
 	return nil
@@ -70,13 +93,8 @@ func checkLabels(labels map[string]string) error {
 				return invalidf("labels key may hold only letters, digits and _-./")
 			}
 		}
-		if len(v) > maxLabelValueLen || !utf8.ValidString(v) {
-			return invalidf("labels value must be valid UTF-8 of at most %d bytes", maxLabelValueLen)
-		}
-		for _, r := range v {
-			if unicode.IsControl(r) {
-				return invalidf("labels value contains a control character")
-			}
+		if err := checkFreeText(fmt.Sprintf("labels[%q]", pan.Scrub(k)), v, maxLabelValueLen); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -95,11 +113,59 @@ func parseAddr(field, v string) (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, invalidf("%s must be ip:port with an IP literal ([ip]:port for IPv6)", field)
 	}
-	a := ap.Addr()
-	if ap.Port() == 0 || a.IsUnspecified() || a.IsMulticast() || a.Zone() != "" {
-		return netip.AddrPort{}, invalidf("%s must be a unicast address with a non-zero port", field)
+	if ap.Port() == 0 {
+		return netip.AddrPort{}, invalidf("%s must have a non-zero port", field)
 	}
-	return netip.AddrPortFrom(a.Unmap(), ap.Port()), nil
+	if ap.Addr().Zone() != "" {
+		return netip.AddrPort{}, invalidf("%s must not carry an IPv6 zone", field)
+	}
+	a := ap.Addr().Unmap()
+	if kind := notUnicast(a); kind != "" {
+		return netip.AddrPort{}, invalidf("%s must be a unicast address, not %s", field, kind)
+	}
+	return netip.AddrPortFrom(a, ap.Port()), nil
+}
+
+// IPv4 ranges no call's media can come from or go to.
+var (
+	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")   // RFC 1122 section 3.2.1.3: source only
+	reservedV4  = netip.MustParsePrefix("240.0.0.0/4") // RFC 1112 section 4; 255.255.255.255 within
+)
+
+// notUnicast names the kind of a (non-mapped) address that cannot be a call party's media
+// address, or returns "".
+func notUnicast(a netip.Addr) string {
+	switch {
+	case a.IsUnspecified():
+		return "the unspecified address"
+	case a.IsMulticast():
+		return "a multicast address"
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "the broadcast address"
+	case thisNetwork.Contains(a):
+		return `a "this network" address (0.0.0.0/8)`
+	case reservedV4.Contains(a):
+		return "a reserved address (240.0.0.0/4)"
+	}
+	return ""
+}
+
+// parseIP parses an IP literal with the same rules as parseAddr's address (Leg.expected_ip).
+func parseIP(field, v string) (netip.Addr, error) {
+	if v == "" {
+		return netip.Addr{}, nil
+	}
+	if len(v) > 64 {
+		return netip.Addr{}, invalidf("%s is too long", field)
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Addr{}, invalidf("%s must be an IP literal", field)
+	}
+	if a.IsUnspecified() || a.IsMulticast() || a.Zone() != "" {
+		return netip.Addr{}, invalidf("%s must be a unicast address", field)
+	}
+	return a.Unmap(), nil
 }
 
 func checkCodecs(field string, codecs map[uint32]string) (map[uint8]string, error) {

@@ -52,6 +52,13 @@ func TestCreateValidation(t *testing.T) {
 		{"remote hostname", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{RemoteAddr: "localhost:5000"}}, codes.InvalidArgument},
 		{"remote ipv6 on v4", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{RemoteAddr: "[::1]:5000"}}, codes.InvalidArgument},
 		{"rtcp addr bad", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{RemoteRtcpAddr: "x"}}, codes.InvalidArgument},
+		{"expected ip with port", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "127.0.0.1:5000"}}, codes.InvalidArgument},
+		{"expected ip hostname", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "localhost"}}, codes.InvalidArgument},
+		{"expected ip unspecified", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "0.0.0.0"}}, codes.InvalidArgument},
+		{"expected ip multicast", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "224.0.0.1"}}, codes.InvalidArgument},
+		{"expected ip zoned", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "fe80::1%eth0"}}, codes.InvalidArgument},
+		{"expected ip v6 on v4", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: "2001:db8::1"}}, codes.InvalidArgument},
+		{"expected ip too long", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{ExpectedIp: long}}, codes.InvalidArgument},
 		{"pt > 127", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{Codecs: map[uint32]string{200: "PCMU"}}}, codes.InvalidArgument},
 		{"pt 72 (rtcp clash)", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{Codecs: map[uint32]string{72: "X"}}}, codes.InvalidArgument},
 		{"empty codec name", &hushv1.CreateSessionRequest{CallId: "c", Agent: &hushv1.Leg{Codecs: map[uint32]string{0: ""}}}, codes.InvalidArgument},
@@ -77,7 +84,7 @@ func TestCreateValidation(t *testing.T) {
 	ok := &hushv1.CreateSessionRequest{
 		CallId: "abc@pbx", RequestId: "r", AgentId: "agent-1", Labels: map[string]string{"queue": "payments"},
 		Customer: &hushv1.Leg{RemoteAddr: "127.0.0.1:5004", Codecs: map[uint32]string{0: "PCMU", 8: "PCMA"}, TelephoneEventPt: 101},
-		Agent:    &hushv1.Leg{RtcpMux: true},
+		Agent:    &hushv1.Leg{RtcpMux: true, ExpectedIp: "::ffff:192.0.2.7"},
 		Policy:   &hushv1.Policy{StrictSource: hushv1.StrictSource_STRICT_SOURCE_OFF, IdleTimeout: durationpb.New(5e9)},
 	}
 	spec, err := s.createSpec(ok)
@@ -85,6 +92,7 @@ func TestCreateValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if spec.Customer.Remote.String() != "127.0.0.1:5004" || spec.Customer.TelephoneEventPT != 101 || !spec.Agent.RTCPMux ||
+		spec.Agent.ExpectedIP.String() != "192.0.2.7" ||
 		spec.Policy.StrictSource || spec.Policy.IdleTimeout != 5e9 || spec.Customer.Codecs[8] != "PCMA" {
 		t.Fatalf("spec %+v", spec)
 	}
@@ -111,6 +119,13 @@ func TestUpdateMask(t *testing.T) {
 	u, err = s.update(&hushv1.UpdateSessionRequest{SessionId: "s", UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"customer.remote_addr"}}})
 	if err != nil || u.Customer == nil || u.Customer.Remote == nil || u.Customer.Remote.IsValid() {
 		t.Fatalf("clear remote: %+v %v", u, err)
+	}
+	// A re-INVITE that clears the agent's remote and names the IP it will latch from.
+	u, err = s.update(&hushv1.UpdateSessionRequest{SessionId: "s", Agent: &hushv1.Leg{ExpectedIp: "127.0.0.9"},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"agent.remote_addr", "agent.expected_ip"}}})
+	if err != nil || u.Agent == nil || u.Agent.Remote == nil || u.Agent.Remote.IsValid() || u.Agent.ExpectedIP == nil ||
+		u.Agent.ExpectedIP.String() != "127.0.0.9" {
+		t.Fatalf("expected ip: %+v %v", u, err)
 	}
 	for _, bad := range []string{"call_id", "customer", "agent.local_addr", ""} {
 		_, err := s.update(&hushv1.UpdateSessionRequest{SessionId: "s", UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{bad}}})
@@ -194,4 +209,68 @@ func FuzzUpdateSessionRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Refusals name the field (and, for update_mask, the path) and say what is wrong with it;
+// invisible formatting characters such as a bidi override are refused like control ones.
+func TestValidationNamesTheField(t *testing.T) {
+	s := testServer()
+	create := func(r *hushv1.CreateSessionRequest) error {
+		if r.CallId == "" {
+			r.CallId = "c"
+		}
+		_, err := s.createSpec(r)
+		return err
+	}
+	update := func(paths ...string) error {
+		_, err := s.update(&hushv1.UpdateSessionRequest{SessionId: "s", UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+		return err
+	}
+	cases := []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"bidi override in call_id", create(&hushv1.CreateSessionRequest{CallId: "abc\u202Efed"}), []string{"call_id", "bidi override"}},
+		{"zero-width space in agent_id", create(&hushv1.CreateSessionRequest{AgentId: "a\u200Bb"}), []string{"agent_id", "invisible"}},
+		{"bidi in request_id", create(&hushv1.CreateSessionRequest{RequestId: "r\u202E1"}), []string{"request_id", "invisible"}},
+		{"line separator in call_id", create(&hushv1.CreateSessionRequest{CallId: "a\u2028b"}), []string{"call_id", "invisible"}},
+		{"no-break space in call_id", create(&hushv1.CreateSessionRequest{CallId: "a\u00A0b"}), []string{"call_id", "space"}},
+		{"bidi in a label value", create(&hushv1.CreateSessionRequest{Labels: map[string]string{"queue": "x\u202Ey"}}), []string{`labels["queue"]`, "invisible"}},
+		{"newline in a label value", create(&hushv1.CreateSessionRequest{Labels: map[string]string{"queue": "x\ny"}}), []string{`labels["queue"]`, "control"}},
+		{"bidi in a reason", checkControl("s", "r", "card \u202Epayment"), []string{"reason", "invisible"}},
+		{"newline in a reason", checkControl("s", "r", "card\npayment"), []string{"reason", "control"}},
+		{"broadcast remote", create(&hushv1.CreateSessionRequest{Customer: &hushv1.Leg{RemoteAddr: "255.255.255.255:5000"}}), []string{"customer.remote_addr", "broadcast"}},
+		{"mapped broadcast remote", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteAddr: "[::ffff:255.255.255.255]:5000"}}), []string{"agent.remote_addr", "broadcast"}},
+		{"this-network remote", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteRtcpAddr: "0.1.2.3:5000"}}), []string{"agent.remote_rtcp_addr", "0.0.0.0/8"}},
+		{"reserved remote", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteAddr: "240.0.0.1:5000"}}), []string{"agent.remote_addr", "reserved"}},
+		{"unspecified remote", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteAddr: "0.0.0.0:5000"}}), []string{"agent.remote_addr", "unspecified"}},
+		{"multicast remote", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteAddr: "224.0.0.1:5000"}}), []string{"agent.remote_addr", "multicast"}},
+		{"port 0", create(&hushv1.CreateSessionRequest{Agent: &hushv1.Leg{RemoteAddr: "127.0.0.1:0"}}), []string{"agent.remote_addr", "port"}},
+		{"unknown mask path", update("agent.remote"), []string{`update_mask path "agent.remote"`, "agent.remote_addr"}},
+		{"mask path with a card number", update("a.4111111111111111"), []string{`"a.[digits removed]"`}},
+		{"mask path not a field name", update("agent remote"), []string{"not a field name"}},
+	}
+	for _, c := range cases {
+		if status.Code(toStatus(c.err)) != codes.InvalidArgument {
+			t.Errorf("%s: %v, want INVALID_ARGUMENT", c.name, c.err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(c.err.Error(), w) {
+				t.Errorf("%s: %q does not say %q", c.name, c.err, w)
+			}
+		}
+		if strings.Contains(c.err.Error(), "4111111111111111") {
+			t.Errorf("%s: the error echoes a card number", c.name)
+		}
+	}
+	// Ordinary text stays accepted: accents, other scripts, spaces in free text.
+	if err := create(&hushv1.CreateSessionRequest{CallId: "appel-é-東京@pbx", AgentId: "agent-ø",
+		Labels: map[string]string{"queue": "Zahlungen Süd"}}); err != nil {
+		t.Errorf("ordinary text refused: %v", err)
+	}
+	if err := checkControl("s", "r", "card payment, part 2"); err != nil {
+		t.Errorf("ordinary reason refused: %v", err)
+	}
 }

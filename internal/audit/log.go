@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hushmedia/hush/media/pan"
 )
 
 // Log appends records to an audit file. It is safe for concurrent use;
@@ -98,7 +100,7 @@ func (l *Log) recover(path string, allowBroken bool) error {
 			st.seq, st.hash = st.lastOK.Seq, st.lastOK.Hash
 		}
 		note = &Record{Actor: "hushd", Action: "audit.chain_break_accepted", Outcome: "OK",
-			Detail: redact("appending after a broken chain: " + err.Error())}
+			Detail: pan.Scrub("appending after a broken chain: " + err.Error())}
 	default:
 		return fmt.Errorf("audit: %s: refusing to append to a broken chain (verify with `hushctl audit verify`): %w", path, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/hushmedia/hush/internal/auth"
+	"github.com/hushmedia/hush/media/pan"
 )
 
 // Actions: what the API records.
@@ -21,11 +22,13 @@ const (
 	ActionCaptureStart   = "capture.start"
 	ActionCaptureStop    = "capture.stop"
 	ActionDigitsDeliver  = "digits.deliver" // detail: count only, never the digits
+	ActionDigitsCollect  = "digits.collect" // one per CollectDigits attempt, allowed or refused
 	ActionRecordingList  = "recording.list"
 	ActionRecordingGet   = "recording.get"
 	ActionRecordingFetch = "recording.download"
 	ActionDrain          = "admin.drain"
 	ActionAuthDenied     = "auth.denied"
+	ActionAuthRevoked    = "auth.revoked" // an open stream ended: its credential was revoked
 )
 
 // Auditor is what API handlers call. Actor and role come from the auth
@@ -39,9 +42,10 @@ type Auditor interface {
 const maxDetail = 1024
 
 // Recorder is the Auditor over a Log. A nil Log records nothing (audit.file
-// ""). Card-like digit runs in any field are blanked rather than
-// refused, so an odd request id never costs an audit record; Append itself
-// refuses them, as a second line of defence.
+// ""). Card-like numbers in any field are blanked (pan.Scrub, the rule
+// every writer of hush uses) rather than refused, so an odd request id never
+// costs an audit record; Append itself refuses digit runs, as a second line
+// of defence.
 type Recorder struct {
 	log *Log
 	// OnError, if set, hears about records that could not be written
@@ -80,13 +84,24 @@ func (r *Recorder) Denied(ctx context.Context, fullMethod string, id auth.Identi
 		Outcome: code.String(), Detail: detail})
 }
 
+// Revoked records an open stream ended because its credential no longer holds; its
+// signature is auth.DeniedFunc, for auth.Options.OnRevoked.
+func (r *Recorder) Revoked(ctx context.Context, fullMethod string, id auth.Identity, code codes.Code, reason string) {
+	detail := fullMethod + ": " + reason
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		detail += " (peer " + p.Addr.String() + ")"
+	}
+	_ = r.append(Record{Actor: actor(id), Role: string(id.Role), Action: ActionAuthRevoked,
+		Outcome: code.String(), Detail: detail})
+}
+
 func (r *Recorder) append(rec Record) error {
 	if r == nil || r.log == nil {
 		return nil
 	}
 	for _, f := range []*string{&rec.Actor, &rec.Role, &rec.Action, &rec.SessionID, &rec.CallID,
 		&rec.RequestID, &rec.Outcome, &rec.Detail} {
-		*f = redact(strings.ToValidUTF8(*f, "\uFFFD"))
+		*f = pan.Scrub(strings.ToValidUTF8(*f, "\uFFFD"))
 	}
 	if len(rec.Detail) > maxDetail {
 		cut := maxDetail
@@ -107,22 +122,4 @@ func actor(id auth.Identity) string {
 		return "unauthenticated"
 	}
 	return id.Subject
-}
-
-// redact replaces each card-like digit run with a marker.
-func redact(s string) string {
-	i, j := cardRun(s, 0)
-	if i < 0 {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for i >= 0 {
-		b.WriteString(s[last:i])
-		b.WriteString("[digits removed]")
-		last = j
-		i, j = cardRun(s, j)
-	}
-	b.WriteString(s[last:])
-	return b.String()
 }

@@ -13,12 +13,20 @@
 //   - token: "authorization: Bearer TOKEN" metadata. The token file holds
 //     only SHA-256 hashes (see ParseTokens); a presented token is hashed
 //     and looked up by its hash, so no secret is compared byte by byte.
-//   - certificate: a client certificate verified by tls.client_ca_file.
-//     Subject is the certificate's CN; the role is its one OU that names a
-//     role; an agent's agent id is its CN.
+//   - certificate: a client certificate verified by tls.client_ca_file and
+//     checked against the CRLs of tls.crl_file (Trust), at the handshake and
+//     again on every call. Subject is the certificate's CN; the role is its
+//     one OU that names a role; an agent's agent id is its CN.
 //   - none (auth.mode none): every caller is "anonymous" and may call every
 //     RPC. For loopback development only; CheckListenSafety refuses it on
 //     other addresses unless grpc.insecure is set.
+//
+// Revocation: the Authorizer keeps the open streams with the credential that
+// opened them (a token's hash, a certificate chain). Recheck, which hushd
+// calls after every reload of the token file or the TLS files, ends those
+// whose credential no longer holds with codes.Unauthenticated; a
+// certificate's stream also ends when the certificate expires. The same table
+// caps the streams one client identity may hold (Options.MaxStreamsPerClient).
 //
 // Errors reaching callers are codes.Unauthenticated (no or bad credentials)
 // and codes.PermissionDenied (wrong role; an agent naming a session that is

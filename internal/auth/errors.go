@@ -10,6 +10,11 @@ var (
 	ErrCertIdentity = errors.New("client certificate has no hush identity")
 	// ErrTLSConfig: certificate, key or CA files cannot be loaded.
 	ErrTLSConfig = errors.New("invalid TLS configuration")
+	// ErrCRL: the CRL file cannot be read, parsed, or is not signed by a client CA.
+	ErrCRL = errors.New("invalid certificate revocation list")
+	// ErrCertRefused: a certificate no longer verifies: revoked by a CRL, expired, or
+	// its CA is no longer trusted.
+	ErrCertRefused = errors.New("certificate refused")
 	// ErrUnsafeListen: a listener would serve plaintext or unauthenticated
 	// on a non-loopback address without the explicit insecure setting.
 	ErrUnsafeListen = errors.New("unsafe listener")

@@ -12,10 +12,11 @@ const (
 	RoleQA       Role = "qa"       // recordings, read-only
 	RolePayment  Role = "payment"  // captured digits
 	RoleAdmin    Role = "admin"    // everything but captured digits, plus drain
+	RoleMetrics  Role = "metrics"  // reads /metrics (a Prometheus scraper); no RPC
 )
 
 // Roles lists every role, for validation and documentation.
-var Roles = []Role{RolePlatform, RoleAgent, RoleQA, RolePayment, RoleAdmin}
+var Roles = []Role{RolePlatform, RoleAgent, RoleQA, RolePayment, RoleAdmin, RoleMetrics}
 
 // Valid reports whether r is one of Roles.
 func (r Role) Valid() bool {

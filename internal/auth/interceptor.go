@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -32,17 +34,35 @@ type sessionRequest interface {
 // credential.
 type DeniedFunc func(ctx context.Context, fullMethod string, id Identity, code codes.Code, reason string)
 
-// Options configure an Authorizer.
-type Options struct {
-	Mode     string       // config.AuthNone, AuthToken, AuthMTLS or AuthTokenOrMTLS
-	Tokens   *TokenStore  // required for token modes
-	Owner    SessionOwner // required unless Mode is none
-	OnDenied DeniedFunc   // optional
+// CertChecker judges a client certificate chain the TLS handshake verified by the trust
+// in force now (ServerTLS implements it): revoked, expired or no longer trusted is an
+// error.
+type CertChecker interface {
+	CheckChain(chain []*x509.Certificate) error
 }
 
-// Authorizer is the authentication and authorization interceptor.
+// Options configure an Authorizer.
+type Options struct {
+	Mode   string       // config.AuthNone, AuthToken, AuthMTLS or AuthTokenOrMTLS
+	Tokens *TokenStore  // required for token modes
+	Certs  CertChecker  // required for certificate modes
+	Owner  SessionOwner // required unless Mode is none
+	// OnDenied hears every refused call; OnRevoked every open stream ended because its
+	// credential was revoked (code Unauthenticated). Both optional.
+	OnDenied  DeniedFunc
+	OnRevoked DeniedFunc
+	// MaxStreamsPerClient caps the streams one client identity (in mode none, and for
+	// health checks: one IP address) has open at once; more get RESOURCE_EXHAUSTED.
+	// 0: no cap.
+	MaxStreamsPerClient int
+}
+
+// Authorizer is the authentication and authorization interceptor. It also keeps the
+// table of open streams, so that a credential revoked while a stream is open ends it.
 type Authorizer struct {
-	o Options
+	o       Options
+	streams streamTable
+	now     func() time.Time
 }
 
 // NewAuthorizer checks o and returns the interceptor.
@@ -56,10 +76,15 @@ func NewAuthorizer(o Options) (*Authorizer, error) {
 	default:
 		return nil, errors.New("auth: unknown mode " + o.Mode)
 	}
+	if (o.Mode == config.AuthMTLS || o.Mode == config.AuthTokenOrMTLS) && o.Certs == nil {
+		return nil, errors.New("auth: certificate mode needs a certificate checker")
+	}
 	if o.Mode != config.AuthNone && o.Owner == nil {
 		return nil, errors.New("auth: a session owner is needed to bind agents to their sessions")
 	}
-	return &Authorizer{o: o}, nil
+	a := &Authorizer{o: o, now: time.Now}
+	a.streams.init(o.MaxStreamsPerClient)
+	return a, nil
 }
 
 // Unary returns the unary server interceptor.
@@ -68,10 +93,11 @@ func (a *Authorizer) Unary() grpc.UnaryServerInterceptor {
 		if exempt(info.FullMethod) {
 			return h(ctx, req)
 		}
-		id, rule, err := a.check(ctx, info.FullMethod)
+		c, rule, err := a.check(ctx, info.FullMethod)
 		if err != nil {
 			return nil, err
 		}
+		id := c.id
 		ctx = NewContext(ctx, id)
 		if err := a.bind(ctx, info.FullMethod, id, rule, req); err != nil {
 			return nil, err
@@ -80,20 +106,41 @@ func (a *Authorizer) Unary() grpc.UnaryServerInterceptor {
 	}
 }
 
-// Stream returns the stream server interceptor. For agent-bound methods
-// every received message is checked (a server stream receives one, the
-// request), before the handler sees it.
+// Stream returns the stream server interceptor. For agent-bound methods every received
+// message is checked (a server stream receives one, the request), before the handler
+// sees it. Each stream is in the table of open streams while it runs: over the
+// per-client cap it is refused, and when Recheck finds its credential revoked (or its
+// certificate expires) its context is cancelled and it ends with UNAUTHENTICATED,
+// whatever the handler returns.
 func (a *Authorizer) Stream() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		if exempt(info.FullMethod) {
-			return h(srv, ss)
+		ctx := ss.Context()
+		var c credential
+		var rule Rule
+		if !exempt(info.FullMethod) {
+			var err error
+			if c, rule, err = a.check(ctx, info.FullMethod); err != nil {
+				return err
+			}
+			ctx = NewContext(ctx, c.id)
 		}
-		id, rule, err := a.check(ss.Context(), info.FullMethod)
-		if err != nil {
-			return err
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		st := &openStream{method: info.FullMethod, cred: c, ctx: ctx, cancel: cancel,
+			client: streamClient(ctx, c.id, exempt(info.FullMethod))}
+		if !a.streams.add(st) {
+			return a.deny(ctx, info.FullMethod, c.id, codes.ResourceExhausted,
+				fmt.Sprintf("too many open streams for this client (limit %d)", a.o.MaxStreamsPerClient))
 		}
-		return h(srv, &boundStream{ServerStream: ss, ctx: NewContext(ss.Context(), id),
-			a: a, method: info.FullMethod, id: id, rule: rule})
+		defer a.streams.remove(st)
+		if c.chain != nil {
+			a.watchExpiry(st)
+		}
+		err := h(srv, &boundStream{ServerStream: ss, ctx: ctx, a: a, method: info.FullMethod, id: c.id, rule: rule})
+		if r := (*revokedError)(nil); errors.As(context.Cause(ctx), &r) {
+			return status.Error(codes.Unauthenticated, r.reason)
+		}
+		return err
 	}
 }
 
@@ -115,27 +162,36 @@ func (s *boundStream) RecvMsg(m any) error {
 	return s.a.bind(s.ctx, s.method, s.id, s.rule, m)
 }
 
+// credential is an authenticated caller and what proved it, kept with each open stream
+// so that Recheck can judge it again: the token's hash (never the token), or the
+// verified certificate chain.
+type credential struct {
+	id        Identity
+	tokenHash string
+	chain     []*x509.Certificate
+}
+
 // check authenticates the caller and authorizes the method by Policy.
-func (a *Authorizer) check(ctx context.Context, method string) (Identity, Rule, error) {
+func (a *Authorizer) check(ctx context.Context, method string) (credential, Rule, error) {
 	rule, known := Policy[method]
 	if a.o.Mode == config.AuthNone {
-		id := Identity{Subject: "anonymous", Method: MethodNone}
+		c := credential{id: Identity{Subject: "anonymous", Method: MethodNone}}
 		if !known {
-			return id, rule, a.deny(ctx, method, id, codes.PermissionDenied, "method has no policy")
+			return c, rule, a.deny(ctx, method, c.id, codes.PermissionDenied, "method has no policy")
 		}
-		return id, rule, nil
+		return c, rule, nil
 	}
-	id, reason := a.authenticate(ctx)
+	c, reason := a.authenticate(ctx)
 	if reason != "" {
-		return id, rule, a.deny(ctx, method, Identity{}, codes.Unauthenticated, reason)
+		return c, rule, a.deny(ctx, method, Identity{}, codes.Unauthenticated, reason)
 	}
 	if !known {
-		return id, rule, a.deny(ctx, method, id, codes.PermissionDenied, "method has no policy")
+		return c, rule, a.deny(ctx, method, c.id, codes.PermissionDenied, "method has no policy")
 	}
-	if !rule.Allows(id.Role) {
-		return id, rule, a.deny(ctx, method, id, codes.PermissionDenied, "role "+string(id.Role)+" may not call this method")
+	if !rule.Allows(c.id.Role) {
+		return c, rule, a.deny(ctx, method, c.id, codes.PermissionDenied, "role "+string(c.id.Role)+" may not call this method")
 	}
-	return id, rule, nil
+	return c, rule, nil
 }
 
 // bind enforces the agent binding. An agent gets the same answer whether
@@ -164,43 +220,60 @@ func (a *Authorizer) deny(ctx context.Context, method string, id Identity, code 
 	return status.Error(code, reason)
 }
 
-// authenticate returns the caller's identity, or a reason it has none. A
-// bearer token, when sent and accepted by the mode, wins over a
-// certificate; a bad token fails even with a good certificate, so a
-// mistake is never papered over.
-func (a *Authorizer) authenticate(ctx context.Context) (Identity, string) {
+// authenticate returns the caller's credential, or a reason it has none. A bearer token,
+// when sent and accepted by the mode, wins over a certificate; a bad token fails even
+// with a good certificate, so a mistake is never papered over. A certificate is judged
+// again by the trust in force now: the handshake may predate a CRL or CA reload.
+func (a *Authorizer) authenticate(ctx context.Context) (credential, string) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return a.authenticateWith(md.Get("authorization"), verifiedChain(ctx))
+}
+
+// authenticateWith is authenticate over the authorization header values and the
+// verified certificate chain, whichever transport they came by.
+func (a *Authorizer) authenticateWith(authorization []string, chain []*x509.Certificate) (credential, string) {
 	if a.o.Tokens != nil && (a.o.Mode == config.AuthToken || a.o.Mode == config.AuthTokenOrMTLS) {
-		tok, present, reason := bearer(ctx)
+		tok, present, reason := bearer(authorization)
 		if reason != "" {
-			return Identity{}, reason
+			return credential{}, reason
 		}
 		if present {
-			id, ok := a.o.Tokens.Lookup(tok)
-			if !ok {
-				return Identity{}, "invalid token"
-			}
-			return id, ""
+			return a.tokenCredential(tok)
 		}
 	}
 	if a.o.Mode == config.AuthMTLS || a.o.Mode == config.AuthTokenOrMTLS {
-		if c := verifiedCert(ctx); c != nil {
-			id, err := IdentityFromCert(c)
-			if err != nil {
-				return Identity{}, err.Error()
-			}
-			return id, ""
+		if chain != nil {
+			return a.certCredential(chain)
 		}
 	}
 	if a.o.Mode == config.AuthMTLS {
-		return Identity{}, "client certificate required"
+		return credential{}, "client certificate required"
 	}
-	return Identity{}, "bearer token required"
+	return credential{}, "bearer token required"
 }
 
-// bearer reads "authorization: Bearer TOKEN" (RFC 6750 s2.1).
-func bearer(ctx context.Context) (token string, present bool, reason string) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+func (a *Authorizer) tokenCredential(tok string) (credential, string) {
+	hash := HashToken(tok)
+	id, ok := a.o.Tokens.lookupHash(hash)
+	if !ok {
+		return credential{}, "invalid token"
+	}
+	return credential{id: id, tokenHash: hash}, ""
+}
+
+func (a *Authorizer) certCredential(chain []*x509.Certificate) (credential, string) {
+	if err := a.o.Certs.CheckChain(chain); err != nil {
+		return credential{}, err.Error()
+	}
+	id, err := IdentityFromCert(chain[0])
+	if err != nil {
+		return credential{}, err.Error()
+	}
+	return credential{id: id, chain: chain}, ""
+}
+
+// bearer reads "authorization: Bearer TOKEN" (RFC 6750 s2.1) from the header's values.
+func bearer(vals []string) (token string, present bool, reason string) {
 	switch {
 	case len(vals) == 0:
 		return "", false, ""
@@ -214,9 +287,9 @@ func bearer(ctx context.Context) (token string, present bool, reason string) {
 	return strings.TrimSpace(tok), true, ""
 }
 
-// verifiedCert returns the peer's leaf certificate if the TLS handshake
+// verifiedChain returns the peer's certificate chain (leaf first) if the TLS handshake
 // verified it against the client CA.
-func verifiedCert(ctx context.Context) *x509.Certificate {
+func verifiedChain(ctx context.Context) []*x509.Certificate {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		return nil
@@ -225,5 +298,13 @@ func verifiedCert(ctx context.Context) *x509.Certificate {
 	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
 		return nil
 	}
-	return ti.State.VerifiedChains[0][0]
+	return ti.State.VerifiedChains[0]
+}
+
+// verifiedCert returns the peer's verified leaf certificate, or nil.
+func verifiedCert(ctx context.Context) *x509.Certificate {
+	if chain := verifiedChain(ctx); chain != nil {
+		return chain[0]
+	}
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/hushmedia/hush/internal/auth/authtest"
 	"github.com/hushmedia/hush/internal/config"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -107,7 +108,7 @@ type denial struct {
 
 type testServer struct {
 	addr    string
-	ca      *testCA // signs the server and the good client certificates
+	ca      *authtest.CA // signs the server and the good client certificates
 	fake    *fakeSessions
 	mu      sync.Mutex
 	denials []denial
@@ -128,20 +129,20 @@ func (s *testServer) lastDenial(t *testing.T) denial {
 func startServer(t *testing.T, mode string, clientCA bool, limiter *RateLimiter) *testServer {
 	t.Helper()
 	dir := t.TempDir()
-	ts := &testServer{ca: newCA(t, "hush test CA"), fake: &fakeSessions{}}
-	srvCert := ts.ca.issue(t, leafOpts{cn: "hushd", server: true})
+	ts := &testServer{ca: authtest.NewCA(t, "hush test CA"), fake: &fakeSessions{}}
+	srvCert := ts.ca.Issue(t, authtest.LeafOpts{CN: "hushd", Server: true})
 	tc := config.TLS{
-		CertFile: writeFile(t, dir, "tls.crt", srvCert.certPEM),
-		KeyFile:  writeFile(t, dir, "tls.key", srvCert.keyPEM),
+		CertFile: authtest.WriteFile(t, dir, "tls.crt", srvCert.CertPEM),
+		KeyFile:  authtest.WriteFile(t, dir, "tls.key", srvCert.KeyPEM),
 	}
 	if clientCA {
-		tc.ClientCAFile = writeFile(t, dir, "ca.crt", ts.ca.pem)
+		tc.ClientCAFile = authtest.WriteFile(t, dir, "ca.crt", ts.ca.PEM)
 	}
 	st, err := NewServerTLS(tc, mode)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewAuthorizer(Options{Mode: mode, Tokens: testStore(), Owner: testOwners,
+	a, err := NewAuthorizer(Options{Mode: mode, Tokens: testStore(), Owner: testOwners, Certs: st,
 		OnDenied: func(_ context.Context, m string, id Identity, c codes.Code, reason string) {
 			ts.mu.Lock()
 			ts.denials = append(ts.denials, denial{m, id, c, reason})
@@ -171,7 +172,7 @@ func startServer(t *testing.T, mode string, clientCA bool, limiter *RateLimiter)
 func (s *testServer) dial(t *testing.T, certs ...tls.Certificate) *grpc.ClientConn {
 	t.Helper()
 	cc, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
-		RootCAs: s.ca.pool(), Certificates: certs, MinVersion: tls.VersionTLS12,
+		RootCAs: s.ca.Pool(), Certificates: certs, MinVersion: tls.VersionTLS12,
 	})))
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +306,7 @@ func TestTokenAuth(t *testing.T) {
 
 func TestClientCertAuth(t *testing.T) {
 	s := startServer(t, config.AuthMTLS, true, nil)
-	other := newCA(t, "someone else's CA")
+	other := authtest.NewCA(t, "someone else's CA")
 	now := time.Now()
 	for _, tc := range []struct {
 		name    string
@@ -316,31 +317,31 @@ func TestClientCertAuth(t *testing.T) {
 		reached bool
 	}{
 		{"valid agent cert, own session", func() []tls.Certificate {
-			return []tls.Certificate{s.ca.issue(t, leafOpts{cn: "a-17", ous: []string{"desk", "agent"}}).pair}
+			return []tls.Certificate{s.ca.Issue(t, authtest.LeafOpts{CN: "a-17", OUs: []string{"desk", "agent"}}).Pair}
 		}, "s-a17", codes.OK, Identity{Subject: "a-17", Role: RoleAgent, AgentID: "a-17", Method: MethodCert}, true},
 		{"valid agent cert, other's session", func() []tls.Certificate {
-			return []tls.Certificate{s.ca.issue(t, leafOpts{cn: "a-17", ous: []string{"agent"}}).pair}
+			return []tls.Certificate{s.ca.Issue(t, authtest.LeafOpts{CN: "a-17", OUs: []string{"agent"}}).Pair}
 		}, "s-a18", codes.PermissionDenied, Identity{}, false},
 		{"valid platform cert", func() []tls.Certificate {
-			return []tls.Certificate{s.ca.issue(t, leafOpts{cn: "sbc-1", ous: []string{"platform"}}).pair}
+			return []tls.Certificate{s.ca.Issue(t, authtest.LeafOpts{CN: "sbc-1", OUs: []string{"platform"}}).Pair}
 		}, "s-a18", codes.OK, Identity{Subject: "sbc-1", Role: RolePlatform, Method: MethodCert}, true},
 		{"cert without role OU", func() []tls.Certificate {
-			return []tls.Certificate{s.ca.issue(t, leafOpts{cn: "x", ous: []string{"sales"}}).pair}
+			return []tls.Certificate{s.ca.Issue(t, authtest.LeafOpts{CN: "x", OUs: []string{"sales"}}).Pair}
 		}, "s-a17", codes.Unauthenticated, Identity{}, false},
 		{"cert with two roles", func() []tls.Certificate {
-			return []tls.Certificate{s.ca.issue(t, leafOpts{cn: "x", ous: []string{"agent", "admin"}}).pair}
+			return []tls.Certificate{s.ca.Issue(t, authtest.LeafOpts{CN: "x", OUs: []string{"agent", "admin"}}).Pair}
 		}, "s-a17", codes.Unauthenticated, Identity{}, false},
 		// The handshake itself fails: the call never gets a stream.
 		{"expired cert", func() []tls.Certificate {
-			return []tls.Certificate{s.ca.issue(t, leafOpts{cn: "a-17", ous: []string{"agent"},
-				notBefore: now.Add(-2 * time.Hour), notAfter: now.Add(-time.Hour)}).pair}
+			return []tls.Certificate{s.ca.Issue(t, authtest.LeafOpts{CN: "a-17", OUs: []string{"agent"},
+				NotBefore: now.Add(-2 * time.Hour), NotAfter: now.Add(-time.Hour)}).Pair}
 		}, "s-a17", codes.Unavailable, Identity{}, false},
 		{"not yet valid cert", func() []tls.Certificate {
-			return []tls.Certificate{s.ca.issue(t, leafOpts{cn: "a-17", ous: []string{"agent"},
-				notBefore: now.Add(time.Hour), notAfter: now.Add(2 * time.Hour)}).pair}
+			return []tls.Certificate{s.ca.Issue(t, authtest.LeafOpts{CN: "a-17", OUs: []string{"agent"},
+				NotBefore: now.Add(time.Hour), NotAfter: now.Add(2 * time.Hour)}).Pair}
 		}, "s-a17", codes.Unavailable, Identity{}, false},
 		{"untrusted CA", func() []tls.Certificate {
-			return []tls.Certificate{other.issue(t, leafOpts{cn: "a-17", ous: []string{"agent"}}).pair}
+			return []tls.Certificate{other.Issue(t, authtest.LeafOpts{CN: "a-17", OUs: []string{"agent"}}).Pair}
 		}, "s-a17", codes.Unavailable, Identity{}, false},
 		{"no cert", func() []tls.Certificate { return nil }, "s-a17", codes.Unavailable, Identity{}, false},
 	} {
@@ -365,7 +366,7 @@ func TestClientCertAuth(t *testing.T) {
 // good certificate.
 func TestTokenOrCert(t *testing.T) {
 	s := startServer(t, config.AuthTokenOrMTLS, true, nil)
-	cert := s.ca.issue(t, leafOpts{cn: "sbc-2", ous: []string{"platform"}}).pair
+	cert := s.ca.Issue(t, authtest.LeafOpts{CN: "sbc-2", OUs: []string{"platform"}}).Pair
 	create := func(cc *grpc.ClientConn, auth string) error {
 		_, err := hushv1.NewSessionServiceClient(cc).CreateSession(callCtx(t, auth), &hushv1.CreateSessionRequest{})
 		return err

@@ -32,8 +32,12 @@ var (
 	// has no business with them, and granting them would widen PCI scope.
 	payment = []Role{RolePayment}
 	admin   = []Role{RoleAdmin}
-	anyRole = Roles
+	// anyRole is every role with an API: the metrics role reads /metrics only.
+	anyRole = []Role{RolePlatform, RoleAgent, RoleQA, RolePayment, RoleAdmin}
 )
+
+// MetricsRoles may read /metrics when it is protected (http.metrics_open false).
+var MetricsRoles = []Role{RoleMetrics, RoleAdmin}
 
 // Policy is the one table of full method name -> rule. A method missing
 // here is refused to everyone (TestEveryMethodHasPolicy keeps it complete).

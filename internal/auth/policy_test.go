@@ -114,3 +114,15 @@ func TestRoleMatrix(t *testing.T) {
 		}
 	}
 }
+
+// The metrics role reads /metrics and calls nothing: no row of Policy allows it.
+func TestMetricsRoleHasNoRPC(t *testing.T) {
+	for m, r := range Policy {
+		if r.Allows(RoleMetrics) {
+			t.Errorf("%s allows role metrics", m)
+		}
+	}
+	if !(Rule{Roles: MetricsRoles}).Allows(RoleMetrics) || !(Rule{Roles: MetricsRoles}).Allows(RoleAdmin) || (Rule{Roles: MetricsRoles}).Allows(RolePayment) {
+		t.Errorf("MetricsRoles = %v, want metrics and admin", MetricsRoles)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/hushmedia/hush/internal/auth/authtest"
 	"github.com/hushmedia/hush/internal/config"
 )
 
@@ -14,25 +15,34 @@ func TestServerTLS(t *testing.T) {
 		t.Fatalf("TLS off: %v, %v", st, err)
 	}
 	dir := t.TempDir()
-	ca := newCA(t, "ca")
-	one := ca.issue(t, leafOpts{cn: "one", server: true})
+	ca := authtest.NewCA(t, "ca")
+	one := ca.Issue(t, authtest.LeafOpts{CN: "one", Server: true})
 	tc := config.TLS{
-		CertFile:     writeFile(t, dir, "c.pem", one.certPEM),
-		KeyFile:      writeFile(t, dir, "k.pem", one.keyPEM),
-		ClientCAFile: writeFile(t, dir, "ca.pem", ca.pem),
+		CertFile:     authtest.WriteFile(t, dir, "c.pem", one.CertPEM),
+		KeyFile:      authtest.WriteFile(t, dir, "k.pem", one.KeyPEM),
+		ClientCAFile: authtest.WriteFile(t, dir, "ca.PEM", ca.PEM),
 	}
 	st, err := NewServerTLS(tc, config.AuthMTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := st.GRPC()
-	if g.MinVersion != tls.VersionTLS12 || g.ClientAuth != tls.RequireAndVerifyClientCert {
-		t.Errorf("min version %x, client auth %v", g.MinVersion, g.ClientAuth)
+	// Each handshake takes the configuration in force (GetConfigForClient).
+	inner := func(c *tls.Config) *tls.Config {
+		t.Helper()
+		x, err := c.GetConfigForClient(&tls.ClientHelloInfo{})
+		if err != nil || x == nil {
+			t.Fatalf("GetConfigForClient: %v %v", x, err)
+		}
+		return x
 	}
-	if h := st.HTTP(); len(h.NextProtos) != 2 {
+	g := inner(st.GRPC())
+	if g.MinVersion != tls.VersionTLS12 || g.ClientAuth != tls.RequireAndVerifyClientCert || len(g.NextProtos) != 1 {
+		t.Errorf("min version %x, client auth %v, ALPN %v", g.MinVersion, g.ClientAuth, g.NextProtos)
+	}
+	if h := inner(st.HTTP()); len(h.NextProtos) != 2 {
 		t.Errorf("HTTP ALPN %v", h.NextProtos)
 	}
-	if st2, _ := NewServerTLS(tc, config.AuthTokenOrMTLS); st2.GRPC().ClientAuth != tls.VerifyClientCertIfGiven {
+	if st2, _ := NewServerTLS(tc, config.AuthTokenOrMTLS); inner(st2.GRPC()).ClientAuth != tls.VerifyClientCertIfGiven {
 		t.Error("token_or_mtls must make the certificate optional")
 	}
 	served := func() []byte {
@@ -45,9 +55,9 @@ func TestServerTLS(t *testing.T) {
 	first := served()
 
 	// Rotation: new files, Reload, the next handshake gets the new pair.
-	two := ca.issue(t, leafOpts{cn: "two", server: true})
-	writeFile(t, dir, "c.pem", two.certPEM)
-	writeFile(t, dir, "k.pem", two.keyPEM)
+	two := ca.Issue(t, authtest.LeafOpts{CN: "two", Server: true})
+	authtest.WriteFile(t, dir, "c.pem", two.CertPEM)
+	authtest.WriteFile(t, dir, "k.pem", two.KeyPEM)
 	if err := st.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -55,18 +65,18 @@ func TestServerTLS(t *testing.T) {
 		t.Error("Reload did not rotate the certificate")
 	}
 	// A broken key keeps the old pair.
-	writeFile(t, dir, "k.pem", []byte("junk"))
+	authtest.WriteFile(t, dir, "k.pem", []byte("junk"))
 	if err := st.Reload(); !errors.Is(err, ErrTLSConfig) {
 		t.Errorf("reload of junk: %v", err)
 	}
-	if !bytes.Equal(served(), two.pair.Certificate[0]) {
+	if !bytes.Equal(served(), two.Pair.Certificate[0]) {
 		t.Error("failed reload replaced the certificate")
 	}
 
 	for name, bad := range map[string]config.TLS{
 		"missing cert": {CertFile: dir + "/nope", KeyFile: tc.KeyFile},
-		"missing CA":   {CertFile: tc.CertFile, KeyFile: writeFile(t, dir, "k2.pem", two.keyPEM), ClientCAFile: dir + "/nope"},
-		"CA not PEM":   {CertFile: tc.CertFile, KeyFile: dir + "/k2.pem", ClientCAFile: writeFile(t, dir, "bad-ca", []byte("x"))},
+		"missing CA":   {CertFile: tc.CertFile, KeyFile: authtest.WriteFile(t, dir, "k2.pem", two.KeyPEM), ClientCAFile: dir + "/nope"},
+		"CA not PEM":   {CertFile: tc.CertFile, KeyFile: dir + "/k2.pem", ClientCAFile: authtest.WriteFile(t, dir, "bad-ca", []byte("x"))},
 	} {
 		if _, err := NewServerTLS(bad, config.AuthMTLS); !errors.Is(err, ErrTLSConfig) {
 			t.Errorf("%s: %v", name, err)

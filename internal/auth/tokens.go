@@ -184,6 +184,11 @@ func (s *TokenStore) Lookup(token string) (Identity, bool) {
 	if token == "" {
 		return Identity{}, false
 	}
-	id, ok := (*s.table.Load())[HashToken(token)]
+	return s.lookupHash(HashToken(token))
+}
+
+// lookupHash returns the identity of a token by its hash, in the table loaded now.
+func (s *TokenStore) lookupHash(hash string) (Identity, bool) {
+	id, ok := (*s.table.Load())[hash]
 	return id, ok
 }

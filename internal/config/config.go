@@ -29,12 +29,31 @@ type GRPC struct {
 	Listen         string `yaml:"listen"`           // host:port
 	Insecure       bool   `yaml:"insecure"`         // allow plaintext / unauthenticated on a non-loopback address
 	MaxMessageSize int    `yaml:"max_message_size"` // bytes, per received message
+	// Connection limits: open at once, in total and per source address (0 = no cap).
+	MaxConnections      int `yaml:"max_connections"`
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// HandshakeTimeout bounds TCP accept to a working HTTP/2 connection (TLS included);
+	// IdleTimeout closes a connection without streams for that long.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	IdleTimeout      time.Duration `yaml:"idle_timeout"`
+	// MaxStreamsPerConnection is HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS.
+	MaxStreamsPerConnection int `yaml:"max_streams_per_connection"`
+	// MaxHeaderBytes is HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE: larger headers are refused
+	// before anything reads them.
+	MaxHeaderBytes int    `yaml:"max_header_bytes"`
+	HealthListen   string `yaml:"health_listen"` // host:port of the health-only plaintext listener; "" = off
 }
 
 // HTTP configures the HTTP server (/metrics, /healthz).
 type HTTP struct {
 	Listen   string `yaml:"listen"`   // host:port
 	Insecure bool   `yaml:"insecure"` // allow plaintext on a non-loopback address
+	// MetricsOpen serves /metrics without a credential in every auth mode.
+	MetricsOpen bool `yaml:"metrics_open"`
+	// Connection limits, as for gRPC, and the largest request header accepted.
+	MaxConnections      int `yaml:"max_connections"`
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	MaxHeaderBytes      int `yaml:"max_header_bytes"`
 }
 
 // TLS configures the server certificate for the gRPC and HTTP listeners,
@@ -43,6 +62,7 @@ type TLS struct {
 	CertFile     string `yaml:"cert_file"`      // PEM certificate chain; "" = plaintext
 	KeyFile      string `yaml:"key_file"`       // PEM private key
 	ClientCAFile string `yaml:"client_ca_file"` // PEM CA bundle for client certificates; "" = no mTLS
+	CRLFile      string `yaml:"crl_file"`       // CRLs (PEM or DER) signed by the client CAs; "" = none
 }
 
 // Enabled reports whether the listeners serve TLS.
@@ -55,6 +75,8 @@ type Auth struct {
 	RateLimit  int    `yaml:"rate_limit"` // requests per second per client; 0 = off
 	RateBurst  int    `yaml:"rate_burst"` // bucket size
 	Reflection bool   `yaml:"reflection"` // register gRPC reflection
+	// MaxStreamsPerClient caps the streams one client identity has open; 0 = no cap.
+	MaxStreamsPerClient int `yaml:"max_streams_per_client"`
 }
 
 // Auth modes.
@@ -84,10 +106,13 @@ type Media struct {
 	PortMax            int           `yaml:"port_max"`             // inclusive
 	StrictSource       bool          `yaml:"strict_source"`        // drop packets from other than the latched source
 	IdleTimeout        time.Duration `yaml:"idle_timeout"`         // >= 100ms
+	SetupTimeout       time.Duration `yaml:"setup_timeout"`        // before the first packet; >= 100ms
 	LatencySampleEvery int           `yaml:"latency_sample_every"` // >= 1
 	LockSSRC           bool          `yaml:"lock_ssrc"`            // drop RTP with another SSRC than the leg's first
 	RateLimitPPS       int           `yaml:"rate_limit_pps"`       // packets/s accepted per socket; 0 = no cap
 	Engine             string        `yaml:"engine"`               // socket I/O engine: portable, epoll, io_uring or auto
+	// FDReserve is how many file descriptors control connections must leave free.
+	FDReserve int `yaml:"fd_reserve"`
 }
 
 // BindIP is the parsed Address. Call it only on a validated Config.

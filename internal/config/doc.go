@@ -14,6 +14,10 @@
 //	flag  --media-port-min        (dots and underscores become dashes)
 //	env   HUSH_MEDIA_PORT_MIN     (dots become underscores, upper case)
 //
+// An unknown key is refused with the closest known name as a hint: in the
+// file, and, when Load is given the whole environment (WithEnviron), a HUSH_
+// variable that names no key and is not in OtherEnv.
+//
 // Every value is written the same way in all three places: integers in
 // decimal, booleans as true or false, durations in Go syntax ("60s",
 // "1m30s"), addresses as text.

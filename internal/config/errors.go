@@ -24,7 +24,7 @@ var (
 // KeyError reports a problem with one configuration key.
 type KeyError struct {
 	Key    string // dotted YAML path, e.g. "media.port_min"
-	Source string // where the value came from: "file.yaml:12", "env HUSH_X", "flag --x"; empty after merging
+	Source string // where the value came from: "file.yaml:12", "env HUSH_LOG_LEVEL", "flag --x"; empty after merging
 	Reason string // human-readable reason, e.g. "must be in 1024..65535, got 70000"
 	Err    error  // the sentinel: ErrInvalid, ErrUnknownKey, ErrDuplicateKey, ErrSyntax
 }

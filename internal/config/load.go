@@ -5,21 +5,50 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/hushmedia/hush/media/corpus"
 )
 
 // ConfigEnv names the environment variable that gives the config file when
 // --config is not used.
 const ConfigEnv = "HUSH_CONFIG"
 
+// envPrefix starts every configuration variable; Load with WithEnviron refuses
+// variables with it that name no key.
+const envPrefix = "HUSH_"
+
+// OtherEnv lists the HUSH_ variables that are not configuration keys but that hush's
+// tools and tests read, so hushd accepts them in its environment (a test run may start
+// hushd with them set). A test checks that the code reads no other.
+var OtherEnv = []string{
+	ConfigEnv,
+	corpus.EnvDir,        // the speech corpus for tests and load runs
+	"HUSH_RELAY_ENGINES", // media/relay tests: which I/O engines to run
+}
+
 // Option configures Load.
 type Option func(*loadOptions)
 
 type loadOptions struct {
-	usage    io.Writer
-	program  string
-	register []func(*flag.FlagSet)
+	usage      io.Writer
+	program    string
+	register   []func(*flag.FlagSet)
+	environ    []string
+	environSet bool
+}
+
+// WithEnviron gives Load the whole environment ("NAME=value" entries, as
+// os.Environ returns them; the last of a name wins). Load then reads HUSH_*
+// keys from it instead of its lookupEnv argument, and refuses HUSH_*
+// variables that name no key (ErrUnknownKey, with a "did you mean" hint), as
+// it refuses unknown keys in the file: a mistyped variable would otherwise
+// be silently ignored.
+func WithEnviron(environ []string) Option {
+	return func(o *loadOptions) { o.environ, o.environSet = environ, true }
 }
 
 // WithUsageOutput sets where --help prints usage (default os.Stderr).
@@ -77,6 +106,16 @@ func Load(args []string, lookupEnv func(string) (string, bool), opts ...Option) 
 	for _, opt := range opts {
 		opt(&o)
 	}
+	var unknownEnv []error
+	if o.environSet {
+		env := make(map[string]string, len(o.environ))
+		for _, kv := range o.environ {
+			name, value, _ := strings.Cut(kv, "=")
+			env[name] = value
+		}
+		lookupEnv = func(name string) (string, bool) { v, ok := env[name]; return v, ok }
+		unknownEnv = checkEnvNames(env)
+	}
 	if lookupEnv == nil {
 		lookupEnv = func(string) (string, bool) { return "", false }
 	}
@@ -123,7 +162,7 @@ func Load(args []string, lookupEnv func(string) (string, bool), opts ...Option) 
 		}
 	}
 
-	var errs []error
+	errs := unknownEnv
 	for i := range keys {
 		k := &keys[i]
 		env := k.envName()
@@ -167,7 +206,8 @@ func writeUsage(w io.Writer, fs *flag.FlagSet, program string) {
 	fmt.Fprintf(&b, "Usage: %s [flags]\n\n", program)
 	b.WriteString("Starts on the embedded default configuration. A YAML file (--config FILE or\n" +
 		ConfigEnv + "), HUSH_* environment variables and flags override it, in that order\n" +
-		"(default < file < env < flags). Durations: 100ms, 60s, 1m30s. Booleans: true, false.\n\n")
+		"(default < file < env < flags). Durations: 100ms, 60s, 1m30s. Booleans: true, false.\n" +
+		"An unknown key in the file or an unknown HUSH_ variable stops start-up.\n\n")
 	b.WriteString("  --config FILE\n        YAML configuration file (env " + ConfigEnv + ")\n")
 	for i := range keys {
 		k := &keys[i]
@@ -199,3 +239,50 @@ var flagIndex = func() map[string]string {
 }()
 
 func pathOfFlag(name string) string { return flagIndex[name] }
+
+// checkEnvNames refuses HUSH_ variables that are neither a key's nor in OtherEnv,
+// in name order, each with the closest known name when it is a likely typo.
+func checkEnvNames(env map[string]string) []error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		if !strings.HasPrefix(name, envPrefix) || knownEnv[name] {
+			continue
+		}
+		errs = append(errs, &KeyError{Key: clip(name), Source: "environment", Err: ErrUnknownKey,
+			Reason: "unknown variable: no configuration key has this name" + suggestEnv(name)})
+	}
+	return errs
+}
+
+// envNames lists every variable name hushd accepts with the HUSH_ prefix, in key table
+// order, then OtherEnv; knownEnv is the same as a set.
+var envNames = func() []string {
+	out := make([]string, 0, len(keys)+len(OtherEnv))
+	for i := range keys {
+		out = append(out, keys[i].envName())
+	}
+	return append(out, OtherEnv...)
+}()
+
+var knownEnv = func() map[string]bool {
+	m := make(map[string]bool, len(envNames))
+	for _, n := range envNames {
+		m[n] = true
+	}
+	return m
+}()
+
+// suggestEnv names the closest accepted variable when one is within two edits (the first
+// in table order on a tie, as for file keys).
+func suggestEnv(unknown string) string {
+	best, bestDist := "", 3
+	for _, n := range envNames {
+		if d := editDistance(unknown, n); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	if best == "" {
+		return "; see hushd --help for the HUSH_* variables"
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}

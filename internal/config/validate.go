@@ -137,6 +137,16 @@ func listenAddr(v string) (string, bool) {
 	return "", true
 }
 
+// optional accepts the empty string (off) and otherwise applies check.
+func optional(check func(string) (string, bool)) func(string) (string, bool) {
+	return func(v string) (string, bool) {
+		if v == "" {
+			return "", true
+		}
+		return check(v)
+	}
+}
+
 // hostName reports whether s is a DNS name (RFC 1123 s2.1 labels).
 func hostName(s string) bool {
 	if len(s) == 0 || len(s) > 253 {
@@ -200,6 +210,14 @@ func distinctListeners(c *Config) *KeyError {
 	return nil
 }
 
+func healthListener(c *Config) *KeyError {
+	_, port, _ := net.SplitHostPort(c.GRPC.HealthListen)
+	if c.GRPC.HealthListen != "" && port != "0" && (c.GRPC.HealthListen == c.GRPC.Listen || c.GRPC.HealthListen == c.HTTP.Listen) {
+		return invalid("grpc.health_listen", "", "must differ from grpc.listen and http.listen, got %q", c.GRPC.HealthListen)
+	}
+	return nil
+}
+
 func recordingDir(c *Config) *KeyError {
 	if c.Recording.Enabled && c.Recording.Dir == "" {
 		return invalid("recording.dir", "", "must be set when recording.enabled is true")
@@ -217,6 +235,13 @@ func tlsPair(c *Config) *KeyError {
 func clientCA(c *Config) *KeyError {
 	if c.TLS.ClientCAFile != "" && c.TLS.CertFile == "" {
 		return invalid("tls.client_ca_file", "", "needs tls.cert_file and tls.key_file (mTLS is TLS first)")
+	}
+	return nil
+}
+
+func crlNeedsCA(c *Config) *KeyError {
+	if c.TLS.CRLFile != "" && c.TLS.ClientCAFile == "" {
+		return invalid("tls.crl_file", "", "needs tls.client_ca_file (it revokes client certificates)")
 	}
 	return nil
 }

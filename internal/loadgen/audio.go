@@ -2,10 +2,8 @@ package loadgen
 
 import (
 	"fmt"
-	"path/filepath"
-	"sort"
 
-	"github.com/hushmedia/hush/media/dtmf/dtmftest"
+	"github.com/hushmedia/hush/media/corpus"
 	"github.com/hushmedia/hush/media/g711"
 )
 
@@ -19,7 +17,7 @@ import (
 //     quietest codes (0 and ±8 of 32767, -66 dBm0 at most), then the same quiet codes: a
 //     listener's leg, line noise only.
 //   - AudioSpeech: the coded header (12 ms of that line noise), then 8 ms of speech from
-//     the Asterisk prompt corpus (Debian package asterisk-core-sounds-en-wav), each stream
+//     the Asterisk prompt corpus (package media/corpus), each stream
 //     at its own place in it: a talker's leg, with a gap in every packet.
 const (
 	AudioBurst  = "burst"
@@ -30,8 +28,8 @@ const (
 // codedHeaderLen is the payload room a coded header takes: four samples per byte.
 const codedHeaderLen = 4 * payloadHeaderLen
 
-// SpeechCorpusDir is where AudioSpeech reads its prompts.
-var SpeechCorpusDir = "/usr/share/asterisk/sounds/en"
+// speechSamples is how much of the corpus AudioSpeech plays: 2 minutes.
+const speechSamples = 120 * corpus.Rate
 
 // payloadAudio shapes load payloads for AudioQuiet and AudioSpeech (nil: AudioBurst).
 type payloadAudio struct {
@@ -46,38 +44,15 @@ func newPayloadAudio(mode string) (*payloadAudio, error) {
 	case AudioQuiet:
 		return &payloadAudio{}, nil
 	case AudioSpeech:
-		sp, err := loadSpeech(SpeechCorpusDir, 120*8000)
+		pcm, err := corpus.Speech(speechSamples, 0)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: audio %s: %w", ErrConfig, AudioSpeech, err)
 		}
+		sp := make([]byte, len(pcm))
+		g711.EncodeUlaw(sp, pcm)
 		return &payloadAudio{speech: sp}, nil
 	}
 	return nil, fmt.Errorf("%w: audio %q (want %s, %s or %s)", ErrConfig, mode, AudioBurst, AudioQuiet, AudioSpeech)
-}
-
-// loadSpeech reads up to max samples of 8 kHz 16-bit mono prompts from dir, in name order,
-// and returns them µ-law coded.
-func loadSpeech(dir string, max int) ([]byte, error) {
-	names, _ := filepath.Glob(filepath.Join(dir, "*.wav"))
-	sort.Strings(names)
-	var pcm []int16
-	for _, n := range names {
-		ch, err := dtmftest.ReadWAV(n)
-		if err != nil || len(ch) != 1 {
-			continue
-		}
-		pcm = append(pcm, ch[0]...)
-		if len(pcm) >= max {
-			break
-		}
-	}
-	if len(pcm) < 8000 {
-		return nil, fmt.Errorf("%w: audio speech needs the prompts of Debian package asterisk-core-sounds-en-wav in %s", ErrConfig, dir)
-	}
-	pcm = pcm[:min(len(pcm), max)]
-	out := make([]byte, len(pcm))
-	g711.EncodeUlaw(out, pcm)
-	return out, nil
 }
 
 // quietCode is the µ-law code of a 2-bit symbol: 0xFF and 0x7F are µ-law's two zeros,

@@ -24,7 +24,7 @@ type Hush struct {
 	client hushv1.SessionServiceClient
 	pid    int
 	http   string         // hushd's HTTP address for /metrics; "" = not scraped
-	policy *hushv1.Policy // sent in every CreateSession; nil = server defaults
+	policy *hushv1.Policy // sent in every CreateSession; NewHush's: both directions unmasked
 	engine string         // hushd's media engine, when known
 	run    string         // distinguishes call ids of hushload processes against one hushd
 	seq    atomic.Uint64  // distinguishes calls within it: a repeated request_id would
@@ -38,8 +38,12 @@ func NewHush(addr string, pid int) (*Hush, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: hush: %v", ErrTarget, err)
 	}
+	// Unmasked unless SetPolicy says otherwise, explicitly: hushd's default masks what
+	// the agent hears, and the harness forwards payloads it must find byte for byte.
+	off := &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}
 	return &Hush{conn: conn, client: hushv1.NewSessionServiceClient(conn), pid: pid,
-		run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}, nil
+		policy: &hushv1.Policy{CustomerToAgent: off, AgentToCustomer: off},
+		run:    strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}, nil
 }
 
 func (h *Hush) Name() string { return "hush" }

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/hushmedia/hush/media/relay/relaytest"
 )
 
 func TestSDPMediaAddr(t *testing.T) {
@@ -165,7 +167,8 @@ func TestRunRtpengine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := StartRtpengine(ctx, bin, ng, 20000, 20999, nil, nil)
+	lo, hi := relaytest.Ports(t, 1000)
+	p, err := StartRtpengine(ctx, bin, ng, lo, hi, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hushmedia/hush/media/relay/relaytest"
 )
 
 // TestRunDirect: the calibration target (no relay) loses nothing, and the figures hang
@@ -83,7 +85,8 @@ func TestRunHushd(t *testing.T) {
 	defer cancel()
 	var log bytes.Buffer
 	// Log flags that would hide the line StartHushd waits for: it must still start.
-	p, err := StartHushd(ctx, bin, 21000, 21099, []string{"--log-level=warn", "--log-format=json"}, &log)
+	lo, hi := relaytest.Ports(t, 100)
+	p, err := StartHushd(ctx, bin, lo, hi, []string{"--log-level=warn", "--log-format=json"}, &log)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -155,7 +158,8 @@ func TestRunHushdMaskedRecorded(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	var log bytes.Buffer
-	p, err := StartHushd(ctx, bin, 21100, 21199, []string{"--recording-enabled=true", "--recording-dir", dir}, &log)
+	lo, hi := relaytest.Ports(t, 100)
+	p, err := StartHushd(ctx, bin, lo, hi, []string{"--recording-enabled=true", "--recording-dir", dir}, &log)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}

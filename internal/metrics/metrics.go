@@ -26,6 +26,8 @@ type Metrics struct {
 	digitsCaptured *prometheus.CounterVec
 	lateMasks      *prometheus.CounterVec
 	recFailures    prometheus.Counter
+	capAbandoned   *prometheus.CounterVec
+	latchRejected  *prometheus.CounterVec
 	reg            prometheus.Registerer
 
 	grpcRequests *prometheus.CounterVec
@@ -87,6 +89,14 @@ func New(reg prometheus.Registerer) *Metrics {
 		recFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hush_recording_failures_total", Help: "Recordings that failed (disk full, I/O error) while the call went on.",
 		}),
+		capAbandoned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_secure_capture_abandoned_total",
+			Help: "Secure captures stopped before they completed (an agent's stop mid-entry, the inter-digit timeout, the call's end), by reason.",
+		}, []string{"reason"}),
+		latchRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_latch_rejected_total",
+			Help: "Valid packets refused as a leg's remote (possible attempts to take a leg over), by leg and reason.",
+		}, []string{"leg", "reason"}),
 		reg: reg,
 		grpcRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_grpc_requests_total", Help: "gRPC requests handled, by method and status code.",
@@ -102,7 +112,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.SessionsActive, m.SessionsCreated, m.sessionsEnded, m.createFailures,
 		m.rtpPackets, m.rtpBytes, m.rtcpPackets, m.rtcpBytes, m.drops, m.latency,
 		m.grpcRequests, m.grpcPanics, m.invalidInput,
-		m.maskedSeconds, m.digitsCaptured, m.lateMasks, m.recFailures,
+		m.maskedSeconds, m.digitsCaptured, m.lateMasks, m.recFailures, m.capAbandoned,
+		m.latchRejected,
 	)
 	return m
 }
@@ -139,6 +150,18 @@ func (m *Metrics) Direction(dir string) DirectionSet {
 	}
 }
 
+// CaptureAbandonReasons creates the series of hush_secure_capture_abandoned_total at 0, so
+// an alert on their increase sees the first abandoned capture.
+func (m *Metrics) CaptureAbandonReasons(reasons []string) {
+	for _, r := range reasons {
+		m.capAbandoned.WithLabelValues(r)
+	}
+}
+
+// CaptureAbandoned counts a secure capture stopped before it completed. The label is the
+// reason only: never an agent, call or session id.
+func (m *Metrics) CaptureAbandoned(reason string) { m.capAbandoned.WithLabelValues(reason).Inc() }
+
 // RecordingFailed counts a failed recording.
 func (m *Metrics) RecordingFailed() { m.recFailures.Inc() }
 
@@ -153,6 +176,12 @@ func (m *Metrics) DigitsLost(f func() float64) {
 // Drop resolves the drop counter of one direction and reason.
 func (m *Metrics) Drop(dir, reason string) prometheus.Counter {
 	return m.drops.WithLabelValues(dir, reason)
+}
+
+// LatchRejected resolves the counter of packets refused as a leg's remote, for one leg
+// ("customer", "agent") and reason; the series exists (at 0) from then on.
+func (m *Metrics) LatchRejected(leg, reason string) prometheus.Counter {
+	return m.latchRejected.WithLabelValues(leg, reason)
 }
 
 // SessionEnded counts an ended session.

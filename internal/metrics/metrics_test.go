@@ -17,12 +17,24 @@ func TestCollectors(t *testing.T) {
 	m.SessionEnded("idle_timeout")
 	m.CreateFailed("ports_exhausted")
 	m.GRPCRequest("/hush.v1.SessionService/GetSession", "NotFound")
+	m.CaptureAbandonReasons([]string{"request", "session_ended"})
+	m.CaptureAbandoned("request")
+	m.LatchRejected("agent", "competing_source").Add(1)
 
 	if v := testutil.ToFloat64(m.rtpPackets.WithLabelValues("customer_to_agent")); v != 3 {
 		t.Fatalf("rtp packets %v", v)
 	}
 	if v := testutil.ToFloat64(m.drops.WithLabelValues("customer_to_agent", "malformed")); v != 2 {
 		t.Fatalf("drops %v", v)
+	}
+	if v := testutil.ToFloat64(m.capAbandoned.WithLabelValues("request")); v != 1 {
+		t.Fatalf("capture abandoned %v", v)
+	}
+	if n := testutil.CollectAndCount(m.capAbandoned); n != 2 {
+		t.Fatalf("capture abandoned series %d, want both reasons from the start", n)
+	}
+	if v := testutil.ToFloat64(m.latchRejected.WithLabelValues("agent", "competing_source")); v != 1 {
+		t.Fatalf("latch rejected %v", v)
 	}
 	if n := testutil.CollectAndCount(m.latency); n != 1 {
 		t.Fatalf("latency series %d", n)

@@ -14,16 +14,31 @@ import (
 // maxCaptureDigits bounds one capture; a card number with expiry and CVV fits easily.
 const maxCaptureDigits = 64
 
-// captureUnmaskHold keeps the agent's ear masked this long after a capture stops. A capture
-// stops while the last key is still sounding (max digits and '#' are seen ~30 ms into the
-// tone, an agent may stop while the customer holds a key), so switching straight back to
-// an unmasked policy would let that key's tail, or its RFC 4733 packets, reach the agent.
-const captureUnmaskHold = 2 * time.Second
+// Once a capture has begun on a session, the agent's ear stays masked for the rest of the
+// session, whoever stops the capture and however: the last key may still be sounding when
+// it stops (max digits and '#' are seen ~30 ms into the tone), and an agent who stops it
+// mid-entry must not hear the rest of the card number, which the customer goes on keying
+// (and may resume after any pause). A policy update cannot unmask it either.
+
+// Reasons a capture ends, as events and audit records show them.
+const (
+	StopRequest           = "request"
+	StopMaxDigits         = "max_digits"
+	StopTerminator        = "terminator"
+	StopInterDigitTimeout = "inter_digit_timeout"
+	StopSessionEnded      = "session_ended"
+)
+
+// AbandonReasons are the reasons a capture can stop before it completed
+// (Hooks.CaptureAbandoned).
+var AbandonReasons = []string{StopRequest, StopInterDigitTimeout, StopSessionEnded}
 
 // LuhnResult is the Luhn check of the digits so far.
 type LuhnResult int
 
-// Luhn results; LuhnUnknown until enough digits for a card number (12).
+// Luhn results. LuhnUnknown until the capture completes (max digits or the terminator)
+// with enough digits for a card number (12): a verdict for every prefix would tell the
+// agent a few bits of the number.
 const (
 	LuhnUnknown LuhnResult = iota
 	LuhnValid
@@ -41,13 +56,15 @@ type CaptureInfo struct {
 // CaptureOptions configure StartCapture.
 type CaptureOptions struct {
 	RequestID, Actor  string
+	Caller            string // with RequestID and Digest: the request's idempotency key
+	Digest            Digest
 	MaxDigits         int           // stop after this many digits (0: no limit)
 	InterDigitTimeout time.Duration // stop after this long without a digit (0: none)
 }
 
 type capture struct {
 	on         bool
-	holdUntil  time.Time // after a stop: keep masking until then
+	begun      bool // a capture has begun on this session: the agent's ear stays masked
 	digits     [maxCaptureDigits]byte
 	n          int // digits captured
 	delivered  int // digits handed to a payment client (and zeroed)
@@ -84,7 +101,7 @@ func (c *capture) addLuhn(i int, d byte) {
 
 func (c *capture) info() CaptureInfo {
 	in := CaptureInfo{On: c.on, Count: c.n, Complete: c.complete}
-	if c.n >= 12 {
+	if c.complete && c.n >= 12 {
 		sum := c.luhnOdd
 		if c.n%2 == 0 {
 			sum = c.luhnEven
@@ -110,8 +127,9 @@ func (c *capture) zero() {
 	clear(c.digits[:])
 }
 
-// captureMask is the customer->agent masking while capture is on: the policy's, or a tone
-// when the policy leaves that direction unmasked (the agent hears that a key was pressed).
+// captureMask is the customer->agent masking once capture has begun: the policy's, or a
+// tone when the policy leaves that direction unmasked (the agent hears that a key was
+// pressed).
 func (s *Session) captureMaskLocked() MaskPolicy {
 	p := s.policy.CustomerToAgent
 	if p.Mode == MaskOff || p.Mode == 0 {
@@ -126,9 +144,6 @@ func (s *Session) startCapture(o CaptureOptions) (Info, error) {
 	if s.state == Ended {
 		return Info{}, ErrNotFound
 	}
-	if in, ok := s.cachedLocked("capture-start", o.RequestID); ok {
-		return in, nil
-	}
 	return s.startCaptureLocked(o)
 }
 
@@ -140,7 +155,7 @@ func (s *Session) startCaptureLocked(o CaptureOptions) (Info, error) {
 		// A new capture starts a new field; digits not yet collected are dropped.
 		sig := s.cap.signal
 		s.cap.zero()
-		s.cap = capture{on: true, opts: o, lastDigit: s.reg.now(), signal: sig, collecting: s.cap.collecting}
+		s.cap = capture{on: true, begun: true, opts: o, lastDigit: s.reg.now(), signal: sig, collecting: s.cap.collecting}
 		if s.cap.signal == nil {
 			s.cap.signal = make(chan struct{}, 1)
 		}
@@ -148,7 +163,6 @@ func (s *Session) startCaptureLocked(o CaptureOptions) (Info, error) {
 		s.cap.wake()
 	}
 	in := s.infoLocked()
-	s.rememberLocked("capture-start", o.RequestID, in)
 	return in, nil
 }
 
@@ -158,27 +172,37 @@ func (s *Session) stopCapture(requestID, actor, why string) (Info, error) {
 	if s.state == Ended {
 		return Info{}, ErrNotFound
 	}
-	if in, ok := s.cachedLocked("capture-stop", requestID); ok {
-		return in, nil
-	}
 	if s.cap.on {
 		s.stopCaptureLocked(actor, requestID, why)
 	}
 	in := s.infoLocked()
-	s.rememberLocked("capture-stop", requestID, in)
 	return in, nil
 }
 
 func (s *Session) stopCaptureLocked(actor, requestID, why string) {
-	// Stop delivering digits, but keep the agent's ear masked for the hold: the policy's
-	// masking comes back from the registry's tick (restoreMasking).
+	// Stop delivering digits; the agent's ear stays masked for the rest of the session.
 	if err := s.media.SetMasking(CustomerToAgent, s.captureMaskLocked(), false); err != nil {
 		s.reg.log.Error("could not end digit capture; left capturing and masked", "session_id", s.id, "err", err)
 	}
 	s.cap.on = false
-	s.cap.holdUntil = s.reg.now().Add(captureUnmaskHold)
+	s.abandonedLocked(actor, requestID, why)
 	s.publishLocked(Event{Kind: EventCapture, Actor: actor, RequestID: requestID, Capture: s.cap.info(), CaptureWhy: why})
 	s.cap.wake()
+}
+
+// abandonedLocked reports a capture that stops before it completed (an agent's stop, the
+// inter-digit timeout, the end of the call): an event for the desktop and supervisors, a
+// metric to alert on (by reason only) and a log line. Only the count of digits is told.
+func (s *Session) abandonedLocked(actor, requestID, why string) {
+	if s.cap.complete {
+		return
+	}
+	s.publishLocked(Event{Kind: EventCaptureAbandoned, Actor: actor, RequestID: requestID, Capture: s.cap.info(), CaptureWhy: why})
+	if h := s.reg.cfg.Hooks.CaptureAbandoned; h != nil {
+		h(why)
+	}
+	s.reg.log.Warn("secure capture stopped before it completed", "session_id", s.id, "reason", why,
+		"digits", s.cap.n, "actor", actor)
 }
 
 // onAgentKey watches the agent's keys for the configured trigger (e.g. "*7"), which
@@ -221,7 +245,7 @@ func (s *Session) onDigit(d Direction, digit byte) {
 	case digit == '#':
 		// The customer ends the field.
 		s.cap.complete = true
-		s.stopCaptureLocked("", "", "terminator")
+		s.stopCaptureLocked("", "", StopTerminator)
 		return
 	case digit < '0' || digit > '9':
 		return
@@ -239,24 +263,8 @@ func (s *Session) onDigit(d Direction, digit byte) {
 	s.publishLocked(Event{Kind: EventDigits, Capture: s.cap.info()})
 	s.cap.wake()
 	if full {
-		s.stopCaptureLocked("", "", "max_digits")
+		s.stopCaptureLocked("", "", StopMaxDigits)
 	}
-}
-
-// restoreMasking returns the agent's ear to the policy's masking once the hold after a
-// capture has passed.
-func (s *Session) restoreMasking(now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.state == Ended || s.cap.on || s.cap.holdUntil.IsZero() || now.Before(s.cap.holdUntil) {
-		return false
-	}
-	s.cap.holdUntil = time.Time{}
-	if err := s.media.SetMasking(CustomerToAgent, s.policy.CustomerToAgent, false); err != nil {
-		s.reg.log.Error("could not restore masking after capture; left masked", "session_id", s.id, "err", err)
-		return false
-	}
-	return true
 }
 
 // captureTimedOut stops a capture whose inter-digit timeout passed.
@@ -267,7 +275,7 @@ func (s *Session) captureTimedOut(now time.Time) bool {
 	if s.state == Ended || !s.cap.on || t <= 0 || now.Sub(s.cap.lastDigit) < t {
 		return false
 	}
-	s.stopCaptureLocked("", "", "inter_digit_timeout")
+	s.stopCaptureLocked("", "", StopInterDigitTimeout)
 	return true
 }
 

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
 	m.key("99")
 	h.pump(t)
 
-	info, err := h.reg.StartCapture(in.ID, CaptureOptions{RequestID: "c1", Actor: "agent-7", MaxDigits: 16})
+	info, err := h.reg.StartCapture(in.ID, CaptureOptions{RequestID: "c1", Caller: "test", Digest: rq("c1").Digest, Actor: "agent-7", MaxDigits: 16})
 	if err != nil || !info.Capture.On {
 		t.Fatalf("start: %+v %v", info.Capture, err)
 	}
@@ -68,7 +69,7 @@ func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
 		t.Fatalf("capture event %+v", e)
 	}
 	// Repeating the request changes nothing.
-	if _, err := h.reg.StartCapture(in.ID, CaptureOptions{RequestID: "c1"}); err != nil {
+	if _, err := h.reg.StartCapture(in.ID, CaptureOptions{RequestID: "c1", Caller: "test", Digest: rq("c1").Digest, Actor: "agent-7", MaxDigits: 16}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -108,26 +109,23 @@ func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
 	if len(progress) != 16 || progress[15].Count != 16 || !progress[15].Complete || progress[15].Luhn != LuhnValid {
 		t.Fatalf("progress %+v", progress)
 	}
-	if progress[10].Luhn != LuhnUnknown {
-		t.Fatalf("Luhn verdict before 12 digits: %+v", progress[10])
+	for _, p := range progress[:15] {
+		if p.Luhn != LuhnUnknown {
+			t.Fatalf("Luhn verdict before the capture completed: %+v", p)
+		}
 	}
 	if stopped.Capture.On || stopped.CaptureWhy != "max_digits" {
 		t.Fatalf("stop event %+v", stopped)
 	}
-	// The last key may still be sounding: the agent's ear stays masked (no longer
-	// capturing) for the hold, then the policy's masking comes back.
+	// The last key may still be sounding, and the customer may key on: the agent's ear
+	// stays masked (no longer capturing) for the rest of the session.
 	if p, capt := m.masking(CustomerToAgent); capt || p.Mode != MaskTone {
 		t.Fatalf("right after capture: %+v capture=%v, want tone masking without capture", p, capt)
 	}
-	h.clock.Advance(captureUnmaskHold - time.Millisecond)
+	h.clock.Advance(time.Hour)
 	h.reg.TimeoutCaptures()
-	if p, _ := m.masking(CustomerToAgent); p.Mode != MaskTone {
-		t.Fatalf("unmasked before the hold passed: %+v", p)
-	}
-	h.clock.Advance(time.Millisecond)
-	h.reg.TimeoutCaptures()
-	if p, capt := m.masking(CustomerToAgent); capt || p.Mode != 0 {
-		t.Fatalf("masking not restored after the hold: %+v %v", p, capt)
+	if p, capt := m.masking(CustomerToAgent); capt || p.Mode != MaskTone {
+		t.Fatalf("an hour after capture: %+v capture=%v, want tone masking", p, capt)
 	}
 
 	// Delivered digits are gone from memory.
@@ -140,6 +138,87 @@ func TestSecureCaptureDeliversOnceAndMasksProgress(t *testing.T) {
 		}
 	}
 	s.mu.Unlock()
+}
+
+// TestCaptureAbandoned: an agent who stops secure capture mid-entry never hears the rest of
+// the card number. With the policy leaving the agent's ear unmasked, the stop keeps it
+// masked (tone) for the rest of the session: no time, tick or policy update unmasks it. The
+// stop is an event (reason, actor, the count of digits) and a hook call (the metric); so are
+// the inter-digit timeout and the session's end while capturing. A capture that completes
+// is not abandoned.
+func TestCaptureAbandoned(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	var hooked []string
+	h.reg.cfg.Hooks.CaptureAbandoned = func(why string) { hooked = append(hooked, why) }
+	off := spec("call-1", "")
+	off.Policy.CustomerToAgent.Mode = MaskOff
+	in, _ := h.reg.Create(off)
+	m := h.mediaOf(t, 0)
+	ch, _, _ := h.reg.Watch(context.Background(), in.ID)
+	next(t, ch)
+	if p, _ := m.masking(CustomerToAgent); p.Mode != MaskOff {
+		t.Fatalf("policy off, yet masked before any capture: %+v", p)
+	}
+	h.reg.StartCapture(in.ID, CaptureOptions{MaxDigits: 16, Actor: "agent-7"})
+	m.key(testPAN[:3])
+	h.pump(t)
+	if _, err := h.reg.StopCapture(in.ID, rq("stop-1"), "agent-7"); err != nil {
+		t.Fatal(err)
+	}
+	var abandoned Event
+	for e := next(t, ch); e.Kind != EventCapture || e.Capture.On; e = next(t, ch) {
+		if e.Kind == EventCaptureAbandoned {
+			abandoned = e
+		}
+	}
+	if abandoned.CaptureWhy != StopRequest || abandoned.Actor != "agent-7" || abandoned.RequestID != "stop-1" ||
+		abandoned.Capture.Count != 3 || abandoned.Capture.Complete {
+		t.Fatalf("abandoned event %+v", abandoned)
+	}
+	masked := func(when string) {
+		t.Helper()
+		if p, capt := m.masking(CustomerToAgent); capt || p.Mode != MaskTone {
+			t.Fatalf("%s: agent's ear %+v capture=%v, want tone masking", when, p, capt)
+		}
+	}
+	masked("after the stop")
+	for range 3 {
+		h.clock.Advance(time.Hour)
+		h.reg.TimeoutCaptures()
+		h.reg.CheckMaxPauses()
+	}
+	masked("hours later")
+	p := in.Policy
+	p.CustomerToAgent = MaskPolicy{Mode: MaskOff}
+	p.IdleTimeout = 2 * time.Minute
+	if _, err := h.reg.Update(in.ID, Update{Policy: &p}); err != nil {
+		t.Fatal(err)
+	}
+	masked("after a policy update to off")
+
+	// The inter-digit timeout abandons too; a complete capture does not.
+	h.reg.StartCapture(in.ID, CaptureOptions{InterDigitTimeout: time.Second})
+	h.clock.Advance(time.Second)
+	h.reg.TimeoutCaptures()
+	h.reg.StartCapture(in.ID, CaptureOptions{MaxDigits: 2})
+	m.key("12")
+	h.pump(t)
+	masked("after a complete capture")
+	// The session ends while capturing.
+	h.reg.StartCapture(in.ID, CaptureOptions{})
+	h.reg.Delete(in.ID, Request{}, "platform")
+	var whys []string
+	for e := range ch {
+		if e.Kind == EventCaptureAbandoned {
+			whys = append(whys, e.CaptureWhy)
+		}
+	}
+	if fmt.Sprint(whys) != "[inter_digit_timeout session_ended]" {
+		t.Errorf("abandoned events %v after the first, want the timeout's and the end's", whys)
+	}
+	if fmt.Sprint(hooked) != "[request inter_digit_timeout session_ended]" {
+		t.Errorf("hook calls %v", hooked)
+	}
 }
 
 func TestCaptureTerminatorTimeoutAndOneCollector(t *testing.T) {
@@ -212,7 +291,7 @@ func TestSessionEndZeroesDigitsAndEndsCollector(t *testing.T) {
 	h.reg.mu.Lock()
 	h.reg.mu.Unlock()
 	s.mu.Unlock()
-	if _, err := h.reg.Delete(in.ID, "", ""); err != nil {
+	if _, err := h.reg.Delete(in.ID, Request{}, ""); err != nil {
 		t.Fatal(err)
 	}
 	for b := range batches {
@@ -251,7 +330,7 @@ func TestLuhnSurvivesDelivery(t *testing.T) {
 		h := newHarness(t, 8, 10)
 		in, _ := h.reg.Create(spec("call-1", ""))
 		m := h.mediaOf(t, 0)
-		h.reg.StartCapture(in.ID, CaptureOptions{})
+		h.reg.StartCapture(in.ID, CaptureOptions{MaxDigits: len(c.pan)})
 		batches, _ := collectAll(t, h, in.ID)
 		for i := 0; i < len(c.pan); i++ {
 			m.key(c.pan[i : i+1])
@@ -261,6 +340,48 @@ func TestLuhnSurvivesDelivery(t *testing.T) {
 		got, _ := h.reg.Get(in.ID)
 		if got.Capture.Luhn != c.want {
 			t.Errorf("%d-digit number: Luhn %v, want %v", len(c.pan), got.Capture.Luhn, c.want)
+		}
+	}
+}
+
+// TestLuhnVerdictOnlyWhenComplete: the agent learns the Luhn check of the number keyed once,
+// when the capture completes, never of each prefix from digit 12 on (a few bits of the
+// number each). A capture stopped early gives no verdict at all.
+func TestLuhnVerdictOnlyWhenComplete(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts CaptureOptions
+		keys string
+		stop bool
+		want LuhnResult
+	}{
+		{"max digits", CaptureOptions{MaxDigits: 16}, testPAN, false, LuhnValid},
+		{"terminator", CaptureOptions{}, testPAN + "#", false, LuhnValid},
+		{"stopped by request", CaptureOptions{}, testPAN, true, LuhnUnknown},
+	} {
+		h := newHarness(t, 8, 10)
+		in, _ := h.reg.Create(spec("call-1", ""))
+		m := h.mediaOf(t, 0)
+		ch, _, _ := h.reg.Watch(context.Background(), in.ID)
+		next(t, ch)
+		h.reg.StartCapture(in.ID, c.opts)
+		m.key(c.keys)
+		h.pump(t)
+		if c.stop {
+			h.reg.StopCapture(in.ID, Request{}, "agent-7")
+		}
+		var final CaptureInfo
+		for e := next(t, ch); e.Kind != EventCapture || e.Capture.On; e = next(t, ch) {
+			if e.Kind != EventDigits {
+				continue
+			}
+			if e.Capture.Count < len(testPAN) && e.Capture.Luhn != LuhnUnknown {
+				t.Errorf("%s: Luhn verdict %v after %d digits", c.name, e.Capture.Luhn, e.Capture.Count)
+			}
+			final = e.Capture
+		}
+		if got, _ := h.reg.Get(in.ID); got.Capture.Luhn != c.want || final.Count != len(testPAN) {
+			t.Errorf("%s: Luhn %v after %d digits, want %v", c.name, got.Capture.Luhn, final.Count, c.want)
 		}
 	}
 }

@@ -14,4 +14,9 @@ var (
 	ErrWatchLagged        = errors.New("watcher fell too far behind; watch again for a fresh snapshot")
 	ErrFailedPrecondition = errors.New("failed precondition")
 	ErrCollecting         = errors.New("another payment client is collecting this session's digits")
+	// ErrRequestIDReused: a request id this caller already used, for this method (and
+	// session), came with a different request. Nothing was changed.
+	ErrRequestIDReused = errors.New("request_id was already used for a different request")
+	// ErrRequestInProgress: an identical request is still running; retry.
+	ErrRequestInProgress = errors.New("an identical request with this request_id is still in progress")
 )

@@ -2,23 +2,46 @@ package session
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/record"
 	"github.com/hushmedia/hush/media/relay"
 )
 
-// RecordFactory is the production RecorderFactory: a media/record stereo WAV per session in
-// dir, customer left, agent right. opts (clock, checkpoint interval, input delay = the
-// recording look-ahead) apply to every recording.
-func RecordFactory(dir string, opts ...record.Option) RecorderFactory {
+// RecordIndex keeps the list of recordings current: Put gets every sidecar a recorder
+// writes, with the recording's directory relative to the root. media/record/index's
+// Index is one.
+type RecordIndex interface {
+	Put(dir string, sc *record.Sidecar) error
+}
+
+// RecordFactory is the production RecorderFactory: a media/record stereo WAV per session,
+// customer left, agent right, filed under root by the day it starts
+// (root/YYYY/MM/DD, see record.DateDir), its sidecars reported to idx (nil: none). opts
+// (clock, checkpoint interval, input delay = the recording look-ahead) apply to every
+// recording.
+func RecordFactory(root string, idx RecordIndex, opts ...record.Option) RecorderFactory {
 	return func(m RecorderMeta) (Recorder, error) {
+		rel := record.DateDir(time.Now())
+		dir := filepath.Join(root, rel)
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("start recording: %w", err)
+		}
 		all := append([]record.Option(nil), opts...)
 		if m.OnFailure != nil {
 			all = append(all, record.WithOnFailure(m.OnFailure))
 		}
+		if on := m.OnUndecodable; on != nil {
+			all = append(all, record.WithOnUndecodable(func(l record.Leg, pt uint8) { on(Leg(l), pt) }))
+		}
+		if idx != nil {
+			all = append(all, record.WithOnSidecar(func(sc *record.Sidecar) { _ = idx.Put(rel, sc) }))
+		}
 		rec, err := record.New(dir, record.Meta{
-			RecordingID: m.SessionID, SessionID: m.SessionID, CallID: m.CallID, AgentID: m.AgentID,
+			RecordingID: m.SessionID, SessionID: m.SessionID, CallID: m.CallID, AgentID: m.AgentID, Labels: m.Labels,
 		}, all...)
 		if err != nil {
 			return nil, fmt.Errorf("start recording: %w", err)
@@ -38,8 +61,14 @@ func (a recordAdapter) Write(l Leg, ssrc, ts uint32, f *mask.RecordFrame) error 
 // RecordAudio and PrefetchRecord make the adapter the relay's recording sink
 // itself (relay.RecordSink, relay.RecordPrefetcher): the relay calls the
 // recorder through no closure, and warms its state with the packet's.
-func (a recordAdapter) RecordAudio(d relay.Direction, ssrc, ts uint32, f *mask.RecordFrame) {
-	_ = a.r.WriteG711(record.Leg(d.From()), ssrc, ts, f.Law, f.Codes, f.Silent)
+func (a recordAdapter) RecordAudio(d relay.Direction, ssrc, ts uint32, at time.Time, f *mask.RecordFrame) {
+	_ = a.r.WriteG711At(record.Leg(d.From()), ssrc, ts, at, f.Law, f.Codes, f.Silent)
+}
+
+// RecordUndecodable makes the adapter a relay.UndecodableRecorder: packets in a codec
+// hush cannot decode are counted in the recording.
+func (a recordAdapter) RecordUndecodable(d relay.Direction, pt uint8) {
+	a.r.Undecodable(record.Leg(d.From()), pt)
 }
 
 func (a recordAdapter) PrefetchRecord(d relay.Direction, stage int) {

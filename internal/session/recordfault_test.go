@@ -17,6 +17,7 @@ import (
 
 	"github.com/hushmedia/hush/media/record"
 	"github.com/hushmedia/hush/media/relay"
+	"github.com/hushmedia/hush/media/relay/relaytest"
 )
 
 // smallDisk is the real file system with room for only so many bytes: a write past that
@@ -98,7 +99,8 @@ func (c *stepClock) add(d time.Duration) {
 // before and after, is forwarded byte for byte both ways. It needs no mount privileges
 // (cmd/hushd's TestRecordingDiskFull does the same on a real full tmpfs).
 func TestRecordingFaultKeepsCall(t *testing.T) {
-	alloc, err := relay.NewPortAllocator(netip.MustParseAddr("127.0.0.1"), 45500, 45599)
+	lo, hi := relaytest.Ports(t, 100)
+	alloc, err := relay.NewPortAllocator(netip.MustParseAddr("127.0.0.1"), lo, hi)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func TestRecordingFaultKeepsCall(t *testing.T) {
 	reg := NewRegistry(Config{
 		Media:    RelayFactory(alloc, RelayConfig{}),
 		Defaults: Policy{StrictSource: true, IdleTimeout: time.Minute},
-		Recorder: RecordFactory(t.TempDir(), record.WithFS(disk), record.WithClock(clk),
+		Recorder: RecordFactory(t.TempDir(), nil, record.WithFS(disk), record.WithClock(clk),
 			record.WithCheckpointInterval(100*time.Millisecond)),
 		Hooks: Hooks{RecordingFailed: func() { failures.Add(1) }},
 	})
@@ -129,7 +131,7 @@ func TestRecordingFaultKeepsCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = reg.Delete(in.ID, "", "test") })
+	t.Cleanup(func() { _, _ = reg.Delete(in.ID, Request{}, "test") })
 	if in.Recording.State != RecordingActive {
 		t.Fatalf("recording %+v", in.Recording)
 	}
@@ -195,10 +197,10 @@ func TestRecordingFaultKeepsCall(t *testing.T) {
 	if err != nil || got.Recording.State != RecordingFailed || got.Recording.Failure == "" {
 		t.Fatalf("after the failure: %+v %v", got.Recording, err)
 	}
-	if _, err := reg.Pause(in.ID, PauseSilence, "agent-7", "p", ""); !errors.Is(err, ErrFailedPrecondition) {
+	if _, err := reg.Pause(in.ID, PauseSilence, "agent-7", rq("p"), ""); !errors.Is(err, ErrFailedPrecondition) {
 		t.Errorf("pause on a failed recording: %v", err)
 	}
-	if _, err := reg.Delete(in.ID, "d", "test"); err != nil {
+	if _, err := reg.Delete(in.ID, rq("d"), "test"); err != nil {
 		t.Fatal(err)
 	}
 	for range 100 {

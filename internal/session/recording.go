@@ -53,8 +53,12 @@ type Recorder interface {
 // RecorderMeta identifies a recording.
 type RecorderMeta struct {
 	SessionID, CallID, AgentID string
+	Labels                     map[string]string
 	// OnFailure is called once if the recording fails (disk full, I/O error); the call goes on.
 	OnFailure func(error)
+	// OnUndecodable is called once per leg when the leg first sends audio in a codec hush
+	// cannot decode (pt: its payload type); the recording has silence there.
+	OnUndecodable func(l Leg, pt uint8)
 }
 
 // RecorderFactory starts a session's recording.
@@ -110,8 +114,9 @@ func (r *Registry) startRecording(s *Session, spec Spec) {
 		return
 	}
 	rec, err := r.cfg.Recorder(RecorderMeta{
-		SessionID: s.id, CallID: s.callID, AgentID: s.agentID,
-		OnFailure: func(err error) { s.recordingFailed(err) },
+		SessionID: s.id, CallID: s.callID, AgentID: s.agentID, Labels: s.labels,
+		OnFailure:     func(err error) { s.recordingFailed(err) },
+		OnUndecodable: func(l Leg, pt uint8) { s.undecodableAudio(l, pt) },
 	})
 	if err != nil {
 		// The call goes on unrecorded; say so.
@@ -158,14 +163,22 @@ func (s *Session) recordingFailed(err error) {
 	}
 }
 
+// undecodableAudio tells the watchers that a leg sends audio the recording gets nothing of.
+func (s *Session) undecodableAudio(l Leg, pt uint8) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended {
+		return
+	}
+	s.publishLocked(Event{Kind: EventUndecodableAudio, Leg: l, PayloadType: pt})
+	s.reg.log.Warn("audio in a codec hush cannot decode: recorded as silence", "session_id", s.id, "leg", l.String(), "payload_type", pt)
+}
+
 func (s *Session) pause(b PauseBehavior, actor, requestID, reason string) (Info, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == Ended {
 		return Info{}, ErrNotFound
-	}
-	if in, ok := s.cachedLocked("pause", requestID); ok {
-		return in, nil
 	}
 	if s.rec.rec == nil || s.rec.state == RecordingFailed {
 		return Info{}, fmt.Errorf("%w: this session is not recording", ErrFailedPrecondition)
@@ -183,7 +196,6 @@ func (s *Session) pause(b PauseBehavior, actor, requestID, reason string) (Info,
 		s.publishLocked(Event{Kind: EventRecording, Actor: actor, RequestID: requestID, Recording: s.rec.info(), RecordingReason: reason})
 	}
 	in := s.infoLocked()
-	s.rememberLocked("pause", requestID, in)
 	return in, nil
 }
 
@@ -232,9 +244,6 @@ func (s *Session) resume(actor, requestID, reason string) (Info, error) {
 	if s.state == Ended {
 		return Info{}, ErrNotFound
 	}
-	if in, ok := s.cachedLocked("resume", requestID); ok {
-		return in, nil
-	}
 	if s.rec.rec == nil || s.rec.state == RecordingFailed {
 		return Info{}, fmt.Errorf("%w: this session is not recording", ErrFailedPrecondition)
 	}
@@ -245,7 +254,6 @@ func (s *Session) resume(actor, requestID, reason string) (Info, error) {
 		}
 	}
 	in := s.infoLocked()
-	s.rememberLocked("resume", requestID, in)
 	return in, nil
 }
 

@@ -66,7 +66,7 @@ func TestPauseResume(t *testing.T) {
 	if in.Recording.State != RecordingActive || in.Recording.ID != "rec-1" {
 		t.Fatalf("recording %+v", in.Recording)
 	}
-	got, err := h.reg.Pause(in.ID, PauseSkip, "agent-7", "p1", "card payment")
+	got, err := h.reg.Pause(in.ID, PauseSkip, "agent-7", rq("p1"), "card payment")
 	if err != nil || got.Recording.State != RecordingPaused || got.Recording.Behavior != PauseSkip {
 		t.Fatalf("pause: %+v %v", got.Recording, err)
 	}
@@ -74,16 +74,16 @@ func TestPauseResume(t *testing.T) {
 		t.Fatalf("event %+v", e)
 	}
 	// Repeating the request, or pausing a paused recording, changes nothing and is no error.
-	if _, err := h.reg.Pause(in.ID, PauseSkip, "agent-7", "p1", ""); err != nil {
+	if _, err := h.reg.Pause(in.ID, PauseSkip, "agent-7", rq("p1"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.reg.Pause(in.ID, PauseSilence, "agent-7", "p2", ""); err != nil {
+	if _, err := h.reg.Pause(in.ID, PauseSilence, "agent-7", rq("p2"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := h.reg.Resume(in.ID, "agent-7", "r1", ""); got.Recording.State != RecordingActive {
+	if got, _ := h.reg.Resume(in.ID, "agent-7", rq("r1"), ""); got.Recording.State != RecordingActive {
 		t.Fatalf("resume: %+v", got.Recording)
 	}
-	if _, err := h.reg.Resume(in.ID, "agent-7", "r2", ""); err != nil {
+	if _, err := h.reg.Resume(in.ID, "agent-7", rq("r2"), ""); err != nil {
 		t.Fatal(err)
 	}
 	rec.mu.Lock()
@@ -92,7 +92,7 @@ func TestPauseResume(t *testing.T) {
 	if calls != "[pause 2 agent-7 card payment resume agent-7]" {
 		t.Fatalf("recorder saw %s", calls)
 	}
-	h.reg.Delete(in.ID, "", "")
+	h.reg.Delete(in.ID, Request{}, "")
 	if rec.closed != 1 {
 		t.Fatalf("recorder closed %d times", rec.closed)
 	}
@@ -100,7 +100,7 @@ func TestPauseResume(t *testing.T) {
 
 func TestMaxPause(t *testing.T) {
 	h, _, in, ch := recordingHarness(t, RecordingPolicy{MaxPause: time.Minute, ResumeAfterMaxPause: true})
-	h.reg.Pause(in.ID, 0, "a", "", "")
+	h.reg.Pause(in.ID, 0, "a", Request{}, "")
 	next(t, ch)
 	h.clock.Advance(59 * time.Second)
 	if h.reg.CheckMaxPauses() != 0 {
@@ -131,7 +131,7 @@ func TestRecordingFailureKeepsCall(t *testing.T) {
 	if err != nil || got.State != Active || got.Recording.State != RecordingFailed {
 		t.Fatalf("after failure: %+v %v", got.Recording, err)
 	}
-	if _, err := h.reg.Pause(in.ID, 0, "a", "", ""); !errors.Is(err, ErrFailedPrecondition) {
+	if _, err := h.reg.Pause(in.ID, 0, "a", Request{}, ""); !errors.Is(err, ErrFailedPrecondition) {
 		t.Fatalf("pause of failed recording: %v", err)
 	}
 }
@@ -141,7 +141,7 @@ func TestRecordingOffByPolicy(t *testing.T) {
 	if in.Recording.State != RecordingStopped || in.Recording.ID != "" {
 		t.Fatalf("recording %+v", in.Recording)
 	}
-	if _, err := h.reg.Pause(in.ID, 0, "a", "", ""); !errors.Is(err, ErrFailedPrecondition) {
+	if _, err := h.reg.Pause(in.ID, 0, "a", Request{}, ""); !errors.Is(err, ErrFailedPrecondition) {
 		t.Fatalf("pause without recording: %v", err)
 	}
 }
@@ -176,7 +176,7 @@ func TestAutoPauseOnDTMF(t *testing.T) {
 	m.key("5")
 	h.pump(t)
 	next(t, ch)
-	if _, err := h.reg.Pause(in.ID, PauseSilence, "agent-7", "p1", "card"); err != nil {
+	if _, err := h.reg.Pause(in.ID, PauseSilence, "agent-7", rq("p1"), "card"); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Advance(10 * autoPauseHold)

@@ -19,17 +19,28 @@ type Hooks struct {
 	Ended           func(EndReason)
 	CreateFailed    func(reason string)
 	RecordingFailed func()
+	// CaptureAbandoned: a secure capture stopped before it completed, with why (StopRequest,
+	// StopInterDigitTimeout, StopSessionEnded).
+	CaptureAbandoned func(reason string)
 }
 
 // Config sets up a Registry.
 type Config struct {
-	Media       MediaFactory
-	Defaults    Policy // effective policy for fields a request leaves unset
+	Media MediaFactory
+	// Defaults is the effective policy for fields a request leaves unset; a zero
+	// CustomerToAgent.Mode means tone (the agent's ear is masked by default).
+	Defaults    Policy
 	MaxSessions int
 	Logger      *slog.Logger
 	Hooks       Hooks
 	// Now is the clock; time.Now when nil. Tests inject a fake.
 	Now func() time.Time
+	// SetupTimeout ends a session whose media never started this long after it was
+	// created (a call that rang out, or a platform that never sent the hang-up). Media
+	// proxies give setup its own, longer timer (rtpproxy -W): a call may ring for minutes
+	// before anyone sends RTP, and the idle timeout is about media that stopped. Zero, or
+	// less than the session's idle timeout, means the idle timeout.
+	SetupTimeout time.Duration
 	// ReapEvery is how often idle sessions and capture timeouts are looked for; default
 	// 1 s, or a quarter of the default idle timeout when that is shorter.
 	ReapEvery time.Duration
@@ -56,10 +67,12 @@ type Registry struct {
 	log *slog.Logger
 	now func() time.Time
 
+	reqs *requestCache // has its own lock
+
 	mu       sync.Mutex
 	byID     map[string]*Session
 	byCall   map[string]*Session
-	reqs     *requestCache
+	gone     *expiring[string, Info] // final state of ended sessions, for repeated requests
 	draining bool
 	drainN   int           // sessions active when draining started
 	changed  chan struct{} // closed and replaced whenever a session ends
@@ -81,6 +94,10 @@ func NewRegistry(cfg Config) *Registry {
 	if cfg.CaptureMask.Mode == 0 {
 		cfg.CaptureMask = MaskPolicy{Mode: MaskTone}
 	}
+	// Safe when nobody configured it: what the agent hears is masked unless asked otherwise.
+	if cfg.Defaults.CustomerToAgent.Mode == 0 {
+		cfg.Defaults.CustomerToAgent.Mode = MaskTone
+	}
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 10000
 	}
@@ -94,7 +111,8 @@ func NewRegistry(cfg Config) *Registry {
 		cfg: cfg, log: cfg.Logger, now: cfg.Now,
 		byID:    make(map[string]*Session),
 		byCall:  make(map[string]*Session),
-		reqs:    newRequestCache(10*time.Minute, 100000),
+		reqs:    newRequestCache(requestTTL, maxRequests),
+		gone:    newExpiring[string, Info](requestTTL, maxRequests),
 		changed: make(chan struct{}),
 		digits:  make(chan digit, 4096),
 	}
@@ -106,19 +124,17 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Create starts a session. A repeated RequestID returns the session the first request made.
+// Create starts a session. A repeated request returns the session the first one made; a
+// different request under the same request id is refused (ErrRequestIDReused).
 func (r *Registry) Create(spec Spec) (Info, error) {
+	q := Request{ID: spec.RequestID, Caller: spec.Caller, Digest: spec.Digest}
+	return r.idempotent(opCreate, "", q, func() (Info, error) { return r.create(spec) })
+}
+
+func (r *Registry) create(spec Spec) (Info, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
-	if spec.RequestID != "" {
-		if id, ok := r.reqs.get(reqKey("create", "", spec.RequestID), now); ok {
-			if s := r.byID[id.sessionID]; s != nil {
-				return s.info(), nil
-			}
-			return id.info, nil
-		}
-	}
 	if r.draining {
 		r.failed("draining")
 		return Info{}, ErrDraining
@@ -133,6 +149,9 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	}
 	spec.Customer = spec.Customer.clone()
 	spec.Agent = spec.Agent.clone()
+	if spec.Policy.CustomerToAgent.Mode == 0 {
+		spec.Policy.CustomerToAgent = r.cfg.Defaults.CustomerToAgent
+	}
 	s := &Session{
 		id: newID(), callID: spec.CallID, agentID: spec.AgentID,
 		labels: spec.Labels, created: now, reg: r,
@@ -143,7 +162,7 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	m, err := r.cfg.Media(MediaSpec{
 		Record: s.recordTap(), RecordMasked: s.recordMaskTap(),
 		SessionID: s.id, Customer: spec.Customer, Agent: spec.Agent,
-		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch,
+		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch, OnLatchReject: s.onLatchReject,
 		OnDigit: func(d Direction, b byte) {
 			select {
 			case r.digits <- digit{s: s, d: d, b: b}:
@@ -188,14 +207,14 @@ func (r *Registry) Create(spec Spec) (Info, error) {
 	r.byID[s.id] = s
 	r.byCall[s.callID] = s
 	info := s.info()
-	if spec.RequestID != "" {
-		r.reqs.put(reqKey("create", "", spec.RequestID), cached{sessionID: s.id, info: info}, now)
-	}
 	if h := r.cfg.Hooks.Created; h != nil {
 		h()
 	}
 	r.log.Info("session created", "session_id", s.id, "call_id", s.callID,
 		"customer_local", info.Customer.Local, "agent_local", info.Agent.Local)
+	for _, w := range info.Warnings {
+		r.log.Warn("session set up with a warning", "session_id", s.id, "field", w.Field, "warning", w.Message)
+	}
 	return info, nil
 }
 
@@ -279,41 +298,30 @@ func (r *Registry) List(f ListFilter) (page []Info, next Cursor, total int) {
 
 // Update applies a re-INVITE style change.
 func (r *Registry) Update(id string, u Update) (Info, error) {
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	return s.update(u)
-}
-
-// Delete ends a session. Repeating the request id returns the final state again.
-func (r *Registry) Delete(id, requestID, actor string) (Info, error) {
-	if requestID != "" {
-		if c, ok := r.cachedRequest("delete", id, requestID); ok {
-			return c.info, nil
+	q := Request{ID: u.RequestID, Caller: u.Caller, Digest: u.Digest}
+	return r.idempotent(opUpdate, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
 		}
-	}
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	info, ended := s.end(EndDeleted, actor, requestID)
-	if !ended {
-		// Someone else ended it first; the final state is the same.
-		info = s.info()
-	}
-	if requestID != "" {
-		r.mu.Lock()
-		r.reqs.put(reqKey("delete", id, requestID), cached{sessionID: id, info: info}, r.now())
-		r.mu.Unlock()
-	}
-	return info, nil
+		return s.update(u)
+	})
 }
 
-func (r *Registry) cachedRequest(op, id, requestID string) (cached, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.reqs.get(reqKey(op, id, requestID), r.now())
+// Delete ends a session. Repeating the request returns the final state again.
+func (r *Registry) Delete(id string, q Request, actor string) (Info, error) {
+	return r.idempotent(opDelete, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
+		}
+		info, ended := s.end(EndDeleted, actor, q.ID)
+		if !ended {
+			// Someone else ended it first; the final state is the same.
+			info = s.info()
+		}
+		return info, nil
+	})
 }
 
 // Watch subscribes to one session's events. The first event is a snapshot. The channel is
@@ -327,13 +335,14 @@ func (r *Registry) Watch(ctx context.Context, id string) (events <-chan Event, l
 	return s.watch(ctx)
 }
 
-// removed is called by a session once it has ended.
-func (r *Registry) removed(s *Session, reason EndReason) {
+// removed is called by a session once it has ended, with its final state.
+func (r *Registry) removed(s *Session, reason EndReason, final Info) {
 	r.mu.Lock()
 	if r.byID[s.id] == s {
 		delete(r.byID, s.id)
 		delete(r.byCall, s.callID)
 	}
+	r.gone.put(s.id, final, r.now())
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
@@ -433,7 +442,6 @@ func (r *Registry) TimeoutCaptures() int {
 		if s.captureTimedOut(now) {
 			n++
 		}
-		s.restoreMasking(now)
 	}
 	return n
 }
@@ -462,39 +470,48 @@ func (r *Registry) all() []*Session {
 }
 
 // Pause pauses a session's recording.
-func (r *Registry) Pause(id string, b PauseBehavior, actor, requestID, reason string) (Info, error) {
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	return s.pause(b, actor, requestID, reason)
+func (r *Registry) Pause(id string, b PauseBehavior, actor string, q Request, reason string) (Info, error) {
+	return r.idempotent(opPause, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
+		}
+		return s.pause(b, actor, q.ID, reason)
+	})
 }
 
 // Resume resumes a session's recording.
-func (r *Registry) Resume(id, actor, requestID, reason string) (Info, error) {
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	return s.resume(actor, requestID, reason)
+func (r *Registry) Resume(id, actor string, q Request, reason string) (Info, error) {
+	return r.idempotent(opResume, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
+		}
+		return s.resume(actor, q.ID, reason)
+	})
 }
 
 // StartCapture starts secure capture on a session.
 func (r *Registry) StartCapture(id string, o CaptureOptions) (Info, error) {
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	return s.startCapture(o)
+	q := Request{ID: o.RequestID, Caller: o.Caller, Digest: o.Digest}
+	return r.idempotent(opCaptureStart, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
+		}
+		return s.startCapture(o)
+	})
 }
 
 // StopCapture stops secure capture on a session.
-func (r *Registry) StopCapture(id, requestID, actor string) (Info, error) {
-	s, err := r.lookup(id)
-	if err != nil {
-		return Info{}, err
-	}
-	return s.stopCapture(requestID, actor, "request")
+func (r *Registry) StopCapture(id string, q Request, actor string) (Info, error) {
+	return r.idempotent(opCaptureStop, id, q, func() (Info, error) {
+		s, err := r.lookup(id)
+		if err != nil {
+			return Info{}, err
+		}
+		return s.stopCapture(q.ID, actor, StopRequest)
+	})
 }
 
 // Collect delivers a session's captured digits to one payment client, in batches on out,
@@ -516,20 +533,28 @@ func (r *Registry) AgentOf(id string) (string, bool) {
 	return s.agentID, true
 }
 
-// ReapIdle ends the sessions that have had no media for their idle timeout.
+// ReapIdle ends the sessions that have had no media for their idle timeout, and those
+// whose media never started within the setup timeout.
 func (r *Registry) ReapIdle() int {
 	now := r.now()
 	r.mu.Lock()
 	var idle []*Session
+	var neverStarted []bool
 	for _, s := range r.byID {
-		if s.idleSince(now) {
+		if timedOut, started := s.idleSince(now); timedOut {
 			idle = append(idle, s)
+			neverStarted = append(neverStarted, !started)
 		}
 	}
 	r.mu.Unlock()
-	for _, s := range idle {
+	for i, s := range idle {
 		if _, ended := s.end(EndIdle, "", ""); ended {
-			r.log.Info("session ended: media idle", "session_id", s.id)
+			if neverStarted[i] {
+				r.log.Info("session ended: no media since it was created", "session_id", s.id,
+					"setup_timeout", s.setupTimeout())
+			} else {
+				r.log.Info("session ended: media idle", "session_id", s.id)
+			}
 		}
 	}
 	return len(idle)

@@ -2,9 +2,11 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -36,8 +38,18 @@ func newHarness(t *testing.T, ports, maxSessions int) *harness {
 	return h
 }
 
+// spec is a create request; its digest stands for the whole request body.
 func spec(call, req string) Spec {
-	return Spec{CallID: call, RequestID: req, AgentID: "agent-7", Policy: Policy{StrictSource: true, IdleTimeout: time.Minute}}
+	s := Spec{CallID: call, RequestID: req, AgentID: "agent-7", Policy: Policy{StrictSource: true, IdleTimeout: time.Minute}}
+	if req != "" {
+		s.Caller, s.Digest = "test", sha256.Sum256([]byte("create "+call))
+	}
+	return s
+}
+
+// rq is a request of the test caller whose body is its id.
+func rq(id string) Request {
+	return Request{ID: id, Caller: "test", Digest: sha256.Sum256([]byte(id))}
 }
 
 func (h *harness) mediaOf(t *testing.T, i int) *fakeMedia {
@@ -78,7 +90,7 @@ func TestCreateGetDelete(t *testing.T) {
 	if err != nil || got.CallID != "call-1" || got.AgentID != "agent-7" {
 		t.Fatalf("get: %+v %v", got, err)
 	}
-	fin, err := h.reg.Delete(in.ID, "d1", "platform")
+	fin, err := h.reg.Delete(in.ID, rq("d1"), "platform")
 	if err != nil || fin.State != Ended || fin.EndReason != EndDeleted || fin.EndedAt.IsZero() {
 		t.Fatalf("delete: %+v %v", fin, err)
 	}
@@ -86,11 +98,11 @@ func TestCreateGetDelete(t *testing.T) {
 		t.Fatalf("get after delete: %v", err)
 	}
 	// A repeated delete request answers the same; a new one finds nothing.
-	again, err := h.reg.Delete(in.ID, "d1", "platform")
+	again, err := h.reg.Delete(in.ID, rq("d1"), "platform")
 	if err != nil || again.EndReason != EndDeleted {
 		t.Fatalf("repeated delete: %+v %v", again, err)
 	}
-	if _, err := h.reg.Delete(in.ID, "d2", "platform"); !errors.Is(err, ErrNotFound) {
+	if _, err := h.reg.Delete(in.ID, rq("d2"), "platform"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("new delete of ended session: %v", err)
 	}
 	if h.mediaOf(t, 0).closed.Load() != 1 {
@@ -132,7 +144,7 @@ func TestCreateLimits(t *testing.T) {
 	}
 	// Ending one frees its ports.
 	list, _, _ := h.reg.List(ListFilter{PageSize: 10})
-	if _, err := h.reg.Delete(list[0].ID, "", ""); err != nil {
+	if _, err := h.reg.Delete(list[0].ID, Request{}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.reg.Create(spec("c2", "")); err != nil {
@@ -210,9 +222,16 @@ func TestWatchEvents(t *testing.T) {
 	if !got.Customer.Latched || got.Customer.Remote != addr {
 		t.Fatalf("latched remote not in info: %+v", got.Customer)
 	}
+	// A packet from another source, refused: an event names the leg, source and reason.
+	stranger := netip.MustParseAddrPort("192.0.2.66:4000")
+	h.mediaOf(t, 0).spec.OnLatchReject(Customer, "other_source", stranger, 1)
+	if e := next(t, ch); e.Kind != EventLatchRejected || e.Leg != Customer || e.Addr != stranger ||
+		e.LatchReason != "other_source" || e.LatchRejects != 1 {
+		t.Fatalf("latch rejected event %+v", e)
+	}
 
 	newRemote := netip.MustParseAddrPort("127.0.0.1:6000")
-	upd, err := h.reg.Update(in.ID, Update{RequestID: "u1", Agent: &LegUpdate{Remote: &newRemote}})
+	upd, err := h.reg.Update(in.ID, Update{RequestID: "u1", Caller: "test", Digest: rq("u1").Digest, Agent: &LegUpdate{Remote: &newRemote}})
 	if err != nil || upd.Agent.Remote != newRemote {
 		t.Fatalf("update: %+v %v", upd.Agent, err)
 	}
@@ -221,14 +240,14 @@ func TestWatchEvents(t *testing.T) {
 		t.Fatalf("update event %+v", e)
 	}
 	// Repeating the request changes nothing and emits nothing.
-	if _, err := h.reg.Update(in.ID, Update{RequestID: "u1", Agent: &LegUpdate{Remote: &newRemote}}); err != nil {
+	if _, err := h.reg.Update(in.ID, Update{RequestID: "u1", Caller: "test", Digest: rq("u1").Digest, Agent: &LegUpdate{Remote: &newRemote}}); err != nil {
 		t.Fatal(err)
 	}
 	if h.mediaOf(t, 0).setCalls != 1 {
 		t.Fatalf("SetLeg called %d times", h.mediaOf(t, 0).setCalls)
 	}
 
-	if _, err := h.reg.Delete(in.ID, "", "platform"); err != nil {
+	if _, err := h.reg.Delete(in.ID, Request{}, "platform"); err != nil {
 		t.Fatal(err)
 	}
 	e = next(t, ch)
@@ -295,6 +314,53 @@ func TestIdleTimeout(t *testing.T) {
 	}
 }
 
+// TestSetupTimeout: a session whose media never started is not idle after the idle
+// timeout but after the (longer) setup timeout, counted from creation; once media flowed,
+// the idle timeout applies; a session idle timeout longer than the setup timeout wins.
+func TestSetupTimeout(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	h.reg.cfg.SetupTimeout = 5 * time.Minute
+	a, _ := h.reg.Create(spec("never", ""))
+	b, _ := h.reg.Create(spec("talks", ""))
+	long := spec("long-idle", "")
+	long.Policy.IdleTimeout = 10 * time.Minute
+	c, _ := h.reg.Create(long)
+	alive := func(when string, want ...string) {
+		t.Helper()
+		for _, id := range []string{a.ID, b.ID, c.ID} {
+			_, err := h.reg.Get(id)
+			if gotAlive, wantAlive := err == nil, slices.Contains(want, id); gotAlive != wantAlive {
+				t.Fatalf("%s: session %s alive=%v, want %v", when, id, gotAlive, wantAlive)
+			}
+		}
+	}
+	h.clock.Advance(61 * time.Second)
+	if n := h.reg.ReapIdle(); n != 0 {
+		t.Fatalf("reaped %d sessions without media after the idle timeout; they are still in setup", n)
+	}
+	now := h.clock.Now()
+	h.mediaOf(t, 1).last.Store(&now) // b's media starts
+	h.clock.Advance(60 * time.Second)
+	if n := h.reg.ReapIdle(); n != 1 {
+		t.Fatalf("reaped %d at 2m01s, want 1 (b, media idle for 60 s)", n)
+	}
+	alive("2m01s", a.ID, c.ID)
+	h.clock.Advance(5*time.Minute - 121*time.Second - time.Second)
+	if n := h.reg.ReapIdle(); n != 0 {
+		t.Fatalf("reaped %d just before the setup timeout", n)
+	}
+	h.clock.Advance(time.Second)
+	if n := h.reg.ReapIdle(); n != 1 {
+		t.Fatalf("reaped %d at the setup timeout, want 1 (a)", n)
+	}
+	alive("5m", c.ID)
+	h.clock.Advance(5 * time.Minute)
+	if n := h.reg.ReapIdle(); n != 1 {
+		t.Fatalf("reaped %d at 10m, want 1 (c, whose idle timeout outlasts the setup timeout)", n)
+	}
+	alive("10m")
+}
+
 func TestDrain(t *testing.T) {
 	h := newHarness(t, 8, 10)
 	a, _ := h.reg.Create(spec("a", ""))
@@ -308,7 +374,7 @@ func TestDrain(t *testing.T) {
 	if _, err := h.reg.Create(spec("c", "")); !errors.Is(err, ErrDraining) {
 		t.Fatalf("create while draining: %v", err)
 	}
-	if _, err := h.reg.Delete(a.ID, "", ""); err != nil {
+	if _, err := h.reg.Delete(a.ID, Request{}, ""); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
@@ -336,10 +402,31 @@ func TestDrainReturnsWhenAllEnded(t *testing.T) {
 	done := make(chan int)
 	h.reg.StartDrain()
 	go func() { done <- h.reg.Drain(context.Background()) }()
-	h.reg.Delete(a.ID, "", "")
+	h.reg.Delete(a.ID, Request{}, "")
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("drain did not return after the last session ended")
+	}
+}
+
+// TestAgentsEarMaskedByDefault: a registry nobody configured masks what the agent hears
+// (tone) for a session whose policy leaves it unset; an explicit MaskOff is kept.
+func TestAgentsEarMaskedByDefault(t *testing.T) {
+	h := newHarness(t, 8, 10)
+	in, err := h.reg.Create(spec("call-1", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, capt := h.mediaOf(t, 0).masking(CustomerToAgent); p.Mode != MaskTone || capt || in.Policy.CustomerToAgent.Mode != MaskTone {
+		t.Fatalf("default masking toward the agent %+v (policy %+v), want tone", p, in.Policy.CustomerToAgent)
+	}
+	off := spec("call-2", "")
+	off.Policy.CustomerToAgent.Mode = MaskOff
+	if _, err := h.reg.Create(off); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := h.mediaOf(t, 1).masking(CustomerToAgent); p.Mode != MaskOff {
+		t.Fatalf("explicit off became %+v", p)
 	}
 }

@@ -63,6 +63,12 @@ func RelayFactory(alloc *relay.PortAllocator, rc RelayConfig, opts ...relay.Opti
 				on(Leg(e.Leg), kind, e.Addr)
 			}))
 		}
+		if spec.OnLatchReject != nil {
+			on := spec.OnLatchReject
+			all = append(all, relay.WithOnLatchReject(func(e relay.LatchRejectEvent) {
+				on(Leg(e.Leg), e.Reason.String(), e.Addr, e.Count)
+			}))
+		}
 		c, err := relay.NewCall(alloc, cfg, all...)
 		if err != nil {
 			return nil, relayErr(err)
@@ -76,7 +82,8 @@ func RelayFactory(alloc *relay.PortAllocator, rc RelayConfig, opts ...relay.Opti
 }
 
 func relayLeg(s LegSpec) (relay.LegConfig, error) {
-	lc := relay.LegConfig{Remote: s.Remote, RemoteRTCP: s.RemoteRTCP, RTCPMux: s.RTCPMux, TelephoneEventPT: s.TelephoneEventPT}
+	lc := relay.LegConfig{Remote: s.Remote, ExpectedIP: s.ExpectedIP, RemoteRTCP: s.RemoteRTCP, RTCPMux: s.RTCPMux,
+		TelephoneEventPT: s.TelephoneEventPT}
 	if len(s.Codecs) > 0 {
 		for pt, name := range s.Codecs {
 			if err := lc.Codecs.Set(int(pt), name); err != nil {
@@ -123,7 +130,7 @@ func (m relayMedia) Stats(l Leg) LegStats {
 		RTPPacketsReceived: st.RTPPacketsReceived, RTPBytesReceived: st.RTPBytesReceived,
 		RTPPacketsSent: st.RTPPacketsSent, RTPBytesSent: st.RTPBytesSent,
 		RTCPPacketsReceived: st.RTCPPacketsReceived, RTCPPacketsSent: st.RTCPPacketsSent,
-		PacketsDropped: st.Dropped(),
+		PacketsDropped: st.Dropped(), LatchRejected: st.LatchRejected(),
 	}
 }
 

@@ -26,28 +26,9 @@ type Session struct {
 	final  Info
 	seq    uint64
 	subs   map[*subscriber]struct{}
-	reqs   map[string]Info // request ids seen, by operation
 	cap    capture
 	keys   []byte // the agent's last keys, for the capture trigger
 	rec    recState
-}
-
-func (s *Session) cachedLocked(op, requestID string) (Info, bool) {
-	if requestID == "" {
-		return Info{}, false
-	}
-	in, ok := s.reqs[op+"\x00"+requestID]
-	return in, ok
-}
-
-func (s *Session) rememberLocked(op, requestID string, in Info) {
-	if requestID == "" {
-		return
-	}
-	if s.reqs == nil {
-		s.reqs = make(map[string]Info)
-	}
-	s.reqs[op+"\x00"+requestID] = in
 }
 
 type subscriber struct {
@@ -69,7 +50,7 @@ func (s *Session) infoLocked() Info {
 	in := Info{
 		ID: s.id, CallID: s.callID, AgentID: s.agentID, Labels: s.labels,
 		Policy: s.policy, State: Active, Created: s.created, Capture: s.cap.info(),
-		Recording: s.rec.info(),
+		Recording: s.rec.info(), Warnings: s.warningsLocked(),
 	}
 	for l := Customer; l <= Agent; l++ {
 		li := in.Leg(l)
@@ -146,14 +127,23 @@ func (s *Session) onLatch(l Leg, media string, addr netip.AddrPort) {
 	s.reg.log.Info("leg latched", "session_id", s.id, "leg", l.String(), "media", media, "remote", addr)
 }
 
+// onLatchReject runs on a packet goroutine, rarely (log-scale): a possible hijack attempt.
+func (s *Session) onLatchReject(l Leg, reason string, addr netip.AddrPort, count uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == Ended {
+		return
+	}
+	s.publishLocked(Event{Kind: EventLatchRejected, Leg: l, Addr: addr, LatchReason: reason, LatchRejects: count})
+	s.reg.log.Warn("media from a source refused as the leg's remote", "session_id", s.id, "leg", l.String(),
+		"reason", reason, "source", addr, "refused", count)
+}
+
 func (s *Session) update(u Update) (Info, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == Ended {
 		return Info{}, ErrNotFound
-	}
-	if in, ok := s.cachedLocked("update", u.RequestID); ok {
-		return in, nil
 	}
 	var paths []string
 	for l, lu := range [2]*LegUpdate{u.Customer, u.Agent} {
@@ -193,7 +183,6 @@ func (s *Session) update(u Update) (Info, error) {
 		snap := in
 		s.publishLocked(Event{Kind: EventUpdated, Actor: u.Actor, RequestID: u.RequestID, Paths: paths, Session: &snap})
 	}
-	s.rememberLocked("update", u.RequestID, in)
 	return in, nil
 }
 
@@ -203,6 +192,10 @@ func applyLeg(cur LegSpec, u *LegUpdate, prefix string) (LegSpec, []string) {
 	if u.Remote != nil && *u.Remote != cur.Remote {
 		next.Remote = *u.Remote
 		changed = append(changed, prefix+".remote_addr")
+	}
+	if u.ExpectedIP != nil && *u.ExpectedIP != cur.ExpectedIP {
+		next.ExpectedIP = *u.ExpectedIP
+		changed = append(changed, prefix+".expected_ip")
 	}
 	if u.RemoteRTCP != nil && *u.RemoteRTCP != cur.RemoteRTCP {
 		next.RemoteRTCP = *u.RemoteRTCP
@@ -250,6 +243,9 @@ func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
 	final.Capture.On = false
 	s.state, s.final = Ended, final
 	// Digits never outlive the call; a collecting payment client is told it is over.
+	if s.cap.on {
+		s.abandonedLocked(actor, requestID, StopSessionEnded)
+	}
 	s.cap.on = false
 	s.cap.zero()
 	s.cap.n, s.cap.delivered = 0, 0
@@ -280,7 +276,7 @@ func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
 	}
 	s.mu.Unlock()
 
-	s.reg.removed(s, reason)
+	s.reg.removed(s, reason, final)
 	s.reg.log.Info("session ended", "session_id", s.id, "reason", reason.String())
 	return final, true
 }
@@ -291,7 +287,7 @@ func (s *Session) applyMaskingLocked(p Policy) error {
 	if err := s.media.SetMasking(AgentToCustomer, p.AgentToCustomer, false); err != nil {
 		return err
 	}
-	if s.cap.on || !s.cap.holdUntil.IsZero() {
+	if s.cap.begun {
 		old := s.policy
 		s.policy = p
 		defer func() { s.policy = old }()
@@ -300,17 +296,31 @@ func (s *Session) applyMaskingLocked(p Policy) error {
 	return s.media.SetMasking(CustomerToAgent, p.CustomerToAgent, false)
 }
 
-func (s *Session) idleSince(now time.Time) bool {
+// idleSince reports whether the session has timed out at now, and whether its media ever
+// started: before the first packet the setup timeout runs from creation, after it the
+// idle timeout from the last packet.
+func (s *Session) idleSince(now time.Time) (timedOut, started bool) {
 	s.mu.Lock()
-	timeout := s.policy.IdleTimeout
+	idle := s.policy.IdleTimeout
 	ended := s.state == Ended
 	s.mu.Unlock()
-	if ended || timeout <= 0 {
-		return false
+	if ended || idle <= 0 {
+		return false, false
 	}
 	last := s.media.LastActivity()
+	if last.IsZero() {
+		return now.Sub(s.created) >= s.setupTimeout(), false
+	}
 	if last.Before(s.created) {
 		last = s.created
 	}
-	return now.Sub(last) >= timeout
+	return now.Sub(last) >= idle, true
+}
+
+// setupTimeout is how long the session may wait for its first packet.
+func (s *Session) setupTimeout() time.Duration {
+	s.mu.Lock()
+	idle := s.policy.IdleTimeout
+	s.mu.Unlock()
+	return max(s.reg.cfg.SetupTimeout, idle)
 }

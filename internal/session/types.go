@@ -26,7 +26,8 @@ func (l Leg) String() string {
 
 // LegSpec is what the platform says about one party's media.
 type LegSpec struct {
-	Remote           netip.AddrPort // zero: latch from the first packet
+	Remote           netip.AddrPort // zero: latch (from ExpectedIP, or after a probation)
+	ExpectedIP       netip.Addr     // where the party's media will come from, any port; zero: unknown
 	RemoteRTCP       netip.AddrPort // zero: Remote's port+1, or Remote with RTCPMux
 	Codecs           map[uint8]string
 	TelephoneEventPT uint8 // 0: none
@@ -50,6 +51,7 @@ type LegStats struct {
 	RTPPacketsSent, RTPBytesSent         uint64
 	RTCPPacketsReceived, RTCPPacketsSent uint64
 	PacketsDropped                       uint64
+	LatchRejected                        uint64 // valid packets refused as the leg's remote
 }
 
 // LegInfo is a leg's spec plus what hush allocated and learned.
@@ -87,7 +89,8 @@ const (
 	MaskTone
 )
 
-// MaskPolicy is one direction's masking.
+// MaskPolicy is one direction's masking. Mode 0 toward the agent (Spec.Policy) means the
+// registry's default, which is MaskTone unless configured otherwise.
 type MaskPolicy struct {
 	Mode      MaskMode
 	LookAhead time.Duration
@@ -117,6 +120,8 @@ type Spec struct {
 	Policy                     Policy
 	Labels                     map[string]string
 	Actor                      string
+	Caller                     string // with RequestID and Digest: the request's idempotency key
+	Digest                     Digest
 }
 
 // State is a session's lifecycle state.
@@ -164,6 +169,7 @@ type Info struct {
 	EndReason           EndReason
 	Capture             CaptureInfo
 	Recording           RecordingInfo
+	Warnings            []Warning
 }
 
 // Leg returns the info of one leg.
@@ -188,6 +194,9 @@ const (
 	EventRecording
 	EventMaxPause
 	EventRecordingFailed
+	EventUndecodableAudio // a leg sent audio in a codec hush cannot decode
+	EventCaptureAbandoned // secure capture stopped before it completed (CaptureWhy)
+	EventLatchRejected    // packets refused as a leg's remote (Leg, Addr, LatchReason, LatchRejects)
 )
 
 // Event is one change to a session. Events of one session have increasing Seq.
@@ -200,23 +209,28 @@ type Event struct {
 	Kind             EventKind
 	Session          *Info // snapshot, updated, ended
 	Paths            []string
-	Leg              Leg            // latched
-	Addr             netip.AddrPort // latched
+	Leg              Leg            // latched, latch rejected
+	Addr             netip.AddrPort // latched; latch rejected: the source refused
+	LatchReason      string         // latch rejected: other_source, unexpected_ip, competing_source
+	LatchRejects     uint64         // latch rejected: the leg's refusals so far
 	Media            string         // latched: "rtp" or "rtcp"
 	Reason           EndReason      // ended
 	Capture          CaptureInfo    // capture, digits
-	CaptureWhy       string         // capture: why it stopped
+	CaptureWhy       string         // capture, capture abandoned: why it stopped
 	Recording        RecordingInfo  // recording
 	RecordingReason  string         // recording: the caller's reason
 	PausedFor        time.Duration  // max pause
 	Resumed          bool           // max pause: resumed automatically
 	RecordingFailure string         // recording failed
+	PayloadType      uint8          // undecodable audio
 }
 
 // Update changes a session as after a re-INVITE. Nil fields are left alone.
 type Update struct {
 	RequestID string
 	Actor     string
+	Caller    string // with RequestID and Digest: the request's idempotency key
+	Digest    Digest
 	Customer  *LegUpdate
 	Agent     *LegUpdate
 	Policy    *Policy
@@ -225,6 +239,7 @@ type Update struct {
 // LegUpdate changes the named fields of a leg.
 type LegUpdate struct {
 	Remote           *netip.AddrPort
+	ExpectedIP       *netip.Addr
 	RemoteRTCP       *netip.AddrPort
 	Codecs           map[uint8]string // non-nil: replace
 	TelephoneEventPT *uint8
@@ -239,7 +254,8 @@ type Media interface {
 	Remote(l Leg) (addr netip.AddrPort, latched bool)
 	// SetLeg applies a changed leg (new remote, mux) without interrupting the other leg.
 	SetLeg(l Leg, spec LegSpec) error
-	// LastActivity is when a packet was last received on any of the session's sockets.
+	// LastActivity is when a packet was last received on any of the session's sockets;
+	// the zero time before the first.
 	LastActivity() time.Time
 	Stats(l Leg) LegStats
 	// SetMasking sets one direction's masking; capture additionally masks and delivers the
@@ -258,6 +274,9 @@ type MediaSpec struct {
 	Customer, Agent LegSpec
 	StrictSource    bool
 	OnLatch         func(l Leg, media string, addr netip.AddrPort)
+	// OnLatchReject is told of packets refused as a leg's remote (at the leg's 1st, 2nd,
+	// 4th... refusal), on a packet goroutine.
+	OnLatchReject func(l Leg, reason string, addr netip.AddrPort, count uint64)
 	// OnDigit receives captured digits on a packet goroutine; it must not block.
 	OnDigit func(d Direction, digit byte)
 	// Record receives one leg's audio, DTMF marked for silence, on a packet goroutine

@@ -1,7 +1,6 @@
 package corpus
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,11 +17,6 @@ const EnvMusicDir = "HUSH_MUSIC_DIR"
 
 // musicDirs are where Debian puts the music on hold.
 var musicDirs = []string{"/usr/share/asterisk/moh"}
-
-// ErrMusicMissing is returned when no directory holds the music; its message names what to
-// install.
-var ErrMusicMissing = errors.New("music corpus missing: install Debian package " + MusicPackage +
-	" (or set " + EnvMusicDir + ")")
 
 // MusicDir returns the first directory that holds *.wav music: $HUSH_MUSIC_DIR when set
 // (and then only it), else Debian's.

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/hushmedia/hush/media/corpus"
 	"github.com/hushmedia/hush/media/dtmf/dtmftest"
 )
 
@@ -83,8 +84,8 @@ const (
 // falseMaskPct of the time, no span over falseMaskLongest). It logs the figures
 // docs/MASKING.md reports, the notch's among them.
 func TestFalseMasks(t *testing.T) {
-	speech := dtmftest.Speech(t, 0, 0)
-	music := dtmftest.Music(t, 0, 0)
+	speech := dtmftest.Carrier(t, corpus.Files)
+	music := dtmftest.Carrier(t, corpus.MusicFiles)
 	for _, src := range []struct {
 		name string
 		sig  []float64
@@ -116,8 +117,8 @@ func BenchmarkDetectorSources(b *testing.B) {
 		name string
 		pcm  func() []int16
 	}{
-		{"speech", func() []int16 { return quantise(dtmftest.Speech(b, 0, 0)[:120*SampleRate], ulaw) }},
-		{"music", func() []int16 { return quantise(dtmftest.Music(b, 120*SampleRate, 0), ulaw) }},
+		{"speech", func() []int16 { return quantise(dtmftest.Speech(b, 120*SampleRate, 0), ulaw) }},
+		{"music", func() []int16 { return quantise(dtmftest.Carrier(b, corpus.MusicFiles)[:120*SampleRate], ulaw) }},
 		{"noise", func() []int16 { return benchSignal("noise") }},
 		{"tone", func() []int16 { return benchSignal("tone") }},
 	}

@@ -25,7 +25,7 @@ type pathRig struct {
 func newPathRig(tb testing.TB, mode Mode, opts ...Option) *pathRig {
 	r := rand.New(rand.NewPCG(1, 1))
 	const secs = 4
-	sig, _ := speech(tb, secs*rate, r)
+	sig := speech(tb, secs*rate)
 	for s := 0; s < secs; s++ {
 		burst{key: keys[s], at: s*rate + 1000, dur: 100 * msS, dbm0: -10}.add(sig, r)
 	}
@@ -52,7 +52,7 @@ func (r *pathRig) step1() {
 	h := r.hs[j]
 	h.Timestamp += r.step
 	if r.observe {
-		r.k.Observe(&h, r.pkts[j])
+		r.k.Observe(&h, r.pkts[j], r.now)
 	} else {
 		r.k.Push(&h, r.pkts[j], r.now)
 	}
@@ -132,8 +132,7 @@ func BenchmarkDetectorOnly(b *testing.B) {
 // the two is memory traffic.
 func BenchmarkMaskedPathStreams(b *testing.B) {
 	const streams = 1000
-	r := rand.New(rand.NewPCG(1, 1))
-	sig, _ := speech(b, 4*rate, r)
+	sig := speech(b, 4*rate)
 	st := &stream{pt: 0, ssrc: 3, codec: CodecPCMU}
 	pkts := st.packets(clip(sig))
 	hs := make([]rtp.Header, len(pkts))

@@ -85,8 +85,11 @@
 // timer: a frame is final once the detector has been fed RecordDelay past
 // it. Observe feeds the analysis for a direction forwarded without delay,
 // so the tap does not depend on the forwarding policy. FlushRecord delivers
-// the rest at the end of the stream. Masked stretches are reported once
-// each, joined across frames, for the recording's sidecar.
+// the rest at the end of the stream. Each frame carries the arrival of its
+// first sample (the now given to Push or Observe), since the last frames of
+// a talk spurt are final only once the next spurt (or the end) is analysed.
+// Masked stretches are reported once each, joined across frames, for the
+// recording's sidecar.
 //
 // # Figures (2-core shared box, Go 1.26)
 //

@@ -3,11 +3,7 @@ package mask
 import (
 	"encoding/binary"
 	"github.com/hushmedia/hush/media/dtmf/dtmftest"
-	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
@@ -39,56 +35,8 @@ func (b burst) add(sig []float64, r *rand.Rand) {
 
 func clip(sig []float64) []int16 { return dtmftest.Quantize(sig) }
 
-// speech returns n samples of the Asterisk English prompts (Debian
-// asterisk-core-sounds-en-wav), or a synthetic speech-like signal (a
-// voiced buzz with moving formants and syllable envelope) when missing.
-func speech(t testing.TB, n int, r *rand.Rand) (out []float64, real bool) {
-	t.Helper()
-	files, _ := filepath.Glob("/usr/share/asterisk/sounds/en/*.wav")
-	sort.Strings(files)
-	for _, f := range files {
-		if len(out) >= n {
-			break
-		}
-		pcm, err := readWAV(f)
-		if err != nil {
-			continue
-		}
-		for _, v := range pcm {
-			out = append(out, float64(v))
-		}
-	}
-	if len(out) >= n {
-		return out[:n], true
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("Asterisk prompts missing: install Debian package asterisk-core-sounds-en-wav")
-	}
-	out = make([]float64, n)
-	f0, ph := 120.0, 0.0
-	for i := range out {
-		f0 = 100 + 40*math.Sin(2*math.Pi*float64(i)/9000)
-		ph += 2 * math.Pi * f0 / rate
-		env := math.Max(0, math.Sin(2*math.Pi*float64(i)/1800))
-		var v float64
-		for h := 1; h <= 25; h++ {
-			fh := f0 * float64(h)
-			g := math.Exp(-math.Pow((fh-600)/250, 2)) + 0.5*math.Exp(-math.Pow((fh-1700)/300, 2))
-			v += g * math.Sin(float64(h)*ph)
-		}
-		out[i] = 3000 * env * v
-	}
-	return out, false
-}
-
-// readWAV reads a 16-bit mono PCM WAV.
-func readWAV(path string) ([]int16, error) {
-	ch, err := dtmftest.ReadWAV(path)
-	if err != nil {
-		return nil, err
-	}
-	return ch[0], nil
-}
+// speech returns n samples of the speech corpus (media/corpus), or is Missing.
+func speech(t testing.TB, n int) []float64 { return dtmftest.Speech(t, n, 0) }
 
 // stream packetizes pcm into G.711 RTP packets of frame samples.
 type stream struct {

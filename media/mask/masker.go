@@ -318,6 +318,7 @@ func (k *Masker) Reset() {
 // datagram) that arrived at now, and queues a copy of it unless the
 // verdict says otherwise. pkt is not retained.
 func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
+	k.rec.now = now
 	codec := k.codecs.Lookup(h.PayloadType)
 	switch codec {
 	case CodecTelephoneEvent:
@@ -347,9 +348,11 @@ func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
 }
 
 // Observe analyses a packet of a direction that is forwarded without
-// delay: only the recording tap and the detector state need it. RFC 4733
-// packets update the event spans; codecs hush cannot decode are ignored.
-func (k *Masker) Observe(h *rtp.Header, pkt []byte) {
+// delay, which arrived at now: only the recording tap and the detector
+// state need it. RFC 4733 packets update the event spans; codecs hush
+// cannot decode are ignored.
+func (k *Masker) Observe(h *rtp.Header, pkt []byte, now time.Duration) {
+	k.rec.now = now
 	switch codec := k.codecs.Lookup(h.PayloadType); codec {
 	case CodecTelephoneEvent:
 		k.pushEvent(h, pkt, 0, false)

@@ -18,8 +18,7 @@ import (
 // replaced, and a payload sample changes only where the notch removed the
 // DTMF bands (Stats.NotchedSamples).
 func TestDelayExact(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	sp, _ := speech(t, 400*frame, r)
+	sp := speech(t, 400*frame)
 	pcm := clip(sp)
 	for _, la := range []time.Duration{0, 40 * time.Millisecond, 60 * time.Millisecond, 100 * time.Millisecond} {
 		for _, codec := range []Codec{CodecPCMU, CodecPCMA} {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hushmedia/hush/media/corpus"
 	"github.com/hushmedia/hush/media/dtmf/dtmftest"
 	"github.com/hushmedia/hush/media/g711"
 )
@@ -106,15 +107,15 @@ func runOverlapCase(t testing.TB, c *dtmftest.Case) *overlapResult {
 }
 
 // speechCache and musicCache serve the corpus audio the matrix asks for from one read.
-func speechCache(t testing.TB) func(n, skip int) []float64 { return audioCache(t, dtmftest.Speech) }
+func speechCache(t testing.TB) func(n, skip int) []float64 { return audioCache(t, corpus.Files) }
 
-func musicCache(t testing.TB) func(n, skip int) []float64 { return audioCache(t, dtmftest.Music) }
+func musicCache(t testing.TB) func(n, skip int) []float64 { return audioCache(t, corpus.MusicFiles) }
 
-func audioCache(t testing.TB, load func(t testing.TB, n, skip int) []float64) func(n, skip int) []float64 {
+func audioCache(t testing.TB, list func() ([]string, error)) func(n, skip int) []float64 {
 	var all []float64
 	return func(n, skip int) []float64 {
 		if all == nil {
-			all = load(t, 0, 0)
+			all = dtmftest.Carrier(t, list)
 		}
 		out := make([]float64, n)
 		for i := range out {

@@ -25,6 +25,7 @@ const (
 type recFrame struct {
 	ssrc, ts uint32
 	pos0     int64
+	at       time.Duration // arrival of the first sample
 	n        int
 	law      g711.Law
 	codes    [recFrameMax]byte
@@ -40,6 +41,11 @@ type RecordFrame struct {
 	// Silent is nil, or one flag per code: true for a sample to record as
 	// silence.
 	Silent []bool
+	// Arrival is when the frame's first sample arrived, on the clock of the
+	// now given to Push or Observe. A frame is handed over once the tap has
+	// analysed what follows it, which at the end of a talk spurt (or of the
+	// call) can be long after; the recording places it by Arrival.
+	Arrival time.Duration
 }
 
 // PCM decodes the frame into dst (at least len(Codes) long) with the
@@ -65,7 +71,8 @@ type recorder struct {
 	frames   []recFrame
 	q        poolQueue // of frames
 	out      RecordFrame
-	released int64 // timeline position delivered so far
+	released int64         // timeline position delivered so far
+	now      time.Duration // arrival of the packet being analysed
 
 	// The masked run being built, reported when it ends.
 	run                     bool
@@ -117,6 +124,7 @@ func (r *recorder) push(k *Masker, ssrc, ts uint32, pos0 int64, law g711.Law, co
 	if !r.on {
 		return
 	}
+	first := pos0
 	for len(codes) > 0 {
 		if r.q.full() {
 			// Full (a delay longer than the queue holds): the oldest frame
@@ -127,6 +135,7 @@ func (r *recorder) push(k *Masker, ssrc, ts uint32, pos0 int64, law g711.Law, co
 		}
 		f := &r.frames[r.q.push()]
 		f.ssrc, f.ts, f.pos0, f.law = ssrc, ts, pos0, law
+		f.at = r.now + time.Duration(pos0-first)*sampleDur
 		f.n = copy(f.codes[:], codes)
 		codes = codes[f.n:]
 		ts += uint32(f.n)
@@ -155,7 +164,7 @@ func (r *recorder) emit(k *Masker, all bool) {
 		}
 		mark := k.mark[:f.n]
 		first, last := -1, -1
-		r.out = RecordFrame{Law: f.law, Codes: f.codes[:f.n]}
+		r.out = RecordFrame{Law: f.law, Codes: f.codes[:f.n], Arrival: f.at}
 		masked := k.marks(mark, f.pos0, f.ts)
 		if k.nnotches > 0 {
 			k.st.RecordNotchedSamples += uint64(r.notch.apply(f.codes[:f.n], mark, f.pos0, f.law, k.notches[:k.nnotches]))

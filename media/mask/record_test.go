@@ -27,7 +27,7 @@ func TestRecordTap(t *testing.T) {
 		t.Run(fmt.Sprintf("forward_masked=%v", forward), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(51, 52))
 			c := judgeCase{durMs: 50, dbm0: -25, codec: CodecPCMU}
-			pcm, bursts, _ := judgeSignal(t, c, r)
+			pcm, bursts := judgeSignal(t, c, r)
 			s := &stream{pt: 0, ssrc: 77, ts: 1 << 30, codec: CodecPCMU}
 			pkts := s.packets(pcm)
 			// Key presses also as RFC 4733 events over silence at the end.
@@ -65,7 +65,7 @@ func TestRecordTap(t *testing.T) {
 						}
 					}
 				} else {
-					k.Observe(&h, p.pkt)
+					k.Observe(&h, p.pkt, p.at)
 				}
 				if h.PayloadType != tePT {
 					pushed++
@@ -151,5 +151,55 @@ func TestRecordFramePCM(t *testing.T) {
 	f.Silent = nil
 	if got := f.PCM(make([]int16, 3)); got[1] != g711.AlawToLinear(0x2A) {
 		t.Fatalf("unsilenced sample = %d", got[1])
+	}
+}
+
+// TestRecordFrameArrival: each frame the tap hands over carries the arrival of its first
+// sample, also the frames it held until FlushRecord and the parts of a packet longer
+// than a tap frame.
+func TestRecordFrameArrival(t *testing.T) {
+	for _, samples := range []int{frame, 3 * recFrameMax / 2} {
+		pcm := make([]int16, samples)
+		for i := range pcm {
+			pcm[i] = int16(100 + i%50)
+		}
+		pay := make([]byte, samples)
+		g711.EncodeUlaw(pay, pcm)
+		type got struct {
+			ts uint32
+			at time.Duration
+		}
+		var frames []got
+		codecs := DefaultCodecs()
+		k := New(WithRecordTap(0, func(ssrc, ts uint32, f *RecordFrame) {
+			frames = append(frames, got{ts, f.Arrival})
+		}, nil))
+		k.Configure(Policy{}, &codecs)
+		const dt = 7 * time.Millisecond // not the packet time: arrival is not derived from timestamps
+		for i := range 20 {
+			h := rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), Timestamp: 9000 + uint32(i*samples), SSRC: 5}
+			p := make([]byte, h.MarshalSize()+len(pay))
+			n, err := h.MarshalTo(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(p[n:], pay)
+			if _, err := h.Unmarshal(p); err != nil {
+				t.Fatal(err)
+			}
+			k.Observe(&h, p, time.Second+time.Duration(i)*dt)
+		}
+		k.FlushRecord()
+		if len(frames) < 20 {
+			t.Fatalf("%d samples a packet: %d frames", samples, len(frames))
+		}
+		for _, f := range frames {
+			rel := int(f.ts - 9000)
+			i, off := rel/samples, rel%samples
+			want := time.Second + time.Duration(i)*dt + time.Duration(off)*sampleDur
+			if f.at != want {
+				t.Fatalf("%d samples a packet: frame at ts %d has arrival %v, want %v", samples, f.ts, f.at, want)
+			}
+		}
 	}
 }

@@ -28,6 +28,10 @@ func TestWriteAllocatesNothing(t *testing.T) {
 		if err := r.WriteG711(LegAgent, 3, ts, g711.Alaw, codes, silent); err != nil {
 			t.Fatal(err)
 		}
+		if err := r.WriteG711At(LegCustomer, 4, ts, clk.Now(), g711.Ulaw, codes, nil); err != nil {
+			t.Fatal(err)
+		}
+		r.Undecodable(LegAgent, 9)
 	})
 	if allocs != 0 {
 		t.Errorf("Write allocates %.1f times per call, want 0", allocs)

@@ -34,7 +34,12 @@
 // a remote that stops sending leaves its channel silent while the other
 // goes on. Audio is held for a jitter window (300 ms) before it is
 // flushed, so reordered frames land in place; a frame older than what
-// was already flushed is dropped and counted as late. A newer frame more
+// was already flushed is dropped and counted as late, unless it reached
+// hush in time and was held upstream: WriteG711At takes a frame with its
+// arrival time (the recording tap holds the last 80 ms of a talk spurt
+// until it has analysed what follows, which may be the next spurt or the
+// end of the call), and such a frame is written into its place, in the
+// buffer or on disk, pauses respected. A newer frame more
 // than the resync threshold (1 s) away from its arrival time (a
 // timestamp jump, a sender whose clock stalled or restarted) or an older
 // one more than that behind re-anchors the leg by wall clock. Slow drift
@@ -80,7 +85,9 @@
 // in one-second (32 KB) writes. Every 5 s of clock (WithCheckpointInterval)
 // the writer appends what it holds, rewrites the header with the sizes of
 // the data written so far and fsyncs, so a file cut at any moment plays
-// up to its last checkpoint. Close flushes the timeline to now, writes
+// up to its last checkpoint. Pause and mask spans reach the sidecar before
+// the audio they describe reaches the file (Repair keeps audio written
+// after the last checkpoint, and so the spans with it). Close flushes the timeline to now, writes
 // the final header, fsyncs, streams the file through SHA-256 and writes
 // the sidecar as complete. Sidecars are always written atomically: temp
 // file, fsync, rename, directory fsync.
@@ -107,11 +114,17 @@
 //
 // # Integration
 //
-// hushd calls Repair(dir) once at start-up, New per session (a failure
+// hushd files recordings by the UTC day they start (DateDir: root/YYYY/MM/DD;
+// recordings from before that layout stay in root) and calls Repair on each
+// directory of Dirs(root) once at start-up, New per session (a failure
 // there means the call runs unrecorded), hands the recorder to the two
-// packet goroutines for Write, calls Pause/Resume/MarkMask/Note from the
-// control plane, polls Stats for metrics, and Close at hangup (off the
-// packet path: it waits for the disk). QA uses List, Get and WAVPath.
+// packet goroutines for WriteG711At (and Undecodable for packets in a codec
+// it cannot decode, which the sidecar counts: content partial, or
+// undecodable when no audio at all was recorded), calls
+// Pause/Resume/MarkMask/Note from the control plane, polls Stats for
+// metrics, and Close at hangup (off the packet path: it waits for the
+// disk). WithOnSidecar hands every sidecar the recorder writes to the index
+// QA lists recordings from (package index); Get and WAVPath read one.
 // Memory per recording is about 210 KB: two 64-slot rings (43 KB), the
 // 4 s pending timeline (128 KB) and a 40 KB write buffer; one writer
 // goroutine per recording.

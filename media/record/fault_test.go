@@ -135,6 +135,7 @@ func TestDiskFullFailsRecordingNotCall(t *testing.T) {
 			var calls atomic.Int32
 			var got error
 			var fired = make(chan struct{})
+			var last atomic.Pointer[Sidecar] // what WithOnSidecar heard last
 			jsonErr := tc.fs.jsonErr
 			tc.fs.jsonErr = nil // let New write its first sidecar
 			r, clk, dir := testRec(t, WithFS(tc.fs), WithOnFailure(func(err error) {
@@ -142,7 +143,7 @@ func TestDiskFullFailsRecordingNotCall(t *testing.T) {
 				if calls.Add(1) == 1 {
 					close(fired)
 				}
-			}))
+			}), WithOnSidecar(func(sc *Sidecar) { last.Store(sc) }))
 			tc.fs.jsonErr = jsonErr
 			if !writeFor(t, r, clk, 0, 400) {
 				t.Fatal("Write never reported ErrFailed")
@@ -170,6 +171,15 @@ func TestDiskFullFailsRecordingNotCall(t *testing.T) {
 			}
 			if n := calls.Load(); n != 1 {
 				t.Errorf("OnFailure called %d times, want once", n)
+			}
+			// The index hears the failure, with the size on disk, whether or not the disk
+			// took the sidecar.
+			st, err := os.Stat(wavPath(dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc := last.Load(); sc == nil || sc.Status != StatusFailed || sc.Size != st.Size() || sc.Failure == "" {
+				t.Errorf("WithOnSidecar last heard %+v; want failed, size %d", sc, st.Size())
 			}
 			sc, err := ReadSidecar(jsonPath(dir))
 			if err != nil {

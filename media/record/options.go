@@ -33,6 +33,8 @@ type config struct {
 	ringSlots  int
 	drainEvery time.Duration
 	onFailure  func(error)
+	onUndec    func(Leg, uint8)
+	onSidecar  func(*Sidecar)
 	inputDelay time.Duration
 }
 
@@ -173,6 +175,28 @@ func WithInputDelay(d time.Duration) Option {
 			return fmt.Errorf("%w: input delay %v", ErrBadOption, d)
 		}
 		cfg.inputDelay = d
+		return nil
+	}
+}
+
+// WithOnUndecodable sets a callback run once per leg, on a goroutine of its
+// own, after the first packet of the leg in a codec hush cannot decode (see
+// Recorder.Undecodable), with its payload type. hushd emits an event there.
+func WithOnUndecodable(f func(leg Leg, pt uint8)) Option {
+	return func(cfg *config) error {
+		cfg.onUndec = f
+		return nil
+	}
+}
+
+// WithOnSidecar sets a callback run on the writer goroutine with each
+// sidecar the recorder writes or means to write: at the start, when spans
+// change, at the end and when the recording fails (also when the disk
+// refused the sidecar: the document is what the recording is). An index of
+// recordings keeps itself current there. It must not call the recorder.
+func WithOnSidecar(f func(*Sidecar)) Option {
+	return func(cfg *config) error {
+		cfg.onSidecar = f
 		return nil
 	}
 }

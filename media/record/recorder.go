@@ -12,6 +12,8 @@ import (
 
 	"github.com/hushmedia/hush/media/g711"
 	"github.com/hushmedia/hush/media/internal/cpucache"
+	"github.com/hushmedia/hush/media/internal/owned"
+	"github.com/hushmedia/hush/media/pan"
 )
 
 // Leg identifies one party of the call; it is also the WAV channel.
@@ -39,6 +41,7 @@ type Meta struct {
 	SessionID   string
 	CallID      string
 	AgentID     string
+	Labels      map[string]string
 }
 
 // Action is who asked for a control change and why. Digit runs that could
@@ -57,6 +60,7 @@ type Stats struct {
 	Late         [NumChannels]uint64 // frames older than the flushed timeline
 	Reanchors    [NumChannels]uint64 // SSRC changes and timestamp jumps
 	Drift        [NumChannels]uint64 // small shifts correcting sender clock drift
+	Undecodable  [NumChannels]uint64 // packets in a codec hush cannot decode
 	BytesWritten uint64              // PCM bytes appended to the WAV
 	Checkpoints  uint64
 	Failed       bool
@@ -113,6 +117,14 @@ type maskRec struct {
 	start, end int64
 }
 
+// undecodableCount is written by one leg's packet goroutine (owned.Add)
+// and read by the writer and Stats.
+type undecodableCount struct {
+	n  atomic.Uint64
+	pt atomic.Uint32 // payload type of the first one
+	_  [52]byte      // its own cache line: the other leg's goroutine writes the next
+}
+
 // writeChunk is the size at which buffered PCM is appended to the file:
 // one second of stereo audio per write.
 const writeChunk = SampleRate * frameBytes
@@ -148,6 +160,7 @@ type Recorder struct {
 	err      atomic.Pointer[error]
 	closeErr error
 
+	undecodable     [NumChannels]undecodableCount
 	late, reanchors [NumChannels]atomic.Uint64
 	drift           [NumChannels]atomic.Uint64
 	bytesWritten    atomic.Uint64
@@ -163,9 +176,14 @@ type Recorder struct {
 	pauses    []PauseSpan // parallel to tl.pauses
 	masks     []maskRec
 	actions   []ActionRecord
-	dirty     bool
+	dirty     bool // pauses, masks or actions changed since the sidecar was written
+	finishing bool
 	hdr       [headerSize]byte
-	scratch   [slotSamples]int16 // a G.711 slot, decoded
+	frames    [NumChannels]uint64 // frames placed per leg
+	revision  uint64              // of the last sidecar built
+	udSeen    [NumChannels]bool   // the first undecodable packet was reported
+	scratch   [slotSamples]int16  // a G.711 slot, decoded
+	patchBuf  [slotSamples * frameBytes]byte
 }
 
 // New creates <dir>/<id>.wav and <dir>/<id>.json (status in_progress)
@@ -178,6 +196,15 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	// The sidecar never holds a card number a platform put into an id.
+	meta.CallID, meta.AgentID = pan.Scrub(meta.CallID), pan.Scrub(meta.AgentID)
+	if len(meta.Labels) > 0 {
+		labels := make(map[string]string, len(meta.Labels))
+		for k, v := range meta.Labels {
+			labels[pan.Scrub(k)] = pan.Scrub(v)
+		}
+		meta.Labels = labels
 	}
 	r := &Recorder{
 		cfg:     cfg,
@@ -212,7 +239,7 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 		err = f.Sync()
 	}
 	if err == nil {
-		err = writeSidecar(cfg.fs, dir, r.sidecar(StatusInProgress))
+		err = r.putSidecar(r.sidecar(StatusInProgress))
 	}
 	if err != nil {
 		f.Close()
@@ -276,6 +303,46 @@ func (r *Recorder) WriteG711(leg Leg, ssrc, ts uint32, law g711.Law, codes []byt
 	}
 	r.kickIfHalf(q)
 	return nil
+}
+
+// WriteG711At is WriteG711 for a frame whose first sample reached hush at
+// the given time. The frame is placed there, however long the caller held
+// it: a tap that keeps the last frames of a talk spurt until more audio
+// (or the end of the call) lets it decide about them hands them over late,
+// and they still land where they were said. A held frame whose place was
+// already written to the file is written into it there (see timeline.patch).
+func (r *Recorder) WriteG711At(leg Leg, ssrc, ts uint32, at time.Time, law g711.Law, codes []byte, silent []bool) error {
+	if law != g711.Ulaw && law != g711.Alaw {
+		return fmt.Errorf("%w: %v", ErrBadLaw, law)
+	}
+	q, err := r.writable(leg, len(codes))
+	if q == nil {
+		return err
+	}
+	if !q.pushG711(ssrc, ts, max(r.posAt(at), 0), law, codes, silent) {
+		q.dropped.Add(1)
+		return ErrRingFull
+	}
+	r.kickIfHalf(q)
+	return nil
+}
+
+// Undecodable counts a packet of leg that the recording gets nothing of:
+// its payload type pt is a codec hush cannot decode, so its time is
+// silence in the file. The sidecar keeps the count per leg and says the
+// recording is partial (or undecodable, when no audio at all was
+// recorded); the first one of each leg is reported to WithOnUndecodable.
+// Like Write it is called on the leg's packet goroutine and never blocks
+// or allocates.
+func (r *Recorder) Undecodable(leg Leg, pt uint8) {
+	if leg > LegAgent {
+		return
+	}
+	u := &r.undecodable[leg]
+	if u.n.Load() == 0 {
+		u.pt.Store(uint32(pt))
+	}
+	owned.Add(&u.n, 1)
 }
 
 // PrefetchWrite asks the processor to start loading what the next write of
@@ -401,9 +468,9 @@ func (r *Recorder) control(it ctlItem, pause bool) (bool, error) {
 	it.at = r.clock.Now()
 	it.pos = r.posAt(it.at)
 	it.act = Action{
-		Actor:     redactDigits(it.act.Actor, idDigitRun),
-		RequestID: redactDigits(it.act.RequestID, idDigitRun),
-		Reason:    redactDigits(it.act.Reason, textDigitRun),
+		Actor:     pan.Scrub(redactDigits(it.act.Actor, idDigitRun)),
+		RequestID: pan.Scrub(redactDigits(it.act.RequestID, idDigitRun)),
+		Reason:    pan.Scrub(redactDigits(it.act.Reason, textDigitRun)),
 	}
 	r.ctl.Lock()
 	if r.closed {
@@ -447,6 +514,7 @@ func (r *Recorder) Stats() Stats {
 		s.Late[i] = r.late[i].Load()
 		s.Reanchors[i] = r.reanchors[i].Load()
 		s.Drift[i] = r.drift[i].Load()
+		s.Undecodable[i] = r.undecodable[i].n.Load()
 	}
 	s.BytesWritten = r.bytesWritten.Load()
 	s.Checkpoints = r.checkpoints.Load()

@@ -118,6 +118,7 @@ func repairOne(cfg *config, dir, id string) (RepairResult, bool) {
 		sc.Status = StatusFailed
 		sc.Failure = "wav missing after crash"
 		sc.RepairedAt = now
+		sc.Revision++
 		res.Status = StatusFailed
 		res.Err = fmt.Errorf("repair %s: %w", id, ErrMissingWAV)
 		if err := writeSidecar(cfg.fs, dir, &sc); err != nil {
@@ -199,6 +200,7 @@ func repairOne(cfg *config, dir, id string) (RepairResult, bool) {
 	sc.Size = keep
 	sc.SHA256 = sum
 	sc.RepairedAt = now
+	sc.Revision++
 	sc.RepairNote = strings.Join(notes, "; ")
 	if err := writeSidecar(cfg.fs, dir, &sc); err != nil {
 		res.Err = fmt.Errorf("repair %s: sidecar: %w", id, err)

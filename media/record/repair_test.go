@@ -261,3 +261,36 @@ func TestRepairOrphans(t *testing.T) {
 		t.Errorf("List after repair: %d, %v", len(list), err)
 	}
 }
+
+// TestRepairKeepsMasksWrittenAfterCheckpoint: a mask span reported after the last
+// checkpoint reaches the sidecar before the masked audio reaches the file, so a crash
+// any time after that audio was written leaves the span for Repair to keep.
+func TestRepairKeepsMasksWrittenAfterCheckpoint(t *testing.T) {
+	r, clk, dir := testRec(t)
+	recordFor(t, r, clk, 0, 60)
+	if err := r.MarkMask(LegCustomer, 800, 1600); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.MarkMask(LegAgent, 4000, 4800); err != nil {
+		t.Fatal(err)
+	}
+	recordFor(t, r, clk, 60, 200) // 4 s: no checkpoint yet, more than a second written
+	if got := r.Stats().Checkpoints; got != 0 {
+		t.Fatalf("%d checkpoints before 5 s", got)
+	}
+	if r.Stats().BytesWritten < 4800*frameBytes {
+		t.Fatalf("only %d bytes written: the masked audio is not on disk", r.Stats().BytesWritten)
+	}
+	r.kill()
+	res, err := Repair(dir)
+	if err != nil || len(res) != 1 || res[0].Err != nil {
+		t.Fatalf("Repair = %+v, %v", res, err)
+	}
+	sc, err := ReadSidecar(jsonPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.Masks) != 2 || sc.Masks[0].StartSample != 800 || sc.Masks[1].Leg != "agent" {
+		t.Fatalf("after repair the sidecar has masks %+v, want the two spans marked before the crash", sc.Masks)
+	}
+}

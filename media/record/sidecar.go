@@ -29,6 +29,16 @@ func (s Status) valid() bool {
 	return false
 }
 
+// Content says whether a recording holds all the audio hush received.
+type Content string
+
+// Recording contents.
+const (
+	ContentFull        Content = "full"        // every audio packet decoded and recorded
+	ContentPartial     Content = "partial"     // some packets in a codec hush cannot decode: silence there
+	ContentUndecodable Content = "undecodable" // no audio could be decoded: the file is silence
+)
+
 // PauseBehavior says what a pause does to the recording.
 type PauseBehavior string
 
@@ -58,6 +68,14 @@ type Sidecar struct {
 	CallID      string `json:"call_id,omitempty"`
 	AgentID     string `json:"agent_id,omitempty"`
 	Status      Status `json:"status"`
+	// Labels are the session's labels (digit runs that could be card data
+	// redacted).
+	Labels map[string]string `json:"labels,omitempty"`
+	// Content says whether the file holds all the audio hush received.
+	Content Content `json:"content,omitempty"`
+	// Revision counts the versions of this document: a reader holding two
+	// takes the higher.
+	Revision uint64 `json:"revision,omitempty"`
 
 	Start           time.Time `json:"start"`
 	End             time.Time `json:"end,omitzero"`
@@ -126,6 +144,9 @@ type DropCounts struct {
 	CustomerLate     uint64 `json:"customer_late"`
 	AgentRingFull    uint64 `json:"agent_ring_full"`
 	AgentLate        uint64 `json:"agent_late"`
+	// Packets in a codec hush cannot decode.
+	CustomerUndecodable uint64 `json:"customer_undecodable"`
+	AgentUndecodable    uint64 `json:"agent_undecodable"`
 }
 
 // ParseSidecar decodes and validates a sidecar document.

@@ -63,13 +63,17 @@ type timeline struct {
 	skipped int64       // samples left out by skip pauses so far
 
 	out []byte // interleaved PCM awaiting a file write
+
+	// Held audio for positions already on disk, for the writer to apply.
+	patches  []diskPatch
+	patchPCM []int16
 }
 
 const pendMask = pendSamples - 1
 
 func newTimeline(window, resync int64) *timeline {
 	t := &timeline{window: window, resync: resync, drift: window / 2, target: window / 8,
-		out: make([]byte, 0, writeChunk+8<<10)}
+		out: make([]byte, 0, writeChunk+8<<10), patches: make([]diskPatch, 0, 8), patchPCM: make([]int16, 0, 8*slotSamples)}
 	for i := range t.pend {
 		t.pend[i] = make([]int16, pendSamples)
 	}
@@ -123,6 +127,18 @@ func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
 		pos = arrival
 	}
 
+	if pos < t.flushed && arrival < t.flushed {
+		// Held upstream, not late: the frame reached hush in time and was
+		// handed over once the tap could decide about it (the end of a talk
+		// spurt, or of the call). Its place is already flushed: write it
+		// there.
+		k := min(pos+int64(len(pcm)), t.flushed) - pos
+		t.patch(leg, pos, pcm[:k])
+		pcm, pos = pcm[k:], pos+k
+		if len(pcm) == 0 {
+			return
+		}
+	}
 	n := int64(len(pcm))
 	end := pos + n
 	if end <= t.flushed {
@@ -191,6 +207,57 @@ func (t *timeline) pauseAt(p int64) (paused, skip bool, next int64) {
 		return false, false, sp.start
 	}
 	return true, sp.skip, sp.end
+}
+
+// pauseState is pauseAt without moving the cursor, for positions already
+// flushed.
+func (t *timeline) pauseState(p int64) (paused, skip bool, next int64) {
+	for _, sp := range t.pauses {
+		if sp.end <= p {
+			continue
+		}
+		if p < sp.start {
+			return false, false, sp.start
+		}
+		return true, sp.skip, sp.end
+	}
+	return false, false, math.MaxInt64
+}
+
+// diskPatch is held audio of one leg for sample frames [at, at+n) of the
+// file data already on disk; its samples are patchPCM[off:off+n].
+type diskPatch struct {
+	leg     int
+	at, off int64
+	n       int
+}
+
+// patch writes held audio of leg at flushed positions [pos, pos+len(pcm))
+// where it belongs: into out while it is still buffered, else as a disk
+// patch for the writer (patches). Paused positions stay as they are
+// (silence, or left out of the file).
+func (t *timeline) patch(leg int, pos int64, pcm []int16) {
+	outStart := t.flushed - t.skipped - int64(len(t.out)/frameBytes) // file frame of out[0]
+	for len(pcm) > 0 {
+		paused, _, next := t.pauseState(pos)
+		n := min(int64(len(pcm)), next-pos)
+		if !paused {
+			fo := t.fileOffset(pos)
+			run := pcm[:n]
+			if d := min(outStart-fo, n); d > 0 {
+				t.patches = append(t.patches, diskPatch{leg: leg, at: fo, off: int64(len(t.patchPCM)), n: int(d)})
+				t.patchPCM = append(t.patchPCM, run[:d]...)
+				run, fo = run[d:], fo+d
+			}
+			if len(run) > 0 {
+				o := t.out[(fo-outStart)*frameBytes+int64(leg)*2:]
+				for i, v := range run {
+					binary.LittleEndian.PutUint16(o[i*frameBytes:], uint16(v))
+				}
+			}
+		}
+		pcm, pos = pcm[n:], pos+n
+	}
 }
 
 // flushTo moves the timeline up to target into out as interleaved

@@ -2,6 +2,7 @@ package record
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -95,6 +96,7 @@ func (r *Recorder) drain() {
 			s := q.peek()
 			if r.ok() {
 				r.tl.place(leg, s.ssrc, s.ts, s.arrival, s.samples(&r.scratch))
+				r.frames[leg]++
 			}
 			q.release()
 		}
@@ -109,11 +111,45 @@ func (r *Recorder) drain() {
 		r.work[i] = ctlItem{}
 	}
 	r.work = r.work[:0]
+	r.applyPatches()
+	r.noteUndecodable()
 	for i := range r.tl.counts {
 		r.late[i].Store(r.tl.counts[i].late)
 		r.reanchors[i].Store(r.tl.counts[i].reanchors)
 		r.drift[i].Store(r.tl.counts[i].drift)
 	}
+}
+
+// applyPatches writes held audio into the file where its place was
+// already written (timeline.patch): read the stereo frames, set the leg's
+// channel, write them back. Rare: once at the end of a talk spurt the tap
+// held, or at the end of the call.
+func (r *Recorder) applyPatches() {
+	tl := r.tl
+	for _, p := range tl.patches {
+		if !r.ok() {
+			break
+		}
+		pcm := tl.patchPCM[p.off : p.off+int64(p.n)]
+		for len(pcm) > 0 {
+			k := min(len(pcm), slotSamples)
+			b := r.patchBuf[:k*frameBytes]
+			off := headerSize + p.at*frameBytes
+			if _, err := r.f.ReadAt(b, off); err != nil {
+				r.fail(fmt.Errorf("patch %s: %w", r.wavPath, err))
+				break
+			}
+			for i, v := range pcm[:k] {
+				binary.LittleEndian.PutUint16(b[i*frameBytes+p.leg*2:], uint16(v))
+			}
+			if _, err := r.f.WriteAt(b, off); err != nil {
+				r.fail(fmt.Errorf("patch %s: %w", r.wavPath, err))
+				break
+			}
+			pcm, p.at = pcm[k:], p.at+int64(k)
+		}
+	}
+	tl.patches, tl.patchPCM = tl.patches[:0], tl.patchPCM[:0]
 }
 
 // step is one writer round: drain, flush the timeline up to the jitter
@@ -171,11 +207,21 @@ func (r *Recorder) apply(it *ctlItem) {
 	}
 }
 
-// writeOut appends the buffered PCM to the file in one write.
+// writeOut appends the buffered PCM to the file in one write. Pause and
+// mask spans applied since the sidecar was last written go to the sidecar
+// first: Repair keeps every byte on disk, so the spans that describe it
+// must be there before it.
 func (r *Recorder) writeOut() {
 	b := r.tl.out
 	if len(b) == 0 {
 		return
+	}
+	if r.dirty && !r.finishing {
+		if err := r.putSidecar(r.sidecar(StatusInProgress)); err != nil {
+			r.fail(fmt.Errorf("write sidecar: %w", err))
+			return
+		}
+		r.dirty = false
 	}
 	if r.dataBytes+int64(len(b)) > maxDataBytes {
 		r.fail(fmt.Errorf("write %s: %w", r.wavPath, ErrTooLong))
@@ -210,7 +256,7 @@ func (r *Recorder) checkpoint() {
 	}
 	r.checkpoints.Add(1)
 	if r.dirty {
-		if err := writeSidecar(r.cfg.fs, r.dir, r.sidecar(StatusInProgress)); err != nil {
+		if err := r.putSidecar(r.sidecar(StatusInProgress)); err != nil {
 			r.fail(fmt.Errorf("checkpoint sidecar: %w", err))
 			return
 		}
@@ -228,6 +274,7 @@ func (r *Recorder) writeHeader() error {
 
 // finish is Close on the writer goroutine.
 func (r *Recorder) finish() error {
+	r.finishing = true // the final sidecar follows: no in-progress one before the last audio
 	r.drain()
 	if err := r.Err(); err != nil {
 		return err
@@ -261,7 +308,7 @@ func (r *Recorder) finish() error {
 	}
 	sc := r.sidecar(StatusComplete)
 	sc.SHA256 = sum
-	if err := writeSidecar(r.cfg.fs, r.dir, sc); err != nil {
+	if err := r.putSidecar(sc); err != nil {
 		r.fail(fmt.Errorf("close sidecar: %w", err))
 		return r.Err()
 	}
@@ -275,13 +322,19 @@ func (r *Recorder) fail(err error) {
 	r.failOnce.Do(func() {
 		r.err.Store(&err)
 		r.state.Store(stateFailed)
+		size := headerSize + r.dataBytes
 		if r.f != nil {
+			// What is on disk, whatever a short write left behind.
+			if st, serr := r.f.Stat(); serr == nil {
+				size = st.Size()
+			}
 			r.f.Close()
 			r.f = nil
 		}
 		sc := r.sidecar(StatusFailed)
 		sc.Failure = err.Error()
-		_ = writeSidecar(r.cfg.fs, r.dir, sc) // best effort: the disk is failing
+		sc.Size = size
+		_ = r.putSidecar(sc) // best effort: the disk is failing; WithOnSidecar still hears of it
 		if r.cfg.onFailure != nil {
 			// On its own goroutine: the callback may call Close or Flush,
 			// which wait for this writer.
@@ -290,15 +343,60 @@ func (r *Recorder) fail(err error) {
 	})
 }
 
+// putSidecar writes sc and tells WithOnSidecar, whether the disk took it
+// or not.
+func (r *Recorder) putSidecar(sc *Sidecar) error {
+	err := writeSidecar(r.cfg.fs, r.dir, sc)
+	if r.cfg.onSidecar != nil {
+		r.cfg.onSidecar(sc)
+	}
+	return err
+}
+
+// content is what the counts say of the file's audio.
+func (r *Recorder) content() (Content, [NumChannels]uint64) {
+	var ud [NumChannels]uint64
+	for i := range ud {
+		ud[i] = r.undecodable[i].n.Load()
+	}
+	switch {
+	case ud == [NumChannels]uint64{}:
+		return ContentFull, ud
+	case r.frames == [NumChannels]uint64{}:
+		return ContentUndecodable, ud
+	}
+	return ContentPartial, ud
+}
+
+// noteUndecodable reports the first undecodable packet of each leg.
+func (r *Recorder) noteUndecodable() {
+	for leg := range r.udSeen {
+		u := &r.undecodable[leg]
+		if r.udSeen[leg] || u.n.Load() == 0 {
+			continue
+		}
+		r.udSeen[leg] = true
+		r.dirty = true // the sidecar says so at the next write
+		if f := r.cfg.onUndec; f != nil {
+			go f(Leg(leg), uint8(u.pt.Load()))
+		}
+	}
+}
+
 // sidecar builds the sidecar document from the writer's state.
 func (r *Recorder) sidecar(st Status) *Sidecar {
 	dur := r.tl.flushed
+	content, ud := r.content()
+	r.revision++
 	sc := &Sidecar{
 		Version:         sidecarVersion,
 		RecordingID:     r.meta.RecordingID,
 		SessionID:       r.meta.SessionID,
 		CallID:          r.meta.CallID,
 		AgentID:         r.meta.AgentID,
+		Labels:          r.meta.Labels,
+		Content:         content,
+		Revision:        r.revision,
 		Status:          st,
 		Start:           r.start,
 		DurationSamples: dur,
@@ -341,6 +439,9 @@ func (r *Recorder) sidecar(st Status) *Sidecar {
 		CustomerLate:     r.tl.counts[LegCustomer].late,
 		AgentRingFull:    r.rings[LegAgent].dropped.Load(),
 		AgentLate:        r.tl.counts[LegAgent].late,
+
+		CustomerUndecodable: ud[LegCustomer],
+		AgentUndecodable:    ud[LegAgent],
 	}
 	return sc
 }

@@ -17,7 +17,8 @@ type forwardRig struct {
 }
 
 func newForwardRig(tb testing.TB, opts ...Option) *forwardRig {
-	pa, err := NewPortAllocator(lo4, 42000, 42999)
+	lo, hi := testPorts(tb)
+	pa, err := NewPortAllocator(lo4, lo, hi)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -20,6 +20,7 @@ type Call struct {
 	metrics     [NumDirections]DirectionMetrics
 	stages      [NumDirections][]Stage
 	onLatch     func(LatchEvent)
+	onReject    func(LatchRejectEvent)
 	onDigit     func(DigitEvent)
 	tap         *RecordTap
 	now         func() time.Time
@@ -59,6 +60,10 @@ type leg struct {
 	// Valid packets from an acceptable source, RTP and RTCP sockets apart
 	// (each has one writer: see legCounters).
 	admitted [2]atomic.Uint64
+	// cand is the source a leg without a remote watches in probation. RTP
+	// latches only on the leg's RTP socket, which one goroutine serves in
+	// every engine: only that goroutine touches cand.
+	cand latchCandidate
 }
 
 // NewCall allocates both legs' ports and prepares the call; Start begins
@@ -74,6 +79,7 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		rateLimit:   o.rateLimit,
 		stages:      o.stages,
 		onLatch:     o.onLatch,
+		onReject:    o.onReject,
 		onDigit:     o.onDigit,
 		tap:         o.tap,
 		now:         o.now,
@@ -84,7 +90,6 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 	if c.eng == nil {
 		c.eng = portableEngine{}
 	}
-	c.actAt = c.now()
 	for d := range c.metrics {
 		c.metrics[d] = o.metrics[d].filled()
 	}
@@ -115,6 +120,13 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 // the local address family) and unmaps
 // IPv4-mapped ones, so comparisons with packet sources are exact.
 func normalize(local netip.Addr, cfg LegConfig) (LegConfig, error) {
+	if cfg.ExpectedIP.IsValid() {
+		a := cfg.ExpectedIP.Unmap()
+		if a.Is4() != local.Is4() || a.IsUnspecified() || a.IsMulticast() || a.Zone() != "" {
+			return cfg, fmt.Errorf("%w: expected IP %v (local %v)", ErrInvalidRemote, cfg.ExpectedIP, local)
+		}
+		cfg.ExpectedIP = a
+	}
 	for _, ap := range []*netip.AddrPort{&cfg.Remote, &cfg.RemoteRTCP} {
 		if !ap.IsValid() {
 			*ap = netip.AddrPort{}
@@ -173,7 +185,7 @@ func (c *Call) Close() error {
 }
 
 // SetRemote replaces a leg's remote configuration, as after a re-INVITE. A
-// zero Remote latches again from the next valid packet. A leg allocated with
+// zero Remote latches again (see LegConfig.ExpectedIP). A leg allocated with
 // rtcp-mux cannot drop it (ErrNoRTCPPort). Packets in flight finish with the
 // old state; the next packet sees the new one.
 func (c *Call) SetRemote(l Leg, cfg LegConfig) error {
@@ -237,8 +249,9 @@ func (c *Call) RemoteRTCP(l Leg) (addr netip.AddrPort, latched bool) {
 }
 
 // LastActivity reports when packets were last accepted on either leg
-// (valid, and from an acceptable source); before any, when the call was
-// created. Its resolution is the interval between calls: it returns the
+// (valid, and from an acceptable source); before any, the zero time, so a
+// caller can tell a call whose media never started (and time it out on its
+// own terms) from one whose media stopped. Its resolution is the interval between calls: it returns the
 // time of the first call that saw new packets, so a caller polling every P
 // for an idle timeout T detects idleness between T and T+P after the last
 // packet. With the default clock the time carries a monotonic reading, so
@@ -252,7 +265,7 @@ func (c *Call) LastActivity() time.Time {
 	}
 	c.actMu.Lock()
 	defer c.actMu.Unlock()
-	if n != c.actSeen {
+	if n != c.actSeen { // n == 0 == actSeen before any packet: actAt stays zero
 		c.actSeen, c.actAt = n, c.now()
 	}
 	return c.actAt

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hushmedia/hush/media/relay/relaytest"
 )
 
 // env is a call with a customer peer a and an agent peer b.
@@ -20,7 +22,8 @@ type env struct {
 
 func newEnv(t *testing.T, ip netip.Addr, amux, bmux bool) *env {
 	t.Helper()
-	pa, err := NewPortAllocator(ip, 42000, 42999)
+	lo, hi := testPorts(t)
+	pa, err := NewPortAllocator(ip, lo, hi)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,14 +135,20 @@ func TestLatching(t *testing.T) {
 		t.Fatalf("remote before latching: %v", r)
 	}
 
-	// The agent speaks first: it latches, but the customer is unknown.
-	pb := rtpPacket(t, 8, 1, 160)
-	send(t, e.b.s.RTP, c.LocalRTP(Agent), pb)
-	drops[DropNoRemote].wait(t, "no_remote drop")
-
-	pa := rtpPacket(t, 8, 2, 160)
-	send(t, e.a.s.RTP, c.LocalRTP(Customer), pa)
-	expect(t, e.b.s.RTP, pa, c.LocalRTP(Agent))
+	// The agent speaks first: it latches after LatchProbation packets, but the customer
+	// is unknown.
+	var pb []byte
+	for i := range LatchProbation {
+		pb = rtpPacket(t, 8, uint16(1+i), 160)
+		send(t, e.b.s.RTP, c.LocalRTP(Agent), pb)
+		drops[DropNoRemote].wait(t, "no_remote drop")
+	}
+	// Loose source: the customer's packets in probation are forwarded.
+	for i := range LatchProbation {
+		pa := rtpPacket(t, 8, uint16(2+i), 160)
+		send(t, e.a.s.RTP, c.LocalRTP(Customer), pa)
+		expect(t, e.b.s.RTP, pa, c.LocalRTP(Agent))
+	}
 	send(t, e.b.s.RTP, c.LocalRTP(Agent), pb)
 	expect(t, e.a.s.RTP, pb, c.LocalRTP(Customer))
 
@@ -184,8 +193,11 @@ func TestLatching(t *testing.T) {
 			t.Fatalf("latch events %v, want %v", events, want)
 		}
 	}
-	if s := c.Stats(Agent); s.Drops[DropNoRemote] != 1 {
+	if s := c.Stats(Agent); s.Drops[DropNoRemote] != LatchProbation {
 		t.Fatalf("agent drops %v", s.Drops)
+	}
+	if s := c.Stats(Customer); s.LatchRejects[LatchRejectOtherSource] != 1 {
+		t.Fatalf("customer latch rejects %v, want the third party's packet", s.LatchRejects)
 	}
 }
 
@@ -197,8 +209,15 @@ func TestStrictSource(t *testing.T) {
 	cfg.StrictSource = true
 	c := e.start(cfg, WithMetrics(CustomerToAgent, m))
 
-	pa := rtpPacket(t, 8, 1, 160)
-	send(t, e.a.s.RTP, c.LocalRTP(Customer), pa)
+	// The customer latches after its probation (those packets wait: strict source).
+	var pa []byte
+	for i := range LatchProbation {
+		pa = rtpPacket(t, 8, uint16(1+i), 160)
+		send(t, e.a.s.RTP, c.LocalRTP(Customer), pa)
+		if i+1 < LatchProbation {
+			drops[DropLatching].wait(t, "latching drop")
+		}
+	}
 	expect(t, e.b.s.RTP, pa, c.LocalRTP(Agent))
 	// The customer's RTCP latches from its own socket.
 	ra := rtcpRR(7)
@@ -212,14 +231,15 @@ func TestStrictSource(t *testing.T) {
 		send(t, x.s.RTCP, c.LocalRTCP(Customer), rtcpRR(1))
 		drops[DropSourceMismatch].wait(t, "source_mismatch drop (RTCP)")
 		// The real customer still flows, and nothing of x's came first.
-		pa = rtpPacket(t, 8, uint16(2+i), 160)
+		pa = rtpPacket(t, 8, uint16(LatchProbation+1+i), 160)
 		send(t, e.a.s.RTP, c.LocalRTP(Customer), pa)
 		expect(t, e.b.s.RTP, pa, c.LocalRTP(Agent))
 		send(t, e.a.s.RTCP, c.LocalRTCP(Customer), ra)
 		expect(t, e.b.s.RTCP, ra, c.LocalRTCP(Agent))
 	}
 	c.Close()
-	if s := c.Stats(Customer); s.Drops[DropSourceMismatch] != 6 || s.RTPPacketsSent != 0 || s.RTCPPacketsReceived != 7 {
+	if s := c.Stats(Customer); s.Drops[DropSourceMismatch] != 6 || s.RTPPacketsSent != 0 || s.RTCPPacketsReceived != 7 ||
+		s.LatchRejects != [NumLatchRejects]uint64{LatchRejectOtherSource: 6} {
 		t.Fatalf("customer stats %+v", s)
 	}
 	if s := c.Stats(Agent); s.RTPPacketsSent != 4 || s.RTCPPacketsSent != 4 {
@@ -257,8 +277,11 @@ func TestSetRemote(t *testing.T) {
 		t.Fatal(err)
 	}
 	b3 := newPeer(t, e.peers, false)
-	send(t, b3.s.RTP, c.LocalRTP(Agent), pb)
-	expect(t, e.a.s.RTP, pb, c.LocalRTP(Customer))
+	for i := range LatchProbation {
+		pb = rtpPacket(t, 0, uint16(4+i), 160)
+		send(t, b3.s.RTP, c.LocalRTP(Agent), pb)
+		expect(t, e.a.s.RTP, pb, c.LocalRTP(Customer))
+	}
 	if r, ok := c.Remote(Agent); r != b3.addr() || !ok {
 		t.Fatalf("Remote(agent) = %v %v", r, ok)
 	}
@@ -343,8 +366,8 @@ func TestMetricsAndActivity(t *testing.T) {
 		mu.Unlock()
 	}
 	advance(10 * time.Second)
-	if got := c.LastActivity(); !got.Equal(start) {
-		t.Fatalf("LastActivity before packets = %v, want creation %v", got, start)
+	if got := c.LastActivity(); !got.IsZero() {
+		t.Fatalf("LastActivity before packets = %v, want the zero time", got)
 	}
 	advance(20 * time.Second)
 	p := rtpPacket(t, 8, 1, 160)
@@ -394,7 +417,8 @@ func (l *latencyRecorder) get() (int, float64) {
 }
 
 func TestCloseReleasesPorts(t *testing.T) {
-	a, err := NewPortAllocator(lo4, 43000, 43099)
+	lo, hi := testPorts(t)
+	a, err := NewPortAllocator(lo4, lo, hi)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +466,8 @@ func TestCloseReleasesPorts(t *testing.T) {
 }
 
 func TestNewCallErrors(t *testing.T) {
-	a, err := NewPortAllocator(lo4, 43100, 43103) // two pairs
+	lo, hi := relaytest.Ports(t, 4)
+	a, err := NewPortAllocator(lo4, lo, hi) // two pairs
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +484,7 @@ func TestNewCallErrors(t *testing.T) {
 	}
 	c, err := NewCall(a, CallConfig{})
 	if err != nil {
-		t.Skipf("range 43100-43103 busy: %v", err)
+		t.Fatal(err)
 	}
 	defer c.Close()
 	if _, err := NewCall(a, CallConfig{}); !errors.Is(err, ErrPortsExhausted) {
@@ -483,8 +508,11 @@ func TestIPv6(t *testing.T) {
 	if !c.LocalRTP(Customer).Addr().Is6() {
 		t.Fatalf("local %v", c.LocalRTP(Customer))
 	}
-	pb := rtpPacket(t, 0, 1, 160)
-	send(t, e.b.s.RTP, c.LocalRTP(Agent), pb) // latches the agent; customer unknown
+	var pb []byte
+	for i := range LatchProbation { // latches the agent; customer unknown
+		pb = rtpPacket(t, 0, uint16(1+i), 160)
+		send(t, e.b.s.RTP, c.LocalRTP(Agent), pb)
+	}
 	select {
 	case ev := <-latched:
 		if ev != (LatchEvent{Agent, false, e.b.addr()}) {
@@ -497,6 +525,9 @@ func TestIPv6(t *testing.T) {
 		pa := rtpPacket(t, 8, uint16(i), 160)
 		send(t, e.a.s.RTP, c.LocalRTP(Customer), pa)
 		expect(t, e.b.s.RTP, pa, c.LocalRTP(Agent))
+		if i+1 < LatchProbation {
+			continue // the customer is not latched yet
+		}
 		send(t, e.b.s.RTP, c.LocalRTP(Agent), pb)
 		expect(t, e.a.s.RTP, pb, c.LocalRTP(Customer))
 	}

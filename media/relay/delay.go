@@ -31,11 +31,12 @@ type delayLine struct {
 	// no closure between the masker and the recorder.
 	rec RecordSink
 	pf  RecordPrefetcher
+	ud  UndecodableRecorder
 }
 
 // RecordAudio passes a frame of the line's direction to the tap's sink.
 func (d *delayLine) RecordAudio(ssrc, ts uint32, f *mask.RecordFrame) {
-	d.rec.RecordAudio(d.dir, ssrc, ts, f)
+	d.rec.RecordAudio(d.dir, ssrc, ts, d.c.epoch.Add(f.Arrival), f)
 }
 
 func newDelayLine(c *Call, in Leg, tx sendFunc, late time.Duration) *delayLine {
@@ -43,6 +44,7 @@ func newDelayLine(c *Call, in Leg, tx sendFunc, late time.Duration) *delayLine {
 	if c.tap != nil {
 		d.rec = c.tap.Sink
 		d.pf, _ = d.rec.(RecordPrefetcher)
+		d.ud, _ = d.rec.(UndecodableRecorder)
 		// The recording needs every audio packet analysed.
 		d.mk = d.newMasker()
 	}
@@ -124,7 +126,10 @@ func (d *delayLine) handle(p *Packet) bool {
 				d.mk = d.newMasker()
 			}
 			d.mk.Configure(mask.Policy{Keys: keys}, p.codecs)
-			d.mk.Observe(&p.Header, p.Buf)
+			d.mk.Observe(&p.Header, p.Buf, d.since(p.at)-p.age)
+			if d.ud != nil && p.codecs.Lookup(p.Header.PayloadType) == mask.CodecUnknown {
+				d.ud.RecordUndecodable(d.dir, p.Header.PayloadType)
+			}
 		}
 		return false
 	}
@@ -141,6 +146,9 @@ func (d *delayLine) handle(p *Packet) bool {
 	case mask.Queued:
 	case mask.DropUndecodable:
 		d.c.drop(d.dir, DropUndecodable)
+		if d.ud != nil {
+			d.ud.RecordUndecodable(d.dir, p.Header.PayloadType)
+		}
 	case mask.DropOverflow:
 		d.c.drop(d.dir, DropMaskOverflow)
 	default: // mask.DropEvent, mask.DropMalformed, and mask.Converted (the event packet is consumed; its tone stand-in was queued)

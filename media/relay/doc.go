@@ -115,9 +115,13 @@
 // forwarding policy), delayed on the sample timeline by L_rec (80 ms), and
 // the masked stretches for the sidecar; with a tap the detector runs on
 // every audio packet of both directions, masked or not, and Close delivers
-// the frames still queued. The tap's Sink is called through no closure (each
-// delay line holds its direction's), and a Sink that is a RecordPrefetcher
-// has its state prefetched with the packet's in the io_uring engine.
+// the frames still queued. Each frame comes with the time its first sample
+// arrived: the last frames of a talk spurt wait for what follows (the next
+// spurt, or Close), and the recording places them by it. The tap's Sink is
+// called through no closure (each delay line holds its direction's), a Sink
+// that is a RecordPrefetcher has its state prefetched with the packet's in
+// the io_uring engine, and one that is an UndecodableRecorder hears of each
+// packet in a codec hush cannot decode (silence in the recording).
 //
 // In the epoll and io_uring engines L counts from the packet's arrival at
 // the socket (the kernel's SO_TIMESTAMPNS receive stamp), so time spent
@@ -149,19 +153,42 @@
 //
 // Each leg sends from the socket its remote sends to (symmetric RTP, RFC
 // 4961), so NAT bindings hold and a remote can be learned from its packets.
-// A leg configured without a remote latches to the source of its first valid
-// RTP packet; its RTCP remote is configured, learned from its first valid
-// RTCP packet, or until then derived from the RTP remote (the same address
-// with rtcp-mux, else port+1, RFC 3550 section 11). A leg latches once;
-// SetRemote with a zero remote re-arms it. Only valid packets latch, so
-// garbage cannot steer a call. With StrictSource, packets from any address
-// other than the leg's remote are dropped (DropSourceMismatch); without it
-// they are forwarded and the remote stays. A packet towards a leg whose
-// remote is not known yet is dropped (DropNoRemote).
+// Whoever can reach a media port can send to it, so latching is guarded:
+//
+//   - A leg configured with an ExpectedIP latches to the first valid RTP
+//     packet from that IP, on any port (a NAT picks the port), and to
+//     nothing else.
+//   - Without one, it latches only after LatchProbation consistent valid RTP
+//     packets: one source, one SSRC, sequence numbers each a few ahead. A
+//     packet from another source restarts the probation with that source
+//     (the displaced one is refused as LatchRejectCompeting), so a scan of
+//     one packet per port never takes a leg; with StrictSource the packets
+//     in probation wait (DropLatching).
+//   - RTCP latches only once the RTP remote is known, from its IP; until
+//     then RTCP goes to the RTP remote's address (the same with rtcp-mux,
+//     else port+1, RFC 3550 section 11).
+//   - A leg latches once; only SetRemote moves it (a zero remote re-arms
+//     latching).
+//
+// Only valid packets latch, so garbage cannot steer a call. Packets refused
+// as a leg's remote are counted by LatchReject (LegStats.LatchRejects,
+// DirectionMetrics.LatchRejects) and reported at a leg's 1st, 2nd, 4th...
+// refusal (WithOnLatchReject); with StrictSource they are dropped
+// (DropSourceMismatch), without it forwarded while the remote stays. A
+// packet towards a leg whose remote is not known yet is dropped
+// (DropNoRemote). The probation state belongs to the goroutine of the leg's
+// RTP socket, so the loop needs no lock for it and allocates nothing.
+//
+// With SRTP, a leg must latch only on packets that authenticate: the
+// probation proves only that a source sends consistently, not that it holds
+// the keys.
 //
 // # Ports
 //
 // PortAllocator binds an even port for RTP and the odd port above it for
-// RTCP (one port with rtcp-mux), skipping ports other processes hold, and
-// rotates through its range so a freed port is not reused at once.
+// RTCP (one port with rtcp-mux), skipping ports other processes hold. It
+// picks pairs at random (ChaCha8 seeded from crypto/rand), so the ports of a
+// leg waiting to latch cannot be guessed from the order calls came in, and
+// a freed pair cools (a quarter of the range is released after it) before
+// it is picked again.
 package relay

@@ -9,13 +9,8 @@ import (
 	"time"
 
 	pionrtp "github.com/pion/rtp"
-)
 
-// Port ranges for the tests; the allocator skips ports other processes
-// (and other tests) hold.
-const (
-	testMin = 41000
-	testMax = 41999
+	"github.com/hushmedia/hush/media/relay/relaytest"
 )
 
 const recvTimeout = 2 * time.Second
@@ -25,12 +20,17 @@ var lo6 = netip.MustParseAddr("::1")
 
 func newAlloc(t testing.TB, ip netip.Addr) *PortAllocator {
 	t.Helper()
-	a, err := NewPortAllocator(ip, testMin, testMax)
+	lo, hi := testPorts(t)
+	a, err := NewPortAllocator(ip, lo, hi)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
 }
+
+// testPorts leases a test its own port range (32 pairs), which no other test, package or
+// checkout on the host is handed while the test runs.
+func testPorts(t testing.TB) (min, max int) { return relaytest.Ports(t, 64) }
 
 func newCall(t testing.TB, a *PortAllocator, cfg CallConfig, opts ...Option) *Call {
 	t.Helper()

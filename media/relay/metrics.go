@@ -30,6 +30,9 @@ type DirectionMetrics struct {
 	// LateMasks counts masks that began on samples already sent: a tone
 	// first seen after its first samples left. 0 with a proper look-ahead.
 	LateMasks Counter
+	// LatchRejects counts valid packets refused as the remote of the leg
+	// this direction starts at, indexed by LatchReject.
+	LatchRejects [NumLatchRejects]Counter
 }
 
 type nopMetric struct{}
@@ -50,6 +53,11 @@ func (m DirectionMetrics) filled() DirectionMetrics {
 	for i := range m.Drops {
 		if m.Drops[i] == nil {
 			m.Drops[i] = nop
+		}
+	}
+	for i := range m.LatchRejects {
+		if m.LatchRejects[i] == nil {
+			m.LatchRejects[i] = nop
 		}
 	}
 	if m.Latency == nil {

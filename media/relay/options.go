@@ -17,6 +17,7 @@ type options struct {
 	rateLimit   uint32
 	metrics     [NumDirections]DirectionMetrics
 	onLatch     func(LatchEvent)
+	onReject    func(LatchRejectEvent)
 	sampleEvery uint32
 	stages      [NumDirections][]Stage
 	now         func() time.Time
@@ -44,6 +45,14 @@ func WithMetrics(dir Direction, m DirectionMetrics) Option {
 // call the Call's Close, which waits for that goroutine.
 func WithOnLatch(fn func(LatchEvent)) Option {
 	return func(o *options) { o.onLatch = fn }
+}
+
+// WithOnLatchReject sets a function told about refused attempts to latch a
+// leg (LatchReject): at a leg's 1st, 2nd, 4th, 8th... refusal, so that a
+// flood of them costs a handful of calls. Like WithOnLatch it runs on the
+// packet goroutine, must return quickly, never block and not call Close.
+func WithOnLatchReject(fn func(LatchRejectEvent)) Option {
+	return func(o *options) { o.onReject = fn }
 }
 
 // WithLatencySampling times one packet in every n (n >= 1).
@@ -88,11 +97,15 @@ type RecordTap struct {
 	// Delay is L_rec; 0 means mask.DefaultRecordDelay (80 ms).
 	Delay time.Duration
 	// Sink gets each frame: the direction, the sender's SSRC and RTP
-	// timestamp, and the frame (valid during the call only; its PCM method
-	// decodes it as it is to be recorded). A Sink that is also a
-	// RecordPrefetcher has its state prefetched with each packet's.
+	// timestamp, when the frame's first sample reached hush, and the frame
+	// (valid during the call only; its PCM method decodes it as it is to be
+	// recorded). A frame comes Delay after it arrived while its direction
+	// keeps sending; the last frames of a talk spurt come when the next
+	// spurt has been analysed far enough, or at Close. A Sink that is also
+	// a RecordPrefetcher has its state prefetched with each packet's.
 	Sink RecordSink
-	// Audio is the same as a function, used when Sink is nil.
+	// Audio is the same as a function without the arrival, used when Sink
+	// is nil.
 	Audio func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame)
 	// Masked, if set, gets each stretch [startTS, endTS) of RTP timestamps
 	// replaced in the recording, once it ends (for the sidecar).
@@ -101,7 +114,7 @@ type RecordTap struct {
 
 // RecordSink takes a call's audio for the recording: see RecordTap.
 type RecordSink interface {
-	RecordAudio(dir Direction, ssrc, ts uint32, f *mask.RecordFrame)
+	RecordAudio(dir Direction, ssrc, ts uint32, at time.Time, f *mask.RecordFrame)
 }
 
 // RecordPrefetcher is a RecordSink that can start loading what its next
@@ -113,13 +126,22 @@ type RecordPrefetcher interface {
 	PrefetchRecord(dir Direction, stage int)
 }
 
+// UndecodableRecorder is a RecordSink that wants to know of audio it gets
+// nothing of: RecordUndecodable runs on the packet goroutine for each RTP
+// packet of dir whose payload type hush cannot decode (not G.711, CN or
+// the leg's telephone-event), which the recording therefore hears as
+// silence. It must not block or allocate.
+type UndecodableRecorder interface {
+	RecordUndecodable(dir Direction, pt uint8)
+}
+
 // RecordPrefetchStages is how many stages a RecordPrefetcher is asked for.
 const RecordPrefetchStages = 3
 
 // audioSink adapts RecordTap.Audio to RecordSink.
 type audioSink func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame)
 
-func (fn audioSink) RecordAudio(dir Direction, ssrc, ts uint32, f *mask.RecordFrame) {
+func (fn audioSink) RecordAudio(dir Direction, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
 	fn(dir, ssrc, ts, f)
 }
 

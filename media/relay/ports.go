@@ -1,8 +1,10 @@
 package relay
 
 import (
+	crand "crypto/rand"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -11,19 +13,30 @@ import (
 
 // PortAllocator hands out local UDP ports from a range on one IP address.
 // Each allocation takes an even port for RTP and the odd port above it for
-// RTCP (RFC 3550 section 11), or the even port alone with rtcp-mux. It
-// rotates through the range instead of reusing the port just freed, so a
-// late packet for an ended call does not land in a new one.
+// RTCP (RFC 3550 section 11), or the even port alone with rtcp-mux.
+//
+// It picks the pair at random among the free ones (ChaCha8 seeded from
+// crypto/rand), so whoever can reach the media ports cannot tell from the
+// order calls came in which ones carry a call waiting to latch. A pair
+// released goes through a cooling queue
+// (a quarter of the range) before it can be picked again, so a late packet
+// for an ended call does not land in a new one; when nothing else is free
+// the longest-cooled pair is used. Allocation and release take O(1) work
+// besides the bind attempts, which are bounded by the pairs free.
 type PortAllocator struct {
 	ip      netip.Addr
 	network string // "udp4" or "udp6", so an IPv4 remote never reaches a v6 socket
 	base    int    // first even port
 	pairs   int
 
-	mu    sync.Mutex
-	next  int // pair index to try first
-	used  []bool
-	inUse int
+	mu                     sync.Mutex
+	rng                    *rand.Rand
+	free                   []int32 // pair indexes that may be picked, in no order
+	where                  []int32 // per pair: its index in free, or -1
+	cool                   []int32 // released pairs, oldest first (a ring of capacity coolCap)
+	coolAt, coolN, coolCap int
+	used                   []bool
+	inUse                  int
 }
 
 // NewPortAllocator allocates from ports min..max on ip. The range must hold
@@ -48,7 +61,22 @@ func NewPortAllocator(ip netip.Addr, min, max int) (*PortAllocator, error) {
 	if ip.Is4() {
 		network = "udp4"
 	}
-	return &PortAllocator{ip: ip, network: network, base: base, pairs: pairs, used: make([]bool, pairs)}, nil
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("relay: seeding the port allocator: %w", err)
+	}
+	a := &PortAllocator{ip: ip, network: network, base: base, pairs: pairs,
+		rng:   rand.New(rand.NewChaCha8(seed)),
+		free:  make([]int32, pairs),
+		where: make([]int32, pairs),
+		used:  make([]bool, pairs),
+	}
+	a.coolCap = pairs / 4
+	a.cool = make([]int32, a.coolCap)
+	for i := range pairs {
+		a.free[i], a.where[i] = int32(i), int32(i)
+	}
+	return a, nil
 }
 
 // Addr is the local IP address of the allocated sockets.
@@ -64,8 +92,8 @@ func (a *PortAllocator) InUse() int {
 	return a.inUse
 }
 
-// Allocate binds the next free even port (and the odd one above it, unless
-// rtcpMux). Ports another process holds are skipped. It returns
+// Allocate binds a free even port picked at random (and the odd one above
+// it, unless rtcpMux). Ports another process holds are skipped. It returns
 // ErrPortsExhausted when no pair is free.
 func (a *PortAllocator) Allocate(rtcpMux bool) (*LegSockets, error) {
 	return a.allocate(rtcpMux, false)
@@ -76,36 +104,84 @@ func (a *PortAllocator) Allocate(rtcpMux bool) (*LegSockets, error) {
 func (a *PortAllocator) allocate(rtcpMux, raw bool) (*LegSockets, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for i := range a.pairs {
-		idx := (a.next + i) % a.pairs
-		if a.used[idx] {
-			continue
+	// Untried free pairs are free[:k]; a pair another process holds moves
+	// behind them, so each is tried at most once.
+	for k := len(a.free); k > 0; k-- {
+		j := a.rng.IntN(k)
+		idx := int(a.free[j])
+		s, err := a.bind(idx, rtcpMux, raw)
+		if err == nil {
+			a.takeFree(idx)
+			return s, nil
 		}
-		port := a.base + 2*idx
-		rtpSock, err := a.listen(port, raw)
-		if err != nil {
-			if portTaken(err) {
-				continue
-			}
+		if !portTaken(err) {
 			return nil, err
 		}
-		rtcpSock := sock{fd: -1}
-		if !rtcpMux {
-			if rtcpSock, err = a.listen(port+1, raw); err != nil {
-				rtpSock.close()
-				if portTaken(err) {
-					continue
-				}
-				return nil, err
-			}
+		a.swapFree(j, k-1)
+	}
+	// Nothing else: the pairs still cooling, longest-cooled first.
+	for i := range a.coolN {
+		idx := int(a.cool[(a.coolAt+i)%a.coolCap])
+		s, err := a.bind(idx, rtcpMux, raw)
+		if err == nil {
+			a.takeCooling(i)
+			return s, nil
 		}
-		a.used[idx] = true
-		a.inUse++
-		a.next = (idx + 1) % a.pairs
-		return &LegSockets{RTP: rtpSock.conn, RTCP: rtcpSock.conn, rtp: rtpSock, rtcp: rtcpSock,
-			alloc: a, idx: idx, port: port, mux: rtcpMux}, nil
+		if !portTaken(err) {
+			return nil, err
+		}
 	}
 	return nil, ErrPortsExhausted
+}
+
+// bind binds pair idx's sockets.
+func (a *PortAllocator) bind(idx int, rtcpMux, raw bool) (*LegSockets, error) {
+	port := a.base + 2*idx
+	rtpSock, err := a.listen(port, raw)
+	if err != nil {
+		return nil, err
+	}
+	rtcpSock := sock{fd: -1}
+	if !rtcpMux {
+		if rtcpSock, err = a.listen(port+1, raw); err != nil {
+			rtpSock.close()
+			return nil, err
+		}
+	}
+	a.used[idx] = true
+	a.inUse++
+	return &LegSockets{RTP: rtpSock.conn, RTCP: rtcpSock.conn, rtp: rtpSock, rtcp: rtcpSock,
+		alloc: a, idx: idx, port: port, mux: rtcpMux}, nil
+}
+
+func (a *PortAllocator) swapFree(i, j int) {
+	a.free[i], a.free[j] = a.free[j], a.free[i]
+	a.where[a.free[i]], a.where[a.free[j]] = int32(i), int32(j)
+}
+
+// takeFree removes pair idx from free.
+func (a *PortAllocator) takeFree(idx int) {
+	last := len(a.free) - 1
+	a.swapFree(int(a.where[idx]), last)
+	a.free = a.free[:last]
+	a.where[idx] = -1
+}
+
+// takeCooling removes the i-th oldest pair from the cooling queue, keeping
+// the others in order (only when nothing else is free: rare, and bounded by
+// the queue).
+func (a *PortAllocator) takeCooling(i int) {
+	for ; i > 0; i-- {
+		a.cool[(a.coolAt+i)%a.coolCap] = a.cool[(a.coolAt+i-1)%a.coolCap]
+	}
+	a.coolAt = (a.coolAt + 1) % a.coolCap
+	a.coolN--
+}
+
+// putFree makes pair idx pickable again.
+func (a *PortAllocator) putFree(idx int) {
+	a.where[idx] = int32(len(a.free))
+	a.free = append(a.free, int32(idx)) // within its capacity: pairs
 }
 
 func (a *PortAllocator) listen(port int, raw bool) (sock, error) {
@@ -128,10 +204,22 @@ func portTaken(err error) bool {
 func (a *PortAllocator) release(idx int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.used[idx] {
-		a.used[idx] = false
-		a.inUse--
+	if !a.used[idx] {
+		return
 	}
+	a.used[idx] = false
+	a.inUse--
+	if a.coolCap == 0 {
+		a.putFree(idx)
+		return
+	}
+	if a.coolN == a.coolCap {
+		a.putFree(int(a.cool[a.coolAt]))
+		a.coolAt = (a.coolAt + 1) % a.coolCap
+		a.coolN--
+	}
+	a.cool[(a.coolAt+a.coolN)%a.coolCap] = int32(idx)
+	a.coolN++
 }
 
 // LegSockets are the bound sockets of one leg.

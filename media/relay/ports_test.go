@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+
+	"github.com/hushmedia/hush/media/relay/relaytest"
 )
 
 func TestNewPortAllocatorInvalid(t *testing.T) {
@@ -37,35 +39,12 @@ func TestNewPortAllocatorInvalid(t *testing.T) {
 	}
 }
 
-// freeRange finds a range of n pairs (starting on an even port) that
-// nothing on the box holds right now, so exhaustion tests count only their
-// own allocations.
-func freeRange(t *testing.T, lo, hi, pairs int) (int, int) {
-	t.Helper()
-	for base := lo; base+2*pairs <= hi; base += 2 * pairs {
-		ok := true
-		var held []*net.UDPConn
-		for p := base; p < base+2*pairs && ok; p++ {
-			c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo4, uint16(p))))
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, c)
-		}
-		for _, c := range held {
-			c.Close()
-		}
-		if ok {
-			return base, base + 2*pairs - 1
-		}
-	}
-	t.Skip("no free port range")
-	return 0, 0
-}
+// freeRange leases a range of exactly n pairs, every port free: exhaustion tests count
+// only their own allocations.
+func freeRange(t *testing.T, pairs int) (int, int) { return relaytest.Ports(t, 2*pairs) }
 
 func TestAllocateExhaustionAndRelease(t *testing.T) {
-	min, max := freeRange(t, 44000, 44999, 3)
+	min, max := freeRange(t, 3)
 	a, err := NewPortAllocator(lo4, min, max)
 	if err != nil {
 		t.Fatal(err)
@@ -112,32 +91,115 @@ func TestAllocateExhaustionAndRelease(t *testing.T) {
 	}
 }
 
-func TestAllocateRotates(t *testing.T) {
-	min, max := freeRange(t, 45000, 45999, 4)
+// TestAllocateRandom: ports come at random from the range (a scan cannot find the live legs
+// as the lowest ports), still even with RTCP above, all distinct, and two allocators (two
+// hushd processes) do not hand out the same sequence.
+func TestAllocateRandom(t *testing.T) {
+	min, max := freeRange(t, 200)
+	seqs := [2][]int{}
+	for k := range seqs {
+		a, err := NewPortAllocator(lo4, min, max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int]bool{}
+		var held []*LegSockets
+		for range 40 {
+			s, err := a.Allocate(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, s)
+			p := int(s.LocalRTP().Port())
+			if p%2 != 0 || p < min || p+1 > max || int(s.LocalRTCP().Port()) != p+1 || seen[p] {
+				t.Fatalf("port %d: odd, outside %d-%d, RTCP %v, or handed out twice", p, min, max, s.LocalRTCP())
+			}
+			seen[p] = true
+			seqs[k] = append(seqs[k], p)
+		}
+		for _, s := range held {
+			s.Close()
+		}
+	}
+	// Handed out in order, 39 of 39 steps go up; at random about half do. The
+	// chance that 35 or more of 39 go up at random is below 1e-7.
+	for k, seq := range seqs {
+		up := 0
+		for i := 1; i < len(seq); i++ {
+			if seq[i] > seq[i-1] {
+				up++
+			}
+		}
+		if up >= 35 {
+			t.Errorf("allocator %d: %d of 39 steps go up: %v", k, up, seq)
+		}
+	}
+	same := 0
+	for i := range seqs[0] {
+		if seqs[0][i] == seqs[1][i] {
+			same++
+		}
+	}
+	if same > 5 {
+		t.Errorf("two allocators handed out %d of 40 ports alike: %v %v", same, seqs[0], seqs[1])
+	}
+}
+
+// TestAllocateCools: a freed pair is not handed out again until a quarter of the range was
+// released after it, so a late packet of an ended call does not land in a new one; with
+// nothing else free, the longest-cooled pair is used.
+func TestAllocateCools(t *testing.T) {
+	min, max := freeRange(t, 8) // 8 pairs: 2 cool
 	a, err := NewPortAllocator(lo4, min, max)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[uint16]bool{}
-	for i := range 8 {
+	var recent []uint16
+	for i := range 200 {
 		s, err := a.Allocate(false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		p := s.LocalRTP().Port()
-		if i < 4 && seen[p] {
-			t.Fatalf("allocation %d reused port %d before the range rotated", i, p)
+		for _, r := range recent {
+			if p == r {
+				t.Fatalf("allocation %d: port %d reused among the last %d freed %v", i, p, len(recent), recent)
+			}
 		}
-		if i >= 4 && int(p) != min+2*(i-4) {
-			t.Fatalf("allocation %d: port %d, want %d after wrapping", i, p, min+2*(i-4))
+		recent = append(recent, p)
+		if len(recent) > 2 {
+			recent = recent[1:]
 		}
-		seen[p] = true
-		s.Close() // freed at once, yet not handed out next
+		s.Close()
+	}
+	// Everything taken but the cooling pairs: they are used, oldest first.
+	var held []*LegSockets
+	defer func() {
+		for _, s := range held {
+			s.Close()
+		}
+	}()
+	for range 6 {
+		s, err := a.Allocate(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, s)
+	}
+	for _, want := range recent {
+		s, err := a.Allocate(false)
+		if err != nil || s.LocalRTP().Port() != want {
+			t.Fatalf("with only cooling pairs left: %v %v, want port %d", s, err, want)
+		}
+		held = append(held, s)
+	}
+	if _, err := a.Allocate(false); !errors.Is(err, ErrPortsExhausted) {
+		t.Fatalf("err = %v, want ErrPortsExhausted", err)
 	}
 }
 
 func TestAllocateSkipsPortsHeldElsewhere(t *testing.T) {
-	min, max := freeRange(t, 46000, 46999, 3)
+	min, max := freeRange(t, 3)
 	// Another process holds the first RTP port and the second RTCP port.
 	for _, p := range []int{min, min + 3} {
 		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo4, uint16(p))))

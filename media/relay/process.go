@@ -73,7 +73,7 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, 
 		return sock{}, netip.AddrPort{}, DropMalformed
 	}
 
-	if r := c.admit(l, st, p.RTCP, p.Src); r != DropNone {
+	if r := c.admit(l, st, p); r != DropNone {
 		return sock{}, netip.AddrPort{}, r
 	}
 	if c.lockSSRC && !p.RTCP {
@@ -114,34 +114,84 @@ func (c *Call) route(in Leg, rtcp bool) (sock, netip.AddrPort) {
 }
 
 // admit checks a valid packet's source against the leg's remote, latching
-// the remote if it is not known yet. st is the state the packet was
-// classified with; it is reloaded only when latching loses a race.
-func (c *Call) admit(l *leg, st *legState, rtcp bool, src netip.AddrPort) DropReason {
+// the remote if it is not known yet and the packet may latch it. st is the
+// state the packet was classified with; it is reloaded only when latching
+// loses a race.
+//
+// Latching rules: RTP latches from the expected IP at once, or without one
+// after LatchProbation consistent packets of one source; RTCP latches only
+// once the RTP remote is known, from its IP. A known remote never moves
+// (SetRemote moves it). Packets refused as the remote are counted by
+// LatchReject; with StrictSource they are dropped.
+func (c *Call) admit(l *leg, st *legState, p *Packet) DropReason {
+	src := p.Src
 	// Bounded: a lost compare-and-swap means SetRemote or another socket's
 	// goroutine published a new state; retry against it a few times.
 	for range 4 {
-		remote, known := st.rtp, st.rtp.IsValid()
-		if rtcp {
-			remote, known = st.rtcp, st.rtcpFixed
-		}
-		if known {
-			if src == remote || !c.strict {
-				return DropNone
+		if p.RTCP {
+			switch {
+			case st.rtcpFixed:
+				if src == st.rtcp {
+					return DropNone
+				}
+				return c.refuse(l, LatchRejectOtherSource, src)
+			case !st.rtp.IsValid():
+				return c.latching()
+			case src.Addr() != st.rtp.Addr():
+				return c.refuse(l, LatchRejectOtherSource, src)
 			}
-			return DropSourceMismatch
+		} else {
+			switch {
+			case st.rtp.IsValid():
+				if src == st.rtp {
+					return DropNone
+				}
+				return c.refuse(l, LatchRejectOtherSource, src)
+			case st.expect.IsValid():
+				if src.Addr() != st.expect {
+					return c.refuse(l, LatchRejectUnexpectedIP, src)
+				}
+			default:
+				n, displaced := l.cand.next(st, src, p.Header.SSRC, p.Header.SequenceNumber)
+				if displaced.IsValid() {
+					c.refuse(l, LatchRejectCompeting, displaced)
+				}
+				if n < LatchProbation {
+					return c.latching()
+				}
+			}
 		}
-		// With strict source, RTCP may latch only from the host RTP
-		// already latched to.
-		if rtcp && c.strict && st.rtp.IsValid() && src.Addr() != st.rtp.Addr() {
-			return DropSourceMismatch
-		}
-		if l.state.CompareAndSwap(st, st.latched(rtcp, src)) {
+		if l.state.CompareAndSwap(st, st.latched(p.RTCP, src)) {
+			if !p.RTCP {
+				l.cand = latchCandidate{}
+			}
 			if c.onLatch != nil {
-				c.onLatch(LatchEvent{Leg: l.id, RTCP: rtcp, Addr: src})
+				c.onLatch(LatchEvent{Leg: l.id, RTCP: p.RTCP, Addr: src})
 			}
 			return DropNone
 		}
 		st = l.state.Load()
+	}
+	return c.latching()
+}
+
+// latching is the verdict on a packet that neither latched its leg nor was
+// refused: wait (dropped) with StrictSource, else forwarded.
+func (c *Call) latching() DropReason {
+	if c.strict {
+		return DropLatching
+	}
+	return DropNone
+}
+
+// refuse counts a packet refused as leg l's remote and says what becomes of
+// it: dropped with StrictSource, else forwarded (the remote stays). The
+// leg's 1st, 2nd, 4th... refusal is reported (WithOnLatchReject).
+func (c *Call) refuse(l *leg, why LatchReject, src netip.AddrPort) DropReason {
+	l.stats.latchRejects[why].Add(1)
+	c.metrics[Direction(l.id)].LatchRejects[why].Add(1)
+	if n := l.stats.rejected.Add(1); n&(n-1) == 0 && c.onReject != nil {
+		c.onReject(LatchRejectEvent{Leg: l.id, Reason: why, Addr: src, Count: n})
 	}
 	if c.strict {
 		return DropSourceMismatch

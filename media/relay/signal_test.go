@@ -1,13 +1,10 @@
 package relay
 
 import (
-	"github.com/hushmedia/hush/media/dtmf/dtmftest"
-	"math"
 	"math/rand/v2"
-	"path/filepath"
-	"sort"
 	"testing"
 
+	"github.com/hushmedia/hush/media/dtmf/dtmftest"
 	"github.com/hushmedia/hush/media/g711"
 	"github.com/hushmedia/hush/media/rtp"
 )
@@ -36,55 +33,8 @@ func (b tone) add(sig []float64, r *rand.Rand) {
 
 func toPCM(sig []float64) []int16 { return dtmftest.Quantize(sig) }
 
-// speechSignal returns n samples of the Asterisk English prompts (Debian
-// asterisk-core-sounds-en-wav) or, when missing, a synthetic voiced signal
-// with syllable-like envelope.
-func speechSignal(t testing.TB, n int) ([]float64, bool) {
-	t.Helper()
-	files, _ := filepath.Glob("/usr/share/asterisk/sounds/en/*.wav")
-	sort.Strings(files)
-	var out []float64
-	for _, f := range files {
-		if len(out) >= n {
-			return out[:n], true
-		}
-		pcm, err := readWAV16(f)
-		if err != nil {
-			continue
-		}
-		for _, v := range pcm {
-			out = append(out, float64(v))
-		}
-	}
-	if len(out) >= n {
-		return out[:n], true
-	}
-	if ciRequired() {
-		t.Fatal("Asterisk prompts missing: install Debian package asterisk-core-sounds-en-wav")
-	}
-	out = make([]float64, n)
-	ph := 0.0
-	for i := range out {
-		f0 := 110 + 30*math.Sin(2*math.Pi*float64(i)/9000)
-		ph += 2 * math.Pi * f0 / sRate
-		env := math.Max(0, math.Sin(2*math.Pi*float64(i)/1800))
-		var v float64
-		for h := 1; h <= 25; h++ {
-			fh := f0 * float64(h)
-			v += (math.Exp(-math.Pow((fh-600)/250, 2)) + 0.5*math.Exp(-math.Pow((fh-1700)/300, 2))) * math.Sin(float64(h)*ph)
-		}
-		out[i] = 3000 * env * v
-	}
-	return out, false
-}
-
-func readWAV16(path string) ([]int16, error) {
-	ch, err := dtmftest.ReadWAV(path)
-	if err != nil {
-		return nil, err
-	}
-	return ch[0], nil
-}
+// speechSignal returns n samples of the speech corpus (media/corpus), or is Missing.
+func speechSignal(t testing.TB, n int) []float64 { return dtmftest.Speech(t, n, 0) }
 
 // judge runs multimon-ng -a DTMF (Debian package multimon-ng) on pcm and
 // returns the digits it reports.

@@ -26,6 +26,9 @@ type legState struct {
 	// ssrc is the locked SSRC once ssrcKnown (CallConfig.LockSSRC).
 	ssrc      uint32
 	ssrcKnown bool
+	// expect is the IP the RTP remote may latch from (LegConfig.ExpectedIP);
+	// zero: any, after probation.
+	expect netip.Addr
 }
 
 // withSSRC returns a copy of s that has learned ssrc.
@@ -36,7 +39,7 @@ func (s *legState) withSSRC(ssrc uint32) *legState {
 }
 
 func newLegState(cfg LegConfig) *legState {
-	s := &legState{mux: cfg.RTCPMux, rtp: cfg.Remote, codecs: cfg.Codecs}
+	s := &legState{mux: cfg.RTCPMux, rtp: cfg.Remote, codecs: cfg.Codecs, expect: cfg.ExpectedIP}
 	if s.codecs.IsZero() {
 		s.codecs = mask.DefaultCodecs()
 	}
@@ -73,4 +76,38 @@ func (s *legState) latched(rtcp bool, src netip.AddrPort) *legState {
 		n.rtcp = deriveRTCP(src, n.mux)
 	}
 	return &n
+}
+
+// latchCandidate is the source a leg without a remote or an expected IP is
+// watching before it latches (LatchProbation). It belongs to the goroutine
+// of the leg's RTP socket.
+type latchCandidate struct {
+	st   *legState // the state it was seen under: another one starts over
+	src  netip.AddrPort
+	ssrc uint32
+	seq  uint16
+	n    uint8
+}
+
+// next folds an RTP packet from src into the probation and returns how many
+// consistent packets the candidate has sent, and the source this packet
+// displaced (zero: none; a source restarting its own probation displaces
+// nothing).
+func (c *latchCandidate) next(st *legState, src netip.AddrPort, ssrc uint32, seq uint16) (int, netip.AddrPort) {
+	if c.st == st && c.src == src && c.ssrc == ssrc {
+		switch step := seq - c.seq; {
+		case step == 0: // a duplicate: no progress, no restart
+			return int(c.n), netip.AddrPort{}
+		case step <= maxProbationStep:
+			c.seq = seq
+			c.n++
+			return int(c.n), netip.AddrPort{}
+		}
+	}
+	var displaced netip.AddrPort
+	if c.st == st && c.n > 0 && c.src != src {
+		displaced = c.src
+	}
+	*c = latchCandidate{st: st, src: src, ssrc: ssrc, seq: seq, n: 1}
+	return 1, displaced
 }

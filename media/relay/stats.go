@@ -19,6 +19,10 @@ type legCounters struct {
 	rtpSentPkts, rtpSentBytes   atomic.Uint64
 	rtcpSentPkts, rtcpSentBytes atomic.Uint64
 	drops                       [NumDropReasons]atomic.Uint64
+	// Latch refusals come from the RTP and RTCP sockets: atomic adds. rejected
+	// is their sum, which decides when to report (WithOnLatchReject).
+	latchRejects [NumLatchRejects]atomic.Uint64
+	rejected     atomic.Uint64
 }
 
 func (s *legCounters) received(rtcp bool, n int) {
@@ -54,6 +58,9 @@ func (s *legCounters) snapshot() LegStats {
 	}
 	for i := range s.drops {
 		st.Drops[i] = s.drops[i].Load()
+	}
+	for i := range s.latchRejects {
+		st.LatchRejects[i] = s.latchRejects[i].Load()
 	}
 	return st
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hushmedia/hush/media/mask"
 )
@@ -18,9 +19,16 @@ type tapSink struct {
 	gaps     int
 	masked   [NumDirections][][2]uint32
 	prefetch [NumDirections][RecordPrefetchStages + 1]atomic.Int64
+	undec    [NumDirections]atomic.Int64
+	undecPT  [NumDirections]atomic.Int32
 }
 
-func (s *tapSink) RecordAudio(dir Direction, ssrc, ts uint32, f *mask.RecordFrame) {
+func (s *tapSink) RecordUndecodable(dir Direction, pt uint8) {
+	s.undec[dir].Add(1)
+	s.undecPT[dir].Store(int32(pt))
+}
+
+func (s *tapSink) RecordAudio(dir Direction, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pcm := f.PCM(make([]int16, len(f.Codes)))
@@ -47,7 +55,9 @@ func (s *tapSink) tap(asSink bool) RecordTap {
 	if asSink {
 		t.Sink = s
 	} else {
-		t.Audio = s.RecordAudio
+		t.Audio = func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame) {
+			s.RecordAudio(dir, ssrc, ts, time.Time{}, f)
+		}
 	}
 	return t
 }
@@ -81,7 +91,7 @@ func testRecordTapCall(t *testing.T, asSink bool) {
 		at = b.at + b.dur + gap
 	}
 	n := (at + gap) / sFrame * sFrame
-	sp, _ := speechSignal(t, n)
+	sp := speechSignal(t, n)
 	sig := make([]float64, n)
 	for j := range sig {
 		clear := true
@@ -167,4 +177,39 @@ func testRecordTapCall(t *testing.T, asSink bool) {
 	}
 	t.Logf("recorded %d samples per direction, 16 tones masked in each, the unmasked listener heard all 16 (byte-identical), the masked one none",
 		len(pcm))
+}
+
+// TestRecordTapUndecodable: a RecordSink that is an UndecodableRecorder hears of every
+// RTP packet in a codec hush cannot decode, in an unmasked direction (forwarded untouched)
+// and in a masked one (dropped), and of no other packet.
+func TestRecordTapUndecodable(t *testing.T) {
+	sink := &tapSink{}
+	e := newEnv(t, lo4, false, false)
+	c := e.start(e.explicit(), WithRecordTap(sink.tap(true)))
+	if err := c.SetMaskPolicy(AgentToCustomer, mask.Policy{Mode: mask.ModeSilence}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	for i := range n {
+		p := rtpPacket(t, 9, uint16(100+i), 160) // G.722: not in the default map
+		send(t, e.a.s.RTP, c.LocalRTP(Customer), p)
+		expect(t, e.b.s.RTP, p, c.LocalRTP(Agent))
+		send(t, e.b.s.RTP, c.LocalRTP(Agent), rtpPacket(t, 9, uint16(200+i), 160))
+		pcmu := rtpPacket(t, 0, uint16(300+i), 160)
+		send(t, e.a.s.RTP, c.LocalRTP(Customer), pcmu)
+		expect(t, e.b.s.RTP, pcmu, c.LocalRTP(Agent))
+	}
+	// The masked direction drops G.722; a PCMU packet after it comes through once the
+	// ones before were handled.
+	last := rtpPacket(t, 0, 400, 160)
+	send(t, e.b.s.RTP, c.LocalRTP(Agent), last)
+	expect(t, e.a.s.RTP, last, c.LocalRTP(Customer))
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for d := range Direction(NumDirections) {
+		if got := sink.undec[d].Load(); got != n || sink.undecPT[d].Load() != 9 {
+			t.Errorf("%v: %d undecodable packets reported (payload type %d), want %d of type 9", d, got, sink.undecPT[d].Load(), n)
+		}
+	}
 }

@@ -91,6 +91,10 @@ const (
 	// DropRateLimit: the socket received more packets per second than its
 	// cap (WithRateLimit).
 	DropRateLimit
+	// DropLatching: strict source, the leg's remote is not known yet and
+	// the packet did not latch it (yet): a source in probation, or RTCP
+	// before the RTP remote is known.
+	DropLatching
 	// NumDropReasons sizes arrays indexed by DropReason.
 	NumDropReasons
 )
@@ -108,6 +112,7 @@ var dropNames = [NumDropReasons]string{
 	DropMaskedEvent:    "masked_event",
 	DropSSRCMismatch:   "ssrc_mismatch",
 	DropRateLimit:      "rate_limit",
+	DropLatching:       "latching",
 }
 
 func (r DropReason) String() string {
@@ -119,9 +124,16 @@ func (r DropReason) String() string {
 
 // LegConfig is what signalling says about one leg's remote party.
 type LegConfig struct {
-	// Remote is where the leg's RTP goes. Zero: learn it from the first
-	// valid RTP packet (latching).
+	// Remote is where the leg's RTP goes. Zero: learn it from the leg's
+	// packets (latching; see ExpectedIP).
 	Remote netip.AddrPort
+	// ExpectedIP is where the remote's media will come from, when
+	// signalling knows it (SDP c=, the SIP peer) but not the port a NAT
+	// will use. While Remote is zero the leg latches only to a valid RTP
+	// packet from this IP, on any port; packets from other IPs are refused
+	// (LatchRejectUnexpectedIP). Zero: the leg latches to a source only
+	// after LatchProbation consistent packets from it.
+	ExpectedIP netip.Addr
 	// RemoteRTCP is where the leg's RTCP goes (SDP a=rtcp, RFC 3605). Zero:
 	// Remote itself with rtcp-mux, else Remote's port+1 (RFC 3550 section
 	// 11); with Remote zero too, learned from the first valid RTCP packet.
@@ -181,6 +193,54 @@ type LatchEvent struct {
 	Addr netip.AddrPort
 }
 
+// LatchProbation is how many consistent RTP packets (one source, one SSRC,
+// sequence numbers each 1..maxProbationStep ahead) a leg without a remote
+// or an expected IP waits for before it latches to their source: a stray or
+// scanning packet (one per port) never takes a leg over.
+const LatchProbation = 3
+
+// maxProbationStep is the largest sequence number step a probation
+// accepts, so a few packets lost at call start do not restart it.
+const maxProbationStep = 8
+
+// LatchReject says why a valid packet was refused as a leg's remote: an
+// attempt to take the leg over, or media from a place it should not come
+// from. Its String values are stable metric label values.
+type LatchReject uint8
+
+const (
+	// LatchRejectOtherSource: the leg's remote is known (given, or latched:
+	// a leg latches once and moves only by SetRemote) and the packet came
+	// from elsewhere.
+	LatchRejectOtherSource LatchReject = iota
+	// LatchRejectUnexpectedIP: the leg waits to latch with an ExpectedIP and
+	// the packet came from another IP.
+	LatchRejectUnexpectedIP
+	// LatchRejectCompeting: the leg waits to latch in probation and another
+	// source's packet displaced the one it was watching (the displaced
+	// source is the one reported).
+	LatchRejectCompeting
+	// NumLatchRejects sizes arrays indexed by LatchReject.
+	NumLatchRejects
+)
+
+var latchRejectNames = [NumLatchRejects]string{"other_source", "unexpected_ip", "competing_source"}
+
+func (r LatchReject) String() string {
+	if r < NumLatchRejects {
+		return latchRejectNames[r]
+	}
+	return fmt.Sprintf("latch_reject(%d)", uint8(r))
+}
+
+// LatchRejectEvent reports refused attempts to latch a leg (WithOnLatchReject).
+type LatchRejectEvent struct {
+	Leg    Leg
+	Reason LatchReject
+	Addr   netip.AddrPort // the source refused
+	Count  uint64         // the leg's refusals so far, all reasons
+}
+
 // LegStats are the counters of one leg since the call was created. Received
 // counts every datagram on the leg's sockets, dropped or not; Sent counts
 // packets sent from the leg's sockets to its remote; Drops counts packets
@@ -191,6 +251,18 @@ type LegStats struct {
 	RTPPacketsSent, RTPBytesSent           uint64
 	RTCPPacketsSent, RTCPBytesSent         uint64
 	Drops                                  [NumDropReasons]uint64
+	// LatchRejects counts valid packets refused as the leg's remote, by
+	// reason (with StrictSource also dropped; without, forwarded).
+	LatchRejects [NumLatchRejects]uint64
+}
+
+// LatchRejected is the sum of LatchRejects.
+func (s *LegStats) LatchRejected() uint64 {
+	var n uint64
+	for _, r := range s.LatchRejects {
+		n += r
+	}
+	return n
 }
 
 // Dropped is the sum of Drops.

@@ -1,6 +1,10 @@
 // Package dtmftest is test support for DTMF audio, shared by the packages that detect,
-// mask and record it: key tones at a level in dBm0, 16-bit WAV files, and an independent
-// judge (multimon-ng, Debian package multimon-ng) that says which keys a WAV holds.
+// mask and record it: key tones at a level in dBm0, 16-bit WAV files, real speech from the
+// corpus (package media/corpus) to lay them over, and an independent judge (multimon-ng,
+// Debian package multimon-ng) that says which keys a WAV holds.
+//
+// What the suite needs from outside (a tool, the corpus) is skipped with a message naming
+// what to install, except when CI=true: CI installs all of it, so there it fails.
 //
 // Levels follow G.711's reference: a 0 dBm0 sine has the peak g711.Peak0dBm0.
 package dtmftest
@@ -17,6 +21,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hushmedia/hush/media/corpus"
 	"github.com/hushmedia/hush/media/g711"
 )
 
@@ -156,19 +161,62 @@ func ReadWAV(path string) ([][]int16, error) {
 	return nil, ErrNotWAV
 }
 
-// Tool returns the path of an outside tool from a Debian package, skipping the test when
-// it is missing, or failing it when CI=true (CI installs every tool the suite needs).
+// Missing skips the test for want of something from outside, or fails it when CI=true (CI
+// installs everything the suite needs). msg names what is missing and how to get it.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// Tool returns the path of an outside tool from a Debian package, or is Missing.
 func Tool(t testing.TB, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		msg := fmt.Sprintf("%s missing: install Debian package %s", name, pkg)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		Missing(t, fmt.Sprintf("%s missing: install Debian package %s", name, pkg))
 	}
 	return p
+}
+
+// Speech returns n samples of the speech corpus (corpus.Speech: the top-level prompts end to
+// end), starting skip samples in, or is Missing when the corpus is not installed.
+func Speech(t testing.TB, n, skip int) []float64 {
+	t.Helper()
+	pcm, err := corpus.Speech(n, skip)
+	if errors.Is(err, corpus.ErrMissing) {
+		Missing(t, err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float64, len(pcm))
+	for i, v := range pcm {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// Prompts returns the files list names (corpus.Files, corpus.AllFiles or corpus.MusicFiles)
+// and their samples, or is Missing when the corpus is not installed.
+func Prompts(t testing.TB, list func() ([]string, error)) (files []string, pcm [][]int16) {
+	t.Helper()
+	files, err := list()
+	if errors.Is(err, corpus.ErrMissing) || errors.Is(err, corpus.ErrMusicMissing) {
+		Missing(t, err.Error())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm = make([][]int16, len(files))
+	for i, f := range files {
+		if pcm[i], err = corpus.Read(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files, pcm
 }
 
 // Judge writes pcm to dir/name.wav and returns the keys multimon-ng -a DTMF hears in it,
@@ -198,5 +246,3 @@ func JudgeFile(t testing.TB, bin, path string) string {
 	}
 	return d.String()
 }
-
-func isCI() bool { return os.Getenv("CI") == "true" }

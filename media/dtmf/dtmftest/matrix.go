@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/hushmedia/hush/media/corpus"
 	"github.com/hushmedia/hush/media/g711"
 )
 
@@ -62,42 +61,16 @@ type shape struct {
 	mod   func(b *Burst, i int, r *rand.Rand)
 }
 
-// Speech returns n samples of the corpus's prompts (media/corpus: Debian's English Asterisk
-// prompts) at their own level, concatenated in name order from skip samples in (wrapping
-// around; n <= 0: all of it, from the start), skipping the test when the corpus is missing
-// (failing with CI=true).
-func Speech(t testing.TB, n, skip int) []float64 { return load(t, corpus.Files, n, skip) }
-
-// Music returns n samples of music on hold (media/corpus: Debian's Asterisk opsound
-// collection, five tracks of instrumental music) at its own level, as Speech does.
-func Music(t testing.TB, n, skip int) []float64 { return load(t, corpus.MusicFiles, n, skip) }
-
-func load(t testing.TB, find func() ([]string, error), n, skip int) []float64 {
+// Carrier returns every file of list (corpus.Files: the speech prompts; corpus.MusicFiles:
+// the music on hold) end to end at its own level, or is Missing when it is not installed.
+func Carrier(t testing.TB, list func() ([]string, error)) []float64 {
 	t.Helper()
-	files, err := find()
-	if err != nil {
-		if isCI() {
-			t.Fatal(err)
+	_, pcm := Prompts(t, list)
+	var out []float64
+	for _, p := range pcm {
+		for _, v := range p {
+			out = append(out, float64(v))
 		}
-		t.Skip(err)
-	}
-	var all []int16
-	for _, f := range files {
-		ch, err := ReadWAV(f)
-		if err != nil || len(ch) != 1 {
-			continue
-		}
-		all = append(all, ch[0]...)
-	}
-	if len(all) == 0 {
-		t.Fatalf("no audio in %v", files)
-	}
-	if n <= 0 {
-		n, skip = len(all), 0
-	}
-	out := make([]float64, n)
-	for i := range out {
-		out[i] = float64(all[(skip+i)%len(all)])
 	}
 	return out
 }
@@ -106,8 +79,8 @@ func load(t testing.TB, find func() ([]string, error), n, skip int) []float64 {
 // (40, 50, 70, 100 ms) over speech and over music, held keys (2 s) over speech at each
 // level, and fade-in, staggered, +-2 % and twisted keys over speech; without, one case per
 // group whose keys cycle through those parameters. Codecs and packet times rotate across
-// the cases. speech(n, skip) and music(n, skip) supply the carriers (Speech and Music, or a
-// cache of them).
+// the cases. speech(n, skip) and music(n, skip) supply the carriers (n samples from skip
+// in, wrapping around: see Carrier).
 func Matrix(full bool, speech, music func(n, skip int) []float64) []Case {
 	levels := []float64{-15, -20, -25, -30}
 	durs := []int{40, 50, 70, 100}

@@ -31,7 +31,9 @@ const (
 // AdminService is for the `admin` role.
 type AdminServiceClient interface {
 	// Stops taking new sessions; active sessions run until they end or the deadline passes,
-	// then they are ended with END_REASON_DRAIN. The server keeps serving reads.
+	// then they are ended with END_REASON_DRAIN. The server keeps serving reads. Repeating it
+	// returns the same count; asking for another deadline once a drain has started is
+	// FAILED_PRECONDITION.
 	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainResponse, error)
 }
 
@@ -60,7 +62,9 @@ func (c *adminServiceClient) Drain(ctx context.Context, in *DrainRequest, opts .
 // AdminService is for the `admin` role.
 type AdminServiceServer interface {
 	// Stops taking new sessions; active sessions run until they end or the deadline passes,
-	// then they are ended with END_REASON_DRAIN. The server keeps serving reads.
+	// then they are ended with END_REASON_DRAIN. The server keeps serving reads. Repeating it
+	// returns the same count; asking for another deadline once a drain has started is
+	// FAILED_PRECONDITION.
 	Drain(context.Context, *DrainRequest) (*DrainResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }

@@ -79,8 +79,10 @@ func (x *CollectDigitsRequest) GetRequestId() string {
 type CapturedDigits struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	// Digits captured since the previous message, as ASCII '0'-'9'. Bytes rather than a
-	// string so both ends can zero their copy once it has been used.
+	// The next captured digit, as ASCII '0'-'9': hushd sends one digit per message (empty
+	// only in a last message that just marks completion), so no message, marshalled or not,
+	// holds more of the card. Bytes rather than a string so both ends can zero their copy
+	// once it has been used.
 	Digits []byte `protobuf:"bytes,2,opt,name=digits,proto3" json:"digits,omitempty"`
 	// True on the last message: capture stopped.
 	Complete      bool                   `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`

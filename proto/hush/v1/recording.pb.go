@@ -29,10 +29,14 @@ type ListRecordingsRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	CallId    string                 `protobuf:"bytes,3,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// Filters; every one set must match.
+	CallId string `protobuf:"bytes,3,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
 	// Recordings that started at or after start_time and before end_time (either may be unset).
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	AgentId   string                 `protobuf:"bytes,6,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Recordings whose session had every one of these labels (key and value).
+	Labels        map[string]string `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -98,6 +102,20 @@ func (x *ListRecordingsRequest) GetStartTime() *timestamppb.Timestamp {
 func (x *ListRecordingsRequest) GetEndTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ListRecordingsRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *ListRecordingsRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
 	}
 	return nil
 }
@@ -326,11 +344,18 @@ type Recording struct {
 	Duration  *durationpb.Duration `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
 	SizeBytes uint64               `protobuf:"varint,9,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	// SHA-256 of the WAV file, hex.
-	Sha256        string             `protobuf:"bytes,10,opt,name=sha256,proto3" json:"sha256,omitempty"`
-	Pauses        []*Span            `protobuf:"bytes,11,rep,name=pauses,proto3" json:"pauses,omitempty"`
-	Masks         []*Span            `protobuf:"bytes,12,rep,name=masks,proto3" json:"masks,omitempty"`
-	Actions       []*RecordingAction `protobuf:"bytes,13,rep,name=actions,proto3" json:"actions,omitempty"`
-	Labels        map[string]string  `protobuf:"bytes,14,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Sha256  string             `protobuf:"bytes,10,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Pauses  []*Span            `protobuf:"bytes,11,rep,name=pauses,proto3" json:"pauses,omitempty"`
+	Masks   []*Span            `protobuf:"bytes,12,rep,name=masks,proto3" json:"masks,omitempty"`
+	Actions []*RecordingAction `protobuf:"bytes,13,rep,name=actions,proto3" json:"actions,omitempty"`
+	Labels  map[string]string  `protobuf:"bytes,14,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Whether the file holds all the audio hush received (see RecordingContent).
+	Content RecordingContent `protobuf:"varint,15,opt,name=content,proto3,enum=hush.v1.RecordingContent" json:"content,omitempty"`
+	// Audio packets per leg in a codec hush cannot decode (recorded as silence).
+	CustomerUndecodablePackets uint64 `protobuf:"varint,16,opt,name=customer_undecodable_packets,json=customerUndecodablePackets,proto3" json:"customer_undecodable_packets,omitempty"`
+	AgentUndecodablePackets    uint64 `protobuf:"varint,17,opt,name=agent_undecodable_packets,json=agentUndecodablePackets,proto3" json:"agent_undecodable_packets,omitempty"`
+	// Why writing stopped, for RECORDING_STATUS_FAILED.
+	Failure       string `protobuf:"bytes,18,opt,name=failure,proto3" json:"failure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -461,6 +486,34 @@ func (x *Recording) GetLabels() map[string]string {
 		return x.Labels
 	}
 	return nil
+}
+
+func (x *Recording) GetContent() RecordingContent {
+	if x != nil {
+		return x.Content
+	}
+	return RecordingContent_RECORDING_CONTENT_UNSPECIFIED
+}
+
+func (x *Recording) GetCustomerUndecodablePackets() uint64 {
+	if x != nil {
+		return x.CustomerUndecodablePackets
+	}
+	return 0
+}
+
+func (x *Recording) GetAgentUndecodablePackets() uint64 {
+	if x != nil {
+		return x.AgentUndecodablePackets
+	}
+	return 0
+}
+
+func (x *Recording) GetFailure() string {
+	if x != nil {
+		return x.Failure
+	}
+	return ""
 }
 
 // Span is an interval of the recording, both as sample offsets and as wall time.
@@ -638,7 +691,7 @@ var File_hush_v1_recording_proto protoreflect.FileDescriptor
 
 const file_hush_v1_recording_proto_rawDesc = "" +
 	"\n" +
-	"\x17hush/v1/recording.proto\x12\ahush.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xde\x01\n" +
+	"\x17hush/v1/recording.proto\x12\ahush.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xf8\x02\n" +
 	"\x15ListRecordingsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -646,7 +699,12 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\acall_id\x18\x03 \x01(\tR\x06callId\x129\n" +
 	"\n" +
 	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"t\n" +
+	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x19\n" +
+	"\bagent_id\x18\x06 \x01(\tR\aagentId\x12B\n" +
+	"\x06labels\x18\a \x03(\v2*.hush.v1.ListRecordingsRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"t\n" +
 	"\x16ListRecordingsResponse\x122\n" +
 	"\n" +
 	"recordings\x18\x01 \x03(\v2\x12.hush.v1.RecordingR\n" +
@@ -660,7 +718,7 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\x19DownloadRecordingResponse\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x12\n" +
-	"\x04size\x18\x03 \x01(\x04R\x04size\"\x86\x05\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\"\xd3\x06\n" +
 	"\tRecording\x12!\n" +
 	"\frecording_id\x18\x01 \x01(\tR\vrecordingId\x12\x1d\n" +
 	"\n" +
@@ -679,7 +737,11 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\x06pauses\x18\v \x03(\v2\r.hush.v1.SpanR\x06pauses\x12#\n" +
 	"\x05masks\x18\f \x03(\v2\r.hush.v1.SpanR\x05masks\x122\n" +
 	"\aactions\x18\r \x03(\v2\x18.hush.v1.RecordingActionR\aactions\x126\n" +
-	"\x06labels\x18\x0e \x03(\v2\x1e.hush.v1.Recording.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x0e \x03(\v2\x1e.hush.v1.Recording.LabelsEntryR\x06labels\x123\n" +
+	"\acontent\x18\x0f \x01(\x0e2\x19.hush.v1.RecordingContentR\acontent\x12@\n" +
+	"\x1ccustomer_undecodable_packets\x18\x10 \x01(\x04R\x1acustomerUndecodablePackets\x12:\n" +
+	"\x19agent_undecodable_packets\x18\x11 \x01(\x04R\x17agentUndecodablePackets\x12\x18\n" +
+	"\afailure\x18\x12 \x01(\tR\afailure\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xaa\x02\n" +
@@ -717,7 +779,7 @@ func file_hush_v1_recording_proto_rawDescGZIP() []byte {
 	return file_hush_v1_recording_proto_rawDescData
 }
 
-var file_hush_v1_recording_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_hush_v1_recording_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_hush_v1_recording_proto_goTypes = []any{
 	(*ListRecordingsRequest)(nil),     // 0: hush.v1.ListRecordingsRequest
 	(*ListRecordingsResponse)(nil),    // 1: hush.v1.ListRecordingsResponse
@@ -727,41 +789,45 @@ var file_hush_v1_recording_proto_goTypes = []any{
 	(*Recording)(nil),                 // 5: hush.v1.Recording
 	(*Span)(nil),                      // 6: hush.v1.Span
 	(*RecordingAction)(nil),           // 7: hush.v1.RecordingAction
-	nil,                               // 8: hush.v1.Recording.LabelsEntry
-	(*timestamppb.Timestamp)(nil),     // 9: google.protobuf.Timestamp
-	(RecordingStatus)(0),              // 10: hush.v1.RecordingStatus
-	(*durationpb.Duration)(nil),       // 11: google.protobuf.Duration
-	(PauseBehavior)(0),                // 12: hush.v1.PauseBehavior
-	(LegName)(0),                      // 13: hush.v1.LegName
+	nil,                               // 8: hush.v1.ListRecordingsRequest.LabelsEntry
+	nil,                               // 9: hush.v1.Recording.LabelsEntry
+	(*timestamppb.Timestamp)(nil),     // 10: google.protobuf.Timestamp
+	(RecordingStatus)(0),              // 11: hush.v1.RecordingStatus
+	(*durationpb.Duration)(nil),       // 12: google.protobuf.Duration
+	(RecordingContent)(0),             // 13: hush.v1.RecordingContent
+	(PauseBehavior)(0),                // 14: hush.v1.PauseBehavior
+	(LegName)(0),                      // 15: hush.v1.LegName
 }
 var file_hush_v1_recording_proto_depIdxs = []int32{
-	9,  // 0: hush.v1.ListRecordingsRequest.start_time:type_name -> google.protobuf.Timestamp
-	9,  // 1: hush.v1.ListRecordingsRequest.end_time:type_name -> google.protobuf.Timestamp
-	5,  // 2: hush.v1.ListRecordingsResponse.recordings:type_name -> hush.v1.Recording
-	10, // 3: hush.v1.Recording.status:type_name -> hush.v1.RecordingStatus
-	9,  // 4: hush.v1.Recording.start_time:type_name -> google.protobuf.Timestamp
-	9,  // 5: hush.v1.Recording.end_time:type_name -> google.protobuf.Timestamp
-	11, // 6: hush.v1.Recording.duration:type_name -> google.protobuf.Duration
-	6,  // 7: hush.v1.Recording.pauses:type_name -> hush.v1.Span
-	6,  // 8: hush.v1.Recording.masks:type_name -> hush.v1.Span
-	7,  // 9: hush.v1.Recording.actions:type_name -> hush.v1.RecordingAction
-	8,  // 10: hush.v1.Recording.labels:type_name -> hush.v1.Recording.LabelsEntry
-	9,  // 11: hush.v1.Span.start_time:type_name -> google.protobuf.Timestamp
-	9,  // 12: hush.v1.Span.end_time:type_name -> google.protobuf.Timestamp
-	12, // 13: hush.v1.Span.behavior:type_name -> hush.v1.PauseBehavior
-	13, // 14: hush.v1.Span.leg:type_name -> hush.v1.LegName
-	9,  // 15: hush.v1.RecordingAction.time:type_name -> google.protobuf.Timestamp
-	0,  // 16: hush.v1.RecordingService.ListRecordings:input_type -> hush.v1.ListRecordingsRequest
-	2,  // 17: hush.v1.RecordingService.GetRecording:input_type -> hush.v1.GetRecordingRequest
-	3,  // 18: hush.v1.RecordingService.DownloadRecording:input_type -> hush.v1.DownloadRecordingRequest
-	1,  // 19: hush.v1.RecordingService.ListRecordings:output_type -> hush.v1.ListRecordingsResponse
-	5,  // 20: hush.v1.RecordingService.GetRecording:output_type -> hush.v1.Recording
-	4,  // 21: hush.v1.RecordingService.DownloadRecording:output_type -> hush.v1.DownloadRecordingResponse
-	19, // [19:22] is the sub-list for method output_type
-	16, // [16:19] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	10, // 0: hush.v1.ListRecordingsRequest.start_time:type_name -> google.protobuf.Timestamp
+	10, // 1: hush.v1.ListRecordingsRequest.end_time:type_name -> google.protobuf.Timestamp
+	8,  // 2: hush.v1.ListRecordingsRequest.labels:type_name -> hush.v1.ListRecordingsRequest.LabelsEntry
+	5,  // 3: hush.v1.ListRecordingsResponse.recordings:type_name -> hush.v1.Recording
+	11, // 4: hush.v1.Recording.status:type_name -> hush.v1.RecordingStatus
+	10, // 5: hush.v1.Recording.start_time:type_name -> google.protobuf.Timestamp
+	10, // 6: hush.v1.Recording.end_time:type_name -> google.protobuf.Timestamp
+	12, // 7: hush.v1.Recording.duration:type_name -> google.protobuf.Duration
+	6,  // 8: hush.v1.Recording.pauses:type_name -> hush.v1.Span
+	6,  // 9: hush.v1.Recording.masks:type_name -> hush.v1.Span
+	7,  // 10: hush.v1.Recording.actions:type_name -> hush.v1.RecordingAction
+	9,  // 11: hush.v1.Recording.labels:type_name -> hush.v1.Recording.LabelsEntry
+	13, // 12: hush.v1.Recording.content:type_name -> hush.v1.RecordingContent
+	10, // 13: hush.v1.Span.start_time:type_name -> google.protobuf.Timestamp
+	10, // 14: hush.v1.Span.end_time:type_name -> google.protobuf.Timestamp
+	14, // 15: hush.v1.Span.behavior:type_name -> hush.v1.PauseBehavior
+	15, // 16: hush.v1.Span.leg:type_name -> hush.v1.LegName
+	10, // 17: hush.v1.RecordingAction.time:type_name -> google.protobuf.Timestamp
+	0,  // 18: hush.v1.RecordingService.ListRecordings:input_type -> hush.v1.ListRecordingsRequest
+	2,  // 19: hush.v1.RecordingService.GetRecording:input_type -> hush.v1.GetRecordingRequest
+	3,  // 20: hush.v1.RecordingService.DownloadRecording:input_type -> hush.v1.DownloadRecordingRequest
+	1,  // 21: hush.v1.RecordingService.ListRecordings:output_type -> hush.v1.ListRecordingsResponse
+	5,  // 22: hush.v1.RecordingService.GetRecording:output_type -> hush.v1.Recording
+	4,  // 23: hush.v1.RecordingService.DownloadRecording:output_type -> hush.v1.DownloadRecordingResponse
+	21, // [21:24] is the sub-list for method output_type
+	18, // [18:21] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_recording_proto_init() }
@@ -776,7 +842,7 @@ func file_hush_v1_recording_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_recording_proto_rawDesc), len(file_hush_v1_recording_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

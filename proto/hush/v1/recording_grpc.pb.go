@@ -32,7 +32,10 @@ const (
 //
 // RecordingService is read-only, for the `qa` role.
 type RecordingServiceClient interface {
-	// Lists recordings, newest first.
+	// Lists recordings, newest start first, a page at a time, from hushd's index of the
+	// recordings. A page may hold fewer than page_size recordings (even none) and still have
+	// a next_page_token when a narrow filter made hushd examine many; follow the token.
+	// Listed recordings have no actions; GetRecording has them.
 	ListRecordings(ctx context.Context, in *ListRecordingsRequest, opts ...grpc.CallOption) (*ListRecordingsResponse, error)
 	// Returns a recording's metadata (its sidecar).
 	GetRecording(ctx context.Context, in *GetRecordingRequest, opts ...grpc.CallOption) (*Recording, error)
@@ -93,7 +96,10 @@ type RecordingService_DownloadRecordingClient = grpc.ServerStreamingClient[Downl
 //
 // RecordingService is read-only, for the `qa` role.
 type RecordingServiceServer interface {
-	// Lists recordings, newest first.
+	// Lists recordings, newest start first, a page at a time, from hushd's index of the
+	// recordings. A page may hold fewer than page_size recordings (even none) and still have
+	// a next_page_token when a narrow filter made hushd examine many; follow the token.
+	// Listed recordings have no actions; GetRecording has them.
 	ListRecordings(context.Context, *ListRecordingsRequest) (*ListRecordingsResponse, error)
 	// Returns a recording's metadata (its sidecar).
 	GetRecording(context.Context, *GetRecordingRequest) (*Recording, error)

@@ -2,9 +2,13 @@
 //
 // Conventions used across the v1 API:
 //   - Enums start with an UNSPECIFIED = 0 value; in requests it means "the server default".
-//   - Mutating requests carry a request_id (idempotency key, chosen by the caller, unique per
-//     session or per create). Repeating a request_id returns the result of the first request
-//     and changes nothing.
+//   - Mutating requests carry a request_id: an idempotency key chosen by the caller, scoped
+//     to the authenticated caller, the method and (except CreateSession) the session. A
+//     repeat of the same request (same key, same body) within 10 minutes changes nothing and
+//     returns the session as it is now (ENDED once it ended). The same key with a different
+//     body is refused with INVALID_ARGUMENT and changes nothing; ABORTED means the first is
+//     still running (retry). Derive it from what makes the request unique (e.g. the call id
+//     for CreateSession); empty means no deduplication.
 //   - Lists are paged: page_size (0 = server default, capped by the server) and an opaque
 //     page_token taken from the previous response's next_page_token.
 //   - Fields marked "Output only" are ignored in requests.
@@ -40,7 +44,8 @@ type CreateSessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The platform's call identifier (e.g. SIP Call-ID). Unique among active sessions.
 	CallId string `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
-	// Idempotency key: repeating it returns the session the first request created.
+	// Idempotency key: repeating the request returns the session the first one created;
+	// reusing it for another request (e.g. another call_id) is INVALID_ARGUMENT.
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The agent this session is bound to; agents may only act on their own sessions.
 	AgentId  string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
@@ -768,7 +773,11 @@ type Session struct {
 	// Output only. Set once the session has ended.
 	EndReason EndReason `protobuf:"varint,14,opt,name=end_reason,json=endReason,proto3,enum=hush.v1.EndReason" json:"end_reason,omitempty"`
 	// Output only. The recording of this session, when recording.
-	RecordingId   string `protobuf:"bytes,15,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	RecordingId string `protobuf:"bytes,15,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	// Output only. Conditions of this session's setup the caller should know about (for
+	// example a codec hush cannot decode on a recorded or masked leg). They do not stop the
+	// session; they follow its current legs and policy.
+	Warnings      []*SessionWarning `protobuf:"bytes,16,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -908,11 +917,83 @@ func (x *Session) GetRecordingId() string {
 	return ""
 }
 
+func (x *Session) GetWarnings() []*SessionWarning {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+// SessionWarning is one condition of a session's setup that the caller should know about.
+type SessionWarning struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  WarningCode            `protobuf:"varint,1,opt,name=code,proto3,enum=hush.v1.WarningCode" json:"code,omitempty"`
+	// The request field it concerns, e.g. "customer.codecs[9]".
+	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// What it means, in words.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionWarning) Reset() {
+	*x = SessionWarning{}
+	mi := &file_hush_v1_session_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionWarning) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionWarning) ProtoMessage() {}
+
+func (x *SessionWarning) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionWarning.ProtoReflect.Descriptor instead.
+func (*SessionWarning) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SessionWarning) GetCode() WarningCode {
+	if x != nil {
+		return x.Code
+	}
+	return WarningCode_WARNING_CODE_UNSPECIFIED
+}
+
+func (x *SessionWarning) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *SessionWarning) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // Leg is one party's media: where hush receives it and where hush sends it.
 type Leg struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Where hush sends this party's media, "host:port" (IPv6 as "[::1]:port"). Empty = learn it
-	// from the first packet received (latching).
+	// from the party's packets (latching): from expected_ip when set, else from a source that
+	// sent 3 consistent RTP packets (one SSRC, sequence numbers in order). A latched leg moves
+	// only by UpdateSession.
 	RemoteAddr string `protobuf:"bytes,1,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
 	// Where hush sends this party's RTCP. Empty = remote_addr's port + 1 (or remote_addr with
 	// rtcp_mux).
@@ -931,14 +1012,19 @@ type Leg struct {
 	// Output only. True once remote_addr was learned from the first packet.
 	Latched bool `protobuf:"varint,8,opt,name=latched,proto3" json:"latched,omitempty"`
 	// Output only. Counters for media received from and sent to this party.
-	Stats         *LegStats `protobuf:"bytes,9,opt,name=stats,proto3" json:"stats,omitempty"`
+	Stats *LegStats `protobuf:"bytes,9,opt,name=stats,proto3" json:"stats,omitempty"`
+	// The IP this party's media will come from, when signalling knows it but not the port (the
+	// SDP c= address, the SIP peer; behind NAT the port differs). While remote_addr is empty the
+	// leg latches only to a packet from this IP, on any port, at once; packets from other hosts
+	// are refused. An IP literal of the media address's family.
+	ExpectedIp    string `protobuf:"bytes,10,opt,name=expected_ip,json=expectedIp,proto3" json:"expected_ip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Leg) Reset() {
 	*x = Leg{}
-	mi := &file_hush_v1_session_proto_msgTypes[12]
+	mi := &file_hush_v1_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1036,7 @@ func (x *Leg) String() string {
 func (*Leg) ProtoMessage() {}
 
 func (x *Leg) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[12]
+	mi := &file_hush_v1_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1049,7 @@ func (x *Leg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Leg.ProtoReflect.Descriptor instead.
 func (*Leg) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{12}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Leg) GetRemoteAddr() string {
@@ -1029,6 +1115,13 @@ func (x *Leg) GetStats() *LegStats {
 	return nil
 }
 
+func (x *Leg) GetExpectedIp() string {
+	if x != nil {
+		return x.ExpectedIp
+	}
+	return ""
+}
+
 type LegStats struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	RtpPacketsReceived  uint64                 `protobuf:"varint,1,opt,name=rtp_packets_received,json=rtpPacketsReceived,proto3" json:"rtp_packets_received,omitempty"`
@@ -1039,13 +1132,16 @@ type LegStats struct {
 	RtcpPacketsSent     uint64                 `protobuf:"varint,6,opt,name=rtcp_packets_sent,json=rtcpPacketsSent,proto3" json:"rtcp_packets_sent,omitempty"`
 	// Packets received from this party and not forwarded, any reason.
 	PacketsDropped uint64 `protobuf:"varint,7,opt,name=packets_dropped,json=packetsDropped,proto3" json:"packets_dropped,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Valid packets refused as this party's remote: from another source once the remote is
+	// known, from another IP than expected_ip, or a source displaced while latching.
+	LatchRejected uint64 `protobuf:"varint,8,opt,name=latch_rejected,json=latchRejected,proto3" json:"latch_rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LegStats) Reset() {
 	*x = LegStats{}
-	mi := &file_hush_v1_session_proto_msgTypes[13]
+	mi := &file_hush_v1_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1153,7 @@ func (x *LegStats) String() string {
 func (*LegStats) ProtoMessage() {}
 
 func (x *LegStats) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[13]
+	mi := &file_hush_v1_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1166,7 @@ func (x *LegStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegStats.ProtoReflect.Descriptor instead.
 func (*LegStats) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{13}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LegStats) GetRtpPacketsReceived() uint64 {
@@ -1122,6 +1218,13 @@ func (x *LegStats) GetPacketsDropped() uint64 {
 	return 0
 }
 
+func (x *LegStats) GetLatchRejected() uint64 {
+	if x != nil {
+		return x.LatchRejected
+	}
+	return 0
+}
+
 // Policy is how a session treats audio. Unset (zero) fields mean the server default.
 type Policy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1146,7 +1249,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_hush_v1_session_proto_msgTypes[14]
+	mi := &file_hush_v1_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1261,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[14]
+	mi := &file_hush_v1_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1274,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{14}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Policy) GetCustomerToAgent() *MaskingPolicy {
@@ -1244,7 +1347,7 @@ type MaskingPolicy struct {
 
 func (x *MaskingPolicy) Reset() {
 	*x = MaskingPolicy{}
-	mi := &file_hush_v1_session_proto_msgTypes[15]
+	mi := &file_hush_v1_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1359,7 @@ func (x *MaskingPolicy) String() string {
 func (*MaskingPolicy) ProtoMessage() {}
 
 func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[15]
+	mi := &file_hush_v1_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1269,7 +1372,7 @@ func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaskingPolicy.ProtoReflect.Descriptor instead.
 func (*MaskingPolicy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{15}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *MaskingPolicy) GetMode() MaskMode {
@@ -1315,6 +1418,9 @@ type SessionEvent struct {
 	//	*SessionEvent_Digits
 	//	*SessionEvent_MaxPauseExceeded
 	//	*SessionEvent_RecordingFailed
+	//	*SessionEvent_UndecodableAudio
+	//	*SessionEvent_CaptureAbandoned
+	//	*SessionEvent_LatchRejected
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1322,7 +1428,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1440,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1453,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SessionEvent) GetSessionId() string {
@@ -1473,6 +1579,33 @@ func (x *SessionEvent) GetRecordingFailed() *RecordingFailed {
 	return nil
 }
 
+func (x *SessionEvent) GetUndecodableAudio() *UndecodableAudio {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_UndecodableAudio); ok {
+			return x.UndecodableAudio
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetCaptureAbandoned() *SecureCaptureAbandoned {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_CaptureAbandoned); ok {
+			return x.CaptureAbandoned
+		}
+	}
+	return nil
+}
+
+func (x *SessionEvent) GetLatchRejected() *LatchRejected {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_LatchRejected); ok {
+			return x.LatchRejected
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -1514,6 +1647,18 @@ type SessionEvent_RecordingFailed struct {
 	RecordingFailed *RecordingFailed `protobuf:"bytes,18,opt,name=recording_failed,json=recordingFailed,proto3,oneof"`
 }
 
+type SessionEvent_UndecodableAudio struct {
+	UndecodableAudio *UndecodableAudio `protobuf:"bytes,19,opt,name=undecodable_audio,json=undecodableAudio,proto3,oneof"`
+}
+
+type SessionEvent_CaptureAbandoned struct {
+	CaptureAbandoned *SecureCaptureAbandoned `protobuf:"bytes,24,opt,name=capture_abandoned,json=captureAbandoned,proto3,oneof"`
+}
+
+type SessionEvent_LatchRejected struct {
+	LatchRejected *LatchRejected `protobuf:"bytes,25,opt,name=latch_rejected,json=latchRejected,proto3,oneof"`
+}
+
 func (*SessionEvent_Snapshot) isSessionEvent_Event() {}
 
 func (*SessionEvent_Updated) isSessionEvent_Event() {}
@@ -1532,6 +1677,12 @@ func (*SessionEvent_MaxPauseExceeded) isSessionEvent_Event() {}
 
 func (*SessionEvent_RecordingFailed) isSessionEvent_Event() {}
 
+func (*SessionEvent_UndecodableAudio) isSessionEvent_Event() {}
+
+func (*SessionEvent_CaptureAbandoned) isSessionEvent_Event() {}
+
+func (*SessionEvent_LatchRejected) isSessionEvent_Event() {}
+
 type SessionUpdated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Paths that changed (as in UpdateSessionRequest.update_mask).
@@ -1543,7 +1694,7 @@ type SessionUpdated struct {
 
 func (x *SessionUpdated) Reset() {
 	*x = SessionUpdated{}
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1555,7 +1706,7 @@ func (x *SessionUpdated) String() string {
 func (*SessionUpdated) ProtoMessage() {}
 
 func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1568,7 +1719,7 @@ func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionUpdated.ProtoReflect.Descriptor instead.
 func (*SessionUpdated) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SessionUpdated) GetPaths() []string {
@@ -1597,7 +1748,7 @@ type LegLatched struct {
 
 func (x *LegLatched) Reset() {
 	*x = LegLatched{}
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +1760,7 @@ func (x *LegLatched) String() string {
 func (*LegLatched) ProtoMessage() {}
 
 func (x *LegLatched) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +1773,7 @@ func (x *LegLatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegLatched.ProtoReflect.Descriptor instead.
 func (*LegLatched) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LegLatched) GetLeg() LegName {
@@ -1646,6 +1797,81 @@ func (x *LegLatched) GetKind() string {
 	return ""
 }
 
+// LatchRejected: packets from a source hush refused as a party's remote, a possible attempt
+// to take the leg over. Sent at the leg's 1st, 2nd, 4th, 8th... refusal, so a flood costs a
+// handful of events; hush_latch_rejected_total{leg,reason} counts every one.
+type LatchRejected struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Leg   LegName                `protobuf:"varint,1,opt,name=leg,proto3,enum=hush.v1.LegName" json:"leg,omitempty"`
+	// The source refused, "ip:port".
+	SourceAddr string `protobuf:"bytes,2,opt,name=source_addr,json=sourceAddr,proto3" json:"source_addr,omitempty"`
+	// "other_source" (the leg's remote is known), "unexpected_ip" (not expected_ip), or
+	// "competing_source" (displaced while the leg was latching).
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The leg's refusals so far, all reasons.
+	Count         uint64 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LatchRejected) Reset() {
+	*x = LatchRejected{}
+	mi := &file_hush_v1_session_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LatchRejected) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LatchRejected) ProtoMessage() {}
+
+func (x *LatchRejected) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LatchRejected.ProtoReflect.Descriptor instead.
+func (*LatchRejected) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *LatchRejected) GetLeg() LegName {
+	if x != nil {
+		return x.Leg
+	}
+	return LegName_LEG_NAME_UNSPECIFIED
+}
+
+func (x *LatchRejected) GetSourceAddr() string {
+	if x != nil {
+		return x.SourceAddr
+	}
+	return ""
+}
+
+func (x *LatchRejected) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *LatchRejected) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 type SessionEnded struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Reason        EndReason              `protobuf:"varint,1,opt,name=reason,proto3,enum=hush.v1.EndReason" json:"reason,omitempty"`
@@ -1656,7 +1882,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1668,7 +1894,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1681,7 +1907,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SessionEnded) GetReason() EndReason {
@@ -1709,7 +1935,7 @@ type RecordingStateChanged struct {
 
 func (x *RecordingStateChanged) Reset() {
 	*x = RecordingStateChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +1947,7 @@ func (x *RecordingStateChanged) String() string {
 func (*RecordingStateChanged) ProtoMessage() {}
 
 func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +1960,7 @@ func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingStateChanged.ProtoReflect.Descriptor instead.
 func (*RecordingStateChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RecordingStateChanged) GetState() RecordingState {
@@ -1761,7 +1987,7 @@ func (x *RecordingStateChanged) GetReason() string {
 type SecureCaptureChanged struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	State SecureCaptureState     `protobuf:"varint,1,opt,name=state,proto3,enum=hush.v1.SecureCaptureState" json:"state,omitempty"`
-	// Why it stopped: "request", "max_digits", "inter_digit_timeout", "session_ended".
+	// Why it stopped: "request", "max_digits", "terminator", "inter_digit_timeout".
 	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1769,7 +1995,7 @@ type SecureCaptureChanged struct {
 
 func (x *SecureCaptureChanged) Reset() {
 	*x = SecureCaptureChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +2007,7 @@ func (x *SecureCaptureChanged) String() string {
 func (*SecureCaptureChanged) ProtoMessage() {}
 
 func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +2020,7 @@ func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureChanged.ProtoReflect.Descriptor instead.
 func (*SecureCaptureChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SecureCaptureChanged) GetState() SecureCaptureState {
@@ -1811,6 +2037,64 @@ func (x *SecureCaptureChanged) GetReason() string {
 	return ""
 }
 
+// SecureCaptureAbandoned: a secure capture stopped before it completed (before max_digits
+// or the terminator), e.g. an agent's StopSecureCapture mid-entry. The agent's ear stays
+// masked for the rest of the session all the same. The event's actor and request_id say who
+// stopped it; hush_secure_capture_abandoned_total{reason} counts these.
+type SecureCaptureAbandoned struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "request" (StopSecureCapture), "inter_digit_timeout" or "session_ended".
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Digits captured before the stop (a count; never the digits).
+	Count         uint32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecureCaptureAbandoned) Reset() {
+	*x = SecureCaptureAbandoned{}
+	mi := &file_hush_v1_session_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecureCaptureAbandoned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecureCaptureAbandoned) ProtoMessage() {}
+
+func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecureCaptureAbandoned.ProtoReflect.Descriptor instead.
+func (*SecureCaptureAbandoned) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SecureCaptureAbandoned) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SecureCaptureAbandoned) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // DigitProgress shows what an agent may see of keyed digits: never the digits.
 type DigitProgress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1818,7 +2102,9 @@ type DigitProgress struct {
 	Masked string `protobuf:"bytes,1,opt,name=masked,proto3" json:"masked,omitempty"`
 	Count  uint32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
 	// True when capture stopped after max_digits or a terminator.
-	Complete      bool       `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`
+	Complete bool `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`
+	// The Luhn check of the whole number, given only once complete is true (and 12 or more
+	// digits came); unspecified before and for a capture stopped early.
 	Luhn          LuhnResult `protobuf:"varint,4,opt,name=luhn,proto3,enum=hush.v1.LuhnResult" json:"luhn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1826,7 +2112,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1838,7 +2124,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1851,7 +2137,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -1892,7 +2178,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1904,7 +2190,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1917,7 +2203,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -1943,7 +2229,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2241,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2254,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -1976,6 +2262,60 @@ func (x *RecordingFailed) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+// UndecodableAudio: a leg sent audio hush cannot decode (the first such packet of the
+// leg). Its time is silence in the recording; in a masked direction it is not forwarded.
+type UndecodableAudio struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Leg           LegName                `protobuf:"varint,1,opt,name=leg,proto3,enum=hush.v1.LegName" json:"leg,omitempty"`
+	PayloadType   uint32                 `protobuf:"varint,2,opt,name=payload_type,json=payloadType,proto3" json:"payload_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndecodableAudio) Reset() {
+	*x = UndecodableAudio{}
+	mi := &file_hush_v1_session_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndecodableAudio) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndecodableAudio) ProtoMessage() {}
+
+func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndecodableAudio.ProtoReflect.Descriptor instead.
+func (*UndecodableAudio) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *UndecodableAudio) GetLeg() LegName {
+	if x != nil {
+		return x.Leg
+	}
+	return LegName_LEG_NAME_UNSPECIFIED
+}
+
+func (x *UndecodableAudio) GetPayloadType() uint32 {
+	if x != nil {
+		return x.PayloadType
+	}
+	return 0
 }
 
 var File_hush_v1_session_proto protoreflect.FileDescriptor
@@ -2052,7 +2392,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"\x8b\x06\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"\xc0\x06\n" +
 	"\aSession\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
@@ -2072,10 +2412,15 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x121\n" +
 	"\n" +
 	"end_reason\x18\x0e \x01(\x0e2\x12.hush.v1.EndReasonR\tendReason\x12!\n" +
-	"\frecording_id\x18\x0f \x01(\tR\vrecordingId\x1a9\n" +
+	"\frecording_id\x18\x0f \x01(\tR\vrecordingId\x123\n" +
+	"\bwarnings\x18\x10 \x03(\v2\x17.hush.v1.SessionWarningR\bwarnings\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
+	"\x0eSessionWarning\x12(\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x14.hush.v1.WarningCodeR\x04code\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xb1\x03\n" +
 	"\x03Leg\x12\x1f\n" +
 	"\vremote_addr\x18\x01 \x01(\tR\n" +
 	"remoteAddr\x12(\n" +
@@ -2087,10 +2432,13 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"local_addr\x18\x06 \x01(\tR\tlocalAddr\x12&\n" +
 	"\x0flocal_rtcp_addr\x18\a \x01(\tR\rlocalRtcpAddr\x12\x18\n" +
 	"\alatched\x18\b \x01(\bR\alatched\x12'\n" +
-	"\x05stats\x18\t \x01(\v2\x11.hush.v1.LegStatsR\x05stats\x1a9\n" +
+	"\x05stats\x18\t \x01(\v2\x11.hush.v1.LegStatsR\x05stats\x12\x1f\n" +
+	"\vexpected_ip\x18\n" +
+	" \x01(\tR\n" +
+	"expectedIp\x1a9\n" +
 	"\vCodecsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\rR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc3\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xea\x02\n" +
 	"\bLegStats\x120\n" +
 	"\x14rtp_packets_received\x18\x01 \x01(\x04R\x12rtpPacketsReceived\x12,\n" +
 	"\x12rtp_bytes_received\x18\x02 \x01(\x04R\x10rtpBytesReceived\x12(\n" +
@@ -2098,7 +2446,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x0ertp_bytes_sent\x18\x04 \x01(\x04R\frtpBytesSent\x122\n" +
 	"\x15rtcp_packets_received\x18\x05 \x01(\x04R\x13rtcpPacketsReceived\x12*\n" +
 	"\x11rtcp_packets_sent\x18\x06 \x01(\x04R\x0frtcpPacketsSent\x12'\n" +
-	"\x0fpackets_dropped\x18\a \x01(\x04R\x0epacketsDropped\"\xda\x03\n" +
+	"\x0fpackets_dropped\x18\a \x01(\x04R\x0epacketsDropped\x12%\n" +
+	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\"\xda\x03\n" +
 	"\x06Policy\x12B\n" +
 	"\x11customer_to_agent\x18\x01 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fcustomerToAgent\x12B\n" +
 	"\x11agent_to_customer\x18\x02 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fagentToCustomer\x124\n" +
@@ -2112,7 +2461,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x11.hush.v1.MaskModeR\x04mode\x128\n" +
 	"\n" +
 	"look_ahead\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tlookAhead\x12\x17\n" +
-	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\xc8\x05\n" +
+	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\xa3\a\n" +
 	"\fSessionEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -2130,7 +2479,10 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x0esecure_capture\x18\x0f \x01(\v2\x1d.hush.v1.SecureCaptureChangedH\x00R\rsecureCapture\x120\n" +
 	"\x06digits\x18\x10 \x01(\v2\x16.hush.v1.DigitProgressH\x00R\x06digits\x12I\n" +
 	"\x12max_pause_exceeded\x18\x11 \x01(\v2\x19.hush.v1.MaxPauseExceededH\x00R\x10maxPauseExceeded\x12E\n" +
-	"\x10recording_failed\x18\x12 \x01(\v2\x18.hush.v1.RecordingFailedH\x00R\x0frecordingFailedB\a\n" +
+	"\x10recording_failed\x18\x12 \x01(\v2\x18.hush.v1.RecordingFailedH\x00R\x0frecordingFailed\x12H\n" +
+	"\x11undecodable_audio\x18\x13 \x01(\v2\x19.hush.v1.UndecodableAudioH\x00R\x10undecodableAudio\x12N\n" +
+	"\x11capture_abandoned\x18\x18 \x01(\v2\x1f.hush.v1.SecureCaptureAbandonedH\x00R\x10captureAbandoned\x12?\n" +
+	"\x0elatch_rejected\x18\x19 \x01(\v2\x16.hush.v1.LatchRejectedH\x00R\rlatchRejectedB\a\n" +
 	"\x05event\"R\n" +
 	"\x0eSessionUpdated\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12*\n" +
@@ -2140,7 +2492,13 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x03leg\x18\x01 \x01(\x0e2\x10.hush.v1.LegNameR\x03leg\x12\x1f\n" +
 	"\vremote_addr\x18\x02 \x01(\tR\n" +
 	"remoteAddr\x12\x12\n" +
-	"\x04kind\x18\x03 \x01(\tR\x04kind\"f\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\"\x82\x01\n" +
+	"\rLatchRejected\x12\"\n" +
+	"\x03leg\x18\x01 \x01(\x0e2\x10.hush.v1.LegNameR\x03leg\x12\x1f\n" +
+	"\vsource_addr\x18\x02 \x01(\tR\n" +
+	"sourceAddr\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x04R\x05count\"f\n" +
 	"\fSessionEnded\x12*\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x12.hush.v1.EndReasonR\x06reason\x12*\n" +
 	"\asession\x18\x02 \x01(\v2\x10.hush.v1.SessionR\asession\"\x92\x01\n" +
@@ -2150,7 +2508,10 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"a\n" +
 	"\x14SecureCaptureChanged\x121\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x1b.hush.v1.SecureCaptureStateR\x05state\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x82\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"F\n" +
+	"\x16SecureCaptureAbandoned\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\"\x82\x01\n" +
 	"\rDigitProgress\x12\x16\n" +
 	"\x06masked\x18\x01 \x01(\tR\x06masked\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\rR\x05count\x12\x1a\n" +
@@ -2161,7 +2522,10 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"paused_for\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\tpausedFor\x12\x18\n" +
 	"\aresumed\x18\x02 \x01(\bR\aresumed\")\n" +
 	"\x0fRecordingFailed\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason2\xc6\x05\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"Y\n" +
+	"\x10UndecodableAudio\x12\"\n" +
+	"\x03leg\x18\x01 \x01(\x0e2\x10.hush.v1.LegNameR\x03leg\x12!\n" +
+	"\fpayload_type\x18\x02 \x01(\rR\vpayloadType2\xc6\x05\n" +
 	"\x0eSessionService\x12@\n" +
 	"\rCreateSession\x12\x1d.hush.v1.CreateSessionRequest\x1a\x10.hush.v1.Session\x12:\n" +
 	"\n" +
@@ -2187,7 +2551,7 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 	return file_hush_v1_session_proto_rawDescData
 }
 
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_hush_v1_session_proto_goTypes = []any{
 	(*CreateSessionRequest)(nil),      // 0: hush.v1.CreateSessionRequest
 	(*GetSessionRequest)(nil),         // 1: hush.v1.GetSessionRequest
@@ -2201,113 +2565,125 @@ var file_hush_v1_session_proto_goTypes = []any{
 	(*StartSecureCaptureRequest)(nil), // 9: hush.v1.StartSecureCaptureRequest
 	(*StopSecureCaptureRequest)(nil),  // 10: hush.v1.StopSecureCaptureRequest
 	(*Session)(nil),                   // 11: hush.v1.Session
-	(*Leg)(nil),                       // 12: hush.v1.Leg
-	(*LegStats)(nil),                  // 13: hush.v1.LegStats
-	(*Policy)(nil),                    // 14: hush.v1.Policy
-	(*MaskingPolicy)(nil),             // 15: hush.v1.MaskingPolicy
-	(*SessionEvent)(nil),              // 16: hush.v1.SessionEvent
-	(*SessionUpdated)(nil),            // 17: hush.v1.SessionUpdated
-	(*LegLatched)(nil),                // 18: hush.v1.LegLatched
-	(*SessionEnded)(nil),              // 19: hush.v1.SessionEnded
-	(*RecordingStateChanged)(nil),     // 20: hush.v1.RecordingStateChanged
-	(*SecureCaptureChanged)(nil),      // 21: hush.v1.SecureCaptureChanged
-	(*DigitProgress)(nil),             // 22: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 23: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 24: hush.v1.RecordingFailed
-	nil,                               // 25: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 26: hush.v1.Session.LabelsEntry
-	nil,                               // 27: hush.v1.Leg.CodecsEntry
-	(*fieldmaskpb.FieldMask)(nil),     // 28: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 29: hush.v1.PauseBehavior
-	(*durationpb.Duration)(nil),       // 30: google.protobuf.Duration
-	(SessionState)(0),                 // 31: hush.v1.SessionState
-	(RecordingState)(0),               // 32: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 33: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 34: google.protobuf.Timestamp
-	(EndReason)(0),                    // 35: hush.v1.EndReason
-	(RecordingMode)(0),                // 36: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 37: hush.v1.StrictSource
-	(MaskMode)(0),                     // 38: hush.v1.MaskMode
-	(LegName)(0),                      // 39: hush.v1.LegName
-	(LuhnResult)(0),                   // 40: hush.v1.LuhnResult
+	(*SessionWarning)(nil),            // 12: hush.v1.SessionWarning
+	(*Leg)(nil),                       // 13: hush.v1.Leg
+	(*LegStats)(nil),                  // 14: hush.v1.LegStats
+	(*Policy)(nil),                    // 15: hush.v1.Policy
+	(*MaskingPolicy)(nil),             // 16: hush.v1.MaskingPolicy
+	(*SessionEvent)(nil),              // 17: hush.v1.SessionEvent
+	(*SessionUpdated)(nil),            // 18: hush.v1.SessionUpdated
+	(*LegLatched)(nil),                // 19: hush.v1.LegLatched
+	(*LatchRejected)(nil),             // 20: hush.v1.LatchRejected
+	(*SessionEnded)(nil),              // 21: hush.v1.SessionEnded
+	(*RecordingStateChanged)(nil),     // 22: hush.v1.RecordingStateChanged
+	(*SecureCaptureChanged)(nil),      // 23: hush.v1.SecureCaptureChanged
+	(*SecureCaptureAbandoned)(nil),    // 24: hush.v1.SecureCaptureAbandoned
+	(*DigitProgress)(nil),             // 25: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 26: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 27: hush.v1.RecordingFailed
+	(*UndecodableAudio)(nil),          // 28: hush.v1.UndecodableAudio
+	nil,                               // 29: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 30: hush.v1.Session.LabelsEntry
+	nil,                               // 31: hush.v1.Leg.CodecsEntry
+	(*fieldmaskpb.FieldMask)(nil),     // 32: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 33: hush.v1.PauseBehavior
+	(*durationpb.Duration)(nil),       // 34: google.protobuf.Duration
+	(SessionState)(0),                 // 35: hush.v1.SessionState
+	(RecordingState)(0),               // 36: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 37: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 38: google.protobuf.Timestamp
+	(EndReason)(0),                    // 39: hush.v1.EndReason
+	(WarningCode)(0),                  // 40: hush.v1.WarningCode
+	(RecordingMode)(0),                // 41: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 42: hush.v1.StrictSource
+	(MaskMode)(0),                     // 43: hush.v1.MaskMode
+	(LegName)(0),                      // 44: hush.v1.LegName
+	(LuhnResult)(0),                   // 45: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
-	12, // 0: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
-	12, // 1: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
-	14, // 2: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	25, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	13, // 0: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
+	13, // 1: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
+	15, // 2: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
+	29, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
 	11, // 4: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
-	12, // 5: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
-	12, // 6: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
-	14, // 7: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	28, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	29, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	30, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
-	12, // 11: hush.v1.Session.customer:type_name -> hush.v1.Leg
-	12, // 12: hush.v1.Session.agent:type_name -> hush.v1.Leg
-	14, // 13: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	26, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	31, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	32, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	33, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	22, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	34, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	34, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	35, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
-	27, // 22: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
-	13, // 23: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
-	15, // 24: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
-	15, // 25: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	36, // 26: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	30, // 27: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	37, // 28: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	30, // 29: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	38, // 30: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	30, // 31: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	34, // 32: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	11, // 33: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	17, // 34: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	18, // 35: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	19, // 36: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	20, // 37: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	21, // 38: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	22, // 39: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	23, // 40: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	24, // 41: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	11, // 42: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	39, // 43: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	35, // 44: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	11, // 45: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	32, // 46: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	29, // 47: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	33, // 48: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	40, // 49: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	30, // 50: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	0,  // 51: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	1,  // 52: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	2,  // 53: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	4,  // 54: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	5,  // 55: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	6,  // 56: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	7,  // 57: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	8,  // 58: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	9,  // 59: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	10, // 60: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	11, // 61: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	11, // 62: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	3,  // 63: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	11, // 64: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	11, // 65: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	16, // 66: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	11, // 67: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	11, // 68: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	11, // 69: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	11, // 70: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	61, // [61:71] is the sub-list for method output_type
-	51, // [51:61] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	13, // 5: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
+	13, // 6: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
+	15, // 7: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
+	32, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	34, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	13, // 11: hush.v1.Session.customer:type_name -> hush.v1.Leg
+	13, // 12: hush.v1.Session.agent:type_name -> hush.v1.Leg
+	15, // 13: hush.v1.Session.policy:type_name -> hush.v1.Policy
+	30, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	35, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	36, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	37, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	25, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	38, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	38, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	39, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	12, // 22: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
+	40, // 23: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
+	31, // 24: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	14, // 25: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
+	16, // 26: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
+	16, // 27: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
+	41, // 28: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	34, // 29: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	42, // 30: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	34, // 31: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	43, // 32: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	34, // 33: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	38, // 34: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	11, // 35: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	18, // 36: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	19, // 37: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	21, // 38: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	22, // 39: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	23, // 40: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	25, // 41: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	26, // 42: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	27, // 43: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	28, // 44: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	24, // 45: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	20, // 46: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	11, // 47: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	44, // 48: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	44, // 49: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	39, // 50: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	11, // 51: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	36, // 52: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	33, // 53: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	37, // 54: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	45, // 55: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	34, // 56: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	44, // 57: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	0,  // 58: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	1,  // 59: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	2,  // 60: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	4,  // 61: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	5,  // 62: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	6,  // 63: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	7,  // 64: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	8,  // 65: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	9,  // 66: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	10, // 67: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	11, // 68: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	11, // 69: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	3,  // 70: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	11, // 71: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	11, // 72: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	17, // 73: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	11, // 74: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	11, // 75: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	11, // 76: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	11, // 77: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	68, // [68:78] is the sub-list for method output_type
+	58, // [58:68] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -2316,7 +2692,7 @@ func file_hush_v1_session_proto_init() {
 		return
 	}
 	file_hush_v1_types_proto_init()
-	file_hush_v1_session_proto_msgTypes[16].OneofWrappers = []any{
+	file_hush_v1_session_proto_msgTypes[17].OneofWrappers = []any{
 		(*SessionEvent_Snapshot)(nil),
 		(*SessionEvent_Updated)(nil),
 		(*SessionEvent_Latched)(nil),
@@ -2326,6 +2702,9 @@ func file_hush_v1_session_proto_init() {
 		(*SessionEvent_Digits)(nil),
 		(*SessionEvent_MaxPauseExceeded)(nil),
 		(*SessionEvent_RecordingFailed)(nil),
+		(*SessionEvent_UndecodableAudio)(nil),
+		(*SessionEvent_CaptureAbandoned)(nil),
+		(*SessionEvent_LatchRejected)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2333,7 +2712,7 @@ func file_hush_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

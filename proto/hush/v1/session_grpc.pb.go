@@ -2,9 +2,13 @@
 //
 // Conventions used across the v1 API:
 //   - Enums start with an UNSPECIFIED = 0 value; in requests it means "the server default".
-//   - Mutating requests carry a request_id (idempotency key, chosen by the caller, unique per
-//     session or per create). Repeating a request_id returns the result of the first request
-//     and changes nothing.
+//   - Mutating requests carry a request_id: an idempotency key chosen by the caller, scoped
+//     to the authenticated caller, the method and (except CreateSession) the session. A
+//     repeat of the same request (same key, same body) within 10 minutes changes nothing and
+//     returns the session as it is now (ENDED once it ended). The same key with a different
+//     body is refused with INVALID_ARGUMENT and changes nothing; ABORTED means the first is
+//     still running (retry). Derive it from what makes the request unique (e.g. the call id
+//     for CreateSession); empty means no deduplication.
 //   - Lists are paged: page_size (0 = server default, capped by the server) and an opaque
 //     page_token taken from the previous response's next_page_token.
 //   - Fields marked "Output only" are ignored in requests.
@@ -52,7 +56,8 @@ const (
 type SessionServiceClient interface {
 	// Allocates local RTP ports for both legs and starts relaying. Errors: ALREADY_EXISTS when
 	// call_id is taken by another request, RESOURCE_EXHAUSTED when no ports or session slots
-	// are left, UNAVAILABLE while draining, INVALID_ARGUMENT for bad fields.
+	// are left, UNAVAILABLE while draining, INVALID_ARGUMENT for bad fields and for a
+	// request_id already used with a different request.
 	CreateSession(ctx context.Context, in *CreateSessionRequest, opts ...grpc.CallOption) (*Session, error)
 	// Returns one session. NOT_FOUND when unknown.
 	GetSession(ctx context.Context, in *GetSessionRequest, opts ...grpc.CallOption) (*Session, error)
@@ -202,7 +207,8 @@ func (c *sessionServiceClient) StopSecureCapture(ctx context.Context, in *StopSe
 type SessionServiceServer interface {
 	// Allocates local RTP ports for both legs and starts relaying. Errors: ALREADY_EXISTS when
 	// call_id is taken by another request, RESOURCE_EXHAUSTED when no ports or session slots
-	// are left, UNAVAILABLE while draining, INVALID_ARGUMENT for bad fields.
+	// are left, UNAVAILABLE while draining, INVALID_ARGUMENT for bad fields and for a
+	// request_id already used with a different request.
 	CreateSession(context.Context, *CreateSessionRequest) (*Session, error)
 	// Returns one session. NOT_FOUND when unknown.
 	GetSession(context.Context, *GetSessionRequest) (*Session, error)

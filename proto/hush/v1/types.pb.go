@@ -603,6 +603,110 @@ func (RecordingStatus) EnumDescriptor() ([]byte, []int) {
 	return file_hush_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
+// RecordingContent says whether a recording holds all the audio hush received.
+type RecordingContent int32
+
+const (
+	RecordingContent_RECORDING_CONTENT_UNSPECIFIED RecordingContent = 0
+	// Every audio packet was decoded and recorded (DTMF masked and pauses applied as usual).
+	RecordingContent_RECORDING_CONTENT_FULL RecordingContent = 1
+	// Some audio packets were in a codec hush cannot decode: their time is silence in the file.
+	RecordingContent_RECORDING_CONTENT_PARTIAL RecordingContent = 2
+	// No audio packet could be decoded: the file is silence.
+	RecordingContent_RECORDING_CONTENT_UNDECODABLE RecordingContent = 3
+)
+
+// Enum value maps for RecordingContent.
+var (
+	RecordingContent_name = map[int32]string{
+		0: "RECORDING_CONTENT_UNSPECIFIED",
+		1: "RECORDING_CONTENT_FULL",
+		2: "RECORDING_CONTENT_PARTIAL",
+		3: "RECORDING_CONTENT_UNDECODABLE",
+	}
+	RecordingContent_value = map[string]int32{
+		"RECORDING_CONTENT_UNSPECIFIED": 0,
+		"RECORDING_CONTENT_FULL":        1,
+		"RECORDING_CONTENT_PARTIAL":     2,
+		"RECORDING_CONTENT_UNDECODABLE": 3,
+	}
+)
+
+func (x RecordingContent) Enum() *RecordingContent {
+	p := new(RecordingContent)
+	*p = x
+	return p
+}
+
+func (x RecordingContent) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RecordingContent) Descriptor() protoreflect.EnumDescriptor {
+	return file_hush_v1_types_proto_enumTypes[11].Descriptor()
+}
+
+func (RecordingContent) Type() protoreflect.EnumType {
+	return &file_hush_v1_types_proto_enumTypes[11]
+}
+
+func (x RecordingContent) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RecordingContent.Descriptor instead.
+func (RecordingContent) EnumDescriptor() ([]byte, []int) {
+	return file_hush_v1_types_proto_rawDescGZIP(), []int{11}
+}
+
+type WarningCode int32
+
+const (
+	WarningCode_WARNING_CODE_UNSPECIFIED WarningCode = 0
+	// A leg names a codec hush cannot decode while its audio is recorded or masked: that
+	// audio is recorded as silence and, in a masked direction, not forwarded (fail closed).
+	WarningCode_WARNING_CODE_UNDECODABLE_CODEC WarningCode = 1
+)
+
+// Enum value maps for WarningCode.
+var (
+	WarningCode_name = map[int32]string{
+		0: "WARNING_CODE_UNSPECIFIED",
+		1: "WARNING_CODE_UNDECODABLE_CODEC",
+	}
+	WarningCode_value = map[string]int32{
+		"WARNING_CODE_UNSPECIFIED":       0,
+		"WARNING_CODE_UNDECODABLE_CODEC": 1,
+	}
+)
+
+func (x WarningCode) Enum() *WarningCode {
+	p := new(WarningCode)
+	*p = x
+	return p
+}
+
+func (x WarningCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WarningCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_hush_v1_types_proto_enumTypes[12].Descriptor()
+}
+
+func (WarningCode) Type() protoreflect.EnumType {
+	return &file_hush_v1_types_proto_enumTypes[12]
+}
+
+func (x WarningCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WarningCode.Descriptor instead.
+func (WarningCode) EnumDescriptor() ([]byte, []int) {
+	return file_hush_v1_types_proto_rawDescGZIP(), []int{12}
+}
+
 var File_hush_v1_types_proto protoreflect.FileDescriptor
 
 const file_hush_v1_types_proto_rawDesc = "" +
@@ -660,7 +764,15 @@ const file_hush_v1_types_proto_rawDesc = "" +
 	"\x1cRECORDING_STATUS_IN_PROGRESS\x10\x01\x12\x1d\n" +
 	"\x19RECORDING_STATUS_COMPLETE\x10\x02\x12\x1d\n" +
 	"\x19RECORDING_STATUS_REPAIRED\x10\x03\x12\x1b\n" +
-	"\x17RECORDING_STATUS_FAILED\x10\x04B0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
+	"\x17RECORDING_STATUS_FAILED\x10\x04*\x93\x01\n" +
+	"\x10RecordingContent\x12!\n" +
+	"\x1dRECORDING_CONTENT_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16RECORDING_CONTENT_FULL\x10\x01\x12\x1d\n" +
+	"\x19RECORDING_CONTENT_PARTIAL\x10\x02\x12!\n" +
+	"\x1dRECORDING_CONTENT_UNDECODABLE\x10\x03*O\n" +
+	"\vWarningCode\x12\x1c\n" +
+	"\x18WARNING_CODE_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eWARNING_CODE_UNDECODABLE_CODEC\x10\x01B0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
 
 var (
 	file_hush_v1_types_proto_rawDescOnce sync.Once
@@ -674,7 +786,7 @@ func file_hush_v1_types_proto_rawDescGZIP() []byte {
 	return file_hush_v1_types_proto_rawDescData
 }
 
-var file_hush_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
+var file_hush_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
 var file_hush_v1_types_proto_goTypes = []any{
 	(LegName)(0),            // 0: hush.v1.LegName
 	(SessionState)(0),       // 1: hush.v1.SessionState
@@ -687,6 +799,8 @@ var file_hush_v1_types_proto_goTypes = []any{
 	(StrictSource)(0),       // 8: hush.v1.StrictSource
 	(LuhnResult)(0),         // 9: hush.v1.LuhnResult
 	(RecordingStatus)(0),    // 10: hush.v1.RecordingStatus
+	(RecordingContent)(0),   // 11: hush.v1.RecordingContent
+	(WarningCode)(0),        // 12: hush.v1.WarningCode
 }
 var file_hush_v1_types_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -706,7 +820,7 @@ func file_hush_v1_types_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_types_proto_rawDesc), len(file_hush_v1_types_proto_rawDesc)),
-			NumEnums:      11,
+			NumEnums:      13,
 			NumMessages:   0,
 			NumExtensions: 0,
 			NumServices:   0,

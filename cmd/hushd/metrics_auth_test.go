@@ -1,0 +1,105 @@
+package main
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hushmedia/hush/internal/audit"
+	"github.com/hushmedia/hush/internal/auth"
+	"github.com/hushmedia/hush/internal/auth/authtest"
+)
+
+// get fetches https://HTTP/path with an optional bearer token and client certificate and
+// returns the status code and whether the body is Prometheus text with hush's metrics.
+func (d *secureDaemon) get(t *testing.T, path, token string, certs ...tls.Certificate) (int, bool) {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: d.ca.Pool(), Certificates: certs}}, Timeout: wait}
+	defer hc.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, "https://"+d.ready.HTTP+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.Contains(string(body), "hush_sessions_active")
+}
+
+// TestMetricsNeedsCredential: in token and token_or_mtls modes /metrics answers only a
+// token or certificate of role metrics (or admin): none is 401, another role 403, both
+// audited; /healthz stays open; http.metrics_open opens /metrics for a private network.
+func TestMetricsNeedsCredential(t *testing.T) {
+	const metricsTok, agentTok, adminTok = "metrics-token-0123456789abcdef", "agent-token-m-0123456789abcdef", "admin-token-m-0123456789abcdef"
+	tokens := map[string]auth.TokenEntry{
+		metricsTok: {Subject: "prometheus", Role: auth.RoleMetrics},
+		agentTok:   {Subject: "alice", Role: auth.RoleAgent, AgentID: "a-1"},
+		adminTok:   {Subject: "ops", Role: auth.RoleAdmin},
+	}
+	for _, mode := range []string{"token", "token_or_mtls"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			ca := authtest.NewCA(t, "hush CA")
+			tokenFile := filepath.Join(dir, "tokens.jsonl")
+			writeTokens(t, tokenFile, tokens)
+			args := []string{"--auth-mode", mode, "--auth-token-file", tokenFile}
+			if mode == "token_or_mtls" {
+				args = append(args, "--tls-client-ca-file", authtest.WriteFile(t, dir, "clients.crt", ca.PEM))
+			}
+			d := startSecure(t, ca, dir, args...)
+			for _, c := range []struct {
+				name, path, token string
+				certs             []tls.Certificate
+				want              int
+			}{
+				{"no credential", "/metrics", "", nil, http.StatusUnauthorized},
+				{"unknown token", "/metrics", "not-a-token", nil, http.StatusUnauthorized},
+				{"agent token", "/metrics", agentTok, nil, http.StatusForbidden},
+				{"metrics token", "/metrics", metricsTok, nil, http.StatusOK},
+				{"admin token", "/metrics", adminTok, nil, http.StatusOK},
+				{"healthz without credential", "/healthz", "", nil, http.StatusOK},
+			} {
+				if code, ok := d.get(t, c.path, c.token, c.certs...); code != c.want || (c.path == "/metrics" && ok != (c.want == http.StatusOK)) {
+					t.Errorf("%s: %d (metrics in body: %v), want %d", c.name, code, ok, c.want)
+				}
+			}
+			if mode == "token_or_mtls" {
+				scraper := ca.Issue(t, authtest.LeafOpts{CN: "prometheus", OUs: []string{"metrics"}}).Pair
+				agent := ca.Issue(t, authtest.LeafOpts{CN: "a-1", OUs: []string{"agent"}}).Pair
+				if code, ok := d.get(t, "/metrics", "", scraper); code != http.StatusOK || !ok {
+					t.Errorf("metrics certificate: %d", code)
+				}
+				if code, _ := d.get(t, "/metrics", "", agent); code != http.StatusForbidden {
+					t.Errorf("agent certificate: %d, want 403", code)
+				}
+			}
+			denied := 0
+			for _, r := range auditRecords(t, d.auditFile) {
+				if r.Action == audit.ActionAuthDenied && strings.HasPrefix(r.Detail, "GET /metrics") {
+					denied++
+				}
+			}
+			if denied < 3 {
+				t.Errorf("%d refused /metrics requests audited, want at least 3", denied)
+			}
+		})
+	}
+	t.Run("metrics_open", func(t *testing.T) {
+		dir := t.TempDir()
+		tokenFile := filepath.Join(dir, "tokens.jsonl")
+		writeTokens(t, tokenFile, tokens)
+		d := startSecure(t, authtest.NewCA(t, "hush CA"), dir, "--auth-mode", "token", "--auth-token-file", tokenFile, "--http-metrics-open")
+		if code, ok := d.get(t, "/metrics", ""); code != http.StatusOK || !ok {
+			t.Errorf("http.metrics_open: /metrics without a credential: %d", code)
+		}
+	})
+}

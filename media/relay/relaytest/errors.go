@@ -1,0 +1,6 @@
+package relaytest
+
+import "errors"
+
+// ErrNoPorts is returned when no free block is left on the host.
+var ErrNoPorts = errors.New("relaytest: no free media port block")
