@@ -20,18 +20,23 @@ func pairDigit(code uint8) byte {
 // 1633 Hz tone 2.7 % off loses 7.4 dB in the 120-sample rectangular window).
 const preSlack = 0.1
 
-// A clean window: the pair carries most of the window's energy and stands
-// well clear in both groups, as a key does over silence or noise. Two in a
-// row open the mask however short the key (a 20 ms fragment).
-// seriesLimit: the most power at half, a third of the low tone's
-// frequency or at the pair's difference, relative to the low tone, for the
-// mask.
+// seriesLimit: the most power, relative to the low tone, at the probes of
+// harmonicSeries for the mask's evidence.
 const seriesLimit = 0.5
+
+// highSeriesLimit: a high tone alone is no evidence under a fundamental as
+// strong as itself. (A pair's notch evidence is not asked: a key's low tone
+// under speech has the voice's fundamental below it, and the pair is what
+// a decoder needs.)
+const highSeriesLimit = 1.0
 
 // seriesClear is how far (Hz) a probe must lie from a tone to tell it
 // apart: the Hann window's main lobe is two bins (133 Hz) wide each side.
 const seriesClear = 150
 
+// A clean window: the pair carries most of the window's energy and stands
+// well clear in both groups, as a key does over silence or noise. Two in a
+// row open the mask however short the key (a 20 ms fragment).
 const (
 	cleanShare = 0.75
 	cleanPeak  = 3.1622776601683795 // 5 dB
@@ -45,7 +50,7 @@ var energyGate = true
 // sub-blocks). It returns the strongest low/high pair, the mask's evidence
 // level for it (0 none, 1 weak, 2 strong, 3 clean), whether it passes the
 // digit limits, and whether it passes the notch's (weaker) limits.
-func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit, notchHit bool) {
+func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool, notch uint8) {
 	var xr, xi [8]float64
 	var energy float64
 	j0 := d.nsub - winSubs
@@ -61,7 +66,7 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit, not
 	wp := &d.wpow[j0%ringWins]
 	if energyGate && 2*total*(1+1e-6) < ml.minPower*preSlack {
 		*wp = [8]float32{}
-		return 0, 0, false, false
+		return 0, 0, false, 0
 	}
 	for m := 0; m < winSubs; m++ {
 		j := j0 + int64(m)
@@ -93,16 +98,24 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit, not
 	}
 	code = pairCode(lo, hi)
 	pl, ph := p[lo], p[hi]
-	if pl < ml.minPower*preSlack || ph < ml.minPower*preSlack || pl+ph < ml.toTotal*preSlack*total {
-		return code, 0, false, false
+	nl := &d.notch
+	if ph < nl.minPower*preSlack {
+		return code, 0, false, 0
 	}
 	rl, rh := secondPeak(&p, lo, 0), secondPeak(&p, hi, 4)
-	maskCand := pl >= ml.relPeak*rl && ph >= ml.relPeak*rh && pl*ph >= ml.relPair*rl*rh
-	nl := &d.notch
-	notchCand := pl*ph >= nl.relPair*rl*rh
+	// A high tone ahead of its group: a key whose low tone speech swamps.
+	highCand := ph >= highSteadyLead*rh
+	if pl < ml.minPower*preSlack || pl+ph < ml.toTotal*preSlack*total {
+		if !highCand {
+			return code, 0, false, 0
+		}
+		pl = 0 // no pair: only the high tone may pass below
+	}
+	maskCand := pl > 0 && pl >= ml.relPeak*rl && ph >= ml.relPeak*rh && pl*ph >= ml.relPair*rl*rh
+	notchCand := pl > 0 && pl*ph >= nl.relPair*rl*rh
 	dl := &d.digit
-	if !maskCand && !notchCand && (pl < dl.relPeak*rl || ph < dl.relPeak*rh || pl+ph < dl.toTotal*preSlack*total) {
-		return code, 0, false, false
+	if !maskCand && !notchCand && !highCand && (pl < dl.relPeak*rl || ph < dl.relPeak*rh || pl+ph < dl.toTotal*preSlack*total) {
+		return code, 0, false, 0
 	}
 
 	// Frequency and power from Hann-windowed DFTs of this window and the
@@ -110,12 +123,13 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit, not
 	// offset from the nominal frequency.
 	offL, powL, offH, powH := d.measure(start, lo, hi)
 	notchCand = notchCand && nl.pass(offL, offH, powL, powH, total)
-	mlPass := ml.pass(offL, offH, powL, powH, total)
+	highCand = highCand && math.Abs(offH) <= highOffset && powH >= nl.minPower
+	mlPass := pl > 0 && ml.pass(offL, offH, powL, powH, total)
 	maskCand = maskCand && mlPass
 	// A digit passes the mask's level too (WithMaskLevel lowers both).
 	digitHit = mlPass && pl >= dl.relPeak*rl && ph >= dl.relPeak*rh && dl.pass(offL, offH, powL, powH, total)
-	if !maskCand && !notchCand {
-		return code, 0, digitHit, false
+	if !maskCand && !notchCand && !highCand {
+		return code, 0, digitHit, 0
 	}
 	// Voices and instruments put harmonics at twice a high-group tone's
 	// frequency; a key puts nothing there. (Twice a low-group tone lies
@@ -123,11 +137,19 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit, not
 	_, hh := harmPower2(&d.hist, start, lo, hi)
 	if notchCand && (notchClear(pl, ph, rl, rh, offL, offH) ||
 		hh <= nl.harmonic*powH && (ph >= nl.relPeak*rh || max(math.Abs(offL), math.Abs(offH)) <= notchNear)) {
-		notchHit = true
+		notch |= notchPair
+	}
+	if highCand && hh <= nl.harmonic*powH && !d.highSeries(start, hi, offH, powH) {
+		notch |= notchHigh
+		if ph >= highLead*rh {
+			notch |= notchHighClear
+		}
+	}
+	if notch != 0 {
 		d.nOffW, d.nOffL, d.nOffH = j0, float32(offL), float32(offH)
 	}
 	if !maskCand || hh > ml.harmonic*powH {
-		return code, 0, digitHit, notchHit
+		return code, 0, digitHit, notch
 	}
 	level = 1
 	st := &d.strong
@@ -138,11 +160,11 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit, not
 		level = 2
 	}
 	if level < 3 && d.harmonicSeries(start, lo, hi, offL, offH, powL) {
-		return code, 0, digitHit, notchHit
+		return code, 0, digitHit, notch
 	}
 	d.offW, d.offCode = j0, code
 	d.offL, d.offH = float32(offL), float32(offH)
-	return code, level, digitHit, notchHit
+	return code, level, digitHit, notch
 }
 
 // harmonicSeries reports whether the pair lo, hi in the window at start
@@ -160,6 +182,16 @@ func (d *Detector) harmonicSeries(start int64, lo, hi int, offL, offH, powL floa
 		n-- // the difference lies in the low tone's own main lobe
 	}
 	return hannMax(&d.hist, start, series[:n]) > seriesLimit*powL
+}
+
+// highSeries reports whether the high tone hi in the window at start looks
+// like a partial of a lower note: its fundamental at a third, a quarter or
+// a fifth of its frequency, well above it. (Half of it lies on the low
+// group, where the key's own low tone may be.)
+func (d *Detector) highSeries(start int64, hi int, offH, powH float64) bool {
+	fh := toneFreqs[hi] * (1 + offH)
+	series := [...]float64{fh / 3, fh / 4, fh / 5}
+	return hannMax(&d.hist, start, series[:]) > highSeriesLimit*powH
 }
 
 // subDFT computes sub-block j's tone DFTs from the sample history (it is

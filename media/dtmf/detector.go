@@ -24,11 +24,13 @@ const (
 	DigitStart
 	// DigitEnd: the digit's tone ended near Pos.
 	DigitEnd
-	// NotchStart: weaker DTMF-like evidence (a steady pair that may be a
-	// key under speech or music) begins at Pos: remove the DTMF bands from
-	// Pos until the matching NotchEnd.
+	// NotchStart: weaker DTMF-like evidence (a steady pair, or a steady
+	// high tone, that may be a key under speech or music) begins at Pos:
+	// remove the bands of the DTMF frequencies in Tones from Pos until the
+	// next NotchEnd. Another NotchStart before it adds tones (from its own
+	// Pos, which may lie earlier).
 	NotchStart
-	// NotchEnd: the notched interval ends at Pos (exclusive).
+	// NotchEnd: every open notch ends at Pos (exclusive).
 	NotchEnd
 )
 
@@ -52,15 +54,21 @@ func (k EventKind) String() string {
 
 // Event is one detector output. Pos is a sample index on the detector's
 // own timeline (samples fed since NewDetector or Reset, including skipped
-// ones). Digit is set on DigitStart/DigitEnd only; it is card data, never
-// log it (String hides it).
+// ones). Digit is set on DigitStart/DigitEnd only, Tones on NotchStart
+// only (bit k for the k-th DTMF frequency, 697 Hz first: the four high
+// ones always, and the low ones seen); both are card data, never log them
+// (String hides them).
 type Event struct {
 	Kind  EventKind
 	Digit byte
+	Tones uint8
 	Pos   int64
 }
 
-// String shows the kind and position, never the digit.
+// NotchHigh is the Tones bits of the four high-group frequencies.
+const NotchHigh uint8 = 0xf0
+
+// String shows the kind and position, never the digit or the tones.
 func (e Event) String() string {
 	return e.Kind.String() + "@" + strconv.FormatInt(e.Pos, 10)
 }
@@ -388,9 +396,9 @@ func (d *Detector) endSub(evs []Event) []Event {
 		return evs // need a full window and its predecessor
 	}
 	start := (d.nsub - winSubs) * subLen
-	code, level, digitHit, notchHit := d.classify(start)
+	code, level, digitHit, notch := d.classify(start)
 	evs = d.stepDigit(evs, start, code, digitHit)
-	evs = d.stepNotch(evs, start, code, notchHit)
+	evs = d.stepNotch(evs, start, code, notch)
 	return d.stepMask(evs, start, code, level)
 }
 

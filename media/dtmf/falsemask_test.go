@@ -16,6 +16,7 @@ type maskTally struct {
 	digits          int
 	notched         int64   // samples in notch spans
 	notchSpans      []int64 // their lengths
+	lowNotches      int     // notches that took a low tone too
 }
 
 func (m *maskTally) String() string {
@@ -31,10 +32,10 @@ func (m *maskTally) String() string {
 	if len(n) > 0 {
 		nlongest = n[0]
 	}
-	return fmt.Sprintf("%.1f min: %d digits, %d masks, masked %.3f s = %.4f %%, longest %.1f ms; %d notches, notched %.4f %%, longest %.1f ms",
+	return fmt.Sprintf("%.1f min: %d digits, %d masks, masked %.3f s = %.4f %%, longest %.1f ms; %d notches (%d with a low tone), notched %.4f %%, longest %.1f ms",
 		float64(m.samples)/SampleRate/60, m.digits, len(m.spans), float64(m.masked)/SampleRate,
 		100*float64(m.masked)/float64(m.samples), float64(longest)/8,
-		len(m.notchSpans), 100*float64(m.notched)/float64(m.samples), float64(nlongest)/8)
+		len(m.notchSpans), m.lowNotches, 100*float64(m.notched)/float64(m.samples), float64(nlongest)/8)
 }
 
 // tallyMasks runs pcm through a fresh detector in 20 ms frames (then silence, so every
@@ -43,15 +44,25 @@ func tallyMasks(m *maskTally, pcm []int16) {
 	d := NewDetector()
 	evs := make([]Event, 0, 16)
 	open, nopen := int64(-1), int64(-1)
+	var lows uint8
 	apply := func() {
 		for _, e := range evs {
 			switch e.Kind {
 			case NotchStart:
-				nopen = e.Pos
+				// Another NotchStart while open adds tones: the notch runs
+				// from the earliest.
+				if nopen < 0 || e.Pos < nopen {
+					nopen = e.Pos
+				}
+				lows |= e.Tones &^ NotchHigh
 			case NotchEnd:
 				m.notchSpans = append(m.notchSpans, e.Pos-nopen)
 				m.notched += e.Pos - nopen
 				nopen = -1
+				if lows != 0 {
+					m.lowNotches++
+				}
+				lows = 0
 			case DigitStart:
 				m.digits++
 			case MaskStart:

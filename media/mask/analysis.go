@@ -64,13 +64,8 @@ func (k *Masker) detectorEvents() {
 				k.spans[k.openSpan].end = e.Pos + k.tail
 				k.openSpan = -1
 			}
-		case dtmf.NotchStart:
-			k.openNotch = addSpanTo(&k.notches, &k.nnotches, k.openNotch, span{start: e.Pos, end: math.MaxInt64})
-		case dtmf.NotchEnd:
-			if k.openNotch >= 0 {
-				k.notches[k.openNotch].end = e.Pos
-				k.openNotch = -1
-			}
+		case dtmf.NotchStart, dtmf.NotchEnd:
+			k.notchEvent(e)
 		case dtmf.DigitStart:
 			k.digit(e.Digit, SourceInBand, k.lastTS+uint32(e.Pos-k.lastPos))
 		case dtmf.DigitEnd:
@@ -81,23 +76,19 @@ func (k *Masker) detectorEvents() {
 
 // addSpan stores s, evicting a span that ends before everything still
 // queued (or, if none, the one that ends first).
-func (k *Masker) addSpan(s span) int { return addSpanTo(&k.spans, &k.nspans, k.openSpan, s) }
-
-// addSpanTo stores s in spans (n in use, open the index of the open one),
-// evicting the one that ends first when full, and returns its index.
-func addSpanTo(spans *[maxSpans]span, n *int, open int, s span) int {
-	if *n < maxSpans {
-		spans[*n] = s
-		*n++
-		return *n - 1
+func (k *Masker) addSpan(s span) int {
+	if k.nspans < maxSpans {
+		k.spans[k.nspans] = s
+		k.nspans++
+		return k.nspans - 1
 	}
 	victim := 0
-	for i := 1; i < *n; i++ {
-		if i != open && (victim == open || spans[i].end < spans[victim].end) {
+	for i := 1; i < k.nspans; i++ {
+		if i != k.openSpan && (victim == k.openSpan || k.spans[i].end < k.spans[victim].end) {
 			victim = i
 		}
 	}
-	spans[victim] = s
+	k.spans[victim] = s
 	return victim
 }
 
@@ -212,13 +203,9 @@ func (k *Masker) prune() {
 		i++
 	}
 	for i := 0; i < k.nnotches; {
-		if i != k.openNotch && k.notches[i].end <= low {
+		if k.notches[i].end <= low {
 			k.nnotches--
-			last := k.nnotches
-			k.notches[i] = k.notches[last]
-			if k.openNotch == last {
-				k.openNotch = i
-			}
+			k.notches[i] = k.notches[k.nnotches]
 			continue
 		}
 		i++

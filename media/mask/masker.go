@@ -211,10 +211,9 @@ type Masker struct {
 
 	// The notch spans (detector NotchStart/NotchEnd) and the forwarded
 	// output's notch filter.
-	notches   [maxSpans]span
-	nnotches  int
-	openNotch int
-	fwdNotch  notchFilter
+	notches  [maxSpans]notchSpan
+	nnotches int
+	fwdNotch notchFilter
 
 	dig digitDedup
 
@@ -242,16 +241,15 @@ func (k *Masker) dequeue() *slot { return &k.slots[k.q.pop()] }
 // default codec map; the relay calls Configure before each packet.
 func New(opts ...Option) *Masker {
 	k := &Masker{
-		tail:      int64(DefaultTailGuard / sampleDur),
-		slots:     make([]slot, Slots),
-		det:       dtmf.NewDetector(),
-		evs:       make([]dtmf.Event, 0, 16),
-		tracker:   *dtmf.NewEventTracker(0),
-		tspans:    make([]dtmf.Span, 0, 4),
-		openSpan:  -1,
-		openNotch: -1,
-		codecs:    &defaultCodecs,
-		gen:       generator{noise: 0x9e3779b9},
+		tail:     int64(DefaultTailGuard / sampleDur),
+		slots:    make([]slot, Slots),
+		det:      dtmf.NewDetector(),
+		evs:      make([]dtmf.Event, 0, 16),
+		tracker:  *dtmf.NewEventTracker(0),
+		tspans:   make([]dtmf.Span, 0, 4),
+		openSpan: -1,
+		codecs:   &defaultCodecs,
+		gen:      generator{noise: 0x9e3779b9},
 	}
 	k.q.reset()
 	k.met = Metrics{MaskedSamples: nopCounter{}, Digits: nopCounter{}, LateMasks: nopCounter{}}
@@ -304,7 +302,7 @@ func (k *Masker) Reset() {
 	k.FlushRecord()
 	k.q.reset()
 	k.nspans, k.openSpan, k.nev = 0, -1, 0
-	k.nnotches, k.openNotch = 0, -1
+	k.nnotches = 0
 	k.tsValid, k.relValid = false, false
 	k.tracker.Reset()
 	// Close whatever the detector had open by feeding it silence past its
