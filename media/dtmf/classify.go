@@ -46,6 +46,7 @@ const (
 // off to show it changes no result.
 var energyGate = true
 
+
 // classify evaluates the window starting at sample start (the last winSubs
 // sub-blocks). It returns the strongest low/high pair, the mask's evidence
 // level for it (0 none, 1 weak, 2 strong, 3 clean), whether it passes the
@@ -134,19 +135,19 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool
 	// Voices and instruments put harmonics at twice a high-group tone's
 	// frequency; a key puts nothing there. (Twice a low-group tone lies
 	// too near the high group to tell.)
-	_, hh := harmPower2(&d.hist, start, lo, hi)
+	hh := harmPower(&d.hist, start, hi)
 	if notchCand && (notchClear(pl, ph, rl, rh, offL, offH) ||
 		hh <= nl.harmonic*powH && (ph >= nl.relPeak*rh || max(math.Abs(offL), math.Abs(offH)) <= notchNear)) {
 		notch |= notchPair
 	}
-	if highCand && hh <= nl.harmonic*powH && !d.highSeries(start, hi, offH, powH) {
+	if highCand && hh <= nl.harmonic*powH {
 		notch |= notchHigh
 		if ph >= highLead*rh {
 			notch |= notchHighClear
 		}
 	}
 	if notch != 0 {
-		d.nOffW, d.nOffL, d.nOffH = j0, float32(offL), float32(offH)
+		d.nOffW, d.nOffL, d.nOffH, d.nPowH = j0, float32(offL), float32(offH), powH
 	}
 	if !maskCand || hh > ml.harmonic*powH {
 		return code, 0, digitHit, notch

@@ -103,6 +103,7 @@ type notchState struct {
 	// before it
 	nOffW          int64
 	nOffL, nOffH   float32
+	nPowH          float64 // and its high tone's power
 	nPendL, nPendH float32
 	// the run of a high tone alone
 	hPendHi     int // its tone, -1 none
@@ -209,7 +210,9 @@ func (d *Detector) stepNotch(evs []Event, start int64, code uint8, ev uint8) []E
 			}
 		}
 		d.hPendHi, d.hPendW, d.hPendOff = hi, w, d.nOffH
-		if !run && (d.hClearN >= notchRun || d.hSteadyN >= highSteadyRun) {
+		// A run is judged for a fundamental below only when it is complete:
+		// the probes cost more than the rest of a window's checks.
+		if !run && (d.hClearN >= notchRun || d.hSteadyN >= highSteadyRun) && !d.highSeries(start, hi, float64(d.nOffH), d.nPowH) {
 			first := d.hFirst
 			if d.hClearN >= notchRun {
 				first = min(first, d.hClearFirst)
