@@ -46,7 +46,6 @@ const (
 // off to show it changes no result.
 var energyGate = true
 
-
 // classify evaluates the window starting at sample start (the last winSubs
 // sub-blocks). It returns the strongest low/high pair, the mask's evidence
 // level for it (0 none, 1 weak, 2 strong, 3 clean), whether it passes the
