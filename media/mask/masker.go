@@ -59,6 +59,9 @@ type Counter interface{ Add(float64) }
 type Metrics struct {
 	// MaskedSamples counts samples replaced (8 per millisecond).
 	MaskedSamples Counter
+	// NotchedSamples counts samples whose DTMF bands were removed and
+	// that were not replaced (8 per millisecond).
+	NotchedSamples Counter
 	// Digits counts digits delivered while capturing (the count only).
 	Digits Counter
 	// LateMasks counts masks that began on samples already released: a
@@ -99,7 +102,8 @@ func WithMetrics(m Metrics) Option {
 			dst *Counter
 			src Counter
 		}{
-			{&k.met.MaskedSamples, m.MaskedSamples}, {&k.met.Digits, m.Digits}, {&k.met.LateMasks, m.LateMasks},
+			{&k.met.MaskedSamples, m.MaskedSamples}, {&k.met.NotchedSamples, m.NotchedSamples},
+			{&k.met.Digits, m.Digits}, {&k.met.LateMasks, m.LateMasks},
 		} {
 			if p.src != nil {
 				*p.dst = p.src
@@ -252,7 +256,7 @@ func New(opts ...Option) *Masker {
 		gen:      generator{noise: 0x9e3779b9},
 	}
 	k.q.reset()
-	k.met = Metrics{MaskedSamples: nopCounter{}, Digits: nopCounter{}, LateMasks: nopCounter{}}
+	k.met = Metrics{MaskedSamples: nopCounter{}, NotchedSamples: nopCounter{}, Digits: nopCounter{}, LateMasks: nopCounter{}}
 	for _, o := range opts {
 		o(k)
 	}
@@ -472,7 +476,10 @@ func (k *Masker) release() []byte {
 		codes := s.buf[s.payOff : s.payOff+s.samples]
 		masked := k.marks(mark, s.pos0, s.ts)
 		if k.nnotches > 0 {
-			k.st.NotchedSamples += uint64(k.fwdNotch.apply(codes, mark, s.pos0, s.codec.law(), k.notches[:k.nnotches]))
+			if n := k.fwdNotch.apply(codes, mark, s.pos0, s.codec.law(), k.notches[:k.nnotches]); n > 0 {
+				k.st.NotchedSamples += uint64(n)
+				k.met.NotchedSamples.Add(float64(n))
+			}
 		}
 		if masked {
 			m := k.gen.fill(codes, mark, s.pos0, s.codec)
