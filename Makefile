@@ -71,9 +71,11 @@ lint: fmt-check vet tidy-check proto-check
 test: lint
 	$(GO) test -p 1 -count=1 -timeout 12m ./...
 
-## test-mask-matrix: the full masking matrix (432 keys over speech and music, three judges)
+## test-mask-matrix: the full masking matrix (432 keys over speech and music, three judges),
+## through the masker and through a real hushd
 test-mask-matrix:
 	$(GO) test -count=1 -run 'TestMaskOverlap' -v ./media/mask/ -args -mask-matrix
+	$(GO) test -count=1 -run 'TestMaskingOverSpeechAndMusic' -v ./cmd/hushd/ -args -mask-matrix
 
 test-short:
 	$(GO) test -short ./...

@@ -77,11 +77,9 @@ func (e Event) String() string {
 // MaskStart's Pos before it decides: the event is returned by the Process
 // call that feeds sample MaskStart.Pos+MaskLag-1 at the latest. A masker
 // feeding frames of F samples must hold its output LookAhead(F) samples
-// behind its input to mask every tone from its first sample. (One rare
-// case opens later: a digit whose windows never passed twice in a row
-// opens its mask when the digit is recognised, with Pos at the digit's
-// onset, further back. A masker masks from the oldest sample it still
-// holds then.)
+// behind its input to mask every tone from its first sample. (A digit
+// whose windows never passed twice in a row opens its mask when it is
+// recognised, MaskLag back, and a notch from its onset.)
 const MaskLag = onsetLookBack*subLen + edgeMargin + subLen + winLen // 260 (32.5 ms)
 
 // LookAhead returns the delay, in samples, a masker that feeds the detector
@@ -581,8 +579,13 @@ func (d *Detector) stepDigit(evs []Event, start int64, code uint8, hit bool) []E
 			d.digOnset = d.onsetEstimate(d.digFirst)
 			if !d.masking {
 				// Every digit lies inside a mask, even one whose hits
-				// never came two in a row.
-				evs = d.openMask(evs, d.digOnset, start, code)
+				// never came two in a row: from as far back as MaskLag
+				// allows, and under a notch from its onset.
+				if !d.notching {
+					lo, hi := pairTones(code)
+					evs = d.notchHit(evs, start, lo, hi, d.digFirst)
+				}
+				evs = d.openMask(evs, max(d.digOnset, d.pos-MaskLag), start, code)
 			}
 			evs = append(evs, Event{Kind: DigitStart, Digit: pairDigit(code), Pos: d.digOnset})
 		}
