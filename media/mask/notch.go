@@ -79,52 +79,102 @@ func (f *notchFilter) apply(codes []byte, skip []bool, pos0 int64, law g711.Law,
 	if n == 0 {
 		return 0
 	}
+	dec := &ulawLinear
+	if law == g711.Alaw {
+		dec = &alawLinear
+	}
 	changed := 0
-	for i := range codes {
-		p := pos0 + int64(i)
-		var tones uint8
+	for c := 0; c < len(codes); c += notchChunk {
+		chunk := codes[c:min(c+notchChunk, len(codes))]
+		at := pos0 + int64(c)
+		// Which tones each sample takes out, and the samples as numbers.
+		var tones [notchChunk]uint8
+		var x [notchChunk]float64
+		var all uint8
 		for _, sp := range over[:n] {
-			if p >= sp.start && p < sp.end {
-				tones |= sp.tones
+			from, to := max(sp.start-at, 0), min(sp.end-at, int64(len(chunk)))
+			for i := from; i < to; i++ {
+				tones[i] |= sp.tones
+			}
+			if from < to {
+				all |= sp.tones
 			}
 		}
-		if tones == 0 {
+		if all == 0 {
 			continue
 		}
-		var v float64
-		if law == g711.Alaw {
-			v = float64(g711.AlawToLinear(codes[i]))
-		} else {
-			v = float64(g711.UlawToLinear(codes[i]))
+		for i, code := range chunk {
+			x[i] = float64(dec[code])
 		}
+		// Sections in series commute: each frequency filters its runs in turn.
 		for k := range 8 {
-			if tones&(1<<k) == 0 {
+			bit := uint8(1) << k
+			if all&bit == 0 {
 				continue
 			}
-			if f.next[k] != p {
-				f.st[k] = [notchSections]biquadState{}
+			for i := 0; i < len(chunk); {
+				if tones[i]&bit == 0 {
+					i++
+					continue
+				}
+				j := i
+				for j < len(chunk) && tones[j]&bit != 0 {
+					j++
+				}
+				if f.next[k] != at+int64(i) {
+					f.st[k] = [notchSections]biquadState{}
+				}
+				f.run(k, x[i:j])
+				f.next[k] = at + int64(j)
+				i = j
 			}
-			f.next[k] = p + 1
-			for j := range notchSections {
-				q, s := &notchBank[k][j], &f.st[k][j]
-				y := q.b0*(v+s.x2) + q.b1*s.x1 - q.a1*s.y1 - q.a2*s.y2
-				s.x2, s.x1 = s.x1, v
-				s.y2, s.y1 = s.y1, y
-				v = y
+		}
+		for i := range chunk {
+			if tones[i] == 0 || skip != nil && skip[c+i] {
+				continue
 			}
+			v := int16(max(-32768, min(32767, math.Round(x[i]))))
+			if law == g711.Alaw {
+				chunk[i] = g711.LinearToAlaw(v)
+			} else {
+				chunk[i] = g711.LinearToUlaw(v)
+			}
+			changed++
 		}
-		if skip != nil && skip[i] {
-			continue
-		}
-		s := int16(max(-32768, min(32767, math.Round(v))))
-		if law == g711.Alaw {
-			codes[i] = g711.LinearToAlaw(s)
-		} else {
-			codes[i] = g711.LinearToUlaw(s)
-		}
-		changed++
 	}
 	return changed
+}
+
+// ulawLinear and alawLinear decode a code to a number at once.
+var ulawLinear, alawLinear = linearTable(g711.UlawToLinear), linearTable(g711.AlawToLinear)
+
+func linearTable(dec func(byte) int16) (t [256]float64) {
+	for c := range t {
+		t[c] = float64(dec(byte(c)))
+	}
+	return t
+}
+
+// notchChunk samples are notched at a time.
+const notchChunk = 160
+
+// run passes x through frequency k's sections in place, their state kept
+// in registers for the run.
+func (f *notchFilter) run(k int, x []float64) {
+	q0, q1, q2 := notchBank[k][0], notchBank[k][1], notchBank[k][2]
+	s0, s1, s2 := f.st[k][0], f.st[k][1], f.st[k][2]
+	for i, v := range x {
+		y := q0.b0*(v+s0.x2) + q0.b1*s0.x1 - q0.a1*s0.y1 - q0.a2*s0.y2
+		s0.x2, s0.x1, s0.y2, s0.y1 = s0.x1, v, s0.y1, y
+		v = y
+		y = q1.b0*(v+s1.x2) + q1.b1*s1.x1 - q1.a1*s1.y1 - q1.a2*s1.y2
+		s1.x2, s1.x1, s1.y2, s1.y1 = s1.x1, v, s1.y1, y
+		v = y
+		y = q2.b0*(v+s2.x2) + q2.b1*s2.x1 - q2.a1*s2.y1 - q2.a2*s2.y2
+		s2.x2, s2.x1, s2.y2, s2.y1 = s2.x1, v, s2.y1, y
+		x[i] = y
+	}
+	f.st[k][0], f.st[k][1], f.st[k][2] = s0, s1, s2
 }
 
 // notchEvent applies a detector NotchStart or NotchEnd to the spans.
