@@ -11,14 +11,19 @@
 // [NewDetector] or [Detector.Reset], including those [Detector.Skip]s over
 // for lost packets. The caller maps positions to RTP timestamps.
 //
-// Two outputs:
-//   - MaskStart/MaskEnd: a sensitive signal for the masker. MaskStart.Pos is
-//     at or before the tone's first sample, MaskEnd.Pos at or after its last
-//     (exclusive); intervals never overlap. It reacts to tones down to
-//     -36 dBm0 per tone (measured: -40) and to fragments of 20 ms.
+// Three outputs:
+//   - MaskStart/MaskEnd: a sensitive signal for the masker to replace the
+//     audio. MaskStart.Pos is at or before the tone's first sample,
+//     MaskEnd.Pos at or after its last (exclusive); intervals never
+//     overlap. It reacts to tones down to -36 dBm0 per tone and to
+//     fragments of 20 ms.
+//   - NotchStart/NotchEnd: weaker evidence, a key under loud speech or
+//     music or what looks like one: remove the bands of the frequencies in
+//     Tones (the four high ones, and the low ones seen) until NotchEnd. It
+//     reaches back up to [NotchLag].
 //   - DigitStart/DigitEnd: ITU-T Q.24-grade digits with the key in Digit.
-//     A digit is always inside an open mask. Digit is card data: never log
-//     it ([Event.String] leaves it out).
+//     A digit is always inside an open mask and notch. Digit and Tones are
+//     card data: never log them ([Event.String] leaves them out).
 //
 // # Design
 //
@@ -48,13 +53,15 @@
 // The mask measures its evidence against the pair's neighbourhood rather
 // than the window's total energy, so a key over speech or music is seen:
 // each tone leads its group by 3 dB and both by 16 dB together, -43 dBm0,
-// twist -14..+10 dB, offset <= 4.5 %, and no harmonic at twice the high
-// tone above -16 dB. It opens on two clean windows (a digit-like share of
-// the energy), two strong ones at steady frequencies or seven weak ones,
-// and holds while both tones keep their power, lead their groups and keep
-// their frequencies, however loud the sound around them; see
-// docs/MASKING.md for the rules and the figures over speech and music.
-// Every digit lies inside a mask.
+// twist -14..+10 dB, offset <= 2.5 %, no harmonic at twice the high tone
+// above -16 dB and, unless the pair fills the window, no harmonic series
+// (a fundamental below the low tone, or a partial at the pair's
+// difference). It opens on two clean windows (a digit-like share of the
+// energy), two strong ones at steady frequencies or seven weak ones, and
+// holds while hits keep the frequencies it opened with. The notch takes
+// weaker evidence: a steady pair, or a high tone alone holding its
+// frequency while speech swamps the low one. docs/MASKING.md has the rules
+// and the figures over speech and music.
 //
 // Positions come from sub-block energies: the first sub-block, from two
 // before the first passing window, whose energy reaches a tenth of the
@@ -106,11 +113,12 @@
 // -30 to -36 dBm0 tones and 20 ms fragments from 0 to -36 dBm0.
 // Margins found by sweeping: digits accepted to +-2.5 % and rejected from
 // +-3.0 %; tones of <= 25 ms never digits, >= 35 ms always; gaps <= 25 ms
-// bridged, >= 35 ms split; digits down to -30 dBm0, masks down to -40 dBm0;
+// bridged, >= 35 ms split; digits down to -30 dBm0;
 // 5000/5000 at 15 dB SNR; 1000/1000 at 12 dB.
 //
-// Talk-off (TestFalseMasks, the prompts of media/corpus and generated
-// music, through each law): 0 digits; masked time in docs/MASKING.md.
+// Talk-off (TestTalkOff, TestFalseMasks: the prompts and the music on hold
+// of media/corpus, through each law): 0 digits; masked and notched time in
+// docs/MASKING.md.
 //
 // Cost (BenchmarkDetector, BenchmarkDetectorSources): docs/MASKING.md; 0
 // allocations.
