@@ -28,6 +28,7 @@ import (
 	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
+	"github.com/hushmedia/hush/internal/ng"
 	"github.com/hushmedia/hush/internal/session"
 	"github.com/hushmedia/hush/internal/version"
 	"github.com/hushmedia/hush/media/pan"
@@ -38,6 +39,7 @@ import (
 type ready struct {
 	GRPC, HTTP string
 	Health     string // grpc.health_listen's address; "" when off
+	NG         string // "" when ng.enabled is false
 }
 
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
@@ -75,7 +77,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	for _, w := range warns {
+	ngWarns, err := ng.CheckListen(cfg.NG)
+	if err != nil {
+		return err
+	}
+	for _, w := range append(warns, ngWarns...) {
 		log.Warn("insecure listener: " + w)
 	}
 	serverTLS, err := auth.NewServerTLS(cfg.TLS, cfg.Auth.Mode)
@@ -86,7 +92,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		logTrust(log, serverTLS.Trust())
 	}
 	var tokens *auth.TokenStore
-	if cfg.Auth.Tokens() {
+	if cfg.Auth.Tokens() && cfg.Auth.TokenFile != "" {
 		if tokens, err = auth.LoadTokens(cfg.Auth.TokenFile); err != nil {
 			return err
 		}
@@ -94,6 +100,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	// The recordings directory must be usable before anything is created (the audit log
 	// first): a bad recording.dir stops start-up having changed nothing.
 	if err := checkRecordingDir(cfg); err != nil {
+		return err
+	}
+	oidcVerifier, err := newOIDC(ctx, cfg.Auth.OIDC, log)
+	if err != nil {
 		return err
 	}
 	var auditLog *audit.Log
@@ -129,13 +139,16 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	m.Engine(engine.Name())
 	m.MediaPorts(alloc.Capacity(), alloc.InUse)
 	defaults, captureMask := policyDefaults(cfg)
-	recorder, recIndex, err := setupRecording(ctx, cfg, log)
+	recStore, err := setupRecording(ctx, cfg, log, auditor)
 	if err != nil {
 		return err
 	}
+	recorder, recIndex := recStore.factory, recStore.index
 	var recordings api.RecordingStore
+	var recordingFiles api.RecordingFiles
 	if recIndex != nil {
-		recordings = recIndex
+		recordings, recordingFiles = recIndex, recStore.files
+		m.RecordingUploadBacklog(func() float64 { return float64(recStore.files.Backlog()) })
 		// Deferred before the sessions' end: closes after the last recording did.
 		defer func() {
 			if err := recIndex.Close(); err != nil {
@@ -143,11 +156,13 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 			}
 		}()
 	}
+	defaults.Recording.Retention = cfg.Recording.Retention
 	defaults.Recording.Off = recorder == nil
+	media := session.RelayFactory(alloc,
+		session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
+		relayOptions(m, cfg.Media, engine)...)
 	sessions := session.NewRegistry(session.Config{
-		Media: session.RelayFactory(alloc,
-			session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
-			relayOptions(m, cfg.Media, engine)...),
+		Media:          media,
 		Defaults:       defaults,
 		CaptureMask:    captureMask,
 		CaptureTrigger: cfg.Masking.CaptureTrigger,
@@ -167,7 +182,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	m.CaptureAbandonReasons(session.AbandonReasons)
 	m.RecordingStates(recordingStateNames, func() []int { c := sessions.RecordingCounts(); return c[:] })
 
-	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
+	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, OIDC: oidcVerifier, Owner: sessions,
 		OnDenied: auditor.Denied, OnRevoked: auditor.Revoked, MaxStreamsPerClient: cfg.Auth.MaxStreamsPerClient}
 	if serverTLS != nil {
 		ao.Certs = serverTLS
@@ -181,6 +196,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		creds = credentials.NewTLS(serverTLS.GRPC())
 	}
 
+	offerAnswer := newOfferAnswer(sipDeps{cfg: cfg, log: log, sessions: sessions, media: media})
 	d := &drainer{reg: sessions, log: log}
 	srv := api.NewServer(api.Options{
 		Creds: creds, Limiter: auth.NewRateLimiter(cfg.Auth.RateLimit, cfg.Auth.RateBurst),
@@ -191,7 +207,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
-		Recordings: recordings,
+		Recordings: recordings, RecordingFiles: recordingFiles, AuditFile: cfg.Audit.File,
+		OfferAnswer: offerAnswer,
 	})
 	d.srv = srv
 
@@ -211,6 +228,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		return fmt.Errorf("http.listen: %w", err)
 	}
 	httpLn = limitListener(httpLn, "http", cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP, httpLine, conns)
+	ngConn, err := listenNG(cfg.NG)
+	if err != nil {
+		grpcLn.Close()
+		httpLn.Close()
+		return err
+	}
 	if serverTLS != nil {
 		httpLn = tls.NewListener(httpLn, serverTLS.HTTP())
 	}
@@ -218,7 +241,19 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if !cfg.HTTP.MetricsOpen {
 		metricsHandler = authz.HTTP(metricsHandler, auth.MetricsRoles...)
 	}
-	httpSrv := newHTTPServer(httpMux(metricsHandler, sessions), cfg.HTTP)
+	// The browser door: the gateway and the pages call the gRPC server over an
+	// in-process connection, through every interceptor a network call crosses.
+	inproc := auth.NewInProcess()
+	browser, err := newBrowserDoor(cfg, inproc, log)
+	if err != nil {
+		grpcLn.Close()
+		httpLn.Close()
+		return err
+	}
+	defer browser.Close()
+	mux := httpMux(metricsHandler, sessions)
+	browser.mount(mux)
+	httpSrv := newHTTPServer(mux, cfg.HTTP)
 	var healthLn net.Listener
 	if cfg.GRPC.HealthListen != "" {
 		if healthLn, err = net.Listen("tcp", cfg.GRPC.HealthListen); err != nil {
@@ -231,10 +266,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	wg.Add(3)
+	errc := make(chan error, 3)
+	wg.Add(4)
 	go func() { defer wg.Done(); sessions.Run(runCtx) }()
+	if recStore.files != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); runRecordingStorage(runCtx, recStore.files, log) }()
+	}
 	go func() { defer wg.Done(); errc <- srv.GRPC.Serve(grpcLn) }()
+	go func() { defer wg.Done(); _ = srv.GRPC.Serve(inproc) }()
 	go func() {
 		defer wg.Done()
 		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -249,7 +289,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = hs.Serve(healthLn) }()
 	}
-	log.Info("hushd serving", "grpc", rd.GRPC, "http", rd.HTTP, "health", rd.Health,
+	rd.NG = serveNG(runCtx, &wg, sipDeps{cfg: cfg, log: log, sessions: sessions, media: media, reg: reg,
+		auditor: auditor}, offerAnswer, ngConn)
+	log.Info("hushd serving", "grpc", rd.GRPC, "http", rd.HTTP, "health", rd.Health, "ng", rd.NG,
 		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax),
 		"tls", tlsState(cfg), "auth", cfg.Auth.Mode, "recordings", where(recordingDir(cfg)), "audit", where(cfg.Audit.File),
 		"version", build.Short())

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -22,6 +23,7 @@ type Config struct {
 	TLS       TLS       `yaml:"tls"`
 	Auth      Auth      `yaml:"auth"`
 	Audit     Audit     `yaml:"audit"`
+	NG        NG        `yaml:"ng"`
 }
 
 // GRPC configures the gRPC API server.
@@ -54,6 +56,24 @@ type HTTP struct {
 	MaxConnections      int `yaml:"max_connections"`
 	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 	MaxHeaderBytes      int `yaml:"max_header_bytes"`
+	// MaxBodyBytes bounds a request body of the HTTP/JSON API.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// CORSOrigins is the comma-separated allow-list of browser origins, besides hushd's
+	// own, that may call the HTTP/JSON API (see Origins).
+	CORSOrigins string `yaml:"cors_origins"`
+	// UI serves the agent payment panel and the QA console.
+	UI bool `yaml:"ui"`
+}
+
+// Origins is CORSOrigins as a list. Call it only on a validated Config.
+func (h HTTP) Origins() []string {
+	var out []string
+	for o := range strings.SplitSeq(h.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // TLS configures the server certificate for the gRPC and HTTP listeners,
@@ -77,6 +97,32 @@ type Auth struct {
 	Reflection bool   `yaml:"reflection"` // register gRPC reflection
 	// MaxStreamsPerClient caps the streams one client identity has open; 0 = no cap.
 	MaxStreamsPerClient int `yaml:"max_streams_per_client"`
+	// OIDC accepts JWT bearer tokens from an identity provider (token modes).
+	OIDC OIDC `yaml:"oidc"`
+}
+
+// OIDC configures JWT bearer tokens issued by an OpenID Connect identity provider.
+type OIDC struct {
+	Issuer       string `yaml:"issuer"`         // "" = off
+	Audience     string `yaml:"audience"`       // a value the token's aud must hold
+	SubjectClaim string `yaml:"subject_claim"`  // who, for the audit trail
+	RoleClaim    string `yaml:"role_claim"`     // a string or list naming one hush role
+	AgentIDClaim string `yaml:"agent_id_claim"` // an agent's agent id
+	Algorithms   string `yaml:"algorithms"`     // comma-separated; "" = every asymmetric one
+}
+
+// Enabled reports whether OIDC tokens are accepted.
+func (o OIDC) Enabled() bool { return o.Issuer != "" }
+
+// AlgorithmList is Algorithms as a list.
+func (o OIDC) AlgorithmList() []string {
+	var out []string
+	for a := range strings.SplitSeq(o.Algorithms, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Auth modes.
@@ -153,6 +199,20 @@ type Recording struct {
 	Enabled   bool          `yaml:"enabled"`
 	Dir       string        `yaml:"dir"`
 	LookAhead time.Duration `yaml:"look_ahead"` // how far behind live the recording is masked
+	// Encrypt seals each recording at rest with its own data key, wrapped by the key
+	// file's current key; false writes plain WAV (for disks encrypted underneath).
+	Encrypt bool   `yaml:"encrypt"`
+	KeyFile string `yaml:"key_file"`
+	// Retention deletes a recording this long after it started (0: kept until erased).
+	Retention time.Duration `yaml:"retention"`
+	// Format of the audio: pcm16 (16-bit linear) or ulaw (G.711 mu-law, half the size).
+	Format string `yaml:"format"`
+	// Object store (S3-compatible); StoreEndpoint "" keeps recordings on the local disk.
+	StoreEndpoint        string `yaml:"store_endpoint"`
+	StoreBucket          string `yaml:"store_bucket"`
+	StoreRegion          string `yaml:"store_region"`
+	StoreTLS             bool   `yaml:"store_tls"`
+	StoreCredentialsFile string `yaml:"store_credentials_file"`
 }
 
 // Log configures logging.

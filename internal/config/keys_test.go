@@ -60,68 +60,96 @@ func TestKeysCoverConfig(t *testing.T) {
 
 // altValues holds a valid non-default value per key.
 var altValues = map[string]string{
-	"grpc.listen":                     "[::1]:9000",
-	"masking.customer_to_agent":       "off",
-	"media.lock_ssrc":                 "true",
-	"media.rate_limit_pps":            "0",
-	"media.engine":                    "epoll",
-	"masking.agent_to_customer":       "silence",
-	"masking.look_ahead":              "80ms",
-	"masking.tone_hz":                 "450",
-	"masking.capture_mode":            "comfort-noise",
-	"masking.capture_trigger":         "*7",
-	"recording.look_ahead":            "120ms",
-	"grpc.insecure":                   "true",
-	"grpc.max_connections":            "0",
-	"grpc.max_connections_per_ip":     "1",
-	"grpc.handshake_timeout":          "1s",
-	"grpc.idle_timeout":               "1h",
-	"grpc.max_streams_per_connection": "10",
-	"grpc.max_header_bytes":           "1024",
-	"http.max_connections":            "0",
-	"http.max_connections_per_ip":     "1",
-	"http.max_header_bytes":           "1024",
-	"media.fd_reserve":                "0",
-	"grpc.max_message_size":           "4096",
-	"grpc.health_listen":              "0.0.0.0:50052",
-	"http.insecure":                   "true",
-	"http.metrics_open":               "true",
-	"http.listen":                     "localhost:9001",
-	"media.address":                   "::1",
-	"media.advertise_address":         "127.0.0.2",
-	"media.port_min":                  "20000",
-	"media.port_max":                  "40001",
-	"media.strict_source":             "false",
-	"media.idle_timeout":              "100ms",
-	"media.setup_timeout":             "10m",
-	"media.latency_sample_every":      "1",
-	"session.max_sessions":            "1",
-	"session.drain_timeout":           "0s",
-	"recording.enabled":               "false",
-	"recording.dir":                   "/var/lib/hush/rec",
-	"log.level":                       "debug",
-	"log.format":                      "json",
-	"tls.cert_file":                   "/etc/hush/tls.crt",
-	"tls.key_file":                    "/etc/hush/tls.key",
-	"tls.client_ca_file":              "/etc/hush/clients-ca.crt",
-	"auth.mode":                       "token",
-	"auth.token_file":                 "/etc/hush/tokens.jsonl",
-	"auth.rate_limit":                 "0",
-	"auth.rate_burst":                 "1",
-	"auth.reflection":                 "false",
-	"auth.max_streams_per_client":     "0",
-	"tls.crl_file":                    "/etc/hush/clients.crl",
-	"audit.file":                      "",
+	"grpc.listen":                      "[::1]:9000",
+	"masking.customer_to_agent":        "off",
+	"media.lock_ssrc":                  "true",
+	"media.rate_limit_pps":             "0",
+	"media.engine":                     "epoll",
+	"masking.agent_to_customer":        "silence",
+	"masking.look_ahead":               "80ms",
+	"masking.tone_hz":                  "450",
+	"masking.capture_mode":             "comfort-noise",
+	"masking.capture_trigger":          "*7",
+	"recording.look_ahead":             "120ms",
+	"grpc.insecure":                    "true",
+	"grpc.max_connections":             "0",
+	"grpc.max_connections_per_ip":      "1",
+	"grpc.handshake_timeout":           "1s",
+	"grpc.idle_timeout":                "1h",
+	"grpc.max_streams_per_connection":  "10",
+	"grpc.max_header_bytes":            "1024",
+	"http.max_connections":             "0",
+	"http.max_connections_per_ip":      "1",
+	"http.max_header_bytes":            "1024",
+	"http.max_body_bytes":              "1024",
+	"http.cors_origins":                "https://desktop.example.com,http://127.0.0.1:9000",
+	"http.ui":                          "false",
+	"media.fd_reserve":                 "0",
+	"grpc.max_message_size":            "4096",
+	"grpc.health_listen":               "0.0.0.0:50052",
+	"http.insecure":                    "true",
+	"http.metrics_open":                "true",
+	"http.listen":                      "localhost:9001",
+	"media.address":                    "::1",
+	"media.advertise_address":          "127.0.0.2",
+	"media.port_min":                   "20000",
+	"media.port_max":                   "40001",
+	"media.strict_source":              "false",
+	"media.idle_timeout":               "100ms",
+	"media.setup_timeout":              "10m",
+	"media.latency_sample_every":       "1",
+	"session.max_sessions":             "1",
+	"session.drain_timeout":            "0s",
+	"recording.enabled":                "false",
+	"recording.dir":                    "/var/lib/hush/rec",
+	"recording.encrypt":                "false",
+	"recording.key_file":               "/etc/hush/rec.kek",
+	"recording.retention":              "2160h",
+	"recording.format":                 "ulaw",
+	"recording.store_endpoint":         "s3.example.net:443",
+	"recording.store_bucket":           "calls",
+	"recording.store_region":           "eu-west-1",
+	"recording.store_tls":              "false",
+	"recording.store_credentials_file": "/etc/hush/s3",
+	"log.level":                        "debug",
+	"log.format":                       "json",
+	"tls.cert_file":                    "/etc/hush/tls.crt",
+	"tls.key_file":                     "/etc/hush/tls.key",
+	"tls.client_ca_file":               "/etc/hush/clients-ca.crt",
+	"auth.mode":                        "token",
+	"auth.token_file":                  "/etc/hush/tokens.jsonl",
+	"auth.rate_limit":                  "0",
+	"auth.rate_burst":                  "1",
+	"auth.reflection":                  "false",
+	"auth.max_streams_per_client":      "0",
+	"auth.oidc.issuer":                 "https://idp.example.com/realms/calls",
+	"auth.oidc.audience":               "hush-prod",
+	"auth.oidc.subject_claim":          "preferred_username",
+	"auth.oidc.role_claim":             "realm_access.roles",
+	"auth.oidc.agent_id_claim":         "ext.agent",
+	"auth.oidc.algorithms":             "RS256,ES256",
+	"tls.crl_file":                     "/etc/hush/clients.crl",
+	"audit.file":                       "",
+	"ng.enabled":                       "true",
+	"ng.listen":                        "127.0.0.1:0",
+	"ng.allow_from":                    "10.0.0.0/8, 192.0.2.7",
+	"ng.insecure":                      "true",
+	"ng.rate_limit":                    "0",
+	"ng.rate_burst":                    "1",
+	"ng.customer":                      "answerer",
+	"ng.offer_timeout":                 "1m",
 }
 
 // companions are the other keys a key's altValues setting needs to pass the
 // cross-key rules (a certificate needs its key, and so on).
 var companions = map[string]map[string]string{
-	"tls.cert_file":      {"tls.key_file": "/k"},
-	"tls.key_file":       {"tls.cert_file": "/c"},
-	"tls.client_ca_file": {"tls.cert_file": "/c", "tls.key_file": "/k"},
-	"tls.crl_file":       {"tls.cert_file": "/c", "tls.key_file": "/k", "tls.client_ca_file": "/ca"},
-	"auth.mode":          {"auth.token_file": "/t"},
+	"tls.cert_file":            {"tls.key_file": "/k"},
+	"recording.store_endpoint": {"recording.store_bucket": "b", "recording.store_credentials_file": "/c"},
+	"auth.oidc.issuer":         {"auth.mode": "token", "auth.oidc.audience": "hush"},
+	"tls.key_file":             {"tls.cert_file": "/c"},
+	"tls.client_ca_file":       {"tls.cert_file": "/c", "tls.key_file": "/k"},
+	"tls.crl_file":             {"tls.cert_file": "/c", "tls.key_file": "/k", "tls.client_ca_file": "/ca"},
+	"auth.mode":                {"auth.token_file": "/t"},
 }
 
 // Each key is reachable through the file, env and flags, and its flag and
@@ -147,16 +175,19 @@ func TestKeyReachableEverywhere(t *testing.T) {
 		}
 		var args []string
 		envs := map[string]string{}
-		tree := map[string]map[string]string{}
+		tree := map[string]any{}
 		for p, sv := range settings {
 			kk := keyIndex[p]
 			args = append(args, "--"+kk.flagName()+"="+sv)
 			envs[kk.envName()] = sv
-			sec, name, _ := strings.Cut(p, ".")
-			if tree[sec] == nil {
-				tree[sec] = map[string]string{}
+			node, parts := tree, strings.Split(p, ".")
+			for _, sec := range parts[:len(parts)-1] {
+				if node[sec] == nil {
+					node[sec] = map[string]any{}
+				}
+				node = node[sec].(map[string]any)
 			}
-			tree[sec][name] = sv
+			node[parts[len(parts)-1]] = sv
 		}
 		viaFlag, err := Load(args, nil)
 		if err != nil {
@@ -258,16 +289,21 @@ func TestDefault(t *testing.T) {
 	want := Config{
 		GRPC: GRPC{Listen: "127.0.0.1:50051", MaxMessageSize: 1 << 20, MaxConnections: 4096, MaxConnectionsPerIP: 256,
 			HandshakeTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute, MaxStreamsPerConnection: 1000, MaxHeaderBytes: 16 << 10},
-		HTTP: HTTP{Listen: "127.0.0.1:8080", MaxConnections: 256, MaxConnectionsPerIP: 32, MaxHeaderBytes: 16 << 10},
+		HTTP: HTTP{Listen: "127.0.0.1:8080", MaxConnections: 256, MaxConnectionsPerIP: 32, MaxHeaderBytes: 16 << 10,
+			MaxBodyBytes: 64 << 10, UI: true},
 		Media: Media{Address: "127.0.0.1", PortMin: 30000, PortMax: 39999, StrictSource: true,
 			IdleTimeout: 60 * time.Second, SetupTimeout: 5 * time.Minute, LatencySampleEvery: 16, RateLimitPPS: 500, Engine: "auto", FDReserve: 1024},
 		Session: Session{MaxSessions: 10000, DrainTimeout: 30 * time.Second},
 		Masking: Masking{CustomerToAgent: "tone", AgentToCustomer: "off", LookAhead: 60 * time.Millisecond,
 			ToneHz: 400, CaptureMode: "tone"},
-		Recording: Recording{Enabled: true, Dir: "./recordings", LookAhead: 80 * time.Millisecond},
-		Log:       Log{Level: "info", Format: "text"},
-		Auth:      Auth{Mode: AuthNone, RateLimit: 200, RateBurst: 400, Reflection: true, MaxStreamsPerClient: 1000},
-		Audit:     Audit{File: "./audit/hush-audit.jsonl"},
+		Recording: Recording{Enabled: true, Dir: "./recordings", LookAhead: 80 * time.Millisecond,
+			Encrypt: true, KeyFile: "./keys/recording.kek", Format: "pcm16", StoreTLS: true},
+		Log: Log{Level: "info", Format: "text"},
+		Auth: Auth{Mode: AuthNone, RateLimit: 200, RateBurst: 400, Reflection: true, MaxStreamsPerClient: 1000,
+			OIDC: OIDC{SubjectClaim: "sub", RoleClaim: "hush_role", AgentIDClaim: "hush_agent_id"}},
+		Audit: Audit{File: "./audit/hush-audit.jsonl"},
+		NG: NG{Listen: "127.0.0.1:2223", RateLimit: 1000, RateBurst: 2000, Customer: "offerer",
+			OfferTimeout: 10 * time.Minute},
 	}
 	if *c != want {
 		t.Errorf("Default() = %+v\nwant %+v", *c, want)
