@@ -18,7 +18,7 @@ KUBERNETES_VERSION         := v1.34.2
 
 PROTO_FILES := $(wildcard proto/hush/v1/*.proto)
 
-.PHONY: all build run test test-short lint vet staticcheck fmt-check tidy-check proto proto-check tools bench fuzz docs clean ci-fresh \
+.PHONY: all build run test test-mask-matrix test-short lint vet staticcheck fmt-check tidy-check proto proto-check tools bench fuzz docs clean ci-fresh \
 	bench-load bench-compare bench-scale bench-ramp bench-soak bench-ng
 
 FUZZTIME ?= 10s
@@ -98,6 +98,12 @@ lint: fmt-check vet staticcheck tidy-check proto-check
 # the machine, not hush.
 test: lint
 	$(GO) test -p 1 -count=1 -timeout 12m ./...
+
+## test-mask-matrix: the full masking matrix (432 keys over speech and music, three judges),
+## through the masker and through a real hushd
+test-mask-matrix:
+	$(GO) test -count=1 -run 'TestMaskOverlap' -v ./media/mask/ -args -mask-matrix
+	$(GO) test -count=1 -run 'TestMaskingOverSpeechAndMusic' -v ./cmd/hushd/ -args -mask-matrix
 
 test-short:
 	$(GO) test -short ./...

@@ -255,6 +255,7 @@ func relayOptions(m *metrics.Metrics, mc config.Media, engine relay.Engine) []re
 			RTCPPackets: set.RTCPPackets, RTCPBytes: set.RTCPBytes,
 			Latency:        set.Latency,
 			MaskedSamples:  set.MaskedSamples,
+			NotchedSamples: set.NotchedSamples,
 			DigitsCaptured: set.DigitsCaptured,
 			LateMasks:      set.LateMasks,
 		}

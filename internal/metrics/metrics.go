@@ -23,6 +23,7 @@ type Metrics struct {
 	latency     *prometheus.HistogramVec
 
 	maskedSeconds  *prometheus.CounterVec
+	notchedSeconds *prometheus.CounterVec
 	digitsCaptured *prometheus.CounterVec
 	lateMasks      *prometheus.CounterVec
 	recFailures    prometheus.Counter
@@ -80,6 +81,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		maskedSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_masked_seconds_total", Help: "Audio replaced by masking toward a listener, by direction.",
 		}, []string{"direction"}),
+		notchedSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_notched_seconds_total", Help: "Audio whose DTMF bands were removed (not replaced) toward a listener, by direction.",
+		}, []string{"direction"}),
 		digitsCaptured: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_digits_captured_total", Help: "Digits captured by secure capture (a count; never the digits), by direction.",
 		}, []string{"direction"}),
@@ -112,7 +116,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.SessionsActive, m.SessionsCreated, m.sessionsEnded, m.createFailures,
 		m.rtpPackets, m.rtpBytes, m.rtcpPackets, m.rtcpBytes, m.drops, m.latency,
 		m.grpcRequests, m.grpcPanics, m.invalidInput,
-		m.maskedSeconds, m.digitsCaptured, m.lateMasks, m.recFailures, m.capAbandoned,
+		m.maskedSeconds, m.notchedSeconds, m.digitsCaptured, m.lateMasks, m.recFailures, m.capAbandoned,
 		m.latchRejected,
 	)
 	return m
@@ -123,7 +127,9 @@ type DirectionSet struct {
 	RTPPackets, RTPBytes, RTCPPackets, RTCPBytes prometheus.Counter
 	Latency                                      prometheus.Observer
 	// MaskedSamples counts 8 kHz samples and adds seconds to hush_masked_seconds_total.
-	MaskedSamples             Adder
+	MaskedSamples Adder
+	// NotchedSamples counts 8 kHz samples and adds seconds to hush_notched_seconds_total.
+	NotchedSamples            Adder
 	DigitsCaptured, LateMasks prometheus.Counter
 }
 
@@ -145,6 +151,7 @@ func (m *Metrics) Direction(dir string) DirectionSet {
 		Latency:     m.latency.WithLabelValues(dir),
 
 		MaskedSamples:  perSample{m.maskedSeconds.WithLabelValues(dir)},
+		NotchedSamples: perSample{m.notchedSeconds.WithLabelValues(dir)},
 		DigitsCaptured: m.digitsCaptured.WithLabelValues(dir),
 		LateMasks:      m.lateMasks.WithLabelValues(dir),
 	}

@@ -12,3 +12,8 @@ var ErrShort = errors.New("speech corpus too short")
 
 // ErrFormat is returned for a prompt that is not 8 kHz 16-bit mono PCM WAV.
 var ErrFormat = errors.New("not an 8 kHz 16-bit mono PCM WAV file")
+
+// ErrMusicMissing is returned when no directory holds the music on hold; its message names
+// what to install.
+var ErrMusicMissing = errors.New("music corpus missing: install Debian package " + MusicPackage +
+	" (or set " + EnvMusicDir + ")")

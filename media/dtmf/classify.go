@@ -20,14 +20,37 @@ func pairDigit(code uint8) byte {
 // 1633 Hz tone 2.7 % off loses 7.4 dB in the 120-sample rectangular window).
 const preSlack = 0.1
 
+// seriesLimit: the most power, relative to the low tone, at the probes of
+// harmonicSeries for the mask's evidence.
+const seriesLimit = 0.5
+
+// highSeriesLimit: a high tone alone is no evidence under a fundamental as
+// strong as itself. (A pair's notch evidence is not asked: a key's low tone
+// under speech has the voice's fundamental below it, and the pair is what
+// a decoder needs.)
+const highSeriesLimit = 1.0
+
+// seriesClear is how far (Hz) a probe must lie from a tone to tell it
+// apart: the Hann window's main lobe is two bins (133 Hz) wide each side.
+const seriesClear = 150
+
+// A clean window: the pair carries most of the window's energy and stands
+// well clear in both groups, as a key does over silence or noise. Two in a
+// row open the mask however short the key (a 20 ms fragment).
+const (
+	cleanShare = 0.75
+	cleanPeak  = 3.1622776601683795 // 5 dB
+)
+
 // energyGate turns the quiet-window shortcut in classify on; tests turn it
 // off to show it changes no result.
 var energyGate = true
 
 // classify evaluates the window starting at sample start (the last winSubs
-// sub-blocks). It returns the strongest low/high pair and whether that pair
-// passes the mask and the digit limits.
-func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
+// sub-blocks). It returns the strongest low/high pair, the mask's evidence
+// level for it (0 none, 1 weak, 2 strong, 3 clean), whether it passes the
+// digit limits, and whether it passes the notch's (weaker) limits.
+func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool, notch uint8) {
 	var xr, xi [8]float64
 	var energy float64
 	j0 := d.nsub - winSubs
@@ -40,8 +63,10 @@ func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
 	// (Cauchy-Schwarz: |X_k|^2 <= N * sum x^2, so 2|X_k|^2/N^2 <= 2*total),
 	// so a window below this passes none of the checks: skip the filters.
 	// (The 1e-6 keeps rounding in the powers below from ever mattering.)
+	wp := &d.wpow[j0%ringWins]
 	if energyGate && 2*total*(1+1e-6) < ml.minPower*preSlack {
-		return 0, false, false
+		*wp = [8]float32{}
+		return 0, 0, false, 0
 	}
 	for m := 0; m < winSubs; m++ {
 		j := j0 + int64(m)
@@ -60,6 +85,7 @@ func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
 	var p [8]float64
 	for k := range p {
 		p[k] = (xr[k]*xr[k] + xi[k]*xi[k]) * norm
+		wp[k] = float32(p[k])
 	}
 	lo, hi := 0, 4
 	for k := 1; k < 4; k++ {
@@ -72,24 +98,100 @@ func (d *Detector) classify(start int64) (code uint8, maskHit, digitHit bool) {
 	}
 	code = pairCode(lo, hi)
 	pl, ph := p[lo], p[hi]
-	if pl < ml.minPower*preSlack || ph < ml.minPower*preSlack || pl+ph < ml.toTotal*preSlack*total {
-		return code, false, false
+	nl := &d.notch
+	if ph < nl.minPower*preSlack {
+		return code, 0, false, 0
 	}
 	rl, rh := secondPeak(&p, lo, 0), secondPeak(&p, hi, 4)
-	if pl < ml.relPeak*rl || ph < ml.relPeak*rh {
-		return code, false, false
+	// A high tone ahead of its group: a key whose low tone speech swamps.
+	highCand := ph >= highSteadyLead*rh
+	if pl < ml.minPower*preSlack || pl+ph < ml.toTotal*preSlack*total {
+		if !highCand {
+			return code, 0, false, 0
+		}
+		pl = 0 // no pair: only the high tone may pass below
+	}
+	maskCand := pl > 0 && pl >= ml.relPeak*rl && ph >= ml.relPeak*rh && pl*ph >= ml.relPair*rl*rh
+	notchCand := pl > 0 && pl*ph >= nl.relPair*rl*rh
+	dl := &d.digit
+	if !maskCand && !notchCand && !highCand && (pl < dl.relPeak*rl || ph < dl.relPeak*rh || pl+ph < dl.toTotal*preSlack*total) {
+		return code, 0, false, 0
 	}
 
 	// Frequency and power from Hann-windowed DFTs of this window and the
 	// one a sub-block earlier: the phase advance between them measures the
 	// offset from the nominal frequency.
 	offL, powL, offH, powH := d.measure(start, lo, hi)
-	if !ml.pass(offL, offH, powL, powH, total) {
-		return code, false, false
+	notchCand = notchCand && nl.pass(offL, offH, powL, powH, total)
+	highCand = highCand && math.Abs(offH) <= highOffset && powH >= nl.minPower
+	mlPass := pl > 0 && ml.pass(offL, offH, powL, powH, total)
+	maskCand = maskCand && mlPass
+	// A digit passes the mask's level too (WithMaskLevel lowers both).
+	digitHit = mlPass && pl >= dl.relPeak*rl && ph >= dl.relPeak*rh && dl.pass(offL, offH, powL, powH, total)
+	if !maskCand && !notchCand && !highCand {
+		return code, 0, digitHit, 0
 	}
-	dl := &d.digit
-	digitHit = pl >= dl.relPeak*rl && ph >= dl.relPeak*rh && dl.pass(offL, offH, powL, powH, total)
-	return code, true, digitHit
+	// Voices and instruments put harmonics at twice a high-group tone's
+	// frequency; a key puts nothing there. (Twice a low-group tone lies
+	// too near the high group to tell.)
+	hh := harmPower(&d.hist, start, hi)
+	if notchCand && (notchClear(pl, ph, rl, rh, offL, offH) ||
+		hh <= nl.harmonic*powH && (ph >= nl.relPeak*rh || max(math.Abs(offL), math.Abs(offH)) <= notchNear)) {
+		notch |= notchPair
+	}
+	if highCand && hh <= nl.harmonic*powH {
+		notch |= notchHigh
+		if ph >= highLead*rh {
+			notch |= notchHighClear
+		}
+	}
+	if notch != 0 {
+		d.nOffW, d.nOffL, d.nOffH, d.nPowH = j0, float32(offL), float32(offH), powH
+	}
+	if !maskCand || hh > ml.harmonic*powH {
+		return code, 0, digitHit, notch
+	}
+	level = 1
+	st := &d.strong
+	switch {
+	case pl >= cleanPeak*rl && ph >= cleanPeak*rh && powL+powH >= cleanShare*total:
+		level = 3
+	case pl >= st.relPeak*rl && ph >= st.relPeak*rh && pl*ph >= st.relPair*rl*rh && hh <= st.harmonic*powH:
+		level = 2
+	}
+	if level < 3 && d.harmonicSeries(start, lo, hi, offL, offH, powL) {
+		return code, 0, digitHit, notch
+	}
+	d.offW, d.offCode = j0, code
+	d.offL, d.offH = float32(offL), float32(offH)
+	return code, level, digitHit, notch
+}
+
+// harmonicSeries reports whether the pair lo, hi in the window at start
+// looks like two partials of one voice or instrument rather than a key:
+// below the low tone lie the fundamental and the partial next to it, and
+// a partial lies at the pair's difference. A key's two tones are unrelated
+// (Q.23 chose them so) and bring nothing there. A clean window (the pair
+// carries most of its energy) is not asked: what little else it holds is
+// noise or a dial tone, which may sit at half a low tone.
+func (d *Detector) harmonicSeries(start int64, lo, hi int, offL, offH, powL float64) bool {
+	fl, fh := toneFreqs[lo]*(1+offL), toneFreqs[hi]*(1+offH)
+	series := [...]float64{fl / 2, fl / 3, fl / 4, fl * 2 / 3, fl * 3 / 4, fh - fl}
+	n := len(series)
+	if math.Abs(fh-2*fl) < seriesClear {
+		n-- // the difference lies in the low tone's own main lobe
+	}
+	return hannMax(&d.hist, start, series[:n]) > seriesLimit*powL
+}
+
+// highSeries reports whether the high tone hi in the window at start looks
+// like a partial of a lower note: its fundamental at a third, a quarter or
+// a fifth of its frequency, well above it. (Half of it lies on the low
+// group, where the key's own low tone may be.)
+func (d *Detector) highSeries(start int64, hi int, offH, powH float64) bool {
+	fh := toneFreqs[hi] * (1 + offH)
+	series := [...]float64{fh / 3, fh / 4, fh / 5}
+	return hannMax(&d.hist, start, series[:]) > highSeriesLimit*powH
 }
 
 // subDFT computes sub-block j's tone DFTs from the sample history (it is

@@ -24,6 +24,14 @@ const (
 	DigitStart
 	// DigitEnd: the digit's tone ended near Pos.
 	DigitEnd
+	// NotchStart: weaker DTMF-like evidence (a steady pair, or a steady
+	// high tone, that may be a key under speech or music) begins at Pos:
+	// remove the bands of the DTMF frequencies in Tones from Pos until the
+	// next NotchEnd. Another NotchStart before it adds tones (from its own
+	// Pos, which may lie earlier).
+	NotchStart
+	// NotchEnd: every open notch ends at Pos (exclusive).
+	NotchEnd
 )
 
 func (k EventKind) String() string {
@@ -36,21 +44,31 @@ func (k EventKind) String() string {
 		return "DigitStart"
 	case DigitEnd:
 		return "DigitEnd"
+	case NotchStart:
+		return "NotchStart"
+	case NotchEnd:
+		return "NotchEnd"
 	}
 	return "EventKind(?)"
 }
 
 // Event is one detector output. Pos is a sample index on the detector's
 // own timeline (samples fed since NewDetector or Reset, including skipped
-// ones). Digit is set on DigitStart/DigitEnd only; it is card data, never
-// log it (String hides it).
+// ones). Digit is set on DigitStart/DigitEnd only, Tones on NotchStart
+// only (bit k for the k-th DTMF frequency, 697 Hz first: the four high
+// ones always, and the low ones seen); both are card data, never log them
+// (String hides them).
 type Event struct {
 	Kind  EventKind
 	Digit byte
+	Tones uint8
 	Pos   int64
 }
 
-// String shows the kind and position, never the digit.
+// NotchHigh is the Tones bits of the four high-group frequencies.
+const NotchHigh uint8 = 0xf0
+
+// String shows the kind and position, never the digit or the tones.
 func (e Event) String() string {
 	return e.Kind.String() + "@" + strconv.FormatInt(e.Pos, 10)
 }
@@ -59,11 +77,9 @@ func (e Event) String() string {
 // MaskStart's Pos before it decides: the event is returned by the Process
 // call that feeds sample MaskStart.Pos+MaskLag-1 at the latest. A masker
 // feeding frames of F samples must hold its output LookAhead(F) samples
-// behind its input to mask every tone from its first sample. (One rare
-// case opens later: a digit whose windows never passed twice in a row
-// opens its mask when the digit is recognised, with Pos at the digit's
-// onset, further back. A masker masks from the oldest sample it still
-// holds then.)
+// behind its input to mask every tone from its first sample. (A digit
+// whose windows never passed twice in a row opens its mask when it is
+// recognised, MaskLag back, and a notch from its onset.)
 const MaskLag = onsetLookBack*subLen + edgeMargin + subLen + winLen // 260 (32.5 ms)
 
 // LookAhead returns the delay, in samples, a masker that feeds the detector
@@ -78,6 +94,8 @@ type thresholds struct {
 	twistLo   float64 // high/low power ratio limits
 	twistHi   float64
 	relPeak   float64 // chosen bin over every other bin of its group
+	relPair   float64 // the product of the two groups' relPeak ratios
+	harmonic  float64 // most power at twice a tone's frequency, relative to it (0: not checked)
 	toTotal   float64 // (low+high)/window power
 	maxOffset float64 // |df/f| limit from the phase estimate
 }
@@ -104,9 +122,17 @@ var (
 		minPower:  dbm0Power(-43),
 		twistLo:   db(-14),
 		twistHi:   db(10),
-		relPeak:   db(5),
-		toTotal:   0.75,
-		maxOffset: 0.045,
+		relPeak:   db(3),
+		relPair:   db(16),
+		harmonic:  db(-16),
+		maxOffset: 0.025,
+	}
+	// strongLimits tighten the mask's neighbourhood checks for a window
+	// that opens a mask with one other.
+	strongLimits = thresholds{
+		relPeak:  db(4),
+		relPair:  db(20),
+		harmonic: db(-20),
 	}
 )
 
@@ -132,6 +158,22 @@ const (
 	maskHang     = 3 // consecutive misses that close the mask
 )
 
+// holdRatio is how far (-6 dB) a held pair's bins may fall below their
+// reference before a window counts as a miss.
+var holdRatio float32 = 0.25
+
+// holdDrift is how far a held tone's measured relative offset may move
+// from its reference, and maskDrift how far a hit's may move from the
+// offsets the mask opened with.
+const (
+	holdDrift float32 = 0.01
+	maskDrift float32 = 0.01
+)
+
+// ringWins windows' bin powers are kept: enough for the notch to look
+// NotchLag back.
+const ringWins = 16
+
 // Detector is a streaming DTMF detector for 8 kHz linear PCM. Create it
 // with NewDetector (the zero value is not usable). It is not safe for
 // concurrent use; it allocates nothing after NewDetector. About 1.1 KB.
@@ -152,6 +194,29 @@ type Detector struct {
 	maskLast    int64 // start of the last hit window
 	maskCode    uint8 // its pair
 	maskLastEnd int64 // Pos of the last MaskEnd, new masks start after it
+	// The open mask's pair's powers in its rectangular bins when it was
+	// clearly present: the mask holds while both stay within holdRatio.
+	maskRefL, maskRefH float32
+	// and its tones' offsets measured then (valid for maskOffCode).
+	maskOffL, maskOffH float32
+	maskOffCode        uint8
+	// The open mask has seen a clean window (the pair carried most of the
+	// window's energy): only then does it hold on the pair's bins alone.
+	maskClean bool
+	// The offsets of the open mask's pair when it opened (valid while
+	// maskSteadySet): later hits must stay within maskDrift of them.
+	maskSteadyL, maskSteadyH float32
+	maskSteadySet            bool
+	// The last mask hit's window, pair and tone offsets, and the offsets of
+	// the pending hit before it.
+	offW         int64
+	offCode      uint8
+	offL, offH   float32
+	pendL, pendH float32
+	pendRun      int   // windows in the pending run
+	pendStrong   bool  // the last of them was strong
+	pendClean    bool  // or clean
+	runFirst     int64 // first window of the pair's unbroken run of hits
 
 	// digit state
 	digCode   uint8 // candidate or active pair code
@@ -166,13 +231,19 @@ type Detector struct {
 	// apart from the DFTs, which only windows past the energy gate need.
 	energy [ringSubs]float64
 
-	digit, mask thresholds
+	digit, mask, strong, notch thresholds
+
+	notchState
 
 	// frequency-check cache: the Hann DFTs of tones cacheLo/cacheHi in
 	// the window at cacheStart (the next window's predecessor).
 	cacheStart       int64
 	cacheLo, cacheHi int
 	cache            [4]float64
+
+	// wpow[w%ringWins] holds window w's rectangular bin powers (zero for
+	// a window below the energy gate).
+	wpow [ringWins][8]float32
 
 	hist [histLen]int16 // int16, not float32: half the cache lines written per packet
 	// dft[j%dftSubs] holds sub-block j's DFTs while a window needs them.
@@ -181,7 +252,7 @@ type Detector struct {
 
 // NewDetector returns a detector at position 0.
 func NewDetector(opts ...Option) *Detector {
-	d := &Detector{digit: digitLimits, mask: maskLimits}
+	d := &Detector{digit: digitLimits, mask: maskLimits, strong: strongLimits, notch: notchLimits}
 	for _, o := range opts {
 		o(d)
 	}
@@ -192,8 +263,9 @@ func NewDetector(opts ...Option) *Detector {
 // Reset returns the detector to position 0 with no history, keeping its
 // options.
 func (d *Detector) Reset() {
-	dl, ml := d.digit, d.mask
-	*d = Detector{digit: dl, mask: ml, maskLastEnd: math.MinInt64, cacheStart: -1}
+	dl, ml, sl, nl := d.digit, d.mask, d.strong, d.notch
+	*d = Detector{digit: dl, mask: ml, strong: sl, notch: nl, maskLastEnd: math.MinInt64, cacheStart: -1}
+	d.notchLastEnd = math.MinInt64
 }
 
 // Pos returns the number of samples fed so far (Process and Skip).
@@ -299,7 +371,7 @@ func (d *Detector) Skip(n int64, evs []Event) []Event {
 // quiet reports that the analysis holds only silence and no mask or digit
 // is pending.
 func (d *Detector) quiet() bool {
-	if d.masking || d.maskPend != 0 || d.digCode != 0 {
+	if d.masking || d.maskPend != 0 || d.digCode != 0 || d.notching || d.notchPend != 0 {
 		return false
 	}
 	for i := range d.energy {
@@ -322,19 +394,45 @@ func (d *Detector) endSub(evs []Event) []Event {
 		return evs // need a full window and its predecessor
 	}
 	start := (d.nsub - winSubs) * subLen
-	code, maskHit, digitHit := d.classify(start)
+	code, level, digitHit, notch := d.classify(start)
 	evs = d.stepDigit(evs, start, code, digitHit)
-	return d.stepMask(evs, start, code, maskHit)
+	evs = d.stepNotch(evs, start, code, notch)
+	return d.stepMask(evs, start, code, level)
 }
 
-// stepMask runs the mask state machine on one window: two consecutive hits
-// of the same pair open the mask (one alone is too often speech), maskHang
-// misses close it.
-func (d *Detector) stepMask(evs []Event, start int64, code uint8, hit bool) []Event {
+// stepMask runs the mask state machine on one window of evidence level
+// (0 none, 1 weak, 2 strong; see classify). The mask opens on two
+// consecutive strong windows of one pair whose tones kept their
+// frequencies (steady), or on weakRun consecutive weak ones that did; one
+// window alone is too often speech. It then holds while the pair's tones
+// stay in their bins (holds), however loud other sound gets around them,
+// and closes after maskHang windows without.
+func (d *Detector) stepMask(evs []Event, start int64, code, level uint8) []Event {
+	w := start / subLen
+	if d.masking && level > 0 && code == d.maskCode && d.offW == w {
+		// A key keeps its frequencies; a voice's or an instrument's partials
+		// that looked like one glide away.
+		if !d.maskSteadySet {
+			d.maskSteadyL, d.maskSteadyH, d.maskSteadySet = d.offL, d.offH, true
+		}
+		dl, dh := d.offL-d.maskSteadyL, d.offH-d.maskSteadyH
+		if max(dl, -dl, dh, -dh) > maskDrift {
+			level = 0
+		}
+	}
 	if d.masking {
-		if hit {
+		if level > 0 {
 			d.maskMiss = 0
-			d.maskLast, d.maskCode = start, code
+			if code != d.maskCode {
+				d.maskSteadySet = false
+			}
+			d.maskClean = d.maskClean && code == d.maskCode || level == 3
+			d.hit(w, start, code, code != d.maskCode)
+			return evs
+		}
+		if d.maskClean && d.holds(w) {
+			d.maskMiss = 0
+			d.maskLast = start
 			return evs
 		}
 		d.maskMiss++
@@ -346,22 +444,122 @@ func (d *Detector) stepMask(evs []Event, start int64, code uint8, hit bool) []Ev
 		d.maskLastEnd = d.endEstimate(d.maskLast)
 		return append(evs, Event{Kind: MaskEnd, Pos: d.maskLastEnd})
 	}
-	if !hit {
+	if level == 0 {
 		d.maskPend = 0
 		return evs
 	}
 	if d.maskPend != code {
-		d.maskPend, d.maskPendAt = code, start
-		return evs
+		d.runFirst = start
 	}
-	return d.openMask(evs, d.onsetEstimate(d.maskPendAt), start, code)
+	dl, dh := d.offL-d.pendL, d.offH-d.pendH
+	drift := max(dl, -dl, dh, -dh)
+	switch {
+	case d.maskPend == code && (level == 3 && d.pendClean ||
+		drift <= steadyStrong && level >= 2 && d.pendStrong ||
+		drift <= steadyWeak && d.pendRun+1 >= weakRun):
+		// From the first window of the pair's run, or earlier where its
+		// bins already held, as far back as MaskLag allows.
+		pos := d.onsetEstimate(min(d.runFirst, d.runStart(start, code)))
+		evs = d.openMask(evs, max(pos, d.pos-MaskLag), start, code)
+		d.maskClean = level == 3 || d.pendClean
+		d.maskSteadyL, d.maskSteadyH, d.maskSteadySet = d.offL, d.offH, true
+		d.hit(w-1, start-subLen, code, true)
+		d.hit(w, start, code, false)
+		return evs
+	case d.maskPend != code || drift > steadyWeak:
+		d.maskPend, d.maskPendAt, d.pendRun = code, start, 1
+		d.pendStrong, d.pendClean = level >= 2, level == 3
+	default:
+		d.pendRun++
+		d.pendStrong, d.pendClean = level >= 2, level == 3
+	}
+	d.pendL, d.pendH = d.offL, d.offH
+	return evs
+}
+
+// runStart returns the start of the earliest window, among those the
+// detector may still mask back to, from which on window start's pair held
+// its bins as it does now: a key that speech hid for a while before its
+// evidence showed is masked from there.
+func (d *Detector) runStart(start int64, code uint8) int64 {
+	lo, hi := pairTones(code)
+	cur := &d.wpow[(start/subLen)%ringWins]
+	refL, refH := holdRatio*cur[lo], holdRatio*cur[hi]
+	first := start
+	for k := int64(1); k < ringWins; k++ {
+		s := start - k*subLen
+		if s < 0 || s < d.pos-MaskLag+edgeMargin+onsetLookBack*subLen {
+			break
+		}
+		p := &d.wpow[(s/subLen)%ringWins]
+		if p[lo] < refL || p[hi] < refH {
+			break
+		}
+		first = s
+	}
+	return first
+}
+
+// steadyStrong and steadyWeak bound how far a tone's measured relative
+// offset may move between two windows 5 ms apart for them to count as one
+// tone; weakRun weak windows in a row open the mask.
+const (
+	steadyStrong float32 = 0.002
+	steadyWeak   float32 = 0.003
+	weakRun              = 7
+)
+
+// hit records a window in which the mask's pair passed: its bin powers
+// set (fresh) or lower the reference the mask holds against.
+func (d *Detector) hit(w, start int64, code uint8, fresh bool) {
+	d.maskLast, d.maskCode = start, code
+	lo, hi := pairTones(code)
+	p := &d.wpow[w%ringWins]
+	if d.offCode == code && d.offW == w {
+		d.maskOffL, d.maskOffH, d.maskOffCode = d.offL, d.offH, code
+	}
+	if fresh {
+		d.maskRefL, d.maskRefH = p[lo], p[hi]
+		return
+	}
+	d.maskRefL, d.maskRefH = min(d.maskRefL, p[lo]), min(d.maskRefH, p[hi])
+}
+
+// holds reports whether window w still carries the open mask's pair: both
+// tones' bins within holdRatio of the power they had when the pair was
+// clearly present. Sound added around a tone only adds to its bin (on
+// average), so a tone that goes on keeps its mask however loud speech or
+// music gets; once it stops, its bins fall to what is left.
+func (d *Detector) holds(w int64) bool {
+	if d.maskOffCode != d.maskCode {
+		return false
+	}
+	lo, hi := pairTones(d.maskCode)
+	p := &d.wpow[w%ringWins]
+	if p[lo] < holdRatio*d.maskRefL || p[hi] < holdRatio*d.maskRefH {
+		return false
+	}
+	// Each still leads its group, at the frequencies it had: once a key
+	// stops, what is left in its bins is no louder than the rest of the
+	// band, or at other frequencies, or gliding.
+	for k := 0; k < 4; k++ {
+		if k != lo && p[k] > p[lo] || k+4 != hi && p[k+4] > p[hi] {
+			return false
+		}
+	}
+	// (once a key stops, what is left in its
+	// bins (speech, music) is at other frequencies, or gliding.
+	offL, _, offH, _ := d.measure(w*subLen, lo, hi)
+	dl, dh := float32(offL)-d.maskOffL, float32(offH)-d.maskOffH
+	return max(dl, -dl, dh, -dh) <= holdDrift
 }
 
 func (d *Detector) openMask(evs []Event, pos, last int64, code uint8) []Event {
 	d.masking = true
+	d.maskSteadySet = false
 	d.maskMiss = 0
 	d.maskPend = 0
-	d.maskLast, d.maskCode = last, code
+	d.hit(last/subLen, last, code, true)
 	// Masks never overlap: the previous one already covers up to its end.
 	return append(evs, Event{Kind: MaskStart, Pos: max(pos, d.maskLastEnd)})
 }
@@ -381,8 +579,13 @@ func (d *Detector) stepDigit(evs []Event, start int64, code uint8, hit bool) []E
 			d.digOnset = d.onsetEstimate(d.digFirst)
 			if !d.masking {
 				// Every digit lies inside a mask, even one whose hits
-				// never came two in a row.
-				evs = d.openMask(evs, d.digOnset, start, code)
+				// never came two in a row: from as far back as MaskLag
+				// allows, and under a notch from its onset.
+				if !d.notching {
+					lo, hi := pairTones(code)
+					evs = d.notchHit(evs, start, lo, hi, d.digFirst)
+				}
+				evs = d.openMask(evs, max(d.digOnset, d.pos-MaskLag), start, code)
 			}
 			evs = append(evs, Event{Kind: DigitStart, Digit: pairDigit(code), Pos: d.digOnset})
 		}

@@ -104,11 +104,11 @@ func TestResetAndPos(t *testing.T) {
 	}
 }
 
-// Mask intervals are ordered, disjoint and well formed; digits alternate
-// start/end inside them; nothing lies in the future.
+// Mask and notch intervals are ordered, disjoint and well formed; digits
+// alternate start/end inside masks; nothing lies in the future.
 func checkEventOrder(t testing.TB, evs []Event, pos int64) {
-	open, digit := false, false
-	last := int64(math.MinInt64)
+	open, digit, notch := false, false, false
+	last, nlast := int64(math.MinInt64), int64(math.MinInt64)
 	for _, e := range evs {
 		if e.Pos > pos || e.Pos < 0 {
 			t.Fatalf("event %v outside [0, %d]", e, pos)
@@ -134,6 +134,17 @@ func checkEventOrder(t testing.TB, evs []Event, pos int64) {
 				t.Fatalf("DigitEnd %v without start", e)
 			}
 			digit = false
+		case NotchStart:
+			// Another NotchStart while open adds tones, from its own Pos.
+			if e.Pos < nlast || e.Tones == 0 || !notch && e.Tones&NotchHigh != NotchHigh {
+				t.Fatalf("NotchStart %v out of order (open %v, last end %d) or tones %08b", e, notch, nlast, e.Tones)
+			}
+			notch = true
+		case NotchEnd:
+			if !notch {
+				t.Fatalf("NotchEnd %v without start", e)
+			}
+			notch, nlast = false, e.Pos
 		default:
 			t.Fatalf("unknown event %v", e)
 		}

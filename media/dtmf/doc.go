@@ -11,14 +11,19 @@
 // [NewDetector] or [Detector.Reset], including those [Detector.Skip]s over
 // for lost packets. The caller maps positions to RTP timestamps.
 //
-// Two outputs:
-//   - MaskStart/MaskEnd: a sensitive signal for the masker. MaskStart.Pos is
-//     at or before the tone's first sample, MaskEnd.Pos at or after its last
-//     (exclusive); intervals never overlap. It reacts to tones down to
-//     -36 dBm0 per tone (measured: -40) and to fragments of 20 ms.
+// Three outputs:
+//   - MaskStart/MaskEnd: a sensitive signal for the masker to replace the
+//     audio. MaskStart.Pos is at or before the tone's first sample,
+//     MaskEnd.Pos at or after its last (exclusive); intervals never
+//     overlap. It reacts to tones down to -36 dBm0 per tone and to
+//     fragments of 20 ms.
+//   - NotchStart/NotchEnd: weaker evidence, a key under loud speech or
+//     music or what looks like one: remove the bands of the frequencies in
+//     Tones (the four high ones, and the low ones seen) until NotchEnd. It
+//     reaches back up to [NotchLag].
 //   - DigitStart/DigitEnd: ITU-T Q.24-grade digits with the key in Digit.
-//     A digit is always inside an open mask. Digit is card data: never log
-//     it ([Event.String] leaves it out).
+//     A digit is always inside an open mask and notch. Digit and Tones are
+//     card data: never log them ([Event.String] leaves them out).
 //
 // # Design
 //
@@ -30,25 +35,33 @@
 // DTMF frequencies (>= 73 Hz apart) past its first null (66.7 Hz).
 //
 // Per window: the strongest low and high bins are the candidate pair;
-// cheap checks on the rectangular bins (level, each bin 5 dB above the rest
-// of its group, share of window energy) discard most speech. Survivors get
-// a Hann-windowed DFT of the window and of the one a sub-block earlier for
-// the two tones; the phase advance between them measures each tone's
-// frequency offset (this is what separates +-1.8 % from +-3.5 %, which the
-// bins' magnitudes alone cannot at 697 Hz), and the Hann power corrected for
-// that offset gives the tones' levels, twist and share of the window's
-// energy. Two sets of limits are applied to the same measurements:
+// cheap checks on the rectangular bins (level, each bin above the rest of
+// its group) discard most speech. Survivors get a Hann-windowed DFT of the
+// window and of the one a sub-block earlier for the two tones; the phase
+// advance between them measures each tone's frequency offset (this is what
+// separates +-1.8 % from +-3.5 %, which the bins' magnitudes alone cannot at
+// 697 Hz), and the Hann power corrected for that offset gives the tones'
+// levels, twist and share of the window's energy.
 //
-//	          level       twist (high-low)  own-group peak  energy share  offset
-//	mask      >= -43 dBm0  -14..+10 dB       5 dB            >= 0.75       <= 4.5 %
-//	digit     >= -31 dBm0  -11..+7 dB        5 dB            >= 0.80       <= 2.7 %
+// Digits use the Q.24 limits: each tone >= -31 dBm0, twist -11..+7 dB,
+// each bin 5 dB above the rest of its group, 80 % of the window's energy,
+// offset <= 2.7 %. A digit needs six windows of one pair (a tone of about
+// 30 ms: a 40 ms tone gives seven, a 20 ms one at most four), bridging runs
+// of fewer than seven misses (a 10 ms break makes at most five, a 40 ms gap
+// at least eight); a hit of another pair counts as a miss.
 //
-// The digit set is strictly inside the mask set, so every digit window is a
-// mask window. The mask opens on two consecutive windows of one pair and
-// closes after three misses. A digit needs six windows of one pair (a tone
-// of about 30 ms: a 40 ms tone gives seven, a 20 ms one at most four),
-// bridging runs of fewer than seven misses (a 10 ms break makes at most
-// five, a 40 ms gap at least eight); a hit of another pair counts as a miss.
+// The mask measures its evidence against the pair's neighbourhood rather
+// than the window's total energy, so a key over speech or music is seen:
+// each tone leads its group by 3 dB and both by 16 dB together, -43 dBm0,
+// twist -14..+10 dB, offset <= 2.5 %, no harmonic at twice the high tone
+// above -16 dB and, unless the pair fills the window, no harmonic series
+// (a fundamental below the low tone, or a partial at the pair's
+// difference). It opens on two clean windows (a digit-like share of the
+// energy), two strong ones at steady frequencies or seven weak ones, and
+// holds while hits keep the frequencies it opened with. The notch takes
+// weaker evidence: a steady pair, or a high tone alone holding its
+// frequency while speech swamps the low one. docs/MASKING.md has the rules
+// and the figures over speech and music.
 //
 // Positions come from sub-block energies: the first sub-block, from two
 // before the first passing window, whose energy reaches a tenth of the
@@ -100,17 +113,14 @@
 // -30 to -36 dBm0 tones and 20 ms fragments from 0 to -36 dBm0.
 // Margins found by sweeping: digits accepted to +-2.5 % and rejected from
 // +-3.0 %; tones of <= 25 ms never digits, >= 35 ms always; gaps <= 25 ms
-// bridged, >= 35 ms split; digits down to -30 dBm0, masks down to -40 dBm0;
+// bridged, >= 35 ms split; digits down to -30 dBm0;
 // 5000/5000 at 15 dB SNR; 1000/1000 at 12 dB.
 //
-// Talk-off (TestTalkOff, Debian package asterisk-core-sounds-en-wav, 568
-// prompts, 25.5 minutes, through each law): 0 digits; the mask covers
-// 0.335 s = 0.022 % of the time (8 masks, 5 of them on the screeching
-// tt-monkeys prompt).
+// Talk-off (TestTalkOff, TestFalseMasks: the prompts and the music on hold
+// of media/corpus, through each law): 0 digits; masked and notched time in
+// docs/MASKING.md.
 //
-// Cost (BenchmarkDetector, 2-core box under load): about 0.8 us per
-// 160-sample frame of silence, 0.95 us of speech or noise, 1.9-2.0 us while
-// a tone is present (the frequency check then runs every window); 0
+// Cost (BenchmarkDetector, BenchmarkDetectorSources): docs/MASKING.md; 0
 // allocations.
 //
 // # RFC 4733 telephone-events

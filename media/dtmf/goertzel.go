@@ -62,6 +62,10 @@ var (
 	hopRe, hopIm [8]float64
 	// hannGain converts |Hann DFT|^2 to tone power A^2/2.
 	hannGain float64
+	// harmRe, harmIm[k][n]: the Hann table at twice tone k's frequency,
+	// where a key has nothing and the harmonics of voices and instruments
+	// lie.
+	harmRe, harmIm [8][winLen]float32
 )
 
 func init() {
@@ -83,6 +87,8 @@ func init() {
 			h := 0.5 - 0.5*math.Cos(2*math.Pi*(float64(n)+0.5)/winLen)
 			hannRe[k][n] = float32(h * math.Cos(w*float64(n)))
 			hannIm[k][n] = float32(-h * math.Sin(w*float64(n)))
+			harmRe[k][n] = float32(h * math.Cos(2*w*float64(n)))
+			harmIm[k][n] = float32(-h * math.Sin(2*w*float64(n)))
 		}
 	}
 }
@@ -138,9 +144,48 @@ func finishSub(sb *subBlock, s1, s2 *[8]float64) {
 // samples from timeline position start in the history ring, in one pass
 // (two runs when the window wraps around the ring's end).
 func hannDFT2(hist *[histLen]int16, start int64, k, l int) (kre, kim, lre, lim float64) {
+	return tableDFT2(hist, start, &hannRe[k], &hannIm[k], &hannRe[l], &hannIm[l])
+}
+
+// harmPower returns the power (as a tone power A^2/2) at twice the
+// frequency of tone k in the window at start. (Twice a low tone lies too
+// near the high group to tell anything.)
+func harmPower(hist *[histLen]int16, start int64, k int) float64 {
 	h := int(start % histLen)
 	first := min(winLen, histLen-h)
-	kr, ki, lr, li := &hannRe[k], &hannIm[k], &hannRe[l], &hannIm[l]
+	kr, ki := &harmRe[k], &harmIm[k]
+	a, b, c, e := harmRun(0, 0, 0, 0, hist[h:h+first], kr[:first], ki[:first])
+	if first < winLen {
+		a, b, c, e = harmRun(a, b, c, e, hist[:winLen-first], kr[first:], ki[first:])
+	}
+	re, im := float64(a+c), float64(b+e)
+	return (re*re + im*im) * hannGain
+}
+
+// harmRun adds the products of samples x with a table run to a, b (even
+// samples) and c, e (odd ones): four chains, not two.
+func harmRun(a, b, c, e float32, x []int16, kr, ki []float32) (float32, float32, float32, float32) {
+	n := len(x)
+	kr, ki = kr[:n], ki[:n]
+	i := 0
+	for ; i+1 < n; i += 2 {
+		v, w := float32(x[i]), float32(x[i+1])
+		a += v * kr[i]
+		b += v * ki[i]
+		c += w * kr[i+1]
+		e += w * ki[i+1]
+	}
+	if i < n {
+		v := float32(x[i])
+		a += v * kr[i]
+		b += v * ki[i]
+	}
+	return a, b, c, e
+}
+
+func tableDFT2(hist *[histLen]int16, start int64, kr, ki, lr, li *[winLen]float32) (kre, kim, lre, lim float64) {
+	h := int(start % histLen)
+	first := min(winLen, histLen-h)
 	a, b, c, e := hannRun(0, 0, 0, 0, hist[h:h+first], kr[:first], ki[:first], lr[:first], li[:first])
 	if first < winLen {
 		a, b, c, e = hannRun(a, b, c, e, hist[:winLen-first], kr[first:], ki[first:], lr[first:], li[first:])
@@ -163,6 +208,56 @@ func hannRun(a, b, c, e float32, x []int16, kr, ki, lr, li []float32) (float32, 
 	}
 	return a, b, c, e
 }
+
+// hannWin is the Hann window of the frequency check.
+var hannWin = func() (w [winLen]float32) {
+	for n := range w {
+		w[n] = float32(0.5 - 0.5*math.Cos(2*math.Pi*(float64(n)+0.5)/winLen))
+	}
+	return w
+}()
+
+// hannMax returns the largest power (as a tone power A^2/2) at the
+// frequencies fs (Hz, at most maxProbes) of the Hann-windowed window at
+// start: Goertzel recursions over the windowed samples, for frequencies
+// that have no table. The recursions run side by side, three at a time,
+// so that they overlap rather than wait on each other.
+func hannMax(hist *[histLen]int16, start int64, fs []float64) float64 {
+	var x [winLen]float32
+	h := int(start % histLen)
+	first := min(winLen, histLen-h)
+	for n, v := range hist[h : h+first] {
+		x[n] = hannWin[n] * float32(v)
+	}
+	for n, v := range hist[:winLen-first] {
+		x[first+n] = hannWin[first+n] * float32(v)
+	}
+	var c [maxProbes]float32
+	for i, f := range fs {
+		c[i] = float32(2 * math.Cos(2*math.Pi*f/SampleRate))
+	}
+	var m float32
+	for i := 0; i < len(fs); i += 3 {
+		c0, c1, c2 := c[i], c[i+1], c[i+2]
+		var a1, a2, b1, b2, e1, e2 float32
+		for _, v := range x {
+			a1, a2 = v+c0*a1-a2, a1
+			b1, b2 = v+c1*b1-b2, b1
+			e1, e2 = v+c2*e1-e2, e1
+		}
+		m = max(m, a1*a1+a2*a2-c0*a1*a2)
+		if i+1 < len(fs) {
+			m = max(m, b1*b1+b2*b2-c1*b1*b2)
+		}
+		if i+2 < len(fs) {
+			m = max(m, e1*e1+e2*e2-c2*e1*e2)
+		}
+	}
+	return float64(m) * hannGain
+}
+
+// maxProbes is the most frequencies hannMax takes.
+const maxProbes = 6
 
 // hannLoss[i] is 1/W(x)^2 at x = i/hannLossStep bins off centre, W the
 // Hann window's amplitude response sinc(x)/(1-x^2): it turns the power

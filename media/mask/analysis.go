@@ -64,6 +64,8 @@ func (k *Masker) detectorEvents() {
 				k.spans[k.openSpan].end = e.Pos + k.tail
 				k.openSpan = -1
 			}
+		case dtmf.NotchStart, dtmf.NotchEnd:
+			k.notchEvent(e)
 		case dtmf.DigitStart:
 			k.digit(e.Digit, SourceInBand, k.lastTS+uint32(e.Pos-k.lastPos))
 		case dtmf.DigitEnd:
@@ -174,7 +176,7 @@ func (k *Masker) marks(mark []bool, pos0 int64, ts uint32) bool {
 // prune forgets spans that end before everything still queued for
 // forwarding or recording.
 func (k *Masker) prune() {
-	if k.nspans == 0 && k.nev == 0 {
+	if k.nspans == 0 && k.nev == 0 && k.nnotches == 0 {
 		return // the usual case: no need to look at the queues' heads
 	}
 	low, lowTS := k.det.Pos(), k.nextTS
@@ -196,6 +198,14 @@ func (k *Masker) prune() {
 			if k.openSpan == last {
 				k.openSpan = i
 			}
+			continue
+		}
+		i++
+	}
+	for i := 0; i < k.nnotches; {
+		if k.notches[i].end <= low {
+			k.nnotches--
+			k.notches[i] = k.notches[k.nnotches]
 			continue
 		}
 		i++

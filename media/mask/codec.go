@@ -3,6 +3,8 @@ package mask
 import (
 	"fmt"
 	"strings"
+
+	"github.com/hushmedia/hush/media/g711"
 )
 
 // Codec is what a payload type carries, as far as masking is concerned.
@@ -86,3 +88,11 @@ func (m *CodecMap) Set(pt int, name string) error {
 
 // Lookup returns the codec of payload type pt (the top bit ignored).
 func (m *CodecMap) Lookup(pt uint8) Codec { return m[pt&0x7f] }
+
+// law is the G.711 law of PCMU or PCMA (mu-law for anything else).
+func (c Codec) law() g711.Law {
+	if c == CodecPCMA {
+		return g711.Alaw
+	}
+	return g711.Ulaw
+}

@@ -62,6 +62,19 @@
 // packets. None can decode as a digit: DTMF needs two tones, one of each
 // group (the tests feed every mode to the detector and to multimon-ng).
 //
+// # The notch
+//
+// Where the detector sees weaker evidence (NotchStart/NotchEnd: a key
+// under loud speech or music, or what looks like one), the masker removes
+// the bands of the DTMF frequencies the event names, the four high ones
+// and a low one once seen, instead of replacing the audio: three
+// second-order sections per frequency, at least 12 dB down over +-2.5 %,
+// each starting from rest where its notched samples begin, on the
+// forwarded packets (Stats.NotchedSamples, Metrics.NotchedSamples) and on
+// the recording tap's frames (Stats.RecordNotchedSamples) alike. No
+// decoder finds a key without its high tone; a voice keeps nearly all of
+// itself. docs/MASKING.md has the figures.
+//
 // # Fail closed
 //
 // In a masked direction a payload type hush cannot decode is dropped
@@ -101,6 +114,6 @@
 // TestMaskBounds (128 tones, 40-500 ms, -10 and -25 dBm0, all onset phases
 // of a packet): every tone sample replaced; the mask starts at most 7.1 ms
 // before a tone and ends at most 17 ms after it; no late masks; nothing
-// else changes. TestMultimonJudge: multimon-ng finds 16/16 digits in every
+// else changes but what the notch takes out within 40 ms of a tone. TestMultimonJudge: multimon-ng finds 16/16 digits in every
 // input and 0 in every masked output (4 durations x 2 levels x 2 laws).
 package mask

@@ -59,6 +59,9 @@ type Counter interface{ Add(float64) }
 type Metrics struct {
 	// MaskedSamples counts samples replaced (8 per millisecond).
 	MaskedSamples Counter
+	// NotchedSamples counts samples whose DTMF bands were removed and
+	// that were not replaced (8 per millisecond).
+	NotchedSamples Counter
 	// Digits counts digits delivered while capturing (the count only).
 	Digits Counter
 	// LateMasks counts masks that began on samples already released: a
@@ -72,8 +75,11 @@ func (nopCounter) Add(float64) {}
 
 // Stats are a masker's counters, read on its own goroutine.
 type Stats struct {
-	Pushed, Released       uint64
-	MaskedSamples          uint64
+	Pushed, Released uint64
+	MaskedSamples    uint64
+	// NotchedSamples counts samples whose DTMF bands were removed (and
+	// not replaced).
+	NotchedSamples         uint64
 	Digits                 uint64
 	LateMasks              uint64
 	Undecodable, Overflows uint64
@@ -83,6 +89,7 @@ type Stats struct {
 	Converted, Superseded uint64
 	// The recording tap's counters.
 	RecordMaskedSamples, RecordLateMasks, RecordOverflows uint64
+	RecordNotchedSamples                                  uint64
 }
 
 // Option configures a Masker.
@@ -95,7 +102,8 @@ func WithMetrics(m Metrics) Option {
 			dst *Counter
 			src Counter
 		}{
-			{&k.met.MaskedSamples, m.MaskedSamples}, {&k.met.Digits, m.Digits}, {&k.met.LateMasks, m.LateMasks},
+			{&k.met.MaskedSamples, m.MaskedSamples}, {&k.met.NotchedSamples, m.NotchedSamples},
+			{&k.met.Digits, m.Digits}, {&k.met.LateMasks, m.LateMasks},
 		} {
 			if p.src != nil {
 				*p.dst = p.src
@@ -205,6 +213,12 @@ type Masker struct {
 	spans [maxSpans]span
 	ev    [maxSpans]evSpan
 
+	// The notch spans (detector NotchStart/NotchEnd) and the forwarded
+	// output's notch filter.
+	notches  [maxSpans]notchSpan
+	nnotches int
+	fwdNotch notchFilter
+
 	dig digitDedup
 
 	convStart, convDur uint32
@@ -242,7 +256,7 @@ func New(opts ...Option) *Masker {
 		gen:      generator{noise: 0x9e3779b9},
 	}
 	k.q.reset()
-	k.met = Metrics{MaskedSamples: nopCounter{}, Digits: nopCounter{}, LateMasks: nopCounter{}}
+	k.met = Metrics{MaskedSamples: nopCounter{}, NotchedSamples: nopCounter{}, Digits: nopCounter{}, LateMasks: nopCounter{}}
 	for _, o := range opts {
 		o(k)
 	}
@@ -292,6 +306,7 @@ func (k *Masker) Reset() {
 	k.FlushRecord()
 	k.q.reset()
 	k.nspans, k.openSpan, k.nev = 0, -1, 0
+	k.nnotches = 0
 	k.tsValid, k.relValid = false, false
 	k.tracker.Reset()
 	// Close whatever the detector had open by feeding it silence past its
@@ -458,8 +473,16 @@ func (k *Masker) release() []byte {
 	}
 	if s.samples > 0 {
 		mark := k.mark[:s.samples]
-		if k.marks(mark, s.pos0, s.ts) {
-			m := k.gen.fill(s.buf[s.payOff:s.payOff+s.samples], mark, s.pos0, s.codec)
+		codes := s.buf[s.payOff : s.payOff+s.samples]
+		masked := k.marks(mark, s.pos0, s.ts)
+		if k.nnotches > 0 {
+			if n := k.fwdNotch.apply(codes, mark, s.pos0, s.codec.law(), k.notches[:k.nnotches]); n > 0 {
+				k.st.NotchedSamples += uint64(n)
+				k.met.NotchedSamples.Add(float64(n))
+			}
+		}
+		if masked {
+			m := k.gen.fill(codes, mark, s.pos0, s.codec)
 			clear(mark)
 			k.st.MaskedSamples += uint64(m)
 			k.met.MaskedSamples.Add(float64(m))

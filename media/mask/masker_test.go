@@ -13,8 +13,10 @@ import (
 )
 
 // TestDelayExact: speech-only packets leave exactly LookAhead after they
-// arrived, in order, byte for byte (same seq, timestamp, SSRC, payload),
-// none lost, for several look-aheads and both laws.
+// arrived, in order, with the same header (seq, timestamp, SSRC) and
+// length, none lost, for several look-aheads and both laws; nothing is
+// replaced, and a payload sample changes only where the notch removed the
+// DTMF bands (Stats.NotchedSamples).
 func TestDelayExact(t *testing.T) {
 	sp := speech(t, 400*frame)
 	pcm := clip(sp)
@@ -35,9 +37,15 @@ func TestDelayExact(t *testing.T) {
 			}
 			// The last two packets have no samples after them to decide
 			// with (end of stream): they wait StallGrace more.
+			changed := 0
 			for i, o := range out {
-				if !bytes.Equal(o.pkt, in[i].pkt) {
+				if len(o.pkt) != len(in[i].pkt) || !bytes.Equal(o.pkt[:12], in[i].pkt[:12]) {
 					t.Fatalf("%v %v: packet %d changed", la, codec, i)
+				}
+				for j := 12; j < len(o.pkt); j++ {
+					if o.pkt[j] != in[i].pkt[j] {
+						changed++
+					}
 				}
 				w := want
 				if i >= len(out)-2 {
@@ -47,8 +55,12 @@ func TestDelayExact(t *testing.T) {
 					t.Fatalf("%v %v: packet %d delayed %v, want %v", la, codec, i, d, w)
 				}
 			}
-			if st := k.Stats(); st.MaskedSamples != 0 || st.LateMasks != 0 {
+			st := k.Stats()
+			if st.MaskedSamples != 0 || st.LateMasks != 0 {
 				t.Fatalf("%v %v: speech masked: %+v", la, codec, st)
+			}
+			if uint64(changed) > st.NotchedSamples {
+				t.Fatalf("%v %v: %d samples changed, %d notched", la, codec, changed, st.NotchedSamples)
 			}
 		}
 	}
@@ -93,8 +105,9 @@ func maskedRuns(in, out []int16, silence int16) (runs [][2]int) {
 // TestMaskBounds: synthetic tones at known positions, every onset phase
 // inside a packet, 40-500 ms, -10 and -25 dBm0, over a low noise floor.
 // Every tone sample is replaced; masking starts no earlier than one packet
-// before the tone and ends no later than 40 ms after it; everything else is
-// byte-identical; no late masks.
+// before the tone and ends no later than 40 ms after it; the notch around
+// a tone stays within 40 ms of it; everything else is byte-identical; no
+// late masks.
 func TestMaskBounds(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	durs := []int{40, 50, 100, 500}
@@ -128,13 +141,44 @@ func TestMaskBounds(t *testing.T) {
 			}
 			return rs
 		}())
-		k := New()
+		// The recording tap flags the replaced samples (the same spans the
+		// forwarded packets get); other changed samples were notched.
+		flags := make([]bool, len(in))
+		k := New(WithRecordTap(0, func(_, ts uint32, f *RecordFrame) {
+			for i, v := range f.Silent {
+				flags[int(ts)+i] = v
+			}
+		}, nil))
 		k.Configure(Policy{Mode: ModeSilence}, nil)
 		out, _ := drive(t, k, evenly(pkts, 0))
+		k.FlushRecord()
 		got := decode(t, out)
-		runs := maskedRuns(in, got, g711.UlawToLinear(g711.UlawSilence))
+		silence := g711.UlawToLinear(g711.UlawSilence)
 		if codec == CodecPCMA {
-			runs = maskedRuns(in, got, g711.AlawToLinear(g711.AlawSilence))
+			silence = g711.AlawToLinear(g711.AlawSilence)
+		}
+		replaced := append([]int16(nil), in...)
+		var notched []int
+		for i := range got {
+			switch {
+			case flags[i]:
+				if got[i] != silence {
+					t.Fatalf("%v: sample %d flagged but not silence", codec, i)
+				}
+				replaced[i] = silence
+			case got[i] != in[i]:
+				notched = append(notched, i)
+			}
+		}
+		runs := maskedRuns(in, replaced, silence)
+		for _, i := range notched {
+			ok := false
+			for _, b := range bursts {
+				ok = ok || i >= b.at-40*msS && i < b.at+b.dur+40*msS
+			}
+			if !ok {
+				t.Fatalf("%v: sample %d notched, no tone within 40 ms", codec, i)
+			}
 		}
 		for _, b := range bursts {
 			var cover *[2]int
@@ -491,9 +535,11 @@ func TestQueueOrderAndReuse(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	var queued [][]byte
 	var h rtp.Header
+	// Packets are compared by header and length: a notch may touch a
+	// payload of random samples.
 	release := func(op int) []byte {
 		got, ok := k.Drain()
-		if !ok || !bytes.Equal(got, queued[0]) {
+		if !ok || len(got) != len(queued[0]) || !bytes.Equal(got[:12], queued[0][:12]) {
 			t.Fatalf("op %d: released packet is not the oldest queued (ok %v)", op, ok)
 		}
 		queued = queued[1:]

@@ -67,6 +67,7 @@ type recorder struct {
 	sink   RecordSink
 	masked func(ssrc, startTS, endTS uint32)
 
+	notch    notchFilter
 	frames   []recFrame
 	q        poolQueue // of frames
 	out      RecordFrame
@@ -164,7 +165,11 @@ func (r *recorder) emit(k *Masker, all bool) {
 		mark := k.mark[:f.n]
 		first, last := -1, -1
 		r.out = RecordFrame{Law: f.law, Codes: f.codes[:f.n], Arrival: f.at}
-		if k.marks(mark, f.pos0, f.ts) {
+		masked := k.marks(mark, f.pos0, f.ts)
+		if k.nnotches > 0 {
+			k.st.RecordNotchedSamples += uint64(r.notch.apply(f.codes[:f.n], mark, f.pos0, f.law, k.notches[:k.nnotches]))
+		}
+		if masked {
 			n := 0
 			for i, m := range mark {
 				if m {

@@ -203,7 +203,7 @@ func (d *delayLine) newMasker() *mask.Masker {
 	c, dir := d.c, d.dir
 	m := &c.metrics[dir]
 	opts := []mask.Option{mask.WithMetrics(mask.Metrics{
-		MaskedSamples: m.MaskedSamples, Digits: m.DigitsCaptured, LateMasks: m.LateMasks,
+		MaskedSamples: m.MaskedSamples, NotchedSamples: m.NotchedSamples, Digits: m.DigitsCaptured, LateMasks: m.LateMasks,
 	})}
 	if t := c.tap; t != nil {
 		var onMasked func(ssrc, a, b uint32)

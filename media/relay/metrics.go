@@ -24,6 +24,9 @@ type DirectionMetrics struct {
 	Latency Observer
 	// MaskedSamples counts samples replaced by masking (8 per ms).
 	MaskedSamples Counter
+	// NotchedSamples counts samples whose DTMF bands were removed, and
+	// not replaced (8 per ms).
+	NotchedSamples Counter
 	// DigitsCaptured counts digits captured under secure capture (the
 	// count only, never the digits).
 	DigitsCaptured Counter
@@ -45,7 +48,7 @@ func (nopMetric) Observe(float64) {}
 func (m DirectionMetrics) filled() DirectionMetrics {
 	var nop nopMetric
 	for _, c := range []*Counter{&m.Packets, &m.Bytes, &m.RTCPPackets, &m.RTCPBytes,
-		&m.MaskedSamples, &m.DigitsCaptured, &m.LateMasks} {
+		&m.MaskedSamples, &m.NotchedSamples, &m.DigitsCaptured, &m.LateMasks} {
 		if *c == nil {
 			*c = nop
 		}

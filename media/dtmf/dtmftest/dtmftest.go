@@ -43,22 +43,50 @@ func Freqs(key byte) (lo, hi float64) {
 	return rows[i/4], cols[i%4]
 }
 
-// Burst is one key's tone pair: Dur samples from sample At, each tone at DBm0.
+// Burst is one key's tone pair: Dur samples from sample At, each tone at DBm0. The optional
+// fields shape it as real phones and lines do.
 type Burst struct {
 	Key     byte
 	At, Dur int
 	DBm0    float64
+	// Twist is the high tone's level minus the low tone's, in dB, split evenly around DBm0.
+	Twist float64
+	// LoShift and HiShift move each tone off its nominal frequency (relative: 0.02 is +2 %).
+	LoShift, HiShift float64
+	// Fade is a linear fade-in over this many samples (0: none).
+	Fade int
+	// Stagger starts and ends the high tone this many samples after the low one (negative:
+	// before); the pair then spans Dur+|Stagger| samples from At or At+Stagger.
+	Stagger int
 }
 
 // AddTo adds the burst to sig, with random start phases from r.
 func (b Burst) AddTo(sig []float64, r *rand.Rand) {
 	lo, hi := Freqs(b.Key)
-	a := g711.Peak0dBm0 * math.Pow(10, b.DBm0/20)
+	lo *= 1 + b.LoShift
+	hi *= 1 + b.HiShift
+	al := g711.Peak0dBm0 * math.Pow(10, (b.DBm0-b.Twist/2)/20)
+	ah := g711.Peak0dBm0 * math.Pow(10, (b.DBm0+b.Twist/2)/20)
 	pl, ph := r.Float64()*2*math.Pi, r.Float64()*2*math.Pi
-	for n := 0; n < b.Dur && b.At+n < len(sig); n++ {
-		x := float64(n) / Rate
-		sig[b.At+n] += a*math.Sin(2*math.Pi*lo*x+pl) + a*math.Sin(2*math.Pi*hi*x+ph)
+	tone := func(at int, f, a, p float64) {
+		for n := 0; n < b.Dur && at+n < len(sig); n++ {
+			if at+n < 0 {
+				continue
+			}
+			g := 1.0
+			if n < b.Fade {
+				g = float64(n) / float64(b.Fade)
+			}
+			sig[at+n] += g * a * math.Sin(2*math.Pi*f*float64(n)/Rate+p)
+		}
 	}
+	tone(b.At, lo, al, pl)
+	tone(b.At+b.Stagger, hi, ah, ph)
+}
+
+// Span returns the samples the burst's tones cover, [from, to).
+func (b Burst) Span() (from, to int) {
+	return b.At + min(0, b.Stagger), b.At + b.Dur + max(0, b.Stagger)
 }
 
 // Quantize rounds a signal to 16-bit samples, clipping.
@@ -171,12 +199,12 @@ func Speech(t testing.TB, n, skip int) []float64 {
 	return out
 }
 
-// Prompts returns the prompts list names (corpus.Files or corpus.AllFiles) and their
-// samples, or is Missing when the corpus is not installed.
+// Prompts returns the files list names (corpus.Files, corpus.AllFiles or corpus.MusicFiles)
+// and their samples, or is Missing when the corpus is not installed.
 func Prompts(t testing.TB, list func() ([]string, error)) (files []string, pcm [][]int16) {
 	t.Helper()
 	files, err := list()
-	if errors.Is(err, corpus.ErrMissing) {
+	if errors.Is(err, corpus.ErrMissing) || errors.Is(err, corpus.ErrMusicMissing) {
 		Missing(t, err.Error())
 	}
 	if err != nil {
