@@ -1617,9 +1617,12 @@ type Policy struct {
 	// Drop packets from any address but a leg's remote once it is known.
 	StrictSource StrictSource `protobuf:"varint,7,opt,name=strict_source,json=strictSource,proto3,enum=hush.v1.StrictSource" json:"strict_source,omitempty"`
 	// End the session after this long without media (unset = server default).
-	IdleTimeout   *durationpb.Duration `protobuf:"bytes,8,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	IdleTimeout *durationpb.Duration `protobuf:"bytes,8,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
+	// Keep the session's recording this long after the call started, then delete it (unless
+	// it is on legal hold). Unset = server default (recording.retention); 0s = keep until erased.
+	RecordingRetention *durationpb.Duration `protobuf:"bytes,20,opt,name=recording_retention,json=recordingRetention,proto3" json:"recording_retention,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Policy) Reset() {
@@ -1704,6 +1707,13 @@ func (x *Policy) GetStrictSource() StrictSource {
 func (x *Policy) GetIdleTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.IdleTimeout
+	}
+	return nil
+}
+
+func (x *Policy) GetRecordingRetention() *durationpb.Duration {
+	if x != nil {
+		return x.RecordingRetention
 	}
 	return nil
 }
@@ -2850,7 +2860,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x15rtcp_packets_received\x18\x05 \x01(\x04R\x13rtcpPacketsReceived\x12*\n" +
 	"\x11rtcp_packets_sent\x18\x06 \x01(\x04R\x0frtcpPacketsSent\x12'\n" +
 	"\x0fpackets_dropped\x18\a \x01(\x04R\x0epacketsDropped\x12%\n" +
-	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\"\xda\x03\n" +
+	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\"\xa6\x04\n" +
 	"\x06Policy\x12B\n" +
 	"\x11customer_to_agent\x18\x01 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fcustomerToAgent\x12B\n" +
 	"\x11agent_to_customer\x18\x02 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fagentToCustomer\x124\n" +
@@ -2859,7 +2869,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\tmax_pause\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bmaxPause\x123\n" +
 	"\x16resume_after_max_pause\x18\x06 \x01(\bR\x13resumeAfterMaxPause\x12:\n" +
 	"\rstrict_source\x18\a \x01(\x0e2\x15.hush.v1.StrictSourceR\fstrictSource\x12<\n" +
-	"\fidle_timeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\"\x89\x01\n" +
+	"\fidle_timeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\x12J\n" +
+	"\x13recording_retention\x18\x14 \x01(\v2\x19.google.protobuf.DurationR\x12recordingRetention\"\x89\x01\n" +
 	"\rMaskingPolicy\x12%\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x11.hush.v1.MaskModeR\x04mode\x128\n" +
 	"\n" +
@@ -3059,61 +3070,62 @@ var file_hush_v1_session_proto_depIdxs = []int32{
 	40, // 34: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
 	48, // 35: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
 	40, // 36: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	49, // 37: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	40, // 38: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	44, // 39: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	16, // 40: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	23, // 41: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	24, // 42: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	26, // 43: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	27, // 44: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	28, // 45: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	30, // 46: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	31, // 47: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	32, // 48: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	33, // 49: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	29, // 50: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	25, // 51: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	16, // 52: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	50, // 53: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	50, // 54: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	45, // 55: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	16, // 56: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	42, // 57: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	39, // 58: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	43, // 59: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	51, // 60: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	40, // 61: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	50, // 62: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	5,  // 63: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	6,  // 64: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	7,  // 65: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	9,  // 66: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	10, // 67: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	11, // 68: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	12, // 69: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	13, // 70: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	14, // 71: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	15, // 72: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	2,  // 73: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
-	3,  // 74: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
-	16, // 75: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	16, // 76: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	8,  // 77: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	16, // 78: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	16, // 79: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	22, // 80: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	16, // 81: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	16, // 82: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	16, // 83: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	16, // 84: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	4,  // 85: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
-	4,  // 86: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
-	75, // [75:87] is the sub-list for method output_type
-	63, // [63:75] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	40, // 37: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
+	49, // 38: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	40, // 39: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	44, // 40: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	16, // 41: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	23, // 42: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	24, // 43: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	26, // 44: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	27, // 45: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	28, // 46: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	30, // 47: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	31, // 48: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	32, // 49: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	33, // 50: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	29, // 51: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	25, // 52: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	16, // 53: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	50, // 54: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	50, // 55: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	45, // 56: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	16, // 57: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	42, // 58: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	39, // 59: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	43, // 60: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	51, // 61: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	40, // 62: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	50, // 63: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	5,  // 64: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	6,  // 65: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	7,  // 66: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	9,  // 67: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	10, // 68: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	11, // 69: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	12, // 70: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	13, // 71: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	14, // 72: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	15, // 73: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	2,  // 74: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
+	3,  // 75: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
+	16, // 76: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	16, // 77: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	8,  // 78: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	16, // 79: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	16, // 80: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	22, // 81: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	16, // 82: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	16, // 83: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	16, // 84: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	16, // 85: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	4,  // 86: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
+	4,  // 87: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
+	76, // [76:88] is the sub-list for method output_type
+	64, // [64:76] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
