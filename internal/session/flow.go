@@ -119,7 +119,10 @@ type DTMFKey struct {
 	Key             byte
 	Duration, Pause time.Duration
 	// Volume is the level of each of the key's two tones in -dBm0 (0-63).
-	Volume           uint8
+	Volume uint8
+	// EventPT is set by the session: the telephone-event payload type of the party the
+	// key goes to, from its own SDP (0: none; the key goes in band).
+	EventPT          uint8
 	Actor, RequestID string
 	Caller           string // with RequestID and Digest: the request's idempotency key
 	Digest           Digest
@@ -178,6 +181,7 @@ func (s *Session) playDTMF(k DTMFKey) (Info, error) {
 	if !ok {
 		return Info{}, fmt.Errorf("%w: this session's media plays no keys", ErrUnsupported)
 	}
+	k.EventPT = s.legs[toward].TelephoneEventPT
 	if err := p.PlayDTMF(d, k); err != nil {
 		return Info{}, fmt.Errorf("play DTMF toward the %s: %w", toward, err)
 	}

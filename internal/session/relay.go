@@ -171,7 +171,7 @@ func (m relayMedia) PlayDTMF(d Direction, k DTMFKey) error {
 	if err != nil {
 		return fmt.Errorf("%w: not a DTMF key", ErrInvalid)
 	}
-	err = m.c.PlayDTMF(relay.Direction(d), relay.Tone{Event: ev, Duration: k.Duration, Pause: k.Pause, Volume: k.Volume})
+	err = m.c.PlayDTMF(relay.Direction(d), relay.Tone{Event: ev, Duration: k.Duration, Pause: k.Pause, Volume: k.Volume, EventPT: k.EventPT})
 	switch {
 	case err == nil:
 		return nil

@@ -35,6 +35,10 @@ type Tone struct {
 	// Volume is the level of each of the key's two tones in -dBm0, 0-63 (RFC 4733
 	// §2.3.4). In-band tones are at most -3 dBm0 each, so the pair never clips.
 	Volume uint8
+	// EventPT is the listener's telephone-event payload type, from its own SDP: the key
+	// goes as RFC 4733 events of this type. 0: the listener takes no events; the key
+	// goes in band.
+	EventPT uint8
 }
 
 // Bounds of a Tone, and of a direction's queue of keys.
@@ -120,8 +124,7 @@ func (pl *player) cancel(q *toneQueue) {
 // already queued (see the package's egress stage). It is refused (ErrMasked, ErrBlocked)
 // when the direction is masked, blocked or silenced, and becoming so later drops it; it
 // needs the party's media to have started (ErrNoMedia), since the key rides on its
-// packets. Toward a listener whose payload type map has telephone-event the key goes as
-// RFC 4733 events, otherwise in-band.
+// packets. With t.EventPT the key goes as RFC 4733 events, otherwise in band.
 func (c *Call) PlayDTMF(dir Direction, t Tone) error {
 	if int(dir) >= NumDirections {
 		return ErrInvalidLeg
@@ -135,6 +138,8 @@ func (c *Call) PlayDTMF(dir Direction, t Tone) error {
 		return fmt.Errorf("%w: pause %v not within 0..%v", ErrInvalidTone, t.Pause, MaxTonePause)
 	case t.Volume > 63:
 		return fmt.Errorf("%w: volume -%d dBm0 below -63", ErrInvalidTone, t.Volume)
+	case t.EventPT > 127:
+		return fmt.Errorf("%w: payload type %d", ErrInvalidTone, t.EventPT)
 	}
 	if c.closing.Load() {
 		return ErrClosed
@@ -148,17 +153,10 @@ func (c *Call) PlayDTMF(dir Direction, t Tone) error {
 	if c.legs[dir.From()].admitted[kindRTP].Load() == 0 {
 		return ErrNoMedia
 	}
-	q := queuedTone{event: t.Event, volume: t.Volume,
+	q := queuedTone{event: t.Event, volume: t.Volume, rfc: t.EventPT != 0, pt: t.EventPT,
 		dur:   uint32(t.Duration * samplesPerSecond / time.Second),
 		pause: uint32(t.Pause * samplesPerSecond / time.Second),
 		amp:   int32(math.Round(32768 * math.Pow(10, -float64(max(t.Volume, 3))/20))),
-	}
-	to := &c.legs[dir.To()].state.Load().codecs
-	for pt := range to {
-		if to[pt] == mask.CodecTelephoneEvent {
-			q.rfc, q.pt = true, uint8(pt)
-			break
-		}
 	}
 	return c.out[dir].tones.push(q)
 }

@@ -99,22 +99,20 @@ func TestPlayDTMFInband(t *testing.T) {
 	}
 }
 
-// TestPlayDTMFEvents: toward a listener with telephone-event, a key goes as RFC 4733
+// TestPlayDTMFEvents: toward a listener that takes telephone-event, a key goes as RFC 4733
 // events on the party's packets: same sequence numbers and SSRC, the listener's payload
 // type, every packet of the event at its first packet's timestamp with the marker on the
 // first only, the duration growing by each packet's samples, the end bit on the last and
 // its two repeats (§2.5.1.4); then the party's audio through the pause, and the next key.
 func TestPlayDTMFEvents(t *testing.T) {
 	e := newEnv(t, lo4, true, false)
-	cfg := e.explicit()
-	cfg.Agent.TelephoneEventPT = 101
-	c := e.start(cfg)
+	c := e.start(e.explicit())
 	pkts := (&g711Stream{pt: 0, ssrc: 78, seq: 100, ts: 8000}).all(quietSpeech(24*sFrame, 3))
 	var got [][]byte
 	for i, p := range pkts {
 		if i == 2 {
 			for _, ev := range []uint8{9, 10} {
-				if err := c.PlayDTMF(CustomerToAgent, Tone{Event: ev, Duration: 100 * time.Millisecond, Pause: 100 * time.Millisecond, Volume: 8}); err != nil {
+				if err := c.PlayDTMF(CustomerToAgent, Tone{Event: ev, Duration: 100 * time.Millisecond, Pause: 100 * time.Millisecond, Volume: 8, EventPT: 101}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -194,6 +192,7 @@ func TestPlayDTMFRefused(t *testing.T) {
 		{Tone{Event: 1, Duration: 9 * time.Second}, ErrInvalidTone},
 		{Tone{Event: 1, Duration: time.Second, Pause: 6 * time.Second}, ErrInvalidTone},
 		{Tone{Event: 1, Duration: time.Second, Volume: 64}, ErrInvalidTone},
+		{Tone{Event: 1, Duration: time.Second, EventPT: 128}, ErrInvalidTone},
 	} {
 		if err := c.PlayDTMF(CustomerToAgent, tc.tone); !errors.Is(err, tc.err) {
 			t.Errorf("%+v: %v, want %v", tc.tone, err, tc.err)
@@ -260,14 +259,14 @@ func TestPlayDTMFRefused(t *testing.T) {
 func TestPlayDTMFAllocs(t *testing.T) {
 	for _, te := range []uint8{0, 101} {
 		c := unstartedCall(t, CallConfig{Customer: LegConfig{Remote: ap("10.0.0.1:5000")},
-			Agent: LegConfig{Remote: ap("10.9.9.9:6000"), TelephoneEventPT: te}})
+			Agent: LegConfig{Remote: ap("10.9.9.9:6000")}})
 		p := &Packet{Buf: rtpPacket(t, 0, 1, 160), Src: ap("10.0.0.1:5000")}
 		if _, _, r := c.process(Customer, kindRTP, p); r != DropNone {
 			t.Fatal(r)
 		}
 		orig := append(make([]byte, 0, MaxPacketSize+1), p.Buf...)
 		buf := make([]byte, len(orig), MaxPacketSize+1)
-		tn := Tone{Event: 3, Duration: 100 * time.Millisecond, Pause: 100 * time.Millisecond, Volume: 8}
+		tn := Tone{Event: 3, Duration: 100 * time.Millisecond, Pause: 100 * time.Millisecond, Volume: 8, EventPT: te}
 		allocs := testing.AllocsPerRun(1000, func() {
 			if err := c.PlayDTMF(CustomerToAgent, tn); err != nil {
 				t.Fatal(err)
