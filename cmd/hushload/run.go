@@ -154,9 +154,6 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.ng && o.hushdAddr != "" {
 		return nil, errors.New("-ng starts its own hushd with its ng listener; it cannot be used with -hushd-addr")
 	}
-	if o.ng && (o.mask != "none" || o.record) {
-		return nil, errors.New("-ng sets calls up as a plain SIP proxy would: it cannot be used with -mask or -record")
-	}
 	if o.churn < 0 || o.churnConc < 1 {
 		return nil, errors.New("need -churn >= 0 and -churn-concurrency >= 1")
 	}
@@ -280,20 +277,23 @@ type target struct {
 	logw io.Writer
 }
 
-// runOn opens the target, runs cfg against it and ends what it started.
+// runOn opens the target, runs cfg against it and ends what it started. A relay that
+// died during the run fails it, with where its log was kept.
 func (o *options) runOn(ctx context.Context, tg target, cfg loadgen.Config) (*loadgen.Result, error) {
 	t, stop, err := o.open(ctx, tg.name, tg.logw)
 	if err != nil {
 		return nil, err
 	}
-	defer stop()
 	if tg.name == "hush" && o.masked != [2]bool{} {
 		cfg.Masked, cfg.LookAhead = o.masked, o.lookAhead
 	}
 	r, err := loadgen.Run(ctx, t, cfg)
+	serr := stop() // recordings are complete once hushd has ended
 	if r != nil && tg.name == "hush" && o.record {
-		stop() // recordings are complete once hushd has ended (stop runs once)
 		r.Recordings, r.RecordingBytes = o.lastRecordings()
+	}
+	if serr != nil {
+		return r, fmt.Errorf("%s: %w", tg.name, serr)
 	}
 	return r, err
 }
@@ -314,11 +314,12 @@ func (o *options) available(name string) error {
 }
 
 // open prepares a target: connects to a running relay or starts one. stop ends what it
-// started.
-func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadgen.Target, func(), error) {
+// started, once (later calls return nil), and reports a started hushd that died.
+func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadgen.Target, func() error, error) {
+	nop := func() error { return nil }
 	switch name {
 	case "direct":
-		return loadgen.Direct{}, func() {}, nil
+		return loadgen.Direct{}, nop, nil
 	case "hush":
 		if o.hushdAddr != "" {
 			h, err := loadgen.NewHush(o.hushdAddr, o.hushdPID)
@@ -330,7 +331,7 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 				_ = h.Close()
 				return nil, nil, err
 			}
-			return h, func() { _ = h.Close() }, nil
+			return h, func() error { return h.Close() }, nil
 		}
 		bin, err := findBinary(o.hushdBin, "hushd", true)
 		if err != nil {
@@ -349,6 +350,10 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 		if o.ng {
 			// No rate limit: the churn sends thousands of requests a second from one source.
 			extra = append(extra, "--ng-enabled", "--ng-listen", "127.0.0.1:0", "--ng-rate-limit", "0")
+			if o.masked != [2]bool{} {
+				// ng sets no look-ahead per call: hushd's default is the one asked for.
+				extra = append(extra, "--masking-look-ahead", o.lookAhead.String())
+			}
 		}
 		cleanup := func() {
 			if recDir != "" && !o.keep {
@@ -383,16 +388,18 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 				cleanup()
 				return nil, nil, fmt.Errorf("hushd's ng listener: %q: %v", p.NG, err)
 			}
-			tgt = loadgen.NewHushNG(ngAddr, h)
+			ngh := loadgen.NewHushNG(ngAddr, h)
+			ngh.SetPolicy(o.mask, o.masked, o.record)
+			tgt = ngh
 		}
 		done := false
-		return tgt, func() {
+		return tgt, func() error {
 			if done {
-				return
+				return nil
 			}
 			done = true
 			_ = h.Close()
-			_ = p.Stop()
+			err := p.Stop()
 			if recDir != "" {
 				o.recCount, o.recBytes, _ = loadgen.CountRecordings(recDir)
 				if o.keep {
@@ -400,6 +407,7 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 				}
 			}
 			cleanup()
+			return err
 		}, nil
 	case "rtpengine":
 		if o.rtpengineNG != "" {
@@ -407,7 +415,7 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 			if err != nil {
 				return nil, nil, fmt.Errorf("-rtpengine-ng: %v", err)
 			}
-			return loadgen.NewRtpengine(ap, o.rtpenginePID), func() {}, nil
+			return loadgen.NewRtpengine(ap, o.rtpenginePID), nop, nil
 		}
 		bin, err := findBinary(o.rtpengineBin, "rtpengine", false)
 		if err != nil {
@@ -421,7 +429,7 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 		if err != nil {
 			return nil, nil, err
 		}
-		return loadgen.NewRtpengine(netip.MustParseAddrPort(p.Addr), p.PID()), func() { _ = p.Stop() }, nil
+		return loadgen.NewRtpengine(netip.MustParseAddrPort(p.Addr), p.PID()), func() error { _ = p.Stop(); return nil }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown target %q", name)
 }

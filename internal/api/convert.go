@@ -183,11 +183,37 @@ func maskPolicy(field string, mp *hushv1.MaskingPolicy, def session.MaskPolicy) 
 		}
 		out.ToneHz = int(hz)
 	}
+	f, err := mediaFlow(field+".flow", mp.GetFlow())
+	if err != nil {
+		return out, err
+	}
+	out.Flow = f
 	return out, nil
 }
 
+var mediaFlows = map[hushv1.MediaFlow]session.MediaFlow{
+	hushv1.MediaFlow_MEDIA_FLOW_UNSPECIFIED: session.FlowForward,
+	hushv1.MediaFlow_MEDIA_FLOW_FORWARD:     session.FlowForward,
+	hushv1.MediaFlow_MEDIA_FLOW_BLOCK:       session.FlowBlock,
+	hushv1.MediaFlow_MEDIA_FLOW_SILENCE:     session.FlowSilence,
+}
+
+var mediaFlowsPB = map[session.MediaFlow]hushv1.MediaFlow{
+	session.FlowForward: hushv1.MediaFlow_MEDIA_FLOW_FORWARD,
+	session.FlowBlock:   hushv1.MediaFlow_MEDIA_FLOW_BLOCK,
+	session.FlowSilence: hushv1.MediaFlow_MEDIA_FLOW_SILENCE,
+}
+
+func mediaFlow(field string, f hushv1.MediaFlow) (session.MediaFlow, error) {
+	v, ok := mediaFlows[f]
+	if !ok {
+		return 0, invalidf("%s is not a known value", field)
+	}
+	return v, nil
+}
+
 func maskPolicyPB(p session.MaskPolicy) *hushv1.MaskingPolicy {
-	out := &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF, ToneHz: uint32(p.ToneHz)}
+	out := &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF, ToneHz: uint32(p.ToneHz), Flow: mediaFlowsPB[p.Flow]}
 	for k, v := range maskModes {
 		if v == p.Mode {
 			out.Mode = k
@@ -406,6 +432,8 @@ func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 		}}
 	case session.EventRecordingFailed:
 		out.Event = &hushv1.SessionEvent_RecordingFailed{RecordingFailed: &hushv1.RecordingFailed{Reason: pan.Scrub(e.RecordingFailure)}}
+	case session.EventDTMFPlayed:
+		out.Event = &hushv1.SessionEvent_DtmfPlayed{DtmfPlayed: &hushv1.DtmfPlayed{Toward: legNames[e.Leg], Duration: durationpb.New(e.Played.Duration)}}
 	case session.EventUndecodableAudio:
 		out.Event = &hushv1.SessionEvent_UndecodableAudio{UndecodableAudio: &hushv1.UndecodableAudio{Leg: legNames[e.Leg], PayloadType: uint32(e.PayloadType)}}
 	case session.EventEnded:

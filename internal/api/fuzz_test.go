@@ -50,6 +50,7 @@ func FuzzSessionHandlers(f *testing.F) {
 		&hushv1.PauseRecordingRequest{SessionId: "s", RequestId: "r", Reason: "card"},
 		&hushv1.StartSecureCaptureRequest{SessionId: "s", MaxDigits: 16},
 		&hushv1.ListSessionsRequest{PageSize: 3, PageToken: "MTIzOmFiYw"},
+		&hushv1.PlayDtmfRequest{SessionId: "s", Toward: hushv1.LegName_LEG_NAME_CUSTOMER, Key: "5", LevelDbm0: -20},
 	} {
 		b, _ := proto.Marshal(m)
 		f.Add(uint8(0), b)
@@ -61,7 +62,7 @@ func FuzzSessionHandlers(f *testing.F) {
 			reg.EndAll(session.EndDeleted)
 		}
 		var err error
-		switch which % 10 {
+		switch which % 11 {
 		case 0:
 			req := &hushv1.CreateSessionRequest{}
 			if proto.Unmarshal(b, req) == nil {
@@ -112,9 +113,14 @@ func FuzzSessionHandlers(f *testing.F) {
 			if proto.Unmarshal(b, req) == nil {
 				_, err = (&RecordingServer{}).GetRecording(ctx, req)
 			}
+		case 10:
+			req := &hushv1.PlayDtmfRequest{}
+			if proto.Unmarshal(b, req) == nil {
+				_, err = s.PlayDtmf(ctx, req)
+			}
 		}
 		if c := status.Code(err); c == codes.Internal || c == codes.Unknown {
-			t.Fatalf("handler %d answered %v", which%10, err)
+			t.Fatalf("handler %d answered %v", which%11, err)
 		}
 	})
 }

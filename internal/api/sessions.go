@@ -112,7 +112,7 @@ func (s *SessionServer) ListSessions(ctx context.Context, req *hushv1.ListSessio
 var updatePaths = []string{
 	"customer.remote_addr", "customer.expected_ip", "customer.remote_rtcp_addr", "customer.codecs", "customer.telephone_event_pt", "customer.rtcp_mux",
 	"agent.remote_addr", "agent.expected_ip", "agent.remote_rtcp_addr", "agent.codecs", "agent.telephone_event_pt", "agent.rtcp_mux",
-	"policy",
+	"policy", "policy.customer_to_agent.flow", "policy.agent_to_customer.flow",
 }
 
 func (s *SessionServer) UpdateSession(ctx context.Context, req *hushv1.UpdateSessionRequest) (_ *hushv1.Session, err error) {
@@ -199,6 +199,23 @@ func (s *SessionServer) update(req *hushv1.UpdateSessionRequest) (session.Update
 			return u, err
 		}
 		u.Policy = &p
+	}
+	// A direction's flow alone: only when the mask names it (an empty mask sets the
+	// whole policy, flows included).
+	for d, name := range map[session.Direction]string{session.CustomerToAgent: "customer_to_agent", session.AgentToCustomer: "agent_to_customer"} {
+		path := "policy." + name + ".flow"
+		if len(paths) == 0 || !slices.Contains(paths, path) {
+			continue
+		}
+		mp := req.GetPolicy().GetCustomerToAgent()
+		if d == session.AgentToCustomer {
+			mp = req.GetPolicy().GetAgentToCustomer()
+		}
+		f, err := mediaFlow(path, mp.GetFlow())
+		if err != nil {
+			return u, err
+		}
+		u.Flows[d] = &f
 	}
 	return u, nil
 }

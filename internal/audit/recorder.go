@@ -21,6 +21,7 @@ const (
 	ActionResume          = "recording.resume"
 	ActionCaptureStart    = "capture.start"
 	ActionCaptureStop     = "capture.stop"
+	ActionDTMFPlay        = "dtmf.play"      // detail: toward whom and how long, never the key
 	ActionDigitsDeliver   = "digits.deliver" // detail: count only, never the digits
 	ActionDigitsCollect   = "digits.collect" // one per CollectDigits attempt, allowed or refused
 	ActionRecordingList   = "recording.list"

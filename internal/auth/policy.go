@@ -52,6 +52,9 @@ var Policy = map[string]Rule{
 	hushv1.SessionService_DeleteSession_FullMethodName: {Roles: platform},
 	hushv1.SessionService_Offer_FullMethodName:         {Roles: platform},
 	hushv1.SessionService_Answer_FullMethodName:        {Roles: platform},
+	// A key played into a call is the platform's (SIP INFO turned into audio), not an
+	// agent desktop's.
+	hushv1.SessionService_PlayDtmf_FullMethodName: {Roles: platform},
 
 	hushv1.SessionService_WatchSession_FullMethodName:       {Roles: agentControls, AgentBound: true},
 	hushv1.SessionService_PauseRecording_FullMethodName:     {Roles: agentControls, AgentBound: true},

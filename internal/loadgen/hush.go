@@ -185,9 +185,30 @@ type HushNG struct {
 	hush *Hush
 }
 
-// NewHushNG drives hushd's ng listener at ng; h is the same hushd over gRPC.
+// NewHushNG drives hushd's ng listener at ng; h is the same hushd over gRPC. Calls are
+// unmasked unless SetPolicy says otherwise, as with gRPC (hushd's default masks what the
+// agent hears).
 func NewHushNG(ng netip.AddrPort, h *Hush) *HushNG {
-	return &HushNG{ng: NewNG("hush", ng, h.PID()), hush: h}
+	n := &HushNG{ng: NewNG("hush", ng, h.PID()), hush: h}
+	n.SetPolicy("none", [2]bool{}, false)
+	return n
+}
+
+// SetPolicy makes every call offered from now on mask the directions in masked (0
+// customer -> agent, 1 agent -> customer) with mode (MaskModes' names), and record when
+// record, through hushd's own ng keys. The look-ahead is hushd's masking.look_ahead.
+func (h *HushNG) SetPolicy(mode string, masked [2]bool, record bool) {
+	dir := func(on bool) string {
+		if on && mode != "none" {
+			return mode
+		}
+		return "off"
+	}
+	keys := map[string]any{"hush-mask-to-agent": dir(masked[0]), "hush-mask-to-customer": dir(masked[1])}
+	if record {
+		keys["record-call"] = "yes"
+	}
+	h.ng.SetOfferKeys(keys)
 }
 
 func (h *HushNG) Name() string    { return "hush" }

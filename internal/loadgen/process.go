@@ -3,13 +3,17 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -22,7 +26,15 @@ type Process struct {
 	NG   string // hushd: ng listener address, when it serves one
 	// Engine is hushd's media engine from its start-up log ("media engine" line).
 	Engine string
+	// LogPath is the file that holds everything the process wrote (stderr and stdout):
+	// kept when it died or exited with an error (Stop says so), removed otherwise.
+	LogPath string
+	tail    *lineTail
 }
+
+// ErrDied: a started relay exited before the harness stopped it, or stopped with an
+// error; its log is kept (Process.LogPath).
+var ErrDied = errors.New("loadgen: relay process died")
 
 // exited reports whether the process has ended (without consuming its exit status
 // for good: it is put back for Stop).
@@ -39,17 +51,91 @@ func (p *Process) exited() bool {
 // PID is the process id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
-// Stop sends SIGTERM, waits up to 10 s, then kills.
+// Stop sends SIGTERM, waits up to 10 s, then kills. A process that had exited by itself
+// before, or that exits with an error, is reported (ErrDied) with the end of its log, and
+// its log file is kept; otherwise the log file is removed.
 func (p *Process) Stop() error {
-	_ = p.cmd.Process.Signal(termSignal)
-	select {
-	case err := <-p.done:
-		return err
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		return <-p.done
+	var err error
+	if p.exited() {
+		err = <-p.done
+		err = fmt.Errorf("%w: %s exited during the run (%v)", ErrDied, filepath.Base(p.cmd.Path), exitStatus(err))
+	} else {
+		_ = p.cmd.Process.Signal(termSignal)
+		select {
+		case err = <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			err = <-p.done
+		}
+		if err != nil && !terminated(err) {
+			err = fmt.Errorf("%w: %s stopped with %v", ErrDied, filepath.Base(p.cmd.Path), err)
+		} else {
+			err = nil
+		}
 	}
+	if err == nil {
+		if p.LogPath != "" {
+			_ = os.Remove(p.LogPath)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w; its log: %s; its last lines:\n%s", err, p.LogPath, p.tail.String())
 }
+
+// terminated reports an exit by the SIGTERM Stop sent, not by an error of its own.
+func terminated(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(interface {
+		Signaled() bool
+		Signal() syscall.Signal
+	})
+	return ok && ws.Signaled() && ws.Signal() == termSignal
+}
+
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// lineTail keeps the last lines a process wrote, for a report when it dies.
+type lineTail struct {
+	mu    sync.Mutex
+	lines []string
+	next  int
+	full  bool
+}
+
+func newLineTail(n int) *lineTail { return &lineTail{lines: make([]string, n)} }
+
+func (t *lineTail) add(l string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines[t.next] = l
+	t.next = (t.next + 1) % len(t.lines)
+	t.full = t.full || t.next == 0
+}
+
+func (t *lineTail) String() string {
+	if t == nil {
+		return ""
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	if t.full {
+		out = append(out, t.lines[t.next:]...)
+	}
+	out = append(out, t.lines[:t.next]...)
+	return strings.Join(out, "\n")
+}
+
+// tailLines is how many of its last lines a dead process's report shows.
+const tailLines = 40
 
 var (
 	hushdServing = regexp.MustCompile(`msg="hushd serving" grpc=(\S+) http=(\S+)`)
@@ -104,17 +190,30 @@ func startProcess(ctx context.Context, bin string, args []string, logw io.Writer
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%w: start %s: %v", ErrTarget, bin, err)
 	}
-	p := &Process{cmd: cmd, done: make(chan error, 1)}
+	p := &Process{cmd: cmd, done: make(chan error, 1), tail: newLineTail(tailLines)}
+	// Everything the process writes goes to a file too: when it dies mid-run, the
+	// harness reports where its last words are instead of losing them.
+	logf, err := os.CreateTemp("", "hushload-"+filepath.Base(bin)+"-*.log")
+	if err == nil {
+		p.LogPath = logf.Name()
+	}
 	found := make(chan string, 1)
 	if ready == nil { // the caller checks readiness itself
 		found <- ""
 	}
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		// A long line (a goroutine dump's, a huge value) must not end the reading: an
+		// unread pipe would block the process on its next write.
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
 		sent := ready == nil
 		var head []string
 		for sc.Scan() {
 			l := sc.Text()
+			p.tail.add(l)
+			if logf != nil {
+				fmt.Fprintln(logf, l)
+			}
 			if !sent {
 				if m := ready.FindStringSubmatch(l); m != nil {
 					sent = true
@@ -143,6 +242,13 @@ func startProcess(ctx context.Context, bin string, args []string, logw io.Writer
 				fmt.Fprintln(logw, l)
 			}
 		}
+		// Whatever follows a line too long to scan is still read, into the log file.
+		if logf != nil {
+			_, _ = io.Copy(logf, stderr)
+			_ = logf.Close()
+		} else {
+			_, _ = io.Copy(io.Discard, stderr)
+		}
 		if !sent {
 			for _, l := range head {
 				if logw != nil {
@@ -156,7 +262,7 @@ func startProcess(ctx context.Context, bin string, args []string, logw io.Writer
 	select {
 	case addr, ok := <-found:
 		if !ok || (ready == nil && p.exited()) {
-			return nil, fmt.Errorf("%w: %s exited before it was ready", ErrTarget, bin)
+			return nil, fmt.Errorf("%w: %s exited before it was ready; its log: %s", ErrTarget, bin, p.LogPath)
 		}
 		p.Addr = addr
 		return p, nil
@@ -164,5 +270,5 @@ func startProcess(ctx context.Context, bin string, args []string, logw io.Writer
 	case <-ctx.Done():
 	}
 	_ = cmd.Process.Kill()
-	return nil, fmt.Errorf("%w: %s did not become ready", ErrTarget, bin)
+	return nil, fmt.Errorf("%w: %s did not become ready; its log: %s", ErrTarget, bin, p.LogPath)
 }

@@ -28,7 +28,12 @@ type Rtpengine struct {
 	run  string
 	seq  atomic.Uint64 // call-ids are never reused, not even after delete
 	wait time.Duration // per attempt
+	// offerKeys are added to every offer (hushd's per-call keys: masking, recording).
+	offerKeys map[string]any
 }
+
+// SetOfferKeys adds keys to every offer from now on, e.g. hushd's "hush-mask-to-agent".
+func (r *Rtpengine) SetOfferKeys(keys map[string]any) { r.offerKeys = keys }
 
 // NewRtpengine talks to the ng port at ng; pid is rtpengine's process id (0 if unknown).
 func NewRtpengine(ng netip.AddrPort, pid int) *Rtpengine {
@@ -48,11 +53,15 @@ func (r *Rtpengine) PID() int        { return r.pid }
 // CreateCall sends offer and answer for call i.
 func (r *Rtpengine) CreateCall(ctx context.Context, i int, customer, agent netip.AddrPort) (Call, error) {
 	callID := fmt.Sprintf("load-%s-%d-%d", r.run, r.seq.Add(1), i)
-	offer, err := r.Command(ctx, map[string]any{
+	req := map[string]any{
 		"command": "offer", "call-id": callID, "from-tag": "customer",
 		"sdp": audioSDP(customer), "flags": []any{"trust-address"},
 		"replace": []any{"origin", "session-connection"},
-	})
+	}
+	for k, v := range r.offerKeys {
+		req[k] = v
+	}
+	offer, err := r.Command(ctx, req)
 	if err != nil {
 		return Call{}, err
 	}

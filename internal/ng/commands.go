@@ -58,13 +58,10 @@ func (s *Server) dispatch(r *request) (map[string]any, error) {
 		out, err = s.recording(r)
 	case "block dtmf", "unblock dtmf":
 		out, err = s.blockDTMF(r)
-	case "block media", "silence media":
-		return nil, fmt.Errorf("%w: %s: hush never drops or silences a whole direction; block DTMF masks the keys", ErrUnsupported, r.command)
-	case "unblock media", "unsilence media":
-		r.warn("hush blocks and silences no media; nothing to undo")
-		out = map[string]any{"result": "ok"}
+	case "block media", "unblock media", "silence media", "unsilence media":
+		out, err = s.mediaSwitch(r)
 	case "play dtmf":
-		return nil, fmt.Errorf("%w: play DTMF: hush injects no audio into a call", ErrUnsupported)
+		out, err = s.playDTMF(r)
 	default:
 		return nil, fmt.Errorf("%w: command %q", ErrUnsupported, r.command)
 	}
@@ -134,6 +131,15 @@ func (s *Server) offerAnswer(r *request) (map[string]any, error) {
 		return nil, err
 	}
 	r.warns = append(r.warns, res.Warnings...)
+	// drop-traffic: the call-wide block media switch, from this offer or answer on.
+	if dt, _ := r.str("drop traffic"); dt != "" {
+		sc := offeranswer.SwitchChange{CallID: callID, Switch: offeranswer.SwitchBlock, On: norm(dt) == "start", Actor: r.actor()}
+		_, err := s.cfg.Engine.SetSwitch(sc)
+		s.audit(r, audit.ActionSessionUpdate, res.Session.ID, err, r.command+" drop-traffic="+norm(dt))
+		if err != nil {
+			return nil, err
+		}
+	}
 	return map[string]any{"result": "ok", "sdp": string(res.SDP)}, nil
 }
 

@@ -35,6 +35,9 @@ func maskMode(key, v string) (session.MaskMode, error) {
 // warnings, refused ones an error.
 func (r *request) checkRules() error {
 	for k := range r.keys {
+		if commandKeys[r.command][k] {
+			continue
+		}
 		switch a, ok := keyRules[k]; {
 		case !ok:
 			r.warn("key %q ignored: not an ng key hush knows", printable(k))
@@ -396,10 +399,11 @@ func maskOptions(r *request, o *offeranswer.Options, _ bool) error {
 	default:
 		return fmt.Errorf("%w: hush-capture must be start or stop", ErrField)
 	}
-	if dt, err := r.str("drop traffic"); err != nil {
+	switch dt, err := r.str("drop traffic"); {
+	case err != nil:
 		return err
-	} else if norm(dt) == "start" {
-		return fmt.Errorf("%w: drop-traffic=start (hush never drops a whole call's media)", ErrUnsupported)
+	case dt != "" && norm(dt) != "start" && norm(dt) != "stop":
+		return fmt.Errorf("%w: drop-traffic must be start or stop", ErrField)
 	}
 	return nil
 }

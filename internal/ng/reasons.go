@@ -55,6 +55,7 @@ var reasons = []struct {
 	{session.ErrTooManySessions, ReasonCapacity},
 	{session.ErrPortsExhausted, ReasonCapacity},
 	{session.ErrDraining, ReasonDraining},
+	{session.ErrUnsafe, ReasonUnsafe},
 	{session.ErrAlreadyExists, ReasonPrecondition},
 	{session.ErrFailedPrecondition, ReasonPrecondition},
 	{session.ErrNotFound, ReasonUnknownCall},

@@ -86,6 +86,8 @@ type call struct {
 	last     [2]netip.AddrPort   // each party's SDP address, for query's advertised endpoint
 	kinds    map[int]string      // m= index -> media type, for query
 	protos   map[int]string      // m= index -> protocol, for query
+	// switches are rtpengine's block and silence media switches (flow.go).
+	switches [numSwitches]mediaSwitches
 }
 
 type offerState struct {

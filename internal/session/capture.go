@@ -133,7 +133,9 @@ func (c *capture) zero() {
 func (s *Session) captureMaskLocked() MaskPolicy {
 	p := s.policy.CustomerToAgent
 	if p.Mode == MaskOff || p.Mode == 0 {
+		flow := p.Flow
 		p = s.reg.cfg.CaptureMask
+		p.Flow = flow // capture masks the keys; whether the agent hears anything is the policy's
 	}
 	return p
 }

@@ -1,6 +1,9 @@
 package session
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Domain errors. The API maps each to one gRPC status code (internal/api).
 var (
@@ -19,4 +22,8 @@ var (
 	ErrRequestIDReused = errors.New("request_id was already used for a different request")
 	// ErrRequestInProgress: an identical request is still running; retry.
 	ErrRequestInProgress = errors.New("an identical request with this request_id is still in progress")
+	// ErrUnsafe: a request that would let card data through where hush keeps it out (a
+	// key played into a masked direction, or toward a customer under secure capture). A
+	// failed precondition: it may be done once the session's state allows it.
+	ErrUnsafe = fmt.Errorf("%w: refused as unsafe", ErrFailedPrecondition)
 )

@@ -23,6 +23,17 @@ type fakeMedia struct {
 	masks    [2]MaskPolicy
 	capture  [2]bool
 	watched  [2]bool
+	played   []DTMFKey // keys PlayDTMF was given, by the direction of their From
+}
+
+func (m *fakeMedia) PlayDTMF(d Direction, k DTMFKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if Leg(d) != k.From {
+		return fmt.Errorf("direction %v for a key from the %v", d, k.From)
+	}
+	m.played = append(m.played, k)
+	return nil
 }
 
 func (m *fakeMedia) SetMasking(d Direction, p MaskPolicy, capture bool) error {

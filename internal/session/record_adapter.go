@@ -95,6 +95,11 @@ func (a recordAdapter) Resume(actor, requestID, reason string) (bool, error) {
 
 func (a recordAdapter) Close() error { return a.r.Close() }
 
+// Note makes the adapter a recordNoter: an action in the sidecar.
+func (a recordAdapter) Note(action, actor, requestID, reason string) error {
+	return a.r.Note(action, record.Action{Actor: actor, RequestID: requestID, Reason: reason})
+}
+
 func (a recordAdapter) MarkMaskRTP(l Leg, startTS, endTS uint32) error {
 	return a.r.MarkMaskRTP(record.Leg(l), startTS, endTS)
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hushmedia/hush/media/dtmf"
 	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/relay"
 )
@@ -153,7 +154,35 @@ func (m relayMedia) SetMasking(d Direction, p MaskPolicy, capture bool) error {
 	if err := m.c.SetMaskPolicy(relay.Direction(d), pol); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if int(p.Flow) < 0 || int(p.Flow) >= len(relayFlows) {
+		return fmt.Errorf("%w: flow %d", ErrInvalid, p.Flow)
+	}
+	if err := m.c.SetFlow(relay.Direction(d), relayFlows[p.Flow]); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	return nil
+}
+
+var relayFlows = [...]relay.Flow{FlowForward: relay.FlowForward, FlowBlock: relay.FlowBlock, FlowSilence: relay.FlowSilence}
+
+// PlayDTMF makes relayMedia a TonePlayer.
+func (m relayMedia) PlayDTMF(d Direction, k DTMFKey) error {
+	ev, err := dtmf.DigitEvent(k.Key)
+	if err != nil {
+		return fmt.Errorf("%w: not a DTMF key", ErrInvalid)
+	}
+	err = m.c.PlayDTMF(relay.Direction(d), relay.Tone{Event: ev, Duration: k.Duration, Pause: k.Pause, Volume: k.Volume, EventPT: k.EventPT})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, relay.ErrMasked):
+		return fmt.Errorf("%w: %w", ErrUnsafe, err)
+	case errors.Is(err, relay.ErrInvalidTone), errors.Is(err, relay.ErrInvalidLeg):
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	case errors.Is(err, relay.ErrClosed):
+		return ErrNotFound
+	}
+	return fmt.Errorf("%w: %w", ErrFailedPrecondition, err) // blocked, no media yet, queue full
 }
 
 // WatchKeys asks the relay to deliver a direction's keys whatever its masking.

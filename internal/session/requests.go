@@ -38,6 +38,7 @@ const (
 	opResume       = "ResumeRecording"
 	opCaptureStart = "StartSecureCapture"
 	opCaptureStop  = "StopSecureCapture"
+	opPlayDTMF     = "PlayDtmf"
 )
 
 const (

@@ -171,13 +171,22 @@ func (s *Session) update(u Update) (Info, error) {
 			}
 		}
 	}
+	if err := checkFlows(&u); err != nil {
+		return Info{}, err
+	}
 	if u.Policy != nil && *u.Policy != s.policy {
 		if err := s.applyMaskingLocked(*u.Policy); err != nil {
 			return Info{}, fmt.Errorf("update policy: %w", err)
 		}
+		s.noteFlowsLocked(s.policy, *u.Policy, u.Actor, u.RequestID)
 		s.policy = *u.Policy
 		paths = append(paths, "policy")
 	}
+	fp, err := s.updateFlowsLocked(&u)
+	if err != nil {
+		return Info{}, err
+	}
+	paths = append(paths, fp...)
 	in := s.infoLocked()
 	if len(paths) > 0 {
 		snap := in

@@ -95,6 +95,9 @@ type MaskPolicy struct {
 	Mode      MaskMode
 	LookAhead time.Duration
 	ToneHz    int
+	// Flow is what the listener gets of the direction at all: forwarded (the zero
+	// value), blocked or silenced (flow.go).
+	Flow MediaFlow
 }
 
 // Policy is how a session treats audio.
@@ -197,6 +200,7 @@ const (
 	EventUndecodableAudio // a leg sent audio in a codec hush cannot decode
 	EventCaptureAbandoned // secure capture stopped before it completed (CaptureWhy)
 	EventLatchRejected    // packets refused as a leg's remote (Leg, Addr, LatchReason, LatchRejects)
+	EventDTMFPlayed       // a key was queued to be played toward a party (Leg, Played); never which key
 )
 
 // Event is one change to a session. Events of one session have increasing Seq.
@@ -223,6 +227,7 @@ type Event struct {
 	Resumed          bool           // max pause: resumed automatically
 	RecordingFailure string         // recording failed
 	PayloadType      uint8          // undecodable audio
+	Played           PlayedInfo     // DTMF played: toward Leg
 }
 
 // Update changes a session as after a re-INVITE. Nil fields are left alone.
@@ -234,6 +239,9 @@ type Update struct {
 	Customer  *LegUpdate
 	Agent     *LegUpdate
 	Policy    *Policy
+	// Flows, by Direction, set one direction's flow and leave the rest of the policy as
+	// it is (applied after Policy).
+	Flows [2]*MediaFlow
 }
 
 // LegUpdate changes the named fields of a leg.

@@ -34,6 +34,8 @@ type Call struct {
 	// by SetMaskPolicy and loaded once per packet; nil: not masked.
 	policy [NumDirections]atomic.Pointer[mask.Policy]
 	keys   [NumDirections]atomic.Bool // WatchKeys
+	// out is each direction's egress stage: flow and keys played (egress.go).
+	out [NumDirections]egress
 	// epoch anchors the monotonic time the delay lines run on.
 	epoch time.Time
 

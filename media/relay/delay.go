@@ -36,6 +36,7 @@ type delayLine struct {
 
 // RecordAudio passes a frame of the line's direction to the tap's sink.
 func (d *delayLine) RecordAudio(ssrc, ts uint32, f *mask.RecordFrame) {
+	d.c.out[d.dir].silenceFrame(f)
 	d.rec.RecordAudio(d.dir, ssrc, ts, d.c.epoch.Add(f.Arrival), f)
 }
 
@@ -115,6 +116,9 @@ func (d *delayLine) expire(now time.Time) {
 // direction is not masked and the packet goes the zero-delay way (after
 // any queue left from masking is flushed, so order holds).
 func (d *delayLine) handle(p *Packet) bool {
+	if d.c.tap != nil {
+		d.c.out[d.dir].observeFlow(d, p)
+	}
 	pol := d.c.policy[d.dir].Load()
 	keys := d.c.keys[d.dir].Load()
 	if pol == nil {
@@ -224,6 +228,11 @@ func (d *delayLine) newMasker() *mask.Masker {
 // the other leg's current remote.
 func (c *Call) sendRTP(tx sendFunc, in Leg, pkt []byte) {
 	dir := Direction(in)
+	pkt, r := c.egressQueued(dir, pkt)
+	if r != DropNone {
+		c.drop(dir, r)
+		return
+	}
 	out, dst := c.route(in, false)
 	if !dst.IsValid() {
 		c.drop(dir, DropNoRemote)

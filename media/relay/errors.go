@@ -23,4 +23,20 @@ var (
 	ErrUnknownEngine = errors.New("relay: unknown I/O engine")
 	// ErrClosed: the call or sockets are closed.
 	ErrClosed = errors.New("relay: closed")
+
+	// Errors of the egress stage (egress.go, tone.go).
+
+	// ErrInvalidFlow: a Flow value out of range.
+	ErrInvalidFlow = errors.New("relay: invalid flow")
+	// ErrInvalidTone: a Tone with an event, duration, pause or volume out of range.
+	ErrInvalidTone = errors.New("relay: invalid DTMF tone")
+	// ErrMasked: a key cannot be played into a masked direction: it would reach the
+	// listener as the very thing masking keeps from it.
+	ErrMasked = errors.New("relay: the direction is masked")
+	// ErrBlocked: a key cannot be played into a blocked or silenced direction.
+	ErrBlocked = errors.New("relay: the direction is blocked or silenced")
+	// ErrNoMedia: no RTP has come from the party yet; a played key rides on its packets.
+	ErrNoMedia = errors.New("relay: no media from the party yet")
+	// ErrToneQueueFull: the direction already has MaxQueuedTones keys waiting.
+	ErrToneQueueFull = errors.New("relay: too many keys queued")
 )

@@ -92,6 +92,12 @@ func (r *receiver) packet(buf []byte, n int, src netip.AddrPort, age time.Durati
 	if r.dl != nil && !p.RTCP && r.dl.handle(p) {
 		return true
 	}
+	if !p.RTCP {
+		if reason := c.egress(r.dir, p); reason != DropNone {
+			c.drop(r.dir, reason)
+			return true
+		}
+	}
 	if err := r.tx(out, p.Buf, dst); err != nil {
 		if c.closing.Load() {
 			return false

@@ -238,7 +238,7 @@ func TestDropReasonStrings(t *testing.T) {
 		}
 		seen[s] = true
 	}
-	if DropSourceMismatch.String() != "source_mismatch" || DropNoRemote.String() != "no_remote" || NumDropReasons.String() != "drop(13)" || DropLatching.String() != "latching" || DropSSRCMismatch.String() != "ssrc_mismatch" || DropRateLimit.String() != "rate_limit" || DropUndecodable.String() != "undecodable" {
+	if DropSourceMismatch.String() != "source_mismatch" || DropNoRemote.String() != "no_remote" || NumDropReasons.String() != "drop(14)" || DropLatching.String() != "latching" || DropSSRCMismatch.String() != "ssrc_mismatch" || DropRateLimit.String() != "rate_limit" || DropUndecodable.String() != "undecodable" {
 		t.Fatal("label values changed")
 	}
 	if LatchRejectOtherSource.String() != "other_source" || LatchRejectUnexpectedIP.String() != "unexpected_ip" ||

@@ -95,6 +95,9 @@ const (
 	// the packet did not latch it (yet): a source in probation, or RTCP
 	// before the RTP remote is known.
 	DropLatching
+	// DropBlocked: the direction is blocked (Call.SetFlow), or silenced and the
+	// packet an RFC 4733 event.
+	DropBlocked
 	// NumDropReasons sizes arrays indexed by DropReason.
 	NumDropReasons
 )
@@ -113,6 +116,7 @@ var dropNames = [NumDropReasons]string{
 	DropSSRCMismatch:   "ssrc_mismatch",
 	DropRateLimit:      "rate_limit",
 	DropLatching:       "latching",
+	DropBlocked:        "blocked",
 }
 
 func (r DropReason) String() string {

@@ -22,6 +22,7 @@ type Media struct {
 	mu     sync.Mutex
 	legs   [2]session.LegSpec
 	masks  [2]session.MaskPolicy
+	played [2][]session.DTMFKey
 	closed bool
 }
 
@@ -68,6 +69,21 @@ func (m *Media) SetMasking(d session.Direction, p session.MaskPolicy, _ bool) er
 	defer m.mu.Unlock()
 	m.masks[d] = p
 	return nil
+}
+
+// PlayDTMF remembers a key played into a direction (session.TonePlayer).
+func (m *Media) PlayDTMF(d session.Direction, k session.DTMFKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.played[d] = append(m.played[d], k)
+	return nil
+}
+
+// Played returns the keys played into a direction.
+func (m *Media) Played(d session.Direction) []session.DTMFKey {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]session.DTMFKey(nil), m.played[d]...)
 }
 
 // Masking returns a direction's masking.

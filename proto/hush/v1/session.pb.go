@@ -150,6 +150,104 @@ func (ExtraMedia) EnumDescriptor() ([]byte, []int) {
 	return file_hush_v1_session_proto_rawDescGZIP(), []int{1}
 }
 
+type PlayDtmfRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	RequestId string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The party that hears the key.
+	Toward LegName `protobuf:"varint,3,opt,name=toward,proto3,enum=hush.v1.LegName" json:"toward,omitempty"`
+	// One of 0-9, *, #, A-D.
+	Key string `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	// How long it sounds: 100 ms to 5 s (unset = 250 ms).
+	Duration *durationpb.Duration `protobuf:"bytes,5,opt,name=duration,proto3" json:"duration,omitempty"`
+	// The gap before the next key queued: 100 ms to 5 s (unset = 100 ms).
+	Pause *durationpb.Duration `protobuf:"bytes,6,opt,name=pause,proto3" json:"pause,omitempty"`
+	// Level of each of the key's two tones in dBm0, -63 to 0 (0 = -8 dBm0); in-band tones
+	// are at most -3 dBm0.
+	LevelDbm0     int32 `protobuf:"zigzag32,7,opt,name=level_dbm0,json=levelDbm0,proto3" json:"level_dbm0,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlayDtmfRequest) Reset() {
+	*x = PlayDtmfRequest{}
+	mi := &file_hush_v1_session_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlayDtmfRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlayDtmfRequest) ProtoMessage() {}
+
+func (x *PlayDtmfRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlayDtmfRequest.ProtoReflect.Descriptor instead.
+func (*PlayDtmfRequest) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PlayDtmfRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *PlayDtmfRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *PlayDtmfRequest) GetToward() LegName {
+	if x != nil {
+		return x.Toward
+	}
+	return LegName_LEG_NAME_UNSPECIFIED
+}
+
+func (x *PlayDtmfRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PlayDtmfRequest) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *PlayDtmfRequest) GetPause() *durationpb.Duration {
+	if x != nil {
+		return x.Pause
+	}
+	return nil
+}
+
+func (x *PlayDtmfRequest) GetLevelDbm0() int32 {
+	if x != nil {
+		return x.LevelDbm0
+	}
+	return 0
+}
+
 type OfferRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The SIP Call-ID; the session's call_id.
@@ -174,7 +272,7 @@ type OfferRequest struct {
 
 func (x *OfferRequest) Reset() {
 	*x = OfferRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[0]
+	mi := &file_hush_v1_session_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -186,7 +284,7 @@ func (x *OfferRequest) String() string {
 func (*OfferRequest) ProtoMessage() {}
 
 func (x *OfferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[0]
+	mi := &file_hush_v1_session_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -199,7 +297,7 @@ func (x *OfferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OfferRequest.ProtoReflect.Descriptor instead.
 func (*OfferRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{0}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *OfferRequest) GetCallId() string {
@@ -288,7 +386,7 @@ type AnswerRequest struct {
 
 func (x *AnswerRequest) Reset() {
 	*x = AnswerRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[1]
+	mi := &file_hush_v1_session_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -300,7 +398,7 @@ func (x *AnswerRequest) String() string {
 func (*AnswerRequest) ProtoMessage() {}
 
 func (x *AnswerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[1]
+	mi := &file_hush_v1_session_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -313,7 +411,7 @@ func (x *AnswerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnswerRequest.ProtoReflect.Descriptor instead.
 func (*AnswerRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{1}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AnswerRequest) GetCallId() string {
@@ -366,7 +464,7 @@ type SdpResponse struct {
 
 func (x *SdpResponse) Reset() {
 	*x = SdpResponse{}
-	mi := &file_hush_v1_session_proto_msgTypes[2]
+	mi := &file_hush_v1_session_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -378,7 +476,7 @@ func (x *SdpResponse) String() string {
 func (*SdpResponse) ProtoMessage() {}
 
 func (x *SdpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[2]
+	mi := &file_hush_v1_session_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -391,7 +489,7 @@ func (x *SdpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SdpResponse.ProtoReflect.Descriptor instead.
 func (*SdpResponse) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{2}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SdpResponse) GetSdp() string {
@@ -436,7 +534,7 @@ type CreateSessionRequest struct {
 
 func (x *CreateSessionRequest) Reset() {
 	*x = CreateSessionRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[3]
+	mi := &file_hush_v1_session_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +546,7 @@ func (x *CreateSessionRequest) String() string {
 func (*CreateSessionRequest) ProtoMessage() {}
 
 func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[3]
+	mi := &file_hush_v1_session_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +559,7 @@ func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateSessionRequest) GetCallId() string {
@@ -522,7 +620,7 @@ type GetSessionRequest struct {
 
 func (x *GetSessionRequest) Reset() {
 	*x = GetSessionRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[4]
+	mi := &file_hush_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +632,7 @@ func (x *GetSessionRequest) String() string {
 func (*GetSessionRequest) ProtoMessage() {}
 
 func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[4]
+	mi := &file_hush_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +645,7 @@ func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetSessionRequest) GetSessionId() string {
@@ -570,7 +668,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[5]
+	mi := &file_hush_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +680,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[5]
+	mi := &file_hush_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +693,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListSessionsRequest) GetPageSize() int32 {
@@ -638,7 +736,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_hush_v1_session_proto_msgTypes[6]
+	mi := &file_hush_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +748,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[6]
+	mi := &file_hush_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +761,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{6}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -696,7 +794,9 @@ type UpdateSessionRequest struct {
 	Policy    *Policy                `protobuf:"bytes,5,opt,name=policy,proto3" json:"policy,omitempty"`
 	// Fields to change. Supported paths: customer.remote_addr, customer.remote_rtcp_addr,
 	// customer.codecs, customer.telephone_event_pt, customer.rtcp_mux, the same under agent,
-	// and policy (replaced whole). Empty = every field set in the request.
+	// policy (replaced whole, flows included), and policy.customer_to_agent.flow and
+	// policy.agent_to_customer.flow (that direction's flow alone, the rest of the policy as
+	// it is). Empty = every field set in the request.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,6,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -704,7 +804,7 @@ type UpdateSessionRequest struct {
 
 func (x *UpdateSessionRequest) Reset() {
 	*x = UpdateSessionRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[7]
+	mi := &file_hush_v1_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +816,7 @@ func (x *UpdateSessionRequest) String() string {
 func (*UpdateSessionRequest) ProtoMessage() {}
 
 func (x *UpdateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[7]
+	mi := &file_hush_v1_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +829,7 @@ func (x *UpdateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSessionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{7}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateSessionRequest) GetSessionId() string {
@@ -784,7 +884,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[8]
+	mi := &file_hush_v1_session_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +896,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[8]
+	mi := &file_hush_v1_session_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +909,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{8}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteSessionRequest) GetSessionId() string {
@@ -835,7 +935,7 @@ type WatchSessionRequest struct {
 
 func (x *WatchSessionRequest) Reset() {
 	*x = WatchSessionRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[9]
+	mi := &file_hush_v1_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +947,7 @@ func (x *WatchSessionRequest) String() string {
 func (*WatchSessionRequest) ProtoMessage() {}
 
 func (x *WatchSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[9]
+	mi := &file_hush_v1_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +960,7 @@ func (x *WatchSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSessionRequest.ProtoReflect.Descriptor instead.
 func (*WatchSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{9}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WatchSessionRequest) GetSessionId() string {
@@ -883,7 +983,7 @@ type PauseRecordingRequest struct {
 
 func (x *PauseRecordingRequest) Reset() {
 	*x = PauseRecordingRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[10]
+	mi := &file_hush_v1_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +995,7 @@ func (x *PauseRecordingRequest) String() string {
 func (*PauseRecordingRequest) ProtoMessage() {}
 
 func (x *PauseRecordingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[10]
+	mi := &file_hush_v1_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1008,7 @@ func (x *PauseRecordingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseRecordingRequest.ProtoReflect.Descriptor instead.
 func (*PauseRecordingRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{10}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PauseRecordingRequest) GetSessionId() string {
@@ -950,7 +1050,7 @@ type ResumeRecordingRequest struct {
 
 func (x *ResumeRecordingRequest) Reset() {
 	*x = ResumeRecordingRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[11]
+	mi := &file_hush_v1_session_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1062,7 @@ func (x *ResumeRecordingRequest) String() string {
 func (*ResumeRecordingRequest) ProtoMessage() {}
 
 func (x *ResumeRecordingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[11]
+	mi := &file_hush_v1_session_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1075,7 @@ func (x *ResumeRecordingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRecordingRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRecordingRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{11}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ResumeRecordingRequest) GetSessionId() string {
@@ -1013,7 +1113,7 @@ type StartSecureCaptureRequest struct {
 
 func (x *StartSecureCaptureRequest) Reset() {
 	*x = StartSecureCaptureRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[12]
+	mi := &file_hush_v1_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1125,7 @@ func (x *StartSecureCaptureRequest) String() string {
 func (*StartSecureCaptureRequest) ProtoMessage() {}
 
 func (x *StartSecureCaptureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[12]
+	mi := &file_hush_v1_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1138,7 @@ func (x *StartSecureCaptureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartSecureCaptureRequest.ProtoReflect.Descriptor instead.
 func (*StartSecureCaptureRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{12}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartSecureCaptureRequest) GetSessionId() string {
@@ -1079,7 +1179,7 @@ type StopSecureCaptureRequest struct {
 
 func (x *StopSecureCaptureRequest) Reset() {
 	*x = StopSecureCaptureRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[13]
+	mi := &file_hush_v1_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1191,7 @@ func (x *StopSecureCaptureRequest) String() string {
 func (*StopSecureCaptureRequest) ProtoMessage() {}
 
 func (x *StopSecureCaptureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[13]
+	mi := &file_hush_v1_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1204,7 @@ func (x *StopSecureCaptureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopSecureCaptureRequest.ProtoReflect.Descriptor instead.
 func (*StopSecureCaptureRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{13}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StopSecureCaptureRequest) GetSessionId() string {
@@ -1159,7 +1259,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_hush_v1_session_proto_msgTypes[14]
+	mi := &file_hush_v1_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1271,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[14]
+	mi := &file_hush_v1_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1284,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{14}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Session) GetSessionId() string {
@@ -1313,7 +1413,7 @@ type SessionWarning struct {
 
 func (x *SessionWarning) Reset() {
 	*x = SessionWarning{}
-	mi := &file_hush_v1_session_proto_msgTypes[15]
+	mi := &file_hush_v1_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1425,7 @@ func (x *SessionWarning) String() string {
 func (*SessionWarning) ProtoMessage() {}
 
 func (x *SessionWarning) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[15]
+	mi := &file_hush_v1_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1438,7 @@ func (x *SessionWarning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionWarning.ProtoReflect.Descriptor instead.
 func (*SessionWarning) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{15}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SessionWarning) GetCode() WarningCode {
@@ -1399,7 +1499,7 @@ type Leg struct {
 
 func (x *Leg) Reset() {
 	*x = Leg{}
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1511,7 @@ func (x *Leg) String() string {
 func (*Leg) ProtoMessage() {}
 
 func (x *Leg) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1524,7 @@ func (x *Leg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Leg.ProtoReflect.Descriptor instead.
 func (*Leg) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Leg) GetRemoteAddr() string {
@@ -1516,7 +1616,7 @@ type LegStats struct {
 
 func (x *LegStats) Reset() {
 	*x = LegStats{}
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1628,7 @@ func (x *LegStats) String() string {
 func (*LegStats) ProtoMessage() {}
 
 func (x *LegStats) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1641,7 @@ func (x *LegStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegStats.ProtoReflect.Descriptor instead.
 func (*LegStats) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LegStats) GetRtpPacketsReceived() uint64 {
@@ -1627,7 +1727,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1639,7 +1739,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1652,7 +1752,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Policy) GetCustomerToAgent() *MaskingPolicy {
@@ -1725,14 +1825,20 @@ type MaskingPolicy struct {
 	// (unset = server default, chosen from the detector's measured onset delay).
 	LookAhead *durationpb.Duration `protobuf:"bytes,2,opt,name=look_ahead,json=lookAhead,proto3" json:"look_ahead,omitempty"`
 	// Frequency of the masking tone for MASK_MODE_TONE (0 = server default, 400 Hz).
-	ToneHz        uint32 `protobuf:"varint,3,opt,name=tone_hz,json=toneHz,proto3" json:"tone_hz,omitempty"`
+	ToneHz uint32 `protobuf:"varint,3,opt,name=tone_hz,json=toneHz,proto3" json:"tone_hz,omitempty"`
+	// What the listener gets of this direction at all: forwarded (unset = forward),
+	// blocked (no RTP; RTCP still flows) or silenced (G.711 silence, packets, sequence
+	// numbers and timestamps kept). Keys never reach the listener of a blocked or silenced
+	// direction, and its channel is recorded as silence while it is. Secure capture and
+	// the recording's analysis still hear the party.
+	Flow          MediaFlow `protobuf:"varint,4,opt,name=flow,proto3,enum=hush.v1.MediaFlow" json:"flow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MaskingPolicy) Reset() {
 	*x = MaskingPolicy{}
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1744,7 +1850,7 @@ func (x *MaskingPolicy) String() string {
 func (*MaskingPolicy) ProtoMessage() {}
 
 func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1757,7 +1863,7 @@ func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaskingPolicy.ProtoReflect.Descriptor instead.
 func (*MaskingPolicy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MaskingPolicy) GetMode() MaskMode {
@@ -1779,6 +1885,13 @@ func (x *MaskingPolicy) GetToneHz() uint32 {
 		return x.ToneHz
 	}
 	return 0
+}
+
+func (x *MaskingPolicy) GetFlow() MediaFlow {
+	if x != nil {
+		return x.Flow
+	}
+	return MediaFlow_MEDIA_FLOW_UNSPECIFIED
 }
 
 // SessionEvent is one change to a session, in order.
@@ -1806,6 +1919,7 @@ type SessionEvent struct {
 	//	*SessionEvent_UndecodableAudio
 	//	*SessionEvent_CaptureAbandoned
 	//	*SessionEvent_LatchRejected
+	//	*SessionEvent_DtmfPlayed
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1813,7 +1927,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +1939,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +1952,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SessionEvent) GetSessionId() string {
@@ -1991,6 +2105,15 @@ func (x *SessionEvent) GetLatchRejected() *LatchRejected {
 	return nil
 }
 
+func (x *SessionEvent) GetDtmfPlayed() *DtmfPlayed {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_DtmfPlayed); ok {
+			return x.DtmfPlayed
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -2044,6 +2167,10 @@ type SessionEvent_LatchRejected struct {
 	LatchRejected *LatchRejected `protobuf:"bytes,25,opt,name=latch_rejected,json=latchRejected,proto3,oneof"`
 }
 
+type SessionEvent_DtmfPlayed struct {
+	DtmfPlayed *DtmfPlayed `protobuf:"bytes,27,opt,name=dtmf_played,json=dtmfPlayed,proto3,oneof"`
+}
+
 func (*SessionEvent_Snapshot) isSessionEvent_Event() {}
 
 func (*SessionEvent_Updated) isSessionEvent_Event() {}
@@ -2068,6 +2195,8 @@ func (*SessionEvent_CaptureAbandoned) isSessionEvent_Event() {}
 
 func (*SessionEvent_LatchRejected) isSessionEvent_Event() {}
 
+func (*SessionEvent_DtmfPlayed) isSessionEvent_Event() {}
+
 type SessionUpdated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Paths that changed (as in UpdateSessionRequest.update_mask).
@@ -2079,7 +2208,7 @@ type SessionUpdated struct {
 
 func (x *SessionUpdated) Reset() {
 	*x = SessionUpdated{}
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2220,7 @@ func (x *SessionUpdated) String() string {
 func (*SessionUpdated) ProtoMessage() {}
 
 func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2233,7 @@ func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionUpdated.ProtoReflect.Descriptor instead.
 func (*SessionUpdated) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SessionUpdated) GetPaths() []string {
@@ -2133,7 +2262,7 @@ type LegLatched struct {
 
 func (x *LegLatched) Reset() {
 	*x = LegLatched{}
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2274,7 @@ func (x *LegLatched) String() string {
 func (*LegLatched) ProtoMessage() {}
 
 func (x *LegLatched) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2287,7 @@ func (x *LegLatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegLatched.ProtoReflect.Descriptor instead.
 func (*LegLatched) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LegLatched) GetLeg() LegName {
@@ -2201,7 +2330,7 @@ type LatchRejected struct {
 
 func (x *LatchRejected) Reset() {
 	*x = LatchRejected{}
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2213,7 +2342,7 @@ func (x *LatchRejected) String() string {
 func (*LatchRejected) ProtoMessage() {}
 
 func (x *LatchRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2226,7 +2355,7 @@ func (x *LatchRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatchRejected.ProtoReflect.Descriptor instead.
 func (*LatchRejected) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LatchRejected) GetLeg() LegName {
@@ -2267,7 +2396,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2279,7 +2408,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2292,7 +2421,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SessionEnded) GetReason() EndReason {
@@ -2320,7 +2449,7 @@ type RecordingStateChanged struct {
 
 func (x *RecordingStateChanged) Reset() {
 	*x = RecordingStateChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2332,7 +2461,7 @@ func (x *RecordingStateChanged) String() string {
 func (*RecordingStateChanged) ProtoMessage() {}
 
 func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2345,7 +2474,7 @@ func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingStateChanged.ProtoReflect.Descriptor instead.
 func (*RecordingStateChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecordingStateChanged) GetState() RecordingState {
@@ -2380,7 +2509,7 @@ type SecureCaptureChanged struct {
 
 func (x *SecureCaptureChanged) Reset() {
 	*x = SecureCaptureChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2392,7 +2521,7 @@ func (x *SecureCaptureChanged) String() string {
 func (*SecureCaptureChanged) ProtoMessage() {}
 
 func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2405,7 +2534,7 @@ func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureChanged.ProtoReflect.Descriptor instead.
 func (*SecureCaptureChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SecureCaptureChanged) GetState() SecureCaptureState {
@@ -2438,7 +2567,7 @@ type SecureCaptureAbandoned struct {
 
 func (x *SecureCaptureAbandoned) Reset() {
 	*x = SecureCaptureAbandoned{}
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2450,7 +2579,7 @@ func (x *SecureCaptureAbandoned) String() string {
 func (*SecureCaptureAbandoned) ProtoMessage() {}
 
 func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2463,7 +2592,7 @@ func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureAbandoned.ProtoReflect.Descriptor instead.
 func (*SecureCaptureAbandoned) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SecureCaptureAbandoned) GetReason() string {
@@ -2497,7 +2626,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2509,7 +2638,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2522,7 +2651,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -2563,7 +2692,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2575,7 +2704,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2588,7 +2717,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -2614,7 +2743,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[30]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2626,7 +2755,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[30]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2639,7 +2768,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{30}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -2661,7 +2790,7 @@ type UndecodableAudio struct {
 
 func (x *UndecodableAudio) Reset() {
 	*x = UndecodableAudio{}
-	mi := &file_hush_v1_session_proto_msgTypes[31]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2673,7 +2802,7 @@ func (x *UndecodableAudio) String() string {
 func (*UndecodableAudio) ProtoMessage() {}
 
 func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[31]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2686,7 +2815,7 @@ func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndecodableAudio.ProtoReflect.Descriptor instead.
 func (*UndecodableAudio) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{31}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UndecodableAudio) GetLeg() LegName {
@@ -2703,11 +2832,76 @@ func (x *UndecodableAudio) GetPayloadType() uint32 {
 	return 0
 }
 
+// DtmfPlayed: a key was queued to be played toward a party (PlayDtmf, ng play DTMF). Which
+// key is never told.
+type DtmfPlayed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Toward        LegName                `protobuf:"varint,1,opt,name=toward,proto3,enum=hush.v1.LegName" json:"toward,omitempty"`
+	Duration      *durationpb.Duration   `protobuf:"bytes,2,opt,name=duration,proto3" json:"duration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DtmfPlayed) Reset() {
+	*x = DtmfPlayed{}
+	mi := &file_hush_v1_session_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DtmfPlayed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DtmfPlayed) ProtoMessage() {}
+
+func (x *DtmfPlayed) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DtmfPlayed.ProtoReflect.Descriptor instead.
+func (*DtmfPlayed) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DtmfPlayed) GetToward() LegName {
+	if x != nil {
+		return x.Toward
+	}
+	return LegName_LEG_NAME_UNSPECIFIED
+}
+
+func (x *DtmfPlayed) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
 var File_hush_v1_session_proto protoreflect.FileDescriptor
 
 const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x15hush/v1/session.proto\x12\ahush.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xae\x03\n" +
+	"\x15hush/v1/session.proto\x12\ahush.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\x92\x02\n" +
+	"\x0fPlayDtmfRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12(\n" +
+	"\x06toward\x18\x03 \x01(\x0e2\x10.hush.v1.LegNameR\x06toward\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\tR\x03key\x125\n" +
+	"\bduration\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12/\n" +
+	"\x05pause\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x05pause\x12\x1d\n" +
+	"\n" +
+	"level_dbm0\x18\a \x01(\x11R\tlevelDbm0\"\xae\x03\n" +
 	"\fOfferRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x19\n" +
 	"\bfrom_tag\x18\x02 \x01(\tR\afromTag\x12\x15\n" +
@@ -2870,12 +3064,13 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x16resume_after_max_pause\x18\x06 \x01(\bR\x13resumeAfterMaxPause\x12:\n" +
 	"\rstrict_source\x18\a \x01(\x0e2\x15.hush.v1.StrictSourceR\fstrictSource\x12<\n" +
 	"\fidle_timeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\x12J\n" +
-	"\x13recording_retention\x18\x14 \x01(\v2\x19.google.protobuf.DurationR\x12recordingRetention\"\x89\x01\n" +
+	"\x13recording_retention\x18\x14 \x01(\v2\x19.google.protobuf.DurationR\x12recordingRetention\"\xb1\x01\n" +
 	"\rMaskingPolicy\x12%\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x11.hush.v1.MaskModeR\x04mode\x128\n" +
 	"\n" +
 	"look_ahead\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tlookAhead\x12\x17\n" +
-	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\xa3\a\n" +
+	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\x12&\n" +
+	"\x04flow\x18\x04 \x01(\x0e2\x12.hush.v1.MediaFlowR\x04flow\"\xdb\a\n" +
 	"\fSessionEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -2896,7 +3091,9 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x10recording_failed\x18\x12 \x01(\v2\x18.hush.v1.RecordingFailedH\x00R\x0frecordingFailed\x12H\n" +
 	"\x11undecodable_audio\x18\x13 \x01(\v2\x19.hush.v1.UndecodableAudioH\x00R\x10undecodableAudio\x12N\n" +
 	"\x11capture_abandoned\x18\x18 \x01(\v2\x1f.hush.v1.SecureCaptureAbandonedH\x00R\x10captureAbandoned\x12?\n" +
-	"\x0elatch_rejected\x18\x19 \x01(\v2\x16.hush.v1.LatchRejectedH\x00R\rlatchRejectedB\a\n" +
+	"\x0elatch_rejected\x18\x19 \x01(\v2\x16.hush.v1.LatchRejectedH\x00R\rlatchRejected\x126\n" +
+	"\vdtmf_played\x18\x1b \x01(\v2\x13.hush.v1.DtmfPlayedH\x00R\n" +
+	"dtmfPlayedB\a\n" +
 	"\x05event\"R\n" +
 	"\x0eSessionUpdated\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12*\n" +
@@ -2939,7 +3136,11 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"Y\n" +
 	"\x10UndecodableAudio\x12\"\n" +
 	"\x03leg\x18\x01 \x01(\x0e2\x10.hush.v1.LegNameR\x03leg\x12!\n" +
-	"\fpayload_type\x18\x02 \x01(\rR\vpayloadType*h\n" +
+	"\fpayload_type\x18\x02 \x01(\rR\vpayloadType\"m\n" +
+	"\n" +
+	"DtmfPlayed\x12(\n" +
+	"\x06toward\x18\x01 \x01(\x0e2\x10.hush.v1.LegNameR\x06toward\x125\n" +
+	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration*h\n" +
 	"\rCustomerParty\x12\x1e\n" +
 	"\x1aCUSTOMER_PARTY_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CUSTOMER_PARTY_OFFERER\x10\x01\x12\x1b\n" +
@@ -2948,7 +3149,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"ExtraMedia\x12\x1b\n" +
 	"\x17EXTRA_MEDIA_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EXTRA_MEDIA_REFUSE\x10\x01\x12\x15\n" +
-	"\x11EXTRA_MEDIA_RELAY\x10\x022\xf4\b\n" +
+	"\x11EXTRA_MEDIA_RELAY\x10\x022\xac\t\n" +
 	"\x0eSessionService\x12@\n" +
 	"\rCreateSession\x12\x1d.hush.v1.CreateSessionRequest\x1a\x10.hush.v1.Session\x12]\n" +
 	"\n" +
@@ -2962,7 +3163,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x12StartSecureCapture\x12\".hush.v1.StartSecureCaptureRequest\x1a\x10.hush.v1.Session\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/sessions/{session_id}:startSecureCapture\x12\x80\x01\n" +
 	"\x11StopSecureCapture\x12!.hush.v1.StopSecureCaptureRequest\x1a\x10.hush.v1.Session\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/sessions/{session_id}:stopSecureCapture\x124\n" +
 	"\x05Offer\x12\x15.hush.v1.OfferRequest\x1a\x14.hush.v1.SdpResponse\x126\n" +
-	"\x06Answer\x12\x16.hush.v1.AnswerRequest\x1a\x14.hush.v1.SdpResponseB0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
+	"\x06Answer\x12\x16.hush.v1.AnswerRequest\x1a\x14.hush.v1.SdpResponse\x126\n" +
+	"\bPlayDtmf\x12\x18.hush.v1.PlayDtmfRequest\x1a\x10.hush.v1.SessionB0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
 
 var (
 	file_hush_v1_session_proto_rawDescOnce sync.Once
@@ -2977,155 +3179,167 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_hush_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_hush_v1_session_proto_goTypes = []any{
 	(CustomerParty)(0),                // 0: hush.v1.CustomerParty
 	(ExtraMedia)(0),                   // 1: hush.v1.ExtraMedia
-	(*OfferRequest)(nil),              // 2: hush.v1.OfferRequest
-	(*AnswerRequest)(nil),             // 3: hush.v1.AnswerRequest
-	(*SdpResponse)(nil),               // 4: hush.v1.SdpResponse
-	(*CreateSessionRequest)(nil),      // 5: hush.v1.CreateSessionRequest
-	(*GetSessionRequest)(nil),         // 6: hush.v1.GetSessionRequest
-	(*ListSessionsRequest)(nil),       // 7: hush.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),      // 8: hush.v1.ListSessionsResponse
-	(*UpdateSessionRequest)(nil),      // 9: hush.v1.UpdateSessionRequest
-	(*DeleteSessionRequest)(nil),      // 10: hush.v1.DeleteSessionRequest
-	(*WatchSessionRequest)(nil),       // 11: hush.v1.WatchSessionRequest
-	(*PauseRecordingRequest)(nil),     // 12: hush.v1.PauseRecordingRequest
-	(*ResumeRecordingRequest)(nil),    // 13: hush.v1.ResumeRecordingRequest
-	(*StartSecureCaptureRequest)(nil), // 14: hush.v1.StartSecureCaptureRequest
-	(*StopSecureCaptureRequest)(nil),  // 15: hush.v1.StopSecureCaptureRequest
-	(*Session)(nil),                   // 16: hush.v1.Session
-	(*SessionWarning)(nil),            // 17: hush.v1.SessionWarning
-	(*Leg)(nil),                       // 18: hush.v1.Leg
-	(*LegStats)(nil),                  // 19: hush.v1.LegStats
-	(*Policy)(nil),                    // 20: hush.v1.Policy
-	(*MaskingPolicy)(nil),             // 21: hush.v1.MaskingPolicy
-	(*SessionEvent)(nil),              // 22: hush.v1.SessionEvent
-	(*SessionUpdated)(nil),            // 23: hush.v1.SessionUpdated
-	(*LegLatched)(nil),                // 24: hush.v1.LegLatched
-	(*LatchRejected)(nil),             // 25: hush.v1.LatchRejected
-	(*SessionEnded)(nil),              // 26: hush.v1.SessionEnded
-	(*RecordingStateChanged)(nil),     // 27: hush.v1.RecordingStateChanged
-	(*SecureCaptureChanged)(nil),      // 28: hush.v1.SecureCaptureChanged
-	(*SecureCaptureAbandoned)(nil),    // 29: hush.v1.SecureCaptureAbandoned
-	(*DigitProgress)(nil),             // 30: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 31: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 32: hush.v1.RecordingFailed
-	(*UndecodableAudio)(nil),          // 33: hush.v1.UndecodableAudio
-	nil,                               // 34: hush.v1.OfferRequest.LabelsEntry
-	nil,                               // 35: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 36: hush.v1.Session.LabelsEntry
-	nil,                               // 37: hush.v1.Leg.CodecsEntry
-	(*fieldmaskpb.FieldMask)(nil),     // 38: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 39: hush.v1.PauseBehavior
-	(*durationpb.Duration)(nil),       // 40: google.protobuf.Duration
-	(SessionState)(0),                 // 41: hush.v1.SessionState
-	(RecordingState)(0),               // 42: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 43: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 44: google.protobuf.Timestamp
-	(EndReason)(0),                    // 45: hush.v1.EndReason
-	(WarningCode)(0),                  // 46: hush.v1.WarningCode
-	(RecordingMode)(0),                // 47: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 48: hush.v1.StrictSource
-	(MaskMode)(0),                     // 49: hush.v1.MaskMode
-	(LegName)(0),                      // 50: hush.v1.LegName
-	(LuhnResult)(0),                   // 51: hush.v1.LuhnResult
+	(*PlayDtmfRequest)(nil),           // 2: hush.v1.PlayDtmfRequest
+	(*OfferRequest)(nil),              // 3: hush.v1.OfferRequest
+	(*AnswerRequest)(nil),             // 4: hush.v1.AnswerRequest
+	(*SdpResponse)(nil),               // 5: hush.v1.SdpResponse
+	(*CreateSessionRequest)(nil),      // 6: hush.v1.CreateSessionRequest
+	(*GetSessionRequest)(nil),         // 7: hush.v1.GetSessionRequest
+	(*ListSessionsRequest)(nil),       // 8: hush.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),      // 9: hush.v1.ListSessionsResponse
+	(*UpdateSessionRequest)(nil),      // 10: hush.v1.UpdateSessionRequest
+	(*DeleteSessionRequest)(nil),      // 11: hush.v1.DeleteSessionRequest
+	(*WatchSessionRequest)(nil),       // 12: hush.v1.WatchSessionRequest
+	(*PauseRecordingRequest)(nil),     // 13: hush.v1.PauseRecordingRequest
+	(*ResumeRecordingRequest)(nil),    // 14: hush.v1.ResumeRecordingRequest
+	(*StartSecureCaptureRequest)(nil), // 15: hush.v1.StartSecureCaptureRequest
+	(*StopSecureCaptureRequest)(nil),  // 16: hush.v1.StopSecureCaptureRequest
+	(*Session)(nil),                   // 17: hush.v1.Session
+	(*SessionWarning)(nil),            // 18: hush.v1.SessionWarning
+	(*Leg)(nil),                       // 19: hush.v1.Leg
+	(*LegStats)(nil),                  // 20: hush.v1.LegStats
+	(*Policy)(nil),                    // 21: hush.v1.Policy
+	(*MaskingPolicy)(nil),             // 22: hush.v1.MaskingPolicy
+	(*SessionEvent)(nil),              // 23: hush.v1.SessionEvent
+	(*SessionUpdated)(nil),            // 24: hush.v1.SessionUpdated
+	(*LegLatched)(nil),                // 25: hush.v1.LegLatched
+	(*LatchRejected)(nil),             // 26: hush.v1.LatchRejected
+	(*SessionEnded)(nil),              // 27: hush.v1.SessionEnded
+	(*RecordingStateChanged)(nil),     // 28: hush.v1.RecordingStateChanged
+	(*SecureCaptureChanged)(nil),      // 29: hush.v1.SecureCaptureChanged
+	(*SecureCaptureAbandoned)(nil),    // 30: hush.v1.SecureCaptureAbandoned
+	(*DigitProgress)(nil),             // 31: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 32: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 33: hush.v1.RecordingFailed
+	(*UndecodableAudio)(nil),          // 34: hush.v1.UndecodableAudio
+	(*DtmfPlayed)(nil),                // 35: hush.v1.DtmfPlayed
+	nil,                               // 36: hush.v1.OfferRequest.LabelsEntry
+	nil,                               // 37: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 38: hush.v1.Session.LabelsEntry
+	nil,                               // 39: hush.v1.Leg.CodecsEntry
+	(LegName)(0),                      // 40: hush.v1.LegName
+	(*durationpb.Duration)(nil),       // 41: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),     // 42: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 43: hush.v1.PauseBehavior
+	(SessionState)(0),                 // 44: hush.v1.SessionState
+	(RecordingState)(0),               // 45: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 46: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 47: google.protobuf.Timestamp
+	(EndReason)(0),                    // 48: hush.v1.EndReason
+	(WarningCode)(0),                  // 49: hush.v1.WarningCode
+	(RecordingMode)(0),                // 50: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 51: hush.v1.StrictSource
+	(MaskMode)(0),                     // 52: hush.v1.MaskMode
+	(MediaFlow)(0),                    // 53: hush.v1.MediaFlow
+	(LuhnResult)(0),                   // 54: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
-	0,  // 0: hush.v1.OfferRequest.customer:type_name -> hush.v1.CustomerParty
-	20, // 1: hush.v1.OfferRequest.policy:type_name -> hush.v1.Policy
-	34, // 2: hush.v1.OfferRequest.labels:type_name -> hush.v1.OfferRequest.LabelsEntry
-	1,  // 3: hush.v1.OfferRequest.extra_media:type_name -> hush.v1.ExtraMedia
-	16, // 4: hush.v1.SdpResponse.session:type_name -> hush.v1.Session
-	18, // 5: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
-	18, // 6: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
-	20, // 7: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	35, // 8: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
-	16, // 9: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
-	18, // 10: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
-	18, // 11: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
-	20, // 12: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	38, // 13: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	39, // 14: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	40, // 15: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
-	18, // 16: hush.v1.Session.customer:type_name -> hush.v1.Leg
-	18, // 17: hush.v1.Session.agent:type_name -> hush.v1.Leg
-	20, // 18: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	36, // 19: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	41, // 20: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	42, // 21: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	43, // 22: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	30, // 23: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	44, // 24: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	44, // 25: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	45, // 26: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
-	17, // 27: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
-	46, // 28: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
-	37, // 29: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
-	19, // 30: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
-	21, // 31: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
-	21, // 32: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	47, // 33: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	40, // 34: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	48, // 35: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	40, // 36: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	40, // 37: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
-	49, // 38: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	40, // 39: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	44, // 40: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	16, // 41: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	23, // 42: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	24, // 43: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	26, // 44: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	27, // 45: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	28, // 46: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	30, // 47: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	31, // 48: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	32, // 49: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	33, // 50: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	29, // 51: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	25, // 52: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	16, // 53: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	50, // 54: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	50, // 55: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	45, // 56: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	16, // 57: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	42, // 58: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	39, // 59: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	43, // 60: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	51, // 61: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	40, // 62: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	50, // 63: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	5,  // 64: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	6,  // 65: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	7,  // 66: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	9,  // 67: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	10, // 68: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	11, // 69: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	12, // 70: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	13, // 71: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	14, // 72: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	15, // 73: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	2,  // 74: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
-	3,  // 75: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
-	16, // 76: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	16, // 77: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	8,  // 78: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	16, // 79: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	16, // 80: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	22, // 81: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	16, // 82: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	16, // 83: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	16, // 84: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	16, // 85: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	4,  // 86: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
-	4,  // 87: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
-	76, // [76:88] is the sub-list for method output_type
-	64, // [64:76] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	40, // 0: hush.v1.PlayDtmfRequest.toward:type_name -> hush.v1.LegName
+	41, // 1: hush.v1.PlayDtmfRequest.duration:type_name -> google.protobuf.Duration
+	41, // 2: hush.v1.PlayDtmfRequest.pause:type_name -> google.protobuf.Duration
+	0,  // 3: hush.v1.OfferRequest.customer:type_name -> hush.v1.CustomerParty
+	21, // 4: hush.v1.OfferRequest.policy:type_name -> hush.v1.Policy
+	36, // 5: hush.v1.OfferRequest.labels:type_name -> hush.v1.OfferRequest.LabelsEntry
+	1,  // 6: hush.v1.OfferRequest.extra_media:type_name -> hush.v1.ExtraMedia
+	17, // 7: hush.v1.SdpResponse.session:type_name -> hush.v1.Session
+	19, // 8: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
+	19, // 9: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
+	21, // 10: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
+	37, // 11: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	17, // 12: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
+	19, // 13: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
+	19, // 14: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
+	21, // 15: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
+	42, // 16: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	43, // 17: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	41, // 18: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	19, // 19: hush.v1.Session.customer:type_name -> hush.v1.Leg
+	19, // 20: hush.v1.Session.agent:type_name -> hush.v1.Leg
+	21, // 21: hush.v1.Session.policy:type_name -> hush.v1.Policy
+	38, // 22: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	44, // 23: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	45, // 24: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	46, // 25: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	31, // 26: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	47, // 27: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	47, // 28: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	48, // 29: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	18, // 30: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
+	49, // 31: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
+	39, // 32: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	20, // 33: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
+	22, // 34: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
+	22, // 35: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
+	50, // 36: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	41, // 37: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	51, // 38: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	41, // 39: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	41, // 40: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
+	52, // 41: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	41, // 42: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	53, // 43: hush.v1.MaskingPolicy.flow:type_name -> hush.v1.MediaFlow
+	47, // 44: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	17, // 45: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	24, // 46: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	25, // 47: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	27, // 48: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	28, // 49: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	29, // 50: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	31, // 51: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	32, // 52: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	33, // 53: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	34, // 54: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	30, // 55: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	26, // 56: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	35, // 57: hush.v1.SessionEvent.dtmf_played:type_name -> hush.v1.DtmfPlayed
+	17, // 58: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	40, // 59: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	40, // 60: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	48, // 61: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	17, // 62: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	45, // 63: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	43, // 64: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	46, // 65: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	54, // 66: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	41, // 67: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	40, // 68: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	40, // 69: hush.v1.DtmfPlayed.toward:type_name -> hush.v1.LegName
+	41, // 70: hush.v1.DtmfPlayed.duration:type_name -> google.protobuf.Duration
+	6,  // 71: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	7,  // 72: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	8,  // 73: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	10, // 74: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	11, // 75: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	12, // 76: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	13, // 77: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	14, // 78: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	15, // 79: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	16, // 80: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	3,  // 81: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
+	4,  // 82: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
+	2,  // 83: hush.v1.SessionService.PlayDtmf:input_type -> hush.v1.PlayDtmfRequest
+	17, // 84: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	17, // 85: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	9,  // 86: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	17, // 87: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	17, // 88: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	23, // 89: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	17, // 90: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	17, // 91: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	17, // 92: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	17, // 93: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	5,  // 94: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
+	5,  // 95: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
+	17, // 96: hush.v1.SessionService.PlayDtmf:output_type -> hush.v1.Session
+	84, // [84:97] is the sub-list for method output_type
+	71, // [71:84] is the sub-list for method input_type
+	71, // [71:71] is the sub-list for extension type_name
+	71, // [71:71] is the sub-list for extension extendee
+	0,  // [0:71] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -3134,7 +3348,7 @@ func file_hush_v1_session_proto_init() {
 		return
 	}
 	file_hush_v1_types_proto_init()
-	file_hush_v1_session_proto_msgTypes[20].OneofWrappers = []any{
+	file_hush_v1_session_proto_msgTypes[21].OneofWrappers = []any{
 		(*SessionEvent_Snapshot)(nil),
 		(*SessionEvent_Updated)(nil),
 		(*SessionEvent_Latched)(nil),
@@ -3147,6 +3361,7 @@ func file_hush_v1_session_proto_init() {
 		(*SessionEvent_UndecodableAudio)(nil),
 		(*SessionEvent_CaptureAbandoned)(nil),
 		(*SessionEvent_LatchRejected)(nil),
+		(*SessionEvent_DtmfPlayed)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3154,7 +3369,7 @@ func file_hush_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   36,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

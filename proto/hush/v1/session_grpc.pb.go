@@ -47,6 +47,7 @@ const (
 	SessionService_StopSecureCapture_FullMethodName  = "/hush.v1.SessionService/StopSecureCapture"
 	SessionService_Offer_FullMethodName              = "/hush.v1.SessionService/Offer"
 	SessionService_Answer_FullMethodName             = "/hush.v1.SessionService/Answer"
+	SessionService_PlayDtmf_FullMethodName           = "/hush.v1.SessionService/PlayDtmf"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -93,6 +94,14 @@ type SessionServiceClient interface {
 	// final, from one fork or several (the latest answer's address wins). NOT_FOUND for a
 	// call_id without an offer.
 	Answer(ctx context.Context, in *AnswerRequest, opts ...grpc.CallOption) (*SdpResponse, error)
+	// Plays a DTMF key toward one party (rtpengine's play DTMF): as RFC 4733 events when its
+	// SDP offered telephone-event, else in-band, on the other party's packets (the key waits
+	// for them). Keys queue after the ones still playing. FAILED_PRECONDITION when the key
+	// could carry card data through (toward a masked listener, toward the customer under
+	// secure capture), into a blocked or silenced direction, before the other party's media
+	// started, or with too many keys queued. The key is never recorded, captured, logged or
+	// shown in events.
+	PlayDtmf(ctx context.Context, in *PlayDtmfRequest, opts ...grpc.CallOption) (*Session, error)
 }
 
 type sessionServiceClient struct {
@@ -232,6 +241,16 @@ func (c *sessionServiceClient) Answer(ctx context.Context, in *AnswerRequest, op
 	return out, nil
 }
 
+func (c *sessionServiceClient) PlayDtmf(ctx context.Context, in *PlayDtmfRequest, opts ...grpc.CallOption) (*Session, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Session)
+	err := c.cc.Invoke(ctx, SessionService_PlayDtmf_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
 // for forward compatibility.
@@ -276,6 +295,14 @@ type SessionServiceServer interface {
 	// final, from one fork or several (the latest answer's address wins). NOT_FOUND for a
 	// call_id without an offer.
 	Answer(context.Context, *AnswerRequest) (*SdpResponse, error)
+	// Plays a DTMF key toward one party (rtpengine's play DTMF): as RFC 4733 events when its
+	// SDP offered telephone-event, else in-band, on the other party's packets (the key waits
+	// for them). Keys queue after the ones still playing. FAILED_PRECONDITION when the key
+	// could carry card data through (toward a masked listener, toward the customer under
+	// secure capture), into a blocked or silenced direction, before the other party's media
+	// started, or with too many keys queued. The key is never recorded, captured, logged or
+	// shown in events.
+	PlayDtmf(context.Context, *PlayDtmfRequest) (*Session, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -321,6 +348,9 @@ func (UnimplementedSessionServiceServer) Offer(context.Context, *OfferRequest) (
 }
 func (UnimplementedSessionServiceServer) Answer(context.Context, *AnswerRequest) (*SdpResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Answer not implemented")
+}
+func (UnimplementedSessionServiceServer) PlayDtmf(context.Context, *PlayDtmfRequest) (*Session, error) {
+	return nil, status.Error(codes.Unimplemented, "method PlayDtmf not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -552,6 +582,24 @@ func _SessionService_Answer_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_PlayDtmf_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PlayDtmfRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).PlayDtmf(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_PlayDtmf_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).PlayDtmf(ctx, req.(*PlayDtmfRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SessionService_ServiceDesc is the grpc.ServiceDesc for SessionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -602,6 +650,10 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Answer",
 			Handler:    _SessionService_Answer_Handler,
+		},
+		{
+			MethodName: "PlayDtmf",
+			Handler:    _SessionService_PlayDtmf_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -447,6 +447,63 @@ func (MaskMode) EnumDescriptor() ([]byte, []int) {
 	return file_hush_v1_types_proto_rawDescGZIP(), []int{7}
 }
 
+// MediaFlow is what a direction's listener gets of it (rtpengine's block media and
+// silence media).
+type MediaFlow int32
+
+const (
+	// Server default: MEDIA_FLOW_FORWARD.
+	MediaFlow_MEDIA_FLOW_UNSPECIFIED MediaFlow = 0
+	MediaFlow_MEDIA_FLOW_FORWARD     MediaFlow = 1
+	// No RTP reaches the listener (RTCP still does).
+	MediaFlow_MEDIA_FLOW_BLOCK MediaFlow = 2
+	// G.711 silence reaches the listener; RFC 4733 events are dropped.
+	MediaFlow_MEDIA_FLOW_SILENCE MediaFlow = 3
+)
+
+// Enum value maps for MediaFlow.
+var (
+	MediaFlow_name = map[int32]string{
+		0: "MEDIA_FLOW_UNSPECIFIED",
+		1: "MEDIA_FLOW_FORWARD",
+		2: "MEDIA_FLOW_BLOCK",
+		3: "MEDIA_FLOW_SILENCE",
+	}
+	MediaFlow_value = map[string]int32{
+		"MEDIA_FLOW_UNSPECIFIED": 0,
+		"MEDIA_FLOW_FORWARD":     1,
+		"MEDIA_FLOW_BLOCK":       2,
+		"MEDIA_FLOW_SILENCE":     3,
+	}
+)
+
+func (x MediaFlow) Enum() *MediaFlow {
+	p := new(MediaFlow)
+	*p = x
+	return p
+}
+
+func (x MediaFlow) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MediaFlow) Descriptor() protoreflect.EnumDescriptor {
+	return file_hush_v1_types_proto_enumTypes[8].Descriptor()
+}
+
+func (MediaFlow) Type() protoreflect.EnumType {
+	return &file_hush_v1_types_proto_enumTypes[8]
+}
+
+func (x MediaFlow) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MediaFlow.Descriptor instead.
+func (MediaFlow) EnumDescriptor() ([]byte, []int) {
+	return file_hush_v1_types_proto_rawDescGZIP(), []int{8}
+}
+
 type StrictSource int32
 
 const (
@@ -480,11 +537,11 @@ func (x StrictSource) String() string {
 }
 
 func (StrictSource) Descriptor() protoreflect.EnumDescriptor {
-	return file_hush_v1_types_proto_enumTypes[8].Descriptor()
+	return file_hush_v1_types_proto_enumTypes[9].Descriptor()
 }
 
 func (StrictSource) Type() protoreflect.EnumType {
-	return &file_hush_v1_types_proto_enumTypes[8]
+	return &file_hush_v1_types_proto_enumTypes[9]
 }
 
 func (x StrictSource) Number() protoreflect.EnumNumber {
@@ -493,7 +550,7 @@ func (x StrictSource) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StrictSource.Descriptor instead.
 func (StrictSource) EnumDescriptor() ([]byte, []int) {
-	return file_hush_v1_types_proto_rawDescGZIP(), []int{8}
+	return file_hush_v1_types_proto_rawDescGZIP(), []int{9}
 }
 
 type LuhnResult int32
@@ -529,11 +586,11 @@ func (x LuhnResult) String() string {
 }
 
 func (LuhnResult) Descriptor() protoreflect.EnumDescriptor {
-	return file_hush_v1_types_proto_enumTypes[9].Descriptor()
+	return file_hush_v1_types_proto_enumTypes[10].Descriptor()
 }
 
 func (LuhnResult) Type() protoreflect.EnumType {
-	return &file_hush_v1_types_proto_enumTypes[9]
+	return &file_hush_v1_types_proto_enumTypes[10]
 }
 
 func (x LuhnResult) Number() protoreflect.EnumNumber {
@@ -542,7 +599,7 @@ func (x LuhnResult) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LuhnResult.Descriptor instead.
 func (LuhnResult) EnumDescriptor() ([]byte, []int) {
-	return file_hush_v1_types_proto_rawDescGZIP(), []int{9}
+	return file_hush_v1_types_proto_rawDescGZIP(), []int{10}
 }
 
 type RecordingStatus int32
@@ -587,11 +644,11 @@ func (x RecordingStatus) String() string {
 }
 
 func (RecordingStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_hush_v1_types_proto_enumTypes[10].Descriptor()
+	return file_hush_v1_types_proto_enumTypes[11].Descriptor()
 }
 
 func (RecordingStatus) Type() protoreflect.EnumType {
-	return &file_hush_v1_types_proto_enumTypes[10]
+	return &file_hush_v1_types_proto_enumTypes[11]
 }
 
 func (x RecordingStatus) Number() protoreflect.EnumNumber {
@@ -600,7 +657,7 @@ func (x RecordingStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RecordingStatus.Descriptor instead.
 func (RecordingStatus) EnumDescriptor() ([]byte, []int) {
-	return file_hush_v1_types_proto_rawDescGZIP(), []int{10}
+	return file_hush_v1_types_proto_rawDescGZIP(), []int{11}
 }
 
 // RecordingContent says whether a recording holds all the audio hush received.
@@ -643,11 +700,11 @@ func (x RecordingContent) String() string {
 }
 
 func (RecordingContent) Descriptor() protoreflect.EnumDescriptor {
-	return file_hush_v1_types_proto_enumTypes[11].Descriptor()
+	return file_hush_v1_types_proto_enumTypes[12].Descriptor()
 }
 
 func (RecordingContent) Type() protoreflect.EnumType {
-	return &file_hush_v1_types_proto_enumTypes[11]
+	return &file_hush_v1_types_proto_enumTypes[12]
 }
 
 func (x RecordingContent) Number() protoreflect.EnumNumber {
@@ -656,7 +713,7 @@ func (x RecordingContent) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RecordingContent.Descriptor instead.
 func (RecordingContent) EnumDescriptor() ([]byte, []int) {
-	return file_hush_v1_types_proto_rawDescGZIP(), []int{11}
+	return file_hush_v1_types_proto_rawDescGZIP(), []int{12}
 }
 
 type WarningCode int32
@@ -691,11 +748,11 @@ func (x WarningCode) String() string {
 }
 
 func (WarningCode) Descriptor() protoreflect.EnumDescriptor {
-	return file_hush_v1_types_proto_enumTypes[12].Descriptor()
+	return file_hush_v1_types_proto_enumTypes[13].Descriptor()
 }
 
 func (WarningCode) Type() protoreflect.EnumType {
-	return &file_hush_v1_types_proto_enumTypes[12]
+	return &file_hush_v1_types_proto_enumTypes[13]
 }
 
 func (x WarningCode) Number() protoreflect.EnumNumber {
@@ -704,7 +761,7 @@ func (x WarningCode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WarningCode.Descriptor instead.
 func (WarningCode) EnumDescriptor() ([]byte, []int) {
-	return file_hush_v1_types_proto_rawDescGZIP(), []int{12}
+	return file_hush_v1_types_proto_rawDescGZIP(), []int{13}
 }
 
 var File_hush_v1_types_proto protoreflect.FileDescriptor
@@ -749,7 +806,12 @@ const file_hush_v1_types_proto_rawDesc = "" +
 	"\rMASK_MODE_OFF\x10\x01\x12\x15\n" +
 	"\x11MASK_MODE_SILENCE\x10\x02\x12\x1b\n" +
 	"\x17MASK_MODE_COMFORT_NOISE\x10\x03\x12\x12\n" +
-	"\x0eMASK_MODE_TONE\x10\x04*Z\n" +
+	"\x0eMASK_MODE_TONE\x10\x04*m\n" +
+	"\tMediaFlow\x12\x1a\n" +
+	"\x16MEDIA_FLOW_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12MEDIA_FLOW_FORWARD\x10\x01\x12\x14\n" +
+	"\x10MEDIA_FLOW_BLOCK\x10\x02\x12\x16\n" +
+	"\x12MEDIA_FLOW_SILENCE\x10\x03*Z\n" +
 	"\fStrictSource\x12\x1d\n" +
 	"\x19STRICT_SOURCE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STRICT_SOURCE_ON\x10\x01\x12\x15\n" +
@@ -786,7 +848,7 @@ func file_hush_v1_types_proto_rawDescGZIP() []byte {
 	return file_hush_v1_types_proto_rawDescData
 }
 
-var file_hush_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
+var file_hush_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 14)
 var file_hush_v1_types_proto_goTypes = []any{
 	(LegName)(0),            // 0: hush.v1.LegName
 	(SessionState)(0),       // 1: hush.v1.SessionState
@@ -796,11 +858,12 @@ var file_hush_v1_types_proto_goTypes = []any{
 	(PauseBehavior)(0),      // 5: hush.v1.PauseBehavior
 	(SecureCaptureState)(0), // 6: hush.v1.SecureCaptureState
 	(MaskMode)(0),           // 7: hush.v1.MaskMode
-	(StrictSource)(0),       // 8: hush.v1.StrictSource
-	(LuhnResult)(0),         // 9: hush.v1.LuhnResult
-	(RecordingStatus)(0),    // 10: hush.v1.RecordingStatus
-	(RecordingContent)(0),   // 11: hush.v1.RecordingContent
-	(WarningCode)(0),        // 12: hush.v1.WarningCode
+	(MediaFlow)(0),          // 8: hush.v1.MediaFlow
+	(StrictSource)(0),       // 9: hush.v1.StrictSource
+	(LuhnResult)(0),         // 10: hush.v1.LuhnResult
+	(RecordingStatus)(0),    // 11: hush.v1.RecordingStatus
+	(RecordingContent)(0),   // 12: hush.v1.RecordingContent
+	(WarningCode)(0),        // 13: hush.v1.WarningCode
 }
 var file_hush_v1_types_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -820,7 +883,7 @@ func file_hush_v1_types_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_types_proto_rawDesc), len(file_hush_v1_types_proto_rawDesc)),
-			NumEnums:      13,
+			NumEnums:      14,
 			NumMessages:   0,
 			NumExtensions: 0,
 			NumServices:   0,
