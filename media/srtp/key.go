@@ -106,7 +106,9 @@ type Keys struct {
 }
 
 // String shows suites and fingerprints only.
-func (k Keys) String() string { return "srtp.Keys{recv " + k.Recv.String() + ", send " + k.Send.String() + "}" }
+func (k Keys) String() string {
+	return "srtp.Keys{recv " + k.Recv.String() + ", send " + k.Send.String() + "}"
+}
 
 // GoString is String.
 func (k Keys) GoString() string { return k.String() }
