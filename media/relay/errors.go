@@ -23,4 +23,6 @@ var (
 	ErrUnknownEngine = errors.New("relay: unknown I/O engine")
 	// ErrClosed: the call or sockets are closed.
 	ErrClosed = errors.New("relay: closed")
+	// ErrSRTPKey: a leg's SRTP key cannot be used (srtp's errors say why, never the key).
+	ErrSRTPKey = errors.New("relay: SRTP key")
 )
