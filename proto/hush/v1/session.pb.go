@@ -150,6 +150,68 @@ func (ExtraMedia) EnumDescriptor() ([]byte, []int) {
 	return file_hush_v1_session_proto_rawDescGZIP(), []int{1}
 }
 
+// SRTP crypto suites (RFC 4568, RFC 6188, RFC 7714).
+type SrtpSuite int32
+
+const (
+	SrtpSuite_SRTP_SUITE_UNSPECIFIED             SrtpSuite = 0
+	SrtpSuite_SRTP_SUITE_AES_CM_128_HMAC_SHA1_80 SrtpSuite = 1
+	SrtpSuite_SRTP_SUITE_AES_CM_128_HMAC_SHA1_32 SrtpSuite = 2
+	SrtpSuite_SRTP_SUITE_AES_256_CM_HMAC_SHA1_80 SrtpSuite = 3
+	SrtpSuite_SRTP_SUITE_AES_256_CM_HMAC_SHA1_32 SrtpSuite = 4
+	SrtpSuite_SRTP_SUITE_AEAD_AES_128_GCM        SrtpSuite = 5
+	SrtpSuite_SRTP_SUITE_AEAD_AES_256_GCM        SrtpSuite = 6
+)
+
+// Enum value maps for SrtpSuite.
+var (
+	SrtpSuite_name = map[int32]string{
+		0: "SRTP_SUITE_UNSPECIFIED",
+		1: "SRTP_SUITE_AES_CM_128_HMAC_SHA1_80",
+		2: "SRTP_SUITE_AES_CM_128_HMAC_SHA1_32",
+		3: "SRTP_SUITE_AES_256_CM_HMAC_SHA1_80",
+		4: "SRTP_SUITE_AES_256_CM_HMAC_SHA1_32",
+		5: "SRTP_SUITE_AEAD_AES_128_GCM",
+		6: "SRTP_SUITE_AEAD_AES_256_GCM",
+	}
+	SrtpSuite_value = map[string]int32{
+		"SRTP_SUITE_UNSPECIFIED":             0,
+		"SRTP_SUITE_AES_CM_128_HMAC_SHA1_80": 1,
+		"SRTP_SUITE_AES_CM_128_HMAC_SHA1_32": 2,
+		"SRTP_SUITE_AES_256_CM_HMAC_SHA1_80": 3,
+		"SRTP_SUITE_AES_256_CM_HMAC_SHA1_32": 4,
+		"SRTP_SUITE_AEAD_AES_128_GCM":        5,
+		"SRTP_SUITE_AEAD_AES_256_GCM":        6,
+	}
+)
+
+func (x SrtpSuite) Enum() *SrtpSuite {
+	p := new(SrtpSuite)
+	*p = x
+	return p
+}
+
+func (x SrtpSuite) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SrtpSuite) Descriptor() protoreflect.EnumDescriptor {
+	return file_hush_v1_session_proto_enumTypes[2].Descriptor()
+}
+
+func (SrtpSuite) Type() protoreflect.EnumType {
+	return &file_hush_v1_session_proto_enumTypes[2]
+}
+
+func (x SrtpSuite) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SrtpSuite.Descriptor instead.
+func (SrtpSuite) EnumDescriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{2}
+}
+
 type OfferRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The SIP Call-ID; the session's call_id.
@@ -1392,7 +1454,11 @@ type Leg struct {
 	// SDP c= address, the SIP peer; behind NAT the port differs). While remote_addr is empty the
 	// leg latches only to a packet from this IP, on any port, at once; packets from other hosts
 	// are refused. An IP literal of the media address's family.
-	ExpectedIp    string `protobuf:"bytes,10,opt,name=expected_ip,json=expectedIp,proto3" json:"expected_ip,omitempty"`
+	ExpectedIp string `protobuf:"bytes,10,opt,name=expected_ip,json=expectedIp,proto3" json:"expected_ip,omitempty"`
+	// SRTP (RFC 3711) on this leg, keyed as SDES keys it (RFC 4568); unset = plain RTP. Each
+	// leg is plain or SRTP on its own: hush decrypts what the party sends (masking and
+	// recording work on the decrypted audio) and encrypts what it sends the party.
+	Srtp          *Srtp `protobuf:"bytes,11,opt,name=srtp,proto3" json:"srtp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1497,6 +1563,98 @@ func (x *Leg) GetExpectedIp() string {
 	return ""
 }
 
+func (x *Leg) GetSrtp() *Srtp {
+	if x != nil {
+		return x.Srtp
+	}
+	return nil
+}
+
+// Srtp is one leg's SRTP keys. The keys are input only: no answer carries them, only their
+// fingerprints.
+type Srtp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The crypto suite of both keys.
+	Suite SrtpSuite `protobuf:"varint,1,opt,name=suite,proto3,enum=hush.v1.SrtpSuite" json:"suite,omitempty"`
+	// Input only. What this party encrypts its media with (the key of the a=crypto line of its
+	// SDP): the master key followed by the master salt, 30 octets for the AES_CM_128 suites, 46
+	// for AES_256_CM, 28 for AEAD_AES_128_GCM, 44 for AEAD_AES_256_GCM.
+	RemoteKey []byte `protobuf:"bytes,2,opt,name=remote_key,json=remoteKey,proto3" json:"remote_key,omitempty"`
+	// Input only. What hush encrypts this party's media with (the key of the a=crypto line of
+	// the SDP the party was sent), of the same length.
+	LocalKey []byte `protobuf:"bytes,3,opt,name=local_key,json=localKey,proto3" json:"local_key,omitempty"`
+	// Output only. The keys' fingerprints: the first 8 octets of each key's SHA-256, in hex.
+	RemoteKeyFingerprint string `protobuf:"bytes,4,opt,name=remote_key_fingerprint,json=remoteKeyFingerprint,proto3" json:"remote_key_fingerprint,omitempty"`
+	LocalKeyFingerprint  string `protobuf:"bytes,5,opt,name=local_key_fingerprint,json=localKeyFingerprint,proto3" json:"local_key_fingerprint,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *Srtp) Reset() {
+	*x = Srtp{}
+	mi := &file_hush_v1_session_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Srtp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Srtp) ProtoMessage() {}
+
+func (x *Srtp) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Srtp.ProtoReflect.Descriptor instead.
+func (*Srtp) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Srtp) GetSuite() SrtpSuite {
+	if x != nil {
+		return x.Suite
+	}
+	return SrtpSuite_SRTP_SUITE_UNSPECIFIED
+}
+
+func (x *Srtp) GetRemoteKey() []byte {
+	if x != nil {
+		return x.RemoteKey
+	}
+	return nil
+}
+
+func (x *Srtp) GetLocalKey() []byte {
+	if x != nil {
+		return x.LocalKey
+	}
+	return nil
+}
+
+func (x *Srtp) GetRemoteKeyFingerprint() string {
+	if x != nil {
+		return x.RemoteKeyFingerprint
+	}
+	return ""
+}
+
+func (x *Srtp) GetLocalKeyFingerprint() string {
+	if x != nil {
+		return x.LocalKeyFingerprint
+	}
+	return ""
+}
+
 type LegStats struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	RtpPacketsReceived  uint64                 `protobuf:"varint,1,opt,name=rtp_packets_received,json=rtpPacketsReceived,proto3" json:"rtp_packets_received,omitempty"`
@@ -1510,13 +1668,17 @@ type LegStats struct {
 	// Valid packets refused as this party's remote: from another source once the remote is
 	// known, from another IP than expected_ip, or a source displaced while latching.
 	LatchRejected uint64 `protobuf:"varint,8,opt,name=latch_rejected,json=latchRejected,proto3" json:"latch_rejected,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// SRTP: packets from this party that did not authenticate (a wrong key, forged, altered or
+	// truncated), and packets replayed or older than the replay window. Both are dropped.
+	SrtpUnauthenticated uint64 `protobuf:"varint,9,opt,name=srtp_unauthenticated,json=srtpUnauthenticated,proto3" json:"srtp_unauthenticated,omitempty"`
+	SrtpReplayed        uint64 `protobuf:"varint,10,opt,name=srtp_replayed,json=srtpReplayed,proto3" json:"srtp_replayed,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *LegStats) Reset() {
 	*x = LegStats{}
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1690,7 @@ func (x *LegStats) String() string {
 func (*LegStats) ProtoMessage() {}
 
 func (x *LegStats) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1703,7 @@ func (x *LegStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegStats.ProtoReflect.Descriptor instead.
 func (*LegStats) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LegStats) GetRtpPacketsReceived() uint64 {
@@ -1600,6 +1762,20 @@ func (x *LegStats) GetLatchRejected() uint64 {
 	return 0
 }
 
+func (x *LegStats) GetSrtpUnauthenticated() uint64 {
+	if x != nil {
+		return x.SrtpUnauthenticated
+	}
+	return 0
+}
+
+func (x *LegStats) GetSrtpReplayed() uint64 {
+	if x != nil {
+		return x.SrtpReplayed
+	}
+	return 0
+}
+
 // Policy is how a session treats audio. Unset (zero) fields mean the server default.
 type Policy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1624,7 +1800,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1636,7 +1812,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1649,7 +1825,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Policy) GetCustomerToAgent() *MaskingPolicy {
@@ -1722,7 +1898,7 @@ type MaskingPolicy struct {
 
 func (x *MaskingPolicy) Reset() {
 	*x = MaskingPolicy{}
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1910,7 @@ func (x *MaskingPolicy) String() string {
 func (*MaskingPolicy) ProtoMessage() {}
 
 func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1923,7 @@ func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaskingPolicy.ProtoReflect.Descriptor instead.
 func (*MaskingPolicy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MaskingPolicy) GetMode() MaskMode {
@@ -1803,7 +1979,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +1991,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +2004,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SessionEvent) GetSessionId() string {
@@ -2069,7 +2245,7 @@ type SessionUpdated struct {
 
 func (x *SessionUpdated) Reset() {
 	*x = SessionUpdated{}
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2257,7 @@ func (x *SessionUpdated) String() string {
 func (*SessionUpdated) ProtoMessage() {}
 
 func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2270,7 @@ func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionUpdated.ProtoReflect.Descriptor instead.
 func (*SessionUpdated) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SessionUpdated) GetPaths() []string {
@@ -2123,7 +2299,7 @@ type LegLatched struct {
 
 func (x *LegLatched) Reset() {
 	*x = LegLatched{}
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2135,7 +2311,7 @@ func (x *LegLatched) String() string {
 func (*LegLatched) ProtoMessage() {}
 
 func (x *LegLatched) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2148,7 +2324,7 @@ func (x *LegLatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegLatched.ProtoReflect.Descriptor instead.
 func (*LegLatched) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LegLatched) GetLeg() LegName {
@@ -2191,7 +2367,7 @@ type LatchRejected struct {
 
 func (x *LatchRejected) Reset() {
 	*x = LatchRejected{}
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2379,7 @@ func (x *LatchRejected) String() string {
 func (*LatchRejected) ProtoMessage() {}
 
 func (x *LatchRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2392,7 @@ func (x *LatchRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatchRejected.ProtoReflect.Descriptor instead.
 func (*LatchRejected) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LatchRejected) GetLeg() LegName {
@@ -2257,7 +2433,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2445,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2458,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SessionEnded) GetReason() EndReason {
@@ -2310,7 +2486,7 @@ type RecordingStateChanged struct {
 
 func (x *RecordingStateChanged) Reset() {
 	*x = RecordingStateChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2322,7 +2498,7 @@ func (x *RecordingStateChanged) String() string {
 func (*RecordingStateChanged) ProtoMessage() {}
 
 func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2335,7 +2511,7 @@ func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingStateChanged.ProtoReflect.Descriptor instead.
 func (*RecordingStateChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecordingStateChanged) GetState() RecordingState {
@@ -2370,7 +2546,7 @@ type SecureCaptureChanged struct {
 
 func (x *SecureCaptureChanged) Reset() {
 	*x = SecureCaptureChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2382,7 +2558,7 @@ func (x *SecureCaptureChanged) String() string {
 func (*SecureCaptureChanged) ProtoMessage() {}
 
 func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2395,7 +2571,7 @@ func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureChanged.ProtoReflect.Descriptor instead.
 func (*SecureCaptureChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SecureCaptureChanged) GetState() SecureCaptureState {
@@ -2428,7 +2604,7 @@ type SecureCaptureAbandoned struct {
 
 func (x *SecureCaptureAbandoned) Reset() {
 	*x = SecureCaptureAbandoned{}
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2440,7 +2616,7 @@ func (x *SecureCaptureAbandoned) String() string {
 func (*SecureCaptureAbandoned) ProtoMessage() {}
 
 func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2453,7 +2629,7 @@ func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureAbandoned.ProtoReflect.Descriptor instead.
 func (*SecureCaptureAbandoned) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SecureCaptureAbandoned) GetReason() string {
@@ -2487,7 +2663,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2499,7 +2675,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2512,7 +2688,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -2553,7 +2729,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2741,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2754,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -2604,7 +2780,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[30]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +2792,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[30]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +2805,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{30}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -2651,7 +2827,7 @@ type UndecodableAudio struct {
 
 func (x *UndecodableAudio) Reset() {
 	*x = UndecodableAudio{}
-	mi := &file_hush_v1_session_proto_msgTypes[31]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2663,7 +2839,7 @@ func (x *UndecodableAudio) String() string {
 func (*UndecodableAudio) ProtoMessage() {}
 
 func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[31]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2676,7 +2852,7 @@ func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndecodableAudio.ProtoReflect.Descriptor instead.
 func (*UndecodableAudio) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{31}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UndecodableAudio) GetLeg() LegName {
@@ -2823,7 +2999,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x0eSessionWarning\x12(\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x14.hush.v1.WarningCodeR\x04code\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\xb1\x03\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xd4\x03\n" +
 	"\x03Leg\x12\x1f\n" +
 	"\vremote_addr\x18\x01 \x01(\tR\n" +
 	"remoteAddr\x12(\n" +
@@ -2838,10 +3014,18 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x05stats\x18\t \x01(\v2\x11.hush.v1.LegStatsR\x05stats\x12\x1f\n" +
 	"\vexpected_ip\x18\n" +
 	" \x01(\tR\n" +
-	"expectedIp\x1a9\n" +
+	"expectedIp\x12!\n" +
+	"\x04srtp\x18\v \x01(\v2\r.hush.v1.SrtpR\x04srtp\x1a9\n" +
 	"\vCodecsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\rR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xea\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd6\x01\n" +
+	"\x04Srtp\x12(\n" +
+	"\x05suite\x18\x01 \x01(\x0e2\x12.hush.v1.SrtpSuiteR\x05suite\x12\x1d\n" +
+	"\n" +
+	"remote_key\x18\x02 \x01(\fR\tremoteKey\x12\x1b\n" +
+	"\tlocal_key\x18\x03 \x01(\fR\blocalKey\x124\n" +
+	"\x16remote_key_fingerprint\x18\x04 \x01(\tR\x14remoteKeyFingerprint\x122\n" +
+	"\x15local_key_fingerprint\x18\x05 \x01(\tR\x13localKeyFingerprint\"\xc2\x03\n" +
 	"\bLegStats\x120\n" +
 	"\x14rtp_packets_received\x18\x01 \x01(\x04R\x12rtpPacketsReceived\x12,\n" +
 	"\x12rtp_bytes_received\x18\x02 \x01(\x04R\x10rtpBytesReceived\x12(\n" +
@@ -2850,7 +3034,10 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x15rtcp_packets_received\x18\x05 \x01(\x04R\x13rtcpPacketsReceived\x12*\n" +
 	"\x11rtcp_packets_sent\x18\x06 \x01(\x04R\x0frtcpPacketsSent\x12'\n" +
 	"\x0fpackets_dropped\x18\a \x01(\x04R\x0epacketsDropped\x12%\n" +
-	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\"\xda\x03\n" +
+	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\x121\n" +
+	"\x14srtp_unauthenticated\x18\t \x01(\x04R\x13srtpUnauthenticated\x12#\n" +
+	"\rsrtp_replayed\x18\n" +
+	" \x01(\x04R\fsrtpReplayed\"\xda\x03\n" +
 	"\x06Policy\x12B\n" +
 	"\x11customer_to_agent\x18\x01 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fcustomerToAgent\x12B\n" +
 	"\x11agent_to_customer\x18\x02 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fagentToCustomer\x124\n" +
@@ -2937,7 +3124,15 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"ExtraMedia\x12\x1b\n" +
 	"\x17EXTRA_MEDIA_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EXTRA_MEDIA_REFUSE\x10\x01\x12\x15\n" +
-	"\x11EXTRA_MEDIA_RELAY\x10\x022\xf4\b\n" +
+	"\x11EXTRA_MEDIA_RELAY\x10\x02*\x89\x02\n" +
+	"\tSrtpSuite\x12\x1a\n" +
+	"\x16SRTP_SUITE_UNSPECIFIED\x10\x00\x12&\n" +
+	"\"SRTP_SUITE_AES_CM_128_HMAC_SHA1_80\x10\x01\x12&\n" +
+	"\"SRTP_SUITE_AES_CM_128_HMAC_SHA1_32\x10\x02\x12&\n" +
+	"\"SRTP_SUITE_AES_256_CM_HMAC_SHA1_80\x10\x03\x12&\n" +
+	"\"SRTP_SUITE_AES_256_CM_HMAC_SHA1_32\x10\x04\x12\x1f\n" +
+	"\x1bSRTP_SUITE_AEAD_AES_128_GCM\x10\x05\x12\x1f\n" +
+	"\x1bSRTP_SUITE_AEAD_AES_256_GCM\x10\x062\xf4\b\n" +
 	"\x0eSessionService\x12@\n" +
 	"\rCreateSession\x12\x1d.hush.v1.CreateSessionRequest\x1a\x10.hush.v1.Session\x12]\n" +
 	"\n" +
@@ -2965,155 +3160,159 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 	return file_hush_v1_session_proto_rawDescData
 }
 
-var file_hush_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_hush_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_hush_v1_session_proto_goTypes = []any{
 	(CustomerParty)(0),                // 0: hush.v1.CustomerParty
 	(ExtraMedia)(0),                   // 1: hush.v1.ExtraMedia
-	(*OfferRequest)(nil),              // 2: hush.v1.OfferRequest
-	(*AnswerRequest)(nil),             // 3: hush.v1.AnswerRequest
-	(*SdpResponse)(nil),               // 4: hush.v1.SdpResponse
-	(*CreateSessionRequest)(nil),      // 5: hush.v1.CreateSessionRequest
-	(*GetSessionRequest)(nil),         // 6: hush.v1.GetSessionRequest
-	(*ListSessionsRequest)(nil),       // 7: hush.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),      // 8: hush.v1.ListSessionsResponse
-	(*UpdateSessionRequest)(nil),      // 9: hush.v1.UpdateSessionRequest
-	(*DeleteSessionRequest)(nil),      // 10: hush.v1.DeleteSessionRequest
-	(*WatchSessionRequest)(nil),       // 11: hush.v1.WatchSessionRequest
-	(*PauseRecordingRequest)(nil),     // 12: hush.v1.PauseRecordingRequest
-	(*ResumeRecordingRequest)(nil),    // 13: hush.v1.ResumeRecordingRequest
-	(*StartSecureCaptureRequest)(nil), // 14: hush.v1.StartSecureCaptureRequest
-	(*StopSecureCaptureRequest)(nil),  // 15: hush.v1.StopSecureCaptureRequest
-	(*Session)(nil),                   // 16: hush.v1.Session
-	(*SessionWarning)(nil),            // 17: hush.v1.SessionWarning
-	(*Leg)(nil),                       // 18: hush.v1.Leg
-	(*LegStats)(nil),                  // 19: hush.v1.LegStats
-	(*Policy)(nil),                    // 20: hush.v1.Policy
-	(*MaskingPolicy)(nil),             // 21: hush.v1.MaskingPolicy
-	(*SessionEvent)(nil),              // 22: hush.v1.SessionEvent
-	(*SessionUpdated)(nil),            // 23: hush.v1.SessionUpdated
-	(*LegLatched)(nil),                // 24: hush.v1.LegLatched
-	(*LatchRejected)(nil),             // 25: hush.v1.LatchRejected
-	(*SessionEnded)(nil),              // 26: hush.v1.SessionEnded
-	(*RecordingStateChanged)(nil),     // 27: hush.v1.RecordingStateChanged
-	(*SecureCaptureChanged)(nil),      // 28: hush.v1.SecureCaptureChanged
-	(*SecureCaptureAbandoned)(nil),    // 29: hush.v1.SecureCaptureAbandoned
-	(*DigitProgress)(nil),             // 30: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 31: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 32: hush.v1.RecordingFailed
-	(*UndecodableAudio)(nil),          // 33: hush.v1.UndecodableAudio
-	nil,                               // 34: hush.v1.OfferRequest.LabelsEntry
-	nil,                               // 35: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 36: hush.v1.Session.LabelsEntry
-	nil,                               // 37: hush.v1.Leg.CodecsEntry
-	(*fieldmaskpb.FieldMask)(nil),     // 38: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 39: hush.v1.PauseBehavior
-	(*durationpb.Duration)(nil),       // 40: google.protobuf.Duration
-	(SessionState)(0),                 // 41: hush.v1.SessionState
-	(RecordingState)(0),               // 42: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 43: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 44: google.protobuf.Timestamp
-	(EndReason)(0),                    // 45: hush.v1.EndReason
-	(WarningCode)(0),                  // 46: hush.v1.WarningCode
-	(RecordingMode)(0),                // 47: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 48: hush.v1.StrictSource
-	(MaskMode)(0),                     // 49: hush.v1.MaskMode
-	(LegName)(0),                      // 50: hush.v1.LegName
-	(LuhnResult)(0),                   // 51: hush.v1.LuhnResult
+	(SrtpSuite)(0),                    // 2: hush.v1.SrtpSuite
+	(*OfferRequest)(nil),              // 3: hush.v1.OfferRequest
+	(*AnswerRequest)(nil),             // 4: hush.v1.AnswerRequest
+	(*SdpResponse)(nil),               // 5: hush.v1.SdpResponse
+	(*CreateSessionRequest)(nil),      // 6: hush.v1.CreateSessionRequest
+	(*GetSessionRequest)(nil),         // 7: hush.v1.GetSessionRequest
+	(*ListSessionsRequest)(nil),       // 8: hush.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),      // 9: hush.v1.ListSessionsResponse
+	(*UpdateSessionRequest)(nil),      // 10: hush.v1.UpdateSessionRequest
+	(*DeleteSessionRequest)(nil),      // 11: hush.v1.DeleteSessionRequest
+	(*WatchSessionRequest)(nil),       // 12: hush.v1.WatchSessionRequest
+	(*PauseRecordingRequest)(nil),     // 13: hush.v1.PauseRecordingRequest
+	(*ResumeRecordingRequest)(nil),    // 14: hush.v1.ResumeRecordingRequest
+	(*StartSecureCaptureRequest)(nil), // 15: hush.v1.StartSecureCaptureRequest
+	(*StopSecureCaptureRequest)(nil),  // 16: hush.v1.StopSecureCaptureRequest
+	(*Session)(nil),                   // 17: hush.v1.Session
+	(*SessionWarning)(nil),            // 18: hush.v1.SessionWarning
+	(*Leg)(nil),                       // 19: hush.v1.Leg
+	(*Srtp)(nil),                      // 20: hush.v1.Srtp
+	(*LegStats)(nil),                  // 21: hush.v1.LegStats
+	(*Policy)(nil),                    // 22: hush.v1.Policy
+	(*MaskingPolicy)(nil),             // 23: hush.v1.MaskingPolicy
+	(*SessionEvent)(nil),              // 24: hush.v1.SessionEvent
+	(*SessionUpdated)(nil),            // 25: hush.v1.SessionUpdated
+	(*LegLatched)(nil),                // 26: hush.v1.LegLatched
+	(*LatchRejected)(nil),             // 27: hush.v1.LatchRejected
+	(*SessionEnded)(nil),              // 28: hush.v1.SessionEnded
+	(*RecordingStateChanged)(nil),     // 29: hush.v1.RecordingStateChanged
+	(*SecureCaptureChanged)(nil),      // 30: hush.v1.SecureCaptureChanged
+	(*SecureCaptureAbandoned)(nil),    // 31: hush.v1.SecureCaptureAbandoned
+	(*DigitProgress)(nil),             // 32: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 33: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 34: hush.v1.RecordingFailed
+	(*UndecodableAudio)(nil),          // 35: hush.v1.UndecodableAudio
+	nil,                               // 36: hush.v1.OfferRequest.LabelsEntry
+	nil,                               // 37: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 38: hush.v1.Session.LabelsEntry
+	nil,                               // 39: hush.v1.Leg.CodecsEntry
+	(*fieldmaskpb.FieldMask)(nil),     // 40: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 41: hush.v1.PauseBehavior
+	(*durationpb.Duration)(nil),       // 42: google.protobuf.Duration
+	(SessionState)(0),                 // 43: hush.v1.SessionState
+	(RecordingState)(0),               // 44: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 45: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 46: google.protobuf.Timestamp
+	(EndReason)(0),                    // 47: hush.v1.EndReason
+	(WarningCode)(0),                  // 48: hush.v1.WarningCode
+	(RecordingMode)(0),                // 49: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 50: hush.v1.StrictSource
+	(MaskMode)(0),                     // 51: hush.v1.MaskMode
+	(LegName)(0),                      // 52: hush.v1.LegName
+	(LuhnResult)(0),                   // 53: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
 	0,  // 0: hush.v1.OfferRequest.customer:type_name -> hush.v1.CustomerParty
-	20, // 1: hush.v1.OfferRequest.policy:type_name -> hush.v1.Policy
-	34, // 2: hush.v1.OfferRequest.labels:type_name -> hush.v1.OfferRequest.LabelsEntry
+	22, // 1: hush.v1.OfferRequest.policy:type_name -> hush.v1.Policy
+	36, // 2: hush.v1.OfferRequest.labels:type_name -> hush.v1.OfferRequest.LabelsEntry
 	1,  // 3: hush.v1.OfferRequest.extra_media:type_name -> hush.v1.ExtraMedia
-	16, // 4: hush.v1.SdpResponse.session:type_name -> hush.v1.Session
-	18, // 5: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
-	18, // 6: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
-	20, // 7: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	35, // 8: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
-	16, // 9: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
-	18, // 10: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
-	18, // 11: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
-	20, // 12: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	38, // 13: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	39, // 14: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	40, // 15: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
-	18, // 16: hush.v1.Session.customer:type_name -> hush.v1.Leg
-	18, // 17: hush.v1.Session.agent:type_name -> hush.v1.Leg
-	20, // 18: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	36, // 19: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	41, // 20: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	42, // 21: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	43, // 22: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	30, // 23: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	44, // 24: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	44, // 25: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	45, // 26: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
-	17, // 27: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
-	46, // 28: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
-	37, // 29: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
-	19, // 30: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
-	21, // 31: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
-	21, // 32: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	47, // 33: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	40, // 34: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	48, // 35: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	40, // 36: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	49, // 37: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	40, // 38: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	44, // 39: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	16, // 40: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	23, // 41: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	24, // 42: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	26, // 43: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	27, // 44: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	28, // 45: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	30, // 46: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	31, // 47: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	32, // 48: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	33, // 49: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	29, // 50: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	25, // 51: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	16, // 52: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	50, // 53: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	50, // 54: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	45, // 55: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	16, // 56: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	42, // 57: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	39, // 58: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	43, // 59: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	51, // 60: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	40, // 61: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	50, // 62: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	5,  // 63: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	6,  // 64: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	7,  // 65: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	9,  // 66: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	10, // 67: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	11, // 68: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	12, // 69: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	13, // 70: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	14, // 71: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	15, // 72: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	2,  // 73: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
-	3,  // 74: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
-	16, // 75: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	16, // 76: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	8,  // 77: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	16, // 78: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	16, // 79: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	22, // 80: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	16, // 81: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	16, // 82: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	16, // 83: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	16, // 84: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	4,  // 85: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
-	4,  // 86: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
-	75, // [75:87] is the sub-list for method output_type
-	63, // [63:75] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	17, // 4: hush.v1.SdpResponse.session:type_name -> hush.v1.Session
+	19, // 5: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
+	19, // 6: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
+	22, // 7: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
+	37, // 8: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	17, // 9: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
+	19, // 10: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
+	19, // 11: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
+	22, // 12: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
+	40, // 13: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	41, // 14: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	42, // 15: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	19, // 16: hush.v1.Session.customer:type_name -> hush.v1.Leg
+	19, // 17: hush.v1.Session.agent:type_name -> hush.v1.Leg
+	22, // 18: hush.v1.Session.policy:type_name -> hush.v1.Policy
+	38, // 19: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	43, // 20: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	44, // 21: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	45, // 22: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	32, // 23: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	46, // 24: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	46, // 25: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	47, // 26: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	18, // 27: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
+	48, // 28: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
+	39, // 29: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	21, // 30: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
+	20, // 31: hush.v1.Leg.srtp:type_name -> hush.v1.Srtp
+	2,  // 32: hush.v1.Srtp.suite:type_name -> hush.v1.SrtpSuite
+	23, // 33: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
+	23, // 34: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
+	49, // 35: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	42, // 36: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	50, // 37: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	42, // 38: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	51, // 39: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	42, // 40: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	46, // 41: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	17, // 42: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	25, // 43: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	26, // 44: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	28, // 45: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	29, // 46: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	30, // 47: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	32, // 48: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	33, // 49: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	34, // 50: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	35, // 51: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	31, // 52: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	27, // 53: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	17, // 54: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	52, // 55: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	52, // 56: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	47, // 57: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	17, // 58: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	44, // 59: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	41, // 60: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	45, // 61: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	53, // 62: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	42, // 63: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	52, // 64: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	6,  // 65: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	7,  // 66: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	8,  // 67: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	10, // 68: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	11, // 69: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	12, // 70: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	13, // 71: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	14, // 72: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	15, // 73: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	16, // 74: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	3,  // 75: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
+	4,  // 76: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
+	17, // 77: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	17, // 78: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	9,  // 79: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	17, // 80: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	17, // 81: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	24, // 82: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	17, // 83: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	17, // 84: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	17, // 85: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	17, // 86: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	5,  // 87: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
+	5,  // 88: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
+	77, // [77:89] is the sub-list for method output_type
+	65, // [65:77] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -3122,7 +3321,7 @@ func file_hush_v1_session_proto_init() {
 		return
 	}
 	file_hush_v1_types_proto_init()
-	file_hush_v1_session_proto_msgTypes[20].OneofWrappers = []any{
+	file_hush_v1_session_proto_msgTypes[21].OneofWrappers = []any{
 		(*SessionEvent_Snapshot)(nil),
 		(*SessionEvent_Updated)(nil),
 		(*SessionEvent_Latched)(nil),
@@ -3141,8 +3340,8 @@ func file_hush_v1_session_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   36,
+			NumEnums:      3,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
