@@ -86,6 +86,7 @@ type call struct {
 	last     [2]netip.AddrPort   // each party's SDP address, for query's advertised endpoint
 	kinds    map[int]string      // m= index -> media type, for query
 	protos   map[int]string      // m= index -> protocol, for query
+	sdes     [2]sdesParty        // each party's SDES keys and negotiation, by leg
 }
 
 type offerState struct {

@@ -37,6 +37,12 @@ type Endpoint struct {
 	// RTCPPort is the RTCP port written into a=rtcp.
 	RTCPPort uint16
 	RTCPMux  MuxAttribute
+	// Proto replaces the m= line's transport protocol ("RTP/SAVP"); empty keeps it.
+	Proto string
+	// Crypto is the a=crypto values to write (hush's own SDES keys). Whatever a=crypto
+	// the body had is always removed, from every section: a party's keys are never passed
+	// on.
+	Crypto []string
 }
 
 // Rewrite is what Marshal changes.
@@ -89,11 +95,19 @@ func (d *Description) Marshal(rw Rewrite) ([]byte, error) {
 	if rw.StripICE {
 		raw.Attributes = stripICE(raw.Attributes)
 	}
+	raw.Attributes = stripCrypto(raw.Attributes)
 	for i, md := range raw.MediaDescriptions {
 		ep := rw.Media[i]
 		md.MediaName.Port = psdp.RangedPort{Value: int(ep.Port)}
+		md.Attributes = stripCrypto(md.Attributes)
 		if ep.Port == 0 {
 			continue // a rejected stream keeps the rest of its section (RFC 3264 section 6)
+		}
+		if ep.Proto != "" {
+			md.MediaName.Protos = strings.Split(ep.Proto, "/")
+		}
+		for _, c := range ep.Crypto {
+			md.Attributes = append(md.Attributes, psdp.Attribute{Key: "crypto", Value: c})
 		}
 		if md.ConnectionInformation != nil {
 			setConn(md.ConnectionInformation)
@@ -111,6 +125,17 @@ func (d *Description) Marshal(rw Rewrite) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s", ErrParse, short(err.Error()))
 	}
 	return out, nil
+}
+
+// stripCrypto removes a=crypto: the keys are the writer's, for hush alone.
+func stripCrypto(attrs []psdp.Attribute) []psdp.Attribute {
+	out := attrs[:0]
+	for _, a := range attrs {
+		if a.Key != "crypto" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func stripICE(attrs []psdp.Attribute) []psdp.Attribute {

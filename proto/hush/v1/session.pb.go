@@ -225,13 +225,17 @@ type OfferRequest struct {
 	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// First offer only: the agent the session is bound to, which party is the customer,
 	// the policy (unset fields keep the defaults), labels and extra streams.
-	AgentId       string            `protobuf:"bytes,6,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
-	Customer      CustomerParty     `protobuf:"varint,7,opt,name=customer,proto3,enum=hush.v1.CustomerParty" json:"customer,omitempty"`
-	Policy        *Policy           `protobuf:"bytes,8,opt,name=policy,proto3" json:"policy,omitempty"`
-	Labels        map[string]string `protobuf:"bytes,9,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	ExtraMedia    ExtraMedia        `protobuf:"varint,10,opt,name=extra_media,json=extraMedia,proto3,enum=hush.v1.ExtraMedia" json:"extra_media,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AgentId    string            `protobuf:"bytes,6,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Customer   CustomerParty     `protobuf:"varint,7,opt,name=customer,proto3,enum=hush.v1.CustomerParty" json:"customer,omitempty"`
+	Policy     *Policy           `protobuf:"bytes,8,opt,name=policy,proto3" json:"policy,omitempty"`
+	Labels     map[string]string `protobuf:"bytes,9,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ExtraMedia ExtraMedia        `protobuf:"varint,10,opt,name=extra_media,json=extraMedia,proto3,enum=hush.v1.ExtraMedia" json:"extra_media,omitempty"`
+	// The transport hush offers the recipient: "RTP/AVP", "RTP/AVPF", or SDES-SRTP with hush's
+	// own a=crypto keys, "RTP/SAVP", "RTP/SAVPF"; empty = the sender's. Each leg is plain or
+	// SRTP on its own (docs/NG.md).
+	TransportProtocol string `protobuf:"bytes,11,opt,name=transport_protocol,json=transportProtocol,proto3" json:"transport_protocol,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *OfferRequest) Reset() {
@@ -332,6 +336,13 @@ func (x *OfferRequest) GetExtraMedia() ExtraMedia {
 		return x.ExtraMedia
 	}
 	return ExtraMedia_EXTRA_MEDIA_UNSPECIFIED
+}
+
+func (x *OfferRequest) GetTransportProtocol() string {
+	if x != nil {
+		return x.TransportProtocol
+	}
+	return ""
 }
 
 type AnswerRequest struct {
@@ -2873,7 +2884,7 @@ var File_hush_v1_session_proto protoreflect.FileDescriptor
 
 const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x15hush/v1/session.proto\x12\ahush.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xae\x03\n" +
+	"\x15hush/v1/session.proto\x12\ahush.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xdd\x03\n" +
 	"\fOfferRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x19\n" +
 	"\bfrom_tag\x18\x02 \x01(\tR\afromTag\x12\x15\n" +
@@ -2887,7 +2898,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x06labels\x18\t \x03(\v2!.hush.v1.OfferRequest.LabelsEntryR\x06labels\x124\n" +
 	"\vextra_media\x18\n" +
 	" \x01(\x0e2\x13.hush.v1.ExtraMediaR\n" +
-	"extraMedia\x1a9\n" +
+	"extraMedia\x12-\n" +
+	"\x12transport_protocol\x18\v \x01(\tR\x11transportProtocol\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8b\x01\n" +
