@@ -152,7 +152,7 @@ func (e *Engine) answer(req Request) (Result, error) {
 		rtp, rtcp := x.media.Local(from)
 		eps[i] = sdp.Endpoint{Port: rtp.Port(), RTCPPort: rtcp.Port()}
 	}
-	out, err := desc.Marshal(sdp.Rewrite{Addr: e.cfg.Addr, Media: eps, StripICE: true, Origin: req.Origin,
+	out, err := desc.Marshal(sdp.Rewrite{Addr: e.cfg.Addr, Media: eps, StripICE: true, StripDTLS: true, Origin: req.Origin,
 		ZeroAddress: req.ZeroAddress, RTCP: req.RTCP})
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrSDP, err)

@@ -248,7 +248,7 @@ func (e *Engine) rewriteOffer(c *call, desc *sdp.Description, req *Request, from
 		Proto: proto, Crypto: cryptoValues(c.sdes[peer].offered)}
 	c.last[from] = m.Remote()
 
-	out, err := desc.Marshal(sdp.Rewrite{Addr: e.cfg.Addr, Media: eps, StripICE: true, Origin: req.Origin,
+	out, err := desc.Marshal(sdp.Rewrite{Addr: e.cfg.Addr, Media: eps, StripICE: true, StripDTLS: true, Origin: req.Origin,
 		ZeroAddress: req.ZeroAddress, RTCP: req.RTCP})
 	if err != nil {
 		return nil, warns, fmt.Errorf("%w: %w", ErrSDP, err)

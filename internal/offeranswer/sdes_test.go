@@ -194,6 +194,23 @@ func TestSDESOptions(t *testing.T) {
 	}
 }
 
+// TestSDESWithDTLSOffered: an RTP/SAVP offer of both SDES and DTLS-SRTP (rtpengine's
+// default) is taken as SDES; no DTLS attribute reaches either party from hush.
+func TestSDESWithDTLSOffered(t *testing.T) {
+	h := newHarness(t)
+	a := newCrypto(t, 1, srtp.AES128CMSHA1_80)
+	body := srtpSDP("192.0.2.10:4000", a.Value()) + "a=fingerprint:sha-256 19:E2:1C:3B\r\na=setup:actpass\r\na=tls-id:abc\r\n"
+	off := h.offer("c8", "tagA", "", body, Options{})
+	for _, attr := range []string{"a=fingerprint", "a=setup", "a=tls-id"} {
+		if strings.Contains(string(off.SDP), attr) {
+			t.Fatalf("%s relayed:\n%s", attr, off.SDP)
+		}
+	}
+	if k := h.media(off.Session.ID).Leg(session.Customer).SRTP; k == nil || !k.Recv.Equal(a.Key) {
+		t.Fatalf("keys %v", k)
+	}
+}
+
 // TestOSRTPAnsweredPlain: RTP/AVP with a=crypto (opportunistic SRTP, RFC 8643) is taken as
 // plain RTP: the recipient gets no crypto line, the offerer a plain answer.
 func TestOSRTPAnsweredPlain(t *testing.T) {

@@ -63,7 +63,8 @@ type Media struct {
 	// Crypto holds the section's a=crypto values (SDES keys, RFC 4568), in order. They
 	// are secrets of the party that wrote them: Marshal never writes them back.
 	Crypto []string
-	// DTLS: the section negotiates DTLS-SRTP (a UDP/TLS profile or a=fingerprint).
+	// DTLS: the section negotiates DTLS-SRTP only (a UDP/TLS profile, or a=fingerprint
+	// without a=crypto). An RTP/SAVP offer of both (rtpengine's default) is SDES to hush.
 	DTLS bool
 }
 
@@ -199,7 +200,7 @@ func readMedia(md *psdp.MediaDescription, sessAddr netip.Addr, sessDir Direction
 		m.Direction = dir
 	}
 	m.Secure = strings.Contains(m.Proto, "SAVP")
-	m.DTLS = strings.HasPrefix(m.Proto, "UDP/TLS/") || hasAttr(sessAttrs, "fingerprint")
+	fingerprint := hasAttr(sessAttrs, "fingerprint")
 	for _, a := range md.Attributes {
 		switch a.Key {
 		case "rtcp-mux":
@@ -210,7 +211,7 @@ func readMedia(md *psdp.MediaDescription, sessAddr netip.Addr, sessDir Direction
 				m.Crypto = append(m.Crypto, a.Value)
 			}
 		case "fingerprint":
-			m.Secure, m.DTLS = true, true
+			m.Secure, fingerprint = true, true
 		case "rtcp":
 			rtcp, err := parseRTCP(a.Value, m.Addr)
 			if err != nil {
@@ -219,6 +220,7 @@ func readMedia(md *psdp.MediaDescription, sessAddr netip.Addr, sessDir Direction
 			m.RTCP = rtcp
 		}
 	}
+	m.DTLS = strings.HasPrefix(m.Proto, "UDP/TLS/") || fingerprint && len(m.Crypto) == 0
 	if strings.HasPrefix(m.Proto, "RTP/") || strings.Contains(m.Proto, "/RTP/") {
 		codecs, err := readCodecs(md)
 		if err != nil {

@@ -239,3 +239,6 @@ func (o *Outbound) ProtectRTCP(dst, pkt []byte) ([]byte, Verdict) {
 	}
 	return out, OK
 }
+
+// Trailer is how many octets ProtectRTP adds.
+func (o *Outbound) Trailer() int { return o.suite.RTPTrailer() }
