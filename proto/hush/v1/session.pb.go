@@ -1804,9 +1804,12 @@ type Policy struct {
 	// Drop packets from any address but a leg's remote once it is known.
 	StrictSource StrictSource `protobuf:"varint,7,opt,name=strict_source,json=strictSource,proto3,enum=hush.v1.StrictSource" json:"strict_source,omitempty"`
 	// End the session after this long without media (unset = server default).
-	IdleTimeout   *durationpb.Duration `protobuf:"bytes,8,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	IdleTimeout *durationpb.Duration `protobuf:"bytes,8,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
+	// Keep the session's recording this long after the call started, then delete it (unless
+	// it is on legal hold). Unset = server default (recording.retention); 0s = keep until erased.
+	RecordingRetention *durationpb.Duration `protobuf:"bytes,20,opt,name=recording_retention,json=recordingRetention,proto3" json:"recording_retention,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Policy) Reset() {
@@ -1891,6 +1894,13 @@ func (x *Policy) GetStrictSource() StrictSource {
 func (x *Policy) GetIdleTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.IdleTimeout
+	}
+	return nil
+}
+
+func (x *Policy) GetRecordingRetention() *durationpb.Duration {
+	if x != nil {
+		return x.RecordingRetention
 	}
 	return nil
 }
@@ -3049,7 +3059,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\x121\n" +
 	"\x14srtp_unauthenticated\x18\t \x01(\x04R\x13srtpUnauthenticated\x12#\n" +
 	"\rsrtp_replayed\x18\n" +
-	" \x01(\x04R\fsrtpReplayed\"\xda\x03\n" +
+	" \x01(\x04R\fsrtpReplayed\"\xa6\x04\n" +
 	"\x06Policy\x12B\n" +
 	"\x11customer_to_agent\x18\x01 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fcustomerToAgent\x12B\n" +
 	"\x11agent_to_customer\x18\x02 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fagentToCustomer\x124\n" +
@@ -3058,7 +3068,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\tmax_pause\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bmaxPause\x123\n" +
 	"\x16resume_after_max_pause\x18\x06 \x01(\bR\x13resumeAfterMaxPause\x12:\n" +
 	"\rstrict_source\x18\a \x01(\x0e2\x15.hush.v1.StrictSourceR\fstrictSource\x12<\n" +
-	"\fidle_timeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\"\x89\x01\n" +
+	"\fidle_timeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\x12J\n" +
+	"\x13recording_retention\x18\x14 \x01(\v2\x19.google.protobuf.DurationR\x12recordingRetention\"\x89\x01\n" +
 	"\rMaskingPolicy\x12%\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x11.hush.v1.MaskModeR\x04mode\x128\n" +
 	"\n" +
@@ -3270,61 +3281,62 @@ var file_hush_v1_session_proto_depIdxs = []int32{
 	42, // 36: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
 	50, // 37: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
 	42, // 38: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	51, // 39: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	42, // 40: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	46, // 41: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	17, // 42: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	25, // 43: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	26, // 44: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	28, // 45: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	29, // 46: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	30, // 47: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	32, // 48: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	33, // 49: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	34, // 50: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	35, // 51: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	31, // 52: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	27, // 53: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	17, // 54: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	52, // 55: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	52, // 56: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	47, // 57: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	17, // 58: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	44, // 59: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	41, // 60: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	45, // 61: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	53, // 62: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	42, // 63: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	52, // 64: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	6,  // 65: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	7,  // 66: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	8,  // 67: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	10, // 68: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	11, // 69: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	12, // 70: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	13, // 71: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	14, // 72: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	15, // 73: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	16, // 74: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	3,  // 75: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
-	4,  // 76: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
-	17, // 77: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	17, // 78: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	9,  // 79: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	17, // 80: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	17, // 81: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	24, // 82: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	17, // 83: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	17, // 84: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	17, // 85: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	17, // 86: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	5,  // 87: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
-	5,  // 88: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
-	77, // [77:89] is the sub-list for method output_type
-	65, // [65:77] is the sub-list for method input_type
-	65, // [65:65] is the sub-list for extension type_name
-	65, // [65:65] is the sub-list for extension extendee
-	0,  // [0:65] is the sub-list for field type_name
+	42, // 39: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
+	51, // 40: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	42, // 41: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	46, // 42: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	17, // 43: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	25, // 44: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	26, // 45: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	28, // 46: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	29, // 47: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	30, // 48: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	32, // 49: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	33, // 50: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	34, // 51: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	35, // 52: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	31, // 53: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	27, // 54: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	17, // 55: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	52, // 56: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	52, // 57: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	47, // 58: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	17, // 59: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	44, // 60: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	41, // 61: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	45, // 62: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	53, // 63: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	42, // 64: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	52, // 65: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	6,  // 66: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	7,  // 67: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	8,  // 68: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	10, // 69: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	11, // 70: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	12, // 71: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	13, // 72: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	14, // 73: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	15, // 74: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	16, // 75: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	3,  // 76: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
+	4,  // 77: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
+	17, // 78: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	17, // 79: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	9,  // 80: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	17, // 81: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	17, // 82: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	24, // 83: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	17, // 84: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	17, // 85: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	17, // 86: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	17, // 87: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	5,  // 88: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
+	5,  // 89: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
+	78, // [78:90] is the sub-list for method output_type
+	66, // [66:78] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
