@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,8 +101,8 @@ func TestSRTPEndToEnd(t *testing.T) {
 	t.Parallel()
 	needDebianTool(t, "multimon-ng", "multimon-ng")
 	dir := t.TempDir()
-	recDir := filepath.Join(dir, "recordings")
-	d := startDaemon(t, "--recording-enabled=true", "--recording-dir", recDir, "--log-level", "debug")
+	recDir, keyFile := filepath.Join(dir, "recordings"), filepath.Join(dir, "recording.kek")
+	d := startDaemon(t, "--recording-enabled=true", "--recording-dir", recDir, "--recording-key-file", keyFile, "--log-level", "debug")
 	var calls []*srtpCall
 	const gap = 250 * audioPerMs
 	for j, cd := range []struct {
@@ -230,7 +231,12 @@ func TestSRTPEndToEnd(t *testing.T) {
 			t.Errorf("%s: recording %v", c.name, wavs)
 			continue
 		}
-		ch, err := dtmftest.ReadWAV(wavs[0])
+		sealed, err := os.ReadFile(wavs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, wav := unsealed(t, wavs[0], sealed, keyFile)
+		ch, err := dtmftest.ReadWAV(wav)
 		if err != nil || len(ch) != 2 {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -412,4 +418,86 @@ func TestSRTPRefusesForgedAndReplayed(t *testing.T) {
 	if v := d.metric(`hush_packets_dropped_total{direction="customer_to_agent",reason="srtp_replay"}`); v != 2 {
 		t.Errorf("srtp_replay drops: %v", v)
 	}
+}
+
+// TestSRTPKeysNotInLogsOverSDP: SDES over ng and gRPC Offer/Answer, at debug level, with
+// refused requests too (a key hush cannot use, a mismatched answer, an SDP that does not
+// parse around an a=crypto line): the keys reach only the SDP meant for their party, never
+// hushd's log, its audit log or a session answer.
+func TestSRTPKeysNotInLogsOverSDP(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := startDaemon(t, "--ng-enabled", "--ng-listen", "127.0.0.1:0", "--log-level", "debug", "--audit-file", filepath.Join(dir, "audit.jsonl"))
+	c := d.ng()
+	savp := func(addr string, lines ...string) string {
+		s := strings.Replace(sdpFor(netip.MustParseAddrPort(addr)), "RTP/AVP", "RTP/SAVP", 1)
+		for _, l := range lines {
+			s += "a=crypto:" + l + "\r\n"
+		}
+		return s
+	}
+	caller, callee := newKey(t, srtp.AES128CMSHA1_80), newKey(t, srtp.AES128CMSHA1_80)
+	bad := newKey(t, srtp.AEADAES256GCM)
+	var forms []string
+	for _, k := range []srtp.Key{caller, callee, bad} {
+		forms = append(forms, k.Inline(), base64.RawStdEncoding.EncodeToString(k.Material())[:24], hex.EncodeToString(k.Material())[:24])
+	}
+	off := c.call(map[string]any{"command": "offer", "call-id": "sdes-1", "from-tag": "a",
+		"sdp": savp("127.0.0.1:4000", srtp.Crypto{Tag: 1, Key: caller}.Value()), "transport-protocol": "RTP/AVP"})
+	if off["result"] != "ok" || strings.Contains(off["sdp"].(string), caller.Inline()) {
+		t.Fatalf("offer: %v", off)
+	}
+	// Refused: an answer whose crypto matches nothing hush offered (it offered none), a
+	// line with an MKI, a body that does not parse after an a=crypto line.
+	for _, req := range []map[string]any{
+		{"command": "answer", "call-id": "sdes-1", "from-tag": "a", "to-tag": "b", "sdp": savp("127.0.0.1:4002", srtp.Crypto{Tag: 1, Key: callee}.Value())},
+		{"command": "offer", "call-id": "sdes-2", "from-tag": "a", "sdp": savp("127.0.0.1:4000", "1 AEAD_AES_256_GCM inline:"+bad.Inline()+"|2^31|1:4")},
+		{"command": "offer", "call-id": "sdes-3", "from-tag": "a", "sdp": savp("127.0.0.1:4000", srtp.Crypto{Tag: 1, Key: bad}.Value()) + "m=audio x\r\n"},
+	} {
+		if r := c.call(req); r["result"] != "error" {
+			t.Fatalf("%v: %v", req["call-id"], r)
+		} else if reason, _ := r["error-reason"].(string); containsAny(reason, forms) {
+			t.Fatalf("the error quotes a key: %s", reason)
+		}
+	}
+	ans := c.call(map[string]any{"command": "answer", "call-id": "sdes-1", "from-tag": "a", "to-tag": "b", "sdp": sdpFor(netip.MustParseAddrPort("127.0.0.1:4002"))})
+	if ans["result"] != "ok" || !strings.Contains(ans["sdp"].(string), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:") {
+		t.Fatalf("answer: %v", ans)
+	}
+	// gRPC Offer and Answer: an SRTP agent phone behind a plain trunk.
+	g, err := d.session.Offer(d.ctx(), &hushv1.OfferRequest{CallId: "sdes-4", FromTag: "a", Sdp: sdpFor(netip.MustParseAddrPort("127.0.0.1:4004")),
+		TransportProtocol: "RTP/SAVP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := srtp.ParseCrypto(strings.TrimSpace(strings.SplitN(strings.SplitN(g.GetSdp(), "a=crypto:", 2)[1], "\r\n", 2)[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forms = append(forms, first.Key.Inline())
+	phone := srtp.Crypto{Tag: first.Tag, Key: newKey(t, first.Suite())}
+	forms = append(forms, phone.Key.Inline())
+	ga, err := d.session.Answer(d.ctx(), &hushv1.AnswerRequest{CallId: "sdes-4", FromTag: "a", ToTag: "b", Sdp: savp("127.0.0.1:4006", phone.Value())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := protojson.Marshal(ga.GetSession())
+	audit, _ := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
+	for what, b := range map[string]string{"hushd's log": d.log.String(), "the audit log": string(audit), "the session answer": string(js)} {
+		if containsAny(b, forms) {
+			t.Errorf("key material in %s", what)
+		}
+	}
+	if fp := ga.GetSession().GetAgent().GetSrtp().GetRemoteKeyFingerprint(); fp != phone.Key.Fingerprint() {
+		t.Errorf("agent leg fingerprint %q, want %q", fp, phone.Key.Fingerprint())
+	}
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
 }
