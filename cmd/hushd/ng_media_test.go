@@ -187,7 +187,7 @@ func TestNGBlockAndSilenceMedia(t *testing.T) {
 			if got, _ := m.callee.recv(); !bytes.Equal(got, rr) {
 				t.Fatalf("%s stretch: the callee got %d bytes, not the caller's RTCP", flow, len(got))
 			}
-			if queued(m.callee) {
+			if m.callee.pending() {
 				t.Fatalf("%s stretch: the callee got a packet it must not", flow)
 			}
 			// The other direction flows all along.

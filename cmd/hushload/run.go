@@ -51,6 +51,7 @@ type options struct {
 
 	mask, maskDir string
 	audio         string
+	srtp          string
 	masked        [2]bool
 	lookAhead     time.Duration
 	record, keep  bool
@@ -100,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.hushdArgs, "hushd-args", "", "extra flags for the started hushd (space-separated)")
 	fs.Var(&o.hushdFlags, "hushd-flag", "one extra flag for the started hushd, e.g. --media-engine=portable (repeatable; added after -hushd-args)")
 	fs.StringVar(&o.audio, "audio", loadgen.AudioBurst, "what the payload sounds like: burst (the measurement header as is: 3 ms of loud noise per packet), quiet (header coded into line-noise-level codes, -66 dBm0 at most) or speech (that, then 8 ms of the Asterisk prompt corpus per packet)")
+	fs.StringVar(&o.srtp, "srtp", "", "SDES-SRTP on both legs of every call with this suite (e.g. AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM): hush gets the keys in CreateSession (or negotiates them over -ng), rtpengine in a=crypto; the generator encrypts and decrypts")
 	fs.StringVar(&o.mask, "mask", "none", "hush: mask every call's DTMF with this mode: none, silence, tone or comfort-noise (session policy)")
 	fs.StringVar(&o.maskDir, "mask-dir", "both", "with -mask: the directions masked: customer (customer->agent), agent (agent->customer) or both")
 	fs.DurationVar(&o.lookAhead, "look-ahead", 60*time.Millisecond, "with -mask: the look-ahead set in the policy; latency of a masked direction is reported beyond it")
@@ -239,6 +241,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := loadgen.Config{Calls: o.calls, Duration: o.duration, Warmup: o.warmup, Sockets: o.sockets,
 		Senders: o.senders, CaptureEvery: o.capture, DTMFEvery: o.dtmf, Audio: o.audio,
 		Churn: o.churn, ChurnConcurrency: o.churnConc}
+	if cfg.SRTP, err = loadgen.ParseSRTPSuite(o.srtp); err != nil {
+		return err
+	}
 	if o.verbose {
 		cfg.Log = stderr
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hushmedia/hush/internal/session"
 	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/pan"
+	"github.com/hushmedia/hush/media/srtp"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -55,7 +56,56 @@ func (c *converter) leg(field string, l *hushv1.Leg) (session.LegSpec, error) {
 		return s, invalidf("%s.telephone_event_pt is also listed in codecs", field)
 	}
 	s.RTCPMux = l.GetRtcpMux()
+	if s.SRTP, err = srtpKeys(field+".srtp", l.GetSrtp()); err != nil {
+		return s, err
+	}
 	return s, nil
+}
+
+// srtpKeys reads a leg's SRTP keys (nil: plain RTP). Both keys are required: hush makes
+// its own keys only when it writes the SDP (Offer, Answer, ng). Errors name the field and
+// never the key.
+func srtpKeys(field string, p *hushv1.Srtp) (*srtp.Keys, error) {
+	if p == nil {
+		return nil, nil
+	}
+	suite := srtp.Suite(p.GetSuite())
+	if p.GetSuite() == hushv1.SrtpSuite_SRTP_SUITE_UNSPECIFIED || suite.KeyLen() == 0 {
+		return nil, invalidf("%s.suite is required and must be a known suite", field)
+	}
+	var keys srtp.Keys
+	for _, k := range []struct {
+		name string
+		b    []byte
+		dst  *srtp.Key
+	}{{"remote_key", p.GetRemoteKey(), &keys.Recv}, {"local_key", p.GetLocalKey(), &keys.Send}} {
+		if len(k.b) != suite.KeyLen() {
+			return nil, invalidf("%s.%s must be the %d octets of %v's master key and salt", field, k.name, suite.KeyLen(), suite)
+		}
+		key, err := srtp.NewKey(suite, k.b)
+		if err != nil {
+			return nil, invalidf("%s.%s is not a key of %v", field, k.name, suite)
+		}
+		*k.dst = key
+	}
+	if keys.Recv.Equal(keys.Send) {
+		// The same key both ways would reuse keystream between the two directions.
+		return nil, invalidf("%s: remote_key and local_key must differ", field)
+	}
+	return &keys, nil
+}
+
+// srtpPB is what answers say about a leg's SRTP: the suite and the keys' fingerprints.
+func srtpPB(k *srtp.Keys) *hushv1.Srtp {
+	if k == nil {
+		return nil
+	}
+	suite := k.Recv.Suite()
+	if suite == srtp.SuiteNone {
+		suite = k.Send.Suite()
+	}
+	return &hushv1.Srtp{Suite: hushv1.SrtpSuite(suite), RemoteKeyFingerprint: k.Recv.Fingerprint(),
+		LocalKeyFingerprint: k.Send.Fingerprint()}
 }
 
 func (c *converter) remote(field, v string) (netip.AddrPort, error) {
@@ -268,7 +318,10 @@ func (c *converter) legPB(l *session.LegInfo) *hushv1.Leg {
 			RtcpPacketsSent:     l.Stats.RTCPPacketsSent,
 			PacketsDropped:      l.Stats.PacketsDropped,
 			LatchRejected:       l.Stats.LatchRejected,
+			SrtpUnauthenticated: l.Stats.SRTPUnauthenticated,
+			SrtpReplayed:        l.Stats.SRTPReplayed,
 		},
+		Srtp: srtpPB(l.SRTP),
 	}
 	if len(l.Codecs) > 0 {
 		out.Codecs = make(map[uint32]string, len(l.Codecs))

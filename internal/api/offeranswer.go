@@ -43,6 +43,12 @@ func (s *SessionServer) offerRequest(req *hushv1.OfferRequest) (offeranswer.Requ
 	if err := checkOfferAnswer(req.GetCallId(), req.GetFromTag(), req.GetToTag(), req.GetSdp(), req.GetRequestId(), false); err != nil {
 		return r, err
 	}
+	switch tp := req.GetTransportProtocol(); tp {
+	case "", offeranswer.ProtoAVP, offeranswer.ProtoAVPF, offeranswer.ProtoSAVP, offeranswer.ProtoSAVPF:
+		r.Transport = tp
+	default:
+		return r, invalidf("transport_protocol must be RTP/AVP, RTP/AVPF, RTP/SAVP or RTP/SAVPF")
+	}
 	if err := checkText("agent_id", req.GetAgentId(), maxIDLen, false); err != nil {
 		return r, err
 	}

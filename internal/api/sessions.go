@@ -110,8 +110,8 @@ func (s *SessionServer) ListSessions(ctx context.Context, req *hushv1.ListSessio
 
 // updatePaths are the update_mask paths UpdateSession supports.
 var updatePaths = []string{
-	"customer.remote_addr", "customer.expected_ip", "customer.remote_rtcp_addr", "customer.codecs", "customer.telephone_event_pt", "customer.rtcp_mux",
-	"agent.remote_addr", "agent.expected_ip", "agent.remote_rtcp_addr", "agent.codecs", "agent.telephone_event_pt", "agent.rtcp_mux",
+	"customer.remote_addr", "customer.expected_ip", "customer.remote_rtcp_addr", "customer.codecs", "customer.telephone_event_pt", "customer.rtcp_mux", "customer.srtp",
+	"agent.remote_addr", "agent.expected_ip", "agent.remote_rtcp_addr", "agent.codecs", "agent.telephone_event_pt", "agent.rtcp_mux", "agent.srtp",
 	"policy", "policy.customer_to_agent.flow", "policy.agent_to_customer.flow",
 }
 
@@ -188,6 +188,9 @@ func (s *SessionServer) update(req *hushv1.UpdateSessionRequest) (session.Update
 		}
 		if set(l.name+".rtcp_mux", l.leg.GetRtcpMux()) {
 			lu.RTCPMux, touched = &spec.RTCPMux, true
+		}
+		if set(l.name+".srtp", l.leg.GetSrtp() != nil) {
+			lu.SetSRTP, lu.SRTP, touched = true, spec.SRTP, true
 		}
 		if touched {
 			*l.dst = lu

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/hushmedia/hush/media/srtp"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -56,13 +57,35 @@ func (h *Hush) Close() error { return h.conn.Close() }
 // CreateCall creates a session with both remotes given, so no leg latches and no packet is
 // lost to latching.
 func (h *Hush) CreateCall(ctx context.Context, i int, customer, agent netip.AddrPort) (Call, error) {
+	return h.create(ctx, i, &hushv1.Leg{RemoteAddr: customer.String()}, &hushv1.Leg{RemoteAddr: agent.String()})
+}
+
+// CreateSRTPCall creates the session with SRTP on both legs: hush's keys toward each party
+// are made here and given with the parties'.
+func (h *Hush) CreateSRTPCall(ctx context.Context, i int, customer, agent netip.AddrPort, keys *CallKeys) (Call, error) {
+	var err error
+	suite := keys.Customer.Suite()
+	if keys.ToCustomer, err = srtp.GenerateKey(suite); err != nil {
+		return Call{}, err
+	}
+	if keys.ToAgent, err = srtp.GenerateKey(suite); err != nil {
+		return Call{}, err
+	}
+	leg := func(addr netip.AddrPort, party, to srtp.Key) *hushv1.Leg {
+		return &hushv1.Leg{RemoteAddr: addr.String(), Srtp: &hushv1.Srtp{Suite: hushv1.SrtpSuite(suite),
+			RemoteKey: party.Material(), LocalKey: to.Material()}}
+	}
+	return h.create(ctx, i, leg(customer, keys.Customer, keys.ToCustomer), leg(agent, keys.Agent, keys.ToAgent))
+}
+
+func (h *Hush) create(ctx context.Context, i int, customer, agent *hushv1.Leg) (Call, error) {
 	id := fmt.Sprintf("load-%s-%d-%d", h.run, h.seq.Add(1), i)
 	s, err := h.client.CreateSession(ctx, &hushv1.CreateSessionRequest{
 		CallId:    id,
 		RequestId: id,
 		AgentId:   fmt.Sprintf("load-agent-%d", i),
-		Customer:  &hushv1.Leg{RemoteAddr: customer.String()},
-		Agent:     &hushv1.Leg{RemoteAddr: agent.String()},
+		Customer:  customer,
+		Agent:     agent,
 		Policy:    h.policy,
 	})
 	if err != nil {

@@ -1,12 +1,15 @@
 package loadgen
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hushmedia/hush/media/srtp"
 )
 
 // period is the packetization time of every stream: 20 ms of G.711 (RFC 3551 section 4.5).
@@ -33,6 +36,8 @@ type media struct {
 	audio     *payloadAudio // payload shaping (Config.Audio); nil = AudioBurst
 	toneEvery int           // periods between bursts
 	setupErr  atomic.Bool   // a socket could not be driven (reported, the run is invalid)
+	// crypto is every stream's SRTP contexts (Config.SRTP); nil: plain RTP.
+	crypto *streamCrypto
 	// lookAhead per direction (ns): the delay a masked direction is configured with,
 	// subtracted before its latency is recorded; 0 = unmasked.
 	lookAhead [2]int64
@@ -69,6 +74,7 @@ type receiver struct {
 	misrouted uint64
 	rewritten uint64
 	tones     uint64
+	srtpBad   uint64   // SRTP packets that did not authenticate or were replays
 	_         [64]byte // keep hot counters of receivers on separate cache lines
 }
 
@@ -151,6 +157,19 @@ func (r *receiver) loop() {
 
 // handle accounts one datagram received at now (ns since the start).
 func (r *receiver) handle(b []byte, now int64) {
+	if sc := r.m.crypto; sc != nil && len(b) >= rtpHeaderLen {
+		s := binary.BigEndian.Uint32(b[8:]) - r.m.ssrcBase
+		if s >= r.m.nStreams {
+			r.foreign++
+			return
+		}
+		dec, v := sc.in[s].UnprotectRTP(b)
+		if v != srtp.OK {
+			r.srtpBad++
+			return
+		}
+		b = dec
+	}
 	if r.m.audio != nil {
 		r.m.audio.decode(b)
 	}
@@ -282,6 +301,7 @@ func (m *media) sendLoop(g int, base time.Duration, stop <-chan struct{}) {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	cursor, p := 0, 0
+	var plain [packetLen]byte
 	var sent uint64
 	defer func() { m.sent.Add(sent) }()
 	for p < m.periods {
@@ -296,13 +316,25 @@ func (m *media) sendLoop(g int, base time.Duration, stop <-chan struct{}) {
 			if w.full() {
 				flush(w)
 			}
+			size := packetLen
+			if m.crypto != nil {
+				size += m.crypto.out[s].Trailer()
+			}
+			b := w.next(&m.dest[s], size)
+			if m.crypto != nil {
+				b = plain[:] // written here, protected into the batch below
+			}
 			if d, fr, tone := toneAt(s, p, m.toneEvery, int(m.nStreams/2)); tone && m.tones != nil {
-				writeTonePacket(w.next(&m.dest[s], packetLen), m.tones, m.ssrcBase, s, uint32(p), d, fr)
+				writeTonePacket(b, m.tones, m.ssrcBase, s, uint32(p), d, fr)
 			} else {
-				b := w.next(&m.dest[s], packetLen)
 				writePacket(b, m.ssrcBase, s, uint32(p), int64(time.Since(m.start)))
 				if m.audio != nil {
 					m.audio.encode(b, s, uint32(p))
+				}
+			}
+			if m.crypto != nil {
+				if _, v := m.crypto.out[s].ProtectRTP(w.last()[:0], b); v != srtp.OK {
+					m.sendErrs.Add(1)
 				}
 			}
 			sent++

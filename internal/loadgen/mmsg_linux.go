@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"syscall"
 	"unsafe"
+
+	"github.com/hushmedia/hush/media/srtp"
 )
 
 // recvmmsg(2) and sendmmsg(2) move a batch of datagrams per system call, which keeps the
@@ -129,7 +131,7 @@ func newBatchWriter(c *net.UDPConn, n int) (*batchWriter, error) {
 	w := &batchWriter{rc: rc, msgs: make([]mmsghdr, n), iovs: make([]syscall.Iovec, n),
 		bufs: make([][]byte, n), addrs: make([]sockaddr, n)}
 	for i := range n {
-		w.bufs[i] = make([]byte, packetLen)
+		w.bufs[i] = make([]byte, packetLen+srtp.MaxTrailer) // room for SRTP's trailer (Config.SRTP)
 		fillQuiet(w.bufs[i])
 		w.iovs[i].Base = &w.bufs[i][0]
 		w.msgs[i].hdr.Iov = &w.iovs[i]
@@ -153,6 +155,9 @@ func (w *batchWriter) next(dst *sockaddr, size int) []byte {
 	w.n++
 	return w.bufs[i][:size]
 }
+
+// last is the buffer next returned last, at its full size.
+func (w *batchWriter) last() []byte { return w.bufs[w.n-1] }
 
 func (w *batchWriter) full() bool { return w.n == len(w.msgs) }
 

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+
+	"github.com/hushmedia/hush/media/srtp"
 )
 
 // One datagram per system call where recvmmsg/sendmmsg are not wired up (mmsg_linux.go).
@@ -49,10 +51,13 @@ type batchWriter struct {
 }
 
 func newBatchWriter(c *net.UDPConn, _ int) (*batchWriter, error) {
-	b := make([]byte, packetLen)
+	b := make([]byte, packetLen+srtp.MaxTrailer)
 	fillQuiet(b)
 	return &batchWriter{c: c, buf: b, bufs: [][]byte{b}}, nil
 }
+
+// last is the buffer next returned last, at its full size.
+func (w *batchWriter) last() []byte { return w.bufs[w.n-1] }
 
 func (w *batchWriter) next(dst *sockaddr, size int) []byte {
 	if w.n == 1 {

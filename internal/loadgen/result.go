@@ -29,9 +29,11 @@ type Result struct {
 	Reordered     uint64  `json:"packets_reordered"`
 	// Rewritten counts packets received whose payload did not carry the load header
 	// (masked audio): counted as received, left out of latency.
-	Rewritten       uint64 `json:"packets_rewritten"`
-	TonePackets     uint64 `json:"packets_dtmf"`
-	Foreign         uint64 `json:"packets_foreign"`
+	Rewritten   uint64 `json:"packets_rewritten"`
+	TonePackets uint64 `json:"packets_dtmf"`
+	Foreign     uint64 `json:"packets_foreign"`
+	// SRTPFailed counts received SRTP packets that did not authenticate (Config.SRTP).
+	SRTPFailed      uint64 `json:"packets_srtp_failed,omitempty"`
 	Misrouted       uint64 `json:"packets_misrouted"`
 	SendErrors      uint64 `json:"send_errors"`
 	UDPRcvbufErrors uint64 `json:"udp_rcvbuf_errors_system"`
@@ -63,6 +65,8 @@ type Result struct {
 	Engine string `json:"engine,omitempty"`
 	// Audio is what the payload sounded like (Config.Audio).
 	Audio string `json:"audio,omitempty"`
+	// SRTP is the suite of both legs' SDES-SRTP (Config.SRTP); empty: plain RTP.
+	SRTP string `json:"srtp,omitempty"`
 	// Recordings and RecordingBytes count the WAV files the relay wrote (hush -record).
 	Recordings     int   `json:"recordings,omitempty"`
 	RecordingBytes int64 `json:"recording_bytes,omitempty"`
@@ -156,6 +160,7 @@ func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 wind
 			beyond.Merge(&rc.beyond)
 		}
 		r.Foreign += rc.foreign
+		r.SRTPFailed += rc.srtpBad
 		r.Misrouted += rc.misrouted
 		r.Rewritten += rc.rewritten
 		r.TonePackets += rc.tones
@@ -350,6 +355,9 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 		}
 		if r.Audio != "" && r.Audio != AudioBurst {
 			fmt.Fprintf(w, "%s/%d audio: %s\n", r.Target, r.Calls, r.Audio)
+		}
+		if r.SRTP != "" {
+			fmt.Fprintf(w, "%s/%d SRTP on both legs: %s (%d packets failed to authenticate at the generator)\n", r.Target, r.Calls, r.SRTP, r.SRTPFailed)
 		}
 		for _, d := range r.Directions {
 			what := "latency"

@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/hushmedia/hush/media/srtp"
 )
 
 // Config is one load run.
@@ -44,8 +46,11 @@ type Config struct {
 	// Churn sets up and tears down this many further calls during the window, while the
 	// Calls stream, ChurnConcurrency at a time (default 4); 0 = none.
 	Churn, ChurnConcurrency int
-	Bind                    netip.Addr // generator address; default 127.0.0.1
-	Log                     io.Writer  // progress lines; nil = none
+	// SRTP runs every call with SDES-SRTP of this suite on both legs (the target must be an
+	// SRTPTarget): the generator encrypts what it sends and decrypts what it receives.
+	SRTP srtp.Suite
+	Bind netip.Addr // generator address; default 127.0.0.1
+	Log  io.Writer  // progress lines; nil = none
 }
 
 func (c *Config) defaults() error {
@@ -135,7 +140,7 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 
 	// Set up.
 	setupStart := time.Now()
-	calls, err := createCalls(ctx, t, cfg, cust, agent)
+	calls, keys, err := createCalls(ctx, t, cfg, cust, agent)
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +169,12 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	}
 	for i, c := range calls {
 		m.dest[2*i], m.dest[2*i+1] = makeSockaddr(c.CustomerIn), makeSockaddr(c.AgentIn)
+	}
+	if keys != nil {
+		if m.crypto, err = newStreamCrypto(keys); err != nil {
+			return nil, err
+		}
+		res.SRTP = cfg.SRTP.String()
 	}
 	var rwg sync.WaitGroup
 	m.startReceivers(&rwg)
@@ -277,9 +288,25 @@ type window struct {
 	pkts uint64
 }
 
-func createCalls(ctx context.Context, t Target, cfg Config, cust, agent []*net.UDPConn) ([]Call, error) {
+func createCalls(ctx context.Context, t Target, cfg Config, cust, agent []*net.UDPConn) ([]Call, []CallKeys, error) {
 	calls := make([]Call, cfg.Calls)
 	errs := make([]error, cfg.Calls)
+	var keys []CallKeys
+	st, _ := t.(SRTPTarget)
+	if cfg.SRTP != srtp.SuiteNone {
+		if st == nil {
+			return nil, nil, fmt.Errorf("%w: %s does not set calls up with SRTP", ErrConfig, t.Name())
+		}
+		keys = make([]CallKeys, cfg.Calls)
+		for i := range keys {
+			for _, k := range []*srtp.Key{&keys[i].Customer, &keys[i].Agent} {
+				var err error
+				if *k, err = srtp.GenerateKey(cfg.SRTP); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
 	sem := make(chan struct{}, cfg.SetupConcurrency)
 	var wg sync.WaitGroup
 	for i := range calls {
@@ -290,7 +317,11 @@ func createCalls(ctx context.Context, t Target, cfg Config, cust, agent []*net.U
 			k := i % len(cust)
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			calls[i], errs[i] = t.CreateCall(cctx, i, addrOf(cust[k]), addrOf(agent[k]))
+			if keys != nil {
+				calls[i], errs[i] = st.CreateSRTPCall(cctx, i, addrOf(cust[k]), addrOf(agent[k]), &keys[i])
+			} else {
+				calls[i], errs[i] = t.CreateCall(cctx, i, addrOf(cust[k]), addrOf(agent[k]))
+			}
 		}()
 	}
 	wg.Wait()
@@ -302,9 +333,9 @@ func createCalls(ctx context.Context, t Target, cfg Config, cust, agent []*net.U
 			}
 		}
 		closeCalls(made, cfg.SetupConcurrency)
-		return nil, fmt.Errorf("setting up %d calls on %s: %w", cfg.Calls, t.Name(), firstErr(errs))
+		return nil, nil, fmt.Errorf("setting up %d calls on %s: %w", cfg.Calls, t.Name(), firstErr(errs))
 	}
-	return calls, nil
+	return calls, keys, nil
 }
 
 func firstErr(errs []error) error {

@@ -8,6 +8,7 @@ import (
 	"github.com/hushmedia/hush/internal/offeranswer"
 	"github.com/hushmedia/hush/internal/sdp"
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/media/srtp"
 )
 
 // maskModes maps DTMF-security (and hush's mask keys) onto hush's masking. rtpengine's
@@ -232,22 +233,31 @@ func sdpOptions(r *request, o *offeranswer.Options, _ bool) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"rtp/avp", "rtp/avpf"} {
+	for _, f := range []string{"rtp/avp", "rtp/avpf", "rtp/savp", "rtp/savpf"} {
 		if r.flags[f] {
 			tp = f
 		}
 	}
+	if r.flags["srtp"] { // rtpengine's SRTP flag, with AVPF for feedback
+		tp = offeranswer.ProtoSAVP
+		if r.flags["avpf"] {
+			tp = offeranswer.ProtoSAVPF
+		}
+	}
 	switch norm(tp) {
-	case "", "rtp/avp", "rtp/avpf", "accept":
+	case "", "accept":
+	case "rtp/avp", "rtp/avpf", "rtp/savp", "rtp/savpf":
+		o.Transport = strings.ToUpper(norm(tp))
 	default:
-		return fmt.Errorf("%w: transport-protocol %s: hush relays plain RTP and does not translate profiles", ErrUnsupported, printable(tp))
+		return fmt.Errorf("%w: transport-protocol %s: hush relays RTP/AVP, RTP/AVPF, RTP/SAVP and RTP/SAVPF (SDES)", ErrUnsupported, printable(tp))
 	}
 	return nil
 }
 
-// securityOptions: SRTP and DTLS may only be turned off.
-func securityOptions(r *request, _ *offeranswer.Options, _ bool) error {
-	for _, k := range []struct{ key, prefix string }{{"dtls", "dtls "}, {"sdes", "sdes "}, {"osrtp", "osrtp "}} {
+// securityOptions: SDES as rtpengine's SDES flags say; DTLS-SRTP may only be turned off;
+// OSRTP offers are answered plain.
+func securityOptions(r *request, o *offeranswer.Options, _ bool) error {
+	for _, k := range []struct{ key, prefix string }{{"dtls", "dtls "}, {"osrtp", "osrtp "}} {
 		vs, err := r.listOrFlags(k.key, k.prefix)
 		if err != nil {
 			return err
@@ -256,11 +266,85 @@ func securityOptions(r *request, _ *offeranswer.Options, _ bool) error {
 			switch v {
 			case "off", "no", "disable":
 			default:
-				r.warn("%s %q ignored: hush relays plain RTP only", k.key, printable(v))
+				r.warn("%s %q ignored: hush does SDES-SRTP and plain RTP, not DTLS-SRTP or OSRTP", k.key, printable(v))
 			}
 		}
 	}
+	vs, err := r.listOrFlags("sdes", "sdes ")
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if err := sdesOption(r, &o.SDES, v); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// sdesOption applies one SDES value (normalized: "no aes cm 128 hmac sha1 32").
+func sdesOption(r *request, s *offeranswer.SDES, v string) error {
+	list := func(after string) ([]srtp.Suite, error) {
+		var out []srtp.Suite
+		for _, name := range strings.Split(after, ";") {
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			su, ok := suiteOf(name)
+			if !ok {
+				r.warn("SDES suite %q ignored: not one hush supports", printable(name))
+				continue
+			}
+			out = append(out, su)
+		}
+		return out, nil
+	}
+	switch {
+	case v == "off" || v == "no" || v == "disable":
+		s.Off = true
+	case v == "nonew":
+		s.NoNew = true
+	case v == "pad", v == "static", v == "prefer", v == "encrypted srtp", v == "encrypted srtcp", v == "authenticated srtp":
+		// hush pads its keys, keeps its keys across re-offers, does no DTLS, and always
+		// encrypts and authenticates
+	case v == "unencrypted srtp" || v == "unencrypted srtcp" || v == "unauthenticated srtp":
+		return fmt.Errorf("%w: SDES %s: hush's SRTP legs are encrypted and authenticated", ErrUnsafe, v)
+	case strings.HasPrefix(v, "no "), strings.HasPrefix(v, "only "):
+		name, dst := v[3:], &s.No
+		if strings.HasPrefix(v, "only ") {
+			name, dst = v[5:], &s.Only
+		}
+		su, err := list(name)
+		if err != nil {
+			return err
+		}
+		*dst = append(*dst, su...)
+	case strings.HasPrefix(v, "offerer pref:"):
+		su, err := list(strings.TrimPrefix(v, "offerer pref:"))
+		if err != nil {
+			return err
+		}
+		s.OffererPref = append(s.OffererPref, su...)
+	case strings.HasPrefix(v, "order:"):
+		su, err := list(strings.TrimPrefix(v, "order:"))
+		if err != nil {
+			return err
+		}
+		s.Order = append(s.Order, su...)
+	default:
+		r.warn("SDES %q ignored: not implemented by hush", printable(v))
+	}
+	return nil
+}
+
+// suiteOf finds a suite by its normalized name ("aes cm 128 hmac sha1 80").
+func suiteOf(name string) (srtp.Suite, bool) {
+	for _, s := range srtp.Suites() {
+		if norm(s.String()) == norm(name) {
+			return s, true
+		}
+	}
+	return srtp.SuiteNone, false
 }
 
 // partyOptions: which party is the customer, labels, the agent id, extra streams.

@@ -77,8 +77,8 @@ var flagRules = map[string]act{
 	"pierce nat": warn, "recording announcement": warn, "recrypt": warn, "reset": warn, "reuse codecs": warn,
 	"no codec renegotiation": warn, "rtcp mirror": warn, "single codec": warn, "static codecs": warn,
 	"strip extmap": warn, "trickle ice": warn, "internal": warn, "external": warn,
-	"rtp/avp": handled, "rtp/avpf": handled, "rtp/savp": refuse, "rtp/savpf": refuse,
-	"udp/tls/rtp/savp": refuse, "udp/tls/rtp/savpf": refuse, "rtp": same, "avp": same, "avpf": same, "srtp": refuse,
+	"rtp/avp": handled, "rtp/avpf": handled, "rtp/savp": handled, "rtp/savpf": handled,
+	"udp/tls/rtp/savp": refuse, "udp/tls/rtp/savpf": refuse, "rtp": same, "avp": same, "avpf": handled, "srtp": handled,
 	"dtls": refuse,
 }
 

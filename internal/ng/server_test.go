@@ -404,7 +404,7 @@ func TestBadRequests(t *testing.T) {
 		{"ICE force-relay", "", kamailioOffer("c1", "a", good, map[string]any{"ICE": "force-relay"}), ReasonUnsafe, "bypass hush"},
 		{"DTMF replaced by DTMF", "", kamailioOffer("c1", "a", good, map[string]any{"flags": []any{"block-DTMF"}, "DTMF-security": "random"}), ReasonUnsafe, "digit with a digit"},
 		{"WebRTC flag", "", kamailioOffer("c1", "a", good, map[string]any{"flags": []any{"WebRTC"}}), ReasonUnsupported, "WebRTC"},
-		{"SRTP profile", "", kamailioOffer("c1", "a", good, map[string]any{"transport-protocol": "RTP/SAVP"}), ReasonUnsupported, "transport-protocol"},
+		{"DTLS profile", "", kamailioOffer("c1", "a", good, map[string]any{"transport-protocol": "UDP/TLS/RTP/SAVPF"}), ReasonUnsupported, "transport-protocol"},
 		{"other address family", "", kamailioOffer("c1", "a", good, map[string]any{"address-family": "IP6"}), ReasonUnsupported, "address-family"},
 		{"drop traffic", "", kamailioOffer("c1", "a", good, map[string]any{"drop-traffic": "sometimes"}), ReasonField, "drop-traffic"},
 		{"bad rtpp_flags", "", map[string]any{"command": "offer", "call-id": "c1", "from-tag": "a", "sdp": good, "rtpp_flags": "a=[b"}, ReasonField, "unclosed"},

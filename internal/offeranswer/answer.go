@@ -69,6 +69,10 @@ func (e *Engine) answer(req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	toKeys, err := answerKeys(m, &c.sdes[to])
+	if err != nil {
+		return Result{}, err
+	}
 	info, err := e.cfg.Registry.Get(c.sessionID)
 	if err != nil {
 		return Result{}, err
@@ -86,7 +90,8 @@ func (e *Engine) answer(req Request) (Result, error) {
 	from := st.from
 	u := session.Update{RequestID: req.RequestID, Caller: req.Caller, Digest: req.Digest, Actor: req.Actor}
 	toPT, fromPT := eventPT(m.Codecs), eventPT(c.codecs[from])
-	toLeg := &session.LegUpdate{Codecs: mergeCodecs(m.Codecs, c.codecs[from]), TelephoneEventPT: &toPT, RTCPMux: &toMux}
+	toLeg := &session.LegUpdate{Codecs: mergeCodecs(m.Codecs, c.codecs[from]), TelephoneEventPT: &toPT, RTCPMux: &toMux,
+		SetSRTP: true, SRTP: toKeys}
 	if !keep {
 		toLeg.Remote, toLeg.RemoteRTCP = &rtp, &rtcp
 	}
@@ -118,7 +123,11 @@ func (e *Engine) answer(req Request) (Result, error) {
 		a := &desc.Media[i]
 		if i == c.main {
 			local := info.Leg(from)
-			eps[i] = sdp.Endpoint{Port: local.Local.Port(), RTCPPort: local.LocalRTCP.Port(), RTCPMux: muxAttr(a.RTCPMux, fromMux)}
+			eps[i] = sdp.Endpoint{Port: local.Local.Port(), RTCPPort: local.LocalRTCP.Port(), RTCPMux: muxAttr(a.RTCPMux, fromMux),
+				Proto: c.sdes[from].proto}
+			if ans := c.sdes[from].answer; ans != nil {
+				eps[i].Crypto = []string{ans.Value()}
+			}
 			continue
 		}
 		x := c.extras[i]
@@ -143,7 +152,7 @@ func (e *Engine) answer(req Request) (Result, error) {
 		rtp, rtcp := x.media.Local(from)
 		eps[i] = sdp.Endpoint{Port: rtp.Port(), RTCPPort: rtcp.Port()}
 	}
-	out, err := desc.Marshal(sdp.Rewrite{Addr: e.cfg.Addr, Media: eps, StripICE: true, Origin: req.Origin,
+	out, err := desc.Marshal(sdp.Rewrite{Addr: e.cfg.Addr, Media: eps, StripICE: true, StripDTLS: true, Origin: req.Origin,
 		ZeroAddress: req.ZeroAddress, RTCP: req.RTCP})
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrSDP, err)

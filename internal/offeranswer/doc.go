@@ -15,5 +15,8 @@
 // are refused with port 0, or relayed plain on request: never masked, never recorded, so
 // a stream hush does not guard is never mistaken for the call's audio. ICE attributes are
 // always removed from what hush relays (a candidate left in place would let media bypass
-// hush); SRTP, DTLS and non-RTP audio are refused.
+// hush). Either leg may be SDES-SRTP (RFC 4568) on its own: hush takes the sender's key
+// from its a=crypto, answers with its own, offers the recipient its own keys (or plain RTP,
+// per Options.Transport), and never passes a party's key on. DTLS-SRTP and non-RTP audio
+// are refused.
 package offeranswer

@@ -88,6 +88,7 @@ type call struct {
 	protos   map[int]string      // m= index -> protocol, for query
 	// switches are rtpengine's block and silence media switches (flow.go).
 	switches [numSwitches]mediaSwitches
+	sdes     [2]sdesParty // each party's SDES keys and negotiation, by leg
 }
 
 type offerState struct {

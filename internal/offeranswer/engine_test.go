@@ -421,7 +421,10 @@ func TestBadRequestsLeaveNoSession(t *testing.T) {
 		// A WebRTC browser's audio: DTLS-SRTP over ICE (JSEP, RFC 8829).
 		{"WebRTC", "c1", "a", "", strings.Replace(good, "RTP/AVP 0 8 101", "UDP/TLS/RTP/SAVPF 111 0 8", 1) +
 			"a=rtpmap:111 opus/48000/2\r\na=fingerprint:sha-256 19:E2:1C:3B\r\na=setup:actpass\r\na=rtcp-mux\r\n", false, ErrUnsupported},
-		{"SDES crypto over RTP/AVP", "c1", "a", "", audioSDP("192.0.2.10:4000", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"), false, ErrUnsupported},
+		{"SRTP with no suite hush supports", "c1", "a", "", strings.Replace(audioSDP("192.0.2.10:4000",
+			"a=crypto:1 F8_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"), "RTP/AVP", "RTP/SAVP", 1), false, ErrUnsupported},
+		{"DTLS on RTP/SAVP", "c1", "a", "", strings.Replace(audioSDP("192.0.2.10:4000",
+			"a=fingerprint:sha-256 19:E2:1C:3B", "a=setup:actpass"), "RTP/AVP", "RTP/SAVP", 1), false, ErrUnsupported},
 		{"IPv6 on an IPv4 hush", "c1", "a", "", audioSDP("[2001:db8::1]:4000"), false, ErrAddress},
 		{"multicast", "c1", "a", "", audioSDP("233.252.0.1:4000"), false, ErrAddress},
 		{"answer for an unknown call", "c9", "a", "b", good, true, ErrUnknownCall},

@@ -16,9 +16,9 @@ var (
 	ErrSDP = fmt.Errorf("%w: sdp", session.ErrInvalid)
 	// ErrNoAudio: the SDP has no audio stream hush can relay (none, or its port is 0).
 	ErrNoAudio = fmt.Errorf("%w: no audio stream to relay", session.ErrInvalid)
-	// ErrUnsupported: the call's audio is encrypted (SRTP, DTLS-SRTP) or not RTP over
-	// UDP; hush would have to decrypt it to mask it.
-	ErrUnsupported = fmt.Errorf("%w: the audio stream is not plain RTP", session.ErrInvalid)
+	// ErrUnsupported: the call's audio is DTLS-SRTP, SRTP with no SDES key hush can use,
+	// or not RTP over UDP: hush could not decrypt it to mask it.
+	ErrUnsupported = fmt.Errorf("%w: the audio stream is not one hush can relay", session.ErrInvalid)
 	// ErrAddress: a connection address hush cannot send to (another address family than
 	// hush's media address, multicast).
 	ErrAddress = fmt.Errorf("%w: media address", session.ErrInvalid)

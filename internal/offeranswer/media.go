@@ -21,13 +21,20 @@ func mainAudio(d *sdp.Description) (int, error) {
 	return 0, ErrNoAudio
 }
 
-// checkAudio refuses an audio stream hush cannot mask: encrypted, or not RTP over UDP.
+// checkAudio refuses an audio stream hush cannot mask: DTLS-SRTP, SRTP without SDES keys,
+// or not RTP over UDP.
 func checkAudio(m *sdp.Media) error {
 	if m.Port == 0 {
 		return ErrNoAudio
 	}
-	if m.Secure || !m.IsRTP() {
-		return fmt.Errorf("%w (%s): hush masks plain RTP/AVP or RTP/AVPF only; SRTP and DTLS are not supported", ErrUnsupported, m.Proto)
+	if m.DTLS {
+		return fmt.Errorf("%w (%s): DTLS-SRTP is not supported; hush terminates SDES-SRTP (RTP/SAVP with a=crypto) and plain RTP", ErrUnsupported, m.Proto)
+	}
+	if !m.IsRTP() && !m.IsSRTP() {
+		return fmt.Errorf("%w (%s): hush relays RTP/AVP, RTP/AVPF, RTP/SAVP and RTP/SAVPF", ErrUnsupported, m.Proto)
+	}
+	if m.IsSRTP() && len(m.Crypto) == 0 {
+		return fmt.Errorf("%w (%s): SRTP without a=crypto (SDES) keys", ErrUnsupported, m.Proto)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hushmedia/hush/internal/sdp"
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/media/srtp"
 )
 
 // Offer handles an SDP offer from the party tagged FromTag: the first one creates the
@@ -91,12 +92,20 @@ func (e *Engine) firstOffer(c *call, desc *sdp.Description, req *Request) (Resul
 	peer := other(from)
 	c.main = main
 	c.codecs[from] = m.Codecs
+	keys, proto, err := e.negotiateOffer(c, m, &req.Options, from)
+	if err != nil {
+		return Result{}, err
+	}
 
 	// The recipient has not answered: until it does it sends with the offer's payload
 	// types, and its leg latches to its first packet (the answer then sets the address).
+	// Offered SRTP, it has no keys yet: nothing passes to or from it until the answer.
 	var legs [2]session.LegSpec
-	legs[from] = session.LegSpec{Remote: rtp, RemoteRTCP: rtcp, Codecs: maps.Clone(m.Codecs), TelephoneEventPT: eventPT(m.Codecs)}
+	legs[from] = session.LegSpec{Remote: rtp, RemoteRTCP: rtcp, Codecs: maps.Clone(m.Codecs), TelephoneEventPT: eventPT(m.Codecs), SRTP: keys}
 	legs[peer] = session.LegSpec{Codecs: maps.Clone(m.Codecs), TelephoneEventPT: eventPT(m.Codecs)}
+	if isSecure(proto) {
+		legs[peer].SRTP = &srtp.Keys{}
+	}
 
 	p := e.cfg.Registry.Defaults()
 	if req.Policy != nil {
@@ -134,7 +143,7 @@ func (e *Engine) firstOffer(c *call, desc *sdp.Description, req *Request) (Resul
 	if warn := e.capture(info.ID, req); warn != "" {
 		warns = append(warns, warn)
 	}
-	out, w, err := e.rewriteOffer(c, desc, req, from, info, p.StrictSource)
+	out, w, err := e.rewriteOffer(c, desc, req, from, info, p.StrictSource, proto)
 	warns = append(warns, w...)
 	if err != nil {
 		_, _ = e.cfg.Registry.Delete(info.ID, session.Request{}, req.Actor)
@@ -184,7 +193,7 @@ func checkRecording(p session.Policy, o *Options) error {
 // rewriteOffer relays or refuses each m= line of an offer from leg from and writes the
 // body for the recipient: the call's audio at the recipient's leg, extra streams at their
 // own relays or refused.
-func (e *Engine) rewriteOffer(c *call, desc *sdp.Description, req *Request, from session.Leg, info session.Info, strict bool) ([]byte, []string, error) {
+func (e *Engine) rewriteOffer(c *call, desc *sdp.Description, req *Request, from session.Leg, info session.Info, strict bool, proto string) ([]byte, []string, error) {
 	peer := other(from)
 	var warns []string
 	eps := make([]sdp.Endpoint, len(desc.Media))
@@ -235,10 +244,11 @@ func (e *Engine) rewriteOffer(c *call, desc *sdp.Description, req *Request, from
 	st := &offerState{from: from, desc: desc, mux: req.Mux, senderMux: m.RTCPMux}
 	st.peerMux = m.RTCPMux && req.Mux != MuxDemux && req.Mux != MuxReject || req.Mux == MuxOffer
 	local := info.Leg(peer)
-	eps[c.main] = sdp.Endpoint{Port: local.Local.Port(), RTCPPort: local.LocalRTCP.Port(), RTCPMux: muxAttr(m.RTCPMux, st.peerMux)}
+	eps[c.main] = sdp.Endpoint{Port: local.Local.Port(), RTCPPort: local.LocalRTCP.Port(), RTCPMux: muxAttr(m.RTCPMux, st.peerMux),
+		Proto: proto, Crypto: cryptoValues(c.sdes[peer].offered)}
 	c.last[from] = m.Remote()
 
-	out, err := desc.Marshal(sdp.Rewrite{Addr: e.cfg.Addr, Media: eps, StripICE: true, Origin: req.Origin,
+	out, err := desc.Marshal(sdp.Rewrite{Addr: e.cfg.Addr, Media: eps, StripICE: true, StripDTLS: true, Origin: req.Origin,
 		ZeroAddress: req.ZeroAddress, RTCP: req.RTCP})
 	if err != nil {
 		return nil, warns, fmt.Errorf("%w: %w", ErrSDP, err)
@@ -281,6 +291,10 @@ func (e *Engine) reOffer(c *call, desc *sdp.Description, req *Request) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
+	keys, proto, err := e.negotiateOffer(c, m, &req.Options, from)
+	if err != nil {
+		return Result{}, err
+	}
 	if !known {
 		c.tag(req.FromTag, from)
 	}
@@ -294,6 +308,7 @@ func (e *Engine) reOffer(c *call, desc *sdp.Description, req *Request) (Result, 
 	lu := &session.LegUpdate{Codecs: mergeCodecs(m.Codecs, c.codecs[other(from)])}
 	pt := eventPT(m.Codecs)
 	lu.TelephoneEventPT = &pt
+	lu.SetSRTP, lu.SRTP = true, keys
 	if !keep {
 		lu.Remote, lu.RemoteRTCP = &rtp, &rtcp
 	}
@@ -313,7 +328,7 @@ func (e *Engine) reOffer(c *call, desc *sdp.Description, req *Request) (Result, 
 	if warn := e.capture(c.sessionID, req); warn != "" {
 		warns = append(warns, warn)
 	}
-	out, w, err := e.rewriteOffer(c, desc, req, from, info, info.Policy.StrictSource)
+	out, w, err := e.rewriteOffer(c, desc, req, from, info, info.Policy.StrictSource, proto)
 	warns = append(warns, w...)
 	if err != nil {
 		return Result{}, err
@@ -322,6 +337,28 @@ func (e *Engine) reOffer(c *call, desc *sdp.Description, req *Request) (Result, 
 		return Result{}, err
 	}
 	return Result{SDP: out, Session: info, Warnings: warns}, nil
+}
+
+// negotiateOffer is SDES for an offer from leg from: the sender's keys (nil: plain RTP),
+// and the transport hush offers the recipient with, for SRTP, hush's a=crypto lines
+// (c.sdes[peer].offered).
+func (e *Engine) negotiateOffer(c *call, m *sdp.Media, o *Options, from session.Leg) (*srtp.Keys, string, error) {
+	keys, err := senderKeys(m, &o.SDES, &c.sdes[from])
+	if err != nil {
+		return nil, "", err
+	}
+	proto, err := targetProto(m, o.Transport, &o.SDES)
+	if err != nil {
+		return nil, "", err
+	}
+	peer := &c.sdes[other(from)]
+	peer.offered = nil
+	if isSecure(proto) {
+		if _, err := offerCrypto(m, &o.SDES, peer); err != nil {
+			return nil, "", err
+		}
+	}
+	return keys, proto, nil
 }
 
 func setLeg(u *session.Update, l session.Leg, lu *session.LegUpdate) {

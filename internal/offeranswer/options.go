@@ -102,6 +102,11 @@ type Options struct {
 	// SDP rewriting: replace the o= address, replace 0.0.0.0, a=rtcp handling.
 	Origin, ZeroAddress bool
 	RTCP                sdp.RTCPAttribute
+
+	// Transport is the protocol hush offers the recipient (ProtoAVP ... ProtoSAVPF; ng
+	// "transport-protocol"); empty: the sender's. Either leg may be SRTP on its own.
+	Transport string
+	SDES      SDES
 }
 
 // Request is an offer or an answer.

@@ -8,7 +8,8 @@
 // a=rtcp lines, and changes nothing else: codecs, fmtp, telephone-event, ptime, direction
 // and attributes hush does not know pass through in their order. ICE attributes are
 // removed on request (hush is no ICE agent, and a candidate left in place would let media
-// bypass it).
+// bypass it). a=crypto lines (SDES keys) are never written back: Rewrite says which of
+// hush's own to write.
 //
 // Bodies are untrusted: their size, the number of media sections and of payload types are
 // bounded, and every error wraps ErrParse or a more specific sentinel, never a panic.

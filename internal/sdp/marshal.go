@@ -37,6 +37,12 @@ type Endpoint struct {
 	// RTCPPort is the RTCP port written into a=rtcp.
 	RTCPPort uint16
 	RTCPMux  MuxAttribute
+	// Proto replaces the m= line's transport protocol ("RTP/SAVP"); empty keeps it.
+	Proto string
+	// Crypto is the a=crypto values to write (hush's own SDES keys). Whatever a=crypto
+	// the body had is always removed, from every section: a party's keys are never passed
+	// on (see also Rewrite.StripDTLS).
+	Crypto []string
 }
 
 // Rewrite is what Marshal changes.
@@ -47,6 +53,9 @@ type Rewrite struct {
 	Media []Endpoint
 	// StripICE removes ICE attributes (RFC 8839) from the session and every section.
 	StripICE bool
+	// StripDTLS removes DTLS-SRTP's attributes (fingerprint, setup, tls-id; RFC 8842), so
+	// a recipient does not try a handshake with a relay that does no DTLS.
+	StripDTLS bool
 	// Origin replaces the address in the o= line too.
 	Origin bool
 	// ZeroAddress replaces 0.0.0.0 (an old-style hold) as well; by default it is kept, so
@@ -89,11 +98,19 @@ func (d *Description) Marshal(rw Rewrite) ([]byte, error) {
 	if rw.StripICE {
 		raw.Attributes = stripICE(raw.Attributes)
 	}
+	raw.Attributes = stripCrypto(raw.Attributes, rw.StripDTLS)
 	for i, md := range raw.MediaDescriptions {
 		ep := rw.Media[i]
 		md.MediaName.Port = psdp.RangedPort{Value: int(ep.Port)}
+		md.Attributes = stripCrypto(md.Attributes, rw.StripDTLS)
 		if ep.Port == 0 {
 			continue // a rejected stream keeps the rest of its section (RFC 3264 section 6)
+		}
+		if ep.Proto != "" {
+			md.MediaName.Protos = strings.Split(ep.Proto, "/")
+		}
+		for _, c := range ep.Crypto {
+			md.Attributes = append(md.Attributes, psdp.Attribute{Key: "crypto", Value: c})
 		}
 		if md.ConnectionInformation != nil {
 			setConn(md.ConnectionInformation)
@@ -111,6 +128,24 @@ func (d *Description) Marshal(rw Rewrite) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s", ErrParse, short(err.Error()))
 	}
 	return out, nil
+}
+
+// stripCrypto removes a=crypto (the keys are the writer's, for hush alone) and, with
+// dtls, DTLS-SRTP's attributes.
+func stripCrypto(attrs []psdp.Attribute, dtls bool) []psdp.Attribute {
+	out := attrs[:0]
+	for _, a := range attrs {
+		switch a.Key {
+		case "crypto":
+		case "fingerprint", "setup", "tls-id":
+			if !dtls {
+				out = append(out, a)
+			}
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func stripICE(attrs []psdp.Attribute) []psdp.Attribute {

@@ -16,6 +16,7 @@ const (
 	maxMedia      = 16
 	maxAttributes = 512 // per section
 	maxFormats    = 64  // payload types per m= line
+	maxCrypto     = 16  // a=crypto lines kept per m= line
 )
 
 // Direction is a stream's direction attribute (RFC 3264 section 5.1).
@@ -59,7 +60,19 @@ type Media struct {
 	ICE       bool // ICE attributes (RFC 8839) in the section or the session
 	// Secure: SRTP or DTLS-SRTP is negotiated (an SAVP profile, a=crypto, a=fingerprint).
 	Secure bool
+	// Crypto holds the section's a=crypto values (SDES keys, RFC 4568), in order. They
+	// are secrets of the party that wrote them: Marshal never writes them back.
+	Crypto []string
+	// DTLS: the section negotiates DTLS-SRTP only (a UDP/TLS profile, or a=fingerprint
+	// without a=crypto). An RTP/SAVP offer of both (rtpengine's default) is SDES to hush.
+	DTLS bool
 }
+
+// IsSRTP reports whether the stream is SRTP over UDP: RTP/SAVP or RTP/SAVPF.
+func (m *Media) IsSRTP() bool { return m.Proto == "RTP/SAVP" || m.Proto == "RTP/SAVPF" }
+
+// Feedback reports an AVPF profile (RFC 4585): RTP/AVPF or RTP/SAVPF.
+func (m *Media) Feedback() bool { return strings.HasSuffix(m.Proto, "AVPF") }
 
 // Remote is where the party that wrote the SDP receives RTP.
 func (m *Media) Remote() netip.AddrPort {
@@ -102,7 +115,7 @@ func Parse(body []byte) (*Description, error) {
 	sessDir, sessDirSet := direction(raw.Attributes)
 	sessICE := hasICE(raw.Attributes)
 	for i, md := range raw.MediaDescriptions {
-		m, err := readMedia(md, sessAddr, sessDir, sessDirSet, sessICE)
+		m, err := readMedia(md, sessAddr, sessDir, sessDirSet, sessICE, raw.Attributes)
 		if err != nil {
 			return nil, fmt.Errorf("m= line %d: %w", i+1, err)
 		}
@@ -145,9 +158,13 @@ func unmarshal(body string) (*psdp.SessionDescription, error) {
 	return &raw, nil
 }
 
-// short bounds a parser message and keeps it printable: it may quote a piece of the body.
+// short bounds a parser message and keeps it printable: it may quote a piece of the body,
+// but never an SDES key (what follows "inline:" is cut).
 func short(s string) string {
 	const max = 80
+	if i := strings.Index(strings.ToLower(s), "inline:"); i >= 0 {
+		s = s[:i] + "inline:[key removed]"
+	}
 	b := make([]byte, 0, min(len(s), max))
 	for i := 0; i < len(s) && len(b) < max; i++ {
 		if c := s[i]; c >= 0x20 && c < 0x7f {
@@ -157,7 +174,16 @@ func short(s string) string {
 	return string(b)
 }
 
-func readMedia(md *psdp.MediaDescription, sessAddr netip.Addr, sessDir Direction, sessDirSet, sessICE bool) (Media, error) {
+func hasAttr(attrs []psdp.Attribute, key string) bool {
+	for _, a := range attrs {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func readMedia(md *psdp.MediaDescription, sessAddr netip.Addr, sessDir Direction, sessDirSet, sessICE bool, sessAttrs []psdp.Attribute) (Media, error) {
 	m := Media{
 		Type: md.MediaName.Media, Proto: strings.Join(md.MediaName.Protos, "/"),
 		Port: md.MediaName.Port.Value, Addr: sessAddr, Direction: sessDir,
@@ -174,12 +200,18 @@ func readMedia(md *psdp.MediaDescription, sessAddr netip.Addr, sessDir Direction
 		m.Direction = dir
 	}
 	m.Secure = strings.Contains(m.Proto, "SAVP")
+	fingerprint := hasAttr(sessAttrs, "fingerprint")
 	for _, a := range md.Attributes {
 		switch a.Key {
 		case "rtcp-mux":
 			m.RTCPMux = true
-		case "crypto", "fingerprint":
+		case "crypto":
 			m.Secure = true
+			if len(m.Crypto) < maxCrypto {
+				m.Crypto = append(m.Crypto, a.Value)
+			}
+		case "fingerprint":
+			m.Secure, fingerprint = true, true
 		case "rtcp":
 			rtcp, err := parseRTCP(a.Value, m.Addr)
 			if err != nil {
@@ -188,6 +220,7 @@ func readMedia(md *psdp.MediaDescription, sessAddr netip.Addr, sessDir Direction
 			m.RTCP = rtcp
 		}
 	}
+	m.DTLS = strings.HasPrefix(m.Proto, "UDP/TLS/") || fingerprint && len(m.Crypto) == 0
 	if strings.HasPrefix(m.Proto, "RTP/") || strings.Contains(m.Proto, "/RTP/") {
 		codecs, err := readCodecs(md)
 		if err != nil {

@@ -84,7 +84,7 @@ func RelayFactory(alloc *relay.PortAllocator, rc RelayConfig, opts ...relay.Opti
 
 func relayLeg(s LegSpec) (relay.LegConfig, error) {
 	lc := relay.LegConfig{Remote: s.Remote, ExpectedIP: s.ExpectedIP, RemoteRTCP: s.RemoteRTCP, RTCPMux: s.RTCPMux,
-		TelephoneEventPT: s.TelephoneEventPT}
+		TelephoneEventPT: s.TelephoneEventPT, SRTP: s.SRTP}
 	if len(s.Codecs) > 0 {
 		for pt, name := range s.Codecs {
 			if err := lc.Codecs.Set(int(pt), name); err != nil {
@@ -101,7 +101,8 @@ func relayErr(err error) error {
 	switch {
 	case errors.Is(err, relay.ErrPortsExhausted):
 		return fmt.Errorf("%w: %w", ErrPortsExhausted, err)
-	case errors.Is(err, relay.ErrInvalidRemote), errors.Is(err, relay.ErrNoRTCPPort), errors.Is(err, relay.ErrInvalidLeg):
+	case errors.Is(err, relay.ErrInvalidRemote), errors.Is(err, relay.ErrNoRTCPPort), errors.Is(err, relay.ErrInvalidLeg),
+		errors.Is(err, relay.ErrSRTPKey):
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return err
@@ -132,6 +133,7 @@ func (m relayMedia) Stats(l Leg) LegStats {
 		RTPPacketsSent: st.RTPPacketsSent, RTPBytesSent: st.RTPBytesSent,
 		RTCPPacketsReceived: st.RTCPPacketsReceived, RTCPPacketsSent: st.RTCPPacketsSent,
 		PacketsDropped: st.Dropped(), LatchRejected: st.LatchRejected(),
+		SRTPUnauthenticated: st.Drops[relay.DropSRTPAuth], SRTPReplayed: st.Drops[relay.DropSRTPReplay],
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/hushmedia/hush/media/srtp"
 )
 
 // watchBuffer is how many events a watcher may fall behind before it is cut off.
@@ -222,7 +224,18 @@ func applyLeg(cur LegSpec, u *LegUpdate, prefix string) (LegSpec, []string) {
 		next.RTCPMux = *u.RTCPMux
 		changed = append(changed, prefix+".rtcp_mux")
 	}
+	if u.SetSRTP && !sameKeys(u.SRTP, cur.SRTP) {
+		next.SRTP = u.SRTP
+		changed = append(changed, prefix+".srtp")
+	}
 	return next, changed
+}
+
+func sameKeys(a, b *srtp.Keys) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Recv.Equal(b.Recv) && a.Send.Equal(b.Send)
 }
 
 func sameCodecs(a, b map[uint8]string) bool {

@@ -3,6 +3,8 @@ package session
 import (
 	"net/netip"
 	"time"
+
+	"github.com/hushmedia/hush/media/srtp"
 )
 
 // Leg names one party of a call.
@@ -32,6 +34,9 @@ type LegSpec struct {
 	Codecs           map[uint8]string
 	TelephoneEventPT uint8 // 0: none
 	RTCPMux          bool
+	// SRTP makes the leg SRTP with these keys; nil: plain RTP. The keys never leave
+	// hush: answers carry their fingerprints (srtp.Key prints only that).
+	SRTP *srtp.Keys
 }
 
 func (s LegSpec) clone() LegSpec {
@@ -52,6 +57,7 @@ type LegStats struct {
 	RTCPPacketsReceived, RTCPPacketsSent uint64
 	PacketsDropped                       uint64
 	LatchRejected                        uint64 // valid packets refused as the leg's remote
+	SRTPUnauthenticated, SRTPReplayed    uint64 // SRTP packets dropped: not authentic, replayed
 }
 
 // LegInfo is a leg's spec plus what hush allocated and learned.
@@ -252,6 +258,9 @@ type LegUpdate struct {
 	Codecs           map[uint8]string // non-nil: replace
 	TelephoneEventPT *uint8
 	RTCPMux          *bool
+	// SetSRTP replaces the leg's SRTP keys with SRTP (nil: plain RTP).
+	SetSRTP bool
+	SRTP    *srtp.Keys
 }
 
 // Media is one session's data plane. media/relay provides it in production.

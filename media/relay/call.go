@@ -36,6 +36,10 @@ type Call struct {
 	keys   [NumDirections]atomic.Bool // WatchKeys
 	// out is each direction's egress stage: flow and keys played (egress.go).
 	out [NumDirections]egress
+	// rtpSeal[d] is where RTP leaving in direction d is encrypted toward an SRTP leg:
+	// only direction d's RTP socket goroutine sends that RTP (forwarding and delay
+	// line), so it owns the buffer; allocated at its first use.
+	rtpSeal [NumDirections][]byte
 	// epoch anchors the monotonic time the delay lines run on.
 	epoch time.Time
 
@@ -96,12 +100,16 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		c.metrics[d] = o.metrics[d].filled()
 	}
 	var cfgs [numLegs]LegConfig
+	var crypto [numLegs]*legCrypto
 	for l := range numLegs {
 		lc, err := normalize(alloc.ip, cfg.leg(l))
 		if err != nil {
 			return nil, fmt.Errorf("%v leg: %w", l, err)
 		}
 		cfgs[l] = lc
+		if crypto[l], err = newLegCrypto(lc.SRTP, nil); err != nil {
+			return nil, fmt.Errorf("%v leg: %w", l, err)
+		}
 	}
 	for l := range numLegs {
 		socks, err := alloc.allocate(cfgs[l].RTCPMux, c.eng.raw())
@@ -113,7 +121,9 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		}
 		c.legs[l].id = l
 		c.legs[l].socks = socks
-		c.legs[l].state.Store(newLegState(cfgs[l]))
+		st := newLegState(cfgs[l])
+		st.srtp = crypto[l]
+		c.legs[l].state.Store(st)
 	}
 	return c, nil
 }
@@ -206,9 +216,13 @@ func (c *Call) SetRemote(l Leg, cfg LegConfig) error {
 	if c.closed {
 		return ErrClosed
 	}
+	st := newLegState(cfg)
+	if st.srtp, err = newLegCrypto(cfg.SRTP, c.legs[l].state.Load().srtp); err != nil {
+		return fmt.Errorf("%v leg: %w", l, err)
+	}
 	// A plain store: a latch racing with it loses its compare-and-swap and
 	// re-evaluates against this state.
-	c.legs[l].state.Store(newLegState(cfg))
+	c.legs[l].state.Store(st)
 	return nil
 }
 

@@ -233,10 +233,17 @@ func (c *Call) sendRTP(tx sendFunc, in Leg, pkt []byte) {
 		c.drop(dir, r)
 		return
 	}
-	out, dst := c.route(in, false)
+	out, dst, seal := c.routeTo(in, false)
 	if !dst.IsValid() {
 		c.drop(dir, DropNoRemote)
 		return
+	}
+	if seal != nil {
+		var r DropReason
+		if pkt, c.rtpSeal[dir], r = protect(seal, false, pkt, c.rtpSeal[dir]); r != DropNone {
+			c.drop(dir, r)
+			return
+		}
 	}
 	if err := tx(out, pkt, dst); err != nil {
 		if !c.closing.Load() {

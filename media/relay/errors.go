@@ -39,4 +39,6 @@ var (
 	ErrNoMedia = errors.New("relay: no media from the party yet")
 	// ErrToneQueueFull: the direction already has MaxQueuedTones keys waiting.
 	ErrToneQueueFull = errors.New("relay: too many keys queued")
+	// ErrSRTPKey: a leg's SRTP key cannot be used (srtp's errors say why, never the key).
+	ErrSRTPKey = errors.New("relay: SRTP key")
 )

@@ -35,6 +35,9 @@ type receiver struct {
 	timed, closed bool
 	timerAt       int64
 	p             Packet
+	// rtcpSeal is where this socket's RTCP is encrypted toward an SRTP leg (RTP uses
+	// the call's rtpSeal); allocated at its first use.
+	rtcpSeal []byte
 }
 
 // sendFunc sends datagram b from socket out to dst. It must not keep b
@@ -98,14 +101,26 @@ func (r *receiver) packet(buf []byte, n int, src netip.AddrPort, age time.Durati
 			return true
 		}
 	}
-	if err := r.tx(out, p.Buf, dst); err != nil {
+	b := p.Buf
+	if p.seal != nil {
+		if p.RTCP {
+			b, r.rtcpSeal, reason = protect(p.seal, true, b, r.rtcpSeal)
+		} else {
+			b, c.rtpSeal[r.dir], reason = protect(p.seal, false, b, c.rtpSeal[r.dir])
+		}
+		if reason != DropNone {
+			c.drop(r.dir, reason)
+			return true
+		}
+	}
+	if err := r.tx(out, b, dst); err != nil {
 		if c.closing.Load() {
 			return false
 		}
 		c.drop(r.dir, DropSendError)
 		return true
 	}
-	c.sent(r.dir, p.RTCP, len(p.Buf))
+	c.sent(r.dir, p.RTCP, len(b))
 	if timed {
 		r.m.Latency.Observe(time.Since(t0).Seconds())
 	}

@@ -31,6 +31,9 @@ type Packet struct {
 	// at is when the engine read the packet's batch (zero: unknown, read the
 	// clock), so the delay line need not read the clock once per packet.
 	at time.Time
+	// seal is the destination leg's SRTP state when it is an SRTP leg (set by
+	// process): the packet is encrypted with it as it leaves.
+	seal *legCrypto
 }
 
 // Stage is one step of a direction's pipeline (G.711 decode, DTMF detection,
@@ -65,7 +68,11 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, 
 	p.codecs = &st.codecs
 
 	p.RTCP = kind == kindRTCP || (st.mux && rtp.IsRTCP(p.Buf))
-	if p.RTCP {
+	if lc := st.srtp; lc != nil {
+		if r := c.unprotect(l, st, lc, p); r != DropNone {
+			return sock{}, netip.AddrPort{}, r
+		}
+	} else if p.RTCP {
 		if rtp.ValidateRTCP(p.Buf) != nil {
 			return sock{}, netip.AddrPort{}, DropMalformed
 		}
@@ -90,10 +97,11 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, 
 		}
 	}
 
-	out, dst := c.route(in, p.RTCP)
+	out, dst, seal := c.routeTo(in, p.RTCP)
 	if !dst.IsValid() {
 		return sock{}, netip.AddrPort{}, DropNoRemote
 	}
+	p.seal = seal
 	return out, dst, DropNone
 }
 
@@ -101,6 +109,12 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, 
 // Symmetric RTP (RFC 4961): send from the out leg's own socket, the address
 // its remote sends to. dst is invalid while that remote is not known.
 func (c *Call) route(in Leg, rtcp bool) (sock, netip.AddrPort) {
+	out, dst, _ := c.routeTo(in, rtcp)
+	return out, dst
+}
+
+// routeTo is route plus the out leg's SRTP state (nil: plain), from the same load.
+func (c *Call) routeTo(in Leg, rtcp bool) (sock, netip.AddrPort, *legCrypto) {
 	o := &c.legs[in.Other()]
 	ost := o.state.Load()
 	out, dst := o.socks.rtp, ost.rtp
@@ -110,7 +124,7 @@ func (c *Call) route(in Leg, rtcp bool) (sock, netip.AddrPort) {
 			out = o.socks.rtcp
 		}
 	}
-	return out, dst
+	return out, dst, ost.srtp
 }
 
 // admit checks a valid packet's source against the leg's remote, latching

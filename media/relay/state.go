@@ -29,6 +29,8 @@ type legState struct {
 	// expect is the IP the RTP remote may latch from (LegConfig.ExpectedIP);
 	// zero: any, after probation.
 	expect netip.Addr
+	// srtp is the leg's SRTP state; nil: plain RTP.
+	srtp *legCrypto
 }
 
 // withSSRC returns a copy of s that has learned ssrc.

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/srtp"
 )
 
 // Leg names one side of a call.
@@ -98,6 +99,18 @@ const (
 	// DropBlocked: the direction is blocked (Call.SetFlow), or silenced and the
 	// packet an RFC 4733 event.
 	DropBlocked
+	// DropSRTPAuth: an SRTP leg's packet did not authenticate (a wrong key, a forged or
+	// altered packet, a truncated tag).
+	DropSRTPAuth
+	// DropSRTPReplay: an SRTP leg's packet was received before, or is older than the
+	// replay window; or, toward an SRTP leg, its index was already sent once.
+	DropSRTPReplay
+	// DropSRTPNoKey: the packet needs an SRTP key that signalling has not given yet (an
+	// SDES offer not answered): never passed on plain.
+	DropSRTPNoKey
+	// DropSRTPProtect: hush could not protect the packet for an SRTP leg (more SSRCs
+	// than it tracks, or the key's packet limit reached).
+	DropSRTPProtect
 	// NumDropReasons sizes arrays indexed by DropReason.
 	NumDropReasons
 )
@@ -117,6 +130,10 @@ var dropNames = [NumDropReasons]string{
 	DropRateLimit:      "rate_limit",
 	DropLatching:       "latching",
 	DropBlocked:        "blocked",
+	DropSRTPAuth:       "srtp_auth",
+	DropSRTPReplay:     "srtp_replay",
+	DropSRTPNoKey:      "srtp_no_key",
+	DropSRTPProtect:    "srtp_protect",
 }
 
 func (r DropReason) String() string {
@@ -152,6 +169,10 @@ type LegConfig struct {
 	// this leg's remote sends (96-127 in practice); 0: none besides what
 	// Codecs maps.
 	TelephoneEventPT uint8
+	// SRTP makes the leg SRTP (RFC 3711) with these keys; nil: plain RTP. Packets from
+	// the party are authenticated and decrypted before anything else looks at them
+	// (latching, masking, recording); packets to it are encrypted as they leave.
+	SRTP *srtp.Keys
 }
 
 // DigitEvent is a digit captured in a direction under secure capture. Digit

@@ -150,6 +150,68 @@ func (ExtraMedia) EnumDescriptor() ([]byte, []int) {
 	return file_hush_v1_session_proto_rawDescGZIP(), []int{1}
 }
 
+// SRTP crypto suites (RFC 4568, RFC 6188, RFC 7714).
+type SrtpSuite int32
+
+const (
+	SrtpSuite_SRTP_SUITE_UNSPECIFIED             SrtpSuite = 0
+	SrtpSuite_SRTP_SUITE_AES_CM_128_HMAC_SHA1_80 SrtpSuite = 1
+	SrtpSuite_SRTP_SUITE_AES_CM_128_HMAC_SHA1_32 SrtpSuite = 2
+	SrtpSuite_SRTP_SUITE_AES_256_CM_HMAC_SHA1_80 SrtpSuite = 3
+	SrtpSuite_SRTP_SUITE_AES_256_CM_HMAC_SHA1_32 SrtpSuite = 4
+	SrtpSuite_SRTP_SUITE_AEAD_AES_128_GCM        SrtpSuite = 5
+	SrtpSuite_SRTP_SUITE_AEAD_AES_256_GCM        SrtpSuite = 6
+)
+
+// Enum value maps for SrtpSuite.
+var (
+	SrtpSuite_name = map[int32]string{
+		0: "SRTP_SUITE_UNSPECIFIED",
+		1: "SRTP_SUITE_AES_CM_128_HMAC_SHA1_80",
+		2: "SRTP_SUITE_AES_CM_128_HMAC_SHA1_32",
+		3: "SRTP_SUITE_AES_256_CM_HMAC_SHA1_80",
+		4: "SRTP_SUITE_AES_256_CM_HMAC_SHA1_32",
+		5: "SRTP_SUITE_AEAD_AES_128_GCM",
+		6: "SRTP_SUITE_AEAD_AES_256_GCM",
+	}
+	SrtpSuite_value = map[string]int32{
+		"SRTP_SUITE_UNSPECIFIED":             0,
+		"SRTP_SUITE_AES_CM_128_HMAC_SHA1_80": 1,
+		"SRTP_SUITE_AES_CM_128_HMAC_SHA1_32": 2,
+		"SRTP_SUITE_AES_256_CM_HMAC_SHA1_80": 3,
+		"SRTP_SUITE_AES_256_CM_HMAC_SHA1_32": 4,
+		"SRTP_SUITE_AEAD_AES_128_GCM":        5,
+		"SRTP_SUITE_AEAD_AES_256_GCM":        6,
+	}
+)
+
+func (x SrtpSuite) Enum() *SrtpSuite {
+	p := new(SrtpSuite)
+	*p = x
+	return p
+}
+
+func (x SrtpSuite) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SrtpSuite) Descriptor() protoreflect.EnumDescriptor {
+	return file_hush_v1_session_proto_enumTypes[2].Descriptor()
+}
+
+func (SrtpSuite) Type() protoreflect.EnumType {
+	return &file_hush_v1_session_proto_enumTypes[2]
+}
+
+func (x SrtpSuite) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SrtpSuite.Descriptor instead.
+func (SrtpSuite) EnumDescriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{2}
+}
+
 type PlayDtmfRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
@@ -261,13 +323,17 @@ type OfferRequest struct {
 	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// First offer only: the agent the session is bound to, which party is the customer,
 	// the policy (unset fields keep the defaults), labels and extra streams.
-	AgentId       string            `protobuf:"bytes,6,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
-	Customer      CustomerParty     `protobuf:"varint,7,opt,name=customer,proto3,enum=hush.v1.CustomerParty" json:"customer,omitempty"`
-	Policy        *Policy           `protobuf:"bytes,8,opt,name=policy,proto3" json:"policy,omitempty"`
-	Labels        map[string]string `protobuf:"bytes,9,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	ExtraMedia    ExtraMedia        `protobuf:"varint,10,opt,name=extra_media,json=extraMedia,proto3,enum=hush.v1.ExtraMedia" json:"extra_media,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AgentId    string            `protobuf:"bytes,6,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Customer   CustomerParty     `protobuf:"varint,7,opt,name=customer,proto3,enum=hush.v1.CustomerParty" json:"customer,omitempty"`
+	Policy     *Policy           `protobuf:"bytes,8,opt,name=policy,proto3" json:"policy,omitempty"`
+	Labels     map[string]string `protobuf:"bytes,9,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ExtraMedia ExtraMedia        `protobuf:"varint,10,opt,name=extra_media,json=extraMedia,proto3,enum=hush.v1.ExtraMedia" json:"extra_media,omitempty"`
+	// The transport hush offers the recipient: "RTP/AVP", "RTP/AVPF", or SDES-SRTP with hush's
+	// own a=crypto keys, "RTP/SAVP", "RTP/SAVPF"; empty = the sender's. Each leg is plain or
+	// SRTP on its own (docs/NG.md).
+	TransportProtocol string `protobuf:"bytes,11,opt,name=transport_protocol,json=transportProtocol,proto3" json:"transport_protocol,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *OfferRequest) Reset() {
@@ -368,6 +434,13 @@ func (x *OfferRequest) GetExtraMedia() ExtraMedia {
 		return x.ExtraMedia
 	}
 	return ExtraMedia_EXTRA_MEDIA_UNSPECIFIED
+}
+
+func (x *OfferRequest) GetTransportProtocol() string {
+	if x != nil {
+		return x.TransportProtocol
+	}
+	return ""
 }
 
 type AnswerRequest struct {
@@ -1492,7 +1565,11 @@ type Leg struct {
 	// SDP c= address, the SIP peer; behind NAT the port differs). While remote_addr is empty the
 	// leg latches only to a packet from this IP, on any port, at once; packets from other hosts
 	// are refused. An IP literal of the media address's family.
-	ExpectedIp    string `protobuf:"bytes,10,opt,name=expected_ip,json=expectedIp,proto3" json:"expected_ip,omitempty"`
+	ExpectedIp string `protobuf:"bytes,10,opt,name=expected_ip,json=expectedIp,proto3" json:"expected_ip,omitempty"`
+	// SRTP (RFC 3711) on this leg, keyed as SDES keys it (RFC 4568); unset = plain RTP. Each
+	// leg is plain or SRTP on its own: hush decrypts what the party sends (masking and
+	// recording work on the decrypted audio) and encrypts what it sends the party.
+	Srtp          *Srtp `protobuf:"bytes,11,opt,name=srtp,proto3" json:"srtp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1597,6 +1674,98 @@ func (x *Leg) GetExpectedIp() string {
 	return ""
 }
 
+func (x *Leg) GetSrtp() *Srtp {
+	if x != nil {
+		return x.Srtp
+	}
+	return nil
+}
+
+// Srtp is one leg's SRTP keys. The keys are input only: no answer carries them, only their
+// fingerprints.
+type Srtp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The crypto suite of both keys.
+	Suite SrtpSuite `protobuf:"varint,1,opt,name=suite,proto3,enum=hush.v1.SrtpSuite" json:"suite,omitempty"`
+	// Input only. What this party encrypts its media with (the key of the a=crypto line of its
+	// SDP): the master key followed by the master salt, 30 octets for the AES_CM_128 suites, 46
+	// for AES_256_CM, 28 for AEAD_AES_128_GCM, 44 for AEAD_AES_256_GCM.
+	RemoteKey []byte `protobuf:"bytes,2,opt,name=remote_key,json=remoteKey,proto3" json:"remote_key,omitempty"`
+	// Input only. What hush encrypts this party's media with (the key of the a=crypto line of
+	// the SDP the party was sent), of the same length.
+	LocalKey []byte `protobuf:"bytes,3,opt,name=local_key,json=localKey,proto3" json:"local_key,omitempty"`
+	// Output only. The keys' fingerprints: the first 8 octets of each key's SHA-256, in hex.
+	RemoteKeyFingerprint string `protobuf:"bytes,4,opt,name=remote_key_fingerprint,json=remoteKeyFingerprint,proto3" json:"remote_key_fingerprint,omitempty"`
+	LocalKeyFingerprint  string `protobuf:"bytes,5,opt,name=local_key_fingerprint,json=localKeyFingerprint,proto3" json:"local_key_fingerprint,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *Srtp) Reset() {
+	*x = Srtp{}
+	mi := &file_hush_v1_session_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Srtp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Srtp) ProtoMessage() {}
+
+func (x *Srtp) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Srtp.ProtoReflect.Descriptor instead.
+func (*Srtp) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Srtp) GetSuite() SrtpSuite {
+	if x != nil {
+		return x.Suite
+	}
+	return SrtpSuite_SRTP_SUITE_UNSPECIFIED
+}
+
+func (x *Srtp) GetRemoteKey() []byte {
+	if x != nil {
+		return x.RemoteKey
+	}
+	return nil
+}
+
+func (x *Srtp) GetLocalKey() []byte {
+	if x != nil {
+		return x.LocalKey
+	}
+	return nil
+}
+
+func (x *Srtp) GetRemoteKeyFingerprint() string {
+	if x != nil {
+		return x.RemoteKeyFingerprint
+	}
+	return ""
+}
+
+func (x *Srtp) GetLocalKeyFingerprint() string {
+	if x != nil {
+		return x.LocalKeyFingerprint
+	}
+	return ""
+}
+
 type LegStats struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	RtpPacketsReceived  uint64                 `protobuf:"varint,1,opt,name=rtp_packets_received,json=rtpPacketsReceived,proto3" json:"rtp_packets_received,omitempty"`
@@ -1610,13 +1779,17 @@ type LegStats struct {
 	// Valid packets refused as this party's remote: from another source once the remote is
 	// known, from another IP than expected_ip, or a source displaced while latching.
 	LatchRejected uint64 `protobuf:"varint,8,opt,name=latch_rejected,json=latchRejected,proto3" json:"latch_rejected,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// SRTP: packets from this party that did not authenticate (a wrong key, forged, altered or
+	// truncated), and packets replayed or older than the replay window. Both are dropped.
+	SrtpUnauthenticated uint64 `protobuf:"varint,9,opt,name=srtp_unauthenticated,json=srtpUnauthenticated,proto3" json:"srtp_unauthenticated,omitempty"`
+	SrtpReplayed        uint64 `protobuf:"varint,10,opt,name=srtp_replayed,json=srtpReplayed,proto3" json:"srtp_replayed,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *LegStats) Reset() {
 	*x = LegStats{}
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +1801,7 @@ func (x *LegStats) String() string {
 func (*LegStats) ProtoMessage() {}
 
 func (x *LegStats) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +1814,7 @@ func (x *LegStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegStats.ProtoReflect.Descriptor instead.
 func (*LegStats) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LegStats) GetRtpPacketsReceived() uint64 {
@@ -1700,6 +1873,20 @@ func (x *LegStats) GetLatchRejected() uint64 {
 	return 0
 }
 
+func (x *LegStats) GetSrtpUnauthenticated() uint64 {
+	if x != nil {
+		return x.SrtpUnauthenticated
+	}
+	return 0
+}
+
+func (x *LegStats) GetSrtpReplayed() uint64 {
+	if x != nil {
+		return x.SrtpReplayed
+	}
+	return 0
+}
+
 // Policy is how a session treats audio. Unset (zero) fields mean the server default.
 type Policy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1727,7 +1914,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1926,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1939,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Policy) GetCustomerToAgent() *MaskingPolicy {
@@ -1838,7 +2025,7 @@ type MaskingPolicy struct {
 
 func (x *MaskingPolicy) Reset() {
 	*x = MaskingPolicy{}
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1850,7 +2037,7 @@ func (x *MaskingPolicy) String() string {
 func (*MaskingPolicy) ProtoMessage() {}
 
 func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1863,7 +2050,7 @@ func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaskingPolicy.ProtoReflect.Descriptor instead.
 func (*MaskingPolicy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MaskingPolicy) GetMode() MaskMode {
@@ -1927,7 +2114,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2126,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2139,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SessionEvent) GetSessionId() string {
@@ -2208,7 +2395,7 @@ type SessionUpdated struct {
 
 func (x *SessionUpdated) Reset() {
 	*x = SessionUpdated{}
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2407,7 @@ func (x *SessionUpdated) String() string {
 func (*SessionUpdated) ProtoMessage() {}
 
 func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2420,7 @@ func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionUpdated.ProtoReflect.Descriptor instead.
 func (*SessionUpdated) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SessionUpdated) GetPaths() []string {
@@ -2262,7 +2449,7 @@ type LegLatched struct {
 
 func (x *LegLatched) Reset() {
 	*x = LegLatched{}
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2461,7 @@ func (x *LegLatched) String() string {
 func (*LegLatched) ProtoMessage() {}
 
 func (x *LegLatched) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2474,7 @@ func (x *LegLatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegLatched.ProtoReflect.Descriptor instead.
 func (*LegLatched) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LegLatched) GetLeg() LegName {
@@ -2330,7 +2517,7 @@ type LatchRejected struct {
 
 func (x *LatchRejected) Reset() {
 	*x = LatchRejected{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +2529,7 @@ func (x *LatchRejected) String() string {
 func (*LatchRejected) ProtoMessage() {}
 
 func (x *LatchRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +2542,7 @@ func (x *LatchRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatchRejected.ProtoReflect.Descriptor instead.
 func (*LatchRejected) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LatchRejected) GetLeg() LegName {
@@ -2396,7 +2583,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2408,7 +2595,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2421,7 +2608,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SessionEnded) GetReason() EndReason {
@@ -2449,7 +2636,7 @@ type RecordingStateChanged struct {
 
 func (x *RecordingStateChanged) Reset() {
 	*x = RecordingStateChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2461,7 +2648,7 @@ func (x *RecordingStateChanged) String() string {
 func (*RecordingStateChanged) ProtoMessage() {}
 
 func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2474,7 +2661,7 @@ func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingStateChanged.ProtoReflect.Descriptor instead.
 func (*RecordingStateChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RecordingStateChanged) GetState() RecordingState {
@@ -2509,7 +2696,7 @@ type SecureCaptureChanged struct {
 
 func (x *SecureCaptureChanged) Reset() {
 	*x = SecureCaptureChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2521,7 +2708,7 @@ func (x *SecureCaptureChanged) String() string {
 func (*SecureCaptureChanged) ProtoMessage() {}
 
 func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2534,7 +2721,7 @@ func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureChanged.ProtoReflect.Descriptor instead.
 func (*SecureCaptureChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SecureCaptureChanged) GetState() SecureCaptureState {
@@ -2567,7 +2754,7 @@ type SecureCaptureAbandoned struct {
 
 func (x *SecureCaptureAbandoned) Reset() {
 	*x = SecureCaptureAbandoned{}
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2579,7 +2766,7 @@ func (x *SecureCaptureAbandoned) String() string {
 func (*SecureCaptureAbandoned) ProtoMessage() {}
 
 func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2592,7 +2779,7 @@ func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureAbandoned.ProtoReflect.Descriptor instead.
 func (*SecureCaptureAbandoned) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SecureCaptureAbandoned) GetReason() string {
@@ -2626,7 +2813,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2638,7 +2825,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2651,7 +2838,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -2692,7 +2879,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[30]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2704,7 +2891,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[30]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2717,7 +2904,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{30}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -2743,7 +2930,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[31]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2755,7 +2942,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[31]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2768,7 +2955,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{31}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -2790,7 +2977,7 @@ type UndecodableAudio struct {
 
 func (x *UndecodableAudio) Reset() {
 	*x = UndecodableAudio{}
-	mi := &file_hush_v1_session_proto_msgTypes[32]
+	mi := &file_hush_v1_session_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2802,7 +2989,7 @@ func (x *UndecodableAudio) String() string {
 func (*UndecodableAudio) ProtoMessage() {}
 
 func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[32]
+	mi := &file_hush_v1_session_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2815,7 +3002,7 @@ func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndecodableAudio.ProtoReflect.Descriptor instead.
 func (*UndecodableAudio) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{32}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UndecodableAudio) GetLeg() LegName {
@@ -2844,7 +3031,7 @@ type DtmfPlayed struct {
 
 func (x *DtmfPlayed) Reset() {
 	*x = DtmfPlayed{}
-	mi := &file_hush_v1_session_proto_msgTypes[33]
+	mi := &file_hush_v1_session_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2856,7 +3043,7 @@ func (x *DtmfPlayed) String() string {
 func (*DtmfPlayed) ProtoMessage() {}
 
 func (x *DtmfPlayed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[33]
+	mi := &file_hush_v1_session_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2869,7 +3056,7 @@ func (x *DtmfPlayed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DtmfPlayed.ProtoReflect.Descriptor instead.
 func (*DtmfPlayed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{33}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DtmfPlayed) GetToward() LegName {
@@ -2901,7 +3088,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\bduration\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12/\n" +
 	"\x05pause\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x05pause\x12\x1d\n" +
 	"\n" +
-	"level_dbm0\x18\a \x01(\x11R\tlevelDbm0\"\xae\x03\n" +
+	"level_dbm0\x18\a \x01(\x11R\tlevelDbm0\"\xdd\x03\n" +
 	"\fOfferRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x19\n" +
 	"\bfrom_tag\x18\x02 \x01(\tR\afromTag\x12\x15\n" +
@@ -2915,7 +3102,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x06labels\x18\t \x03(\v2!.hush.v1.OfferRequest.LabelsEntryR\x06labels\x124\n" +
 	"\vextra_media\x18\n" +
 	" \x01(\x0e2\x13.hush.v1.ExtraMediaR\n" +
-	"extraMedia\x1a9\n" +
+	"extraMedia\x12-\n" +
+	"\x12transport_protocol\x18\v \x01(\tR\x11transportProtocol\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8b\x01\n" +
@@ -3027,7 +3215,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x0eSessionWarning\x12(\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x14.hush.v1.WarningCodeR\x04code\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\xb1\x03\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xd4\x03\n" +
 	"\x03Leg\x12\x1f\n" +
 	"\vremote_addr\x18\x01 \x01(\tR\n" +
 	"remoteAddr\x12(\n" +
@@ -3042,10 +3230,18 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x05stats\x18\t \x01(\v2\x11.hush.v1.LegStatsR\x05stats\x12\x1f\n" +
 	"\vexpected_ip\x18\n" +
 	" \x01(\tR\n" +
-	"expectedIp\x1a9\n" +
+	"expectedIp\x12!\n" +
+	"\x04srtp\x18\v \x01(\v2\r.hush.v1.SrtpR\x04srtp\x1a9\n" +
 	"\vCodecsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\rR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xea\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd6\x01\n" +
+	"\x04Srtp\x12(\n" +
+	"\x05suite\x18\x01 \x01(\x0e2\x12.hush.v1.SrtpSuiteR\x05suite\x12\x1d\n" +
+	"\n" +
+	"remote_key\x18\x02 \x01(\fR\tremoteKey\x12\x1b\n" +
+	"\tlocal_key\x18\x03 \x01(\fR\blocalKey\x124\n" +
+	"\x16remote_key_fingerprint\x18\x04 \x01(\tR\x14remoteKeyFingerprint\x122\n" +
+	"\x15local_key_fingerprint\x18\x05 \x01(\tR\x13localKeyFingerprint\"\xc2\x03\n" +
 	"\bLegStats\x120\n" +
 	"\x14rtp_packets_received\x18\x01 \x01(\x04R\x12rtpPacketsReceived\x12,\n" +
 	"\x12rtp_bytes_received\x18\x02 \x01(\x04R\x10rtpBytesReceived\x12(\n" +
@@ -3054,7 +3250,10 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x15rtcp_packets_received\x18\x05 \x01(\x04R\x13rtcpPacketsReceived\x12*\n" +
 	"\x11rtcp_packets_sent\x18\x06 \x01(\x04R\x0frtcpPacketsSent\x12'\n" +
 	"\x0fpackets_dropped\x18\a \x01(\x04R\x0epacketsDropped\x12%\n" +
-	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\"\xa6\x04\n" +
+	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\x121\n" +
+	"\x14srtp_unauthenticated\x18\t \x01(\x04R\x13srtpUnauthenticated\x12#\n" +
+	"\rsrtp_replayed\x18\n" +
+	" \x01(\x04R\fsrtpReplayed\"\xa6\x04\n" +
 	"\x06Policy\x12B\n" +
 	"\x11customer_to_agent\x18\x01 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fcustomerToAgent\x12B\n" +
 	"\x11agent_to_customer\x18\x02 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fagentToCustomer\x124\n" +
@@ -3149,7 +3348,15 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"ExtraMedia\x12\x1b\n" +
 	"\x17EXTRA_MEDIA_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EXTRA_MEDIA_REFUSE\x10\x01\x12\x15\n" +
-	"\x11EXTRA_MEDIA_RELAY\x10\x022\xac\t\n" +
+	"\x11EXTRA_MEDIA_RELAY\x10\x02*\x89\x02\n" +
+	"\tSrtpSuite\x12\x1a\n" +
+	"\x16SRTP_SUITE_UNSPECIFIED\x10\x00\x12&\n" +
+	"\"SRTP_SUITE_AES_CM_128_HMAC_SHA1_80\x10\x01\x12&\n" +
+	"\"SRTP_SUITE_AES_CM_128_HMAC_SHA1_32\x10\x02\x12&\n" +
+	"\"SRTP_SUITE_AES_256_CM_HMAC_SHA1_80\x10\x03\x12&\n" +
+	"\"SRTP_SUITE_AES_256_CM_HMAC_SHA1_32\x10\x04\x12\x1f\n" +
+	"\x1bSRTP_SUITE_AEAD_AES_128_GCM\x10\x05\x12\x1f\n" +
+	"\x1bSRTP_SUITE_AEAD_AES_256_GCM\x10\x062\xac\t\n" +
 	"\x0eSessionService\x12@\n" +
 	"\rCreateSession\x12\x1d.hush.v1.CreateSessionRequest\x1a\x10.hush.v1.Session\x12]\n" +
 	"\n" +
@@ -3178,168 +3385,172 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 	return file_hush_v1_session_proto_rawDescData
 }
 
-var file_hush_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_hush_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_hush_v1_session_proto_goTypes = []any{
 	(CustomerParty)(0),                // 0: hush.v1.CustomerParty
 	(ExtraMedia)(0),                   // 1: hush.v1.ExtraMedia
-	(*PlayDtmfRequest)(nil),           // 2: hush.v1.PlayDtmfRequest
-	(*OfferRequest)(nil),              // 3: hush.v1.OfferRequest
-	(*AnswerRequest)(nil),             // 4: hush.v1.AnswerRequest
-	(*SdpResponse)(nil),               // 5: hush.v1.SdpResponse
-	(*CreateSessionRequest)(nil),      // 6: hush.v1.CreateSessionRequest
-	(*GetSessionRequest)(nil),         // 7: hush.v1.GetSessionRequest
-	(*ListSessionsRequest)(nil),       // 8: hush.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),      // 9: hush.v1.ListSessionsResponse
-	(*UpdateSessionRequest)(nil),      // 10: hush.v1.UpdateSessionRequest
-	(*DeleteSessionRequest)(nil),      // 11: hush.v1.DeleteSessionRequest
-	(*WatchSessionRequest)(nil),       // 12: hush.v1.WatchSessionRequest
-	(*PauseRecordingRequest)(nil),     // 13: hush.v1.PauseRecordingRequest
-	(*ResumeRecordingRequest)(nil),    // 14: hush.v1.ResumeRecordingRequest
-	(*StartSecureCaptureRequest)(nil), // 15: hush.v1.StartSecureCaptureRequest
-	(*StopSecureCaptureRequest)(nil),  // 16: hush.v1.StopSecureCaptureRequest
-	(*Session)(nil),                   // 17: hush.v1.Session
-	(*SessionWarning)(nil),            // 18: hush.v1.SessionWarning
-	(*Leg)(nil),                       // 19: hush.v1.Leg
-	(*LegStats)(nil),                  // 20: hush.v1.LegStats
-	(*Policy)(nil),                    // 21: hush.v1.Policy
-	(*MaskingPolicy)(nil),             // 22: hush.v1.MaskingPolicy
-	(*SessionEvent)(nil),              // 23: hush.v1.SessionEvent
-	(*SessionUpdated)(nil),            // 24: hush.v1.SessionUpdated
-	(*LegLatched)(nil),                // 25: hush.v1.LegLatched
-	(*LatchRejected)(nil),             // 26: hush.v1.LatchRejected
-	(*SessionEnded)(nil),              // 27: hush.v1.SessionEnded
-	(*RecordingStateChanged)(nil),     // 28: hush.v1.RecordingStateChanged
-	(*SecureCaptureChanged)(nil),      // 29: hush.v1.SecureCaptureChanged
-	(*SecureCaptureAbandoned)(nil),    // 30: hush.v1.SecureCaptureAbandoned
-	(*DigitProgress)(nil),             // 31: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 32: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 33: hush.v1.RecordingFailed
-	(*UndecodableAudio)(nil),          // 34: hush.v1.UndecodableAudio
-	(*DtmfPlayed)(nil),                // 35: hush.v1.DtmfPlayed
-	nil,                               // 36: hush.v1.OfferRequest.LabelsEntry
-	nil,                               // 37: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 38: hush.v1.Session.LabelsEntry
-	nil,                               // 39: hush.v1.Leg.CodecsEntry
-	(LegName)(0),                      // 40: hush.v1.LegName
-	(*durationpb.Duration)(nil),       // 41: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),     // 42: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 43: hush.v1.PauseBehavior
-	(SessionState)(0),                 // 44: hush.v1.SessionState
-	(RecordingState)(0),               // 45: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 46: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 47: google.protobuf.Timestamp
-	(EndReason)(0),                    // 48: hush.v1.EndReason
-	(WarningCode)(0),                  // 49: hush.v1.WarningCode
-	(RecordingMode)(0),                // 50: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 51: hush.v1.StrictSource
-	(MaskMode)(0),                     // 52: hush.v1.MaskMode
-	(MediaFlow)(0),                    // 53: hush.v1.MediaFlow
-	(LuhnResult)(0),                   // 54: hush.v1.LuhnResult
+	(SrtpSuite)(0),                    // 2: hush.v1.SrtpSuite
+	(*PlayDtmfRequest)(nil),           // 3: hush.v1.PlayDtmfRequest
+	(*OfferRequest)(nil),              // 4: hush.v1.OfferRequest
+	(*AnswerRequest)(nil),             // 5: hush.v1.AnswerRequest
+	(*SdpResponse)(nil),               // 6: hush.v1.SdpResponse
+	(*CreateSessionRequest)(nil),      // 7: hush.v1.CreateSessionRequest
+	(*GetSessionRequest)(nil),         // 8: hush.v1.GetSessionRequest
+	(*ListSessionsRequest)(nil),       // 9: hush.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),      // 10: hush.v1.ListSessionsResponse
+	(*UpdateSessionRequest)(nil),      // 11: hush.v1.UpdateSessionRequest
+	(*DeleteSessionRequest)(nil),      // 12: hush.v1.DeleteSessionRequest
+	(*WatchSessionRequest)(nil),       // 13: hush.v1.WatchSessionRequest
+	(*PauseRecordingRequest)(nil),     // 14: hush.v1.PauseRecordingRequest
+	(*ResumeRecordingRequest)(nil),    // 15: hush.v1.ResumeRecordingRequest
+	(*StartSecureCaptureRequest)(nil), // 16: hush.v1.StartSecureCaptureRequest
+	(*StopSecureCaptureRequest)(nil),  // 17: hush.v1.StopSecureCaptureRequest
+	(*Session)(nil),                   // 18: hush.v1.Session
+	(*SessionWarning)(nil),            // 19: hush.v1.SessionWarning
+	(*Leg)(nil),                       // 20: hush.v1.Leg
+	(*Srtp)(nil),                      // 21: hush.v1.Srtp
+	(*LegStats)(nil),                  // 22: hush.v1.LegStats
+	(*Policy)(nil),                    // 23: hush.v1.Policy
+	(*MaskingPolicy)(nil),             // 24: hush.v1.MaskingPolicy
+	(*SessionEvent)(nil),              // 25: hush.v1.SessionEvent
+	(*SessionUpdated)(nil),            // 26: hush.v1.SessionUpdated
+	(*LegLatched)(nil),                // 27: hush.v1.LegLatched
+	(*LatchRejected)(nil),             // 28: hush.v1.LatchRejected
+	(*SessionEnded)(nil),              // 29: hush.v1.SessionEnded
+	(*RecordingStateChanged)(nil),     // 30: hush.v1.RecordingStateChanged
+	(*SecureCaptureChanged)(nil),      // 31: hush.v1.SecureCaptureChanged
+	(*SecureCaptureAbandoned)(nil),    // 32: hush.v1.SecureCaptureAbandoned
+	(*DigitProgress)(nil),             // 33: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 34: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 35: hush.v1.RecordingFailed
+	(*UndecodableAudio)(nil),          // 36: hush.v1.UndecodableAudio
+	(*DtmfPlayed)(nil),                // 37: hush.v1.DtmfPlayed
+	nil,                               // 38: hush.v1.OfferRequest.LabelsEntry
+	nil,                               // 39: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 40: hush.v1.Session.LabelsEntry
+	nil,                               // 41: hush.v1.Leg.CodecsEntry
+	(LegName)(0),                      // 42: hush.v1.LegName
+	(*durationpb.Duration)(nil),       // 43: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),     // 44: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 45: hush.v1.PauseBehavior
+	(SessionState)(0),                 // 46: hush.v1.SessionState
+	(RecordingState)(0),               // 47: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 48: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 49: google.protobuf.Timestamp
+	(EndReason)(0),                    // 50: hush.v1.EndReason
+	(WarningCode)(0),                  // 51: hush.v1.WarningCode
+	(RecordingMode)(0),                // 52: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 53: hush.v1.StrictSource
+	(MaskMode)(0),                     // 54: hush.v1.MaskMode
+	(MediaFlow)(0),                    // 55: hush.v1.MediaFlow
+	(LuhnResult)(0),                   // 56: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
-	40, // 0: hush.v1.PlayDtmfRequest.toward:type_name -> hush.v1.LegName
-	41, // 1: hush.v1.PlayDtmfRequest.duration:type_name -> google.protobuf.Duration
-	41, // 2: hush.v1.PlayDtmfRequest.pause:type_name -> google.protobuf.Duration
+	42, // 0: hush.v1.PlayDtmfRequest.toward:type_name -> hush.v1.LegName
+	43, // 1: hush.v1.PlayDtmfRequest.duration:type_name -> google.protobuf.Duration
+	43, // 2: hush.v1.PlayDtmfRequest.pause:type_name -> google.protobuf.Duration
 	0,  // 3: hush.v1.OfferRequest.customer:type_name -> hush.v1.CustomerParty
-	21, // 4: hush.v1.OfferRequest.policy:type_name -> hush.v1.Policy
-	36, // 5: hush.v1.OfferRequest.labels:type_name -> hush.v1.OfferRequest.LabelsEntry
+	23, // 4: hush.v1.OfferRequest.policy:type_name -> hush.v1.Policy
+	38, // 5: hush.v1.OfferRequest.labels:type_name -> hush.v1.OfferRequest.LabelsEntry
 	1,  // 6: hush.v1.OfferRequest.extra_media:type_name -> hush.v1.ExtraMedia
-	17, // 7: hush.v1.SdpResponse.session:type_name -> hush.v1.Session
-	19, // 8: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
-	19, // 9: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
-	21, // 10: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	37, // 11: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
-	17, // 12: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
-	19, // 13: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
-	19, // 14: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
-	21, // 15: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	42, // 16: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	43, // 17: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	41, // 18: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
-	19, // 19: hush.v1.Session.customer:type_name -> hush.v1.Leg
-	19, // 20: hush.v1.Session.agent:type_name -> hush.v1.Leg
-	21, // 21: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	38, // 22: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	44, // 23: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	45, // 24: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	46, // 25: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	31, // 26: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	47, // 27: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	47, // 28: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	48, // 29: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
-	18, // 30: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
-	49, // 31: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
-	39, // 32: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
-	20, // 33: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
-	22, // 34: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
-	22, // 35: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	50, // 36: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	41, // 37: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	51, // 38: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	41, // 39: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	41, // 40: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
-	52, // 41: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	41, // 42: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	53, // 43: hush.v1.MaskingPolicy.flow:type_name -> hush.v1.MediaFlow
-	47, // 44: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	17, // 45: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	24, // 46: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	25, // 47: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	27, // 48: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	28, // 49: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	29, // 50: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	31, // 51: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	32, // 52: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	33, // 53: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	34, // 54: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	30, // 55: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	26, // 56: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	35, // 57: hush.v1.SessionEvent.dtmf_played:type_name -> hush.v1.DtmfPlayed
-	17, // 58: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	40, // 59: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	40, // 60: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	48, // 61: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	17, // 62: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	45, // 63: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	43, // 64: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	46, // 65: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	54, // 66: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	41, // 67: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	40, // 68: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	40, // 69: hush.v1.DtmfPlayed.toward:type_name -> hush.v1.LegName
-	41, // 70: hush.v1.DtmfPlayed.duration:type_name -> google.protobuf.Duration
-	6,  // 71: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	7,  // 72: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	8,  // 73: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	10, // 74: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	11, // 75: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	12, // 76: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	13, // 77: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	14, // 78: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	15, // 79: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	16, // 80: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	3,  // 81: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
-	4,  // 82: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
-	2,  // 83: hush.v1.SessionService.PlayDtmf:input_type -> hush.v1.PlayDtmfRequest
-	17, // 84: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	17, // 85: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	9,  // 86: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	17, // 87: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	17, // 88: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	23, // 89: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	17, // 90: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	17, // 91: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	17, // 92: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	17, // 93: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	5,  // 94: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
-	5,  // 95: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
-	17, // 96: hush.v1.SessionService.PlayDtmf:output_type -> hush.v1.Session
-	84, // [84:97] is the sub-list for method output_type
-	71, // [71:84] is the sub-list for method input_type
-	71, // [71:71] is the sub-list for extension type_name
-	71, // [71:71] is the sub-list for extension extendee
-	0,  // [0:71] is the sub-list for field type_name
+	18, // 7: hush.v1.SdpResponse.session:type_name -> hush.v1.Session
+	20, // 8: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
+	20, // 9: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
+	23, // 10: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
+	39, // 11: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	18, // 12: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
+	20, // 13: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
+	20, // 14: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
+	23, // 15: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
+	44, // 16: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	45, // 17: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	43, // 18: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	20, // 19: hush.v1.Session.customer:type_name -> hush.v1.Leg
+	20, // 20: hush.v1.Session.agent:type_name -> hush.v1.Leg
+	23, // 21: hush.v1.Session.policy:type_name -> hush.v1.Policy
+	40, // 22: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	46, // 23: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	47, // 24: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	48, // 25: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	33, // 26: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	49, // 27: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	49, // 28: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	50, // 29: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	19, // 30: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
+	51, // 31: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
+	41, // 32: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	22, // 33: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
+	21, // 34: hush.v1.Leg.srtp:type_name -> hush.v1.Srtp
+	2,  // 35: hush.v1.Srtp.suite:type_name -> hush.v1.SrtpSuite
+	24, // 36: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
+	24, // 37: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
+	52, // 38: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	43, // 39: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	53, // 40: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	43, // 41: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	43, // 42: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
+	54, // 43: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	43, // 44: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	55, // 45: hush.v1.MaskingPolicy.flow:type_name -> hush.v1.MediaFlow
+	49, // 46: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	18, // 47: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	26, // 48: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	27, // 49: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	29, // 50: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	30, // 51: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	31, // 52: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	33, // 53: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	34, // 54: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	35, // 55: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	36, // 56: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	32, // 57: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	28, // 58: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	37, // 59: hush.v1.SessionEvent.dtmf_played:type_name -> hush.v1.DtmfPlayed
+	18, // 60: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	42, // 61: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	42, // 62: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	50, // 63: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	18, // 64: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	47, // 65: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	45, // 66: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	48, // 67: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	56, // 68: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	43, // 69: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	42, // 70: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	42, // 71: hush.v1.DtmfPlayed.toward:type_name -> hush.v1.LegName
+	43, // 72: hush.v1.DtmfPlayed.duration:type_name -> google.protobuf.Duration
+	7,  // 73: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	8,  // 74: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	9,  // 75: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	11, // 76: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	12, // 77: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	13, // 78: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	14, // 79: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	15, // 80: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	16, // 81: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	17, // 82: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	4,  // 83: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
+	5,  // 84: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
+	3,  // 85: hush.v1.SessionService.PlayDtmf:input_type -> hush.v1.PlayDtmfRequest
+	18, // 86: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	18, // 87: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	10, // 88: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	18, // 89: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	18, // 90: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	25, // 91: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	18, // 92: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	18, // 93: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	18, // 94: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	18, // 95: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	6,  // 96: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
+	6,  // 97: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
+	18, // 98: hush.v1.SessionService.PlayDtmf:output_type -> hush.v1.Session
+	86, // [86:99] is the sub-list for method output_type
+	73, // [73:86] is the sub-list for method input_type
+	73, // [73:73] is the sub-list for extension type_name
+	73, // [73:73] is the sub-list for extension extendee
+	0,  // [0:73] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -3348,7 +3559,7 @@ func file_hush_v1_session_proto_init() {
 		return
 	}
 	file_hush_v1_types_proto_init()
-	file_hush_v1_session_proto_msgTypes[21].OneofWrappers = []any{
+	file_hush_v1_session_proto_msgTypes[22].OneofWrappers = []any{
 		(*SessionEvent_Snapshot)(nil),
 		(*SessionEvent_Updated)(nil),
 		(*SessionEvent_Latched)(nil),
@@ -3368,8 +3579,8 @@ func file_hush_v1_session_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   38,
+			NumEnums:      3,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
