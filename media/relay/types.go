@@ -148,6 +148,11 @@ type LegConfig struct {
 	// this leg's remote sends (96-127 in practice); 0: none besides what
 	// Codecs maps.
 	TelephoneEventPT uint8
+	// Latched says Remote (and RemoteRTCP, when set) were learned from the
+	// party's packets by an earlier holder of the call (a takeover): they
+	// are used as given and reported as latched, and the leg does not latch
+	// again.
+	Latched bool
 }
 
 // DigitEvent is a digit captured in a direction under secure capture. Digit
@@ -177,6 +182,10 @@ type CallConfig struct {
 	// source to change it, so this is opt-in; SetRemote, as after a
 	// re-INVITE or transfer, learns again).
 	LockSSRC bool
+	// LocalPorts are the even RTP ports to bind per leg (Customer, Agent);
+	// 0 picks a free pair at random. A node taking a call over rebinds the
+	// ports the parties already send to (PortAllocator.AllocateAt).
+	LocalPorts [2]uint16
 }
 
 func (c *CallConfig) leg(l Leg) LegConfig {
