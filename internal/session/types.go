@@ -32,6 +32,10 @@ type LegSpec struct {
 	Codecs           map[uint8]string
 	TelephoneEventPT uint8 // 0: none
 	RTCPMux          bool
+	// Latched, for the media only: Remote (and RemoteRTCP when set) were learned from
+	// the party's packets before the session moved to this node; they are kept as they
+	// were and reported as latched.
+	Latched bool
 }
 
 func (s LegSpec) clone() LegSpec {
@@ -142,6 +146,9 @@ const (
 	EndIdle
 	EndDrain
 	EndError
+	// EndMoved: the session goes on on another node (handed over in a drain, or taken
+	// over by a node that holds a newer claim); it ended here only.
+	EndMoved
 )
 
 func (r EndReason) String() string {
@@ -154,6 +161,8 @@ func (r EndReason) String() string {
 		return "drain"
 	case EndError:
 		return "error"
+	case EndMoved:
+		return "moved"
 	}
 	return "unknown"
 }
@@ -170,6 +179,10 @@ type Info struct {
 	Capture             CaptureInfo
 	Recording           RecordingInfo
 	Warnings            []Warning
+	// Node is the node that runs the session (Config.Node; empty on a node alone).
+	Node string
+	// Moves are the session's moves from node to node, oldest first.
+	Moves []Move
 }
 
 // Leg returns the info of one leg.
@@ -197,6 +210,7 @@ const (
 	EventUndecodableAudio // a leg sent audio in a codec hush cannot decode
 	EventCaptureAbandoned // secure capture stopped before it completed (CaptureWhy)
 	EventLatchRejected    // packets refused as a leg's remote (Leg, Addr, LatchReason, LatchRejects)
+	EventMoved            // the session moved to this node (Move)
 )
 
 // Event is one change to a session. Events of one session have increasing Seq.
@@ -223,6 +237,7 @@ type Event struct {
 	Resumed          bool           // max pause: resumed automatically
 	RecordingFailure string         // recording failed
 	PayloadType      uint8          // undecodable audio
+	Move             *Move          // moved
 }
 
 // Update changes a session as after a re-INVITE. Nil fields are left alone.
@@ -284,6 +299,13 @@ type MediaSpec struct {
 	Record RecordWriter
 	// RecordMasked receives the RTP timestamp spans the recording tap masked, for the sidecar.
 	RecordMasked func(l Leg, startTS, endTS uint32)
+	// LocalPorts are the RTP ports to bind per leg (0: any free pair): a session taken over
+	// from another node rebinds the ports its parties send to.
+	LocalPorts [2]uint16
+	// Masking, when set, is each direction's masking (by Direction) from the first packet
+	// on, before the media reads any: a session taken over mid-call must not forward one
+	// packet unmasked in a direction that was masked.
+	Masking *[2]MaskPolicy
 }
 
 // MediaFactory allocates ports and starts a session's data plane. It returns an error

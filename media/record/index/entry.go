@@ -40,6 +40,8 @@ type stored struct {
 	Masks       []record.MaskSpan  `json:"m,omitempty"`
 	RepairedAt  int64              `json:"ra,omitempty"`
 	RepairNote  string             `json:"rn,omitempty"`
+	Segment     int                `json:"sg,omitempty"`
+	Previous    string             `json:"pv,omitempty"`
 }
 
 func nanos(t time.Time) int64 {
@@ -65,6 +67,7 @@ func toStored(dir string, sc *record.Sidecar) stored {
 		Undecodable: [2]uint64{sc.Dropped.CustomerUndecodable, sc.Dropped.AgentUndecodable},
 		Pauses:      sc.Pauses, Masks: sc.Masks,
 		RepairedAt: nanos(sc.RepairedAt), RepairNote: sc.RepairNote,
+		Segment: sc.Segment, Previous: sc.PreviousRecordingID,
 	}
 }
 
@@ -79,6 +82,7 @@ func (s *stored) entry(id string) Entry {
 		WAV: id + ".wav", Size: s.Size, SHA256: s.SHA256, Failure: s.Failure,
 		Dropped:    record.DropCounts{CustomerUndecodable: s.Undecodable[0], AgentUndecodable: s.Undecodable[1]},
 		RepairedAt: fromNanos(s.RepairedAt), RepairNote: s.RepairNote,
+		Segment: s.Segment, PreviousRecordingID: s.Previous,
 	}}
 }
 

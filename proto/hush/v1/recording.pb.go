@@ -355,9 +355,13 @@ type Recording struct {
 	CustomerUndecodablePackets uint64 `protobuf:"varint,16,opt,name=customer_undecodable_packets,json=customerUndecodablePackets,proto3" json:"customer_undecodable_packets,omitempty"`
 	AgentUndecodablePackets    uint64 `protobuf:"varint,17,opt,name=agent_undecodable_packets,json=agentUndecodablePackets,proto3" json:"agent_undecodable_packets,omitempty"`
 	// Why writing stopped, for RECORDING_STATUS_FAILED.
-	Failure       string `protobuf:"bytes,18,opt,name=failure,proto3" json:"failure,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Failure string `protobuf:"bytes,18,opt,name=failure,proto3" json:"failure,omitempty"`
+	// A call that moved to another node of the cluster goes on in a new recording: segment 2,
+	// 3... (1 for the first), each naming the one before.
+	Segment             uint32 `protobuf:"varint,19,opt,name=segment,proto3" json:"segment,omitempty"`
+	PreviousRecordingId string `protobuf:"bytes,20,opt,name=previous_recording_id,json=previousRecordingId,proto3" json:"previous_recording_id,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Recording) Reset() {
@@ -512,6 +516,20 @@ func (x *Recording) GetAgentUndecodablePackets() uint64 {
 func (x *Recording) GetFailure() string {
 	if x != nil {
 		return x.Failure
+	}
+	return ""
+}
+
+func (x *Recording) GetSegment() uint32 {
+	if x != nil {
+		return x.Segment
+	}
+	return 0
+}
+
+func (x *Recording) GetPreviousRecordingId() string {
+	if x != nil {
+		return x.PreviousRecordingId
 	}
 	return ""
 }
@@ -718,7 +736,7 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\x19DownloadRecordingResponse\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x12\n" +
-	"\x04size\x18\x03 \x01(\x04R\x04size\"\xd3\x06\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\"\xa1\a\n" +
 	"\tRecording\x12!\n" +
 	"\frecording_id\x18\x01 \x01(\tR\vrecordingId\x12\x1d\n" +
 	"\n" +
@@ -741,7 +759,9 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\acontent\x18\x0f \x01(\x0e2\x19.hush.v1.RecordingContentR\acontent\x12@\n" +
 	"\x1ccustomer_undecodable_packets\x18\x10 \x01(\x04R\x1acustomerUndecodablePackets\x12:\n" +
 	"\x19agent_undecodable_packets\x18\x11 \x01(\x04R\x17agentUndecodablePackets\x12\x18\n" +
-	"\afailure\x18\x12 \x01(\tR\afailure\x1a9\n" +
+	"\afailure\x18\x12 \x01(\tR\afailure\x12\x18\n" +
+	"\asegment\x18\x13 \x01(\rR\asegment\x122\n" +
+	"\x15previous_recording_id\x18\x14 \x01(\tR\x13previousRecordingId\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xaa\x02\n" +

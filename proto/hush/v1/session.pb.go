@@ -777,7 +777,12 @@ type Session struct {
 	// Output only. Conditions of this session's setup the caller should know about (for
 	// example a codec hush cannot decode on a recorded or masked leg). They do not stop the
 	// session; they follow its current legs and policy.
-	Warnings      []*SessionWarning `protobuf:"bytes,16,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []*SessionWarning `protobuf:"bytes,16,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// Output only. The cluster node that runs the session (empty when hushd runs alone).
+	Node string `protobuf:"bytes,17,opt,name=node,proto3" json:"node,omitempty"`
+	// Output only. The session's moves from node to node (a crashed node's calls taken over,
+	// a draining node's handed over), oldest first.
+	Moves         []*SessionMoved `protobuf:"bytes,18,rep,name=moves,proto3" json:"moves,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -924,6 +929,121 @@ func (x *Session) GetWarnings() []*SessionWarning {
 	return nil
 }
 
+func (x *Session) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *Session) GetMoves() []*SessionMoved {
+	if x != nil {
+		return x.Moves
+	}
+	return nil
+}
+
+// SessionMoved: the session moved to another node of the cluster, which carries the call
+// on with the same media ports, remotes and policy (a direction that was masked is masked
+// from the first packet) in a new recording segment.
+type SessionMoved struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Node names.
+	FromNode string `protobuf:"bytes,1,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	ToNode   string `protobuf:"bytes,2,opt,name=to_node,json=toNode,proto3" json:"to_node,omitempty"`
+	// "takeover" (the node that ran it stopped) or "handoff" (it was handed over in a drain).
+	Reason string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Time   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// The recording segment the call goes on in, and the one before it (empty when not
+	// recorded).
+	RecordingId         string `protobuf:"bytes,5,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	PreviousRecordingId string `protobuf:"bytes,6,opt,name=previous_recording_id,json=previousRecordingId,proto3" json:"previous_recording_id,omitempty"`
+	// A secure capture was running and stopped with the move (its digits stayed on the old
+	// node); the agent's ear stays masked. Start a new capture.
+	CaptureAbandoned bool `protobuf:"varint,7,opt,name=capture_abandoned,json=captureAbandoned,proto3" json:"capture_abandoned,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SessionMoved) Reset() {
+	*x = SessionMoved{}
+	mi := &file_hush_v1_session_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionMoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionMoved) ProtoMessage() {}
+
+func (x *SessionMoved) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionMoved.ProtoReflect.Descriptor instead.
+func (*SessionMoved) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SessionMoved) GetFromNode() string {
+	if x != nil {
+		return x.FromNode
+	}
+	return ""
+}
+
+func (x *SessionMoved) GetToNode() string {
+	if x != nil {
+		return x.ToNode
+	}
+	return ""
+}
+
+func (x *SessionMoved) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SessionMoved) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *SessionMoved) GetRecordingId() string {
+	if x != nil {
+		return x.RecordingId
+	}
+	return ""
+}
+
+func (x *SessionMoved) GetPreviousRecordingId() string {
+	if x != nil {
+		return x.PreviousRecordingId
+	}
+	return ""
+}
+
+func (x *SessionMoved) GetCaptureAbandoned() bool {
+	if x != nil {
+		return x.CaptureAbandoned
+	}
+	return false
+}
+
 // SessionWarning is one condition of a session's setup that the caller should know about.
 type SessionWarning struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -938,7 +1058,7 @@ type SessionWarning struct {
 
 func (x *SessionWarning) Reset() {
 	*x = SessionWarning{}
-	mi := &file_hush_v1_session_proto_msgTypes[12]
+	mi := &file_hush_v1_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1070,7 @@ func (x *SessionWarning) String() string {
 func (*SessionWarning) ProtoMessage() {}
 
 func (x *SessionWarning) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[12]
+	mi := &file_hush_v1_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1083,7 @@ func (x *SessionWarning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionWarning.ProtoReflect.Descriptor instead.
 func (*SessionWarning) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{12}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SessionWarning) GetCode() WarningCode {
@@ -1024,7 +1144,7 @@ type Leg struct {
 
 func (x *Leg) Reset() {
 	*x = Leg{}
-	mi := &file_hush_v1_session_proto_msgTypes[13]
+	mi := &file_hush_v1_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1156,7 @@ func (x *Leg) String() string {
 func (*Leg) ProtoMessage() {}
 
 func (x *Leg) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[13]
+	mi := &file_hush_v1_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1169,7 @@ func (x *Leg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Leg.ProtoReflect.Descriptor instead.
 func (*Leg) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{13}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Leg) GetRemoteAddr() string {
@@ -1141,7 +1261,7 @@ type LegStats struct {
 
 func (x *LegStats) Reset() {
 	*x = LegStats{}
-	mi := &file_hush_v1_session_proto_msgTypes[14]
+	mi := &file_hush_v1_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1273,7 @@ func (x *LegStats) String() string {
 func (*LegStats) ProtoMessage() {}
 
 func (x *LegStats) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[14]
+	mi := &file_hush_v1_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1286,7 @@ func (x *LegStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegStats.ProtoReflect.Descriptor instead.
 func (*LegStats) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{14}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LegStats) GetRtpPacketsReceived() uint64 {
@@ -1249,7 +1369,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_hush_v1_session_proto_msgTypes[15]
+	mi := &file_hush_v1_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1381,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[15]
+	mi := &file_hush_v1_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1394,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{15}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Policy) GetCustomerToAgent() *MaskingPolicy {
@@ -1347,7 +1467,7 @@ type MaskingPolicy struct {
 
 func (x *MaskingPolicy) Reset() {
 	*x = MaskingPolicy{}
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1479,7 @@ func (x *MaskingPolicy) String() string {
 func (*MaskingPolicy) ProtoMessage() {}
 
 func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1492,7 @@ func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaskingPolicy.ProtoReflect.Descriptor instead.
 func (*MaskingPolicy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *MaskingPolicy) GetMode() MaskMode {
@@ -1421,6 +1541,7 @@ type SessionEvent struct {
 	//	*SessionEvent_UndecodableAudio
 	//	*SessionEvent_CaptureAbandoned
 	//	*SessionEvent_LatchRejected
+	//	*SessionEvent_Moved
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1428,7 +1549,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1440,7 +1561,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1453,7 +1574,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SessionEvent) GetSessionId() string {
@@ -1606,6 +1727,15 @@ func (x *SessionEvent) GetLatchRejected() *LatchRejected {
 	return nil
 }
 
+func (x *SessionEvent) GetMoved() *SessionMoved {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_Moved); ok {
+			return x.Moved
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -1659,6 +1789,12 @@ type SessionEvent_LatchRejected struct {
 	LatchRejected *LatchRejected `protobuf:"bytes,25,opt,name=latch_rejected,json=latchRejected,proto3,oneof"`
 }
 
+type SessionEvent_Moved struct {
+	// The session moved to the node this event comes from. A watch of a session that moved
+	// begins with its snapshot and then this event for its last move.
+	Moved *SessionMoved `protobuf:"bytes,26,opt,name=moved,proto3,oneof"`
+}
+
 func (*SessionEvent_Snapshot) isSessionEvent_Event() {}
 
 func (*SessionEvent_Updated) isSessionEvent_Event() {}
@@ -1683,6 +1819,8 @@ func (*SessionEvent_CaptureAbandoned) isSessionEvent_Event() {}
 
 func (*SessionEvent_LatchRejected) isSessionEvent_Event() {}
 
+func (*SessionEvent_Moved) isSessionEvent_Event() {}
+
 type SessionUpdated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Paths that changed (as in UpdateSessionRequest.update_mask).
@@ -1694,7 +1832,7 @@ type SessionUpdated struct {
 
 func (x *SessionUpdated) Reset() {
 	*x = SessionUpdated{}
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +1844,7 @@ func (x *SessionUpdated) String() string {
 func (*SessionUpdated) ProtoMessage() {}
 
 func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +1857,7 @@ func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionUpdated.ProtoReflect.Descriptor instead.
 func (*SessionUpdated) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SessionUpdated) GetPaths() []string {
@@ -1748,7 +1886,7 @@ type LegLatched struct {
 
 func (x *LegLatched) Reset() {
 	*x = LegLatched{}
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +1898,7 @@ func (x *LegLatched) String() string {
 func (*LegLatched) ProtoMessage() {}
 
 func (x *LegLatched) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +1911,7 @@ func (x *LegLatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegLatched.ProtoReflect.Descriptor instead.
 func (*LegLatched) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LegLatched) GetLeg() LegName {
@@ -1816,7 +1954,7 @@ type LatchRejected struct {
 
 func (x *LatchRejected) Reset() {
 	*x = LatchRejected{}
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +1966,7 @@ func (x *LatchRejected) String() string {
 func (*LatchRejected) ProtoMessage() {}
 
 func (x *LatchRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +1979,7 @@ func (x *LatchRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatchRejected.ProtoReflect.Descriptor instead.
 func (*LatchRejected) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LatchRejected) GetLeg() LegName {
@@ -1882,7 +2020,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1894,7 +2032,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1907,7 +2045,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SessionEnded) GetReason() EndReason {
@@ -1935,7 +2073,7 @@ type RecordingStateChanged struct {
 
 func (x *RecordingStateChanged) Reset() {
 	*x = RecordingStateChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1947,7 +2085,7 @@ func (x *RecordingStateChanged) String() string {
 func (*RecordingStateChanged) ProtoMessage() {}
 
 func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1960,7 +2098,7 @@ func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingStateChanged.ProtoReflect.Descriptor instead.
 func (*RecordingStateChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RecordingStateChanged) GetState() RecordingState {
@@ -1995,7 +2133,7 @@ type SecureCaptureChanged struct {
 
 func (x *SecureCaptureChanged) Reset() {
 	*x = SecureCaptureChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2007,7 +2145,7 @@ func (x *SecureCaptureChanged) String() string {
 func (*SecureCaptureChanged) ProtoMessage() {}
 
 func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2020,7 +2158,7 @@ func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureChanged.ProtoReflect.Descriptor instead.
 func (*SecureCaptureChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SecureCaptureChanged) GetState() SecureCaptureState {
@@ -2043,7 +2181,8 @@ func (x *SecureCaptureChanged) GetReason() string {
 // stopped it; hush_secure_capture_abandoned_total{reason} counts these.
 type SecureCaptureAbandoned struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "request" (StopSecureCapture), "inter_digit_timeout" or "session_ended".
+	// "request" (StopSecureCapture), "inter_digit_timeout", "session_ended" or "moved" (the
+	// session moved to another node of the cluster while capturing).
 	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Digits captured before the stop (a count; never the digits).
 	Count         uint32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
@@ -2053,7 +2192,7 @@ type SecureCaptureAbandoned struct {
 
 func (x *SecureCaptureAbandoned) Reset() {
 	*x = SecureCaptureAbandoned{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2065,7 +2204,7 @@ func (x *SecureCaptureAbandoned) String() string {
 func (*SecureCaptureAbandoned) ProtoMessage() {}
 
 func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2078,7 +2217,7 @@ func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureAbandoned.ProtoReflect.Descriptor instead.
 func (*SecureCaptureAbandoned) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SecureCaptureAbandoned) GetReason() string {
@@ -2112,7 +2251,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2124,7 +2263,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2137,7 +2276,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -2178,7 +2317,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2190,7 +2329,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2203,7 +2342,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -2229,7 +2368,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2380,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2393,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -2276,7 +2415,7 @@ type UndecodableAudio struct {
 
 func (x *UndecodableAudio) Reset() {
 	*x = UndecodableAudio{}
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2427,7 @@ func (x *UndecodableAudio) String() string {
 func (*UndecodableAudio) ProtoMessage() {}
 
 func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2440,7 @@ func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndecodableAudio.ProtoReflect.Descriptor instead.
 func (*UndecodableAudio) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UndecodableAudio) GetLeg() LegName {
@@ -2392,7 +2531,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"\xc0\x06\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"\x81\a\n" +
 	"\aSession\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
@@ -2413,10 +2552,20 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"end_reason\x18\x0e \x01(\x0e2\x12.hush.v1.EndReasonR\tendReason\x12!\n" +
 	"\frecording_id\x18\x0f \x01(\tR\vrecordingId\x123\n" +
-	"\bwarnings\x18\x10 \x03(\v2\x17.hush.v1.SessionWarningR\bwarnings\x1a9\n" +
+	"\bwarnings\x18\x10 \x03(\v2\x17.hush.v1.SessionWarningR\bwarnings\x12\x12\n" +
+	"\x04node\x18\x11 \x01(\tR\x04node\x12+\n" +
+	"\x05moves\x18\x12 \x03(\v2\x15.hush.v1.SessionMovedR\x05moves\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x02\n" +
+	"\fSessionMoved\x12\x1b\n" +
+	"\tfrom_node\x18\x01 \x01(\tR\bfromNode\x12\x17\n" +
+	"\ato_node\x18\x02 \x01(\tR\x06toNode\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12!\n" +
+	"\frecording_id\x18\x05 \x01(\tR\vrecordingId\x122\n" +
+	"\x15previous_recording_id\x18\x06 \x01(\tR\x13previousRecordingId\x12+\n" +
+	"\x11capture_abandoned\x18\a \x01(\bR\x10captureAbandoned\"j\n" +
 	"\x0eSessionWarning\x12(\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x14.hush.v1.WarningCodeR\x04code\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
@@ -2461,7 +2610,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x11.hush.v1.MaskModeR\x04mode\x128\n" +
 	"\n" +
 	"look_ahead\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tlookAhead\x12\x17\n" +
-	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\xa3\a\n" +
+	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\xd2\a\n" +
 	"\fSessionEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -2482,7 +2631,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x10recording_failed\x18\x12 \x01(\v2\x18.hush.v1.RecordingFailedH\x00R\x0frecordingFailed\x12H\n" +
 	"\x11undecodable_audio\x18\x13 \x01(\v2\x19.hush.v1.UndecodableAudioH\x00R\x10undecodableAudio\x12N\n" +
 	"\x11capture_abandoned\x18\x18 \x01(\v2\x1f.hush.v1.SecureCaptureAbandonedH\x00R\x10captureAbandoned\x12?\n" +
-	"\x0elatch_rejected\x18\x19 \x01(\v2\x16.hush.v1.LatchRejectedH\x00R\rlatchRejectedB\a\n" +
+	"\x0elatch_rejected\x18\x19 \x01(\v2\x16.hush.v1.LatchRejectedH\x00R\rlatchRejected\x12-\n" +
+	"\x05moved\x18\x1a \x01(\v2\x15.hush.v1.SessionMovedH\x00R\x05movedB\a\n" +
 	"\x05event\"R\n" +
 	"\x0eSessionUpdated\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12*\n" +
@@ -2551,7 +2701,7 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 	return file_hush_v1_session_proto_rawDescData
 }
 
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_hush_v1_session_proto_goTypes = []any{
 	(*CreateSessionRequest)(nil),      // 0: hush.v1.CreateSessionRequest
 	(*GetSessionRequest)(nil),         // 1: hush.v1.GetSessionRequest
@@ -2565,125 +2715,129 @@ var file_hush_v1_session_proto_goTypes = []any{
 	(*StartSecureCaptureRequest)(nil), // 9: hush.v1.StartSecureCaptureRequest
 	(*StopSecureCaptureRequest)(nil),  // 10: hush.v1.StopSecureCaptureRequest
 	(*Session)(nil),                   // 11: hush.v1.Session
-	(*SessionWarning)(nil),            // 12: hush.v1.SessionWarning
-	(*Leg)(nil),                       // 13: hush.v1.Leg
-	(*LegStats)(nil),                  // 14: hush.v1.LegStats
-	(*Policy)(nil),                    // 15: hush.v1.Policy
-	(*MaskingPolicy)(nil),             // 16: hush.v1.MaskingPolicy
-	(*SessionEvent)(nil),              // 17: hush.v1.SessionEvent
-	(*SessionUpdated)(nil),            // 18: hush.v1.SessionUpdated
-	(*LegLatched)(nil),                // 19: hush.v1.LegLatched
-	(*LatchRejected)(nil),             // 20: hush.v1.LatchRejected
-	(*SessionEnded)(nil),              // 21: hush.v1.SessionEnded
-	(*RecordingStateChanged)(nil),     // 22: hush.v1.RecordingStateChanged
-	(*SecureCaptureChanged)(nil),      // 23: hush.v1.SecureCaptureChanged
-	(*SecureCaptureAbandoned)(nil),    // 24: hush.v1.SecureCaptureAbandoned
-	(*DigitProgress)(nil),             // 25: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 26: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 27: hush.v1.RecordingFailed
-	(*UndecodableAudio)(nil),          // 28: hush.v1.UndecodableAudio
-	nil,                               // 29: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 30: hush.v1.Session.LabelsEntry
-	nil,                               // 31: hush.v1.Leg.CodecsEntry
-	(*fieldmaskpb.FieldMask)(nil),     // 32: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 33: hush.v1.PauseBehavior
-	(*durationpb.Duration)(nil),       // 34: google.protobuf.Duration
-	(SessionState)(0),                 // 35: hush.v1.SessionState
-	(RecordingState)(0),               // 36: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 37: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 38: google.protobuf.Timestamp
-	(EndReason)(0),                    // 39: hush.v1.EndReason
-	(WarningCode)(0),                  // 40: hush.v1.WarningCode
-	(RecordingMode)(0),                // 41: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 42: hush.v1.StrictSource
-	(MaskMode)(0),                     // 43: hush.v1.MaskMode
-	(LegName)(0),                      // 44: hush.v1.LegName
-	(LuhnResult)(0),                   // 45: hush.v1.LuhnResult
+	(*SessionMoved)(nil),              // 12: hush.v1.SessionMoved
+	(*SessionWarning)(nil),            // 13: hush.v1.SessionWarning
+	(*Leg)(nil),                       // 14: hush.v1.Leg
+	(*LegStats)(nil),                  // 15: hush.v1.LegStats
+	(*Policy)(nil),                    // 16: hush.v1.Policy
+	(*MaskingPolicy)(nil),             // 17: hush.v1.MaskingPolicy
+	(*SessionEvent)(nil),              // 18: hush.v1.SessionEvent
+	(*SessionUpdated)(nil),            // 19: hush.v1.SessionUpdated
+	(*LegLatched)(nil),                // 20: hush.v1.LegLatched
+	(*LatchRejected)(nil),             // 21: hush.v1.LatchRejected
+	(*SessionEnded)(nil),              // 22: hush.v1.SessionEnded
+	(*RecordingStateChanged)(nil),     // 23: hush.v1.RecordingStateChanged
+	(*SecureCaptureChanged)(nil),      // 24: hush.v1.SecureCaptureChanged
+	(*SecureCaptureAbandoned)(nil),    // 25: hush.v1.SecureCaptureAbandoned
+	(*DigitProgress)(nil),             // 26: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 27: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 28: hush.v1.RecordingFailed
+	(*UndecodableAudio)(nil),          // 29: hush.v1.UndecodableAudio
+	nil,                               // 30: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 31: hush.v1.Session.LabelsEntry
+	nil,                               // 32: hush.v1.Leg.CodecsEntry
+	(*fieldmaskpb.FieldMask)(nil),     // 33: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 34: hush.v1.PauseBehavior
+	(*durationpb.Duration)(nil),       // 35: google.protobuf.Duration
+	(SessionState)(0),                 // 36: hush.v1.SessionState
+	(RecordingState)(0),               // 37: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 38: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 39: google.protobuf.Timestamp
+	(EndReason)(0),                    // 40: hush.v1.EndReason
+	(WarningCode)(0),                  // 41: hush.v1.WarningCode
+	(RecordingMode)(0),                // 42: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 43: hush.v1.StrictSource
+	(MaskMode)(0),                     // 44: hush.v1.MaskMode
+	(LegName)(0),                      // 45: hush.v1.LegName
+	(LuhnResult)(0),                   // 46: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
-	13, // 0: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
-	13, // 1: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
-	15, // 2: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	29, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	14, // 0: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
+	14, // 1: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
+	16, // 2: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
+	30, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
 	11, // 4: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
-	13, // 5: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
-	13, // 6: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
-	15, // 7: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	32, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	33, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	34, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
-	13, // 11: hush.v1.Session.customer:type_name -> hush.v1.Leg
-	13, // 12: hush.v1.Session.agent:type_name -> hush.v1.Leg
-	15, // 13: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	30, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	35, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	36, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	37, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	25, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	38, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	38, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	39, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
-	12, // 22: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
-	40, // 23: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
-	31, // 24: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
-	14, // 25: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
-	16, // 26: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
-	16, // 27: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	41, // 28: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	34, // 29: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	42, // 30: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	34, // 31: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	43, // 32: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	34, // 33: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	38, // 34: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	11, // 35: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	18, // 36: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	19, // 37: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	21, // 38: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	22, // 39: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	23, // 40: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	25, // 41: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	26, // 42: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	27, // 43: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	28, // 44: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	24, // 45: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	20, // 46: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	11, // 47: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	44, // 48: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	44, // 49: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	39, // 50: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	11, // 51: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	36, // 52: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	33, // 53: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	37, // 54: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	45, // 55: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	34, // 56: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	44, // 57: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	0,  // 58: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	1,  // 59: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	2,  // 60: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	4,  // 61: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	5,  // 62: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	6,  // 63: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	7,  // 64: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	8,  // 65: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	9,  // 66: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	10, // 67: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	11, // 68: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	11, // 69: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	3,  // 70: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	11, // 71: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	11, // 72: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	17, // 73: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	11, // 74: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	11, // 75: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	11, // 76: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	11, // 77: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	68, // [68:78] is the sub-list for method output_type
-	58, // [58:68] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	14, // 5: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
+	14, // 6: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
+	16, // 7: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
+	33, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	34, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	35, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	14, // 11: hush.v1.Session.customer:type_name -> hush.v1.Leg
+	14, // 12: hush.v1.Session.agent:type_name -> hush.v1.Leg
+	16, // 13: hush.v1.Session.policy:type_name -> hush.v1.Policy
+	31, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	36, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	37, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	38, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	26, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	39, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	39, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	40, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	13, // 22: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
+	12, // 23: hush.v1.Session.moves:type_name -> hush.v1.SessionMoved
+	39, // 24: hush.v1.SessionMoved.time:type_name -> google.protobuf.Timestamp
+	41, // 25: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
+	32, // 26: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	15, // 27: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
+	17, // 28: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
+	17, // 29: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
+	42, // 30: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	35, // 31: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	43, // 32: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	35, // 33: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	44, // 34: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	35, // 35: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	39, // 36: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	11, // 37: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	19, // 38: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	20, // 39: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	22, // 40: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	23, // 41: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	24, // 42: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	26, // 43: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	27, // 44: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	28, // 45: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	29, // 46: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	25, // 47: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	21, // 48: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	12, // 49: hush.v1.SessionEvent.moved:type_name -> hush.v1.SessionMoved
+	11, // 50: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	45, // 51: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	45, // 52: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	40, // 53: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	11, // 54: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	37, // 55: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	34, // 56: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	38, // 57: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	46, // 58: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	35, // 59: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	45, // 60: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	0,  // 61: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	1,  // 62: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	2,  // 63: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	4,  // 64: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	5,  // 65: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	6,  // 66: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	7,  // 67: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	8,  // 68: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	9,  // 69: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	10, // 70: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	11, // 71: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	11, // 72: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	3,  // 73: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	11, // 74: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	11, // 75: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	18, // 76: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	11, // 77: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	11, // 78: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	11, // 79: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	11, // 80: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	71, // [71:81] is the sub-list for method output_type
+	61, // [61:71] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -2692,7 +2846,7 @@ func file_hush_v1_session_proto_init() {
 		return
 	}
 	file_hush_v1_types_proto_init()
-	file_hush_v1_session_proto_msgTypes[17].OneofWrappers = []any{
+	file_hush_v1_session_proto_msgTypes[18].OneofWrappers = []any{
 		(*SessionEvent_Snapshot)(nil),
 		(*SessionEvent_Updated)(nil),
 		(*SessionEvent_Latched)(nil),
@@ -2705,6 +2859,7 @@ func file_hush_v1_session_proto_init() {
 		(*SessionEvent_UndecodableAudio)(nil),
 		(*SessionEvent_CaptureAbandoned)(nil),
 		(*SessionEvent_LatchRejected)(nil),
+		(*SessionEvent_Moved)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2712,7 +2867,7 @@ func file_hush_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
