@@ -61,4 +61,6 @@ func (c *ClusterMetrics) Moved(reason string) { c.moved.WithLabelValues(reason).
 func (c *ClusterMetrics) Fenced() { c.fenced.Inc() }
 
 // Forwarded counts a forwarded request.
-func (c *ClusterMetrics) Forwarded(method, code string) { c.forwarded.WithLabelValues(method, code).Inc() }
+func (c *ClusterMetrics) Forwarded(method, code string) {
+	c.forwarded.WithLabelValues(method, code).Inc()
+}
