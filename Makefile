@@ -6,6 +6,7 @@ export PATH := $(BIN):$(PATH)
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPCURL_VERSION            := v1.9.4
+GRPC_GATEWAY_VERSION       := v2.34.0
 KUBECONFORM_VERSION        := v0.8.0
 KUSTOMIZE_VERSION          := v5.8.1
 # The Kubernetes release whose OpenAPI spec (in the k8s.io/kubernetes module) the deploy
@@ -15,7 +16,7 @@ KUBERNETES_VERSION         := v1.34.2
 PROTO_FILES := $(wildcard proto/hush/v1/*.proto)
 
 .PHONY: all build run test test-short lint vet fmt-check tidy-check proto proto-check tools bench fuzz docs clean ci-fresh \
-	bench-load bench-compare bench-scale bench-ramp bench-soak
+	bench-load bench-compare bench-scale bench-ramp bench-soak bench-ng
 
 FUZZTIME ?= 10s
 
@@ -32,20 +33,32 @@ tools:
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	GOBIN=$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+	GOBIN=$(BIN) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
+	GOBIN=$(BIN) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 	GOBIN=$(BIN) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	$(GO) mod download k8s.io/kubernetes@$(KUBERNETES_VERSION)
 
+PLUGINS := protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2
+
+## proto: the Go code, the HTTP/JSON gateway and the OpenAPI document (hush.swagger.json)
+## from proto/hush/v1. google/api/annotations.proto comes from the Go module
+## google.golang.org/genproto/googleapis/api (proto/tools/googleapi), so this runs offline.
 proto:
-	protoc -I proto \
+	@mkdir -p $(BIN)
+	$(GO) run ./proto/tools/googleapi $(BIN)/googleapi.pb
+	protoc -I proto --descriptor_set_in=$(BIN)/googleapi.pb \
 	  --go_out=proto --go_opt=paths=source_relative \
 	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \
+	  --grpc-gateway_out=proto --grpc-gateway_opt=paths=source_relative,generate_unbound_methods=false \
+	  --openapiv2_out=proto/hush/v1 --openapiv2_opt=allow_merge=true,merge_file_name=hush,output_format=json,openapi_configuration=proto/openapi.yaml \
 	  $(PROTO_FILES)
 
 ## proto-check: fails when the committed generated code is stale
 proto-check:
-	@if command -v protoc >/dev/null && [ -x $(BIN)/protoc-gen-go ] && [ -x $(BIN)/protoc-gen-go-grpc ]; then \
-	  $(MAKE) -s proto && git diff --exit-code -- proto/ ; \
+	@if command -v protoc >/dev/null && $(foreach p,$(PLUGINS),[ -x $(BIN)/$(p) ] &&) true; then \
+	  $(MAKE) -s proto && git diff --exit-code -- proto/ && \
+	  test -z "$$(git ls-files --others --exclude-standard proto/)" || { echo "proto-check: generated code is stale or new: run make proto and commit" >&2; exit 1; } ; \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "proto-check: protoc (Debian package protobuf-compiler) or plugins (make tools) missing" >&2; exit 1; \
 	else \
@@ -106,6 +119,14 @@ bench-soak: build
 	@mkdir -p $(BENCH_OUT)
 	bin/hushload -target hush -calls $(BENCH_CALLS) -soak 10m -json $(BENCH_OUT)/soak.json
 
+
+## bench-ng: call setup over the ng protocol, hush and rtpengine: BENCH_CHURN calls set up
+## and torn down while BENCH_CALLS calls stream; setup p50/p99 per call
+BENCH_CHURN ?= 1000
+bench-ng: build
+	@mkdir -p $(BENCH_OUT)
+	bin/hushload -compare -baseline=false -ng -calls $(BENCH_CALLS) -churn $(BENCH_CHURN) -duration $(BENCH_DURATION) -json $(BENCH_OUT)/ng.json
+	$(GO) test -run '^$$' -bench 'OfferAnswer' -benchmem ./internal/ng ./cmd/hushd
 
 ## fuzz: every fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m for a long run)
 fuzz:

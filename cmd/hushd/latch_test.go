@@ -62,10 +62,10 @@ func freeMediaRange(t *testing.T, n int) (int, int) {
 	return 0, 0
 }
 
-// received reports whether a datagram is queued on e (or arrives within 20 ms). Call it after
+// queued reports whether a datagram is queued on e (or arrives within 20 ms). Call it after
 // a later packet of the same path came through, so anything forwarded is already queued.
 // (endpoint.pending cannot tell: a read whose deadline has passed fails before it looks.)
-func received(e *endpoint) bool {
+func queued(e *endpoint) bool {
 	_ = e.conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	_, _, err := e.conn.ReadFromUDPAddrPort(e.buf)
 	return err == nil
@@ -158,7 +158,7 @@ func TestMediaScanDoesNotHijackLeg(t *testing.T) {
 			t.Errorf("attempt during the call: %v", r)
 		}
 		settle(t, agent, cust, s.Agent.LocalAddr, fromAgent.next(t))
-		if received(attacker) {
+		if queued(attacker) {
 			t.Fatal("the attacker received media")
 		}
 		got, err := d.session.GetSession(d.ctx(), &hushv1.GetSessionRequest{SessionId: s.SessionId})
@@ -213,7 +213,7 @@ func TestExpectedIPLatches(t *testing.T) {
 			t.Fatalf("latched to %s, want %v", l.RemoteAddr, agent.addr())
 		}
 		settle(t, cust, agent, s.Customer.LocalAddr, newStream(11).next(t))
-		if received(attacker) {
+		if queued(attacker) {
 			t.Fatal("the other host received media")
 		}
 		got, err := d.session.GetSession(d.ctx(), &hushv1.GetSessionRequest{SessionId: s.SessionId})

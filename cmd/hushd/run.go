@@ -28,6 +28,7 @@ import (
 	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
+	"github.com/hushmedia/hush/internal/ng"
 	"github.com/hushmedia/hush/internal/session"
 	"github.com/hushmedia/hush/internal/version"
 	"github.com/hushmedia/hush/media/pan"
@@ -39,6 +40,7 @@ type ready struct {
 	GRPC, HTTP string
 	Health     string // grpc.health_listen's address; "" when off
 	Peer       string // cluster.listen's address; "" when alone
+	NG         string // "" when ng.enabled is false
 }
 
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
@@ -76,7 +78,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
-	for _, w := range warns {
+	ngWarns, err := ng.CheckListen(cfg.NG)
+	if err != nil {
+		return err
+	}
+	for _, w := range append(warns, ngWarns...) {
 		log.Warn("insecure listener: " + w)
 	}
 	serverTLS, err := auth.NewServerTLS(cfg.TLS, cfg.Auth.Mode)
@@ -87,7 +93,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		logTrust(log, serverTLS.Trust())
 	}
 	var tokens *auth.TokenStore
-	if cfg.Auth.Tokens() {
+	if cfg.Auth.Tokens() && cfg.Auth.TokenFile != "" {
 		if tokens, err = auth.LoadTokens(cfg.Auth.TokenFile); err != nil {
 			return err
 		}
@@ -97,6 +103,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if err := checkRecordingDir(cfg); err != nil {
 		return err
 	}
+	oidcVerifier, err := newOIDC(ctx, cfg.Auth.OIDC, log)
+	if err != nil {
+		return err
+	}
 	var auditLog *audit.Log
 	if cfg.Audit.File != "" {
 		if auditLog, err = audit.Open(cfg.Audit.File); err != nil {
@@ -104,6 +114,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		}
 		defer auditLog.Close()
 		seq, head := auditLog.Head()
+		if seq == 0 {
+			head = "none" // the chain's all-zero start, which the card-number scrubber would blank
+		}
 		log.Info("audit log open", "file", cfg.Audit.File, "records", seq, "head", head)
 	} else {
 		log.Warn("audit log is off (audit.file is empty)")
@@ -152,10 +165,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		defer fl.peerLn.Close()
 		changed, nodeName = fl.node.Changed, fl.name
 	}
+	media := session.RelayFactory(alloc,
+		session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
+		relayOptions(m, cfg.Media, engine)...)
 	sessions := session.NewRegistry(session.Config{
-		Media: session.RelayFactory(alloc,
-			session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
-			relayOptions(m, cfg.Media, engine)...),
+		Media:          media,
 		Defaults:       defaults,
 		CaptureMask:    captureMask,
 		CaptureTrigger: cfg.Masking.CaptureTrigger,
@@ -177,7 +191,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	m.CaptureAbandonReasons(session.AbandonReasons)
 	m.RecordingStates(recordingStateNames, func() []int { c := sessions.RecordingCounts(); return c[:] })
 
-	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, Owner: sessions,
+	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, OIDC: oidcVerifier, Owner: sessions,
 		OnDenied: auditor.Denied, OnRevoked: auditor.Revoked, MaxStreamsPerClient: cfg.Auth.MaxStreamsPerClient}
 	if serverTLS != nil {
 		ao.Certs = serverTLS
@@ -195,6 +209,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		creds = credentials.NewTLS(serverTLS.GRPC())
 	}
 
+	offerAnswer := newOfferAnswer(sipDeps{cfg: cfg, log: log, sessions: sessions, media: media})
 	d := &drainer{reg: sessions, log: log, fleet: fl}
 	apiOpts := api.Options{
 		Creds: creds, Limiter: auth.NewRateLimiter(cfg.Auth.RateLimit, cfg.Auth.RateBurst),
@@ -205,7 +220,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
-		Recordings: recordings,
+		Recordings: recordings, AuditFile: cfg.Audit.File,
+		OfferAnswer: offerAnswer,
 	}
 	if fl != nil {
 		apiOpts.Unary = append(apiOpts.Unary, fl.router.Unary())
@@ -239,6 +255,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		return fmt.Errorf("http.listen: %w", err)
 	}
 	httpLn = limitListener(httpLn, "http", cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP, httpLine, conns)
+	ngConn, err := listenNG(cfg.NG)
+	if err != nil {
+		grpcLn.Close()
+		httpLn.Close()
+		return err
+	}
 	if serverTLS != nil {
 		httpLn = tls.NewListener(httpLn, serverTLS.HTTP())
 	}
@@ -246,7 +268,19 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if !cfg.HTTP.MetricsOpen {
 		metricsHandler = authz.HTTP(metricsHandler, auth.MetricsRoles...)
 	}
-	httpSrv := newHTTPServer(httpMux(metricsHandler, sessions, fl), cfg.HTTP)
+	// The browser door: the gateway and the pages call the gRPC server over an
+	// in-process connection, through every interceptor a network call crosses.
+	inproc := auth.NewInProcess()
+	browser, err := newBrowserDoor(cfg, inproc, log)
+	if err != nil {
+		grpcLn.Close()
+		httpLn.Close()
+		return err
+	}
+	defer browser.Close()
+	mux := httpMux(metricsHandler, sessions, fl)
+	browser.mount(mux)
+	httpSrv := newHTTPServer(mux, cfg.HTTP)
 	var healthLn net.Listener
 	if cfg.GRPC.HealthListen != "" {
 		if healthLn, err = net.Listen("tcp", cfg.GRPC.HealthListen); err != nil {
@@ -259,10 +293,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	wg.Add(3)
+	errc := make(chan error, 3)
+	wg.Add(4)
 	go func() { defer wg.Done(); sessions.Run(runCtx) }()
 	go func() { defer wg.Done(); errc <- srv.GRPC.Serve(grpcLn) }()
+	go func() { defer wg.Done(); _ = srv.GRPC.Serve(inproc) }()
 	go func() {
 		defer wg.Done()
 		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -284,7 +319,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = hs.Serve(healthLn) }()
 	}
-	log.Info("hushd serving", "grpc", rd.GRPC, "http", rd.HTTP, "health", rd.Health,
+	rd.NG = serveNG(runCtx, &wg, sipDeps{cfg: cfg, log: log, sessions: sessions, media: media, reg: reg,
+		auditor: auditor}, offerAnswer, ngConn)
+	log.Info("hushd serving", "grpc", rd.GRPC, "http", rd.HTTP, "health", rd.Health, "ng", rd.NG,
 		"media", fmt.Sprintf("%s:%d-%d", cfg.Media.Address, cfg.Media.PortMin, cfg.Media.PortMax),
 		"tls", tlsState(cfg), "auth", cfg.Auth.Mode, "recordings", where(recordingDir(cfg)), "audit", where(cfg.Audit.File),
 		"version", build.Short())

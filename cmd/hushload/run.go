@@ -62,6 +62,9 @@ type options struct {
 	hushdPID                                  int
 	rtpengineBin, rtpengineNG, rtpeArgs       string
 	rtpenginePID                              int
+
+	ng               bool
+	churn, churnConc int
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -106,6 +109,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.rtpengineNG, "rtpengine-ng", "", "use a running rtpengine's ng port (ip:port) instead of starting one")
 	fs.IntVar(&o.rtpenginePID, "rtpengine-pid", 0, "with -rtpengine-ng: its process id")
 	fs.StringVar(&o.rtpeArgs, "rtpengine-args", "", "extra flags for the started rtpengine (space-separated)")
+	fs.BoolVar(&o.ng, "ng", false, "hush: set calls up over hushd's ng listener (offer, answer, delete, as Kamailio does) instead of gRPC")
+	fs.IntVar(&o.churn, "churn", 0, "set up and tear down this many further calls during the window, while the -calls stream; reports setup latency")
+	fs.IntVar(&o.churnConc, "churn-concurrency", 4, "with -churn: calls set up at once")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -144,6 +150,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.record && o.hushdAddr != "" {
 		return nil, errors.New("-record starts its own hushd; it cannot be used with -hushd-addr")
+	}
+	if o.ng && o.hushdAddr != "" {
+		return nil, errors.New("-ng starts its own hushd with its ng listener; it cannot be used with -hushd-addr")
+	}
+	if o.ng && (o.mask != "none" || o.record) {
+		return nil, errors.New("-ng sets calls up as a plain SIP proxy would: it cannot be used with -mask or -record")
+	}
+	if o.churn < 0 || o.churnConc < 1 {
+		return nil, errors.New("need -churn >= 0 and -churn-concurrency >= 1")
 	}
 	if o.calls < 1 || o.warmup < 0 || o.warmup >= o.duration {
 		return nil, errors.New("need -calls >= 1 and 0 <= -warmup < -duration")
@@ -225,7 +240,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	cfg := loadgen.Config{Calls: o.calls, Duration: o.duration, Warmup: o.warmup, Sockets: o.sockets,
-		Senders: o.senders, CaptureEvery: o.capture, DTMFEvery: o.dtmf, Audio: o.audio}
+		Senders: o.senders, CaptureEvery: o.capture, DTMFEvery: o.dtmf, Audio: o.audio,
+		Churn: o.churn, ChurnConcurrency: o.churnConc}
 	if o.verbose {
 		cfg.Log = stderr
 	}
@@ -330,6 +346,10 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 			}
 			extra = append(extra, "--recording-enabled=true", "--recording-dir", recDir)
 		}
+		if o.ng {
+			// No rate limit: the churn sends thousands of requests a second from one source.
+			extra = append(extra, "--ng-enabled", "--ng-listen", "127.0.0.1:0", "--ng-rate-limit", "0")
+		}
 		cleanup := func() {
 			if recDir != "" && !o.keep {
 				_ = os.RemoveAll(recDir)
@@ -354,8 +374,19 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 			cleanup()
 			return nil, nil, err
 		}
+		var tgt loadgen.Target = h
+		if o.ng {
+			ngAddr, err := netip.ParseAddrPort(p.NG)
+			if err != nil {
+				_ = h.Close()
+				_ = p.Stop()
+				cleanup()
+				return nil, nil, fmt.Errorf("hushd's ng listener: %q: %v", p.NG, err)
+			}
+			tgt = loadgen.NewHushNG(ngAddr, h)
+		}
 		done := false
-		return h, func() {
+		return tgt, func() {
 			if done {
 				return
 			}
@@ -445,6 +476,11 @@ func (o *options) runOnce(ctx context.Context, targets []target, cfg loadgen.Con
 		}
 		if err := loadgen.WriteTable(stdout, at...); err != nil {
 			return err
+		}
+		for _, r := range at {
+			if r.ChurnError != "" {
+				fmt.Fprintf(stdout, "%s: first churn failure: %s\n", r.Target, r.ChurnError)
+			}
 		}
 	}
 	addRatios(rep, rep.Results)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -15,6 +16,9 @@ var errInvalid = errors.New("invalid request")
 
 // errMarshalSize: a message marshalled to another size than proto.Size said.
 var errMarshalSize = errors.New("marshalled size differs from proto.Size")
+
+// errNoOfferAnswer: a server assembled without the offer/answer engine (tests).
+var errNoOfferAnswer = fmt.Errorf("%w: SDP offer/answer is not available in this server", session.ErrUnsupported)
 
 // errorCodes is the one table from domain errors to gRPC codes. The first match wins.
 var errorCodes = []struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
+	"github.com/hushmedia/hush/internal/offeranswer"
 	"github.com/hushmedia/hush/internal/session"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -37,6 +38,10 @@ type Options struct {
 	DrainTimeout             time.Duration
 	// Recordings is where QA finds recordings (nil when recording is off).
 	Recordings RecordingStore
+	// AuditFile is the audit log AuditService reads ("" when it is off).
+	AuditFile string
+	// OfferAnswer serves SessionService.Offer and Answer (nil: UNIMPLEMENTED).
+	OfferAnswer *offeranswer.Engine
 
 	// Security. Creds nil serves plaintext; Limiter nil does not limit; Authorizer nil
 	// authenticates nobody (auth.mode none); Auditor nil records nothing.
@@ -114,8 +119,11 @@ func NewServer(o Options) *Server {
 		o.Auditor = audit.Nop
 	}
 	ic := &interceptor{log: o.Logger, m: o.Metrics}
-	// Order, outermost first: recovery/logging/metrics (sees every outcome, including
-	// refusals), rate limit (before auth, so credential floods are limited), auth.
+	gwUnary, gwStream := auth.GatewayPeer()
+	// Order, outermost first: the gateway's peer (a browser's call arrives over the
+	// in-process connection and becomes the browser's own, see auth.GatewayPeer),
+	// recovery/logging/metrics (sees every outcome, including refusals), rate limit
+	// (before auth, so credential floods are limited), auth.
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(o.MaxRecvMsgSize),
 		// Card digits: the codec zeroes a marshalled CapturedDigits once it is written, and
@@ -124,18 +132,19 @@ func NewServer(o Options) *Server {
 		// in place. The cost is a write per frame, on the control plane only.
 		grpc.ForceServerCodecV2(newWipingCodec()),
 		grpc.WriteBufferSize(0),
-		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{ic.unary, o.Limiter.Unary(), o.Authorizer.Unary()}, o.Unary...)...),
-		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{ic.stream, o.Limiter.Stream(), o.Authorizer.Stream()}, o.Stream...)...),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{gwUnary, ic.unary, o.Limiter.Unary(), o.Authorizer.Unary()}, o.Unary...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{gwStream, ic.stream, o.Limiter.Stream(), o.Authorizer.Stream()}, o.Stream...)...),
+		// Network connections get o.Creds (nil: plaintext); the in-process one, the
+		// gateway's, is marked so that GatewayPeer believes what it says of its browser.
+		grpc.Creds(auth.GatewayCreds(o.Creds)),
 	}
 	opts = append(opts, o.Transport.options()...)
-	if o.Creds != nil {
-		opts = append(opts, grpc.Creds(o.Creds))
-	}
 	g := grpc.NewServer(opts...)
 	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.Recordings != nil}
-	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
+	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor, sip: o.OfferAnswer})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
 	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, aud: o.Auditor})
+	hushv1.RegisterAuditServiceServer(g, &AuditServer{file: o.AuditFile, aud: o.Auditor})
 	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
 
 	h := health.NewServer()
@@ -199,7 +208,7 @@ func NewPeerServer(o Options) *grpc.Server {
 	}
 	g := grpc.NewServer(opts...)
 	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.Recordings != nil}
-	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
+	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor, sip: o.OfferAnswer})
 	return g
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hushmedia/hush/internal/audit"
 	"github.com/hushmedia/hush/internal/auth"
+	"github.com/hushmedia/hush/internal/offeranswer"
 	"github.com/hushmedia/hush/internal/session"
 	"github.com/hushmedia/hush/media/pan"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
@@ -20,6 +21,7 @@ type SessionServer struct {
 	reg  *session.Registry
 	conv converter
 	aud  audit.Auditor
+	sip  *offeranswer.Engine // SDP offer/answer; nil: not available
 }
 
 func (s *SessionServer) CreateSession(ctx context.Context, req *hushv1.CreateSessionRequest) (out *hushv1.Session, err error) {

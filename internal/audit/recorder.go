@@ -26,6 +26,7 @@ const (
 	ActionRecordingList  = "recording.list"
 	ActionRecordingGet   = "recording.get"
 	ActionRecordingFetch = "recording.download"
+	ActionAuditList      = "audit.list" // someone read audit records
 	ActionDrain          = "admin.drain"
 	ActionAuthDenied     = "auth.denied"
 	ActionAuthRevoked    = "auth.revoked" // an open stream ended: its credential was revoked

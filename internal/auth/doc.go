@@ -13,6 +13,10 @@
 //   - token: "authorization: Bearer TOKEN" metadata. The token file holds
 //     only SHA-256 hashes (see ParseTokens); a presented token is hashed
 //     and looked up by its hash, so no secret is compared byte by byte.
+//   - OIDC: a bearer token shaped like a JWT, verified by OIDC (auth.oidc.*): signature
+//     by the issuer's published keys (fetched and cached), issuer, audience, expiry,
+//     algorithm; the role and agent id come from configured claims. Its streams end when
+//     it expires.
 //   - certificate: a client certificate verified by tls.client_ca_file and
 //     checked against the CRLs of tls.crl_file (Trust), at the handshake and
 //     again on every call. Subject is the certificate's CN; the role is its
@@ -27,6 +31,11 @@
 // whose credential no longer holds with codes.Unauthenticated; a
 // certificate's stream also ends when the certificate expires. The same table
 // caps the streams one client identity may hold (Options.MaxStreamsPerClient).
+//
+// The browser door (gateway.go): hushd's HTTP/JSON gateway calls the gRPC server over an
+// in-process connection (InProcess), so browsers' requests cross the same interceptors;
+// GatewayPeer makes the browser's address and verified certificate the call's peer,
+// believing that metadata only on the in-process connection (GatewayCreds).
 //
 // Errors reaching callers are codes.Unauthenticated (no or bad credentials)
 // and codes.PermissionDenied (wrong role; an agent naming a session that is

@@ -15,6 +15,13 @@ var (
 	// ErrCertRefused: a certificate no longer verifies: revoked by a CRL, expired, or
 	// its CA is no longer trusted.
 	ErrCertRefused = errors.New("certificate refused")
+	// ErrToken: a JWT bearer token is refused (malformed, expired, wrongly signed, for
+	// another audience or issuer, a disallowed algorithm, no hush role).
+	ErrToken = errors.New("token refused")
+	// ErrOIDCConfig: the auth.oidc settings are unusable.
+	ErrOIDCConfig = errors.New("invalid OIDC configuration")
+	// ErrOIDCUnavailable: the identity provider's discovery document or keys cannot be had.
+	ErrOIDCUnavailable = errors.New("identity provider unavailable")
 	// ErrUnsafeListen: a listener would serve plaintext or unauthenticated
 	// on a non-loopback address without the explicit insecure setting.
 	ErrUnsafeListen = errors.New("unsafe listener")

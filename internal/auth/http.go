@@ -22,7 +22,7 @@ func (a *Authorizer) HTTP(next http.Handler, roles ...Role) http.Handler {
 	}
 	rule := Rule{Roles: roles}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, reason := a.authenticateWith(r.Header.Values("Authorization"), httpChain(r))
+		c, reason := a.authenticateWith(r.Context(), r.Header.Values("Authorization"), httpChain(r))
 		switch {
 		case reason != "":
 			a.httpDeny(w, r, Identity{}, codes.Unauthenticated, reason)

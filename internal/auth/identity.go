@@ -32,6 +32,7 @@ func (r Role) Valid() bool {
 const (
 	MethodToken = "token"
 	MethodCert  = "cert"
+	MethodOIDC  = "oidc" // a JWT from the OIDC identity provider
 	MethodNone  = "none" // auth.mode none: anonymous
 )
 
@@ -40,7 +41,7 @@ type Identity struct {
 	Subject string // who: token subject or certificate CN
 	Role    Role
 	AgentID string // for RoleAgent: the agent whose sessions it may touch
-	Method  string // MethodToken, MethodCert or MethodNone
+	Method  string // MethodToken, MethodOIDC, MethodCert or MethodNone
 }
 
 type ctxKey struct{}

@@ -29,6 +29,11 @@ type sessionRequest interface {
 	GetSessionId() string
 }
 
+// agentRequest is satisfied by every generated request with an agent_id.
+type agentRequest interface {
+	GetAgentId() string
+}
+
 // DeniedFunc observes a refused call (for the audit log). id is the zero
 // Identity when the caller was not authenticated. reason never holds a
 // credential.
@@ -44,7 +49,8 @@ type CertChecker interface {
 // Options configure an Authorizer.
 type Options struct {
 	Mode   string       // config.AuthNone, AuthToken, AuthMTLS or AuthTokenOrMTLS
-	Tokens *TokenStore  // required for token modes
+	Tokens *TokenStore  // token file; a token mode needs it or OIDC
+	OIDC   *OIDC        // JWT bearer tokens from an identity provider (token modes); optional
 	Certs  CertChecker  // required for certificate modes
 	Owner  SessionOwner // required unless Mode is none
 	// OnDenied hears every refused call; OnRevoked every open stream ended because its
@@ -76,8 +82,8 @@ func NewAuthorizer(o Options) (*Authorizer, error) {
 	switch o.Mode {
 	case config.AuthNone, config.AuthMTLS:
 	case config.AuthToken, config.AuthTokenOrMTLS:
-		if o.Tokens == nil {
-			return nil, errors.New("auth: token mode needs a token store")
+		if o.Tokens == nil && o.OIDC == nil {
+			return nil, errors.New("auth: token mode needs a token store or OIDC")
 		}
 	default:
 		return nil, errors.New("auth: unknown mode " + o.Mode)
@@ -139,7 +145,7 @@ func (a *Authorizer) Stream() grpc.StreamServerInterceptor {
 				fmt.Sprintf("too many open streams for this client (limit %d)", a.o.MaxStreamsPerClient))
 		}
 		defer a.streams.remove(st)
-		if c.chain != nil {
+		if !c.expires.IsZero() {
 			a.watchExpiry(st)
 		}
 		err := h(srv, &boundStream{ServerStream: ss, ctx: ctx, a: a, method: info.FullMethod, id: c.id, rule: rule})
@@ -170,11 +176,13 @@ func (s *boundStream) RecvMsg(m any) error {
 
 // credential is an authenticated caller and what proved it, kept with each open stream
 // so that Recheck can judge it again: the token's hash (never the token), or the
-// verified certificate chain.
+// verified certificate chain; and when it expires (certificates, JWTs), when a stream
+// it opened ends.
 type credential struct {
 	id        Identity
 	tokenHash string
 	chain     []*x509.Certificate
+	expires   time.Time
 }
 
 // check authenticates the caller and authorizes the method by Policy.
@@ -203,7 +211,16 @@ func (a *Authorizer) check(ctx context.Context, method string) (credential, Rule
 // bind enforces the agent binding. An agent gets the same answer whether
 // the session is another agent's or does not exist, so it cannot probe.
 func (a *Authorizer) bind(ctx context.Context, method string, id Identity, rule Rule, req any) error {
-	if !rule.AgentBound || id.Role != RoleAgent || a.o.Mode == config.AuthNone {
+	if id.Role != RoleAgent || a.o.Mode == config.AuthNone {
+		return nil
+	}
+	if rule.AgentScoped {
+		if ar, ok := req.(agentRequest); ok && id.AgentID != "" && ar.GetAgentId() == id.AgentID {
+			return nil
+		}
+		return a.deny(ctx, method, id, codes.PermissionDenied, "an agent may list only its own sessions (agent_id = its own)")
+	}
+	if !rule.AgentBound {
 		return nil
 	}
 	sr, ok := req.(sessionRequest)
@@ -233,20 +250,26 @@ func (a *Authorizer) deny(ctx context.Context, method string, id Identity, code 
 func (a *Authorizer) authenticate(ctx context.Context) (credential, string) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	if a.o.Peer {
-		return a.peerCredential(md, verifiedChain(ctx))
+		return a.peerCredential(ctx, md, verifiedChain(ctx))
 	}
-	return a.authenticateWith(md.Get("authorization"), verifiedChain(ctx))
+	return a.authenticateWith(ctx, md.Get("authorization"), verifiedChain(ctx))
 }
 
 // authenticateWith is authenticate over the authorization header values and the
 // verified certificate chain, whichever transport they came by.
-func (a *Authorizer) authenticateWith(authorization []string, chain []*x509.Certificate) (credential, string) {
-	if a.o.Tokens != nil && (a.o.Mode == config.AuthToken || a.o.Mode == config.AuthTokenOrMTLS) {
+func (a *Authorizer) authenticateWith(ctx context.Context, authorization []string, chain []*x509.Certificate) (credential, string) {
+	if a.o.Mode == config.AuthToken || a.o.Mode == config.AuthTokenOrMTLS {
 		tok, present, reason := bearer(authorization)
 		if reason != "" {
 			return credential{}, reason
 		}
 		if present {
+			if a.o.OIDC != nil && (a.o.Tokens == nil || LooksLikeJWT(tok)) {
+				return a.oidcCredential(ctx, tok)
+			}
+			if a.o.Tokens == nil {
+				return credential{}, "invalid token"
+			}
 			return a.tokenCredential(tok)
 		}
 	}
@@ -270,6 +293,14 @@ func (a *Authorizer) tokenCredential(tok string) (credential, string) {
 	return credential{id: id, tokenHash: hash}, ""
 }
 
+func (a *Authorizer) oidcCredential(ctx context.Context, tok string) (credential, string) {
+	id, exp, err := a.o.OIDC.Verify(ctx, tok)
+	if err != nil {
+		return credential{}, err.Error()
+	}
+	return credential{id: id, expires: exp}, ""
+}
+
 func (a *Authorizer) certCredential(chain []*x509.Certificate) (credential, string) {
 	if err := a.o.Certs.CheckChain(chain); err != nil {
 		return credential{}, err.Error()
@@ -278,7 +309,7 @@ func (a *Authorizer) certCredential(chain []*x509.Certificate) (credential, stri
 	if err != nil {
 		return credential{}, err.Error()
 	}
-	return credential{id: id, chain: chain}, ""
+	return credential{id: id, chain: chain, expires: expiry(chain)}, ""
 }
 
 // bearer reads "authorization: Bearer TOKEN" (RFC 6750 s2.1) from the header's values.

@@ -64,6 +64,11 @@ func (f *fakeSessions) PauseRecording(ctx context.Context, r *hushv1.PauseRecord
 	return &hushv1.Session{SessionId: r.GetSessionId()}, nil
 }
 
+func (f *fakeSessions) ListSessions(ctx context.Context, r *hushv1.ListSessionsRequest) (*hushv1.ListSessionsResponse, error) {
+	f.seen(ctx)
+	return &hushv1.ListSessionsResponse{}, nil
+}
+
 func (f *fakeSessions) WatchSession(r *hushv1.WatchSessionRequest, s grpc.ServerStreamingServer[hushv1.SessionEvent]) error {
 	f.seen(s.Context())
 	return s.Send(&hushv1.SessionEvent{SessionId: r.GetSessionId()})
@@ -228,6 +233,12 @@ func TestTokenAuth(t *testing.T) {
 			return err
 		}
 	}
+	list := func(agentID string) call {
+		return func(ctx context.Context) error {
+			_, err := c.ListSessions(ctx, &hushv1.ListSessionsRequest{AgentId: agentID})
+			return err
+		}
+	}
 	collect := func(ctx context.Context) error {
 		st, err := pay.CollectDigits(ctx, &hushv1.CollectDigitsRequest{SessionId: "s-a17"})
 		if err != nil {
@@ -265,6 +276,12 @@ func TestTokenAuth(t *testing.T) {
 		{"agent watches own", bearerOf("agent17"), watch("s-a17"), codes.OK, "alice", false},
 		{"agent watches other's", bearerOf("agent17"), watch("s-a18"), codes.PermissionDenied, "", true},
 		{"watch without token", "", watch("s-a17"), codes.Unauthenticated, "", false},
+		// An agent desktop finds its current call: its own sessions only.
+		{"agent lists own", bearerOf("agent17"), list("a-17"), codes.OK, "alice", false},
+		{"agent lists other's", bearerOf("agent17"), list("a-18"), codes.PermissionDenied, "", false},
+		{"agent lists all", bearerOf("agent17"), list(""), codes.PermissionDenied, "", false},
+		{"platform lists all", bearerOf("platform"), list(""), codes.OK, "sbc-1", false},
+		{"qa may not list sessions", bearerOf("qa"), list(""), codes.PermissionDenied, "", false},
 		// Authorized payment calls reach the (unimplemented) service.
 		{"payment collects", bearerOf("payment"), collect, codes.Unimplemented, "", false},
 		{"admin may not collect digits", bearerOf("admin"), collect, codes.PermissionDenied, "", false},

@@ -22,8 +22,8 @@ import (
 // request to the owner's peer listener over the cluster's mTLS. The owner must not take
 // the forwarding node's word for more than it can check:
 //
-//   - A caller that sent a bearer token is forwarded with its token: the owner
-//     authenticates the token itself and trusts the peer for nothing.
+//   - A caller that sent a bearer token (hush's own, or an OIDC JWT) is forwarded with
+//     its token: the owner authenticates the token itself and trusts the peer for nothing.
 //   - A caller that presented a client certificate cannot be re-proved (its key stays
 //     with it), so the edge forwards the identity it verified, in one metadata header.
 //     The owner honours that header only on its peer listener, only from a connection
@@ -65,7 +65,7 @@ func ForwardContext(ctx context.Context) (context.Context, error) {
 		return nil, errors.New("auth: forwarding a call that was not authenticated")
 	}
 	out := metadata.MD{}
-	if id.Method == MethodToken {
+	if id.Method == MethodToken || id.Method == MethodOIDC {
 		in, _ := metadata.FromIncomingContext(ctx)
 		authz := in.Get("authorization")
 		if len(authz) != 1 {
@@ -119,7 +119,7 @@ func parseForwarded(vals []string) (Identity, error) {
 // cluster peer's (unless the cluster runs without TLS, which config allows only with
 // auth.mode none on loopback); the caller is the forwarded token, or else the forwarded
 // identity.
-func (a *Authorizer) peerCredential(md metadata.MD, chain []*x509.Certificate) (credential, string) {
+func (a *Authorizer) peerCredential(ctx context.Context, md metadata.MD, chain []*x509.Certificate) (credential, string) {
 	if a.o.Peers != nil {
 		if chain == nil {
 			return credential{}, "peer certificate required"
@@ -138,11 +138,7 @@ func (a *Authorizer) peerCredential(md metadata.MD, chain []*x509.Certificate) (
 		if !(config.Auth{Mode: a.o.Mode}).Tokens() {
 			return credential{}, "a forwarded token in a mode without tokens"
 		}
-		tok, _, reason := bearer(authz)
-		if reason != "" {
-			return credential{}, reason
-		}
-		return a.tokenCredential(tok)
+		return a.authenticateWith(ctx, authz, nil) // the token judged as at the edge
 	}
 	vals := md.Get(forwardedHeader)
 	if len(vals) == 0 {

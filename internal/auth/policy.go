@@ -12,6 +12,9 @@ type Rule struct {
 	// AgentBound: an agent may call the method only for a session bound to
 	// its agent id (the request's session_id); other roles are not bound.
 	AgentBound bool
+	// AgentScoped: an agent may call the method only with the request's agent_id set to
+	// its own agent id (an agent desktop finding its current call); others are not bound.
+	AgentScoped bool
 }
 
 // Allows reports whether role r may call the method.
@@ -44,9 +47,11 @@ var MetricsRoles = []Role{RoleMetrics, RoleAdmin}
 var Policy = map[string]Rule{
 	hushv1.SessionService_CreateSession_FullMethodName: {Roles: platform},
 	hushv1.SessionService_GetSession_FullMethodName:    {Roles: platform},
-	hushv1.SessionService_ListSessions_FullMethodName:  {Roles: platform},
+	hushv1.SessionService_ListSessions_FullMethodName:  {Roles: agentControls, AgentScoped: true},
 	hushv1.SessionService_UpdateSession_FullMethodName: {Roles: platform},
 	hushv1.SessionService_DeleteSession_FullMethodName: {Roles: platform},
+	hushv1.SessionService_Offer_FullMethodName:         {Roles: platform},
+	hushv1.SessionService_Answer_FullMethodName:        {Roles: platform},
 
 	hushv1.SessionService_WatchSession_FullMethodName:       {Roles: agentControls, AgentBound: true},
 	hushv1.SessionService_PauseRecording_FullMethodName:     {Roles: agentControls, AgentBound: true},
@@ -59,6 +64,9 @@ var Policy = map[string]Rule{
 	hushv1.RecordingService_ListRecordings_FullMethodName:    {Roles: qa},
 	hushv1.RecordingService_GetRecording_FullMethodName:      {Roles: qa},
 	hushv1.RecordingService_DownloadRecording_FullMethodName: {Roles: qa},
+
+	// The audit trail: who paused, captured, listened; no card data, but QA's business.
+	hushv1.AuditService_ListAuditRecords_FullMethodName: {Roles: qa},
 
 	hushv1.AdminService_Drain_FullMethodName: {Roles: admin},
 

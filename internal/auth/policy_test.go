@@ -16,6 +16,7 @@ var hushServices = []*grpc.ServiceDesc{
 	&hushv1.PaymentService_ServiceDesc,
 	&hushv1.RecordingService_ServiceDesc,
 	&hushv1.AdminService_ServiceDesc,
+	&hushv1.AuditService_ServiceDesc,
 }
 
 func fullMethods(d *grpc.ServiceDesc) []string {

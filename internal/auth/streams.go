@@ -128,17 +128,21 @@ func (a *Authorizer) revocation(c credential) string {
 		if err := a.o.Certs.CheckChain(c.chain); err != nil {
 			return err.Error()
 		}
+	case MethodOIDC:
+		if !a.now().Before(c.expires) {
+			return "token expired"
+		}
 	}
 	return ""
 }
 
-// watchExpiry ends a certificate-authenticated stream when its chain expires. The timer
-// re-arms when it fires early.
+// watchExpiry ends a stream when its credential expires (a certificate chain, a JWT).
+// The timer re-arms when it fires early.
 func (a *Authorizer) watchExpiry(st *openStream) {
 	var fire func()
 	fire = func() {
 		if !a.recheck(st) && st.ctx.Err() == nil {
-			if d := expiry(st.cred.chain).Sub(a.now()); d > 0 {
+			if d := st.cred.expires.Sub(a.now()); d > 0 {
 				a.streams.mu.Lock()
 				st.timer = time.AfterFunc(d+time.Millisecond, fire)
 				a.streams.mu.Unlock()
@@ -148,7 +152,7 @@ func (a *Authorizer) watchExpiry(st *openStream) {
 	a.streams.mu.Lock()
 	defer a.streams.mu.Unlock()
 	// x509 validity is inclusive of NotAfter; a millisecond past it the chain fails.
-	st.timer = time.AfterFunc(expiry(st.cred.chain).Sub(a.now())+time.Millisecond, fire)
+	st.timer = time.AfterFunc(st.cred.expires.Sub(a.now())+time.Millisecond, fire)
 }
 
 // streamClient names the client a stream counts against: its identity once

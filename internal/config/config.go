@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,7 @@ type Config struct {
 	Auth      Auth      `yaml:"auth"`
 	Audit     Audit     `yaml:"audit"`
 	Cluster   Cluster   `yaml:"cluster"`
+	NG        NG        `yaml:"ng"`
 }
 
 // Cluster configures the session directory (Redis) and the peer listener of a fleet of
@@ -78,6 +80,24 @@ type HTTP struct {
 	MaxConnections      int `yaml:"max_connections"`
 	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 	MaxHeaderBytes      int `yaml:"max_header_bytes"`
+	// MaxBodyBytes bounds a request body of the HTTP/JSON API.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// CORSOrigins is the comma-separated allow-list of browser origins, besides hushd's
+	// own, that may call the HTTP/JSON API (see Origins).
+	CORSOrigins string `yaml:"cors_origins"`
+	// UI serves the agent payment panel and the QA console.
+	UI bool `yaml:"ui"`
+}
+
+// Origins is CORSOrigins as a list. Call it only on a validated Config.
+func (h HTTP) Origins() []string {
+	var out []string
+	for o := range strings.SplitSeq(h.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // TLS configures the server certificate for the gRPC and HTTP listeners,
@@ -101,6 +121,32 @@ type Auth struct {
 	Reflection bool   `yaml:"reflection"` // register gRPC reflection
 	// MaxStreamsPerClient caps the streams one client identity has open; 0 = no cap.
 	MaxStreamsPerClient int `yaml:"max_streams_per_client"`
+	// OIDC accepts JWT bearer tokens from an identity provider (token modes).
+	OIDC OIDC `yaml:"oidc"`
+}
+
+// OIDC configures JWT bearer tokens issued by an OpenID Connect identity provider.
+type OIDC struct {
+	Issuer       string `yaml:"issuer"`         // "" = off
+	Audience     string `yaml:"audience"`       // a value the token's aud must hold
+	SubjectClaim string `yaml:"subject_claim"`  // who, for the audit trail
+	RoleClaim    string `yaml:"role_claim"`     // a string or list naming one hush role
+	AgentIDClaim string `yaml:"agent_id_claim"` // an agent's agent id
+	Algorithms   string `yaml:"algorithms"`     // comma-separated; "" = every asymmetric one
+}
+
+// Enabled reports whether OIDC tokens are accepted.
+func (o OIDC) Enabled() bool { return o.Issuer != "" }
+
+// AlgorithmList is Algorithms as a list.
+func (o OIDC) AlgorithmList() []string {
+	var out []string
+	for a := range strings.SplitSeq(o.Algorithms, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Auth modes.

@@ -97,7 +97,8 @@ func TestOtherEnvComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) < len(keys) {
+	if len(seen) < 20 { // the README alone names dozens
+
 		t.Fatalf("found only %d HUSH_ names; is the walk in the repository root?", len(seen))
 	}
 	for n, where := range seen {

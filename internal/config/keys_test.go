@@ -81,6 +81,9 @@ var altValues = map[string]string{
 	"http.max_connections":            "0",
 	"http.max_connections_per_ip":     "1",
 	"http.max_header_bytes":           "1024",
+	"http.max_body_bytes":             "1024",
+	"http.cors_origins":               "https://desktop.example.com,http://127.0.0.1:9000",
+	"http.ui":                         "false",
 	"media.fd_reserve":                "0",
 	"grpc.max_message_size":           "4096",
 	"grpc.health_listen":              "0.0.0.0:50052",
@@ -110,8 +113,22 @@ var altValues = map[string]string{
 	"auth.rate_burst":                 "1",
 	"auth.reflection":                 "false",
 	"auth.max_streams_per_client":     "0",
+	"auth.oidc.issuer":                "https://idp.example.com/realms/calls",
+	"auth.oidc.audience":              "hush-prod",
+	"auth.oidc.subject_claim":         "preferred_username",
+	"auth.oidc.role_claim":            "realm_access.roles",
+	"auth.oidc.agent_id_claim":        "ext.agent",
+	"auth.oidc.algorithms":            "RS256,ES256",
 	"tls.crl_file":                    "/etc/hush/clients.crl",
 	"audit.file":                      "",
+	"ng.enabled":                      "true",
+	"ng.listen":                       "127.0.0.1:0",
+	"ng.allow_from":                   "10.0.0.0/8, 192.0.2.7",
+	"ng.insecure":                     "true",
+	"ng.rate_limit":                   "0",
+	"ng.rate_burst":                   "1",
+	"ng.customer":                     "answerer",
+	"ng.offer_timeout":                "1m",
 	"cluster.redis_addr":              "redis.internal:6379",
 	"cluster.redis_password_file":     "/etc/hush/redis.pass",
 	"cluster.key_prefix":              "hush-eu",
@@ -130,6 +147,7 @@ var altValues = map[string]string{
 // cross-key rules (a certificate needs its key, and so on).
 var companions = map[string]map[string]string{
 	"tls.cert_file":      {"tls.key_file": "/k"},
+	"auth.oidc.issuer":   {"auth.mode": "token", "auth.oidc.audience": "hush"},
 	"tls.key_file":       {"tls.cert_file": "/c"},
 	"tls.client_ca_file": {"tls.cert_file": "/c", "tls.key_file": "/k"},
 	"tls.crl_file":       {"tls.cert_file": "/c", "tls.key_file": "/k", "tls.client_ca_file": "/ca"},
@@ -163,16 +181,19 @@ func TestKeyReachableEverywhere(t *testing.T) {
 		}
 		var args []string
 		envs := map[string]string{}
-		tree := map[string]map[string]string{}
+		tree := map[string]any{}
 		for p, sv := range settings {
 			kk := keyIndex[p]
 			args = append(args, "--"+kk.flagName()+"="+sv)
 			envs[kk.envName()] = sv
-			sec, name, _ := strings.Cut(p, ".")
-			if tree[sec] == nil {
-				tree[sec] = map[string]string{}
+			node, parts := tree, strings.Split(p, ".")
+			for _, sec := range parts[:len(parts)-1] {
+				if node[sec] == nil {
+					node[sec] = map[string]any{}
+				}
+				node = node[sec].(map[string]any)
 			}
-			tree[sec][name] = sv
+			node[parts[len(parts)-1]] = sv
 		}
 		viaFlag, err := Load(args, nil)
 		if err != nil {
@@ -274,7 +295,8 @@ func TestDefault(t *testing.T) {
 	want := Config{
 		GRPC: GRPC{Listen: "127.0.0.1:50051", MaxMessageSize: 1 << 20, MaxConnections: 4096, MaxConnectionsPerIP: 256,
 			HandshakeTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute, MaxStreamsPerConnection: 1000, MaxHeaderBytes: 16 << 10},
-		HTTP: HTTP{Listen: "127.0.0.1:8080", MaxConnections: 256, MaxConnectionsPerIP: 32, MaxHeaderBytes: 16 << 10},
+		HTTP: HTTP{Listen: "127.0.0.1:8080", MaxConnections: 256, MaxConnectionsPerIP: 32, MaxHeaderBytes: 16 << 10,
+			MaxBodyBytes: 64 << 10, UI: true},
 		Media: Media{Address: "127.0.0.1", PortMin: 30000, PortMax: 39999, StrictSource: true,
 			IdleTimeout: 60 * time.Second, SetupTimeout: 5 * time.Minute, LatencySampleEvery: 16, RateLimitPPS: 500, Engine: "auto", FDReserve: 1024},
 		Session: Session{MaxSessions: 10000, DrainTimeout: 30 * time.Second},
@@ -282,8 +304,11 @@ func TestDefault(t *testing.T) {
 			ToneHz: 400, CaptureMode: "tone"},
 		Recording: Recording{Enabled: true, Dir: "./recordings", LookAhead: 80 * time.Millisecond},
 		Log:       Log{Level: "info", Format: "text"},
-		Auth:      Auth{Mode: AuthNone, RateLimit: 200, RateBurst: 400, Reflection: true, MaxStreamsPerClient: 1000},
-		Audit:     Audit{File: "./audit/hush-audit.jsonl"},
+		Auth: Auth{Mode: AuthNone, RateLimit: 200, RateBurst: 400, Reflection: true, MaxStreamsPerClient: 1000,
+			OIDC: OIDC{SubjectClaim: "sub", RoleClaim: "hush_role", AgentIDClaim: "hush_agent_id"}},
+		Audit: Audit{File: "./audit/hush-audit.jsonl"},
+		NG: NG{Listen: "127.0.0.1:2223", RateLimit: 1000, RateBurst: 2000, Customer: "offerer",
+			OfferTimeout: 10 * time.Minute},
 		Cluster: Cluster{KeyPrefix: "hush", Listen: "127.0.0.1:50052", Lease: 1500 * time.Millisecond,
 			WriteTimeout: 250 * time.Millisecond},
 	}

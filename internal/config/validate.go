@@ -6,6 +6,7 @@ import (
 	"github.com/hushmedia/hush/media/mask"
 	"net"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -247,8 +248,91 @@ func crlNeedsCA(c *Config) *KeyError {
 }
 
 func tokenFile(c *Config) *KeyError {
-	if c.Auth.Tokens() && c.Auth.TokenFile == "" {
-		return invalid("auth.token_file", "", "must be set when auth.mode is %s", c.Auth.Mode)
+	if c.Auth.Tokens() && c.Auth.TokenFile == "" && !c.Auth.OIDC.Enabled() {
+		return invalid("auth.token_file", "", "must be set when auth.mode is %s (or auth.oidc.issuer)", c.Auth.Mode)
+	}
+	return nil
+}
+
+func oidcSettings(c *Config) *KeyError {
+	if !c.Auth.OIDC.Enabled() {
+		return nil
+	}
+	if !c.Auth.Tokens() {
+		return invalid("auth.oidc.issuer", "", "needs auth.mode token or token_or_mtls (JWTs are bearer tokens), not %s", c.Auth.Mode)
+	}
+	if c.Auth.OIDC.Audience == "" {
+		return invalid("auth.oidc.audience", "", "must be set with auth.oidc.issuer: a token for another application must not pass")
+	}
+	return nil
+}
+
+// issuerURL is empty or an https URL (http for a loopback host: a test identity provider).
+func issuerURL(v string) (string, bool) {
+	if v == "" {
+		return "", true
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Sprintf("must be the issuer's URL (https://idp.example.com/realms/x), got %q", v), false
+	}
+	switch u.Scheme {
+	case "https":
+		return "", true
+	case "http":
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && ip.IsLoopback() || u.Hostname() == "localhost" {
+			return "", true
+		}
+	}
+	return fmt.Sprintf("must be https (http only on loopback), got %q", v), false
+}
+
+// claimName is a JWT claim name, dots for nesting.
+func claimName(v string) (string, bool) {
+	if v == "" || len(v) > 128 || strings.ContainsAny(v, " \t\n\"") || strings.HasPrefix(v, ".") || strings.HasSuffix(v, ".") {
+		return fmt.Sprintf("must be a claim name (letters, digits, _ - :, dots for nesting), got %q", v), false
+	}
+	return "", true
+}
+
+// jwtAlgorithms are the asymmetric JWS algorithms (RFC 7518 s3.1, RFC 8037).
+var jwtAlgorithms = func() func(string) (string, bool) {
+	known := []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
+	return func(v string) (string, bool) {
+		for a := range strings.SplitSeq(v, ",") {
+			if a = strings.TrimSpace(a); a != "" && !slices.Contains(known, a) {
+				return fmt.Sprintf("must list algorithms of %s (none and HMAC are never accepted), got %q", strings.Join(known, ", "), a), false
+			}
+		}
+		return "", true
+	}
+}()
+
+// originList is a comma-separated list of browser origins.
+func originList(v string) (string, bool) {
+	for o := range strings.SplitSeq(v, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		} else if err := CheckOrigin(o); err != nil {
+			return err.Error(), false
+		}
+	}
+	return "", true
+}
+
+// CheckOrigin reports whether o is a serialized origin fit for the CORS allow-list:
+// scheme://host[:port] exactly as a browser sends it in Origin, no wildcard.
+func CheckOrigin(o string) error {
+	if strings.Contains(o, "*") {
+		return fmt.Errorf("%q: no wildcards; name each origin", o)
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || o != u.Scheme+"://"+u.Host {
+		return fmt.Errorf("%q is not an origin (scheme://host[:port], nothing after)", o)
+	}
+	if strings.ToLower(o) != o {
+		return fmt.Errorf("%q: browsers send origins in lower case", o)
 	}
 	return nil
 }

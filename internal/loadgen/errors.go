@@ -3,8 +3,6 @@ package loadgen
 import "errors"
 
 var (
-	// ErrBencode: a bencoded message is malformed (ng protocol, rtpengine).
-	ErrBencode = errors.New("loadgen: malformed bencode")
 	// ErrNG: an ng control exchange failed (no reply, error result, unusable SDP).
 	ErrNG = errors.New("loadgen: ng protocol")
 	// ErrSDP: an SDP body lacks the connection address or media port we need.

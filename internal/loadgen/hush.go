@@ -46,8 +46,9 @@ func NewHush(addr string, pid int) (*Hush, error) {
 		run:    strconv.FormatInt(time.Now().UnixNano()%1e9, 36)}, nil
 }
 
-func (h *Hush) Name() string { return "hush" }
-func (h *Hush) PID() int     { return h.pid }
+func (h *Hush) Name() string    { return "hush" }
+func (h *Hush) Control() string { return "grpc" }
+func (h *Hush) PID() int        { return h.pid }
 
 // Close closes the gRPC connection.
 func (h *Hush) Close() error { return h.conn.Close() }
@@ -176,3 +177,31 @@ func parseDrops(text string) map[string]float64 {
 	}
 	return out
 }
+
+// HushNG drives hushd through its ng listener, as a SIP proxy does (offer, answer,
+// delete), with hushd's /metrics and engine name from its gRPC-side Hush.
+type HushNG struct {
+	ng   *Rtpengine
+	hush *Hush
+}
+
+// NewHushNG drives hushd's ng listener at ng; h is the same hushd over gRPC.
+func NewHushNG(ng netip.AddrPort, h *Hush) *HushNG {
+	return &HushNG{ng: NewNG("hush", ng, h.PID()), hush: h}
+}
+
+func (h *HushNG) Name() string    { return "hush" }
+func (h *HushNG) PID() int        { return h.hush.PID() }
+func (h *HushNG) Control() string { return "ng" }
+func (h *HushNG) Engine() string  { return h.hush.Engine() }
+
+// CreateCall is the ng offer and answer.
+func (h *HushNG) CreateCall(ctx context.Context, i int, customer, agent netip.AddrPort) (Call, error) {
+	return h.ng.CreateCall(ctx, i, customer, agent)
+}
+
+// Drops reads hushd's drop counters.
+func (h *HushNG) Drops(ctx context.Context) (map[string]float64, error) { return h.hush.Drops(ctx) }
+
+// Close closes the gRPC connection.
+func (h *HushNG) Close() error { return h.hush.Close() }

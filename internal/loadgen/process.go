@@ -19,6 +19,7 @@ type Process struct {
 	done chan error
 	Addr string // hushd: gRPC address; rtpengine: ng address
 	HTTP string // hushd: HTTP address (/metrics)
+	NG   string // hushd: ng listener address, when it serves one
 	// Engine is hushd's media engine from its start-up log ("media engine" line).
 	Engine string
 }
@@ -53,6 +54,7 @@ func (p *Process) Stop() error {
 var (
 	hushdServing = regexp.MustCompile(`msg="hushd serving" grpc=(\S+) http=(\S+)`)
 	hushdEngine  = regexp.MustCompile(`msg="media engine" engine=(\S+)`)
+	hushdNG      = regexp.MustCompile(`msg="hushd serving" .* ng=([0-9a-fA-F.:\[\]]+)`)
 )
 
 // StartHushd runs the hushd binary on loopback with a free gRPC port, media ports
@@ -122,6 +124,9 @@ func startProcess(ctx context.Context, bin string, args []string, logw io.Writer
 					}
 					if len(m) > 2 {
 						p.HTTP = m[2]
+					}
+					if n := hushdNG.FindStringSubmatch(l); n != nil {
+						p.NG = n[1]
 					}
 					found <- addr
 					continue

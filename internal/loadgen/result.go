@@ -91,6 +91,20 @@ type Result struct {
 	WorstStreams   []StreamLoss `json:"worst_streams,omitempty"`
 	CaptureToggles uint64       `json:"capture_toggles,omitempty"`
 	CaptureErrors  uint64       `json:"capture_errors,omitempty"`
+
+	// Control is how the calls were set up: "grpc" (hush's API), "ng" (rtpengine's
+	// protocol, to rtpengine or to hush).
+	Control string `json:"control,omitempty"`
+	// Churn*: calls set up and torn down during the window while the others streamed
+	// (Config.Churn); setup is the whole offer+answer (or CreateSession), per call.
+	ChurnCalls       int     `json:"churn_calls,omitempty"`
+	ChurnFailed      int     `json:"churn_failed,omitempty"`
+	ChurnError       string  `json:"churn_first_error,omitempty"`
+	ChurnSeconds     float64 `json:"churn_s,omitempty"`
+	ChurnSetupP50    float64 `json:"churn_setup_p50_us,omitempty"`
+	ChurnSetupP99    float64 `json:"churn_setup_p99_us,omitempty"`
+	ChurnSetupMax    float64 `json:"churn_setup_max_us,omitempty"`
+	ChurnTeardownP99 float64 `json:"churn_teardown_p99_us,omitempty"`
 }
 
 // DirectionLatency is one direction's latency in the window. For a masked direction the
@@ -301,6 +315,18 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 		row("beyond look-ahead max", "µs", false, func(r *Result) float64 { return r.BeyondMax }, "%.1f")
 		row("arrived before look-ahead", "", false, func(r *Result) float64 { return float64(r.Early) }, "%.0f")
 		row("recordings written", "", false, func(r *Result) float64 { return float64(r.Recordings) }, "%.0f")
+	}
+	churned := false
+	for _, r := range rs {
+		churned = churned || r.ChurnCalls > 0
+	}
+	if churned {
+		row("churn calls set up+torn down", "", false, func(r *Result) float64 { return float64(r.ChurnCalls) }, "%.0f")
+		row("churn failures", "", false, func(r *Result) float64 { return float64(r.ChurnFailed) }, "%.0f")
+		row("churn setup p50", "µs", true, func(r *Result) float64 { return r.ChurnSetupP50 }, "%.0f")
+		row("churn setup p99", "µs", true, func(r *Result) float64 { return r.ChurnSetupP99 }, "%.0f")
+		row("churn setup max", "µs", true, func(r *Result) float64 { return r.ChurnSetupMax }, "%.0f")
+		row("churn teardown p99", "µs", true, func(r *Result) float64 { return r.ChurnTeardownP99 }, "%.0f")
 	}
 	row("jitter at receiver", "µs", true, func(r *Result) float64 { return r.JitterRx }, "%.1f")
 	row("jitter at sender", "µs", true, func(r *Result) float64 { return r.JitterTx }, "%.1f")

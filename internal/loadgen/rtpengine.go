@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/hushmedia/hush/internal/ng"
 )
 
 // Rtpengine drives Sipwise rtpengine over its ng control protocol: a bencoded dictionary
@@ -21,6 +22,7 @@ import (
 // the agent's SDP (the reply's SDP is where the customer must send); "delete" ends it.
 // rtpengine forwards plain RTP without transcoding when both sides offer the same codec.
 type Rtpengine struct {
+	name string
 	ng   netip.AddrPort
 	pid  int
 	run  string
@@ -30,11 +32,18 @@ type Rtpengine struct {
 
 // NewRtpengine talks to the ng port at ng; pid is rtpengine's process id (0 if unknown).
 func NewRtpengine(ng netip.AddrPort, pid int) *Rtpengine {
-	return &Rtpengine{ng: ng, pid: pid, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36), wait: 2 * time.Second}
+	return NewNG("rtpengine", ng, pid)
 }
 
-func (r *Rtpengine) Name() string { return "rtpengine" }
-func (r *Rtpengine) PID() int     { return r.pid }
+// NewNG drives any relay that speaks the ng protocol at ng (rtpengine, hushd's ng
+// listener), reported under name.
+func NewNG(name string, ng netip.AddrPort, pid int) *Rtpengine {
+	return &Rtpengine{name: name, ng: ng, pid: pid, run: strconv.FormatInt(time.Now().UnixNano()%1e9, 36), wait: 2 * time.Second}
+}
+
+func (r *Rtpengine) Name() string    { return r.name }
+func (r *Rtpengine) Control() string { return "ng" }
+func (r *Rtpengine) PID() int        { return r.pid }
 
 // CreateCall sends offer and answer for call i.
 func (r *Rtpengine) CreateCall(ctx context.Context, i int, customer, agent netip.AddrPort) (Call, error) {
@@ -143,7 +152,7 @@ func (r *Rtpengine) Command(ctx context.Context, req map[string]any) (map[string
 	var cookie [8]byte
 	_, _ = rand.Read(cookie[:])
 	ck := hex.EncodeToString(cookie[:])
-	msg, err := AppendBencode([]byte(ck+" "), req)
+	msg, err := ng.AppendMessage(nil, ck, req)
 	if err != nil {
 		return nil, err
 	}
@@ -180,22 +189,17 @@ func (r *Rtpengine) Command(ctx context.Context, req map[string]any) (map[string
 			return reply, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %s: no reply from %s", ErrNG, req["command"], r.ng)
+	return nil, fmt.Errorf("%w: %s: no reply from %s (cookie %s, from %s)", ErrNG, req["command"], r.ng, ck, conn.LocalAddr())
 }
 
 // parseNGReply splits "cookie dict"; ok=false when the cookie is not ours.
 func parseNGReply(b []byte, cookie string) (map[string]any, bool, error) {
-	sp := bytes.IndexByte(b, ' ')
-	if sp < 0 || string(b[:sp]) != cookie {
+	ck, d, err := ng.ParseMessage(b)
+	if ck != cookie {
 		return nil, false, nil
 	}
-	v, err := DecodeBencode(b[sp+1:])
 	if err != nil {
 		return nil, true, fmt.Errorf("%w: reply: %w", ErrNG, err)
-	}
-	d, isDict := v.(map[string]any)
-	if !isDict {
-		return nil, true, fmt.Errorf("%w: reply is not a dictionary", ErrNG)
 	}
 	if res, _ := d["result"].(string); res != "ok" && res != "pong" {
 		reason, _ := d["error-reason"].(string)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hushmedia/hush/internal/ng"
 	"github.com/hushmedia/hush/media/relay/relaytest"
 )
 
@@ -83,7 +84,7 @@ func fakeNG(t *testing.T) netip.AddrPort {
 				return
 			}
 			ck, body, _ := cutSpace(buf[:n])
-			v, err := DecodeBencode(body)
+			v, err := ng.DecodeBencode(body)
 			d, _ := v.(map[string]any)
 			reply := map[string]any{"result": "ok"}
 			switch {
@@ -98,7 +99,7 @@ func fakeNG(t *testing.T) netip.AddrPort {
 			default:
 				reply = map[string]any{"result": "error", "error-reason": "Unrecognized command"}
 			}
-			out, _ := AppendBencode(append(ck, ' '), reply)
+			out, _ := ng.AppendBencode(append(ck, ' '), reply)
 			_, _ = c.WriteToUDPAddrPort(out, from)
 		}
 	}()

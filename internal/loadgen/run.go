@@ -41,8 +41,11 @@ type Config struct {
 	// Audio is what the payload sounds like: AudioBurst (default), AudioQuiet or
 	// AudioSpeech (audio.go).
 	Audio string
-	Bind  netip.Addr // generator address; default 127.0.0.1
-	Log   io.Writer  // progress lines; nil = none
+	// Churn sets up and tears down this many further calls during the window, while the
+	// Calls stream, ChurnConcurrency at a time (default 4); 0 = none.
+	Churn, ChurnConcurrency int
+	Bind                    netip.Addr // generator address; default 127.0.0.1
+	Log                     io.Writer  // progress lines; nil = none
 }
 
 func (c *Config) defaults() error {
@@ -60,6 +63,9 @@ func (c *Config) defaults() error {
 	}
 	if c.SetupConcurrency <= 0 {
 		c.SetupConcurrency = 16
+	}
+	if c.ChurnConcurrency <= 0 {
+		c.ChurnConcurrency = 4
 	}
 	if c.IdleSettle == 0 {
 		c.IdleSettle = 500 * time.Millisecond
@@ -105,6 +111,9 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 
 	if en, ok := t.(interface{ Engine() string }); ok {
 		res.Engine = en.Engine()
+	}
+	if ct, ok := t.(interface{ Control() string }); ok {
+		res.Control = ct.Control()
 	}
 	pid := t.PID()
 	proc := func() ProcSample {
@@ -185,6 +194,16 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	}
 	w0 := window{at: time.Now(), proc: proc(), self: SelfCPU(), pkts: m.received()}
 	m.measure.Store(true)
+	var churnWG sync.WaitGroup
+	if cfg.Churn > 0 && !aborted {
+		churnWG.Add(1)
+		go func() {
+			defer churnWG.Done()
+			t0 := time.Now()
+			st := churn(ctx, t, cfg.Churn, cfg.ChurnConcurrency, addrOf(cust[0]), addrOf(agent[0]))
+			st.fill(res, time.Since(t0))
+		}()
+	}
 	res.RSSSamples = append(res.RSSSamples, RSSSample{At: 0, RSS: w0.proc.RSS})
 	var every <-chan time.Time
 	if cfg.RSSEvery > 0 && pid != 0 {
@@ -206,6 +225,7 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		break
 	}
 	<-sendDone
+	churnWG.Wait() // normally long done: the churn takes a few seconds of the window
 	w1 := window{at: time.Now(), proc: proc(), self: SelfCPU(), pkts: m.received()}
 	res.LoadAvg = LoadAvg1()
 	m.measure.Store(false)

@@ -580,7 +580,8 @@ func (w *uringWorker) release(idx int32) {
 	w.free = append(w.free, idx)
 	c := e.c
 	for _, i := range w.calls[c] {
-		if w.slots[i] != nil {
+		// A slot of c released earlier may hold another call's socket by now.
+		if o := w.slots[i]; o != nil && o.c == c {
 			return
 		}
 	}

@@ -9,6 +9,7 @@
 package hushv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -709,7 +710,7 @@ var File_hush_v1_recording_proto protoreflect.FileDescriptor
 
 const file_hush_v1_recording_proto_rawDesc = "" +
 	"\n" +
-	"\x17hush/v1/recording.proto\x12\ahush.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xf8\x02\n" +
+	"\x17hush/v1/recording.proto\x12\ahush.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xf8\x02\n" +
 	"\x15ListRecordingsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -781,11 +782,11 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\x06action\x18\x03 \x01(\tR\x06action\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason2\x85\x02\n" +
-	"\x10RecordingService\x12Q\n" +
-	"\x0eListRecordings\x12\x1e.hush.v1.ListRecordingsRequest\x1a\x1f.hush.v1.ListRecordingsResponse\x12@\n" +
-	"\fGetRecording\x12\x1c.hush.v1.GetRecordingRequest\x1a\x12.hush.v1.Recording\x12\\\n" +
-	"\x11DownloadRecording\x12!.hush.v1.DownloadRecordingRequest\x1a\".hush.v1.DownloadRecordingResponse0\x01B0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
+	"\x06reason\x18\x05 \x01(\tR\x06reason2\xf5\x02\n" +
+	"\x10RecordingService\x12i\n" +
+	"\x0eListRecordings\x12\x1e.hush.v1.ListRecordingsRequest\x1a\x1f.hush.v1.ListRecordingsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/recordings\x12g\n" +
+	"\fGetRecording\x12\x1c.hush.v1.GetRecordingRequest\x1a\x12.hush.v1.Recording\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/recordings/{recording_id}\x12\x8c\x01\n" +
+	"\x11DownloadRecording\x12!.hush.v1.DownloadRecordingRequest\x1a\".hush.v1.DownloadRecordingResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/recordings/{recording_id}:download0\x01B0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
 
 var (
 	file_hush_v1_recording_proto_rawDescOnce sync.Once

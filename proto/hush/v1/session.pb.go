@@ -23,6 +23,7 @@
 package hushv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -39,6 +40,380 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// CustomerParty says which party of a SIP call is the customer.
+type CustomerParty int32
+
+const (
+	// Server default (ng.customer; the caller unless configured otherwise).
+	CustomerParty_CUSTOMER_PARTY_UNSPECIFIED CustomerParty = 0
+	// The caller: the party that sent the INVITE. Its offer has no to_tag; in a late-offer
+	// call (an INVITE without SDP) the first offer is the callee's, with the caller's tag
+	// as to_tag.
+	CustomerParty_CUSTOMER_PARTY_OFFERER CustomerParty = 1
+	// The callee.
+	CustomerParty_CUSTOMER_PARTY_ANSWERER CustomerParty = 2
+)
+
+// Enum value maps for CustomerParty.
+var (
+	CustomerParty_name = map[int32]string{
+		0: "CUSTOMER_PARTY_UNSPECIFIED",
+		1: "CUSTOMER_PARTY_OFFERER",
+		2: "CUSTOMER_PARTY_ANSWERER",
+	}
+	CustomerParty_value = map[string]int32{
+		"CUSTOMER_PARTY_UNSPECIFIED": 0,
+		"CUSTOMER_PARTY_OFFERER":     1,
+		"CUSTOMER_PARTY_ANSWERER":    2,
+	}
+)
+
+func (x CustomerParty) Enum() *CustomerParty {
+	p := new(CustomerParty)
+	*p = x
+	return p
+}
+
+func (x CustomerParty) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CustomerParty) Descriptor() protoreflect.EnumDescriptor {
+	return file_hush_v1_session_proto_enumTypes[0].Descriptor()
+}
+
+func (CustomerParty) Type() protoreflect.EnumType {
+	return &file_hush_v1_session_proto_enumTypes[0]
+}
+
+func (x CustomerParty) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CustomerParty.Descriptor instead.
+func (CustomerParty) EnumDescriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{0}
+}
+
+// ExtraMedia is what hush does with m= lines beyond the call's audio (a second audio
+// stream, video).
+type ExtraMedia int32
+
+const (
+	// Server default: EXTRA_MEDIA_REFUSE.
+	ExtraMedia_EXTRA_MEDIA_UNSPECIFIED ExtraMedia = 0
+	// Rejected with port 0.
+	ExtraMedia_EXTRA_MEDIA_REFUSE ExtraMedia = 1
+	// Relayed plain: never masked, never recorded.
+	ExtraMedia_EXTRA_MEDIA_RELAY ExtraMedia = 2
+)
+
+// Enum value maps for ExtraMedia.
+var (
+	ExtraMedia_name = map[int32]string{
+		0: "EXTRA_MEDIA_UNSPECIFIED",
+		1: "EXTRA_MEDIA_REFUSE",
+		2: "EXTRA_MEDIA_RELAY",
+	}
+	ExtraMedia_value = map[string]int32{
+		"EXTRA_MEDIA_UNSPECIFIED": 0,
+		"EXTRA_MEDIA_REFUSE":      1,
+		"EXTRA_MEDIA_RELAY":       2,
+	}
+)
+
+func (x ExtraMedia) Enum() *ExtraMedia {
+	p := new(ExtraMedia)
+	*p = x
+	return p
+}
+
+func (x ExtraMedia) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExtraMedia) Descriptor() protoreflect.EnumDescriptor {
+	return file_hush_v1_session_proto_enumTypes[1].Descriptor()
+}
+
+func (ExtraMedia) Type() protoreflect.EnumType {
+	return &file_hush_v1_session_proto_enumTypes[1]
+}
+
+func (x ExtraMedia) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExtraMedia.Descriptor instead.
+func (ExtraMedia) EnumDescriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{1}
+}
+
+type OfferRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The SIP Call-ID; the session's call_id.
+	CallId string `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// The tag of the party that sends this offer (its From tag).
+	FromTag string `protobuf:"bytes,2,opt,name=from_tag,json=fromTag,proto3" json:"from_tag,omitempty"`
+	// The other party's tag, for an offer inside a dialog.
+	ToTag string `protobuf:"bytes,3,opt,name=to_tag,json=toTag,proto3" json:"to_tag,omitempty"`
+	// The offer's SDP body.
+	Sdp       string `protobuf:"bytes,4,opt,name=sdp,proto3" json:"sdp,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// First offer only: the agent the session is bound to, which party is the customer,
+	// the policy (unset fields keep the defaults), labels and extra streams.
+	AgentId       string            `protobuf:"bytes,6,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	Customer      CustomerParty     `protobuf:"varint,7,opt,name=customer,proto3,enum=hush.v1.CustomerParty" json:"customer,omitempty"`
+	Policy        *Policy           `protobuf:"bytes,8,opt,name=policy,proto3" json:"policy,omitempty"`
+	Labels        map[string]string `protobuf:"bytes,9,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ExtraMedia    ExtraMedia        `protobuf:"varint,10,opt,name=extra_media,json=extraMedia,proto3,enum=hush.v1.ExtraMedia" json:"extra_media,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfferRequest) Reset() {
+	*x = OfferRequest{}
+	mi := &file_hush_v1_session_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferRequest) ProtoMessage() {}
+
+func (x *OfferRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferRequest.ProtoReflect.Descriptor instead.
+func (*OfferRequest) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *OfferRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *OfferRequest) GetFromTag() string {
+	if x != nil {
+		return x.FromTag
+	}
+	return ""
+}
+
+func (x *OfferRequest) GetToTag() string {
+	if x != nil {
+		return x.ToTag
+	}
+	return ""
+}
+
+func (x *OfferRequest) GetSdp() string {
+	if x != nil {
+		return x.Sdp
+	}
+	return ""
+}
+
+func (x *OfferRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *OfferRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *OfferRequest) GetCustomer() CustomerParty {
+	if x != nil {
+		return x.Customer
+	}
+	return CustomerParty_CUSTOMER_PARTY_UNSPECIFIED
+}
+
+func (x *OfferRequest) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *OfferRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *OfferRequest) GetExtraMedia() ExtraMedia {
+	if x != nil {
+		return x.ExtraMedia
+	}
+	return ExtraMedia_EXTRA_MEDIA_UNSPECIFIED
+}
+
+type AnswerRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	CallId string                 `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// The offerer's tag (the From tag of the response).
+	FromTag string `protobuf:"bytes,2,opt,name=from_tag,json=fromTag,proto3" json:"from_tag,omitempty"`
+	// The answering party's tag (the To tag of the response).
+	ToTag string `protobuf:"bytes,3,opt,name=to_tag,json=toTag,proto3" json:"to_tag,omitempty"`
+	// The answer's SDP body.
+	Sdp           string `protobuf:"bytes,4,opt,name=sdp,proto3" json:"sdp,omitempty"`
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerRequest) Reset() {
+	*x = AnswerRequest{}
+	mi := &file_hush_v1_session_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerRequest) ProtoMessage() {}
+
+func (x *AnswerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerRequest.ProtoReflect.Descriptor instead.
+func (*AnswerRequest) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AnswerRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *AnswerRequest) GetFromTag() string {
+	if x != nil {
+		return x.FromTag
+	}
+	return ""
+}
+
+func (x *AnswerRequest) GetToTag() string {
+	if x != nil {
+		return x.ToTag
+	}
+	return ""
+}
+
+func (x *AnswerRequest) GetSdp() string {
+	if x != nil {
+		return x.Sdp
+	}
+	return ""
+}
+
+func (x *AnswerRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type SdpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The SDP rewritten for its recipient: hush's address and ports, everything else kept.
+	Sdp string `protobuf:"bytes,1,opt,name=sdp,proto3" json:"sdp,omitempty"`
+	// The call's session after the offer or answer.
+	Session *Session `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	// What was asked for and not done, or done differently (an extra stream refused, ICE
+	// removed).
+	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SdpResponse) Reset() {
+	*x = SdpResponse{}
+	mi := &file_hush_v1_session_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SdpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SdpResponse) ProtoMessage() {}
+
+func (x *SdpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SdpResponse.ProtoReflect.Descriptor instead.
+func (*SdpResponse) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SdpResponse) GetSdp() string {
+	if x != nil {
+		return x.Sdp
+	}
+	return ""
+}
+
+func (x *SdpResponse) GetSession() *Session {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *SdpResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
 
 type CreateSessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -61,7 +436,7 @@ type CreateSessionRequest struct {
 
 func (x *CreateSessionRequest) Reset() {
 	*x = CreateSessionRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[0]
+	mi := &file_hush_v1_session_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -73,7 +448,7 @@ func (x *CreateSessionRequest) String() string {
 func (*CreateSessionRequest) ProtoMessage() {}
 
 func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[0]
+	mi := &file_hush_v1_session_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -86,7 +461,7 @@ func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{0}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateSessionRequest) GetCallId() string {
@@ -147,7 +522,7 @@ type GetSessionRequest struct {
 
 func (x *GetSessionRequest) Reset() {
 	*x = GetSessionRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[1]
+	mi := &file_hush_v1_session_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -159,7 +534,7 @@ func (x *GetSessionRequest) String() string {
 func (*GetSessionRequest) ProtoMessage() {}
 
 func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[1]
+	mi := &file_hush_v1_session_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -172,7 +547,7 @@ func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{1}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetSessionRequest) GetSessionId() string {
@@ -195,7 +570,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[2]
+	mi := &file_hush_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -207,7 +582,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[2]
+	mi := &file_hush_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -220,7 +595,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{2}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListSessionsRequest) GetPageSize() int32 {
@@ -263,7 +638,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_hush_v1_session_proto_msgTypes[3]
+	mi := &file_hush_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -275,7 +650,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[3]
+	mi := &file_hush_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -288,7 +663,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -329,7 +704,7 @@ type UpdateSessionRequest struct {
 
 func (x *UpdateSessionRequest) Reset() {
 	*x = UpdateSessionRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[4]
+	mi := &file_hush_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +716,7 @@ func (x *UpdateSessionRequest) String() string {
 func (*UpdateSessionRequest) ProtoMessage() {}
 
 func (x *UpdateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[4]
+	mi := &file_hush_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +729,7 @@ func (x *UpdateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSessionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UpdateSessionRequest) GetSessionId() string {
@@ -409,7 +784,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[5]
+	mi := &file_hush_v1_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -421,7 +796,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[5]
+	mi := &file_hush_v1_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -434,7 +809,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeleteSessionRequest) GetSessionId() string {
@@ -460,7 +835,7 @@ type WatchSessionRequest struct {
 
 func (x *WatchSessionRequest) Reset() {
 	*x = WatchSessionRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[6]
+	mi := &file_hush_v1_session_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +847,7 @@ func (x *WatchSessionRequest) String() string {
 func (*WatchSessionRequest) ProtoMessage() {}
 
 func (x *WatchSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[6]
+	mi := &file_hush_v1_session_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +860,7 @@ func (x *WatchSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchSessionRequest.ProtoReflect.Descriptor instead.
 func (*WatchSessionRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{6}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchSessionRequest) GetSessionId() string {
@@ -508,7 +883,7 @@ type PauseRecordingRequest struct {
 
 func (x *PauseRecordingRequest) Reset() {
 	*x = PauseRecordingRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[7]
+	mi := &file_hush_v1_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +895,7 @@ func (x *PauseRecordingRequest) String() string {
 func (*PauseRecordingRequest) ProtoMessage() {}
 
 func (x *PauseRecordingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[7]
+	mi := &file_hush_v1_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +908,7 @@ func (x *PauseRecordingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseRecordingRequest.ProtoReflect.Descriptor instead.
 func (*PauseRecordingRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{7}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PauseRecordingRequest) GetSessionId() string {
@@ -575,7 +950,7 @@ type ResumeRecordingRequest struct {
 
 func (x *ResumeRecordingRequest) Reset() {
 	*x = ResumeRecordingRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[8]
+	mi := &file_hush_v1_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -587,7 +962,7 @@ func (x *ResumeRecordingRequest) String() string {
 func (*ResumeRecordingRequest) ProtoMessage() {}
 
 func (x *ResumeRecordingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[8]
+	mi := &file_hush_v1_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -600,7 +975,7 @@ func (x *ResumeRecordingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRecordingRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRecordingRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{8}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ResumeRecordingRequest) GetSessionId() string {
@@ -638,7 +1013,7 @@ type StartSecureCaptureRequest struct {
 
 func (x *StartSecureCaptureRequest) Reset() {
 	*x = StartSecureCaptureRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[9]
+	mi := &file_hush_v1_session_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +1025,7 @@ func (x *StartSecureCaptureRequest) String() string {
 func (*StartSecureCaptureRequest) ProtoMessage() {}
 
 func (x *StartSecureCaptureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[9]
+	mi := &file_hush_v1_session_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +1038,7 @@ func (x *StartSecureCaptureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartSecureCaptureRequest.ProtoReflect.Descriptor instead.
 func (*StartSecureCaptureRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{9}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StartSecureCaptureRequest) GetSessionId() string {
@@ -704,7 +1079,7 @@ type StopSecureCaptureRequest struct {
 
 func (x *StopSecureCaptureRequest) Reset() {
 	*x = StopSecureCaptureRequest{}
-	mi := &file_hush_v1_session_proto_msgTypes[10]
+	mi := &file_hush_v1_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +1091,7 @@ func (x *StopSecureCaptureRequest) String() string {
 func (*StopSecureCaptureRequest) ProtoMessage() {}
 
 func (x *StopSecureCaptureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[10]
+	mi := &file_hush_v1_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +1104,7 @@ func (x *StopSecureCaptureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopSecureCaptureRequest.ProtoReflect.Descriptor instead.
 func (*StopSecureCaptureRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{10}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StopSecureCaptureRequest) GetSessionId() string {
@@ -789,7 +1164,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_hush_v1_session_proto_msgTypes[11]
+	mi := &file_hush_v1_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +1176,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[11]
+	mi := &file_hush_v1_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +1189,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{11}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Session) GetSessionId() string {
@@ -967,7 +1342,7 @@ type SessionMoved struct {
 
 func (x *SessionMoved) Reset() {
 	*x = SessionMoved{}
-	mi := &file_hush_v1_session_proto_msgTypes[12]
+	mi := &file_hush_v1_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -979,7 +1354,7 @@ func (x *SessionMoved) String() string {
 func (*SessionMoved) ProtoMessage() {}
 
 func (x *SessionMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[12]
+	mi := &file_hush_v1_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -992,7 +1367,7 @@ func (x *SessionMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionMoved.ProtoReflect.Descriptor instead.
 func (*SessionMoved) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{12}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SessionMoved) GetFromNode() string {
@@ -1058,7 +1433,7 @@ type SessionWarning struct {
 
 func (x *SessionWarning) Reset() {
 	*x = SessionWarning{}
-	mi := &file_hush_v1_session_proto_msgTypes[13]
+	mi := &file_hush_v1_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1445,7 @@ func (x *SessionWarning) String() string {
 func (*SessionWarning) ProtoMessage() {}
 
 func (x *SessionWarning) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[13]
+	mi := &file_hush_v1_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1458,7 @@ func (x *SessionWarning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionWarning.ProtoReflect.Descriptor instead.
 func (*SessionWarning) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{13}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SessionWarning) GetCode() WarningCode {
@@ -1144,7 +1519,7 @@ type Leg struct {
 
 func (x *Leg) Reset() {
 	*x = Leg{}
-	mi := &file_hush_v1_session_proto_msgTypes[14]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +1531,7 @@ func (x *Leg) String() string {
 func (*Leg) ProtoMessage() {}
 
 func (x *Leg) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[14]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +1544,7 @@ func (x *Leg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Leg.ProtoReflect.Descriptor instead.
 func (*Leg) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{14}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Leg) GetRemoteAddr() string {
@@ -1261,7 +1636,7 @@ type LegStats struct {
 
 func (x *LegStats) Reset() {
 	*x = LegStats{}
-	mi := &file_hush_v1_session_proto_msgTypes[15]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1648,7 @@ func (x *LegStats) String() string {
 func (*LegStats) ProtoMessage() {}
 
 func (x *LegStats) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[15]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1661,7 @@ func (x *LegStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegStats.ProtoReflect.Descriptor instead.
 func (*LegStats) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{15}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LegStats) GetRtpPacketsReceived() uint64 {
@@ -1369,7 +1744,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1756,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1769,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Policy) GetCustomerToAgent() *MaskingPolicy {
@@ -1467,7 +1842,7 @@ type MaskingPolicy struct {
 
 func (x *MaskingPolicy) Reset() {
 	*x = MaskingPolicy{}
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1854,7 @@ func (x *MaskingPolicy) String() string {
 func (*MaskingPolicy) ProtoMessage() {}
 
 func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1867,7 @@ func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaskingPolicy.ProtoReflect.Descriptor instead.
 func (*MaskingPolicy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MaskingPolicy) GetMode() MaskMode {
@@ -1549,7 +1924,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1561,7 +1936,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1574,7 +1949,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SessionEvent) GetSessionId() string {
@@ -1832,7 +2207,7 @@ type SessionUpdated struct {
 
 func (x *SessionUpdated) Reset() {
 	*x = SessionUpdated{}
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +2219,7 @@ func (x *SessionUpdated) String() string {
 func (*SessionUpdated) ProtoMessage() {}
 
 func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +2232,7 @@ func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionUpdated.ProtoReflect.Descriptor instead.
 func (*SessionUpdated) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SessionUpdated) GetPaths() []string {
@@ -1886,7 +2261,7 @@ type LegLatched struct {
 
 func (x *LegLatched) Reset() {
 	*x = LegLatched{}
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +2273,7 @@ func (x *LegLatched) String() string {
 func (*LegLatched) ProtoMessage() {}
 
 func (x *LegLatched) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +2286,7 @@ func (x *LegLatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegLatched.ProtoReflect.Descriptor instead.
 func (*LegLatched) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LegLatched) GetLeg() LegName {
@@ -1954,7 +2329,7 @@ type LatchRejected struct {
 
 func (x *LatchRejected) Reset() {
 	*x = LatchRejected{}
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2341,7 @@ func (x *LatchRejected) String() string {
 func (*LatchRejected) ProtoMessage() {}
 
 func (x *LatchRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2354,7 @@ func (x *LatchRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatchRejected.ProtoReflect.Descriptor instead.
 func (*LatchRejected) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LatchRejected) GetLeg() LegName {
@@ -2020,7 +2395,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2032,7 +2407,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2045,7 +2420,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SessionEnded) GetReason() EndReason {
@@ -2073,7 +2448,7 @@ type RecordingStateChanged struct {
 
 func (x *RecordingStateChanged) Reset() {
 	*x = RecordingStateChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2085,7 +2460,7 @@ func (x *RecordingStateChanged) String() string {
 func (*RecordingStateChanged) ProtoMessage() {}
 
 func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2098,7 +2473,7 @@ func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingStateChanged.ProtoReflect.Descriptor instead.
 func (*RecordingStateChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecordingStateChanged) GetState() RecordingState {
@@ -2133,7 +2508,7 @@ type SecureCaptureChanged struct {
 
 func (x *SecureCaptureChanged) Reset() {
 	*x = SecureCaptureChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2520,7 @@ func (x *SecureCaptureChanged) String() string {
 func (*SecureCaptureChanged) ProtoMessage() {}
 
 func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2533,7 @@ func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureChanged.ProtoReflect.Descriptor instead.
 func (*SecureCaptureChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SecureCaptureChanged) GetState() SecureCaptureState {
@@ -2192,7 +2567,7 @@ type SecureCaptureAbandoned struct {
 
 func (x *SecureCaptureAbandoned) Reset() {
 	*x = SecureCaptureAbandoned{}
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2204,7 +2579,7 @@ func (x *SecureCaptureAbandoned) String() string {
 func (*SecureCaptureAbandoned) ProtoMessage() {}
 
 func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2217,7 +2592,7 @@ func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureAbandoned.ProtoReflect.Descriptor instead.
 func (*SecureCaptureAbandoned) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SecureCaptureAbandoned) GetReason() string {
@@ -2251,7 +2626,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2263,7 +2638,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2276,7 +2651,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -2317,7 +2692,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2704,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2717,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -2368,7 +2743,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2380,7 +2755,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2393,7 +2768,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -2415,7 +2790,7 @@ type UndecodableAudio struct {
 
 func (x *UndecodableAudio) Reset() {
 	*x = UndecodableAudio{}
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2427,7 +2802,7 @@ func (x *UndecodableAudio) String() string {
 func (*UndecodableAudio) ProtoMessage() {}
 
 func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2440,7 +2815,7 @@ func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndecodableAudio.ProtoReflect.Descriptor instead.
 func (*UndecodableAudio) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UndecodableAudio) GetLeg() LegName {
@@ -2461,7 +2836,35 @@ var File_hush_v1_session_proto protoreflect.FileDescriptor
 
 const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x15hush/v1/session.proto\x12\ahush.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xde\x02\n" +
+	"\x15hush/v1/session.proto\x12\ahush.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xae\x03\n" +
+	"\fOfferRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x19\n" +
+	"\bfrom_tag\x18\x02 \x01(\tR\afromTag\x12\x15\n" +
+	"\x06to_tag\x18\x03 \x01(\tR\x05toTag\x12\x10\n" +
+	"\x03sdp\x18\x04 \x01(\tR\x03sdp\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x12\x19\n" +
+	"\bagent_id\x18\x06 \x01(\tR\aagentId\x122\n" +
+	"\bcustomer\x18\a \x01(\x0e2\x16.hush.v1.CustomerPartyR\bcustomer\x12'\n" +
+	"\x06policy\x18\b \x01(\v2\x0f.hush.v1.PolicyR\x06policy\x129\n" +
+	"\x06labels\x18\t \x03(\v2!.hush.v1.OfferRequest.LabelsEntryR\x06labels\x124\n" +
+	"\vextra_media\x18\n" +
+	" \x01(\x0e2\x13.hush.v1.ExtraMediaR\n" +
+	"extraMedia\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8b\x01\n" +
+	"\rAnswerRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x19\n" +
+	"\bfrom_tag\x18\x02 \x01(\tR\afromTag\x12\x15\n" +
+	"\x06to_tag\x18\x03 \x01(\tR\x05toTag\x12\x10\n" +
+	"\x03sdp\x18\x04 \x01(\tR\x03sdp\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"g\n" +
+	"\vSdpResponse\x12\x10\n" +
+	"\x03sdp\x18\x01 \x01(\tR\x03sdp\x12*\n" +
+	"\asession\x18\x02 \x01(\v2\x10.hush.v1.SessionR\asession\x12\x1a\n" +
+	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"\xde\x02\n" +
 	"\x14CreateSessionRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x1d\n" +
 	"\n" +
@@ -2675,19 +3078,30 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"Y\n" +
 	"\x10UndecodableAudio\x12\"\n" +
 	"\x03leg\x18\x01 \x01(\x0e2\x10.hush.v1.LegNameR\x03leg\x12!\n" +
-	"\fpayload_type\x18\x02 \x01(\rR\vpayloadType2\xc6\x05\n" +
-	"\x0eSessionService\x12@\n" +
-	"\rCreateSession\x12\x1d.hush.v1.CreateSessionRequest\x1a\x10.hush.v1.Session\x12:\n" +
+	"\fpayload_type\x18\x02 \x01(\rR\vpayloadType*h\n" +
+	"\rCustomerParty\x12\x1e\n" +
+	"\x1aCUSTOMER_PARTY_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16CUSTOMER_PARTY_OFFERER\x10\x01\x12\x1b\n" +
+	"\x17CUSTOMER_PARTY_ANSWERER\x10\x02*X\n" +
 	"\n" +
-	"GetSession\x12\x1a.hush.v1.GetSessionRequest\x1a\x10.hush.v1.Session\x12K\n" +
-	"\fListSessions\x12\x1c.hush.v1.ListSessionsRequest\x1a\x1d.hush.v1.ListSessionsResponse\x12@\n" +
+	"ExtraMedia\x12\x1b\n" +
+	"\x17EXTRA_MEDIA_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12EXTRA_MEDIA_REFUSE\x10\x01\x12\x15\n" +
+	"\x11EXTRA_MEDIA_RELAY\x10\x022\xf4\b\n" +
+	"\x0eSessionService\x12@\n" +
+	"\rCreateSession\x12\x1d.hush.v1.CreateSessionRequest\x1a\x10.hush.v1.Session\x12]\n" +
+	"\n" +
+	"GetSession\x12\x1a.hush.v1.GetSessionRequest\x1a\x10.hush.v1.Session\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/sessions/{session_id}\x12a\n" +
+	"\fListSessions\x12\x1c.hush.v1.ListSessionsRequest\x1a\x1d.hush.v1.ListSessionsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/sessions\x12@\n" +
 	"\rUpdateSession\x12\x1d.hush.v1.UpdateSessionRequest\x1a\x10.hush.v1.Session\x12@\n" +
-	"\rDeleteSession\x12\x1d.hush.v1.DeleteSessionRequest\x1a\x10.hush.v1.Session\x12E\n" +
-	"\fWatchSession\x12\x1c.hush.v1.WatchSessionRequest\x1a\x15.hush.v1.SessionEvent0\x01\x12B\n" +
-	"\x0ePauseRecording\x12\x1e.hush.v1.PauseRecordingRequest\x1a\x10.hush.v1.Session\x12D\n" +
-	"\x0fResumeRecording\x12\x1f.hush.v1.ResumeRecordingRequest\x1a\x10.hush.v1.Session\x12J\n" +
-	"\x12StartSecureCapture\x12\".hush.v1.StartSecureCaptureRequest\x1a\x10.hush.v1.Session\x12H\n" +
-	"\x11StopSecureCapture\x12!.hush.v1.StopSecureCaptureRequest\x1a\x10.hush.v1.SessionB0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
+	"\rDeleteSession\x12\x1d.hush.v1.DeleteSessionRequest\x1a\x10.hush.v1.Session\x12n\n" +
+	"\fWatchSession\x12\x1c.hush.v1.WatchSessionRequest\x1a\x15.hush.v1.SessionEvent\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/sessions/{session_id}:watch0\x01\x12w\n" +
+	"\x0ePauseRecording\x12\x1e.hush.v1.PauseRecordingRequest\x1a\x10.hush.v1.Session\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/sessions/{session_id}:pauseRecording\x12z\n" +
+	"\x0fResumeRecording\x12\x1f.hush.v1.ResumeRecordingRequest\x1a\x10.hush.v1.Session\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/sessions/{session_id}:resumeRecording\x12\x83\x01\n" +
+	"\x12StartSecureCapture\x12\".hush.v1.StartSecureCaptureRequest\x1a\x10.hush.v1.Session\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/sessions/{session_id}:startSecureCapture\x12\x80\x01\n" +
+	"\x11StopSecureCapture\x12!.hush.v1.StopSecureCaptureRequest\x1a\x10.hush.v1.Session\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/sessions/{session_id}:stopSecureCapture\x124\n" +
+	"\x05Offer\x12\x15.hush.v1.OfferRequest\x1a\x14.hush.v1.SdpResponse\x126\n" +
+	"\x06Answer\x12\x16.hush.v1.AnswerRequest\x1a\x14.hush.v1.SdpResponseB0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
 
 var (
 	file_hush_v1_session_proto_rawDescOnce sync.Once
@@ -2701,143 +3115,159 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 	return file_hush_v1_session_proto_rawDescData
 }
 
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_hush_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_hush_v1_session_proto_goTypes = []any{
-	(*CreateSessionRequest)(nil),      // 0: hush.v1.CreateSessionRequest
-	(*GetSessionRequest)(nil),         // 1: hush.v1.GetSessionRequest
-	(*ListSessionsRequest)(nil),       // 2: hush.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),      // 3: hush.v1.ListSessionsResponse
-	(*UpdateSessionRequest)(nil),      // 4: hush.v1.UpdateSessionRequest
-	(*DeleteSessionRequest)(nil),      // 5: hush.v1.DeleteSessionRequest
-	(*WatchSessionRequest)(nil),       // 6: hush.v1.WatchSessionRequest
-	(*PauseRecordingRequest)(nil),     // 7: hush.v1.PauseRecordingRequest
-	(*ResumeRecordingRequest)(nil),    // 8: hush.v1.ResumeRecordingRequest
-	(*StartSecureCaptureRequest)(nil), // 9: hush.v1.StartSecureCaptureRequest
-	(*StopSecureCaptureRequest)(nil),  // 10: hush.v1.StopSecureCaptureRequest
-	(*Session)(nil),                   // 11: hush.v1.Session
-	(*SessionMoved)(nil),              // 12: hush.v1.SessionMoved
-	(*SessionWarning)(nil),            // 13: hush.v1.SessionWarning
-	(*Leg)(nil),                       // 14: hush.v1.Leg
-	(*LegStats)(nil),                  // 15: hush.v1.LegStats
-	(*Policy)(nil),                    // 16: hush.v1.Policy
-	(*MaskingPolicy)(nil),             // 17: hush.v1.MaskingPolicy
-	(*SessionEvent)(nil),              // 18: hush.v1.SessionEvent
-	(*SessionUpdated)(nil),            // 19: hush.v1.SessionUpdated
-	(*LegLatched)(nil),                // 20: hush.v1.LegLatched
-	(*LatchRejected)(nil),             // 21: hush.v1.LatchRejected
-	(*SessionEnded)(nil),              // 22: hush.v1.SessionEnded
-	(*RecordingStateChanged)(nil),     // 23: hush.v1.RecordingStateChanged
-	(*SecureCaptureChanged)(nil),      // 24: hush.v1.SecureCaptureChanged
-	(*SecureCaptureAbandoned)(nil),    // 25: hush.v1.SecureCaptureAbandoned
-	(*DigitProgress)(nil),             // 26: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 27: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 28: hush.v1.RecordingFailed
-	(*UndecodableAudio)(nil),          // 29: hush.v1.UndecodableAudio
-	nil,                               // 30: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 31: hush.v1.Session.LabelsEntry
-	nil,                               // 32: hush.v1.Leg.CodecsEntry
-	(*fieldmaskpb.FieldMask)(nil),     // 33: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 34: hush.v1.PauseBehavior
-	(*durationpb.Duration)(nil),       // 35: google.protobuf.Duration
-	(SessionState)(0),                 // 36: hush.v1.SessionState
-	(RecordingState)(0),               // 37: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 38: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 39: google.protobuf.Timestamp
-	(EndReason)(0),                    // 40: hush.v1.EndReason
-	(WarningCode)(0),                  // 41: hush.v1.WarningCode
-	(RecordingMode)(0),                // 42: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 43: hush.v1.StrictSource
-	(MaskMode)(0),                     // 44: hush.v1.MaskMode
-	(LegName)(0),                      // 45: hush.v1.LegName
-	(LuhnResult)(0),                   // 46: hush.v1.LuhnResult
+	(CustomerParty)(0),                // 0: hush.v1.CustomerParty
+	(ExtraMedia)(0),                   // 1: hush.v1.ExtraMedia
+	(*OfferRequest)(nil),              // 2: hush.v1.OfferRequest
+	(*AnswerRequest)(nil),             // 3: hush.v1.AnswerRequest
+	(*SdpResponse)(nil),               // 4: hush.v1.SdpResponse
+	(*CreateSessionRequest)(nil),      // 5: hush.v1.CreateSessionRequest
+	(*GetSessionRequest)(nil),         // 6: hush.v1.GetSessionRequest
+	(*ListSessionsRequest)(nil),       // 7: hush.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),      // 8: hush.v1.ListSessionsResponse
+	(*UpdateSessionRequest)(nil),      // 9: hush.v1.UpdateSessionRequest
+	(*DeleteSessionRequest)(nil),      // 10: hush.v1.DeleteSessionRequest
+	(*WatchSessionRequest)(nil),       // 11: hush.v1.WatchSessionRequest
+	(*PauseRecordingRequest)(nil),     // 12: hush.v1.PauseRecordingRequest
+	(*ResumeRecordingRequest)(nil),    // 13: hush.v1.ResumeRecordingRequest
+	(*StartSecureCaptureRequest)(nil), // 14: hush.v1.StartSecureCaptureRequest
+	(*StopSecureCaptureRequest)(nil),  // 15: hush.v1.StopSecureCaptureRequest
+	(*Session)(nil),                   // 16: hush.v1.Session
+	(*SessionMoved)(nil),              // 17: hush.v1.SessionMoved
+	(*SessionWarning)(nil),            // 18: hush.v1.SessionWarning
+	(*Leg)(nil),                       // 19: hush.v1.Leg
+	(*LegStats)(nil),                  // 20: hush.v1.LegStats
+	(*Policy)(nil),                    // 21: hush.v1.Policy
+	(*MaskingPolicy)(nil),             // 22: hush.v1.MaskingPolicy
+	(*SessionEvent)(nil),              // 23: hush.v1.SessionEvent
+	(*SessionUpdated)(nil),            // 24: hush.v1.SessionUpdated
+	(*LegLatched)(nil),                // 25: hush.v1.LegLatched
+	(*LatchRejected)(nil),             // 26: hush.v1.LatchRejected
+	(*SessionEnded)(nil),              // 27: hush.v1.SessionEnded
+	(*RecordingStateChanged)(nil),     // 28: hush.v1.RecordingStateChanged
+	(*SecureCaptureChanged)(nil),      // 29: hush.v1.SecureCaptureChanged
+	(*SecureCaptureAbandoned)(nil),    // 30: hush.v1.SecureCaptureAbandoned
+	(*DigitProgress)(nil),             // 31: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 32: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 33: hush.v1.RecordingFailed
+	(*UndecodableAudio)(nil),          // 34: hush.v1.UndecodableAudio
+	nil,                               // 35: hush.v1.OfferRequest.LabelsEntry
+	nil,                               // 36: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 37: hush.v1.Session.LabelsEntry
+	nil,                               // 38: hush.v1.Leg.CodecsEntry
+	(*fieldmaskpb.FieldMask)(nil),     // 39: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 40: hush.v1.PauseBehavior
+	(*durationpb.Duration)(nil),       // 41: google.protobuf.Duration
+	(SessionState)(0),                 // 42: hush.v1.SessionState
+	(RecordingState)(0),               // 43: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 44: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 45: google.protobuf.Timestamp
+	(EndReason)(0),                    // 46: hush.v1.EndReason
+	(WarningCode)(0),                  // 47: hush.v1.WarningCode
+	(RecordingMode)(0),                // 48: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 49: hush.v1.StrictSource
+	(MaskMode)(0),                     // 50: hush.v1.MaskMode
+	(LegName)(0),                      // 51: hush.v1.LegName
+	(LuhnResult)(0),                   // 52: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
-	14, // 0: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
-	14, // 1: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
-	16, // 2: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	30, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
-	11, // 4: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
-	14, // 5: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
-	14, // 6: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
-	16, // 7: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	33, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	34, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	35, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
-	14, // 11: hush.v1.Session.customer:type_name -> hush.v1.Leg
-	14, // 12: hush.v1.Session.agent:type_name -> hush.v1.Leg
-	16, // 13: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	31, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	36, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	37, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	38, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	26, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	39, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	39, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	40, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
-	13, // 22: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
-	12, // 23: hush.v1.Session.moves:type_name -> hush.v1.SessionMoved
-	39, // 24: hush.v1.SessionMoved.time:type_name -> google.protobuf.Timestamp
-	41, // 25: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
-	32, // 26: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
-	15, // 27: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
-	17, // 28: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
-	17, // 29: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	42, // 30: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	35, // 31: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	43, // 32: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	35, // 33: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	44, // 34: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	35, // 35: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	39, // 36: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	11, // 37: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	19, // 38: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	20, // 39: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	22, // 40: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	23, // 41: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	24, // 42: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	26, // 43: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	27, // 44: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	28, // 45: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	29, // 46: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	25, // 47: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	21, // 48: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	12, // 49: hush.v1.SessionEvent.moved:type_name -> hush.v1.SessionMoved
-	11, // 50: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	45, // 51: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	45, // 52: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	40, // 53: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	11, // 54: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	37, // 55: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	34, // 56: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	38, // 57: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	46, // 58: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	35, // 59: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	45, // 60: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	0,  // 61: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	1,  // 62: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	2,  // 63: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	4,  // 64: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	5,  // 65: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	6,  // 66: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	7,  // 67: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	8,  // 68: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	9,  // 69: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	10, // 70: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	11, // 71: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	11, // 72: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	3,  // 73: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	11, // 74: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	11, // 75: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	18, // 76: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	11, // 77: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	11, // 78: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	11, // 79: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	11, // 80: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	71, // [71:81] is the sub-list for method output_type
-	61, // [61:71] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	0,  // 0: hush.v1.OfferRequest.customer:type_name -> hush.v1.CustomerParty
+	21, // 1: hush.v1.OfferRequest.policy:type_name -> hush.v1.Policy
+	35, // 2: hush.v1.OfferRequest.labels:type_name -> hush.v1.OfferRequest.LabelsEntry
+	1,  // 3: hush.v1.OfferRequest.extra_media:type_name -> hush.v1.ExtraMedia
+	16, // 4: hush.v1.SdpResponse.session:type_name -> hush.v1.Session
+	19, // 5: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
+	19, // 6: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
+	21, // 7: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
+	36, // 8: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	16, // 9: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
+	19, // 10: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
+	19, // 11: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
+	21, // 12: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
+	39, // 13: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	40, // 14: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	41, // 15: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	19, // 16: hush.v1.Session.customer:type_name -> hush.v1.Leg
+	19, // 17: hush.v1.Session.agent:type_name -> hush.v1.Leg
+	21, // 18: hush.v1.Session.policy:type_name -> hush.v1.Policy
+	37, // 19: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	42, // 20: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	43, // 21: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	44, // 22: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	31, // 23: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	45, // 24: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	45, // 25: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	46, // 26: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	18, // 27: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
+	17, // 28: hush.v1.Session.moves:type_name -> hush.v1.SessionMoved
+	45, // 29: hush.v1.SessionMoved.time:type_name -> google.protobuf.Timestamp
+	47, // 30: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
+	38, // 31: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	20, // 32: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
+	22, // 33: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
+	22, // 34: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
+	48, // 35: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	41, // 36: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	49, // 37: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	41, // 38: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	50, // 39: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	41, // 40: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	45, // 41: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	16, // 42: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	24, // 43: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	25, // 44: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	27, // 45: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	28, // 46: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	29, // 47: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	31, // 48: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	32, // 49: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	33, // 50: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	34, // 51: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	30, // 52: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	26, // 53: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	17, // 54: hush.v1.SessionEvent.moved:type_name -> hush.v1.SessionMoved
+	16, // 55: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	51, // 56: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	51, // 57: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	46, // 58: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	16, // 59: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	43, // 60: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	40, // 61: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	44, // 62: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	52, // 63: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	41, // 64: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	51, // 65: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	5,  // 66: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	6,  // 67: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	7,  // 68: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	9,  // 69: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	10, // 70: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	11, // 71: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	12, // 72: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	13, // 73: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	14, // 74: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	15, // 75: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	2,  // 76: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
+	3,  // 77: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
+	16, // 78: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	16, // 79: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	8,  // 80: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	16, // 81: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	16, // 82: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	23, // 83: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	16, // 84: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	16, // 85: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	16, // 86: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	16, // 87: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	4,  // 88: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
+	4,  // 89: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
+	78, // [78:90] is the sub-list for method output_type
+	66, // [66:78] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -2846,7 +3276,7 @@ func file_hush_v1_session_proto_init() {
 		return
 	}
 	file_hush_v1_types_proto_init()
-	file_hush_v1_session_proto_msgTypes[18].OneofWrappers = []any{
+	file_hush_v1_session_proto_msgTypes[21].OneofWrappers = []any{
 		(*SessionEvent_Snapshot)(nil),
 		(*SessionEvent_Updated)(nil),
 		(*SessionEvent_Latched)(nil),
@@ -2866,13 +3296,14 @@ func file_hush_v1_session_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   33,
+			NumEnums:      2,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_hush_v1_session_proto_goTypes,
 		DependencyIndexes: file_hush_v1_session_proto_depIdxs,
+		EnumInfos:         file_hush_v1_session_proto_enumTypes,
 		MessageInfos:      file_hush_v1_session_proto_msgTypes,
 	}.Build()
 	File_hush_v1_session_proto = out.File

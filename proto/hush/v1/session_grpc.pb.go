@@ -45,6 +45,8 @@ const (
 	SessionService_ResumeRecording_FullMethodName    = "/hush.v1.SessionService/ResumeRecording"
 	SessionService_StartSecureCapture_FullMethodName = "/hush.v1.SessionService/StartSecureCapture"
 	SessionService_StopSecureCapture_FullMethodName  = "/hush.v1.SessionService/StopSecureCapture"
+	SessionService_Offer_FullMethodName              = "/hush.v1.SessionService/Offer"
+	SessionService_Answer_FullMethodName             = "/hush.v1.SessionService/Answer"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -79,6 +81,18 @@ type SessionServiceClient interface {
 	StartSecureCapture(ctx context.Context, in *StartSecureCaptureRequest, opts ...grpc.CallOption) (*Session, error)
 	// Stops secure capture (agent).
 	StopSecureCapture(ctx context.Context, in *StopSecureCaptureRequest, opts ...grpc.CallOption) (*Session, error)
+	// SDP offer/answer (RFC 3264) for a platform that handles SIP itself, such as a B2BUA:
+	// the same offer/answer the ng protocol gives Kamailio. The first offer of a call_id
+	// creates its session; later offers (re-INVITE, UPDATE) from either party update it.
+	// The reply's SDP is the offer rewritten to point its recipient at hush. Errors:
+	// INVALID_ARGUMENT (an SDP that does not parse, no plain-RTP audio stream, SRTP),
+	// FAILED_PRECONDITION (a from_tag that is none of the call's parties), and
+	// CreateSession's.
+	Offer(ctx context.Context, in *OfferRequest, opts ...grpc.CallOption) (*SdpResponse, error)
+	// The answer to the call's last offer, from the party tagged to_tag: early (183) or
+	// final, from one fork or several (the latest answer's address wins). NOT_FOUND for a
+	// call_id without an offer.
+	Answer(ctx context.Context, in *AnswerRequest, opts ...grpc.CallOption) (*SdpResponse, error)
 }
 
 type sessionServiceClient struct {
@@ -198,6 +212,26 @@ func (c *sessionServiceClient) StopSecureCapture(ctx context.Context, in *StopSe
 	return out, nil
 }
 
+func (c *sessionServiceClient) Offer(ctx context.Context, in *OfferRequest, opts ...grpc.CallOption) (*SdpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SdpResponse)
+	err := c.cc.Invoke(ctx, SessionService_Offer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sessionServiceClient) Answer(ctx context.Context, in *AnswerRequest, opts ...grpc.CallOption) (*SdpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SdpResponse)
+	err := c.cc.Invoke(ctx, SessionService_Answer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
 // for forward compatibility.
@@ -230,6 +264,18 @@ type SessionServiceServer interface {
 	StartSecureCapture(context.Context, *StartSecureCaptureRequest) (*Session, error)
 	// Stops secure capture (agent).
 	StopSecureCapture(context.Context, *StopSecureCaptureRequest) (*Session, error)
+	// SDP offer/answer (RFC 3264) for a platform that handles SIP itself, such as a B2BUA:
+	// the same offer/answer the ng protocol gives Kamailio. The first offer of a call_id
+	// creates its session; later offers (re-INVITE, UPDATE) from either party update it.
+	// The reply's SDP is the offer rewritten to point its recipient at hush. Errors:
+	// INVALID_ARGUMENT (an SDP that does not parse, no plain-RTP audio stream, SRTP),
+	// FAILED_PRECONDITION (a from_tag that is none of the call's parties), and
+	// CreateSession's.
+	Offer(context.Context, *OfferRequest) (*SdpResponse, error)
+	// The answer to the call's last offer, from the party tagged to_tag: early (183) or
+	// final, from one fork or several (the latest answer's address wins). NOT_FOUND for a
+	// call_id without an offer.
+	Answer(context.Context, *AnswerRequest) (*SdpResponse, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -269,6 +315,12 @@ func (UnimplementedSessionServiceServer) StartSecureCapture(context.Context, *St
 }
 func (UnimplementedSessionServiceServer) StopSecureCapture(context.Context, *StopSecureCaptureRequest) (*Session, error) {
 	return nil, status.Error(codes.Unimplemented, "method StopSecureCapture not implemented")
+}
+func (UnimplementedSessionServiceServer) Offer(context.Context, *OfferRequest) (*SdpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Offer not implemented")
+}
+func (UnimplementedSessionServiceServer) Answer(context.Context, *AnswerRequest) (*SdpResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Answer not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -464,6 +516,42 @@ func _SessionService_StopSecureCapture_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_Offer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OfferRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).Offer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_Offer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).Offer(ctx, req.(*OfferRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SessionService_Answer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AnswerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).Answer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_Answer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).Answer(ctx, req.(*AnswerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SessionService_ServiceDesc is the grpc.ServiceDesc for SessionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -506,6 +594,14 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StopSecureCapture",
 			Handler:    _SessionService_StopSecureCapture_Handler,
+		},
+		{
+			MethodName: "Offer",
+			Handler:    _SessionService_Offer_Handler,
+		},
+		{
+			MethodName: "Answer",
+			Handler:    _SessionService_Answer_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
