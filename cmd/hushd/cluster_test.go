@@ -16,6 +16,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/hushmedia/hush/internal/api"
 	"github.com/hushmedia/hush/internal/auth"
@@ -292,4 +293,49 @@ func healthz(t *testing.T, d *daemon) string {
 		t.Errorf("/healthz %d", resp.StatusCode)
 	}
 	return b.String()
+}
+
+// TestClusterDrainHandoff: Drain with handoff on a node hands its call to another node
+// sharing its media address (here both bind 127.0.0.1 and the same port range): the call
+// goes on on the same ports, the media gap is short, a watch through the other node
+// follows it, and the drained node ends up with no session.
+func TestClusterDrainHandoff(t *testing.T) {
+	rs := redistest.Start(t)
+	p := testPrefix(t)
+	lo, hi := mediaRange(t, 40)
+	same := []string{"--media-port-min", itoa(lo), "--media-port-max", itoa(hi)}
+	a := startDaemon(t, clusterArgs(rs, p, "a", same...)...)
+	b := startDaemon(t, clusterArgs(rs, p, "b", same...)...)
+	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
+	agent := newEndpoint(t, "udp4", "127.0.0.1:0")
+	s, err := a.session.CreateSession(a.ctx(), &hushv1.CreateSessionRequest{CallId: "call-1",
+		Customer: &hushv1.Leg{RemoteAddr: cust.addr().String()}, Agent: &hushv1.Leg{RemoteAddr: agent.addr().String()},
+		Policy: &hushv1.Policy{CustomerToAgent: &hushv1.MaskingPolicy{Mode: hushv1.MaskMode_MASK_MODE_OFF}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStream(3)
+	settle(t, cust, agent, s.Customer.LocalAddr, st.next(t))
+	w := b.watch(s.SessionId)
+	start := time.Now()
+	resp, err := a.admin.Drain(a.ctx(), &hushv1.DrainRequest{Handoff: true, Deadline: durationpb.New(time.Minute)})
+	if err != nil || resp.ActiveSessions != 1 {
+		t.Fatalf("drain: %v %v", resp, err)
+	}
+	mv := w.until(func(e *hushv1.SessionEvent) bool { return e.GetMoved() != nil }).GetMoved()
+	took := time.Since(start)
+	if mv.FromNode != "a" || mv.ToNode != "b" || mv.Reason != "handoff" {
+		t.Fatalf("moved %+v", mv)
+	}
+	settle(t, cust, agent, s.Customer.LocalAddr, st.next(t))
+	got, err := b.session.GetSession(b.ctx(), &hushv1.GetSessionRequest{SessionId: s.SessionId})
+	if err != nil || got.Node != "b" || got.Customer.LocalAddr != s.Customer.LocalAddr {
+		t.Fatalf("on b: %v %v", got, err)
+	}
+	// Handoff on a node alone is refused, not silently a plain drain.
+	solo := startDaemon(t)
+	if _, err := solo.admin.Drain(solo.ctx(), &hushv1.DrainRequest{Handoff: true}); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("handoff without a cluster: %v", err)
+	}
+	t.Logf("drain to the call running on b: %v", took)
 }

@@ -69,6 +69,7 @@ type Node struct {
 	dirty    map[string]struct{}
 	flushed  chan struct{} // closed and replaced after each flush
 	draining bool
+	peers    map[string]*nodeInfo // live nodes as of the last scan, for routing
 
 	wake     chan struct{} // to the flusher
 	adopt    chan struct{} // to the reconciler: a session was handed to this node
@@ -512,6 +513,9 @@ func (n *Node) takeOn(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	n.mu.Lock()
+	n.peers = nodes
+	n.mu.Unlock()
 	for name, info := range nodes {
 		if name != n.o.Node && info != nil {
 			continue // alive: its sessions are its own
@@ -532,6 +536,13 @@ func (n *Node) takeOn(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// peer is a live node as the last scan saw it (nil: not seen alive).
+func (n *Node) peer(name string) *nodeInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.peers[name]
 }
 
 // takeOne restores one session if this node should run it: the session's ports are bound

@@ -102,9 +102,13 @@ func (rt *Router) locate(ctx context.Context, id string, not pos) (string, pos, 
 	case o.Node == rt.n.o.Node || (pos{o.Node, o.Inst}) == not:
 		return "", pos{}, ErrMoving
 	}
-	ni, err := rt.n.dir.node(ctx, o.Node)
-	if err != nil {
-		return "", pos{}, err
+	// The last scan's view of the owner saves a round trip; a stale one costs a failed
+	// call, after which the owner is looked up again.
+	ni := rt.n.peer(o.Node)
+	if ni == nil || ni.Inst != o.Inst || not.node != "" {
+		if ni, err = rt.n.dir.node(ctx, o.Node); err != nil {
+			return "", pos{}, err
+		}
 	}
 	if ni == nil || ni.Inst != o.Inst {
 		return "", pos{}, ErrMoving // dead or restarted: a takeover is due
