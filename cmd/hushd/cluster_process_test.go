@@ -359,9 +359,11 @@ func TestFleetSurvivesCrashes(t *testing.T) {
 	// No digit reached an agent, before, during or after any takeover.
 	n := packets * audioFrame
 	dir := t.TempDir()
-	if keys := multimonDigits(t, dir, "customer", pcm[:n]); len(keys) < 100 {
-		t.Fatalf("multimon-ng finds only %d keys in what the customers keyed: the judge is blind", len(keys))
+	keyed := multimonDigits(t, dir, "customer", pcm[:n])
+	if len(keyed) < 50 {
+		t.Fatalf("multimon-ng finds only %d keys in what the customers keyed: the judge is blind", len(keyed))
 	}
+	t.Logf("multimon-ng finds %d keys in what each customer keyed over %v", len(keyed), time.Duration(packets)*audioPtime)
 	for _, cl := range calls {
 		cl.agent.mu.Lock()
 		heard := decodeByTimestamp(datagrams(cl.agent.got), 0, n)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
+	"strings"
 	"net"
 	"net/netip"
 	"sync"
@@ -69,7 +71,7 @@ func (f *fleet) node(name, bindIP, media string, opts ...func(*Options)) *testNo
 		f.t.Fatal(err)
 	}
 	tn := &testNode{alloc: alloc}
-	o := Options{Redis: f.client(), Prefix: f.prefix, Node: name, MediaAddr: media,
+	o := Options{Redis: f.client(), Prefix: f.prefix, Node: name, MediaAddr: media, Logger: testLogger(f.t),
 		PeerAddr: "127.0.0.1:1", Lease: testLease, WriteTimeout: 300 * time.Millisecond,
 		Hooks: Hooks{Moved: func(r string) { tn.mu.Lock(); tn.moved = append(tn.moved, r); tn.mu.Unlock() }}}
 	for _, opt := range opts {
@@ -84,6 +86,18 @@ func (f *fleet) node(name, bindIP, media string, opts ...func(*Options)) *testNo
 	tn.Start(tn.reg)
 	f.t.Cleanup(func() { tn.crash() })
 	return tn
+}
+
+// testLogger logs to the test (shown when it fails or with -v).
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // crash stops the node as SIGKILL would: its loops stop writing, its calls' sockets close,

@@ -74,6 +74,7 @@ type Node struct {
 	wake     chan struct{} // to the flusher
 	adopt    chan struct{} // to the reconciler: a session was handed to this node
 	healthy  atomic.Bool
+	healthMu sync.Mutex
 	beatStop atomic.Bool // tests: the heartbeat stops (a partition, as the others see it)
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -195,6 +196,9 @@ func (n *Node) isDraining() bool {
 }
 
 func (n *Node) setHealthy(ok bool, err error) {
+	// One change at a time, so the hook hears them in the order they were made.
+	n.healthMu.Lock()
+	defer n.healthMu.Unlock()
 	if n.healthy.Swap(ok) == ok {
 		return
 	}
@@ -270,6 +274,7 @@ func (n *Node) flushLoop(ctx context.Context) {
 		cancel()
 		if err != nil {
 			backoff = min(max(2*backoff, 50*time.Millisecond), time.Second)
+			n.log.Debug("directory write failed; retrying", "err", err, "backoff", backoff)
 			if h := n.o.Hooks.WriteFailed; h != nil {
 				h()
 			}
@@ -404,6 +409,9 @@ func (n *Node) beat(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, n.o.Lease/2)
 	defer cancel()
 	err := n.dir.heartbeat(ctx, n.o.Node, n.info(), n.o.Lease)
+	if err != nil {
+		n.log.Debug("heartbeat failed", "err", err)
+	}
 	n.setHealthy(err == nil, err)
 }
 
@@ -451,6 +459,7 @@ func (n *Node) reconcile(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, n.o.Lease)
 	defer cancel()
 	if err := n.checkClaims(ctx); err != nil {
+		n.log.Debug("claims not checked", "err", err)
 		n.setHealthy(false, err)
 		return
 	}

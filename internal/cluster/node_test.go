@@ -220,12 +220,16 @@ func TestRedisDownCatchesUp(t *testing.T) {
 		snap, err := decodeRecord(data)
 		return ok && err == nil && snap.CaptureOn
 	})
-	waitFor(t, "health to recover", a.Healthy)
+	waitFor(t, "health to recover", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(health) > 0 && health[len(health)-1]
+	})
 	mu.Lock()
-	defer mu.Unlock()
 	if len(health) < 2 || health[len(health)-2] || !health[len(health)-1] {
 		t.Errorf("health changes %v, want degraded then recovered", health)
 	}
+	mu.Unlock()
 
 	f.redis.Restart()
 	waitFor(t, "the session back in an empty Redis", func() bool {
