@@ -14,4 +14,9 @@ var (
 	ErrMoving = errors.New("cluster: session is moving to another node; retry")
 	// ErrNoTarget: no live node shares this node's media address to hand sessions to.
 	ErrNoTarget = errors.New("cluster: no node to hand sessions over to")
+
+	// errLocal and errNotFound are the router's lookups that are not failures: the
+	// session runs here, or no node runs it.
+	errLocal    = errors.New("session runs here")
+	errNotFound = errors.New("session not in the directory")
 )

@@ -54,11 +54,9 @@ func (rt *Router) Close() {
 	}
 }
 
-// Session-scoped unary methods: each answers with the session.
+// Session-scoped unary methods, each answering with the session: the changes (written to
+// the directory before the answer) and the reads.
 var (
-	scoped = map[string]bool{
-		hushv1.SessionService_GetSession_FullMethodName: true,
-	}
 	mutating = map[string]bool{
 		hushv1.SessionService_UpdateSession_FullMethodName:      true,
 		hushv1.SessionService_DeleteSession_FullMethodName:      true,
@@ -67,21 +65,16 @@ var (
 		hushv1.SessionService_StartSecureCapture_FullMethodName: true,
 		hushv1.SessionService_StopSecureCapture_FullMethodName:  true,
 	}
+	scoped = func() map[string]bool {
+		m := map[string]bool{hushv1.SessionService_GetSession_FullMethodName: true}
+		for k := range mutating {
+			m[k] = true
+		}
+		return m
+	}()
 )
-
-func init() {
-	for m := range mutating {
-		scoped[m] = true
-	}
-}
 
 type sessionScoped interface{ GetSessionId() string }
-
-// errLocal and errNotFound are locate's answers that are not failures.
-var (
-	errLocal    = errors.New("session runs here")
-	errNotFound = errors.New("session not in the directory")
-)
 
 // pos names an owner process, to wait for another one.
 type pos struct{ node, inst string }
