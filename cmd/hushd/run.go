@@ -180,6 +180,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Node:           nodeName,
 		Hooks: session.Hooks{
 			Created:          func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
+			Restored:         m.SessionsActive.Inc,
 			Ended:            func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
 			CreateFailed:     m.CreateFailed,
 			RecordingFailed:  m.RecordingFailed,

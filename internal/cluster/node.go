@@ -70,6 +70,7 @@ type Node struct {
 	flushed  chan struct{} // closed and replaced after each flush
 	draining bool
 	peers    map[string]*nodeInfo // live nodes as of the last scan, for routing
+	failing  map[string]bool      // takeovers that failed (warned once)
 
 	wake     chan struct{} // to the flusher
 	adopt    chan struct{} // to the reconciler: a session was handed to this node
@@ -95,7 +96,7 @@ func NewNode(o Options) *Node {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return &Node{o: o, dir: directory{rdb: o.Redis, prefix: o.Prefix}, inst: hex.EncodeToString(b[:]),
-		log: o.Logger.With("node", o.Node), own: map[string]*owned{}, dirty: map[string]struct{}{},
+		log: o.Logger.With("node", o.Node), own: map[string]*owned{}, dirty: map[string]struct{}{}, failing: map[string]bool{},
 		flushed: make(chan struct{}), wake: make(chan struct{}, 1), adopt: make(chan struct{}, 1)}
 }
 
@@ -547,6 +548,20 @@ func (n *Node) takeOn(ctx context.Context) error {
 	return nil
 }
 
+// firstFailure reports whether a takeover of id fails for the first time.
+func (n *Node) firstFailure(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.failing[id] {
+		return false
+	}
+	if len(n.failing) > 10000 {
+		clear(n.failing) // bounded: at worst a warning is said again
+	}
+	n.failing[id] = true
+	return true
+}
+
 // peer is a live node as the last scan saw it (nil: not seen alive).
 func (n *Node) peer(name string) *nodeInfo {
 	n.mu.Lock()
@@ -593,13 +608,16 @@ func (n *Node) takeOne(ctx context.Context, id string) {
 	}
 	if _, err := n.reg.Restore(snap, session.Move{From: from, Reason: reason}); err != nil {
 		drop()
-		if errors.Is(err, session.ErrPortUnavailable) {
-			n.log.Debug("session's ports not free yet; retrying", "session_id", id, "owner", o.Node)
-		} else {
-			n.log.Warn("session not taken over", "session_id", id, "owner", o.Node, "err", err)
+		lvl := slog.LevelDebug // the old process has not let go of the ports yet
+		if !errors.Is(err, session.ErrPortUnavailable) && n.firstFailure(id) {
+			lvl = slog.LevelWarn // said once; retried every quarter lease
 		}
+		n.log.Log(ctx, lvl, "session not taken over yet; retrying", "session_id", id, "owner", o.Node, "err", err)
 		return
 	}
+	n.mu.Lock()
+	delete(n.failing, id)
+	n.mu.Unlock()
 	epoch := o.Epoch
 	if !handedHere {
 		e, err := n.dir.claim(ctx, id, n.o.Node, n.inst, o)

@@ -194,7 +194,7 @@ func (r *Registry) Restore(snap Snapshot, mv Move) (Info, error) {
 	s.mu.Unlock()
 	r.byID[s.id] = s
 	r.byCall[s.callID] = s
-	if h := r.cfg.Hooks.Created; h != nil {
+	if h := r.cfg.Hooks.Restored; h != nil {
 		h()
 	}
 	info := s.info()

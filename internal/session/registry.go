@@ -15,7 +15,10 @@ import (
 
 // Hooks observe the registry for metrics. Every field is optional.
 type Hooks struct {
-	Created         func()
+	Created func()
+	// Restored: a session moved here from another node (Restore); it ends with Ended
+	// like any other.
+	Restored        func()
 	Ended           func(EndReason)
 	CreateFailed    func(reason string)
 	RecordingFailed func()
