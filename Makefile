@@ -9,6 +9,8 @@ GRPCURL_VERSION            := v1.9.4
 GRPC_GATEWAY_VERSION       := v2.34.0
 KUBECONFORM_VERSION        := v0.8.0
 KUSTOMIZE_VERSION          := v5.8.1
+# The S3 server the object-store tests start on loopback (posix backend on a temp dir).
+VERSITYGW_VERSION          := v1.8.0
 # The Kubernetes release whose OpenAPI spec (in the k8s.io/kubernetes module) the deploy
 # tests turn into kubeconform's schemas; deploy/kubernetes_test.go names the same one.
 KUBERNETES_VERSION         := v1.34.2
@@ -28,7 +30,7 @@ build:
 run:
 	$(GO) run ./cmd/hushd
 
-## tools: the code generators, grpcurl and the deploy checkers, pinned, installed into .bin/
+## tools: the code generators, grpcurl, the deploy checkers and the S3 test server, pinned, installed into .bin/
 tools:
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
@@ -37,6 +39,7 @@ tools:
 	GOBIN=$(BIN) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 	GOBIN=$(BIN) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 	$(GO) mod download k8s.io/kubernetes@$(KUBERNETES_VERSION)
 
 PLUGINS := protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2

@@ -36,6 +36,49 @@ The total received must match the size hushd announces. The SHA-256 of the
 result goes to stderr; for a complete (or repaired) recording it must equal
 the sidecar's sha256, else the exit status is 1 and FILE should not be
 trusted. --json does not apply: the output is the WAV itself.`},
+	{name: "erase", help: "remove a recording (--id) or every recording of a call (--call-id) from the disk, the object store and the index (admin; audited)", flags: recordingEraseFlags,
+		long: `A recording on legal hold, or still being written, is refused. --reason is kept
+in hushd's audit log with who erased what.`},
+	{name: "hold", args: "ID", npos: 1, help: "place a legal hold on a recording (--release lifts it): kept past its retention, never erased (admin; audited)", flags: recordingHoldFlags},
+}
+
+func recordingEraseFlags(fs *flag.FlagSet) connAction {
+	req := &hushv1.EraseRecordingRequest{}
+	fs.StringVar(&req.RecordingId, "id", "", "the recording to erase")
+	fs.StringVar(&req.CallId, "call-id", "", "erase every recording of this call id")
+	fs.StringVar(&req.Reason, "reason", "", "why (kept in the audit log)")
+	return func(ctx context.Context, a *app, cc grpc.ClientConnInterface, _ []string) error {
+		if (req.RecordingId == "") == (req.CallId == "") {
+			return usageErrorf("recording erase: give --id or --call-id")
+		}
+		ctx, cancel := a.callCtx(ctx)
+		defer cancel()
+		resp, err := recordingClient(cc).EraseRecording(ctx, req)
+		if err != nil {
+			return err
+		}
+		if a.json {
+			return a.printJSON(resp, true)
+		}
+		for _, id := range resp.GetRecordingIds() {
+			fmt.Fprintf(a.stdout, "erased %s\n", id)
+		}
+		return nil
+	}
+}
+
+func recordingHoldFlags(fs *flag.FlagSet) connAction {
+	release := fs.Bool("release", false, "lift the hold")
+	reason := fs.String("reason", "", "why (kept in the sidecar and the audit log)")
+	return func(ctx context.Context, a *app, cc grpc.ClientConnInterface, pos []string) error {
+		ctx, cancel := a.callCtx(ctx)
+		defer cancel()
+		r, err := recordingClient(cc).SetLegalHold(ctx, &hushv1.SetLegalHoldRequest{RecordingId: pos[0], Hold: !*release, Reason: *reason})
+		if err != nil {
+			return err
+		}
+		return a.printRecording(r)
+	}
 }
 
 // recordingClient is the client of RecordingService for one verb's action.
@@ -331,6 +374,18 @@ func (a *app) printRecording(r *hushv1.Recording) error {
 	row("duration", "%s", dur(r.GetDuration()))
 	row("size", "%d bytes", r.GetSizeBytes())
 	row("sha256", "%s", dash(r.GetSha256()))
+	if r.GetEncrypted() {
+		row("encrypted", "at rest (the download is decrypted)")
+	}
+	if r.GetInObjectStore() {
+		row("stored", "in the object store")
+	}
+	if r.GetRetainUntil() != nil {
+		row("retain until", "%s", stamp(r.GetRetainUntil()))
+	}
+	if h := r.GetLegalHold(); h != nil {
+		row("legal hold", "since %s by %s reason=%q", stamp(h.GetTime()), dash(h.GetActor()), h.GetReason())
+	}
 	if len(r.GetLabels()) > 0 {
 		row("labels", "%s", labels(r.GetLabels()))
 	}

@@ -94,6 +94,7 @@ func (a *app) usage(w io.Writer) {
 	b.WriteString("  audit verify FILE            check an audit log's hash chain; exit 1 names the first broken line\n")
 	b.WriteString("  token hash                   read a token on stdin, print its token-file line (hash only)\n")
 	b.WriteString("  token new                    print a new random token\n")
+	b.WriteString(offlineRecordingUsage)
 	b.WriteString("\nGlobal flags:\n")
 	fs := flag.NewFlagSet("hushctl", flag.ContinueOnError)
 	a.registerGlobals(fs)
@@ -139,6 +140,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return a.fail(a.audit(rest[1:]))
 	case rest[0] == "token":
 		return a.fail(a.tokenCmd(rest[1:]))
+	case rest[0] == "recording" && len(rest) > 1 && offlineRecordingVerbs[rest[1]] != nil:
+		return a.fail(offlineRecordingVerbs[rest[1]](a, rest[2:]))
 	case rest[0] == "health":
 		return a.fail(a.runVerb(ctx, "", healthVerb, rest[1:]))
 	}

@@ -194,7 +194,9 @@ func TestSecureCaptureEndToEnd(t *testing.T) {
 	needDebianTool(t, "multimon-ng", "multimon-ng")
 	dir := t.TempDir()
 	recDir, auditFile := filepath.Join(dir, "recordings"), filepath.Join(dir, "audit.jsonl")
-	d := startDaemon(t, "--recording-enabled=true", "--recording-dir", recDir, "--audit-file", auditFile, "--log-level", "debug")
+	keyFile := filepath.Join(t.TempDir(), "recording.kek")
+	d := startDaemon(t, "--recording-enabled=true", "--recording-dir", recDir, "--audit-file", auditFile, "--log-level", "debug",
+		"--recording-key-file", keyFile)
 	pay := hushv1.NewPaymentServiceClient(d.conn)
 	r := rand.New(rand.NewPCG(4111, 1))
 
@@ -432,6 +434,8 @@ func TestSecureCaptureEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Recordings are sealed at rest: what they hold is judged decrypted.
+		b, f = unsealed(t, f, b, keyFile)
 		if filepath.Ext(f) != ".wav" {
 			leaks(f, string(b))
 			continue

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -53,12 +54,16 @@ func (f *fleetSpec) start(t *testing.T, name, ip string) *fleetProc {
 		"--grpc-listen", ip+":0", "--http-listen", ip+":0", "--cluster-listen", ip+":0",
 		"--media-address", ip, "--media-port-min", itoa(f.lo), "--media-port-max", itoa(f.hi),
 		"--media-rate-limit-pps", "0", "--session-drain-timeout", "0s",
-		"--recording-enabled=true", "--recording-dir", recDir,
+		"--recording-enabled=true", "--recording-dir", recDir, "--recording-key-file", f.keyFile(ip),
 		"--audit-file", filepath.Join(f.dir, ip, "audit.jsonl"),
 		"--cluster-redis-addr", f.redis, "--cluster-key-prefix", f.prefix, "--cluster-node-id", name,
 		"--cluster-lease", processLease.String(), "--log-level", "debug")
 	return &fleetProc{child: c, name: name, ip: ip}
 }
+
+// keyFile is the recording key file of the nodes on ip: a replacement reads (and repairs)
+// what the node it replaces sealed.
+func (f *fleetSpec) keyFile(ip string) string { return filepath.Join(f.dir, ip, "recording.kek") }
 
 func (p *fleetProc) kill(t *testing.T) {
 	t.Helper()
@@ -413,8 +418,12 @@ func TestFleetSurvivesCrashes(t *testing.T) {
 				if len(paths) != 1 {
 					return false
 				}
-				var err error
-				sc, err = record.ReadSidecar(paths[0])
+				b, err := os.ReadFile(paths[0])
+				if err != nil {
+					return false
+				}
+				plain, _ := unsealed(t, paths[0], b, f.keyFile("127.0.0.2"))
+				sc, err = record.ParseSidecar(plain)
 				return err == nil && (seg <= len(tos) || sc.Status == record.StatusComplete)
 			})
 			want := record.StatusRepaired
@@ -435,8 +444,16 @@ func TestFleetSurvivesCrashes(t *testing.T) {
 			if len(wav) != 1 {
 				t.Fatalf("%s call, segment %d: wav %v", cl.name, seg, wav)
 			}
-			checkStereo(t, wav[0])
-			chans, err := dtmftest.ReadWAV(wav[0])
+			b, err := os.ReadFile(wav[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sc.Encrypted {
+				t.Errorf("%s call, segment %d: not sealed at rest", cl.name, seg)
+			}
+			_, plainWAV := unsealed(t, wav[0], b, f.keyFile("127.0.0.2"))
+			checkStereo(t, plainWAV)
+			chans, err := dtmftest.ReadWAV(plainWAV)
 			if err != nil {
 				t.Fatalf("%s segment %d: %v", cl.name, seg, err)
 			}

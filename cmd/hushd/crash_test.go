@@ -2,13 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +22,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/hushmedia/hush/media/record"
+	"github.com/hushmedia/hush/media/record/seal"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -30,13 +36,14 @@ type hushProc struct {
 }
 
 // startHushd runs bin recording into recDir and waits until it serves.
-func startHushd(t *testing.T, bin, recDir string) *hushProc {
+func startHushd(t *testing.T, bin, recDir string, extra ...string) *hushProc {
 	t.Helper()
 	lo, hi := mediaRange(t, 20)
 	cmd := exec.Command(bin, "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--media-port-min", itoa(lo), "--media-port-max", itoa(hi), "--session-drain-timeout", "0s",
 		"--recording-enabled=true", "--recording-dir", recDir,
 		"--audit-file", filepath.Join(t.TempDir(), "audit.jsonl"))
+	cmd.Args = append(cmd.Args, extra...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -134,10 +141,25 @@ func waitCheckpoint(t *testing.T, path string, within time.Duration) uint32 {
 // new daemon says REPAIRED with the file's SHA-256.
 func TestCrashRecordingRepaired(t *testing.T) {
 	t.Parallel()
+	testCrashRepair(t, false)
+}
+
+// TestCrashSealedRecordingRepaired is TestCrashRecordingRepaired with the recording
+// encrypted at rest (hushd's default): the repaired sealed file decrypts, with the key
+// file alone, to the call's audio up to at least its last checkpoint, and no file in the
+// recordings directory ever holds the recorded PCM in the clear.
+func TestCrashSealedRecordingRepaired(t *testing.T) {
+	t.Parallel()
+	testCrashRepair(t, true)
+}
+
+func testCrashRepair(t *testing.T, sealed bool) {
 	needDebianTool(t, "soxi", "sox")
 	bin := buildHushd(t)
 	recDir := filepath.Join(t.TempDir(), "recordings")
-	first := startHushd(t, bin, recDir)
+	keyFile := filepath.Join(t.TempDir(), "keys", "recording.kek")
+	args := []string{"--recording-key-file", keyFile, "--recording-encrypt=" + strconv.FormatBool(sealed)}
+	first := startHushd(t, bin, recDir, args...)
 	sc := hushv1.NewSessionServiceClient(first.conn)
 	cust := newEndpoint(t, "udp4", "127.0.0.1:0")
 	agent := newEndpoint(t, "udp4", "127.0.0.1:0")
@@ -185,7 +207,12 @@ func TestCrashRecordingRepaired(t *testing.T) {
 		t.Fatalf("recording files %v", wavs)
 	}
 	wavPath := wavs[0]
-	ckptBytes := waitCheckpoint(t, wavPath, 8*time.Second)
+	var ckptBytes uint32
+	if sealed {
+		ckptBytes = waitSealedCheckpoint(t, wavPath, keyFile, 8*time.Second)
+	} else {
+		ckptBytes = waitCheckpoint(t, wavPath, 8*time.Second)
+	}
 	ckptSlot := int(p.slot.Load())
 	if ckptSlot+50 >= slots {
 		t.Fatalf("checkpoint only at packet %d of %d", ckptSlot, slots)
@@ -203,7 +230,7 @@ func TestCrashRecordingRepaired(t *testing.T) {
 	}
 	p.stop()
 
-	second := startHushd(t, bin, recDir)
+	second := startHushd(t, bin, recDir, args...)
 	if !strings.Contains(second.log.String(), "recording left open by a crash was repaired") {
 		t.Errorf("restart log does not report the repair:\n%s", second.log)
 	}
@@ -217,6 +244,14 @@ func TestCrashRecordingRepaired(t *testing.T) {
 	raw, err := os.ReadFile(wavPath)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sealed {
+		plain := decryptRecording(t, wavPath, keyFile)
+		noPlaintextUnder(t, recDir, plain)
+		raw, wavPath = plain, filepath.Join(t.TempDir(), "decrypted.wav")
+		if err := os.WriteFile(wavPath, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if sum := sha256.Sum256(raw); rec.Sha256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("sidecar sha256 %q is not the repaired file's", rec.Sha256)
@@ -272,4 +307,129 @@ func TestCrashRecordingRepaired(t *testing.T) {
 	}
 	t.Logf("checkpoint at %.2f s of audio (%d bytes, packet %d); SIGKILL %.2f s into the recording; repaired file %.2f s (%d bytes), %.2f s short of the kill; status %v",
 		float64(ckptBytes)/4/audioRate, ckptBytes, ckptSlot, killOff.Seconds(), length.Seconds(), len(raw), (killOff - length).Seconds(), rec.Status)
+}
+
+// sealedHeaderDataBytes decrypts what a sealed recording holds so far and returns the data
+// size its WAV header gives (0 until a checkpoint, or while the key file is not yet there).
+func sealedHeaderDataBytes(path, keyFile string) uint32 {
+	kr, err := seal.LoadKeyFile(keyFile)
+	if err != nil {
+		return 0
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	r, err := seal.Open(bytes.NewReader(b), int64(len(b)), kr, "")
+	if err != nil || r.Size() < 44 {
+		return 0
+	}
+	var h [44]byte
+	if _, err := r.ReadAt(h[:], 0); err != nil && !errors.Is(err, io.EOF) {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(h[40:])
+}
+
+// waitSealedCheckpoint is waitCheckpoint for a sealed recording.
+func waitSealedCheckpoint(t *testing.T, path, keyFile string, within time.Duration) uint32 {
+	t.Helper()
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		t.Fatalf("inotify: %v", err)
+	}
+	f := os.NewFile(uintptr(fd), "inotify")
+	defer f.Close()
+	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_MODIFY); err != nil {
+		t.Fatalf("inotify watch %s: %v", path, err)
+	}
+	if err := f.SetReadDeadline(time.Now().Add(within)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for range 100000 {
+		if n := sealedHeaderDataBytes(path, keyFile); n > 0 {
+			return n
+		}
+		if _, err := f.Read(buf); err != nil {
+			t.Fatalf("no checkpoint of %s within %v: %v", path, within, err)
+		}
+	}
+	t.Fatal("no checkpoint")
+	return 0
+}
+
+// decryptRecording opens a sealed recording with the key file alone, as an investigator
+// would, and returns the plain WAV; it must end with its final record.
+func decryptRecording(t *testing.T, path, keyFile string) []byte {
+	t.Helper()
+	kr, err := seal.LoadKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, name := filepath.Split(path)
+	w, err := record.OpenWAV(dir, strings.TrimSuffix(name, ".wav"), record.WithKeyring(kr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if !w.Sealed || w.Complete != nil {
+		t.Fatalf("%s: sealed %v, complete: %v", path, w.Sealed, w.Complete)
+	}
+	b := make([]byte, w.Size)
+	if _, err := w.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// noPlaintextUnder fails when a file under dir holds a stretch of the recorded audio of
+// plain (a WAV): 64 bytes from each non-silent second.
+func noPlaintextUnder(t *testing.T, dir string, plain []byte) {
+	t.Helper()
+	var needles [][]byte
+	for off := 44 + 8000; off+64 <= len(plain); off += 32000 {
+		if n := plain[off : off+64]; !bytes.Equal(n, make([]byte, 64)) {
+			needles = append(needles, n)
+		}
+	}
+	if len(needles) == 0 {
+		t.Fatal("no audio to look for")
+	}
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(path)
+		for _, n := range needles {
+			if bytes.Contains(b, n) {
+				t.Errorf("%s holds recorded audio in the clear", path)
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// unsealed returns a recording file's contents decrypted with the key file (and the path
+// of a plain copy), or the file as it is when it is not sealed.
+func unsealed(t *testing.T, path string, b []byte, keyFile string) ([]byte, string) {
+	t.Helper()
+	if !seal.IsSealed(b) {
+		return b, path
+	}
+	kr, err := seal.LoadKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".json"), ".wav")
+	plain, _, err := seal.OpenBytes(kr, b, id)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(out, plain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return plain, out
 }

@@ -71,6 +71,8 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 		// Tests send faster than real time; the per-socket cap has its own test.
 		"--media-rate-limit-pps", "0",
 		"--audit-file", filepath.Join(t.TempDir(), "audit.jsonl"),
+		// Recording keys of the test's own, never a key file in the package directory.
+		"--recording-key-file", filepath.Join(t.TempDir(), "keys", "recording.kek"),
 	}
 	d := &daemon{t: t, log: &syncBuffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())

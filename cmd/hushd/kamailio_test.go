@@ -61,9 +61,10 @@ func TestKamailioSippThroughHush(t *testing.T) {
 	first.writePcap(t, inbandPcap)
 	second.writePcap(t, eventsPcap)
 
-	recDir := filepath.Join(dir, "recordings")
+	recDir, keyFile := filepath.Join(dir, "recordings"), filepath.Join(dir, "recording.kek")
 	lo, hi := mediaRange(t, 40)
 	d := startDaemon(t, "--ng-enabled", "--ng-listen", "127.0.0.1:0", "--recording-enabled=true", "--recording-dir", recDir,
+		"--recording-key-file", keyFile,
 		"--media-port-min", strconv.Itoa(lo), "--media-port-max", strconv.Itoa(hi))
 
 	// The agent's phone: sipp answers the call, and its SDP points here, so the test
@@ -165,11 +166,11 @@ func TestKamailioSippThroughHush(t *testing.T) {
 	}
 
 	// The recording exists, names the call, holds the speech and no key.
-	checkRecording(t, multimon, recDir, callID)
+	checkRecording(t, multimon, recDir, keyFile, callID)
 }
 
 // checkRecording finds the one recording in dir and checks its sidecar and audio.
-func checkRecording(t *testing.T, multimon, dir, callID string) {
+func checkRecording(t *testing.T, multimon, dir, keyFile, callID string) {
 	t.Helper()
 	side, err := filepath.Glob(filepath.Join(dir, "*", "*", "*", "*.json")) // filed by day
 	if err != nil || len(side) != 1 {
@@ -179,6 +180,7 @@ func checkRecording(t *testing.T, multimon, dir, callID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw, _ = unsealed(t, side[0], raw, keyFile)
 	var sc struct {
 		CallID string            `json:"call_id"`
 		WAV    string            `json:"wav"`
@@ -191,6 +193,11 @@ func checkRecording(t *testing.T, multimon, dir, callID string) {
 		t.Fatalf("sidecar: call id %q (want %q), %d mask spans\n%s", sc.CallID, callID, len(sc.Masks), raw)
 	}
 	wav := strings.TrimSuffix(side[0], ".json") + ".wav"
+	sealed, err := os.ReadFile(wav)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, wav = unsealed(t, wav, sealed, keyFile)
 	ch, err := dtmftest.ReadWAV(wav)
 	if err != nil || len(ch) != 2 {
 		t.Fatalf("recording %s: %v", wav, err)

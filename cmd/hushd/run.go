@@ -140,13 +140,16 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	m.Engine(engine.Name())
 	m.MediaPorts(alloc.Capacity(), alloc.InUse)
 	defaults, captureMask := policyDefaults(cfg)
-	recorder, recIndex, err := setupRecording(ctx, cfg, log)
+	recStore, err := setupRecording(ctx, cfg, log, auditor)
 	if err != nil {
 		return err
 	}
+	recorder, recIndex := recStore.factory, recStore.index
 	var recordings api.RecordingStore
+	var recordingFiles api.RecordingFiles
 	if recIndex != nil {
-		recordings = recIndex
+		recordings, recordingFiles = recIndex, recStore.files
+		m.RecordingUploadBacklog(func() float64 { return float64(recStore.files.Backlog()) })
 		// Deferred before the sessions' end: closes after the last recording did.
 		defer func() {
 			if err := recIndex.Close(); err != nil {
@@ -154,6 +157,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 			}
 		}()
 	}
+	defaults.Recording.Retention = cfg.Recording.Retention
 	defaults.Recording.Off = recorder == nil
 	fl, err := setupFleet(cfg, log, m)
 	if err != nil {
@@ -221,7 +225,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
-		Recordings: recordings, AuditFile: cfg.Audit.File,
+		Recordings: recordings, RecordingFiles: recordingFiles, AuditFile: cfg.Audit.File,
 		OfferAnswer: offerAnswer,
 	}
 	if fl != nil {
@@ -297,6 +301,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	errc := make(chan error, 3)
 	wg.Add(4)
 	go func() { defer wg.Done(); sessions.Run(runCtx) }()
+	if recStore.files != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); runRecordingStorage(runCtx, recStore.files, log) }()
+	}
 	go func() { defer wg.Done(); errc <- srv.GRPC.Serve(grpcLn) }()
 	go func() { defer wg.Done(); _ = srv.GRPC.Serve(inproc) }()
 	go func() {

@@ -26,7 +26,8 @@ func TestCardNumberInFreeTextNeverWritten(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			dir := t.TempDir()
 			recDir, auditFile := filepath.Join(dir, "recordings"), filepath.Join(dir, "audit.jsonl")
-			d := startDaemon(t, "--recording-enabled=true", "--recording-dir", recDir,
+			keyFile := filepath.Join(dir, "recording.kek")
+			d := startDaemon(t, "--recording-enabled=true", "--recording-dir", recDir, "--recording-key-file", keyFile,
 				"--audit-file", auditFile, "--log-format", format, "--log-level", "debug")
 			callID := "pay-4111-1111-1111-1111@pbx"
 			s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{
@@ -93,6 +94,8 @@ func TestCardNumberInFreeTextNeverWritten(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			leaks("the sealed sidecar", string(b))
+			b, _ = unsealed(t, sidecars[0], b, keyFile) // what an investigator with the key reads
 			leaks("the sidecar", string(b))
 			if !strings.Contains(string(b), "pay-[digits removed]@pbx") {
 				t.Errorf("sidecar shows no scrubbed call id:\n%s", b)

@@ -121,6 +121,12 @@ func (c *converter) policy(p *hushv1.Policy) (session.Policy, error) {
 		out.Recording.MaxPause = mp.AsDuration()
 	}
 	out.Recording.ResumeAfterMaxPause = p.GetResumeAfterMaxPause()
+	if rr := p.GetRecordingRetention(); rr != nil {
+		if rr.CheckValid() != nil || rr.AsDuration() < 0 || rr.AsDuration() > 100*365*24*time.Hour {
+			return out, invalidf("policy.recording_retention must be between 0s and 100 years")
+		}
+		out.Recording.Retention = rr.AsDuration()
+	}
 	switch p.GetStrictSource() {
 	case hushv1.StrictSource_STRICT_SOURCE_ON:
 		out.StrictSource = true
@@ -266,6 +272,7 @@ func policyPB(p session.Policy) *hushv1.Policy {
 
 		ResumeAfterMaxPause: p.Recording.ResumeAfterMaxPause,
 		AutoPauseOnDtmf:     p.Recording.AutoPauseOnDTMF,
+		RecordingRetention:  durationpb.New(p.Recording.Retention),
 	}
 }
 

@@ -3,9 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
-	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -14,8 +15,12 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/hushmedia/hush/internal/audit"
+	"github.com/hushmedia/hush/internal/auth"
+	"github.com/hushmedia/hush/media/pan"
 	"github.com/hushmedia/hush/media/record"
 	"github.com/hushmedia/hush/media/record/index"
+	"github.com/hushmedia/hush/media/record/seal"
+	"github.com/hushmedia/hush/media/record/store"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -27,10 +32,19 @@ type RecordingStore interface {
 	Path(ctx context.Context, id string) (string, error)
 }
 
+// RecordingFiles is what holds the recordings' files: media/record/store's Manager
+// (local disk and object store, decryption, retention, erasure).
+type RecordingFiles interface {
+	Open(ctx context.Context, id string) (*record.WAV, record.Sidecar, error)
+	Erase(ctx context.Context, id string) (store.Erased, error)
+	SetHold(ctx context.Context, id string, hold *record.Hold) (record.Sidecar, error)
+}
+
 // RecordingServer serves QA the sanitized recordings of one store.
 type RecordingServer struct {
 	hushv1.UnimplementedRecordingServiceServer
 	store RecordingStore // nil when recording is off
+	files RecordingFiles // nil when recording is off
 	aud   audit.Auditor
 }
 
@@ -129,6 +143,14 @@ func (r *RecordingServer) get(ctx context.Context, id string) (record.Sidecar, e
 	return sc, nil
 }
 
+// mayDecrypt reports whether the caller may receive a recording's audio in the clear:
+// the qa and admin roles (the method table already admits no other), or anyone in
+// auth.mode none, where every caller is every role.
+func mayDecrypt(ctx context.Context) bool {
+	id, ok := auth.FromContext(ctx)
+	return ok && (id.Role == auth.RoleQA || id.Role == auth.RoleAdmin || id.Method == auth.MethodNone)
+}
+
 func (r *RecordingServer) DownloadRecording(req *hushv1.DownloadRecordingRequest, stream hushv1.RecordingService_DownloadRecordingServer) (err error) {
 	ctx := stream.Context()
 	defer func() {
@@ -137,24 +159,23 @@ func (r *RecordingServer) DownloadRecording(req *hushv1.DownloadRecordingRequest
 	if _, err := r.get(ctx, req.GetRecordingId()); err != nil {
 		return err
 	}
-	dir, err := r.store.Path(ctx, req.GetRecordingId())
-	if err != nil {
-		return storeErr(err)
+	if !mayDecrypt(ctx) {
+		return status.Error(codes.PermissionDenied, "recordings are served to the qa and admin roles only")
 	}
-	path, err := record.WAVPath(dir, req.GetRecordingId())
-	if err != nil {
-		return toStatus(invalidf("recording_id is not a recording id"))
-	}
-	f, err := os.Open(path)
-	if err != nil {
+	if r.files == nil {
 		return status.Error(codes.NotFound, "recording file not found")
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	w, sc, err := r.files.Open(ctx, req.GetRecordingId())
 	if err != nil {
-		return status.Error(codes.Internal, "cannot read recording")
+		return filesErr(err)
 	}
-	size := uint64(st.Size())
+	defer w.Close()
+	// A finished recording must be whole: a sealed file cut after the fact is refused,
+	// rather than served short.
+	if w.Complete != nil && (sc.Status == record.StatusComplete || sc.Status == record.StatusRepaired) {
+		return status.Error(codes.DataLoss, "recording file is cut short: see hushctl recording decrypt")
+	}
+	size := uint64(w.Size)
 	off := req.GetOffset()
 	if off > size {
 		return status.Error(codes.OutOfRange, "offset is past the end of the recording")
@@ -164,7 +185,7 @@ func (r *RecordingServer) DownloadRecording(req *hushv1.DownloadRecordingRequest
 		if err := ctx.Err(); err != nil {
 			return status.FromContextError(err).Err()
 		}
-		n, err := f.ReadAt(buf, int64(off))
+		n, err := w.ReadAt(buf[:min(uint64(len(buf)), size-off)], int64(off))
 		if n > 0 {
 			if err := stream.Send(&hushv1.DownloadRecordingResponse{Chunk: buf[:n], Offset: off, Size: size}); err != nil {
 				return err
@@ -175,10 +196,132 @@ func (r *RecordingServer) DownloadRecording(req *hushv1.DownloadRecordingRequest
 			break
 		}
 		if err != nil {
+			if errors.Is(err, seal.ErrTampered) {
+				return status.Error(codes.DataLoss, "recording file fails authentication")
+			}
 			return status.Error(codes.Internal, "cannot read recording")
 		}
 	}
 	return nil
+}
+
+// filesErr maps the recording store's errors to status codes.
+func filesErr(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, index.ErrNotFound), errors.Is(err, fs.ErrNotExist):
+		return status.Error(codes.NotFound, "recording not found")
+	case errors.Is(err, store.ErrHeld):
+		return status.Error(codes.FailedPrecondition, "recording is on legal hold: lift the hold first")
+	case errors.Is(err, store.ErrInProgress):
+		return status.Error(codes.FailedPrecondition, "recording is still being written: end its session first")
+	case errors.Is(err, store.ErrBusy):
+		return status.Error(codes.Aborted, "another operation on the recording is running; retry")
+	case errors.Is(err, store.ErrObjectStore):
+		return status.Error(codes.Unavailable, "object store unavailable; nothing was removed, retry")
+	case errors.Is(err, seal.ErrTampered), errors.Is(err, seal.ErrTruncated):
+		return status.Error(codes.DataLoss, "recording file fails authentication")
+	case errors.Is(err, seal.ErrUnknownKey), errors.Is(err, seal.ErrUnwrap):
+		return status.Error(codes.FailedPrecondition, "recording is encrypted with a key this server does not hold")
+	case errors.Is(err, record.ErrBadID):
+		return toStatus(invalidf("recording_id is not a recording id"))
+	}
+	return status.Error(codes.Internal, "cannot read recordings")
+}
+
+func (r *RecordingServer) EraseRecording(ctx context.Context, req *hushv1.EraseRecordingRequest) (_ *hushv1.EraseRecordingResponse, err error) {
+	out := &hushv1.EraseRecordingResponse{}
+	detail := ""
+	defer func() {
+		d := "recording_id=" + req.GetRecordingId() + " call_id=" + req.GetCallId() + " reason=" + req.GetReason()
+		auditCall(ctx, r.aud, audit.ActionRecordingErase, "", "", err, joinDetail(d, detail))
+	}()
+	if err := checkFreeText("reason", req.GetReason(), maxReasonLen); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := checkText("call_id", req.GetCallId(), maxIDLen, false); err != nil {
+		return nil, toStatus(err)
+	}
+	ids := []string{req.GetRecordingId()}
+	switch {
+	case (req.GetRecordingId() == "") == (req.GetCallId() == ""):
+		return nil, toStatus(invalidf("give recording_id or call_id, not both"))
+	case req.GetRecordingId() != "":
+		if _, err := r.get(ctx, req.GetRecordingId()); err != nil {
+			return nil, err
+		}
+	default:
+		if r.store == nil {
+			return nil, status.Error(codes.NotFound, "recording not found")
+		}
+		ids = nil
+		q := index.Query{CallID: req.GetCallId(), Limit: 1000}
+		for range 1000 {
+			page, next, err := r.store.List(ctx, q)
+			if err != nil {
+				return nil, storeErr(err)
+			}
+			for _, e := range page {
+				ids = append(ids, e.Sidecar.RecordingID)
+			}
+			if next == "" {
+				break
+			}
+			q.After = next
+		}
+		if len(ids) == 0 {
+			return nil, status.Error(codes.NotFound, "no recording of this call_id")
+		}
+	}
+	if r.files == nil {
+		return nil, status.Error(codes.NotFound, "recording not found")
+	}
+	for _, id := range ids {
+		er, err := r.files.Erase(ctx, id)
+		if err != nil {
+			detail = "erased=" + strings.Join(out.RecordingIds, ",") + " failed=" + id
+			return nil, filesErr(err)
+		}
+		out.RecordingIds = append(out.RecordingIds, id)
+		where := "disk"
+		if er.Objects {
+			where += "+object_store"
+		}
+		detail = joinDetail(detail, id+" removed from "+where+"+index")
+	}
+	return out, nil
+}
+
+func (r *RecordingServer) SetLegalHold(ctx context.Context, req *hushv1.SetLegalHoldRequest) (_ *hushv1.Recording, err error) {
+	defer func() {
+		d := fmt.Sprintf("recording_id=%s hold=%t reason=%s", req.GetRecordingId(), req.GetHold(), req.GetReason())
+		auditCall(ctx, r.aud, audit.ActionRecordingHold, "", "", err, d)
+	}()
+	if err := checkFreeText("reason", req.GetReason(), maxReasonLen); err != nil {
+		return nil, toStatus(err)
+	}
+	if _, err := r.get(ctx, req.GetRecordingId()); err != nil {
+		return nil, err
+	}
+	if r.files == nil {
+		return nil, status.Error(codes.NotFound, "recording not found")
+	}
+	var hold *record.Hold
+	if req.GetHold() {
+		hold = &record.Hold{Time: time.Now().UTC(), Reason: pan.Scrub(req.GetReason())}
+		if id, ok := auth.FromContext(ctx); ok {
+			hold.Actor = id.Subject
+		}
+	}
+	sc, err := r.files.SetHold(ctx, req.GetRecordingId(), hold)
+	if err != nil {
+		return nil, filesErr(err)
+	}
+	return recordingPB(&sc), nil
 }
 
 var recordingContents = map[record.Content]hushv1.RecordingContent{
@@ -215,6 +358,13 @@ func recordingPB(sc *record.Sidecar) *hushv1.Recording {
 
 		CustomerUndecodablePackets: sc.Dropped.CustomerUndecodable,
 		AgentUndecodablePackets:    sc.Dropped.AgentUndecodable,
+
+		Encrypted:     sc.Encrypted,
+		RetainUntil:   ts(sc.RetainUntil),
+		InObjectStore: sc.Location != "",
+	}
+	if h := sc.LegalHold; h != nil {
+		out.LegalHold = &hushv1.LegalHold{Actor: h.Actor, Time: ts(h.Time), Reason: h.Reason}
 	}
 	for _, p := range sc.Pauses {
 		b := hushv1.PauseBehavior_PAUSE_BEHAVIOR_SILENCE
@@ -242,4 +392,29 @@ func recordingPB(sc *record.Sidecar) *hushv1.Recording {
 		})
 	}
 	return out
+}
+
+// pathFiles serves plain recordings from the directories a RecordingStore names, for a
+// server given no RecordingFiles: no decryption, no erasure, no holds.
+type pathFiles struct{ store RecordingStore }
+
+func (p pathFiles) Open(ctx context.Context, id string) (*record.WAV, record.Sidecar, error) {
+	sc, _, err := p.store.Sidecar(ctx, id)
+	if err != nil {
+		return nil, sc, err
+	}
+	dir, err := p.store.Path(ctx, id)
+	if err != nil {
+		return nil, sc, err
+	}
+	w, err := record.OpenWAV(dir, id)
+	return w, sc, err
+}
+
+func (pathFiles) Erase(context.Context, string) (store.Erased, error) {
+	return store.Erased{}, status.Error(codes.Unimplemented, "erasure is not available on this server")
+}
+
+func (pathFiles) SetHold(context.Context, string, *record.Hold) (record.Sidecar, error) {
+	return record.Sidecar{}, status.Error(codes.Unimplemented, "legal holds are not available on this server")
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,8 +17,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/hushmedia/hush/internal/audit"
+	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/media/record"
 	"github.com/hushmedia/hush/media/record/index"
+	"github.com/hushmedia/hush/media/record/seal"
+	"github.com/hushmedia/hush/media/record/store"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -45,15 +51,38 @@ func makeRecording(t *testing.T, dir, id, call string) {
 }
 
 func recordingClient(t *testing.T, dir string) hushv1.RecordingServiceClient {
+	return recordingClientAs(t, dir, auth.Identity{Subject: "quinn", Role: auth.RoleQA, Method: auth.MethodToken}, nil, nil)
+}
+
+// recordingClientAs serves the recordings of dir to a caller of identity id (put in the
+// context as the authorizer would), reading sealed ones with kr and auditing to aud.
+func recordingClientAs(t *testing.T, dir string, id auth.Identity, kr seal.Keyring, aud audit.Auditor) hushv1.RecordingServiceClient {
+	return recordingClientFor(t, dir, &id, kr, aud)
+}
+
+// recordingClientFor is recordingClientAs with an identity the test may change between calls.
+func recordingClientFor(t *testing.T, dir string, id *auth.Identity, kr seal.Keyring, aud audit.Auditor) hushv1.RecordingServiceClient {
 	t.Helper()
 	ln := bufconn.Listen(1 << 20)
-	g := grpc.NewServer()
-	idx, _, err := index.Open(context.Background(), dir)
+	as := func(ctx context.Context) context.Context { return auth.NewContext(ctx, *id) }
+	g := grpc.NewServer(
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			return h(as(ctx), req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			return h(srv, ctxStream{ss, as(ss.Context())})
+		}))
+	var ropts []record.Option
+	if kr != nil {
+		ropts = append(ropts, record.WithKeyring(kr))
+	}
+	idx, _, err := index.Open(context.Background(), dir, index.WithRecordOptions(ropts...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { idx.Close() })
-	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: idx})
+	files := store.New(store.Options{Root: dir, Index: idx, Record: ropts})
+	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: idx, files: files, aud: aud})
 	go g.Serve(ln)
 	t.Cleanup(g.Stop)
 	conn, err := grpc.NewClient("passthrough:///bufnet",
@@ -174,5 +203,175 @@ func TestListRecordingsStopsWhenCallerGivesUp(t *testing.T) {
 	}
 	if _, err := srv.ListRecordings(context.Background(), &hushv1.ListRecordingsRequest{PageToken: "bogus"}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("bad page token: %v", err)
+	}
+}
+
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s ctxStream) Context() context.Context { return s.ctx }
+
+// auditLog is an Auditor that keeps what it is given.
+type auditLog struct {
+	mu   sync.Mutex
+	recs []string
+}
+
+func (a *auditLog) Record(ctx context.Context, action, _, _, outcome, detail string) error {
+	who := ""
+	if id, ok := auth.FromContext(ctx); ok {
+		who = id.Subject
+	}
+	a.mu.Lock()
+	a.recs = append(a.recs, strings.Join([]string{who, action, outcome, detail}, " "))
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *auditLog) has(parts ...string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+next:
+	for _, r := range a.recs {
+		for _, p := range parts {
+			if !strings.Contains(r, p) {
+				continue next
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func download(t *testing.T, c hushv1.RecordingServiceClient, id string) ([]byte, error) {
+	t.Helper()
+	st, err := c.DownloadRecording(context.Background(), &hushv1.DownloadRecordingRequest{RecordingId: id})
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	for range 10000 {
+		m, err := st.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		b.Write(m.Chunk)
+	}
+	return b.Bytes(), nil
+}
+
+// TestSealedRecordingDownload: a recording encrypted at rest is served decrypted to qa and
+// admin only, each download audited with who and which recording; an altered file is
+// refused (DATA_LOSS), never served short.
+func TestSealedRecordingDownload(t *testing.T) {
+	dir := t.TempDir()
+	kr, err := seal.ParseKeyFile([]byte("k1 " + strings.Repeat("Q", 43) + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := record.New(dir, record.Meta{RecordingID: "rec-s", CallID: "call-9"}, record.WithSealing(kr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := make([]int16, 160)
+	for i := range pcm {
+		pcm[i] = int16(1000 + i)
+	}
+	rec.Write(record.LegCustomer, 1, 0, pcm)
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	aud := &auditLog{}
+	id := auth.Identity{Subject: "quinn", Role: auth.RoleQA, Method: auth.MethodToken}
+	qa := recordingClientFor(t, dir, &id, kr, aud)
+	got, err := download(t, qa, "rec-s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := record.OpenWAV(dir, "rec-s", record.WithKeyring(kr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, w.Size)
+	w.ReadAt(want, 0)
+	w.Close()
+	if !bytes.Equal(got, want) || string(got[:4]) != "RIFF" {
+		t.Fatalf("download is not the decrypted WAV (%d vs %d bytes)", len(got), len(want))
+	}
+	r, err := qa.GetRecording(context.Background(), &hushv1.GetRecordingRequest{RecordingId: "rec-s"})
+	if err != nil || !r.Encrypted || r.SizeBytes != uint64(len(got)) {
+		t.Fatalf("recording %v %v", r, err)
+	}
+	if !aud.has("quinn", "recording.download", "OK", "recording_id=rec-s") {
+		t.Fatalf("download not audited: %v", aud.recs)
+	}
+	// Any other role is refused, even if the method table were to let it through.
+	id = auth.Identity{Subject: "a-1", Role: auth.RoleAgent, Method: auth.MethodToken}
+	if _, err := download(t, qa, "rec-s"); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("agent download: %v", err)
+	}
+	id = auth.Identity{Subject: "quinn", Role: auth.RoleQA, Method: auth.MethodToken}
+	if !aud.has("a-1", "recording.download", "PermissionDenied") {
+		t.Fatalf("refusal not audited: %v", aud.recs)
+	}
+	// One byte altered: refused.
+	b, _ := os.ReadFile(dir + "/rec-s.wav")
+	b[len(b)/2] ^= 4
+	os.WriteFile(dir+"/rec-s.wav", b, 0o600)
+	if _, err := download(t, qa, "rec-s"); status.Code(err) != codes.DataLoss {
+		t.Fatalf("tampered download: %v", err)
+	}
+}
+
+// TestEraseRecordingAPI: erasure by call id removes every recording of the call from the
+// disk and the index, refuses a recording on legal hold, and is audited.
+func TestEraseRecordingAPI(t *testing.T) {
+	dir := t.TempDir()
+	for i, id := range []string{"rec-a", "rec-b", "rec-c"} {
+		makeRecording(t, dir, id, []string{"call-1", "call-2", "call-1"}[i])
+	}
+	aud := &auditLog{}
+	c := recordingClientAs(t, dir, auth.Identity{Subject: "root", Role: auth.RoleAdmin, Method: auth.MethodToken}, nil, aud)
+	ctx := context.Background()
+	if _, err := c.SetLegalHold(ctx, &hushv1.SetLegalHoldRequest{RecordingId: "rec-c", Hold: true, Reason: "case 12"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EraseRecording(ctx, &hushv1.EraseRecordingRequest{CallId: "call-1", Reason: "gdpr"}); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("erase with a held recording: %v", err)
+	}
+	r, err := c.SetLegalHold(ctx, &hushv1.SetLegalHoldRequest{RecordingId: "rec-c", Hold: false})
+	if err != nil || r.LegalHold != nil {
+		t.Fatalf("lift: %v %v", r, err)
+	}
+	resp, err := c.EraseRecording(ctx, &hushv1.EraseRecordingRequest{CallId: "call-1", Reason: "gdpr"})
+	if err != nil || len(resp.RecordingIds) != 2 {
+		t.Fatalf("erase: %v %v", resp, err)
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "rec-a") || strings.HasPrefix(e.Name(), "rec-c") {
+			t.Errorf("left on disk: %s", e.Name())
+		}
+	}
+	list, err := c.ListRecordings(ctx, &hushv1.ListRecordingsRequest{})
+	if err != nil || len(list.Recordings) != 1 || list.Recordings[0].RecordingId != "rec-b" {
+		t.Fatalf("listed after erase: %v %v", list, err)
+	}
+	if !aud.has("root", "recording.erase", "OK", "call_id=call-1", "reason=gdpr", "rec-a removed from disk+index") ||
+		!aud.has("root", "recording.hold", "hold=true", "case 12") {
+		t.Fatalf("audit: %v", aud.recs)
+	}
+	for _, bad := range []*hushv1.EraseRecordingRequest{{}, {RecordingId: "rec-b", CallId: "call-2"}, {RecordingId: "../x"}} {
+		if _, err := c.EraseRecording(ctx, bad); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("erase %v: %v", bad, err)
+		}
+	}
+	if _, err := c.EraseRecording(ctx, &hushv1.EraseRecordingRequest{RecordingId: "rec-a"}); status.Code(err) != codes.NotFound {
+		t.Errorf("erase again: %v", err)
 	}
 }

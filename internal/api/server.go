@@ -38,6 +38,8 @@ type Options struct {
 	DrainTimeout             time.Duration
 	// Recordings is where QA finds recordings (nil when recording is off).
 	Recordings RecordingStore
+	// RecordingFiles opens, erases and holds recordings (nil when recording is off).
+	RecordingFiles RecordingFiles
 	// AuditFile is the audit log AuditService reads ("" when it is off).
 	AuditFile string
 	// OfferAnswer serves SessionService.Offer and Answer (nil: UNIMPLEMENTED).
@@ -143,7 +145,7 @@ func NewServer(o Options) *Server {
 	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.Recordings != nil}
 	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor, sip: o.OfferAnswer})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
-	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, aud: o.Auditor})
+	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, files: recordingFiles(o), aud: o.Auditor})
 	hushv1.RegisterAuditServiceServer(g, &AuditServer{file: o.AuditFile, aud: o.Auditor})
 	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
 
@@ -277,4 +279,12 @@ func (ic *interceptor) done(method string, start time.Time, err error) {
 	}
 	ic.log.Log(context.Background(), lvl, "grpc", "method", method, "code", code.String(),
 		"duration", time.Since(start).Round(time.Microsecond))
+}
+
+// recordingFiles is o.RecordingFiles, or plain files found through o.Recordings.
+func recordingFiles(o Options) RecordingFiles {
+	if o.RecordingFiles == nil && o.Recordings != nil {
+		return pathFiles{o.Recordings}
+	}
+	return o.RecordingFiles
 }

@@ -14,22 +14,25 @@ import (
 
 // Actions: what the API records.
 const (
-	ActionSessionCreate  = "session.create"
-	ActionSessionUpdate  = "session.update"
-	ActionSessionDelete  = "session.delete"
-	ActionPause          = "recording.pause"
-	ActionResume         = "recording.resume"
-	ActionCaptureStart   = "capture.start"
-	ActionCaptureStop    = "capture.stop"
-	ActionDigitsDeliver  = "digits.deliver" // detail: count only, never the digits
-	ActionDigitsCollect  = "digits.collect" // one per CollectDigits attempt, allowed or refused
-	ActionRecordingList  = "recording.list"
-	ActionRecordingGet   = "recording.get"
-	ActionRecordingFetch = "recording.download"
-	ActionAuditList      = "audit.list" // someone read audit records
-	ActionDrain          = "admin.drain"
-	ActionAuthDenied     = "auth.denied"
-	ActionAuthRevoked    = "auth.revoked" // an open stream ended: its credential was revoked
+	ActionSessionCreate   = "session.create"
+	ActionSessionUpdate   = "session.update"
+	ActionSessionDelete   = "session.delete"
+	ActionPause           = "recording.pause"
+	ActionResume          = "recording.resume"
+	ActionCaptureStart    = "capture.start"
+	ActionCaptureStop     = "capture.stop"
+	ActionDigitsDeliver   = "digits.deliver" // detail: count only, never the digits
+	ActionDigitsCollect   = "digits.collect" // one per CollectDigits attempt, allowed or refused
+	ActionRecordingList   = "recording.list"
+	ActionRecordingGet    = "recording.get"
+	ActionRecordingFetch  = "recording.download"
+	ActionRecordingErase  = "recording.erase"  // detail: where it was removed from
+	ActionRecordingHold   = "recording.hold"   // a legal hold placed or lifted
+	ActionRecordingExpire = "recording.expire" // deleted at the end of its retention
+	ActionAuditList       = "audit.list"       // someone read audit records
+	ActionDrain           = "admin.drain"
+	ActionAuthDenied      = "auth.denied"
+	ActionAuthRevoked     = "auth.revoked" // an open stream ended: its credential was revoked
 )
 
 // Auditor is what API handlers call. Actor and role come from the auth

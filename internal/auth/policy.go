@@ -64,6 +64,9 @@ var Policy = map[string]Rule{
 	hushv1.RecordingService_ListRecordings_FullMethodName:    {Roles: qa},
 	hushv1.RecordingService_GetRecording_FullMethodName:      {Roles: qa},
 	hushv1.RecordingService_DownloadRecording_FullMethodName: {Roles: qa},
+	// Erasure and legal holds change what is kept: operators (compliance) only.
+	hushv1.RecordingService_EraseRecording_FullMethodName: {Roles: admin},
+	hushv1.RecordingService_SetLegalHold_FullMethodName:   {Roles: admin},
 
 	// The audit trail: who paused, captured, listened; no card data, but QA's business.
 	hushv1.AuditService_ListAuditRecords_FullMethodName: {Roles: qa},

@@ -57,6 +57,7 @@ type policyRecord struct {
 	MaxPause     int64      `json:"max_pause_ns,omitempty"`
 	ResumeAfter  bool       `json:"resume_after_max_pause,omitempty"`
 	AutoPause    bool       `json:"auto_pause_on_dtmf,omitempty"`
+	Retention    int64      `json:"retention_ns,omitempty"`
 	StrictSource bool       `json:"strict_source,omitempty"`
 	IdleTimeout  int64      `json:"idle_timeout_ns,omitempty"`
 }
@@ -99,6 +100,7 @@ func encodeRecord(s *session.Snapshot) ([]byte, error) {
 			ToAgent: maskRec(s.Policy.CustomerToAgent), ToCustomer: maskRec(s.Policy.AgentToCustomer),
 			RecordingOff: s.Policy.Recording.Off, MaxPause: int64(s.Policy.Recording.MaxPause),
 			ResumeAfter: s.Policy.Recording.ResumeAfterMaxPause, AutoPause: s.Policy.Recording.AutoPauseOnDTMF,
+			Retention:    int64(s.Policy.Recording.Retention),
 			StrictSource: s.Policy.StrictSource, IdleTimeout: int64(s.Policy.IdleTimeout),
 		},
 		Recording: recRecord{ID: s.Recording.ID, Segment: s.Recording.Segment, State: int(s.Recording.State),
@@ -194,11 +196,11 @@ func (p policyRecord) policy() (session.Policy, error) {
 	if out.AgentToCustomer, err = p.ToCustomer.mask(); err != nil {
 		return out, err
 	}
-	if p.MaxPause < 0 || p.IdleTimeout < 0 {
+	if p.MaxPause < 0 || p.IdleTimeout < 0 || p.Retention < 0 {
 		return out, fmt.Errorf("%w: negative duration", ErrBadRecord)
 	}
 	out.Recording = session.RecordingPolicy{Off: p.RecordingOff, MaxPause: time.Duration(p.MaxPause),
-		ResumeAfterMaxPause: p.ResumeAfter, AutoPauseOnDTMF: p.AutoPause}
+		ResumeAfterMaxPause: p.ResumeAfter, AutoPauseOnDTMF: p.AutoPause, Retention: time.Duration(p.Retention)}
 	out.StrictSource, out.IdleTimeout = p.StrictSource, time.Duration(p.IdleTimeout)
 	return out, nil
 }

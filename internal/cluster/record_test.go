@@ -27,7 +27,7 @@ func sampleSnapshot() session.Snapshot {
 		Policy: session.Policy{
 			CustomerToAgent: session.MaskPolicy{Mode: session.MaskTone, LookAhead: 60 * time.Millisecond, ToneHz: 400},
 			AgentToCustomer: session.MaskPolicy{Mode: session.MaskOff},
-			Recording:       session.RecordingPolicy{MaxPause: time.Minute, AutoPauseOnDTMF: true},
+			Recording:       session.RecordingPolicy{MaxPause: time.Minute, AutoPauseOnDTMF: true, Retention: 90 * 24 * time.Hour},
 			StrictSource:    true, IdleTimeout: time.Minute,
 		},
 		CaptureBegun: true,
@@ -91,10 +91,11 @@ func TestDecodeRecordBad(t *testing.T) {
 		"negative look-ahead": mod(func(m map[string]any) {
 			m["policy"].(map[string]any)["to_agent"].(map[string]any)["look_ahead_ns"] = -1
 		}),
-		"negative idle":     mod(func(m map[string]any) { m["policy"].(map[string]any)["idle_timeout_ns"] = -1 }),
-		"recording state 9": mod(func(m map[string]any) { m["recording"].(map[string]any)["state"] = 9 }),
-		"negative segment":  mod(func(m map[string]any) { m["recording"].(map[string]any)["segment"] = -1 }),
-		"too big":           append(append([]byte(`{"v":1,"pad":"`), strings.Repeat("x", maxRecordBytes)...), `"}`...),
+		"negative idle":      mod(func(m map[string]any) { m["policy"].(map[string]any)["idle_timeout_ns"] = -1 }),
+		"negative retention": mod(func(m map[string]any) { m["policy"].(map[string]any)["retention_ns"] = -1 }),
+		"recording state 9":  mod(func(m map[string]any) { m["recording"].(map[string]any)["state"] = 9 }),
+		"negative segment":   mod(func(m map[string]any) { m["recording"].(map[string]any)["segment"] = -1 }),
+		"too big":            append(append([]byte(`{"v":1,"pad":"`), strings.Repeat("x", maxRecordBytes)...), `"}`...),
 	} {
 		if _, err := decodeRecord(b); !errors.Is(err, ErrBadRecord) {
 			t.Errorf("%s: %v, want ErrBadRecord", name, err)
@@ -124,4 +125,75 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatal("accepted a record without id or call")
 		}
 	})
+}
+
+// fill sets every field of v (a pointer) to a non-zero value the record accepts, so that a
+// field added to a snapshot that the record does not carry fails TestRecordCarriesEveryField.
+func fill(v reflect.Value) {
+	switch x := v.Addr().Interface().(type) {
+	case *netip.AddrPort:
+		*x = netip.MustParseAddrPort("192.0.2.1:1")
+		return
+	case *netip.Addr:
+		*x = netip.MustParseAddr("192.0.2.1")
+		return
+	case *time.Time:
+		*x = time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+		return
+	}
+	switch v.Kind() {
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(1)
+	case reflect.Uint8, reflect.Uint64, reflect.Uint32, reflect.Uint:
+		v.SetUint(1)
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k)
+		fill(e)
+		m.SetMapIndex(k, e)
+		v.Set(m)
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 1, 1)
+		fill(s.Index(0))
+		v.Set(s)
+	case reflect.Array:
+		for i := range v.Len() {
+			fill(v.Index(i))
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(v.Field(i))
+		}
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		fill(p.Elem())
+		v.Set(p)
+	}
+}
+
+// TestRecordCarriesEveryField: every field of a snapshot, set, survives the directory. A
+// field added to session.Snapshot (or its policy, legs, recording, moves) fails here until
+// the record carries it: a takeover must not drop what a session was told.
+func TestRecordCarriesEveryField(t *testing.T) {
+	var in session.Snapshot
+	fill(reflect.ValueOf(&in).Elem())
+	for l := range in.Legs {
+		in.Legs[l].Spec.Latched = false // for the media only: a snapshot's spec is the platform's
+	}
+	b, err := encodeRecord(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := decodeRecord(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("not carried:\n in %+v\nout %+v", in, out)
+	}
 }

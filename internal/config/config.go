@@ -223,6 +223,20 @@ type Recording struct {
 	Enabled   bool          `yaml:"enabled"`
 	Dir       string        `yaml:"dir"`
 	LookAhead time.Duration `yaml:"look_ahead"` // how far behind live the recording is masked
+	// Encrypt seals each recording at rest with its own data key, wrapped by the key
+	// file's current key; false writes plain WAV (for disks encrypted underneath).
+	Encrypt bool   `yaml:"encrypt"`
+	KeyFile string `yaml:"key_file"`
+	// Retention deletes a recording this long after it started (0: kept until erased).
+	Retention time.Duration `yaml:"retention"`
+	// Format of the audio: pcm16 (16-bit linear) or ulaw (G.711 mu-law, half the size).
+	Format string `yaml:"format"`
+	// Object store (S3-compatible); StoreEndpoint "" keeps recordings on the local disk.
+	StoreEndpoint        string `yaml:"store_endpoint"`
+	StoreBucket          string `yaml:"store_bucket"`
+	StoreRegion          string `yaml:"store_region"`
+	StoreTLS             bool   `yaml:"store_tls"`
+	StoreCredentialsFile string `yaml:"store_credentials_file"`
 }
 
 // Log configures logging.

@@ -226,6 +226,26 @@ func recordingDir(c *Config) *KeyError {
 	return nil
 }
 
+func recordingKey(c *Config) *KeyError {
+	if c.Recording.Encrypt && c.Recording.KeyFile == "" {
+		return invalid("recording.key_file", "", "must be set when recording.encrypt is true")
+	}
+	return nil
+}
+
+func recordingStore(c *Config) *KeyError {
+	if c.Recording.StoreEndpoint == "" {
+		return nil
+	}
+	if c.Recording.StoreBucket == "" {
+		return invalid("recording.store_bucket", "", "must be set with recording.store_endpoint")
+	}
+	if c.Recording.StoreCredentialsFile == "" {
+		return invalid("recording.store_credentials_file", "", "must be set with recording.store_endpoint")
+	}
+	return nil
+}
+
 func tlsPair(c *Config) *KeyError {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return invalid("tls.key_file", "", "tls.cert_file and tls.key_file must be set together")

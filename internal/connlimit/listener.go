@@ -57,10 +57,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		ip := remoteIP(c)
 		if reason := l.admit(c, ip); reason != "" {
-			c.Close()
+			// Counted before the close, so whoever sees the close sees the count too.
 			if l.o.OnRefused != nil {
 				l.o.OnRefused(reason)
 			}
+			c.Close()
 			continue
 		}
 		if l.o.OnOpen != nil {

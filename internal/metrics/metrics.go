@@ -200,3 +200,11 @@ func (m *Metrics) GRPCPanic() { m.grpcPanics.Inc() }
 
 // InvalidRequest counts a request rejected by validation.
 func (m *Metrics) InvalidRequest(method string) { m.invalidInput.WithLabelValues(method).Inc() }
+
+// RecordingUploadBacklog exports how many finished recordings wait on the local disk for
+// the object store (0 without one); it grows while the store is down.
+func (m *Metrics) RecordingUploadBacklog(f func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hush_recording_upload_backlog", Help: "Finished recordings waiting on the local disk for the object store.",
+	}, f))
+}

@@ -250,6 +250,7 @@ func (r *Registry) continueRecording(s *Session, snap Snapshot, mv *Move) {
 		RecordingID: id, Segment: seg, PreviousRecordingID: prev.ID,
 		OnFailure:     func(err error) { s.recordingFailed(err) },
 		OnUndecodable: func(l Leg, pt uint8) { s.undecodableAudio(l, pt) },
+		Retention:     snap.Policy.Recording.Retention,
 	})
 	if err != nil {
 		s.rec = recState{state: RecordingFailed, failure: "could not start recording"}

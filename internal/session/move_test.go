@@ -70,6 +70,7 @@ func TestSnapshotRestore(t *testing.T) {
 	sp.Policy.CustomerToAgent = MaskPolicy{Mode: MaskOff}
 	sp.Policy.AgentToCustomer = MaskPolicy{Mode: MaskSilence, LookAhead: 60 * time.Millisecond}
 	sp.Agent.Remote = netip.MustParseAddrPort("192.0.2.20:5000")
+	sp.Policy.Recording.Retention = 90 * 24 * time.Hour
 	in, err := a.reg.Create(sp)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +132,8 @@ func TestSnapshotRestore(t *testing.T) {
 	b.recMu.Lock()
 	recs := append([]RecorderMeta(nil), b.recs...)
 	b.recMu.Unlock()
-	if len(recs) != 1 || recs[0].RecordingID != in.ID+"-2" || recs[0].Segment != 2 || recs[0].PreviousRecordingID != in.ID {
+	if len(recs) != 1 || recs[0].RecordingID != in.ID+"-2" || recs[0].Segment != 2 || recs[0].PreviousRecordingID != in.ID ||
+		recs[0].Retention != sp.Policy.Recording.Retention {
 		t.Fatalf("recorders started on b: %+v", recs)
 	}
 	if got.Recording.State != RecordingPaused || got.Recording.Behavior != PauseSkip || got.Recording.ID != in.ID+"-2" {

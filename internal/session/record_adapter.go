@@ -25,7 +25,8 @@ type RecordIndex interface {
 // recording.
 func RecordFactory(root string, idx RecordIndex, opts ...record.Option) RecorderFactory {
 	return func(m RecorderMeta) (Recorder, error) {
-		rel := record.DateDir(time.Now())
+		now := time.Now()
+		rel := record.DateDir(now)
 		dir := filepath.Join(root, rel)
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("start recording: %w", err)
@@ -44,10 +45,14 @@ func RecordFactory(root string, idx RecordIndex, opts ...record.Option) Recorder
 		if id == "" {
 			id = m.SessionID
 		}
-		rec, err := record.New(dir, record.Meta{
+		meta := record.Meta{
 			RecordingID: id, SessionID: m.SessionID, CallID: m.CallID, AgentID: m.AgentID, Labels: m.Labels,
 			Segment: m.Segment, PreviousRecordingID: m.PreviousRecordingID,
-		}, all...)
+		}
+		if m.Retention > 0 {
+			meta.RetainUntil = now.Add(m.Retention).UTC()
+		}
+		rec, err := record.New(dir, meta, all...)
 		if err != nil {
 			return nil, fmt.Errorf("start recording: %w", err)
 		}

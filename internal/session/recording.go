@@ -64,6 +64,8 @@ type RecorderMeta struct {
 	// OnUndecodable is called once per leg when the leg first sends audio in a codec hush
 	// cannot decode (pt: its payload type); the recording has silence there.
 	OnUndecodable func(l Leg, pt uint8)
+	// Retention is how long the recording is kept after it starts (0: until erased).
+	Retention time.Duration
 }
 
 // RecorderFactory starts a session's recording.
@@ -77,6 +79,8 @@ type RecordingPolicy struct {
 	// AutoPauseOnDTMF pauses the recording (silence) while either party keys, and
 	// resumes autoPauseHold after the last key.
 	AutoPauseOnDTMF bool
+	// Retention is how long the recording is kept after it starts (0: until erased).
+	Retention time.Duration
 }
 
 // autoPauseHold is how long after the last key an automatic pause lasts.
@@ -124,6 +128,7 @@ func (r *Registry) startRecording(s *Session, spec Spec) {
 		SessionID: s.id, CallID: s.callID, AgentID: s.agentID, Labels: s.labels,
 		OnFailure:     func(err error) { s.recordingFailed(err) },
 		OnUndecodable: func(l Leg, pt uint8) { s.undecodableAudio(l, pt) },
+		Retention:     spec.Policy.Recording.Retention,
 	})
 	if err != nil {
 		// The call goes on unrecorded; say so.

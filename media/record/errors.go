@@ -38,3 +38,6 @@ var (
 
 // ErrMissingWAV is reported by Repair for a sidecar whose WAV is gone.
 var ErrMissingWAV = errors.New("record: wav file missing")
+
+// ErrInProgress means the recording is still being written.
+var ErrInProgress = errors.New("record: recording in progress")

@@ -3,6 +3,8 @@ package record
 import (
 	"fmt"
 	"time"
+
+	"github.com/hushmedia/hush/media/record/seal"
 )
 
 // Clock tells the time. Tests inject a fake one so timeline placement,
@@ -36,6 +38,9 @@ type config struct {
 	onUndec    func(Leg, uint8)
 	onSidecar  func(*Sidecar)
 	inputDelay time.Duration
+	format     Format
+	keyring    seal.Keyring // opens sealed files
+	seal       bool         // New seals the recording with keyring's current key
 }
 
 // Defaults.
@@ -197,6 +202,42 @@ func WithOnUndecodable(f func(leg Leg, pt uint8)) Option {
 func WithOnSidecar(f func(*Sidecar)) Option {
 	return func(cfg *config) error {
 		cfg.onSidecar = f
+		return nil
+	}
+}
+
+// WithFormat sets the audio encoding of new recordings (default FormatPCM16).
+func WithFormat(f Format) Option {
+	return func(cfg *config) error {
+		if f != FormatPCM16 && f != FormatULaw {
+			return fmt.Errorf("%w: format %d", ErrBadOption, f)
+		}
+		cfg.format = f
+		return nil
+	}
+}
+
+// WithKeyring gives the keys that open sealed recordings (Repair, List, Get,
+// OpenWAV, and New's own). New recordings stay plain unless WithSealing.
+func WithKeyring(kr seal.Keyring) Option {
+	return func(cfg *config) error {
+		if kr == nil {
+			return fmt.Errorf("%w: nil keyring", ErrBadOption)
+		}
+		cfg.keyring = kr
+		return nil
+	}
+}
+
+// WithSealing makes New seal the recording (WAV and sidecar) at rest with a
+// random data key of its own, wrapped by kr's current key (package seal);
+// kr also opens sealed recordings, as WithKeyring.
+func WithSealing(kr seal.Keyring) Option {
+	return func(cfg *config) error {
+		if err := WithKeyring(kr)(cfg); err != nil {
+			return err
+		}
+		cfg.seal = true
 		return nil
 	}
 }

@@ -174,7 +174,7 @@ func TestListNewestFirst(t *testing.T) {
 	for i, id := range []string{"b", "a", "c"} {
 		s := validSidecar()
 		s.RecordingID, s.WAV, s.Start = id, id+".wav", base.Add(time.Duration(i)*time.Hour)
-		if err := writeSidecar(OSFS{}, dir, &s); err != nil {
+		if err := writeSidecar(OSFS{}, dir, &s, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -209,7 +209,7 @@ func TestSidecarHasNoDigitsFields(t *testing.T) {
 func TestGetAndWAVPath(t *testing.T) {
 	dir := t.TempDir()
 	s := validSidecar()
-	if err := writeSidecar(OSFS{}, dir, &s); err != nil {
+	if err := writeSidecar(OSFS{}, dir, &s, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := Get(dir, "r1"); err != nil || got.RecordingID != "r1" {

@@ -14,6 +14,7 @@ import (
 	"github.com/hushmedia/hush/media/internal/cpucache"
 	"github.com/hushmedia/hush/media/internal/owned"
 	"github.com/hushmedia/hush/media/pan"
+	"github.com/hushmedia/hush/media/record/seal"
 )
 
 // Leg identifies one party of the call; it is also the WAV channel.
@@ -42,6 +43,8 @@ type Meta struct {
 	CallID      string
 	AgentID     string
 	Labels      map[string]string
+	// RetainUntil is when the recording's retention ends (zero: none).
+	RetainUntil time.Time
 	// Segment numbers the recordings of one session from 1: a call another
 	// node took over (after a crash, or handed over in a drain) goes on in
 	// a new recording, segment 2, whose PreviousRecordingID names the one
@@ -152,6 +155,7 @@ type Recorder struct {
 	dir     string
 	wavPath string
 	meta    Meta
+	key     *seal.Key // the recording's data key when it is sealed at rest
 	ckpt    int64
 	kick    chan struct{}
 	cmds    chan command
@@ -184,7 +188,11 @@ type Recorder struct {
 	actions   []ActionRecord
 	dirty     bool // pauses, masks or actions changed since the sidecar was written
 	finishing bool
-	hdr       [headerSize]byte
+	hdr       [maxHeaderSize]byte
+	format    Format
+	hdrSize   int64               // the format's header
+	fb        int64               // the format's bytes per stereo frame
+	enc       []byte              // mu-law: the codes of tl.out
 	frames    [NumChannels]uint64 // frames placed per leg
 	revision  uint64              // of the last sidecar built
 	udSeen    [NumChannels]bool   // the first undecodable packet was reported
@@ -233,6 +241,9 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 		cmds:    make(chan command),
 		done:    make(chan struct{}),
 		tl:      newTimeline(int64(cfg.window/sampleDur), int64(cfg.resync/sampleDur)),
+		format:  cfg.format,
+		hdrSize: cfg.format.headerSize(),
+		fb:      cfg.format.frameBytes(),
 	}
 	for i := range r.rings {
 		r.rings[i] = newRing(cfg.ringSlots)
@@ -246,10 +257,25 @@ func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 		}
 		return nil, fmt.Errorf("create %s: %w", r.wavPath, err)
 	}
+	if cfg.seal {
+		// Sealed at rest: the writer goroutine encrypts what it appends; the
+		// plaintext never reaches the disk.
+		var w *seal.Writer
+		r.key, err = seal.NewKey(cfg.keyring, meta.RecordingID)
+		if err == nil {
+			w, err = seal.NewWriter(f, r.key, seal.KindWAV)
+		}
+		if err != nil {
+			f.Close()
+			cfg.fs.Remove(r.wavPath)
+			return nil, fmt.Errorf("start recording %s: seal: %w", meta.RecordingID, err)
+		}
+		f = &sealedFile{w: w, name: r.wavPath}
+	}
 	r.f = f
 	r.actions = append(r.actions, ActionRecord{Time: r.start, Action: "start"})
-	putHeader(r.hdr[:], 0)
-	if _, err = f.WriteAt(r.hdr[:], 0); err == nil {
+	putFormatHeader(r.hdr[:], r.format, 0)
+	if _, err = f.WriteAt(r.hdr[:r.hdrSize], 0); err == nil {
 		err = f.Sync()
 	}
 	if err == nil {

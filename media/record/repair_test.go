@@ -223,7 +223,7 @@ func TestRepairOrphans(t *testing.T) {
 	// An in-progress sidecar whose WAV is gone.
 	lone := Sidecar{Version: 1, RecordingID: "lone", Status: StatusInProgress, SampleRate: SampleRate,
 		BitsPerSample: 16, Channels: []string{"customer", "agent"}, WAV: "lone.wav"}
-	if err := writeSidecar(OSFS{}, dir, &lone); err != nil {
+	if err := writeSidecar(OSFS{}, dir, &lone, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A corrupt sidecar beside a good WAV.

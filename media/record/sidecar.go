@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hushmedia/hush/media/record/seal"
 )
 
 // Status is the life-cycle state of a recording, as stored in its sidecar.
@@ -89,7 +91,9 @@ type Sidecar struct {
 	FileSamples     int64     `json:"file_samples"`     // stereo frames in the WAV
 	SampleRate      int       `json:"sample_rate"`
 	BitsPerSample   int       `json:"bits_per_sample"`
-	Channels        []string  `json:"channels"`
+	// Encoding is "ulaw" for G.711 mu-law audio (8 bits a sample), "" for 16-bit PCM.
+	Encoding string   `json:"encoding,omitempty"`
+	Channels []string `json:"channels"`
 
 	Pauses  []PauseSpan    `json:"pauses"`
 	Masks   []MaskSpan     `json:"masks"`
@@ -98,12 +102,30 @@ type Sidecar struct {
 	WAV    string `json:"wav"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256,omitempty"`
+	// Encrypted: the WAV and this sidecar are sealed at rest (package seal);
+	// Size and SHA256 are of the plaintext WAV.
+	Encrypted bool `json:"encrypted,omitempty"`
+	// RetainUntil is when the recording's retention ends: hushd deletes it
+	// then, unless it is on legal hold. Zero: kept until erased.
+	RetainUntil time.Time `json:"retain_until,omitzero"`
+	// LegalHold, when set, keeps the recording past its retention.
+	LegalHold *Hold `json:"legal_hold,omitempty"`
+	// Location is the object key of the recording in the object store once
+	// it was uploaded there and its local WAV removed; "" while local.
+	Location string `json:"location,omitempty"`
 
 	Dropped DropCounts `json:"dropped"`
 
 	Failure    string    `json:"failure,omitempty"`
 	RepairedAt time.Time `json:"repaired_at,omitzero"`
 	RepairNote string    `json:"repair_note,omitempty"`
+}
+
+// Hold is a legal hold: who placed it, when and why.
+type Hold struct {
+	Actor  string    `json:"actor,omitempty"`
+	Time   time.Time `json:"time"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // PauseSpan is one pause. EndSample is the resume position (or the end of
@@ -176,7 +198,9 @@ func (s *Sidecar) validate() error {
 	if !s.Status.valid() {
 		return fmt.Errorf("%w: status %q", ErrBadSidecar, s.Status)
 	}
-	if s.SampleRate != SampleRate || s.BitsPerSample != BitsPerSample || len(s.Channels) != NumChannels {
+	pcm := s.BitsPerSample == BitsPerSample && s.Encoding == ""
+	ulaw := s.BitsPerSample == 8 && s.Encoding == "ulaw"
+	if s.SampleRate != SampleRate || !(pcm || ulaw) || len(s.Channels) != NumChannels {
 		return fmt.Errorf("%w: format %d Hz %d bit %d channels", ErrBadSidecar, s.SampleRate, s.BitsPerSample, len(s.Channels))
 	}
 	if s.WAV != s.RecordingID+".wav" {
@@ -191,29 +215,50 @@ func (s *Sidecar) validate() error {
 	return nil
 }
 
-// ReadSidecar reads and validates the sidecar at path.
-func ReadSidecar(path string) (Sidecar, error) {
-	return readSidecar(OSFS{}, path)
+// ReadSidecar reads and validates the sidecar at path, plain or sealed.
+// Options: WithFS, WithKeyring (for a sealed one).
+func ReadSidecar(path string, opts ...Option) (Sidecar, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return Sidecar{}, err
+	}
+	s, _, err := readSidecar(cfg, path)
+	return s, err
 }
 
-func readSidecar(fsys FS, path string) (Sidecar, error) {
-	b, err := readFileLimit(fsys, path, maxSidecarBytes, ErrBadSidecar)
+// readSidecar reads a sidecar; for a sealed one it also returns the
+// recording's data key, which writes it back sealed.
+func readSidecar(cfg *config, path string) (Sidecar, *seal.Key, error) {
+	b, err := readFileLimit(cfg.fs, path, maxSidecarBytes, ErrBadSidecar)
 	if err != nil {
-		return Sidecar{}, fmt.Errorf("read sidecar %s: %w", path, err)
+		return Sidecar{}, nil, fmt.Errorf("read sidecar %s: %w", path, err)
+	}
+	var key *seal.Key
+	if seal.IsSealed(b) {
+		id := strings.TrimSuffix(filepath.Base(path), ".json")
+		if b, key, err = seal.OpenBytes(cfg.keyring, b, id); err != nil {
+			return Sidecar{}, nil, fmt.Errorf("read sidecar %s: %w", path, err)
+		}
 	}
 	s, err := ParseSidecar(b)
 	if err != nil {
-		return Sidecar{}, fmt.Errorf("read sidecar %s: %w", path, err)
+		return Sidecar{}, nil, fmt.Errorf("read sidecar %s: %w", path, err)
 	}
-	return s, nil
+	return s, key, nil
 }
 
-func writeSidecar(fsys FS, dir string, s *Sidecar) error {
+// writeSidecar writes s atomically, sealed with key when it is not nil.
+func writeSidecar(fsys FS, dir string, s *Sidecar, key *seal.Key) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
 	b = append(b, '\n')
+	if key != nil {
+		if b, err = key.SealBytes(seal.KindSidecar, b); err != nil {
+			return err
+		}
+	}
 	return writeFileAtomic(fsys, dir, filepath.Join(dir, s.RecordingID+".json"), b)
 }
 
@@ -236,7 +281,7 @@ func List(dir string, opts ...Option) ([]Sidecar, error) {
 		if e.IsDir() || !strings.HasSuffix(name, ".json") {
 			continue
 		}
-		s, err := readSidecar(cfg.fs, filepath.Join(dir, name))
+		s, _, err := readSidecar(cfg, filepath.Join(dir, name))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -327,7 +372,8 @@ func Get(dir, id string, opts ...Option) (Sidecar, error) {
 	if err != nil {
 		return Sidecar{}, err
 	}
-	return readSidecar(cfg.fs, filepath.Join(dir, id+".json"))
+	s, _, err := readSidecar(cfg, filepath.Join(dir, id+".json"))
+	return s, err
 }
 
 // WAVPath returns <dir>/<id>.wav after validating id, for serving a

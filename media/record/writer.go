@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/hushmedia/hush/media/g711"
 )
 
 // run is the writer goroutine: it drains the rings on a timer, when a
@@ -133,14 +136,18 @@ func (r *Recorder) applyPatches() {
 		pcm := tl.patchPCM[p.off : p.off+int64(p.n)]
 		for len(pcm) > 0 {
 			k := min(len(pcm), slotSamples)
-			b := r.patchBuf[:k*frameBytes]
-			off := headerSize + p.at*frameBytes
+			b := r.patchBuf[:int64(k)*r.fb]
+			off := r.hdrSize + p.at*r.fb
 			if _, err := r.f.ReadAt(b, off); err != nil {
 				r.fail(fmt.Errorf("patch %s: %w", r.wavPath, err))
 				break
 			}
 			for i, v := range pcm[:k] {
-				binary.LittleEndian.PutUint16(b[i*frameBytes+p.leg*2:], uint16(v))
+				if r.format == FormatULaw {
+					b[i*NumChannels+p.leg] = g711.LinearToUlaw(v)
+				} else {
+					binary.LittleEndian.PutUint16(b[i*frameBytes+p.leg*2:], uint16(v))
+				}
 			}
 			if _, err := r.f.WriteAt(b, off); err != nil {
 				r.fail(fmt.Errorf("patch %s: %w", r.wavPath, err))
@@ -223,11 +230,20 @@ func (r *Recorder) writeOut() {
 		}
 		r.dirty = false
 	}
-	if r.dataBytes+int64(len(b)) > maxDataBytes {
+	if r.format == FormatULaw {
+		// Half the bytes: each 16-bit sample becomes its mu-law code.
+		n := len(b) / 2
+		r.enc = slices.Grow(r.enc[:0], n)[:n]
+		for i := range n {
+			r.enc[i] = g711.LinearToUlaw(int16(binary.LittleEndian.Uint16(b[2*i:])))
+		}
+		b = r.enc
+	}
+	if r.dataBytes+int64(len(b)) > r.format.maxData() {
 		r.fail(fmt.Errorf("write %s: %w", r.wavPath, ErrTooLong))
 		return
 	}
-	n, err := r.f.WriteAt(b, headerSize+r.dataBytes)
+	n, err := r.f.WriteAt(b, r.hdrSize+r.dataBytes)
 	r.dataBytes += int64(n)
 	r.bytesWritten.Add(uint64(n))
 	if err != nil {
@@ -265,8 +281,8 @@ func (r *Recorder) checkpoint() {
 }
 
 func (r *Recorder) writeHeader() error {
-	putHeader(r.hdr[:], uint32(r.dataBytes))
-	if _, err := r.f.WriteAt(r.hdr[:], 0); err != nil {
+	putFormatHeader(r.hdr[:], r.format, uint32(r.dataBytes))
+	if _, err := r.f.WriteAt(r.hdr[:r.hdrSize], 0); err != nil {
 		return err
 	}
 	return r.f.Sync()
@@ -295,7 +311,18 @@ func (r *Recorder) finish() error {
 		r.fail(fmt.Errorf("close %s: %w", r.wavPath, err))
 		return r.Err()
 	}
-	sum, err := hashFile(r.f, headerSize+r.dataBytes)
+	if sf, ok := r.f.(*sealedFile); ok {
+		// The final record: from now on a cut file is told from a whole one.
+		err := sf.finish()
+		if err == nil {
+			err = sf.Sync()
+		}
+		if err != nil {
+			r.fail(fmt.Errorf("close %s: %w", r.wavPath, err))
+			return r.Err()
+		}
+	}
+	sum, err := hashFile(r.f, r.hdrSize+r.dataBytes)
 	if err != nil {
 		r.fail(fmt.Errorf("hash %s: %w", r.wavPath, err))
 		return r.Err()
@@ -322,7 +349,7 @@ func (r *Recorder) fail(err error) {
 	r.failOnce.Do(func() {
 		r.err.Store(&err)
 		r.state.Store(stateFailed)
-		size := headerSize + r.dataBytes
+		size := r.hdrSize + r.dataBytes
 		if r.f != nil {
 			// What is on disk, whatever a short write left behind.
 			if st, serr := r.f.Stat(); serr == nil {
@@ -346,7 +373,7 @@ func (r *Recorder) fail(err error) {
 // putSidecar writes sc and tells WithOnSidecar, whether the disk took it
 // or not.
 func (r *Recorder) putSidecar(sc *Sidecar) error {
-	err := writeSidecar(r.cfg.fs, r.dir, sc)
+	err := writeSidecar(r.cfg.fs, r.dir, sc, r.key)
 	if r.cfg.onSidecar != nil {
 		r.cfg.onSidecar(sc)
 	}
@@ -397,21 +424,24 @@ func (r *Recorder) sidecar(st Status) *Sidecar {
 		Labels:              r.meta.Labels,
 		Content:             content,
 		Revision:            r.revision,
-		Segment:             r.meta.Segment,
-		PreviousRecordingID: r.meta.PreviousRecordingID,
 		Status:              st,
 		Start:               r.start,
 		DurationSamples:     dur,
 		DurationSeconds:     float64(dur) / SampleRate,
-		FileSamples:         r.dataBytes / frameBytes,
+		FileSamples:         r.dataBytes / r.fb,
 		SampleRate:          SampleRate,
-		BitsPerSample:       BitsPerSample,
+		BitsPerSample:       r.format.bits(),
+		Encoding:            r.format.encoding(),
 		Channels:            legNames[:],
 		Pauses:              make([]PauseSpan, len(r.pauses)),
 		Masks:               make([]MaskSpan, len(r.masks)),
 		Actions:             append([]ActionRecord(nil), r.actions...),
 		WAV:                 r.meta.RecordingID + ".wav",
-		Size:                headerSize + r.dataBytes,
+		Encrypted:           r.key != nil,
+		RetainUntil:         r.meta.RetainUntil,
+		Size:                r.hdrSize + r.dataBytes,
+		Segment:             r.meta.Segment,
+		PreviousRecordingID: r.meta.PreviousRecordingID,
 	}
 	if st != StatusInProgress {
 		sc.End = r.timeAt(dur)

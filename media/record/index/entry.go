@@ -40,6 +40,11 @@ type stored struct {
 	Masks       []record.MaskSpan  `json:"m,omitempty"`
 	RepairedAt  int64              `json:"ra,omitempty"`
 	RepairNote  string             `json:"rn,omitempty"`
+	Encrypted   bool               `json:"e,omitempty"`
+	RetainUntil int64              `json:"ru,omitempty"`
+	Hold        *record.Hold       `json:"lh,omitempty"`
+	Location    string             `json:"loc,omitempty"`
+	Encoding    string             `json:"en,omitempty"`
 	Segment     int                `json:"sg,omitempty"`
 	Previous    string             `json:"pv,omitempty"`
 }
@@ -67,12 +72,14 @@ func toStored(dir string, sc *record.Sidecar) stored {
 		Undecodable: [2]uint64{sc.Dropped.CustomerUndecodable, sc.Dropped.AgentUndecodable},
 		Pauses:      sc.Pauses, Masks: sc.Masks,
 		RepairedAt: nanos(sc.RepairedAt), RepairNote: sc.RepairNote,
-		Segment: sc.Segment, Previous: sc.PreviousRecordingID,
+		Encrypted: sc.Encrypted, RetainUntil: nanos(sc.RetainUntil), Hold: sc.LegalHold, Location: sc.Location,
+		Encoding: sc.Encoding,
+		Segment:  sc.Segment, Previous: sc.PreviousRecordingID,
 	}
 }
 
 func (s *stored) entry(id string) Entry {
-	return Entry{Dir: s.Dir, Sidecar: record.Sidecar{
+	e := Entry{Dir: s.Dir, Sidecar: record.Sidecar{
 		Version: 1, RecordingID: id, SessionID: s.Session, CallID: s.Call, AgentID: s.Agent, Labels: s.Labels,
 		Status: s.Status, Content: s.Content, Revision: s.Rev,
 		Start: fromNanos(s.Start), End: fromNanos(s.End),
@@ -82,8 +89,14 @@ func (s *stored) entry(id string) Entry {
 		WAV: id + ".wav", Size: s.Size, SHA256: s.SHA256, Failure: s.Failure,
 		Dropped:    record.DropCounts{CustomerUndecodable: s.Undecodable[0], AgentUndecodable: s.Undecodable[1]},
 		RepairedAt: fromNanos(s.RepairedAt), RepairNote: s.RepairNote,
-		Segment: s.Segment, PreviousRecordingID: s.Previous,
+		Encrypted: s.Encrypted, RetainUntil: fromNanos(s.RetainUntil), LegalHold: s.Hold, Location: s.Location,
+		Encoding: s.Encoding,
+		Segment:  s.Segment, PreviousRecordingID: s.Previous,
 	}}
+	if s.Encoding == "ulaw" {
+		e.Sidecar.BitsPerSample = 8
+	}
+	return e
 }
 
 func (s *stored) marshal() ([]byte, error) { return json.Marshal(s) }
@@ -116,6 +129,13 @@ func labelPrefix(k, v string) []byte {
 	return append(b, 0)
 }
 func dirPrefix(dir string) []byte { return append([]byte(dir), 0) }
+
+// expireKey orders recordings by the end of their retention, oldest first.
+func expireKey(until int64, id string) []byte {
+	k := make([]byte, 8, 8+len(id))
+	binary.BigEndian.PutUint64(k, uint64(until))
+	return append(k, id...)
+}
 
 func join(prefix, key []byte) []byte {
 	out := make([]byte, 0, len(prefix)+len(key))

@@ -3,6 +3,7 @@ package index
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -22,18 +23,19 @@ const FileName = "hush-index.db"
 
 // layoutVersion changes when the buckets or the entry encoding do; an index
 // of another version is rebuilt.
-const layoutVersion = "1"
+const layoutVersion = "2"
 
 var (
-	bRecs  = []byte("recs")  // id -> stored
-	bStart = []byte("start") // sortKey -> nil
-	bCall  = []byte("call")  // call 0 sortKey -> nil
-	bAgent = []byte("agent") // agent 0 sortKey -> nil
-	bLabel = []byte("label") // key 0 value 0 sortKey -> nil
-	bDir   = []byte("dir")   // dir 0 id -> nil
-	bMeta  = []byte("meta")  // "version", "clean", "fp:"+dir -> mtime
+	bRecs   = []byte("recs")   // id -> stored
+	bStart  = []byte("start")  // sortKey -> nil
+	bCall   = []byte("call")   // call 0 sortKey -> nil
+	bAgent  = []byte("agent")  // agent 0 sortKey -> nil
+	bLabel  = []byte("label")  // key 0 value 0 sortKey -> nil
+	bDir    = []byte("dir")    // dir 0 id -> nil
+	bExpire = []byte("expire") // retain-until (u64) id -> nil, for recordings not on hold
+	bMeta   = []byte("meta")   // "version", "clean", "fp:"+dir -> mtime
 
-	allBuckets = [][]byte{bRecs, bStart, bCall, bAgent, bLabel, bDir, bMeta}
+	allBuckets = [][]byte{bRecs, bStart, bCall, bAgent, bLabel, bDir, bExpire, bMeta}
 )
 
 // Index is the index of one recordings root. It is safe for concurrent use.
@@ -45,6 +47,8 @@ type Index struct {
 	pending map[string]stored // updates the disk refused, newest per id
 	touched map[string]bool   // directories Put wrote to since Open
 	closed  bool
+
+	recOpts []record.Option // how sidecars are read (the keyring of sealed ones)
 
 	// Tests: called with each key count List examines; examined is the last.
 	testHook func(n int)
@@ -66,7 +70,14 @@ type Report struct {
 type Option func(*options)
 
 type options struct {
-	repair func(dir string) error
+	repair  func(dir string) error
+	recOpts []record.Option
+}
+
+// WithRecordOptions sets how sidecars are read (record.WithKeyring for
+// sealed recordings).
+func WithRecordOptions(opts ...record.Option) Option {
+	return func(o *options) { o.recOpts = append(o.recOpts, opts...) }
 }
 
 // WithRepair has Open call repair with the path of every directory it is
@@ -95,7 +106,7 @@ func Open(ctx context.Context, root string, opts ...Option) (*Index, Report, err
 	// Put runs on a recorder's writer goroutine, and at a call's start on CreateSession's
 	// path: wait little for others to share a commit.
 	db.MaxBatchDelay = 2 * time.Millisecond
-	x := &Index{root: root, db: db, pending: map[string]stored{}, touched: map[string]bool{}}
+	x := &Index{root: root, db: db, pending: map[string]stored{}, touched: map[string]bool{}, recOpts: o.recOpts}
 	if why != "" {
 		rep.Rebuilt, rep.Why = true, why
 	}
@@ -256,7 +267,7 @@ func (x *Index) rescan(ctx context.Context, dir string, mt int64, rep *Report) e
 			if e.IsDir() || !ok || record.ValidateID(id) != nil {
 				continue
 			}
-			sc, err := record.ReadSidecar(filepath.Join(x.root, dir, e.Name()))
+			sc, err := record.ReadSidecar(filepath.Join(x.root, dir, e.Name()), x.recOpts...)
 			if err != nil || sc.RecordingID != id {
 				rep.Skipped++
 				continue
@@ -355,7 +366,59 @@ func secondary(tx *bolt.Tx, id string, s *stored, op func(*bolt.Bucket, []byte) 
 			return err
 		}
 	}
+	if s.RetainUntil != 0 && s.Hold == nil {
+		if err := op(tx.Bucket(bExpire), expireKey(s.RetainUntil, id)); err != nil {
+			return err
+		}
+	}
 	return op(tx.Bucket(bDir), join(dirPrefix(s.Dir), []byte(id)))
+}
+
+// Delete forgets recording id (erased, or deleted at the end of its
+// retention). Deleting an unknown id is not an error.
+func (x *Index) Delete(id string) error {
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return ErrClosed
+	}
+	delete(x.pending, id)
+	x.mu.Unlock()
+	err := x.db.Update(func(tx *bolt.Tx) error { return deleteTx(tx, id) })
+	if err != nil {
+		return fmt.Errorf("index %s: %w", id, err)
+	}
+	return nil
+}
+
+// Expired returns up to limit recordings whose retention ended before now
+// and that are not on legal hold, the oldest retention first.
+func (x *Index) Expired(ctx context.Context, now time.Time, limit int) ([]Entry, error) {
+	var out []Entry
+	err := x.db.View(func(tx *bolt.Tx) error {
+		recs := tx.Bucket(bRecs)
+		c := tx.Bucket(bExpire).Cursor()
+		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if len(k) <= 8 || int64(binary.BigEndian.Uint64(k)) >= now.UnixNano() {
+				break
+			}
+			id := string(k[8:])
+			v := recs.Get([]byte(id))
+			if v == nil {
+				continue
+			}
+			s, err := unmarshal(v)
+			if err != nil {
+				continue
+			}
+			out = append(out, s.entry(id))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Put records the sidecar sc of a recording in directory dir (relative to
@@ -457,7 +520,7 @@ func (x *Index) Sidecar(ctx context.Context, id string) (record.Sidecar, string,
 	if err := record.ValidDir(e.Dir); err != nil {
 		return record.Sidecar{}, "", err
 	}
-	sc, err := record.Get(filepath.Join(x.root, e.Dir), id)
+	sc, err := record.Get(filepath.Join(x.root, e.Dir), id, x.recOpts...)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return record.Sidecar{}, "", ErrNotFound

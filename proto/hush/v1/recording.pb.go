@@ -26,6 +26,235 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type EraseRecordingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recording to erase; or, instead, every recording of call_id.
+	RecordingId string `protobuf:"bytes,1,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	CallId      string `protobuf:"bytes,2,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// Why (kept in the audit log), e.g. a data subject's erasure request.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseRecordingRequest) Reset() {
+	*x = EraseRecordingRequest{}
+	mi := &file_hush_v1_recording_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseRecordingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseRecordingRequest) ProtoMessage() {}
+
+func (x *EraseRecordingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_recording_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseRecordingRequest.ProtoReflect.Descriptor instead.
+func (*EraseRecordingRequest) Descriptor() ([]byte, []int) {
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *EraseRecordingRequest) GetRecordingId() string {
+	if x != nil {
+		return x.RecordingId
+	}
+	return ""
+}
+
+func (x *EraseRecordingRequest) GetCallId() string {
+	if x != nil {
+		return x.CallId
+	}
+	return ""
+}
+
+func (x *EraseRecordingRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type EraseRecordingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recordings removed.
+	RecordingIds  []string `protobuf:"bytes,1,rep,name=recording_ids,json=recordingIds,proto3" json:"recording_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseRecordingResponse) Reset() {
+	*x = EraseRecordingResponse{}
+	mi := &file_hush_v1_recording_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseRecordingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseRecordingResponse) ProtoMessage() {}
+
+func (x *EraseRecordingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_recording_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseRecordingResponse.ProtoReflect.Descriptor instead.
+func (*EraseRecordingResponse) Descriptor() ([]byte, []int) {
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EraseRecordingResponse) GetRecordingIds() []string {
+	if x != nil {
+		return x.RecordingIds
+	}
+	return nil
+}
+
+type SetLegalHoldRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	RecordingId string                 `protobuf:"bytes,1,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	// true places the hold, false lifts it.
+	Hold          bool   `protobuf:"varint,2,opt,name=hold,proto3" json:"hold,omitempty"`
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLegalHoldRequest) Reset() {
+	*x = SetLegalHoldRequest{}
+	mi := &file_hush_v1_recording_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLegalHoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLegalHoldRequest) ProtoMessage() {}
+
+func (x *SetLegalHoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_recording_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLegalHoldRequest.ProtoReflect.Descriptor instead.
+func (*SetLegalHoldRequest) Descriptor() ([]byte, []int) {
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SetLegalHoldRequest) GetRecordingId() string {
+	if x != nil {
+		return x.RecordingId
+	}
+	return ""
+}
+
+func (x *SetLegalHoldRequest) GetHold() bool {
+	if x != nil {
+		return x.Hold
+	}
+	return false
+}
+
+func (x *SetLegalHoldRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// LegalHold keeps a recording past its retention.
+type LegalHold struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Actor         string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LegalHold) Reset() {
+	*x = LegalHold{}
+	mi := &file_hush_v1_recording_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LegalHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LegalHold) ProtoMessage() {}
+
+func (x *LegalHold) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_recording_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LegalHold.ProtoReflect.Descriptor instead.
+func (*LegalHold) Descriptor() ([]byte, []int) {
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LegalHold) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *LegalHold) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *LegalHold) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type ListRecordingsRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -44,7 +273,7 @@ type ListRecordingsRequest struct {
 
 func (x *ListRecordingsRequest) Reset() {
 	*x = ListRecordingsRequest{}
-	mi := &file_hush_v1_recording_proto_msgTypes[0]
+	mi := &file_hush_v1_recording_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -56,7 +285,7 @@ func (x *ListRecordingsRequest) String() string {
 func (*ListRecordingsRequest) ProtoMessage() {}
 
 func (x *ListRecordingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_recording_proto_msgTypes[0]
+	mi := &file_hush_v1_recording_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -69,7 +298,7 @@ func (x *ListRecordingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecordingsRequest.ProtoReflect.Descriptor instead.
 func (*ListRecordingsRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_recording_proto_rawDescGZIP(), []int{0}
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListRecordingsRequest) GetPageSize() int32 {
@@ -131,7 +360,7 @@ type ListRecordingsResponse struct {
 
 func (x *ListRecordingsResponse) Reset() {
 	*x = ListRecordingsResponse{}
-	mi := &file_hush_v1_recording_proto_msgTypes[1]
+	mi := &file_hush_v1_recording_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -143,7 +372,7 @@ func (x *ListRecordingsResponse) String() string {
 func (*ListRecordingsResponse) ProtoMessage() {}
 
 func (x *ListRecordingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_recording_proto_msgTypes[1]
+	mi := &file_hush_v1_recording_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -156,7 +385,7 @@ func (x *ListRecordingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecordingsResponse.ProtoReflect.Descriptor instead.
 func (*ListRecordingsResponse) Descriptor() ([]byte, []int) {
-	return file_hush_v1_recording_proto_rawDescGZIP(), []int{1}
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListRecordingsResponse) GetRecordings() []*Recording {
@@ -182,7 +411,7 @@ type GetRecordingRequest struct {
 
 func (x *GetRecordingRequest) Reset() {
 	*x = GetRecordingRequest{}
-	mi := &file_hush_v1_recording_proto_msgTypes[2]
+	mi := &file_hush_v1_recording_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -194,7 +423,7 @@ func (x *GetRecordingRequest) String() string {
 func (*GetRecordingRequest) ProtoMessage() {}
 
 func (x *GetRecordingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_recording_proto_msgTypes[2]
+	mi := &file_hush_v1_recording_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -207,7 +436,7 @@ func (x *GetRecordingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecordingRequest.ProtoReflect.Descriptor instead.
 func (*GetRecordingRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_recording_proto_rawDescGZIP(), []int{2}
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetRecordingRequest) GetRecordingId() string {
@@ -228,7 +457,7 @@ type DownloadRecordingRequest struct {
 
 func (x *DownloadRecordingRequest) Reset() {
 	*x = DownloadRecordingRequest{}
-	mi := &file_hush_v1_recording_proto_msgTypes[3]
+	mi := &file_hush_v1_recording_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -240,7 +469,7 @@ func (x *DownloadRecordingRequest) String() string {
 func (*DownloadRecordingRequest) ProtoMessage() {}
 
 func (x *DownloadRecordingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_recording_proto_msgTypes[3]
+	mi := &file_hush_v1_recording_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -253,7 +482,7 @@ func (x *DownloadRecordingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadRecordingRequest.ProtoReflect.Descriptor instead.
 func (*DownloadRecordingRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_recording_proto_rawDescGZIP(), []int{3}
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DownloadRecordingRequest) GetRecordingId() string {
@@ -283,7 +512,7 @@ type DownloadRecordingResponse struct {
 
 func (x *DownloadRecordingResponse) Reset() {
 	*x = DownloadRecordingResponse{}
-	mi := &file_hush_v1_recording_proto_msgTypes[4]
+	mi := &file_hush_v1_recording_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +524,7 @@ func (x *DownloadRecordingResponse) String() string {
 func (*DownloadRecordingResponse) ProtoMessage() {}
 
 func (x *DownloadRecordingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_recording_proto_msgTypes[4]
+	mi := &file_hush_v1_recording_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +537,7 @@ func (x *DownloadRecordingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadRecordingResponse.ProtoReflect.Descriptor instead.
 func (*DownloadRecordingResponse) Descriptor() ([]byte, []int) {
-	return file_hush_v1_recording_proto_rawDescGZIP(), []int{4}
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DownloadRecordingResponse) GetChunk() []byte {
@@ -357,17 +586,25 @@ type Recording struct {
 	AgentUndecodablePackets    uint64 `protobuf:"varint,17,opt,name=agent_undecodable_packets,json=agentUndecodablePackets,proto3" json:"agent_undecodable_packets,omitempty"`
 	// Why writing stopped, for RECORDING_STATUS_FAILED.
 	Failure string `protobuf:"bytes,18,opt,name=failure,proto3" json:"failure,omitempty"`
+	// The WAV and sidecar are encrypted at rest; size_bytes and sha256 are of the WAV as
+	// DownloadRecording serves it (decrypted).
+	Encrypted bool `protobuf:"varint,19,opt,name=encrypted,proto3" json:"encrypted,omitempty"`
+	// When the recording will be deleted (unset: kept until erased), unless on legal hold.
+	RetainUntil *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=retain_until,json=retainUntil,proto3" json:"retain_until,omitempty"`
+	LegalHold   *LegalHold             `protobuf:"bytes,21,opt,name=legal_hold,json=legalHold,proto3" json:"legal_hold,omitempty"`
+	// The audio is in the object store (its local copy removed).
+	InObjectStore bool `protobuf:"varint,22,opt,name=in_object_store,json=inObjectStore,proto3" json:"in_object_store,omitempty"`
 	// A call that moved to another node of the cluster goes on in a new recording: segment 2,
 	// 3... (1 for the first), each naming the one before.
-	Segment             uint32 `protobuf:"varint,19,opt,name=segment,proto3" json:"segment,omitempty"`
-	PreviousRecordingId string `protobuf:"bytes,20,opt,name=previous_recording_id,json=previousRecordingId,proto3" json:"previous_recording_id,omitempty"`
+	Segment             uint32 `protobuf:"varint,23,opt,name=segment,proto3" json:"segment,omitempty"`
+	PreviousRecordingId string `protobuf:"bytes,24,opt,name=previous_recording_id,json=previousRecordingId,proto3" json:"previous_recording_id,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Recording) Reset() {
 	*x = Recording{}
-	mi := &file_hush_v1_recording_proto_msgTypes[5]
+	mi := &file_hush_v1_recording_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -379,7 +616,7 @@ func (x *Recording) String() string {
 func (*Recording) ProtoMessage() {}
 
 func (x *Recording) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_recording_proto_msgTypes[5]
+	mi := &file_hush_v1_recording_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -392,7 +629,7 @@ func (x *Recording) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Recording.ProtoReflect.Descriptor instead.
 func (*Recording) Descriptor() ([]byte, []int) {
-	return file_hush_v1_recording_proto_rawDescGZIP(), []int{5}
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Recording) GetRecordingId() string {
@@ -521,6 +758,34 @@ func (x *Recording) GetFailure() string {
 	return ""
 }
 
+func (x *Recording) GetEncrypted() bool {
+	if x != nil {
+		return x.Encrypted
+	}
+	return false
+}
+
+func (x *Recording) GetRetainUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RetainUntil
+	}
+	return nil
+}
+
+func (x *Recording) GetLegalHold() *LegalHold {
+	if x != nil {
+		return x.LegalHold
+	}
+	return nil
+}
+
+func (x *Recording) GetInObjectStore() bool {
+	if x != nil {
+		return x.InObjectStore
+	}
+	return false
+}
+
 func (x *Recording) GetSegment() uint32 {
 	if x != nil {
 		return x.Segment
@@ -552,7 +817,7 @@ type Span struct {
 
 func (x *Span) Reset() {
 	*x = Span{}
-	mi := &file_hush_v1_recording_proto_msgTypes[6]
+	mi := &file_hush_v1_recording_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +829,7 @@ func (x *Span) String() string {
 func (*Span) ProtoMessage() {}
 
 func (x *Span) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_recording_proto_msgTypes[6]
+	mi := &file_hush_v1_recording_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +842,7 @@ func (x *Span) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Span.ProtoReflect.Descriptor instead.
 func (*Span) Descriptor() ([]byte, []int) {
-	return file_hush_v1_recording_proto_rawDescGZIP(), []int{6}
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Span) GetStartSample() uint64 {
@@ -643,7 +908,7 @@ type RecordingAction struct {
 
 func (x *RecordingAction) Reset() {
 	*x = RecordingAction{}
-	mi := &file_hush_v1_recording_proto_msgTypes[7]
+	mi := &file_hush_v1_recording_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +920,7 @@ func (x *RecordingAction) String() string {
 func (*RecordingAction) ProtoMessage() {}
 
 func (x *RecordingAction) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_recording_proto_msgTypes[7]
+	mi := &file_hush_v1_recording_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +933,7 @@ func (x *RecordingAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingAction.ProtoReflect.Descriptor instead.
 func (*RecordingAction) Descriptor() ([]byte, []int) {
-	return file_hush_v1_recording_proto_rawDescGZIP(), []int{7}
+	return file_hush_v1_recording_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RecordingAction) GetTime() *timestamppb.Timestamp {
@@ -710,7 +975,21 @@ var File_hush_v1_recording_proto protoreflect.FileDescriptor
 
 const file_hush_v1_recording_proto_rawDesc = "" +
 	"\n" +
-	"\x17hush/v1/recording.proto\x12\ahush.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"\xf8\x02\n" +
+	"\x17hush/v1/recording.proto\x12\ahush.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13hush/v1/types.proto\"k\n" +
+	"\x15EraseRecordingRequest\x12!\n" +
+	"\frecording_id\x18\x01 \x01(\tR\vrecordingId\x12\x17\n" +
+	"\acall_id\x18\x02 \x01(\tR\x06callId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"=\n" +
+	"\x16EraseRecordingResponse\x12#\n" +
+	"\rrecording_ids\x18\x01 \x03(\tR\frecordingIds\"d\n" +
+	"\x13SetLegalHoldRequest\x12!\n" +
+	"\frecording_id\x18\x01 \x01(\tR\vrecordingId\x12\x12\n" +
+	"\x04hold\x18\x02 \x01(\bR\x04hold\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"i\n" +
+	"\tLegalHold\x12\x14\n" +
+	"\x05actor\x18\x01 \x01(\tR\x05actor\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xf8\x02\n" +
 	"\x15ListRecordingsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -737,7 +1016,7 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\x19DownloadRecordingResponse\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x12\n" +
-	"\x04size\x18\x03 \x01(\x04R\x04size\"\xa1\a\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\"\xd9\b\n" +
 	"\tRecording\x12!\n" +
 	"\frecording_id\x18\x01 \x01(\tR\vrecordingId\x12\x1d\n" +
 	"\n" +
@@ -760,9 +1039,14 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\acontent\x18\x0f \x01(\x0e2\x19.hush.v1.RecordingContentR\acontent\x12@\n" +
 	"\x1ccustomer_undecodable_packets\x18\x10 \x01(\x04R\x1acustomerUndecodablePackets\x12:\n" +
 	"\x19agent_undecodable_packets\x18\x11 \x01(\x04R\x17agentUndecodablePackets\x12\x18\n" +
-	"\afailure\x18\x12 \x01(\tR\afailure\x12\x18\n" +
-	"\asegment\x18\x13 \x01(\rR\asegment\x122\n" +
-	"\x15previous_recording_id\x18\x14 \x01(\tR\x13previousRecordingId\x1a9\n" +
+	"\afailure\x18\x12 \x01(\tR\afailure\x12\x1c\n" +
+	"\tencrypted\x18\x13 \x01(\bR\tencrypted\x12=\n" +
+	"\fretain_until\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\vretainUntil\x121\n" +
+	"\n" +
+	"legal_hold\x18\x15 \x01(\v2\x12.hush.v1.LegalHoldR\tlegalHold\x12&\n" +
+	"\x0fin_object_store\x18\x16 \x01(\bR\rinObjectStore\x12\x18\n" +
+	"\asegment\x18\x17 \x01(\rR\asegment\x122\n" +
+	"\x15previous_recording_id\x18\x18 \x01(\tR\x13previousRecordingId\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xaa\x02\n" +
@@ -782,11 +1066,13 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\x06action\x18\x03 \x01(\tR\x06action\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason2\xf5\x02\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason2\xda\x04\n" +
 	"\x10RecordingService\x12i\n" +
 	"\x0eListRecordings\x12\x1e.hush.v1.ListRecordingsRequest\x1a\x1f.hush.v1.ListRecordingsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/recordings\x12g\n" +
 	"\fGetRecording\x12\x1c.hush.v1.GetRecordingRequest\x1a\x12.hush.v1.Recording\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/recordings/{recording_id}\x12\x8c\x01\n" +
-	"\x11DownloadRecording\x12!.hush.v1.DownloadRecordingRequest\x1a\".hush.v1.DownloadRecordingResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/recordings/{recording_id}:download0\x01B0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
+	"\x11DownloadRecording\x12!.hush.v1.DownloadRecordingRequest\x1a\".hush.v1.DownloadRecordingResponse\".\x82\xd3\xe4\x93\x02(\x12&/v1/recordings/{recording_id}:download0\x01\x12r\n" +
+	"\x0eEraseRecording\x12\x1e.hush.v1.EraseRecordingRequest\x1a\x1f.hush.v1.EraseRecordingResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/recordings:erase\x12o\n" +
+	"\fSetLegalHold\x12\x1c.hush.v1.SetLegalHoldRequest\x1a\x12.hush.v1.Recording\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/recordings/{recording_id}:holdB0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
 
 var (
 	file_hush_v1_recording_proto_rawDescOnce sync.Once
@@ -800,55 +1086,66 @@ func file_hush_v1_recording_proto_rawDescGZIP() []byte {
 	return file_hush_v1_recording_proto_rawDescData
 }
 
-var file_hush_v1_recording_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_hush_v1_recording_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_hush_v1_recording_proto_goTypes = []any{
-	(*ListRecordingsRequest)(nil),     // 0: hush.v1.ListRecordingsRequest
-	(*ListRecordingsResponse)(nil),    // 1: hush.v1.ListRecordingsResponse
-	(*GetRecordingRequest)(nil),       // 2: hush.v1.GetRecordingRequest
-	(*DownloadRecordingRequest)(nil),  // 3: hush.v1.DownloadRecordingRequest
-	(*DownloadRecordingResponse)(nil), // 4: hush.v1.DownloadRecordingResponse
-	(*Recording)(nil),                 // 5: hush.v1.Recording
-	(*Span)(nil),                      // 6: hush.v1.Span
-	(*RecordingAction)(nil),           // 7: hush.v1.RecordingAction
-	nil,                               // 8: hush.v1.ListRecordingsRequest.LabelsEntry
-	nil,                               // 9: hush.v1.Recording.LabelsEntry
-	(*timestamppb.Timestamp)(nil),     // 10: google.protobuf.Timestamp
-	(RecordingStatus)(0),              // 11: hush.v1.RecordingStatus
-	(*durationpb.Duration)(nil),       // 12: google.protobuf.Duration
-	(RecordingContent)(0),             // 13: hush.v1.RecordingContent
-	(PauseBehavior)(0),                // 14: hush.v1.PauseBehavior
-	(LegName)(0),                      // 15: hush.v1.LegName
+	(*EraseRecordingRequest)(nil),     // 0: hush.v1.EraseRecordingRequest
+	(*EraseRecordingResponse)(nil),    // 1: hush.v1.EraseRecordingResponse
+	(*SetLegalHoldRequest)(nil),       // 2: hush.v1.SetLegalHoldRequest
+	(*LegalHold)(nil),                 // 3: hush.v1.LegalHold
+	(*ListRecordingsRequest)(nil),     // 4: hush.v1.ListRecordingsRequest
+	(*ListRecordingsResponse)(nil),    // 5: hush.v1.ListRecordingsResponse
+	(*GetRecordingRequest)(nil),       // 6: hush.v1.GetRecordingRequest
+	(*DownloadRecordingRequest)(nil),  // 7: hush.v1.DownloadRecordingRequest
+	(*DownloadRecordingResponse)(nil), // 8: hush.v1.DownloadRecordingResponse
+	(*Recording)(nil),                 // 9: hush.v1.Recording
+	(*Span)(nil),                      // 10: hush.v1.Span
+	(*RecordingAction)(nil),           // 11: hush.v1.RecordingAction
+	nil,                               // 12: hush.v1.ListRecordingsRequest.LabelsEntry
+	nil,                               // 13: hush.v1.Recording.LabelsEntry
+	(*timestamppb.Timestamp)(nil),     // 14: google.protobuf.Timestamp
+	(RecordingStatus)(0),              // 15: hush.v1.RecordingStatus
+	(*durationpb.Duration)(nil),       // 16: google.protobuf.Duration
+	(RecordingContent)(0),             // 17: hush.v1.RecordingContent
+	(PauseBehavior)(0),                // 18: hush.v1.PauseBehavior
+	(LegName)(0),                      // 19: hush.v1.LegName
 }
 var file_hush_v1_recording_proto_depIdxs = []int32{
-	10, // 0: hush.v1.ListRecordingsRequest.start_time:type_name -> google.protobuf.Timestamp
-	10, // 1: hush.v1.ListRecordingsRequest.end_time:type_name -> google.protobuf.Timestamp
-	8,  // 2: hush.v1.ListRecordingsRequest.labels:type_name -> hush.v1.ListRecordingsRequest.LabelsEntry
-	5,  // 3: hush.v1.ListRecordingsResponse.recordings:type_name -> hush.v1.Recording
-	11, // 4: hush.v1.Recording.status:type_name -> hush.v1.RecordingStatus
-	10, // 5: hush.v1.Recording.start_time:type_name -> google.protobuf.Timestamp
-	10, // 6: hush.v1.Recording.end_time:type_name -> google.protobuf.Timestamp
-	12, // 7: hush.v1.Recording.duration:type_name -> google.protobuf.Duration
-	6,  // 8: hush.v1.Recording.pauses:type_name -> hush.v1.Span
-	6,  // 9: hush.v1.Recording.masks:type_name -> hush.v1.Span
-	7,  // 10: hush.v1.Recording.actions:type_name -> hush.v1.RecordingAction
-	9,  // 11: hush.v1.Recording.labels:type_name -> hush.v1.Recording.LabelsEntry
-	13, // 12: hush.v1.Recording.content:type_name -> hush.v1.RecordingContent
-	10, // 13: hush.v1.Span.start_time:type_name -> google.protobuf.Timestamp
-	10, // 14: hush.v1.Span.end_time:type_name -> google.protobuf.Timestamp
-	14, // 15: hush.v1.Span.behavior:type_name -> hush.v1.PauseBehavior
-	15, // 16: hush.v1.Span.leg:type_name -> hush.v1.LegName
-	10, // 17: hush.v1.RecordingAction.time:type_name -> google.protobuf.Timestamp
-	0,  // 18: hush.v1.RecordingService.ListRecordings:input_type -> hush.v1.ListRecordingsRequest
-	2,  // 19: hush.v1.RecordingService.GetRecording:input_type -> hush.v1.GetRecordingRequest
-	3,  // 20: hush.v1.RecordingService.DownloadRecording:input_type -> hush.v1.DownloadRecordingRequest
-	1,  // 21: hush.v1.RecordingService.ListRecordings:output_type -> hush.v1.ListRecordingsResponse
-	5,  // 22: hush.v1.RecordingService.GetRecording:output_type -> hush.v1.Recording
-	4,  // 23: hush.v1.RecordingService.DownloadRecording:output_type -> hush.v1.DownloadRecordingResponse
-	21, // [21:24] is the sub-list for method output_type
-	18, // [18:21] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	14, // 0: hush.v1.LegalHold.time:type_name -> google.protobuf.Timestamp
+	14, // 1: hush.v1.ListRecordingsRequest.start_time:type_name -> google.protobuf.Timestamp
+	14, // 2: hush.v1.ListRecordingsRequest.end_time:type_name -> google.protobuf.Timestamp
+	12, // 3: hush.v1.ListRecordingsRequest.labels:type_name -> hush.v1.ListRecordingsRequest.LabelsEntry
+	9,  // 4: hush.v1.ListRecordingsResponse.recordings:type_name -> hush.v1.Recording
+	15, // 5: hush.v1.Recording.status:type_name -> hush.v1.RecordingStatus
+	14, // 6: hush.v1.Recording.start_time:type_name -> google.protobuf.Timestamp
+	14, // 7: hush.v1.Recording.end_time:type_name -> google.protobuf.Timestamp
+	16, // 8: hush.v1.Recording.duration:type_name -> google.protobuf.Duration
+	10, // 9: hush.v1.Recording.pauses:type_name -> hush.v1.Span
+	10, // 10: hush.v1.Recording.masks:type_name -> hush.v1.Span
+	11, // 11: hush.v1.Recording.actions:type_name -> hush.v1.RecordingAction
+	13, // 12: hush.v1.Recording.labels:type_name -> hush.v1.Recording.LabelsEntry
+	17, // 13: hush.v1.Recording.content:type_name -> hush.v1.RecordingContent
+	14, // 14: hush.v1.Recording.retain_until:type_name -> google.protobuf.Timestamp
+	3,  // 15: hush.v1.Recording.legal_hold:type_name -> hush.v1.LegalHold
+	14, // 16: hush.v1.Span.start_time:type_name -> google.protobuf.Timestamp
+	14, // 17: hush.v1.Span.end_time:type_name -> google.protobuf.Timestamp
+	18, // 18: hush.v1.Span.behavior:type_name -> hush.v1.PauseBehavior
+	19, // 19: hush.v1.Span.leg:type_name -> hush.v1.LegName
+	14, // 20: hush.v1.RecordingAction.time:type_name -> google.protobuf.Timestamp
+	4,  // 21: hush.v1.RecordingService.ListRecordings:input_type -> hush.v1.ListRecordingsRequest
+	6,  // 22: hush.v1.RecordingService.GetRecording:input_type -> hush.v1.GetRecordingRequest
+	7,  // 23: hush.v1.RecordingService.DownloadRecording:input_type -> hush.v1.DownloadRecordingRequest
+	0,  // 24: hush.v1.RecordingService.EraseRecording:input_type -> hush.v1.EraseRecordingRequest
+	2,  // 25: hush.v1.RecordingService.SetLegalHold:input_type -> hush.v1.SetLegalHoldRequest
+	5,  // 26: hush.v1.RecordingService.ListRecordings:output_type -> hush.v1.ListRecordingsResponse
+	9,  // 27: hush.v1.RecordingService.GetRecording:output_type -> hush.v1.Recording
+	8,  // 28: hush.v1.RecordingService.DownloadRecording:output_type -> hush.v1.DownloadRecordingResponse
+	1,  // 29: hush.v1.RecordingService.EraseRecording:output_type -> hush.v1.EraseRecordingResponse
+	9,  // 30: hush.v1.RecordingService.SetLegalHold:output_type -> hush.v1.Recording
+	26, // [26:31] is the sub-list for method output_type
+	21, // [21:26] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_recording_proto_init() }
@@ -863,7 +1160,7 @@ func file_hush_v1_recording_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_recording_proto_rawDesc), len(file_hush_v1_recording_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

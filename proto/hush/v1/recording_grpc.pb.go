@@ -24,13 +24,16 @@ const (
 	RecordingService_ListRecordings_FullMethodName    = "/hush.v1.RecordingService/ListRecordings"
 	RecordingService_GetRecording_FullMethodName      = "/hush.v1.RecordingService/GetRecording"
 	RecordingService_DownloadRecording_FullMethodName = "/hush.v1.RecordingService/DownloadRecording"
+	RecordingService_EraseRecording_FullMethodName    = "/hush.v1.RecordingService/EraseRecording"
+	RecordingService_SetLegalHold_FullMethodName      = "/hush.v1.RecordingService/SetLegalHold"
 )
 
 // RecordingServiceClient is the client API for RecordingService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// RecordingService is read-only, for the `qa` role.
+// RecordingService lists and serves recordings to the `qa` role; EraseRecording and
+// SetLegalHold are for `admin` only.
 type RecordingServiceClient interface {
 	// Lists recordings, newest start first, a page at a time, from hushd's index of the
 	// recordings. A page may hold fewer than page_size recordings (even none) and still have
@@ -39,8 +42,16 @@ type RecordingServiceClient interface {
 	ListRecordings(ctx context.Context, in *ListRecordingsRequest, opts ...grpc.CallOption) (*ListRecordingsResponse, error)
 	// Returns a recording's metadata (its sidecar).
 	GetRecording(ctx context.Context, in *GetRecordingRequest, opts ...grpc.CallOption) (*Recording, error)
-	// Streams the WAV file in chunks.
+	// Streams the WAV file in chunks, decrypted when it is encrypted at rest (audited: who,
+	// which recording, when).
 	DownloadRecording(ctx context.Context, in *DownloadRecordingRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadRecordingResponse], error)
+	// Removes a call's recordings everywhere: the local disk, the object store and the index
+	// (`admin`; audited). A recording on legal hold or still being written is refused
+	// (FAILED_PRECONDITION).
+	EraseRecording(ctx context.Context, in *EraseRecordingRequest, opts ...grpc.CallOption) (*EraseRecordingResponse, error)
+	// Places or lifts a legal hold: a held recording outlives its retention and cannot be
+	// erased (`admin`; audited).
+	SetLegalHold(ctx context.Context, in *SetLegalHoldRequest, opts ...grpc.CallOption) (*Recording, error)
 }
 
 type recordingServiceClient struct {
@@ -90,11 +101,32 @@ func (c *recordingServiceClient) DownloadRecording(ctx context.Context, in *Down
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RecordingService_DownloadRecordingClient = grpc.ServerStreamingClient[DownloadRecordingResponse]
 
+func (c *recordingServiceClient) EraseRecording(ctx context.Context, in *EraseRecordingRequest, opts ...grpc.CallOption) (*EraseRecordingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EraseRecordingResponse)
+	err := c.cc.Invoke(ctx, RecordingService_EraseRecording_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordingServiceClient) SetLegalHold(ctx context.Context, in *SetLegalHoldRequest, opts ...grpc.CallOption) (*Recording, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Recording)
+	err := c.cc.Invoke(ctx, RecordingService_SetLegalHold_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RecordingServiceServer is the server API for RecordingService service.
 // All implementations must embed UnimplementedRecordingServiceServer
 // for forward compatibility.
 //
-// RecordingService is read-only, for the `qa` role.
+// RecordingService lists and serves recordings to the `qa` role; EraseRecording and
+// SetLegalHold are for `admin` only.
 type RecordingServiceServer interface {
 	// Lists recordings, newest start first, a page at a time, from hushd's index of the
 	// recordings. A page may hold fewer than page_size recordings (even none) and still have
@@ -103,8 +135,16 @@ type RecordingServiceServer interface {
 	ListRecordings(context.Context, *ListRecordingsRequest) (*ListRecordingsResponse, error)
 	// Returns a recording's metadata (its sidecar).
 	GetRecording(context.Context, *GetRecordingRequest) (*Recording, error)
-	// Streams the WAV file in chunks.
+	// Streams the WAV file in chunks, decrypted when it is encrypted at rest (audited: who,
+	// which recording, when).
 	DownloadRecording(*DownloadRecordingRequest, grpc.ServerStreamingServer[DownloadRecordingResponse]) error
+	// Removes a call's recordings everywhere: the local disk, the object store and the index
+	// (`admin`; audited). A recording on legal hold or still being written is refused
+	// (FAILED_PRECONDITION).
+	EraseRecording(context.Context, *EraseRecordingRequest) (*EraseRecordingResponse, error)
+	// Places or lifts a legal hold: a held recording outlives its retention and cannot be
+	// erased (`admin`; audited).
+	SetLegalHold(context.Context, *SetLegalHoldRequest) (*Recording, error)
 	mustEmbedUnimplementedRecordingServiceServer()
 }
 
@@ -123,6 +163,12 @@ func (UnimplementedRecordingServiceServer) GetRecording(context.Context, *GetRec
 }
 func (UnimplementedRecordingServiceServer) DownloadRecording(*DownloadRecordingRequest, grpc.ServerStreamingServer[DownloadRecordingResponse]) error {
 	return status.Error(codes.Unimplemented, "method DownloadRecording not implemented")
+}
+func (UnimplementedRecordingServiceServer) EraseRecording(context.Context, *EraseRecordingRequest) (*EraseRecordingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EraseRecording not implemented")
+}
+func (UnimplementedRecordingServiceServer) SetLegalHold(context.Context, *SetLegalHoldRequest) (*Recording, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetLegalHold not implemented")
 }
 func (UnimplementedRecordingServiceServer) mustEmbedUnimplementedRecordingServiceServer() {}
 func (UnimplementedRecordingServiceServer) testEmbeddedByValue()                          {}
@@ -192,6 +238,42 @@ func _RecordingService_DownloadRecording_Handler(srv interface{}, stream grpc.Se
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RecordingService_DownloadRecordingServer = grpc.ServerStreamingServer[DownloadRecordingResponse]
 
+func _RecordingService_EraseRecording_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EraseRecordingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingServiceServer).EraseRecording(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingService_EraseRecording_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingServiceServer).EraseRecording(ctx, req.(*EraseRecordingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordingService_SetLegalHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetLegalHoldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingServiceServer).SetLegalHold(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingService_SetLegalHold_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingServiceServer).SetLegalHold(ctx, req.(*SetLegalHoldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RecordingService_ServiceDesc is the grpc.ServiceDesc for RecordingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -206,6 +288,14 @@ var RecordingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRecording",
 			Handler:    _RecordingService_GetRecording_Handler,
+		},
+		{
+			MethodName: "EraseRecording",
+			Handler:    _RecordingService_EraseRecording_Handler,
+		},
+		{
+			MethodName: "SetLegalHold",
+			Handler:    _RecordingService_SetLegalHold_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1737,9 +1737,12 @@ type Policy struct {
 	// Drop packets from any address but a leg's remote once it is known.
 	StrictSource StrictSource `protobuf:"varint,7,opt,name=strict_source,json=strictSource,proto3,enum=hush.v1.StrictSource" json:"strict_source,omitempty"`
 	// End the session after this long without media (unset = server default).
-	IdleTimeout   *durationpb.Duration `protobuf:"bytes,8,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	IdleTimeout *durationpb.Duration `protobuf:"bytes,8,opt,name=idle_timeout,json=idleTimeout,proto3" json:"idle_timeout,omitempty"`
+	// Keep the session's recording this long after the call started, then delete it (unless
+	// it is on legal hold). Unset = server default (recording.retention); 0s = keep until erased.
+	RecordingRetention *durationpb.Duration `protobuf:"bytes,20,opt,name=recording_retention,json=recordingRetention,proto3" json:"recording_retention,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Policy) Reset() {
@@ -1824,6 +1827,13 @@ func (x *Policy) GetStrictSource() StrictSource {
 func (x *Policy) GetIdleTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.IdleTimeout
+	}
+	return nil
+}
+
+func (x *Policy) GetRecordingRetention() *durationpb.Duration {
+	if x != nil {
+		return x.RecordingRetention
 	}
 	return nil
 }
@@ -2999,7 +3009,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x15rtcp_packets_received\x18\x05 \x01(\x04R\x13rtcpPacketsReceived\x12*\n" +
 	"\x11rtcp_packets_sent\x18\x06 \x01(\x04R\x0frtcpPacketsSent\x12'\n" +
 	"\x0fpackets_dropped\x18\a \x01(\x04R\x0epacketsDropped\x12%\n" +
-	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\"\xda\x03\n" +
+	"\x0elatch_rejected\x18\b \x01(\x04R\rlatchRejected\"\xa6\x04\n" +
 	"\x06Policy\x12B\n" +
 	"\x11customer_to_agent\x18\x01 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fcustomerToAgent\x12B\n" +
 	"\x11agent_to_customer\x18\x02 \x01(\v2\x16.hush.v1.MaskingPolicyR\x0fagentToCustomer\x124\n" +
@@ -3008,7 +3018,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\tmax_pause\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bmaxPause\x123\n" +
 	"\x16resume_after_max_pause\x18\x06 \x01(\bR\x13resumeAfterMaxPause\x12:\n" +
 	"\rstrict_source\x18\a \x01(\x0e2\x15.hush.v1.StrictSourceR\fstrictSource\x12<\n" +
-	"\fidle_timeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\"\x89\x01\n" +
+	"\fidle_timeout\x18\b \x01(\v2\x19.google.protobuf.DurationR\vidleTimeout\x12J\n" +
+	"\x13recording_retention\x18\x14 \x01(\v2\x19.google.protobuf.DurationR\x12recordingRetention\"\x89\x01\n" +
 	"\rMaskingPolicy\x12%\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x11.hush.v1.MaskModeR\x04mode\x128\n" +
 	"\n" +
@@ -3212,62 +3223,63 @@ var file_hush_v1_session_proto_depIdxs = []int32{
 	41, // 36: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
 	49, // 37: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
 	41, // 38: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	50, // 39: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	41, // 40: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	45, // 41: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	16, // 42: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	24, // 43: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	25, // 44: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	27, // 45: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	28, // 46: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	29, // 47: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	31, // 48: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	32, // 49: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	33, // 50: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	34, // 51: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	30, // 52: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	26, // 53: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	17, // 54: hush.v1.SessionEvent.moved:type_name -> hush.v1.SessionMoved
-	16, // 55: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	51, // 56: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	51, // 57: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	46, // 58: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	16, // 59: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	43, // 60: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	40, // 61: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	44, // 62: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	52, // 63: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	41, // 64: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	51, // 65: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	5,  // 66: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	6,  // 67: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	7,  // 68: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	9,  // 69: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	10, // 70: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	11, // 71: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	12, // 72: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	13, // 73: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	14, // 74: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	15, // 75: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	2,  // 76: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
-	3,  // 77: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
-	16, // 78: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	16, // 79: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	8,  // 80: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	16, // 81: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	16, // 82: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	23, // 83: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	16, // 84: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	16, // 85: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	16, // 86: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	16, // 87: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	4,  // 88: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
-	4,  // 89: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
-	78, // [78:90] is the sub-list for method output_type
-	66, // [66:78] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	41, // 39: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
+	50, // 40: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	41, // 41: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	45, // 42: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	16, // 43: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	24, // 44: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	25, // 45: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	27, // 46: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	28, // 47: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	29, // 48: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	31, // 49: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	32, // 50: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	33, // 51: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	34, // 52: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	30, // 53: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	26, // 54: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	17, // 55: hush.v1.SessionEvent.moved:type_name -> hush.v1.SessionMoved
+	16, // 56: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	51, // 57: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	51, // 58: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	46, // 59: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	16, // 60: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	43, // 61: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	40, // 62: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	44, // 63: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	52, // 64: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	41, // 65: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	51, // 66: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	5,  // 67: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	6,  // 68: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	7,  // 69: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	9,  // 70: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	10, // 71: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	11, // 72: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	12, // 73: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	13, // 74: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	14, // 75: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	15, // 76: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	2,  // 77: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
+	3,  // 78: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
+	16, // 79: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	16, // 80: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	8,  // 81: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	16, // 82: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	16, // 83: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	23, // 84: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	16, // 85: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	16, // 86: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	16, // 87: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	16, // 88: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	4,  // 89: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
+	4,  // 90: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
+	79, // [79:91] is the sub-list for method output_type
+	67, // [67:79] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
