@@ -39,6 +39,7 @@ import (
 type ready struct {
 	GRPC, HTTP string
 	Health     string // grpc.health_listen's address; "" when off
+	Peer       string // cluster.listen's address; "" when alone
 	NG         string // "" when ng.enabled is false
 }
 
@@ -158,6 +159,16 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	}
 	defaults.Recording.Retention = cfg.Recording.Retention
 	defaults.Recording.Off = recorder == nil
+	fl, err := setupFleet(cfg, log, m)
+	if err != nil {
+		return err
+	}
+	var changed func(session.Change)
+	nodeName := ""
+	if fl != nil {
+		defer fl.peerLn.Close()
+		changed, nodeName = fl.node.Changed, fl.name
+	}
 	media := session.RelayFactory(alloc,
 		session.RelayConfig{RecordDelay: cfg.Recording.LookAhead, LockSSRC: cfg.Media.LockSSRC},
 		relayOptions(m, cfg.Media, engine)...)
@@ -170,12 +181,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		MaxSessions:    cfg.Session.MaxSessions,
 		SetupTimeout:   cfg.Media.SetupTimeout,
 		Logger:         log,
+		Node:           nodeName,
 		Hooks: session.Hooks{
 			Created:          func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
+			Restored:         m.SessionsActive.Inc,
 			Ended:            func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
 			CreateFailed:     m.CreateFailed,
 			RecordingFailed:  m.RecordingFailed,
 			CaptureAbandoned: m.CaptureAbandoned,
+			Changed:          changed,
 		},
 	})
 	m.DigitsLost(func() float64 { return float64(sessions.DigitsLost.Load()) })
@@ -187,6 +201,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if serverTLS != nil {
 		ao.Certs = serverTLS
 	}
+	peerAO := ao // the peer listener binds agents by this node's own sessions
+	if fl != nil {
+		ao.Owner = fl.router // the edge binds agents wherever their session runs
+	}
 	authz, err := auth.NewAuthorizer(ao)
 	if err != nil {
 		return err
@@ -197,8 +215,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	}
 
 	offerAnswer := newOfferAnswer(sipDeps{cfg: cfg, log: log, sessions: sessions, media: media})
-	d := &drainer{reg: sessions, log: log}
-	srv := api.NewServer(api.Options{
+	d := &drainer{reg: sessions, log: log, fleet: fl}
+	apiOpts := api.Options{
 		Creds: creds, Limiter: auth.NewRateLimiter(cfg.Auth.RateLimit, cfg.Auth.RateBurst),
 		Authorizer: authz, Auditor: auditor, Reflection: cfg.Auth.Reflection,
 		MaxRecvMsgSize: cfg.GRPC.MaxMessageSize,
@@ -209,8 +227,22 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
 		Recordings: recordings, RecordingFiles: recordingFiles, AuditFile: cfg.Audit.File,
 		OfferAnswer: offerAnswer,
-	})
+	}
+	if fl != nil {
+		apiOpts.Unary = append(apiOpts.Unary, fl.router.Unary())
+		apiOpts.Stream = append(apiOpts.Stream, fl.router.Stream())
+	}
+	srv := api.NewServer(apiOpts)
 	d.srv = srv
+	if fl != nil {
+		if _, err := fl.peerServer(apiOpts, peerAO); err != nil {
+			return err
+		}
+		srv.SetStatus(api.ClusterHealthService, false)
+		fl.health = func(ok bool) { srv.SetStatus(api.ClusterHealthService, ok) }
+		fl.node.Start(sessions)
+		defer fl.close()
+	}
 
 	grpcLine, httpLine, err := fdLines(cfg, log)
 	if err != nil {
@@ -251,7 +283,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		return err
 	}
 	defer browser.Close()
-	mux := httpMux(metricsHandler, sessions)
+	mux := httpMux(metricsHandler, sessions, fl)
 	browser.mount(mux)
 	httpSrv := newHTTPServer(mux, cfg.HTTP)
 	var healthLn net.Listener
@@ -282,6 +314,13 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		}
 	}()
 	rd := ready{GRPC: grpcLn.Addr().String(), HTTP: httpLn.Addr().String()}
+	if fl != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = fl.peer.Serve(fl.peerLn) }()
+		rd.Peer = fl.peerLn.Addr().String()
+		log.Info("cluster node", "node", fl.name, "peer", rd.Peer, "redis", cfg.Cluster.RedisAddr,
+			"media", cfg.Media.AdvertiseIP(), "peer_tls", fl.peerTLS != nil, "lease", cfg.Cluster.Lease)
+	}
 	var healthSrv interface{ Stop() }
 	if healthLn != nil {
 		hs := srv.HealthServer()
@@ -329,13 +368,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		log.Error("server failed; shutting down", "err", serveErr)
 	}
 
-	// Drain: refuse new sessions, let active ones run up to the deadline, then end them.
-	d.drainNow(cfg.Session.DrainTimeout)
+	// Drain: refuse new sessions, let active ones run up to the deadline (or hand them
+	// over, in a cluster with cluster.drain_handoff), then end them.
+	d.drainNow(cfg.Session.DrainTimeout, cfg.Cluster.DrainHandoff)
 	srv.Shutdown()
 	if healthSrv != nil {
 		healthSrv.Stop() // readiness probes have seen SessionService NOT_SERVING since the drain began
 	}
 	stopGRPC(srv, 5*time.Second)
+	fl.close() // after the drain: the directory gets the sessions' ends
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = httpSrv.Shutdown(shutCtx)
 	cancel()
@@ -444,7 +485,7 @@ func where(path string) string {
 	return path
 }
 
-func httpMux(metrics http.Handler, sessions *session.Registry) *http.ServeMux {
+func httpMux(metrics http.Handler, sessions *session.Registry, fl *fleet) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -452,6 +493,12 @@ func httpMux(metrics http.Handler, sessions *session.Registry) *http.ServeMux {
 		if sessions.Draining() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "draining")
+			return
+		}
+		if fl != nil && !fl.node.Healthy() {
+			// Degraded, not down: this node's calls go on and its own sessions answer;
+			// pulling it from the load balancer would only end calls.
+			fmt.Fprintln(w, "degraded: session directory unreachable")
 			return
 		}
 		fmt.Fprintln(w, "ok")
@@ -464,8 +511,11 @@ type drainer struct {
 	reg      *session.Registry
 	srv      *api.Server
 	log      *slog.Logger
+	fleet    *fleet // nil when alone
 	done     chan struct{}
 	deadline time.Duration // of the drain running
+	handoff  bool          // sessions are being handed to other nodes
+	ctx      context.Context
 	mu       sync.Mutex
 }
 
@@ -473,26 +523,47 @@ type drainer struct {
 // draining began. Repeating it returns the same; asking for another deadline while a
 // drain runs is refused, since it would not be honoured.
 func (d *drainer) Drain(deadline time.Duration) (int, error) {
-	if _, err := d.start(deadline); err != nil {
+	if _, err := d.start(deadline, false); err != nil {
 		return 0, err
 	}
 	return d.reg.StartDrain(), nil
 }
 
-func (d *drainer) start(deadline time.Duration) (chan struct{}, error) {
+// DrainHandoff is Drain that hands the sessions to other nodes of the cluster.
+func (d *drainer) DrainHandoff(deadline time.Duration) (int, error) {
+	if d.fleet == nil {
+		return 0, fmt.Errorf("handoff needs a cluster (cluster.redis_addr)")
+	}
+	if _, err := d.start(deadline, true); err != nil {
+		return 0, err
+	}
+	return d.reg.StartDrain(), nil
+}
+
+func (d *drainer) start(deadline time.Duration, handoff bool) (chan struct{}, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.done != nil {
 		if deadline != d.deadline {
 			return d.done, fmt.Errorf("a drain with deadline %s has already started; its deadline cannot be changed", d.deadline)
 		}
+		if handoff {
+			d.handOffLocked()
+		}
 		return d.done, nil
 	}
 	d.reg.StartDrain()
 	d.done, d.deadline = make(chan struct{}), deadline
 	d.srv.SetServing(false)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	d.ctx = ctx
+	if d.fleet != nil {
+		d.fleet.node.SetDraining()
+	}
+	if handoff {
+		d.handOffLocked()
+	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()
 		n := d.reg.Drain(ctx)
 		d.log.Info("drain finished", "sessions_at_start", n)
@@ -501,8 +572,20 @@ func (d *drainer) start(deadline time.Duration) (chan struct{}, error) {
 	return d.done, nil
 }
 
+// handOffLocked starts handing the sessions over, once per drain.
+func (d *drainer) handOffLocked() {
+	if d.handoff || d.fleet == nil {
+		return
+	}
+	d.handoff = true
+	go func() {
+		n, err := d.fleet.node.Handoff(d.ctx)
+		d.log.Info("sessions handed over to other nodes", "sessions", n, "err", err)
+	}()
+}
+
 // drainNow drains (or joins a drain already running) and waits for it.
-func (d *drainer) drainNow(deadline time.Duration) {
-	done, _ := d.start(deadline) // a drain already running is joined, whatever its deadline
+func (d *drainer) drainNow(deadline time.Duration, handoff bool) {
+	done, _ := d.start(deadline, handoff && d.fleet != nil) // a drain already running is joined, whatever its deadline
 	<-done
 }

@@ -360,6 +360,12 @@ var endReasons = map[session.EndReason]hushv1.EndReason{
 	session.EndIdle:    hushv1.EndReason_END_REASON_IDLE_TIMEOUT,
 	session.EndDrain:   hushv1.EndReason_END_REASON_DRAIN,
 	session.EndError:   hushv1.EndReason_END_REASON_ERROR,
+	session.EndMoved:   hushv1.EndReason_END_REASON_MOVED,
+}
+
+func movePB(m *session.Move) *hushv1.SessionMoved {
+	return &hushv1.SessionMoved{FromNode: m.From, ToNode: m.To, Reason: m.Reason, Time: timestamppb.New(m.At),
+		RecordingId: m.RecordingID, PreviousRecordingId: m.PreviousRecordingID, CaptureAbandoned: m.CaptureAbandoned}
 }
 
 func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
@@ -377,6 +383,10 @@ func (c *converter) sessionPB(in *session.Info) *hushv1.Session {
 		SecureCaptureState: hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_OFF,
 		DigitProgress:      progressPB(in.Capture),
 		CreateTime:         timestamppb.New(in.Created),
+		Node:               in.Node,
+	}
+	for i := range in.Moves {
+		out.Moves = append(out.Moves, movePB(&in.Moves[i]))
 	}
 	if in.Capture.On {
 		out.SecureCaptureState = hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_ON
@@ -489,6 +499,8 @@ func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 		out.Event = &hushv1.SessionEvent_DtmfPlayed{DtmfPlayed: &hushv1.DtmfPlayed{Toward: legNames[e.Leg], Duration: durationpb.New(e.Played.Duration)}}
 	case session.EventUndecodableAudio:
 		out.Event = &hushv1.SessionEvent_UndecodableAudio{UndecodableAudio: &hushv1.UndecodableAudio{Leg: legNames[e.Leg], PayloadType: uint32(e.PayloadType)}}
+	case session.EventMoved:
+		out.Event = &hushv1.SessionEvent_Moved{Moved: movePB(e.Move)}
 	case session.EventEnded:
 		out.Event = &hushv1.SessionEvent_Ended{Ended: &hushv1.SessionEnded{Reason: endReasons[e.Reason], Session: c.sessionPB(e.Session)}}
 	}

@@ -37,6 +37,7 @@ var errorCodes = []struct {
 	{session.ErrPortsExhausted, codes.ResourceExhausted},
 	{session.ErrWatchLagged, codes.ResourceExhausted},
 	{session.ErrDraining, codes.Unavailable},
+	{session.ErrPortUnavailable, codes.Unavailable},
 	{session.ErrUnsupported, codes.Unimplemented},
 	{session.ErrCollecting, codes.FailedPrecondition},
 	{session.ErrFailedPrecondition, codes.FailedPrecondition},

@@ -96,6 +96,12 @@ type Drainer interface {
 	Drain(deadline time.Duration) (int, error)
 }
 
+// HandoffDrainer is a Drainer of a cluster node: it can hand active sessions to other
+// nodes instead of waiting for them to end (DrainRequest.handoff).
+type HandoffDrainer interface {
+	DrainHandoff(deadline time.Duration) (int, error)
+}
+
 // AdminServer implements operator actions.
 type AdminServer struct {
 	hushv1.UnimplementedAdminServiceServer
@@ -116,7 +122,15 @@ func (a *AdminServer) Drain(ctx context.Context, req *hushv1.DrainRequest) (_ *h
 	if a.drain == nil {
 		return nil, status.Error(codes.Unavailable, "drain is not wired in this server")
 	}
-	n, err := a.drain.Drain(d)
+	drain := a.drain.Drain
+	if req.GetHandoff() {
+		hd, ok := a.drain.(HandoffDrainer)
+		if !ok {
+			return nil, status.Error(codes.FailedPrecondition, "handoff needs a cluster (cluster.redis_addr)")
+		}
+		drain = hd.DrainHandoff
+	}
+	n, err := drain(d)
 	if err != nil {
 		return nil, status.Error(codes.FailedPrecondition, err.Error())
 	}

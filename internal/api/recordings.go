@@ -354,6 +354,7 @@ func recordingPB(sc *record.Sidecar) *hushv1.Recording {
 		Labels:  sc.Labels,
 		Content: recordingContents[sc.Content],
 		Failure: sc.Failure,
+		Segment: uint32(max(sc.Segment, 1)), PreviousRecordingId: sc.PreviousRecordingID,
 
 		CustomerUndecodablePackets: sc.Dropped.CustomerUndecodable,
 		AgentUndecodablePackets:    sc.Dropped.AgentUndecodable,

@@ -54,6 +54,10 @@ type Options struct {
 	Reflection     bool
 	MaxRecvMsgSize int // 0: 1 MiB
 	Transport      Transport
+	// Unary and Stream run after authorization (the cluster's forwarding to a session's
+	// owner); none when the node runs alone.
+	Unary  []grpc.UnaryServerInterceptor
+	Stream []grpc.StreamServerInterceptor
 }
 
 // Transport bounds what a connection may hold before and after it authenticates. Zero
@@ -130,8 +134,8 @@ func NewServer(o Options) *Server {
 		// in place. The cost is a write per frame, on the control plane only.
 		grpc.ForceServerCodecV2(newWipingCodec()),
 		grpc.WriteBufferSize(0),
-		grpc.ChainUnaryInterceptor(gwUnary, ic.unary, o.Limiter.Unary(), o.Authorizer.Unary()),
-		grpc.ChainStreamInterceptor(gwStream, ic.stream, o.Limiter.Stream(), o.Authorizer.Stream()),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{gwUnary, ic.unary, o.Limiter.Unary(), o.Authorizer.Unary()}, o.Unary...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{gwStream, ic.stream, o.Limiter.Stream(), o.Authorizer.Stream()}, o.Stream...)...),
 		// Network connections get o.Creds (nil: plaintext); the in-process one, the
 		// gateway's, is marked so that GatewayPeer believes what it says of its browser.
 		grpc.Creds(auth.GatewayCreds(o.Creds)),
@@ -164,6 +168,50 @@ func (s *Server) SetServing(ok bool) {
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(hushv1.SessionService_ServiceDesc.ServiceName, st)
+}
+
+// ClusterHealthService is the health service name that reports the session directory:
+// NOT_SERVING while it does not answer (local sessions go on: the node is degraded, not
+// down).
+const ClusterHealthService = "hush.v1.Cluster"
+
+// SetStatus sets one health service name's status.
+func (s *Server) SetStatus(service string, ok bool) {
+	st := healthpb.HealthCheckResponse_SERVING
+	if !ok {
+		st = healthpb.HealthCheckResponse_NOT_SERVING
+	}
+	s.health.SetServingStatus(service, st)
+}
+
+// NewPeerServer assembles the cluster's peer listener: the session service alone, for
+// requests other nodes forward (o.Authorizer in peer mode judges the callers they name,
+// o.Creds is the cluster's mTLS), with recovery, logging and metrics as on the client
+// listener, and o.Unary/o.Stream after authorization. No rate limit: peers are the fleet.
+func NewPeerServer(o Options) *grpc.Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxRecvMsgSize == 0 {
+		o.MaxRecvMsgSize = maxRecvMsgSize
+	}
+	if o.Auditor == nil {
+		o.Auditor = audit.Nop
+	}
+	ic := &interceptor{log: o.Logger, m: o.Metrics}
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(o.MaxRecvMsgSize),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{ic.unary, o.Authorizer.Unary()}, o.Unary...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{ic.stream, o.Authorizer.Stream()}, o.Stream...)...),
+	}
+	opts = append(opts, o.Transport.options()...)
+	if o.Creds != nil {
+		opts = append(opts, grpc.Creds(o.Creds))
+	}
+	g := grpc.NewServer(opts...)
+	conv := converter{bind: o.MediaAddr, advertise: o.AdvertiseAddr, defaults: o.Defaults, recording: o.Recordings != nil}
+	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor, sip: o.OfferAnswer})
+	return g
 }
 
 // HealthServer returns a gRPC server that serves only this server's health service, on a

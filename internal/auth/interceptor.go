@@ -61,6 +61,12 @@ type Options struct {
 	// health checks: one IP address) has open at once; more get RESOURCE_EXHAUSTED.
 	// 0: no cap.
 	MaxStreamsPerClient int
+	// Peer makes this the authorizer of the cluster's peer listener: callers are the
+	// ones other nodes forward (see ForwardContext), never the peers themselves. Peers
+	// judges the peers' certificates (the cluster CA); nil only when the cluster runs
+	// without TLS, which configuration allows only with auth.mode none on loopback.
+	Peer  bool
+	Peers CertChecker
 }
 
 // Authorizer is the authentication and authorization interceptor. It also keeps the
@@ -82,7 +88,7 @@ func NewAuthorizer(o Options) (*Authorizer, error) {
 	default:
 		return nil, errors.New("auth: unknown mode " + o.Mode)
 	}
-	if (o.Mode == config.AuthMTLS || o.Mode == config.AuthTokenOrMTLS) && o.Certs == nil {
+	if (o.Mode == config.AuthMTLS || o.Mode == config.AuthTokenOrMTLS) && o.Certs == nil && !o.Peer {
 		return nil, errors.New("auth: certificate mode needs a certificate checker")
 	}
 	if o.Mode != config.AuthNone && o.Owner == nil {
@@ -243,6 +249,9 @@ func (a *Authorizer) deny(ctx context.Context, method string, id Identity, code 
 // again by the trust in force now: the handshake may predate a CRL or CA reload.
 func (a *Authorizer) authenticate(ctx context.Context) (credential, string) {
 	md, _ := metadata.FromIncomingContext(ctx)
+	if a.o.Peer {
+		return a.peerCredential(ctx, md, verifiedChain(ctx))
+	}
 	return a.authenticateWith(ctx, md.Get("authorization"), verifiedChain(ctx))
 }
 

@@ -23,8 +23,32 @@ type Config struct {
 	TLS       TLS       `yaml:"tls"`
 	Auth      Auth      `yaml:"auth"`
 	Audit     Audit     `yaml:"audit"`
+	Cluster   Cluster   `yaml:"cluster"`
 	NG        NG        `yaml:"ng"`
 }
+
+// Cluster configures the session directory (Redis) and the peer listener of a fleet of
+// nodes. RedisAddr empty: the node runs alone and nothing waits on the network.
+type Cluster struct {
+	RedisAddr         string        `yaml:"redis_addr"`          // host:port; "" = no cluster
+	RedisPasswordFile string        `yaml:"redis_password_file"` // file holding the Redis password; "" = none
+	KeyPrefix         string        `yaml:"key_prefix"`          // namespace of this fleet's keys
+	NodeID            string        `yaml:"node_id"`             // "" = the host name
+	Listen            string        `yaml:"listen"`              // peer listener, host:port
+	Advertise         string        `yaml:"advertise"`           // host:port peers dial; "" = the bound listener address
+	CertFile          string        `yaml:"cert_file"`           // node certificate (OU hush-peer); "" = plaintext peers
+	KeyFile           string        `yaml:"key_file"`
+	CAFile            string        `yaml:"ca_file"`       // the cluster CA
+	Lease             time.Duration `yaml:"lease"`         // a node silent this long is dead
+	WriteTimeout      time.Duration `yaml:"write_timeout"` // a control change waits this long for the directory
+	DrainHandoff      bool          `yaml:"drain_handoff"` // SIGTERM drains hand sessions over
+}
+
+// Enabled reports whether the node is part of a cluster.
+func (c Cluster) Enabled() bool { return c.RedisAddr != "" }
+
+// TLS reports whether peers talk mTLS.
+func (c Cluster) TLS() bool { return c.CertFile != "" }
 
 // GRPC configures the gRPC API server.
 type GRPC struct {

@@ -173,6 +173,31 @@ var keys = []key{
 		func(c *Config) *string { return &c.NG.Customer }, oneOf("offerer", "answerer")),
 	def("ng.offer_timeout", "idle timeout of an ng session until its first answer, so a call that rings long without early media is not ended (>= media.idle_timeout to take effect)",
 		func(c *Config) *time.Duration { return &c.NG.OfferTimeout }, durationRange(time.Second, 24*time.Hour)),
+
+	def("cluster.redis_addr", "Redis holding the session directory of a fleet of nodes, host:port; empty = this node runs alone and nothing waits on the network",
+		func(c *Config) *string { return &c.Cluster.RedisAddr }, optional(listenAddr)),
+	def("cluster.redis_password_file", "file holding the Redis password (AUTH); empty = none",
+		func(c *Config) *string { return &c.Cluster.RedisPasswordFile }, path),
+	def("cluster.key_prefix", "prefix of every Redis key of this fleet (fleets may share a Redis)",
+		func(c *Config) *string { return &c.Cluster.KeyPrefix }, keyPrefix),
+	def("cluster.node_id", "this node's name in the fleet, unique ([A-Za-z0-9._-], up to 64); empty = the host name. A node restarting under its name takes its calls back at once",
+		func(c *Config) *string { return &c.Cluster.NodeID }, nodeID),
+	def("cluster.listen", "listener for requests other nodes forward to this one (mTLS with cluster.cert_file), host:port",
+		func(c *Config) *string { return &c.Cluster.Listen }, listenAddr),
+	def("cluster.advertise", "host:port other nodes dial to reach cluster.listen; empty = its bound address",
+		func(c *Config) *string { return &c.Cluster.Advertise }, optional(listenAddr)),
+	def("cluster.cert_file", "PEM certificate of this node (OU hush-peer, signed by cluster.ca_file), for serving and dialing peers; empty = peers talk plaintext (only with auth.mode none on loopback)",
+		func(c *Config) *string { return &c.Cluster.CertFile }, path),
+	def("cluster.key_file", "PEM private key of cluster.cert_file",
+		func(c *Config) *string { return &c.Cluster.KeyFile }, path),
+	def("cluster.ca_file", "PEM CA that signs the fleet's node certificates (keep it for the cluster alone)",
+		func(c *Config) *string { return &c.Cluster.CAFile }, path),
+	def("cluster.lease", "a node whose heartbeat is this old is dead: another node sharing its media address takes its calls over",
+		func(c *Config) *time.Duration { return &c.Cluster.Lease }, durationRange(300*time.Millisecond, time.Minute)),
+	def("cluster.write_timeout", "how long a control change waits for the session directory before it answers anyway (the write goes on in the background; health turns degraded)",
+		func(c *Config) *time.Duration { return &c.Cluster.WriteTimeout }, durationRange(10*time.Millisecond, 10*time.Second)),
+	def("cluster.drain_handoff", "a drain on SIGTERM hands active sessions over to another node sharing this node's media address, at a quiet moment, instead of waiting for them to end",
+		func(c *Config) *bool { return &c.Cluster.DrainHandoff }, nil),
 }
 
 // crossChecks are rules over several keys. Each names the keys it reads so
@@ -194,6 +219,8 @@ var crossChecks = []struct {
 	{[]string{"auth.mode", "auth.token_file", "auth.oidc.issuer"}, tokenFile},
 	{[]string{"auth.mode", "auth.oidc.issuer", "auth.oidc.audience"}, oidcSettings},
 	{[]string{"auth.mode", "tls.client_ca_file"}, mtlsCA},
+	{[]string{"cluster.cert_file", "cluster.key_file", "cluster.ca_file"}, clusterTLS},
+	{[]string{"cluster.redis_addr", "cluster.cert_file", "cluster.listen", "auth.mode"}, clusterPlaintext},
 }
 
 // keyIndex maps a dotted path to its row.

@@ -138,6 +138,18 @@ var altValues = map[string]string{
 	"ng.rate_burst":                    "1",
 	"ng.customer":                      "answerer",
 	"ng.offer_timeout":                 "1m",
+	"cluster.redis_addr":               "redis.internal:6379",
+	"cluster.redis_password_file":      "/etc/hush/redis.pass",
+	"cluster.key_prefix":               "hush-eu",
+	"cluster.node_id":                  "hush-1",
+	"cluster.listen":                   "10.0.0.5:50052",
+	"cluster.advertise":                "hush-1.internal:50052",
+	"cluster.cert_file":                "/etc/hush/node.crt",
+	"cluster.key_file":                 "/etc/hush/node.key",
+	"cluster.ca_file":                  "/etc/hush/cluster-ca.crt",
+	"cluster.lease":                    "3s",
+	"cluster.write_timeout":            "1s",
+	"cluster.drain_handoff":            "true",
 }
 
 // companions are the other keys a key's altValues setting needs to pass the
@@ -150,6 +162,10 @@ var companions = map[string]map[string]string{
 	"tls.client_ca_file":       {"tls.cert_file": "/c", "tls.key_file": "/k"},
 	"tls.crl_file":             {"tls.cert_file": "/c", "tls.key_file": "/k", "tls.client_ca_file": "/ca"},
 	"auth.mode":                {"auth.token_file": "/t"},
+	"cluster.redis_addr":       {"cluster.cert_file": "/c", "cluster.key_file": "/k", "cluster.ca_file": "/ca"},
+	"cluster.cert_file":        {"cluster.key_file": "/k", "cluster.ca_file": "/ca"},
+	"cluster.key_file":         {"cluster.cert_file": "/c", "cluster.ca_file": "/ca"},
+	"cluster.ca_file":          {"cluster.cert_file": "/c", "cluster.key_file": "/k"},
 }
 
 // Each key is reachable through the file, env and flags, and its flag and
@@ -304,6 +320,8 @@ func TestDefault(t *testing.T) {
 		Audit: Audit{File: "./audit/hush-audit.jsonl"},
 		NG: NG{Listen: "127.0.0.1:2223", RateLimit: 1000, RateBurst: 2000, Customer: "offerer",
 			OfferTimeout: 10 * time.Minute},
+		Cluster: Cluster{KeyPrefix: "hush", Listen: "127.0.0.1:50052", Lease: 1500 * time.Millisecond,
+			WriteTimeout: 250 * time.Millisecond},
 	}
 	if *c != want {
 		t.Errorf("Default() = %+v\nwant %+v", *c, want)

@@ -364,6 +364,53 @@ func mtlsCA(c *Config) *KeyError {
 	return nil
 }
 
+func clusterTLS(c *Config) *KeyError {
+	cl := c.Cluster
+	if (cl.CertFile == "") != (cl.KeyFile == "") || (cl.CertFile == "") != (cl.CAFile == "") {
+		return invalid("cluster.cert_file", "", "cluster.cert_file, cluster.key_file and cluster.ca_file must be set together")
+	}
+	return nil
+}
+
+// clusterPlaintext: nodes forward callers' identities to each other; in plaintext anyone
+// who reaches the peer listener could claim any identity, so that is allowed only where
+// there is nothing to claim (auth.mode none) and nobody else to reach it (loopback).
+func clusterPlaintext(c *Config) *KeyError {
+	if !c.Cluster.Enabled() || c.Cluster.TLS() {
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(c.Cluster.Listen)
+	ip, err := netip.ParseAddr(host)
+	if c.Auth.Mode != AuthNone || err != nil || !ip.IsLoopback() {
+		return invalid("cluster.cert_file", "", "must be set (with cluster.key_file and cluster.ca_file) unless auth.mode is none and cluster.listen is a loopback address: nodes forward callers' identities to each other")
+	}
+	return nil
+}
+
+// nodeID is empty (the host name) or a name safe in Redis keys, logs and file names.
+func nodeID(v string) (string, bool) {
+	if len(v) > 64 {
+		return fmt.Sprintf("must be at most 64 characters, got %d", len(v)), false
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return "must hold only A-Z a-z 0-9 . _ -", false
+		}
+	}
+	return "", true
+}
+
+// keyPrefix is a non-empty Redis key prefix without spaces or braces.
+func keyPrefix(v string) (string, bool) {
+	if v == "" || len(v) > 64 {
+		return "must be 1..64 characters", false
+	}
+	if r, ok := nodeID(v); !ok {
+		return r, false
+	}
+	return "", true
+}
+
 // maskModes are the masking modes, "off" first.
 var maskModes = []string{"off", "silence", "comfort-noise", "tone"}
 

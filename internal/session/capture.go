@@ -27,11 +27,14 @@ const (
 	StopTerminator        = "terminator"
 	StopInterDigitTimeout = "inter_digit_timeout"
 	StopSessionEnded      = "session_ended"
+	// StopMoved: the session moved to another node while capturing. Digits live in one
+	// node's memory only, so the capture cannot go on there; the agent's ear stays masked.
+	StopMoved = "moved"
 )
 
 // AbandonReasons are the reasons a capture can stop before it completed
 // (Hooks.CaptureAbandoned).
-var AbandonReasons = []string{StopRequest, StopInterDigitTimeout, StopSessionEnded}
+var AbandonReasons = []string{StopRequest, StopInterDigitTimeout, StopSessionEnded, StopMoved}
 
 // LuhnResult is the Luhn check of the digits so far.
 type LuhnResult int

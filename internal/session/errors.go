@@ -7,11 +7,14 @@ import (
 
 // Domain errors. The API maps each to one gRPC status code (internal/api).
 var (
-	ErrNotFound           = errors.New("session not found")
-	ErrAlreadyExists      = errors.New("call id already has an active session")
-	ErrDraining           = errors.New("server is draining and takes no new sessions")
-	ErrTooManySessions    = errors.New("session limit reached")
-	ErrPortsExhausted     = errors.New("media port range exhausted")
+	ErrNotFound        = errors.New("session not found")
+	ErrAlreadyExists   = errors.New("call id already has an active session")
+	ErrDraining        = errors.New("server is draining and takes no new sessions")
+	ErrTooManySessions = errors.New("session limit reached")
+	ErrPortsExhausted  = errors.New("media port range exhausted")
+	// ErrPortUnavailable: a moved session's port cannot be bound here (yet): the node it
+	// comes from still holds it, or it is not in this node's range.
+	ErrPortUnavailable    = errors.New("media port not available")
 	ErrInvalid            = errors.New("invalid argument")
 	ErrUnsupported        = errors.New("not available in this configuration")
 	ErrWatchLagged        = errors.New("watcher fell too far behind; watch again for a fresh snapshot")

@@ -94,6 +94,19 @@ func (p *fakePorts) take() (uint16, error) {
 	return v, nil
 }
 
+// takeAt takes port v, as a takeover rebinds a moved session's port.
+func (p *fakePorts) takeAt(v uint16) (uint16, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, f := range p.free {
+		if f == v {
+			p.free = append(p.free[:i], p.free[i+1:]...)
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("port %d: %w", v, ErrPortUnavailable)
+}
+
 func (p *fakePorts) give(v uint16) {
 	p.mu.Lock()
 	p.free = append(p.free, v)
@@ -103,8 +116,20 @@ func (p *fakePorts) give(v uint16) {
 func (p *fakePorts) factory(created *[]*fakeMedia, mu *sync.Mutex) MediaFactory {
 	return func(spec MediaSpec) (Media, error) {
 		m := &fakeMedia{spec: spec, ports: p, legs: [2]LegSpec{spec.Customer, spec.Agent}}
+		if spec.Masking != nil {
+			m.masks = *spec.Masking
+		}
 		for i := range m.port {
-			v, err := p.take()
+			if spec.Customer.Latched && i == 0 || spec.Agent.Latched && i == 1 {
+				m.latched[i] = m.legs[i].Remote
+			}
+		}
+		for i := range m.port {
+			take := p.take
+			if want := spec.LocalPorts[i]; want != 0 {
+				take = func() (uint16, error) { return p.takeAt(want) }
+			}
+			v, err := take()
 			if err != nil {
 				for j := 0; j < i; j++ {
 					p.give(m.port[j])

@@ -41,8 +41,13 @@ func RecordFactory(root string, idx RecordIndex, opts ...record.Option) Recorder
 		if idx != nil {
 			all = append(all, record.WithOnSidecar(func(sc *record.Sidecar) { _ = idx.Put(rel, sc) }))
 		}
+		id := m.RecordingID
+		if id == "" {
+			id = m.SessionID
+		}
 		meta := record.Meta{
-			RecordingID: m.SessionID, SessionID: m.SessionID, CallID: m.CallID, AgentID: m.AgentID, Labels: m.Labels,
+			RecordingID: id, SessionID: m.SessionID, CallID: m.CallID, AgentID: m.AgentID, Labels: m.Labels,
+			Segment: m.Segment, PreviousRecordingID: m.PreviousRecordingID,
 		}
 		if m.Retention > 0 {
 			meta.RetainUntil = now.Add(m.Retention).UTC()

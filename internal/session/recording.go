@@ -54,6 +54,11 @@ type Recorder interface {
 type RecorderMeta struct {
 	SessionID, CallID, AgentID string
 	Labels                     map[string]string
+	// RecordingID names the recording (empty: the session id). A session that moved to
+	// another node goes on in segment 2, 3... (Segment), linked to the one before.
+	RecordingID         string
+	Segment             int
+	PreviousRecordingID string
 	// OnFailure is called once if the recording fails (disk full, I/O error); the call goes on.
 	OnFailure func(error)
 	// OnUndecodable is called once per leg when the leg first sends audio in a codec hush
@@ -91,6 +96,8 @@ type recState struct {
 	// auto is an automatic pause (DTMF); autoUntil is when it ends unless keys go on.
 	auto      bool
 	autoUntil time.Time
+	// segment numbers the recording among the session's (0 or 1: the first).
+	segment int
 }
 
 // RecordingInfo is the part of Info about recording.
@@ -132,7 +139,7 @@ func (r *Registry) startRecording(s *Session, spec Spec) {
 		}
 		return
 	}
-	s.rec = recState{rec: rec, state: RecordingActive}
+	s.rec = recState{rec: rec, state: RecordingActive, segment: 1}
 }
 
 // recordTap is what the media layer hands the audio to record: the recorder

@@ -15,13 +15,27 @@ import (
 
 // Hooks observe the registry for metrics. Every field is optional.
 type Hooks struct {
-	Created         func()
+	Created func()
+	// Restored: a session moved here from another node (Restore); it ends with Ended
+	// like any other.
+	Restored        func()
 	Ended           func(EndReason)
 	CreateFailed    func(reason string)
 	RecordingFailed func()
 	// CaptureAbandoned: a secure capture stopped before it completed, with why (StopRequest,
-	// StopInterDigitTimeout, StopSessionEnded).
+	// StopInterDigitTimeout, StopSessionEnded, StopMoved).
 	CaptureAbandoned func(reason string)
+	// Changed hears of every change to a session another node would need to carry it on:
+	// creation, restoration, each event, the end. It runs with the session locked, on
+	// control and packet goroutines alike, so it must only note the change and return.
+	Changed func(Change)
+}
+
+// Change names a session that changed (Hooks.Changed).
+type Change struct {
+	ID     string
+	Ended  bool
+	Reason EndReason // when Ended
 }
 
 // Config sets up a Registry.
@@ -52,6 +66,8 @@ type Config struct {
 	// CaptureTrigger is a key sequence (e.g. "*7") that, keyed on the agent's phone,
 	// starts secure capture; empty disables it.
 	CaptureTrigger string
+	// Node names this node in a cluster (Info.Node, moves); empty when alone.
+	Node string
 }
 
 // digit is one captured digit on its way from a packet goroutine to its session.
@@ -154,23 +170,13 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	}
 	s := &Session{
 		id: newID(), callID: spec.CallID, agentID: spec.AgentID,
-		labels: spec.Labels, created: now, reg: r,
+		labels: spec.Labels, created: now, since: now, reg: r,
 		legs: [2]LegSpec{spec.Customer, spec.Agent}, policy: spec.Policy,
 		subs: make(map[*subscriber]struct{}),
 	}
 	r.startRecording(s, spec)
-	m, err := r.cfg.Media(MediaSpec{
-		Record: s.recordTap(), RecordMasked: s.recordMaskTap(),
-		SessionID: s.id, Customer: spec.Customer, Agent: spec.Agent,
-		StrictSource: spec.Policy.StrictSource, OnLatch: s.onLatch, OnLatchReject: s.onLatchReject,
-		OnDigit: func(d Direction, b byte) {
-			select {
-			case r.digits <- digit{s: s, d: d, b: b}:
-			default:
-				r.DigitsLost.Add(1)
-			}
-		},
-	})
+	m, err := r.cfg.Media(r.mediaSpec(s, spec.Customer, spec.Agent, [2]uint16{},
+		[2]MaskPolicy{CustomerToAgent: spec.Policy.CustomerToAgent, AgentToCustomer: spec.Policy.AgentToCustomer}))
 	if err != nil {
 		s.closeRecording()
 		if errors.Is(err, ErrPortsExhausted) {
@@ -183,20 +189,11 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	s.media = m
 	// Keys are watched for a keypad trigger (agent side) and for auto-pause (both sides;
 	// only the fact of keying is used).
-	watch := [2]bool{AgentToCustomer: r.cfg.CaptureTrigger != ""}
-	if spec.Policy.Recording.AutoPauseOnDTMF && s.rec.rec != nil {
-		watch = [2]bool{true, true}
-	}
-	for d, on := range watch {
-		if !on {
-			continue
-		}
-		if err := m.WatchKeys(Direction(d)); err != nil {
-			_ = m.Close()
-			s.closeRecording()
-			r.failed("media_error")
-			return Info{}, err
-		}
+	if err := r.watchKeys(s, m); err != nil {
+		_ = m.Close()
+		s.closeRecording()
+		r.failed("media_error")
+		return Info{}, err
 	}
 	if err := s.applyMaskingLocked(spec.Policy); err != nil {
 		_ = m.Close()
@@ -210,12 +207,32 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	if h := r.cfg.Hooks.Created; h != nil {
 		h()
 	}
+	s.mu.Lock()
+	s.changedLocked(false, 0)
+	s.mu.Unlock()
 	r.log.Info("session created", "session_id", s.id, "call_id", s.callID,
 		"customer_local", info.Customer.Local, "agent_local", info.Agent.Local)
 	for _, w := range info.Warnings {
 		r.log.Warn("session set up with a warning", "session_id", s.id, "field", w.Field, "warning", w.Message)
 	}
 	return info, nil
+}
+
+// mediaSpec is what the media of session s needs: its legs, where to bind them (zero
+// ports: anywhere free), the masking from the first packet, and the session's callbacks.
+func (r *Registry) mediaSpec(s *Session, customer, agent LegSpec, ports [2]uint16, masking [2]MaskPolicy) MediaSpec {
+	return MediaSpec{
+		Record: s.recordTap(), RecordMasked: s.recordMaskTap(),
+		SessionID: s.id, Customer: customer, Agent: agent, LocalPorts: ports, Masking: &masking,
+		StrictSource: s.policy.StrictSource, OnLatch: s.onLatch, OnLatchReject: s.onLatchReject,
+		OnDigit: func(d Direction, b byte) {
+			select {
+			case r.digits <- digit{s: s, d: d, b: b}:
+			default:
+				r.DigitsLost.Add(1)
+			}
+		},
+	}
 }
 
 func (r *Registry) failed(reason string) {

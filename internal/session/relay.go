@@ -33,7 +33,8 @@ func RelayFactory(alloc *relay.PortAllocator, rc RelayConfig, opts ...relay.Opti
 		if err != nil {
 			return nil, fmt.Errorf("%w: agent.codecs: %w", ErrInvalid, err)
 		}
-		cfg := relay.CallConfig{Customer: cust, Agent: agent, StrictSource: spec.StrictSource, LockSSRC: rc.LockSSRC}
+		cfg := relay.CallConfig{Customer: cust, Agent: agent, StrictSource: spec.StrictSource, LockSSRC: rc.LockSSRC,
+			LocalPorts: spec.LocalPorts}
 		all := append([]relay.Option(nil), opts...)
 		if spec.OnDigit != nil {
 			on := spec.OnDigit
@@ -74,17 +75,27 @@ func RelayFactory(alloc *relay.PortAllocator, rc RelayConfig, opts ...relay.Opti
 		if err != nil {
 			return nil, relayErr(err)
 		}
+		m := relayMedia{c}
+		if spec.Masking != nil {
+			// Before the first packet is read: not one leaves unmasked in a masked direction.
+			for d, p := range spec.Masking {
+				if err := m.SetMasking(Direction(d), p, false); err != nil {
+					_ = c.Close()
+					return nil, err
+				}
+			}
+		}
 		if err := c.Start(); err != nil {
 			_ = c.Close()
 			return nil, relayErr(err)
 		}
-		return relayMedia{c}, nil
+		return m, nil
 	}
 }
 
 func relayLeg(s LegSpec) (relay.LegConfig, error) {
 	lc := relay.LegConfig{Remote: s.Remote, ExpectedIP: s.ExpectedIP, RemoteRTCP: s.RemoteRTCP, RTCPMux: s.RTCPMux,
-		TelephoneEventPT: s.TelephoneEventPT, SRTP: s.SRTP}
+		TelephoneEventPT: s.TelephoneEventPT, SRTP: s.SRTP, Latched: s.Latched}
 	if len(s.Codecs) > 0 {
 		for pt, name := range s.Codecs {
 			if err := lc.Codecs.Set(int(pt), name); err != nil {
@@ -101,6 +112,8 @@ func relayErr(err error) error {
 	switch {
 	case errors.Is(err, relay.ErrPortsExhausted):
 		return fmt.Errorf("%w: %w", ErrPortsExhausted, err)
+	case errors.Is(err, relay.ErrPortUnavailable):
+		return fmt.Errorf("%w: %w", ErrPortUnavailable, err)
 	case errors.Is(err, relay.ErrInvalidRemote), errors.Is(err, relay.ErrNoRTCPPort), errors.Is(err, relay.ErrInvalidLeg),
 		errors.Is(err, relay.ErrSRTPKey):
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -115,6 +128,9 @@ func (m relayMedia) Local(l Leg) (netip.AddrPort, netip.AddrPort) {
 }
 
 func (m relayMedia) Remote(l Leg) (netip.AddrPort, bool) { return m.c.Remote(relay.Leg(l)) }
+
+// RemoteRTCP is where a leg's RTCP goes, for a snapshot of the session.
+func (m relayMedia) RemoteRTCP(l Leg) (netip.AddrPort, bool) { return m.c.RemoteRTCP(relay.Leg(l)) }
 
 func (m relayMedia) SetLeg(l Leg, s LegSpec) error {
 	lc, err := relayLeg(s)

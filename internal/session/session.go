@@ -18,8 +18,11 @@ type Session struct {
 	id, callID, agentID string
 	labels              map[string]string
 	created             time.Time
-	reg                 *Registry
-	media               Media
+	// since is when this node began to run the session: its creation, or its move here.
+	// The setup timeout runs from it.
+	since time.Time
+	reg   *Registry
+	media Media
 
 	mu     sync.Mutex
 	legs   [2]LegSpec
@@ -31,6 +34,7 @@ type Session struct {
 	cap    capture
 	keys   []byte // the agent's last keys, for the capture trigger
 	rec    recState
+	moves  []Move
 }
 
 type subscriber struct {
@@ -53,6 +57,7 @@ func (s *Session) infoLocked() Info {
 		ID: s.id, CallID: s.callID, AgentID: s.agentID, Labels: s.labels,
 		Policy: s.policy, State: Active, Created: s.created, Capture: s.cap.info(),
 		Recording: s.rec.info(), Warnings: s.warningsLocked(),
+		Node: s.reg.cfg.Node, Moves: append([]Move(nil), s.moves...),
 	}
 	for l := Customer; l <= Agent; l++ {
 		li := in.Leg(l)
@@ -82,6 +87,14 @@ func (s *Session) publishLocked(e Event) {
 			s.closeSubLocked(sub)
 		}
 	}
+	s.changedLocked(e.Kind == EventEnded, e.Reason)
+}
+
+// changedLocked tells Hooks.Changed (the session directory) that the session changed.
+func (s *Session) changedLocked(ended bool, reason EndReason) {
+	if h := s.reg.cfg.Hooks.Changed; h != nil {
+		h(Change{ID: s.id, Ended: ended, Reason: reason})
+	}
 }
 
 func (s *Session) closeSubLocked(sub *subscriber) {
@@ -102,6 +115,13 @@ func (s *Session) watch(ctx context.Context) (<-chan Event, func() bool, error) 
 	snap := s.infoLocked()
 	s.seq++
 	sub.ch <- Event{SessionID: s.id, Seq: s.seq, Time: s.reg.now(), Kind: EventSnapshot, Session: &snap}
+	// A session that moved here says so to every new watcher (one that followed it from
+	// its old node, above all): the snapshot, then its last move.
+	if n := len(s.moves); n > 0 {
+		mv := s.moves[n-1]
+		s.seq++
+		sub.ch <- Event{SessionID: s.id, Seq: s.seq, Time: mv.At, Kind: EventMoved, Move: &mv}
+	}
 	s.subs[sub] = struct{}{}
 	s.mu.Unlock()
 	go func() {
@@ -266,7 +286,11 @@ func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
 	s.state, s.final = Ended, final
 	// Digits never outlive the call; a collecting payment client is told it is over.
 	if s.cap.on {
-		s.abandonedLocked(actor, requestID, StopSessionEnded)
+		why := StopSessionEnded
+		if reason == EndMoved {
+			why = StopMoved
+		}
+		s.abandonedLocked(actor, requestID, why)
 	}
 	s.cap.on = false
 	s.cap.zero()
@@ -331,10 +355,10 @@ func (s *Session) idleSince(now time.Time) (timedOut, started bool) {
 	}
 	last := s.media.LastActivity()
 	if last.IsZero() {
-		return now.Sub(s.created) >= s.setupTimeout(), false
+		return now.Sub(s.since) >= s.setupTimeout(), false
 	}
-	if last.Before(s.created) {
-		last = s.created
+	if last.Before(s.since) {
+		last = s.since
 	}
 	return now.Sub(last) >= idle, true
 }

@@ -37,6 +37,10 @@ type LegSpec struct {
 	// SRTP makes the leg SRTP with these keys; nil: plain RTP. The keys never leave
 	// hush: answers carry their fingerprints (srtp.Key prints only that).
 	SRTP *srtp.Keys
+	// Latched, for the media only: Remote (and RemoteRTCP when set) were learned from
+	// the party's packets before the session moved to this node; they are kept as they
+	// were and reported as latched.
+	Latched bool
 }
 
 func (s LegSpec) clone() LegSpec {
@@ -151,6 +155,9 @@ const (
 	EndIdle
 	EndDrain
 	EndError
+	// EndMoved: the session goes on on another node (handed over in a drain, or taken
+	// over by a node that holds a newer claim); it ended here only.
+	EndMoved
 )
 
 func (r EndReason) String() string {
@@ -163,6 +170,8 @@ func (r EndReason) String() string {
 		return "drain"
 	case EndError:
 		return "error"
+	case EndMoved:
+		return "moved"
 	}
 	return "unknown"
 }
@@ -179,6 +188,10 @@ type Info struct {
 	Capture             CaptureInfo
 	Recording           RecordingInfo
 	Warnings            []Warning
+	// Node is the node that runs the session (Config.Node; empty on a node alone).
+	Node string
+	// Moves are the session's moves from node to node, oldest first.
+	Moves []Move
 }
 
 // Leg returns the info of one leg.
@@ -207,6 +220,7 @@ const (
 	EventCaptureAbandoned // secure capture stopped before it completed (CaptureWhy)
 	EventLatchRejected    // packets refused as a leg's remote (Leg, Addr, LatchReason, LatchRejects)
 	EventDTMFPlayed       // a key was queued to be played toward a party (Leg, Played); never which key
+	EventMoved            // the session moved to this node (Move)
 )
 
 // Event is one change to a session. Events of one session have increasing Seq.
@@ -234,6 +248,7 @@ type Event struct {
 	RecordingFailure string         // recording failed
 	PayloadType      uint8          // undecodable audio
 	Played           PlayedInfo     // DTMF played: toward Leg
+	Move             *Move          // moved
 }
 
 // Update changes a session as after a re-INVITE. Nil fields are left alone.
@@ -301,6 +316,13 @@ type MediaSpec struct {
 	Record RecordWriter
 	// RecordMasked receives the RTP timestamp spans the recording tap masked, for the sidecar.
 	RecordMasked func(l Leg, startTS, endTS uint32)
+	// LocalPorts are the RTP ports to bind per leg (0: any free pair): a session taken over
+	// from another node rebinds the ports its parties send to.
+	LocalPorts [2]uint16
+	// Masking, when set, is each direction's masking (by Direction) from the first packet
+	// on, before the media reads any: a session taken over mid-call must not forward one
+	// packet unmasked in a direction that was masked.
+	Masking *[2]MaskPolicy
 }
 
 // MediaFactory allocates ports and starts a session's data plane. It returns an error

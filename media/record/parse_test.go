@@ -87,6 +87,8 @@ func TestParseSidecar(t *testing.T) {
 		"bits":        func(s *Sidecar) { s.BitsPerSample = 8 },
 		"neg size":    func(s *Sidecar) { s.Size = -5 },
 		"neg samples": func(s *Sidecar) { s.DurationSamples = -5 },
+		"neg segment": func(s *Sidecar) { s.Segment = -1 },
+		"previous id": func(s *Sidecar) { s.PreviousRecordingID = "../r0" },
 	} {
 		s := validSidecar()
 		mod(&s)

@@ -45,6 +45,12 @@ type Meta struct {
 	Labels      map[string]string
 	// RetainUntil is when the recording's retention ends (zero: none).
 	RetainUntil time.Time
+	// Segment numbers the recordings of one session from 1: a call another
+	// node took over (after a crash, or handed over in a drain) goes on in
+	// a new recording, segment 2, whose PreviousRecordingID names the one
+	// before. 0 is the same as 1.
+	Segment             int
+	PreviousRecordingID string
 }
 
 // Action is who asked for a control change and why. Digit runs that could
@@ -200,6 +206,14 @@ type Recorder struct {
 func New(dir string, meta Meta, opts ...Option) (*Recorder, error) {
 	if err := ValidateID(meta.RecordingID); err != nil {
 		return nil, err
+	}
+	if meta.PreviousRecordingID != "" {
+		if err := ValidateID(meta.PreviousRecordingID); err != nil {
+			return nil, fmt.Errorf("previous recording: %w", err)
+		}
+	}
+	if meta.Segment < 0 {
+		return nil, fmt.Errorf("%w: segment %d", ErrBadID, meta.Segment)
 	}
 	cfg, err := newConfig(opts)
 	if err != nil {

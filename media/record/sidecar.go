@@ -78,6 +78,11 @@ type Sidecar struct {
 	// Revision counts the versions of this document: a reader holding two
 	// takes the higher.
 	Revision uint64 `json:"revision,omitempty"`
+	// Segment numbers the recordings of one session from 1 (absent: 1); a
+	// call taken over by another node goes on in the next segment, which
+	// names the one before in PreviousRecordingID.
+	Segment             int    `json:"segment,omitempty"`
+	PreviousRecordingID string `json:"previous_recording_id,omitempty"`
 
 	Start           time.Time `json:"start"`
 	End             time.Time `json:"end,omitzero"`
@@ -200,6 +205,9 @@ func (s *Sidecar) validate() error {
 	}
 	if s.WAV != s.RecordingID+".wav" {
 		return fmt.Errorf("%w: wav name %q does not match id", ErrBadSidecar, s.WAV)
+	}
+	if s.Segment < 0 || (s.PreviousRecordingID != "" && ValidateID(s.PreviousRecordingID) != nil) {
+		return fmt.Errorf("%w: segment %d or previous recording id invalid", ErrBadSidecar, s.Segment)
 	}
 	if s.DurationSamples < 0 || s.FileSamples < 0 || s.Size < 0 {
 		return fmt.Errorf("%w: negative length", ErrBadSidecar)

@@ -112,7 +112,13 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		}
 	}
 	for l := range numLegs {
-		socks, err := alloc.allocate(cfgs[l].RTCPMux, c.eng.raw())
+		var socks *LegSockets
+		var err error
+		if port := cfg.LocalPorts[l]; port != 0 {
+			socks, err = alloc.allocateAt(int(port), cfgs[l].RTCPMux, c.eng.raw())
+		} else {
+			socks, err = alloc.allocate(cfgs[l].RTCPMux, c.eng.raw())
+		}
 		if err != nil {
 			if l > 0 {
 				c.legs[0].socks.Close()

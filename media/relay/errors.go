@@ -21,6 +21,9 @@ var (
 	ErrEngineUnavailable = errors.New("relay: I/O engine unavailable")
 	// ErrUnknownEngine: NewEngine got a kind it does not know.
 	ErrUnknownEngine = errors.New("relay: unknown I/O engine")
+	// ErrPortUnavailable: AllocateAt's port is outside the range, odd, or
+	// held (by this allocator or another process). A takeover retries it.
+	ErrPortUnavailable = errors.New("relay: port not available")
 	// ErrClosed: the call or sockets are closed.
 	ErrClosed = errors.New("relay: closed")
 

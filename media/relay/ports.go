@@ -134,6 +134,45 @@ func (a *PortAllocator) allocate(rtcpMux, raw bool) (*LegSockets, error) {
 	return nil, ErrPortsExhausted
 }
 
+// AllocateAt binds the even port given (and the odd one above it, unless
+// rtcpMux): a node taking a call over from another rebinds the ports its
+// parties already send to. The port must be an even port of the range and
+// free; otherwise the error wraps ErrPortUnavailable (EADDRINUSE while the
+// previous holder still has it: retry later).
+func (a *PortAllocator) AllocateAt(port int, rtcpMux bool) (*LegSockets, error) {
+	return a.allocateAt(port, rtcpMux, false)
+}
+
+func (a *PortAllocator) allocateAt(port int, rtcpMux, raw bool) (*LegSockets, error) {
+	if port < a.base || port >= a.base+2*a.pairs || (port-a.base)%2 != 0 {
+		return nil, fmt.Errorf("%w: %d is not an even port of %d-%d", ErrPortUnavailable, port, a.base, a.base+2*a.pairs-1)
+	}
+	idx := (port - a.base) / 2
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.used[idx] {
+		return nil, fmt.Errorf("%w: %d is in use here", ErrPortUnavailable, port)
+	}
+	s, err := a.bind(idx, rtcpMux, raw)
+	if err != nil {
+		if portTaken(err) {
+			return nil, fmt.Errorf("%w: %d: %w", ErrPortUnavailable, port, err)
+		}
+		return nil, err
+	}
+	if a.where[idx] >= 0 {
+		a.takeFree(idx)
+		return s, nil
+	}
+	for i := range a.coolN {
+		if int(a.cool[(a.coolAt+i)%a.coolCap]) == idx {
+			a.takeCooling(i)
+			break
+		}
+	}
+	return s, nil
+}
+
 // bind binds pair idx's sockets.
 func (a *PortAllocator) bind(idx int, rtcpMux, raw bool) (*LegSockets, error) {
 	port := a.base + 2*idx

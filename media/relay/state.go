@@ -54,6 +54,10 @@ func newLegState(cfg LegConfig) *legState {
 	case cfg.Remote.IsValid():
 		s.rtcp, s.rtcpFixed = deriveRTCP(cfg.Remote, cfg.RTCPMux), true
 	}
+	if cfg.Latched && cfg.Remote.IsValid() {
+		s.rtpLatched = true
+		s.rtcpLatched = cfg.RemoteRTCP.IsValid()
+	}
 	return s
 }
 

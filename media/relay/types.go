@@ -173,6 +173,11 @@ type LegConfig struct {
 	// the party are authenticated and decrypted before anything else looks at them
 	// (latching, masking, recording); packets to it are encrypted as they leave.
 	SRTP *srtp.Keys
+	// Latched says Remote (and RemoteRTCP, when set) were learned from the
+	// party's packets by an earlier holder of the call (a takeover): they
+	// are used as given and reported as latched, and the leg does not latch
+	// again.
+	Latched bool
 }
 
 // DigitEvent is a digit captured in a direction under secure capture. Digit
@@ -202,6 +207,10 @@ type CallConfig struct {
 	// source to change it, so this is opt-in; SetRemote, as after a
 	// re-INVITE or transfer, learns again).
 	LockSSRC bool
+	// LocalPorts are the even RTP ports to bind per leg (Customer, Agent);
+	// 0 picks a free pair at random. A node taking a call over rebinds the
+	// ports the parties already send to (PortAllocator.AllocateAt).
+	LocalPorts [2]uint16
 }
 
 func (c *CallConfig) leg(l Leg) LegConfig {

@@ -45,6 +45,8 @@ type stored struct {
 	Hold        *record.Hold       `json:"lh,omitempty"`
 	Location    string             `json:"loc,omitempty"`
 	Encoding    string             `json:"en,omitempty"`
+	Segment     int                `json:"sg,omitempty"`
+	Previous    string             `json:"pv,omitempty"`
 }
 
 func nanos(t time.Time) int64 {
@@ -72,6 +74,7 @@ func toStored(dir string, sc *record.Sidecar) stored {
 		RepairedAt: nanos(sc.RepairedAt), RepairNote: sc.RepairNote,
 		Encrypted: sc.Encrypted, RetainUntil: nanos(sc.RetainUntil), Hold: sc.LegalHold, Location: sc.Location,
 		Encoding: sc.Encoding,
+		Segment:  sc.Segment, Previous: sc.PreviousRecordingID,
 	}
 }
 
@@ -88,6 +91,7 @@ func (s *stored) entry(id string) Entry {
 		RepairedAt: fromNanos(s.RepairedAt), RepairNote: s.RepairNote,
 		Encrypted: s.Encrypted, RetainUntil: fromNanos(s.RetainUntil), LegalHold: s.Hold, Location: s.Location,
 		Encoding: s.Encoding,
+		Segment:  s.Segment, PreviousRecordingID: s.Previous,
 	}}
 	if s.Encoding == "ulaw" {
 		e.Sidecar.BitsPerSample = 8

@@ -273,3 +273,21 @@ func putAll(t testing.TB, x *Index, dir string, scs []record.Sidecar) {
 		t.Fatal(err)
 	}
 }
+
+// TestSegmentKept: a recording's segment and the recording it continues (a call moved to
+// another node) come back from the index as the sidecar said.
+func TestSegmentKept(t *testing.T) {
+	x, _ := open(t, t.TempDir())
+	sc := sidecar(1)
+	sc.RecordingID, sc.WAV, sc.Segment, sc.PreviousRecordingID = "rec-001-2", "rec-001-2.wav", 2, "rec-001"
+	if err := x.Put("", &sc); err != nil {
+		t.Fatal(err)
+	}
+	e, err := x.Get(context.Background(), "rec-001-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Sidecar.Segment != 2 || e.Sidecar.PreviousRecordingID != "rec-001" {
+		t.Fatalf("segment %d previous %q", e.Sidecar.Segment, e.Sidecar.PreviousRecordingID)
+	}
+}

@@ -27,7 +27,11 @@ const (
 type DrainRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How long active sessions may run (unset = the configured drain timeout).
-	Deadline      *durationpb.Duration `protobuf:"bytes,1,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Deadline *durationpb.Duration `protobuf:"bytes,1,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// In a cluster: hand each active session over to another node sharing this node's media
+	// address, at a quiet moment (no secure capture running), instead of waiting for it to
+	// end. Sessions no node can take run on until the deadline as without it.
+	Handoff       bool `protobuf:"varint,2,opt,name=handoff,proto3" json:"handoff,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -67,6 +71,13 @@ func (x *DrainRequest) GetDeadline() *durationpb.Duration {
 		return x.Deadline
 	}
 	return nil
+}
+
+func (x *DrainRequest) GetHandoff() bool {
+	if x != nil {
+		return x.Handoff
+	}
+	return false
 }
 
 type DrainResponse struct {
@@ -118,9 +129,10 @@ var File_hush_v1_admin_proto protoreflect.FileDescriptor
 
 const file_hush_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x13hush/v1/admin.proto\x12\ahush.v1\x1a\x1egoogle/protobuf/duration.proto\"E\n" +
+	"\x13hush/v1/admin.proto\x12\ahush.v1\x1a\x1egoogle/protobuf/duration.proto\"_\n" +
 	"\fDrainRequest\x125\n" +
-	"\bdeadline\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\bdeadline\"8\n" +
+	"\bdeadline\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\bdeadline\x12\x18\n" +
+	"\ahandoff\x18\x02 \x01(\bR\ahandoff\"8\n" +
 	"\rDrainResponse\x12'\n" +
 	"\x0factive_sessions\x18\x01 \x01(\x05R\x0eactiveSessions2F\n" +
 	"\fAdminService\x126\n" +

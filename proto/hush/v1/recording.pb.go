@@ -594,8 +594,12 @@ type Recording struct {
 	LegalHold   *LegalHold             `protobuf:"bytes,21,opt,name=legal_hold,json=legalHold,proto3" json:"legal_hold,omitempty"`
 	// The audio is in the object store (its local copy removed).
 	InObjectStore bool `protobuf:"varint,22,opt,name=in_object_store,json=inObjectStore,proto3" json:"in_object_store,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// A call that moved to another node of the cluster goes on in a new recording: segment 2,
+	// 3... (1 for the first), each naming the one before.
+	Segment             uint32 `protobuf:"varint,23,opt,name=segment,proto3" json:"segment,omitempty"`
+	PreviousRecordingId string `protobuf:"bytes,24,opt,name=previous_recording_id,json=previousRecordingId,proto3" json:"previous_recording_id,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Recording) Reset() {
@@ -780,6 +784,20 @@ func (x *Recording) GetInObjectStore() bool {
 		return x.InObjectStore
 	}
 	return false
+}
+
+func (x *Recording) GetSegment() uint32 {
+	if x != nil {
+		return x.Segment
+	}
+	return 0
+}
+
+func (x *Recording) GetPreviousRecordingId() string {
+	if x != nil {
+		return x.PreviousRecordingId
+	}
+	return ""
 }
 
 // Span is an interval of the recording, both as sample offsets and as wall time.
@@ -998,7 +1016,7 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\x19DownloadRecordingResponse\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x12\n" +
-	"\x04size\x18\x03 \x01(\x04R\x04size\"\x8b\b\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\"\xd9\b\n" +
 	"\tRecording\x12!\n" +
 	"\frecording_id\x18\x01 \x01(\tR\vrecordingId\x12\x1d\n" +
 	"\n" +
@@ -1026,7 +1044,9 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\fretain_until\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\vretainUntil\x121\n" +
 	"\n" +
 	"legal_hold\x18\x15 \x01(\v2\x12.hush.v1.LegalHoldR\tlegalHold\x12&\n" +
-	"\x0fin_object_store\x18\x16 \x01(\bR\rinObjectStore\x1a9\n" +
+	"\x0fin_object_store\x18\x16 \x01(\bR\rinObjectStore\x12\x18\n" +
+	"\asegment\x18\x17 \x01(\rR\asegment\x122\n" +
+	"\x15previous_recording_id\x18\x18 \x01(\tR\x13previousRecordingId\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xaa\x02\n" +

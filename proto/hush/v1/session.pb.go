@@ -1325,7 +1325,12 @@ type Session struct {
 	// Output only. Conditions of this session's setup the caller should know about (for
 	// example a codec hush cannot decode on a recorded or masked leg). They do not stop the
 	// session; they follow its current legs and policy.
-	Warnings      []*SessionWarning `protobuf:"bytes,16,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []*SessionWarning `protobuf:"bytes,16,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// Output only. The cluster node that runs the session (empty when hushd runs alone).
+	Node string `protobuf:"bytes,17,opt,name=node,proto3" json:"node,omitempty"`
+	// Output only. The session's moves from node to node (a crashed node's calls taken over,
+	// a draining node's handed over), oldest first.
+	Moves         []*SessionMoved `protobuf:"bytes,18,rep,name=moves,proto3" json:"moves,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1472,6 +1477,121 @@ func (x *Session) GetWarnings() []*SessionWarning {
 	return nil
 }
 
+func (x *Session) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *Session) GetMoves() []*SessionMoved {
+	if x != nil {
+		return x.Moves
+	}
+	return nil
+}
+
+// SessionMoved: the session moved to another node of the cluster, which carries the call
+// on with the same media ports, remotes and policy (a direction that was masked is masked
+// from the first packet) in a new recording segment.
+type SessionMoved struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Node names.
+	FromNode string `protobuf:"bytes,1,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	ToNode   string `protobuf:"bytes,2,opt,name=to_node,json=toNode,proto3" json:"to_node,omitempty"`
+	// "takeover" (the node that ran it stopped) or "handoff" (it was handed over in a drain).
+	Reason string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Time   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// The recording segment the call goes on in, and the one before it (empty when not
+	// recorded).
+	RecordingId         string `protobuf:"bytes,5,opt,name=recording_id,json=recordingId,proto3" json:"recording_id,omitempty"`
+	PreviousRecordingId string `protobuf:"bytes,6,opt,name=previous_recording_id,json=previousRecordingId,proto3" json:"previous_recording_id,omitempty"`
+	// A secure capture was running and stopped with the move (its digits stayed on the old
+	// node); the agent's ear stays masked. Start a new capture.
+	CaptureAbandoned bool `protobuf:"varint,7,opt,name=capture_abandoned,json=captureAbandoned,proto3" json:"capture_abandoned,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SessionMoved) Reset() {
+	*x = SessionMoved{}
+	mi := &file_hush_v1_session_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionMoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionMoved) ProtoMessage() {}
+
+func (x *SessionMoved) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionMoved.ProtoReflect.Descriptor instead.
+func (*SessionMoved) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SessionMoved) GetFromNode() string {
+	if x != nil {
+		return x.FromNode
+	}
+	return ""
+}
+
+func (x *SessionMoved) GetToNode() string {
+	if x != nil {
+		return x.ToNode
+	}
+	return ""
+}
+
+func (x *SessionMoved) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SessionMoved) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *SessionMoved) GetRecordingId() string {
+	if x != nil {
+		return x.RecordingId
+	}
+	return ""
+}
+
+func (x *SessionMoved) GetPreviousRecordingId() string {
+	if x != nil {
+		return x.PreviousRecordingId
+	}
+	return ""
+}
+
+func (x *SessionMoved) GetCaptureAbandoned() bool {
+	if x != nil {
+		return x.CaptureAbandoned
+	}
+	return false
+}
+
 // SessionWarning is one condition of a session's setup that the caller should know about.
 type SessionWarning struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1486,7 +1606,7 @@ type SessionWarning struct {
 
 func (x *SessionWarning) Reset() {
 	*x = SessionWarning{}
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1618,7 @@ func (x *SessionWarning) String() string {
 func (*SessionWarning) ProtoMessage() {}
 
 func (x *SessionWarning) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[16]
+	mi := &file_hush_v1_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1631,7 @@ func (x *SessionWarning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionWarning.ProtoReflect.Descriptor instead.
 func (*SessionWarning) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{16}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SessionWarning) GetCode() WarningCode {
@@ -1576,7 +1696,7 @@ type Leg struct {
 
 func (x *Leg) Reset() {
 	*x = Leg{}
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1708,7 @@ func (x *Leg) String() string {
 func (*Leg) ProtoMessage() {}
 
 func (x *Leg) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[17]
+	mi := &file_hush_v1_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1721,7 @@ func (x *Leg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Leg.ProtoReflect.Descriptor instead.
 func (*Leg) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{17}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Leg) GetRemoteAddr() string {
@@ -1703,7 +1823,7 @@ type Srtp struct {
 
 func (x *Srtp) Reset() {
 	*x = Srtp{}
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1715,7 +1835,7 @@ func (x *Srtp) String() string {
 func (*Srtp) ProtoMessage() {}
 
 func (x *Srtp) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1728,7 +1848,7 @@ func (x *Srtp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Srtp.ProtoReflect.Descriptor instead.
 func (*Srtp) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Srtp) GetSuite() SrtpSuite {
@@ -1789,7 +1909,7 @@ type LegStats struct {
 
 func (x *LegStats) Reset() {
 	*x = LegStats{}
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +1921,7 @@ func (x *LegStats) String() string {
 func (*LegStats) ProtoMessage() {}
 
 func (x *LegStats) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +1934,7 @@ func (x *LegStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegStats.ProtoReflect.Descriptor instead.
 func (*LegStats) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LegStats) GetRtpPacketsReceived() uint64 {
@@ -1914,7 +2034,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2046,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2059,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Policy) GetCustomerToAgent() *MaskingPolicy {
@@ -2025,7 +2145,7 @@ type MaskingPolicy struct {
 
 func (x *MaskingPolicy) Reset() {
 	*x = MaskingPolicy{}
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2037,7 +2157,7 @@ func (x *MaskingPolicy) String() string {
 func (*MaskingPolicy) ProtoMessage() {}
 
 func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2050,7 +2170,7 @@ func (x *MaskingPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaskingPolicy.ProtoReflect.Descriptor instead.
 func (*MaskingPolicy) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MaskingPolicy) GetMode() MaskMode {
@@ -2106,6 +2226,7 @@ type SessionEvent struct {
 	//	*SessionEvent_UndecodableAudio
 	//	*SessionEvent_CaptureAbandoned
 	//	*SessionEvent_LatchRejected
+	//	*SessionEvent_Moved
 	//	*SessionEvent_DtmfPlayed
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
@@ -2114,7 +2235,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2247,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2260,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SessionEvent) GetSessionId() string {
@@ -2292,6 +2413,15 @@ func (x *SessionEvent) GetLatchRejected() *LatchRejected {
 	return nil
 }
 
+func (x *SessionEvent) GetMoved() *SessionMoved {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_Moved); ok {
+			return x.Moved
+		}
+	}
+	return nil
+}
+
 func (x *SessionEvent) GetDtmfPlayed() *DtmfPlayed {
 	if x != nil {
 		if x, ok := x.Event.(*SessionEvent_DtmfPlayed); ok {
@@ -2354,6 +2484,12 @@ type SessionEvent_LatchRejected struct {
 	LatchRejected *LatchRejected `protobuf:"bytes,25,opt,name=latch_rejected,json=latchRejected,proto3,oneof"`
 }
 
+type SessionEvent_Moved struct {
+	// The session moved to the node this event comes from. A watch of a session that moved
+	// begins with its snapshot and then this event for its last move.
+	Moved *SessionMoved `protobuf:"bytes,26,opt,name=moved,proto3,oneof"`
+}
+
 type SessionEvent_DtmfPlayed struct {
 	DtmfPlayed *DtmfPlayed `protobuf:"bytes,27,opt,name=dtmf_played,json=dtmfPlayed,proto3,oneof"`
 }
@@ -2382,6 +2518,8 @@ func (*SessionEvent_CaptureAbandoned) isSessionEvent_Event() {}
 
 func (*SessionEvent_LatchRejected) isSessionEvent_Event() {}
 
+func (*SessionEvent_Moved) isSessionEvent_Event() {}
+
 func (*SessionEvent_DtmfPlayed) isSessionEvent_Event() {}
 
 type SessionUpdated struct {
@@ -2395,7 +2533,7 @@ type SessionUpdated struct {
 
 func (x *SessionUpdated) Reset() {
 	*x = SessionUpdated{}
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2407,7 +2545,7 @@ func (x *SessionUpdated) String() string {
 func (*SessionUpdated) ProtoMessage() {}
 
 func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2420,7 +2558,7 @@ func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionUpdated.ProtoReflect.Descriptor instead.
 func (*SessionUpdated) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SessionUpdated) GetPaths() []string {
@@ -2449,7 +2587,7 @@ type LegLatched struct {
 
 func (x *LegLatched) Reset() {
 	*x = LegLatched{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2461,7 +2599,7 @@ func (x *LegLatched) String() string {
 func (*LegLatched) ProtoMessage() {}
 
 func (x *LegLatched) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2474,7 +2612,7 @@ func (x *LegLatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegLatched.ProtoReflect.Descriptor instead.
 func (*LegLatched) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LegLatched) GetLeg() LegName {
@@ -2517,7 +2655,7 @@ type LatchRejected struct {
 
 func (x *LatchRejected) Reset() {
 	*x = LatchRejected{}
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2667,7 @@ func (x *LatchRejected) String() string {
 func (*LatchRejected) ProtoMessage() {}
 
 func (x *LatchRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2680,7 @@ func (x *LatchRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatchRejected.ProtoReflect.Descriptor instead.
 func (*LatchRejected) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LatchRejected) GetLeg() LegName {
@@ -2583,7 +2721,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2595,7 +2733,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2608,7 +2746,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SessionEnded) GetReason() EndReason {
@@ -2636,7 +2774,7 @@ type RecordingStateChanged struct {
 
 func (x *RecordingStateChanged) Reset() {
 	*x = RecordingStateChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +2786,7 @@ func (x *RecordingStateChanged) String() string {
 func (*RecordingStateChanged) ProtoMessage() {}
 
 func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +2799,7 @@ func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingStateChanged.ProtoReflect.Descriptor instead.
 func (*RecordingStateChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RecordingStateChanged) GetState() RecordingState {
@@ -2696,7 +2834,7 @@ type SecureCaptureChanged struct {
 
 func (x *SecureCaptureChanged) Reset() {
 	*x = SecureCaptureChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2708,7 +2846,7 @@ func (x *SecureCaptureChanged) String() string {
 func (*SecureCaptureChanged) ProtoMessage() {}
 
 func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2721,7 +2859,7 @@ func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureChanged.ProtoReflect.Descriptor instead.
 func (*SecureCaptureChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SecureCaptureChanged) GetState() SecureCaptureState {
@@ -2744,7 +2882,8 @@ func (x *SecureCaptureChanged) GetReason() string {
 // stopped it; hush_secure_capture_abandoned_total{reason} counts these.
 type SecureCaptureAbandoned struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "request" (StopSecureCapture), "inter_digit_timeout" or "session_ended".
+	// "request" (StopSecureCapture), "inter_digit_timeout", "session_ended" or "moved" (the
+	// session moved to another node of the cluster while capturing).
 	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Digits captured before the stop (a count; never the digits).
 	Count         uint32 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
@@ -2754,7 +2893,7 @@ type SecureCaptureAbandoned struct {
 
 func (x *SecureCaptureAbandoned) Reset() {
 	*x = SecureCaptureAbandoned{}
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2766,7 +2905,7 @@ func (x *SecureCaptureAbandoned) String() string {
 func (*SecureCaptureAbandoned) ProtoMessage() {}
 
 func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2779,7 +2918,7 @@ func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureAbandoned.ProtoReflect.Descriptor instead.
 func (*SecureCaptureAbandoned) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SecureCaptureAbandoned) GetReason() string {
@@ -2813,7 +2952,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[30]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +2964,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[30]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +2977,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{30}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -2879,7 +3018,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[31]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +3030,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[31]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +3043,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{31}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -2930,7 +3069,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[32]
+	mi := &file_hush_v1_session_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2942,7 +3081,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[32]
+	mi := &file_hush_v1_session_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2955,7 +3094,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{32}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -2977,7 +3116,7 @@ type UndecodableAudio struct {
 
 func (x *UndecodableAudio) Reset() {
 	*x = UndecodableAudio{}
-	mi := &file_hush_v1_session_proto_msgTypes[33]
+	mi := &file_hush_v1_session_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2989,7 +3128,7 @@ func (x *UndecodableAudio) String() string {
 func (*UndecodableAudio) ProtoMessage() {}
 
 func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[33]
+	mi := &file_hush_v1_session_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3002,7 +3141,7 @@ func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndecodableAudio.ProtoReflect.Descriptor instead.
 func (*UndecodableAudio) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{33}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UndecodableAudio) GetLeg() LegName {
@@ -3031,7 +3170,7 @@ type DtmfPlayed struct {
 
 func (x *DtmfPlayed) Reset() {
 	*x = DtmfPlayed{}
-	mi := &file_hush_v1_session_proto_msgTypes[34]
+	mi := &file_hush_v1_session_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3043,7 +3182,7 @@ func (x *DtmfPlayed) String() string {
 func (*DtmfPlayed) ProtoMessage() {}
 
 func (x *DtmfPlayed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[34]
+	mi := &file_hush_v1_session_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3056,7 +3195,7 @@ func (x *DtmfPlayed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DtmfPlayed.ProtoReflect.Descriptor instead.
 func (*DtmfPlayed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{34}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DtmfPlayed) GetToward() LegName {
@@ -3187,7 +3326,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"\xc0\x06\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"\x81\a\n" +
 	"\aSession\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
@@ -3208,10 +3347,20 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"end_reason\x18\x0e \x01(\x0e2\x12.hush.v1.EndReasonR\tendReason\x12!\n" +
 	"\frecording_id\x18\x0f \x01(\tR\vrecordingId\x123\n" +
-	"\bwarnings\x18\x10 \x03(\v2\x17.hush.v1.SessionWarningR\bwarnings\x1a9\n" +
+	"\bwarnings\x18\x10 \x03(\v2\x17.hush.v1.SessionWarningR\bwarnings\x12\x12\n" +
+	"\x04node\x18\x11 \x01(\tR\x04node\x12+\n" +
+	"\x05moves\x18\x12 \x03(\v2\x15.hush.v1.SessionMovedR\x05moves\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x02\n" +
+	"\fSessionMoved\x12\x1b\n" +
+	"\tfrom_node\x18\x01 \x01(\tR\bfromNode\x12\x17\n" +
+	"\ato_node\x18\x02 \x01(\tR\x06toNode\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12!\n" +
+	"\frecording_id\x18\x05 \x01(\tR\vrecordingId\x122\n" +
+	"\x15previous_recording_id\x18\x06 \x01(\tR\x13previousRecordingId\x12+\n" +
+	"\x11capture_abandoned\x18\a \x01(\bR\x10captureAbandoned\"j\n" +
 	"\x0eSessionWarning\x12(\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x14.hush.v1.WarningCodeR\x04code\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
@@ -3269,7 +3418,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"look_ahead\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tlookAhead\x12\x17\n" +
 	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\x12&\n" +
-	"\x04flow\x18\x04 \x01(\x0e2\x12.hush.v1.MediaFlowR\x04flow\"\xdb\a\n" +
+	"\x04flow\x18\x04 \x01(\x0e2\x12.hush.v1.MediaFlowR\x04flow\"\x8a\b\n" +
 	"\fSessionEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -3290,7 +3439,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x10recording_failed\x18\x12 \x01(\v2\x18.hush.v1.RecordingFailedH\x00R\x0frecordingFailed\x12H\n" +
 	"\x11undecodable_audio\x18\x13 \x01(\v2\x19.hush.v1.UndecodableAudioH\x00R\x10undecodableAudio\x12N\n" +
 	"\x11capture_abandoned\x18\x18 \x01(\v2\x1f.hush.v1.SecureCaptureAbandonedH\x00R\x10captureAbandoned\x12?\n" +
-	"\x0elatch_rejected\x18\x19 \x01(\v2\x16.hush.v1.LatchRejectedH\x00R\rlatchRejected\x126\n" +
+	"\x0elatch_rejected\x18\x19 \x01(\v2\x16.hush.v1.LatchRejectedH\x00R\rlatchRejected\x12-\n" +
+	"\x05moved\x18\x1a \x01(\v2\x15.hush.v1.SessionMovedH\x00R\x05moved\x126\n" +
 	"\vdtmf_played\x18\x1b \x01(\v2\x13.hush.v1.DtmfPlayedH\x00R\n" +
 	"dtmfPlayedB\a\n" +
 	"\x05event\"R\n" +
@@ -3386,7 +3536,7 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_hush_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_hush_v1_session_proto_goTypes = []any{
 	(CustomerParty)(0),                // 0: hush.v1.CustomerParty
 	(ExtraMedia)(0),                   // 1: hush.v1.ExtraMedia
@@ -3407,150 +3557,154 @@ var file_hush_v1_session_proto_goTypes = []any{
 	(*StartSecureCaptureRequest)(nil), // 16: hush.v1.StartSecureCaptureRequest
 	(*StopSecureCaptureRequest)(nil),  // 17: hush.v1.StopSecureCaptureRequest
 	(*Session)(nil),                   // 18: hush.v1.Session
-	(*SessionWarning)(nil),            // 19: hush.v1.SessionWarning
-	(*Leg)(nil),                       // 20: hush.v1.Leg
-	(*Srtp)(nil),                      // 21: hush.v1.Srtp
-	(*LegStats)(nil),                  // 22: hush.v1.LegStats
-	(*Policy)(nil),                    // 23: hush.v1.Policy
-	(*MaskingPolicy)(nil),             // 24: hush.v1.MaskingPolicy
-	(*SessionEvent)(nil),              // 25: hush.v1.SessionEvent
-	(*SessionUpdated)(nil),            // 26: hush.v1.SessionUpdated
-	(*LegLatched)(nil),                // 27: hush.v1.LegLatched
-	(*LatchRejected)(nil),             // 28: hush.v1.LatchRejected
-	(*SessionEnded)(nil),              // 29: hush.v1.SessionEnded
-	(*RecordingStateChanged)(nil),     // 30: hush.v1.RecordingStateChanged
-	(*SecureCaptureChanged)(nil),      // 31: hush.v1.SecureCaptureChanged
-	(*SecureCaptureAbandoned)(nil),    // 32: hush.v1.SecureCaptureAbandoned
-	(*DigitProgress)(nil),             // 33: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 34: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 35: hush.v1.RecordingFailed
-	(*UndecodableAudio)(nil),          // 36: hush.v1.UndecodableAudio
-	(*DtmfPlayed)(nil),                // 37: hush.v1.DtmfPlayed
-	nil,                               // 38: hush.v1.OfferRequest.LabelsEntry
-	nil,                               // 39: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 40: hush.v1.Session.LabelsEntry
-	nil,                               // 41: hush.v1.Leg.CodecsEntry
-	(LegName)(0),                      // 42: hush.v1.LegName
-	(*durationpb.Duration)(nil),       // 43: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),     // 44: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 45: hush.v1.PauseBehavior
-	(SessionState)(0),                 // 46: hush.v1.SessionState
-	(RecordingState)(0),               // 47: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 48: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 49: google.protobuf.Timestamp
-	(EndReason)(0),                    // 50: hush.v1.EndReason
-	(WarningCode)(0),                  // 51: hush.v1.WarningCode
-	(RecordingMode)(0),                // 52: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 53: hush.v1.StrictSource
-	(MaskMode)(0),                     // 54: hush.v1.MaskMode
-	(MediaFlow)(0),                    // 55: hush.v1.MediaFlow
-	(LuhnResult)(0),                   // 56: hush.v1.LuhnResult
+	(*SessionMoved)(nil),              // 19: hush.v1.SessionMoved
+	(*SessionWarning)(nil),            // 20: hush.v1.SessionWarning
+	(*Leg)(nil),                       // 21: hush.v1.Leg
+	(*Srtp)(nil),                      // 22: hush.v1.Srtp
+	(*LegStats)(nil),                  // 23: hush.v1.LegStats
+	(*Policy)(nil),                    // 24: hush.v1.Policy
+	(*MaskingPolicy)(nil),             // 25: hush.v1.MaskingPolicy
+	(*SessionEvent)(nil),              // 26: hush.v1.SessionEvent
+	(*SessionUpdated)(nil),            // 27: hush.v1.SessionUpdated
+	(*LegLatched)(nil),                // 28: hush.v1.LegLatched
+	(*LatchRejected)(nil),             // 29: hush.v1.LatchRejected
+	(*SessionEnded)(nil),              // 30: hush.v1.SessionEnded
+	(*RecordingStateChanged)(nil),     // 31: hush.v1.RecordingStateChanged
+	(*SecureCaptureChanged)(nil),      // 32: hush.v1.SecureCaptureChanged
+	(*SecureCaptureAbandoned)(nil),    // 33: hush.v1.SecureCaptureAbandoned
+	(*DigitProgress)(nil),             // 34: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 35: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 36: hush.v1.RecordingFailed
+	(*UndecodableAudio)(nil),          // 37: hush.v1.UndecodableAudio
+	(*DtmfPlayed)(nil),                // 38: hush.v1.DtmfPlayed
+	nil,                               // 39: hush.v1.OfferRequest.LabelsEntry
+	nil,                               // 40: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 41: hush.v1.Session.LabelsEntry
+	nil,                               // 42: hush.v1.Leg.CodecsEntry
+	(LegName)(0),                      // 43: hush.v1.LegName
+	(*durationpb.Duration)(nil),       // 44: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),     // 45: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 46: hush.v1.PauseBehavior
+	(SessionState)(0),                 // 47: hush.v1.SessionState
+	(RecordingState)(0),               // 48: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 49: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 50: google.protobuf.Timestamp
+	(EndReason)(0),                    // 51: hush.v1.EndReason
+	(WarningCode)(0),                  // 52: hush.v1.WarningCode
+	(RecordingMode)(0),                // 53: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 54: hush.v1.StrictSource
+	(MaskMode)(0),                     // 55: hush.v1.MaskMode
+	(MediaFlow)(0),                    // 56: hush.v1.MediaFlow
+	(LuhnResult)(0),                   // 57: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
-	42, // 0: hush.v1.PlayDtmfRequest.toward:type_name -> hush.v1.LegName
-	43, // 1: hush.v1.PlayDtmfRequest.duration:type_name -> google.protobuf.Duration
-	43, // 2: hush.v1.PlayDtmfRequest.pause:type_name -> google.protobuf.Duration
+	43, // 0: hush.v1.PlayDtmfRequest.toward:type_name -> hush.v1.LegName
+	44, // 1: hush.v1.PlayDtmfRequest.duration:type_name -> google.protobuf.Duration
+	44, // 2: hush.v1.PlayDtmfRequest.pause:type_name -> google.protobuf.Duration
 	0,  // 3: hush.v1.OfferRequest.customer:type_name -> hush.v1.CustomerParty
-	23, // 4: hush.v1.OfferRequest.policy:type_name -> hush.v1.Policy
-	38, // 5: hush.v1.OfferRequest.labels:type_name -> hush.v1.OfferRequest.LabelsEntry
+	24, // 4: hush.v1.OfferRequest.policy:type_name -> hush.v1.Policy
+	39, // 5: hush.v1.OfferRequest.labels:type_name -> hush.v1.OfferRequest.LabelsEntry
 	1,  // 6: hush.v1.OfferRequest.extra_media:type_name -> hush.v1.ExtraMedia
 	18, // 7: hush.v1.SdpResponse.session:type_name -> hush.v1.Session
-	20, // 8: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
-	20, // 9: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
-	23, // 10: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	39, // 11: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	21, // 8: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
+	21, // 9: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
+	24, // 10: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
+	40, // 11: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
 	18, // 12: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
-	20, // 13: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
-	20, // 14: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
-	23, // 15: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	44, // 16: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	45, // 17: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	43, // 18: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
-	20, // 19: hush.v1.Session.customer:type_name -> hush.v1.Leg
-	20, // 20: hush.v1.Session.agent:type_name -> hush.v1.Leg
-	23, // 21: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	40, // 22: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	46, // 23: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	47, // 24: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	48, // 25: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	33, // 26: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	49, // 27: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	49, // 28: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	50, // 29: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
-	19, // 30: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
-	51, // 31: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
-	41, // 32: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
-	22, // 33: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
-	21, // 34: hush.v1.Leg.srtp:type_name -> hush.v1.Srtp
-	2,  // 35: hush.v1.Srtp.suite:type_name -> hush.v1.SrtpSuite
-	24, // 36: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
-	24, // 37: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	52, // 38: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	43, // 39: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	53, // 40: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	43, // 41: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	43, // 42: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
-	54, // 43: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	43, // 44: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	55, // 45: hush.v1.MaskingPolicy.flow:type_name -> hush.v1.MediaFlow
-	49, // 46: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	18, // 47: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	26, // 48: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	27, // 49: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	29, // 50: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	30, // 51: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	31, // 52: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	33, // 53: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	34, // 54: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	35, // 55: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	36, // 56: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	32, // 57: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	28, // 58: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	37, // 59: hush.v1.SessionEvent.dtmf_played:type_name -> hush.v1.DtmfPlayed
-	18, // 60: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	42, // 61: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	42, // 62: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	50, // 63: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	18, // 64: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	47, // 65: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	45, // 66: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	48, // 67: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	56, // 68: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	43, // 69: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	42, // 70: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	42, // 71: hush.v1.DtmfPlayed.toward:type_name -> hush.v1.LegName
-	43, // 72: hush.v1.DtmfPlayed.duration:type_name -> google.protobuf.Duration
-	7,  // 73: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	8,  // 74: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	9,  // 75: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	11, // 76: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	12, // 77: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	13, // 78: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	14, // 79: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	15, // 80: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	16, // 81: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	17, // 82: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	4,  // 83: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
-	5,  // 84: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
-	3,  // 85: hush.v1.SessionService.PlayDtmf:input_type -> hush.v1.PlayDtmfRequest
-	18, // 86: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	18, // 87: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	10, // 88: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	18, // 89: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	18, // 90: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	25, // 91: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	18, // 92: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	18, // 93: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	18, // 94: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	18, // 95: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	6,  // 96: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
-	6,  // 97: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
-	18, // 98: hush.v1.SessionService.PlayDtmf:output_type -> hush.v1.Session
-	86, // [86:99] is the sub-list for method output_type
-	73, // [73:86] is the sub-list for method input_type
-	73, // [73:73] is the sub-list for extension type_name
-	73, // [73:73] is the sub-list for extension extendee
-	0,  // [0:73] is the sub-list for field type_name
+	21, // 13: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
+	21, // 14: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
+	24, // 15: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
+	45, // 16: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	46, // 17: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	44, // 18: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	21, // 19: hush.v1.Session.customer:type_name -> hush.v1.Leg
+	21, // 20: hush.v1.Session.agent:type_name -> hush.v1.Leg
+	24, // 21: hush.v1.Session.policy:type_name -> hush.v1.Policy
+	41, // 22: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	47, // 23: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	48, // 24: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	49, // 25: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	34, // 26: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	50, // 27: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	50, // 28: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	51, // 29: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	20, // 30: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
+	19, // 31: hush.v1.Session.moves:type_name -> hush.v1.SessionMoved
+	50, // 32: hush.v1.SessionMoved.time:type_name -> google.protobuf.Timestamp
+	52, // 33: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
+	42, // 34: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	23, // 35: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
+	22, // 36: hush.v1.Leg.srtp:type_name -> hush.v1.Srtp
+	2,  // 37: hush.v1.Srtp.suite:type_name -> hush.v1.SrtpSuite
+	25, // 38: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
+	25, // 39: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
+	53, // 40: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	44, // 41: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	54, // 42: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	44, // 43: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	44, // 44: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
+	55, // 45: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	44, // 46: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	56, // 47: hush.v1.MaskingPolicy.flow:type_name -> hush.v1.MediaFlow
+	50, // 48: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	18, // 49: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	27, // 50: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	28, // 51: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	30, // 52: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	31, // 53: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	32, // 54: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	34, // 55: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	35, // 56: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	36, // 57: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	37, // 58: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	33, // 59: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	29, // 60: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	19, // 61: hush.v1.SessionEvent.moved:type_name -> hush.v1.SessionMoved
+	38, // 62: hush.v1.SessionEvent.dtmf_played:type_name -> hush.v1.DtmfPlayed
+	18, // 63: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	43, // 64: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	43, // 65: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	51, // 66: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	18, // 67: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	48, // 68: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	46, // 69: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	49, // 70: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	57, // 71: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	44, // 72: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	43, // 73: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	43, // 74: hush.v1.DtmfPlayed.toward:type_name -> hush.v1.LegName
+	44, // 75: hush.v1.DtmfPlayed.duration:type_name -> google.protobuf.Duration
+	7,  // 76: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	8,  // 77: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	9,  // 78: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	11, // 79: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	12, // 80: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	13, // 81: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	14, // 82: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	15, // 83: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	16, // 84: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	17, // 85: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	4,  // 86: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
+	5,  // 87: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
+	3,  // 88: hush.v1.SessionService.PlayDtmf:input_type -> hush.v1.PlayDtmfRequest
+	18, // 89: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	18, // 90: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	10, // 91: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	18, // 92: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	18, // 93: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	26, // 94: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	18, // 95: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	18, // 96: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	18, // 97: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	18, // 98: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	6,  // 99: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
+	6,  // 100: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
+	18, // 101: hush.v1.SessionService.PlayDtmf:output_type -> hush.v1.Session
+	89, // [89:102] is the sub-list for method output_type
+	76, // [76:89] is the sub-list for method input_type
+	76, // [76:76] is the sub-list for extension type_name
+	76, // [76:76] is the sub-list for extension extendee
+	0,  // [0:76] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -3559,7 +3713,7 @@ func file_hush_v1_session_proto_init() {
 		return
 	}
 	file_hush_v1_types_proto_init()
-	file_hush_v1_session_proto_msgTypes[22].OneofWrappers = []any{
+	file_hush_v1_session_proto_msgTypes[23].OneofWrappers = []any{
 		(*SessionEvent_Snapshot)(nil),
 		(*SessionEvent_Updated)(nil),
 		(*SessionEvent_Latched)(nil),
@@ -3572,6 +3726,7 @@ func file_hush_v1_session_proto_init() {
 		(*SessionEvent_UndecodableAudio)(nil),
 		(*SessionEvent_CaptureAbandoned)(nil),
 		(*SessionEvent_LatchRejected)(nil),
+		(*SessionEvent_Moved)(nil),
 		(*SessionEvent_DtmfPlayed)(nil),
 	}
 	type x struct{}
@@ -3580,7 +3735,7 @@ func file_hush_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -133,6 +133,10 @@ const (
 	EndReason_END_REASON_DRAIN EndReason = 3
 	// A fatal media error (e.g. sockets failed).
 	EndReason_END_REASON_ERROR EndReason = 4
+	// The session goes on on another node of the cluster (handed over in a drain, or taken
+	// over by a node holding a newer claim); it ended on this node only. Watch it again (any
+	// node) to follow it.
+	EndReason_END_REASON_MOVED EndReason = 5
 )
 
 // Enum value maps for EndReason.
@@ -143,6 +147,7 @@ var (
 		2: "END_REASON_IDLE_TIMEOUT",
 		3: "END_REASON_DRAIN",
 		4: "END_REASON_ERROR",
+		5: "END_REASON_MOVED",
 	}
 	EndReason_value = map[string]int32{
 		"END_REASON_UNSPECIFIED":  0,
@@ -150,6 +155,7 @@ var (
 		"END_REASON_IDLE_TIMEOUT": 2,
 		"END_REASON_DRAIN":        3,
 		"END_REASON_ERROR":        4,
+		"END_REASON_MOVED":        5,
 	}
 )
 
@@ -776,13 +782,14 @@ const file_hush_v1_types_proto_rawDesc = "" +
 	"\fSessionState\x12\x1d\n" +
 	"\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14SESSION_STATE_ACTIVE\x10\x01\x12\x17\n" +
-	"\x13SESSION_STATE_ENDED\x10\x02*\x88\x01\n" +
+	"\x13SESSION_STATE_ENDED\x10\x02*\x9e\x01\n" +
 	"\tEndReason\x12\x1a\n" +
 	"\x16END_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12END_REASON_DELETED\x10\x01\x12\x1b\n" +
 	"\x17END_REASON_IDLE_TIMEOUT\x10\x02\x12\x14\n" +
 	"\x10END_REASON_DRAIN\x10\x03\x12\x14\n" +
-	"\x10END_REASON_ERROR\x10\x04*\xa2\x01\n" +
+	"\x10END_REASON_ERROR\x10\x04\x12\x14\n" +
+	"\x10END_REASON_MOVED\x10\x05*\xa2\x01\n" +
 	"\x0eRecordingState\x12\x1f\n" +
 	"\x1bRECORDING_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RECORDING_STATE_ACTIVE\x10\x01\x12\x1a\n" +
