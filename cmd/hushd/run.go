@@ -159,16 +159,22 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		MaxSessions:    cfg.Session.MaxSessions,
 		SetupTimeout:   cfg.Media.SetupTimeout,
 		Logger:         log,
+		Monitor:        monitorConfig(cfg.Monitor),
 		Hooks: session.Hooks{
 			Created:          func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
 			Ended:            func(r session.EndReason) { m.SessionEnded(r.String()); m.SessionsActive.Dec() },
 			CreateFailed:     m.CreateFailed,
 			RecordingFailed:  m.RecordingFailed,
 			CaptureAbandoned: m.CaptureAbandoned,
+			Suspected:        m.AgentSuspicious,
+			Suspicion:        auditSuspicion(auditor),
 		},
 	})
+	auditor.Session = sessions.Names
 	m.DigitsLost(func() float64 { return float64(sessions.DigitsLost.Load()) })
 	m.CaptureAbandonReasons(session.AbandonReasons)
+	m.SuspicionReasons(session.SuspicionReasons)
+	m.SuspicionsUnaudited(func() float64 { return float64(sessions.SuspicionsLost.Load()) })
 	m.RecordingStates(recordingStateNames, func() []int { c := sessions.RecordingCounts(); return c[:] })
 
 	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, OIDC: oidcVerifier, Owner: sessions,
@@ -195,7 +201,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
-		Recordings: recordings, AuditFile: cfg.Audit.File,
+		Recordings: recordings, AuditFile: cfg.Audit.File, AuditLog: auditLog,
+		Diagnostics: &diagnostics{cfg: cfg, engine: engine.Name(), alloc: alloc, sessions: sessions, audit: auditLog},
 	})
 	d.srv = srv
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -37,8 +38,13 @@ type Options struct {
 	DrainTimeout             time.Duration
 	// Recordings is where QA finds recordings (nil when recording is off).
 	Recordings RecordingStore
-	// AuditFile is the audit log AuditService reads ("" when it is off).
+	// AuditFile is the audit log AuditService reads ("" when it is off); AuditLog, when
+	// set, is the open log (queries go through its index, and followers are woken by
+	// its appends).
 	AuditFile string
+	AuditLog  *audit.Log
+	// Diagnostics answers AdminService.Diagnose (nil: UNAVAILABLE).
+	Diagnostics Diagnostics
 
 	// Security. Creds nil serves plaintext; Limiter nil does not limit; Authorizer nil
 	// authenticates nobody (auth.mode none); Auditor nil records nothing.
@@ -90,8 +96,10 @@ func (t Transport) options() []grpc.ServerOption {
 // Server is the assembled gRPC server: hush's services, health and reflection, with
 // recovery, logging and metrics interceptors on every call.
 type Server struct {
-	GRPC   *grpc.Server
-	health *health.Server
+	GRPC     *grpc.Server
+	health   *health.Server
+	stopping chan struct{} // closed by Shutdown: streams that never end by themselves end
+	stopOnce sync.Once
 }
 
 // maxRecvMsgSize bounds a request. hush's requests are small; 1 MiB leaves room for labels.
@@ -137,15 +145,17 @@ func NewServer(o Options) *Server {
 	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
 	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, aud: o.Auditor})
-	hushv1.RegisterAuditServiceServer(g, &AuditServer{file: o.AuditFile, aud: o.Auditor})
-	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
+	stopping := make(chan struct{})
+	hushv1.RegisterAuditServiceServer(g, &AuditServer{log: o.AuditLog, file: o.AuditFile, aud: o.Auditor, stop: stopping})
+	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor,
+		diag: o.Diagnostics})
 
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(g, h)
 	if o.Reflection {
 		reflection.Register(g)
 	}
-	s := &Server{GRPC: g, health: h}
+	s := &Server{GRPC: g, health: h, stopping: stopping}
 	s.SetServing(true)
 	return s
 }
@@ -170,8 +180,12 @@ func (s *Server) HealthServer() *grpc.Server {
 	return g
 }
 
-// Shutdown marks every service NOT_SERVING, for the last moments before exit.
-func (s *Server) Shutdown() { s.health.Shutdown() }
+// Shutdown marks every service NOT_SERVING, for the last moments before exit, and ends
+// the audit trail's followers (UNAVAILABLE: they resume elsewhere or later).
+func (s *Server) Shutdown() {
+	s.health.Shutdown()
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
 
 type interceptor struct {
 	log *slog.Logger

@@ -6,7 +6,8 @@
 // declaration order) with "hash" last:
 //
 //	{"seq":7,"time":"2026-11-26T21:04:05.123456789Z","actor":"alice","role":"agent",
-//	 "action":"recording.pause","session_id":"s-1","request_id":"r-9","outcome":"OK",
+//	 "action":"recording.pause","session_id":"s-1","call_id":"c-1","agent_id":"a-17",
+//	 "request_id":"r-9","outcome":"OK",
 //	 "prev":"<hash of record 6>","hash":"<hex SHA-256 of this line without ,"hash":...>"}
 //
 // hash is the SHA-256 of the line's bytes up to, not including, the

@@ -121,6 +121,10 @@ var altValues = map[string]string{
 	"auth.oidc.algorithms":            "RS256,ES256",
 	"tls.crl_file":                    "/etc/hush/clients.crl",
 	"audit.file":                      "",
+	"monitor.enabled":                 "false",
+	"monitor.max_pause":               "10m",
+	"monitor.payment_window":          "1m",
+	"monitor.pauses_per_hour":         "0",
 }
 
 // companions are the other keys a key's altValues setting needs to pass the
@@ -282,7 +286,8 @@ func TestDefault(t *testing.T) {
 		Log:       Log{Level: "info", Format: "text"},
 		Auth: Auth{Mode: AuthNone, RateLimit: 200, RateBurst: 400, Reflection: true, MaxStreamsPerClient: 1000,
 			OIDC: OIDC{SubjectClaim: "sub", RoleClaim: "hush_role", AgentIDClaim: "hush_agent_id"}},
-		Audit: Audit{File: "./audit/hush-audit.jsonl"},
+		Audit:   Audit{File: "./audit/hush-audit.jsonl"},
+		Monitor: Monitor{Enabled: true, MaxPause: 3 * time.Minute, PaymentWindow: 30 * time.Second, PausesPerHour: 10},
 	}
 	if *c != want {
 		t.Errorf("Default() = %+v\nwant %+v", *c, want)

@@ -23,6 +23,7 @@ type fakeMedia struct {
 	masks    [2]MaskPolicy
 	capture  [2]bool
 	watched  [2]bool
+	rx       [2]atomic.Uint64 // RTP packets "received" per leg (Stats)
 }
 
 func (m *fakeMedia) SetMasking(d Direction, p MaskPolicy, capture bool) error {
@@ -139,7 +140,10 @@ func (m *fakeMedia) LastActivity() time.Time {
 	return time.Time{}
 }
 
-func (m *fakeMedia) Stats(Leg) LegStats { return LegStats{} }
+func (m *fakeMedia) Stats(l Leg) LegStats { return LegStats{RTPPacketsReceived: m.rx[l].Load()} }
+
+// receive simulates n RTP packets arriving on a leg.
+func (m *fakeMedia) receive(l Leg, n uint64) { m.rx[l].Add(n) }
 
 func (m *fakeMedia) Close() error {
 	if m.closed.Add(1) == 1 {

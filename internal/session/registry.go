@@ -22,6 +22,12 @@ type Hooks struct {
 	// CaptureAbandoned: a secure capture stopped before it completed, with why (StopRequest,
 	// StopInterDigitTimeout, StopSessionEnded).
 	CaptureAbandoned func(reason string)
+	// Suspected counts a suspicion by reason (one of SuspicionReasons), under a session's
+	// lock: it must not block.
+	Suspected func(reason string)
+	// Suspicion receives each suspicion, in order, on a goroutine of the registry's own
+	// (Run), off every lock: it may write to disk (the audit trail).
+	Suspicion func(Suspicion)
 }
 
 // Config sets up a Registry.
@@ -52,6 +58,8 @@ type Config struct {
 	// CaptureTrigger is a key sequence (e.g. "*7") that, keyed on the agent's phone,
 	// starts secure capture; empty disables it.
 	CaptureTrigger string
+	// Monitor is agent-activity monitoring (off when zero).
+	Monitor MonitorConfig
 }
 
 // digit is one captured digit on its way from a packet goroutine to its session.
@@ -81,6 +89,12 @@ type Registry struct {
 	// goroutine that runs sessions' capture logic; DigitsLost counts any that did not fit.
 	digits     chan digit
 	DigitsLost atomic.Uint64
+
+	// suspicions carries flags to Hooks.Suspicion off the sessions' locks; SuspicionsLost
+	// counts any that did not fit (each was still counted, logged and sent as an event).
+	suspicions     chan Suspicion
+	SuspicionsLost atomic.Uint64
+	pauses         pauseRate
 }
 
 // NewRegistry creates an empty registry.
@@ -109,12 +123,13 @@ func NewRegistry(cfg Config) *Registry {
 	}
 	return &Registry{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now,
-		byID:    make(map[string]*Session),
-		byCall:  make(map[string]*Session),
-		reqs:    newRequestCache(requestTTL, maxRequests),
-		gone:    newExpiring[string, Info](requestTTL, maxRequests),
-		changed: make(chan struct{}),
-		digits:  make(chan digit, 4096),
+		byID:       make(map[string]*Session),
+		byCall:     make(map[string]*Session),
+		reqs:       newRequestCache(requestTTL, maxRequests),
+		gone:       newExpiring[string, Info](requestTTL, maxRequests),
+		changed:    make(chan struct{}),
+		digits:     make(chan digit, 4096),
+		suspicions: make(chan Suspicion, suspicionQueue),
 	}
 }
 
@@ -206,6 +221,11 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	}
 	r.byID[s.id] = s
 	r.byCall[s.callID] = s
+	if s.rec.state == RecordingFailed {
+		s.mu.Lock()
+		s.flagLocked(SuspectRecordingFailed, spec.Actor, spec.RequestID, "the recording could not start; the call goes on unrecorded")
+		s.mu.Unlock()
+	}
 	info := s.info()
 	if h := r.cfg.Hooks.Created; h != nil {
 		h()
@@ -414,6 +434,9 @@ func (r *Registry) EndAll(reason EndReason) {
 func (r *Registry) Run(ctx context.Context) {
 	t := time.NewTicker(r.cfg.ReapEvery)
 	defer t.Stop()
+	delivered := make(chan struct{})
+	go func() { defer close(delivered); r.deliverSuspicions(ctx) }()
+	defer func() { <-delivered }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -452,6 +475,7 @@ func (r *Registry) CheckMaxPauses() int {
 	n := 0
 	for _, s := range r.all() {
 		s.endAutoPause(now)
+		s.checkActivity(now)
 		if s.checkMaxPause(now) {
 			n++
 		}
@@ -522,6 +546,20 @@ func (r *Registry) Collect(ctx context.Context, id string, out chan<- DigitBatch
 		return err
 	}
 	return s.collect(ctx, out)
+}
+
+// Names returns a session's call and agent ids, for a session active now or ended within
+// the last minutes (its final state is kept that long), so the audit trail can name them.
+func (r *Registry) Names(id string) (callID, agentID string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.byID[id]; s != nil {
+		return s.callID, s.agentID, true
+	}
+	if f, ok := r.gone.get(id, r.now()); ok {
+		return f.CallID, f.AgentID, true
+	}
+	return "", "", false
 }
 
 // AgentOf returns the agent a session is bound to, for authorization.

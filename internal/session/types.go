@@ -51,7 +51,16 @@ type LegStats struct {
 	RTPPacketsSent, RTPBytesSent         uint64
 	RTCPPacketsReceived, RTCPPacketsSent uint64
 	PacketsDropped                       uint64
-	LatchRejected                        uint64 // valid packets refused as the leg's remote
+	LatchRejected                        uint64      // valid packets refused as the leg's remote
+	Drops                                []DropCount // PacketsDropped by reason, the non-zero ones
+	MaskedSamples                        uint64      // 8 kHz samples of the leg's audio masked toward the other party
+}
+
+// DropCount is how many of a leg's packets were dropped for one reason (the media's
+// stable reason names, as hush_packets_dropped_total labels them).
+type DropCount struct {
+	Reason string
+	N      uint64
 }
 
 // LegInfo is a leg's spec plus what hush allocated and learned.
@@ -197,6 +206,7 @@ const (
 	EventUndecodableAudio // a leg sent audio in a codec hush cannot decode
 	EventCaptureAbandoned // secure capture stopped before it completed (CaptureWhy)
 	EventLatchRejected    // packets refused as a leg's remote (Leg, Addr, LatchReason, LatchRejects)
+	EventSuspicious       // agent-activity monitoring flagged something (Suspicion)
 )
 
 // Event is one change to a session. Events of one session have increasing Seq.
@@ -223,6 +233,7 @@ type Event struct {
 	Resumed          bool           // max pause: resumed automatically
 	RecordingFailure string         // recording failed
 	PayloadType      uint8          // undecodable audio
+	Suspicion        Suspicion      // suspicious
 }
 
 // Update changes a session as after a re-INVITE. Nil fields are left alone.

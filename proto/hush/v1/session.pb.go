@@ -1422,6 +1422,7 @@ type SessionEvent struct {
 	//	*SessionEvent_UndecodableAudio
 	//	*SessionEvent_CaptureAbandoned
 	//	*SessionEvent_LatchRejected
+	//	*SessionEvent_Suspicious
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1607,6 +1608,15 @@ func (x *SessionEvent) GetLatchRejected() *LatchRejected {
 	return nil
 }
 
+func (x *SessionEvent) GetSuspicious() *SuspiciousActivity {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_Suspicious); ok {
+			return x.Suspicious
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -1660,6 +1670,10 @@ type SessionEvent_LatchRejected struct {
 	LatchRejected *LatchRejected `protobuf:"bytes,25,opt,name=latch_rejected,json=latchRejected,proto3,oneof"`
 }
 
+type SessionEvent_Suspicious struct {
+	Suspicious *SuspiciousActivity `protobuf:"bytes,30,opt,name=suspicious,proto3,oneof"`
+}
+
 func (*SessionEvent_Snapshot) isSessionEvent_Event() {}
 
 func (*SessionEvent_Updated) isSessionEvent_Event() {}
@@ -1684,6 +1698,82 @@ func (*SessionEvent_CaptureAbandoned) isSessionEvent_Event() {}
 
 func (*SessionEvent_LatchRejected) isSessionEvent_Event() {}
 
+func (*SessionEvent_Suspicious) isSessionEvent_Event() {}
+
+// SuspiciousActivity: agent-activity monitoring flagged something on this call. The same
+// flag is an audit record (action "agent.suspicious") and counts in
+// hush_agent_suspicious_total{reason}. The event's actor and request_id say who did it and
+// with which request, when a request did.
+type SuspiciousActivity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One of: "pause_too_long" (longer than the policy's max_pause, or monitor.max_pause),
+	// "pause_outside_payment" (no secure capture and no customer key press within
+	// monitor.payment_window of it), "many_pauses" (one agent, more than
+	// monitor.pauses_per_hour in an hour), "capture_abandoned" (a secure capture stopped by
+	// a request or the call's end before it completed), "agent_keyed_during_capture" (keys
+	// from the agent's phone during a capture), "recording_failed", "not_recorded" (media
+	// flowed, none of it was recorded), "unexpected_control_source" (an agent controlled the
+	// call from another IP address or client certificate than before).
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What was seen, in words. Never card data.
+	Detail string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	// The agent the session is bound to.
+	AgentId       string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspiciousActivity) Reset() {
+	*x = SuspiciousActivity{}
+	mi := &file_hush_v1_session_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspiciousActivity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspiciousActivity) ProtoMessage() {}
+
+func (x *SuspiciousActivity) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspiciousActivity.ProtoReflect.Descriptor instead.
+func (*SuspiciousActivity) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SuspiciousActivity) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SuspiciousActivity) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *SuspiciousActivity) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
 type SessionUpdated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Paths that changed (as in UpdateSessionRequest.update_mask).
@@ -1695,7 +1785,7 @@ type SessionUpdated struct {
 
 func (x *SessionUpdated) Reset() {
 	*x = SessionUpdated{}
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1707,7 +1797,7 @@ func (x *SessionUpdated) String() string {
 func (*SessionUpdated) ProtoMessage() {}
 
 func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[18]
+	mi := &file_hush_v1_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1720,7 +1810,7 @@ func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionUpdated.ProtoReflect.Descriptor instead.
 func (*SessionUpdated) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{18}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SessionUpdated) GetPaths() []string {
@@ -1749,7 +1839,7 @@ type LegLatched struct {
 
 func (x *LegLatched) Reset() {
 	*x = LegLatched{}
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +1851,7 @@ func (x *LegLatched) String() string {
 func (*LegLatched) ProtoMessage() {}
 
 func (x *LegLatched) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[19]
+	mi := &file_hush_v1_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +1864,7 @@ func (x *LegLatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegLatched.ProtoReflect.Descriptor instead.
 func (*LegLatched) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LegLatched) GetLeg() LegName {
@@ -1817,7 +1907,7 @@ type LatchRejected struct {
 
 func (x *LatchRejected) Reset() {
 	*x = LatchRejected{}
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +1919,7 @@ func (x *LatchRejected) String() string {
 func (*LatchRejected) ProtoMessage() {}
 
 func (x *LatchRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[20]
+	mi := &file_hush_v1_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +1932,7 @@ func (x *LatchRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatchRejected.ProtoReflect.Descriptor instead.
 func (*LatchRejected) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LatchRejected) GetLeg() LegName {
@@ -1883,7 +1973,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +1985,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[21]
+	mi := &file_hush_v1_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +1998,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SessionEnded) GetReason() EndReason {
@@ -1936,7 +2026,7 @@ type RecordingStateChanged struct {
 
 func (x *RecordingStateChanged) Reset() {
 	*x = RecordingStateChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1948,7 +2038,7 @@ func (x *RecordingStateChanged) String() string {
 func (*RecordingStateChanged) ProtoMessage() {}
 
 func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[22]
+	mi := &file_hush_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1961,7 +2051,7 @@ func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingStateChanged.ProtoReflect.Descriptor instead.
 func (*RecordingStateChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RecordingStateChanged) GetState() RecordingState {
@@ -1996,7 +2086,7 @@ type SecureCaptureChanged struct {
 
 func (x *SecureCaptureChanged) Reset() {
 	*x = SecureCaptureChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2098,7 @@ func (x *SecureCaptureChanged) String() string {
 func (*SecureCaptureChanged) ProtoMessage() {}
 
 func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[23]
+	mi := &file_hush_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2111,7 @@ func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureChanged.ProtoReflect.Descriptor instead.
 func (*SecureCaptureChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SecureCaptureChanged) GetState() SecureCaptureState {
@@ -2054,7 +2144,7 @@ type SecureCaptureAbandoned struct {
 
 func (x *SecureCaptureAbandoned) Reset() {
 	*x = SecureCaptureAbandoned{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2066,7 +2156,7 @@ func (x *SecureCaptureAbandoned) String() string {
 func (*SecureCaptureAbandoned) ProtoMessage() {}
 
 func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2079,7 +2169,7 @@ func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureAbandoned.ProtoReflect.Descriptor instead.
 func (*SecureCaptureAbandoned) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SecureCaptureAbandoned) GetReason() string {
@@ -2113,7 +2203,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2125,7 +2215,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2138,7 +2228,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -2179,7 +2269,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2191,7 +2281,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2204,7 +2294,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -2230,7 +2320,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2332,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2345,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -2277,7 +2367,7 @@ type UndecodableAudio struct {
 
 func (x *UndecodableAudio) Reset() {
 	*x = UndecodableAudio{}
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2289,7 +2379,7 @@ func (x *UndecodableAudio) String() string {
 func (*UndecodableAudio) ProtoMessage() {}
 
 func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2302,7 +2392,7 @@ func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndecodableAudio.ProtoReflect.Descriptor instead.
 func (*UndecodableAudio) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UndecodableAudio) GetLeg() LegName {
@@ -2462,7 +2552,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x04mode\x18\x01 \x01(\x0e2\x11.hush.v1.MaskModeR\x04mode\x128\n" +
 	"\n" +
 	"look_ahead\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tlookAhead\x12\x17\n" +
-	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\xa3\a\n" +
+	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\"\xe2\a\n" +
 	"\fSessionEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -2483,8 +2573,15 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x10recording_failed\x18\x12 \x01(\v2\x18.hush.v1.RecordingFailedH\x00R\x0frecordingFailed\x12H\n" +
 	"\x11undecodable_audio\x18\x13 \x01(\v2\x19.hush.v1.UndecodableAudioH\x00R\x10undecodableAudio\x12N\n" +
 	"\x11capture_abandoned\x18\x18 \x01(\v2\x1f.hush.v1.SecureCaptureAbandonedH\x00R\x10captureAbandoned\x12?\n" +
-	"\x0elatch_rejected\x18\x19 \x01(\v2\x16.hush.v1.LatchRejectedH\x00R\rlatchRejectedB\a\n" +
-	"\x05event\"R\n" +
+	"\x0elatch_rejected\x18\x19 \x01(\v2\x16.hush.v1.LatchRejectedH\x00R\rlatchRejected\x12=\n" +
+	"\n" +
+	"suspicious\x18\x1e \x01(\v2\x1b.hush.v1.SuspiciousActivityH\x00R\n" +
+	"suspiciousB\a\n" +
+	"\x05event\"_\n" +
+	"\x12SuspiciousActivity\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x19\n" +
+	"\bagent_id\x18\x03 \x01(\tR\aagentId\"R\n" +
 	"\x0eSessionUpdated\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12*\n" +
 	"\asession\x18\x02 \x01(\v2\x10.hush.v1.SessionR\asession\"e\n" +
@@ -2552,7 +2649,7 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 	return file_hush_v1_session_proto_rawDescData
 }
 
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_hush_v1_session_proto_goTypes = []any{
 	(*CreateSessionRequest)(nil),      // 0: hush.v1.CreateSessionRequest
 	(*GetSessionRequest)(nil),         // 1: hush.v1.GetSessionRequest
@@ -2572,119 +2669,121 @@ var file_hush_v1_session_proto_goTypes = []any{
 	(*Policy)(nil),                    // 15: hush.v1.Policy
 	(*MaskingPolicy)(nil),             // 16: hush.v1.MaskingPolicy
 	(*SessionEvent)(nil),              // 17: hush.v1.SessionEvent
-	(*SessionUpdated)(nil),            // 18: hush.v1.SessionUpdated
-	(*LegLatched)(nil),                // 19: hush.v1.LegLatched
-	(*LatchRejected)(nil),             // 20: hush.v1.LatchRejected
-	(*SessionEnded)(nil),              // 21: hush.v1.SessionEnded
-	(*RecordingStateChanged)(nil),     // 22: hush.v1.RecordingStateChanged
-	(*SecureCaptureChanged)(nil),      // 23: hush.v1.SecureCaptureChanged
-	(*SecureCaptureAbandoned)(nil),    // 24: hush.v1.SecureCaptureAbandoned
-	(*DigitProgress)(nil),             // 25: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 26: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 27: hush.v1.RecordingFailed
-	(*UndecodableAudio)(nil),          // 28: hush.v1.UndecodableAudio
-	nil,                               // 29: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 30: hush.v1.Session.LabelsEntry
-	nil,                               // 31: hush.v1.Leg.CodecsEntry
-	(*fieldmaskpb.FieldMask)(nil),     // 32: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 33: hush.v1.PauseBehavior
-	(*durationpb.Duration)(nil),       // 34: google.protobuf.Duration
-	(SessionState)(0),                 // 35: hush.v1.SessionState
-	(RecordingState)(0),               // 36: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 37: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 38: google.protobuf.Timestamp
-	(EndReason)(0),                    // 39: hush.v1.EndReason
-	(WarningCode)(0),                  // 40: hush.v1.WarningCode
-	(RecordingMode)(0),                // 41: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 42: hush.v1.StrictSource
-	(MaskMode)(0),                     // 43: hush.v1.MaskMode
-	(LegName)(0),                      // 44: hush.v1.LegName
-	(LuhnResult)(0),                   // 45: hush.v1.LuhnResult
+	(*SuspiciousActivity)(nil),        // 18: hush.v1.SuspiciousActivity
+	(*SessionUpdated)(nil),            // 19: hush.v1.SessionUpdated
+	(*LegLatched)(nil),                // 20: hush.v1.LegLatched
+	(*LatchRejected)(nil),             // 21: hush.v1.LatchRejected
+	(*SessionEnded)(nil),              // 22: hush.v1.SessionEnded
+	(*RecordingStateChanged)(nil),     // 23: hush.v1.RecordingStateChanged
+	(*SecureCaptureChanged)(nil),      // 24: hush.v1.SecureCaptureChanged
+	(*SecureCaptureAbandoned)(nil),    // 25: hush.v1.SecureCaptureAbandoned
+	(*DigitProgress)(nil),             // 26: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 27: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 28: hush.v1.RecordingFailed
+	(*UndecodableAudio)(nil),          // 29: hush.v1.UndecodableAudio
+	nil,                               // 30: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 31: hush.v1.Session.LabelsEntry
+	nil,                               // 32: hush.v1.Leg.CodecsEntry
+	(*fieldmaskpb.FieldMask)(nil),     // 33: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 34: hush.v1.PauseBehavior
+	(*durationpb.Duration)(nil),       // 35: google.protobuf.Duration
+	(SessionState)(0),                 // 36: hush.v1.SessionState
+	(RecordingState)(0),               // 37: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 38: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 39: google.protobuf.Timestamp
+	(EndReason)(0),                    // 40: hush.v1.EndReason
+	(WarningCode)(0),                  // 41: hush.v1.WarningCode
+	(RecordingMode)(0),                // 42: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 43: hush.v1.StrictSource
+	(MaskMode)(0),                     // 44: hush.v1.MaskMode
+	(LegName)(0),                      // 45: hush.v1.LegName
+	(LuhnResult)(0),                   // 46: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
 	13, // 0: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
 	13, // 1: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
 	15, // 2: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	29, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	30, // 3: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
 	11, // 4: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
 	13, // 5: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
 	13, // 6: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
 	15, // 7: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	32, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	33, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	34, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	33, // 8: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	34, // 9: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	35, // 10: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
 	13, // 11: hush.v1.Session.customer:type_name -> hush.v1.Leg
 	13, // 12: hush.v1.Session.agent:type_name -> hush.v1.Leg
 	15, // 13: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	30, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	35, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	36, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	37, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	25, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	38, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	38, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	39, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	31, // 14: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	36, // 15: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	37, // 16: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	38, // 17: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	26, // 18: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	39, // 19: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	39, // 20: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	40, // 21: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
 	12, // 22: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
-	40, // 23: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
-	31, // 24: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	41, // 23: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
+	32, // 24: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
 	14, // 25: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
 	16, // 26: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
 	16, // 27: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	41, // 28: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	34, // 29: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	42, // 30: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	34, // 31: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	43, // 32: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	34, // 33: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	38, // 34: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	42, // 28: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	35, // 29: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	43, // 30: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	35, // 31: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	44, // 32: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	35, // 33: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	39, // 34: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
 	11, // 35: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	18, // 36: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	19, // 37: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	21, // 38: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	22, // 39: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	23, // 40: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	25, // 41: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	26, // 42: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	27, // 43: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	28, // 44: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	24, // 45: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	20, // 46: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	11, // 47: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	44, // 48: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	44, // 49: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	39, // 50: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	11, // 51: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	36, // 52: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	33, // 53: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	37, // 54: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	45, // 55: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	34, // 56: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	44, // 57: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	0,  // 58: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	1,  // 59: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	2,  // 60: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	4,  // 61: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	5,  // 62: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	6,  // 63: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	7,  // 64: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	8,  // 65: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	9,  // 66: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	10, // 67: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	11, // 68: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	11, // 69: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	3,  // 70: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	11, // 71: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	11, // 72: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	17, // 73: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	11, // 74: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	11, // 75: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	11, // 76: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	11, // 77: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	68, // [68:78] is the sub-list for method output_type
-	58, // [58:68] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	19, // 36: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	20, // 37: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	22, // 38: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	23, // 39: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	24, // 40: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	26, // 41: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	27, // 42: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	28, // 43: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	29, // 44: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	25, // 45: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	21, // 46: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	18, // 47: hush.v1.SessionEvent.suspicious:type_name -> hush.v1.SuspiciousActivity
+	11, // 48: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	45, // 49: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	45, // 50: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	40, // 51: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	11, // 52: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	37, // 53: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	34, // 54: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	38, // 55: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	46, // 56: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	35, // 57: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	45, // 58: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	0,  // 59: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	1,  // 60: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	2,  // 61: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	4,  // 62: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	5,  // 63: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	6,  // 64: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	7,  // 65: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	8,  // 66: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	9,  // 67: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	10, // 68: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	11, // 69: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	11, // 70: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	3,  // 71: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	11, // 72: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	11, // 73: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	17, // 74: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	11, // 75: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	11, // 76: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	11, // 77: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	11, // 78: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	69, // [69:79] is the sub-list for method output_type
+	59, // [59:69] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -2706,6 +2805,7 @@ func file_hush_v1_session_proto_init() {
 		(*SessionEvent_UndecodableAudio)(nil),
 		(*SessionEvent_CaptureAbandoned)(nil),
 		(*SessionEvent_LatchRejected)(nil),
+		(*SessionEvent_Suspicious)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2713,7 +2813,7 @@ func file_hush_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
