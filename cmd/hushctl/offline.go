@@ -25,7 +25,7 @@ const minTokenLen = 16
 // audit runs "audit verify FILE".
 func (a *app) audit(args []string) error {
 	if len(args) == 0 || args[0] != "verify" {
-		return usageErrorf("audit needs the verb verify")
+		return usageErrorf("audit needs a verb: query, tail or verify")
 	}
 	if len(args) != 2 || args[1] == "" {
 		return usageErrorf("audit verify takes 1 argument FILE, got %d", len(args)-1)

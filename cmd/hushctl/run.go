@@ -77,6 +77,7 @@ func groups() []group {
 		{name: "session", title: "Session verbs (role platform; agent for its own sessions)", verbs: verbs},
 		{name: "recording", title: "Recording verbs (role qa or admin)", verbs: recordingVerbs},
 		{name: "payment", title: "Payment verbs (role payment; PCI-scoped payment clients only)", verbs: paymentVerbs},
+		{name: "audit", title: "Audit verbs (role audit, qa or admin)", verbs: auditVerbs},
 	}
 }
 
@@ -135,7 +136,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case rest[0] == "help":
 		a.usage(stdout)
 		return exitOK
-	case rest[0] == "audit":
+	case rest[0] == "audit" && (len(rest) == 1 || rest[1] == "verify"):
 		return a.fail(a.audit(rest[1:]))
 	case rest[0] == "token":
 		return a.fail(a.tokenCmd(rest[1:]))
