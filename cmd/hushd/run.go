@@ -240,6 +240,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	}
 	defer browser.Close()
 	mux := httpMux(metricsHandler, sessions)
+	// Runtime profiles: the admin role only, through the authorizer /metrics uses.
+	mux.Handle("GET /debug/pprof/", authz.HTTP(pprofHandler(), auth.RoleAdmin))
 	browser.mount(mux)
 	httpSrv := newHTTPServer(mux, cfg.HTTP)
 	var healthLn net.Listener

@@ -198,20 +198,69 @@ func (ic *interceptor) unary(ctx context.Context, req any, info *grpc.UnaryServe
 		if p := recover(); p != nil {
 			err = ic.recovered(info.FullMethod, p)
 		}
-		ic.done(info.FullMethod, start, err)
+		ic.done(info.FullMethod, start, err, req, resp)
 	}()
 	return handler(ctx, req)
 }
 
 func (ic *interceptor) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	start := time.Now()
+	rs := &requestStream{ServerStream: ss}
 	defer func() {
 		if p := recover(); p != nil {
 			err = ic.recovered(info.FullMethod, p)
 		}
-		ic.done(info.FullMethod, start, err)
+		ic.done(info.FullMethod, start, err, rs.first, nil)
 	}()
-	return handler(srv, ss)
+	return handler(srv, rs)
+}
+
+// requestStream keeps a server stream's request (its first message) for the log line.
+type requestStream struct {
+	grpc.ServerStream
+	first any
+}
+
+func (s *requestStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil && s.first == nil {
+		s.first = m
+	}
+	return err
+}
+
+// maxLoggedID bounds an id copied from a request into the log.
+const maxLoggedID = 128
+
+// requestAttrs are the ids of a call for its log line: the session it concerns (from the
+// request, or the session a create made) and the caller's request id, so every control
+// line can be found by either. Card-like numbers are scrubbed by the logger.
+func requestAttrs(req, resp any) []any {
+	var out []any
+	add := func(key, v string) {
+		if v == "" {
+			return
+		}
+		if len(v) > maxLoggedID {
+			v = v[:maxLoggedID] + "..."
+		}
+		out = append(out, key, v)
+	}
+	sid := ""
+	if m, ok := req.(interface{ GetSessionId() string }); ok {
+		sid = m.GetSessionId()
+	}
+	if m, ok := resp.(interface{ GetSessionId() string }); ok && sid == "" {
+		sid = m.GetSessionId()
+	}
+	add("session_id", sid)
+	if m, ok := req.(interface{ GetRequestId() string }); ok {
+		add("request_id", m.GetRequestId())
+	}
+	if m, ok := req.(interface{ GetCallId() string }); ok {
+		add("call_id", m.GetCallId())
+	}
+	return out
 }
 
 func (ic *interceptor) recovered(method string, p any) error {
@@ -223,7 +272,7 @@ func (ic *interceptor) recovered(method string, p any) error {
 	return status.Error(codes.Internal, "internal error")
 }
 
-func (ic *interceptor) done(method string, start time.Time, err error) {
+func (ic *interceptor) done(method string, start time.Time, err error, req, resp any) {
 	code := status.Code(err)
 	if ic.m != nil {
 		ic.m.GRPCRequest(method, code.String())
@@ -238,6 +287,7 @@ func (ic *interceptor) done(method string, start time.Time, err error) {
 	if code == codes.Internal || code == codes.Unknown {
 		lvl = slog.LevelError
 	}
-	ic.log.Log(context.Background(), lvl, "grpc", "method", method, "code", code.String(),
-		"duration", time.Since(start).Round(time.Microsecond))
+	attrs := append([]any{"method", method, "code", code.String(), "duration", time.Since(start).Round(time.Microsecond)},
+		requestAttrs(req, resp)...)
+	ic.log.Log(context.Background(), lvl, "grpc", attrs...)
 }

@@ -230,10 +230,12 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	if h := r.cfg.Hooks.Created; h != nil {
 		h()
 	}
-	r.log.Info("session created", "session_id", s.id, "call_id", s.callID,
+	r.log.Info("session created", "session_id", s.id, "call_id", s.callID, "agent_id", s.agentID,
+		"request_id", spec.RequestID, "actor", spec.Actor,
 		"customer_local", info.Customer.Local, "agent_local", info.Agent.Local)
 	for _, w := range info.Warnings {
-		r.log.Warn("session set up with a warning", "session_id", s.id, "field", w.Field, "warning", w.Message)
+		r.log.Warn("session set up with a warning", "session_id", s.id, "request_id", spec.RequestID,
+			"field", w.Field, "warning", w.Message)
 	}
 	return info, nil
 }
