@@ -20,6 +20,10 @@
 // elsewhere when that matters; truncation of the tail is only visible
 // against such a copy.
 //
+// Log.Query and Log.Last answer from an in-memory index of the newest
+// records (built while Open verifies the file, extended by Append), reading
+// only the lines they return; Log.Changed wakes followers at each append.
+//
 // Card digits never belong in the audit trail. Append refuses any field
 // holding a card-like digit run (ErrDigits): a number of its own (not part
 // of an alphanumeric identifier) of 12 to 19 digits, the lengths of a
