@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hushmedia/hush/internal/session"
 )
 
 func promDir(t testing.TB) string { return filepath.Join(root(t), "deploy", "prometheus") }
@@ -113,5 +115,47 @@ func TestEveryAlertTestedBothWays(t *testing.T) {
 		if !alerts[want] {
 			t.Errorf("alert %s is missing", want)
 		}
+	}
+}
+
+// The alert's unit tests see it fire for every reason hushd counts in
+// hush_agent_suspicious_total, and for no other: a new reason needs its test.
+func TestSuspiciousAlertCoversEveryReason(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(promDir(t), "hush-rules.test.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tf struct {
+		Tests []struct {
+			AlertRuleTest []struct {
+				Alertname string
+				ExpAlerts []struct {
+					ExpLabels map[string]string `yaml:"exp_labels"`
+				} `yaml:"exp_alerts"`
+			} `yaml:"alert_rule_test"`
+		}
+	}
+	if err := yaml.Unmarshal(raw, &tf); err != nil {
+		t.Fatal(err)
+	}
+	fired := map[string]bool{}
+	for _, tc := range tf.Tests {
+		for _, a := range tc.AlertRuleTest {
+			if a.Alertname != "HushSuspiciousAgentActivity" {
+				continue
+			}
+			for _, e := range a.ExpAlerts {
+				fired[e.ExpLabels["reason"]] = true
+			}
+		}
+	}
+	for _, r := range session.SuspicionReasons {
+		if !fired[r] {
+			t.Errorf("no test sees HushSuspiciousAgentActivity fire for reason %s", r)
+		}
+		delete(fired, r)
+	}
+	for r := range fired {
+		t.Errorf("tests expect reason %s, which hushd never counts", r)
 	}
 }

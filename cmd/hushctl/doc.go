@@ -5,6 +5,8 @@
 //	hushctl [GLOBAL FLAGS] recording VERB [ARGS] [FLAGS]
 //	hushctl [GLOBAL FLAGS] payment collect SESSION_ID [FLAGS]
 //	hushctl [GLOBAL FLAGS] health [--service S]
+//	hushctl [GLOBAL FLAGS] doctor [FLAGS]
+//	hushctl [GLOBAL FLAGS] audit query|tail [FLAGS]
 //	hushctl audit verify FILE
 //	hushctl token hash --subject S --role R [--agent-id A] < TOKEN
 //	hushctl token new
@@ -32,12 +34,20 @@
 // health checks hushd's gRPC health (exit 0 SERVING, 1 otherwise), as a
 // container health check or a script would; it needs no credentials.
 //
+// doctor checks a running hushd (reachability, certificate expiry, the
+// credential's role, clock skew and, with an admin credential, engine, port
+// range, recording directory and audit chain) and says what is wrong.
+//
+// audit query lists audit records (filters: session, call, agent, actor,
+// action, time); audit tail prints the last records and follows the trail
+// (roles audit, qa, admin).
+//
 // audit verify checks an audit log's hash chain and prints the first
 // broken line. token hash reads a token on stdin and prints its line for
 // hushd's token file (the hash, never the token); token new prints a
 // random 256-bit token.
 //
 // Exit status: 0 success, 1 the call failed (the gRPC code and message are
-// printed), a download did not match its size or sha256, or the audit
-// chain is broken, 2 bad usage.
+// printed), a download did not match its size or sha256, the audit chain
+// is broken, or doctor found something wrong, 2 bad usage.
 package main

@@ -25,7 +25,7 @@ const minTokenLen = 16
 // audit runs "audit verify FILE".
 func (a *app) audit(args []string) error {
 	if len(args) == 0 || args[0] != "verify" {
-		return usageErrorf("audit needs the verb verify")
+		return usageErrorf("audit needs a verb: query, tail or verify")
 	}
 	if len(args) != 2 || args[1] == "" {
 		return usageErrorf("audit verify takes 1 argument FILE, got %d", len(args)-1)
@@ -73,7 +73,7 @@ func (a *app) tokenHash(args []string) error {
 	var e auth.TokenEntry
 	var role string
 	fs.StringVar(&e.Subject, "subject", "", "who holds the token (logged and audited)")
-	fs.StringVar(&role, "role", "", "platform, agent, qa, payment, admin or metrics (reads /metrics only)")
+	fs.StringVar(&role, "role", "", "platform, agent, qa, payment, admin, metrics (reads /metrics only) or audit (reads the audit trail only)")
 	fs.StringVar(&e.AgentID, "agent-id", "", "for role agent: the agent whose sessions it may touch")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -136,6 +136,8 @@ func (a *app) printEvent(ev *hushv1.SessionEvent) error {
 			dur(e.MaxPauseExceeded.GetPausedFor()), e.MaxPauseExceeded.GetResumed())
 	case *hushv1.SessionEvent_RecordingFailed:
 		what = fmt.Sprintf("recording-failed reason=%q", e.RecordingFailed.GetReason())
+	case *hushv1.SessionEvent_Suspicious:
+		what = fmt.Sprintf("suspicious %s agent=%s detail=%q", e.Suspicious.GetReason(), dash(e.Suspicious.GetAgentId()), e.Suspicious.GetDetail())
 	default:
 		what = "unknown event (newer server?)"
 	}

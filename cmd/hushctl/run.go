@@ -27,6 +27,9 @@ const (
 	addrEnv     = "HUSHCTL_ADDR"
 )
 
+// clockKey carries a clock in run's context, for tests of doctor's clock check.
+type clockKey struct{}
+
 // errUsage marks command-line errors (exit 2 rather than 1).
 var errUsage = errors.New("usage")
 
@@ -44,6 +47,7 @@ type app struct {
 	stdout   io.Writer
 	stderr   io.Writer
 	dialOpts []grpc.DialOption // extra options; tests dial an in-process server
+	now      func() time.Time  // the clock doctor compares hushd's with; nil: time.Now
 }
 
 // registerGlobals adds the global flags to fs; every verb's flag set has
@@ -59,6 +63,7 @@ func (a *app) registerGlobals(fs *flag.FlagSet) {
 const topUsage = `Usage: hushctl [GLOBAL FLAGS] COMMAND VERB [ARGS] [FLAGS]
        hushctl --version
        hushctl [GLOBAL FLAGS] health [--service S]
+       hushctl [GLOBAL FLAGS] doctor [FLAGS]
        hushctl audit verify FILE
        hushctl token hash --subject S --role R [--agent-id A] < TOKEN
        hushctl token new
@@ -77,6 +82,7 @@ func groups() []group {
 		{name: "session", title: "Session verbs (role platform; agent for its own sessions)", verbs: verbs},
 		{name: "recording", title: "Recording verbs (role qa or admin)", verbs: recordingVerbs},
 		{name: "payment", title: "Payment verbs (role payment; PCI-scoped payment clients only)", verbs: paymentVerbs},
+		{name: "audit", title: "Audit verbs (role audit, qa or admin)", verbs: auditVerbs},
 	}
 }
 
@@ -90,6 +96,7 @@ func (a *app) usage(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(&b, "\nHealth (no credentials needed):\n  %-28s %s\n", "health [--service S]", healthVerb.help)
+	fmt.Fprintf(&b, "\nChecks (role admin for all of them):\n  %-28s %s\n", "doctor", doctorVerb.help)
 	b.WriteString("\nOffline commands:\n")
 	b.WriteString("  audit verify FILE            check an audit log's hash chain; exit 1 names the first broken line\n")
 	b.WriteString("  token hash                   read a token on stdin, print its token-file line (hash only)\n")
@@ -108,6 +115,9 @@ func (a *app) usage(w io.Writer) {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer,
 	lookupEnv func(string) (string, bool), dialOpts ...grpc.DialOption) int {
 	a := &app{addr: defaultAddr, timeout: 10 * time.Second, stdin: stdin, stdout: stdout, stderr: stderr, dialOpts: dialOpts}
+	if now, ok := ctx.Value(clockKey{}).(func() time.Time); ok {
+		a.now = now // tests: a clock that is off
+	}
 	if v, ok := lookupEnv(addrEnv); ok && v != "" {
 		a.addr = v
 	}
@@ -136,7 +146,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case rest[0] == "help":
 		a.usage(stdout)
 		return exitOK
-	case rest[0] == "audit":
+	case rest[0] == "audit" && (len(rest) == 1 || rest[1] == "verify"):
 		return a.fail(a.audit(rest[1:]))
 	case rest[0] == "token":
 		return a.fail(a.tokenCmd(rest[1:]))
@@ -144,6 +154,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return a.fail(offlineRecordingVerbs[rest[1]](a, rest[2:]))
 	case rest[0] == "health":
 		return a.fail(a.runVerb(ctx, "", healthVerb, rest[1:]))
+	case rest[0] == "doctor":
+		return a.fail(a.runVerb(ctx, "", doctorVerb, rest[1:]))
 	}
 	for _, g := range groups() {
 		if g.name != rest[0] {
@@ -169,7 +181,7 @@ func (a *app) fail(err error) int {
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.Is(err, errVerify):
+	case errors.Is(err, errVerify), errors.Is(err, errDoctor):
 		return exitFail
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(a.stderr, "hushctl: %v (see hushctl --help)\n", err)

@@ -103,3 +103,58 @@ func TestMetricsNeedsCredential(t *testing.T) {
 		}
 	})
 }
+
+// TestPprofNeedsAdmin: /debug/pprof/ answers the admin role only, through the same
+// authorizer as /metrics (even with http.metrics_open), and a CPU profile runs there.
+func TestPprofNeedsAdmin(t *testing.T) {
+	const metricsTok, agentTok, adminTok = "metrics-token-0123456789abcdef", "agent-token-m-0123456789abcdef", "admin-token-m-0123456789abcdef"
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "tokens.jsonl")
+	writeTokens(t, tokenFile, map[string]auth.TokenEntry{
+		metricsTok: {Subject: "prometheus", Role: auth.RoleMetrics},
+		agentTok:   {Subject: "alice", Role: auth.RoleAgent, AgentID: "a-1"},
+		adminTok:   {Subject: "ops", Role: auth.RoleAdmin},
+	})
+	ca := authtest.NewCA(t, "hush CA")
+	d := startSecure(t, ca, dir, "--auth-mode", "token", "--auth-token-file", tokenFile, "--http-metrics-open")
+	get := func(path, token string) (int, string) {
+		t.Helper()
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}, Timeout: 3 * wait}
+		defer hc.CloseIdleConnections()
+		req, _ := http.NewRequest(http.MethodGet, "https://"+d.ready.HTTP+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for _, c := range []struct {
+		name, token string
+		want        int
+	}{{"no credential", "", 401}, {"metrics token", metricsTok, 403}, {"agent token", agentTok, 403}, {"admin token", adminTok, 200}} {
+		code, body := get("/debug/pprof/", c.token)
+		if code != c.want || (code == 200) != strings.Contains(body, "goroutine") {
+			t.Errorf("%s: /debug/pprof/ %d, want %d", c.name, code, c.want)
+		}
+	}
+	if code, body := get("/debug/pprof/profile?seconds=1", adminTok); code != 200 || len(body) == 0 {
+		t.Errorf("CPU profile: %d, %d bytes", code, len(body))
+	}
+	if code, _ := get("/debug/pprof/profile?seconds=100000", adminTok); code != 400 {
+		t.Errorf("a profile of 100000 s: %d, want 400", code)
+	}
+	denied := 0
+	for _, r := range auditRecords(t, d.auditFile) {
+		if r.Action == audit.ActionAuthDenied && strings.HasPrefix(r.Detail, "GET /debug/pprof/") {
+			denied++
+		}
+	}
+	if denied != 3 {
+		t.Errorf("%d refused /debug/pprof/ requests audited, want 3", denied)
+	}
+}

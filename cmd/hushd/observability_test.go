@@ -100,17 +100,11 @@ func TestLiveMetricsPassPromtool(t *testing.T) {
 	}
 }
 
-// pendingMetrics are names the deployment files use before hushd exposes them: the
-// agent-activity monitoring that counts hush_agent_suspicious_total{reason} is being
-// built; its alert ships now so operators get it with the metric.
-var pendingMetrics = map[string]bool{"hush_agent_suspicious_total": true}
-
 // lateLabelValues are label values that appear on their first event, not at start, so a
 // short run cannot show them all; their label names are still checked.
 var lateLabelValues = map[string]bool{
 	"hush_session_create_failures_total/reason": true,
 	"hush_sessions_ended_total/reason":          true,
-	"hush_agent_suspicious_total/reason":        true,
 }
 
 // exposition is what a /metrics text says: each series name with its label names, and
@@ -219,9 +213,6 @@ func TestDashboardAndRulesReadExposedSeries(t *testing.T) {
 	for where, expr := range exprs {
 		for _, m := range metricRef.FindAllStringSubmatch(expr, -1) {
 			name := m[1]
-			if pendingMetrics[name] {
-				continue
-			}
 			labels, ok := live.labels[name]
 			if !ok {
 				t.Errorf("%s: %s is not a series hushd exposes", where, name)

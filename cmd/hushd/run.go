@@ -182,6 +182,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		SetupTimeout:   cfg.Media.SetupTimeout,
 		Logger:         log,
 		Node:           nodeName,
+		Monitor:        monitorConfig(cfg.Monitor),
 		Hooks: session.Hooks{
 			Created:          func() { m.SessionsCreated.Inc(); m.SessionsActive.Inc() },
 			Restored:         m.SessionsActive.Inc,
@@ -190,10 +191,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 			RecordingFailed:  m.RecordingFailed,
 			CaptureAbandoned: m.CaptureAbandoned,
 			Changed:          changed,
+			Suspected:        m.AgentSuspicious,
+			Suspicion:        auditSuspicion(auditor),
 		},
 	})
+	auditor.Session = sessions.Names
 	m.DigitsLost(func() float64 { return float64(sessions.DigitsLost.Load()) })
 	m.CaptureAbandonReasons(session.AbandonReasons)
+	m.SuspicionReasons(session.SuspicionReasons)
+	m.SuspicionsUnaudited(func() float64 { return float64(sessions.SuspicionsLost.Load()) })
 	m.RecordingStates(recordingStateNames, func() []int { c := sessions.RecordingCounts(); return c[:] })
 
 	ao := auth.Options{Mode: cfg.Auth.Mode, Tokens: tokens, OIDC: oidcVerifier, Owner: sessions,
@@ -225,8 +231,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		Registry: sessions, Metrics: m, Logger: log,
 		MediaAddr: cfg.Media.BindIP(), AdvertiseAddr: cfg.Media.AdvertiseIP(),
 		Defaults: defaults, Drainer: d, DrainTimeout: cfg.Session.DrainTimeout,
-		Recordings: recordings, RecordingFiles: recordingFiles, AuditFile: cfg.Audit.File,
+		Recordings: recordings, RecordingFiles: recordingFiles, AuditFile: cfg.Audit.File, AuditLog: auditLog,
 		OfferAnswer: offerAnswer,
+		Diagnostics: &diagnostics{cfg: cfg, engine: engine.Name(), alloc: alloc, sessions: sessions, audit: auditLog},
 	}
 	if fl != nil {
 		apiOpts.Unary = append(apiOpts.Unary, fl.router.Unary())
@@ -284,6 +291,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	}
 	defer browser.Close()
 	mux := httpMux(metricsHandler, sessions, fl)
+	// Runtime profiles: the admin role only, through the authorizer /metrics uses.
+	mux.Handle("GET /debug/pprof/", authz.HTTP(pprofHandler(), auth.RoleAdmin))
 	browser.mount(mux)
 	httpSrv := newHTTPServer(mux, cfg.HTTP)
 	var healthLn net.Listener

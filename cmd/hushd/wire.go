@@ -269,3 +269,22 @@ func relayOptions(m *metrics.Metrics, mc config.Media, engine relay.Engine) []re
 	}
 	return opts
 }
+
+// monitorConfig turns the configuration into agent-activity monitoring's thresholds.
+func monitorConfig(c config.Monitor) session.MonitorConfig {
+	return session.MonitorConfig{Enabled: c.Enabled, MaxPause: c.MaxPause, PaymentWindow: c.PaymentWindow,
+		PausesPerHour: c.PausesPerHour}
+}
+
+// auditSuspicion writes each flag of agent-activity monitoring to the audit trail, as
+// hushd's own record naming the session, call, agent and request it concerns.
+func auditSuspicion(a *audit.Recorder) func(session.Suspicion) {
+	return func(s session.Suspicion) {
+		detail := s.Reason + ": " + s.Detail
+		if s.Actor != "" {
+			detail += " (by " + s.Actor + ")"
+		}
+		_ = a.System(audit.Record{Action: audit.ActionSuspicious, SessionID: s.SessionID, CallID: s.CallID,
+			AgentID: s.AgentID, RequestID: s.RequestID, Outcome: "OK", Detail: detail})
+	}
+}

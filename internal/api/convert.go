@@ -501,6 +501,10 @@ func (c *converter) eventPB(e *session.Event) *hushv1.SessionEvent {
 		out.Event = &hushv1.SessionEvent_UndecodableAudio{UndecodableAudio: &hushv1.UndecodableAudio{Leg: legNames[e.Leg], PayloadType: uint32(e.PayloadType)}}
 	case session.EventMoved:
 		out.Event = &hushv1.SessionEvent_Moved{Moved: movePB(e.Move)}
+	case session.EventSuspicious:
+		out.Event = &hushv1.SessionEvent_Suspicious{Suspicious: &hushv1.SuspiciousActivity{
+			Reason: e.Suspicion.Reason, Detail: pan.Scrub(e.Suspicion.Detail), AgentId: pan.Scrub(e.Suspicion.AgentID),
+		}}
 	case session.EventEnded:
 		out.Event = &hushv1.SessionEvent_Ended{Ended: &hushv1.SessionEnded{Reason: endReasons[e.Reason], Session: c.sessionPB(e.Session)}}
 	}

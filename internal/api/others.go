@@ -10,7 +10,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/hushmedia/hush/internal/audit"
+	"github.com/hushmedia/hush/internal/auth"
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/internal/version"
 
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -108,6 +110,30 @@ type AdminServer struct {
 	drain           Drainer
 	defaultDeadline time.Duration
 	aud             audit.Auditor
+	diag            Diagnostics
+}
+
+// Diagnostics is what the daemon checks of its own deployment for Diagnose: engine, ports,
+// recording directory, audit chain.
+type Diagnostics interface {
+	Diagnose(ctx context.Context) (*hushv1.Diagnosis, error)
+}
+
+// WhoAmI tells the caller how hushd sees it, with hushd's clock for a skew check.
+func (a *AdminServer) WhoAmI(ctx context.Context, _ *hushv1.WhoAmIRequest) (*hushv1.WhoAmIResponse, error) {
+	id, _ := auth.FromContext(ctx)
+	return &hushv1.WhoAmIResponse{Subject: id.Subject, Role: string(id.Role), AgentId: id.AgentID, Method: id.Method,
+		ServerTime: timestamppb.Now(), Version: version.Get().Short()}, nil
+}
+
+// Diagnose runs the daemon's checks (reading the whole audit file among them) and says
+// what it found; hushctl doctor judges it.
+func (a *AdminServer) Diagnose(ctx context.Context, _ *hushv1.DiagnoseRequest) (_ *hushv1.Diagnosis, err error) {
+	defer func() { auditCall(ctx, a.aud, audit.ActionDiagnose, "", "", err, "") }()
+	if a.diag == nil {
+		return nil, status.Error(codes.Unavailable, "diagnostics are not wired in this server")
+	}
+	return a.diag.Diagnose(ctx)
 }
 
 func (a *AdminServer) Drain(ctx context.Context, req *hushv1.DrainRequest) (_ *hushv1.DrainResponse, err error) {

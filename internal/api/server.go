@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -40,10 +41,15 @@ type Options struct {
 	Recordings RecordingStore
 	// RecordingFiles opens, erases and holds recordings (nil when recording is off).
 	RecordingFiles RecordingFiles
-	// AuditFile is the audit log AuditService reads ("" when it is off).
-	AuditFile string
 	// OfferAnswer serves SessionService.Offer and Answer (nil: UNIMPLEMENTED).
 	OfferAnswer *offeranswer.Engine
+	// AuditFile is the audit log AuditService reads ("" when it is off); AuditLog, when
+	// set, is the open log (queries go through its index, and followers are woken by
+	// its appends).
+	AuditFile string
+	AuditLog  *audit.Log
+	// Diagnostics answers AdminService.Diagnose (nil: UNAVAILABLE).
+	Diagnostics Diagnostics
 
 	// Security. Creds nil serves plaintext; Limiter nil does not limit; Authorizer nil
 	// authenticates nobody (auth.mode none); Auditor nil records nothing.
@@ -99,8 +105,10 @@ func (t Transport) options() []grpc.ServerOption {
 // Server is the assembled gRPC server: hush's services, health and reflection, with
 // recovery, logging and metrics interceptors on every call.
 type Server struct {
-	GRPC   *grpc.Server
-	health *health.Server
+	GRPC     *grpc.Server
+	health   *health.Server
+	stopping chan struct{} // closed by Shutdown: streams that never end by themselves end
+	stopOnce sync.Once
 }
 
 // maxRecvMsgSize bounds a request. hush's requests are small; 1 MiB leaves room for labels.
@@ -146,15 +154,17 @@ func NewServer(o Options) *Server {
 	hushv1.RegisterSessionServiceServer(g, &SessionServer{reg: o.Registry, conv: conv, aud: o.Auditor, sip: o.OfferAnswer})
 	hushv1.RegisterPaymentServiceServer(g, &PaymentServer{reg: o.Registry, aud: o.Auditor})
 	hushv1.RegisterRecordingServiceServer(g, &RecordingServer{store: o.Recordings, files: recordingFiles(o), aud: o.Auditor})
-	hushv1.RegisterAuditServiceServer(g, &AuditServer{file: o.AuditFile, aud: o.Auditor})
-	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor})
+	stopping := make(chan struct{})
+	hushv1.RegisterAuditServiceServer(g, &AuditServer{log: o.AuditLog, file: o.AuditFile, aud: o.Auditor, stop: stopping})
+	hushv1.RegisterAdminServiceServer(g, &AdminServer{drain: o.Drainer, defaultDeadline: o.DrainTimeout, aud: o.Auditor,
+		diag: o.Diagnostics})
 
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(g, h)
 	if o.Reflection {
 		reflection.Register(g)
 	}
-	s := &Server{GRPC: g, health: h}
+	s := &Server{GRPC: g, health: h, stopping: stopping}
 	s.SetServing(true)
 	return s
 }
@@ -223,8 +233,12 @@ func (s *Server) HealthServer() *grpc.Server {
 	return g
 }
 
-// Shutdown marks every service NOT_SERVING, for the last moments before exit.
-func (s *Server) Shutdown() { s.health.Shutdown() }
+// Shutdown marks every service NOT_SERVING, for the last moments before exit, and ends
+// the audit trail's followers (UNAVAILABLE: they resume elsewhere or later).
+func (s *Server) Shutdown() {
+	s.health.Shutdown()
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
 
 type interceptor struct {
 	log *slog.Logger
@@ -237,20 +251,69 @@ func (ic *interceptor) unary(ctx context.Context, req any, info *grpc.UnaryServe
 		if p := recover(); p != nil {
 			err = ic.recovered(info.FullMethod, p)
 		}
-		ic.done(info.FullMethod, start, err)
+		ic.done(info.FullMethod, start, err, req, resp)
 	}()
 	return handler(ctx, req)
 }
 
 func (ic *interceptor) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	start := time.Now()
+	rs := &requestStream{ServerStream: ss}
 	defer func() {
 		if p := recover(); p != nil {
 			err = ic.recovered(info.FullMethod, p)
 		}
-		ic.done(info.FullMethod, start, err)
+		ic.done(info.FullMethod, start, err, rs.first, nil)
 	}()
-	return handler(srv, ss)
+	return handler(srv, rs)
+}
+
+// requestStream keeps a server stream's request (its first message) for the log line.
+type requestStream struct {
+	grpc.ServerStream
+	first any
+}
+
+func (s *requestStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil && s.first == nil {
+		s.first = m
+	}
+	return err
+}
+
+// maxLoggedID bounds an id copied from a request into the log.
+const maxLoggedID = 128
+
+// requestAttrs are the ids of a call for its log line: the session it concerns (from the
+// request, or the session a create made) and the caller's request id, so every control
+// line can be found by either. Card-like numbers are scrubbed by the logger.
+func requestAttrs(req, resp any) []any {
+	var out []any
+	add := func(key, v string) {
+		if v == "" {
+			return
+		}
+		if len(v) > maxLoggedID {
+			v = v[:maxLoggedID] + "..."
+		}
+		out = append(out, key, v)
+	}
+	sid := ""
+	if m, ok := req.(interface{ GetSessionId() string }); ok {
+		sid = m.GetSessionId()
+	}
+	if m, ok := resp.(interface{ GetSessionId() string }); ok && sid == "" {
+		sid = m.GetSessionId()
+	}
+	add("session_id", sid)
+	if m, ok := req.(interface{ GetRequestId() string }); ok {
+		add("request_id", m.GetRequestId())
+	}
+	if m, ok := req.(interface{ GetCallId() string }); ok {
+		add("call_id", m.GetCallId())
+	}
+	return out
 }
 
 func (ic *interceptor) recovered(method string, p any) error {
@@ -262,7 +325,7 @@ func (ic *interceptor) recovered(method string, p any) error {
 	return status.Error(codes.Internal, "internal error")
 }
 
-func (ic *interceptor) done(method string, start time.Time, err error) {
+func (ic *interceptor) done(method string, start time.Time, err error, req, resp any) {
 	code := status.Code(err)
 	if ic.m != nil {
 		ic.m.GRPCRequest(method, code.String())
@@ -277,8 +340,9 @@ func (ic *interceptor) done(method string, start time.Time, err error) {
 	if code == codes.Internal || code == codes.Unknown {
 		lvl = slog.LevelError
 	}
-	ic.log.Log(context.Background(), lvl, "grpc", "method", method, "code", code.String(),
-		"duration", time.Since(start).Round(time.Microsecond))
+	attrs := append([]any{"method", method, "code", code.String(), "duration", time.Since(start).Round(time.Microsecond)},
+		requestAttrs(req, resp)...)
+	ic.log.Log(context.Background(), lvl, "grpc", attrs...)
 }
 
 // recordingFiles is o.RecordingFiles, or plain files found through o.Recordings.

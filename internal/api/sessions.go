@@ -270,6 +270,7 @@ func (s *SessionServer) PauseRecording(ctx context.Context, req *hushv1.PauseRec
 	if err := checkControl(req.GetSessionId(), req.GetRequestId(), req.GetReason()); err != nil {
 		return nil, toStatus(err)
 	}
+	s.noteControl(ctx, req.GetSessionId(), req.GetRequestId())
 	var b session.PauseBehavior
 	switch req.GetBehavior() {
 	case hushv1.PauseBehavior_PAUSE_BEHAVIOR_UNSPECIFIED, hushv1.PauseBehavior_PAUSE_BEHAVIOR_SILENCE:
@@ -293,6 +294,7 @@ func (s *SessionServer) ResumeRecording(ctx context.Context, req *hushv1.ResumeR
 	if err := checkControl(req.GetSessionId(), req.GetRequestId(), req.GetReason()); err != nil {
 		return nil, toStatus(err)
 	}
+	s.noteControl(ctx, req.GetSessionId(), req.GetRequestId())
 	in, err := s.reg.Resume(req.GetSessionId(), actor(ctx), request(ctx, req.GetRequestId(), req), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)
@@ -333,6 +335,7 @@ func (s *SessionServer) StartSecureCapture(ctx context.Context, req *hushv1.Star
 	}
 	q := request(ctx, req.GetRequestId(), req)
 	o.Caller, o.Digest = q.Caller, q.Digest
+	s.noteControl(ctx, req.GetSessionId(), req.GetRequestId())
 	in, err := s.reg.StartCapture(req.GetSessionId(), o)
 	if err != nil {
 		return nil, toStatus(err)
@@ -350,6 +353,7 @@ func (s *SessionServer) StopSecureCapture(ctx context.Context, req *hushv1.StopS
 	if err := checkRequestID(req.GetRequestId()); err != nil {
 		return nil, toStatus(err)
 	}
+	s.noteControl(ctx, req.GetSessionId(), req.GetRequestId())
 	in, err := s.reg.StopCapture(req.GetSessionId(), request(ctx, req.GetRequestId(), req), actor(ctx))
 	if err != nil {
 		return nil, toStatus(err)

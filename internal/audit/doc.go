@@ -6,7 +6,8 @@
 // declaration order) with "hash" last:
 //
 //	{"seq":7,"time":"2026-11-26T21:04:05.123456789Z","actor":"alice","role":"agent",
-//	 "action":"recording.pause","session_id":"s-1","request_id":"r-9","outcome":"OK",
+//	 "action":"recording.pause","session_id":"s-1","call_id":"c-1","agent_id":"a-17",
+//	 "request_id":"r-9","outcome":"OK",
 //	 "prev":"<hash of record 6>","hash":"<hex SHA-256 of this line without ,"hash":...>"}
 //
 // hash is the SHA-256 of the line's bytes up to, not including, the
@@ -18,6 +19,10 @@
 // the whole file can recompute it, so ship the head hash (Log.Head)
 // elsewhere when that matters; truncation of the tail is only visible
 // against such a copy.
+//
+// Log.Query and Log.Last answer from an in-memory index of the newest
+// records (built while Open verifies the file, extended by Append), reading
+// only the lines they return; Log.Changed wakes followers at each append.
 //
 // Card digits never belong in the audit trail. Append refuses any field
 // holding a card-like digit run (ErrDigits): a number of its own (not part

@@ -18,10 +18,13 @@ import (
 type Log struct {
 	mu     sync.Mutex
 	f      *os.File
+	rf     *os.File // a read-only handle for queries (ReadAt), never moved
+	size   int64    // where the next line goes
 	seq    uint64
 	hash   string
 	now    func() time.Time
 	failed error // set when a write failed: the file's tail is unknown
+	idx    *index
 }
 
 // Option configures Open.
@@ -30,7 +33,12 @@ type Option func(*options)
 type options struct {
 	allowBroken bool
 	now         func() time.Time
+	indexLimit  int
 }
+
+// WithIndexLimit bounds the records the in-memory index holds (default
+// DefaultIndexLimit); queries reaching further back read the file.
+func WithIndexLimit(n int) Option { return func(o *options) { o.indexLimit = n } }
 
 // AllowBroken lets Open append to a file whose chain is broken. The first
 // record appended says where the chain broke; Verify still reports the
@@ -68,9 +76,15 @@ func Open(path string, opts ...Option) (*Log, error) {
 	if os.IsNotExist(statErr) {
 		syncDir(dir) // make the new file's name durable too
 	}
-	l := &Log{f: f, now: o.now}
+	rf, err := os.Open(path)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	l := &Log{f: f, rf: rf, now: o.now, idx: newIndex(o.indexLimit)}
 	if err := l.recover(path, o.allowBroken); err != nil {
 		f.Close()
+		rf.Close()
 		return nil, err
 	}
 	return l, nil
@@ -78,7 +92,8 @@ func Open(path string, opts ...Option) (*Log, error) {
 
 // recover reads the existing chain and positions the log at its end.
 func (l *Log) recover(path string, allowBroken bool) error {
-	st, err := scan(l.f)
+	// The chain is verified and indexed in one read.
+	st, err := scan(l.f, func(r *Record, off int64, n int) { l.idx.add(r, off, n) })
 	var note *Record
 	switch {
 	case err == nil:
@@ -104,9 +119,11 @@ func (l *Log) recover(path string, allowBroken bool) error {
 	default:
 		return fmt.Errorf("audit: %s: refusing to append to a broken chain (verify with `hushctl audit verify`): %w", path, err)
 	}
-	if _, err := l.f.Seek(0, io.SeekEnd); err != nil {
+	end, err := l.f.Seek(0, io.SeekEnd)
+	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
+	l.size = end
 	l.seq, l.hash = st.seq, st.hash
 	if note != nil {
 		if _, err := l.Append(*note); err != nil {
@@ -150,7 +167,22 @@ func (l *Log) Append(r Record) (Record, error) {
 	}
 	l.seq, l.hash = r.Seq, hash
 	r.Hash = hash
+	l.idx.mu.Lock()
+	l.idx.add(&r, l.size, len(line))
+	l.idx.notify()
+	l.idx.mu.Unlock()
+	l.size += int64(len(line))
 	return r, nil
+}
+
+// reader is the handle queries read lines with.
+func (l *Log) reader() (io.ReaderAt, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rf == nil {
+		return nil, ErrClosed
+	}
+	return l.rf, nil
 }
 
 // Head returns the last record's seq and hash (0 and Genesis when empty):
@@ -169,7 +201,14 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	err := l.f.Close()
-	l.f = nil
+	l.rf.Close()
+	l.f, l.rf = nil, nil
+	l.idx.mu.Lock()
+	if !l.idx.closed {
+		l.idx.closed = true
+		close(l.idx.changed)
+	}
+	l.idx.mu.Unlock()
 	return err
 }
 

@@ -20,6 +20,7 @@ type Record struct {
 	Action    string    `json:"action"`
 	SessionID string    `json:"session_id,omitempty"`
 	CallID    string    `json:"call_id,omitempty"`
+	AgentID   string    `json:"agent_id,omitempty"` // the agent the session is bound to
 	RequestID string    `json:"request_id,omitempty"`
 	Outcome   string    `json:"outcome"`
 	Detail    string    `json:"detail,omitempty"` // never card digits
@@ -36,6 +37,7 @@ type body struct {
 	Action    string    `json:"action"`
 	SessionID string    `json:"session_id,omitempty"`
 	CallID    string    `json:"call_id,omitempty"`
+	AgentID   string    `json:"agent_id,omitempty"`
 	RequestID string    `json:"request_id,omitempty"`
 	Outcome   string    `json:"outcome"`
 	Detail    string    `json:"detail,omitempty"`
@@ -56,9 +58,9 @@ const (
 var Genesis = hex.EncodeToString(make([]byte, sha256.Size))
 
 // fields returns the caller-supplied text fields with their names.
-func (r *Record) fields() [7][2]string {
-	return [7][2]string{{"actor", r.Actor}, {"role", r.Role}, {"action", r.Action},
-		{"session_id", r.SessionID}, {"call_id", r.CallID}, {"request_id", r.RequestID},
+func (r *Record) fields() [8][2]string {
+	return [8][2]string{{"actor", r.Actor}, {"role", r.Role}, {"action", r.Action},
+		{"session_id", r.SessionID}, {"call_id", r.CallID}, {"agent_id", r.AgentID}, {"request_id", r.RequestID},
 		{"outcome", r.Outcome}}
 }
 
@@ -141,7 +143,7 @@ func luhn(d string) bool {
 // encode returns the line for r (with its trailing newline) and its hash.
 func encode(r *Record) (line []byte, hash string, err error) {
 	b, err := json.Marshal(body{r.Seq, r.Time, r.Actor, r.Role, r.Action, r.SessionID, r.CallID,
-		r.RequestID, r.Outcome, r.Detail, r.Prev})
+		r.AgentID, r.RequestID, r.Outcome, r.Detail, r.Prev})
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrRecord, err)
 	}

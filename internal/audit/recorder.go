@@ -33,7 +33,10 @@ const (
 	ActionAuditList       = "audit.list"       // someone read audit records
 	ActionDrain           = "admin.drain"
 	ActionAuthDenied      = "auth.denied"
-	ActionAuthRevoked     = "auth.revoked" // an open stream ended: its credential was revoked
+	ActionAuthRevoked     = "auth.revoked"     // an open stream ended: its credential was revoked
+	ActionAuditWatch      = "audit.watch"      // a follower of the audit trail (WatchAuditRecords) stopped
+	ActionSuspicious      = "agent.suspicious" // agent-activity monitoring flagged something (by hushd)
+	ActionDiagnose        = "admin.diagnose"   // hushctl doctor read the server's checks
 )
 
 // Auditor is what API handlers call. Actor and role come from the auth
@@ -56,6 +59,10 @@ type Recorder struct {
 	// OnError, if set, hears about records that could not be written
 	// (hushd logs them and counts them).
 	OnError func(error)
+	// Session, if set, names a session's call and agent, so that every record of a
+	// session can be found by either (QueryFilter.CallID, AgentID). ok is false for a
+	// session it does not know (any more).
+	Session func(id string) (callID, agentID string, ok bool)
 }
 
 // NewRecorder returns a Recorder writing to l (nil: discard).
@@ -74,8 +81,27 @@ func (r *Recorder) Record(ctx context.Context, action, sessionID, requestID, out
 // RecordCall is Record with the session's call id.
 func (r *Recorder) RecordCall(ctx context.Context, action, sessionID, callID, requestID, outcome, detail string) error {
 	id, _ := auth.FromContext(ctx)
-	return r.append(Record{Actor: actor(id), Role: string(id.Role), Action: action, SessionID: sessionID,
-		CallID: callID, RequestID: requestID, Outcome: outcome, Detail: detail})
+	rec := Record{Actor: actor(id), Role: string(id.Role), Action: action, SessionID: sessionID,
+		CallID: callID, RequestID: requestID, Outcome: outcome, Detail: detail}
+	if r != nil && r.Session != nil && sessionID != "" {
+		if c, a, ok := r.Session(sessionID); ok {
+			if rec.CallID == "" {
+				rec.CallID = c
+			}
+			rec.AgentID = a
+		}
+	}
+	if rec.AgentID == "" && id.Role == auth.RoleAgent {
+		rec.AgentID = id.AgentID
+	}
+	return r.append(rec)
+}
+
+// System appends a record hushd makes of its own accord (actor "hushd"), such as a flag
+// of agent-activity monitoring. Its fields are scrubbed as every record's are.
+func (r *Recorder) System(rec Record) error {
+	rec.Actor, rec.Role = "hushd", ""
+	return r.append(rec)
 }
 
 // Denied records a refused call; its signature is auth.DeniedFunc, so it
@@ -105,7 +131,7 @@ func (r *Recorder) append(rec Record) error {
 		return nil
 	}
 	for _, f := range []*string{&rec.Actor, &rec.Role, &rec.Action, &rec.SessionID, &rec.CallID,
-		&rec.RequestID, &rec.Outcome, &rec.Detail} {
+		&rec.AgentID, &rec.RequestID, &rec.Outcome, &rec.Detail} {
 		*f = pan.Scrub(strings.ToValidUTF8(*f, "\uFFFD"))
 	}
 	if len(rec.Detail) > maxDetail {

@@ -25,14 +25,16 @@ type chainState struct {
 // *LineError naming that line (wrapping ErrRecord or ErrChain), or nil.
 // An empty file is a valid, empty chain.
 func Verify(r io.Reader) (n int, err error) {
-	st, err := scan(r)
+	st, err := scan(r, nil)
 	return st.n, err
 }
 
 // scan walks the chain; after the first error it keeps reading only to
 // find the last parseable record (lastOK), so a log opened with
 // AllowBroken can carry on from the end of the file.
-func scan(r io.Reader) (chainState, error) {
+// Each complete line that parses is handed to each (with its offset and length), when
+// set, whatever the chain: the index holds what a query can read back.
+func scan(r io.Reader, each func(rec *Record, off int64, n int)) (chainState, error) {
 	st := chainState{hash: Genesis}
 	br := bufio.NewReaderSize(r, MaxLine+1)
 	var first error
@@ -67,6 +69,9 @@ func scan(r io.Reader) (chainState, error) {
 		}
 		if perr == nil {
 			st.lastOK, st.parsed = rec, true
+			if each != nil {
+				each(&rec, off-n, int(n))
+			}
 		}
 		if first != nil {
 			continue

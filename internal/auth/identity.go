@@ -13,10 +13,11 @@ const (
 	RolePayment  Role = "payment"  // captured digits
 	RoleAdmin    Role = "admin"    // everything but captured digits, plus drain
 	RoleMetrics  Role = "metrics"  // reads /metrics (a Prometheus scraper); no RPC
+	RoleAudit    Role = "audit"    // reads and follows the audit trail (a SIEM); nothing else
 )
 
 // Roles lists every role, for validation and documentation.
-var Roles = []Role{RolePlatform, RoleAgent, RoleQA, RolePayment, RoleAdmin, RoleMetrics}
+var Roles = []Role{RolePlatform, RoleAgent, RoleQA, RolePayment, RoleAdmin, RoleMetrics, RoleAudit}
 
 // Valid reports whether r is one of Roles.
 func (r Role) Valid() bool {

@@ -35,8 +35,11 @@ var (
 	// has no business with them, and granting them would widen PCI scope.
 	payment = []Role{RolePayment}
 	admin   = []Role{RoleAdmin}
+	// auditReaders read the audit trail: QA (a call's records), a SIEM (role audit, which
+	// may do nothing else) and operators. No card data is in it.
+	auditReaders = []Role{RoleQA, RoleAudit, RoleAdmin}
 	// anyRole is every role with an API: the metrics role reads /metrics only.
-	anyRole = []Role{RolePlatform, RoleAgent, RoleQA, RolePayment, RoleAdmin}
+	anyRole = []Role{RolePlatform, RoleAgent, RoleQA, RolePayment, RoleAudit, RoleAdmin}
 )
 
 // MetricsRoles may read /metrics when it is protected (http.metrics_open false).
@@ -71,10 +74,15 @@ var Policy = map[string]Rule{
 	hushv1.RecordingService_EraseRecording_FullMethodName: {Roles: admin},
 	hushv1.RecordingService_SetLegalHold_FullMethodName:   {Roles: admin},
 
-	// The audit trail: who paused, captured, listened; no card data, but QA's business.
-	hushv1.AuditService_ListAuditRecords_FullMethodName: {Roles: qa},
+	// The audit trail: who paused, captured, listened; no card data, but QA's business, a
+	// SIEM's (role audit) and operators'.
+	hushv1.AuditService_ListAuditRecords_FullMethodName:  {Roles: auditReaders},
+	hushv1.AuditService_WatchAuditRecords_FullMethodName: {Roles: auditReaders},
 
-	hushv1.AdminService_Drain_FullMethodName: {Roles: admin},
+	hushv1.AdminService_Drain_FullMethodName:    {Roles: admin},
+	hushv1.AdminService_Diagnose_FullMethodName: {Roles: admin},
+	// Who am I: any caller may learn how hushd sees it (hushctl doctor's role check).
+	hushv1.AdminService_WhoAmI_FullMethodName: {Roles: anyRole},
 
 	// Reflection reveals the API schema (public in the repository) to any
 	// authenticated caller; auth.reflection=false does not register it.

@@ -103,6 +103,10 @@ func TestRoleMatrix(t *testing.T) {
 		{hushv1.RecordingService_DownloadRecording_FullMethodName, "qa admin"},
 		{hushv1.PaymentService_CollectDigits_FullMethodName, "payment"},
 		{hushv1.AdminService_Drain_FullMethodName, "admin"},
+		{hushv1.AuditService_ListAuditRecords_FullMethodName, "qa audit admin"},
+		{hushv1.AuditService_WatchAuditRecords_FullMethodName, "qa audit admin"},
+		{hushv1.AdminService_Diagnose_FullMethodName, "admin"},
+		{hushv1.AdminService_WhoAmI_FullMethodName, "platform agent qa payment audit admin"},
 	} {
 		want := map[Role]bool{}
 		for _, s := range strings.Fields(r.roles) {
@@ -125,5 +129,23 @@ func TestMetricsRoleHasNoRPC(t *testing.T) {
 	}
 	if !(Rule{Roles: MetricsRoles}).Allows(RoleMetrics) || !(Rule{Roles: MetricsRoles}).Allows(RoleAdmin) || (Rule{Roles: MetricsRoles}).Allows(RolePayment) {
 		t.Errorf("MetricsRoles = %v, want metrics and admin", MetricsRoles)
+	}
+}
+
+// The audit role (a SIEM's credential) reads the audit trail and WhoAmI, and nothing else:
+// no session, recording, digit or operator method.
+func TestAuditRoleReadsOnlyTheTrail(t *testing.T) {
+	allowed := map[string]bool{
+		hushv1.AuditService_ListAuditRecords_FullMethodName:  true,
+		hushv1.AuditService_WatchAuditRecords_FullMethodName: true,
+		hushv1.AdminService_WhoAmI_FullMethodName:            true,
+	}
+	for m, r := range Policy {
+		if strings.HasPrefix(m, "/hush.") && r.Allows(RoleAudit) != allowed[m] {
+			t.Errorf("%s: role audit allowed=%v, want %v", m, r.Allows(RoleAudit), allowed[m])
+		}
+	}
+	if (Rule{Roles: MetricsRoles}).Allows(RoleAudit) {
+		t.Error("role audit may read /metrics")
 	}
 }

@@ -25,6 +25,7 @@ type Config struct {
 	Audit     Audit     `yaml:"audit"`
 	Cluster   Cluster   `yaml:"cluster"`
 	NG        NG        `yaml:"ng"`
+	Monitor   Monitor   `yaml:"monitor"`
 }
 
 // Cluster configures the session directory (Redis) and the peer listener of a fleet of
@@ -166,6 +167,18 @@ func (a Auth) Certs() bool { return a.Mode == AuthMTLS || a.Mode == AuthTokenOrM
 // Audit configures the hash-chained audit log.
 type Audit struct {
 	File string `yaml:"file"` // JSON lines; "" = no audit log
+}
+
+// Monitor configures agent-activity monitoring: what hush flags as suspicious.
+type Monitor struct {
+	Enabled bool `yaml:"enabled"`
+	// MaxPause flags a pause longer than this when the session's policy sets no max_pause.
+	MaxPause time.Duration `yaml:"max_pause"`
+	// PaymentWindow: a pause with no secure capture and no customer key press this close
+	// to it (before, during or after) is flagged as outside a payment.
+	PaymentWindow time.Duration `yaml:"payment_window"`
+	// PausesPerHour flags an agent's pauses beyond this many within an hour (0 = off).
+	PausesPerHour int `yaml:"pauses_per_hour"`
 }
 
 // Media configures the RTP data plane.

@@ -198,6 +198,14 @@ var keys = []key{
 		func(c *Config) *time.Duration { return &c.Cluster.WriteTimeout }, durationRange(10*time.Millisecond, 10*time.Second)),
 	def("cluster.drain_handoff", "a drain on SIGTERM hands active sessions over to another node sharing this node's media address, at a quiet moment, instead of waiting for them to end",
 		func(c *Config) *bool { return &c.Cluster.DrainHandoff }, nil),
+	def("monitor.enabled", "agent-activity monitoring: flag suspicious pauses, abandoned captures, agent keys during capture, recording failures, unrecorded calls and controls from an unexpected source (event, audit record, hush_agent_suspicious_total)",
+		func(c *Config) *bool { return &c.Monitor.Enabled }, nil),
+	def("monitor.max_pause", "flag a pause longer than this when the session's policy sets no max_pause (0 = only the policy's)",
+		func(c *Config) *time.Duration { return &c.Monitor.MaxPause }, durationRange(0, 24*time.Hour)),
+	def("monitor.payment_window", "a pause with no secure capture and no key press by the customer this close to it (before, during or after) is flagged as outside a payment",
+		func(c *Config) *time.Duration { return &c.Monitor.PaymentWindow }, durationRange(0, time.Hour)),
+	def("monitor.pauses_per_hour", "flag an agent's pauses beyond this many within an hour (0 = off)",
+		func(c *Config) *int { return &c.Monitor.PausesPerHour }, intRange(0, 10000)),
 }
 
 // crossChecks are rules over several keys. Each names the keys it reads so

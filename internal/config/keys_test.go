@@ -150,6 +150,10 @@ var altValues = map[string]string{
 	"cluster.lease":                    "3s",
 	"cluster.write_timeout":            "1s",
 	"cluster.drain_handoff":            "true",
+	"monitor.enabled":                  "false",
+	"monitor.max_pause":                "10m",
+	"monitor.payment_window":           "1m",
+	"monitor.pauses_per_hour":          "0",
 }
 
 // companions are the other keys a key's altValues setting needs to pass the
@@ -322,6 +326,7 @@ func TestDefault(t *testing.T) {
 			OfferTimeout: 10 * time.Minute},
 		Cluster: Cluster{KeyPrefix: "hush", Listen: "127.0.0.1:50052", Lease: 1500 * time.Millisecond,
 			WriteTimeout: 250 * time.Millisecond},
+		Monitor: Monitor{Enabled: true, MaxPause: 3 * time.Minute, PaymentWindow: 30 * time.Second, PausesPerHour: 10},
 	}
 	if *c != want {
 		t.Errorf("Default() = %+v\nwant %+v", *c, want)

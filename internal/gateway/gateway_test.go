@@ -107,6 +107,7 @@ var roleTokens = map[auth.Role]auth.TokenEntry{
 	auth.RolePayment:  {Subject: "psp", Role: auth.RolePayment},
 	auth.RoleAdmin:    {Subject: "ops", Role: auth.RoleAdmin},
 	auth.RoleMetrics:  {Subject: "prom", Role: auth.RoleMetrics},
+	auth.RoleAudit:    {Subject: "siem", Role: auth.RoleAudit},
 }
 
 func tokenFor(r auth.Role) string { return "tok-" + string(r) + "-0123456789abcdef" }

@@ -29,6 +29,7 @@ type Metrics struct {
 	recFailures    prometheus.Counter
 	capAbandoned   *prometheus.CounterVec
 	latchRejected  *prometheus.CounterVec
+	suspicious     *prometheus.CounterVec
 	reg            prometheus.Registerer
 
 	grpcRequests *prometheus.CounterVec
@@ -101,6 +102,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "hush_latch_rejected_total",
 			Help: "Valid packets refused as a leg's remote (possible attempts to take a leg over), by leg and reason.",
 		}, []string{"leg", "reason"}),
+		suspicious: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_agent_suspicious_total",
+			Help: "Agent activity flagged by monitoring (long pauses, pauses outside a payment, abandoned captures, agent keys during capture, unrecorded calls, unexpected control sources...), by reason.",
+		}, []string{"reason"}),
 		reg: reg,
 		grpcRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_grpc_requests_total", Help: "gRPC requests handled, by method and status code.",
@@ -117,7 +122,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.rtpPackets, m.rtpBytes, m.rtcpPackets, m.rtcpBytes, m.drops, m.latency,
 		m.grpcRequests, m.grpcPanics, m.invalidInput,
 		m.maskedSeconds, m.notchedSeconds, m.digitsCaptured, m.lateMasks, m.recFailures, m.capAbandoned,
-		m.latchRejected,
+		m.latchRejected, m.suspicious,
 	)
 	return m
 }
@@ -168,6 +173,27 @@ func (m *Metrics) CaptureAbandonReasons(reasons []string) {
 // CaptureAbandoned counts a secure capture stopped before it completed. The label is the
 // reason only: never an agent, call or session id.
 func (m *Metrics) CaptureAbandoned(reason string) { m.capAbandoned.WithLabelValues(reason).Inc() }
+
+// SuspicionReasons creates the series of hush_agent_suspicious_total at 0, one per reason,
+// so an alert on their increase sees the first flag. These are every label value the
+// series ever takes: the label is the reason only, never an agent, call or session id,
+// however many agents work.
+func (m *Metrics) SuspicionReasons(reasons []string) {
+	for _, r := range reasons {
+		m.suspicious.WithLabelValues(r)
+	}
+}
+
+// AgentSuspicious counts one flag of agent-activity monitoring by its reason.
+func (m *Metrics) AgentSuspicious(reason string) { m.suspicious.WithLabelValues(reason).Inc() }
+
+// SuspicionsUnaudited exports how many flags could not be queued for the audit trail (the
+// queue was full); each was still counted, logged and sent on the session's watch stream.
+func (m *Metrics) SuspicionsUnaudited(f func() float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "hush_agent_suspicious_unaudited_total", Help: "Agent-activity flags not written to the audit trail (queue full); must stay 0.",
+	}, f))
+}
 
 // RecordingFailed counts a failed recording.
 func (m *Metrics) RecordingFailed() { m.recFailures.Inc() }

@@ -166,6 +166,8 @@ func (s *Session) startCaptureLocked(o CaptureOptions) (Info, error) {
 		}
 		s.publishLocked(Event{Kind: EventCapture, Actor: o.Actor, RequestID: o.RequestID, Capture: s.cap.info()})
 		s.cap.wake()
+		s.act.captures++
+		s.onCaptureLocked(true)
 	}
 	in := s.infoLocked()
 	return in, nil
@@ -190,6 +192,7 @@ func (s *Session) stopCaptureLocked(actor, requestID, why string) {
 		s.reg.log.Error("could not end digit capture; left capturing and masked", "session_id", s.id, "err", err)
 	}
 	s.cap.on = false
+	s.onCaptureLocked(false)
 	s.abandonedLocked(actor, requestID, why)
 	s.publishLocked(Event{Kind: EventCapture, Actor: actor, RequestID: requestID, Capture: s.cap.info(), CaptureWhy: why})
 	s.cap.wake()
@@ -207,7 +210,11 @@ func (s *Session) abandonedLocked(actor, requestID, why string) {
 		h(why)
 	}
 	s.reg.log.Warn("secure capture stopped before it completed", "session_id", s.id, "reason", why,
-		"digits", s.cap.n, "actor", actor)
+		"digits", s.cap.n, "actor", actor, "request_id", requestID)
+	if why == StopRequest || why == StopSessionEnded {
+		s.flagLocked(SuspectCaptureAbandoned, actor, requestID,
+			fmt.Sprintf("secure capture stopped (%s) after %d digits, before it completed", why, s.cap.n))
+	}
 }
 
 // onAgentKey watches the agent's keys for the configured trigger (e.g. "*7"), which
@@ -240,9 +247,13 @@ func (s *Session) onDigit(d Direction, digit byte) {
 	}
 	s.onKeyActivityLocked()
 	if d == AgentToCustomer {
+		if s.cap.on && s.reg.monitoring() {
+			s.onAgentKeyInCaptureLocked()
+		}
 		s.onAgentKeyLocked(digit)
 		return
 	}
+	s.noteKey(Customer)
 	if !s.cap.on {
 		return
 	}
@@ -259,6 +270,7 @@ func (s *Session) onDigit(d Direction, digit byte) {
 		s.cap.digits[s.cap.n] = digit
 		s.cap.addLuhn(s.cap.n, digit)
 		s.cap.n++
+		s.act.digits++
 	}
 	s.cap.lastDigit = s.reg.now()
 	full := s.cap.n >= maxCaptureDigits || (s.cap.opts.MaxDigits > 0 && s.cap.n >= s.cap.opts.MaxDigits)

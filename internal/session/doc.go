@@ -1,6 +1,7 @@
 // Package session is hush's control plane for calls: a registry of sessions, their
 // lifecycle (create, update as after a re-INVITE, delete, idle timeout, drain), request-id
-// idempotency and the per-session event stream.
+// idempotency, the per-session event stream, and agent-activity monitoring (activity.go:
+// what is flagged as suspicious, reported through Hooks).
 //
 // The data plane is reached through the Media interface (media/relay in production, a fake
 // in tests). Control state that the packet loop reads is published by the media layer with

@@ -23,7 +23,8 @@ type fakeMedia struct {
 	masks    [2]MaskPolicy
 	capture  [2]bool
 	watched  [2]bool
-	played   []DTMFKey // keys PlayDTMF was given, by the direction of their From
+	rx       [2]atomic.Uint64 // RTP packets "received" per leg (Stats)
+	played   []DTMFKey        // keys PlayDTMF was given, by the direction of their From
 }
 
 func (m *fakeMedia) PlayDTMF(d Direction, k DTMFKey) error {
@@ -175,7 +176,10 @@ func (m *fakeMedia) LastActivity() time.Time {
 	return time.Time{}
 }
 
-func (m *fakeMedia) Stats(Leg) LegStats { return LegStats{} }
+func (m *fakeMedia) Stats(l Leg) LegStats { return LegStats{RTPPacketsReceived: m.rx[l].Load()} }
+
+// receive simulates n RTP packets arriving on a leg.
+func (m *fakeMedia) receive(l Leg, n uint64) { m.rx[l].Add(n) }
 
 func (m *fakeMedia) Close() error {
 	if m.closed.Add(1) == 1 {

@@ -157,7 +157,10 @@ func (s *Session) recordMaskTap() func(l Leg, startTS, endTS uint32) {
 	if rec == nil {
 		return nil
 	}
-	return func(l Leg, startTS, endTS uint32) { _ = rec.MarkMaskRTP(l, startTS, endTS) }
+	return func(l Leg, startTS, endTS uint32) {
+		s.noteKey(l) // a key press (only the time is kept), for agent-activity monitoring
+		_ = rec.MarkMaskRTP(l, startTS, endTS)
+	}
 }
 
 func (s *Session) recordingFailed(err error) {
@@ -166,6 +169,9 @@ func (s *Session) recordingFailed(err error) {
 	if s.rec.state == RecordingFailed {
 		return
 	}
+	if s.rec.state == RecordingActive {
+		s.recInactiveLocked(s.received())
+	}
 	s.rec.state = RecordingFailed
 	s.rec.failure = "recording write failed"
 	s.publishLocked(Event{Kind: EventRecordingFailed, RecordingFailure: s.rec.failure})
@@ -173,6 +179,7 @@ func (s *Session) recordingFailed(err error) {
 	if h := s.reg.cfg.Hooks.RecordingFailed; h != nil {
 		h()
 	}
+	s.flagLocked(SuspectRecordingFailed, "", "", "the recording failed during the call (a write to disk failed); the call goes on")
 }
 
 // undecodableAudio tells the watchers that a leg sends audio the recording gets nothing of.
@@ -199,13 +206,20 @@ func (s *Session) pause(b PauseBehavior, actor, requestID, reason string) (Info,
 		b = PauseSilence
 	}
 	// A request while paused automatically takes the pause over: it no longer ends by itself.
+	tookOver := s.rec.auto && s.rec.state == RecordingPaused
 	s.rec.auto = false
 	if s.rec.state == RecordingActive {
 		if _, err := s.rec.rec.Pause(b, actor, requestID, reason); err != nil {
 			return Info{}, fmt.Errorf("pause: %w", err)
 		}
-		s.rec.state, s.rec.behavior, s.rec.pausedAt, s.rec.maxNotified = RecordingPaused, b, s.reg.now(), false
+		now := s.reg.now()
+		s.rec.state, s.rec.behavior, s.rec.pausedAt, s.rec.maxNotified = RecordingPaused, b, now, false
+		s.recInactiveLocked(s.received())
+		s.act.pauses++
 		s.publishLocked(Event{Kind: EventRecording, Actor: actor, RequestID: requestID, Recording: s.rec.info(), RecordingReason: reason})
+		s.onPauseLocked(actor, requestID, now)
+	} else if tookOver {
+		s.onPauseLocked(actor, requestID, s.reg.now())
 	}
 	in := s.infoLocked()
 	return in, nil
@@ -226,6 +240,8 @@ func (s *Session) onKeyActivityLocked() {
 		}
 		s.rec.state, s.rec.behavior, s.rec.pausedAt, s.rec.maxNotified = RecordingPaused, PauseSilence, now, false
 		s.rec.auto = true
+		s.recInactiveLocked(s.received())
+		s.act.pauses++
 		s.publishLocked(Event{Kind: EventRecording, Actor: "hush", Recording: s.rec.info(), RecordingReason: "dtmf"})
 		fallthrough
 	case RecordingPaused:
@@ -275,6 +291,7 @@ func (s *Session) resumeLocked(actor, requestID, reason string) error {
 	}
 	s.rec.state = RecordingActive
 	s.publishLocked(Event{Kind: EventRecording, Actor: actor, RequestID: requestID, Recording: s.rec.info(), RecordingReason: reason})
+	s.onResumeLocked(s.reg.now(), s.received())
 	return nil
 }
 

@@ -25,6 +25,12 @@ type Hooks struct {
 	// CaptureAbandoned: a secure capture stopped before it completed, with why (StopRequest,
 	// StopInterDigitTimeout, StopSessionEnded, StopMoved).
 	CaptureAbandoned func(reason string)
+	// Suspected counts a suspicion by reason (one of SuspicionReasons), under a session's
+	// lock: it must not block.
+	Suspected func(reason string)
+	// Suspicion receives each suspicion, in order, on a goroutine of the registry's own
+	// (Run), off every lock: it may write to disk (the audit trail).
+	Suspicion func(Suspicion)
 	// Changed hears of every change to a session another node would need to carry it on:
 	// creation, restoration, each event, the end. It runs with the session locked, on
 	// control and packet goroutines alike, so it must only note the change and return.
@@ -68,6 +74,8 @@ type Config struct {
 	CaptureTrigger string
 	// Node names this node in a cluster (Info.Node, moves); empty when alone.
 	Node string
+	// Monitor is agent-activity monitoring (off when zero).
+	Monitor MonitorConfig
 }
 
 // digit is one captured digit on its way from a packet goroutine to its session.
@@ -97,6 +105,12 @@ type Registry struct {
 	// goroutine that runs sessions' capture logic; DigitsLost counts any that did not fit.
 	digits     chan digit
 	DigitsLost atomic.Uint64
+
+	// suspicions carries flags to Hooks.Suspicion off the sessions' locks; SuspicionsLost
+	// counts any that did not fit (each was still counted, logged and sent as an event).
+	suspicions     chan Suspicion
+	SuspicionsLost atomic.Uint64
+	pauses         pauseRate
 }
 
 // NewRegistry creates an empty registry.
@@ -125,12 +139,13 @@ func NewRegistry(cfg Config) *Registry {
 	}
 	return &Registry{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now,
-		byID:    make(map[string]*Session),
-		byCall:  make(map[string]*Session),
-		reqs:    newRequestCache(requestTTL, maxRequests),
-		gone:    newExpiring[string, Info](requestTTL, maxRequests),
-		changed: make(chan struct{}),
-		digits:  make(chan digit, 4096),
+		byID:       make(map[string]*Session),
+		byCall:     make(map[string]*Session),
+		reqs:       newRequestCache(requestTTL, maxRequests),
+		gone:       newExpiring[string, Info](requestTTL, maxRequests),
+		changed:    make(chan struct{}),
+		digits:     make(chan digit, 4096),
+		suspicions: make(chan Suspicion, suspicionQueue),
 	}
 }
 
@@ -203,6 +218,11 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	}
 	r.byID[s.id] = s
 	r.byCall[s.callID] = s
+	if s.rec.state == RecordingFailed {
+		s.mu.Lock()
+		s.flagLocked(SuspectRecordingFailed, spec.Actor, spec.RequestID, "the recording could not start; the call goes on unrecorded")
+		s.mu.Unlock()
+	}
 	info := s.info()
 	if h := r.cfg.Hooks.Created; h != nil {
 		h()
@@ -210,10 +230,12 @@ func (r *Registry) create(spec Spec) (Info, error) {
 	s.mu.Lock()
 	s.changedLocked(false, 0)
 	s.mu.Unlock()
-	r.log.Info("session created", "session_id", s.id, "call_id", s.callID,
+	r.log.Info("session created", "session_id", s.id, "call_id", s.callID, "agent_id", s.agentID,
+		"request_id", spec.RequestID, "actor", spec.Actor,
 		"customer_local", info.Customer.Local, "agent_local", info.Agent.Local)
 	for _, w := range info.Warnings {
-		r.log.Warn("session set up with a warning", "session_id", s.id, "field", w.Field, "warning", w.Message)
+		r.log.Warn("session set up with a warning", "session_id", s.id, "request_id", spec.RequestID,
+			"field", w.Field, "warning", w.Message)
 	}
 	return info, nil
 }
@@ -431,6 +453,9 @@ func (r *Registry) EndAll(reason EndReason) {
 func (r *Registry) Run(ctx context.Context) {
 	t := time.NewTicker(r.cfg.ReapEvery)
 	defer t.Stop()
+	delivered := make(chan struct{})
+	go func() { defer close(delivered); r.deliverSuspicions(ctx) }()
+	defer func() { <-delivered }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -469,6 +494,7 @@ func (r *Registry) CheckMaxPauses() int {
 	n := 0
 	for _, s := range r.all() {
 		s.endAutoPause(now)
+		s.checkActivity(now)
 		if s.checkMaxPause(now) {
 			n++
 		}
@@ -539,6 +565,20 @@ func (r *Registry) Collect(ctx context.Context, id string, out chan<- DigitBatch
 		return err
 	}
 	return s.collect(ctx, out)
+}
+
+// Names returns a session's call and agent ids, for a session active now or ended within
+// the last minutes (its final state is kept that long), so the audit trail can name them.
+func (r *Registry) Names(id string) (callID, agentID string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.byID[id]; s != nil {
+		return s.callID, s.agentID, true
+	}
+	if f, ok := r.gone.get(id, r.now()); ok {
+		return f.CallID, f.AgentID, true
+	}
+	return "", "", false
 }
 
 // AgentOf returns the agent a session is bound to, for authorization.

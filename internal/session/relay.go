@@ -144,13 +144,19 @@ func (m relayMedia) LastActivity() time.Time { return m.c.LastActivity() }
 
 func (m relayMedia) Stats(l Leg) LegStats {
 	st := m.c.Stats(relay.Leg(l))
-	return LegStats{
+	out := LegStats{
 		RTPPacketsReceived: st.RTPPacketsReceived, RTPBytesReceived: st.RTPBytesReceived,
 		RTPPacketsSent: st.RTPPacketsSent, RTPBytesSent: st.RTPBytesSent,
 		RTCPPacketsReceived: st.RTCPPacketsReceived, RTCPPacketsSent: st.RTCPPacketsSent,
-		PacketsDropped: st.Dropped(), LatchRejected: st.LatchRejected(),
+		PacketsDropped: st.Dropped(), LatchRejected: st.LatchRejected(), MaskedSamples: st.MaskedSamples,
 		SRTPUnauthenticated: st.Drops[relay.DropSRTPAuth], SRTPReplayed: st.Drops[relay.DropSRTPReplay],
 	}
+	for r, n := range st.Drops {
+		if n > 0 {
+			out.Drops = append(out.Drops, DropCount{Reason: relay.DropReason(r).String(), N: n})
+		}
+	}
+	return out
 }
 
 func (m relayMedia) Close() error { return m.c.Close() }

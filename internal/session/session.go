@@ -35,6 +35,7 @@ type Session struct {
 	keys   []byte // the agent's last keys, for the capture trigger
 	rec    recState
 	moves  []Move
+	act    activity
 }
 
 type subscriber struct {
@@ -306,14 +307,16 @@ func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
 	s.closeRecording()
 
 	s.mu.Lock()
-	if s.rec.state != RecordingFailed {
-		s.rec.state = RecordingStopped
-	}
-	final.Recording = s.rec.info()
 	// Counters may have moved while the media was closing.
 	for l := Customer; l <= Agent; l++ {
 		final.Leg(l).Stats = s.media.Stats(l)
 	}
+	s.endActivityLocked(s.reg.now(), final.Customer.Stats.RTPPacketsReceived+final.Agent.Stats.RTPPacketsReceived,
+		s.reg.cfg.Recorder != nil && !s.policy.Recording.Off)
+	if s.rec.state != RecordingFailed {
+		s.rec.state = RecordingStopped
+	}
+	final.Recording = s.rec.info()
 	s.final = final
 	snap := final
 	s.publishLocked(Event{Kind: EventEnded, Reason: reason, Actor: actor, RequestID: requestID, Session: &snap})
@@ -323,7 +326,7 @@ func (s *Session) end(reason EndReason, actor, requestID string) (Info, bool) {
 	s.mu.Unlock()
 
 	s.reg.removed(s, reason, final)
-	s.reg.log.Info("session ended", "session_id", s.id, "reason", reason.String())
+	s.logEnd(&final, actor, requestID)
 	return final, true
 }
 

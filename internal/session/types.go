@@ -60,8 +60,17 @@ type LegStats struct {
 	RTPPacketsSent, RTPBytesSent         uint64
 	RTCPPacketsReceived, RTCPPacketsSent uint64
 	PacketsDropped                       uint64
-	LatchRejected                        uint64 // valid packets refused as the leg's remote
-	SRTPUnauthenticated, SRTPReplayed    uint64 // SRTP packets dropped: not authentic, replayed
+	LatchRejected                        uint64      // valid packets refused as the leg's remote
+	SRTPUnauthenticated, SRTPReplayed    uint64      // SRTP packets dropped: not authentic, replayed
+	Drops                                []DropCount // PacketsDropped by reason, the non-zero ones
+	MaskedSamples                        uint64      // 8 kHz samples of the leg's audio masked toward the other party
+}
+
+// DropCount is how many of a leg's packets were dropped for one reason (the media's
+// stable reason names, as hush_packets_dropped_total labels them).
+type DropCount struct {
+	Reason string
+	N      uint64
 }
 
 // LegInfo is a leg's spec plus what hush allocated and learned.
@@ -221,6 +230,7 @@ const (
 	EventLatchRejected    // packets refused as a leg's remote (Leg, Addr, LatchReason, LatchRejects)
 	EventDTMFPlayed       // a key was queued to be played toward a party (Leg, Played); never which key
 	EventMoved            // the session moved to this node (Move)
+	EventSuspicious       // agent-activity monitoring flagged something (Suspicion)
 )
 
 // Event is one change to a session. Events of one session have increasing Seq.
@@ -249,6 +259,7 @@ type Event struct {
 	PayloadType      uint8          // undecodable audio
 	Played           PlayedInfo     // DTMF played: toward Leg
 	Move             *Move          // moved
+	Suspicion        Suspicion      // suspicious
 }
 
 // Update changes a session as after a re-INVITE. Nil fields are left alone.

@@ -206,8 +206,9 @@ func (d *delayLine) close() {
 func (d *delayLine) newMasker() *mask.Masker {
 	c, dir := d.c, d.dir
 	m := &c.metrics[dir]
+	masked := callCounter{shared: m.MaskedSamples, own: &c.legs[dir.From()].stats.masked}
 	opts := []mask.Option{mask.WithMetrics(mask.Metrics{
-		MaskedSamples: m.MaskedSamples, NotchedSamples: m.NotchedSamples, Digits: m.DigitsCaptured, LateMasks: m.LateMasks,
+		MaskedSamples: masked, NotchedSamples: m.NotchedSamples, Digits: m.DigitsCaptured, LateMasks: m.LateMasks,
 	})}
 	if t := c.tap; t != nil {
 		var onMasked func(ssrc, a, b uint32)

@@ -144,6 +144,10 @@ func testMaskedCallJudgeOnEngine(t *testing.T) {
 	if masked.sum.Load() == 0 {
 		t.Error("MaskedSamples not counted")
 	}
+	// The call keeps its own share of the count, for its end-of-call summary.
+	if got, want := c.Stats(Customer).MaskedSamples, uint64(masked.sum.Load()); got != want {
+		t.Errorf("Stats(Customer).MaskedSamples = %d, the metric counted %d", got, want)
+	}
 }
 
 // eventPackets returns the RFC 4733 packets of a sip-tester capture.

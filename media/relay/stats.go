@@ -23,6 +23,21 @@ type legCounters struct {
 	// is their sum, which decides when to report (WithOnLatchReject).
 	latchRejects [NumLatchRejects]atomic.Uint64
 	rejected     atomic.Uint64
+	// masked counts samples of this leg's audio replaced toward the listener (the call's
+	// share of DirectionMetrics.MaskedSamples).
+	masked atomic.Uint64
+}
+
+// callCounter adds to a shared instrument and to the call's own count, so a call can
+// report its totals at its end. It is made once per masker, never per packet.
+type callCounter struct {
+	shared Counter
+	own    *atomic.Uint64
+}
+
+func (c callCounter) Add(v float64) {
+	c.shared.Add(v)
+	c.own.Add(uint64(v))
 }
 
 func (s *legCounters) received(rtcp bool, n int) {
@@ -62,5 +77,6 @@ func (s *legCounters) snapshot() LegStats {
 	for i := range s.latchRejects {
 		st.LatchRejects[i] = s.latchRejects[i].Load()
 	}
+	st.MaskedSamples = s.masked.Load()
 	return st
 }

@@ -288,6 +288,9 @@ type LegStats struct {
 	// LatchRejects counts valid packets refused as the leg's remote, by
 	// reason (with StrictSource also dropped; without, forwarded).
 	LatchRejects [NumLatchRejects]uint64
+	// MaskedSamples counts 8 kHz samples of the leg's audio replaced by masking toward
+	// the other party.
+	MaskedSamples uint64
 }
 
 // LatchRejected is the sum of LatchRejects.

@@ -12,6 +12,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -23,6 +24,480 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+type WhoAmIRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhoAmIRequest) Reset() {
+	*x = WhoAmIRequest{}
+	mi := &file_hush_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhoAmIRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhoAmIRequest) ProtoMessage() {}
+
+func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
+func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
+	return file_hush_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+type WhoAmIResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A token subject, certificate CN, or empty (auth.mode none).
+	Subject string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	// platform, agent, qa, payment, audit, admin; empty with auth.mode none (every RPC allowed).
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// For an agent: the agent id whose sessions it may touch.
+	AgentId string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// How it authenticated: token, oidc, cert or none.
+	Method     string                 `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
+	ServerTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
+	// hushd's version.
+	Version       string `protobuf:"bytes,6,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhoAmIResponse) Reset() {
+	*x = WhoAmIResponse{}
+	mi := &file_hush_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhoAmIResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhoAmIResponse) ProtoMessage() {}
+
+func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
+func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
+	return file_hush_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WhoAmIResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *WhoAmIResponse) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *WhoAmIResponse) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *WhoAmIResponse) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *WhoAmIResponse) GetServerTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ServerTime
+	}
+	return nil
+}
+
+func (x *WhoAmIResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type DiagnoseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiagnoseRequest) Reset() {
+	*x = DiagnoseRequest{}
+	mi := &file_hush_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiagnoseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiagnoseRequest) ProtoMessage() {}
+
+func (x *DiagnoseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiagnoseRequest.ProtoReflect.Descriptor instead.
+func (*DiagnoseRequest) Descriptor() ([]byte, []int) {
+	return file_hush_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+type Diagnosis struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ServerTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
+	Version    string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The media I/O engine running (io_uring, epoll or portable) and the one configured
+	// (media.engine, e.g. auto).
+	Engine           string `protobuf:"bytes,3,opt,name=engine,proto3" json:"engine,omitempty"`
+	EngineConfigured string `protobuf:"bytes,4,opt,name=engine_configured,json=engineConfigured,proto3" json:"engine_configured,omitempty"`
+	// Media port pairs in media.port_min..port_max, and in use.
+	PortPairs      uint32             `protobuf:"varint,5,opt,name=port_pairs,json=portPairs,proto3" json:"port_pairs,omitempty"`
+	PortPairsInUse uint32             `protobuf:"varint,6,opt,name=port_pairs_in_use,json=portPairsInUse,proto3" json:"port_pairs_in_use,omitempty"`
+	SessionsActive uint32             `protobuf:"varint,7,opt,name=sessions_active,json=sessionsActive,proto3" json:"sessions_active,omitempty"`
+	MaxSessions    uint32             `protobuf:"varint,8,opt,name=max_sessions,json=maxSessions,proto3" json:"max_sessions,omitempty"`
+	Draining       bool               `protobuf:"varint,9,opt,name=draining,proto3" json:"draining,omitempty"`
+	Recording      *RecordingDirCheck `protobuf:"bytes,10,opt,name=recording,proto3" json:"recording,omitempty"`
+	Audit          *AuditCheck        `protobuf:"bytes,11,opt,name=audit,proto3" json:"audit,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Diagnosis) Reset() {
+	*x = Diagnosis{}
+	mi := &file_hush_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Diagnosis) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Diagnosis) ProtoMessage() {}
+
+func (x *Diagnosis) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Diagnosis.ProtoReflect.Descriptor instead.
+func (*Diagnosis) Descriptor() ([]byte, []int) {
+	return file_hush_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Diagnosis) GetServerTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ServerTime
+	}
+	return nil
+}
+
+func (x *Diagnosis) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Diagnosis) GetEngine() string {
+	if x != nil {
+		return x.Engine
+	}
+	return ""
+}
+
+func (x *Diagnosis) GetEngineConfigured() string {
+	if x != nil {
+		return x.EngineConfigured
+	}
+	return ""
+}
+
+func (x *Diagnosis) GetPortPairs() uint32 {
+	if x != nil {
+		return x.PortPairs
+	}
+	return 0
+}
+
+func (x *Diagnosis) GetPortPairsInUse() uint32 {
+	if x != nil {
+		return x.PortPairsInUse
+	}
+	return 0
+}
+
+func (x *Diagnosis) GetSessionsActive() uint32 {
+	if x != nil {
+		return x.SessionsActive
+	}
+	return 0
+}
+
+func (x *Diagnosis) GetMaxSessions() uint32 {
+	if x != nil {
+		return x.MaxSessions
+	}
+	return 0
+}
+
+func (x *Diagnosis) GetDraining() bool {
+	if x != nil {
+		return x.Draining
+	}
+	return false
+}
+
+func (x *Diagnosis) GetRecording() *RecordingDirCheck {
+	if x != nil {
+		return x.Recording
+	}
+	return nil
+}
+
+func (x *Diagnosis) GetAudit() *AuditCheck {
+	if x != nil {
+		return x.Audit
+	}
+	return nil
+}
+
+type RecordingDirCheck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// recording.enabled.
+	Enabled bool   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	Dir     string `protobuf:"bytes,2,opt,name=dir,proto3" json:"dir,omitempty"`
+	// A file could be created in dir and removed again, now.
+	Writable bool `protobuf:"varint,3,opt,name=writable,proto3" json:"writable,omitempty"`
+	// Why not, when not.
+	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// Space on the file system holding dir: available to hushd, and in all.
+	FreeBytes     uint64 `protobuf:"varint,5,opt,name=free_bytes,json=freeBytes,proto3" json:"free_bytes,omitempty"`
+	TotalBytes    uint64 `protobuf:"varint,6,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordingDirCheck) Reset() {
+	*x = RecordingDirCheck{}
+	mi := &file_hush_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordingDirCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordingDirCheck) ProtoMessage() {}
+
+func (x *RecordingDirCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordingDirCheck.ProtoReflect.Descriptor instead.
+func (*RecordingDirCheck) Descriptor() ([]byte, []int) {
+	return file_hush_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RecordingDirCheck) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *RecordingDirCheck) GetDir() string {
+	if x != nil {
+		return x.Dir
+	}
+	return ""
+}
+
+func (x *RecordingDirCheck) GetWritable() bool {
+	if x != nil {
+		return x.Writable
+	}
+	return false
+}
+
+func (x *RecordingDirCheck) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *RecordingDirCheck) GetFreeBytes() uint64 {
+	if x != nil {
+		return x.FreeBytes
+	}
+	return 0
+}
+
+func (x *RecordingDirCheck) GetTotalBytes() uint64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
+type AuditCheck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An audit.file is configured.
+	Enabled bool   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	File    string `protobuf:"bytes,2,opt,name=file,proto3" json:"file,omitempty"`
+	// The file's chain verified from its first record to hushd's last, which is the file's
+	// last (nothing cut off).
+	Verified bool `protobuf:"varint,3,opt,name=verified,proto3" json:"verified,omitempty"`
+	// Good records before the first problem.
+	Records uint64 `protobuf:"varint,4,opt,name=records,proto3" json:"records,omitempty"`
+	// The first problem, e.g. "line 7: audit chain broken: ...".
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// The last record hushd wrote: its seq and hash.
+	HeadSeq       uint64 `protobuf:"varint,6,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
+	HeadHash      string `protobuf:"bytes,7,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditCheck) Reset() {
+	*x = AuditCheck{}
+	mi := &file_hush_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditCheck) ProtoMessage() {}
+
+func (x *AuditCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditCheck.ProtoReflect.Descriptor instead.
+func (*AuditCheck) Descriptor() ([]byte, []int) {
+	return file_hush_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AuditCheck) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *AuditCheck) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *AuditCheck) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
+}
+
+func (x *AuditCheck) GetRecords() uint64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *AuditCheck) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *AuditCheck) GetHeadSeq() uint64 {
+	if x != nil {
+		return x.HeadSeq
+	}
+	return 0
+}
+
+func (x *AuditCheck) GetHeadHash() string {
+	if x != nil {
+		return x.HeadHash
+	}
+	return ""
+}
 
 type DrainRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -38,7 +513,7 @@ type DrainRequest struct {
 
 func (x *DrainRequest) Reset() {
 	*x = DrainRequest{}
-	mi := &file_hush_v1_admin_proto_msgTypes[0]
+	mi := &file_hush_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +525,7 @@ func (x *DrainRequest) String() string {
 func (*DrainRequest) ProtoMessage() {}
 
 func (x *DrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_admin_proto_msgTypes[0]
+	mi := &file_hush_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +538,7 @@ func (x *DrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
 func (*DrainRequest) Descriptor() ([]byte, []int) {
-	return file_hush_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_hush_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DrainRequest) GetDeadline() *durationpb.Duration {
@@ -90,7 +565,7 @@ type DrainResponse struct {
 
 func (x *DrainResponse) Reset() {
 	*x = DrainResponse{}
-	mi := &file_hush_v1_admin_proto_msgTypes[1]
+	mi := &file_hush_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -102,7 +577,7 @@ func (x *DrainResponse) String() string {
 func (*DrainResponse) ProtoMessage() {}
 
 func (x *DrainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_admin_proto_msgTypes[1]
+	mi := &file_hush_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -115,7 +590,7 @@ func (x *DrainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainResponse.ProtoReflect.Descriptor instead.
 func (*DrainResponse) Descriptor() ([]byte, []int) {
-	return file_hush_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_hush_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DrainResponse) GetActiveSessions() int32 {
@@ -129,14 +604,59 @@ var File_hush_v1_admin_proto protoreflect.FileDescriptor
 
 const file_hush_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x13hush/v1/admin.proto\x12\ahush.v1\x1a\x1egoogle/protobuf/duration.proto\"_\n" +
+	"\x13hush/v1/admin.proto\x12\ahush.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n" +
+	"\rWhoAmIRequest\"\xc8\x01\n" +
+	"\x0eWhoAmIResponse\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x19\n" +
+	"\bagent_id\x18\x03 \x01(\tR\aagentId\x12\x16\n" +
+	"\x06method\x18\x04 \x01(\tR\x06method\x12;\n" +
+	"\vserver_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"serverTime\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\tR\aversion\"\x11\n" +
+	"\x0fDiagnoseRequest\"\xbe\x03\n" +
+	"\tDiagnosis\x12;\n" +
+	"\vserver_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"serverTime\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
+	"\x06engine\x18\x03 \x01(\tR\x06engine\x12+\n" +
+	"\x11engine_configured\x18\x04 \x01(\tR\x10engineConfigured\x12\x1d\n" +
+	"\n" +
+	"port_pairs\x18\x05 \x01(\rR\tportPairs\x12)\n" +
+	"\x11port_pairs_in_use\x18\x06 \x01(\rR\x0eportPairsInUse\x12'\n" +
+	"\x0fsessions_active\x18\a \x01(\rR\x0esessionsActive\x12!\n" +
+	"\fmax_sessions\x18\b \x01(\rR\vmaxSessions\x12\x1a\n" +
+	"\bdraining\x18\t \x01(\bR\bdraining\x128\n" +
+	"\trecording\x18\n" +
+	" \x01(\v2\x1a.hush.v1.RecordingDirCheckR\trecording\x12)\n" +
+	"\x05audit\x18\v \x01(\v2\x13.hush.v1.AuditCheckR\x05audit\"\xb1\x01\n" +
+	"\x11RecordingDirCheck\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x10\n" +
+	"\x03dir\x18\x02 \x01(\tR\x03dir\x12\x1a\n" +
+	"\bwritable\x18\x03 \x01(\bR\bwritable\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x1d\n" +
+	"\n" +
+	"free_bytes\x18\x05 \x01(\x04R\tfreeBytes\x12\x1f\n" +
+	"\vtotal_bytes\x18\x06 \x01(\x04R\n" +
+	"totalBytes\"\xbe\x01\n" +
+	"\n" +
+	"AuditCheck\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x12\n" +
+	"\x04file\x18\x02 \x01(\tR\x04file\x12\x1a\n" +
+	"\bverified\x18\x03 \x01(\bR\bverified\x12\x18\n" +
+	"\arecords\x18\x04 \x01(\x04R\arecords\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\x19\n" +
+	"\bhead_seq\x18\x06 \x01(\x04R\aheadSeq\x12\x1b\n" +
+	"\thead_hash\x18\a \x01(\tR\bheadHash\"_\n" +
 	"\fDrainRequest\x125\n" +
 	"\bdeadline\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\bdeadline\x12\x18\n" +
 	"\ahandoff\x18\x02 \x01(\bR\ahandoff\"8\n" +
 	"\rDrainResponse\x12'\n" +
-	"\x0factive_sessions\x18\x01 \x01(\x05R\x0eactiveSessions2F\n" +
+	"\x0factive_sessions\x18\x01 \x01(\x05R\x0eactiveSessions2\xbb\x01\n" +
 	"\fAdminService\x126\n" +
-	"\x05Drain\x12\x15.hush.v1.DrainRequest\x1a\x16.hush.v1.DrainResponseB0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
+	"\x05Drain\x12\x15.hush.v1.DrainRequest\x1a\x16.hush.v1.DrainResponse\x129\n" +
+	"\x06WhoAmI\x12\x16.hush.v1.WhoAmIRequest\x1a\x17.hush.v1.WhoAmIResponse\x128\n" +
+	"\bDiagnose\x12\x18.hush.v1.DiagnoseRequest\x1a\x12.hush.v1.DiagnosisB0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
 
 var (
 	file_hush_v1_admin_proto_rawDescOnce sync.Once
@@ -150,21 +670,36 @@ func file_hush_v1_admin_proto_rawDescGZIP() []byte {
 	return file_hush_v1_admin_proto_rawDescData
 }
 
-var file_hush_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_hush_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_hush_v1_admin_proto_goTypes = []any{
-	(*DrainRequest)(nil),        // 0: hush.v1.DrainRequest
-	(*DrainResponse)(nil),       // 1: hush.v1.DrainResponse
-	(*durationpb.Duration)(nil), // 2: google.protobuf.Duration
+	(*WhoAmIRequest)(nil),         // 0: hush.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),        // 1: hush.v1.WhoAmIResponse
+	(*DiagnoseRequest)(nil),       // 2: hush.v1.DiagnoseRequest
+	(*Diagnosis)(nil),             // 3: hush.v1.Diagnosis
+	(*RecordingDirCheck)(nil),     // 4: hush.v1.RecordingDirCheck
+	(*AuditCheck)(nil),            // 5: hush.v1.AuditCheck
+	(*DrainRequest)(nil),          // 6: hush.v1.DrainRequest
+	(*DrainResponse)(nil),         // 7: hush.v1.DrainResponse
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
 }
 var file_hush_v1_admin_proto_depIdxs = []int32{
-	2, // 0: hush.v1.DrainRequest.deadline:type_name -> google.protobuf.Duration
-	0, // 1: hush.v1.AdminService.Drain:input_type -> hush.v1.DrainRequest
-	1, // 2: hush.v1.AdminService.Drain:output_type -> hush.v1.DrainResponse
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	8, // 0: hush.v1.WhoAmIResponse.server_time:type_name -> google.protobuf.Timestamp
+	8, // 1: hush.v1.Diagnosis.server_time:type_name -> google.protobuf.Timestamp
+	4, // 2: hush.v1.Diagnosis.recording:type_name -> hush.v1.RecordingDirCheck
+	5, // 3: hush.v1.Diagnosis.audit:type_name -> hush.v1.AuditCheck
+	9, // 4: hush.v1.DrainRequest.deadline:type_name -> google.protobuf.Duration
+	6, // 5: hush.v1.AdminService.Drain:input_type -> hush.v1.DrainRequest
+	0, // 6: hush.v1.AdminService.WhoAmI:input_type -> hush.v1.WhoAmIRequest
+	2, // 7: hush.v1.AdminService.Diagnose:input_type -> hush.v1.DiagnoseRequest
+	7, // 8: hush.v1.AdminService.Drain:output_type -> hush.v1.DrainResponse
+	1, // 9: hush.v1.AdminService.WhoAmI:output_type -> hush.v1.WhoAmIResponse
+	3, // 10: hush.v1.AdminService.Diagnose:output_type -> hush.v1.Diagnosis
+	8, // [8:11] is the sub-list for method output_type
+	5, // [5:8] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_admin_proto_init() }
@@ -178,7 +713,7 @@ func file_hush_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_admin_proto_rawDesc), len(file_hush_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

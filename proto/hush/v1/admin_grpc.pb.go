@@ -21,20 +21,28 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_Drain_FullMethodName = "/hush.v1.AdminService/Drain"
+	AdminService_Drain_FullMethodName    = "/hush.v1.AdminService/Drain"
+	AdminService_WhoAmI_FullMethodName   = "/hush.v1.AdminService/WhoAmI"
+	AdminService_Diagnose_FullMethodName = "/hush.v1.AdminService/Diagnose"
 )
 
 // AdminServiceClient is the client API for AdminService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// AdminService is for the `admin` role.
+// AdminService is for the `admin` role (WhoAmI: every role with an API).
 type AdminServiceClient interface {
 	// Stops taking new sessions; active sessions run until they end or the deadline passes,
 	// then they are ended with END_REASON_DRAIN. The server keeps serving reads. Repeating it
 	// returns the same count; asking for another deadline once a drain has started is
 	// FAILED_PRECONDITION.
 	Drain(ctx context.Context, in *DrainRequest, opts ...grpc.CallOption) (*DrainResponse, error)
+	// Who the caller is, as hushd authenticated it, and hushd's clock and version. Any role
+	// with an API may ask (`hushctl doctor` checks a token's role with it).
+	WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error)
+	// hushd's own checks of its deployment, for `hushctl doctor`: engine, port range, the
+	// recording directory, the audit chain. Verifying the chain reads the whole audit file.
+	Diagnose(ctx context.Context, in *DiagnoseRequest, opts ...grpc.CallOption) (*Diagnosis, error)
 }
 
 type adminServiceClient struct {
@@ -55,17 +63,43 @@ func (c *adminServiceClient) Drain(ctx context.Context, in *DrainRequest, opts .
 	return out, nil
 }
 
+func (c *adminServiceClient) WhoAmI(ctx context.Context, in *WhoAmIRequest, opts ...grpc.CallOption) (*WhoAmIResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WhoAmIResponse)
+	err := c.cc.Invoke(ctx, AdminService_WhoAmI_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) Diagnose(ctx context.Context, in *DiagnoseRequest, opts ...grpc.CallOption) (*Diagnosis, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Diagnosis)
+	err := c.cc.Invoke(ctx, AdminService_Diagnose_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
 //
-// AdminService is for the `admin` role.
+// AdminService is for the `admin` role (WhoAmI: every role with an API).
 type AdminServiceServer interface {
 	// Stops taking new sessions; active sessions run until they end or the deadline passes,
 	// then they are ended with END_REASON_DRAIN. The server keeps serving reads. Repeating it
 	// returns the same count; asking for another deadline once a drain has started is
 	// FAILED_PRECONDITION.
 	Drain(context.Context, *DrainRequest) (*DrainResponse, error)
+	// Who the caller is, as hushd authenticated it, and hushd's clock and version. Any role
+	// with an API may ask (`hushctl doctor` checks a token's role with it).
+	WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error)
+	// hushd's own checks of its deployment, for `hushctl doctor`: engine, port range, the
+	// recording directory, the audit chain. Verifying the chain reads the whole audit file.
+	Diagnose(context.Context, *DiagnoseRequest) (*Diagnosis, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -78,6 +112,12 @@ type UnimplementedAdminServiceServer struct{}
 
 func (UnimplementedAdminServiceServer) Drain(context.Context, *DrainRequest) (*DrainResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Drain not implemented")
+}
+func (UnimplementedAdminServiceServer) WhoAmI(context.Context, *WhoAmIRequest) (*WhoAmIResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WhoAmI not implemented")
+}
+func (UnimplementedAdminServiceServer) Diagnose(context.Context, *DiagnoseRequest) (*Diagnosis, error) {
+	return nil, status.Error(codes.Unimplemented, "method Diagnose not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -118,6 +158,42 @@ func _AdminService_Drain_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_WhoAmI_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WhoAmIRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).WhoAmI(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_WhoAmI_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).WhoAmI(ctx, req.(*WhoAmIRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_Diagnose_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiagnoseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).Diagnose(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_Diagnose_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).Diagnose(ctx, req.(*DiagnoseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -128,6 +204,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Drain",
 			Handler:    _AdminService_Drain_Handler,
+		},
+		{
+			MethodName: "WhoAmI",
+			Handler:    _AdminService_WhoAmI_Handler,
+		},
+		{
+			MethodName: "Diagnose",
+			Handler:    _AdminService_Diagnose_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -2228,6 +2228,7 @@ type SessionEvent struct {
 	//	*SessionEvent_LatchRejected
 	//	*SessionEvent_Moved
 	//	*SessionEvent_DtmfPlayed
+	//	*SessionEvent_Suspicious
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2431,6 +2432,15 @@ func (x *SessionEvent) GetDtmfPlayed() *DtmfPlayed {
 	return nil
 }
 
+func (x *SessionEvent) GetSuspicious() *SuspiciousActivity {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_Suspicious); ok {
+			return x.Suspicious
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -2494,6 +2504,10 @@ type SessionEvent_DtmfPlayed struct {
 	DtmfPlayed *DtmfPlayed `protobuf:"bytes,27,opt,name=dtmf_played,json=dtmfPlayed,proto3,oneof"`
 }
 
+type SessionEvent_Suspicious struct {
+	Suspicious *SuspiciousActivity `protobuf:"bytes,30,opt,name=suspicious,proto3,oneof"`
+}
+
 func (*SessionEvent_Snapshot) isSessionEvent_Event() {}
 
 func (*SessionEvent_Updated) isSessionEvent_Event() {}
@@ -2522,6 +2536,82 @@ func (*SessionEvent_Moved) isSessionEvent_Event() {}
 
 func (*SessionEvent_DtmfPlayed) isSessionEvent_Event() {}
 
+func (*SessionEvent_Suspicious) isSessionEvent_Event() {}
+
+// SuspiciousActivity: agent-activity monitoring flagged something on this call. The same
+// flag is an audit record (action "agent.suspicious") and counts in
+// hush_agent_suspicious_total{reason}. The event's actor and request_id say who did it and
+// with which request, when a request did.
+type SuspiciousActivity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One of: "pause_too_long" (longer than the policy's max_pause, or monitor.max_pause),
+	// "pause_outside_payment" (no secure capture and no customer key press within
+	// monitor.payment_window of it), "many_pauses" (one agent, more than
+	// monitor.pauses_per_hour in an hour), "capture_abandoned" (a secure capture stopped by
+	// a request or the call's end before it completed), "agent_keyed_during_capture" (keys
+	// from the agent's phone during a capture), "recording_failed", "not_recorded" (media
+	// flowed, none of it was recorded), "unexpected_control_source" (an agent controlled the
+	// call from another IP address or client certificate than before).
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What was seen, in words. Never card data.
+	Detail string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	// The agent the session is bound to.
+	AgentId       string `protobuf:"bytes,3,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspiciousActivity) Reset() {
+	*x = SuspiciousActivity{}
+	mi := &file_hush_v1_session_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspiciousActivity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspiciousActivity) ProtoMessage() {}
+
+func (x *SuspiciousActivity) ProtoReflect() protoreflect.Message {
+	mi := &file_hush_v1_session_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspiciousActivity.ProtoReflect.Descriptor instead.
+func (*SuspiciousActivity) Descriptor() ([]byte, []int) {
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SuspiciousActivity) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SuspiciousActivity) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *SuspiciousActivity) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
 type SessionUpdated struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Paths that changed (as in UpdateSessionRequest.update_mask).
@@ -2533,7 +2623,7 @@ type SessionUpdated struct {
 
 func (x *SessionUpdated) Reset() {
 	*x = SessionUpdated{}
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2545,7 +2635,7 @@ func (x *SessionUpdated) String() string {
 func (*SessionUpdated) ProtoMessage() {}
 
 func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[24]
+	mi := &file_hush_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2558,7 +2648,7 @@ func (x *SessionUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionUpdated.ProtoReflect.Descriptor instead.
 func (*SessionUpdated) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SessionUpdated) GetPaths() []string {
@@ -2587,7 +2677,7 @@ type LegLatched struct {
 
 func (x *LegLatched) Reset() {
 	*x = LegLatched{}
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2599,7 +2689,7 @@ func (x *LegLatched) String() string {
 func (*LegLatched) ProtoMessage() {}
 
 func (x *LegLatched) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[25]
+	mi := &file_hush_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2612,7 +2702,7 @@ func (x *LegLatched) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegLatched.ProtoReflect.Descriptor instead.
 func (*LegLatched) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LegLatched) GetLeg() LegName {
@@ -2655,7 +2745,7 @@ type LatchRejected struct {
 
 func (x *LatchRejected) Reset() {
 	*x = LatchRejected{}
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2667,7 +2757,7 @@ func (x *LatchRejected) String() string {
 func (*LatchRejected) ProtoMessage() {}
 
 func (x *LatchRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[26]
+	mi := &file_hush_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2680,7 +2770,7 @@ func (x *LatchRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LatchRejected.ProtoReflect.Descriptor instead.
 func (*LatchRejected) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LatchRejected) GetLeg() LegName {
@@ -2721,7 +2811,7 @@ type SessionEnded struct {
 
 func (x *SessionEnded) Reset() {
 	*x = SessionEnded{}
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2733,7 +2823,7 @@ func (x *SessionEnded) String() string {
 func (*SessionEnded) ProtoMessage() {}
 
 func (x *SessionEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[27]
+	mi := &file_hush_v1_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2746,7 +2836,7 @@ func (x *SessionEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnded.ProtoReflect.Descriptor instead.
 func (*SessionEnded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SessionEnded) GetReason() EndReason {
@@ -2774,7 +2864,7 @@ type RecordingStateChanged struct {
 
 func (x *RecordingStateChanged) Reset() {
 	*x = RecordingStateChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2786,7 +2876,7 @@ func (x *RecordingStateChanged) String() string {
 func (*RecordingStateChanged) ProtoMessage() {}
 
 func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[28]
+	mi := &file_hush_v1_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2799,7 +2889,7 @@ func (x *RecordingStateChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingStateChanged.ProtoReflect.Descriptor instead.
 func (*RecordingStateChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RecordingStateChanged) GetState() RecordingState {
@@ -2834,7 +2924,7 @@ type SecureCaptureChanged struct {
 
 func (x *SecureCaptureChanged) Reset() {
 	*x = SecureCaptureChanged{}
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2846,7 +2936,7 @@ func (x *SecureCaptureChanged) String() string {
 func (*SecureCaptureChanged) ProtoMessage() {}
 
 func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[29]
+	mi := &file_hush_v1_session_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2859,7 +2949,7 @@ func (x *SecureCaptureChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureChanged.ProtoReflect.Descriptor instead.
 func (*SecureCaptureChanged) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{29}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SecureCaptureChanged) GetState() SecureCaptureState {
@@ -2893,7 +2983,7 @@ type SecureCaptureAbandoned struct {
 
 func (x *SecureCaptureAbandoned) Reset() {
 	*x = SecureCaptureAbandoned{}
-	mi := &file_hush_v1_session_proto_msgTypes[30]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2905,7 +2995,7 @@ func (x *SecureCaptureAbandoned) String() string {
 func (*SecureCaptureAbandoned) ProtoMessage() {}
 
 func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[30]
+	mi := &file_hush_v1_session_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2918,7 +3008,7 @@ func (x *SecureCaptureAbandoned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecureCaptureAbandoned.ProtoReflect.Descriptor instead.
 func (*SecureCaptureAbandoned) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{30}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SecureCaptureAbandoned) GetReason() string {
@@ -2952,7 +3042,7 @@ type DigitProgress struct {
 
 func (x *DigitProgress) Reset() {
 	*x = DigitProgress{}
-	mi := &file_hush_v1_session_proto_msgTypes[31]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2964,7 +3054,7 @@ func (x *DigitProgress) String() string {
 func (*DigitProgress) ProtoMessage() {}
 
 func (x *DigitProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[31]
+	mi := &file_hush_v1_session_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2977,7 +3067,7 @@ func (x *DigitProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DigitProgress.ProtoReflect.Descriptor instead.
 func (*DigitProgress) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{31}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DigitProgress) GetMasked() string {
@@ -3018,7 +3108,7 @@ type MaxPauseExceeded struct {
 
 func (x *MaxPauseExceeded) Reset() {
 	*x = MaxPauseExceeded{}
-	mi := &file_hush_v1_session_proto_msgTypes[32]
+	mi := &file_hush_v1_session_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3030,7 +3120,7 @@ func (x *MaxPauseExceeded) String() string {
 func (*MaxPauseExceeded) ProtoMessage() {}
 
 func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[32]
+	mi := &file_hush_v1_session_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3043,7 +3133,7 @@ func (x *MaxPauseExceeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MaxPauseExceeded.ProtoReflect.Descriptor instead.
 func (*MaxPauseExceeded) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{32}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *MaxPauseExceeded) GetPausedFor() *durationpb.Duration {
@@ -3069,7 +3159,7 @@ type RecordingFailed struct {
 
 func (x *RecordingFailed) Reset() {
 	*x = RecordingFailed{}
-	mi := &file_hush_v1_session_proto_msgTypes[33]
+	mi := &file_hush_v1_session_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3081,7 +3171,7 @@ func (x *RecordingFailed) String() string {
 func (*RecordingFailed) ProtoMessage() {}
 
 func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[33]
+	mi := &file_hush_v1_session_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3094,7 +3184,7 @@ func (x *RecordingFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingFailed.ProtoReflect.Descriptor instead.
 func (*RecordingFailed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{33}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RecordingFailed) GetReason() string {
@@ -3116,7 +3206,7 @@ type UndecodableAudio struct {
 
 func (x *UndecodableAudio) Reset() {
 	*x = UndecodableAudio{}
-	mi := &file_hush_v1_session_proto_msgTypes[34]
+	mi := &file_hush_v1_session_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3128,7 +3218,7 @@ func (x *UndecodableAudio) String() string {
 func (*UndecodableAudio) ProtoMessage() {}
 
 func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[34]
+	mi := &file_hush_v1_session_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3141,7 +3231,7 @@ func (x *UndecodableAudio) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndecodableAudio.ProtoReflect.Descriptor instead.
 func (*UndecodableAudio) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{34}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UndecodableAudio) GetLeg() LegName {
@@ -3170,7 +3260,7 @@ type DtmfPlayed struct {
 
 func (x *DtmfPlayed) Reset() {
 	*x = DtmfPlayed{}
-	mi := &file_hush_v1_session_proto_msgTypes[35]
+	mi := &file_hush_v1_session_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3182,7 +3272,7 @@ func (x *DtmfPlayed) String() string {
 func (*DtmfPlayed) ProtoMessage() {}
 
 func (x *DtmfPlayed) ProtoReflect() protoreflect.Message {
-	mi := &file_hush_v1_session_proto_msgTypes[35]
+	mi := &file_hush_v1_session_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3195,7 +3285,7 @@ func (x *DtmfPlayed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DtmfPlayed.ProtoReflect.Descriptor instead.
 func (*DtmfPlayed) Descriptor() ([]byte, []int) {
-	return file_hush_v1_session_proto_rawDescGZIP(), []int{35}
+	return file_hush_v1_session_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DtmfPlayed) GetToward() LegName {
@@ -3418,7 +3508,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"look_ahead\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\tlookAhead\x12\x17\n" +
 	"\atone_hz\x18\x03 \x01(\rR\x06toneHz\x12&\n" +
-	"\x04flow\x18\x04 \x01(\x0e2\x12.hush.v1.MediaFlowR\x04flow\"\x8a\b\n" +
+	"\x04flow\x18\x04 \x01(\x0e2\x12.hush.v1.MediaFlowR\x04flow\"\xc9\b\n" +
 	"\fSessionEvent\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1a\n" +
@@ -3442,8 +3532,15 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x0elatch_rejected\x18\x19 \x01(\v2\x16.hush.v1.LatchRejectedH\x00R\rlatchRejected\x12-\n" +
 	"\x05moved\x18\x1a \x01(\v2\x15.hush.v1.SessionMovedH\x00R\x05moved\x126\n" +
 	"\vdtmf_played\x18\x1b \x01(\v2\x13.hush.v1.DtmfPlayedH\x00R\n" +
-	"dtmfPlayedB\a\n" +
-	"\x05event\"R\n" +
+	"dtmfPlayed\x12=\n" +
+	"\n" +
+	"suspicious\x18\x1e \x01(\v2\x1b.hush.v1.SuspiciousActivityH\x00R\n" +
+	"suspiciousB\a\n" +
+	"\x05event\"_\n" +
+	"\x12SuspiciousActivity\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x19\n" +
+	"\bagent_id\x18\x03 \x01(\tR\aagentId\"R\n" +
 	"\x0eSessionUpdated\x12\x14\n" +
 	"\x05paths\x18\x01 \x03(\tR\x05paths\x12*\n" +
 	"\asession\x18\x02 \x01(\v2\x10.hush.v1.SessionR\asession\"e\n" +
@@ -3536,7 +3633,7 @@ func file_hush_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_hush_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_hush_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_hush_v1_session_proto_goTypes = []any{
 	(CustomerParty)(0),                // 0: hush.v1.CustomerParty
 	(ExtraMedia)(0),                   // 1: hush.v1.ExtraMedia
@@ -3565,146 +3662,148 @@ var file_hush_v1_session_proto_goTypes = []any{
 	(*Policy)(nil),                    // 24: hush.v1.Policy
 	(*MaskingPolicy)(nil),             // 25: hush.v1.MaskingPolicy
 	(*SessionEvent)(nil),              // 26: hush.v1.SessionEvent
-	(*SessionUpdated)(nil),            // 27: hush.v1.SessionUpdated
-	(*LegLatched)(nil),                // 28: hush.v1.LegLatched
-	(*LatchRejected)(nil),             // 29: hush.v1.LatchRejected
-	(*SessionEnded)(nil),              // 30: hush.v1.SessionEnded
-	(*RecordingStateChanged)(nil),     // 31: hush.v1.RecordingStateChanged
-	(*SecureCaptureChanged)(nil),      // 32: hush.v1.SecureCaptureChanged
-	(*SecureCaptureAbandoned)(nil),    // 33: hush.v1.SecureCaptureAbandoned
-	(*DigitProgress)(nil),             // 34: hush.v1.DigitProgress
-	(*MaxPauseExceeded)(nil),          // 35: hush.v1.MaxPauseExceeded
-	(*RecordingFailed)(nil),           // 36: hush.v1.RecordingFailed
-	(*UndecodableAudio)(nil),          // 37: hush.v1.UndecodableAudio
-	(*DtmfPlayed)(nil),                // 38: hush.v1.DtmfPlayed
-	nil,                               // 39: hush.v1.OfferRequest.LabelsEntry
-	nil,                               // 40: hush.v1.CreateSessionRequest.LabelsEntry
-	nil,                               // 41: hush.v1.Session.LabelsEntry
-	nil,                               // 42: hush.v1.Leg.CodecsEntry
-	(LegName)(0),                      // 43: hush.v1.LegName
-	(*durationpb.Duration)(nil),       // 44: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),     // 45: google.protobuf.FieldMask
-	(PauseBehavior)(0),                // 46: hush.v1.PauseBehavior
-	(SessionState)(0),                 // 47: hush.v1.SessionState
-	(RecordingState)(0),               // 48: hush.v1.RecordingState
-	(SecureCaptureState)(0),           // 49: hush.v1.SecureCaptureState
-	(*timestamppb.Timestamp)(nil),     // 50: google.protobuf.Timestamp
-	(EndReason)(0),                    // 51: hush.v1.EndReason
-	(WarningCode)(0),                  // 52: hush.v1.WarningCode
-	(RecordingMode)(0),                // 53: hush.v1.RecordingMode
-	(StrictSource)(0),                 // 54: hush.v1.StrictSource
-	(MaskMode)(0),                     // 55: hush.v1.MaskMode
-	(MediaFlow)(0),                    // 56: hush.v1.MediaFlow
-	(LuhnResult)(0),                   // 57: hush.v1.LuhnResult
+	(*SuspiciousActivity)(nil),        // 27: hush.v1.SuspiciousActivity
+	(*SessionUpdated)(nil),            // 28: hush.v1.SessionUpdated
+	(*LegLatched)(nil),                // 29: hush.v1.LegLatched
+	(*LatchRejected)(nil),             // 30: hush.v1.LatchRejected
+	(*SessionEnded)(nil),              // 31: hush.v1.SessionEnded
+	(*RecordingStateChanged)(nil),     // 32: hush.v1.RecordingStateChanged
+	(*SecureCaptureChanged)(nil),      // 33: hush.v1.SecureCaptureChanged
+	(*SecureCaptureAbandoned)(nil),    // 34: hush.v1.SecureCaptureAbandoned
+	(*DigitProgress)(nil),             // 35: hush.v1.DigitProgress
+	(*MaxPauseExceeded)(nil),          // 36: hush.v1.MaxPauseExceeded
+	(*RecordingFailed)(nil),           // 37: hush.v1.RecordingFailed
+	(*UndecodableAudio)(nil),          // 38: hush.v1.UndecodableAudio
+	(*DtmfPlayed)(nil),                // 39: hush.v1.DtmfPlayed
+	nil,                               // 40: hush.v1.OfferRequest.LabelsEntry
+	nil,                               // 41: hush.v1.CreateSessionRequest.LabelsEntry
+	nil,                               // 42: hush.v1.Session.LabelsEntry
+	nil,                               // 43: hush.v1.Leg.CodecsEntry
+	(LegName)(0),                      // 44: hush.v1.LegName
+	(*durationpb.Duration)(nil),       // 45: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),     // 46: google.protobuf.FieldMask
+	(PauseBehavior)(0),                // 47: hush.v1.PauseBehavior
+	(SessionState)(0),                 // 48: hush.v1.SessionState
+	(RecordingState)(0),               // 49: hush.v1.RecordingState
+	(SecureCaptureState)(0),           // 50: hush.v1.SecureCaptureState
+	(*timestamppb.Timestamp)(nil),     // 51: google.protobuf.Timestamp
+	(EndReason)(0),                    // 52: hush.v1.EndReason
+	(WarningCode)(0),                  // 53: hush.v1.WarningCode
+	(RecordingMode)(0),                // 54: hush.v1.RecordingMode
+	(StrictSource)(0),                 // 55: hush.v1.StrictSource
+	(MaskMode)(0),                     // 56: hush.v1.MaskMode
+	(MediaFlow)(0),                    // 57: hush.v1.MediaFlow
+	(LuhnResult)(0),                   // 58: hush.v1.LuhnResult
 }
 var file_hush_v1_session_proto_depIdxs = []int32{
-	43, // 0: hush.v1.PlayDtmfRequest.toward:type_name -> hush.v1.LegName
-	44, // 1: hush.v1.PlayDtmfRequest.duration:type_name -> google.protobuf.Duration
-	44, // 2: hush.v1.PlayDtmfRequest.pause:type_name -> google.protobuf.Duration
+	44, // 0: hush.v1.PlayDtmfRequest.toward:type_name -> hush.v1.LegName
+	45, // 1: hush.v1.PlayDtmfRequest.duration:type_name -> google.protobuf.Duration
+	45, // 2: hush.v1.PlayDtmfRequest.pause:type_name -> google.protobuf.Duration
 	0,  // 3: hush.v1.OfferRequest.customer:type_name -> hush.v1.CustomerParty
 	24, // 4: hush.v1.OfferRequest.policy:type_name -> hush.v1.Policy
-	39, // 5: hush.v1.OfferRequest.labels:type_name -> hush.v1.OfferRequest.LabelsEntry
+	40, // 5: hush.v1.OfferRequest.labels:type_name -> hush.v1.OfferRequest.LabelsEntry
 	1,  // 6: hush.v1.OfferRequest.extra_media:type_name -> hush.v1.ExtraMedia
 	18, // 7: hush.v1.SdpResponse.session:type_name -> hush.v1.Session
 	21, // 8: hush.v1.CreateSessionRequest.customer:type_name -> hush.v1.Leg
 	21, // 9: hush.v1.CreateSessionRequest.agent:type_name -> hush.v1.Leg
 	24, // 10: hush.v1.CreateSessionRequest.policy:type_name -> hush.v1.Policy
-	40, // 11: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
+	41, // 11: hush.v1.CreateSessionRequest.labels:type_name -> hush.v1.CreateSessionRequest.LabelsEntry
 	18, // 12: hush.v1.ListSessionsResponse.sessions:type_name -> hush.v1.Session
 	21, // 13: hush.v1.UpdateSessionRequest.customer:type_name -> hush.v1.Leg
 	21, // 14: hush.v1.UpdateSessionRequest.agent:type_name -> hush.v1.Leg
 	24, // 15: hush.v1.UpdateSessionRequest.policy:type_name -> hush.v1.Policy
-	45, // 16: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
-	46, // 17: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
-	44, // 18: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
+	46, // 16: hush.v1.UpdateSessionRequest.update_mask:type_name -> google.protobuf.FieldMask
+	47, // 17: hush.v1.PauseRecordingRequest.behavior:type_name -> hush.v1.PauseBehavior
+	45, // 18: hush.v1.StartSecureCaptureRequest.inter_digit_timeout:type_name -> google.protobuf.Duration
 	21, // 19: hush.v1.Session.customer:type_name -> hush.v1.Leg
 	21, // 20: hush.v1.Session.agent:type_name -> hush.v1.Leg
 	24, // 21: hush.v1.Session.policy:type_name -> hush.v1.Policy
-	41, // 22: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
-	47, // 23: hush.v1.Session.state:type_name -> hush.v1.SessionState
-	48, // 24: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
-	49, // 25: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
-	34, // 26: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
-	50, // 27: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
-	50, // 28: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
-	51, // 29: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
+	42, // 22: hush.v1.Session.labels:type_name -> hush.v1.Session.LabelsEntry
+	48, // 23: hush.v1.Session.state:type_name -> hush.v1.SessionState
+	49, // 24: hush.v1.Session.recording_state:type_name -> hush.v1.RecordingState
+	50, // 25: hush.v1.Session.secure_capture_state:type_name -> hush.v1.SecureCaptureState
+	35, // 26: hush.v1.Session.digit_progress:type_name -> hush.v1.DigitProgress
+	51, // 27: hush.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	51, // 28: hush.v1.Session.end_time:type_name -> google.protobuf.Timestamp
+	52, // 29: hush.v1.Session.end_reason:type_name -> hush.v1.EndReason
 	20, // 30: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
 	19, // 31: hush.v1.Session.moves:type_name -> hush.v1.SessionMoved
-	50, // 32: hush.v1.SessionMoved.time:type_name -> google.protobuf.Timestamp
-	52, // 33: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
-	42, // 34: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	51, // 32: hush.v1.SessionMoved.time:type_name -> google.protobuf.Timestamp
+	53, // 33: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
+	43, // 34: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
 	23, // 35: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
 	22, // 36: hush.v1.Leg.srtp:type_name -> hush.v1.Srtp
 	2,  // 37: hush.v1.Srtp.suite:type_name -> hush.v1.SrtpSuite
 	25, // 38: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
 	25, // 39: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	53, // 40: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	44, // 41: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	54, // 42: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	44, // 43: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	44, // 44: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
-	55, // 45: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	44, // 46: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	56, // 47: hush.v1.MaskingPolicy.flow:type_name -> hush.v1.MediaFlow
-	50, // 48: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	54, // 40: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	45, // 41: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	55, // 42: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	45, // 43: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	45, // 44: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
+	56, // 45: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	45, // 46: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	57, // 47: hush.v1.MaskingPolicy.flow:type_name -> hush.v1.MediaFlow
+	51, // 48: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
 	18, // 49: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	27, // 50: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	28, // 51: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	30, // 52: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	31, // 53: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	32, // 54: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	34, // 55: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	35, // 56: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	36, // 57: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	37, // 58: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	33, // 59: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	29, // 60: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	28, // 50: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	29, // 51: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	31, // 52: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	32, // 53: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	33, // 54: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	35, // 55: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	36, // 56: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	37, // 57: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	38, // 58: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	34, // 59: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	30, // 60: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
 	19, // 61: hush.v1.SessionEvent.moved:type_name -> hush.v1.SessionMoved
-	38, // 62: hush.v1.SessionEvent.dtmf_played:type_name -> hush.v1.DtmfPlayed
-	18, // 63: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	43, // 64: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	43, // 65: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	51, // 66: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	18, // 67: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	48, // 68: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	46, // 69: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	49, // 70: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	57, // 71: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	44, // 72: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	43, // 73: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	43, // 74: hush.v1.DtmfPlayed.toward:type_name -> hush.v1.LegName
-	44, // 75: hush.v1.DtmfPlayed.duration:type_name -> google.protobuf.Duration
-	7,  // 76: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	8,  // 77: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	9,  // 78: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	11, // 79: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	12, // 80: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	13, // 81: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	14, // 82: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	15, // 83: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	16, // 84: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	17, // 85: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	4,  // 86: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
-	5,  // 87: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
-	3,  // 88: hush.v1.SessionService.PlayDtmf:input_type -> hush.v1.PlayDtmfRequest
-	18, // 89: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	18, // 90: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	10, // 91: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	18, // 92: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	18, // 93: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	26, // 94: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	18, // 95: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	18, // 96: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	18, // 97: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	18, // 98: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	6,  // 99: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
-	6,  // 100: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
-	18, // 101: hush.v1.SessionService.PlayDtmf:output_type -> hush.v1.Session
-	89, // [89:102] is the sub-list for method output_type
-	76, // [76:89] is the sub-list for method input_type
-	76, // [76:76] is the sub-list for extension type_name
-	76, // [76:76] is the sub-list for extension extendee
-	0,  // [0:76] is the sub-list for field type_name
+	39, // 62: hush.v1.SessionEvent.dtmf_played:type_name -> hush.v1.DtmfPlayed
+	27, // 63: hush.v1.SessionEvent.suspicious:type_name -> hush.v1.SuspiciousActivity
+	18, // 64: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	44, // 65: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	44, // 66: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	52, // 67: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	18, // 68: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	49, // 69: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	47, // 70: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	50, // 71: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	58, // 72: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	45, // 73: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	44, // 74: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	44, // 75: hush.v1.DtmfPlayed.toward:type_name -> hush.v1.LegName
+	45, // 76: hush.v1.DtmfPlayed.duration:type_name -> google.protobuf.Duration
+	7,  // 77: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	8,  // 78: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	9,  // 79: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	11, // 80: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	12, // 81: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	13, // 82: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	14, // 83: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	15, // 84: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	16, // 85: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	17, // 86: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	4,  // 87: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
+	5,  // 88: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
+	3,  // 89: hush.v1.SessionService.PlayDtmf:input_type -> hush.v1.PlayDtmfRequest
+	18, // 90: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	18, // 91: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	10, // 92: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	18, // 93: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	18, // 94: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	26, // 95: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	18, // 96: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	18, // 97: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	18, // 98: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	18, // 99: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	6,  // 100: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
+	6,  // 101: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
+	18, // 102: hush.v1.SessionService.PlayDtmf:output_type -> hush.v1.Session
+	90, // [90:103] is the sub-list for method output_type
+	77, // [77:90] is the sub-list for method input_type
+	77, // [77:77] is the sub-list for extension type_name
+	77, // [77:77] is the sub-list for extension extendee
+	0,  // [0:77] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
@@ -3728,6 +3827,7 @@ func file_hush_v1_session_proto_init() {
 		(*SessionEvent_LatchRejected)(nil),
 		(*SessionEvent_Moved)(nil),
 		(*SessionEvent_DtmfPlayed)(nil),
+		(*SessionEvent_Suspicious)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3735,7 +3835,7 @@ func file_hush_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hush_v1_session_proto_rawDesc), len(file_hush_v1_session_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   40,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
