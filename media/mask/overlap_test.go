@@ -229,6 +229,9 @@ func TestMaskOverlap(t *testing.T) {
 	t.Logf("%d of %d keys leak to some judge; %d have a mask 30-50 ms outside them", len(leaked), total, outside)
 	if len(leaked) > 0 {
 		t.Errorf("%d keys leak (bar 0)", len(leaked))
+		for k := range leaked {
+			t.Logf("case %d key %d: %s", k[0], k[1], results[k[0]].profile(k[1]))
+		}
 	}
 	if outside*100 > outsidePct*total {
 		t.Errorf("%d of %d keys have a mask 30-50 ms outside them (bar %d %%)", outside, total, outsidePct)
