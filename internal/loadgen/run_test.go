@@ -186,8 +186,11 @@ func TestRunHushdMaskedRecorded(t *testing.T) {
 	}
 	h.SetPolicy(pol)
 	const calls = 5
+	// Line noise (AudioQuiet): the masked path must hand it on untouched. The default
+	// burst (3 ms of loud noise a packet) is not audio any masker promises to leave whole:
+	// its notch takes the DTMF bands out of a packet or two in a hundred of it.
 	res, err := Run(ctx, h, Config{Calls: calls, Duration: 3 * time.Second, Warmup: 500 * time.Millisecond,
-		Masked: both, LookAhead: look})
+		Masked: both, LookAhead: look, Audio: AudioQuiet})
 	if err != nil {
 		t.Fatal(err)
 	}

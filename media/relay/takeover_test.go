@@ -9,7 +9,9 @@ import (
 
 // TestAllocateAtBadPorts: AllocateAt refuses every port that is not an even port of the
 // range, or that is held, with ErrPortUnavailable, and changes nothing.
-func TestAllocateAtBadPorts(t *testing.T) {
+func TestAllocateAtBadPorts(t *testing.T) { forEngines(t, testAllocateAtBadPortsOnEngine) }
+
+func testAllocateAtBadPortsOnEngine(t *testing.T) {
 	min, max := freeRange(t, 4)
 	a, err := NewPortAllocator(lo4, min, max)
 	if err != nil {
@@ -54,7 +56,9 @@ func TestAllocateAtBadPorts(t *testing.T) {
 
 // TestAllocateAtTakesPairOutOfRotation: a pair bound by AllocateAt, whether free or
 // cooling, is never handed out by Allocate while held, and returns to the pool on Close.
-func TestAllocateAtTakesPairOutOfRotation(t *testing.T) {
+func TestAllocateAtTakesPairOutOfRotation(t *testing.T) { forEngines(t, testAllocateAtTakesPairOutOfRotationOnEngine) }
+
+func testAllocateAtTakesPairOutOfRotationOnEngine(t *testing.T) {
 	min, max := freeRange(t, 8)
 	a, err := NewPortAllocator(lo4, min, max)
 	if err != nil {
@@ -108,7 +112,9 @@ func TestAllocateAtTakesPairOutOfRotation(t *testing.T) {
 // TestCallTakenOver: a call built on the ports and latched remotes another node recorded
 // (CallConfig.LocalPorts, LegConfig.Latched) binds those ports, reports its remotes as
 // latched, and relays to them at once, without latching again.
-func TestCallTakenOver(t *testing.T) {
+func TestCallTakenOver(t *testing.T) { forEngines(t, testCallTakenOverOnEngine) }
+
+func testCallTakenOverOnEngine(t *testing.T) {
 	a := newAlloc(t, lo4)
 	cust, agent := newPeer(t, a, false), newPeer(t, a, false)
 	first := newCall(t, a, CallConfig{StrictSource: true})
@@ -145,7 +151,9 @@ func TestCallTakenOver(t *testing.T) {
 
 // TestCallLocalPortHeld: a takeover whose port is still held (the previous owner has not
 // let go yet) fails with ErrPortUnavailable and leaves nothing bound.
-func TestCallLocalPortHeld(t *testing.T) {
+func TestCallLocalPortHeld(t *testing.T) { forEngines(t, testCallLocalPortHeldOnEngine) }
+
+func testCallLocalPortHeldOnEngine(t *testing.T) {
 	a := newAlloc(t, lo4)
 	held := newCall(t, a, CallConfig{})
 	free, err := a.Allocate(false)
