@@ -56,7 +56,9 @@ func testAllocateAtBadPortsOnEngine(t *testing.T) {
 
 // TestAllocateAtTakesPairOutOfRotation: a pair bound by AllocateAt, whether free or
 // cooling, is never handed out by Allocate while held, and returns to the pool on Close.
-func TestAllocateAtTakesPairOutOfRotation(t *testing.T) { forEngines(t, testAllocateAtTakesPairOutOfRotationOnEngine) }
+func TestAllocateAtTakesPairOutOfRotation(t *testing.T) {
+	forEngines(t, testAllocateAtTakesPairOutOfRotationOnEngine)
+}
 
 func testAllocateAtTakesPairOutOfRotationOnEngine(t *testing.T) {
 	min, max := freeRange(t, 8)
