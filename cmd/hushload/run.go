@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/hushmedia/hush/internal/loadgen"
@@ -66,6 +67,9 @@ type options struct {
 
 	ng               bool
 	churn, churnConc int
+
+	hog              int
+	hogAfter, hogFor time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -114,6 +118,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.ng, "ng", false, "hush: set calls up over hushd's ng listener (offer, answer, delete, as Kamailio does) instead of gRPC")
 	fs.IntVar(&o.churn, "churn", 0, "set up and tear down this many further calls during the window, while the -calls stream; reports setup latency")
 	fs.IntVar(&o.churnConc, "churn-concurrency", 4, "with -churn: calls set up at once")
+	fs.IntVar(&o.hog, "hog", 0, "run a competing CPU load of this many busy threads (a process in a session of its own, same nice level) during part of every run's window; latency while it ran is reported apart")
+	fs.DurationVar(&o.hogAfter, "hog-after", 0, "with -hog: start it this long into the measurement window")
+	fs.DurationVar(&o.hogFor, "hog-for", 0, "with -hog: run it this long (0 = to the end of the window)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -155,6 +162,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.ng && o.hushdAddr != "" {
 		return nil, errors.New("-ng starts its own hushd with its ng listener; it cannot be used with -hushd-addr")
+	}
+	if o.hog < 0 || o.hog > 64 || o.hogAfter < 0 || o.hogFor < 0 {
+		return nil, errors.New("need 0 <= -hog <= 64 and -hog-after, -hog-for >= 0")
+	}
+	if o.hog > 0 && o.hogAfter >= o.duration-o.warmup {
+		return nil, errors.New("-hog-after must fall within the measurement window (-duration minus -warmup)")
 	}
 	if o.churn < 0 || o.churnConc < 1 {
 		return nil, errors.New("need -churn >= 0 and -churn-concurrency >= 1")
@@ -246,6 +259,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.verbose {
 		cfg.Log = stderr
+	}
+	if o.hog > 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("-hog runs this executable as the hog: %w", err)
+		}
+		cfg.Hog = &loadgen.Hog{Threads: o.hog, After: o.hogAfter, For: o.hogFor, Bin: self}
 	}
 	switch {
 	case o.ramp:
@@ -500,6 +520,9 @@ func (o *options) runOnce(ctx context.Context, targets []target, cfg loadgen.Con
 	if o.rounds > 1 {
 		writeMedians(stdout, rep)
 	}
+	if o.rounds > 1 || o.hog > 0 {
+		writeRounds(stdout, rep.Results)
+	}
 	if o.soak > 0 && len(rep.Results) > 0 {
 		rep.Soak = soakOf(rep.Results[0])
 		s := rep.Soak
@@ -720,4 +743,30 @@ func (o *options) runRamp(ctx context.Context, targets []target, cfg loadgen.Con
 		fmt.Fprintf(stdout, "ramp %s: largest clean call count %d (limit tried %d)\n", t.name, lo, o.rampMax)
 	}
 	return nil
+}
+
+// writeRounds prints one line per run, in the order run: the load average around it, loss,
+// the whole latency and, for a masked target, latency beyond its look-ahead, over the
+// window and over the part of it a hog ran (-hog). A busy host shows in the load average
+// and in the tails; comparisons hold within a round, never across rounds.
+func writeRounds(w io.Writer, rs []*loadgen.Result) {
+	fmt.Fprintf(w, "\n== per run (µs; \"beyond L\": latency beyond the look-ahead of masked directions; \"hog\": packets received while the hog ran)\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "round\ttarget\tload avg\tlost\tp50\tp99\tp99.9\tmax\tbeyond L p99\tp99.9\tmax\thog s\thog p99\tmax\thog beyond L p99\tp99.9\tmax\t")
+	f := func(v float64, ok bool) string {
+		if !ok {
+			return "-"
+		}
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	for _, r := range rs {
+		bl, hog := r.BeyondSamples > 0, r.HogSamples > 0
+		fmt.Fprintf(tw, "%d\t%s\t%.1f-%.1f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			max(r.Round, 1), r.Target, r.LoadAvgStart, r.LoadAvg, r.Lost,
+			f(r.LatencyP50, true), f(r.LatencyP99, true), f(r.LatencyP999, true), f(r.LatencyMax, true),
+			f(r.BeyondP99, bl), f(r.BeyondP999, bl), f(r.BeyondMax, bl),
+			f(r.HogSeconds, hog), f(r.HogP99, hog), f(r.HogMax, hog),
+			f(r.HogBeyondP99, hog && bl), f(r.HogBeyondP999, hog && bl), f(r.HogBeyondMax, hog && bl))
+	}
+	_ = tw.Flush()
 }
