@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,6 +117,22 @@ func TestMaskFlags(t *testing.T) {
 	})
 	if len(rep.Ratios) != 1 || rep.Ratios[0].LatencyP99 != 0.5 {
 		t.Fatalf("%+v", rep.Ratios)
+	}
+}
+
+// TestRtpengineMaskTarget: the rtpengine-mask target is rtpengine on its own masking
+// path, reported under its own name; plain rtpengine is not.
+func TestRtpengineMaskTarget(t *testing.T) {
+	o, err := parseFlags([]string{"-target", "rtpengine-mask", "-mask", "tone", "-mask-dir", "customer"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ng := netip.MustParseAddrPort("127.0.0.1:1")
+	if n := o.rtpengineTarget(rtpengineMask, ng, 0).Name(); n != "rtpengine-mask" {
+		t.Fatalf("name %q", n)
+	}
+	if n := o.rtpengineTarget("rtpengine", ng, 0).Name(); n != "rtpengine" {
+		t.Fatalf("name %q", n)
 	}
 }
 

@@ -68,6 +68,7 @@ type options struct {
 	ng               bool
 	churn, churnConc int
 
+	rtpeMask         bool
 	hog              int
 	hogAfter, hogFor time.Duration
 }
@@ -118,6 +119,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.ng, "ng", false, "hush: set calls up over hushd's ng listener (offer, answer, delete, as Kamailio does) instead of gRPC")
 	fs.IntVar(&o.churn, "churn", 0, "set up and tear down this many further calls during the window, while the -calls stream; reports setup latency")
 	fs.IntVar(&o.churnConc, "churn-concurrency", 4, "with -churn: calls set up at once")
+	fs.BoolVar(&o.rtpeMask, "rtpengine-mask", true, "with -compare and -mask: also run rtpengine on its own masking path (target rtpengine-mask: block DTMF with DTMF-security, in-band detection and a delay buffer of -look-ahead on the masked directions)")
 	fs.IntVar(&o.hog, "hog", 0, "run a competing CPU load of this many busy threads (a process in a session of its own, same nice level) during part of every run's window; latency while it ran is reported apart")
 	fs.DurationVar(&o.hogAfter, "hog-after", 0, "with -hog: start it this long into the measurement window")
 	fs.DurationVar(&o.hogFor, "hog-for", 0, "with -hog: run it this long (0 = to the end of the window)")
@@ -131,9 +133,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.duration = o.soak
 	}
 	switch o.target {
-	case "hush", "rtpengine", "direct":
+	case "hush", "rtpengine", rtpengineMask, "direct":
 	default:
-		return nil, fmt.Errorf("-target %q: want hush, rtpengine or direct", o.target)
+		return nil, fmt.Errorf("-target %q: want hush, rtpengine, rtpengine-mask or direct", o.target)
 	}
 	if o.rounds < 1 {
 		return nil, errors.New("-rounds must be >= 1")
@@ -234,6 +236,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// direct (no relay) is the floor under both: the generator's and the kernel's own
 		// latency and jitter, measured in the same invocation.
 		names = []string{"hush", "rtpengine"}
+		if o.rtpeMask && o.masked != [2]bool{} {
+			names = append(names, rtpengineMask)
+		}
 		if o.baseline {
 			names = append(names, "direct")
 		}
@@ -309,7 +314,7 @@ func (o *options) runOn(ctx context.Context, tg target, cfg loadgen.Config) (*lo
 	if err != nil {
 		return nil, err
 	}
-	if tg.name == "hush" && o.masked != [2]bool{} {
+	if (tg.name == "hush" || tg.name == rtpengineMask) && o.masked != [2]bool{} {
 		cfg.Masked, cfg.LookAhead = o.masked, o.lookAhead
 	}
 	r, err := loadgen.Run(ctx, t, cfg)
@@ -330,7 +335,7 @@ func (o *options) available(name string) error {
 		if _, err := findBinary(o.hushdBin, "hushd", true); err != nil {
 			return fmt.Errorf("hushd: %w (build it with `make build` or pass -hushd-bin)", err)
 		}
-	case name == "rtpengine" && o.rtpengineNG == "":
+	case (name == "rtpengine" || name == rtpengineMask) && o.rtpengineNG == "":
 		if _, err := findBinary(o.rtpengineBin, "rtpengine", false); err != nil {
 			return fmt.Errorf("%w: rtpengine not found (install Debian package rtpengine-daemon, or pass -rtpengine-bin): %v", errSkip, err)
 		}
@@ -434,13 +439,13 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 			cleanup()
 			return err
 		}, nil
-	case "rtpengine":
+	case "rtpengine", rtpengineMask:
 		if o.rtpengineNG != "" {
 			ap, err := netip.ParseAddrPort(o.rtpengineNG)
 			if err != nil {
 				return nil, nil, fmt.Errorf("-rtpengine-ng: %v", err)
 			}
-			return loadgen.NewRtpengine(ap, o.rtpenginePID), nop, nil
+			return o.rtpengineTarget(name, ap, o.rtpenginePID), nop, nil
 		}
 		bin, err := findBinary(o.rtpengineBin, "rtpengine", false)
 		if err != nil {
@@ -454,9 +459,26 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 		if err != nil {
 			return nil, nil, err
 		}
-		return loadgen.NewRtpengine(netip.MustParseAddrPort(p.Addr), p.PID()), func() error { _ = p.Stop(); return nil }, nil
+		return o.rtpengineTarget(name, netip.MustParseAddrPort(p.Addr), p.PID()), func() error { _ = p.Stop(); return nil }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown target %q", name)
+}
+
+// rtpengineMask is the target name of rtpengine on its own masking path: the directions
+// hush masks go through "block DTMF" with a delay buffer of hush's look-ahead.
+const rtpengineMask = "rtpengine-mask"
+
+// rtpengineTarget drives the rtpengine at ng; name rtpengineMask blocks DTMF as -mask says.
+func (o *options) rtpengineTarget(name string, ng netip.AddrPort, pid int) *loadgen.Rtpengine {
+	r := loadgen.NewNG(name, ng, pid)
+	if name == rtpengineMask {
+		mode := "silence"
+		if o.mask == "tone" {
+			mode = "tone"
+		}
+		r.SetBlockDTMF(loadgen.BlockDTMF{Mode: mode, Delay: o.lookAhead, Dirs: o.masked})
+	}
+	return r
 }
 
 // setPolicy gives hush sessions the masking and recording policy of -mask and -record.
@@ -545,7 +567,7 @@ func writeMedians(w io.Writer, rep *report) {
 		byTarget[r.Target] = append(byTarget[r.Target], r)
 	}
 	fmt.Fprintf(w, "\n== medians over %d rounds\n", len(byTarget[order[0]]))
-	fmt.Fprintf(w, "%-10s %10s %12s %12s %12s %14s %14s %16s %12s\n", "target", "lost", "p50 µs", "p99 µs", "p99.9 µs", "CPU-s/Mpkt", "KiB/session", "beyond-L p99 µs", "RSS MiB")
+	fmt.Fprintf(w, "%-14s %10s %12s %12s %12s %14s %14s %16s %12s\n", "target", "lost", "p50 µs", "p99 µs", "p99.9 µs", "CPU-s/Mpkt", "KiB/session", "beyond-L p99 µs", "RSS MiB")
 	for _, t := range order {
 		rs := byTarget[t]
 		med := func(f func(*loadgen.Result) float64) float64 {
@@ -555,7 +577,7 @@ func writeMedians(w io.Writer, rep *report) {
 			}
 			return median(v)
 		}
-		fmt.Fprintf(w, "%-10s %10.0f %12.1f %12.1f %12.1f %14.2f %14.1f %16.1f %12.1f\n", t,
+		fmt.Fprintf(w, "%-14s %10.0f %12.1f %12.1f %12.1f %14.2f %14.1f %16.1f %12.1f\n", t,
 			med(func(r *loadgen.Result) float64 { return float64(r.Lost) }),
 			med(func(r *loadgen.Result) float64 { return r.LatencyP50 }),
 			med(func(r *loadgen.Result) float64 { return r.LatencyP99 }),
