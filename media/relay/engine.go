@@ -163,7 +163,7 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 					skipArm = true
 					continue
 				}
-				r.dl.expire(time.Time{})
+				r.dl.expire(time.Time{}, true) // nothing left to read: pendingInput said so
 			}
 			continue // otherwise transient (e.g. ENOBUFS); the next read decides
 		}
