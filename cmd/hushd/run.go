@@ -131,7 +131,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return fmt.Errorf("media ports: %w", err)
 	}
-	engine, err := relay.NewEngine(cfg.Media.Engine, relay.EngineOptions{})
+	engine, err := relay.NewEngine(cfg.Media.Engine, relay.EngineOptions{Workers: cfg.Media.Workers, Priority: cfg.Media.RealtimePriority})
 	if err != nil {
 		return fmt.Errorf("media engine: %w", err)
 	}

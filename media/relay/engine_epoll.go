@@ -5,6 +5,7 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,8 +98,15 @@ func newEpollEngine(opts EngineOptions) (Engine, error) {
 			e.Close()
 			return nil, err
 		}
+		ready := make(chan error, 1)
+		go w.run(opts.Priority, ready)
+		if err := <-ready; err != nil { // the worker has ended
+			unix.Close(w.epfd)
+			unix.Close(w.evfd)
+			e.Close()
+			return nil, err
+		}
 		e.workers = append(e.workers, w)
-		go w.run()
 	}
 	return e, nil
 }
@@ -163,11 +171,20 @@ func (e *epollEngine) detach(c *Call) {
 func (w *epollWorker) submit(op epollOp) error { return w.mailbox.submit(op, "epoll") }
 
 // run is the worker's loop.
-func (w *epollWorker) run() {
+func (w *epollWorker) run(prio int, ready chan<- error) {
 	defer close(w.done)
 	// No LockOSThread: the worker never parks, it only blocks in
 	// epoll_pwait2 and nanosleep, which keep its thread anyway (measured:
-	// locking changed nothing).
+	// locking changed nothing). A real-time priority belongs to a thread,
+	// though: then the worker keeps its thread, which ends with it.
+	if prio != 0 {
+		runtime.LockOSThread()
+	}
+	if err := realtime(prio); err != nil {
+		ready <- err
+		return
+	}
+	ready <- nil
 	w.winAt = time.Now()
 	for {
 		n := w.wait(w.timeout())

@@ -53,6 +53,7 @@ type uringWorker struct {
 	ring   *uring
 	bufs   *bufRing
 	linger time.Duration
+	prio   int // EngineOptions.Priority
 	done   chan struct{}
 
 	mailbox
@@ -105,7 +106,7 @@ func newURingEngine(opts EngineOptions) (Engine, error) {
 	n, linger := rawEngineSetup(opts)
 	e := &uringEngine{}
 	for range n {
-		w := &uringWorker{linger: linger, done: make(chan struct{})}
+		w := &uringWorker{linger: linger, prio: opts.Priority, done: make(chan struct{})}
 		ready := make(chan error, 1)
 		go w.run(ready)
 		if err := <-ready; err != nil {
@@ -274,6 +275,10 @@ func (w *uringWorker) run(ready chan<- error) {
 	// slack would let every timed wake-up run late by up to that much.
 	// This thread only: it is locked and never given back.
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
+	if err := realtime(w.prio); err != nil {
+		ready <- err
+		return
+	}
 	if err := w.init(); err != nil {
 		ready <- err
 		return
