@@ -136,7 +136,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		return fmt.Errorf("media engine: %w", err)
 	}
 	defer engine.Close() // deferred first, so it runs after the sessions' calls closed
-	log.Info("media engine", "engine", engine.Name())
+	log.Info("media engine", "engine", engine.Name(), "realtime_priority", cfg.Media.RealtimePriority)
 	m.Engine(engine.Name())
 	m.MediaPorts(alloc.Capacity(), alloc.InUse)
 	defaults, captureMask := policyDefaults(cfg)
