@@ -131,12 +131,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return fmt.Errorf("media ports: %w", err)
 	}
-	engine, err := relay.NewEngine(cfg.Media.Engine, relay.EngineOptions{})
+	engine, err := relay.NewEngine(cfg.Media.Engine, relay.EngineOptions{Workers: cfg.Media.Workers, Priority: cfg.Media.RealtimePriority})
 	if err != nil {
 		return fmt.Errorf("media engine: %w", err)
 	}
 	defer engine.Close() // deferred first, so it runs after the sessions' calls closed
-	log.Info("media engine", "engine", engine.Name())
+	log.Info("media engine", "engine", engine.Name(), "realtime_priority", cfg.Media.RealtimePriority)
 	m.Engine(engine.Name())
 	m.MediaPorts(alloc.Capacity(), alloc.InUse)
 	defaults, captureMask := policyDefaults(cfg)

@@ -7,6 +7,9 @@
 //
 // Modes: one run (default); -compare (hush and rtpengine under the same load in one
 // invocation, with ratios); -scale 100,250,500,1000 (a scaling curve); -ramp (the largest
-// N with no loss); -soak (a long run with RSS sampled every 10 s). Output is a table, and
-// JSON with -json FILE. See docs/PERFORMANCE.md.
+// N with no loss); -soak (a long run with RSS sampled every 10 s). -hog N adds a competing
+// CPU load (N busy threads in a process of their own, at the same priority) for part of
+// every run's window and reports the latency while it ran, so a busy host is measured
+// rather than waited for. Output is a table, and JSON with -json FILE. See
+// docs/PERFORMANCE.md.
 package main

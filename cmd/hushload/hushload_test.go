@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,30 @@ import (
 
 	"github.com/hushmedia/hush/internal/loadgen"
 )
+
+// TestMain lets the test binary be the hog process of a run with -hog, as hushload is.
+func TestMain(m *testing.M) {
+	beHog()
+	os.Exit(m.Run())
+}
+
+// TestDirectRunWithHog: -hog runs the competing load in part of the window and the
+// per-run lines report the latency while it ran.
+func TestDirectRunWithHog(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"-target", "direct", "-calls", "2", "-duration", "1s", "-warmup", "100ms",
+		"-hog", "1", "-hog-after", "200ms", "-hog-for", "300ms"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "during hog: latency p99") || !strings.Contains(out, "== per run") ||
+		!strings.Contains(out, "hog p99") {
+		t.Fatalf("table:\n%s", out)
+	}
+}
 
 // TestDirectRunWritesTableAndJSON: a short run against no relay prints the table and writes
 // JSON that carries the figures.
@@ -52,6 +78,8 @@ func TestFlags(t *testing.T) {
 		{"-target", "direct", "-scale", "10,x", "-duration", "100ms", "-warmup", "0s"},
 		{"-mask", "loud"}, {"-mask", "tone", "-mask-dir", "left"}, {"-mask", "tone", "-look-ahead", "10ms"},
 		{"-record", "-hushd-addr", "127.0.0.1:1"},
+		{"-hog", "-1"}, {"-hog", "65"}, {"-hog", "1", "-hog-for", "-1s"},
+		{"-hog", "1", "-duration", "5s", "-warmup", "1s", "-hog-after", "4s"},
 	} {
 		if err := run(context.Background(), args, &stderr, &stderr); err == nil {
 			t.Errorf("%v accepted", args)
@@ -89,6 +117,22 @@ func TestMaskFlags(t *testing.T) {
 	})
 	if len(rep.Ratios) != 1 || rep.Ratios[0].LatencyP99 != 0.5 {
 		t.Fatalf("%+v", rep.Ratios)
+	}
+}
+
+// TestRtpengineMaskTarget: the rtpengine-mask target is rtpengine on its own masking
+// path, reported under its own name; plain rtpengine is not.
+func TestRtpengineMaskTarget(t *testing.T) {
+	o, err := parseFlags([]string{"-target", "rtpengine-mask", "-mask", "tone", "-mask-dir", "customer"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ng := netip.MustParseAddrPort("127.0.0.1:1")
+	if n := o.rtpengineTarget(rtpengineMask, ng, 0).Name(); n != "rtpengine-mask" {
+		t.Fatalf("name %q", n)
+	}
+	if n := o.rtpengineTarget("rtpengine", ng, 0).Name(); n != "rtpengine" {
+		t.Fatalf("name %q", n)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/hushmedia/hush/internal/loadgen"
@@ -66,6 +67,10 @@ type options struct {
 
 	ng               bool
 	churn, churnConc int
+
+	rtpeMask         bool
+	hog              int
+	hogAfter, hogFor time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -114,6 +119,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.ng, "ng", false, "hush: set calls up over hushd's ng listener (offer, answer, delete, as Kamailio does) instead of gRPC")
 	fs.IntVar(&o.churn, "churn", 0, "set up and tear down this many further calls during the window, while the -calls stream; reports setup latency")
 	fs.IntVar(&o.churnConc, "churn-concurrency", 4, "with -churn: calls set up at once")
+	fs.BoolVar(&o.rtpeMask, "rtpengine-mask", true, "with -compare and -mask: also run rtpengine on its own masking path (target rtpengine-mask: block DTMF with DTMF-security, in-band detection and a delay buffer of -look-ahead on the masked directions)")
+	fs.IntVar(&o.hog, "hog", 0, "run a competing CPU load of this many busy threads (a process in a session of its own, same nice level) during part of every run's window; latency while it ran is reported apart")
+	fs.DurationVar(&o.hogAfter, "hog-after", 0, "with -hog: start it this long into the measurement window")
+	fs.DurationVar(&o.hogFor, "hog-for", 0, "with -hog: run it this long (0 = to the end of the window)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -124,9 +133,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.duration = o.soak
 	}
 	switch o.target {
-	case "hush", "rtpengine", "direct":
+	case "hush", "rtpengine", rtpengineMask, "direct":
 	default:
-		return nil, fmt.Errorf("-target %q: want hush, rtpengine or direct", o.target)
+		return nil, fmt.Errorf("-target %q: want hush, rtpengine, rtpengine-mask or direct", o.target)
 	}
 	if o.rounds < 1 {
 		return nil, errors.New("-rounds must be >= 1")
@@ -155,6 +164,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.ng && o.hushdAddr != "" {
 		return nil, errors.New("-ng starts its own hushd with its ng listener; it cannot be used with -hushd-addr")
+	}
+	if o.hog < 0 || o.hog > 64 || o.hogAfter < 0 || o.hogFor < 0 {
+		return nil, errors.New("need 0 <= -hog <= 64 and -hog-after, -hog-for >= 0")
+	}
+	if o.hog > 0 && o.hogAfter >= o.duration-o.warmup {
+		return nil, errors.New("-hog-after must fall within the measurement window (-duration minus -warmup)")
 	}
 	if o.churn < 0 || o.churnConc < 1 {
 		return nil, errors.New("need -churn >= 0 and -churn-concurrency >= 1")
@@ -221,6 +236,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// direct (no relay) is the floor under both: the generator's and the kernel's own
 		// latency and jitter, measured in the same invocation.
 		names = []string{"hush", "rtpengine"}
+		if o.rtpeMask && o.masked != [2]bool{} {
+			names = append(names, rtpengineMask)
+		}
 		if o.baseline {
 			names = append(names, "direct")
 		}
@@ -246,6 +264,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.verbose {
 		cfg.Log = stderr
+	}
+	if o.hog > 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("-hog runs this executable as the hog: %w", err)
+		}
+		cfg.Hog = &loadgen.Hog{Threads: o.hog, After: o.hogAfter, For: o.hogFor, Bin: self}
 	}
 	switch {
 	case o.ramp:
@@ -289,7 +314,7 @@ func (o *options) runOn(ctx context.Context, tg target, cfg loadgen.Config) (*lo
 	if err != nil {
 		return nil, err
 	}
-	if tg.name == "hush" && o.masked != [2]bool{} {
+	if (tg.name == "hush" || tg.name == rtpengineMask) && o.masked != [2]bool{} {
 		cfg.Masked, cfg.LookAhead = o.masked, o.lookAhead
 	}
 	r, err := loadgen.Run(ctx, t, cfg)
@@ -310,7 +335,7 @@ func (o *options) available(name string) error {
 		if _, err := findBinary(o.hushdBin, "hushd", true); err != nil {
 			return fmt.Errorf("hushd: %w (build it with `make build` or pass -hushd-bin)", err)
 		}
-	case name == "rtpengine" && o.rtpengineNG == "":
+	case (name == "rtpengine" || name == rtpengineMask) && o.rtpengineNG == "":
 		if _, err := findBinary(o.rtpengineBin, "rtpengine", false); err != nil {
 			return fmt.Errorf("%w: rtpengine not found (install Debian package rtpengine-daemon, or pass -rtpengine-bin): %v", errSkip, err)
 		}
@@ -414,13 +439,13 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 			cleanup()
 			return err
 		}, nil
-	case "rtpengine":
+	case "rtpengine", rtpengineMask:
 		if o.rtpengineNG != "" {
 			ap, err := netip.ParseAddrPort(o.rtpengineNG)
 			if err != nil {
 				return nil, nil, fmt.Errorf("-rtpengine-ng: %v", err)
 			}
-			return loadgen.NewRtpengine(ap, o.rtpenginePID), nop, nil
+			return o.rtpengineTarget(name, ap, o.rtpenginePID), nop, nil
 		}
 		bin, err := findBinary(o.rtpengineBin, "rtpengine", false)
 		if err != nil {
@@ -434,9 +459,26 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 		if err != nil {
 			return nil, nil, err
 		}
-		return loadgen.NewRtpengine(netip.MustParseAddrPort(p.Addr), p.PID()), func() error { _ = p.Stop(); return nil }, nil
+		return o.rtpengineTarget(name, netip.MustParseAddrPort(p.Addr), p.PID()), func() error { _ = p.Stop(); return nil }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown target %q", name)
+}
+
+// rtpengineMask is the target name of rtpengine on its own masking path: the directions
+// hush masks go through "block DTMF" with a delay buffer of hush's look-ahead.
+const rtpengineMask = "rtpengine-mask"
+
+// rtpengineTarget drives the rtpengine at ng; name rtpengineMask blocks DTMF as -mask says.
+func (o *options) rtpengineTarget(name string, ng netip.AddrPort, pid int) *loadgen.Rtpengine {
+	r := loadgen.NewNG(name, ng, pid)
+	if name == rtpengineMask {
+		mode := "silence"
+		if o.mask == "tone" {
+			mode = "tone"
+		}
+		r.SetBlockDTMF(loadgen.BlockDTMF{Mode: mode, Delay: o.lookAhead, Dirs: o.masked})
+	}
+	return r
 }
 
 // setPolicy gives hush sessions the masking and recording policy of -mask and -record.
@@ -500,6 +542,9 @@ func (o *options) runOnce(ctx context.Context, targets []target, cfg loadgen.Con
 	if o.rounds > 1 {
 		writeMedians(stdout, rep)
 	}
+	if o.rounds > 1 || o.hog > 0 {
+		writeRounds(stdout, rep.Results)
+	}
 	if o.soak > 0 && len(rep.Results) > 0 {
 		rep.Soak = soakOf(rep.Results[0])
 		s := rep.Soak
@@ -522,7 +567,7 @@ func writeMedians(w io.Writer, rep *report) {
 		byTarget[r.Target] = append(byTarget[r.Target], r)
 	}
 	fmt.Fprintf(w, "\n== medians over %d rounds\n", len(byTarget[order[0]]))
-	fmt.Fprintf(w, "%-10s %10s %12s %12s %12s %14s %14s %16s %12s\n", "target", "lost", "p50 µs", "p99 µs", "p99.9 µs", "CPU-s/Mpkt", "KiB/session", "beyond-L p99 µs", "RSS MiB")
+	fmt.Fprintf(w, "%-14s %10s %12s %12s %12s %14s %14s %16s %12s\n", "target", "lost", "p50 µs", "p99 µs", "p99.9 µs", "CPU-s/Mpkt", "KiB/session", "beyond-L p99 µs", "RSS MiB")
 	for _, t := range order {
 		rs := byTarget[t]
 		med := func(f func(*loadgen.Result) float64) float64 {
@@ -532,7 +577,7 @@ func writeMedians(w io.Writer, rep *report) {
 			}
 			return median(v)
 		}
-		fmt.Fprintf(w, "%-10s %10.0f %12.1f %12.1f %12.1f %14.2f %14.1f %16.1f %12.1f\n", t,
+		fmt.Fprintf(w, "%-14s %10.0f %12.1f %12.1f %12.1f %14.2f %14.1f %16.1f %12.1f\n", t,
 			med(func(r *loadgen.Result) float64 { return float64(r.Lost) }),
 			med(func(r *loadgen.Result) float64 { return r.LatencyP50 }),
 			med(func(r *loadgen.Result) float64 { return r.LatencyP99 }),
@@ -720,4 +765,30 @@ func (o *options) runRamp(ctx context.Context, targets []target, cfg loadgen.Con
 		fmt.Fprintf(stdout, "ramp %s: largest clean call count %d (limit tried %d)\n", t.name, lo, o.rampMax)
 	}
 	return nil
+}
+
+// writeRounds prints one line per run, in the order run: the load average around it, loss,
+// the whole latency and, for a masked target, latency beyond its look-ahead, over the
+// window and over the part of it a hog ran (-hog). A busy host shows in the load average
+// and in the tails; comparisons hold within a round, never across rounds.
+func writeRounds(w io.Writer, rs []*loadgen.Result) {
+	fmt.Fprintf(w, "\n== per run (µs; \"beyond L\": latency beyond the look-ahead of masked directions; \"hog\": packets received while the hog ran)\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "round\ttarget\tload avg\tlost\tp50\tp99\tp99.9\tmax\tbeyond L p99\tp99.9\tmax\thog s\thog p99\tmax\thog beyond L p99\tp99.9\tmax\t")
+	f := func(v float64, ok bool) string {
+		if !ok {
+			return "-"
+		}
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	for _, r := range rs {
+		bl, hog := r.BeyondSamples > 0, r.HogSamples > 0
+		fmt.Fprintf(tw, "%d\t%s\t%.1f-%.1f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			max(r.Round, 1), r.Target, r.LoadAvgStart, r.LoadAvg, r.Lost,
+			f(r.LatencyP50, true), f(r.LatencyP99, true), f(r.LatencyP999, true), f(r.LatencyMax, true),
+			f(r.BeyondP99, bl), f(r.BeyondP999, bl), f(r.BeyondMax, bl),
+			f(r.HogSeconds, hog), f(r.HogP99, hog), f(r.HogMax, hog),
+			f(r.HogBeyondP99, hog && bl), f(r.HogBeyondP999, hog && bl), f(r.HogBeyondMax, hog && bl))
+	}
+	_ = tw.Flush()
 }

@@ -194,6 +194,10 @@ type Media struct {
 	LockSSRC           bool          `yaml:"lock_ssrc"`            // drop RTP with another SSRC than the leg's first
 	RateLimitPPS       int           `yaml:"rate_limit_pps"`       // packets/s accepted per socket; 0 = no cap
 	Engine             string        `yaml:"engine"`               // socket I/O engine: portable, epoll, io_uring or auto
+	// Workers is the epoll and io_uring engines' worker threads; 0 = half the cores.
+	Workers int `yaml:"workers"`
+	// RealtimePriority runs those workers under SCHED_RR at this priority; 0 = off.
+	RealtimePriority int `yaml:"realtime_priority"`
 	// FDReserve is how many file descriptors control connections must leave free.
 	FDReserve int `yaml:"fd_reserve"`
 }

@@ -68,6 +68,10 @@ var keys = []key{
 		func(c *Config) *int { return &c.Media.RateLimitPPS }, intRange(0, 1_000_000)),
 	def("media.engine", "socket I/O engine: portable (a goroutine per socket), epoll (Linux workers, recvmmsg, fewer wake-ups under load), io_uring (Linux 6.0+, multishot receive, batched submission) or auto (the best the kernel allows)",
 		func(c *Config) *string { return &c.Media.Engine }, oneOf("portable", "epoll", "io_uring", "auto")),
+	def("media.workers", "epoll and io_uring engines: worker threads, calls spread over them, so one thread the host preempts does not hold every call (0 = half the cores, at least one)",
+		func(c *Config) *int { return &c.Media.Workers }, intRange(0, 256)),
+	def("media.realtime_priority", "epoll and io_uring engines: run the media workers under SCHED_RR at this real-time priority (1-99; needs CAP_SYS_NICE), so other work on the host cannot preempt them (0 = off: ordinary time sharing)",
+		func(c *Config) *int { return &c.Media.RealtimePriority }, intRange(0, 99)),
 	def("media.fd_reserve", "file descriptors kept free for media sockets and recordings: control connections are refused rather than take them (0 = no reserve)",
 		func(c *Config) *int { return &c.Media.FDReserve }, intRange(0, 1<<30)),
 

@@ -85,6 +85,8 @@ var altValues = map[string]string{
 	"http.cors_origins":                "https://desktop.example.com,http://127.0.0.1:9000",
 	"http.ui":                          "false",
 	"media.fd_reserve":                 "0",
+	"media.workers":                    "3",
+	"media.realtime_priority":          "10",
 	"grpc.max_message_size":            "4096",
 	"grpc.health_listen":               "0.0.0.0:50052",
 	"http.insecure":                    "true",

@@ -29,6 +29,7 @@ type media struct {
 	rx        []streamRx // per stream, owned by the one receiver of its socket
 	recv      []*receiver
 	measure   atomic.Bool // latency is recorded only in the measurement window
+	hogging   atomic.Bool // a hog runs (Config.Hog): latency is also recorded apart
 	senders   int
 	sendErrs  atomic.Uint64
 	sent      atomic.Uint64
@@ -68,7 +69,10 @@ type receiver struct {
 	lat   Histogram // latency, look-ahead included
 	// beyond is latency minus the direction's look-ahead (the relay's own added delay);
 	// early counts packets of a masked direction that arrived sooner than the look-ahead.
-	beyond    Histogram
+	beyond Histogram
+	// hogLat and hogBeyond are lat and beyond for the packets received while a hog ran.
+	hogLat    Histogram
+	hogBeyond Histogram
 	early     uint64
 	foreign   uint64
 	misrouted uint64
@@ -231,6 +235,10 @@ func (r *receiver) handle(b []byte, now int64) {
 			r.early++
 		}
 		r.beyond.Record(max(b, 0))
+		if r.m.hogging.Load() {
+			r.hogLat.Record(d)
+			r.hogBeyond.Record(max(b, 0))
+		}
 	}
 }
 

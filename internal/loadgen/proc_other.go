@@ -11,4 +11,6 @@ const termSignal = syscall.SIGTERM
 
 func processAttr() *syscall.SysProcAttr { return nil }
 
+func hogAttr() *syscall.SysProcAttr { return nil }
+
 func forceBuffers(*net.UDPConn, int) {}

@@ -42,6 +42,22 @@ type Result struct {
 	// LoadAvg is the machine's 1-minute load average at the end of the window: other
 	// processes compete with relay and generator, and a busy box shows in the tails.
 	LoadAvg float64 `json:"loadavg_1m"`
+	// LoadAvgStart is the same at the start of the window.
+	LoadAvgStart float64 `json:"loadavg_1m_start"`
+	// Hog*: a competing CPU load (Config.Hog) of HogThreads busy threads ran for
+	// HogSeconds of the window; the latency of the packets received meanwhile, whole
+	// (HogP*) and, over the masked directions, beyond the look-ahead (HogBeyond*).
+	HogThreads    int     `json:"hog_threads,omitempty"`
+	HogSeconds    float64 `json:"hog_s,omitempty"`
+	HogSamples    uint64  `json:"hog_latency_samples,omitempty"`
+	HogP50        float64 `json:"hog_latency_p50_us,omitempty"`
+	HogP99        float64 `json:"hog_latency_p99_us,omitempty"`
+	HogP999       float64 `json:"hog_latency_p999_us,omitempty"`
+	HogMax        float64 `json:"hog_latency_max_us,omitempty"`
+	HogBeyondP50  float64 `json:"hog_beyond_look_ahead_p50_us,omitempty"`
+	HogBeyondP99  float64 `json:"hog_beyond_look_ahead_p99_us,omitempty"`
+	HogBeyondP999 float64 `json:"hog_beyond_look_ahead_p999_us,omitempty"`
+	HogBeyondMax  float64 `json:"hog_beyond_look_ahead_max_us,omitempty"`
 
 	LatencySamples uint64  `json:"latency_samples"`
 	LatencyP50     float64 `json:"latency_p50_us"`
@@ -149,15 +165,17 @@ func us(d time.Duration) float64 { return float64(d) / 1e3 }
 
 func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 window, sent uint64) {
 	r.Sent = sent
-	var lat, beyond Histogram
+	var lat, beyond, hogLat, hogBeyond Histogram
 	var dirs [2]Histogram
 	var early [2]uint64
 	for _, rc := range m.recv {
 		lat.Merge(&rc.lat)
+		hogLat.Merge(&rc.hogLat)
 		dirs[rc.side].Merge(&rc.beyond)
 		early[rc.side] += rc.early
 		if m.lookAhead[rc.side] > 0 {
 			beyond.Merge(&rc.beyond)
+			hogBeyond.Merge(&rc.hogBeyond)
 		}
 		r.Foreign += rc.foreign
 		r.SRTPFailed += rc.srtpBad
@@ -220,6 +238,16 @@ func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 wind
 		r.BeyondSamples = beyond.Count()
 		r.BeyondP50, r.BeyondP99 = us(beyond.Quantile(0.5)), us(beyond.Quantile(0.99))
 		r.BeyondP999, r.BeyondMax = us(beyond.Quantile(0.999)), us(beyond.Max())
+	}
+
+	if n := hogLat.Count(); n > 0 {
+		r.HogSamples = n
+		r.HogP50, r.HogP99 = us(hogLat.Quantile(0.5)), us(hogLat.Quantile(0.99))
+		r.HogP999, r.HogMax = us(hogLat.Quantile(0.999)), us(hogLat.Max())
+	}
+	if hogBeyond.Count() > 0 {
+		r.HogBeyondP50, r.HogBeyondP99 = us(hogBeyond.Quantile(0.5)), us(hogBeyond.Quantile(0.99))
+		r.HogBeyondP999, r.HogBeyondMax = us(hogBeyond.Quantile(0.999)), us(hogBeyond.Max())
 	}
 
 	r.WindowPackets = w1.pkts - w0.pkts
@@ -321,6 +349,23 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 		row("arrived before look-ahead", "", false, func(r *Result) float64 { return float64(r.Early) }, "%.0f")
 		row("recordings written", "", false, func(r *Result) float64 { return float64(r.Recordings) }, "%.0f")
 	}
+	hogged := false
+	for _, r := range rs {
+		hogged = hogged || r.HogSamples > 0
+	}
+	if hogged {
+		row("hog threads", "", false, func(r *Result) float64 { return float64(r.HogThreads) }, "%.0f")
+		row("hog ran", "s", false, func(r *Result) float64 { return r.HogSeconds }, "%.1f")
+		row("during hog: latency p50", "µs", true, func(r *Result) float64 { return r.HogP50 }, "%.1f")
+		row("during hog: latency p99", "µs", true, func(r *Result) float64 { return r.HogP99 }, "%.1f")
+		row("during hog: latency p99.9", "µs", true, func(r *Result) float64 { return r.HogP999 }, "%.1f")
+		row("during hog: latency max", "µs", true, func(r *Result) float64 { return r.HogMax }, "%.1f")
+		if masked {
+			row("during hog: beyond look-ahead p99", "µs", false, func(r *Result) float64 { return r.HogBeyondP99 }, "%.1f")
+			row("during hog: beyond look-ahead p99.9", "µs", false, func(r *Result) float64 { return r.HogBeyondP999 }, "%.1f")
+			row("during hog: beyond look-ahead max", "µs", false, func(r *Result) float64 { return r.HogBeyondMax }, "%.1f")
+		}
+	}
 	churned := false
 	for _, r := range rs {
 		churned = churned || r.ChurnCalls > 0
@@ -345,7 +390,8 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 	row("memory per idle session", "KiB", true, func(r *Result) float64 { return r.MemPerIdle / 1024 }, "%.1f")
 	row("memory per active call", "KiB", true, func(r *Result) float64 { return r.MemPerActive / 1024 }, "%.1f")
 	row("UDP rcvbuf errors (system)", "", false, func(r *Result) float64 { return float64(r.UDPRcvbufErrors) }, "%.0f")
-	row("load average 1 min (system)", "", false, func(r *Result) float64 { return r.LoadAvg }, "%.2f")
+	row("load average 1 min, start (system)", "", false, func(r *Result) float64 { return r.LoadAvgStart }, "%.2f")
+	row("load average 1 min, end (system)", "", false, func(r *Result) float64 { return r.LoadAvg }, "%.2f")
 	if err := tw.Flush(); err != nil {
 		return err
 	}

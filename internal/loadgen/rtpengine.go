@@ -30,7 +30,24 @@ type Rtpengine struct {
 	wait time.Duration // per attempt
 	// offerKeys are added to every offer (hushd's per-call keys: masking, recording).
 	offerKeys map[string]any
+	// block, when set, puts every call on rtpengine's own masking path (SetBlockDTMF).
+	block *BlockDTMF
 }
+
+// BlockDTMF is rtpengine's DTMF masking, the like-for-like of hush's masked directions:
+// after offer and answer, a "block DTMF" command per masked direction (the from-tag of
+// the party whose DTMF is blocked) with DTMF-security Mode (in-band tones replaced by
+// silence, or a tone), in-band detection ("detect DTMF", which engages rtpengine's
+// codec handlers on a G.711 call) and a delay buffer of Delay, so a tone can be replaced
+// from its first sample, as hush's look-ahead does.
+type BlockDTMF struct {
+	Mode  string        // DTMF-security: silence, tone, drop...
+	Delay time.Duration // delay-buffer, whole milliseconds
+	Dirs  [2]bool       // index 0 customer -> agent (from-tag customer), 1 agent -> customer
+}
+
+// SetBlockDTMF puts every call created from now on on rtpengine's masking path.
+func (r *Rtpengine) SetBlockDTMF(b BlockDTMF) { r.block = &b }
 
 // SetOfferKeys adds keys to every offer from now on, e.g. hushd's "hush-mask-to-agent".
 func (r *Rtpengine) SetOfferKeys(keys map[string]any) { r.offerKeys = keys }
@@ -80,6 +97,20 @@ func (r *Rtpengine) CreateCall(ctx context.Context, i int, customer, agent netip
 	customerIn, err := sdpMediaAddr(answer["sdp"])
 	if err != nil {
 		return Call{}, err
+	}
+	if b := r.block; b != nil {
+		for d, tag := range [2]string{"customer", "agent"} {
+			if !b.Dirs[d] {
+				continue
+			}
+			if _, err := r.Command(ctx, map[string]any{
+				"command": "block DTMF", "call-id": callID, "from-tag": tag,
+				"DTMF-security": b.Mode, "delay-buffer": int(b.Delay / time.Millisecond),
+				"flags": []any{"detect DTMF"},
+			}); err != nil {
+				return Call{}, err
+			}
+		}
 	}
 	return Call{ID: callID, CustomerIn: customerIn, AgentIn: agentIn, Close: func(ctx context.Context) error {
 		_, err := r.Command(ctx, map[string]any{"command": "delete", "call-id": callID, "from-tag": "customer"})

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,6 +72,14 @@ func TestParseNGReply(t *testing.T) {
 
 // fakeNG answers ng commands like rtpengine does, allocating ports from base.
 func fakeNG(t *testing.T) netip.AddrPort {
+	ap, _ := fakeNGLog(t)
+	return ap
+}
+
+// fakeNGLog is fakeNG that also returns the commands it received, in order.
+func fakeNGLog(t *testing.T) (netip.AddrPort, func() []map[string]any) {
+	var mu sync.Mutex
+	var log []map[string]any
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +96,11 @@ func fakeNG(t *testing.T) netip.AddrPort {
 			ck, body, _ := cutSpace(buf[:n])
 			v, err := ng.DecodeBencode(body)
 			d, _ := v.(map[string]any)
+			if d != nil {
+				mu.Lock()
+				log = append(log, d)
+				mu.Unlock()
+			}
 			reply := map[string]any{"result": "ok"}
 			switch {
 			case err != nil || d == nil:
@@ -95,7 +110,7 @@ func fakeNG(t *testing.T) netip.AddrPort {
 				reply["sdp"] = audioSDP(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
 			case d["command"] == "ping":
 				reply["result"] = "pong"
-			case d["command"] == "delete":
+			case d["command"] == "delete", d["command"] == "block DTMF":
 			default:
 				reply = map[string]any{"result": "error", "error-reason": "Unrecognized command"}
 			}
@@ -103,7 +118,11 @@ func fakeNG(t *testing.T) netip.AddrPort {
 			_, _ = c.WriteToUDPAddrPort(out, from)
 		}
 	}()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort(), func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(log)
+	}
 }
 
 func cutSpace(b []byte) ([]byte, []byte, bool) {
@@ -135,6 +154,33 @@ func TestRtpengineTargetAgainstFakeNG(t *testing.T) {
 	}
 	if _, err := r.Command(ctx, map[string]any{"command": "bogus"}); !errors.Is(err, ErrNG) {
 		t.Fatalf("bogus command: %v", err)
+	}
+}
+
+// TestRtpengineBlockDTMF: on rtpengine's masking path every call gets, after offer and
+// answer, one "block DTMF" per masked direction, naming the party whose DTMF is blocked,
+// with DTMF-security, in-band detection and a delay buffer of the look-ahead.
+func TestRtpengineBlockDTMF(t *testing.T) {
+	ap, log := fakeNGLog(t)
+	r := NewNG("rtpengine-mask", ap, 0)
+	r.SetBlockDTMF(BlockDTMF{Mode: "tone", Delay: 60 * time.Millisecond, Dirs: [2]bool{false, true}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := r.CreateCall(ctx, 1, netip.MustParseAddrPort("127.0.0.1:5000"), netip.MustParseAddrPort("127.0.0.1:5002")); err != nil {
+		t.Fatal(err)
+	}
+	var cmds []string
+	for _, d := range log() {
+		cmds = append(cmds, d["command"].(string))
+	}
+	if !slices.Equal(cmds, []string{"offer", "answer", "block DTMF"}) {
+		t.Fatalf("commands %q", cmds)
+	}
+	b := log()[2]
+	flags, _ := b["flags"].([]any)
+	if b["from-tag"] != "agent" || b["DTMF-security"] != "tone" || b["delay-buffer"] != int64(60) ||
+		len(flags) != 1 || flags[0] != "detect DTMF" {
+		t.Fatalf("block DTMF %v", b)
 	}
 }
 

@@ -49,6 +49,8 @@ type Config struct {
 	// SRTP runs every call with SDES-SRTP of this suite on both legs (the target must be an
 	// SRTPTarget): the generator encrypts what it sends and decrypts what it receives.
 	SRTP srtp.Suite
+	// Hog runs a competing CPU load for part of the window (hog.go); nil = none.
+	Hog  *Hog
 	Bind netip.Addr // generator address; default 127.0.0.1
 	Log  io.Writer  // progress lines; nil = none
 }
@@ -59,6 +61,9 @@ func (c *Config) defaults() error {
 	}
 	if c.LookAhead < 0 || (c.LookAhead > 0 && !c.Masked[0] && !c.Masked[1]) {
 		return fmt.Errorf("%w: a look-ahead needs a masked direction, and must not be negative", ErrConfig)
+	}
+	if h := c.Hog; h != nil && (h.Threads < 1 || h.Bin == "" || h.After < 0 || h.For < 0) {
+		return fmt.Errorf("%w: a hog needs threads >= 1, a binary, and no negative times", ErrConfig)
 	}
 	if c.Sockets <= 0 {
 		c.Sockets = 4
@@ -203,8 +208,18 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	case <-ctx.Done():
 		aborted = true
 	}
+	res.LoadAvgStart = LoadAvg1()
 	w0 := window{at: time.Now(), proc: proc(), self: SelfCPU(), pkts: m.received()}
 	m.measure.Store(true)
+	var hogWG sync.WaitGroup
+	if h := cfg.Hog; h != nil && !aborted {
+		res.HogThreads = h.Threads
+		hogWG.Add(1)
+		go func() {
+			defer hogWG.Done()
+			res.HogSeconds = runHog(h, &m.hogging, sendDone, cfg.logf).Seconds()
+		}()
+	}
 	var churnWG sync.WaitGroup
 	if cfg.Churn > 0 && !aborted {
 		churnWG.Add(1)
@@ -236,6 +251,7 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		break
 	}
 	<-sendDone
+	hogWG.Wait()   // ends with the senders
 	churnWG.Wait() // normally long done: the churn takes a few seconds of the window
 	w1 := window{at: time.Now(), proc: proc(), self: SelfCPU(), pkts: m.received()}
 	res.LoadAvg = LoadAvg1()

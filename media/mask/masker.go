@@ -386,15 +386,15 @@ func (k *Masker) pushEvent(h *rtp.Header, pkt []byte, now time.Duration, queue b
 
 // ready reports whether the head slot may leave at now: it is due and the
 // detector has seen far enough past it (dtmf.MaskLag) to have opened any
-// mask its samples need, or the stream stalled for StallGrace more.
-func (k *Masker) ready(s *slot, now time.Duration) bool {
+// mask its samples need, or (grace) the stream stalled for StallGrace more.
+func (k *Masker) ready(s *slot, now time.Duration, grace bool) bool {
 	if now < s.due {
 		return false
 	}
 	if k.decided(s) {
 		return true
 	}
-	return now >= s.due+StallGrace
+	return grace && now >= s.due+StallGrace
 }
 
 // decided reports whether a slot has all the look-ahead it waits for: the
@@ -441,17 +441,23 @@ func (k *Masker) FrontDue() (due time.Duration, decided, ok bool) {
 // Pop releases the oldest packet if it is ready at now: masked, ready to
 // send. The slice is valid until the next Push. Call it until it returns
 // false.
-func (k *Masker) Pop(now time.Duration) ([]byte, bool) { return k.pop(now, false) }
+func (k *Masker) Pop(now time.Duration) ([]byte, bool) { return k.pop(now, false, true) }
+
+// PopDecided is Pop for a caller that may still have unread packets of
+// this stream (an engine that fell behind): a packet the detector has not
+// decided about waits, even past its StallGrace, since what decides it may
+// be among them. Read them, then Pop.
+func (k *Masker) PopDecided(now time.Duration) ([]byte, bool) { return k.pop(now, false, false) }
 
 // Drain releases the oldest packet whether due or not, masked with what is
 // known (an open mask covers it): for flushing the queue when the direction
 // is unmasked.
-func (k *Masker) Drain() ([]byte, bool) { return k.pop(0, true) }
+func (k *Masker) Drain() ([]byte, bool) { return k.pop(0, true, false) }
 
-func (k *Masker) pop(now time.Duration, force bool) ([]byte, bool) {
+func (k *Masker) pop(now time.Duration, force, grace bool) ([]byte, bool) {
 	for k.q.size > 0 {
 		s := k.front()
-		if !force && !k.ready(s, now) {
+		if !force && !k.ready(s, now, grace) {
 			return nil, false
 		}
 		if s.synth > 0 && k.covered(s.ts, s.synth) {

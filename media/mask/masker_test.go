@@ -238,6 +238,46 @@ func TestStallLateMask(t *testing.T) {
 	}
 }
 
+// TestPopDecided: a caller that may still have unread packets (an engine
+// that fell behind) pops with PopDecided: a due packet the detector has not
+// decided about waits for them, even past its StallGrace, while Pop lets it
+// go at its StallGrace.
+func TestPopDecided(t *testing.T) {
+	s := &stream{pt: 0, ssrc: 1, codec: CodecPCMU}
+	pkts := s.packets(make([]int16, 3*frame))
+	k := New()
+	k.Configure(Policy{Mode: ModeSilence}, nil)
+	var h rtp.Header
+	for i, p := range pkts {
+		if _, err := h.Unmarshal(p); err != nil {
+			t.Fatal(err)
+		}
+		k.Push(&h, p, time.Duration(i)*frameDt)
+	}
+	// The last packet's due time has passed long ago; only the samples after
+	// it (unread, or never sent) can decide it.
+	due, decided, ok := k.FrontDue()
+	for ok && decided {
+		if _, popped := k.PopDecided(due); !popped {
+			t.Fatal("a decided, due packet did not leave")
+		}
+		due, decided, ok = k.FrontDue()
+	}
+	if !ok {
+		t.Fatal("every packet decided without the samples after it")
+	}
+	late := due + 10*StallGrace
+	if _, popped := k.PopDecided(late); popped {
+		t.Fatal("PopDecided let an undecided packet go")
+	}
+	if _, popped := k.Pop(due + StallGrace - time.Nanosecond); popped {
+		t.Fatal("Pop let an undecided packet go before its StallGrace")
+	}
+	if _, popped := k.Pop(due + StallGrace); !popped {
+		t.Fatal("Pop held an undecided packet past its StallGrace")
+	}
+}
+
 // TestRFC4733: telephone-events are never queued; audio overlapping an
 // event is masked even when it carries no detectable tone; captured digits
 // are delivered once per key press when phones send both in-band and RFC

@@ -99,8 +99,12 @@ func (d *delayLine) due(now time.Duration) (at time.Duration, ok bool) {
 
 // expire runs when the time due reported has passed (at now, zero: read the
 // clock): it releases what is due, or everything when the direction was
-// unmasked meanwhile.
-func (d *delayLine) expire(now time.Time) {
+// unmasked meanwhile. caughtUp says the engine has read every datagram that
+// reached the socket by now: only then may a packet the detector has not
+// decided about leave at its stall grace, since what decides it may be
+// among the unread ones (a relay that fell behind would otherwise let a
+// tone's first samples out unmasked because it, not the sender, was late).
+func (d *delayLine) expire(now time.Time, caughtUp bool) {
 	if d.mk == nil {
 		return
 	}
@@ -108,7 +112,18 @@ func (d *delayLine) expire(now time.Time) {
 		d.flush()
 		return
 	}
-	d.release(d.since(now))
+	d.release(d.since(now), caughtUp)
+}
+
+// graceDue reports whether, by now, the line's next release is a packet the
+// detector has not decided about, leaving at its stall grace: the engine
+// must read the socket first (expire's caughtUp).
+func (d *delayLine) graceDue(now time.Duration) bool {
+	if d.mk == nil {
+		return false
+	}
+	due, decided, ok := d.mk.FrontDue()
+	return ok && !decided && now+releaseSlack >= due+mask.StallGrace
 }
 
 // handle takes an admitted RTP packet of this direction. It reports
@@ -158,14 +173,23 @@ func (d *delayLine) handle(p *Packet) bool {
 	default: // mask.DropEvent, mask.DropMalformed, and mask.Converted (the event packet is consumed; its tone stand-in was queued)
 		d.c.drop(d.dir, DropMaskedEvent)
 	}
-	d.release(now)
+	// The datagrams after this one may still be unread (a batch, a backlog):
+	// only the engine knows when it has read them all (expire).
+	d.release(now, false)
 	return true
 }
 
-// release sends every packet that is ready by now+releaseSlack.
-func (d *delayLine) release(now time.Duration) {
+// release sends every packet that is ready by now+releaseSlack; with grace,
+// also one the detector has not decided about whose stall grace is over.
+func (d *delayLine) release(now time.Duration, grace bool) {
 	for range mask.Slots {
-		pkt, ok := d.mk.Pop(now + releaseSlack)
+		var pkt []byte
+		var ok bool
+		if grace {
+			pkt, ok = d.mk.Pop(now + releaseSlack)
+		} else {
+			pkt, ok = d.mk.PopDecided(now + releaseSlack)
+		}
 		if !ok {
 			return
 		}

@@ -56,6 +56,14 @@ type EngineOptions struct {
 	// only used when the worker's recent packet rate would bring at least
 	// two datagrams per Linger. 0 means DefaultLinger; negative disables.
 	Linger time.Duration
+	// Priority, 1..99, runs the epoll and io_uring engines' workers under
+	// SCHED_RR at that real-time priority, so other work on the host (and
+	// hushd's own control plane, recording writers and collector) cannot
+	// preempt the media path. 0 (the default) leaves them in the host's
+	// ordinary time sharing. Needs CAP_SYS_NICE or RLIMIT_RTPRIO, else
+	// NewEngine fails with ErrRealtime; the kernel's real-time throttling
+	// (sched_rt_runtime_us) still leaves the rest of the host its share.
+	Priority int
 }
 
 // DefaultLinger is EngineOptions.Linger's default: a quarter of the added
@@ -68,6 +76,9 @@ const DefaultLinger = 250 * time.Microsecond
 func NewEngine(kind string, opts EngineOptions) (Engine, error) {
 	switch kind {
 	case "", EnginePortable:
+		if opts.Priority != 0 {
+			return nil, fmt.Errorf("%w: the portable engine has no worker threads to prioritise", ErrRealtime)
+		}
 		return portableEngine{}, nil
 	case EngineEpoll:
 		return newEpollEngine(opts)
@@ -163,7 +174,7 @@ func (c *Call) readLoop(in Leg, kind sockKind, conn *net.UDPConn) {
 					skipArm = true
 					continue
 				}
-				r.dl.expire(time.Time{})
+				r.dl.expire(time.Time{}, true) // nothing left to read: pendingInput said so
 			}
 			continue // otherwise transient (e.g. ENOBUFS); the next read decides
 		}

@@ -5,6 +5,7 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,8 +98,15 @@ func newEpollEngine(opts EngineOptions) (Engine, error) {
 			e.Close()
 			return nil, err
 		}
+		ready := make(chan error, 1)
+		go w.run(opts.Priority, ready)
+		if err := <-ready; err != nil { // the worker has ended
+			unix.Close(w.epfd)
+			unix.Close(w.evfd)
+			e.Close()
+			return nil, err
+		}
 		e.workers = append(e.workers, w)
-		go w.run()
 	}
 	return e, nil
 }
@@ -163,18 +171,28 @@ func (e *epollEngine) detach(c *Call) {
 func (w *epollWorker) submit(op epollOp) error { return w.mailbox.submit(op, "epoll") }
 
 // run is the worker's loop.
-func (w *epollWorker) run() {
+func (w *epollWorker) run(prio int, ready chan<- error) {
 	defer close(w.done)
 	// No LockOSThread: the worker never parks, it only blocks in
 	// epoll_pwait2 and nanosleep, which keep its thread anyway (measured:
-	// locking changed nothing).
+	// locking changed nothing). A real-time priority belongs to a thread,
+	// though: then the worker keeps its thread, which ends with it.
+	if prio != 0 {
+		runtime.LockOSThread()
+	}
+	if err := realtime(prio); err != nil {
+		ready <- err
+		return
+	}
+	ready <- nil
 	w.winAt = time.Now()
 	for {
 		n := w.wait(w.timeout())
 		ctl, pkts := false, 0
 		// Releases before receives, so a release is not delayed by the
-		// batch (see uringWorker.reap).
-		w.expire()
+		// batch (see uringWorker.reap); only decided ones, as what decides
+		// the others may be in the batch.
+		w.expire(false)
 		for i := range n {
 			idx := w.events[i].Fd
 			if idx == ctlIndex {
@@ -185,7 +203,7 @@ func (w *epollWorker) run() {
 				pkts += w.drain(e)
 			}
 		}
-		w.expire()
+		w.expire(true)
 		if ctl && w.control() {
 			return
 		}
@@ -286,11 +304,30 @@ func (w *epollWorker) drain(e *epollEntry) int {
 }
 
 // expire releases what is due on the queued delay lines and forgets the
-// ones that became empty.
-func (w *epollWorker) expire() {
-	if !w.timers.empty() {
-		w.timers.expire(time.Now(), nil)
+// ones that became empty. caughtUp: the wake-up's readable sockets were
+// drained; a line that would let an undecided packet go at its stall grace
+// has its socket read once more first (it may have become readable since
+// the wait returned), so only a stream that really stalled lets one go.
+func (w *epollWorker) expire(caughtUp bool) {
+	if w.timers.empty() {
+		return
 	}
+	now := time.Now()
+	if !caughtUp {
+		w.timers.expire(now, false, nil)
+		return
+	}
+	w.timers.expire(now, true, w.expireRead)
+}
+
+// expireRead is expire's release of r, reading its socket first when r is
+// about to let a packet go at its stall grace.
+func (w *epollWorker) expireRead(r *receiver) {
+	now := time.Now()
+	if r.dl.graceDue(now.Sub(r.c.epoch)) {
+		w.drain(&epollEntry{r: r, fd: r.c.legs[r.in].socks.rtp.fd})
+	}
+	r.dl.expire(now, true)
 }
 
 // linger2 waits a moment before the next poll when the recent rate says

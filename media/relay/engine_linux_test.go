@@ -3,10 +3,14 @@
 package relay
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,5 +78,66 @@ func TestURingSendKeepsOrderWithoutSlots(t *testing.T) {
 		if n != 1 || buf[0] != byte(want) {
 			t.Fatalf("datagram %d carried %v: sent out of order", want, buf[:n])
 		}
+	}
+}
+
+// rrThreads counts this process's threads under SCHED_RR (/proc/self/task/*/stat,
+// field 41: policy).
+func rrThreads(t *testing.T) int {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/stat")
+		if err != nil {
+			continue // ended meanwhile
+		}
+		// The command name (field 2) may hold spaces; the fields after it do not.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 38 && f[38] == strconv.Itoa(unix.SCHED_RR) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestEnginePriority: EngineOptions.Priority puts each worker thread of the epoll and
+// io_uring engines, and nothing else, under SCHED_RR; where the process may not (no
+// CAP_SYS_NICE, RLIMIT_RTPRIO 0) NewEngine fails with ErrRealtime instead of running
+// without it. Out of range, or on the portable engine, it is refused.
+func TestEnginePriority(t *testing.T) {
+	for _, k := range []string{EngineEpoll, EngineIOURing} {
+		t.Run(k, func(t *testing.T) {
+			before := rrThreads(t)
+			e, err := NewEngine(k, EngineOptions{Workers: 2, Priority: 1})
+			if errors.Is(err, ErrEngineUnavailable) {
+				t.Skipf("engine %s: %v", k, err)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrRealtime) || !strings.Contains(err.Error(), "CAP_SYS_NICE") {
+					t.Fatalf("unprivileged: %v", err)
+				}
+				t.Logf("no real-time priority here: %v", err)
+				return
+			}
+			defer e.Close()
+			if n := rrThreads(t) - before; n != 2 {
+				t.Fatalf("%d threads more under SCHED_RR, want the 2 workers", n)
+			}
+		})
+	}
+	for _, bad := range []EngineOptions{{Priority: -1}, {Priority: 100}} {
+		if e, err := NewEngine(EngineEpoll, bad); !errors.Is(err, ErrRealtime) {
+			if err == nil {
+				e.Close()
+			}
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+	if _, err := NewEngine(EnginePortable, EngineOptions{Priority: 1}); !errors.Is(err, ErrRealtime) {
+		t.Errorf("portable with a priority: %v", err)
 	}
 }

@@ -24,6 +24,10 @@ var (
 	// ErrPortUnavailable: AllocateAt's port is outside the range, odd, or
 	// held (by this allocator or another process). A takeover retries it.
 	ErrPortUnavailable = errors.New("relay: port not available")
+	// ErrRealtime: EngineOptions.Priority could not be given to the engine's
+	// workers (it needs CAP_SYS_NICE or an RLIMIT_RTPRIO that allows it, and
+	// an engine with worker threads).
+	ErrRealtime = errors.New("relay: real-time priority")
 	// ErrClosed: the call or sockets are closed.
 	ErrClosed = errors.New("relay: closed")
 

@@ -113,6 +113,39 @@ func (t *releaseTimers) top() (timerEntry, bool) {
 
 func (t *releaseTimers) empty() bool { return len(t.h) == 0 }
 
+// graceDue reports whether a line due by now would let a packet the detector has not
+// decided about go at its stall grace (delayLine.graceDue): the worker must read what has
+// reached its sockets first. It visits only the heap's entries due by now.
+func (t *releaseTimers) graceDue(now time.Time) bool {
+	if len(t.h) == 0 || t.epoch.IsZero() {
+		return false
+	}
+	nowNs := int64(now.Sub(t.epoch))
+	var stack [64]int
+	sp := 0
+	stack[sp], sp = 0, 1
+	for range len(t.h) {
+		if sp == 0 {
+			return false
+		}
+		sp--
+		i := stack[sp]
+		e := t.h[i]
+		if e.at > nowNs {
+			continue // nor anything below it
+		}
+		if current(e) && e.r.dl.graceDue(now.Sub(e.r.c.epoch)) {
+			return true
+		}
+		for _, c := range [2]int{2*i + 1, 2*i + 2} {
+			if c < len(t.h) && sp < len(stack) {
+				stack[sp], sp = c, sp+1
+			}
+		}
+	}
+	return false
+}
+
 // timeout is how long a worker may wait from now: until the earliest release, or -1
 // (forever) when nothing is queued.
 func (t *releaseTimers) timeout(now time.Time) time.Duration {
@@ -123,8 +156,10 @@ func (t *releaseTimers) timeout(now time.Time) time.Duration {
 	return max(time.Duration(e.at)-now.Sub(t.epoch), 0)
 }
 
-// expire releases what is due by now. around, when set, runs each release in its place
-// and must call r.dl.expire(now) (io_uring notes whose sends follow). Bounded by the
+// expire releases what is due by now; caughtUp: see delayLine.expire (before the worker
+// has read what its wake-up brought, only packets the detector has decided about leave).
+// around, when set, runs each release in its place and must call r.dl.expire(now,
+// caughtUp) (io_uring notes whose sends follow). Bounded by the
 // entries present on entry: a line whose next release is also due by now (it cannot be,
 // Pop takes everything due) waits for the next call rather than looping here.
 //
@@ -133,7 +168,7 @@ func (t *releaseTimers) timeout(now time.Time) time.Duration {
 // sequence. The batch's loads are started first, one pointer level at a time (receiver,
 // then delay line, policy and the leg it goes out of, then masker and that leg's remote,
 // then its oldest packet), so they overlap.
-func (t *releaseTimers) expire(now time.Time, around func(r *receiver)) {
+func (t *releaseTimers) expire(now time.Time, caughtUp bool, around func(r *receiver)) {
 	if len(t.h) == 0 {
 		return
 	}
@@ -178,7 +213,7 @@ func (t *releaseTimers) expire(now time.Time, around func(r *receiver)) {
 			if around != nil {
 				around(r)
 			} else {
-				r.dl.expire(now)
+				r.dl.expire(now, caughtUp)
 			}
 			t.watch(r, now)
 		}

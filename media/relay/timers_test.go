@@ -96,7 +96,7 @@ func TestReleaseTimersExpireBatches(t *testing.T) {
 		rs = append(rs, r)
 	}
 	var got []*receiver
-	rt.expire(rt.epoch.Add(1500), func(r *receiver) { got = append(got, r) })
+	rt.expire(rt.epoch.Add(1500), true, func(r *receiver) { got = append(got, r) })
 	var want []*receiver
 	for i, r := range rs[:151] {
 		if i%11 != 0 {
@@ -135,9 +135,9 @@ func testReleaseTimersOneEntryPerLineOnEngine(t *testing.T) {
 	for k, b := range pkts {
 		at := c.epoch.Add(time.Duration(k) * 20 * time.Millisecond)
 		// The release due now goes first, then the packet arriving now.
-		rt.expire(at, func(r *receiver) {
+		rt.expire(at, true, func(r *receiver) {
 			n := dl.mk.Len()
-			r.dl.expire(at)
+			r.dl.expire(at, true)
 			released += n - dl.mk.Len()
 		})
 		p.Buf = b

@@ -3,9 +3,12 @@
 package relay
 
 import (
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Short waits as raw system calls. A worker under load waits for at most
@@ -35,6 +38,22 @@ func rawEngineSetup(opts EngineOptions) (workers int, linger time.Duration) {
 		linger = DefaultLinger
 	}
 	return workers, max(linger, 0)
+}
+
+// realtime puts the calling thread, which must be locked to its goroutine and
+// end with it, under SCHED_RR at prio (EngineOptions.Priority); 0 does nothing.
+func realtime(prio int) error {
+	if prio == 0 {
+		return nil
+	}
+	if prio < 1 || prio > 99 {
+		return fmt.Errorf("%w: priority %d outside 1..99", ErrRealtime, prio)
+	}
+	attr := unix.SchedAttr{Policy: unix.SCHED_RR, Priority: uint32(prio)}
+	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+		return fmt.Errorf("%w: SCHED_RR %d: %v (needs CAP_SYS_NICE or RLIMIT_RTPRIO)", ErrRealtime, prio, err)
+	}
+	return nil
 }
 
 // multiProc: GOMAXPROCS > 1 when the last engine started (runtime.GOMAXPROCS
