@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/hushmedia/hush/media/internal/owned"
 	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/rtp"
 )
@@ -88,7 +87,7 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, 
 			return sock{}, netip.AddrPort{}, r
 		}
 	}
-	owned.Add(&l.admitted[kind], 1) // for LastActivity: a counter, no clock read per packet
+	l.admitted[kind].Add(1) // for LastActivity: a counter, no clock read per packet
 
 	dir := Direction(in)
 	for _, s := range c.stages[dir] {
