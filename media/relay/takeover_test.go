@@ -108,7 +108,9 @@ func TestAllocateAtTakesPairOutOfRotation(t *testing.T) {
 // TestCallTakenOver: a call built on the ports and latched remotes another node recorded
 // (CallConfig.LocalPorts, LegConfig.Latched) binds those ports, reports its remotes as
 // latched, and relays to them at once, without latching again.
-func TestCallTakenOver(t *testing.T) {
+func TestCallTakenOver(t *testing.T) { forEngines(t, testCallTakenOverOnEngine) }
+
+func testCallTakenOverOnEngine(t *testing.T) {
 	a := newAlloc(t, lo4)
 	cust, agent := newPeer(t, a, false), newPeer(t, a, false)
 	first := newCall(t, a, CallConfig{StrictSource: true})
@@ -145,7 +147,9 @@ func TestCallTakenOver(t *testing.T) {
 
 // TestCallLocalPortHeld: a takeover whose port is still held (the previous owner has not
 // let go yet) fails with ErrPortUnavailable and leaves nothing bound.
-func TestCallLocalPortHeld(t *testing.T) {
+func TestCallLocalPortHeld(t *testing.T) { forEngines(t, testCallLocalPortHeldOnEngine) }
+
+func testCallLocalPortHeldOnEngine(t *testing.T) {
 	a := newAlloc(t, lo4)
 	held := newCall(t, a, CallConfig{})
 	free, err := a.Allocate(false)
