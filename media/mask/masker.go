@@ -277,7 +277,7 @@ func (k *Masker) Configure(p Policy, codecs *CodecMap) {
 	}
 	k.raw = p
 	e := p.Effective()
-	if e.Mode == ModeOff || e.Mode >= numModes {
+	if e.Mode <= ModeOff || e.Mode >= numModes {
 		e.Mode = ModeSilence // fail closed: Observe (unmasked directions) never fills audio
 	}
 	if CheckToneHz(e.ToneHz) != nil {

@@ -34,6 +34,9 @@ func (l Leg) String() string {
 	return fmt.Sprintf("leg(%d)", uint8(l))
 }
 
+// Other returns the opposite leg.
+func (l Leg) Other() Leg { return l ^ 1 }
+
 // Meta identifies a recording. RecordingID names the files and must pass
 // ValidateID; the others are copied into the sidecar.
 type Meta struct {
