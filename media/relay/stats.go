@@ -1,6 +1,10 @@
 package relay
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/hushmedia/hush/media/mask"
+)
 
 // legCounters back Stats. Writers are the packet goroutines: the receive
 // counters the leg's own socket's (RTP and RTCP fields apart: separate
@@ -33,7 +37,7 @@ type legCounters struct {
 // callCounter adds to a shared instrument and to the call's own count, so a call can
 // report its totals at its end. It is made once per masker, never per packet.
 type callCounter struct {
-	shared Counter
+	shared mask.Counter
 	own    *atomic.Uint64
 }
 
