@@ -18,7 +18,6 @@ type Call struct {
 	lockSSRC    bool
 	rateLimit   uint32 // packets per second per socket; 0: no cap
 	metrics     [NumDirections]DirectionMetrics
-	stages      [NumDirections][]Stage
 	onLatch     func(LatchEvent)
 	onReject    func(LatchRejectEvent)
 	onDigit     func(DigitEvent)
@@ -83,7 +82,6 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		strict:      cfg.StrictSource,
 		lockSSRC:    cfg.LockSSRC,
 		rateLimit:   o.rateLimit,
-		stages:      o.stages,
 		onLatch:     o.onLatch,
 		onReject:    o.onReject,
 		onDigit:     o.onDigit,

@@ -64,7 +64,8 @@ const (
 	DropNoRemote
 	// DropSendError: the send system call failed.
 	DropSendError
-	// DropStage: a pipeline stage dropped it (e.g. masking).
+	// DropStage: a step after admission could not make the packet it was to
+	// send (a played key that does not fit the party's packet or codec).
 	DropStage
 	// DropUndecodable: a masked direction received a payload type hush
 	// cannot decode, so it cannot be masked: fail closed.
