@@ -259,8 +259,14 @@ func (d *doctor) identity(ctx context.Context, a *app, cc grpc.ClientConnInterfa
 	skew := who.GetServerTime().AsTime().Sub(mid)
 	slack := t1.Sub(t0) / 2
 	if abs(skew)-slack > d.maxSkew {
+		// Said no finer than the round trip lets us know it: the skew is within slack of
+		// the estimate, so a unit of at least twice that rounds to what is true.
+		unit := time.Millisecond
+		for unit < 2*slack && unit < time.Minute {
+			unit *= 10
+		}
 		report(finding{sevFail, "clock", fmt.Sprintf("hushd's clock is %s %s this machine's (more than %s): tokens, certificates and audit times go wrong; check NTP on both",
-			abs(skew).Round(time.Millisecond), map[bool]string{true: "ahead of", false: "behind"}[skew > 0], d.maxSkew)})
+			abs(skew).Round(unit), map[bool]string{true: "ahead of", false: "behind"}[skew > 0], d.maxSkew)})
 	} else {
 		report(finding{sevOK, "clock", fmt.Sprintf("within %s of hushd's", (abs(skew) + slack).Round(time.Millisecond))})
 	}

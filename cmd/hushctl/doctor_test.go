@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,8 +26,14 @@ func healthyDiagnosis() *hushv1.Diagnosis {
 // answers d, with this machine's clock off by skew.
 func doctorOn(t *testing.T, d *hushv1.Diagnosis, skew time.Duration, args ...string) result {
 	t.Helper()
+	return doctorClock(t, d, func() time.Time { return time.Now().Add(skew) }, args...)
+}
+
+// doctorClock is doctorOn with this machine's clock read from now.
+func doctorClock(t *testing.T, d *hushv1.Diagnosis, now func() time.Time, args ...string) result {
+	t.Helper()
 	dial := serveOn(t, api.NewServer(api.Options{Diagnostics: fakeDiagnostics{d}}).GRPC)
-	ctx := context.WithValue(context.Background(), clockKey{}, func() time.Time { return time.Now().Add(skew) })
+	ctx := context.WithValue(context.Background(), clockKey{}, now)
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	var out, errOut strings.Builder
@@ -78,6 +85,20 @@ func TestDoctorJudges(t *testing.T) {
 	}
 	if r := doctorOn(t, healthyDiagnosis(), 0, "--min-free", "lots"); r.code != exitUsage {
 		t.Errorf("--min-free lots: exit %d, want 2", r.code)
+	}
+}
+
+// TestDoctorSkewPrecision: the skew is said no finer than the round trip lets doctor know
+// it. A round trip of 5 ms (this machine's clock steps 5 ms between its two reads) leaves
+// 2.5 ms of doubt: a server 10 minutes behind is reported as 10m0s, not 10m0.003s.
+func TestDoctorSkewPrecision(t *testing.T) {
+	var reads atomic.Int64
+	now := func() time.Time {
+		return time.Now().Add(10*time.Minute + time.Duration(reads.Add(1)-1)*5*time.Millisecond)
+	}
+	r := doctorClock(t, healthyDiagnosis(), now)
+	if want := "FAIL  clock: hushd's clock is 10m0s behind this machine's"; r.code != exitFail || !strings.Contains(r.stdout, want) {
+		t.Fatalf("exit %d, want 1 and the line %q:\n%s", r.code, want, r.stdout)
 	}
 }
 

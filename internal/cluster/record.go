@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -62,6 +63,9 @@ type policyRecord struct {
 	IdleTimeout  int64      `json:"idle_timeout_ns,omitempty"`
 }
 
+// pauseBehaviors are a pause's behaviours as a record stores them: the index.
+var pauseBehaviors = [...]session.PauseBehavior{"", session.PauseSilence, session.PauseSkip}
+
 type recRecord struct {
 	ID       string    `json:"id,omitempty"`
 	Segment  int       `json:"segment,omitempty"`
@@ -104,7 +108,7 @@ func encodeRecord(s *session.Snapshot) ([]byte, error) {
 			StrictSource: s.Policy.StrictSource, IdleTimeout: int64(s.Policy.IdleTimeout),
 		},
 		Recording: recRecord{ID: s.Recording.ID, Segment: s.Recording.Segment, State: int(s.Recording.State),
-			Behavior: int(s.Recording.Behavior), PausedAt: s.Recording.PausedAt, Auto: s.Recording.Auto},
+			Behavior: slices.Index(pauseBehaviors[:], s.Recording.Behavior), PausedAt: s.Recording.PausedAt, Auto: s.Recording.Auto},
 	}
 	for l, sl := range s.Legs {
 		lr := legRecord{Remote: addrText(sl.Spec.Remote), RemoteRTCP: addrText(sl.Spec.RemoteRTCP),
@@ -163,11 +167,11 @@ func decodeRecord(b []byte) (session.Snapshot, error) {
 		return session.Snapshot{}, err
 	}
 	rec := r.Recording
-	if rec.State < 0 || rec.State > int(session.RecordingFailed) || rec.Behavior < 0 || rec.Behavior > int(session.PauseSkip) || rec.Segment < 0 {
+	if rec.State < 0 || rec.State > int(session.RecordingFailed) || rec.Behavior < 0 || rec.Behavior >= len(pauseBehaviors) || rec.Segment < 0 {
 		return session.Snapshot{}, fmt.Errorf("%w: recording state", ErrBadRecord)
 	}
 	s.Recording = session.SnapshotRecording{ID: rec.ID, Segment: rec.Segment, State: session.RecordingState(rec.State),
-		Behavior: session.PauseBehavior(rec.Behavior), PausedAt: rec.PausedAt, Auto: rec.Auto}
+		Behavior: pauseBehaviors[rec.Behavior], PausedAt: rec.PausedAt, Auto: rec.Auto}
 	for l := range r.Legs {
 		if s.Legs[l], err = r.Legs[l].leg(); err != nil {
 			return session.Snapshot{}, fmt.Errorf("%s leg: %w", session.Leg(l), err)

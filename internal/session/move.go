@@ -266,7 +266,7 @@ func (r *Registry) continueRecording(s *Session, snap Snapshot, mv *Move) {
 		return
 	}
 	b := prev.Behavior
-	if b == 0 {
+	if b == "" {
 		b = PauseSilence
 	}
 	if _, err := rec.Pause(b, "hush", "", "paused before the session moved"); err != nil {

@@ -36,7 +36,7 @@ func RecordFactory(root string, idx RecordIndex, opts ...record.Option) Recorder
 			all = append(all, record.WithOnFailure(m.OnFailure))
 		}
 		if on := m.OnUndecodable; on != nil {
-			all = append(all, record.WithOnUndecodable(func(l record.Leg, pt uint8) { on(Leg(l), pt) }))
+			all = append(all, record.WithOnUndecodable(on))
 		}
 		if idx != nil {
 			all = append(all, record.WithOnSidecar(func(sc *record.Sidecar) { _ = idx.Put(rel, sc) }))
@@ -65,33 +65,28 @@ type recordAdapter struct{ r *record.Recorder }
 func (a recordAdapter) ID() string { return a.r.ID() }
 
 func (a recordAdapter) Write(l Leg, ssrc, ts uint32, f *mask.RecordFrame) error {
-	return a.r.WriteG711(record.Leg(l), ssrc, ts, f.Law, f.Codes, f.Silent)
+	return a.r.WriteG711(l, ssrc, ts, f.Law, f.Codes, f.Silent)
 }
 
 // RecordAudio and PrefetchRecord make the adapter the relay's recording sink
 // itself (relay.RecordSink, relay.RecordPrefetcher): the relay calls the
 // recorder through no closure, and warms its state with the packet's.
 func (a recordAdapter) RecordAudio(d relay.Direction, ssrc, ts uint32, at time.Time, f *mask.RecordFrame) {
-	_ = a.r.WriteG711At(record.Leg(d.From()), ssrc, ts, at, f.Law, f.Codes, f.Silent)
+	_ = a.r.WriteG711At(d.From(), ssrc, ts, at, f.Law, f.Codes, f.Silent)
 }
 
 // RecordUndecodable makes the adapter a relay.UndecodableRecorder: packets in a codec
 // hush cannot decode are counted in the recording.
 func (a recordAdapter) RecordUndecodable(d relay.Direction, pt uint8) {
-	a.r.Undecodable(record.Leg(d.From()), pt)
+	a.r.Undecodable(d.From(), pt)
 }
 
 func (a recordAdapter) PrefetchRecord(d relay.Direction, stage int) {
-	a.r.PrefetchWrite(record.Leg(d.From()), stage)
-}
-
-var pauseBehaviors = map[PauseBehavior]record.PauseBehavior{
-	PauseSilence: record.PauseSilence,
-	PauseSkip:    record.PauseSkip,
+	a.r.PrefetchWrite(d.From(), stage)
 }
 
 func (a recordAdapter) Pause(b PauseBehavior, actor, requestID, reason string) (bool, error) {
-	return a.r.Pause(pauseBehaviors[b], record.Action{Actor: actor, RequestID: requestID, Reason: reason})
+	return a.r.Pause(b, record.Action{Actor: actor, RequestID: requestID, Reason: reason})
 }
 
 func (a recordAdapter) Resume(actor, requestID, reason string) (bool, error) {
@@ -106,5 +101,5 @@ func (a recordAdapter) Note(action, actor, requestID, reason string) error {
 }
 
 func (a recordAdapter) MarkMaskRTP(l Leg, startTS, endTS uint32) error {
-	return a.r.MarkMaskRTP(record.Leg(l), startTS, endTS)
+	return a.r.MarkMaskRTP(l, startTS, endTS)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/record"
 )
 
 // Recording: each session records its sanitized audio (unless policy turns it off) through a
@@ -12,13 +13,14 @@ import (
 // goroutines (MediaSpec.Record);
 // this file is the control side: pause/resume, max pause, failure, close.
 
-// PauseBehavior is what a pause does to the recording.
-type PauseBehavior int
+// PauseBehavior is what a pause does to the recording: the recorder's own. The zero
+// value is PauseSilence.
+type PauseBehavior = record.PauseBehavior
 
 // Pause behaviours; PauseSilence keeps the timeline.
 const (
-	PauseSilence PauseBehavior = iota + 1
-	PauseSkip
+	PauseSilence = record.PauseSilence
+	PauseSkip    = record.PauseSkip
 )
 
 // RecordingState is a session's recording state.
@@ -202,7 +204,7 @@ func (s *Session) pause(b PauseBehavior, actor, requestID, reason string) (Info,
 	if s.rec.rec == nil || s.rec.state == RecordingFailed {
 		return Info{}, fmt.Errorf("%w: this session is not recording", ErrFailedPrecondition)
 	}
-	if b == 0 {
+	if b == "" {
 		b = PauseSilence
 	}
 	// A request while paused automatically takes the pause over: it no longer ends by itself.

@@ -27,7 +27,7 @@ func (f *fakeRecorder) log(s string) {
 	f.mu.Unlock()
 }
 func (f *fakeRecorder) Pause(b PauseBehavior, actor, req, reason string) (bool, error) {
-	f.log(fmt.Sprintf("pause %d %s %s", b, actor, reason))
+	f.log(fmt.Sprintf("pause %s %s %s", b, actor, reason))
 	return true, nil
 }
 func (f *fakeRecorder) Resume(actor, req, reason string) (bool, error) {
@@ -89,7 +89,7 @@ func TestPauseResume(t *testing.T) {
 	rec.mu.Lock()
 	calls := fmt.Sprint(rec.calls)
 	rec.mu.Unlock()
-	if calls != "[pause 2 agent-7 card payment resume agent-7]" {
+	if calls != "[pause skip agent-7 card payment resume agent-7]" {
 		t.Fatalf("recorder saw %s", calls)
 	}
 	h.reg.Delete(in.ID, Request{}, "")
@@ -100,7 +100,7 @@ func TestPauseResume(t *testing.T) {
 
 func TestMaxPause(t *testing.T) {
 	h, _, in, ch := recordingHarness(t, RecordingPolicy{MaxPause: time.Minute, ResumeAfterMaxPause: true})
-	h.reg.Pause(in.ID, 0, "a", Request{}, "")
+	h.reg.Pause(in.ID, "", "a", Request{}, "")
 	next(t, ch)
 	h.clock.Advance(59 * time.Second)
 	if h.reg.CheckMaxPauses() != 0 {
@@ -131,7 +131,7 @@ func TestRecordingFailureKeepsCall(t *testing.T) {
 	if err != nil || got.State != Active || got.Recording.State != RecordingFailed {
 		t.Fatalf("after failure: %+v %v", got.Recording, err)
 	}
-	if _, err := h.reg.Pause(in.ID, 0, "a", Request{}, ""); !errors.Is(err, ErrFailedPrecondition) {
+	if _, err := h.reg.Pause(in.ID, "", "a", Request{}, ""); !errors.Is(err, ErrFailedPrecondition) {
 		t.Fatalf("pause of failed recording: %v", err)
 	}
 }
@@ -141,7 +141,7 @@ func TestRecordingOffByPolicy(t *testing.T) {
 	if in.Recording.State != RecordingStopped || in.Recording.ID != "" {
 		t.Fatalf("recording %+v", in.Recording)
 	}
-	if _, err := h.reg.Pause(in.ID, 0, "a", Request{}, ""); !errors.Is(err, ErrFailedPrecondition) {
+	if _, err := h.reg.Pause(in.ID, "", "a", Request{}, ""); !errors.Is(err, ErrFailedPrecondition) {
 		t.Fatalf("pause without recording: %v", err)
 	}
 }
@@ -186,7 +186,7 @@ func TestAutoPauseOnDTMF(t *testing.T) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if fmt.Sprint(rec.calls) != "[pause 1 hush dtmf resume hush pause 1 hush dtmf]" {
+	if fmt.Sprint(rec.calls) != "[pause silence hush dtmf resume hush pause silence hush dtmf]" {
 		t.Fatalf("recorder saw %v", rec.calls)
 	}
 }

@@ -47,11 +47,11 @@ func RelayFactory(alloc *relay.PortAllocator, rc RelayConfig, opts ...relay.Opti
 				tap.Sink = sink // the production recorder: called directly
 			} else {
 				tap.Audio = func(d relay.Direction, ssrc, ts uint32, f *mask.RecordFrame) {
-					_ = rec.Write(Leg(d.From()), ssrc, ts, f)
+					_ = rec.Write(d.From(), ssrc, ts, f)
 				}
 			}
 			if marked != nil {
-				tap.Masked = func(d relay.Direction, ssrc, start, end uint32) { marked(Leg(d.From()), start, end) }
+				tap.Masked = func(d relay.Direction, ssrc, start, end uint32) { marked(d.From(), start, end) }
 			}
 			all = append(all, relay.WithRecordTap(tap))
 		}
@@ -124,26 +124,26 @@ func relayErr(err error) error {
 type relayMedia struct{ c *relay.Call }
 
 func (m relayMedia) Local(l Leg) (netip.AddrPort, netip.AddrPort) {
-	return m.c.LocalRTP(relay.Leg(l)), m.c.LocalRTCP(relay.Leg(l))
+	return m.c.LocalRTP(l), m.c.LocalRTCP(l)
 }
 
-func (m relayMedia) Remote(l Leg) (netip.AddrPort, bool) { return m.c.Remote(relay.Leg(l)) }
+func (m relayMedia) Remote(l Leg) (netip.AddrPort, bool) { return m.c.Remote(l) }
 
 // RemoteRTCP is where a leg's RTCP goes, for a snapshot of the session.
-func (m relayMedia) RemoteRTCP(l Leg) (netip.AddrPort, bool) { return m.c.RemoteRTCP(relay.Leg(l)) }
+func (m relayMedia) RemoteRTCP(l Leg) (netip.AddrPort, bool) { return m.c.RemoteRTCP(l) }
 
 func (m relayMedia) SetLeg(l Leg, s LegSpec) error {
 	lc, err := relayLeg(s)
 	if err != nil {
 		return fmt.Errorf("%w: codecs: %w", ErrInvalid, err)
 	}
-	return relayErr(m.c.SetRemote(relay.Leg(l), lc))
+	return relayErr(m.c.SetRemote(l, lc))
 }
 
 func (m relayMedia) LastActivity() time.Time { return m.c.LastActivity() }
 
 func (m relayMedia) Stats(l Leg) LegStats {
-	st := m.c.Stats(relay.Leg(l))
+	st := m.c.Stats(l)
 	out := LegStats{
 		RTPPacketsReceived: st.RTPPacketsReceived, RTPBytesReceived: st.RTPBytesReceived,
 		RTPPacketsSent: st.RTPPacketsSent, RTPBytesSent: st.RTPBytesSent,
@@ -161,20 +161,12 @@ func (m relayMedia) Stats(l Leg) LegStats {
 
 func (m relayMedia) Close() error { return m.c.Close() }
 
-var maskModes = [...]mask.Mode{
-	0:                mask.ModeOff,
-	MaskOff:          mask.ModeOff,
-	MaskSilence:      mask.ModeSilence,
-	MaskComfortNoise: mask.ModeComfortNoise,
-	MaskTone:         mask.ModeTone,
-}
-
 // SetMasking publishes a direction's masking to the packet loop (an atomic store).
 func (m relayMedia) SetMasking(d Direction, p MaskPolicy, capture bool) error {
-	if int(p.Mode) < 0 || int(p.Mode) >= len(maskModes) {
+	if p.Mode > MaskTone {
 		return fmt.Errorf("%w: mask mode %d", ErrInvalid, p.Mode)
 	}
-	pol := mask.Policy{Mode: maskModes[p.Mode], LookAhead: p.LookAhead, ToneHz: p.ToneHz, Capture: capture}
+	pol := mask.Policy{Mode: p.Mode, LookAhead: p.LookAhead, ToneHz: p.ToneHz, Capture: capture}
 	if err := m.c.SetMaskPolicy(relay.Direction(d), pol); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

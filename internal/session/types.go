@@ -4,27 +4,20 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/relay"
 	"github.com/hushmedia/hush/media/srtp"
 )
 
-// Leg names one party of a call.
-type Leg int
+// Leg names one party of a call: the media's own (relay.Leg, which is the
+// recording's record.Leg), so it reaches the packet path and the recorder as it is.
+type Leg = relay.Leg
 
 // The two legs of a session.
 const (
-	Customer Leg = iota
-	Agent
+	Customer = relay.Customer
+	Agent    = relay.Agent
 )
-
-func (l Leg) String() string {
-	switch l {
-	case Customer:
-		return "customer"
-	case Agent:
-		return "agent"
-	}
-	return "unknown"
-}
 
 // LegSpec is what the platform says about one party's media.
 type LegSpec struct {
@@ -97,15 +90,16 @@ func (d Direction) String() string {
 	return "customer_to_agent"
 }
 
-// MaskMode is what replaces DTMF toward a listener.
-type MaskMode int
+// MaskMode is what replaces DTMF toward a listener: the masker's own mode, whose zero
+// value (none chosen) takes the registry's default toward the agent.
+type MaskMode = mask.Mode
 
 // Mask modes. MaskOff passes audio untouched with no added delay.
 const (
-	MaskOff MaskMode = iota + 1
-	MaskSilence
-	MaskComfortNoise
-	MaskTone
+	MaskOff          = mask.ModeOff
+	MaskSilence      = mask.ModeSilence
+	MaskComfortNoise = mask.ModeComfortNoise
+	MaskTone         = mask.ModeTone
 )
 
 // MaskPolicy is one direction's masking. Mode 0 toward the agent (Spec.Policy) means the

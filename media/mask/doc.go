@@ -104,14 +104,12 @@
 // Masked stretches are reported once each, joined across frames, for the
 // recording's sidecar.
 //
-// # Figures (2-core shared box, Go 1.26)
+// # What the tests hold it to
 //
-// BenchmarkMaskedPath: about 1.2 us and 0 allocations per 20 ms packet
-// (decode, detect, queue, mask, encode), of which the detector is about
-// 1 us (BenchmarkDetectorOnly); the tap adds little
-// (BenchmarkMaskedPathWithTap). The detector dominates, which is why the
-// relay runs a masker only for masked directions or with a recording tap.
-// TestMaskBounds (128 tones, 40-500 ms, -10 and -25 dBm0, all onset phases
+// The masked path (decode, detect, queue, mask, encode) allocates nothing
+// (BenchmarkMaskedPath); the detector is most of its cost, which is why
+// the relay runs a masker only for masked directions or with a recording
+// tap or key watch. TestMaskBounds (128 tones, 40-500 ms, -10 and -25 dBm0, all onset phases
 // of a packet): every tone sample replaced; the mask starts at most 7.1 ms
 // before a tone and ends at most 17 ms after it; no late masks; nothing
 // else changes but what the notch takes out within 40 ms of a tone. TestMultimonJudge: multimon-ng finds 16/16 digits in every

@@ -51,8 +51,9 @@ func (v Verdict) String() string {
 	return "verdict(?)"
 }
 
-// Counter is the part of prometheus.Counter the masker uses.
-// Implementations must be safe for concurrent use and must not allocate.
+// Counter is the part of prometheus.Counter the masker and the relay use,
+// so that media/ does not import prometheus. Implementations must be safe
+// for concurrent use and must not allocate.
 type Counter interface{ Add(float64) }
 
 // Metrics are a masker's instruments; nil fields are not updated.
@@ -277,7 +278,7 @@ func (k *Masker) Configure(p Policy, codecs *CodecMap) {
 	}
 	k.raw = p
 	e := p.Effective()
-	if e.Mode == ModeOff || e.Mode >= numModes {
+	if e.Mode <= ModeOff || e.Mode >= numModes {
 		e.Mode = ModeSilence // fail closed: Observe (unmasked directions) never fills audio
 	}
 	if CheckToneHz(e.ToneHz) != nil {

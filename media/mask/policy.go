@@ -9,11 +9,16 @@ import (
 )
 
 // Mode says what replaces DTMF toward the listener of a masked direction.
+// Its zero value, ModeUnset, is a mode nobody chose: a caller with a
+// default (hush's session registry masks toward the agent by default)
+// fills it in; the masker takes it as ModeOff.
 type Mode uint8
 
 const (
+	// ModeUnset: no mode chosen; masks nothing, like ModeOff.
+	ModeUnset Mode = iota
 	// ModeOff: the direction is not masked (unless Policy.Capture).
-	ModeOff Mode = iota
+	ModeOff
 	// ModeSilence: masked samples become digital silence.
 	ModeSilence
 	// ModeComfortNoise: masked samples become low-level white noise
@@ -25,7 +30,7 @@ const (
 	numModes
 )
 
-var modeNames = [numModes]string{"off", "silence", "comfort-noise", "tone"}
+var modeNames = [numModes]string{"off", "off", "silence", "comfort-noise", "tone"}
 
 func (m Mode) String() string {
 	if m < numModes {
@@ -105,7 +110,7 @@ type Policy struct {
 }
 
 // Masked reports whether the direction runs through the delay line.
-func (p Policy) Masked() bool { return p.Mode != ModeOff || p.Capture }
+func (p Policy) Masked() bool { return p.Mode > ModeOff || p.Capture }
 
 // Effective returns p with defaults filled in: LookAhead, ToneHz, and
 // ModeTone for capture with Mode off.
@@ -116,7 +121,7 @@ func (p Policy) Effective() Policy {
 	if p.ToneHz == 0 {
 		p.ToneHz = DefaultToneHz
 	}
-	if p.Mode == ModeOff && p.Capture {
+	if p.Mode <= ModeOff && p.Capture {
 		p.Mode = ModeTone
 	}
 	return p

@@ -79,7 +79,7 @@ func TestPolicyValidate(t *testing.T) {
 		p    Policy
 		want error
 	}{
-		{Policy{Mode: 4}, ErrMode},
+		{Policy{Mode: numModes}, ErrMode},
 		{Policy{Mode: ModeTone, LookAhead: time.Millisecond}, ErrLookAhead},
 		{Policy{Mode: ModeTone, LookAhead: -time.Second}, ErrLookAhead},
 		{Policy{Mode: ModeTone, LookAhead: time.Second}, ErrLookAhead},

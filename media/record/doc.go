@@ -129,19 +129,7 @@
 // 4 s pending timeline (128 KB) and a 40 KB write buffer; one writer
 // goroutine per recording.
 //
-// # Figures
-//
-// Measured on the 2-core development VM (go test -bench . -benchmem,
-// three runs each at two moments of a shared, noisy machine):
-//
-//	BenchmarkWrite            61-90 ns per 20 ms frame, 0 allocs (also
-//	                          TestWriteAllocatesNothing: AllocsPerRun 0)
-//	BenchmarkTimelineSecond   10-15 µs of writer CPU per stereo second
-//	                          (place 100 frames, flush, interleave), 0 allocs:
-//	                          about 100,000 times real time
-//	BenchmarkRecorderSecond   0.10-0.28 ms per stereo second end to end on
-//	                          ext4, including the 32 KB write and a header
-//	                          checkpoint with fsync every 5 s: 3,500-10,000
-//	                          times real time, so the writer costs a call
-//	                          about 1/4000 of a core or less
+// Write and WriteG711 allocate nothing (TestWriteAllocatesNothing); the
+// writer's cost per stereo second (BenchmarkTimelineSecond,
+// BenchmarkRecorderSecond) is in docs/PERFORMANCE.md.
 package record

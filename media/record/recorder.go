@@ -12,7 +12,6 @@ import (
 
 	"github.com/hushmedia/hush/media/g711"
 	"github.com/hushmedia/hush/media/internal/cpucache"
-	"github.com/hushmedia/hush/media/internal/owned"
 	"github.com/hushmedia/hush/media/pan"
 	"github.com/hushmedia/hush/media/record/seal"
 )
@@ -34,6 +33,9 @@ func (l Leg) String() string {
 	}
 	return fmt.Sprintf("leg(%d)", uint8(l))
 }
+
+// Other returns the opposite leg.
+func (l Leg) Other() Leg { return l ^ 1 }
 
 // Meta identifies a recording. RecordingID names the files and must pass
 // ValidateID; the others are copied into the sidecar.
@@ -126,8 +128,8 @@ type maskRec struct {
 	start, end int64
 }
 
-// undecodableCount is written by one leg's packet goroutine (owned.Add)
-// and read by the writer and Stats.
+// undecodableCount is written by one leg's packet goroutine and read by
+// the writer and Stats, atomically on both sides.
 type undecodableCount struct {
 	n  atomic.Uint64
 	pt atomic.Uint32 // payload type of the first one
@@ -382,7 +384,7 @@ func (r *Recorder) Undecodable(leg Leg, pt uint8) {
 	if u.n.Load() == 0 {
 		u.pt.Store(uint32(pt))
 	}
-	owned.Add(&u.n, 1)
+	u.n.Add(1)
 }
 
 // PrefetchWrite asks the processor to start loading what the next write of

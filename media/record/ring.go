@@ -5,7 +5,6 @@ import (
 	"unsafe"
 
 	"github.com/hushmedia/hush/media/g711"
-	"github.com/hushmedia/hush/media/internal/owned"
 )
 
 // slotSamples is the PCM capacity of one ring slot: one 20 ms frame at
@@ -56,8 +55,10 @@ func (s *slot) samples(scratch *[slotSamples]int16) []int16 {
 
 // ring is a bounded single-producer single-consumer queue of slots. The
 // producer (one packet goroutine per leg) owns tail, the consumer (the
-// writer goroutine) owns head; each publishes its counter (owned.Store) after
-// touching the slot, which orders the slot contents for the other side.
+// writer goroutine) owns head; each publishes its counter with an atomic
+// store after touching the slot and loads the other's atomically before
+// touching one: the store synchronizes with the load (Go memory model), so
+// the slot's plain contents are ordered for the other side.
 // Padding keeps the two counters on separate cache lines. The producer
 // keeps its own copy of head, refreshed only when the ring looks full: head
 // is written on the writer's core, and reading it on every push would move
@@ -135,7 +136,7 @@ func (q *ring) push(ssrc, ts uint32, arrival int64, pcm []int16) bool {
 		s.n = uint16(copy(s.pcm()[:], pcm[off:]))
 		t++
 	}
-	owned.Store(&q.tail, t)
+	q.tail.Store(t)
 	return true
 }
 
@@ -160,7 +161,7 @@ func (q *ring) pushG711(ssrc, ts uint32, arrival int64, law g711.Law, codes []by
 		}
 		t++
 	}
-	owned.Store(&q.tail, t)
+	q.tail.Store(t)
 	return true
 }
 
@@ -175,4 +176,4 @@ func (q *ring) peek() *slot {
 }
 
 // release hands the slot returned by peek back to the producer.
-func (q *ring) release() { owned.Store(&q.head, q.head.Load()+1) }
+func (q *ring) release() { q.head.Store(q.head.Load() + 1) }

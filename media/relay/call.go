@@ -18,7 +18,6 @@ type Call struct {
 	lockSSRC    bool
 	rateLimit   uint32 // packets per second per socket; 0: no cap
 	metrics     [NumDirections]DirectionMetrics
-	stages      [NumDirections][]Stage
 	onLatch     func(LatchEvent)
 	onReject    func(LatchRejectEvent)
 	onDigit     func(DigitEvent)
@@ -83,7 +82,6 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		strict:      cfg.StrictSource,
 		lockSSRC:    cfg.LockSSRC,
 		rateLimit:   o.rateLimit,
-		stages:      o.stages,
 		onLatch:     o.onLatch,
 		onReject:    o.onReject,
 		onDigit:     o.onDigit,
@@ -207,7 +205,7 @@ func (c *Call) Close() error {
 // rtcp-mux cannot drop it (ErrNoRTCPPort). Packets in flight finish with the
 // old state; the next packet sees the new one.
 func (c *Call) SetRemote(l Leg, cfg LegConfig) error {
-	if !l.valid() {
+	if !validLeg(l) {
 		return ErrInvalidLeg
 	}
 	cfg, err := normalize(c.legs[l].socks.alloc.ip, cfg)
@@ -235,7 +233,7 @@ func (c *Call) SetRemote(l Leg, cfg LegConfig) error {
 // LocalRTP is the address a leg's remote sends RTP to (and RTCP, with
 // rtcp-mux).
 func (c *Call) LocalRTP(l Leg) netip.AddrPort {
-	if !l.valid() {
+	if !validLeg(l) {
 		return netip.AddrPort{}
 	}
 	return c.legs[l].socks.LocalRTP()
@@ -244,7 +242,7 @@ func (c *Call) LocalRTP(l Leg) netip.AddrPort {
 // LocalRTCP is the address a leg's remote sends RTCP to: LocalRTP when the
 // leg was allocated with rtcp-mux.
 func (c *Call) LocalRTCP(l Leg) netip.AddrPort {
-	if !l.valid() {
+	if !validLeg(l) {
 		return netip.AddrPort{}
 	}
 	return c.legs[l].socks.LocalRTCP()
@@ -253,7 +251,7 @@ func (c *Call) LocalRTCP(l Leg) netip.AddrPort {
 // Remote is a leg's RTP remote, zero while not known, and whether it was
 // learned from a packet rather than configured.
 func (c *Call) Remote(l Leg) (addr netip.AddrPort, latched bool) {
-	if !l.valid() {
+	if !validLeg(l) {
 		return netip.AddrPort{}, false
 	}
 	st := c.legs[l].state.Load()
@@ -263,7 +261,7 @@ func (c *Call) Remote(l Leg) (addr netip.AddrPort, latched bool) {
 // RemoteRTCP is where a leg's RTCP goes (zero while not known), and whether
 // it was learned from an RTCP packet.
 func (c *Call) RemoteRTCP(l Leg) (addr netip.AddrPort, latched bool) {
-	if !l.valid() {
+	if !validLeg(l) {
 		return netip.AddrPort{}, false
 	}
 	st := c.legs[l].state.Load()
@@ -295,7 +293,7 @@ func (c *Call) LastActivity() time.Time {
 
 // Stats returns a snapshot of a leg's counters.
 func (c *Call) Stats(l Leg) LegStats {
-	if !l.valid() {
+	if !validLeg(l) {
 		return LegStats{}
 	}
 	return c.legs[l].stats.snapshot()

@@ -1,9 +1,6 @@
 package relay
 
-// Counter is the part of prometheus.Counter the relay uses, so that media/
-// does not import prometheus. Implementations must be safe for concurrent
-// use and must not allocate.
-type Counter interface{ Add(float64) }
+import "github.com/hushmedia/hush/media/mask"
 
 // Observer is the part of prometheus.Observer (a Histogram) the relay uses.
 type Observer interface{ Observe(float64) }
@@ -12,30 +9,30 @@ type Observer interface{ Observe(float64) }
 // children once per call, not per packet. Nil fields are not updated.
 type DirectionMetrics struct {
 	// Packets and Bytes count RTP forwarded in this direction.
-	Packets, Bytes Counter
+	Packets, Bytes mask.Counter
 	// RTCPPackets and RTCPBytes count RTCP forwarded in this direction.
-	RTCPPackets, RTCPBytes Counter
+	RTCPPackets, RTCPBytes mask.Counter
 	// Drops counts packets received for this direction and not forwarded,
 	// indexed by DropReason (index DropNone is unused).
-	Drops [NumDropReasons]Counter
+	Drops [NumDropReasons]mask.Counter
 	// Latency observes, in seconds, the time from the return of the receive
 	// call to the return of the send call, for one packet in every N (see
 	// WithLatencySampling).
 	Latency Observer
 	// MaskedSamples counts samples replaced by masking (8 per ms).
-	MaskedSamples Counter
+	MaskedSamples mask.Counter
 	// NotchedSamples counts samples whose DTMF bands were removed, and
 	// not replaced (8 per ms).
-	NotchedSamples Counter
+	NotchedSamples mask.Counter
 	// DigitsCaptured counts digits captured under secure capture (the
 	// count only, never the digits).
-	DigitsCaptured Counter
+	DigitsCaptured mask.Counter
 	// LateMasks counts masks that began on samples already sent: a tone
 	// first seen after its first samples left. 0 with a proper look-ahead.
-	LateMasks Counter
+	LateMasks mask.Counter
 	// LatchRejects counts valid packets refused as the remote of the leg
 	// this direction starts at, indexed by LatchReject.
-	LatchRejects [NumLatchRejects]Counter
+	LatchRejects [NumLatchRejects]mask.Counter
 }
 
 type nopMetric struct{}
@@ -47,7 +44,7 @@ func (nopMetric) Observe(float64) {}
 // branches for them.
 func (m DirectionMetrics) filled() DirectionMetrics {
 	var nop nopMetric
-	for _, c := range []*Counter{&m.Packets, &m.Bytes, &m.RTCPPackets, &m.RTCPBytes,
+	for _, c := range []*mask.Counter{&m.Packets, &m.Bytes, &m.RTCPPackets, &m.RTCPBytes,
 		&m.MaskedSamples, &m.NotchedSamples, &m.DigitsCaptured, &m.LateMasks} {
 		if *c == nil {
 			*c = nop

@@ -19,7 +19,6 @@ type options struct {
 	onLatch     func(LatchEvent)
 	onReject    func(LatchRejectEvent)
 	sampleEvery uint32
-	stages      [NumDirections][]Stage
 	now         func() time.Time
 	onDigit     func(DigitEvent)
 	tap         *RecordTap
@@ -58,16 +57,6 @@ func WithOnLatchReject(fn func(LatchRejectEvent)) Option {
 // WithLatencySampling times one packet in every n (n >= 1).
 func WithLatencySampling(n int) Option {
 	return func(o *options) { o.sampleEvery = uint32(max(n, 1)) }
-}
-
-// WithStages appends pipeline stages to a direction; they run in order on
-// every valid packet after source checks and before the send.
-func WithStages(dir Direction, stages ...Stage) Option {
-	return func(o *options) {
-		if int(dir) < NumDirections {
-			o.stages[dir] = append(o.stages[dir], stages...)
-		}
-	}
 }
 
 // WithClock sets the clock LastActivity reads (tests inject a fake one);

@@ -4,17 +4,16 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/hushmedia/hush/media/internal/owned"
 	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/rtp"
 )
 
-// Packet is one datagram moving through a direction's pipeline. The engine
-// owns it (one per receiving goroutine) and reuses it, so stages must not
-// keep references to it or its buffer after they return.
+// Packet is one datagram moving through a direction's path (see the package
+// doc). The engine owns it (one per receiving goroutine) and reuses it, so
+// no step keeps a reference to it or its buffer after it returns.
 type Packet struct {
-	// Buf is the datagram. A stage may rewrite it in place or shorten it;
-	// what Buf holds when the last stage returns is sent.
+	// Buf is the datagram. A step may rewrite it in place or shorten it;
+	// what Buf holds when the last step returns is sent.
 	Buf []byte
 	// Src is the address it came from (IPv4-mapped addresses unmapped).
 	Src netip.AddrPort
@@ -36,19 +35,6 @@ type Packet struct {
 	seal *legCrypto
 }
 
-// Stage is one step of a direction's pipeline (G.711 decode, DTMF detection,
-// masking, recorder tap in later issues). It runs on the packet goroutine and
-// must not block or allocate. Returning a reason other than DropNone drops
-// the packet; stages after it do not run.
-type Stage interface {
-	Process(dir Direction, p *Packet) DropReason
-}
-
-// StageFunc adapts a function to Stage.
-type StageFunc func(dir Direction, p *Packet) DropReason
-
-func (f StageFunc) Process(dir Direction, p *Packet) DropReason { return f(dir, p) }
-
 // sockKind tells the processor what a socket carries.
 type sockKind uint8
 
@@ -58,8 +44,9 @@ const (
 )
 
 // process runs one received packet through the direction that starts at leg
-// in: classify and validate, check or latch the source, run the stages, and
-// pick the destination. It returns the socket to send from and the address to
+// in: classify and validate (decrypting SRTP), check or latch the source,
+// and pick the destination; the caller (pipeline.go) then hands a masked
+// direction's RTP to its delay line or sends. It returns the socket to send from and the address to
 // send to, or the reason to drop. It does no I/O, takes no lock and does not
 // allocate (latching, once per leg, aside).
 func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, DropReason) {
@@ -88,14 +75,7 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, 
 			return sock{}, netip.AddrPort{}, r
 		}
 	}
-	owned.Add(&l.admitted[kind], 1) // for LastActivity: a counter, no clock read per packet
-
-	dir := Direction(in)
-	for _, s := range c.stages[dir] {
-		if r := s.Process(dir, p); r != DropNone {
-			return sock{}, netip.AddrPort{}, r
-		}
-	}
+	l.admitted[kind].Add(1) // for LastActivity: a counter, no clock read per packet
 
 	out, dst, seal := c.routeTo(in, p.RTCP)
 	if !dst.IsValid() {

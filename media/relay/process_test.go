@@ -199,36 +199,6 @@ func testLatchRejectEventsOnEngine(t *testing.T) {
 	}
 }
 
-func TestStagesRun(t *testing.T) { forEngines(t, testStagesRunOnEngine) }
-
-func testStagesRunOnEngine(t *testing.T) {
-	var seen [NumDirections]int
-	count := StageFunc(func(dir Direction, p *Packet) DropReason {
-		seen[dir]++
-		if !p.RTCP && p.Header.PayloadType == 13 { // e.g. a stage that drops CN
-			return DropStage
-		}
-		return DropNone
-	})
-	c := unstartedCall(t, CallConfig{Customer: LegConfig{Remote: ap("10.0.0.1:5000")}, Agent: LegConfig{Remote: ap("10.9.9.9:6000")}},
-		WithStages(AgentToCustomer, count))
-	p := &Packet{Buf: rtpPacket(t, 8, 1, 160), Src: ap("10.9.9.9:6000")}
-	if _, _, r := c.process(Agent, kindRTP, p); r != DropNone {
-		t.Fatal(r)
-	}
-	p.Buf = rtpPacket(t, 13, 2, 1)
-	if _, _, r := c.process(Agent, kindRTP, p); r != DropStage {
-		t.Fatalf("stage drop: %v", r)
-	}
-	p.Src = ap("10.0.0.1:5000")
-	if _, _, r := c.process(Customer, kindRTP, p); r != DropNone {
-		t.Fatal(r)
-	}
-	if seen != [NumDirections]int{0, 2} {
-		t.Fatalf("stage saw %v", seen)
-	}
-}
-
 func TestDropReasonStrings(t *testing.T) {
 	seen := map[string]bool{}
 	for r := DropNone + 1; r < NumDropReasons; r++ {
@@ -255,8 +225,7 @@ func TestDropReasonStrings(t *testing.T) {
 // path, for the allocation test and the benchmark.
 func processFixture(t testing.TB) (*Call, *Packet) {
 	c := unstartedCall(t, CallConfig{StrictSource: true,
-		Customer: LegConfig{Remote: ap("10.0.0.1:5000")}, Agent: LegConfig{Remote: ap("10.9.9.9:6000")}},
-		WithStages(CustomerToAgent, StageFunc(func(Direction, *Packet) DropReason { return DropNone })))
+		Customer: LegConfig{Remote: ap("10.0.0.1:5000")}, Agent: LegConfig{Remote: ap("10.9.9.9:6000")}})
 	return c, &Packet{Buf: rtpPacket(t, 8, 1, 160), Src: ap("10.0.0.1:5000")}
 }
 

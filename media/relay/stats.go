@@ -3,21 +3,27 @@ package relay
 import (
 	"sync/atomic"
 
-	"github.com/hushmedia/hush/media/internal/owned"
+	"github.com/hushmedia/hush/media/mask"
 )
 
 // legCounters back Stats. Writers are the packet goroutines: the receive
 // counters the leg's own socket's (RTP and RTCP fields apart: separate
 // sockets may be separate goroutines), the send counters the other leg's,
 // and every engine runs a socket's packets and its delay line's releases on
-// one goroutine; so each counter has one writer, which adds with
-// owned.Add, and a reader takes a snapshot without stopping anyone. Drops
-// come from several places and take atomic adds.
+// one goroutine. Every write is an atomic add and every read an atomic
+// load, so a reader takes a snapshot without stopping anyone and the Go
+// memory model (not only amd64's) makes it safe. The receive and send
+// counters have different writers, so 64 bytes apart each group's lines
+// are its own wherever the allocator puts the struct: one writer's add
+// never takes a line from under the other's. Drops come
+// from several places and take atomic adds too.
 type legCounters struct {
 	rtpRecvPkts, rtpRecvBytes   atomic.Uint64
 	rtcpRecvPkts, rtcpRecvBytes atomic.Uint64
+	_                           [64]byte
 	rtpSentPkts, rtpSentBytes   atomic.Uint64
 	rtcpSentPkts, rtcpSentBytes atomic.Uint64
+	_                           [64]byte
 	drops                       [NumDropReasons]atomic.Uint64
 	// Latch refusals come from the RTP and RTCP sockets: atomic adds. rejected
 	// is their sum, which decides when to report (WithOnLatchReject).
@@ -31,7 +37,7 @@ type legCounters struct {
 // callCounter adds to a shared instrument and to the call's own count, so a call can
 // report its totals at its end. It is made once per masker, never per packet.
 type callCounter struct {
-	shared Counter
+	shared mask.Counter
 	own    *atomic.Uint64
 }
 
@@ -42,22 +48,22 @@ func (c callCounter) Add(v float64) {
 
 func (s *legCounters) received(rtcp bool, n int) {
 	if rtcp {
-		owned.Add(&s.rtcpRecvPkts, 1)
-		owned.Add(&s.rtcpRecvBytes, uint64(n))
+		s.rtcpRecvPkts.Add(1)
+		s.rtcpRecvBytes.Add(uint64(n))
 		return
 	}
-	owned.Add(&s.rtpRecvPkts, 1)
-	owned.Add(&s.rtpRecvBytes, uint64(n))
+	s.rtpRecvPkts.Add(1)
+	s.rtpRecvBytes.Add(uint64(n))
 }
 
 func (s *legCounters) sent(rtcp bool, n int) {
 	if rtcp {
-		owned.Add(&s.rtcpSentPkts, 1)
-		owned.Add(&s.rtcpSentBytes, uint64(n))
+		s.rtcpSentPkts.Add(1)
+		s.rtcpSentBytes.Add(uint64(n))
 		return
 	}
-	owned.Add(&s.rtpSentPkts, 1)
-	owned.Add(&s.rtpSentBytes, uint64(n))
+	s.rtpSentPkts.Add(1)
+	s.rtpSentBytes.Add(uint64(n))
 }
 
 func (s *legCounters) snapshot() LegStats {

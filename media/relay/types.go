@@ -5,32 +5,22 @@ import (
 	"net/netip"
 
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/record"
 	"github.com/hushmedia/hush/media/srtp"
 )
 
-// Leg names one side of a call.
-type Leg uint8
+// Leg names one side of a call. It is the recording's leg (and WAV
+// channel), so a packet's leg reaches the recorder as it is.
+type Leg = record.Leg
 
+// The legs.
 const (
-	Customer Leg = iota
-	Agent
-	numLegs
+	Customer = record.LegCustomer
+	Agent    = record.LegAgent
+	numLegs  = Leg(record.NumChannels)
 )
 
-func (l Leg) String() string {
-	switch l {
-	case Customer:
-		return "customer"
-	case Agent:
-		return "agent"
-	}
-	return fmt.Sprintf("leg(%d)", uint8(l))
-}
-
-// Other returns the opposite leg.
-func (l Leg) Other() Leg { return l ^ 1 }
-
-func (l Leg) valid() bool { return l < numLegs }
+func validLeg(l Leg) bool { return l < numLegs }
 
 // Direction names a forwarding direction. A direction is identified with the
 // leg it receives on: Direction(Customer) == CustomerToAgent.
@@ -74,7 +64,8 @@ const (
 	DropNoRemote
 	// DropSendError: the send system call failed.
 	DropSendError
-	// DropStage: a pipeline stage dropped it (e.g. masking).
+	// DropStage: a step after admission could not make the packet it was to
+	// send (a played key that does not fit the party's packet or codec).
 	DropStage
 	// DropUndecodable: a masked direction received a payload type hush
 	// cannot decode, so it cannot be masked: fail closed.
