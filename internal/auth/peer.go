@@ -73,7 +73,7 @@ func ForwardContext(ctx context.Context) (context.Context, error) {
 		}
 		out.Set("authorization", authz[0])
 	} else {
-		b, err := json.Marshal(forwarded{Subject: id.Subject, Role: id.Role, AgentID: id.AgentID, Method: id.Method})
+		b, err := json.Marshal(forwarded(id))
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +112,7 @@ func parseForwarded(vals []string) (Identity, error) {
 	if !f.Role.Valid() && f.Method != MethodNone {
 		return Identity{}, errors.New("forwarded identity: unknown role")
 	}
-	return Identity{Subject: f.Subject, Role: f.Role, AgentID: f.AgentID, Method: f.Method}, nil
+	return Identity(f), nil
 }
 
 // peerCredential authenticates a request on the peer listener: the connection must be a

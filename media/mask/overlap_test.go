@@ -234,22 +234,3 @@ func TestMaskOverlap(t *testing.T) {
 		t.Errorf("%d of %d keys have a mask 30-50 ms outside them (bar %d %%)", outside, total, outsidePct)
 	}
 }
-
-// profile describes which parts of key i the agent heard unmasked, in ms from its onset.
-func (r *overlapResult) profile(i int) string {
-	p := r.c.Keys()[i]
-	var b strings.Builder
-	fmt.Fprintf(&b, "%gdBm0 %dms unmasked:", r.c.Bursts[i].DBm0, p.Dur/msS)
-	run := -1
-	for j := p.At - 20*msS; j <= p.At+p.Dur+20*msS; j++ {
-		um := j < p.At+p.Dur+20*msS && r.agent[j] == r.in[j]
-		if um && run < 0 {
-			run = j
-		}
-		if !um && run >= 0 {
-			fmt.Fprintf(&b, " [%d,%d)", (run-p.At)/msS, (j-p.At)/msS)
-			run = -1
-		}
-	}
-	return b.String()
-}

@@ -105,15 +105,10 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, 
 	return out, dst, DropNone
 }
 
-// route picks the socket and address for a packet received on leg in.
-// Symmetric RTP (RFC 4961): send from the out leg's own socket, the address
-// its remote sends to. dst is invalid while that remote is not known.
-func (c *Call) route(in Leg, rtcp bool) (sock, netip.AddrPort) {
-	out, dst, _ := c.routeTo(in, rtcp)
-	return out, dst
-}
-
-// routeTo is route plus the out leg's SRTP state (nil: plain), from the same load.
+// routeTo picks the socket and address for a packet received on leg in, and the out
+// leg's SRTP state (nil: plain), from the same load. Symmetric RTP (RFC 4961): send from
+// the out leg's own socket, the address its remote sends to. dst is invalid while that
+// remote is not known.
 func (c *Call) routeTo(in Leg, rtcp bool) (sock, netip.AddrPort, *legCrypto) {
 	o := &c.legs[in.Other()]
 	ost := o.state.Load()
