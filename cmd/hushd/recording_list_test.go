@@ -96,7 +96,9 @@ func TestRecordingLabelsAndFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = d.session.DeleteSession(tctx(t), &hushv1.DeleteSessionRequest{SessionId: live.SessionId}) })
+	t.Cleanup(func() {
+		_, _ = d.session.DeleteSession(tctx(t), &hushv1.DeleteSessionRequest{SessionId: live.SessionId})
+	})
 	if got := list(&hushv1.ListRecordingsRequest{Status: hushv1.RecordingStatus_RECORDING_STATUS_IN_PROGRESS}); !slices.Equal(got, []string{live.RecordingId}) {
 		t.Errorf("in progress: listed %v, want %v", got, live.RecordingId)
 	}
