@@ -20,6 +20,13 @@ func TestDeleteMovedCall(t *testing.T) {
 	if _, err := b.reg.Restore(snap, session.Move{From: "a", Reason: session.MoveTakeover}); err != nil {
 		t.Fatal(err)
 	}
+	// The SIP state did not move: a re-offer fails, as CLUSTER.md says, and leaves the call.
+	if out := b.send(kamailioOffer("c1", "tagA", phoneSDP("192.0.2.10:4002"), map[string]any{"to-tag": "tagB"})); out["result"] != "error" {
+		t.Errorf("re-offer on the node that took the call over: %v", out)
+	}
+	if _, err := b.reg.Get(snap.ID); err != nil {
+		t.Fatalf("the failed re-offer ended the call: %v", err)
+	}
 	out := b.ok(map[string]any{"command": "delete", "call-id": "c1", "from-tag": "tagA"})
 	if _, err := b.reg.Get(snap.ID); err == nil {
 		t.Fatalf("the taken-over call still runs after delete: %v", out)
