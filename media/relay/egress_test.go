@@ -64,7 +64,9 @@ func proveHandled(t *testing.T, e *env, c *Call) {
 // payload replaced by the silence code and header, sequence, timestamp, SSRC and length
 // kept, comfort noise untouched, events and payloads it cannot silence dropped. Masked or
 // not, the same; forwarding again is byte-exact. The other direction is never touched.
-func TestFlowBlockAndSilence(t *testing.T) {
+func TestFlowBlockAndSilence(t *testing.T) { forEngines(t, testFlowBlockAndSilenceOnEngine) }
+
+func testFlowBlockAndSilenceOnEngine(t *testing.T) {
 	e, c, _, drops := flowEnv(t)
 	pcmu, pcma := rtpPacket(t, 0, 10, 160), rtpPacket(t, 8, 11, 160)
 	cn, g722 := rtpPacket(t, 13, 12, 1), rtpPacket(t, 9, 13, 160)
@@ -173,7 +175,9 @@ func checkSilenced(t *testing.T, got, sent []byte) {
 // from the packet that arrived after the change to the packet that arrived before the
 // next one, although the tap hands its frames over 80 ms later: a frame is judged by the
 // flow it arrived under.
-func TestFlowRecordsSilence(t *testing.T) {
+func TestFlowRecordsSilence(t *testing.T) { forEngines(t, testFlowRecordsSilenceOnEngine) }
+
+func testFlowRecordsSilenceOnEngine(t *testing.T) {
 	sink := &tapSink{}
 	e, c, _, drops := flowEnv(t, WithRecordTap(sink.tap(true)))
 	pcm := make([]int16, 30*sFrame)
@@ -223,7 +227,9 @@ func TestFlowRecordsSilence(t *testing.T) {
 }
 
 // TestFlowAllocs: the egress stage allocates nothing, whatever the flow.
-func TestFlowAllocs(t *testing.T) {
+func TestFlowAllocs(t *testing.T) { forEngines(t, testFlowAllocsOnEngine) }
+
+func testFlowAllocsOnEngine(t *testing.T) {
 	c, p := processFixture(t)
 	if _, _, r := c.process(Customer, kindRTP, p); r != DropNone {
 		t.Fatal(r)

@@ -55,7 +55,9 @@ func seal(t testing.TB, c *psrtp.Context, plain []byte) []byte {
 // TestSRTPProcess drives process on an SRTP customer leg and a plain agent leg: only
 // packets that authenticate latch, forged, replayed and truncated ones are dropped and
 // counted (never forwarded), and what is forwarded is the plain packet.
-func TestSRTPProcess(t *testing.T) {
+func TestSRTPProcess(t *testing.T) { forEngines(t, testSRTPProcessOnEngine) }
+
+func testSRTPProcessOnEngine(t *testing.T) {
 	cust := genKey(t, srtp.AES128CMSHA1_80)
 	hushKey := genKey(t, srtp.AES128CMSHA1_80)
 	phone := pionCtx(t, cust)
@@ -128,7 +130,9 @@ func TestSRTPProcess(t *testing.T) {
 
 // TestSRTPPendingKeys: a leg whose keys signalling has not given yet passes nothing, in
 // either direction.
-func TestSRTPPendingKeys(t *testing.T) {
+func TestSRTPPendingKeys(t *testing.T) { forEngines(t, testSRTPPendingKeysOnEngine) }
+
+func testSRTPPendingKeysOnEngine(t *testing.T) {
 	c := unstartedCall(t, CallConfig{StrictSource: true,
 		Customer: LegConfig{Remote: ap("10.0.0.1:5000"), SRTP: &srtp.Keys{}},
 		Agent:    LegConfig{Remote: ap("10.9.9.9:6000")}})
@@ -177,7 +181,9 @@ func newSRTPEnv(t *testing.T, suite srtp.Suite, both bool) *srtpEnv {
 	return e
 }
 
-func TestSRTPForward(t *testing.T) {
+func TestSRTPForward(t *testing.T) { forEngines(t, testSRTPForwardOnEngine) }
+
+func testSRTPForwardOnEngine(t *testing.T) {
 	for _, suite := range []srtp.Suite{srtp.AES128CMSHA1_80, srtp.AES128CMSHA1_32, srtp.AEADAES128GCM, srtp.AEADAES256GCM} {
 		for _, both := range []bool{false, true} {
 			name := suite.String() + "/customer"
@@ -271,6 +277,10 @@ func (lc *legCrypto) keysContext(t *testing.T, recv bool) *psrtp.Context {
 // TestSRTPSetRemoteKeepsContext: a re-INVITE that keeps the keys keeps the replay window
 // (a packet from before it is still a replay); new keys start afresh.
 func TestSRTPSetRemoteKeepsContext(t *testing.T) {
+	forEngines(t, testSRTPSetRemoteKeepsContextOnEngine)
+}
+
+func testSRTPSetRemoteKeepsContextOnEngine(t *testing.T) {
 	ck, hk := genKey(t, srtp.AES128CMSHA1_80), genKey(t, srtp.AES128CMSHA1_80)
 	phone := pionCtx(t, ck)
 	cfg := LegConfig{Remote: ap("10.0.0.1:5000"), SRTP: &srtp.Keys{Recv: ck, Send: hk}}
@@ -344,7 +354,9 @@ func srtpFixtureOn(t testing.TB, a *PortAllocator, s srtp.Suite) (c *Call, next 
 }
 
 // TestSRTPProcessAllocs: unprotect, process and protect allocate nothing per packet.
-func TestSRTPProcessAllocs(t *testing.T) {
+func TestSRTPProcessAllocs(t *testing.T) { forEngines(t, testSRTPProcessAllocsOnEngine) }
+
+func testSRTPProcessAllocsOnEngine(t *testing.T) {
 	for _, s := range []srtp.Suite{srtp.AES128CMSHA1_80, srtp.AEADAES128GCM} {
 		c, next := srtpFixture(t, s)
 		var buf []byte
@@ -368,7 +380,9 @@ func TestSRTPProcessAllocs(t *testing.T) {
 
 // TestSRTPForwardAllocs counts allocations of the whole SRTP-to-SRTP path through real
 // sockets, as TestForwardAllocs does for plain RTP.
-func TestSRTPForwardAllocs(t *testing.T) {
+func TestSRTPForwardAllocs(t *testing.T) { forEngines(t, testSRTPForwardAllocsOnEngine) }
+
+func testSRTPForwardAllocsOnEngine(t *testing.T) {
 	e := newSRTPEnv(t, srtp.AES128CMSHA1_80, true)
 	plain := rtpPacket(t, 0, 1, 160)
 	const n = 600
@@ -432,6 +446,7 @@ func BenchmarkProcessSRTP(b *testing.B) {
 // FuzzProcessSRTP: arbitrary datagrams on an SRTP leg never panic and are never
 // forwarded unless they authenticate.
 func FuzzProcessSRTP(f *testing.F) {
+	useEngine(f, EnginePortable) // process does no I/O: any engine will do
 	ck := genKey(f, srtp.AES128CMSHA1_80)
 	phone := pionCtx(f, ck)
 	f.Add(seal(f, phone, rtpPacket(f, 0, 1, 20)), uint8(0))

@@ -44,7 +44,9 @@ func quietSpeech(n int, seed uint64) []int16 {
 // timestamp, SSRC, payload type and length, in order, and the listener's audio holds
 // exactly the keys played (media/dtmf's detector and multimon-ng), in PCMU and PCMA.
 // The recording tap hears the party as it spoke: no key.
-func TestPlayDTMFInband(t *testing.T) {
+func TestPlayDTMFInband(t *testing.T) { forEngines(t, testPlayDTMFInbandOnEngine) }
+
+func testPlayDTMFInbandOnEngine(t *testing.T) {
 	for _, pt := range []uint8{0, 8} {
 		t.Run(map[uint8]string{0: "PCMU", 8: "PCMA"}[pt], func(t *testing.T) {
 			dir := t.TempDir()
@@ -104,7 +106,9 @@ func TestPlayDTMFInband(t *testing.T) {
 // type, every packet of the event at its first packet's timestamp with the marker on the
 // first only, the duration growing by each packet's samples, the end bit on the last and
 // its two repeats (§2.5.1.4); then the party's audio through the pause, and the next key.
-func TestPlayDTMFEvents(t *testing.T) {
+func TestPlayDTMFEvents(t *testing.T) { forEngines(t, testPlayDTMFEventsOnEngine) }
+
+func testPlayDTMFEventsOnEngine(t *testing.T) {
 	e := newEnv(t, lo4, true, false)
 	c := e.start(e.explicit())
 	pkts := (&g711Stream{pt: 0, ssrc: 78, seq: 100, ts: 8000}).all(quietSpeech(24*sFrame, 3))
@@ -171,7 +175,9 @@ func TestPlayDTMFEvents(t *testing.T) {
 // direction, nor before the party's media has started; a key queued before the direction
 // became masked is dropped, not played when masking ends; bad tones and a full queue are
 // refused.
-func TestPlayDTMFRefused(t *testing.T) {
+func TestPlayDTMFRefused(t *testing.T) { forEngines(t, testPlayDTMFRefusedOnEngine) }
+
+func testPlayDTMFRefusedOnEngine(t *testing.T) {
 	e, c, _, _ := flowEnv(t)
 	five := Tone{Event: 5, Duration: 100 * time.Millisecond, Pause: 100 * time.Millisecond, Volume: 8}
 	if err := c.PlayDTMF(CustomerToAgent, five); !errors.Is(err, ErrNoMedia) {
@@ -256,7 +262,9 @@ func TestPlayDTMFRefused(t *testing.T) {
 
 // TestPlayDTMFAllocs: starting and playing a key allocates nothing on the packet path
 // (nor queueing it), in-band and as RFC 4733 events.
-func TestPlayDTMFAllocs(t *testing.T) {
+func TestPlayDTMFAllocs(t *testing.T) { forEngines(t, testPlayDTMFAllocsOnEngine) }
+
+func testPlayDTMFAllocsOnEngine(t *testing.T) {
 	for _, te := range []uint8{0, 101} {
 		c := unstartedCall(t, CallConfig{Customer: LegConfig{Remote: ap("10.0.0.1:5000")},
 			Agent: LegConfig{Remote: ap("10.9.9.9:6000")}})
