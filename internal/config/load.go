@@ -27,6 +27,7 @@ const envPrefix = "HUSH_"
 var OtherEnv = []string{
 	ConfigEnv,
 	corpus.EnvDir,        // the speech corpus for tests and load runs
+	corpus.EnvMusicDir,   // the music on hold masking is judged over
 	"HUSH_RELAY_ENGINES", // media/relay tests: which I/O engines to run
 	"HUSH_SCREENSHOTS",   // cmd/hushd browser tests: 1 rewrites docs/screenshots
 }
