@@ -95,9 +95,17 @@ func recordingListFlags(fs *flag.FlagSet) connAction {
 	since := fs.String("since", "", "only recordings started at or after this RFC 3339 `time`")
 	until := fs.String("until", "", "only recordings started before this RFC 3339 `time`")
 	pageSize := fs.Int("page-size", 0, "recordings per call (0 = server default)")
+	state := fs.String("status", "", "only recordings in this `state`: in_progress, complete, repaired or failed")
 	return func(ctx context.Context, a *app, cc grpc.ClientConnInterface, _ []string) error {
 		if *pageSize < 0 || *pageSize > 1<<30 {
 			return usageErrorf("--page-size must be >= 0, got %d", *pageSize)
+		}
+		if *state != "" {
+			st, ok := hushv1.RecordingStatus_value["RECORDING_STATUS_"+strings.ToUpper(*state)]
+			if !ok || st == 0 {
+				return usageErrorf("--status must be in_progress, complete, repaired or failed, got %q", *state)
+			}
+			req.Status = hushv1.RecordingStatus(st)
 		}
 		req.PageSize = int32(*pageSize)
 		if len(labels) > 0 {

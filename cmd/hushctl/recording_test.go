@@ -594,3 +594,20 @@ func FuzzReceive(f *testing.F) {
 		}
 	})
 }
+
+// --status asks the server for one state; an unknown one is a usage error.
+func TestRecordingListStatus(t *testing.T) {
+	f := &fakeRecordings{pages: []*hushv1.ListRecordingsResponse{{Recordings: []*hushv1.Recording{recording("r-1", nil)}}}}
+	r := ctl(t, startRecordings(t, f), "recording", "list", "--status", "failed")
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if got := f.reqs(); len(got) != 1 || got[0].(*hushv1.ListRecordingsRequest).GetStatus() != hushv1.RecordingStatus_RECORDING_STATUS_FAILED {
+		t.Errorf("requests %v, want one for status failed", got)
+	}
+	r = ctl(t, startRecordings(t, &fakeRecordings{}), "recording", "list", "--status", "lost")
+	if r.code != exitUsage {
+		t.Errorf("--status lost: exit %d, want %d", r.code, exitUsage)
+	}
+	contains(t, "stderr", r.stderr, "--status")
+}

@@ -11,7 +11,7 @@ import (
 
 // TestRecordingLabelsAndFilters: the labels given at CreateSession reach the recording,
 // and ListRecordings finds the recordings of a label, of an agent and of a time range
-// (and of their combination), newest first, page by page.
+// (and of their combination), and of a state, newest first, page by page.
 func TestRecordingLabelsAndFilters(t *testing.T) {
 	t.Parallel()
 	d := recordingDaemon(t, filepath.Join(t.TempDir(), "recordings"))
@@ -88,5 +88,21 @@ func TestRecordingLabelsAndFilters(t *testing.T) {
 		if got := list(c.req); !slices.Equal(got, c.want) {
 			t.Errorf("%s: listed %v, want %v", c.name, got, c.want)
 		}
+	}
+
+	// By state: a call still running is in progress, the ended ones complete.
+	live, err := d.session.CreateSession(tctx(t), &hushv1.CreateSessionRequest{
+		CallId: "labels-live", AgentId: "a-1", Customer: &hushv1.Leg{}, Agent: &hushv1.Leg{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = d.session.DeleteSession(tctx(t), &hushv1.DeleteSessionRequest{SessionId: live.SessionId})
+	})
+	if got := list(&hushv1.ListRecordingsRequest{Status: hushv1.RecordingStatus_RECORDING_STATUS_IN_PROGRESS}); !slices.Equal(got, []string{live.RecordingId}) {
+		t.Errorf("in progress: listed %v, want %v", got, live.RecordingId)
+	}
+	if got := list(&hushv1.ListRecordingsRequest{Status: hushv1.RecordingStatus_RECORDING_STATUS_COMPLETE, AgentId: "a-1"}); !slices.Equal(got, want(4, 2, 0)) {
+		t.Errorf("complete, agent a-1: listed %v, want %v", got, want(4, 2, 0))
 	}
 }

@@ -165,6 +165,7 @@ func TestSRTPEndToEnd(t *testing.T) {
 	}
 	playCalls(mcs)
 
+	changedAll := 0 // samples outside the tones that did not reach the agent unchanged
 	for i, c := range calls {
 		for _, err := range c.errs {
 			t.Errorf("%s: %v", c.name, err)
@@ -213,6 +214,15 @@ func TestSRTPEndToEnd(t *testing.T) {
 		if same := sameOutsideTones(in, out, c.bursts); same < 0.99 {
 			t.Errorf("%s: only %.1f%% of the customer's audio outside the tones reached the agent unchanged or notched", c.name, 100*same)
 		}
+		// Outside the guard around each tone nothing changes but where the notch took the
+		// DTMF bands out: accounted against hush_notched_seconds_total below, as
+		// TestMaskingMatrix does.
+		changed := changedOutsideTones(in, out, c.bursts)
+		changedAll += changed
+		t.Logf("%s: %d samples outside the tones notched, %.1f%% unchanged", c.name, changed, 100*sameOutsideTones(in, out, c.bursts))
+	}
+	if v := d.metric(`hush_notched_seconds_total{direction="customer_to_agent"}`); float64(changedAll) > v*audioRate+0.5 {
+		t.Errorf("%d samples of the customer's audio outside the tones changed, %.0f notched", changedAll, v*audioRate)
 	}
 
 	// The recordings hold the decrypted audio, masked: end the calls and read them.
@@ -286,6 +296,21 @@ func sameOutsideTones(in, out []int16, bursts []keyBurst) float64 {
 		}
 	}
 	return float64(same) / float64(max(n, 1))
+}
+
+// changedOutsideTones counts the samples away from every burst that differ.
+func changedOutsideTones(in, out []int16, bursts []keyBurst) int {
+	n := 0
+	for j := range in {
+		near := false
+		for _, b := range bursts {
+			near = near || b.near(j)
+		}
+		if !near && j < len(out) && in[j] != out[j] {
+			n++
+		}
+	}
+	return n
 }
 
 // recMatch is sameOutsideTones of a recording channel against the input, from the

@@ -364,8 +364,12 @@ var endReasons = map[session.EndReason]hushv1.EndReason{
 }
 
 func movePB(m *session.Move) *hushv1.SessionMoved {
-	return &hushv1.SessionMoved{FromNode: m.From, ToNode: m.To, Reason: m.Reason, Time: timestamppb.New(m.At),
+	out := &hushv1.SessionMoved{FromNode: m.From, ToNode: m.To, Reason: m.Reason, Time: timestamppb.New(m.At),
 		RecordingId: m.RecordingID, PreviousRecordingId: m.PreviousRecordingID, CaptureAbandoned: m.CaptureAbandoned}
+	for _, l := range m.SRTPWithoutKeys {
+		out.SrtpWithoutKeys = append(out.SrtpWithoutKeys, legNames[l])
+	}
+	return out
 }
 
 func (c *converter) sessionPB(in *session.Info) *hushv1.Session {

@@ -70,7 +70,11 @@ func storeErr(err error) error {
 
 func (r *RecordingServer) ListRecordings(ctx context.Context, req *hushv1.ListRecordingsRequest) (_ *hushv1.ListRecordingsResponse, err error) {
 	defer func() {
-		auditCall(ctx, r.aud, audit.ActionRecordingList, "", "", err, "call_id="+req.GetCallId()+" agent_id="+req.GetAgentId())
+		detail := "call_id=" + req.GetCallId() + " agent_id=" + req.GetAgentId()
+		if st := req.GetStatus(); st != hushv1.RecordingStatus_RECORDING_STATUS_UNSPECIFIED {
+			detail += " status=" + st.String()
+		}
+		auditCall(ctx, r.aud, audit.ActionRecordingList, "", "", err, detail)
 	}()
 	n, err := pageSize(req.GetPageSize())
 	if err != nil {
@@ -89,6 +93,16 @@ func (r *RecordingServer) ListRecordings(ctx context.Context, req *hushv1.ListRe
 		return nil, toStatus(err)
 	}
 	q := index.Query{CallID: req.GetCallId(), AgentID: req.GetAgentId(), Labels: req.GetLabels(), After: req.GetPageToken(), Limit: n}
+	if st := req.GetStatus(); st != hushv1.RecordingStatus_RECORDING_STATUS_UNSPECIFIED {
+		for k, v := range recordingStatuses {
+			if v == st {
+				q.Status = k
+			}
+		}
+		if q.Status == "" {
+			return nil, toStatus(invalidf("status is not a recording status"))
+		}
+	}
 	if t := req.GetStartTime(); t != nil {
 		if t.CheckValid() != nil {
 			return nil, toStatus(invalidf("start_time is not a valid timestamp"))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -373,5 +374,46 @@ func TestEraseRecordingAPI(t *testing.T) {
 	}
 	if _, err := c.EraseRecording(ctx, &hushv1.EraseRecordingRequest{RecordingId: "rec-a"}); status.Code(err) != codes.NotFound {
 		t.Errorf("erase again: %v", err)
+	}
+}
+
+// TestListRecordingsByStatus: QA finds recordings by state (a failed or still open one
+// among many complete) through the API, not by reading every page.
+func TestListRecordingsByStatus(t *testing.T) {
+	dir := t.TempDir()
+	makeRecording(t, dir, "rec-a", "call-1")
+	makeRecording(t, dir, "rec-b", "call-2")
+	open, err := record.New(dir, record.Meta{RecordingID: "rec-open", SessionID: "rec-open", CallID: "call-3", AgentID: "agent-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = open.Close() })
+	c := recordingClient(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for st, want := range map[hushv1.RecordingStatus][]string{
+		hushv1.RecordingStatus_RECORDING_STATUS_IN_PROGRESS: {"rec-open"},
+		hushv1.RecordingStatus_RECORDING_STATUS_COMPLETE:    {"rec-a", "rec-b"},
+		hushv1.RecordingStatus_RECORDING_STATUS_FAILED:      nil,
+		hushv1.RecordingStatus_RECORDING_STATUS_UNSPECIFIED: {"rec-a", "rec-b", "rec-open"},
+	} {
+		resp, err := c.ListRecordings(ctx, &hushv1.ListRecordingsRequest{Status: st})
+		if err != nil {
+			t.Fatalf("%v: %v", st, err)
+		}
+		var got []string
+		for _, r := range resp.Recordings {
+			if st != hushv1.RecordingStatus_RECORDING_STATUS_UNSPECIFIED && r.Status != st {
+				t.Errorf("%v: listed %s, %v", st, r.RecordingId, r.Status)
+			}
+			got = append(got, r.RecordingId)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("status %v: %v, want %v", st, got, want)
+		}
+	}
+	if _, err := c.ListRecordings(ctx, &hushv1.ListRecordingsRequest{Status: 99}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("status 99: %v, want InvalidArgument", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/media/srtp"
 )
 
 // record is a session's snapshot as the directory stores it (the "data" field of its
@@ -29,7 +30,14 @@ type record struct {
 	Moves     []moveRecord      `json:"moves,omitempty"`
 }
 
-const recordVersion = 1
+// Record versions. A record of a session with an SRTP leg or a direction blocked or
+// silenced is version 2: a node that knows neither field must refuse it (and leave the
+// call) rather than restore it forwarding plain RTP or a blocked party. Any other record
+// stays version 1, which every node reads.
+const (
+	recordVersion1 = 1
+	recordVersion  = 2
+)
 
 type legRecord struct {
 	Remote      string            `json:"remote,omitempty"` // as the platform gave it
@@ -43,12 +51,16 @@ type legRecord struct {
 	NowRTCP     string            `json:"now_rtcp,omitempty"`     // where RTCP goes now
 	Latched     bool              `json:"latched,omitempty"`      // Now was learned
 	RTCPLatched bool              `json:"rtcp_latched,omitempty"` // NowRTCP was learned
+	// SRTP: the leg is SRTP. Its keys are never written (Redis is no store for key
+	// material): a node taking the session over runs the leg with none, failing closed.
+	SRTP bool `json:"srtp,omitempty"`
 }
 
 type maskRecord struct {
 	Mode      int   `json:"mode"`
 	LookAhead int64 `json:"look_ahead_ns,omitempty"`
 	ToneHz    int   `json:"tone_hz,omitempty"`
+	Flow      int   `json:"flow,omitempty"` // session.MediaFlow: forward, block, silence
 }
 
 type policyRecord struct {
@@ -83,6 +95,7 @@ type moveRecord struct {
 	Rec      string    `json:"rec,omitempty"`
 	PrevRec  string    `json:"prev_rec,omitempty"`
 	Abandons bool      `json:"capture_abandoned,omitempty"`
+	NoKeys   []int     `json:"srtp_without_keys,omitempty"` // session.Leg
 }
 
 func addrText(a netip.AddrPort) string {
@@ -93,12 +106,12 @@ func addrText(a netip.AddrPort) string {
 }
 
 func maskRec(p session.MaskPolicy) maskRecord {
-	return maskRecord{Mode: int(p.Mode), LookAhead: int64(p.LookAhead), ToneHz: p.ToneHz}
+	return maskRecord{Mode: int(p.Mode), LookAhead: int64(p.LookAhead), ToneHz: p.ToneHz, Flow: int(p.Flow)}
 }
 
 // encodeRecord turns a snapshot into the directory's JSON.
 func encodeRecord(s *session.Snapshot) ([]byte, error) {
-	r := record{V: recordVersion, ID: s.ID, Call: s.CallID, Agent: s.AgentID, Labels: s.Labels, Created: s.Created,
+	r := record{V: recordVersion1, ID: s.ID, Call: s.CallID, Agent: s.AgentID, Labels: s.Labels, Created: s.Created,
 		CapBegun: s.CaptureBegun, CapOn: s.CaptureOn,
 		Policy: policyRecord{
 			ToAgent: maskRec(s.Policy.CustomerToAgent), ToCustomer: maskRec(s.Policy.AgentToCustomer),
@@ -123,11 +136,21 @@ func encodeRecord(s *session.Snapshot) ([]byte, error) {
 				lr.Codecs[strconv.Itoa(int(pt))] = name
 			}
 		}
+		if sl.Spec.SRTP != nil || sl.SRTPKeysDropped {
+			lr.SRTP = true
+		}
 		r.Legs[l] = lr
 	}
+	if r.Legs[0].SRTP || r.Legs[1].SRTP || r.Policy.ToAgent.Flow != 0 || r.Policy.ToCustomer.Flow != 0 {
+		r.V = recordVersion
+	}
 	for _, m := range s.Moves {
-		r.Moves = append(r.Moves, moveRecord{From: m.From, To: m.To, Reason: m.Reason, At: m.At,
-			Rec: m.RecordingID, PrevRec: m.PreviousRecordingID, Abandons: m.CaptureAbandoned})
+		mr := moveRecord{From: m.From, To: m.To, Reason: m.Reason, At: m.At,
+			Rec: m.RecordingID, PrevRec: m.PreviousRecordingID, Abandons: m.CaptureAbandoned}
+		for _, l := range m.SRTPWithoutKeys {
+			mr.NoKeys = append(mr.NoKeys, int(l))
+		}
+		r.Moves = append(r.Moves, mr)
 	}
 	return json.Marshal(r)
 }
@@ -151,7 +174,7 @@ func decodeRecord(b []byte) (session.Snapshot, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return s, fmt.Errorf("%w: %v", ErrBadRecord, err)
 	}
-	if r.V != recordVersion {
+	if r.V != recordVersion1 && r.V != recordVersion {
 		return s, fmt.Errorf("%w: version %d", ErrBadRecord, r.V)
 	}
 	if r.ID == "" || r.Call == "" || r.Created.IsZero() {
@@ -178,17 +201,29 @@ func decodeRecord(b []byte) (session.Snapshot, error) {
 		}
 	}
 	for _, m := range r.Moves {
-		s.Moves = append(s.Moves, session.Move{From: m.From, To: m.To, Reason: m.Reason, At: m.At,
-			RecordingID: m.Rec, PreviousRecordingID: m.PrevRec, CaptureAbandoned: m.Abandons})
+		mv := session.Move{From: m.From, To: m.To, Reason: m.Reason, At: m.At,
+			RecordingID: m.Rec, PreviousRecordingID: m.PrevRec, CaptureAbandoned: m.Abandons}
+		if len(m.NoKeys) > 2 {
+			return session.Snapshot{}, fmt.Errorf("%w: move's legs", ErrBadRecord)
+		}
+		for _, l := range m.NoKeys {
+			if l != int(session.Customer) && l != int(session.Agent) {
+				return session.Snapshot{}, fmt.Errorf("%w: move's leg %d", ErrBadRecord, l)
+			}
+			mv.SRTPWithoutKeys = append(mv.SRTPWithoutKeys, session.Leg(l))
+		}
+		s.Moves = append(s.Moves, mv)
 	}
 	return s, nil
 }
 
 func (m maskRecord) mask() (session.MaskPolicy, error) {
-	if m.Mode < 0 || m.Mode > int(session.MaskTone) || m.LookAhead < 0 || m.LookAhead > int64(time.Second) || m.ToneHz < 0 || m.ToneHz > 4000 {
+	if m.Flow < int(session.FlowForward) || m.Flow > int(session.FlowSilence) ||
+		m.Mode < 0 || m.Mode > int(session.MaskTone) || m.LookAhead < 0 || m.LookAhead > int64(time.Second) || m.ToneHz < 0 || m.ToneHz > 4000 {
 		return session.MaskPolicy{}, fmt.Errorf("%w: masking %+v", ErrBadRecord, m)
 	}
-	return session.MaskPolicy{Mode: session.MaskMode(m.Mode), LookAhead: time.Duration(m.LookAhead), ToneHz: m.ToneHz}, nil
+	return session.MaskPolicy{Mode: session.MaskMode(m.Mode), LookAhead: time.Duration(m.LookAhead), ToneHz: m.ToneHz,
+		Flow: session.MediaFlow(m.Flow)}, nil
 }
 
 func (p policyRecord) policy() (session.Policy, error) {
@@ -259,5 +294,8 @@ func (lr legRecord) leg() (session.SnapshotLeg, error) {
 	}
 	sl.Spec.TelephoneEventPT, sl.Spec.RTCPMux = lr.TEPT, lr.Mux
 	sl.Latched, sl.RTCPLatched = lr.Latched, lr.RTCPLatched
+	if lr.SRTP {
+		sl.Spec.SRTP, sl.SRTPKeysDropped = &srtp.Keys{}, true
+	}
 	return sl, nil
 }

@@ -1,6 +1,9 @@
 package cluster
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -10,7 +13,68 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/media/srtp"
 )
+
+func testKey() srtp.Key {
+	k, err := srtp.GenerateKey(srtp.AES128CMSHA1_80)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// TestRecordSRTPAndFlows: a session with an SRTP leg and a blocked direction. The
+// directory holds that the leg is SRTP, never its keys (no material in any encoding a
+// reader could use, no fingerprint either); the node that takes it over gets the leg as
+// SRTP without keys, so it fails closed. The blocked and silenced directions stay so.
+// Such a record is version 2, which a node that knows neither field refuses.
+func TestRecordSRTPAndFlows(t *testing.T) {
+	in := sampleSnapshot()
+	keys := &srtp.Keys{Recv: testKey(), Send: testKey()}
+	in.Legs[session.Agent].Spec.SRTP = keys
+	in.Policy.CustomerToAgent.Flow = session.FlowBlock
+	in.Policy.AgentToCustomer.Flow = session.FlowSilence
+	b, err := encodeRecord(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []srtp.Key{keys.Recv, keys.Send} {
+		m := k.Material()
+		for name, enc := range map[string]string{"base64": k.Inline(), "hex": hex.EncodeToString(m),
+			"raw base64": base64.RawStdEncoding.EncodeToString(m), "fingerprint": k.Fingerprint()} {
+			if strings.Contains(string(b), enc) {
+				t.Errorf("the record holds a key (%s): %s", name, b)
+			}
+		}
+		if bytes.Contains(b, m) {
+			t.Error("the record holds a key's raw octets")
+		}
+	}
+	var head struct{ V int }
+	if err := json.Unmarshal(b, &head); err != nil || head.V != 2 {
+		t.Errorf("record version %d (%v), want 2", head.V, err)
+	}
+	out, err := decodeRecord(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := out.Legs[session.Agent]
+	if ag.Spec.SRTP == nil || !ag.Spec.SRTP.Recv.IsZero() || !ag.Spec.SRTP.Send.IsZero() || !ag.SRTPKeysDropped {
+		t.Errorf("agent leg after the directory: SRTP %v, keys dropped %v; want SRTP without keys", ag.Spec.SRTP, ag.SRTPKeysDropped)
+	}
+	if c := out.Legs[session.Customer]; c.Spec.SRTP != nil || c.SRTPKeysDropped {
+		t.Errorf("plain customer leg came back SRTP: %+v", c)
+	}
+	if out.Policy.CustomerToAgent.Flow != session.FlowBlock || out.Policy.AgentToCustomer.Flow != session.FlowSilence {
+		t.Errorf("flows %v/%v, want block/silence", out.Policy.CustomerToAgent.Flow, out.Policy.AgentToCustomer.Flow)
+	}
+	// A plain session with every direction forwarded stays version 1, readable by every node.
+	plain := sampleSnapshot()
+	if b, _ := encodeRecord(&plain); !bytes.HasPrefix(b, []byte(`{"v":1,`)) {
+		t.Errorf("plain record %s, want version 1", b)
+	}
+}
 
 func sampleSnapshot() session.Snapshot {
 	t0 := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
@@ -72,10 +136,15 @@ func TestDecodeRecordBad(t *testing.T) {
 	}
 	leg := func(m map[string]any) map[string]any { return m["legs"].([]any)[0].(map[string]any) }
 	for name, b := range map[string][]byte{
-		"empty":           nil,
-		"not json":        []byte("{"),
-		"array":           []byte("[]"),
-		"version":         mod(func(m map[string]any) { m["v"] = 2 }),
+		"empty":    nil,
+		"not json": []byte("{"),
+		"array":    []byte("[]"),
+		"version":  mod(func(m map[string]any) { m["v"] = 3 }),
+		"flow 3":   mod(func(m map[string]any) { m["policy"].(map[string]any)["to_agent"].(map[string]any)["flow"] = 3 }),
+		"flow -1":  mod(func(m map[string]any) { m["policy"].(map[string]any)["to_customer"].(map[string]any)["flow"] = -1 }),
+		"move leg 2": mod(func(m map[string]any) {
+			m["moves"].([]any)[0].(map[string]any)["srtp_without_keys"] = []any{2}
+		}),
 		"no id":           mod(func(m map[string]any) { delete(m, "id") }),
 		"no call":         mod(func(m map[string]any) { m["call"] = "" }),
 		"no created":      mod(func(m map[string]any) { delete(m, "created") }),
@@ -140,6 +209,9 @@ func fill(v reflect.Value) {
 	case *time.Time:
 		*x = time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
 		return
+	case **srtp.Keys:
+		*x = &srtp.Keys{Recv: testKey(), Send: testKey()}
+		return
 	}
 	switch v.Kind() {
 	case reflect.Bool:
@@ -192,6 +264,10 @@ func TestRecordCarriesEveryField(t *testing.T) {
 	out, err := decodeRecord(b)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// SRTP keys are the one thing left out on purpose: the leg comes back SRTP, keyless.
+	for l := range in.Legs {
+		in.Legs[l].Spec.SRTP, in.Legs[l].SRTPKeysDropped = &srtp.Keys{}, true
 	}
 	if !reflect.DeepEqual(in, out) {
 		t.Fatalf("not carried:\n in %+v\nout %+v", in, out)

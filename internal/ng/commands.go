@@ -275,8 +275,8 @@ func (s *Server) blockDTMF(r *request) (map[string]any, error) {
 	return map[string]any{"result": "ok"}, nil
 }
 
-// recording maps the recording commands onto pause and resume: a hush session records
-// from its start or not at all, so "stop" is a pause that leaves the rest out.
+// recording maps the recording commands: start records a call not recorded yet (from
+// then on) or resumes a paused recording; stop is a pause that leaves the rest out.
 func (s *Server) recording(r *request) (map[string]any, error) {
 	callID, _, _, err := r.ids()
 	if err != nil {
@@ -289,7 +289,8 @@ func (s *Server) recording(r *request) (map[string]any, error) {
 	actor := r.actor()
 	switch r.command {
 	case "start recording":
-		_, err = s.cfg.Registry.Resume(sessionID, actor, session.Request{}, "ng start recording")
+		// Starts recording a call that runs unrecorded, as rtpengine does; resumes a pause.
+		_, err = s.cfg.Registry.StartRecording(sessionID, actor, session.Request{}, "ng start recording")
 		s.audit(r, audit.ActionResume, sessionID, err, r.command)
 	default:
 		b := session.PauseSkip

@@ -492,7 +492,7 @@ func maskOptions(r *request, o *offeranswer.Options, _ bool) error {
 	return nil
 }
 
-// recordOptions: recording on or off at the first offer.
+// recordOptions: recording on or off (the first offer), or started (a later offer or answer).
 func recordOptions(r *request, o *offeranswer.Options, _ bool) error {
 	set, on, err := r.yes("record call")
 	if err != nil {

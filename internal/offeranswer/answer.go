@@ -117,6 +117,9 @@ func (e *Engine) answer(req Request) (Result, error) {
 	if warn := e.capture(c.sessionID, &req); warn != "" {
 		warns = append(warns, warn)
 	}
+	if warn := e.laterRecording(info, &req); warn != "" {
+		warns = append(warns, warn)
+	}
 
 	eps := make([]sdp.Endpoint, len(desc.Media))
 	for i := range desc.Media {

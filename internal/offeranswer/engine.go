@@ -240,13 +240,27 @@ func (e *Engine) Delete(callID, actor string) (session.Info, error) {
 	}
 	c, _ := e.acquire(callID, false)
 	if c == nil {
-		return session.Info{}, ErrUnknownCall
+		return e.deleteMoved(callID, actor)
 	}
 	defer c.mu.Unlock()
 	e.deletes.Add(1)
 	info, err := e.cfg.Registry.Delete(c.sessionID, session.Request{}, actor)
 	e.dropLocked(c)
 	return info, err
+}
+
+// deleteMoved ends a call this engine has no state of but whose session runs here
+// because it moved here from another node (a takeover or a handoff: the session directory
+// carries the session, not the engine's SIP state). Only a session set up through offer
+// and answer (its sip.from_tag label) is ended, so a delete never reaches a session a gRPC
+// client created under the same call id.
+func (e *Engine) deleteMoved(callID, actor string) (session.Info, error) {
+	page, _, _ := e.cfg.Registry.List(session.ListFilter{CallID: callID, PageSize: 1})
+	if len(page) == 0 || len(page[0].Moves) == 0 || page[0].Labels["sip.from_tag"] == "" {
+		return session.Info{}, ErrUnknownCall
+	}
+	e.deletes.Add(1)
+	return e.cfg.Registry.Delete(page[0].ID, session.Request{}, actor)
 }
 
 // TagInfo is one party's tag as the engine knows it.

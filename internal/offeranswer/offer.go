@@ -181,13 +181,30 @@ func applyMasks(p *session.Policy, o *Options, sender session.Leg) {
 	}
 }
 
-// checkRecording refuses a request to change recording after the session was created:
-// a session records from its first packet or not at all.
+// checkRecording refuses, before anything changes, a later offer or answer that asks a
+// recorded call not to be recorded: what was recorded stays, and stop recording pauses.
 func checkRecording(p session.Policy, o *Options) error {
-	if o.Record != nil && *o.Record == p.Recording.Off {
-		return fmt.Errorf("%w: recording is set when the session is created (record-call in the first offer)", session.ErrFailedPrecondition)
+	if o.Record != nil && !*o.Record && !p.Recording.Off {
+		return fmt.Errorf("%w: the call is recorded; record-call cannot undo that (stop recording pauses it)", session.ErrFailedPrecondition)
 	}
 	return nil
+}
+
+// laterRecording starts recording a call that runs unrecorded when a later offer or answer
+// asks for it (record-call), as rtpengine does: from then on. It returns a warning for a
+// hushd that records nothing.
+func (e *Engine) laterRecording(info session.Info, req *Request) string {
+	if req.Record == nil || !*req.Record || !info.Policy.Recording.Off {
+		return ""
+	}
+	_, err := e.cfg.Registry.StartRecording(info.ID, req.Actor, session.Request{}, "record-call")
+	if errors.Is(err, session.ErrFailedPrecondition) {
+		return "recording asked for, but this hushd records nothing (recording.enabled)"
+	}
+	if err != nil {
+		return "recording not started: " + err.Error()
+	}
+	return ""
 }
 
 // rewriteOffer relays or refuses each m= line of an offer from leg from and writes the
@@ -326,6 +343,9 @@ func (e *Engine) reOffer(c *call, desc *sdp.Description, req *Request) (Result, 
 		return Result{}, err
 	}
 	if warn := e.capture(c.sessionID, req); warn != "" {
+		warns = append(warns, warn)
+	}
+	if warn := e.laterRecording(info, req); warn != "" {
 		warns = append(warns, warn)
 	}
 	out, w, err := e.rewriteOffer(c, desc, req, from, info, info.Policy.StrictSource, proto)

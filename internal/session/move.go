@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/hushmedia/hush/media/srtp"
 )
 
 // Moving a session between nodes: the node that runs a call writes its Snapshot to the
@@ -33,6 +35,11 @@ type Move struct {
 	// CaptureAbandoned: a secure capture was running; it stopped with the move (the
 	// digits stayed in the old node's memory) and the agent's ear stays masked.
 	CaptureAbandoned bool
+	// SRTPWithoutKeys are the SRTP legs whose keys did not come with the session (a
+	// session directory never holds key material): each stays SRTP with no key, so its
+	// packets are dropped (srtp_no_key) and nothing is sent to it, never plain, until
+	// signalling gives the leg new keys.
+	SRTPWithoutKeys []Leg
 }
 
 // Snapshot is what another node needs to carry a session on: who it is, its legs as the
@@ -60,6 +67,10 @@ type SnapshotLeg struct {
 	// Latched and RTCPLatched say they were learned from the party's packets.
 	Remote, RemoteRTCP   netip.AddrPort
 	Latched, RTCPLatched bool
+	// SRTPKeysDropped: the leg is SRTP but its keys were left out of the snapshot (the
+	// session directory stores none). Restore runs it as SRTP with no keys: it fails
+	// closed rather than falling back to plain RTP.
+	SRTPKeysDropped bool
 }
 
 // SnapshotRecording is the recording part of a Snapshot.
@@ -153,7 +164,13 @@ func (r *Registry) Restore(snap Snapshot, mv Move) (Info, error) {
 	var ports [2]uint16
 	for l := Customer; l <= Agent; l++ {
 		sl := snap.Legs[l]
-		media[l] = sl.Spec.clone()
+		if sl.SRTPKeysDropped || (sl.Spec.SRTP != nil && sl.Spec.SRTP.Recv.IsZero() && sl.Spec.SRTP.Send.IsZero()) {
+			// No keys: an SRTP leg with none drops what it gets and sends nothing. Plain
+			// RTP here would send the call's audio unencrypted, or forward ciphertext.
+			s.legs[l].SRTP = &srtp.Keys{}
+			mv.SRTPWithoutKeys = append(mv.SRTPWithoutKeys, l)
+		}
+		media[l] = s.legs[l].clone()
 		if sl.Latched && sl.Remote.IsValid() {
 			media[l].Remote, media[l].Latched = sl.Remote, true
 			if sl.RTCPLatched {
@@ -188,6 +205,10 @@ func (r *Registry) Restore(snap Snapshot, mv Move) (Info, error) {
 		}
 		r.log.Warn("secure capture stopped: the session moved while capturing", "session_id", s.id,
 			"from", mv.From, "reason", StopMoved)
+	}
+	for _, l := range mv.SRTPWithoutKeys {
+		r.log.Warn("SRTP leg taken over without its keys: its packets are dropped until signalling gives it new keys",
+			"session_id", s.id, "leg", l.String(), "from", mv.From)
 	}
 	s.moves = append(append([]Move(nil), snap.Moves...), mv)
 	s.changedLocked(false, 0)

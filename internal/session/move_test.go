@@ -302,3 +302,52 @@ func TestRestoredSetupTimeout(t *testing.T) {
 		t.Fatalf("reaped %d a minute (the idle timeout) after the move without media, want 1", n)
 	}
 }
+
+// TestRestoreSRTPWithoutKeys: a snapshot whose SRTP leg's keys were left out (the session
+// directory holds none) restores the leg as SRTP with no keys, so the media drops its
+// packets and sends it nothing rather than running it as plain RTP; the move names the
+// leg. A blocked direction starts blocked, and a snapshot of the restored session still
+// says the leg is SRTP, so a second move keeps it failing closed.
+func TestRestoreSRTPWithoutKeys(t *testing.T) {
+	a, b := newNode(t, "a"), newNode(t, "b")
+	in, err := a.reg.Create(spec("call-1", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := FlowBlock
+	if _, err := a.reg.Update(in.ID, Update{Flows: [2]*MediaFlow{AgentToCustomer: &block}}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := a.reg.Snapshot(in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap.Legs[Agent].SRTPKeysDropped = true // as the session directory gives it
+	got, err := b.reg.Restore(snap, Move{From: "a", Reason: MoveTakeover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := b.mediaOf(t, 0)
+	if k := m.spec.Agent.SRTP; k == nil || !k.Recv.IsZero() || !k.Send.IsZero() {
+		t.Fatalf("agent leg's media SRTP %v, want SRTP without keys", k)
+	}
+	if m.spec.Customer.SRTP != nil {
+		t.Error("the plain customer leg became SRTP")
+	}
+	if got.Agent.SRTP == nil {
+		t.Error("the session reports the agent's leg as plain RTP")
+	}
+	if mv := got.Moves[0]; len(mv.SRTPWithoutKeys) != 1 || mv.SRTPWithoutKeys[0] != Agent {
+		t.Errorf("move %+v, want the agent's leg named SRTP without keys", mv)
+	}
+	if p := m.spec.Masking[AgentToCustomer]; p.Flow != FlowBlock {
+		t.Errorf("media started with agent->customer %+v, want blocked", p)
+	}
+	snap2, err := b.reg.Snapshot(in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap2.Legs[Agent].Spec.SRTP == nil {
+		t.Error("the restored session's snapshot lost that the agent's leg is SRTP")
+	}
+}

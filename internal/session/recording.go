@@ -148,6 +148,10 @@ func (r *Registry) startRecording(s *Session, spec Spec) {
 // itself (a nil interface when there is none), so a frame takes one call less.
 func (s *Session) recordTap() RecordWriter {
 	if s.rec.rec == nil {
+		if s.reg.cfg.Recorder != nil && s.rec.state != RecordingFailed {
+			s.late = &lateRecorder{}
+			return s.late
+		}
 		return nil
 	}
 	return s.rec.rec
@@ -157,6 +161,9 @@ func (s *Session) recordTap() RecordWriter {
 func (s *Session) recordMaskTap() func(l Leg, startTS, endTS uint32) {
 	rec := s.rec.rec
 	if rec == nil {
+		if s.late != nil {
+			return s.late.markMasked(s)
+		}
 		return nil
 	}
 	return func(l Leg, startTS, endTS uint32) {

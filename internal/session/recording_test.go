@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,10 +18,14 @@ type fakeRecorder struct {
 	calls   []string
 	closed  int
 	failure func(error)
+	writes  atomic.Int64
 }
 
-func (f *fakeRecorder) ID() string                                         { return f.id }
-func (f *fakeRecorder) Write(Leg, uint32, uint32, *mask.RecordFrame) error { return nil }
+func (f *fakeRecorder) ID() string { return f.id }
+func (f *fakeRecorder) Write(Leg, uint32, uint32, *mask.RecordFrame) error {
+	f.writes.Add(1)
+	return nil
+}
 func (f *fakeRecorder) log(s string) {
 	f.mu.Lock()
 	f.calls = append(f.calls, s)

@@ -31,14 +31,15 @@ type Request struct {
 
 // Operation names, as the API calls them: part of each key, and named in errors.
 const (
-	opCreate       = "CreateSession"
-	opUpdate       = "UpdateSession"
-	opDelete       = "DeleteSession"
-	opPause        = "PauseRecording"
-	opResume       = "ResumeRecording"
-	opCaptureStart = "StartSecureCapture"
-	opCaptureStop  = "StopSecureCapture"
-	opPlayDTMF     = "PlayDtmf"
+	opCreate         = "CreateSession"
+	opUpdate         = "UpdateSession"
+	opDelete         = "DeleteSession"
+	opPause          = "PauseRecording"
+	opResume         = "ResumeRecording"
+	opStartRecording = "StartRecording"
+	opCaptureStart   = "StartSecureCapture"
+	opCaptureStop    = "StopSecureCapture"
+	opPlayDTMF       = "PlayDtmf"
 )
 
 const (

@@ -34,8 +34,11 @@ type Session struct {
 	cap    capture
 	keys   []byte // the agent's last keys, for the capture trigger
 	rec    recState
-	moves  []Move
-	act    activity
+	// late is the media's recording tap of a session that runs unrecorded on a hushd
+	// that records, so a recording can start during the call (late.go); nil otherwise.
+	late  *lateRecorder
+	moves []Move
+	act   activity
 }
 
 type subscriber struct {

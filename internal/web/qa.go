@@ -41,8 +41,9 @@ type searchData struct {
 	Searched bool
 }
 
-// qaSearch lists recordings: call id, agent and time go to ListRecordings; the state is
-// matched here over at most searchPages pages of it.
+// qaSearch lists recordings by call id, agent, time and state through ListRecordings,
+// reading at most searchPages pages (a page may come back short when the index stops
+// scanning).
 func (u *UI) qaSearch(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := searchForm{CallID: strings.TrimSpace(q.Get("call_id")), Agent: strings.TrimSpace(q.Get("agent")),
@@ -70,6 +71,7 @@ func (u *UI) qaSearch(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusBadRequest, "qa.html", view{Title: "Recordings", Nav: "qa", Data: d})
 		return
 	}
+	req.Status = want
 	ctx, cancel := call(r)
 	defer cancel()
 	for range searchPages {
@@ -79,9 +81,6 @@ func (u *UI) qaSearch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, rec := range resp.GetRecordings() {
-			if stateOK && rec.GetStatus() != want {
-				continue
-			}
 			if len(d.Results) == searchLimit {
 				d.More = true
 				break

@@ -316,10 +316,21 @@ func testSRTPSetRemoteKeepsContextOnEngine(t *testing.T) {
 
 // srtpFixture: process on an SRTP leg toward an SRTP leg, for allocations and cost.
 func srtpFixture(t testing.TB, s srtp.Suite) (c *Call, next func() *Packet) {
+	return srtpFixtureOn(t, newAlloc(t, lo4), s)
+}
+
+// srtpFixtureOn is srtpFixture with the call's ports from a: a benchmark that needs call
+// after call closes each before the next, so its port lease lasts.
+func srtpFixtureOn(t testing.TB, a *PortAllocator, s srtp.Suite) (c *Call, next func() *Packet) {
 	ck := genKey(t, s)
-	c = unstartedCall(t, CallConfig{StrictSource: true,
+	c, err := NewCall(a, CallConfig{StrictSource: true,
 		Customer: LegConfig{Remote: ap("10.0.0.1:5000"), SRTP: &srtp.Keys{Recv: ck, Send: genKey(t, s)}},
-		Agent:    LegConfig{Remote: ap("10.9.9.9:6000"), SRTP: &srtp.Keys{Recv: genKey(t, s), Send: genKey(t, s)}}})
+		Agent:    LegConfig{Remote: ap("10.9.9.9:6000"), SRTP: &srtp.Keys{Recv: genKey(t, s), Send: genKey(t, s)}}},
+		withTestEngine(nil)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
 	phone := pionCtx(t, ck)
 	plain := rtpPacket(t, 8, 1, 160)
 	// Packets sealed ahead, so the loop measures hush alone: a batch at a time, each
@@ -421,7 +432,8 @@ func BenchmarkProcessSRTP(b *testing.B) {
 		b.Run(s.String(), func(b *testing.B) {
 			var buf []byte
 			b.ReportAllocs()
-			c, next := srtpFixture(b, s)
+			a := newAlloc(b, lo4)
+			c, next := srtpFixtureOn(b, a, s)
 			for b.Loop() {
 				p := next()
 				if p == nil {

@@ -64,17 +64,23 @@ func all(t *testing.T, x *Index, q Query) []string {
 	return nil
 }
 
-// TestListFiltersAndPages: every combination of filters, paged by 1, 3 and 100, returns
+// TestListFiltersAndPages: every combination of filters (status among them), paged by 1, 3 and 100, returns
 // exactly the matching recordings, newest first, each once.
 func TestListFiltersAndPages(t *testing.T) {
 	x, _ := open(t, t.TempDir())
 	const n = 60
 	var scs []record.Sidecar
+	statuses := []record.Status{record.StatusComplete, record.StatusFailed, record.StatusComplete, record.StatusRepaired, record.StatusInProgress}
 	for i := range n {
-		scs = append(scs, sidecar(i))
+		sc := sidecar(i)
+		sc.Status = statuses[i%len(statuses)]
+		scs = append(scs, sc)
 	}
 	putAll(t, x, record.DateDir(t0), scs)
 	queries := []Query{
+		{Status: record.StatusFailed},
+		{Status: record.StatusRepaired, AgentID: "a-1"},
+		{Status: record.StatusComplete, From: t0.Add(10 * time.Minute), To: t0.Add(40 * time.Minute)},
 		{},
 		{AgentID: "a-1"},
 		{CallID: "c-7"},
@@ -91,6 +97,7 @@ func TestListFiltersAndPages(t *testing.T) {
 		for i := n - 1; i >= 0; i-- {
 			sc := scs[i]
 			ok := (q.AgentID == "" || sc.AgentID == q.AgentID) && (q.CallID == "" || sc.CallID == q.CallID) &&
+				(q.Status == "" || sc.Status == q.Status) &&
 				(q.From.IsZero() || !sc.Start.Before(q.From)) && (q.To.IsZero() || sc.Start.Before(q.To))
 			for k, v := range q.Labels {
 				ok = ok && sc.Labels[k] == v
@@ -117,6 +124,12 @@ func TestListFiltersAndPages(t *testing.T) {
 	}
 	if got := all(t, x, Query{AgentID: "a-9", Limit: 10}); !slices.Equal(got, []string{"rec-005"}) {
 		t.Errorf("after update, agent a-9: %v", got)
+	}
+	if got := all(t, x, Query{AgentID: "a-9", Status: record.StatusFailed, Limit: 10}); !slices.Equal(got, []string{"rec-005"}) {
+		t.Errorf("after update, agent a-9 failed: %v", got)
+	}
+	if got := all(t, x, Query{AgentID: "a-9", Status: record.StatusComplete, Limit: 10}); len(got) != 0 {
+		t.Errorf("after update, agent a-9 complete: %v", got)
 	}
 	if got := all(t, x, Query{AgentID: "a-2", Limit: 100}); slices.Contains(got, "rec-005") {
 		t.Error("the old agent key stayed")

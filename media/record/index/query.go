@@ -28,6 +28,8 @@ type Query struct {
 	After string
 	// Limit is the page size (at least 1).
 	Limit int
+	// Status, if set, is the only status listed.
+	Status record.Status
 }
 
 // List returns a page of matching recordings, newest start first (then by
@@ -80,6 +82,17 @@ func (x *Index) List(ctx context.Context, q Query) ([]Entry, string, error) {
 	}
 	if !q.To.IsZero() {
 		to = q.To.UnixNano()
+	}
+
+	// The status filter sees a recording's newest state, pending writes included.
+	var pendingStatus map[string]pendingSt
+	if q.Status != "" {
+		x.mu.Lock()
+		pendingStatus = make(map[string]pendingSt, len(x.pending))
+		for id, p := range x.pending {
+			pendingStatus[id] = pendingSt{rev: p.Rev, status: p.Status}
+		}
+		x.mu.Unlock()
 	}
 
 	var out []Entry
@@ -145,6 +158,15 @@ func (x *Index) List(ctx context.Context, q Query) ([]Entry, string, error) {
 			if err != nil {
 				continue
 			}
+			if q.Status != "" {
+				st := s.Status
+				if p, ok := pendingStatus[id]; ok && p.rev >= s.Rev {
+					st = p.status
+				}
+				if st != q.Status {
+					continue
+				}
+			}
 			if len(out) == limit {
 				next = encodeToken(last)
 				return nil
@@ -157,13 +179,22 @@ func (x *Index) List(ctx context.Context, q Query) ([]Entry, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("list recordings: %w", err)
 	}
+	kept := out[:0]
 	for i := range out {
 		id := out[i].Sidecar.RecordingID
 		if s, ok := x.overlay(id, stored{Rev: out[i].Sidecar.Revision}, true); ok && s.Rev > out[i].Sidecar.Revision {
 			out[i] = s.entry(id)
 		}
+		if q.Status == "" || out[i].Sidecar.Status == q.Status {
+			kept = append(kept, out[i])
+		}
 	}
-	return out, next, nil
+	return kept, next, nil
+}
+
+type pendingSt struct {
+	rev    uint64
+	status record.Status
 }
 
 func encodeToken(sk []byte) string { return base64.RawURLEncoding.EncodeToString(sk) }

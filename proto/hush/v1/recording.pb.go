@@ -266,7 +266,10 @@ type ListRecordingsRequest struct {
 	EndTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	AgentId   string                 `protobuf:"bytes,6,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
 	// Recordings whose session had every one of these labels (key and value).
-	Labels        map[string]string `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels map[string]string `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Recordings in this state (unset: any); e.g. RECORDING_STATUS_FAILED to find the calls
+	// whose recording failed. Over HTTP: ?status=RECORDING_STATUS_FAILED.
+	Status        RecordingStatus `protobuf:"varint,8,opt,name=status,proto3,enum=hush.v1.RecordingStatus" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -348,6 +351,13 @@ func (x *ListRecordingsRequest) GetLabels() map[string]string {
 		return x.Labels
 	}
 	return nil
+}
+
+func (x *ListRecordingsRequest) GetStatus() RecordingStatus {
+	if x != nil {
+		return x.Status
+	}
+	return RecordingStatus_RECORDING_STATUS_UNSPECIFIED
 }
 
 type ListRecordingsResponse struct {
@@ -989,7 +999,7 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\tLegalHold\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\tR\x05actor\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xf8\x02\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xaa\x03\n" +
 	"\x15ListRecordingsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -999,7 +1009,8 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x19\n" +
 	"\bagent_id\x18\x06 \x01(\tR\aagentId\x12B\n" +
-	"\x06labels\x18\a \x03(\v2*.hush.v1.ListRecordingsRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\a \x03(\v2*.hush.v1.ListRecordingsRequest.LabelsEntryR\x06labels\x120\n" +
+	"\x06status\x18\b \x01(\x0e2\x18.hush.v1.RecordingStatusR\x06status\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"t\n" +
@@ -1114,38 +1125,39 @@ var file_hush_v1_recording_proto_depIdxs = []int32{
 	14, // 1: hush.v1.ListRecordingsRequest.start_time:type_name -> google.protobuf.Timestamp
 	14, // 2: hush.v1.ListRecordingsRequest.end_time:type_name -> google.protobuf.Timestamp
 	12, // 3: hush.v1.ListRecordingsRequest.labels:type_name -> hush.v1.ListRecordingsRequest.LabelsEntry
-	9,  // 4: hush.v1.ListRecordingsResponse.recordings:type_name -> hush.v1.Recording
-	15, // 5: hush.v1.Recording.status:type_name -> hush.v1.RecordingStatus
-	14, // 6: hush.v1.Recording.start_time:type_name -> google.protobuf.Timestamp
-	14, // 7: hush.v1.Recording.end_time:type_name -> google.protobuf.Timestamp
-	16, // 8: hush.v1.Recording.duration:type_name -> google.protobuf.Duration
-	10, // 9: hush.v1.Recording.pauses:type_name -> hush.v1.Span
-	10, // 10: hush.v1.Recording.masks:type_name -> hush.v1.Span
-	11, // 11: hush.v1.Recording.actions:type_name -> hush.v1.RecordingAction
-	13, // 12: hush.v1.Recording.labels:type_name -> hush.v1.Recording.LabelsEntry
-	17, // 13: hush.v1.Recording.content:type_name -> hush.v1.RecordingContent
-	14, // 14: hush.v1.Recording.retain_until:type_name -> google.protobuf.Timestamp
-	3,  // 15: hush.v1.Recording.legal_hold:type_name -> hush.v1.LegalHold
-	14, // 16: hush.v1.Span.start_time:type_name -> google.protobuf.Timestamp
-	14, // 17: hush.v1.Span.end_time:type_name -> google.protobuf.Timestamp
-	18, // 18: hush.v1.Span.behavior:type_name -> hush.v1.PauseBehavior
-	19, // 19: hush.v1.Span.leg:type_name -> hush.v1.LegName
-	14, // 20: hush.v1.RecordingAction.time:type_name -> google.protobuf.Timestamp
-	4,  // 21: hush.v1.RecordingService.ListRecordings:input_type -> hush.v1.ListRecordingsRequest
-	6,  // 22: hush.v1.RecordingService.GetRecording:input_type -> hush.v1.GetRecordingRequest
-	7,  // 23: hush.v1.RecordingService.DownloadRecording:input_type -> hush.v1.DownloadRecordingRequest
-	0,  // 24: hush.v1.RecordingService.EraseRecording:input_type -> hush.v1.EraseRecordingRequest
-	2,  // 25: hush.v1.RecordingService.SetLegalHold:input_type -> hush.v1.SetLegalHoldRequest
-	5,  // 26: hush.v1.RecordingService.ListRecordings:output_type -> hush.v1.ListRecordingsResponse
-	9,  // 27: hush.v1.RecordingService.GetRecording:output_type -> hush.v1.Recording
-	8,  // 28: hush.v1.RecordingService.DownloadRecording:output_type -> hush.v1.DownloadRecordingResponse
-	1,  // 29: hush.v1.RecordingService.EraseRecording:output_type -> hush.v1.EraseRecordingResponse
-	9,  // 30: hush.v1.RecordingService.SetLegalHold:output_type -> hush.v1.Recording
-	26, // [26:31] is the sub-list for method output_type
-	21, // [21:26] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	15, // 4: hush.v1.ListRecordingsRequest.status:type_name -> hush.v1.RecordingStatus
+	9,  // 5: hush.v1.ListRecordingsResponse.recordings:type_name -> hush.v1.Recording
+	15, // 6: hush.v1.Recording.status:type_name -> hush.v1.RecordingStatus
+	14, // 7: hush.v1.Recording.start_time:type_name -> google.protobuf.Timestamp
+	14, // 8: hush.v1.Recording.end_time:type_name -> google.protobuf.Timestamp
+	16, // 9: hush.v1.Recording.duration:type_name -> google.protobuf.Duration
+	10, // 10: hush.v1.Recording.pauses:type_name -> hush.v1.Span
+	10, // 11: hush.v1.Recording.masks:type_name -> hush.v1.Span
+	11, // 12: hush.v1.Recording.actions:type_name -> hush.v1.RecordingAction
+	13, // 13: hush.v1.Recording.labels:type_name -> hush.v1.Recording.LabelsEntry
+	17, // 14: hush.v1.Recording.content:type_name -> hush.v1.RecordingContent
+	14, // 15: hush.v1.Recording.retain_until:type_name -> google.protobuf.Timestamp
+	3,  // 16: hush.v1.Recording.legal_hold:type_name -> hush.v1.LegalHold
+	14, // 17: hush.v1.Span.start_time:type_name -> google.protobuf.Timestamp
+	14, // 18: hush.v1.Span.end_time:type_name -> google.protobuf.Timestamp
+	18, // 19: hush.v1.Span.behavior:type_name -> hush.v1.PauseBehavior
+	19, // 20: hush.v1.Span.leg:type_name -> hush.v1.LegName
+	14, // 21: hush.v1.RecordingAction.time:type_name -> google.protobuf.Timestamp
+	4,  // 22: hush.v1.RecordingService.ListRecordings:input_type -> hush.v1.ListRecordingsRequest
+	6,  // 23: hush.v1.RecordingService.GetRecording:input_type -> hush.v1.GetRecordingRequest
+	7,  // 24: hush.v1.RecordingService.DownloadRecording:input_type -> hush.v1.DownloadRecordingRequest
+	0,  // 25: hush.v1.RecordingService.EraseRecording:input_type -> hush.v1.EraseRecordingRequest
+	2,  // 26: hush.v1.RecordingService.SetLegalHold:input_type -> hush.v1.SetLegalHoldRequest
+	5,  // 27: hush.v1.RecordingService.ListRecordings:output_type -> hush.v1.ListRecordingsResponse
+	9,  // 28: hush.v1.RecordingService.GetRecording:output_type -> hush.v1.Recording
+	8,  // 29: hush.v1.RecordingService.DownloadRecording:output_type -> hush.v1.DownloadRecordingResponse
+	1,  // 30: hush.v1.RecordingService.EraseRecording:output_type -> hush.v1.EraseRecordingResponse
+	9,  // 31: hush.v1.RecordingService.SetLegalHold:output_type -> hush.v1.Recording
+	27, // [27:32] is the sub-list for method output_type
+	22, // [22:27] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_recording_proto_init() }

@@ -1509,8 +1509,13 @@ type SessionMoved struct {
 	// A secure capture was running and stopped with the move (its digits stayed on the old
 	// node); the agent's ear stays masked. Start a new capture.
 	CaptureAbandoned bool `protobuf:"varint,7,opt,name=capture_abandoned,json=captureAbandoned,proto3" json:"capture_abandoned,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The SRTP legs whose keys did not move with the session (the cluster's session
+	// directory never stores key material). Each stays SRTP with no key: its packets are
+	// dropped (counted as srtp_no_key) and nothing is sent to it, never plain RTP, until
+	// signalling gives it new keys (a re-offer over ng or gRPC, or UpdateLeg).
+	SrtpWithoutKeys []LegName `protobuf:"varint,8,rep,packed,name=srtp_without_keys,json=srtpWithoutKeys,proto3,enum=hush.v1.LegName" json:"srtp_without_keys,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SessionMoved) Reset() {
@@ -1590,6 +1595,13 @@ func (x *SessionMoved) GetCaptureAbandoned() bool {
 		return x.CaptureAbandoned
 	}
 	return false
+}
+
+func (x *SessionMoved) GetSrtpWithoutKeys() []LegName {
+	if x != nil {
+		return x.SrtpWithoutKeys
+	}
+	return nil
 }
 
 // SessionWarning is one condition of a session's setup that the caller should know about.
@@ -3442,7 +3454,7 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x05moves\x18\x12 \x03(\v2\x15.hush.v1.SessionMovedR\x05moves\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xce\x02\n" +
 	"\fSessionMoved\x12\x1b\n" +
 	"\tfrom_node\x18\x01 \x01(\tR\bfromNode\x12\x17\n" +
 	"\ato_node\x18\x02 \x01(\tR\x06toNode\x12\x16\n" +
@@ -3450,7 +3462,8 @@ const file_hush_v1_session_proto_rawDesc = "" +
 	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12!\n" +
 	"\frecording_id\x18\x05 \x01(\tR\vrecordingId\x122\n" +
 	"\x15previous_recording_id\x18\x06 \x01(\tR\x13previousRecordingId\x12+\n" +
-	"\x11capture_abandoned\x18\a \x01(\bR\x10captureAbandoned\"j\n" +
+	"\x11capture_abandoned\x18\a \x01(\bR\x10captureAbandoned\x12<\n" +
+	"\x11srtp_without_keys\x18\b \x03(\x0e2\x10.hush.v1.LegNameR\x0fsrtpWithoutKeys\"j\n" +
 	"\x0eSessionWarning\x12(\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x14.hush.v1.WarningCodeR\x04code\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x18\n" +
@@ -3729,81 +3742,82 @@ var file_hush_v1_session_proto_depIdxs = []int32{
 	20, // 30: hush.v1.Session.warnings:type_name -> hush.v1.SessionWarning
 	19, // 31: hush.v1.Session.moves:type_name -> hush.v1.SessionMoved
 	51, // 32: hush.v1.SessionMoved.time:type_name -> google.protobuf.Timestamp
-	53, // 33: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
-	43, // 34: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
-	23, // 35: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
-	22, // 36: hush.v1.Leg.srtp:type_name -> hush.v1.Srtp
-	2,  // 37: hush.v1.Srtp.suite:type_name -> hush.v1.SrtpSuite
-	25, // 38: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
-	25, // 39: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
-	54, // 40: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
-	45, // 41: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
-	55, // 42: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
-	45, // 43: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
-	45, // 44: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
-	56, // 45: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
-	45, // 46: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
-	57, // 47: hush.v1.MaskingPolicy.flow:type_name -> hush.v1.MediaFlow
-	51, // 48: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	18, // 49: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
-	28, // 50: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
-	29, // 51: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
-	31, // 52: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
-	32, // 53: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
-	33, // 54: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
-	35, // 55: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
-	36, // 56: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
-	37, // 57: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
-	38, // 58: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
-	34, // 59: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
-	30, // 60: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
-	19, // 61: hush.v1.SessionEvent.moved:type_name -> hush.v1.SessionMoved
-	39, // 62: hush.v1.SessionEvent.dtmf_played:type_name -> hush.v1.DtmfPlayed
-	27, // 63: hush.v1.SessionEvent.suspicious:type_name -> hush.v1.SuspiciousActivity
-	18, // 64: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
-	44, // 65: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
-	44, // 66: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
-	52, // 67: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
-	18, // 68: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
-	49, // 69: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
-	47, // 70: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
-	50, // 71: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
-	58, // 72: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
-	45, // 73: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
-	44, // 74: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
-	44, // 75: hush.v1.DtmfPlayed.toward:type_name -> hush.v1.LegName
-	45, // 76: hush.v1.DtmfPlayed.duration:type_name -> google.protobuf.Duration
-	7,  // 77: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
-	8,  // 78: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
-	9,  // 79: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
-	11, // 80: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
-	12, // 81: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
-	13, // 82: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
-	14, // 83: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
-	15, // 84: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
-	16, // 85: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
-	17, // 86: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
-	4,  // 87: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
-	5,  // 88: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
-	3,  // 89: hush.v1.SessionService.PlayDtmf:input_type -> hush.v1.PlayDtmfRequest
-	18, // 90: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
-	18, // 91: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
-	10, // 92: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
-	18, // 93: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
-	18, // 94: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
-	26, // 95: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
-	18, // 96: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
-	18, // 97: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
-	18, // 98: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
-	18, // 99: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
-	6,  // 100: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
-	6,  // 101: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
-	18, // 102: hush.v1.SessionService.PlayDtmf:output_type -> hush.v1.Session
-	90, // [90:103] is the sub-list for method output_type
-	77, // [77:90] is the sub-list for method input_type
-	77, // [77:77] is the sub-list for extension type_name
-	77, // [77:77] is the sub-list for extension extendee
-	0,  // [0:77] is the sub-list for field type_name
+	44, // 33: hush.v1.SessionMoved.srtp_without_keys:type_name -> hush.v1.LegName
+	53, // 34: hush.v1.SessionWarning.code:type_name -> hush.v1.WarningCode
+	43, // 35: hush.v1.Leg.codecs:type_name -> hush.v1.Leg.CodecsEntry
+	23, // 36: hush.v1.Leg.stats:type_name -> hush.v1.LegStats
+	22, // 37: hush.v1.Leg.srtp:type_name -> hush.v1.Srtp
+	2,  // 38: hush.v1.Srtp.suite:type_name -> hush.v1.SrtpSuite
+	25, // 39: hush.v1.Policy.customer_to_agent:type_name -> hush.v1.MaskingPolicy
+	25, // 40: hush.v1.Policy.agent_to_customer:type_name -> hush.v1.MaskingPolicy
+	54, // 41: hush.v1.Policy.recording:type_name -> hush.v1.RecordingMode
+	45, // 42: hush.v1.Policy.max_pause:type_name -> google.protobuf.Duration
+	55, // 43: hush.v1.Policy.strict_source:type_name -> hush.v1.StrictSource
+	45, // 44: hush.v1.Policy.idle_timeout:type_name -> google.protobuf.Duration
+	45, // 45: hush.v1.Policy.recording_retention:type_name -> google.protobuf.Duration
+	56, // 46: hush.v1.MaskingPolicy.mode:type_name -> hush.v1.MaskMode
+	45, // 47: hush.v1.MaskingPolicy.look_ahead:type_name -> google.protobuf.Duration
+	57, // 48: hush.v1.MaskingPolicy.flow:type_name -> hush.v1.MediaFlow
+	51, // 49: hush.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	18, // 50: hush.v1.SessionEvent.snapshot:type_name -> hush.v1.Session
+	28, // 51: hush.v1.SessionEvent.updated:type_name -> hush.v1.SessionUpdated
+	29, // 52: hush.v1.SessionEvent.latched:type_name -> hush.v1.LegLatched
+	31, // 53: hush.v1.SessionEvent.ended:type_name -> hush.v1.SessionEnded
+	32, // 54: hush.v1.SessionEvent.recording:type_name -> hush.v1.RecordingStateChanged
+	33, // 55: hush.v1.SessionEvent.secure_capture:type_name -> hush.v1.SecureCaptureChanged
+	35, // 56: hush.v1.SessionEvent.digits:type_name -> hush.v1.DigitProgress
+	36, // 57: hush.v1.SessionEvent.max_pause_exceeded:type_name -> hush.v1.MaxPauseExceeded
+	37, // 58: hush.v1.SessionEvent.recording_failed:type_name -> hush.v1.RecordingFailed
+	38, // 59: hush.v1.SessionEvent.undecodable_audio:type_name -> hush.v1.UndecodableAudio
+	34, // 60: hush.v1.SessionEvent.capture_abandoned:type_name -> hush.v1.SecureCaptureAbandoned
+	30, // 61: hush.v1.SessionEvent.latch_rejected:type_name -> hush.v1.LatchRejected
+	19, // 62: hush.v1.SessionEvent.moved:type_name -> hush.v1.SessionMoved
+	39, // 63: hush.v1.SessionEvent.dtmf_played:type_name -> hush.v1.DtmfPlayed
+	27, // 64: hush.v1.SessionEvent.suspicious:type_name -> hush.v1.SuspiciousActivity
+	18, // 65: hush.v1.SessionUpdated.session:type_name -> hush.v1.Session
+	44, // 66: hush.v1.LegLatched.leg:type_name -> hush.v1.LegName
+	44, // 67: hush.v1.LatchRejected.leg:type_name -> hush.v1.LegName
+	52, // 68: hush.v1.SessionEnded.reason:type_name -> hush.v1.EndReason
+	18, // 69: hush.v1.SessionEnded.session:type_name -> hush.v1.Session
+	49, // 70: hush.v1.RecordingStateChanged.state:type_name -> hush.v1.RecordingState
+	47, // 71: hush.v1.RecordingStateChanged.behavior:type_name -> hush.v1.PauseBehavior
+	50, // 72: hush.v1.SecureCaptureChanged.state:type_name -> hush.v1.SecureCaptureState
+	58, // 73: hush.v1.DigitProgress.luhn:type_name -> hush.v1.LuhnResult
+	45, // 74: hush.v1.MaxPauseExceeded.paused_for:type_name -> google.protobuf.Duration
+	44, // 75: hush.v1.UndecodableAudio.leg:type_name -> hush.v1.LegName
+	44, // 76: hush.v1.DtmfPlayed.toward:type_name -> hush.v1.LegName
+	45, // 77: hush.v1.DtmfPlayed.duration:type_name -> google.protobuf.Duration
+	7,  // 78: hush.v1.SessionService.CreateSession:input_type -> hush.v1.CreateSessionRequest
+	8,  // 79: hush.v1.SessionService.GetSession:input_type -> hush.v1.GetSessionRequest
+	9,  // 80: hush.v1.SessionService.ListSessions:input_type -> hush.v1.ListSessionsRequest
+	11, // 81: hush.v1.SessionService.UpdateSession:input_type -> hush.v1.UpdateSessionRequest
+	12, // 82: hush.v1.SessionService.DeleteSession:input_type -> hush.v1.DeleteSessionRequest
+	13, // 83: hush.v1.SessionService.WatchSession:input_type -> hush.v1.WatchSessionRequest
+	14, // 84: hush.v1.SessionService.PauseRecording:input_type -> hush.v1.PauseRecordingRequest
+	15, // 85: hush.v1.SessionService.ResumeRecording:input_type -> hush.v1.ResumeRecordingRequest
+	16, // 86: hush.v1.SessionService.StartSecureCapture:input_type -> hush.v1.StartSecureCaptureRequest
+	17, // 87: hush.v1.SessionService.StopSecureCapture:input_type -> hush.v1.StopSecureCaptureRequest
+	4,  // 88: hush.v1.SessionService.Offer:input_type -> hush.v1.OfferRequest
+	5,  // 89: hush.v1.SessionService.Answer:input_type -> hush.v1.AnswerRequest
+	3,  // 90: hush.v1.SessionService.PlayDtmf:input_type -> hush.v1.PlayDtmfRequest
+	18, // 91: hush.v1.SessionService.CreateSession:output_type -> hush.v1.Session
+	18, // 92: hush.v1.SessionService.GetSession:output_type -> hush.v1.Session
+	10, // 93: hush.v1.SessionService.ListSessions:output_type -> hush.v1.ListSessionsResponse
+	18, // 94: hush.v1.SessionService.UpdateSession:output_type -> hush.v1.Session
+	18, // 95: hush.v1.SessionService.DeleteSession:output_type -> hush.v1.Session
+	26, // 96: hush.v1.SessionService.WatchSession:output_type -> hush.v1.SessionEvent
+	18, // 97: hush.v1.SessionService.PauseRecording:output_type -> hush.v1.Session
+	18, // 98: hush.v1.SessionService.ResumeRecording:output_type -> hush.v1.Session
+	18, // 99: hush.v1.SessionService.StartSecureCapture:output_type -> hush.v1.Session
+	18, // 100: hush.v1.SessionService.StopSecureCapture:output_type -> hush.v1.Session
+	6,  // 101: hush.v1.SessionService.Offer:output_type -> hush.v1.SdpResponse
+	6,  // 102: hush.v1.SessionService.Answer:output_type -> hush.v1.SdpResponse
+	18, // 103: hush.v1.SessionService.PlayDtmf:output_type -> hush.v1.Session
+	91, // [91:104] is the sub-list for method output_type
+	78, // [78:91] is the sub-list for method input_type
+	78, // [78:78] is the sub-list for extension type_name
+	78, // [78:78] is the sub-list for extension extendee
+	0,  // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_hush_v1_session_proto_init() }
