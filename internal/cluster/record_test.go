@@ -212,6 +212,9 @@ func fill(v reflect.Value) {
 	case **srtp.Keys:
 		*x = &srtp.Keys{Recv: testKey(), Send: testKey()}
 		return
+	case *session.PauseBehavior: // a string with two values: "x" is not one
+		*x = session.PauseSkip
+		return
 	}
 	switch v.Kind() {
 	case reflect.Bool:
