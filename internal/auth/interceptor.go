@@ -183,6 +183,9 @@ type credential struct {
 	tokenHash string
 	chain     []*x509.Certificate
 	expires   time.Time
+	// peer is the verified chain of the cluster node that forwarded the call (peer
+	// listener with mTLS): a revoked node's open streams end on reload.
+	peer []*x509.Certificate
 }
 
 // check authenticates the caller and authorizes the method by Policy.
