@@ -193,6 +193,15 @@ func (a *Authorizer) check(ctx context.Context, method string) (credential, Rule
 	rule, known := Policy[method]
 	if a.o.Mode == config.AuthNone {
 		c := credential{id: Identity{Subject: "anonymous", Method: MethodNone}}
+		if a.o.Peer {
+			// Callers are not authenticated, but the forwarding node is, on every call:
+			// a node revoked since its connection's handshake is refused.
+			pc, reason := a.authenticate(ctx)
+			if reason != "" {
+				return c, rule, a.deny(ctx, method, Identity{}, codes.Unauthenticated, reason)
+			}
+			c = pc
+		}
 		if !known {
 			return c, rule, a.deny(ctx, method, c.id, codes.PermissionDenied, "method has no policy")
 		}

@@ -37,9 +37,9 @@ func loadCRLNode(t *testing.T, ca *authtest.CA, dir, name, crlFile string) crlNo
 
 // servePeerListener serves a peer listener (peer authorizer, holding streams) with p's
 // mTLS and returns its address and authorizer.
-func servePeerListener(t *testing.T, p *PeerTLS) (string, *Authorizer) {
+func servePeerListener(t *testing.T, p *PeerTLS, mode string) (string, *Authorizer) {
 	t.Helper()
-	a, err := NewAuthorizer(Options{Mode: config.AuthMTLS, Owner: testOwners, Peer: true, Peers: p})
+	a, err := NewAuthorizer(Options{Mode: mode, Owner: testOwners, Peer: true, Peers: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,16 +71,23 @@ func dialPeer(t *testing.T, addr string, p *PeerTLS) hushv1.SessionServiceClient
 // new connections, refuses calls on its connection made before and ends the stream it
 // forwarded (UNAUTHENTICATED); a node dialing node-c refuses node-c's certificate (node-c
 // itself not told); node-a, not revoked, goes on. A node started with the CRL refuses
-// node-c from the start.
+// node-c from the start. The same with auth.mode none, where callers are not
+// authenticated but nodes are.
 func TestPeerCRLRevokesNode(t *testing.T) {
+	for _, mode := range []string{config.AuthMTLS, config.AuthNone} {
+		t.Run(mode, func(t *testing.T) { testPeerCRLRevokesNode(t, mode) })
+	}
+}
+
+func testPeerCRLRevokesNode(t *testing.T, mode string) {
 	ca := authtest.NewCA(t, "hush cluster CA")
 	dir := t.TempDir()
 	crlFile := authtest.WriteFile(t, dir, "cluster.crl", ca.CRL(t, time.Time{}))
 	owner := loadCRLNode(t, ca, dir, "node-b", crlFile)
 	nodeA := loadCRLNode(t, ca, dir, "node-a", crlFile)
 	nodeC := loadCRLNode(t, ca, dir, "node-c", crlFile)
-	ownerAddr, ownerAZ := servePeerListener(t, owner.tls)
-	cAddr, _ := servePeerListener(t, nodeC.tls)
+	ownerAddr, ownerAZ := servePeerListener(t, owner.tls, mode)
+	cAddr, _ := servePeerListener(t, nodeC.tls, mode)
 
 	agent := Identity{Subject: "a-17", Role: RoleAgent, AgentID: "a-17", Method: MethodCert}
 	pause := func(c hushv1.SessionServiceClient) error {
@@ -125,7 +132,7 @@ func TestPeerCRLRevokesNode(t *testing.T) {
 	wantCode(t, pause(aToOwner), codes.OK)
 
 	fresh := loadCRLNode(t, ca, dir, "node-d", crlFile)
-	freshAddr, _ := servePeerListener(t, fresh.tls)
+	freshAddr, _ := servePeerListener(t, fresh.tls, mode)
 	wantCode(t, pause(dialPeer(t, freshAddr, nodeC.tls)), codes.Unavailable)
 	wantCode(t, pause(dialPeer(t, cAddr, fresh.tls)), codes.Unavailable)
 	wantCode(t, pause(dialPeer(t, freshAddr, nodeA.tls)), codes.OK)
