@@ -679,3 +679,61 @@ func TestCaptureAbandonedMidEntry(t *testing.T) {
 	t.Logf("stopped after %d digits; the rest keyed over %v; multimon-ng hears %d digits at the agent",
 		count, time.Duration(16-count)*300*time.Millisecond, len(heard))
 }
+
+// TestLateCollectorOneDigitPerMessage: a payment client that attaches after the customer
+// keyed the whole card gets the pending digits one per message, never the card in one
+// message (issue 16.6: no marshalled message, in hushd or in gRPC, holds more than one
+// digit), in order, the last one complete.
+func TestLateCollectorOneDigitPerMessage(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t)
+	cust, agent := newEndpoint(t, "udp4", "127.0.0.1:0"), newEndpoint(t, "udp4", "127.0.0.1:0")
+	leg := func(e *endpoint) *hushv1.Leg {
+		return &hushv1.Leg{RemoteAddr: e.addr().String(), TelephoneEventPt: 101}
+	}
+	s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{CallId: "late", Customer: leg(cust), Agent: leg(agent)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := d.watch(s.SessionId)
+	w.next()
+	if _, err := d.session.StartSecureCapture(d.ctx(), &hushv1.StartSecureCaptureRequest{SessionId: s.SessionId, RequestId: "cap",
+		MaxDigits: uint32(len(testCard))}); err != nil {
+		t.Fatal(err)
+	}
+	st := newPhoneStream(audioPCMU, 0x1a7e, 1, 0)
+	for i := range len(testCard) {
+		for _, tk := range rfc4733Press(testCard[i], 480) {
+			for _, te := range tk {
+				st.event(i*2*480, te, false)
+			}
+		}
+	}
+	for _, p := range st.all() {
+		cust.send(s.Customer.LocalAddr, p)
+	}
+	// max_digits ends the capture: every digit is pending in hushd when the client comes.
+	w.until(func(e *hushv1.SessionEvent) bool {
+		return e.GetSecureCapture().GetState() == hushv1.SecureCaptureState_SECURE_CAPTURE_STATE_OFF
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*wait)
+	defer cancel()
+	col := collect(ctx, t, hushv1.NewPaymentServiceClient(d.conn), s.SessionId, "late")
+	var got []byte
+	for range len(testCard) {
+		m := col.next(t)
+		if m == nil {
+			t.Fatalf("collect stream ended after %d digits: %v", len(got), <-col.end)
+		}
+		if len(m.Digits) != 1 {
+			t.Fatalf("message %d carries %d digits, want 1", len(got)+1, len(m.Digits))
+		}
+		got = append(got, m.Digits...)
+		if m.Complete != (len(got) == len(testCard)) {
+			t.Fatalf("message %d: complete=%v", len(got), m.Complete)
+		}
+	}
+	if string(got) != testCard {
+		t.Fatalf("payment client got %d digits, not the %d keyed in order", len(got), len(testCard))
+	}
+}

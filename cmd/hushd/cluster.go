@@ -31,6 +31,7 @@ type fleet struct {
 	peerTLS *auth.PeerTLS
 	peerLn  net.Listener
 	peer    *grpc.Server
+	peerAZ  *auth.Authorizer // the peer listener's
 	m       *metrics.ClusterMetrics
 	// health is set once the API server exists: it reports the directory's state there.
 	health func(ok bool)
@@ -66,7 +67,7 @@ func setupFleet(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*flee
 	}
 	if c.TLS() {
 		var err error
-		if f.peerTLS, err = auth.LoadPeerTLS(c.CertFile, c.KeyFile, c.CAFile); err != nil {
+		if f.peerTLS, err = auth.LoadPeerTLS(c.CertFile, c.KeyFile, c.CAFile, c.CRLFile); err != nil {
 			return nil, err
 		}
 	}
@@ -122,6 +123,7 @@ func (f *fleet) peerServer(o api.Options, ao auth.Options) (*grpc.Server, error)
 	if err != nil {
 		return nil, err
 	}
+	f.peerAZ = authz
 	o.Authorizer, o.Limiter = authz, nil
 	o.Creds = nil
 	if f.peerTLS != nil {
@@ -131,6 +133,24 @@ func (f *fleet) peerServer(o api.Options, ao auth.Options) (*grpc.Server, error)
 	o.Stream = []grpc.StreamServerInterceptor{f.router.PeerStream()}
 	f.peer = api.NewPeerServer(o)
 	return f.peer, nil
+}
+
+// reload re-reads the cluster CA and CRLs (keeping the old ones if a file is bad), then
+// ends the forwarded streams of peers no longer trusted.
+func (f *fleet) reload(log *slog.Logger) {
+	if f == nil || f.peerTLS == nil {
+		return
+	}
+	if err := f.peerTLS.Reload(); err != nil {
+		log.Error("cluster TLS reload failed; keeping the old cluster CA and CRLs", "err", err)
+	} else if t := f.peerTLS.Trust(); t.CRLs > 0 {
+		log.Info("cluster certificate revocation lists loaded", "crls", t.CRLs, "revoked", t.Revoked, "next_update", t.NextUpdate)
+	}
+	if f.peerAZ != nil {
+		if n := f.peerAZ.Recheck(); n > 0 {
+			log.Warn("forwarded streams ended: their cluster peer is no longer trusted", "streams", n)
+		}
+	}
 }
 
 // close takes the node out of the fleet after the drain: last writes, heartbeat removed,

@@ -7,10 +7,10 @@ import (
 	"github.com/hushmedia/hush/internal/auth"
 )
 
-// reloadCredentials re-reads the token file and the TLS files (certificate, client CAs,
-// CRLs), keeping the old set of whichever fails, then ends every open stream whose
-// credential no longer holds.
-func reloadCredentials(log *slog.Logger, tokens *auth.TokenStore, serverTLS *auth.ServerTLS, authz *auth.Authorizer) {
+// reloadCredentials re-reads the token file, the TLS files (certificate, client CAs,
+// CRLs) and the cluster CA and CRLs, keeping the old set of whichever fails, then ends
+// every open stream whose credential no longer holds.
+func reloadCredentials(log *slog.Logger, tokens *auth.TokenStore, serverTLS *auth.ServerTLS, authz *auth.Authorizer, fl *fleet) {
 	if tokens != nil {
 		if err := tokens.Reload(); err != nil {
 			log.Error("token reload failed; keeping the old tokens", "err", err)
@@ -29,6 +29,7 @@ func reloadCredentials(log *slog.Logger, tokens *auth.TokenStore, serverTLS *aut
 	if n := authz.Recheck(); n > 0 {
 		log.Warn("open streams ended: their credentials were revoked", "streams", n)
 	}
+	fl.reload(log)
 }
 
 // logTrust reports the client trust in force, warning when a CRL is past its next update

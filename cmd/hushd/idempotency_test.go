@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -205,5 +207,115 @@ func TestDrainRepeat(t *testing.T) {
 	_, err := d.admin.Drain(d.ctx(), &hushv1.DrainRequest{Deadline: durationpb.New(time.Minute)})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "deadline") {
 		t.Fatalf("drain with another deadline: %v", err)
+	}
+}
+
+// Offer, Answer and PlayDtmf carry a request_id too: each refuses it reused with another
+// body (INVALID_ARGUMENT, nothing changed: no session for another call, no remote
+// address moved, no key played) and answers an identical repeat with the same answer
+// (the same SDP and ports, no second key).
+func TestReusedRequestIDOfferAnswerPlay(t *testing.T) {
+	d := startDaemon(t, "--ng-enabled", "--ng-listen", "127.0.0.1:0")
+	ctx := d.ctx()
+	refused := func(what string, err error) {
+		t.Helper()
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "request_id was already used") {
+			t.Errorf("%s: %v; want INVALID_ARGUMENT for a reused request_id", what, err)
+		}
+	}
+	caller, callee := newEndpoint(t, "udp4", "127.0.0.1:0"), newEndpoint(t, "udp4", "127.0.0.1:0")
+	other := netip.MustParseAddrPort("127.0.0.1:4999")
+
+	offer := func(callID string, from netip.AddrPort) (*hushv1.SdpResponse, error) {
+		return d.session.Offer(ctx, &hushv1.OfferRequest{CallId: callID, FromTag: "x1", Sdp: sdpFor(from), RequestId: "o1",
+			AgentId: "a-17", Customer: hushv1.CustomerParty_CUSTOMER_PARTY_ANSWERER})
+	}
+	off, err := offer("oa-1", caller.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := off.GetSession().GetSessionId()
+	again, err := offer("oa-1", caller.addr())
+	if err != nil || again.GetSdp() != off.GetSdp() || again.GetSession().GetSessionId() != id {
+		t.Fatalf("offer repeated: %v %v; want the same SDP and session", again, err)
+	}
+	_, err = offer("oa-2", caller.addr())
+	refused("offer of another call", err)
+	_, err = offer("oa-1", other)
+	refused("offer with another SDP", err)
+	list, err := d.session.ListSessions(ctx, &hushv1.ListSessionsRequest{})
+	if err != nil || len(list.GetSessions()) != 1 || list.GetSessions()[0].GetCallId() != "oa-1" {
+		t.Fatalf("sessions after the refused offers: %v %v", list.GetSessions(), err)
+	}
+	if got := list.GetSessions()[0].GetAgent().GetRemoteAddr(); got != caller.addr().String() {
+		t.Fatalf("a refused offer moved the agent's remote to %s", got)
+	}
+
+	answer := func(from netip.AddrPort) (*hushv1.SdpResponse, error) {
+		return d.session.Answer(ctx, &hushv1.AnswerRequest{CallId: "oa-1", FromTag: "x1", ToTag: "y1", Sdp: sdpFor(from), RequestId: "a1"})
+	}
+	ans, err := answer(callee.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := answer(callee.addr()); err != nil || again.GetSdp() != ans.GetSdp() {
+		t.Fatalf("answer repeated: %v %v; want the same SDP", again, err)
+	}
+	_, err = answer(other)
+	refused("answer with another SDP", err)
+	got, err := d.session.GetSession(ctx, &hushv1.GetSessionRequest{SessionId: id})
+	if err != nil || got.GetCustomer().GetRemoteAddr() != callee.addr().String() {
+		t.Fatalf("after the refused answer the customer's remote is %q (%v), want %s", got.GetCustomer().GetRemoteAddr(), err, callee.addr())
+	}
+
+	// A key toward the customer rides the agent's packets: start them.
+	callerIn := hushIn(t, map[string]any{"result": "ok", "sdp": ans.GetSdp()})
+	calleeIn := hushIn(t, map[string]any{"result": "ok", "sdp": off.GetSdp()})
+	st := newStream(5)
+	caller.send(callerIn.String(), st.next(t))
+	if _, from := callee.recv(); from != calleeIn {
+		t.Fatalf("callee heard hush from %v, want %v", from, calleeIn)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watch, err := d.session.WatchSession(wctx, &hushv1.WatchSessionRequest{SessionId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); err != nil { // the snapshot
+		t.Fatal(err)
+	}
+	play := func(reqID, key string) (*hushv1.Session, error) {
+		return d.session.PlayDtmf(ctx, &hushv1.PlayDtmfRequest{SessionId: id, RequestId: reqID, Toward: hushv1.LegName_LEG_NAME_CUSTOMER, Key: key})
+	}
+	first, err := play("k1", "5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := play("k1", "5"); err != nil || rep.GetSessionId() != first.GetSessionId() {
+		t.Fatalf("play repeated: %v %v", rep, err)
+	}
+	_, err = play("k1", "7")
+	refused("play of another key", err)
+	if _, err := play("k2", "7"); err != nil {
+		t.Fatal(err)
+	}
+	// Events are in order: the keys played before k2's are k1's alone.
+	var played []string
+	for range 100 {
+		ev, err := watch.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetDtmfPlayed() == nil {
+			continue
+		}
+		played = append(played, ev.GetRequestId())
+		if ev.GetRequestId() == "k2" {
+			break
+		}
+	}
+	if strings.Join(played, ",") != "k1,k2" {
+		t.Fatalf("keys played by request: %v, want k1 once, then k2", played)
 	}
 }

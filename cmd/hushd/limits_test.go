@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
@@ -178,5 +179,174 @@ func TestStreamCapPerClientThroughHushd(t *testing.T) {
 		if status.Code(err) != codes.ResourceExhausted || i == 1000 {
 			t.Fatalf("after closing one stream: %v", err)
 		}
+	}
+}
+
+// rawH2 is a raw HTTP/2 client connection to hushd's gRPC listener: what a gRPC client
+// would never send (a stream past the server's limit, a ping flood) it sends.
+type rawH2 struct {
+	t    *testing.T
+	c    net.Conn
+	fr   *http2.Framer
+	addr string
+}
+
+// dialRawH2 connects, exchanges SETTINGS and returns the server's.
+func dialRawH2(t *testing.T, addr string) (*rawH2, *http2.SettingsFrame) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(2 * wait)) // a bound, never waited for
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	h := &rawH2{t: t, c: c, fr: http2.NewFramer(c, c), addr: addr}
+	if err := h.fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		f, err := h.fr.ReadFrame()
+		if err != nil || i == 10 {
+			t.Fatalf("no SETTINGS from hushd: %v", err)
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			if err := h.fr.WriteSettingsAck(); err != nil {
+				t.Fatal(err)
+			}
+			return h, sf
+		}
+	}
+}
+
+// watch opens a WatchSession stream (its request sent, the client half closed).
+func (h *rawH2) watch(stream uint32, sessionID string) {
+	h.t.Helper()
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", hushv1.SessionService_WatchSession_FullMethodName},
+		{":authority", h.addr}, {"content-type", "application/grpc"}, {"te", "trailers"}} {
+		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: stream, BlockFragment: hb.Bytes(), EndHeaders: true}); err != nil {
+		h.t.Fatal(err)
+	}
+	req, err := proto.Marshal(&hushv1.WatchSessionRequest{SessionId: sessionID})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	msg := append([]byte{0, 0, 0, 0, byte(len(req))}, req...)
+	if err := h.fr.WriteData(stream, true, msg); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// answers reads frames until each stream of want was answered (response HEADERS) or
+// reset, and returns how each ended: "answered" or the RST_STREAM code.
+func (h *rawH2) answers(want ...uint32) map[uint32]string {
+	h.t.Helper()
+	got := map[uint32]string{}
+	for i := 0; len(got) < len(want); i++ {
+		f, err := h.fr.ReadFrame()
+		if err != nil || i == 200 {
+			h.t.Fatalf("streams %v: got %v, then %v", want, got, err)
+		}
+		switch f := f.(type) {
+		case *http2.HeadersFrame:
+			if _, seen := got[f.StreamID]; !seen {
+				got[f.StreamID] = "answered"
+			}
+		case *http2.RSTStreamFrame:
+			if _, seen := got[f.StreamID]; !seen {
+				got[f.StreamID] = f.ErrCode.String()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				_ = h.fr.WritePing(true, f.Data)
+			}
+		}
+	}
+	return got
+}
+
+// TestTransportStreamCapAndPingFlood: hushd's gRPC transport as configured, on loopback.
+// With grpc.max_streams_per_connection 2 it advertises SETTINGS_MAX_CONCURRENT_STREAMS 2
+// and refuses a third open stream on the connection (RST_STREAM REFUSED_STREAM, never
+// handled); once a stream ends there is room again (a gRPC client queues its third stream
+// until then). A client pinging more often than keepalive enforcement allows (one ping
+// per 10 s) gets GOAWAY ENHANCE_YOUR_CALM "too_many_pings" and its connection closed.
+// Calls on well-behaved connections go on.
+func TestTransportStreamCapAndPingFlood(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "--grpc-max-streams-per-connection", "2")
+	s, err := d.session.CreateSession(d.ctx(), &hushv1.CreateSessionRequest{CallId: "limits"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	h, settings := dialRawH2(t, d.ready.GRPC)
+	if v, ok := settings.Value(http2.SettingMaxConcurrentStreams); !ok || v != 2 {
+		t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS %d (sent %v), want 2", v, ok)
+	}
+	h.watch(1, s.SessionId)
+	h.watch(3, s.SessionId)
+	h.watch(5, s.SessionId)
+	got := h.answers(1, 3, 5)
+	if got[1] != "answered" || got[3] != "answered" || got[5] != http2.ErrCodeRefusedStream.String() {
+		t.Fatalf("three streams on a connection allowed 2: %v; want 1 and 3 answered, 5 REFUSED_STREAM", got)
+	}
+	if err := h.fr.WriteRSTStream(1, http2.ErrCodeCancel); err != nil {
+		t.Fatal(err)
+	}
+	h.watch(7, s.SessionId)
+	if got := h.answers(7); got[7] != "answered" {
+		t.Fatalf("a stream after one ended: %v, want answered", got)
+	}
+
+	// The ping flood, on a connection of its own with no stream open.
+	p, _ := dialRawH2(t, d.ready.GRPC)
+	for i := range 6 {
+		// hushd may close the connection while the flood is still being written.
+		if err := p.fr.WritePing(false, [8]byte{byte(i)}); err != nil {
+			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	var away *http2.GoAwayFrame
+	for i := 0; away == nil; i++ {
+		f, err := p.fr.ReadFrame()
+		if err != nil || i == 100 {
+			t.Fatalf("no GOAWAY after a ping flood: %v", err)
+		}
+		away, _ = f.(*http2.GoAwayFrame)
+	}
+	if away.ErrCode != http2.ErrCodeEnhanceYourCalm || string(away.DebugData()) != "too_many_pings" {
+		t.Fatalf("GOAWAY %v %q, want ENHANCE_YOUR_CALM too_many_pings", away.ErrCode, away.DebugData())
+	}
+	// gRPC lingers up to a second after the GOAWAY so its TCP close is a FIN, not a RST.
+	for i := 0; ; i++ {
+		if _, err := p.fr.ReadFrame(); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("after GOAWAY: %v; want the connection closed", err)
+			}
+			break
+		}
+		if i == 100 {
+			t.Fatal("the connection stayed open after GOAWAY")
+		}
+	}
+
+	// The streams of the first connection and a gRPC client are unharmed.
+	if got := h.answers(); len(got) != 0 {
+		t.Fatal(got)
+	}
+	if _, err := d.session.GetSession(d.ctx(), &hushv1.GetSessionRequest{SessionId: s.SessionId}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -351,7 +351,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 		readyc <- rd
 	}
 
-	// SIGHUP re-reads the credentials (token file, certificate, client CAs, CRLs); a bad
+	// SIGHUP re-reads the credentials (token file, certificate, client CAs, CRLs, cluster
+	// CA and CRLs); a bad
 	// file keeps the old set. Then every open stream is judged again.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -364,7 +365,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 			case <-runCtx.Done():
 				return
 			case <-hup:
-				reloadCredentials(log, tokens, serverTLS, authz)
+				reloadCredentials(log, tokens, serverTLS, authz, fl)
 			}
 		}
 	}()

@@ -183,6 +183,9 @@ type credential struct {
 	tokenHash string
 	chain     []*x509.Certificate
 	expires   time.Time
+	// peer is the verified chain of the cluster node that forwarded the call (peer
+	// listener with mTLS): a revoked node's open streams end on reload.
+	peer []*x509.Certificate
 }
 
 // check authenticates the caller and authorizes the method by Policy.
@@ -190,6 +193,15 @@ func (a *Authorizer) check(ctx context.Context, method string) (credential, Rule
 	rule, known := Policy[method]
 	if a.o.Mode == config.AuthNone {
 		c := credential{id: Identity{Subject: "anonymous", Method: MethodNone}}
+		if a.o.Peer {
+			// Callers are not authenticated, but the forwarding node is, on every call:
+			// a node revoked since its connection's handshake is refused.
+			pc, reason := a.authenticate(ctx)
+			if reason != "" {
+				return c, rule, a.deny(ctx, method, Identity{}, codes.Unauthenticated, reason)
+			}
+			c = pc
+		}
 		if !known {
 			return c, rule, a.deny(ctx, method, c.id, codes.PermissionDenied, "method has no policy")
 		}

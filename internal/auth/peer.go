@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -130,7 +131,17 @@ func (a *Authorizer) peerCredential(ctx context.Context, md metadata.MD, chain [
 		if !slices.Contains(chain[0].Subject.OrganizationalUnit, PeerOU) {
 			return credential{}, "not a cluster peer certificate (OU " + PeerOU + ")"
 		}
+	} else {
+		chain = nil
 	}
+	c, reason := a.forwardedCredential(ctx, md)
+	c.peer = chain
+	return c, reason
+}
+
+// forwardedCredential is the caller a peer names: its forwarded token, or else the
+// forwarded identity.
+func (a *Authorizer) forwardedCredential(ctx context.Context, md metadata.MD) (credential, string) {
 	if a.o.Mode == config.AuthNone {
 		return credential{id: Identity{Subject: "anonymous", Method: MethodNone}}, ""
 	}
@@ -155,15 +166,22 @@ func (a *Authorizer) peerCredential(ctx context.Context, md metadata.MD, chain [
 }
 
 // PeerTLS is the cluster's mTLS: one certificate per node (with the OU PeerOU), signed by
-// a CA for the cluster alone, used both to serve the peer listener and to dial peers.
+// a CA for the cluster alone, used both to serve the peer listener and to dial peers. The
+// cluster CA and its CRLs (cluster.crl_file) are the Trust node certificates are judged
+// by; Reload (on SIGHUP) re-reads both, so revoking a node takes effect on new
+// connections in both directions, on every forwarded call and on open forwarded streams.
+// The node's own certificate and key are read once, at start.
 type PeerTLS struct {
-	cert  tls.Certificate
-	trust *Trust
-	now   func() time.Time
+	cert            tls.Certificate
+	caFile, crlFile string
+	trust           atomic.Pointer[Trust]
+	server          atomic.Pointer[tls.Config]
+	now             func() time.Time
 }
 
-// LoadPeerTLS reads cluster.cert_file, cluster.key_file and cluster.ca_file.
-func LoadPeerTLS(certFile, keyFile, caFile string) (*PeerTLS, error) {
+// LoadPeerTLS reads cluster.cert_file, cluster.key_file, cluster.ca_file and, when not
+// empty, cluster.crl_file.
+func LoadPeerTLS(certFile, keyFile, caFile, crlFile string) (*PeerTLS, error) {
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cluster.cert_file/cluster.key_file: %v", ErrTLSConfig, err)
@@ -171,19 +189,42 @@ func LoadPeerTLS(certFile, keyFile, caFile string) (*PeerTLS, error) {
 	if pair.Leaf == nil || !slices.Contains(pair.Leaf.Subject.OrganizationalUnit, PeerOU) {
 		return nil, fmt.Errorf("%w: cluster.cert_file: the node certificate needs the OU %s", ErrTLSConfig, PeerOU)
 	}
-	caPEM, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("%w: cluster.ca_file: %v", ErrTLSConfig, err)
+	p := &PeerTLS{cert: pair, caFile: caFile, crlFile: crlFile, now: time.Now}
+	if err := p.Reload(); err != nil {
+		return nil, err
 	}
-	trust, err := LoadTrust(caPEM, nil)
-	if err != nil {
-		return nil, fmt.Errorf("cluster.ca_file: %w", err)
-	}
-	return &PeerTLS{cert: pair, trust: trust, now: time.Now}, nil
+	return p, nil
 }
 
-// CheckChain judges a peer's verified chain by the cluster CA, now.
-func (p *PeerTLS) CheckChain(chain []*x509.Certificate) error { return p.trust.Check(chain, p.now()) }
+// Reload re-reads cluster.ca_file and cluster.crl_file. All or nothing: on an error the
+// trust in force stays.
+func (p *PeerTLS) Reload() error {
+	caPEM, err := os.ReadFile(p.caFile)
+	if err != nil {
+		return fmt.Errorf("%w: cluster.ca_file: %v", ErrTLSConfig, err)
+	}
+	var crl []byte
+	if p.crlFile != "" {
+		if crl, err = os.ReadFile(p.crlFile); err != nil {
+			return fmt.Errorf("%w: cluster.crl_file: %v", ErrCRL, err)
+		}
+	}
+	trust, err := loadTrust(caPEM, crl, "cluster.ca_file", "cluster.crl_file")
+	if err != nil {
+		return err
+	}
+	p.trust.Store(trust)
+	p.server.Store(p.serverConfig(trust))
+	return nil
+}
+
+// Trust returns the cluster trust in force.
+func (p *PeerTLS) Trust() *Trust { return p.trust.Load() }
+
+// CheckChain judges a peer's verified chain by the cluster CA and CRLs in force, now.
+func (p *PeerTLS) CheckChain(chain []*x509.Certificate) error {
+	return p.trust.Load().Check(chain, p.now())
+}
 
 // verifyPeer verifies a peer's certificate chain against the cluster CA (any key usage:
 // one certificate serves and dials) and requires the peer OU. Host names are not
@@ -204,7 +245,8 @@ func (p *PeerTLS) verifyPeer(raw [][]byte) ([]*x509.Certificate, error) {
 	for _, c := range certs[1:] {
 		inter.AddCert(c)
 	}
-	chains, err := certs[0].Verify(x509.VerifyOptions{Roots: p.trust.pool, Intermediates: inter,
+	trust := p.trust.Load()
+	chains, err := certs[0].Verify(x509.VerifyOptions{Roots: trust.pool, Intermediates: inter,
 		CurrentTime: p.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
 		return nil, err
@@ -212,22 +254,38 @@ func (p *PeerTLS) verifyPeer(raw [][]byte) ([]*x509.Certificate, error) {
 	if !slices.Contains(certs[0].Subject.OrganizationalUnit, PeerOU) {
 		return nil, fmt.Errorf("not a cluster peer certificate (OU %s)", PeerOU)
 	}
+	if err := trust.Check(chains[0], p.now()); err != nil {
+		return nil, err
+	}
 	return chains[0], nil
 }
 
 // Server is the peer listener's TLS: a certificate signed by the cluster CA (for client
-// authentication) with the peer OU is required.
+// authentication) with the peer OU, not revoked, is required. Each handshake takes the
+// trust in force at that moment.
 func (p *PeerTLS) Server() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return p.server.Load(), nil
+		},
+	}
+}
+
+// serverConfig is the peer listener's handshake configuration under trust.
+func (p *PeerTLS) serverConfig(trust *Trust) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13, NextProtos: []string{"h2"},
 		Certificates: []tls.Certificate{p.cert},
-		ClientCAs:    p.trust.pool,
+		ClientCAs:    trust.pool,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
+		// Go verified the chain against the pool; this adds the OU and the CRLs. It runs
+		// on resumed sessions too, so a session ticket does not outlive a revocation.
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.VerifiedChains) == 0 || !slices.Contains(cs.VerifiedChains[0][0].Subject.OrganizationalUnit, PeerOU) {
 				return fmt.Errorf("not a cluster peer certificate (OU %s)", PeerOU)
 			}
-			return nil
+			return trust.Check(cs.VerifiedChains[0], p.now())
 		},
 	}
 }
@@ -237,7 +295,8 @@ func (p *PeerTLS) Client() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13, NextProtos: []string{"h2"},
 		Certificates: []tls.Certificate{p.cert},
-		// Verification is verifyPeer's (the cluster CA and the peer OU, no host name).
+		// Verification is verifyPeer's (the cluster CA and CRLs in force, the peer OU, no
+		// host name).
 		InsecureSkipVerify: true,
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
 			_, err := p.verifyPeer(raw)

@@ -34,7 +34,7 @@ func writePeerTLS(t *testing.T, ca *authtest.CA, dir, name string, ous ...string
 	t.Helper()
 	l := ca.Issue(t, authtest.LeafOpts{CN: name, OUs: ous})
 	return LoadPeerTLS(authtest.WriteFile(t, dir, name+".crt", l.CertPEM), authtest.WriteFile(t, dir, name+".key", l.KeyPEM),
-		authtest.WriteFile(t, dir, "cluster-ca.crt", ca.PEM))
+		authtest.WriteFile(t, dir, "cluster-ca.crt", ca.PEM), "")
 }
 
 func startPeer(t *testing.T, mode string) *peerCluster {

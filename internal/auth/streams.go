@@ -112,6 +112,11 @@ func (a *Authorizer) recheck(st *openStream) bool {
 
 // revocation says why a credential no longer holds, or "" when it does.
 func (a *Authorizer) revocation(c credential) string {
+	if c.peer != nil {
+		if err := a.o.Peers.CheckChain(c.peer); err != nil {
+			return "cluster peer: " + err.Error()
+		}
+	}
 	switch c.id.Method {
 	case MethodToken:
 		id, ok := a.o.Tokens.lookupHash(c.tokenHash)

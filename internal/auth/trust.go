@@ -26,6 +26,11 @@ type Trust struct {
 // CRL", or one DER CRL). Each CRL must be signed by a certificate of the bundle: a CRL
 // nobody vouches for could not be told from a forged one.
 func LoadTrust(caPEM, crlData []byte) (*Trust, error) {
+	return loadTrust(caPEM, crlData, "tls.client_ca_file", "tls.crl_file")
+}
+
+// loadTrust is LoadTrust with the configuration keys its errors name.
+func loadTrust(caPEM, crlData []byte, caKey, crlKey string) (*Trust, error) {
 	t := &Trust{pool: x509.NewCertPool(), roots: map[[sha256.Size]byte]bool{}, revoked: map[string]bool{}}
 	var cas []*x509.Certificate
 	for rest := caPEM; ; {
@@ -38,30 +43,30 @@ func LoadTrust(caPEM, crlData []byte) (*Trust, error) {
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%w: tls.client_ca_file: %v", ErrTLSConfig, err)
+			return nil, fmt.Errorf("%w: %s: %v", ErrTLSConfig, caKey, err)
 		}
 		cas = append(cas, c)
 		t.pool.AddCert(c)
 		t.roots[sha256.Sum256(c.Raw)] = true
 	}
 	if len(cas) == 0 {
-		return nil, fmt.Errorf("%w: tls.client_ca_file: no PEM certificate", ErrTLSConfig)
+		return nil, fmt.Errorf("%w: %s: no PEM certificate", ErrTLSConfig, caKey)
 	}
 	if len(bytes.TrimSpace(crlData)) == 0 {
 		return t, nil
 	}
-	ders, err := crlDERs(crlData)
+	ders, err := crlDERs(crlData, crlKey)
 	if err != nil {
 		return nil, err
 	}
 	for i, der := range ders {
 		crl, err := x509.ParseRevocationList(der)
 		if err != nil {
-			return nil, fmt.Errorf("%w: tls.crl_file: CRL %d: %v", ErrCRL, i+1, err)
+			return nil, fmt.Errorf("%w: %s: CRL %d: %v", ErrCRL, crlKey, i+1, err)
 		}
 		if !signedByOneOf(crl, cas) {
-			return nil, fmt.Errorf("%w: tls.crl_file: CRL %d (issuer %q) is not signed by a certificate in tls.client_ca_file",
-				ErrCRL, i+1, crl.Issuer.String())
+			return nil, fmt.Errorf("%w: %s: CRL %d (issuer %q) is not signed by a certificate in %s",
+				ErrCRL, crlKey, i+1, crl.Issuer.String(), caKey)
 		}
 		for _, e := range crl.RevokedCertificateEntries {
 			t.revoked[revocationKey(crl.RawIssuer, e.SerialNumber.Bytes())] = true
@@ -76,7 +81,7 @@ func LoadTrust(caPEM, crlData []byte) (*Trust, error) {
 }
 
 // crlDERs splits a CRL file: PEM blocks of type "X509 CRL", or one DER CRL.
-func crlDERs(data []byte) ([][]byte, error) {
+func crlDERs(data []byte, crlKey string) ([][]byte, error) {
 	var out [][]byte
 	rest := data
 	for {
@@ -85,13 +90,13 @@ func crlDERs(data []byte) ([][]byte, error) {
 			break
 		}
 		if b.Type != "X509 CRL" {
-			return nil, fmt.Errorf("%w: tls.crl_file: PEM block %q, want \"X509 CRL\"", ErrCRL, b.Type)
+			return nil, fmt.Errorf("%w: %s: PEM block %q, want \"X509 CRL\"", ErrCRL, crlKey, b.Type)
 		}
 		out = append(out, b.Bytes)
 	}
 	if len(out) == 0 {
 		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----")) {
-			return nil, fmt.Errorf("%w: tls.crl_file: no X509 CRL block", ErrCRL)
+			return nil, fmt.Errorf("%w: %s: no X509 CRL block", ErrCRL, crlKey)
 		}
 		out = append(out, data) // DER
 	}

@@ -40,6 +40,7 @@ type Cluster struct {
 	CertFile          string        `yaml:"cert_file"`           // node certificate (OU hush-peer); "" = plaintext peers
 	KeyFile           string        `yaml:"key_file"`
 	CAFile            string        `yaml:"ca_file"`       // the cluster CA
+	CRLFile           string        `yaml:"crl_file"`      // CRLs of the cluster CA (PEM or DER); "" = none
 	Lease             time.Duration `yaml:"lease"`         // a node silent this long is dead
 	WriteTimeout      time.Duration `yaml:"write_timeout"` // a control change waits this long for the directory
 	DrainHandoff      bool          `yaml:"drain_handoff"` // SIGTERM drains hand sessions over

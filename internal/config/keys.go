@@ -194,8 +194,10 @@ var keys = []key{
 		func(c *Config) *string { return &c.Cluster.CertFile }, path),
 	def("cluster.key_file", "PEM private key of cluster.cert_file",
 		func(c *Config) *string { return &c.Cluster.KeyFile }, path),
-	def("cluster.ca_file", "PEM CA that signs the fleet's node certificates (keep it for the cluster alone)",
+	def("cluster.ca_file", "PEM CA that signs the fleet's node certificates (keep it for the cluster alone; reloaded on SIGHUP)",
 		func(c *Config) *string { return &c.Cluster.CAFile }, path),
+	def("cluster.crl_file", "certificate revocation lists (PEM or DER) signed by cluster.ca_file; a revoked node certificate is refused serving and dialing, forwarded streams included (reloaded on SIGHUP with cluster.ca_file); empty = none",
+		func(c *Config) *string { return &c.Cluster.CRLFile }, path),
 	def("cluster.lease", "a node whose heartbeat is this old is dead: another node sharing its media address takes its calls over",
 		func(c *Config) *time.Duration { return &c.Cluster.Lease }, durationRange(300*time.Millisecond, time.Minute)),
 	def("cluster.write_timeout", "how long a control change waits for the session directory before it answers anyway (the write goes on in the background; health turns degraded)",
@@ -232,6 +234,7 @@ var crossChecks = []struct {
 	{[]string{"auth.mode", "auth.oidc.issuer", "auth.oidc.audience"}, oidcSettings},
 	{[]string{"auth.mode", "tls.client_ca_file"}, mtlsCA},
 	{[]string{"cluster.cert_file", "cluster.key_file", "cluster.ca_file"}, clusterTLS},
+	{[]string{"cluster.ca_file", "cluster.crl_file"}, clusterCRLNeedsCA},
 	{[]string{"cluster.redis_addr", "cluster.cert_file", "cluster.listen", "auth.mode"}, clusterPlaintext},
 }
 

@@ -149,6 +149,7 @@ var altValues = map[string]string{
 	"cluster.cert_file":                "/etc/hush/node.crt",
 	"cluster.key_file":                 "/etc/hush/node.key",
 	"cluster.ca_file":                  "/etc/hush/cluster-ca.crt",
+	"cluster.crl_file":                 "/etc/hush/cluster.crl",
 	"cluster.lease":                    "3s",
 	"cluster.write_timeout":            "1s",
 	"cluster.drain_handoff":            "true",
@@ -172,6 +173,7 @@ var companions = map[string]map[string]string{
 	"cluster.cert_file":        {"cluster.key_file": "/k", "cluster.ca_file": "/ca"},
 	"cluster.key_file":         {"cluster.cert_file": "/c", "cluster.ca_file": "/ca"},
 	"cluster.ca_file":          {"cluster.cert_file": "/c", "cluster.key_file": "/k"},
+	"cluster.crl_file":         {"cluster.cert_file": "/c", "cluster.key_file": "/k", "cluster.ca_file": "/ca"},
 }
 
 // Each key is reachable through the file, env and flags, and its flag and

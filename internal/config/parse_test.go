@@ -104,6 +104,7 @@ func TestParseBad(t *testing.T) {
 		{"mtls mode without CA", "tls: {cert_file: /c, key_file: /k}\nauth: {mode: mtls}\n", ErrInvalid, []string{"tls.client_ca_file: must be set when auth.mode is mtls"}},
 		{"unknown auth mode", "auth: {mode: basic}\n", ErrInvalid, []string{"auth.mode: must be one of none, token, mtls, token_or_mtls"}},
 		{"cluster cert without CA", "cluster: {cert_file: /c, key_file: /k}\n", ErrInvalid, []string{"cluster.cert_file: cluster.cert_file, cluster.key_file and cluster.ca_file must be set together"}},
+		{"cluster CRL without CA", "cluster: {crl_file: /crl}\n", ErrInvalid, []string{"cluster.crl_file: needs cluster.ca_file"}},
 		{"plaintext cluster with tokens", "cluster: {redis_addr: \"127.0.0.1:6379\"}\nauth: {mode: token, token_file: /t}\n", ErrInvalid, []string{"cluster.cert_file: must be set"}},
 		{"plaintext cluster off loopback", "cluster: {redis_addr: \"127.0.0.1:6379\", listen: \"10.0.0.5:50052\"}\n", ErrInvalid, []string{"cluster.cert_file: must be set"}},
 		{"node id with a space", "cluster: {node_id: \"hush 1\"}\n", ErrInvalid, []string{"cluster.node_id: must hold only"}},

@@ -372,6 +372,13 @@ func clusterTLS(c *Config) *KeyError {
 	return nil
 }
 
+func clusterCRLNeedsCA(c *Config) *KeyError {
+	if c.Cluster.CRLFile != "" && c.Cluster.CAFile == "" {
+		return invalid("cluster.crl_file", "", "needs cluster.ca_file (it revokes node certificates)")
+	}
+	return nil
+}
+
 // clusterPlaintext: nodes forward callers' identities to each other; in plaintext anyone
 // who reaches the peer listener could claim any identity, so that is allowed only where
 // there is nothing to claim (auth.mode none) and nobody else to reach it (loopback).
