@@ -40,24 +40,31 @@ const Rate = 8000
 
 // Dir returns the first directory that holds *.wav prompts: $HUSH_SPEECH_DIR when set
 // (and then only it), else Debian's.
-func Dir() (string, error) {
-	if d := os.Getenv(EnvDir); d != "" {
+func Dir() (string, error) { return firstDir(EnvDir, debianDirs, ErrMissing) }
+
+// firstDir returns $env's directory when set (and then only it, failing when it holds no
+// .wav files), else the first of dirs that holds some; missing when none does.
+func firstDir(env string, dirs []string, missing error) (string, error) {
+	if d := os.Getenv(env); d != "" {
 		if hasWAV(d) {
 			return d, nil
 		}
-		return "", fmt.Errorf("%w: %s=%s holds no .wav files", ErrMissing, EnvDir, d)
+		return "", fmt.Errorf("%w: %s=%s holds no .wav files", missing, env, d)
 	}
-	for _, d := range debianDirs {
+	for _, d := range dirs {
 		if hasWAV(d) {
 			return d, nil
 		}
 	}
-	return "", ErrMissing
+	return "", missing
 }
 
 // Files returns the corpus's WAV files in name order, so every run plays the same speech.
-func Files() ([]string, error) {
-	d, err := Dir()
+func Files() ([]string, error) { return wavFiles(Dir) }
+
+// wavFiles returns the *.wav files of the directory dir finds, in name order.
+func wavFiles(dir func() (string, error)) ([]string, error) {
+	d, err := dir()
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,5 @@
 package corpus
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-)
-
 // MusicPackage is the Debian package that provides the music corpus: Asterisk's music on
 // hold (the opsound collection), about 18 minutes of 8 kHz 16-bit mono tracks.
 const MusicPackage = "asterisk-moh-opsound-wav"
@@ -20,31 +13,7 @@ var musicDirs = []string{"/usr/share/asterisk/moh"}
 
 // MusicDir returns the first directory that holds *.wav music: $HUSH_MUSIC_DIR when set
 // (and then only it), else Debian's.
-func MusicDir() (string, error) {
-	if d := os.Getenv(EnvMusicDir); d != "" {
-		if hasWAV(d) {
-			return d, nil
-		}
-		return "", fmt.Errorf("%w: %s=%s holds no .wav files", ErrMusicMissing, EnvMusicDir, d)
-	}
-	for _, d := range musicDirs {
-		if hasWAV(d) {
-			return d, nil
-		}
-	}
-	return "", ErrMusicMissing
-}
+func MusicDir() (string, error) { return firstDir(EnvMusicDir, musicDirs, ErrMusicMissing) }
 
 // MusicFiles returns the music corpus's WAV files in name order.
-func MusicFiles() ([]string, error) {
-	d, err := MusicDir()
-	if err != nil {
-		return nil, err
-	}
-	files, err := filepath.Glob(filepath.Join(d, "*.wav"))
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(files)
-	return files, nil
-}
+func MusicFiles() ([]string, error) { return wavFiles(MusicDir) }
