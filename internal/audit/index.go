@@ -82,15 +82,20 @@ func (x *index) add(r *Record, off int64, n int) {
 		session: x.intern(r.SessionID), call: x.intern(r.CallID), agent: x.intern(r.AgentID),
 		actor: x.intern(r.Actor), act: x.intern(r.Action)}
 	x.entries = append(x.entries, e)
-	i := len(x.entries) - 1
+	x.checkpoint(len(x.entries)-1, e.t)
+}
+
+// checkpoint keeps x.ckpt, the latest time up to each run of checkpointEvery entries,
+// as entry i (at time t) joins them.
+func (x *index) checkpoint(i int, t int64) {
 	if i%checkpointEvery == 0 {
-		prev := e.t
+		prev := t
 		if len(x.ckpt) > 0 {
 			prev = max(prev, x.ckpt[len(x.ckpt)-1])
 		}
 		x.ckpt = append(x.ckpt, prev)
 	}
-	x.ckpt[len(x.ckpt)-1] = max(x.ckpt[len(x.ckpt)-1], e.t)
+	x.ckpt[len(x.ckpt)-1] = max(x.ckpt[len(x.ckpt)-1], t)
 }
 
 // mark is where a dropped record starts.
@@ -113,15 +118,7 @@ func (x *index) compact() {
 		e.session, e.call, e.agent = x.intern(old[e.session]), x.intern(old[e.call]), x.intern(old[e.agent])
 		e.actor, e.act = x.intern(old[e.actor]), x.intern(old[e.act])
 		entries = append(entries, e)
-		i := len(entries) - 1
-		if i%checkpointEvery == 0 {
-			prev := e.t
-			if len(x.ckpt) > 0 {
-				prev = max(prev, x.ckpt[len(x.ckpt)-1])
-			}
-			x.ckpt = append(x.ckpt, prev)
-		}
-		x.ckpt[len(x.ckpt)-1] = max(x.ckpt[len(x.ckpt)-1], e.t)
+		x.checkpoint(len(entries)-1, e.t)
 	}
 	x.entries = entries
 }

@@ -52,6 +52,23 @@ func (r *Rtpengine) SetBlockDTMF(b BlockDTMF) { r.block = &b }
 // SetOfferKeys adds keys to every offer from now on, e.g. hushd's "hush-mask-to-agent".
 func (r *Rtpengine) SetOfferKeys(keys map[string]any) { r.offerKeys = keys }
 
+// offerRequest is the offer of call callID with sdp from the customer, the keys of extra,
+// and the keys SetOfferKeys gave.
+func (r *Rtpengine) offerRequest(callID, sdp string, extra map[string]any) map[string]any {
+	req := map[string]any{
+		"command": "offer", "call-id": callID, "from-tag": "customer",
+		"sdp": sdp, "flags": []any{"trust-address"},
+		"replace": []any{"origin", "session-connection"},
+	}
+	for k, v := range extra {
+		req[k] = v
+	}
+	for k, v := range r.offerKeys {
+		req[k] = v
+	}
+	return req
+}
+
 // NewRtpengine talks to the ng port at ng; pid is rtpengine's process id (0 if unknown).
 func NewRtpengine(ng netip.AddrPort, pid int) *Rtpengine {
 	return NewNG("rtpengine", ng, pid)
@@ -70,15 +87,7 @@ func (r *Rtpengine) PID() int        { return r.pid }
 // CreateCall sends offer and answer for call i.
 func (r *Rtpengine) CreateCall(ctx context.Context, i int, customer, agent netip.AddrPort) (Call, error) {
 	callID := fmt.Sprintf("load-%s-%d-%d", r.run, r.seq.Add(1), i)
-	req := map[string]any{
-		"command": "offer", "call-id": callID, "from-tag": "customer",
-		"sdp": audioSDP(customer), "flags": []any{"trust-address"},
-		"replace": []any{"origin", "session-connection"},
-	}
-	for k, v := range r.offerKeys {
-		req[k] = v
-	}
-	offer, err := r.Command(ctx, req)
+	offer, err := r.Command(ctx, r.offerRequest(callID, audioSDP(customer), nil))
 	if err != nil {
 		return Call{}, err
 	}

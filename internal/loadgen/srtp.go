@@ -85,15 +85,8 @@ func sdpCrypto(v any, suite srtp.Suite) (srtp.Crypto, error) {
 func (r *Rtpengine) CreateSRTPCall(ctx context.Context, i int, customer, agent netip.AddrPort, keys *CallKeys) (Call, error) {
 	callID := fmt.Sprintf("load-%s-%d-%d", r.run, r.seq.Add(1), i)
 	suite := keys.Customer.Suite()
-	req := map[string]any{
-		"command": "offer", "call-id": callID, "from-tag": "customer",
-		"sdp": srtpSDP(customer, srtp.Crypto{Tag: 1, Key: keys.Customer}), "flags": []any{"trust-address"},
-		"replace": []any{"origin", "session-connection"}, "transport-protocol": "RTP/SAVP",
-	}
-	for k, v := range r.offerKeys {
-		req[k] = v
-	}
-	offer, err := r.Command(ctx, req)
+	offer, err := r.Command(ctx, r.offerRequest(callID, srtpSDP(customer, srtp.Crypto{Tag: 1, Key: keys.Customer}),
+		map[string]any{"transport-protocol": "RTP/SAVP"}))
 	if err != nil {
 		return Call{}, err
 	}
