@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"syscall"
 	"time"
@@ -45,6 +46,13 @@ type ready struct {
 
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
 // nil after a clean drain. environ is the environment ("NAME=value", as os.Environ).
+// latencyRuntimeMetrics are the runtime/metrics, beyond the collector's defaults, that
+// show whether the Go runtime holds packets up: stop-the-world pauses, GC CPU (assist
+// is what allocating goroutines, the media workers among them, pay), how long goroutines
+// wait runnable, and the GC settings in force.
+var latencyRuntimeMetrics = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(
+	`^/(sched/pauses/total/(gc|other)|sched/latencies|cpu/classes/gc/.*|gc/cycles/total|gc/gogc|gc/gomemlimit):`)}
+
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, readyc chan<- ready) error {
 	var printDefault, printReference, printVersion bool
 	cfg, err := config.Load(args, nil, config.WithEnviron(environ), config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
@@ -70,7 +78,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	}
 	log := newLogger(cfg.Log, stderr)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(latencyRuntimeMetrics)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
 
 	// Security: refuse unsafe listeners, load TLS, tokens and the audit log.

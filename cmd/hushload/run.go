@@ -770,11 +770,13 @@ func (o *options) runRamp(ctx context.Context, targets []target, cfg loadgen.Con
 // writeRounds prints one line per run, in the order run: the load average around it, loss,
 // the whole latency and, for a masked target, latency beyond its look-ahead, over the
 // window and over the part of it a hog ran (-hog). A busy host shows in the load average
-// and in the tails; comparisons hold within a round, never across rounds.
+// and in the tails; comparisons hold within a round, never across rounds. "rx lag" is how
+// long the generator itself took to read what had arrived (not in the latency), and "sched
+// max" the longest a relay goroutine waited runnable (hushd; a bucket bound).
 func writeRounds(w io.Writer, rs []*loadgen.Result) {
 	fmt.Fprintf(w, "\n== per run (µs; \"beyond L\": latency beyond the look-ahead of masked directions; \"hog\": packets received while the hog ran)\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\ttarget\tload avg\tlost\tp50\tp99\tp99.9\tmax\tbeyond L p99\tp99.9\tmax\thog s\thog p99\tmax\thog beyond L p99\tp99.9\tmax\t")
+	fmt.Fprintln(tw, "round\ttarget\tload avg\tlost\tp50\tp99\tp99.9\tmax\tbeyond L p99\tp99.9\tmax\thog s\thog p99\tmax\thog beyond L p99\tp99.9\tmax\trx lag p99\tsched max\t")
 	f := func(v float64, ok bool) string {
 		if !ok {
 			return "-"
@@ -783,12 +785,21 @@ func writeRounds(w io.Writer, rs []*loadgen.Result) {
 	}
 	for _, r := range rs {
 		bl, hog := r.BeyondSamples > 0, r.HogSamples > 0
-		fmt.Fprintf(tw, "%d\t%s\t%.1f-%.1f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%s\t%.1f-%.1f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			max(r.Round, 1), r.Target, r.LoadAvgStart, r.LoadAvg, r.Lost,
 			f(r.LatencyP50, true), f(r.LatencyP99, true), f(r.LatencyP999, true), f(r.LatencyMax, true),
 			f(r.BeyondP99, bl), f(r.BeyondP999, bl), f(r.BeyondMax, bl),
 			f(r.HogSeconds, hog), f(r.HogP99, hog), f(r.HogMax, hog),
-			f(r.HogBeyondP99, hog && bl), f(r.HogBeyondP999, hog && bl), f(r.HogBeyondMax, hog && bl))
+			f(r.HogBeyondP99, hog && bl), f(r.HogBeyondP999, hog && bl), f(r.HogBeyondMax, hog && bl),
+			f(r.RxLagP99, r.RxLagMax > 0), f(schedMax(r), r.Runtime != nil))
 	}
 	_ = tw.Flush()
+}
+
+// schedMax is the longest a relay goroutine waited runnable in the window, in µs.
+func schedMax(r *loadgen.Result) float64 {
+	if r.Runtime == nil {
+		return 0
+	}
+	return r.Runtime.SchedMax * 1e6
 }
