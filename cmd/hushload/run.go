@@ -57,8 +57,9 @@ type options struct {
 	lookAhead     time.Duration
 	record, keep  bool
 	hushdFlags    multiFlag
-	recCount      int   // WAVs the last started hushd wrote (-record)
-	recBytes      int64 // their size
+	hushdBFlags   multiFlag // -hushd-b-flag: a second hushd, target hushB
+	recCount      int       // WAVs the last started hushd wrote (-record)
+	recBytes      int64     // their size
 
 	hushdBin, hushdAddr, hushdArgs, hushdHTTP string
 	hushdPID                                  int
@@ -105,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.hushdPID, "hushd-pid", 0, "with -hushd-addr: its process id, for CPU and memory")
 	fs.StringVar(&o.hushdArgs, "hushd-args", "", "extra flags for the started hushd (space-separated)")
 	fs.Var(&o.hushdFlags, "hushd-flag", "one extra flag for the started hushd, e.g. --media-engine=portable (repeatable; added after -hushd-args)")
+	fs.Var(&o.hushdBFlags, "hushd-b-flag", "also run target "+hushB+": hushd with this flag added after the -hushd-flag ones, alternating with hush in every round, to compare two configurations under the same load (repeatable)")
 	fs.StringVar(&o.audio, "audio", loadgen.AudioBurst, "what the payload sounds like: burst (the measurement header as is: 3 ms of loud noise per packet), quiet (header coded into line-noise-level codes, -66 dBm0 at most) or speech (that, then 8 ms of the Asterisk prompt corpus per packet)")
 	fs.StringVar(&o.srtp, "srtp", "", "SDES-SRTP on both legs of every call with this suite (e.g. AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM): hush gets the keys in CreateSession (or negotiates them over -ng), rtpengine in a=crypto; the generator encrypts and decrypts")
 	fs.StringVar(&o.mask, "mask", "none", "hush: mask every call's DTMF with this mode: none, silence, tone or comfort-noise (session policy)")
@@ -136,6 +138,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	case "hush", "rtpengine", rtpengineMask, "direct":
 	default:
 		return nil, fmt.Errorf("-target %q: want hush, rtpengine, rtpengine-mask or direct", o.target)
+	}
+	if len(o.hushdBFlags) > 0 && o.hushdAddr != "" {
+		return nil, errors.New("-hushd-b-flag starts its own hushd; it cannot be used with -hushd-addr")
 	}
 	if o.rounds < 1 {
 		return nil, errors.New("-rounds must be >= 1")
@@ -243,6 +248,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			names = append(names, "direct")
 		}
 	}
+	if len(o.hushdBFlags) > 0 {
+		i := slices.Index(names, "hush")
+		if i < 0 {
+			return errors.New("-hushd-b-flag compares with hush: use -target hush or -compare")
+		}
+		names = slices.Insert(names, i+1, hushB)
+	}
 	var targets []target
 	for _, n := range names {
 		if err := o.available(n); err != nil {
@@ -299,6 +311,11 @@ func writeJSON(path string, rep *report) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// hushB is the target -hushd-b-flag adds: hushd with those flags.
+const hushB = "hush-b"
+
+func isHush(name string) bool { return name == "hush" || name == hushB }
+
 // target is a relay under test by name. Every run gets a fresh relay process when
 // hushload starts it, so no run inherits another's memory, ports or sessions (memory per
 // session is only meaningful against a fresh process).
@@ -314,12 +331,15 @@ func (o *options) runOn(ctx context.Context, tg target, cfg loadgen.Config) (*lo
 	if err != nil {
 		return nil, err
 	}
-	if (tg.name == "hush" || tg.name == rtpengineMask) && o.masked != [2]bool{} {
+	if (isHush(tg.name) || tg.name == rtpengineMask) && o.masked != [2]bool{} {
 		cfg.Masked, cfg.LookAhead = o.masked, o.lookAhead
 	}
 	r, err := loadgen.Run(ctx, t, cfg)
 	serr := stop() // recordings are complete once hushd has ended
-	if r != nil && tg.name == "hush" && o.record {
+	if r != nil {
+		r.Target = tg.name // hushB is hushd too
+	}
+	if r != nil && isHush(tg.name) && o.record {
 		r.Recordings, r.RecordingBytes = o.lastRecordings()
 	}
 	if serr != nil {
@@ -331,7 +351,7 @@ func (o *options) runOn(ctx context.Context, tg target, cfg loadgen.Config) (*lo
 // available checks that a target can be opened, without starting it.
 func (o *options) available(name string) error {
 	switch {
-	case name == "hush" && o.hushdAddr == "":
+	case isHush(name) && o.hushdAddr == "":
 		if _, err := findBinary(o.hushdBin, "hushd", true); err != nil {
 			return fmt.Errorf("hushd: %w (build it with `make build` or pass -hushd-bin)", err)
 		}
@@ -350,7 +370,7 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 	switch name {
 	case "direct":
 		return loadgen.Direct{}, nop, nil
-	case "hush":
+	case "hush", hushB:
 		if o.hushdAddr != "" {
 			h, err := loadgen.NewHush(o.hushdAddr, o.hushdPID)
 			if err != nil {
@@ -370,6 +390,9 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 		// Media ports below the ephemeral range (32768-60999), so the generator's own
 		// sockets never take a relay port; 4 ports per session.
 		extra := append(strings.Fields(o.hushdArgs), o.hushdFlags...)
+		if name == hushB {
+			extra = append(extra, o.hushdBFlags...)
+		}
 		recDir := ""
 		if o.record {
 			if recDir, err = os.MkdirTemp("", "hushload-rec-"); err != nil {
