@@ -216,3 +216,17 @@ func TestHushdBFlag(t *testing.T) {
 		t.Fatalf("targets %v, want hush and hush-b\n%s", got, stdout.String())
 	}
 }
+
+// TestRoundOrder: odd rounds run the targets as given, even rounds in reverse, so no
+// target always follows another.
+func TestRoundOrder(t *testing.T) {
+	if got := roundOrder(3, 1); !slices.Equal(got, []int{0, 1, 2}) {
+		t.Errorf("round 1: %v", got)
+	}
+	if got := roundOrder(3, 2); !slices.Equal(got, []int{2, 1, 0}) {
+		t.Errorf("round 2: %v", got)
+	}
+	if got := roundOrder(1, 2); !slices.Equal(got, []int{0}) {
+		t.Errorf("one target: %v", got)
+	}
+}

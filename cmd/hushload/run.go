@@ -537,16 +537,31 @@ func findBinary(explicit, name string, beside bool) (string, error) {
 	return exec.LookPath(name)
 }
 
+// roundOrder is the order round (from 1) runs n targets in: as given in odd rounds,
+// reversed in even ones. A run is not independent of the one before it (the host still
+// writes back and deletes the last run's recordings, for one), so in a fixed order the
+// target that always runs second pays for it; alternating the order pairs it off.
+func roundOrder(n, round int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+		if round%2 == 0 {
+			order[i] = n - 1 - i
+		}
+	}
+	return order
+}
+
 func (o *options) runOnce(ctx context.Context, targets []target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
 	for round := 1; round <= o.rounds; round++ {
-		var at []*loadgen.Result
-		for _, t := range targets {
-			r, err := o.runOn(ctx, t, cfg)
+		at := make([]*loadgen.Result, len(targets))
+		for _, i := range roundOrder(len(targets), round) {
+			r, err := o.runOn(ctx, targets[i], cfg)
 			if err != nil {
 				return err
 			}
 			r.Round = round
-			at = append(at, r)
+			at[i] = r
 		}
 		rep.Results = append(rep.Results, at...)
 		if o.rounds > 1 {
@@ -790,7 +805,8 @@ func (o *options) runRamp(ctx context.Context, targets []target, cfg loadgen.Con
 	return nil
 }
 
-// writeRounds prints one line per run, in the order run: the load average around it, loss,
+// writeRounds prints one line per run, round by round (even rounds ran their targets in
+// reverse order, roundOrder): the load average around it, loss,
 // the whole latency and, for a masked target, latency beyond its look-ahead, over the
 // window and over the part of it a hog ran (-hog). A busy host shows in the load average
 // and in the tails; comparisons hold within a round, never across rounds. "rx lag" is how
