@@ -238,3 +238,24 @@ func TestDashboardAndRulesReadExposedSeries(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeLatencyMetrics: /metrics carries the runtime figures that tell whether the
+// Go runtime held packets up (GC pauses and assist, scheduling latency) and the GC
+// setting in force, which hushload reads around a run.
+func TestRuntimeLatencyMetrics(t *testing.T) {
+	d := startDaemon(t)
+	for _, s := range []string{
+		`go_sched_pauses_total_gc_seconds_count`,
+		`go_sched_latencies_seconds_bucket{le="+Inf"}`,
+		`go_cpu_classes_gc_mark_assist_cpu_seconds_total`,
+		`go_cpu_classes_gc_total_cpu_seconds_total`,
+		`go_gc_cycles_total_gc_cycles_total`,
+	} {
+		if d.metric(s) < 0 {
+			t.Errorf("/metrics has no %s", s)
+		}
+	}
+	if g := d.metric("go_gc_gogc_percent"); g <= 0 {
+		t.Errorf("go_gc_gogc_percent %v", g)
+	}
+}

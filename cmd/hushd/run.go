@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"syscall"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"github.com/hushmedia/hush/internal/ng"
 	"github.com/hushmedia/hush/internal/session"
 	"github.com/hushmedia/hush/internal/version"
+	"github.com/hushmedia/hush/media/background"
 	"github.com/hushmedia/hush/media/pan"
 	"github.com/hushmedia/hush/media/relay"
 )
@@ -45,6 +47,17 @@ type ready struct {
 
 // run is hushd's whole life: configure, serve until ctx is done, drain, exit. It returns
 // nil after a clean drain. environ is the environment ("NAME=value", as os.Environ).
+// backgroundThreads run the recording writers' work (media.background_nice): two, so one
+// held up in a slow write does not hold up the rest.
+const backgroundThreads = 2
+
+// latencyRuntimeMetrics are the runtime/metrics, beyond the collector's defaults, that
+// show whether the Go runtime holds packets up: stop-the-world pauses, GC CPU (assist
+// is what allocating goroutines, the media workers among them, pay), how long goroutines
+// wait runnable, and the GC settings in force.
+var latencyRuntimeMetrics = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(
+	`^/(sched/pauses/total/(gc|other)|sched/latencies|cpu/classes/gc/.*|gc/cycles/total|gc/gogc|gc/gomemlimit):`)}
+
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, readyc chan<- ready) error {
 	var printDefault, printReference, printVersion bool
 	cfg, err := config.Load(args, nil, config.WithEnviron(environ), config.WithUsageOutput(stderr), config.WithFlags(func(fs *flag.FlagSet) {
@@ -70,7 +83,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	}
 	log := newLogger(cfg.Log, stderr)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(latencyRuntimeMetrics)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
 
 	// Security: refuse unsafe listeners, load TLS, tokens and the audit log.
@@ -140,7 +154,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	m.Engine(engine.Name())
 	m.MediaPorts(alloc.Capacity(), alloc.InUse)
 	defaults, captureMask := policyDefaults(cfg)
-	recStore, err := setupRecording(ctx, cfg, log, auditor)
+	// The recording writers' work runs on threads of its own at a lower priority than the
+	// media workers. The pool lives as long as the process: recorders use it until the
+	// last session has closed.
+	bg, err := background.New(backgroundThreads, cfg.Media.BackgroundNice)
+	if err != nil {
+		log.Warn("recording writers run at hushd's own priority", "err", err)
+	}
+	recStore, err := setupRecording(ctx, cfg, log, auditor, bg)
 	if err != nil {
 		return err
 	}

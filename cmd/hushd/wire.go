@@ -14,6 +14,7 @@ import (
 	"github.com/hushmedia/hush/internal/config"
 	"github.com/hushmedia/hush/internal/metrics"
 	"github.com/hushmedia/hush/internal/session"
+	"github.com/hushmedia/hush/media/background"
 	"github.com/hushmedia/hush/media/record"
 	"github.com/hushmedia/hush/media/record/index"
 	"github.com/hushmedia/hush/media/record/seal"
@@ -76,7 +77,7 @@ type recordingStorage struct {
 // setupRecording prepares the recordings directory and the keys that seal recordings at
 // rest, brings the recordings index up to date and repairs recordings a crash left open
 // (where the index finds changes).
-func setupRecording(ctx context.Context, cfg *config.Config, log *slog.Logger, aud audit.Auditor) (recordingStorage, error) {
+func setupRecording(ctx context.Context, cfg *config.Config, log *slog.Logger, aud audit.Auditor, bg *background.Pool) (recordingStorage, error) {
 	if !cfg.Recording.Enabled {
 		return recordingStorage{}, nil
 	}
@@ -136,7 +137,7 @@ func setupRecording(ctx context.Context, cfg *config.Config, log *slog.Logger, a
 	// The recording tap hands each frame over with its arrival time; the input delay
 	// places what comes without one (and moves pauses by as much, so a pause covers
 	// exactly what was said during it).
-	opts := append([]record.Option{record.WithInputDelay(cfg.Recording.LookAhead)}, ropts...)
+	opts := append([]record.Option{record.WithInputDelay(cfg.Recording.LookAhead), record.WithPool(bg)}, ropts...)
 	if cfg.Recording.Format == "ulaw" {
 		opts = append(opts, record.WithFormat(record.FormatULaw))
 	}

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +80,8 @@ func TestFlags(t *testing.T) {
 		{"-target", "direct", "-scale", "10,x", "-duration", "100ms", "-warmup", "0s"},
 		{"-mask", "loud"}, {"-mask", "tone", "-mask-dir", "left"}, {"-mask", "tone", "-look-ahead", "10ms"},
 		{"-record", "-hushd-addr", "127.0.0.1:1"},
+		{"-hushd-b-flag", "--media-workers=2", "-hushd-addr", "127.0.0.1:1"},
+		{"-target", "direct", "-hushd-b-flag", "--media-workers=2", "-calls", "1", "-duration", "1s", "-warmup", "0s"},
 		{"-hog", "-1"}, {"-hog", "65"}, {"-hog", "1", "-hog-for", "-1s"},
 		{"-hog", "1", "-duration", "5s", "-warmup", "1s", "-hog-after", "4s"},
 	} {
@@ -169,5 +173,60 @@ func TestMedianAndRatiosPairRounds(t *testing.T) {
 	writeMedians(&out, rep)
 	if !strings.Contains(out.String(), "CPU per packet 1.75") {
 		t.Fatalf("%s", out.String())
+	}
+}
+
+// TestHushdBFlag: -hushd-b-flag runs a second hushd (target hush-b) with the flag, beside
+// hush in the same round, and both report the Go runtime's figures from /metrics.
+func TestHushdBFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs hushd; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "hushd")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/hushmedia/hush/cmd/hushd").CombinedOutput(); err != nil {
+		t.Fatalf("go build hushd: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	js := filepath.Join(t.TempDir(), "r.json")
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"-hushd-bin", bin, "-calls", "2", "-duration", "1500ms", "-warmup", "200ms",
+		"-hushd-b-flag", "--media-background-nice=0", "-json", js}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Results []loadgen.Result `json:"results"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rep.Results {
+		got = append(got, r.Target)
+		if r.Runtime == nil || r.Runtime.GOGC <= 0 {
+			t.Errorf("%s: no runtime figures: %+v", r.Target, r.Runtime)
+		}
+	}
+	if !slices.Equal(got, []string{"hush", "hush-b"}) {
+		t.Fatalf("targets %v, want hush and hush-b\n%s", got, stdout.String())
+	}
+}
+
+// TestRoundOrder: odd rounds run the targets as given, even rounds in reverse, so no
+// target always follows another.
+func TestRoundOrder(t *testing.T) {
+	if got := roundOrder(3, 1); !slices.Equal(got, []int{0, 1, 2}) {
+		t.Errorf("round 1: %v", got)
+	}
+	if got := roundOrder(3, 2); !slices.Equal(got, []int{2, 1, 0}) {
+		t.Errorf("round 2: %v", got)
+	}
+	if got := roundOrder(1, 2); !slices.Equal(got, []int{0}) {
+		t.Errorf("one target: %v", got)
 	}
 }

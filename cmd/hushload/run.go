@@ -57,8 +57,9 @@ type options struct {
 	lookAhead     time.Duration
 	record, keep  bool
 	hushdFlags    multiFlag
-	recCount      int   // WAVs the last started hushd wrote (-record)
-	recBytes      int64 // their size
+	hushdBFlags   multiFlag // -hushd-b-flag: a second hushd, target hushB
+	recCount      int       // WAVs the last started hushd wrote (-record)
+	recBytes      int64     // their size
 
 	hushdBin, hushdAddr, hushdArgs, hushdHTTP string
 	hushdPID                                  int
@@ -105,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.hushdPID, "hushd-pid", 0, "with -hushd-addr: its process id, for CPU and memory")
 	fs.StringVar(&o.hushdArgs, "hushd-args", "", "extra flags for the started hushd (space-separated)")
 	fs.Var(&o.hushdFlags, "hushd-flag", "one extra flag for the started hushd, e.g. --media-engine=portable (repeatable; added after -hushd-args)")
+	fs.Var(&o.hushdBFlags, "hushd-b-flag", "also run target "+hushB+": hushd with this flag added after the -hushd-flag ones, alternating with hush in every round, to compare two configurations under the same load (repeatable)")
 	fs.StringVar(&o.audio, "audio", loadgen.AudioBurst, "what the payload sounds like: burst (the measurement header as is: 3 ms of loud noise per packet), quiet (header coded into line-noise-level codes, -66 dBm0 at most) or speech (that, then 8 ms of the Asterisk prompt corpus per packet)")
 	fs.StringVar(&o.srtp, "srtp", "", "SDES-SRTP on both legs of every call with this suite (e.g. AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM): hush gets the keys in CreateSession (or negotiates them over -ng), rtpengine in a=crypto; the generator encrypts and decrypts")
 	fs.StringVar(&o.mask, "mask", "none", "hush: mask every call's DTMF with this mode: none, silence, tone or comfort-noise (session policy)")
@@ -136,6 +138,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	case "hush", "rtpengine", rtpengineMask, "direct":
 	default:
 		return nil, fmt.Errorf("-target %q: want hush, rtpengine, rtpengine-mask or direct", o.target)
+	}
+	if len(o.hushdBFlags) > 0 && o.hushdAddr != "" {
+		return nil, errors.New("-hushd-b-flag starts its own hushd; it cannot be used with -hushd-addr")
 	}
 	if o.rounds < 1 {
 		return nil, errors.New("-rounds must be >= 1")
@@ -243,6 +248,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			names = append(names, "direct")
 		}
 	}
+	if len(o.hushdBFlags) > 0 {
+		i := slices.Index(names, "hush")
+		if i < 0 {
+			return errors.New("-hushd-b-flag compares with hush: use -target hush or -compare")
+		}
+		names = slices.Insert(names, i+1, hushB)
+	}
 	var targets []target
 	for _, n := range names {
 		if err := o.available(n); err != nil {
@@ -299,6 +311,11 @@ func writeJSON(path string, rep *report) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// hushB is the target -hushd-b-flag adds: hushd with those flags.
+const hushB = "hush-b"
+
+func isHush(name string) bool { return name == "hush" || name == hushB }
+
 // target is a relay under test by name. Every run gets a fresh relay process when
 // hushload starts it, so no run inherits another's memory, ports or sessions (memory per
 // session is only meaningful against a fresh process).
@@ -314,12 +331,15 @@ func (o *options) runOn(ctx context.Context, tg target, cfg loadgen.Config) (*lo
 	if err != nil {
 		return nil, err
 	}
-	if (tg.name == "hush" || tg.name == rtpengineMask) && o.masked != [2]bool{} {
+	if (isHush(tg.name) || tg.name == rtpengineMask) && o.masked != [2]bool{} {
 		cfg.Masked, cfg.LookAhead = o.masked, o.lookAhead
 	}
 	r, err := loadgen.Run(ctx, t, cfg)
 	serr := stop() // recordings are complete once hushd has ended
-	if r != nil && tg.name == "hush" && o.record {
+	if r != nil {
+		r.Target = tg.name // hushB is hushd too
+	}
+	if r != nil && isHush(tg.name) && o.record {
 		r.Recordings, r.RecordingBytes = o.lastRecordings()
 	}
 	if serr != nil {
@@ -331,7 +351,7 @@ func (o *options) runOn(ctx context.Context, tg target, cfg loadgen.Config) (*lo
 // available checks that a target can be opened, without starting it.
 func (o *options) available(name string) error {
 	switch {
-	case name == "hush" && o.hushdAddr == "":
+	case isHush(name) && o.hushdAddr == "":
 		if _, err := findBinary(o.hushdBin, "hushd", true); err != nil {
 			return fmt.Errorf("hushd: %w (build it with `make build` or pass -hushd-bin)", err)
 		}
@@ -350,7 +370,7 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 	switch name {
 	case "direct":
 		return loadgen.Direct{}, nop, nil
-	case "hush":
+	case "hush", hushB:
 		if o.hushdAddr != "" {
 			h, err := loadgen.NewHush(o.hushdAddr, o.hushdPID)
 			if err != nil {
@@ -370,6 +390,9 @@ func (o *options) open(ctx context.Context, name string, logw io.Writer) (loadge
 		// Media ports below the ephemeral range (32768-60999), so the generator's own
 		// sockets never take a relay port; 4 ports per session.
 		extra := append(strings.Fields(o.hushdArgs), o.hushdFlags...)
+		if name == hushB {
+			extra = append(extra, o.hushdBFlags...)
+		}
 		recDir := ""
 		if o.record {
 			if recDir, err = os.MkdirTemp("", "hushload-rec-"); err != nil {
@@ -514,16 +537,31 @@ func findBinary(explicit, name string, beside bool) (string, error) {
 	return exec.LookPath(name)
 }
 
+// roundOrder is the order round (from 1) runs n targets in: as given in odd rounds,
+// reversed in even ones. A run is not independent of the one before it (the host still
+// writes back and deletes the last run's recordings, for one), so in a fixed order the
+// target that always runs second pays for it; alternating the order pairs it off.
+func roundOrder(n, round int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+		if round%2 == 0 {
+			order[i] = n - 1 - i
+		}
+	}
+	return order
+}
+
 func (o *options) runOnce(ctx context.Context, targets []target, cfg loadgen.Config, rep *report, stdout io.Writer) error {
 	for round := 1; round <= o.rounds; round++ {
-		var at []*loadgen.Result
-		for _, t := range targets {
-			r, err := o.runOn(ctx, t, cfg)
+		at := make([]*loadgen.Result, len(targets))
+		for _, i := range roundOrder(len(targets), round) {
+			r, err := o.runOn(ctx, targets[i], cfg)
 			if err != nil {
 				return err
 			}
 			r.Round = round
-			at = append(at, r)
+			at[i] = r
 		}
 		rep.Results = append(rep.Results, at...)
 		if o.rounds > 1 {
@@ -767,14 +805,17 @@ func (o *options) runRamp(ctx context.Context, targets []target, cfg loadgen.Con
 	return nil
 }
 
-// writeRounds prints one line per run, in the order run: the load average around it, loss,
+// writeRounds prints one line per run, round by round (even rounds ran their targets in
+// reverse order, roundOrder): the load average around it, loss,
 // the whole latency and, for a masked target, latency beyond its look-ahead, over the
 // window and over the part of it a hog ran (-hog). A busy host shows in the load average
-// and in the tails; comparisons hold within a round, never across rounds.
+// and in the tails; comparisons hold within a round, never across rounds. "rx lag" is how
+// long the generator itself took to read what had arrived (not in the latency), and "sched
+// max" the longest a relay goroutine waited runnable (hushd; a bucket bound).
 func writeRounds(w io.Writer, rs []*loadgen.Result) {
 	fmt.Fprintf(w, "\n== per run (µs; \"beyond L\": latency beyond the look-ahead of masked directions; \"hog\": packets received while the hog ran)\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\ttarget\tload avg\tlost\tp50\tp99\tp99.9\tmax\tbeyond L p99\tp99.9\tmax\thog s\thog p99\tmax\thog beyond L p99\tp99.9\tmax\t")
+	fmt.Fprintln(tw, "round\ttarget\tload avg\tlost\tp50\tp99\tp99.9\tmax\tbeyond L p99\tp99.9\tmax\thog s\thog p99\tmax\thog beyond L p99\tp99.9\tmax\trx lag p99\tsched max\t")
 	f := func(v float64, ok bool) string {
 		if !ok {
 			return "-"
@@ -783,12 +824,21 @@ func writeRounds(w io.Writer, rs []*loadgen.Result) {
 	}
 	for _, r := range rs {
 		bl, hog := r.BeyondSamples > 0, r.HogSamples > 0
-		fmt.Fprintf(tw, "%d\t%s\t%.1f-%.1f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%d\t%s\t%.1f-%.1f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			max(r.Round, 1), r.Target, r.LoadAvgStart, r.LoadAvg, r.Lost,
 			f(r.LatencyP50, true), f(r.LatencyP99, true), f(r.LatencyP999, true), f(r.LatencyMax, true),
 			f(r.BeyondP99, bl), f(r.BeyondP999, bl), f(r.BeyondMax, bl),
 			f(r.HogSeconds, hog), f(r.HogP99, hog), f(r.HogMax, hog),
-			f(r.HogBeyondP99, hog && bl), f(r.HogBeyondP999, hog && bl), f(r.HogBeyondMax, hog && bl))
+			f(r.HogBeyondP99, hog && bl), f(r.HogBeyondP999, hog && bl), f(r.HogBeyondMax, hog && bl),
+			f(r.RxLagP99, r.RxLagMax > 0), f(schedMax(r), r.Runtime != nil))
 	}
 	_ = tw.Flush()
+}
+
+// schedMax is the longest a relay goroutine waited runnable in the window, in µs.
+func schedMax(r *loadgen.Result) float64 {
+	if r.Runtime == nil {
+		return 0
+	}
+	return r.Runtime.SchedMax * 1e6
 }

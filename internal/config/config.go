@@ -199,6 +199,9 @@ type Media struct {
 	Workers int `yaml:"workers"`
 	// RealtimePriority runs those workers under SCHED_RR at this priority; 0 = off.
 	RealtimePriority int `yaml:"realtime_priority"`
+	// BackgroundNice is the nice value of the recording writers' threads (SCHED_BATCH);
+	// 0 = hushd's own priority.
+	BackgroundNice int `yaml:"background_nice"`
 	// FDReserve is how many file descriptors control connections must leave free.
 	FDReserve int `yaml:"fd_reserve"`
 }

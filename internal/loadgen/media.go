@@ -73,6 +73,9 @@ type receiver struct {
 	// hogLat and hogBeyond are lat and beyond for the packets received while a hog ran.
 	hogLat    Histogram
 	hogBeyond Histogram
+	// rxLag is how long datagrams waited in the socket, after the kernel queued them,
+	// before this receiver read them: the generator's own scheduling delay, left out of lat.
+	rxLag     Histogram
 	early     uint64
 	foreign   uint64
 	misrouted uint64
@@ -152,9 +155,20 @@ func (r *receiver) loop() {
 			}
 			return
 		}
-		now := int64(time.Since(r.m.start))
+		t := time.Now()
+		now, wall := int64(t.Sub(r.m.start)), t.UnixNano()
 		for i := range n {
-			r.handle(br.datagram(i), now)
+			// A datagram counts as received when the kernel queued it on the socket, not
+			// when this goroutine got to read it: on a busy host the generator's own wait
+			// for the processor is not the relay's latency. That wait is kept apart (rxLag).
+			at := now
+			if k := br.rxTime(i); k > 0 && k <= wall {
+				at = now - (wall - k)
+				if r.m.measure.Load() {
+					r.rxLag.Record(wall - k)
+				}
+			}
+			r.handle(br.datagram(i), at)
 		}
 	}
 }

@@ -47,35 +47,49 @@ func makeSockaddr(ap netip.AddrPort) sockaddr {
 	return sa
 }
 
-// batchReader reads up to len(bufs) datagrams per call.
+// batchReader reads up to len(bufs) datagrams per call, each with the kernel's receive
+// time (SO_TIMESTAMPNS) when the socket gives it.
 type batchReader struct {
 	rc     syscall.RawConn
 	msgs   []mmsghdr
 	iovs   []syscall.Iovec
 	bufs   [][]byte
+	oob    []byte // one cmsgSpace slot per datagram
 	got    int
 	err    error
 	readFn func(fd uintptr) bool // bound once, so a read allocates nothing
 }
+
+// cmsgSpace holds one SCM_TIMESTAMPNS control message (a struct timespec).
+var cmsgSpace = syscall.CmsgSpace(16)
 
 func newBatchReader(c *net.UDPConn, n int) (*batchReader, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
-	b := &batchReader{rc: rc, msgs: make([]mmsghdr, n), iovs: make([]syscall.Iovec, n), bufs: make([][]byte, n)}
+	b := &batchReader{rc: rc, msgs: make([]mmsghdr, n), iovs: make([]syscall.Iovec, n), bufs: make([][]byte, n),
+		oob: make([]byte, n*cmsgSpace)}
+	// Without the kernel's stamp a read's own time stands in (rxTime returns 0).
+	_ = rc.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	})
 	for i := range n {
 		b.bufs[i] = make([]byte, 2048)
 		b.iovs[i].Base = &b.bufs[i][0]
 		b.iovs[i].SetLen(len(b.bufs[i]))
 		b.msgs[i].hdr.Iov = &b.iovs[i]
 		b.msgs[i].hdr.Iovlen = 1
+		b.msgs[i].hdr.Control = &b.oob[i*cmsgSpace]
 	}
 	b.readFn = b.tryRead
 	return b, nil
 }
 
 func (b *batchReader) tryRead(fd uintptr) bool {
+	for i := range b.msgs {
+		b.msgs[i].hdr.SetControllen(cmsgSpace) // the kernel wrote the length it used
+	}
 	r, _, e := syscall.Syscall6(sysRecvmmsg, fd, uintptr(unsafe.Pointer(&b.msgs[0])),
 		uintptr(len(b.msgs)), syscall.MSG_DONTWAIT, 0, 0)
 	switch e {
@@ -102,6 +116,22 @@ func (b *batchReader) read() (int, error) {
 
 // datagram returns datagram i of the last read.
 func (b *batchReader) datagram(i int) []byte { return b.bufs[i][:b.msgs[i].n] }
+
+// rxTime returns the kernel's receive time of datagram i of the last read (Unix ns), or
+// 0 when it carried none.
+func (b *batchReader) rxTime(i int) int64 {
+	h := &b.msgs[i].hdr
+	if h.Controllen < uint64(syscall.CmsgLen(16)) {
+		return 0
+	}
+	c := b.oob[i*cmsgSpace:]
+	cm := (*syscall.Cmsghdr)(unsafe.Pointer(&c[0]))
+	if cm.Level != syscall.SOL_SOCKET || cm.Type != syscall.SCM_TIMESTAMPNS {
+		return 0
+	}
+	ts := (*syscall.Timespec)(unsafe.Pointer(&c[syscall.CmsgLen(0)]))
+	return ts.Nano()
+}
 
 // errTransient reports errors after which a socket is still usable (ICMP errors queued on
 // an unconnected UDP socket surface on its next read).

@@ -38,6 +38,8 @@ func (b *batchReader) read() (int, error) {
 
 func (b *batchReader) datagram(int) []byte { return b.buf[:b.n] }
 
+func (b *batchReader) rxTime(int) int64 { return 0 }
+
 func errTransient(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED)
 }

@@ -58,6 +58,14 @@ type Result struct {
 	HogBeyondP99  float64 `json:"hog_beyond_look_ahead_p99_us,omitempty"`
 	HogBeyondP999 float64 `json:"hog_beyond_look_ahead_p999_us,omitempty"`
 	HogBeyondMax  float64 `json:"hog_beyond_look_ahead_max_us,omitempty"`
+	// RxLag*: how long received datagrams waited in the generator's sockets before it
+	// read them. Latency is taken at the kernel's receive time, so this wait (the
+	// generator's own, on a busy host) is not in it; 0 where the kernel gives no time.
+	RxLagP99 float64 `json:"rx_lag_p99_us,omitempty"`
+	RxLagMax float64 `json:"rx_lag_max_us,omitempty"`
+	// Runtime is the Go runtime's figures of the relay over the window (hushd's /metrics):
+	// GC pauses, GC assist time, scheduling latency. Nil for other relays.
+	Runtime *RuntimeStats `json:"runtime,omitempty"`
 
 	LatencySamples uint64  `json:"latency_samples"`
 	LatencyP50     float64 `json:"latency_p50_us"`
@@ -240,6 +248,14 @@ func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 wind
 		r.BeyondP999, r.BeyondMax = us(beyond.Quantile(0.999)), us(beyond.Max())
 	}
 
+	var lag Histogram
+	for _, rc := range m.recv {
+		lag.Merge(&rc.rxLag)
+	}
+	if lag.Count() > 0 {
+		r.RxLagP99, r.RxLagMax = us(lag.Quantile(0.99)), us(lag.Max())
+	}
+
 	if n := hogLat.Count(); n > 0 {
 		r.HogSamples = n
 		r.HogP50, r.HogP99 = us(hogLat.Quantile(0.5)), us(hogLat.Quantile(0.99))
@@ -348,6 +364,29 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 		row("beyond look-ahead max", "µs", false, func(r *Result) float64 { return r.BeyondMax }, "%.1f")
 		row("arrived before look-ahead", "", false, func(r *Result) float64 { return float64(r.Early) }, "%.0f")
 		row("recordings written", "", false, func(r *Result) float64 { return float64(r.Recordings) }, "%.0f")
+	}
+	row("generator receive lag p99", "µs", false, func(r *Result) float64 { return r.RxLagP99 }, "%.1f")
+	row("generator receive lag max", "µs", false, func(r *Result) float64 { return r.RxLagMax }, "%.1f")
+	hasRuntime := false
+	for _, r := range rs {
+		hasRuntime = hasRuntime || r.Runtime != nil
+	}
+	if hasRuntime {
+		rt := func(f func(*RuntimeStats) float64) func(*Result) float64 {
+			return func(r *Result) float64 {
+				if r.Runtime == nil {
+					return 0
+				}
+				return f(r.Runtime)
+			}
+		}
+		row("target GC cycles", "", false, rt(func(s *RuntimeStats) float64 { return s.GCCycles }), "%.0f")
+		row("target GC pause total", "ms", false, rt(func(s *RuntimeStats) float64 { return s.PauseTotal * 1e3 }), "%.2f")
+		row("target GC pause max (bucket)", "µs", false, rt(func(s *RuntimeStats) float64 { return s.PauseMax * 1e6 }), "%.1f")
+		row("target GC assist CPU", "ms", false, rt(func(s *RuntimeStats) float64 { return s.AssistCPU * 1e3 }), "%.2f")
+		row("target GC CPU (all)", "ms", false, rt(func(s *RuntimeStats) float64 { return s.GCCPU * 1e3 }), "%.1f")
+		row("target sched latency p99 (bucket)", "µs", false, rt(func(s *RuntimeStats) float64 { return s.SchedP99 * 1e6 }), "%.1f")
+		row("target sched latency max (bucket)", "µs", false, rt(func(s *RuntimeStats) float64 { return s.SchedMax * 1e6 }), "%.1f")
 	}
 	hogged := false
 	for _, r := range rs {

@@ -209,6 +209,11 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		aborted = true
 	}
 	res.LoadAvgStart = LoadAvg1()
+	rr, _ := t.(RuntimeReader)
+	var rt0 *runtimeSample
+	if rr != nil {
+		rt0, _ = rr.runtimeSample(ctx)
+	}
 	w0 := window{at: time.Now(), proc: proc(), self: SelfCPU(), pkts: m.received()}
 	m.measure.Store(true)
 	var hogWG sync.WaitGroup
@@ -254,6 +259,11 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	hogWG.Wait()   // ends with the senders
 	churnWG.Wait() // normally long done: the churn takes a few seconds of the window
 	w1 := window{at: time.Now(), proc: proc(), self: SelfCPU(), pkts: m.received()}
+	if rr != nil && rt0 != nil {
+		if rt1, err := rr.runtimeSample(ctx); err == nil {
+			res.Runtime = runtimeDelta(rt0, rt1)
+		}
+	}
 	res.LoadAvg = LoadAvg1()
 	m.measure.Store(false)
 	res.RSSSamples = append(res.RSSSamples, RSSSample{At: w1.at.Sub(w0.at).Seconds(), RSS: w1.proc.RSS})

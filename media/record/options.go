@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hushmedia/hush/media/background"
 	"github.com/hushmedia/hush/media/record/seal"
 )
 
@@ -41,6 +42,7 @@ type config struct {
 	format     Format
 	keyring    seal.Keyring // opens sealed files
 	seal       bool         // New seals the recording with keyring's current key
+	pool       *background.Pool
 }
 
 // Defaults.
@@ -74,6 +76,17 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, fmt.Errorf("%w: jitter window + resync threshold above %v", ErrBadOption, (pendSamples/2)*sampleDur)
 	}
 	return c, nil
+}
+
+// WithPool runs the writer's work (draining, file writes, checkpoints, the
+// final hash) on p's low-priority threads, so it yields the processor to
+// the media workers on a busy host. nil (the default): on the writer's own
+// goroutine, at the process's priority.
+func WithPool(p *background.Pool) Option {
+	return func(cfg *config) error {
+		cfg.pool = p
+		return nil
+	}
 }
 
 // WithClock sets the clock (default: time.Now).

@@ -14,7 +14,9 @@ import (
 )
 
 // run is the writer goroutine: it drains the rings on a timer, when a
-// ring is half full, and on Flush/Checkpoint/Close.
+// ring is half full, and on Flush/Checkpoint/Close. The work itself runs
+// on the background pool's low-priority threads when there is one
+// (WithPool), this goroutine waiting for it.
 func (r *Recorder) run() {
 	defer close(r.done)
 	var tick <-chan time.Time
@@ -25,29 +27,35 @@ func (r *Recorder) run() {
 		defer t.Stop()
 		tick = t.C
 	}
+	pool, done := r.cfg.pool, make(chan struct{}, 1)
+	step := r.step // bound once: a drain allocates nothing
 	for {
 		select {
 		case now := <-tick:
-			r.step()
+			pool.Run(step, done)
 			t.Reset(untilDrain(now, r.cfg.drainEvery, slot))
 		case <-r.kick:
-			r.step()
+			pool.Run(step, done)
 		case c := <-r.cmds:
 			switch c.kind {
 			case cmdFlush:
-				r.step()
-				if r.ok() && len(r.tl.out) > 0 {
-					r.writeOut()
-				}
+				pool.Run(func() {
+					r.step()
+					if r.ok() && len(r.tl.out) > 0 {
+						r.writeOut()
+					}
+				}, done)
 				c.reply <- r.Err()
 			case cmdCheckpoint:
-				r.step()
-				if r.ok() {
-					r.checkpoint()
-				}
+				pool.Run(func() {
+					r.step()
+					if r.ok() {
+						r.checkpoint()
+					}
+				}, done)
 				c.reply <- r.Err()
 			case cmdClose:
-				r.closeErr = r.finish()
+				pool.Run(func() { r.closeErr = r.finish() }, done)
 				c.reply <- r.closeErr
 				return
 			case cmdKill:
