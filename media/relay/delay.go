@@ -37,7 +37,7 @@ type delayLine struct {
 // RecordAudio passes a frame of the line's direction to the tap's sink.
 func (d *delayLine) RecordAudio(ssrc, ts uint32, f *mask.RecordFrame) {
 	d.c.out[d.dir].silenceFrame(f)
-	d.rec.RecordAudio(d.dir, ssrc, ts, d.c.epoch.Add(f.Arrival), f)
+	d.rec.RecordAudio(d.in, ssrc, ts, d.c.epoch.Add(f.Arrival), f)
 }
 
 func newDelayLine(c *Call, in Leg, tx sendFunc, late time.Duration) *delayLine {
@@ -147,7 +147,7 @@ func (d *delayLine) handle(p *Packet) bool {
 			d.mk.Configure(mask.Policy{Keys: keys}, p.codecs)
 			d.mk.Observe(&p.Header, p.Buf, d.since(p.at)-p.age)
 			if d.ud != nil && p.codecs.Lookup(p.Header.PayloadType) == mask.CodecUnknown {
-				d.ud.RecordUndecodable(d.dir, p.Header.PayloadType)
+				d.ud.RecordUndecodable(d.in, p.Header.PayloadType)
 			}
 		}
 		return false
@@ -166,7 +166,7 @@ func (d *delayLine) handle(p *Packet) bool {
 	case mask.DropUndecodable:
 		d.c.drop(d.dir, DropUndecodable)
 		if d.ud != nil {
-			d.ud.RecordUndecodable(d.dir, p.Header.PayloadType)
+			d.ud.RecordUndecodable(d.in, p.Header.PayloadType)
 		}
 	case mask.DropOverflow:
 		d.c.drop(d.dir, DropMaskOverflow)

@@ -432,7 +432,7 @@ func (w *uringWorker) warm(n uint32) {
 				dl.mk.PrefetchPush()
 			}
 			if dl.pf != nil { // its first stage here, a level before the rest
-				dl.pf.PrefetchRecord(dl.dir, 0)
+				dl.pf.PrefetchRecord(dl.in, 0)
 			}
 		}
 	}
@@ -444,7 +444,7 @@ func (w *uringWorker) warm(n uint32) {
 	for stage := 1; stage < RecordPrefetchStages; stage++ {
 		for _, r := range rs {
 			if dl := r.dl; dl != nil && dl.pf != nil {
-				dl.pf.PrefetchRecord(dl.dir, stage)
+				dl.pf.PrefetchRecord(dl.in, stage)
 			}
 		}
 	}

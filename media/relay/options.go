@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/hushmedia/hush/media/mask"
@@ -85,7 +86,7 @@ func WithDigits(fn func(DigitEvent)) Option {
 type RecordTap struct {
 	// Delay is L_rec; 0 means mask.DefaultRecordDelay (80 ms).
 	Delay time.Duration
-	// Sink gets each frame: the direction, the sender's SSRC and RTP
+	// Sink gets each frame: the leg it came from, the sender's SSRC and RTP
 	// timestamp, when the frame's first sample reached hush, and the frame
 	// (valid during the call only; its PCM method decodes it as it is to be
 	// recorded). A frame comes Delay after it arrived while its direction
@@ -101,37 +102,75 @@ type RecordTap struct {
 	Masked func(dir Direction, ssrc, startTS, endTS uint32)
 }
 
-// RecordSink takes a call's audio for the recording: see RecordTap.
+// RecordSink takes a call's audio for the recording: see RecordTap. from is
+// the leg the audio came from (the direction's Direction.From).
+// media/record's *Recorder is one.
 type RecordSink interface {
-	RecordAudio(dir Direction, ssrc, ts uint32, at time.Time, f *mask.RecordFrame)
+	RecordAudio(from Leg, ssrc, ts uint32, at time.Time, f *mask.RecordFrame)
 }
 
 // RecordPrefetcher is a RecordSink that can start loading what its next
-// RecordAudio(dir) touches, in RecordPrefetchStages stages, each reading
+// RecordAudio(from) touches, in RecordPrefetchStages stages, each reading
 // only what the one before loaded: the io_uring engine runs each stage for
 // a batch of packets before the next, so that their cache misses overlap.
 // It must change nothing.
 type RecordPrefetcher interface {
-	PrefetchRecord(dir Direction, stage int)
+	PrefetchRecord(from Leg, stage int)
 }
 
 // UndecodableRecorder is a RecordSink that wants to know of audio it gets
 // nothing of: RecordUndecodable runs on the packet goroutine for each RTP
-// packet of dir whose payload type hush cannot decode (not G.711, CN or
+// packet from the leg whose payload type hush cannot decode (not G.711, CN or
 // the leg's telephone-event), which the recording therefore hears as
 // silence. It must not block or allocate.
 type UndecodableRecorder interface {
-	RecordUndecodable(dir Direction, pt uint8)
+	RecordUndecodable(from Leg, pt uint8)
 }
 
 // RecordPrefetchStages is how many stages a RecordPrefetcher is asked for.
 const RecordPrefetchStages = 3
 
+// SwitchSink is a RecordSink whose sink is set during the call: a call
+// whose recording may start later gets one as its tap's Sink, and Set hands
+// it the recording when it starts. Until then it passes nothing on; after,
+// everything, at one atomic load a frame. The zero value is ready.
+type SwitchSink struct{ p atomic.Pointer[switchTarget] }
+
+type switchTarget struct {
+	sink RecordSink
+	ud   UndecodableRecorder // sink as one, or nil
+}
+
+// Set makes s pass frames on to sink (nil: to nothing) from now on.
+func (s *SwitchSink) Set(sink RecordSink) {
+	if sink == nil {
+		s.p.Store(nil)
+		return
+	}
+	t := &switchTarget{sink: sink}
+	t.ud, _ = sink.(UndecodableRecorder)
+	s.p.Store(t)
+}
+
+// RecordAudio is RecordSink.
+func (s *SwitchSink) RecordAudio(from Leg, ssrc, ts uint32, at time.Time, f *mask.RecordFrame) {
+	if t := s.p.Load(); t != nil {
+		t.sink.RecordAudio(from, ssrc, ts, at, f)
+	}
+}
+
+// RecordUndecodable is UndecodableRecorder.
+func (s *SwitchSink) RecordUndecodable(from Leg, pt uint8) {
+	if t := s.p.Load(); t != nil && t.ud != nil {
+		t.ud.RecordUndecodable(from, pt)
+	}
+}
+
 // audioSink adapts RecordTap.Audio to RecordSink.
 type audioSink func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame)
 
-func (fn audioSink) RecordAudio(dir Direction, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
-	fn(dir, ssrc, ts, f)
+func (fn audioSink) RecordAudio(from Leg, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
+	fn(Direction(from), ssrc, ts, f)
 }
 
 // WithRecordTap sets the recording tap (see RecordTap).

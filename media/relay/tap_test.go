@@ -24,12 +24,14 @@ type tapSink struct {
 	undecPT  [NumDirections]atomic.Int32
 }
 
-func (s *tapSink) RecordUndecodable(dir Direction, pt uint8) {
+func (s *tapSink) RecordUndecodable(from Leg, pt uint8) {
+	dir := Direction(from)
 	s.undec[dir].Add(1)
 	s.undecPT[dir].Store(int32(pt))
 }
 
-func (s *tapSink) RecordAudio(dir Direction, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
+func (s *tapSink) RecordAudio(from Leg, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
+	dir := Direction(from)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pcm := f.PCM(make([]int16, len(f.Codes)))
@@ -43,8 +45,8 @@ func (s *tapSink) RecordAudio(dir Direction, ssrc, ts uint32, _ time.Time, f *ma
 	}
 }
 
-func (s *tapSink) PrefetchRecord(dir Direction, stage int) {
-	s.prefetch[dir][min(uint(stage), RecordPrefetchStages)].Add(1)
+func (s *tapSink) PrefetchRecord(from Leg, stage int) {
+	s.prefetch[Direction(from)][min(uint(stage), RecordPrefetchStages)].Add(1)
 }
 
 // tap is a RecordTap delivering to s: as the Sink, or through Audio.
@@ -60,7 +62,7 @@ func (s *tapSink) tap(asSink bool) RecordTap {
 		t.Sink = s
 	} else {
 		t.Audio = func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame) {
-			s.RecordAudio(dir, ssrc, ts, time.Time{}, f)
+			s.RecordAudio(dir.From(), ssrc, ts, time.Time{}, f)
 		}
 	}
 	return t
