@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/g711"
+	"github.com/hushmedia/hush/media/internal/cpucache/warmtest"
 	"github.com/hushmedia/hush/media/mask"
 )
 
@@ -192,16 +193,17 @@ func BenchmarkRecorderSecond(b *testing.B) {
 	}
 }
 
-// PrefetchRecord changes nothing, whatever the stage and leg (out of range:
-// nothing at all), on a fresh recorder, a written one and a closed one, and
-// allocates nothing.
-func TestPrefetchRecordChangesNothing(t *testing.T) {
+// Warm changes nothing, whatever the level and leg (out of range: nothing
+// at all), on a fresh recorder, a written one and a closed one, and
+// allocates nothing; each level hints only through pointers an earlier
+// level loaded (warmtest.Check).
+func TestWarmChangesNothing(t *testing.T) {
 	r, clk, _ := testRec(t)
 	codes := make([]byte, frame)
 	all := func() {
 		for leg := range LegAgent + 3 {
-			for stage := -1; stage <= 3; stage++ {
-				r.PrefetchRecord(leg, stage)
+			for level := -1; level <= WarmLevels; level++ {
+				r.Warm(leg, level)
 			}
 		}
 	}
@@ -225,7 +227,10 @@ func TestPrefetchRecordChangesNothing(t *testing.T) {
 	}
 	before = state()
 	if a := testing.AllocsPerRun(100, all); a != 0 {
-		t.Errorf("PrefetchRecord allocates %.1f times", a)
+		t.Errorf("Warm allocates %.1f times", a)
+	}
+	for _, leg := range []Leg{LegCustomer, LegAgent} {
+		warmtest.Check(t, r, WarmLevels, func(l int) { r.Warm(leg, l) })
 	}
 	if after := state(); after != before {
 		t.Fatalf("written recorder: rings %v -> %v", before, after)

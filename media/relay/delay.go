@@ -26,12 +26,15 @@ type delayLine struct {
 	// (epoll, io_uring), where a wake-up is cheap and the slack would only
 	// add latency.
 	late time.Duration
-	// The recording tap's sink and its prefetcher (nil if it has none).
+	// The recording tap's sink, and the sink as a warmer and as an
+	// undecodable recorder (nil when it is not one).
 	// The masker hands its frames to the delay line itself (RecordAudio):
 	// no closure between the masker and the recorder.
 	rec RecordSink
-	pf  RecordPrefetcher
+	wr  RecordWarmer
 	ud  UndecodableRecorder
+	// wrLevels is wr's number of warm-up levels.
+	wrLevels int
 }
 
 // RecordAudio passes a frame of the line's direction to the tap's sink.
@@ -44,7 +47,9 @@ func newDelayLine(c *Call, in Leg, tx sendFunc, late time.Duration) *delayLine {
 	d := &delayLine{c: c, in: in, dir: Direction(in), tx: tx, late: late}
 	if c.tap != nil {
 		d.rec = c.tap.Sink
-		d.pf, _ = d.rec.(RecordPrefetcher)
+		if d.wr, _ = d.rec.(RecordWarmer); d.wr != nil {
+			d.wrLevels = d.wr.WarmLevels()
+		}
 		d.ud, _ = d.rec.(UndecodableRecorder)
 		// The recording needs every audio packet analysed.
 		d.mk = d.newMasker()

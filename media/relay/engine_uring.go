@@ -75,13 +75,14 @@ type uringWorker struct {
 	wall    int64     // Unix ns when the current reap began (receive timestamps' reference)
 	now     time.Time // the same instant, monotonic: the packets' batch time
 	evbuf   [8]byte
-	warmed  [64]*receiver // warm's
+	warmed  warmSet // warm's
 }
 
 type uringEntry struct {
 	r      *receiver
 	c      *Call
 	fd     int
+	levels int  // r's warm-up levels
 	active bool // a multishot receive is outstanding
 	gone   bool // detaching: do not re-arm
 }
@@ -402,53 +403,24 @@ func (w *uringWorker) completions() (pkts int, ctl bool) {
 }
 
 // warm starts the loads that handling the n waiting receive completions
-// will wait on, one pointer level at a time, so that their cache misses
-// overlap instead of each packet waiting on its own (releaseTimers.expire
-// does the same for releases). With a thousand streams every packet finds
-// its stream's state out of cache.
+// will wait on: the datagrams' buffers, and the receivers' warm-up levels
+// for the whole batch (warm.go), so that their cache misses overlap instead
+// of each packet waiting on its own. With a thousand streams every packet
+// finds its stream's state out of cache.
 func (w *uringWorker) warm(n uint32) {
-	rs := w.warmed[:0]
-	for i := range min(n, uint32(len(w.warmed))) {
+	for i := range n {
 		c := w.ring.cqe(i)
 		if c.userData>>uringKindShift != uringKindRecv || c.flags&uringCQEFBuffer == 0 {
 			continue
 		}
 		if e := w.slots[int32(uint32(c.userData))]; e != nil && e.r != nil {
-			cpucache.Prefetch(unsafe.Pointer(e.r))
+			if !w.warmed.add(e.r, e.levels) {
+				break
+			}
 			cpucache.Prefetch(unsafe.Pointer(&w.bufs.buf(uint16(c.flags >> uringCQEBufferShift))[16+uringNameLen+rxControlLen]))
-			rs = append(rs, e.r)
 		}
 	}
-	for _, r := range rs {
-		cpucache.Prefetch(unsafe.Pointer(&r.c.legs[r.in]))
-		if r.dl != nil {
-			cpucache.Prefetch(unsafe.Pointer(r.dl))
-		}
-	}
-	for _, r := range rs {
-		cpucache.Prefetch(unsafe.Pointer(r.c.legs[r.in].state.Load()))
-		if dl := r.dl; dl != nil {
-			if dl.mk != nil {
-				dl.mk.PrefetchPush()
-			}
-			if dl.pf != nil { // its first stage here, a level before the rest
-				dl.pf.PrefetchRecord(dl.in, 0)
-			}
-		}
-	}
-	for _, r := range rs {
-		if dl := r.dl; dl != nil && dl.mk != nil {
-			dl.mk.PrefetchPushData()
-		}
-	}
-	for stage := 1; stage < RecordPrefetchStages; stage++ {
-		for _, r := range rs {
-			if dl := r.dl; dl != nil && dl.pf != nil {
-				dl.pf.PrefetchRecord(dl.in, stage)
-			}
-		}
-	}
-	clear(rs)
+	w.warmed.run(0, warmPacket)
 }
 
 // received handles a multishot receive completion; it returns 1 when it
@@ -561,7 +533,8 @@ func (w *uringWorker) addSock(c *Call, l Leg, kind sockKind, fd int) {
 		idx = int32(len(w.slots))
 		w.slots = append(w.slots, nil)
 	}
-	w.slots[idx] = &uringEntry{r: newReceiver(c, l, kind, w.send, 0), c: c, fd: fd}
+	r := newReceiver(c, l, kind, w.send, 0)
+	w.slots[idx] = &uringEntry{r: r, c: c, fd: fd, levels: r.levels}
 	w.calls[c] = append(w.calls[c], idx)
 	w.armRecv(idx)
 }

@@ -92,7 +92,7 @@ type RecordTap struct {
 	// recorded). A frame comes Delay after it arrived while its direction
 	// keeps sending; the last frames of a talk spurt come when the next
 	// spurt has been analysed far enough, or at Close. A Sink that is also
-	// a RecordPrefetcher has its state prefetched with each packet's.
+	// a RecordWarmer has its state warmed with each packet's.
 	Sink RecordSink
 	// Audio is the same as a function without the arrival, used when Sink
 	// is nil.
@@ -109,13 +109,14 @@ type RecordSink interface {
 	RecordAudio(from Leg, ssrc, ts uint32, at time.Time, f *mask.RecordFrame)
 }
 
-// RecordPrefetcher is a RecordSink that can start loading what its next
-// RecordAudio(from) touches, in RecordPrefetchStages stages, each reading
-// only what the one before loaded: the io_uring engine runs each stage for
-// a batch of packets before the next, so that their cache misses overlap.
-// It must change nothing.
-type RecordPrefetcher interface {
-	PrefetchRecord(from Leg, stage int)
+// RecordWarmer is a RecordSink that can start loading what its next
+// RecordAudio(from) touches, in WarmLevels levels, level k reading only
+// what the levels below it loaded: the engines run each level for a batch
+// of packets before the next, so that their cache misses overlap (see
+// warm.go). It must change nothing. media/record's Recorder is one.
+type RecordWarmer interface {
+	WarmLevels() int
+	Warm(from Leg, level int)
 }
 
 // UndecodableRecorder is a RecordSink that wants to know of audio it gets
@@ -126,9 +127,6 @@ type RecordPrefetcher interface {
 type UndecodableRecorder interface {
 	RecordUndecodable(from Leg, pt uint8)
 }
-
-// RecordPrefetchStages is how many stages a RecordPrefetcher is asked for.
-const RecordPrefetchStages = 3
 
 // SwitchSink is a RecordSink whose sink is set during the call: a call
 // whose recording may start later gets one as its tap's Sink, and Set hands

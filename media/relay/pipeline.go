@@ -30,6 +30,8 @@ type receiver struct {
 	tx sendFunc
 	// dl is the direction's delay line, on the RTP socket only (delay.go).
 	dl *delayLine
+	// levels is how many warm-up levels r has (warm.go).
+	levels int
 	// timed: an engine's releaseTimers holds an entry for r at timerAt
 	// (timers.go); closed: r was detached and closed.
 	timed, closed bool
@@ -57,6 +59,7 @@ func newReceiver(c *Call, in Leg, kind sockKind, tx sendFunc, late time.Duration
 	if kind == kindRTP {
 		r.dl = newDelayLine(c, in, tx, late)
 	}
+	r.levels = r.warmLevels()
 	return r
 }
 

@@ -1,11 +1,6 @@
 package relay
 
-import (
-	"time"
-	"unsafe"
-
-	"github.com/hushmedia/hush/media/internal/cpucache"
-)
+import "time"
 
 // releaseTimers tracks the receivers of one engine worker whose delay lines hold packets,
 // for the engines that drive release times themselves (epoll, io_uring): the earliest due
@@ -19,9 +14,10 @@ import (
 // heap touches only what is due. A line's due time changes only when its head leaves or
 // the detector catches up with it, so most packets push nothing.
 type releaseTimers struct {
-	epoch time.Time // the heap's clock: times are nanoseconds since epoch
-	h     timerHeap
-	batch [64]timerEntry // expire's
+	epoch  time.Time // the heap's clock: times are nanoseconds since epoch
+	h      timerHeap
+	batch  [warmMax]timerEntry // expire's
+	warmed warmSet             // expire's live receivers
 }
 
 type timerEntry struct {
@@ -165,9 +161,7 @@ func (t *releaseTimers) timeout(now time.Time) time.Duration {
 //
 // Under load a wake-up finds tens of lines due, and each line's state is out of cache (a
 // thousand lines in turn): releasing them one by one waited on each of their loads in
-// sequence. The batch's loads are started first, one pointer level at a time (receiver,
-// then delay line, policy and the leg it goes out of, then masker and that leg's remote,
-// then its oldest packet), so they overlap.
+// sequence. The batch is warmed first, level by level (warm.go), so the loads overlap.
 func (t *releaseTimers) expire(now time.Time, caughtUp bool, around func(r *receiver)) {
 	if len(t.h) == 0 {
 		return
@@ -178,7 +172,7 @@ func (t *releaseTimers) expire(now time.Time, caughtUp bool, around func(r *rece
 		n := 0
 		for n < len(t.batch) && len(t.h) > 0 && t.h[0].at <= nowNs {
 			e := t.h.popMin()
-			cpucache.Prefetch(unsafe.Pointer(e.r))
+			e.r.warm(warmRelease, 0)
 			t.batch[n] = e
 			n++
 		}
@@ -187,27 +181,10 @@ func (t *releaseTimers) expire(now time.Time, caughtUp bool, around func(r *rece
 			if current(e) {
 				e.r.timed = false
 				live = append(live, e)
-				cpucache.Prefetch(unsafe.Pointer(e.r.dl))
-				cpucache.Prefetch(unsafe.Pointer(&e.r.c.policy[e.r.dir]))
-				// The release is sent to the other leg's remote (route) and
-				// counted in its stats and the direction's metrics (sent).
-				o := &e.r.c.legs[e.r.in.Other()]
-				cpucache.Prefetch(unsafe.Pointer(o))
-				cpucache.Prefetch(unsafe.Pointer(&o.stats.rtpSentPkts))
-				cpucache.Prefetch(unsafe.Pointer(&e.r.c.metrics[e.r.dir].Packets))
+				t.warmed.add(e.r, e.r.levels)
 			}
 		}
-		for _, e := range live {
-			if mk := e.r.dl.mk; mk != nil {
-				mk.Prefetch()
-			}
-			cpucache.Prefetch(unsafe.Pointer(e.r.c.legs[e.r.in.Other()].state.Load()))
-		}
-		for _, e := range live {
-			if mk := e.r.dl.mk; mk != nil {
-				mk.PrefetchFront()
-			}
-		}
+		t.warmed.run(1, warmRelease) // level 0 ran as they were popped
 		for _, e := range live {
 			r := e.r
 			if around != nil {
