@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // delayLine is the masked path of the direction that starts at one leg's
@@ -18,8 +19,8 @@ type delayLine struct {
 	c   *Call
 	in  Leg
 	dir Direction
-	tx  sendFunc     // the engine's send
-	mk  *mask.Masker // created at the first masked packet
+	tx  udpio.SendFunc // the engine's send
+	mk  *mask.Masker   // created at the first masked packet
 	// late is how long after a packet's due time the engine's timer
 	// releases it: releaseSlack in the portable engine, where a read timeout
 	// costs an allocation, 0 in the engines that drive their own timers
@@ -43,7 +44,7 @@ func (d *delayLine) RecordAudio(ssrc, ts uint32, f *mask.RecordFrame) {
 	d.rec.RecordAudio(d.in, ssrc, ts, d.c.epoch.Add(f.Arrival), f)
 }
 
-func newDelayLine(c *Call, in Leg, tx sendFunc, late time.Duration) *delayLine {
+func newDelayLine(c *Call, in Leg, tx udpio.SendFunc, late time.Duration) *delayLine {
 	d := &delayLine{c: c, in: in, dir: Direction(in), tx: tx, late: late}
 	if c.tap != nil {
 		d.rec = c.tap.Sink
@@ -256,7 +257,7 @@ func (d *delayLine) newMasker() *mask.Masker {
 
 // sendRTP sends a released packet of the direction starting at leg in to
 // the other leg's current remote.
-func (c *Call) sendRTP(tx sendFunc, in Leg, pkt []byte) {
+func (c *Call) sendRTP(tx udpio.SendFunc, in Leg, pkt []byte) {
 	dir := Direction(in)
 	pkt, r := c.egressQueued(dir, pkt)
 	if r != DropNone {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // DefaultLatencySampling: one packet in 16 is timed for the latency
@@ -23,7 +24,7 @@ type options struct {
 	now         func() time.Time
 	onDigit     func(DigitEvent)
 	tap         *RecordTap
-	engine      Engine
+	engine      udpio.Engine
 }
 
 func defaultOptions() options {
@@ -191,8 +192,8 @@ func WithRateLimit(pps int) Option {
 	return func(o *options) { o.rateLimit = uint32(max(pps, 0)) }
 }
 
-// WithEngine serves the call's sockets with e (see NewEngine); without it,
+// WithEngine serves the call's sockets with e (see udpio.New); without it,
 // or with nil, the call uses the portable engine (a goroutine per socket).
-func WithEngine(e Engine) Option {
+func WithEngine(e udpio.Engine) Option {
 	return func(o *options) { o.engine = e }
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // tapSink collects what a RecordTap delivers, per direction. As a
@@ -190,7 +191,7 @@ func testRecordTapCall(t *testing.T, asSink bool) {
 			switch {
 			case !asSink && n != 0:
 				t.Errorf("%v: level %d warmed %d times with a function tap", d, l, n)
-			case asSink && testEngine.Name() == EngineIOURing && n == 0:
+			case asSink && testEngine.Name() == udpio.IOURing && n == 0:
 				t.Errorf("%v: level %d never warmed by the io_uring engine", d, l)
 			}
 		}

@@ -5,29 +5,18 @@ import (
 
 	"github.com/hushmedia/hush/media/internal/cpucache"
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
-// Warm-up. Under load every packet and every release finds its stream's
-// state out of cache (a thousand streams in turn), and handling a batch one
-// by one waits on each of those loads in sequence. So before handling a
-// batch of received datagrams (engine_uring.go) or of due releases
-// (timers.go) an engine warms it in levels: level 0 for every receiver of
-// the batch, then level 1 for every one, and so on to the deepest level any
-// of them has, so that the batch's loads overlap. Level k may read only
-// memory that levels below k loaded (level 0 none: it hints the receiver
-// itself). Each layer warms its own memory: the receiver its own and the
-// call's (below), the masker its queue (mask.Masker.WarmPush, WarmPop), the
-// recording sink its ring (RecordWarmer, media/record's Recorder.Warm).
-// TestWarmLevels checks the levels (warmtest.Check), TestWarmBatch the
-// engines' loop.
-
-// warmWork is what a warm-up prepares: a received packet or a release.
-type warmWork uint8
-
-const (
-	warmPacket  warmWork = iota // receiver.packet
-	warmRelease                 // the delay line's expire
-)
+// The receiver's warm-up (udpio.Warmer): before handling a batch of
+// datagrams or of releases, an engine runs level 0 of every receiver of the
+// batch, then level 1, and so on (media/udpio's warm.go), so that the
+// batch's cache misses overlap. Level k may read only memory that levels
+// below k loaded (level 0 none: it hints the receiver itself). Each layer
+// warms its own memory: the receiver its own and the call's (below), the
+// masker its queue (mask.Masker.WarmPush, WarmPop), the recording sink its
+// ring (RecordWarmer, media/record's Recorder.Warm). TestWarmLevels checks
+// the levels (warmtest.Check).
 
 // ownLevels are the receiver's own levels, before its layers': 0 hints the
 // receiver, 1 what it points at (its delay line, the call's leg state).
@@ -43,8 +32,11 @@ func (r *receiver) warmLevels() int {
 	return ownLevels + n
 }
 
-// warm runs level level of r's warm-up for w. It changes nothing.
-func (r *receiver) warm(w warmWork, level int) {
+// WarmLevels is udpio.Warmer's.
+func (r *receiver) WarmLevels() int { return r.levels }
+
+// Warm runs level level of r's warm-up for w. It changes nothing.
+func (r *receiver) Warm(w udpio.Work, level int) {
 	switch level {
 	case 0:
 		cpucache.PrefetchRange(unsafe.Pointer(r), unsafe.Offsetof(r.dl)+unsafe.Sizeof(r.dl))
@@ -54,7 +46,7 @@ func (r *receiver) warm(w warmWork, level int) {
 		if dl := r.dl; dl != nil {
 			cpucache.PrefetchRange(unsafe.Pointer(dl), unsafe.Sizeof(*dl))
 		}
-		if w == warmPacket {
+		if w == udpio.WarmPacket {
 			cpucache.Prefetch(unsafe.Pointer(&c.legs[r.in]))
 			return
 		}
@@ -70,7 +62,7 @@ func (r *receiver) warm(w warmWork, level int) {
 	dl, l := r.dl, level-ownLevels
 	if l == 0 {
 		in := r.in
-		if w == warmRelease {
+		if w == udpio.WarmRelease {
 			in = in.Other()
 		}
 		cpucache.Prefetch(unsafe.Pointer(r.c.legs[in].state.Load()))
@@ -79,49 +71,13 @@ func (r *receiver) warm(w warmWork, level int) {
 		return
 	}
 	if dl.mk != nil && l < mask.WarmLevels {
-		if w == warmRelease {
+		if w == udpio.WarmRelease {
 			dl.mk.WarmPop(l)
 		} else {
 			dl.mk.WarmPush(l)
 		}
 	}
-	if w == warmPacket && l < dl.wrLevels {
+	if w == udpio.WarmPacket && l < dl.wrLevels {
 		dl.wr.Warm(r.in, l)
 	}
-}
-
-// warmSet is an engine's batch to warm: up to warmMax receivers and the
-// deepest of their levels.
-type warmSet struct {
-	rs     [warmMax]*receiver
-	n      int
-	levels int
-}
-
-const warmMax = 64
-
-// add puts r, whose warm-up has levels levels (its levels field, which
-// the caller may know without reading r), in the set; false when full.
-func (s *warmSet) add(r *receiver, levels int) bool {
-	if s.n == len(s.rs) {
-		return false
-	}
-	s.rs[s.n] = r
-	s.n++
-	s.levels = max(s.levels, levels)
-	return true
-}
-
-// run warms the set for w, every level of every receiver, level by level,
-// from level from (the levels below ran already) to the deepest; then it
-// empties the set.
-func (s *warmSet) run(from int, w warmWork) {
-	rs := s.rs[:s.n]
-	for l := from; l < s.levels; l++ {
-		for _, r := range rs {
-			r.warm(w, l)
-		}
-	}
-	clear(rs)
-	s.n, s.levels = 0, 0
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/hushmedia/hush/media/internal/cpucache/warmtest"
 	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/record"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // warmCall is an unstarted call on the portable engine (the warm-up does
@@ -17,20 +18,20 @@ import (
 // audio with a key press: its masker and the recording hold state.
 func warmCall(t *testing.T, sink RecordSink) *receiver {
 	t.Helper()
-	useEngine(t, EnginePortable)
+	useEngine(t, udpio.Portable)
 	c := unstartedCall(t, CallConfig{StrictSource: true,
 		Customer: LegConfig{Remote: ap("127.0.0.1:5000")}, Agent: LegConfig{Remote: ap("127.0.0.1:9")}},
 		WithRecordTap(RecordTap{Sink: sink}))
 	if err := c.SetMaskPolicy(CustomerToAgent, mask.Policy{Mode: mask.ModeTone}); err != nil {
 		t.Fatal(err)
 	}
-	r := newReceiver(c, Customer, kindRTP, sock.write, 0)
-	t.Cleanup(r.close)
+	r := newReceiver(c, Customer, kindRTP, udpio.Write, 0)
+	t.Cleanup(r.Close)
 	sig := make([]float64, 40*sFrame)
 	tone{key: '5', at: 10 * sFrame, dur: 20 * sFrame, dbm0: -10}.add(sig, rand.New(rand.NewPCG(1, 1)))
 	buf := make([]byte, MaxPacketSize+1)
 	for _, p := range (&g711Stream{pt: 0, ssrc: 5}).all(toPCM(sig)) {
-		r.packet(buf, copy(buf, p), ap("127.0.0.1:5000"), 0, time.Time{})
+		r.Packet(buf, copy(buf, p), ap("127.0.0.1:5000"), 0, time.Time{})
 	}
 	if r.dl.mk == nil || r.dl.mk.Len() == 0 {
 		t.Fatal("nothing queued in the masker")
@@ -51,11 +52,11 @@ func TestWarmLevels(t *testing.T) {
 	}
 	defer rec.Close()
 	r := warmCall(t, rec)
-	if want := ownLevels + max(mask.WarmLevels, record.WarmLevels); r.levels != want {
+	if want := ownLevels + max(mask.WarmLevels, record.WarmLevels); r.WarmLevels() != want {
 		t.Errorf("receiver declares %d warm-up levels, want %d", r.levels, want)
 	}
-	for _, w := range []warmWork{warmPacket, warmRelease} {
-		warmtest.Check(t, r, r.levels, func(l int) { r.warm(w, l) })
+	for _, w := range []udpio.Work{udpio.WarmPacket, udpio.WarmRelease} {
+		warmtest.Check(t, r, r.WarmLevels(), func(l int) { r.Warm(w, l) })
 	}
 }
 
@@ -69,21 +70,26 @@ func (s *levelSink) RecordAudio(Leg, uint32, uint32, time.Time, *mask.RecordFram
 func (s *levelSink) WarmLevels() int                                               { return s.depth }
 func (s *levelSink) Warm(_ Leg, level int)                                         { *s.log = append(*s.log, [2]int{s.id, level}) }
 
-// TestWarmBatch: the engines' warm loop (warmSet, as engine_uring.go and
-// timers.go use it) runs every level a layer declares, for every receiver
-// of the batch, level by level: here a recording sink one level deeper than
-// the masker and one shallower, in one batch. It fails when the loop stops
-// short of a receiver's depth, when a receiver declares fewer levels than
-// its layers need, or when the loop runs a receiver's levels out of order.
-func TestWarmBatch(t *testing.T) {
+// TestWarmDepth: a receiver declares as many warm-up levels as its layers
+// need, and runs each layer's levels once, in order, as the engines run the
+// levels of a batch (udpio's TestWarmSet checks that loop): here a
+// recording sink one level deeper than the masker and one shallower, in one
+// batch. It fails when a receiver declares fewer levels than a layer needs
+// or asks a layer for a level out of its range.
+func TestWarmDepth(t *testing.T) {
 	var log [][2]int
 	deep := &levelSink{id: 1, depth: mask.WarmLevels + 1, log: &log}
 	shallow := &levelSink{id: 2, depth: 1, log: &log}
-	r1, r2 := warmCall(t, deep), warmCall(t, shallow)
-	var s warmSet
-	s.add(r1, r1.levels)
-	s.add(r2, r2.levels)
-	s.run(0, warmPacket)
+	rs := []*receiver{warmCall(t, deep), warmCall(t, shallow)}
+	levels := 0
+	for _, r := range rs {
+		levels = max(levels, r.WarmLevels())
+	}
+	for l := range levels { // as udpio's warm-up loop runs a batch
+		for _, r := range rs {
+			r.Warm(udpio.WarmPacket, l)
+		}
+	}
 	for _, sk := range []*levelSink{deep, shallow} {
 		var got []int
 		for _, e := range log {
@@ -95,15 +101,6 @@ func TestWarmBatch(t *testing.T) {
 			t.Errorf("sink of depth %d warmed at levels %v, want %v", sk.depth, got, want)
 		}
 	}
-	for i := 1; i < len(log); i++ {
-		if log[i][1] < log[i-1][1] {
-			t.Errorf("warm-up log %v: a level after a deeper one (the batch's levels must go one at a time)", log)
-			break
-		}
-	}
-	if s.n != 0 || s.levels != 0 {
-		t.Errorf("set not emptied: %d receivers, %d levels", s.n, s.levels)
-	}
 }
 
 func seq(n int) []int {
@@ -112,4 +109,71 @@ func seq(n int) []int {
 		s[i] = i
 	}
 	return s
+}
+
+// TestReleaseOneTimerPerLine: a masked line in steady state keeps one timer
+// entry in an engine's release timers (media/udpio: an entry is pushed when
+// Due changes, and stays until its time passes): each packet's release
+// comes due as the packet that decides about the next one arrives, and the
+// line is asked for at that packet's due time whichever comes first. (When
+// the undecided packet was asked for at the end of its stall grace, the
+// deciding packet a moment later pushed a second, earlier entry, and the
+// stale one stayed in the heap for the grace: five times the live entries
+// at 500 calls.)
+func TestReleaseOneTimerPerLine(t *testing.T) { forEngines(t, testReleaseOneTimerPerLineOnEngine) }
+
+func testReleaseOneTimerPerLineOnEngine(t *testing.T) {
+	c, _, _, _ := maskedFixture(t)
+	r := newReceiver(c, Customer, kindRTP, udpio.Write, 0)
+	defer r.Close()
+	var entries []time.Time // pushed, time not passed yet
+	var sched time.Time
+	timed := false
+	watch := func(now time.Time) { // as the engines' timers do
+		at, ok := r.Due(now)
+		if !ok {
+			timed = false
+			return
+		}
+		if timed && at.Equal(sched) {
+			return
+		}
+		timed, sched = true, at
+		entries = append(entries, at)
+	}
+	sig := make([]float64, 100*sFrame)
+	tone{key: '7', at: 30 * sFrame, dur: 10 * sFrame, dbm0: -10}.add(sig, rand.New(rand.NewPCG(2, 2)))
+	pkts := (&g711Stream{pt: 0, ssrc: 5}).all(toPCM(sig))
+	buf := make([]byte, MaxPacketSize+1)
+	released := 0
+	for k, b := range pkts {
+		at := c.epoch.Add(time.Duration(k) * 20 * time.Millisecond)
+		// The release due now goes first, then the packet arriving now.
+		live := false
+		keep := entries[:0]
+		for _, e := range entries {
+			switch {
+			case e.After(at):
+				keep = append(keep, e)
+			case timed && e.Equal(sched):
+				live = true
+			}
+		}
+		entries = keep
+		if live {
+			timed = false
+			n := r.dl.mk.Len()
+			r.Expire(at, true)
+			released += n - r.dl.mk.Len()
+			watch(at)
+		}
+		r.Packet(buf, copy(buf, b), ap("127.0.0.1:5000"), 0, at)
+		watch(at)
+		if len(entries) > 1 {
+			t.Fatalf("packet %d: %d timer entries for one line", k, len(entries))
+		}
+	}
+	if released < len(pkts)-5 {
+		t.Fatalf("%d of %d packets released", released, len(pkts))
+	}
 }
