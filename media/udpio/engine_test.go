@@ -138,7 +138,7 @@ func TestEngines(t *testing.T) {
 }
 
 // localAddr is s's bound address.
-func localAddr(t *testing.T, s Socket) netip.AddrPort {
+func localAddr(t testing.TB, s Socket) netip.AddrPort {
 	t.Helper()
 	if c := s.Conn(); c != nil {
 		return c.LocalAddr().(*net.UDPAddr).AddrPort()
@@ -148,4 +148,60 @@ func localAddr(t *testing.T, s Socket) netip.AddrPort {
 		t.Fatal(err)
 	}
 	return ap
+}
+
+// BenchmarkEngineEcho: one datagram to an engine's socket and its echo back,
+// in lockstep, per engine: the engine's own cost per receive and send (and
+// the loopback's), with a handler that does nothing else.
+func BenchmarkEngineEcho(b *testing.B) {
+	for _, k := range []string{Portable, Epoll, IOURing} {
+		b.Run(k, func(b *testing.B) {
+			e, err := New(k, Options{Workers: 1, Linger: -1})
+			if errors.Is(err, ErrUnavailable) {
+				b.Skipf("engine %s: %v", k, err)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			lo := netip.MustParseAddrPort("127.0.0.1:0")
+			var s Socket
+			if e.Raw() {
+				s, err = Listen(lo)
+			} else {
+				var c *net.UDPConn
+				c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(lo))
+				s = ConnSocket(c)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			h := &echo{sock: s}
+			g := &Group{Endpoints: []Endpoint{{Socket: s, New: func(send SendFunc, _ bool) Handler {
+				h.send = send
+				return h
+			}}}}
+			if err := e.Attach(g); err != nil {
+				b.Fatal(err)
+			}
+			defer e.Detach(g)
+			peer, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(lo))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer peer.Close()
+			local, out, in := localAddr(b, s), make([]byte, 172), make([]byte, 256)
+			peer.SetReadDeadline(time.Now().Add(time.Minute))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := peer.WriteToUDPAddrPort(out, local); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := peer.ReadFromUDPAddrPort(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
