@@ -136,7 +136,7 @@ func (r *receiver) Close() {
 
 // Due is udpio.Handler's: the delay line's next release time.
 func (r *receiver) Due(now time.Time) (time.Time, bool) {
-	if r.dl == nil {
+	if r.dl == nil || r.dl.mk == nil { // not masked: nothing ever waits
 		return time.Time{}, false
 	}
 	at, ok := r.dl.due(now.Sub(r.c.epoch))

@@ -397,7 +397,7 @@ func (w *epollWorker) add(g *Group) error {
 }
 
 func (w *epollWorker) addSock(g *Group, ep Endpoint) error {
-	fd := ep.Socket.fd
+	fd := int(ep.Socket.fd)
 	if !ep.Socket.raw {
 		return fmt.Errorf("udpio: the epoll engine serves raw sockets (Listen)")
 	}

@@ -59,12 +59,12 @@ func TestURingSendKeepsOrderWithoutSlots(t *testing.T) {
 	dst := rx.LocalAddr().(*net.UDPAddr).AddrPort()
 	const queued = 10
 	for i := range queued {
-		if err := w.send(Socket{fd: fd, raw: true}, []byte{byte(i)}, dst); err != nil {
+		if err := w.send(Socket{fd: int32(fd), raw: true}, []byte{byte(i)}, dst); err != nil {
 			t.Fatal(err)
 		}
 	}
 	w.sfree = w.sfree[:0] // every slot in flight
-	if err := w.send(Socket{fd: fd, raw: true}, []byte{queued}, dst); err != nil {
+	if err := w.send(Socket{fd: int32(fd), raw: true}, []byte{queued}, dst); err != nil {
 		t.Fatal(err)
 	}
 	w.flush()

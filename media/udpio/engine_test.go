@@ -143,7 +143,7 @@ func localAddr(t testing.TB, s Socket) netip.AddrPort {
 	if c := s.Conn(); c != nil {
 		return c.LocalAddr().(*net.UDPAddr).AddrPort()
 	}
-	ap, err := rawLocalAddr(s.fd)
+	ap, err := rawLocalAddr(int(s.fd))
 	if err != nil {
 		t.Fatal(err)
 	}

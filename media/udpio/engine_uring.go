@@ -254,7 +254,7 @@ func (w *uringWorker) sendNow(out Socket, b []byte, dst netip.AddrPort) error {
 	if w.ring.pending() > 0 {
 		w.flush()
 	}
-	return rawSendTo(out.fd, b, dst)
+	return rawSendTo(int(out.fd), b, dst)
 }
 
 // flush submits the queued entries without waiting.
@@ -534,8 +534,8 @@ func (w *uringWorker) addSock(g *Group, ep Endpoint) {
 	}
 	h := ep.New(w.send, true)
 	t := h.Timer()
-	*t = Timer{h: h, fd: ep.Socket.fd, levels: h.WarmLevels()}
-	w.slots[idx] = &uringEntry{h: h, t: t, g: g, fd: ep.Socket.fd, levels: t.levels}
+	*t = Timer{h: h, fd: int(ep.Socket.fd), levels: h.WarmLevels()}
+	w.slots[idx] = &uringEntry{h: h, t: t, g: g, fd: int(ep.Socket.fd), levels: t.levels}
 	w.groups[g] = append(w.groups[g], idx)
 	w.armRecv(idx)
 }

@@ -85,8 +85,8 @@ type SendFunc func(out Socket, b []byte, dst netip.AddrPort) error
 // itself (Listen; Engine.Raw). The zero Socket is none.
 type Socket struct {
 	conn *net.UDPConn
-	fd   int
-	raw  bool // fd is the socket
+	fd   int32 // 16 bytes in all: the packet path returns Sockets
+	raw  bool  // fd is the socket
 }
 
 // ConnSocket is conn as a Socket.
@@ -101,7 +101,7 @@ func (s Socket) Close() error {
 	case s.conn != nil:
 		return s.conn.Close()
 	case s.raw:
-		return rawClose(s.fd)
+		return rawClose(int(s.fd))
 	}
 	return nil
 }
@@ -112,7 +112,7 @@ func (s Socket) WriteTo(b []byte, dst netip.AddrPort) error {
 		_, err := s.conn.WriteToUDPAddrPort(b, dst)
 		return err
 	}
-	return rawSendTo(s.fd, b, dst)
+	return rawSendTo(int(s.fd), b, dst)
 }
 
 // Write is Socket.WriteTo as a SendFunc: the portable engine's, and the
@@ -127,7 +127,7 @@ func Listen(ap netip.AddrPort) (Socket, error) {
 	if err != nil {
 		return Socket{}, err
 	}
-	return Socket{fd: fd, raw: true}, nil
+	return Socket{fd: int32(fd), raw: true}, nil
 }
 
 // Endpoint is a socket to serve and how to make its handler: New gets the
