@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hushmedia/hush/media/relay"
+	"github.com/hushmedia/hush/media/udpio"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
 )
 
@@ -20,10 +21,10 @@ const attackerHost = "127.0.0.2:0"
 // forEngine runs f on a hushd per media engine this kernel allows: latching must behave the
 // same on all of them.
 func forEngine(t *testing.T, f func(t *testing.T, engine string)) {
-	for _, kind := range []string{relay.EnginePortable, relay.EngineEpoll, relay.EngineIOURing} {
+	for _, kind := range []string{udpio.Portable, udpio.Epoll, udpio.IOURing} {
 		t.Run(kind, func(t *testing.T) {
-			e, err := relay.NewEngine(kind, relay.EngineOptions{})
-			if errors.Is(err, relay.ErrEngineUnavailable) {
+			e, err := udpio.New(kind, udpio.Options{})
+			if errors.Is(err, udpio.ErrUnavailable) {
 				t.Skipf("engine %s: %v", kind, err)
 			}
 			if err != nil {

@@ -35,6 +35,7 @@ import (
 	"github.com/hushmedia/hush/media/background"
 	"github.com/hushmedia/hush/media/pan"
 	"github.com/hushmedia/hush/media/relay"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // ready reports the bound listener addresses once hushd serves (tests listen on port 0).
@@ -145,7 +146,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return fmt.Errorf("media ports: %w", err)
 	}
-	engine, err := relay.NewEngine(cfg.Media.Engine, relay.EngineOptions{Workers: cfg.Media.Workers, Priority: cfg.Media.RealtimePriority})
+	engine, err := udpio.New(cfg.Media.Engine, udpio.Options{Workers: cfg.Media.Workers, Priority: cfg.Media.RealtimePriority})
 	if err != nil {
 		return fmt.Errorf("media engine: %w", err)
 	}

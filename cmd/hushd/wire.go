@@ -20,6 +20,7 @@ import (
 	"github.com/hushmedia/hush/media/record/seal"
 	"github.com/hushmedia/hush/media/record/store"
 	"github.com/hushmedia/hush/media/relay"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 var maskModes = map[string]session.MaskMode{
@@ -246,7 +247,7 @@ func runRecordingStorage(ctx context.Context, files *store.Manager, log *slog.Lo
 }
 
 // relayOptions resolves the metric label children once; every call shares them.
-func relayOptions(m *metrics.Metrics, mc config.Media, engine relay.Engine) []relay.Option {
+func relayOptions(m *metrics.Metrics, mc config.Media, engine udpio.Engine) []relay.Option {
 	opts := []relay.Option{relay.WithLatencySampling(mc.LatencySampleEvery), relay.WithRateLimit(mc.RateLimitPPS),
 		relay.WithEngine(engine)}
 	for _, dir := range []relay.Direction{relay.CustomerToAgent, relay.AgentToCustomer} {

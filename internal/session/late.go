@@ -3,7 +3,6 @@ package session
 import (
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/relay"
@@ -14,58 +13,37 @@ import (
 // session created unrecorded on a hushd that records gets a lateRecorder as its tap. It
 // passes nothing on until StartRecording sets a recorder, then everything: one atomic
 // load a frame. Such a session pays for the recording tap (the detector on both
-// directions) from its start, as a recorded one does.
+// directions) from its start, as a recorded one does. The frames go from the relay to the
+// recorder through a relay.SwitchSink: none passes through this package.
 
 type lateRecorder struct {
-	rec atomic.Pointer[lateBox]
-}
-
-type lateBox struct {
-	r    Recorder
-	sink relay.RecordSink // r as the relay's sink, when it is one
+	rec  atomic.Pointer[Recorder]
+	sink relay.SwitchSink // the media's sink: the recorder's once set
 }
 
 func (l *lateRecorder) set(r Recorder) {
-	b := &lateBox{r: r}
-	b.sink, _ = r.(relay.RecordSink)
-	l.rec.Store(b)
+	l.rec.Store(&r)
+	l.sink.Set(mediaSink(r))
 }
 
-// Write is RecordWriter: what the media calls without a relay sink.
+// Write is RecordWriter: what a media other than the relay calls.
 func (l *lateRecorder) Write(leg Leg, ssrc, ts uint32, f *mask.RecordFrame) error {
-	if b := l.rec.Load(); b != nil {
-		return b.r.Write(leg, ssrc, ts, f)
+	if r := l.rec.Load(); r != nil {
+		return (*r).Write(leg, ssrc, ts, f)
 	}
 	return nil
 }
 
-// RecordAudio is relay.RecordSink.
-func (l *lateRecorder) RecordAudio(d relay.Direction, ssrc, ts uint32, at time.Time, f *mask.RecordFrame) {
-	b := l.rec.Load()
-	switch {
-	case b == nil:
-	case b.sink != nil:
-		b.sink.RecordAudio(d, ssrc, ts, at, f)
-	default:
-		_ = b.r.Write(Leg(d.From()), ssrc, ts, f)
-	}
-}
-
-// RecordUndecodable is relay.UndecodableRecorder.
-func (l *lateRecorder) RecordUndecodable(d relay.Direction, pt uint8) {
-	if b := l.rec.Load(); b != nil {
-		if u, ok := b.sink.(relay.UndecodableRecorder); ok {
-			u.RecordUndecodable(d, pt)
-		}
-	}
-}
+// RecordSink is the relay's sink: the switch, which passes frames straight to the
+// recorder once one is set.
+func (l *lateRecorder) RecordSink() relay.RecordSink { return &l.sink }
 
 // markMasked is the media's masked-span callback for a late recording.
 func (l *lateRecorder) markMasked(s *Session) func(leg Leg, startTS, endTS uint32) {
 	return func(leg Leg, startTS, endTS uint32) {
-		if b := l.rec.Load(); b != nil {
+		if r := l.rec.Load(); r != nil {
 			s.noteKey(leg)
-			_ = b.r.MarkMaskRTP(leg, startTS, endTS)
+			_ = (*r).MarkMaskRTP(leg, startTS, endTS)
 		}
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/record"
 	"github.com/hushmedia/hush/media/relay"
 	"github.com/hushmedia/hush/media/relay/relaytest"
 )
@@ -163,4 +165,28 @@ func TestStartRecordingLaterRelay(t *testing.T) {
 		t.Errorf("recording has %d bytes: more than the audio after it started (%d)", wav, most)
 	}
 	t.Logf("WAV %d bytes for 50 packets recorded of 75 sent", wav)
+}
+
+// TestRecordTapSinkIsMedia: the relay hands a recorded packet's frame to the recorder
+// with no call into this package: the recording tap's sink is media/record's Recorder
+// itself for a session recorded from its start, and a media/relay switch for one whose
+// recording may start later (which, once started, passes frames to that same Recorder).
+func TestRecordTapSinkIsMedia(t *testing.T) {
+	rec, err := RecordFactory(t.TempDir(), nil)(RecorderMeta{SessionID: "s-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	if sink := recordTap(rec, nil, 0).Sink; reflect.TypeOf(sink) != reflect.TypeFor[*record.Recorder]() {
+		t.Errorf("a recorded session's tap sink is %T, want *record.Recorder", sink)
+	}
+	if sink := mediaSink(rec); reflect.TypeOf(sink) != reflect.TypeFor[*record.Recorder]() {
+		t.Errorf("a late recording's switch would pass frames to %T, want *record.Recorder", sink)
+	}
+	late := &lateRecorder{}
+	late.set(rec)
+	sink := recordTap(late, nil, 0).Sink
+	if p := reflect.TypeOf(sink).Elem().PkgPath(); !strings.HasPrefix(p, "github.com/hushmedia/hush/media/") {
+		t.Errorf("a late recording's tap sink is %T from %s, want a media package's", sink, p)
+	}
 }

@@ -68,22 +68,9 @@ func (a recordAdapter) Write(l Leg, ssrc, ts uint32, f *mask.RecordFrame) error 
 	return a.r.WriteG711(l, ssrc, ts, f.Law, f.Codes, f.Silent)
 }
 
-// RecordAudio and PrefetchRecord make the adapter the relay's recording sink
-// itself (relay.RecordSink, relay.RecordPrefetcher): the relay calls the
-// recorder through no closure, and warms its state with the packet's.
-func (a recordAdapter) RecordAudio(d relay.Direction, ssrc, ts uint32, at time.Time, f *mask.RecordFrame) {
-	_ = a.r.WriteG711At(d.From(), ssrc, ts, at, f.Law, f.Codes, f.Silent)
-}
-
-// RecordUndecodable makes the adapter a relay.UndecodableRecorder: packets in a codec
-// hush cannot decode are counted in the recording.
-func (a recordAdapter) RecordUndecodable(d relay.Direction, pt uint8) {
-	a.r.Undecodable(d.From(), pt)
-}
-
-func (a recordAdapter) PrefetchRecord(d relay.Direction, stage int) {
-	a.r.PrefetchWrite(d.From(), stage)
-}
+// RecordSink is the recorder itself as the media's recording sink: the relay
+// hands it each frame with no call into this package (see mediaSink).
+func (a recordAdapter) RecordSink() relay.RecordSink { return a.r }
 
 func (a recordAdapter) Pause(b PauseBehavior, actor, requestID, reason string) (bool, error) {
 	return a.r.Pause(b, record.Action{Actor: actor, RequestID: requestID, Reason: reason})

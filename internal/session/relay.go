@@ -41,19 +41,7 @@ func RelayFactory(alloc *relay.PortAllocator, rc RelayConfig, opts ...relay.Opti
 			all = append(all, relay.WithDigits(func(e relay.DigitEvent) { on(Direction(e.Dir), e.Digit) }))
 		}
 		if spec.Record != nil {
-			rec, marked := spec.Record, spec.RecordMasked
-			tap := relay.RecordTap{Delay: recordDelay}
-			if sink, ok := rec.(relay.RecordSink); ok {
-				tap.Sink = sink // the production recorder: called directly
-			} else {
-				tap.Audio = func(d relay.Direction, ssrc, ts uint32, f *mask.RecordFrame) {
-					_ = rec.Write(d.From(), ssrc, ts, f)
-				}
-			}
-			if marked != nil {
-				tap.Masked = func(d relay.Direction, ssrc, start, end uint32) { marked(d.From(), start, end) }
-			}
-			all = append(all, relay.WithRecordTap(tap))
+			all = append(all, relay.WithRecordTap(recordTap(spec.Record, spec.RecordMasked, recordDelay)))
 		}
 		if spec.OnLatch != nil {
 			on := spec.OnLatch
@@ -91,6 +79,38 @@ func RelayFactory(alloc *relay.PortAllocator, rc RelayConfig, opts ...relay.Opti
 		}
 		return m, nil
 	}
+}
+
+// recordSinker is a RecordWriter with a sink the relay can call directly: the production
+// recorder (media/record's, through recordAdapter) and a late recording's switch. Per
+// packet nothing in this package runs for them.
+type recordSinker interface {
+	RecordSink() relay.RecordSink
+}
+
+// mediaSink is rec as the relay's recording sink: its own when it has one, else an
+// adapter calling its Write (test recorders).
+func mediaSink(rec RecordWriter) relay.RecordSink {
+	if s, ok := rec.(recordSinker); ok {
+		return s.RecordSink()
+	}
+	return writerSink{rec}
+}
+
+// writerSink adapts a RecordWriter without a sink of its own to relay.RecordSink.
+type writerSink struct{ w RecordWriter }
+
+func (s writerSink) RecordAudio(from relay.Leg, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
+	_ = s.w.Write(from, ssrc, ts, f)
+}
+
+// recordTap is the relay's recording tap for a session's recorder rec.
+func recordTap(rec RecordWriter, marked func(l Leg, startTS, endTS uint32), delay time.Duration) relay.RecordTap {
+	tap := relay.RecordTap{Delay: delay, Sink: mediaSink(rec)}
+	if marked != nil {
+		tap.Masked = func(d relay.Direction, ssrc, start, end uint32) { marked(d.From(), start, end) }
+	}
+	return tap
 }
 
 func relayLeg(s LegSpec) (relay.LegConfig, error) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hushmedia/hush/media/dtmf"
 	"github.com/hushmedia/hush/media/g711"
+	"github.com/hushmedia/hush/media/internal/cpucache/warmtest"
 	"github.com/hushmedia/hush/media/rtp"
 )
 
@@ -179,9 +180,11 @@ func BenchmarkMaskedPathStreams(b *testing.B) {
 	}
 }
 
-// The prefetch hints read the queues only where they may: on an empty and a
-// full masker, with and without a tap, they change nothing.
-func TestPrefetchHints(t *testing.T) {
+// The warm-up levels read the queues only where they may: on an empty, a
+// working and a full masker, with and without a tap, they change nothing;
+// and each level hints only through pointers an earlier level loaded
+// (warmtest.Check).
+func TestWarmLevels(t *testing.T) {
 	for _, tap := range []bool{false, true} {
 		var opts []Option
 		if tap {
@@ -191,10 +194,10 @@ func TestPrefetchHints(t *testing.T) {
 		k := New(opts...)
 		for _, m := range []*Masker{k, rig.k} {
 			n := m.Len()
-			m.Prefetch()
-			m.PrefetchPush()
-			m.PrefetchPushData()
-			m.PrefetchFront()
+			warmtest.Check(t, m, WarmLevels, m.WarmPush)
+			warmtest.Check(t, m, WarmLevels, m.WarmPop)
+			m.WarmPush(WarmLevels)
+			m.WarmPop(-1)
 			if m.Len() != n {
 				t.Fatalf("tap %v: Len %d -> %d", tap, n, m.Len())
 			}
@@ -202,9 +205,10 @@ func TestPrefetchHints(t *testing.T) {
 		for k.q.size < poolSize { // full: no free slot to prefetch
 			k.q.push()
 		}
-		k.PrefetchPush()
-		k.PrefetchPushData()
-		k.PrefetchFront()
+		for l := range WarmLevels {
+			k.WarmPush(l)
+			k.WarmPop(l)
+		}
 	}
 }
 

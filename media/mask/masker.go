@@ -197,7 +197,7 @@ type Masker struct {
 	rec recorder
 
 	// Also read or written by every packet: the prefix up to here is what
-	// PrefetchPush covers.
+	// WarmPush covers.
 	st         Stats
 	evs        []dtmf.Event
 	tspans     []dtmf.Span
@@ -501,24 +501,27 @@ func (k *Masker) release() []byte {
 	return s.buf[:s.n]
 }
 
-// Prefetch and PrefetchFront ask the processor to start loading what
-// releasing the oldest packet reads, so that a caller with a batch of
-// maskers to release can overlap their cache misses: Prefetch the head of
-// each masker first, then PrefetchFront each (it reads the head), then Pop.
-// They change nothing and may be called at any time.
-func (k *Masker) Prefetch() { cpucache.Prefetch(unsafe.Pointer(k)) }
+// WarmLevels is how many levels WarmPush and WarmPop have.
+const WarmLevels = 2
 
-// PrefetchPush and then PrefetchPushData: see Prefetch; what Push reads
-// and writes. PrefetchPush covers the masker's own per-packet fields;
-// PrefetchPushData, which reads them, what they point at: the slot it will
-// fill, the coverage entry it writes, the recording frames it fills and
-// hands on, the detector.
-func (k *Masker) PrefetchPush() {
-	cpucache.PrefetchRange(unsafe.Pointer(k), unsafe.Offsetof(k.covI)+unsafe.Sizeof(k.covI))
+// WarmPush asks the processor to start loading what the next Push reads and
+// writes, one pointer level at a time, so that a caller with a batch of
+// maskers can overlap their cache misses: it runs level 0 for every masker,
+// then level 1, up to WarmLevels. Level 0 hints the masker's own per-packet
+// fields (it reads nothing); level 1 reads them and hints what they point
+// at: the slot Push will fill, the coverage entry it writes, the recording
+// frames it fills and hands on, the detector. It changes nothing; a level
+// out of range does nothing.
+func (k *Masker) WarmPush(level int) {
+	switch level {
+	case 0:
+		cpucache.PrefetchRange(unsafe.Pointer(k), unsafe.Offsetof(k.covI)+unsafe.Sizeof(k.covI))
+	case 1:
+		k.warmPushData()
+	}
 }
 
-// PrefetchPushData: see PrefetchPush.
-func (k *Masker) PrefetchPushData() {
+func (k *Masker) warmPushData() {
 	if k.q.nfree > 0 {
 		s := &k.slots[k.q.free[k.q.nfree-1]]
 		cpucache.PrefetchRange(unsafe.Pointer(s), slotPrefetch)
@@ -539,6 +542,23 @@ func (k *Masker) PrefetchPushData() {
 	k.det.Prefetch()
 }
 
+// WarmPop is WarmPush for releasing the oldest packet (Pop, PopDecided):
+// level 0 hints the masker's fields up to the detector's pointer, level 1
+// the oldest slot and the detector.
+func (k *Masker) WarmPop(level int) {
+	switch level {
+	case 0:
+		cpucache.PrefetchRange(unsafe.Pointer(k), unsafe.Offsetof(k.det)+unsafe.Sizeof(k.det))
+	case 1:
+		if k.q.size == 0 {
+			return
+		}
+		s := k.front()
+		cpucache.PrefetchRange(unsafe.Pointer(s), slotPrefetch)
+		cpucache.Prefetch(unsafe.Pointer(k.det))
+	}
+}
+
 // framePrefetch is how much of a recording frame the hints cover: its
 // bookkeeping and a 20 ms packet's codes.
 const framePrefetch = unsafe.Offsetof(recFrame{}.codes) + 160
@@ -546,13 +566,3 @@ const framePrefetch = unsafe.Offsetof(recFrame{}.codes) + 160
 // slotPrefetch is how much of a slot the hints cover: its bookkeeping and
 // a 20 ms G.711 packet (12-byte header, 160 samples).
 const slotPrefetch = unsafe.Offsetof(slot{}.buf) + 12 + 160
-
-// PrefetchFront: see Prefetch.
-func (k *Masker) PrefetchFront() {
-	if k.q.size == 0 {
-		return
-	}
-	s := k.front()
-	cpucache.PrefetchRange(unsafe.Pointer(s), slotPrefetch)
-	cpucache.Prefetch(unsafe.Pointer(k.det))
-}

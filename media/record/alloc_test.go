@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/g711"
+	"github.com/hushmedia/hush/media/internal/cpucache/warmtest"
+	"github.com/hushmedia/hush/media/mask"
 )
 
 func TestWriteAllocatesNothing(t *testing.T) {
@@ -15,6 +17,7 @@ func TestWriteAllocatesNothing(t *testing.T) {
 	pcm := content(LegCustomer, 0, frame)
 	codes, silent := make([]byte, frame), make([]bool, frame)
 	silent[7] = true
+	f := &mask.RecordFrame{Law: g711.Ulaw, Codes: codes, Silent: silent}
 	var ts uint32
 	allocs := testing.AllocsPerRun(1000, func() {
 		clk.Advance(20 * time.Millisecond)
@@ -31,7 +34,8 @@ func TestWriteAllocatesNothing(t *testing.T) {
 		if err := r.WriteG711At(LegCustomer, 4, ts, clk.Now(), g711.Ulaw, codes, nil); err != nil {
 			t.Fatal(err)
 		}
-		r.Undecodable(LegAgent, 9)
+		r.RecordAudio(LegAgent, 5, ts, clk.Now(), f)
+		r.RecordUndecodable(LegAgent, 9)
 	})
 	if allocs != 0 {
 		t.Errorf("Write allocates %.1f times per call, want 0", allocs)
@@ -189,16 +193,17 @@ func BenchmarkRecorderSecond(b *testing.B) {
 	}
 }
 
-// PrefetchWrite changes nothing, whatever the stage and leg (out of range:
-// nothing at all), on a fresh recorder, a written one and a closed one, and
-// allocates nothing.
-func TestPrefetchWriteChangesNothing(t *testing.T) {
+// Warm changes nothing, whatever the level and leg (out of range: nothing
+// at all), on a fresh recorder, a written one and a closed one, and
+// allocates nothing; each level hints only through pointers an earlier
+// level loaded (warmtest.Check).
+func TestWarmChangesNothing(t *testing.T) {
 	r, clk, _ := testRec(t)
 	codes := make([]byte, frame)
 	all := func() {
 		for leg := range LegAgent + 3 {
-			for stage := -1; stage <= 3; stage++ {
-				r.PrefetchWrite(leg, stage)
+			for level := -1; level <= WarmLevels; level++ {
+				r.Warm(leg, level)
 			}
 		}
 	}
@@ -222,7 +227,10 @@ func TestPrefetchWriteChangesNothing(t *testing.T) {
 	}
 	before = state()
 	if a := testing.AllocsPerRun(100, all); a != 0 {
-		t.Errorf("PrefetchWrite allocates %.1f times", a)
+		t.Errorf("Warm allocates %.1f times", a)
+	}
+	for _, leg := range []Leg{LegCustomer, LegAgent} {
+		warmtest.Check(t, r, WarmLevels, func(l int) { r.Warm(leg, l) })
 	}
 	if after := state(); after != before {
 		t.Fatalf("written recorder: rings %v -> %v", before, after)

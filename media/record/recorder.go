@@ -12,6 +12,7 @@ import (
 
 	"github.com/hushmedia/hush/media/g711"
 	"github.com/hushmedia/hush/media/internal/cpucache"
+	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/pan"
 	"github.com/hushmedia/hush/media/record/seal"
 )
@@ -369,14 +370,25 @@ func (r *Recorder) WriteG711At(leg Leg, ssrc, ts uint32, at time.Time, law g711.
 	return nil
 }
 
-// Undecodable counts a packet of leg that the recording gets nothing of:
+// RecordAudio is WriteG711At for a frame of the masker's recording tap
+// (media/mask.RecordFrame), placed at its arrival at: with it, and with
+// RecordUndecodable, Warm and WarmLevels, the Recorder is media/relay's
+// recording sink itself (relay.RecordTap.Sink), so a recorded packet
+// reaches the file's ring through no adapter. A frame the recorder refuses
+// (closed, failed, ring full) is counted in Stats and the sidecar, as
+// WriteG711At's error says.
+func (r *Recorder) RecordAudio(leg Leg, ssrc, ts uint32, at time.Time, f *mask.RecordFrame) {
+	_ = r.WriteG711At(leg, ssrc, ts, at, f.Law, f.Codes, f.Silent)
+}
+
+// RecordUndecodable counts a packet of leg that the recording gets nothing of:
 // its payload type pt is a codec hush cannot decode, so its time is
 // silence in the file. The sidecar keeps the count per leg and says the
 // recording is partial (or undecodable, when no audio at all was
 // recorded); the first one of each leg is reported to WithOnUndecodable.
 // Like Write it is called on the leg's packet goroutine and never blocks
 // or allocates.
-func (r *Recorder) Undecodable(leg Leg, pt uint8) {
+func (r *Recorder) RecordUndecodable(leg Leg, pt uint8) {
 	if leg > LegAgent {
 		return
 	}
@@ -387,18 +399,22 @@ func (r *Recorder) Undecodable(leg Leg, pt uint8) {
 	u.n.Add(1)
 }
 
-// PrefetchWrite asks the processor to start loading what the next write of
-// leg's audio touches, in three stages, each reading only what the one
-// before loaded: 0 the recorder's per-write fields, 1 the leg's ring, 2
-// the slot the write fills. A caller with a batch of streams runs a stage
-// for all of them before the next, so that their cache misses overlap
-// (with hundreds of recordings each write finds its recorder out of
-// cache). It changes nothing; a stage or leg out of range does nothing.
-func (r *Recorder) PrefetchWrite(leg Leg, stage int) {
+// WarmLevels is how many levels Warm has.
+const WarmLevels = 3
+
+// Warm asks the processor to start loading what the next write of leg's
+// audio (RecordAudio, WriteG711At) touches, one pointer level at a time: 0
+// the recorder's per-write fields, 1 the leg's ring, 2 the slot the write
+// fills; level k reads only what the levels below it loaded. A caller with
+// a batch of streams runs a level for all of them before the next, so that
+// their cache misses overlap (with hundreds of recordings each write finds
+// its recorder out of cache). It changes nothing; a level or leg out of
+// range does nothing.
+func (r *Recorder) Warm(leg Leg, level int) {
 	if leg > LegAgent {
 		return
 	}
-	switch stage {
+	switch level {
 	case 0:
 		cpucache.PrefetchRange(unsafe.Pointer(r), unsafe.Offsetof(r.start)+unsafe.Sizeof(r.start))
 	case 1:
@@ -409,7 +425,11 @@ func (r *Recorder) PrefetchWrite(leg Leg, stage int) {
 	}
 }
 
-// slotPrefetch is how much of a slot PrefetchWrite covers: its bookkeeping
+// WarmLevels is Warm's number of levels, for a caller that knows the
+// Recorder only as a sink (media/relay's RecordWarmer).
+func (r *Recorder) WarmLevels() int { return WarmLevels }
+
+// slotPrefetch is how much of a slot Warm covers: its bookkeeping
 // and a 20 ms frame's codes.
 const slotPrefetch = unsafe.Offsetof(slot{}.data) + slotSamples
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // Call relays one call's media between its customer and agent legs.
@@ -24,10 +25,10 @@ type Call struct {
 	tap         *RecordTap
 	now         func() time.Time
 	sampleEvery uint32
-	eng         Engine
-	// engSlot is the epoll and io_uring engines' bookkeeping (which worker serves the
-	// call); set by attach, read by detach, both under mu.
-	engSlot int
+	eng         udpio.Engine
+	// group is the call's sockets as the engine serves them (Start, Close:
+	// under mu).
+	group udpio.Group
 
 	// policy is each direction's masking policy, immutable values published
 	// by SetMaskPolicy and loaded once per packet; nil: not masked.
@@ -53,7 +54,6 @@ type Call struct {
 	mu      sync.Mutex  // serializes Start, Close and SetRemote
 	started bool
 	closed  bool
-	wg      sync.WaitGroup
 	err     error
 }
 
@@ -92,7 +92,7 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		eng:         o.engine,
 	}
 	if c.eng == nil {
-		c.eng = portableEngine{}
+		c.eng, _ = udpio.New(udpio.Portable, udpio.Options{})
 	}
 	for d := range c.metrics {
 		c.metrics[d] = o.metrics[d].filled()
@@ -113,9 +113,9 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		var socks *LegSockets
 		var err error
 		if port := cfg.LocalPorts[l]; port != 0 {
-			socks, err = alloc.allocateAt(int(port), cfgs[l].RTCPMux, c.eng.raw())
+			socks, err = alloc.allocateAt(int(port), cfgs[l].RTCPMux, c.eng.Raw())
 		} else {
-			socks, err = alloc.allocate(cfgs[l].RTCPMux, c.eng.raw())
+			socks, err = alloc.allocate(cfgs[l].RTCPMux, c.eng.Raw())
 		}
 		if err != nil {
 			if l > 0 {
@@ -171,7 +171,8 @@ func (c *Call) Start() error {
 	if c.started {
 		return nil
 	}
-	if err := c.eng.attach(c); err != nil {
+	c.group = udpio.Group{Endpoints: c.endpoints(), Unblock: c.closeConns}
+	if err := c.eng.Attach(&c.group); err != nil {
 		return err
 	}
 	c.started = true
@@ -189,7 +190,7 @@ func (c *Call) Close() error {
 	c.closed = true
 	c.closing.Store(true)
 	if c.started {
-		c.eng.detach(c)
+		c.eng.Detach(&c.group)
 	}
 	var errs []error
 	for l := range c.legs {
@@ -345,4 +346,39 @@ func (c *Call) MaskPolicy(dir Direction) mask.Policy {
 		return *p
 	}
 	return mask.Policy{}
+}
+
+// endpoints are the call's sockets for the engine, each with its receiver
+// (pipeline.go) as handler.
+func (c *Call) endpoints() []udpio.Endpoint {
+	var eps []udpio.Endpoint
+	for l := range numLegs {
+		s := c.legs[l].socks
+		eps = append(eps, udpio.Endpoint{Socket: s.rtp, New: c.handler(l, kindRTP)})
+		if !s.mux {
+			eps = append(eps, udpio.Endpoint{Socket: s.rtcp, New: c.handler(l, kindRTCP)})
+		}
+	}
+	return eps
+}
+
+// handler makes the receiver of leg in's socket of kind: its delay line
+// releases late (releaseSlack) unless the engine drives release times
+// exactly.
+func (c *Call) handler(in Leg, kind sockKind) func(udpio.SendFunc, bool) udpio.Handler {
+	return func(send udpio.SendFunc, exact bool) udpio.Handler {
+		late := releaseSlack
+		if exact {
+			late = 0
+		}
+		return newReceiver(c, in, kind, send, late)
+	}
+}
+
+// closeConns closes the call's sockets: the portable engine's blocked reads
+// return (udpio.Group.Unblock).
+func (c *Call) closeConns() {
+	for l := range c.legs {
+		c.legs[l].socks.closeConns() // the error is Close's to report (closeConns runs once)
+	}
 }

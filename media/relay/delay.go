@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // delayLine is the masked path of the direction that starts at one leg's
@@ -18,33 +19,38 @@ type delayLine struct {
 	c   *Call
 	in  Leg
 	dir Direction
-	tx  sendFunc     // the engine's send
-	mk  *mask.Masker // created at the first masked packet
+	tx  udpio.SendFunc // the engine's send
+	mk  *mask.Masker   // created at the first masked packet
 	// late is how long after a packet's due time the engine's timer
 	// releases it: releaseSlack in the portable engine, where a read timeout
 	// costs an allocation, 0 in the engines that drive their own timers
 	// (epoll, io_uring), where a wake-up is cheap and the slack would only
 	// add latency.
 	late time.Duration
-	// The recording tap's sink and its prefetcher (nil if it has none).
+	// The recording tap's sink, and the sink as a warmer and as an
+	// undecodable recorder (nil when it is not one).
 	// The masker hands its frames to the delay line itself (RecordAudio):
 	// no closure between the masker and the recorder.
 	rec RecordSink
-	pf  RecordPrefetcher
+	wr  RecordWarmer
 	ud  UndecodableRecorder
+	// wrLevels is wr's number of warm-up levels.
+	wrLevels int
 }
 
 // RecordAudio passes a frame of the line's direction to the tap's sink.
 func (d *delayLine) RecordAudio(ssrc, ts uint32, f *mask.RecordFrame) {
 	d.c.out[d.dir].silenceFrame(f)
-	d.rec.RecordAudio(d.dir, ssrc, ts, d.c.epoch.Add(f.Arrival), f)
+	d.rec.RecordAudio(d.in, ssrc, ts, d.c.epoch.Add(f.Arrival), f)
 }
 
-func newDelayLine(c *Call, in Leg, tx sendFunc, late time.Duration) *delayLine {
+func newDelayLine(c *Call, in Leg, tx udpio.SendFunc, late time.Duration) *delayLine {
 	d := &delayLine{c: c, in: in, dir: Direction(in), tx: tx, late: late}
 	if c.tap != nil {
 		d.rec = c.tap.Sink
-		d.pf, _ = d.rec.(RecordPrefetcher)
+		if d.wr, _ = d.rec.(RecordWarmer); d.wr != nil {
+			d.wrLevels = d.wr.WarmLevels()
+		}
 		d.ud, _ = d.rec.(UndecodableRecorder)
 		// The recording needs every audio packet analysed.
 		d.mk = d.newMasker()
@@ -147,7 +153,7 @@ func (d *delayLine) handle(p *Packet) bool {
 			d.mk.Configure(mask.Policy{Keys: keys}, p.codecs)
 			d.mk.Observe(&p.Header, p.Buf, d.since(p.at)-p.age)
 			if d.ud != nil && p.codecs.Lookup(p.Header.PayloadType) == mask.CodecUnknown {
-				d.ud.RecordUndecodable(d.dir, p.Header.PayloadType)
+				d.ud.RecordUndecodable(d.in, p.Header.PayloadType)
 			}
 		}
 		return false
@@ -166,7 +172,7 @@ func (d *delayLine) handle(p *Packet) bool {
 	case mask.DropUndecodable:
 		d.c.drop(d.dir, DropUndecodable)
 		if d.ud != nil {
-			d.ud.RecordUndecodable(d.dir, p.Header.PayloadType)
+			d.ud.RecordUndecodable(d.in, p.Header.PayloadType)
 		}
 	case mask.DropOverflow:
 		d.c.drop(d.dir, DropMaskOverflow)
@@ -251,7 +257,7 @@ func (d *delayLine) newMasker() *mask.Masker {
 
 // sendRTP sends a released packet of the direction starting at leg in to
 // the other leg's current remote.
-func (c *Call) sendRTP(tx sendFunc, in Leg, pkt []byte) {
+func (c *Call) sendRTP(tx udpio.SendFunc, in Leg, pkt []byte) {
 	dir := Direction(in)
 	pkt, r := c.egressQueued(dir, pkt)
 	if r != DropNone {

@@ -5,9 +5,10 @@
 //
 // # Using it
 //
-// A daemon makes one Engine and one PortAllocator, then a Call per call:
+// A daemon makes one I/O engine (media/udpio) and one PortAllocator, then a
+// Call per call:
 //
-//	eng, err := relay.NewEngine(relay.EngineAuto, relay.EngineOptions{})
+//	eng, err := udpio.New(udpio.Auto, udpio.Options{})
 //	alloc, err := relay.NewPortAllocator(ip, 10000, 19999)
 //	c, err := relay.NewCall(alloc, relay.CallConfig{Customer: cust, Agent: agent},
 //		relay.WithEngine(eng), relay.WithMetrics(relay.CustomerToAgent, m))
@@ -26,9 +27,10 @@
 //
 // # The path of a packet
 //
-// An engine receives a datagram and hands it, on the goroutine that
-// received it, to that socket's receiver (pipeline.go), which runs it to
-// the send with no queue in between:
+// An engine (media/udpio) receives a datagram and hands it, on the
+// goroutine that received it, to that socket's receiver (pipeline.go, the
+// socket's udpio.Handler), which runs it to the send with no queue in
+// between:
 //
 //  1. process (process.go) validates it (RTP, RFC 3550 section 5.1; RTCP,
 //     section 6.4.1 and appendix A.2; rtcp-mux demultiplexing, RFC 5761
@@ -51,34 +53,21 @@
 //
 // # Engines
 //
-// Socket I/O is the Engine's; what happens to a packet is the same for
-// all of them.
-//
-//   - portable (engine.go, any OS): one goroutine per socket, blocking
-//     reads through Go's netpoller.
-//   - epoll (engine_epoll.go, Linux): a few worker goroutines, each with
-//     its own epoll instance and all of a call's sockets on one worker (a
-//     direction stays on one goroutine, so order and the delay line's
-//     single owner hold). Sockets are raw non-blocking descriptors drained
-//     with recvmmsg; under load a worker lingers (EngineOptions.Linger)
-//     so that one wake-up collects many sockets' datagrams.
-//   - io_uring (engine_uring.go, uring_linux.go; Linux 6.1 for the full
-//     effect): the epoll engine's layout, each worker owning a ring with
-//     one multishot receive per socket from a provided buffer ring, sends
-//     queued on the ring, and deferred task work so that the kernel wakes
-//     the worker once per batch.
-//
-// NewEngine fails with ErrEngineUnavailable when the kernel or a sandbox
-// refuses an engine (containers often block io_uring_setup); EngineAuto
-// takes io_uring, else epoll, else portable.
+// Socket I/O is media/udpio's: the portable, epoll and io_uring engines
+// serve a Call's sockets as one udpio.Group, and what happens to a packet
+// is the same for all of them. A Call makes its sockets as the engine wants
+// them (udpio.Engine.Raw) and its receivers when the engine attaches it
+// (Start). Before handling a batch the engines warm the receivers in levels
+// (warm.go): the receiver's own memory, then its masker's and its recording
+// sink's, each layer warming its own.
 //
 // # Masking and recording
 //
 // SetMaskPolicy publishes a direction's mask.Policy. A masked direction's
 // RTP goes through a mask.Masker owned by the receiving socket's goroutine,
 // which both receives and releases: while packets are queued the engine's
-// timer is the next release time (timers.go for epoll and io_uring, the
-// read deadline for portable). The masker delays each packet by the
+// timer is the next release time (the receiver's Due and Expire; udpio's
+// release timers for epoll and io_uring, the read deadline for portable). The masker delays each packet by the
 // look-ahead L and replaces DTMF in it, keeping sequence number,
 // timestamp, SSRC and count; RFC 4733 events are withheld
 // (DropMaskedEvent), payload types hush cannot decode dropped
@@ -89,13 +78,15 @@
 // digits to WithDigits.
 //
 // In the epoll and io_uring engines L counts from the packet's arrival at
-// the socket (the kernel's receive timestamp, rxtime_linux.go), so time
+// the socket (the kernel's receive timestamp, which the engine reads), so time
 // spent waiting for the engine's batch is part of L, not added to it.
 //
 // WithRecordTap gives the recording each direction's audio (G.711 codes)
 // with DTMF always marked for silence, in-band and RFC 4733 alike, whatever
 // the forwarding policy, and the masked stretches for the sidecar; with a
-// tap the detector runs on every audio packet of both directions.
+// tap the detector runs on every audio packet of both directions. The tap's
+// RecordSink gets the frames directly: media/record's Recorder is one, and
+// SwitchSink one whose recording starts during the call.
 //
 // # Control state
 //

@@ -7,16 +7,18 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // testEngine serves the Calls the tests build (newCall, unstartedCall): set by
 // forEngines for the subtest it runs, nil outside one, where building a Call panics (a
 // test that builds Calls must run on every engine).
-var testEngine Engine
+var testEngine udpio.Engine
 
 // engines are the package's engines, one per kind, made on first use and closed by
 // TestMain.
-var engines = map[string]Engine{}
+var engines = map[string]udpio.Engine{}
 
 func withTestEngine(opts []Option) []Option {
 	if testEngine == nil {
@@ -31,19 +33,19 @@ func engineKinds() []string {
 	if v := os.Getenv("HUSH_RELAY_ENGINES"); v != "" {
 		return strings.Split(v, ",")
 	}
-	return []string{EnginePortable, EngineEpoll, EngineIOURing}
+	return []string{udpio.Portable, udpio.Epoll, udpio.IOURing}
 }
 
 // sharedEngine returns the package's engine of kind k, making it on first use. An
 // engine the kernel refuses skips the test with the reason: the portable engine still
 // covers the pipeline.
-func sharedEngine(tb testing.TB, k string) Engine {
+func sharedEngine(tb testing.TB, k string) udpio.Engine {
 	tb.Helper()
 	if e := engines[k]; e != nil {
 		return e
 	}
-	e, err := NewEngine(k, EngineOptions{Workers: 2})
-	if errors.Is(err, ErrEngineUnavailable) {
+	e, err := udpio.New(k, udpio.Options{Workers: 2})
+	if errors.Is(err, udpio.ErrUnavailable) {
 		tb.Skipf("engine %s: %v", k, err)
 	}
 	if err != nil {
@@ -78,12 +80,12 @@ func forEngines(t *testing.T, f func(t *testing.T)) {
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
-		e, err := NewEngine(EnginePortable, EngineOptions{Workers: 2})
+		e, err := udpio.New(udpio.Portable, udpio.Options{Workers: 2})
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "relay benchmarks: engine %s: %v\n", EnginePortable, err)
+			fmt.Fprintf(os.Stderr, "relay benchmarks: engine %s: %v\n", udpio.Portable, err)
 			os.Exit(1)
 		}
-		engines[EnginePortable], testEngine = e, e
+		engines[udpio.Portable], testEngine = e, e
 	}
 	code := m.Run()
 	for k, e := range engines {
@@ -95,44 +97,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func TestNewEngineKinds(t *testing.T) {
-	for _, k := range []string{"", EnginePortable, EngineAuto} {
-		e, err := NewEngine(k, EngineOptions{})
-		if err != nil {
-			t.Fatalf("%q: %v", k, err)
-		}
-		if e.Name() == "" {
-			t.Fatalf("%q: no name", k)
-		}
-		t.Logf("%q runs as %s", k, e.Name())
-		if err := e.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := NewEngine("kqueue", EngineOptions{}); !errors.Is(err, ErrUnknownEngine) {
-		t.Fatalf("unknown kind: %v", err)
-	}
-}
-
 // forEngine runs f as a sub-benchmark per engine that works here.
 // epoll-nolinger is the epoll engine with Linger off: a sender that waits
 // for replies (these benchmarks) throttles itself against a lingering
 // worker, which is meant for many independent senders (cmd/hushload).
-func forEngine(b *testing.B, f func(b *testing.B, e Engine)) {
+func forEngine(b *testing.B, f func(b *testing.B, e udpio.Engine)) {
 	for _, v := range []struct {
 		name, kind string
-		opts       EngineOptions
+		opts       udpio.Options
 	}{
-		{EnginePortable, EnginePortable, EngineOptions{}},
-		{EngineEpoll, EngineEpoll, EngineOptions{}},
-		{"epoll-nolinger", EngineEpoll, EngineOptions{Linger: -1}},
-		{EngineIOURing, EngineIOURing, EngineOptions{}},
-		{"io_uring-nolinger", EngineIOURing, EngineOptions{Linger: -1}},
+		{udpio.Portable, udpio.Portable, udpio.Options{}},
+		{udpio.Epoll, udpio.Epoll, udpio.Options{}},
+		{"epoll-nolinger", udpio.Epoll, udpio.Options{Linger: -1}},
+		{udpio.IOURing, udpio.IOURing, udpio.Options{}},
+		{"io_uring-nolinger", udpio.IOURing, udpio.Options{Linger: -1}},
 	} {
 		k := v.kind
 		b.Run(v.name, func(b *testing.B) {
-			e, err := NewEngine(k, v.opts)
-			if errors.Is(err, ErrEngineUnavailable) {
+			e, err := udpio.New(k, v.opts)
+			if errors.Is(err, udpio.ErrUnavailable) {
 				b.Skipf("engine %s: %v", k, err)
 			}
 			if err != nil {
@@ -147,7 +130,7 @@ func forEngine(b *testing.B, f func(b *testing.B, e Engine)) {
 // BenchmarkEngineForward is BenchmarkForwardRTP (16 in flight) per engine;
 // allocs/op is per forwarded packet and must be 0.
 func BenchmarkEngineForward(b *testing.B) {
-	forEngine(b, func(b *testing.B, e Engine) {
+	forEngine(b, func(b *testing.B, e udpio.Engine) {
 		r := newForwardRig(b, WithEngine(e))
 		const window = 16
 		b.ReportAllocs()
@@ -168,7 +151,7 @@ func BenchmarkEngineForward(b *testing.B) {
 // BenchmarkEngineLockstep is one packet in flight per engine: ns/op is the
 // round trip through the relay.
 func BenchmarkEngineLockstep(b *testing.B) {
-	forEngine(b, func(b *testing.B, e Engine) {
+	forEngine(b, func(b *testing.B, e udpio.Engine) {
 		r := newForwardRig(b, WithEngine(e))
 		b.ReportAllocs()
 		for b.Loop() {
@@ -182,10 +165,10 @@ func BenchmarkEngineLockstep(b *testing.B) {
 // traffic: the call stops being served, and its Close returns and frees
 // the ports instead of waiting for a worker that is gone.
 func TestEngineClosedFirst(t *testing.T) {
-	for _, k := range []string{EnginePortable, EngineEpoll, EngineIOURing} {
+	for _, k := range []string{udpio.Portable, udpio.Epoll, udpio.IOURing} {
 		t.Run(k, func(t *testing.T) {
-			eng, err := NewEngine(k, EngineOptions{Workers: 1})
-			if errors.Is(err, ErrEngineUnavailable) {
+			eng, err := udpio.New(k, udpio.Options{Workers: 1})
+			if errors.Is(err, udpio.ErrUnavailable) {
 				t.Skipf("engine %s: %v", k, err)
 			}
 			if err != nil {
@@ -221,7 +204,7 @@ func TestEngineClosedFirst(t *testing.T) {
 // TestEngineAutoFallsBack: auto always yields a working engine, and an
 // attached call forwards through it.
 func TestEngineAutoFallsBack(t *testing.T) {
-	eng, err := NewEngine(EngineAuto, EngineOptions{})
+	eng, err := udpio.New(udpio.Auto, udpio.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,18 +16,9 @@ var (
 	// ErrNoRTCPPort: a leg allocated with rtcp-mux has no RTCP port, so it
 	// cannot switch to separate RTCP without new ports.
 	ErrNoRTCPPort = errors.New("relay: leg has no RTCP port (allocated with rtcp-mux)")
-	// ErrEngineUnavailable: the I/O engine asked for cannot run on this
-	// system (not Linux, or the kernel or a sandbox refuses it).
-	ErrEngineUnavailable = errors.New("relay: I/O engine unavailable")
-	// ErrUnknownEngine: NewEngine got a kind it does not know.
-	ErrUnknownEngine = errors.New("relay: unknown I/O engine")
 	// ErrPortUnavailable: AllocateAt's port is outside the range, odd, or
 	// held (by this allocator or another process). A takeover retries it.
 	ErrPortUnavailable = errors.New("relay: port not available")
-	// ErrRealtime: EngineOptions.Priority could not be given to the engine's
-	// workers (it needs CAP_SYS_NICE or an RLIMIT_RTPRIO that allows it, and
-	// an engine with worker threads).
-	ErrRealtime = errors.New("relay: real-time priority")
 	// ErrClosed: the call or sockets are closed.
 	ErrClosed = errors.New("relay: closed")
 

@@ -16,6 +16,7 @@ import (
 	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/relay/relaytest/pcap"
 	"github.com/hushmedia/hush/media/rtp"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // pump sends pkts from tx to the call and collects what rx receives,
@@ -485,7 +486,7 @@ func maskedFixture(t testing.TB) (*Call, *delayLine, *Packet, func()) {
 	if err := c.SetMaskPolicy(CustomerToAgent, mask.Policy{Mode: mask.ModeTone, Capture: true}); err != nil {
 		t.Fatal(err)
 	}
-	dl := newDelayLine(c, Customer, sock.write, releaseSlack)
+	dl := newDelayLine(c, Customer, udpio.Write, releaseSlack)
 	st := &g711Stream{pt: 0, ssrc: 5}
 	sig := make([]float64, 50*sFrame)
 	tone{key: '5', at: 10 * sFrame, dur: 20 * sFrame, dbm0: -10}.add(sig, rand.New(rand.NewPCG(1, 1)))
@@ -510,11 +511,11 @@ func maskedFixture(t testing.TB) (*Call, *delayLine, *Packet, func()) {
 			pkt, ok := dl.mk.Pop(dl.now() + time.Hour)
 			if !ok || dl.mk.Len() < 3 {
 				if ok {
-					c.sendRTP(sock.write, Customer, pkt)
+					c.sendRTP(udpio.Write, Customer, pkt)
 				}
 				break
 			}
-			c.sendRTP(sock.write, Customer, pkt)
+			c.sendRTP(udpio.Write, Customer, pkt)
 		}
 		i++
 	}
@@ -562,7 +563,7 @@ func testDelayLineLatenessOnEngine(t *testing.T) {
 	for _, late := range []time.Duration{0, releaseSlack} {
 		c, _, p, step := maskedFixture(t)
 		step()
-		dl := newDelayLine(c, Customer, sock.write, late)
+		dl := newDelayLine(c, Customer, udpio.Write, late)
 		if _, ok := dl.due(0); ok {
 			t.Fatalf("late %v: due with nothing queued", late)
 		}

@@ -1,9 +1,11 @@
 package relay
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // DefaultLatencySampling: one packet in 16 is timed for the latency
@@ -22,7 +24,7 @@ type options struct {
 	now         func() time.Time
 	onDigit     func(DigitEvent)
 	tap         *RecordTap
-	engine      Engine
+	engine      udpio.Engine
 }
 
 func defaultOptions() options {
@@ -85,13 +87,13 @@ func WithDigits(fn func(DigitEvent)) Option {
 type RecordTap struct {
 	// Delay is L_rec; 0 means mask.DefaultRecordDelay (80 ms).
 	Delay time.Duration
-	// Sink gets each frame: the direction, the sender's SSRC and RTP
+	// Sink gets each frame: the leg it came from, the sender's SSRC and RTP
 	// timestamp, when the frame's first sample reached hush, and the frame
 	// (valid during the call only; its PCM method decodes it as it is to be
 	// recorded). A frame comes Delay after it arrived while its direction
 	// keeps sending; the last frames of a talk spurt come when the next
 	// spurt has been analysed far enough, or at Close. A Sink that is also
-	// a RecordPrefetcher has its state prefetched with each packet's.
+	// a RecordWarmer has its state warmed with each packet's.
 	Sink RecordSink
 	// Audio is the same as a function without the arrival, used when Sink
 	// is nil.
@@ -101,37 +103,73 @@ type RecordTap struct {
 	Masked func(dir Direction, ssrc, startTS, endTS uint32)
 }
 
-// RecordSink takes a call's audio for the recording: see RecordTap.
+// RecordSink takes a call's audio for the recording: see RecordTap. from is
+// the leg the audio came from (the direction's Direction.From).
+// media/record's *Recorder is one.
 type RecordSink interface {
-	RecordAudio(dir Direction, ssrc, ts uint32, at time.Time, f *mask.RecordFrame)
+	RecordAudio(from Leg, ssrc, ts uint32, at time.Time, f *mask.RecordFrame)
 }
 
-// RecordPrefetcher is a RecordSink that can start loading what its next
-// RecordAudio(dir) touches, in RecordPrefetchStages stages, each reading
-// only what the one before loaded: the io_uring engine runs each stage for
-// a batch of packets before the next, so that their cache misses overlap.
-// It must change nothing.
-type RecordPrefetcher interface {
-	PrefetchRecord(dir Direction, stage int)
+// RecordWarmer is a RecordSink that can start loading what its next
+// RecordAudio(from) touches, in WarmLevels levels, level k reading only
+// what the levels below it loaded: the engines run each level for a batch
+// of packets before the next, so that their cache misses overlap (see
+// warm.go). It must change nothing. media/record's Recorder is one.
+type RecordWarmer interface {
+	WarmLevels() int
+	Warm(from Leg, level int)
 }
 
 // UndecodableRecorder is a RecordSink that wants to know of audio it gets
 // nothing of: RecordUndecodable runs on the packet goroutine for each RTP
-// packet of dir whose payload type hush cannot decode (not G.711, CN or
+// packet from the leg whose payload type hush cannot decode (not G.711, CN or
 // the leg's telephone-event), which the recording therefore hears as
 // silence. It must not block or allocate.
 type UndecodableRecorder interface {
-	RecordUndecodable(dir Direction, pt uint8)
+	RecordUndecodable(from Leg, pt uint8)
 }
 
-// RecordPrefetchStages is how many stages a RecordPrefetcher is asked for.
-const RecordPrefetchStages = 3
+// SwitchSink is a RecordSink whose sink is set during the call: a call
+// whose recording may start later gets one as its tap's Sink, and Set hands
+// it the recording when it starts. Until then it passes nothing on; after,
+// everything, at one atomic load a frame. The zero value is ready.
+type SwitchSink struct{ p atomic.Pointer[switchTarget] }
+
+type switchTarget struct {
+	sink RecordSink
+	ud   UndecodableRecorder // sink as one, or nil
+}
+
+// Set makes s pass frames on to sink (nil: to nothing) from now on.
+func (s *SwitchSink) Set(sink RecordSink) {
+	if sink == nil {
+		s.p.Store(nil)
+		return
+	}
+	t := &switchTarget{sink: sink}
+	t.ud, _ = sink.(UndecodableRecorder)
+	s.p.Store(t)
+}
+
+// RecordAudio is RecordSink.
+func (s *SwitchSink) RecordAudio(from Leg, ssrc, ts uint32, at time.Time, f *mask.RecordFrame) {
+	if t := s.p.Load(); t != nil {
+		t.sink.RecordAudio(from, ssrc, ts, at, f)
+	}
+}
+
+// RecordUndecodable is UndecodableRecorder.
+func (s *SwitchSink) RecordUndecodable(from Leg, pt uint8) {
+	if t := s.p.Load(); t != nil && t.ud != nil {
+		t.ud.RecordUndecodable(from, pt)
+	}
+}
 
 // audioSink adapts RecordTap.Audio to RecordSink.
 type audioSink func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame)
 
-func (fn audioSink) RecordAudio(dir Direction, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
-	fn(dir, ssrc, ts, f)
+func (fn audioSink) RecordAudio(from Leg, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
+	fn(Direction(from), ssrc, ts, f)
 }
 
 // WithRecordTap sets the recording tap (see RecordTap).
@@ -154,8 +192,8 @@ func WithRateLimit(pps int) Option {
 	return func(o *options) { o.rateLimit = uint32(max(pps, 0)) }
 }
 
-// WithEngine serves the call's sockets with e (see NewEngine); without it,
+// WithEngine serves the call's sockets with e (see udpio.New); without it,
 // or with nil, the call uses the portable engine (a goroutine per socket).
-func WithEngine(e Engine) Option {
+func WithEngine(e udpio.Engine) Option {
 	return func(o *options) { o.engine = e }
 }

@@ -3,19 +3,24 @@ package relay
 import (
 	"net/netip"
 	"time"
+
+	"github.com/hushmedia/hush/media/udpio"
 )
 
-// MaxPacketSize is the largest datagram forwarded. A read that fills the
-// buffer (one octet more) may have been truncated by the kernel, so it is
-// dropped as DropOversize. 2048 leaves room for any audio packet with SRTP
-// and header extensions within an Ethernet MTU.
-const MaxPacketSize = 2048
+// MaxPacketSize is the largest datagram forwarded (udpio.MaxDatagram). A
+// read that fills the buffer (one octet more) may have been truncated by
+// the kernel, so it is dropped as DropOversize. 2048 leaves room for any
+// audio packet with SRTP and header extensions within an Ethernet MTU.
+const MaxPacketSize = udpio.MaxDatagram
 
 // receiver is the per-socket half of the pipeline that every engine shares:
-// what happens to a datagram between the receive and the send. It belongs
-// to the one goroutine that serves the socket, so its fields need no
-// synchronisation.
+// what happens to a datagram between the receive and the send; it is the
+// socket's udpio.Handler. It belongs to the one goroutine that serves the
+// socket, so its fields need no synchronisation.
 type receiver struct {
+	// tm is the engine's bookkeeping of r's release time; first, so that
+	// it shares the cache line the engine's timers warm first.
+	tm    udpio.Timer
 	c     *Call
 	in    Leg
 	kind  sockKind
@@ -26,26 +31,20 @@ type receiver struct {
 	seen  uint32
 	rate  rateGate
 	// tx sends; an engine with its own submission queue (io_uring) hands
-	// in its own, the others sock.write.
-	tx sendFunc
+	// in its own, the others udpio.Write.
+	tx udpio.SendFunc
 	// dl is the direction's delay line, on the RTP socket only (delay.go).
 	dl *delayLine
-	// timed: an engine's releaseTimers holds an entry for r at timerAt
-	// (timers.go); closed: r was detached and closed.
-	timed, closed bool
-	timerAt       int64
-	p             Packet
+	// levels is how many warm-up levels r has (warm.go).
+	levels int
+	p      Packet
 	// rtcpSeal is where this socket's RTCP is encrypted toward an SRTP leg (RTP uses
 	// the call's rtpSeal); allocated at its first use.
 	rtcpSeal []byte
 }
 
-// sendFunc sends datagram b from socket out to dst. It must not keep b
-// after it returns.
-type sendFunc func(out sock, b []byte, dst netip.AddrPort) error
-
 // late is the delay line's timer lateness (delayLine.late).
-func newReceiver(c *Call, in Leg, kind sockKind, tx sendFunc, late time.Duration) *receiver {
+func newReceiver(c *Call, in Leg, kind sockKind, tx udpio.SendFunc, late time.Duration) *receiver {
 	r := &receiver{
 		tx: tx,
 		c:  c, in: in, kind: kind, dir: Direction(in),
@@ -57,16 +56,17 @@ func newReceiver(c *Call, in Leg, kind sockKind, tx sendFunc, late time.Duration
 	if kind == kindRTP {
 		r.dl = newDelayLine(c, in, tx, late)
 	}
+	r.levels = r.warmLevels()
 	return r
 }
 
-// packet runs one received datagram of n octets from src (buf holds it,
+// Packet runs one received datagram of n octets from src (buf holds it,
 // and must have room for MaxPacketSize+1) through the pipeline: process,
 // rate gate, then the delay line or a send. age is how long ago the kernel
 // received it (0: unknown, now), at when the engine read it (zero: unknown). It
 // reports false when a send failed because the call is closing, so the
 // engine can stop serving it.
-func (r *receiver) packet(buf []byte, n int, src netip.AddrPort, age time.Duration, at time.Time) bool {
+func (r *receiver) Packet(buf []byte, n int, src netip.AddrPort, age time.Duration, at time.Time) bool {
 	c := r.c
 	var t0 time.Time
 	r.seen++
@@ -127,13 +127,44 @@ func (r *receiver) packet(buf []byte, n int, src netip.AddrPort, age time.Durati
 	return true
 }
 
-// close runs when the engine stops serving the socket.
-func (r *receiver) close() {
-	r.closed = true
+// Close runs when the engine stops serving the socket.
+func (r *receiver) Close() {
 	if r.dl != nil {
 		r.dl.close()
 	}
 }
+
+// Due is udpio.Handler's: the delay line's next release time.
+func (r *receiver) Due(now time.Time) (time.Time, bool) {
+	if r.dl == nil || r.dl.mk == nil { // not masked: nothing ever waits
+		return time.Time{}, false
+	}
+	at, ok := r.dl.due(now.Sub(r.c.epoch))
+	return r.c.epoch.Add(at), ok
+}
+
+// Expire is udpio.Handler's: the delay line releases what is due.
+func (r *receiver) Expire(now time.Time, caughtUp bool) {
+	if r.dl != nil {
+		r.dl.expire(now, caughtUp)
+	}
+}
+
+// GraceDue is udpio.Handler's: the delay line's next release is a packet
+// the detector has not decided about, leaving at its stall grace.
+func (r *receiver) GraceDue(now time.Time) bool {
+	return r.dl != nil && r.dl.graceDue(now.Sub(r.c.epoch))
+}
+
+// SendFailed is udpio.Handler's: a queued send of r's failed.
+func (r *receiver) SendFailed() {
+	if !r.c.closing.Load() {
+		r.c.drop(r.dir, DropSendError)
+	}
+}
+
+// Timer is udpio.Handler's.
+func (r *receiver) Timer() *udpio.Timer { return &r.tm }
 
 // sent counts a packet sent in a direction: the sending leg's stats and the direction's
 // metrics. Forwarded and delay-line packets both come here.

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"sync"
 	"syscall"
+
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // PortAllocator hands out local UDP ports from a range on one IP address.
@@ -180,16 +182,16 @@ func (a *PortAllocator) bind(idx int, rtcpMux, raw bool) (*LegSockets, error) {
 	if err != nil {
 		return nil, err
 	}
-	rtcpSock := sock{fd: -1}
+	var rtcpSock udpio.Socket
 	if !rtcpMux {
 		if rtcpSock, err = a.listen(port+1, raw); err != nil {
-			rtpSock.close()
+			rtpSock.Close()
 			return nil, err
 		}
 	}
 	a.used[idx] = true
 	a.inUse++
-	return &LegSockets{RTP: rtpSock.conn, RTCP: rtcpSock.conn, rtp: rtpSock, rtcp: rtcpSock,
+	return &LegSockets{RTP: rtpSock.Conn(), RTCP: rtcpSock.Conn(), rtp: rtpSock, rtcp: rtcpSock,
 		alloc: a, idx: idx, port: port, mux: rtcpMux}, nil
 }
 
@@ -223,14 +225,16 @@ func (a *PortAllocator) putFree(idx int) {
 	a.free = append(a.free, int32(idx)) // within its capacity: pairs
 }
 
-func (a *PortAllocator) listen(port int, raw bool) (sock, error) {
+func (a *PortAllocator) listen(port int, raw bool) (udpio.Socket, error) {
 	ap := netip.AddrPortFrom(a.ip, uint16(port))
 	if raw {
-		fd, err := rawListen(ap)
-		return sock{fd: fd}, err
+		return udpio.Listen(ap)
 	}
 	c, err := net.ListenUDP(a.network, net.UDPAddrFromAddrPort(ap))
-	return sock{conn: c, fd: -1}, err
+	if err != nil {
+		return udpio.Socket{}, err
+	}
+	return udpio.ConnSocket(c), nil
 }
 
 // portTaken: another process holds the port (or it is privileged); try the
@@ -268,8 +272,8 @@ type LegSockets struct {
 
 	// rtp and rtcp are the sockets as the engines see them: the conns
 	// above, or raw descriptors (RTP and RTCP nil) for an engine that polls
-	// them itself. rtcp is unused with mux.
-	rtp, rtcp sock
+	// them itself. rtcp is none with mux.
+	rtp, rtcp udpio.Socket
 	mux       bool
 
 	alloc *PortAllocator
@@ -304,36 +308,10 @@ func (s *LegSockets) Close() error {
 // releasing the ports, so a Call can wait for its goroutines first.
 func (s *LegSockets) closeConns() error {
 	s.once.Do(func() {
-		s.err = s.rtp.close()
+		s.err = s.rtp.Close()
 		if !s.mux {
-			s.err = errors.Join(s.err, s.rtcp.close())
+			s.err = errors.Join(s.err, s.rtcp.Close())
 		}
 	})
 	return s.err
-}
-
-// sock is one UDP socket: a net.UDPConn served through Go's netpoller, or a
-// raw non-blocking descriptor (fd >= 0, conn nil) that an engine polls.
-type sock struct {
-	conn *net.UDPConn
-	fd   int
-}
-
-func (s sock) close() error {
-	if s.conn != nil {
-		return s.conn.Close()
-	}
-	if s.fd >= 0 {
-		return rawClose(s.fd)
-	}
-	return nil
-}
-
-// write sends b to dst from the socket.
-func (s sock) write(b []byte, dst netip.AddrPort) error {
-	if s.conn != nil {
-		_, err := s.conn.WriteToUDPAddrPort(b, dst)
-		return err
-	}
-	return rawSendTo(s.fd, b, dst)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/rtp"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // Packet is one datagram moving through a direction's path (see the package
@@ -49,7 +50,7 @@ const (
 // direction's RTP to its delay line or sends. It returns the socket to send from and the address to
 // send to, or the reason to drop. It does no I/O, takes no lock and does not
 // allocate (latching, once per leg, aside).
-func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, DropReason) {
+func (c *Call) process(in Leg, kind sockKind, p *Packet) (udpio.Socket, netip.AddrPort, DropReason) {
 	l := &c.legs[in]
 	st := l.state.Load()
 	p.codecs = &st.codecs
@@ -57,29 +58,29 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, 
 	p.RTCP = kind == kindRTCP || (st.mux && rtp.IsRTCP(p.Buf))
 	if lc := st.srtp; lc != nil {
 		if r := c.unprotect(l, st, lc, p); r != DropNone {
-			return sock{}, netip.AddrPort{}, r
+			return udpio.Socket{}, netip.AddrPort{}, r
 		}
 	} else if p.RTCP {
 		if rtp.ValidateRTCP(p.Buf) != nil {
-			return sock{}, netip.AddrPort{}, DropMalformed
+			return udpio.Socket{}, netip.AddrPort{}, DropMalformed
 		}
 	} else if _, err := p.Header.Unmarshal(p.Buf); err != nil {
-		return sock{}, netip.AddrPort{}, DropMalformed
+		return udpio.Socket{}, netip.AddrPort{}, DropMalformed
 	}
 
 	if r := c.admit(l, st, p); r != DropNone {
-		return sock{}, netip.AddrPort{}, r
+		return udpio.Socket{}, netip.AddrPort{}, r
 	}
 	if c.lockSSRC && !p.RTCP {
 		if r := c.checkSSRC(l, p.Header.SSRC); r != DropNone {
-			return sock{}, netip.AddrPort{}, r
+			return udpio.Socket{}, netip.AddrPort{}, r
 		}
 	}
 	l.admitted[kind].Add(1) // for LastActivity: a counter, no clock read per packet
 
 	out, dst, seal := c.routeTo(in, p.RTCP)
 	if !dst.IsValid() {
-		return sock{}, netip.AddrPort{}, DropNoRemote
+		return udpio.Socket{}, netip.AddrPort{}, DropNoRemote
 	}
 	p.seal = seal
 	return out, dst, DropNone
@@ -89,7 +90,7 @@ func (c *Call) process(in Leg, kind sockKind, p *Packet) (sock, netip.AddrPort, 
 // leg's SRTP state (nil: plain), from one load. Symmetric RTP (RFC 4961): send from the
 // out leg's own socket, the address its remote sends to. dst is invalid while that
 // remote is not known.
-func (c *Call) routeTo(in Leg, rtcp bool) (sock, netip.AddrPort, *legCrypto) {
+func (c *Call) routeTo(in Leg, rtcp bool) (udpio.Socket, netip.AddrPort, *legCrypto) {
 	o := &c.legs[in.Other()]
 	ost := o.state.Load()
 	out, dst := o.socks.rtp, ost.rtp

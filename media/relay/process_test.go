@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hushmedia/hush/media/rtp"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // These tests drive process directly with made-up source addresses, which
@@ -136,8 +137,8 @@ func testProcessLatchRulesOnEngine(t *testing.T) {
 				if s.rtcp && !out.state.Load().mux {
 					wantConn = out.socks.RTCP
 				}
-				if conn.conn != wantConn {
-					t.Fatalf("step %d: sent from %v, want %v", i, conn.conn.LocalAddr(), wantConn.LocalAddr())
+				if conn.Conn() != wantConn {
+					t.Fatalf("step %d: sent from %v, want %v", i, conn.Conn().LocalAddr(), wantConn.LocalAddr())
 				}
 			}
 			st := c.Stats(Customer)
@@ -277,7 +278,7 @@ func BenchmarkProcess(b *testing.B) {
 // and socket kinds: process must never panic, and a forwarded packet must
 // have passed the parser its path applies.
 func FuzzProcess(f *testing.F) {
-	useEngine(f, EnginePortable) // process does no I/O: any engine will do
+	useEngine(f, udpio.Portable) // process does no I/O: any engine will do
 	f.Add(rtpPacket(f, 8, 1, 20), uint16(5000), uint8(0))
 	f.Add(rtcpRR(1), uint16(5001), uint8(1))
 	f.Add(rtcpRR(2), uint16(6000), uint8(3))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hushmedia/hush/media/rtp"
 	"github.com/hushmedia/hush/media/srtp"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // pionCtx is a far end's SRTP context built on pion alone, so these tests do not check
@@ -456,7 +457,7 @@ func BenchmarkProcessSRTP(b *testing.B) {
 // FuzzProcessSRTP: arbitrary datagrams on an SRTP leg never panic and are never
 // forwarded unless they authenticate.
 func FuzzProcessSRTP(f *testing.F) {
-	useEngine(f, EnginePortable) // process does no I/O: any engine will do
+	useEngine(f, udpio.Portable) // process does no I/O: any engine will do
 	ck := genKey(f, srtp.AES128CMSHA1_80)
 	phone := pionCtx(f, ck)
 	f.Add(seal(f, phone, rtpPacket(f, 0, 1, 20)), uint8(0))

@@ -8,28 +8,31 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/mask"
+	"github.com/hushmedia/hush/media/udpio"
 )
 
 // tapSink collects what a RecordTap delivers, per direction. As a
-// RecordSink it also counts the prefetch stages it is asked for.
+// RecordWarmer it also counts the warm-up levels it is asked for.
 type tapSink struct {
-	mu       sync.Mutex
-	pcm      [NumDirections][]int16
-	silent   [NumDirections][]bool
-	next     [NumDirections]uint32
-	gaps     int
-	masked   [NumDirections][][2]uint32
-	prefetch [NumDirections][RecordPrefetchStages + 1]atomic.Int64
-	undec    [NumDirections]atomic.Int64
-	undecPT  [NumDirections]atomic.Int32
+	mu      sync.Mutex
+	pcm     [NumDirections][]int16
+	silent  [NumDirections][]bool
+	next    [NumDirections]uint32
+	gaps    int
+	masked  [NumDirections][][2]uint32
+	warmed  [NumDirections][tapSinkLevels + 1]atomic.Int64
+	undec   [NumDirections]atomic.Int64
+	undecPT [NumDirections]atomic.Int32
 }
 
-func (s *tapSink) RecordUndecodable(dir Direction, pt uint8) {
+func (s *tapSink) RecordUndecodable(from Leg, pt uint8) {
+	dir := Direction(from)
 	s.undec[dir].Add(1)
 	s.undecPT[dir].Store(int32(pt))
 }
 
-func (s *tapSink) RecordAudio(dir Direction, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
+func (s *tapSink) RecordAudio(from Leg, ssrc, ts uint32, _ time.Time, f *mask.RecordFrame) {
+	dir := Direction(from)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pcm := f.PCM(make([]int16, len(f.Codes)))
@@ -43,8 +46,13 @@ func (s *tapSink) RecordAudio(dir Direction, ssrc, ts uint32, _ time.Time, f *ma
 	}
 }
 
-func (s *tapSink) PrefetchRecord(dir Direction, stage int) {
-	s.prefetch[dir][min(uint(stage), RecordPrefetchStages)].Add(1)
+// tapSinkLevels is how many warm-up levels a tapSink declares.
+const tapSinkLevels = 3
+
+func (s *tapSink) WarmLevels() int { return tapSinkLevels }
+
+func (s *tapSink) Warm(from Leg, level int) {
+	s.warmed[Direction(from)][min(uint(level), tapSinkLevels)].Add(1)
 }
 
 // tap is a RecordTap delivering to s: as the Sink, or through Audio.
@@ -60,7 +68,7 @@ func (s *tapSink) tap(asSink bool) RecordTap {
 		t.Sink = s
 	} else {
 		t.Audio = func(dir Direction, ssrc, ts uint32, f *mask.RecordFrame) {
-			s.RecordAudio(dir, ssrc, ts, time.Time{}, f)
+			s.RecordAudio(dir.From(), ssrc, ts, time.Time{}, f)
 		}
 	}
 	return t
@@ -72,8 +80,8 @@ func (s *tapSink) tap(asSink bool) RecordTap {
 // sample, in order, with the tones replaced (the judge hears none); the
 // frames still queued at the end arrive by Close. A masked direction
 // records the same way. The tap's sink works the same as a function or
-// as a RecordSink; the io_uring engine asks a RecordPrefetcher for every
-// stage in both directions, and for no other.
+// as a RecordSink; the io_uring engine asks a RecordWarmer for every
+// warm-up level in both directions, and for no other.
 func TestRecordTapCall(t *testing.T) { forEngines(t, testRecordTapCallOnEngine) }
 
 func testRecordTapCallOnEngine(t *testing.T) {
@@ -174,17 +182,17 @@ func testRecordTapCall(t *testing.T, asSink bool) {
 		t.Fatalf("%d timestamp gaps in the recording", sink.gaps)
 	}
 	for d := range Direction(NumDirections) {
-		p := &sink.prefetch[d]
-		if n := p[RecordPrefetchStages].Load(); n != 0 {
-			t.Errorf("%v: %d prefetches of a stage out of range", d, n)
+		p := &sink.warmed[d]
+		if n := p[tapSinkLevels].Load(); n != 0 {
+			t.Errorf("%v: %d warm-ups of a level out of range", d, n)
 		}
-		for st := range RecordPrefetchStages {
-			n := p[st].Load()
+		for l := range tapSinkLevels {
+			n := p[l].Load()
 			switch {
 			case !asSink && n != 0:
-				t.Errorf("%v: stage %d prefetched %d times with a function tap", d, st, n)
-			case asSink && testEngine.Name() == EngineIOURing && n == 0:
-				t.Errorf("%v: stage %d never prefetched by the io_uring engine", d, st)
+				t.Errorf("%v: level %d warmed %d times with a function tap", d, l, n)
+			case asSink && testEngine.Name() == udpio.IOURing && n == 0:
+				t.Errorf("%v: level %d never warmed by the io_uring engine", d, l)
 			}
 		}
 	}

@@ -2,12 +2,18 @@
 
 // func Prefetch(p unsafe.Pointer)
 TEXT ·Prefetch(SB), NOSPLIT|NOFRAME, $0-8
+	CMPB ·tracing(SB), $0
+	JNE  trace
 	MOVQ p+0(FP), AX
 	PREFETCHT0 (AX)
 	RET
+trace:
+	JMP ·tracePrefetch(SB) // same arguments: a tail call
 
 // func PrefetchRange(p unsafe.Pointer, n uintptr)
 TEXT ·PrefetchRange(SB), NOSPLIT|NOFRAME, $0-16
+	CMPB ·tracing(SB), $0
+	JNE  trace
 	MOVQ p+0(FP), AX
 	MOVQ n+8(FP), CX
 	TESTQ CX, CX
@@ -21,3 +27,5 @@ loop:
 	JB   loop
 done:
 	RET
+trace:
+	JMP ·tracePrefetchRange(SB)

@@ -4,8 +4,16 @@ package cpucache
 
 import "unsafe"
 
-// Prefetch does nothing on this architecture.
-func Prefetch(p unsafe.Pointer) {}
+// Prefetch only traces on this architecture (no prefetch instruction is used).
+func Prefetch(p unsafe.Pointer) {
+	if tracing {
+		tracePrefetch(uintptr(p))
+	}
+}
 
-// PrefetchRange does nothing on this architecture.
-func PrefetchRange(p unsafe.Pointer, n uintptr) {}
+// PrefetchRange only traces on this architecture.
+func PrefetchRange(p unsafe.Pointer, n uintptr) {
+	if tracing {
+		tracePrefetchRange(uintptr(p), n)
+	}
+}

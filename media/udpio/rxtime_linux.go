@@ -1,6 +1,6 @@
 //go:build linux
 
-package relay
+package udpio
 
 import (
 	"encoding/binary"
@@ -20,7 +20,7 @@ const rxControlLen = 32
 
 // maxRxAge bounds an age read from a timestamp. The stamp is wall-clock time;
 // a wall clock stepped backwards would make packets look old and leave early.
-// The detector's look-ahead guard in the masker does not depend on it.
+// (A masker's look-ahead guard does not depend on it.)
 const maxRxAge = 100 * time.Millisecond
 
 // enableRxTimestamps asks the kernel to stamp every datagram the socket

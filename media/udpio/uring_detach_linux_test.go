@@ -1,6 +1,6 @@
 //go:build linux && (amd64 || arm64)
 
-package relay
+package udpio
 
 import (
 	"errors"
@@ -22,7 +22,7 @@ func TestURingDetachFinishesWhenItsSlotIsReused(t *testing.T) {
 	defer runtime.UnlockOSThread()
 	w := &uringWorker{done: make(chan struct{})}
 	if err := w.init(); err != nil {
-		if errors.Is(err, ErrEngineUnavailable) {
+		if errors.Is(err, ErrUnavailable) {
 			t.Skipf("io_uring: %v", err)
 		}
 		t.Fatal(err)
@@ -32,20 +32,21 @@ func TestURingDetachFinishesWhenItsSlotIsReused(t *testing.T) {
 		w.ring.close()
 		unix.Close(w.evfd)
 	}()
-	a, b := &Call{}, &Call{}
-	// Call a has two sockets with receives outstanding (no real sockets: the test plays
+	a, b := &Group{}, &Group{}
+	// Group a has two sockets with receives outstanding (no real sockets: the test plays
 	// the kernel's completions).
 	for range 2 {
-		w.slots = append(w.slots, &uringEntry{r: &receiver{}, c: a, fd: -1, active: true})
+		h := newFake()
+		w.slots = append(w.slots, &uringEntry{h: h, t: &h.tm, g: a, fd: -1, active: true})
 	}
-	w.calls[a] = []int32{0, 1}
+	w.groups[a] = []int32{0, 1}
 
 	done := make(chan error, 1)
 	w.leave(a, done) // cancels queued; a waits for its receives' last completions
 	w.received(0, -int32(unix.ECANCELED), 0)
 	// Slot 0 is free again and call b's socket takes it.
-	w.addSock(b, Customer, kindRTCP, -1)
-	if w.slots[0] == nil || w.slots[0].c != b {
+	w.addSock(b, Endpoint{Socket: Socket{fd: -1, raw: true}, New: func(SendFunc, bool) Handler { return newFake() }})
+	if w.slots[0] == nil || w.slots[0].g != b {
 		t.Fatalf("slot 0 was not reused by b: %+v", w.slots[0])
 	}
 	w.received(1, -int32(unix.ECANCELED), 0)
@@ -57,7 +58,7 @@ func TestURingDetachFinishesWhenItsSlotIsReused(t *testing.T) {
 	default:
 		t.Fatal("the detach of a never finished: it waits for a slot that is b's now")
 	}
-	if _, still := w.calls[a]; still || w.slots[0].c != b {
-		t.Fatalf("after the detach: calls %v, slot 0 %+v", w.calls, w.slots[0])
+	if _, still := w.groups[a]; still || w.slots[0].g != b {
+		t.Fatalf("after the detach: groups %v, slot 0 %+v", w.groups, w.slots[0])
 	}
 }

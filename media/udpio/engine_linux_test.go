@@ -1,6 +1,6 @@
 //go:build linux && (amd64 || arm64)
 
-package relay
+package udpio
 
 import (
 	"bytes"
@@ -36,7 +36,7 @@ func TestURingSendKeepsOrderWithoutSlots(t *testing.T) {
 	defer runtime.UnlockOSThread()
 	w := &uringWorker{done: make(chan struct{})}
 	if err := w.init(); err != nil {
-		if errors.Is(err, ErrEngineUnavailable) {
+		if errors.Is(err, ErrUnavailable) {
 			t.Skipf("io_uring: %v", err)
 		}
 		t.Fatal(err)
@@ -59,12 +59,12 @@ func TestURingSendKeepsOrderWithoutSlots(t *testing.T) {
 	dst := rx.LocalAddr().(*net.UDPAddr).AddrPort()
 	const queued = 10
 	for i := range queued {
-		if err := w.send(sock{fd: fd}, []byte{byte(i)}, dst); err != nil {
+		if err := w.send(Socket{fd: int32(fd), raw: true}, []byte{byte(i)}, dst); err != nil {
 			t.Fatal(err)
 		}
 	}
 	w.sfree = w.sfree[:0] // every slot in flight
-	if err := w.send(sock{fd: fd}, []byte{queued}, dst); err != nil {
+	if err := w.send(Socket{fd: int32(fd), raw: true}, []byte{queued}, dst); err != nil {
 		t.Fatal(err)
 	}
 	w.flush()
@@ -104,16 +104,16 @@ func rrThreads(t *testing.T) int {
 	return n
 }
 
-// TestEnginePriority: EngineOptions.Priority puts each worker thread of the epoll and
+// TestEnginePriority: Options.Priority puts each worker thread of the epoll and
 // io_uring engines, and nothing else, under SCHED_RR; where the process may not (no
-// CAP_SYS_NICE, RLIMIT_RTPRIO 0) NewEngine fails with ErrRealtime instead of running
+// CAP_SYS_NICE, RLIMIT_RTPRIO 0) New fails with ErrRealtime instead of running
 // without it. Out of range, or on the portable engine, it is refused.
 func TestEnginePriority(t *testing.T) {
-	for _, k := range []string{EngineEpoll, EngineIOURing} {
+	for _, k := range []string{Epoll, IOURing} {
 		t.Run(k, func(t *testing.T) {
 			before := rrThreads(t)
-			e, err := NewEngine(k, EngineOptions{Workers: 2, Priority: 1})
-			if errors.Is(err, ErrEngineUnavailable) {
+			e, err := New(k, Options{Workers: 2, Priority: 1})
+			if errors.Is(err, ErrUnavailable) {
 				t.Skipf("engine %s: %v", k, err)
 			}
 			if err != nil {
@@ -129,15 +129,15 @@ func TestEnginePriority(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []EngineOptions{{Priority: -1}, {Priority: 100}} {
-		if e, err := NewEngine(EngineEpoll, bad); !errors.Is(err, ErrRealtime) {
+	for _, bad := range []Options{{Priority: -1}, {Priority: 100}} {
+		if e, err := New(Epoll, bad); !errors.Is(err, ErrRealtime) {
 			if err == nil {
 				e.Close()
 			}
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}
-	if _, err := NewEngine(EnginePortable, EngineOptions{Priority: 1}); !errors.Is(err, ErrRealtime) {
+	if _, err := New(Portable, Options{Priority: 1}); !errors.Is(err, ErrRealtime) {
 		t.Errorf("portable with a priority: %v", err)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package relay
+package udpio
 
 import (
 	"fmt"
@@ -25,9 +25,9 @@ import (
 const rawWaitMax = time.Millisecond
 
 // rawEngineSetup is what the epoll and io_uring engines share at start: their worker
-// count (EngineOptions.Workers, default GOMAXPROCS/2, at least 1) and linger (0 means
+// count (Options.Workers, default GOMAXPROCS/2, at least 1) and linger (0 means
 // DefaultLinger, negative none), and noting GOMAXPROCS for rawWait.
-func rawEngineSetup(opts EngineOptions) (workers int, linger time.Duration) {
+func rawEngineSetup(opts Options) (workers int, linger time.Duration) {
 	workers = opts.Workers
 	if workers <= 0 {
 		workers = max(runtime.GOMAXPROCS(0)/2, 1)
@@ -41,7 +41,7 @@ func rawEngineSetup(opts EngineOptions) (workers int, linger time.Duration) {
 }
 
 // realtime puts the calling thread, which must be locked to its goroutine and
-// end with it, under SCHED_RR at prio (EngineOptions.Priority); 0 does nothing.
+// end with it, under SCHED_RR at prio (Options.Priority); 0 does nothing.
 func realtime(prio int) error {
 	if prio == 0 {
 		return nil

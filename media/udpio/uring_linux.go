@@ -1,6 +1,6 @@
 //go:build linux && (amd64 || arm64)
 
-package relay
+package udpio
 
 import (
 	"fmt"
@@ -140,26 +140,26 @@ func newURing(entries uint32) (*uring, error) {
 		fd, _, e = unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
 	}
 	if e != 0 {
-		return nil, fmt.Errorf("%w: io_uring_setup: %v", ErrEngineUnavailable, e)
+		return nil, fmt.Errorf("%w: io_uring_setup: %v", ErrUnavailable, e)
 	}
 	r := &uring{fd: int(fd)}
 	need := uint32(uringFeatSingleMmap | uringFeatNoDrop | uringFeatExtArg)
 	if p.features&need != need {
 		r.close()
-		return nil, fmt.Errorf("%w: io_uring features %#x lack %#x", ErrEngineUnavailable, p.features, need)
+		return nil, fmt.Errorf("%w: io_uring features %#x lack %#x", ErrUnavailable, p.features, need)
 	}
 	size := max(p.sqOff.array+p.sqEntries*4, p.cqOff.cqes+p.cqEntries*uint32(unsafe.Sizeof(uringCQE{})))
 	mem, err := unix.Mmap(r.fd, uringOffSQRing, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
 		r.close()
-		return nil, fmt.Errorf("%w: mmap rings: %v", ErrEngineUnavailable, err)
+		return nil, fmt.Errorf("%w: mmap rings: %v", ErrUnavailable, err)
 	}
 	r.ringMem = mem
 	sqes, err := unix.Mmap(r.fd, uringOffSQEs, int(p.sqEntries)*int(unsafe.Sizeof(uringSQE{})),
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
 		r.close()
-		return nil, fmt.Errorf("%w: mmap sqes: %v", ErrEngineUnavailable, err)
+		return nil, fmt.Errorf("%w: mmap sqes: %v", ErrUnavailable, err)
 	}
 	r.sqeMem = sqes
 	base := unsafe.Pointer(&mem[0])
@@ -279,18 +279,18 @@ func newBufRing(r *uring, bgid uint16, entries, size uint32) (*bufRing, error) {
 	var err error
 	if b.ringMem, err = unix.Mmap(-1, 0, int(entries)*16, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_ANONYMOUS|unix.MAP_PRIVATE|unix.MAP_POPULATE); err != nil {
-		return nil, fmt.Errorf("%w: mmap buffer ring: %v", ErrEngineUnavailable, err)
+		return nil, fmt.Errorf("%w: mmap buffer ring: %v", ErrUnavailable, err)
 	}
 	if b.bufMem, err = unix.Mmap(-1, 0, int(entries*size), unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_ANONYMOUS|unix.MAP_PRIVATE); err != nil {
 		unix.Munmap(b.ringMem)
-		return nil, fmt.Errorf("%w: mmap buffers: %v", ErrEngineUnavailable, err)
+		return nil, fmt.Errorf("%w: mmap buffers: %v", ErrUnavailable, err)
 	}
 	reg := uringBufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&b.ringMem[0]))), ringEntries: entries, bgid: bgid}
 	if _, _, e := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(r.fd), uringRegisterPbufRing,
 		uintptr(unsafe.Pointer(&reg)), 1, 0, 0); e != 0 {
 		b.free()
-		return nil, fmt.Errorf("%w: register buffer ring: %v", ErrEngineUnavailable, e)
+		return nil, fmt.Errorf("%w: register buffer ring: %v", ErrUnavailable, e)
 	}
 	for i := range entries {
 		b.put(uint16(i))

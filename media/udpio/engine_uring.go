@@ -1,6 +1,6 @@
 //go:build linux && (amd64 || arm64)
 
-package relay
+package udpio
 
 import (
 	"fmt"
@@ -16,8 +16,8 @@ import (
 	"github.com/hushmedia/hush/media/internal/cpucache"
 )
 
-// The io_uring engine: like the epoll engine (workers, a call's sockets on
-// one worker, raw sockets, the shared pipeline), but each worker owns a
+// The io_uring engine: like the epoll engine (workers, a group's sockets on
+// one worker, raw sockets), but each worker owns a
 // ring. Every socket has one multishot recvmsg outstanding (Linux 6.0) that
 // picks buffers from the worker's provided buffer ring, so receiving costs
 // no system call per socket; sends are queued as sendmsg entries and
@@ -30,7 +30,7 @@ const (
 	uringEntries    = 4096 // submission queue; completions are twice that
 	uringBufs       = 2048 // provided buffers per worker (a power of two)
 	uringNameLen    = unix.SizeofSockaddrInet6
-	uringBufSize    = 2176 // recvmsg_out + name + control + MaxPacketSize+1, rounded up
+	uringBufSize    = 2176 // recvmsg_out + name + control + MaxDatagram+1, rounded up
 	uringSendSlots  = 1024 // sends in flight per worker; beyond, sendto directly
 	uringMaxBatch   = 64   // most completions a loaded wait asks for
 	uringKindShift  = 56
@@ -41,7 +41,7 @@ const (
 )
 
 // A provided buffer holds recvmsg_out, the name, the control data and the largest payload.
-var _ [uringBufSize - (16 + uringNameLen + rxControlLen + MaxPacketSize + 1)]byte
+var _ [uringBufSize - (16 + uringNameLen + rxControlLen + MaxDatagram + 1)]byte
 
 type uringEngine struct {
 	workers []*uringWorker
@@ -53,7 +53,7 @@ type uringWorker struct {
 	ring   *uring
 	bufs   *bufRing
 	linger time.Duration
-	prio   int // EngineOptions.Priority
+	prio   int // Options.Priority
 	done   chan struct{}
 
 	mailbox
@@ -61,27 +61,29 @@ type uringWorker struct {
 	// Owned by the worker goroutine.
 	slots   []*uringEntry
 	free    []int32
-	calls   map[*Call][]int32
-	leaving map[*Call]chan error // detaching: done when its receives ended
+	groups  map[*Group][]int32
+	leaving map[*Group]chan error // detaching: done when its receives ended
 	timers  releaseTimers
 	recvHdr unix.Msghdr // template for multishot recvmsg: name and control sizes
 	sends   []uringSend
 	sfree   []int32
-	cur     *receiver // whose packet or release is being handled (for send errors)
-	queued  uint32    // sends queued since the last enter
+	cur     Handler // whose datagram or expiry is being handled (for send errors)
+	queued  uint32  // sends queued since the last enter
 	rate    float64
 	winAt   time.Time
 	winN    int
 	wall    int64     // Unix ns when the current reap began (receive timestamps' reference)
 	now     time.Time // the same instant, monotonic: the packets' batch time
 	evbuf   [8]byte
-	warmed  [64]*receiver // warm's
+	warmed  warmSet // warm's
 }
 
 type uringEntry struct {
-	r      *receiver
-	c      *Call
+	h      Handler // nil once detached
+	t      *Timer  // h's
+	g      *Group
 	fd     int
+	levels int  // h's warm-up levels
 	active bool // a multishot receive is outstanding
 	gone   bool // detaching: do not re-arm
 }
@@ -92,16 +94,15 @@ type uringSend struct {
 	hdr  unix.Msghdr
 	iov  unix.Iovec
 	addr rawAddr
-	c    *Call
-	dir  Direction
-	buf  [MaxPacketSize]byte
+	h    Handler // whose send it is (SendFailed); nil when none
+	buf  [MaxDatagram]byte
 }
 
-func newURingEngine(opts EngineOptions) (Engine, error) {
+func newURingEngine(opts Options) (Engine, error) {
 	// Multishot recvmsg is Linux 6.0; an older kernel would answer every
 	// arming with EINVAL, so it gets another engine instead.
 	if maj, min, ok := kernelVersion(); !ok || maj < 6 {
-		return nil, fmt.Errorf("%w: io_uring engine needs Linux 6.0 (have %d.%d)", ErrEngineUnavailable, maj, min)
+		return nil, fmt.Errorf("%w: io_uring engine needs Linux 6.0 (have %d.%d)", ErrUnavailable, maj, min)
 	}
 	n, linger := rawEngineSetup(opts)
 	e := &uringEngine{}
@@ -134,11 +135,11 @@ func (w *uringWorker) init() error {
 	if err != nil {
 		bufs.free()
 		ring.close()
-		return fmt.Errorf("%w: eventfd: %v", ErrEngineUnavailable, err)
+		return fmt.Errorf("%w: eventfd: %v", ErrUnavailable, err)
 	}
 	w.ring, w.bufs, w.evfd = ring, bufs, evfd
-	w.calls = make(map[*Call][]int32)
-	w.leaving = make(map[*Call]chan error)
+	w.groups = make(map[*Group][]int32)
+	w.leaving = make(map[*Group]chan error)
 	w.sends = make([]uringSend, uringSendSlots)
 	w.recvHdr.Namelen = uringNameLen
 	w.recvHdr.SetControllen(rxControlLen)
@@ -154,8 +155,8 @@ func (w *uringWorker) init() error {
 	return nil
 }
 
-func (e *uringEngine) Name() string { return EngineIOURing }
-func (e *uringEngine) raw() bool    { return true }
+func (e *uringEngine) Name() string { return IOURing }
+func (e *uringEngine) Raw() bool    { return true }
 
 func (e *uringEngine) Close() error {
 	e.once.Do(func() {
@@ -171,13 +172,16 @@ func (e *uringEngine) Close() error {
 	return nil
 }
 
-func (e *uringEngine) attach(c *Call) error {
+func (e *uringEngine) Attach(g *Group) error {
 	i := int(e.next.Add(1)-1) % len(e.workers)
-	c.engSlot = i
-	return e.workers[i].submit(epollOp{c: c, attach: true})
+	g.slot = i
+	return e.workers[i].submit(epollOp{g: g, attach: true})
 }
 
-func (e *uringEngine) detach(c *Call) { e.workers[c.engSlot].submit(epollOp{c: c}) }
+func (e *uringEngine) Detach(g *Group) {
+	g.closing.Store(true)
+	e.workers[g.slot].submit(epollOp{g: g})
+}
 
 // submit hands an operation to the worker and waits until it ran.
 func (w *uringWorker) submit(op epollOp) error { return w.mailbox.submit(op, "io_uring") }
@@ -212,12 +216,12 @@ func (w *uringWorker) armRecv(idx int32) {
 	e.active = true
 }
 
-// send is the receivers' sendFunc: it copies the datagram into a send slot
+// send is the handlers' SendFunc: it copies the datagram into a send slot
 // and queues a sendmsg; the next enter submits it. Errors surface in the
-// completion (counted as DropSendError there).
-func (w *uringWorker) send(out sock, b []byte, dst netip.AddrPort) error {
+// completion (the handler's SendFailed).
+func (w *uringWorker) send(out Socket, b []byte, dst netip.AddrPort) error {
 	n := len(w.sfree)
-	if n == 0 || len(b) > MaxPacketSize {
+	if n == 0 || len(b) > MaxDatagram {
 		return w.sendNow(out, b, dst)
 	}
 	s := w.ring.sqe()
@@ -230,10 +234,7 @@ func (w *uringWorker) send(out sock, b []byte, dst netip.AddrPort) error {
 	sl.addr.set(dst)
 	sl.hdr.Namelen = sl.addr.len
 	sl.iov.SetLen(copy(sl.buf[:], b))
-	sl.c, sl.dir = nil, 0
-	if r := w.cur; r != nil {
-		sl.c, sl.dir = r.c, r.dir
-	}
+	sl.h = w.cur
 	s.opcode = uringOpSendmsg
 	s.fd = int32(out.fd)
 	s.addr = uint64(uintptr(unsafe.Pointer(&sl.hdr)))
@@ -249,11 +250,11 @@ func (w *uringWorker) send(out sock, b []byte, dst netip.AddrPort) error {
 // already queued go first: a UDP send completes inside the enter that
 // submits it, so flushing keeps the stream's order, where sending directly
 // overtook them (TestURingSendKeepsOrderWithoutSlots).
-func (w *uringWorker) sendNow(out sock, b []byte, dst netip.AddrPort) error {
+func (w *uringWorker) sendNow(out Socket, b []byte, dst netip.AddrPort) error {
 	if w.ring.pending() > 0 {
 		w.flush()
 	}
-	return rawSendTo(out.fd, b, dst)
+	return rawSendTo(int(out.fd), b, dst)
 }
 
 // flush submits the queued entries without waiting.
@@ -295,7 +296,7 @@ func (w *uringWorker) run(ready chan<- error) {
 
 // wait submits what is queued and waits for completions: one, or under
 // load as many as Linger should bring, bounded by Linger and by the
-// earliest delay-line release.
+// earliest handler's Due time.
 func (w *uringWorker) wait() {
 	r := w.ring
 	if r.ready() > 0 {
@@ -326,23 +327,22 @@ func (w *uringWorker) wait() {
 func (w *uringWorker) reap() bool {
 	now := time.Now()
 	w.now, w.wall = now, now.UnixNano()
-	// Releases first: a wake-up at a release time also finds the receives
-	// that came meanwhile, and handling those first would delay the release
-	// by the whole batch. Only packets the detector has decided about: what
-	// decides the others may be in the batch (they go at the expire below).
+	// Expiries first: a wake-up at a handler's Due time also finds the
+	// receives that came meanwhile, and handling those first would delay its
+	// sends by the whole batch. Not caught up: what the batch brings may
+	// change what the handler may send (the expire below is caught up).
 	w.expireAt(now, false)
 	if w.queued > 0 {
-		// Submit those releases now rather than with the next wait: handling the
-		// batch first held each of them for the whole batch (beyond-L p50 -50 us at
-		// 500 masked calls, for one io_uring_enter more per wake-up that releases).
+		// Submit those sends now rather than with the next wait: handling the
+		// batch first held each of them for the whole batch (-50 us median at 500
+		// masked calls, for one io_uring_enter more per wake-up that expires).
 		w.flush()
 	}
 	pkts, ctl := w.completions()
 	if now := time.Now(); w.timers.graceDue(now) {
-		// A line is about to let a packet the detector has not decided about go
-		// at its stall grace. With deferred task work, datagrams that reached a
-		// socket are only seen once an enter runs the task work: run it, so the
-		// packet goes undecided only if its stream really stalled.
+		// A handler due by now wants its socket read first (GraceDue). With
+		// deferred task work, datagrams that reached a socket are only seen once
+		// an enter runs the task work: run it, so the handler sees them.
 		for range 4 {
 			w.ring.getEvents()
 			n, c := w.completions()
@@ -383,10 +383,10 @@ func (w *uringWorker) completions() (pkts int, ctl bool) {
 				pkts += w.received(idx, c.res, c.flags)
 			case uringKindSend:
 				sl := &w.sends[idx]
-				if c.res < 0 && sl.c != nil && !sl.c.closing.Load() {
-					sl.c.drop(sl.dir, DropSendError)
+				if c.res < 0 && sl.h != nil {
+					sl.h.SendFailed()
 				}
-				sl.c = nil
+				sl.h = nil
 				w.sfree = append(w.sfree, idx)
 			case uringKindCtl:
 				ctl = true
@@ -402,53 +402,24 @@ func (w *uringWorker) completions() (pkts int, ctl bool) {
 }
 
 // warm starts the loads that handling the n waiting receive completions
-// will wait on, one pointer level at a time, so that their cache misses
-// overlap instead of each packet waiting on its own (releaseTimers.expire
-// does the same for releases). With a thousand streams every packet finds
-// its stream's state out of cache.
+// will wait on: the datagrams' buffers, and the handlers' warm-up levels
+// for the whole batch (warm.go), so that their cache misses overlap instead
+// of each packet waiting on its own. With a thousand streams every packet
+// finds its stream's state out of cache.
 func (w *uringWorker) warm(n uint32) {
-	rs := w.warmed[:0]
-	for i := range min(n, uint32(len(w.warmed))) {
+	for i := range n {
 		c := w.ring.cqe(i)
 		if c.userData>>uringKindShift != uringKindRecv || c.flags&uringCQEFBuffer == 0 {
 			continue
 		}
-		if e := w.slots[int32(uint32(c.userData))]; e != nil && e.r != nil {
-			cpucache.Prefetch(unsafe.Pointer(e.r))
+		if e := w.slots[int32(uint32(c.userData))]; e != nil && e.h != nil {
+			if !w.warmed.add(e.h, e.levels) {
+				break
+			}
 			cpucache.Prefetch(unsafe.Pointer(&w.bufs.buf(uint16(c.flags >> uringCQEBufferShift))[16+uringNameLen+rxControlLen]))
-			rs = append(rs, e.r)
 		}
 	}
-	for _, r := range rs {
-		cpucache.Prefetch(unsafe.Pointer(&r.c.legs[r.in]))
-		if r.dl != nil {
-			cpucache.Prefetch(unsafe.Pointer(r.dl))
-		}
-	}
-	for _, r := range rs {
-		cpucache.Prefetch(unsafe.Pointer(r.c.legs[r.in].state.Load()))
-		if dl := r.dl; dl != nil {
-			if dl.mk != nil {
-				dl.mk.PrefetchPush()
-			}
-			if dl.pf != nil { // its first stage here, a level before the rest
-				dl.pf.PrefetchRecord(dl.dir, 0)
-			}
-		}
-	}
-	for _, r := range rs {
-		if dl := r.dl; dl != nil && dl.mk != nil {
-			dl.mk.PrefetchPushData()
-		}
-	}
-	for stage := 1; stage < RecordPrefetchStages; stage++ {
-		for _, r := range rs {
-			if dl := r.dl; dl != nil && dl.pf != nil {
-				dl.pf.PrefetchRecord(dl.dir, stage)
-			}
-		}
-	}
-	clear(rs)
+	w.warmed.run(WarmPacket)
 }
 
 // received handles a multishot receive completion; it returns 1 when it
@@ -459,23 +430,23 @@ func (w *uringWorker) received(idx int32, res int32, flags uint32) int {
 	got := 0
 	if flags&uringCQEFBuffer != 0 {
 		id := uint16(flags >> uringCQEBufferShift)
-		if res >= 0 && e != nil && !e.gone && e.r != nil {
+		if res >= 0 && e != nil && !e.gone && e.h != nil {
 			b := w.bufs.buf(id)
 			out := (*uringRecvmsgOut)(unsafe.Pointer(&b[0]))
 			name := (*rawAddr)(unsafe.Pointer(&b[16]))
 			ctl := b[16+uringNameLen : 16+uringNameLen+rxControlLen]
 			payload := b[16+uringNameLen+rxControlLen:]
 			n := int(out.payloadlen)
-			if out.flags&unix.MSG_TRUNC != 0 || n > MaxPacketSize {
-				n = MaxPacketSize + 1
+			if out.flags&unix.MSG_TRUNC != 0 || n > MaxDatagram {
+				n = MaxDatagram + 1
 			}
 			src := netip.AddrPort{}
 			if out.namelen > 0 {
 				src = name.addrPort()
 			}
 			age := rxAge(ctl[:min(int(out.controllen), rxControlLen)], w.wall)
-			w.cur = e.r
-			e.r.packet(payload, n, src, age, w.now)
+			w.cur = e.h
+			e.h.Packet(payload, n, src, age, w.now)
 			w.cur = nil
 			got = 1
 		}
@@ -493,7 +464,7 @@ func (w *uringWorker) received(idx int32, res int32, flags uint32) int {
 		}
 	}
 	if got == 1 {
-		w.timers.watch(e.r, w.now)
+		w.timers.watch(e.t, w.now)
 	}
 	return got
 }
@@ -510,9 +481,9 @@ func (w *uringWorker) expire() {
 
 // expireAt releases what is due by now; caughtUp: see delayLine.expire.
 func (w *uringWorker) expireAt(now time.Time, caughtUp bool) {
-	w.timers.expire(now, caughtUp, func(r *receiver) {
-		w.cur = r // sends made by the release belong to r (send errors)
-		r.dl.expire(now, caughtUp)
+	w.timers.expire(now, caughtUp, func(t *Timer) {
+		w.cur = t.h // sends made by the expiry belong to its handler (send errors)
+		t.h.Expire(now, caughtUp)
 		w.cur = nil
 	})
 }
@@ -529,31 +500,31 @@ func (w *uringWorker) control() bool {
 		switch {
 		case op.stop:
 			stop = true
-			for c := range w.calls {
-				w.forget(c)
+			for g := range w.groups {
+				w.forget(g)
 			}
 			op.done <- nil
 		case op.attach:
-			op.done <- w.add(op.c)
+			op.done <- w.add(op.g)
 		default:
-			w.leave(op.c, op.done)
+			w.leave(op.g, op.done)
 		}
 	}
 	return stop
 }
 
-func (w *uringWorker) add(c *Call) error {
-	for l := range numLegs {
-		s := c.legs[l].socks
-		w.addSock(c, l, kindRTP, s.rtp.fd)
-		if !s.mux {
-			w.addSock(c, l, kindRTCP, s.rtcp.fd)
+func (w *uringWorker) add(g *Group) error {
+	for _, ep := range g.Endpoints {
+		if !ep.Socket.raw {
+			w.forget(g)
+			return fmt.Errorf("udpio: the io_uring engine serves raw sockets (Listen)")
 		}
+		w.addSock(g, ep)
 	}
 	return nil
 }
 
-func (w *uringWorker) addSock(c *Call, l Leg, kind sockKind, fd int) {
+func (w *uringWorker) addSock(g *Group, ep Endpoint) {
 	var idx int32
 	if n := len(w.free); n > 0 {
 		idx, w.free = w.free[n-1], w.free[:n-1]
@@ -561,22 +532,31 @@ func (w *uringWorker) addSock(c *Call, l Leg, kind sockKind, fd int) {
 		idx = int32(len(w.slots))
 		w.slots = append(w.slots, nil)
 	}
-	w.slots[idx] = &uringEntry{r: newReceiver(c, l, kind, w.send, 0), c: c, fd: fd}
-	w.calls[c] = append(w.calls[c], idx)
+	h := ep.New(w.send, true)
+	t := h.Timer()
+	*t = Timer{h: h, fd: int(ep.Socket.fd), levels: h.WarmLevels()}
+	w.slots[idx] = &uringEntry{h: h, t: t, g: g, fd: int(ep.Socket.fd), levels: t.levels}
+	w.groups[g] = append(w.groups[g], idx)
 	w.armRecv(idx)
 }
 
-// leave stops serving c: it cancels the receives and answers done once
+// close ends e's handler: no datagram or expiry reaches it after.
+func (e *uringEntry) close() {
+	e.t.closed = true
+	e.h.Close()
+	e.h, e.t = nil, nil
+}
+
+// leave stops serving g: it cancels the receives and answers done once
 // their last completions arrived (the kernel holds the sockets until
-// then). The receivers close at once: no datagram of c is handled after.
-func (w *uringWorker) leave(c *Call, done chan error) {
-	idxs := w.calls[c]
+// then). The handlers close at once: no datagram of g is handled after.
+func (w *uringWorker) leave(g *Group, done chan error) {
+	idxs := w.groups[g]
 	pending := false
 	for _, idx := range idxs {
 		e := w.slots[idx]
 		e.gone = true
-		e.r.close()
-		e.r = nil
+		e.close()
 		if e.active {
 			pending = true
 			s := w.ring.sqe()
@@ -591,47 +571,46 @@ func (w *uringWorker) leave(c *Call, done chan error) {
 		}
 	}
 	if !pending {
-		delete(w.calls, c)
+		delete(w.groups, g)
 		done <- nil
 		return
 	}
-	w.leaving[c] = done
+	w.leaving[g] = done
 }
 
-// release frees a slot whose receive has ended, and finishes its call's
+// release frees a slot whose receive has ended, and finishes its group's
 // detach when it was the last.
 func (w *uringWorker) release(idx int32) {
 	e := w.slots[idx]
 	w.slots[idx] = nil
 	w.free = append(w.free, idx)
-	c := e.c
-	for _, i := range w.calls[c] {
-		// A slot of c released earlier may hold another call's socket by now.
-		if o := w.slots[i]; o != nil && o.c == c {
+	g := e.g
+	for _, i := range w.groups[g] {
+		// A slot of g released earlier may hold another group's socket by now.
+		if o := w.slots[i]; o != nil && o.g == g {
 			return
 		}
 	}
-	delete(w.calls, c)
-	if done, ok := w.leaving[c]; ok {
-		delete(w.leaving, c)
+	delete(w.groups, g)
+	if done, ok := w.leaving[g]; ok {
+		delete(w.leaving, g)
 		w.flush() // see control
 		done <- nil
 	}
 }
 
-// forget drops c without waiting for its receives (the engine is closing
+// forget drops g without waiting for its receives (the engine is closing
 // and the ring goes with it).
-func (w *uringWorker) forget(c *Call) {
-	for _, idx := range w.calls[c] {
-		if e := w.slots[idx]; e != nil && e.r != nil {
-			e.r.close()
-			e.r = nil
+func (w *uringWorker) forget(g *Group) {
+	for _, idx := range w.groups[g] {
+		if e := w.slots[idx]; e != nil && e.h != nil {
+			e.close()
 		}
 		w.slots[idx] = nil
 	}
-	delete(w.calls, c)
-	if done, ok := w.leaving[c]; ok {
-		delete(w.leaving, c)
+	delete(w.groups, g)
+	if done, ok := w.leaving[g]; ok {
+		delete(w.leaving, g)
 		done <- nil
 	}
 }

@@ -1,15 +1,15 @@
 //go:build !linux
 
-package relay
+package udpio
 
 import (
 	"net/netip"
 	"syscall"
 )
 
-func rawListen(netip.AddrPort) (int, error)       { return -1, ErrEngineUnavailable }
+func rawListen(netip.AddrPort) (int, error)       { return -1, ErrUnavailable }
 func rawClose(int) error                          { return nil }
-func rawSendTo(int, []byte, netip.AddrPort) error { return ErrEngineUnavailable }
+func rawSendTo(int, []byte, netip.AddrPort) error { return ErrUnavailable }
 
 // pendingInput is not known here: report none, so a deadline releases what is due.
 func pendingInput(interface {
@@ -17,3 +17,5 @@ func pendingInput(interface {
 }) bool {
 	return false
 }
+
+func rawLocalAddr(int) (netip.AddrPort, error) { return netip.AddrPort{}, ErrUnavailable }

@@ -1,6 +1,6 @@
 //go:build linux && (amd64 || arm64)
 
-package relay
+package udpio
 
 import (
 	"errors"
@@ -18,13 +18,12 @@ import (
 // instance (W defaults to half of GOMAXPROCS: a worker blocked in a wait
 // holds no P, and an idle P keeps the runtime's sysmon from retaking Ps
 // and polling every 20 us, which cost 13% of the relay's CPU with one
-// worker per P). A Call's sockets all go to one worker (round
-// robin), so each direction runs on one goroutine (packet order and the
-// delay line's single owner hold, as in the portable engine). A worker
-// waits in epoll_pwait2 with the earliest delay-line release as timeout,
-// drains each readable socket with recvmmsg into its preallocated batch,
-// runs each datagram through the shared pipeline and sends it with
-// sendto. Under load it lingers before polling again (EngineOptions.Linger)
+// worker per P). A Group's sockets all go to one worker (round robin), so
+// each handler runs on one goroutine (datagram order and the handlers'
+// single owner hold, as in the portable engine). A worker waits in
+// epoll_pwait2 with the earliest handler's due time as timeout, drains
+// each readable socket with recvmmsg into its preallocated batch, hands
+// each datagram to the socket's handler, which sends with sendto. Under load it lingers before polling again (Options.Linger)
 // so one wake-up serves many sockets. The sockets are raw descriptors,
 // never registered with Go's netpoller.
 
@@ -59,8 +58,8 @@ type epollWorker struct {
 	// Owned by the worker goroutine.
 	slots  []*epollEntry
 	free   []int32
-	calls  map[*Call][]int32
-	timers releaseTimers // receivers whose delay line has packets queued
+	groups map[*Group][]int32
+	timers releaseTimers // handlers waiting for a time
 	events [128]unix.EpollEvent
 	pwait2 bool // epoll_pwait2 works (Linux 5.11): sub-millisecond timeouts
 	winAt  time.Time
@@ -71,16 +70,17 @@ type epollWorker struct {
 	iovs  [recvBatch]unix.Iovec
 	names [recvBatch]rawAddr
 	ctls  [recvBatch][rxControlLen]byte
-	bufs  [recvBatch][MaxPacketSize + 1]byte
+	bufs  [recvBatch][MaxDatagram + 1]byte
 }
 
 type epollEntry struct {
-	r  *receiver // nil once detached
+	h  Handler // nil once detached
+	t  *Timer  // h's
 	fd int
 }
 
 type epollOp struct {
-	c      *Call
+	g      *Group
 	attach bool
 	stop   bool
 	done   chan error
@@ -89,7 +89,7 @@ type epollOp struct {
 // ctlIndex marks the eventfd's epoll events.
 const ctlIndex = -1
 
-func newEpollEngine(opts EngineOptions) (Engine, error) {
+func newEpollEngine(opts Options) (Engine, error) {
 	n, linger := rawEngineSetup(opts)
 	e := &epollEngine{}
 	for range n {
@@ -114,24 +114,24 @@ func newEpollEngine(opts EngineOptions) (Engine, error) {
 func newEpollWorker(linger time.Duration) (*epollWorker, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("%w: epoll_create1: %v", ErrEngineUnavailable, err)
+		return nil, fmt.Errorf("%w: epoll_create1: %v", ErrUnavailable, err)
 	}
 	evfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		unix.Close(epfd)
-		return nil, fmt.Errorf("%w: eventfd: %v", ErrEngineUnavailable, err)
+		return nil, fmt.Errorf("%w: eventfd: %v", ErrUnavailable, err)
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: ctlIndex}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
 		unix.Close(epfd)
 		unix.Close(evfd)
-		return nil, fmt.Errorf("%w: epoll_ctl: %v", ErrEngineUnavailable, err)
+		return nil, fmt.Errorf("%w: epoll_ctl: %v", ErrUnavailable, err)
 	}
 	w := &epollWorker{epfd: epfd, mailbox: mailbox{evfd: evfd}, linger: linger, done: make(chan struct{}),
-		calls: make(map[*Call][]int32), pwait2: true}
+		groups: make(map[*Group][]int32), pwait2: true}
 	for i := range recvBatch {
 		w.iovs[i].Base = &w.bufs[i][0]
-		w.iovs[i].SetLen(MaxPacketSize + 1)
+		w.iovs[i].SetLen(MaxDatagram + 1)
 		w.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&w.names[i].sa))
 		w.hdrs[i].hdr.Iov = &w.iovs[i]
 		w.hdrs[i].hdr.SetIovlen(1)
@@ -140,8 +140,8 @@ func newEpollWorker(linger time.Duration) (*epollWorker, error) {
 	return w, nil
 }
 
-func (e *epollEngine) Name() string { return EngineEpoll }
-func (e *epollEngine) raw() bool    { return true }
+func (e *epollEngine) Name() string { return Epoll }
+func (e *epollEngine) Raw() bool    { return true }
 
 // Close stops the workers and closes their descriptors.
 func (e *epollEngine) Close() error {
@@ -157,14 +157,15 @@ func (e *epollEngine) Close() error {
 	return nil
 }
 
-func (e *epollEngine) attach(c *Call) error {
+func (e *epollEngine) Attach(g *Group) error {
 	i := int(e.next.Add(1)-1) % len(e.workers)
-	c.engSlot = i
-	return e.workers[i].submit(epollOp{c: c, attach: true})
+	g.slot = i
+	return e.workers[i].submit(epollOp{g: g, attach: true})
 }
 
-func (e *epollEngine) detach(c *Call) {
-	e.workers[c.engSlot].submit(epollOp{c: c})
+func (e *epollEngine) Detach(g *Group) {
+	g.closing.Store(true)
+	e.workers[g.slot].submit(epollOp{g: g})
 }
 
 // submit hands an operation to the worker and waits until it ran.
@@ -199,7 +200,7 @@ func (w *epollWorker) run(prio int, ready chan<- error) {
 				ctl = true
 				continue
 			}
-			if e := w.slots[idx]; e != nil && e.r != nil {
+			if e := w.slots[idx]; e != nil && e.h != nil {
 				pkts += w.drain(e)
 			}
 		}
@@ -211,8 +212,8 @@ func (w *epollWorker) run(prio int, ready chan<- error) {
 	}
 }
 
-// timeout is how long the next wait may block: until the earliest release
-// of a delay line, or forever (-1).
+// timeout is how long the next wait may block: until the earliest handler's
+// due time, or forever (-1).
 func (w *epollWorker) timeout() time.Duration { return w.timers.timeout(time.Now()) }
 
 // wait polls for events; it returns how many are in w.events.
@@ -269,7 +270,7 @@ func (w *epollWorker) wait(timeout time.Duration) int {
 }
 
 // drain reads a readable socket until it is empty (or maxDrainRounds
-// batches) and runs each datagram through the pipeline.
+// batches) and hands each datagram to its handler.
 func (w *epollWorker) drain(e *epollEntry) int {
 	total := 0
 	var now time.Time // the last batch's time (zero if none came)
@@ -289,7 +290,7 @@ func (w *epollWorker) drain(e *epollEntry) int {
 		wall := now.UnixNano()
 		for i := range m {
 			age := rxAge(w.ctls[i][:min(int(w.hdrs[i].hdr.Controllen), rxControlLen)], wall)
-			if !e.r.packet(w.bufs[i][:], int(w.hdrs[i].n), w.names[i].addrPort(), age, now) {
+			if !e.h.Packet(w.bufs[i][:], int(w.hdrs[i].n), w.names[i].addrPort(), age, now) {
 				return total
 			}
 		}
@@ -298,16 +299,15 @@ func (w *epollWorker) drain(e *epollEntry) int {
 			break
 		}
 	}
-	w.timers.watch(e.r, now)
+	w.timers.watch(e.t, now)
 	w.winN += total
 	return total
 }
 
-// expire releases what is due on the queued delay lines and forgets the
-// ones that became empty. caughtUp: the wake-up's readable sockets were
-// drained; a line that would let an undecided packet go at its stall grace
-// has its socket read once more first (it may have become readable since
-// the wait returned), so only a stream that really stalled lets one go.
+// expire runs the handlers whose time is due. caughtUp: the wake-up's
+// readable sockets were drained; a handler that asks for it (GraceDue) has
+// its socket read once more first (it may have become readable since the
+// wait returned).
 func (w *epollWorker) expire(caughtUp bool) {
 	if w.timers.empty() {
 		return
@@ -320,14 +320,14 @@ func (w *epollWorker) expire(caughtUp bool) {
 	w.timers.expire(now, true, w.expireRead)
 }
 
-// expireRead is expire's release of r, reading its socket first when r is
-// about to let a packet go at its stall grace.
-func (w *epollWorker) expireRead(r *receiver) {
+// expireRead is expire's expiry of t's handler, reading its socket first when the
+// handler asks for it (GraceDue).
+func (w *epollWorker) expireRead(t *Timer) {
 	now := time.Now()
-	if r.dl.graceDue(now.Sub(r.c.epoch)) {
-		w.drain(&epollEntry{r: r, fd: r.c.legs[r.in].socks.rtp.fd})
+	if t.h.GraceDue(now) {
+		w.drain(&epollEntry{h: t.h, t: t, fd: t.fd})
 	}
-	r.dl.expire(now, true)
+	t.h.Expire(now, true)
 }
 
 // linger2 waits a moment before the next poll when the recent rate says
@@ -372,38 +372,35 @@ func (w *epollWorker) control() bool {
 			stop = true
 			op.done <- nil
 		case op.attach:
-			op.done <- w.add(op.c)
+			op.done <- w.add(op.g)
 		default:
-			w.remove(op.c)
+			w.remove(op.g)
 			op.done <- nil
 		}
 	}
 	if stop {
-		for c := range w.calls {
-			w.remove(c)
+		for g := range w.groups {
+			w.remove(g)
 		}
 	}
 	return stop
 }
 
-func (w *epollWorker) add(c *Call) error {
-	for l := range numLegs {
-		s := c.legs[l].socks
-		if err := w.addSock(c, l, kindRTP, s.rtp.fd); err != nil {
-			w.remove(c)
+func (w *epollWorker) add(g *Group) error {
+	for _, ep := range g.Endpoints {
+		if err := w.addSock(g, ep); err != nil {
+			w.remove(g)
 			return err
-		}
-		if !s.mux {
-			if err := w.addSock(c, l, kindRTCP, s.rtcp.fd); err != nil {
-				w.remove(c)
-				return err
-			}
 		}
 	}
 	return nil
 }
 
-func (w *epollWorker) addSock(c *Call, l Leg, kind sockKind, fd int) error {
+func (w *epollWorker) addSock(g *Group, ep Endpoint) error {
+	fd := int(ep.Socket.fd)
+	if !ep.Socket.raw {
+		return fmt.Errorf("udpio: the epoll engine serves raw sockets (Listen)")
+	}
 	var idx int32
 	if n := len(w.free); n > 0 {
 		idx, w.free = w.free[n-1], w.free[:n-1]
@@ -414,23 +411,27 @@ func (w *epollWorker) addSock(c *Call, l Leg, kind sockKind, fd int) error {
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: idx}
 	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		w.free = append(w.free, idx)
-		return fmt.Errorf("relay: epoll_ctl add: %w", err)
+		return fmt.Errorf("udpio: epoll_ctl add: %w", err)
 	}
-	w.slots[idx] = &epollEntry{r: newReceiver(c, l, kind, sock.write, 0), fd: fd}
-	w.calls[c] = append(w.calls[c], idx)
+	h := ep.New(Write, true)
+	t := h.Timer()
+	*t = Timer{h: h, fd: fd, levels: h.WarmLevels()}
+	w.slots[idx] = &epollEntry{h: h, t: t, fd: fd}
+	w.groups[g] = append(w.groups[g], idx)
 	return nil
 }
 
-// remove stops serving c: its sockets leave the epoll set and its
-// receivers close (the recording gets the frames still queued).
-func (w *epollWorker) remove(c *Call) {
-	for _, idx := range w.calls[c] {
+// remove stops serving g: its sockets leave the epoll set and its handlers
+// close.
+func (w *epollWorker) remove(g *Group) {
+	for _, idx := range w.groups[g] {
 		e := w.slots[idx]
 		unix.EpollCtl(w.epfd, unix.EPOLL_CTL_DEL, e.fd, nil)
-		e.r.close()
-		e.r = nil // closed: a queued timer entry is dropped by expire
+		e.t.closed = true // a queued timer entry is dropped by expire
+		e.h.Close()
+		e.h, e.t = nil, nil
 		w.slots[idx] = nil
 		w.free = append(w.free, idx)
 	}
-	delete(w.calls, c)
+	delete(w.groups, g)
 }

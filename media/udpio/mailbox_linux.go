@@ -1,6 +1,6 @@
 //go:build linux && (amd64 || arm64)
 
-package relay
+package udpio
 
 import (
 	"errors"
@@ -34,7 +34,7 @@ func (m *mailbox) submit(op epollOp, worker string) error {
 	m.mu.Unlock()
 	one := [8]byte{1}
 	if _, err := unix.Write(m.evfd, one[:]); err != nil && !errors.Is(err, unix.EAGAIN) {
-		return fmt.Errorf("relay: waking %s worker: %w", worker, err)
+		return fmt.Errorf("udpio: waking %s worker: %w", worker, err)
 	}
 	return <-op.done
 }

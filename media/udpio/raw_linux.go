@@ -1,9 +1,8 @@
 //go:build linux
 
-package relay
+package udpio
 
 import (
-	"errors"
 	"net/netip"
 	"syscall"
 	"unsafe"
@@ -77,15 +76,13 @@ func (r *rawAddr) addrPort() netip.AddrPort {
 		s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&r.sa))
 		return netip.AddrPortFrom(netip.AddrFrom4(s4.Addr), port)
 	case unix.AF_INET6:
-		return netip.AddrPortFrom(netip.AddrFrom16(r.sa.Addr), port) // receiver.packet unmaps
+		return netip.AddrPortFrom(netip.AddrFrom16(r.sa.Addr), port) // the handler unmaps
 	}
 	return netip.AddrPort{}
 }
 
-var errShortWrite = errors.New("relay: short datagram write")
-
 // rawSendTo sends one datagram with sendto(2). MSG_DONTWAIT: a full send
-// buffer drops the packet (DropSendError) instead of stalling the loop.
+// buffer fails the send (the handler counts it) instead of stalling the loop.
 func rawSendTo(fd int, b []byte, dst netip.AddrPort) error {
 	var ra rawAddr
 	ra.set(dst)
@@ -120,4 +117,19 @@ func pendingInput(conn interface {
 		n, err = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
 	})
 	return err == nil && n > 0
+}
+
+// rawLocalAddr is the address a raw socket is bound to.
+func rawLocalAddr(fd int) (netip.AddrPort, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), nil
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)), nil
+	}
+	return netip.AddrPort{}, ErrUnavailable
 }
