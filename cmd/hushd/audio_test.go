@@ -212,21 +212,18 @@ type rxPacket struct {
 	at  time.Time
 }
 
-// paceSend sends each tick's packets from conn to to, one tick every 20 ms of real time
-// (hush releases masked packets by the wall clock, so the pacing is the phone's). It
+// paceSend sends each tick's packets from conn to to, tick i at 20*(i+1) ms of real time, on a
+// phone's clock (hush releases masked packets by the wall clock, so the pacing is the phone's). It
 // returns the send time of every packet, in order.
 func paceSend(ctx context.Context, conn *net.UDPConn, to string, ticks [][][]byte) ([]time.Time, error) {
 	dst, err := netip.ParseAddrPort(to)
 	if err != nil {
 		return nil, err
 	}
-	tk := time.NewTicker(audioPtime)
-	defer tk.Stop()
+	clk := newPhoneClock(audioPtime)
 	var sent []time.Time
-	for _, pkts := range ticks {
-		select {
-		case <-tk.C:
-		case <-ctx.Done():
+	for i, pkts := range ticks {
+		if !clk.wait(ctx.Done(), i+1) {
 			return sent, ctx.Err()
 		}
 		for _, p := range pkts {

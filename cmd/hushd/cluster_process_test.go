@@ -276,16 +276,13 @@ func TestFleetSurvivesCrashes(t *testing.T) {
 	sendCtx, stopSending := context.WithCancel(context.Background())
 	sent := make(chan int, 1)
 	go func() {
-		tk := time.NewTicker(audioPtime)
-		defer tk.Stop()
+		clk := newPhoneClock(audioPtime)
 		pay := make([]byte, audioFrame)
 		k := 0
 		defer func() { sent <- k }()
 		for ; (k+1)*audioFrame <= len(pcm); k++ {
-			select {
-			case <-sendCtx.Done():
+			if !clk.wait(sendCtx.Done(), k+1) {
 				return
-			case <-tk.C:
 			}
 			g711Encode(audioPCMU, pay, pcm[k*audioFrame:(k+1)*audioFrame])
 			for _, cl := range calls {

@@ -109,14 +109,13 @@ func startRTP(t *testing.T, from, to *endpoint, hushIn string, n int) *rtpFlow {
 		}
 	}()
 	go func() {
-		tk := time.NewTicker(audioPtime)
-		defer tk.Stop()
+		clk := newPhoneClock(audioPtime)
 		pkt := make([]byte, 12+160)
 		pkt[0], pkt[1] = 0x80, 0 // PCMU
 		binary.BigEndian.PutUint32(pkt[8:], 0xf100d)
 		defer close(f.stop)
 		for seq := range uint16(n) {
-			<-tk.C
+			clk.wait(nil, int(seq)+1)
 			binary.BigEndian.PutUint16(pkt[2:], seq)
 			binary.BigEndian.PutUint32(pkt[4:], uint32(seq)*160)
 			if _, err := from.conn.WriteToUDPAddrPort(pkt, netip.MustParseAddrPort(hushIn)); err != nil {

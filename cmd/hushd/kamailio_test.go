@@ -488,12 +488,9 @@ func newMediaSink(t *testing.T, play [][]byte) *mediaSink {
 		case <-sink.quit:
 			return
 		}
-		tick := time.NewTicker(30 * time.Millisecond)
-		defer tick.Stop()
-		for _, p := range play {
-			select {
-			case <-tick.C:
-			case <-sink.quit:
+		clk := newPhoneClock(30 * time.Millisecond)
+		for i, p := range play {
+			if !clk.wait(sink.quit, i+1) {
 				return
 			}
 			if _, err := c.WriteToUDPAddrPort(p, to); err == nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/dtmf"
+	"github.com/hushmedia/hush/media/mask"
 	"github.com/hushmedia/hush/media/relay/relaytest/pcap"
 	"github.com/hushmedia/hush/media/rtp"
 	hushv1 "github.com/hushmedia/hush/proto/hush/v1"
@@ -463,8 +464,26 @@ func TestMaskingRFC4733(t *testing.T) {
 	for _, p := range st.audio {
 		sent[rtpHeaderOf(t, p).SequenceNumber] = p
 	}
+	// How far behind its time each tick went out (relative to the first), and the tick of
+	// each packet: a sender starved for longer than the masker's StallGrace is a phone whose
+	// audio stopped, and the tone rightly stands in for it.
+	tickOf := map[uint16]int{}
+	late := make([]time.Duration, len(st.ticks))
+	k := 0
+	for i, tk := range st.ticks {
+		if i > 0 {
+			late[i] = late[i-1] // a tick with nothing to send
+		}
+		if len(tk) > 0 && k < len(c.custSent) {
+			late[i] = c.custSent[k].Sub(c.custSent[0]) - time.Duration(i)*audioPtime
+		}
+		for _, p := range tk {
+			tickOf[rtpHeaderOf(t, p).SequenceNumber] = i
+			k++
+		}
+	}
 	var audio []rxPacket
-	stand := 0
+	stand, stalled := 0, 0
 	for _, a := range c.atAgent {
 		h := rtpHeaderOf(t, a.pkt)
 		switch p, ok := sent[h.SequenceNumber]; {
@@ -483,7 +502,18 @@ func TestMaskingRFC4733(t *testing.T) {
 				inside = inside || (p.audio == noAudio && at >= p.at && at < p.at+p.span)
 			}
 			if !inside {
-				t.Errorf("a packet (seq %d ts %d) stands in for audio the phone did send", h.SequenceNumber, h.Timestamp)
+				// How much later than the event packet whose place it took the phone sent
+				// the audio over its stretch.
+				ev, stall := tickOf[h.SequenceNumber], time.Duration(0)
+				for i := ev; i <= min((at+len(h.Payload(a.pkt)))/audioFrame, len(late)-1); i++ {
+					stall = max(stall, late[i]-late[ev])
+				}
+				if stall >= mask.StallGrace {
+					t.Logf("a packet (seq %d ts %d) stands in for audio the phone sent %v late", h.SequenceNumber, h.Timestamp, stall.Round(time.Millisecond))
+					stalled++
+				} else {
+					t.Errorf("a packet (seq %d ts %d) stands in for audio the phone did send (%v late)", h.SequenceNumber, h.Timestamp, stall.Round(time.Millisecond))
+				}
 			}
 			stand++
 		default:
@@ -505,6 +535,9 @@ func TestMaskingRFC4733(t *testing.T) {
 	// Every event was handled before the last audio packet behind it was released.
 	if v := d.metric(`hush_packets_dropped_total{direction="customer_to_agent",reason="masked_event"}`); v != float64(events) {
 		t.Errorf("masked_event drops %v, want %d", v, events)
+	}
+	if stalled > 0 {
+		t.Logf("%d stand-ins where the starved sender's audio came StallGrace late or more", stalled)
 	}
 	t.Logf("%d key presses (%d from sip-tester captures), %d telephone-events withheld, %d audio packets forwarded, "+
 		"%d tone packets stood in for %d packets the phone did not send; multimon-ng: input %d/%d in-band keys, agent 0",

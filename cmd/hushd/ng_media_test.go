@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hushmedia/hush/media/dtmf"
 	"github.com/hushmedia/hush/media/dtmf/dtmftest"
@@ -121,9 +120,8 @@ func TestNGBlockAndSilenceMedia(t *testing.T) {
 	st := packetizeG711(audioPCMA, 0xb10c, 100, 8000, tone440(len(plan)*segment*audioFrame))
 	ev := newPhoneStream(audioPCMA, 0xb10c, 0, 0) // RFC 4733 packets of the same stream
 	rr := receiverReport(0xb10c)
-	tk := time.NewTicker(audioPtime) // the phone's pace: the recording places audio by arrival
-	defer tk.Stop()
-	blocked := 0 // packets sent that hush must count as blocked
+	clk := newPhoneClock(audioPtime) // the phone's pace: the recording places audio by arrival
+	blocked := 0                     // packets sent that hush must count as blocked
 	for i, p := range st.audio {
 		flow := plan[i/segment]
 		if i%segment == 0 {
@@ -152,7 +150,7 @@ func TestNGBlockAndSilenceMedia(t *testing.T) {
 				}
 			}
 		}
-		<-tk.C
+		clk.wait(nil, i+1)
 		m.caller.send(m.callerIn.String(), p)
 		switch flow {
 		case "forward":
@@ -306,8 +304,7 @@ func TestNGPlayDTMF(t *testing.T) {
 	up := packetizeG711(audioPCMA, 0xca11, 65500, 0xfffff000, speech) // sequence numbers and timestamps wrap
 	down := packetizeG711(audioPCMA, 0xca1e, 7, 1234, speech)
 	var heard, got [][]byte
-	tk := time.NewTicker(audioPtime)
-	defer tk.Stop()
+	clk := newPhoneClock(audioPtime)
 	for i := range n {
 		switch i {
 		case 5:
@@ -315,7 +312,7 @@ func TestNGPlayDTMF(t *testing.T) {
 			m.ng(t, map[string]any{"command": "play DTMF", "from-tag": "caller-tag", "code": int64(11), "duration": int64(200), "volume": int64(10)})
 			m.ng(t, map[string]any{"command": "play DTMF", "from-tag": "callee-tag", "digit": "9", "duration": int64(100)})
 		}
-		<-tk.C
+		clk.wait(nil, i+1)
 		m.caller.send(m.callerIn.String(), up.audio[i])
 		m.callee.send(m.calleeIn.String(), down.audio[i])
 		b, _ := m.callee.recv()

@@ -260,26 +260,13 @@ func playOverlapCalls(calls []*overlapCall) {
 	wg.Wait()
 }
 
-// sendPaced sends a call's packets at their packet times from the start, on the monotonic
-// clock, as a phone's audio clock paces them: a packet the starved sender could not send on
-// time goes at once, so a stall is jitter the recorder absorbs. (A time.Ticker drops missed
-// ticks: the stream then falls behind wall clock for good, and the recorder rightly nudges or
-// re-anchors the leg as a drifted sender, shifting the recording against the input.)
+// sendPaced sends a call's packets at their packet times from the start, on a phone's
+// clock (phoneClock).
 func sendPaced(ctx context.Context, oc *overlapCall, to netip.AddrPort) error {
-	ptime := time.Duration(oc.c.Ptime) * time.Second / audioRate
-	start := time.Now()
-	tm := time.NewTimer(ptime)
-	defer tm.Stop()
+	clk := newPhoneClock(time.Duration(oc.c.Ptime) * time.Second / audioRate)
 	for i, p := range oc.pkts {
-		if d := time.Until(start.Add(time.Duration(i+1) * ptime)); d > 0 {
-			tm.Reset(d)
-			select {
-			case <-tm.C:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		} else if err := ctx.Err(); err != nil {
-			return err
+		if !clk.wait(ctx.Done(), i+1) {
+			return ctx.Err()
 		}
 		if _, err := oc.cust.conn.WriteToUDPAddrPort(p, to); err != nil {
 			return err

@@ -164,11 +164,13 @@ type wire struct {
 	pkts []timed // in slot order
 }
 
-// pacer sends wires' packets at real pace: slot k at start+k*20ms. It catches up by
-// schedule when a tick comes late, so the RTP timeline and wall time stay together as a
-// phone's do.
+// pacer sends wires' packets at real pace: slot k at start+k*20ms on a phone's clock
+// (phoneClock), so the RTP timeline and wall time stay together as a phone's do.
 type pacer struct {
 	start time.Time
+	// late[k] is how far behind its time slot k went out (written by the sender; read it
+	// after stop or wait).
+	late  []time.Duration
 	slot  atomic.Int64 // slots sent so far
 	marks map[int]chan struct{}
 	done  chan struct{}
@@ -189,37 +191,28 @@ func pace(wires []wire, marks ...int) *pacer {
 	for _, m := range marks {
 		p.marks[m] = make(chan struct{})
 	}
-	p.start = time.Now()
+	clk := newPhoneClock(audioPtime)
+	p.start = clk.start
 	go func() {
 		defer close(p.done)
-		tick := time.NewTicker(audioPtime)
-		defer tick.Stop()
 		next := make([]int, len(wires))
-		sent := 0
-		for sent <= last {
-			due := min(int(time.Since(p.start)/audioPtime), last)
-			for ; sent <= due; sent++ {
-				for i, w := range wires {
-					for ; next[i] < len(w.pkts) && w.pkts[next[i]].slot == sent; next[i]++ {
-						if _, err := w.from.conn.WriteToUDPAddrPort(w.pkts[next[i]].pkt, w.to); err != nil {
-							msg := err.Error()
-							p.err.Store(&msg)
-							return
-						}
+		for sent := 0; sent <= last; sent++ {
+			if !clk.wait(p.quit, sent) {
+				return
+			}
+			p.late = append(p.late, time.Since(clk.at(sent)))
+			for i, w := range wires {
+				for ; next[i] < len(w.pkts) && w.pkts[next[i]].slot == sent; next[i]++ {
+					if _, err := w.from.conn.WriteToUDPAddrPort(w.pkts[next[i]].pkt, w.to); err != nil {
+						msg := err.Error()
+						p.err.Store(&msg)
+						return
 					}
 				}
-				p.slot.Store(int64(sent + 1))
-				if ch := p.marks[sent]; ch != nil {
-					close(ch)
-				}
 			}
-			if sent > last {
-				break
-			}
-			select {
-			case <-tick.C:
-			case <-p.quit:
-				return
+			p.slot.Store(int64(sent + 1))
+			if ch := p.marks[sent]; ch != nil {
+				close(ch)
 			}
 		}
 	}()

@@ -295,7 +295,9 @@ func (s *SessionServer) ResumeRecording(ctx context.Context, req *hushv1.ResumeR
 		return nil, toStatus(err)
 	}
 	s.noteControl(ctx, req.GetSessionId(), req.GetRequestId())
-	in, err := s.reg.Resume(req.GetSessionId(), actor(ctx), request(ctx, req.GetRequestId(), req), req.GetReason())
+	// StartRecording resumes a recording the session has and starts one, from now on, on a
+	// session created without (ng's "start recording" does the same).
+	in, err := s.reg.StartRecording(req.GetSessionId(), actor(ctx), request(ctx, req.GetRequestId(), req), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -33,7 +33,7 @@ func (k *Masker) analyse(h *rtp.Header, payload []byte, codec Codec) (int64, int
 	k.lastTS, k.lastPos = h.Timestamp, pos0
 	end := h.Timestamp + uint32(n)
 	if !k.tsValid || int32(end-k.nextTS) > 0 {
-		k.nextTS = end
+		k.nextTS, k.nextAt = end, k.rec.now // rec.now: this packet's arrival (Push, Observe)
 	}
 	k.tsValid = true
 	k.noteAudio(h.PayloadType, codec, h.Timestamp, n)

@@ -16,16 +16,26 @@ import (
 // payload type of the stream's audio). It is sent only if no audio packet
 // covers its stretch: phones that send audio and events together have that
 // audio masked instead, and their listener gets no extra packets. That is
-// decided once the stream's audio has passed the stretch (event packets may
-// run ahead of the audio they accompany), or when no audio came for
-// StallGrace after it was due: then the phone suppresses audio during the
-// key press, and the tone stands in for it (a little late, then catching up
-// when the audio resumes).
+// decided as soon as audio overlapping the stretch arrives, once the stream's
+// audio has passed the stretch (event packets may run ahead of the audio
+// they accompany), or when no audio came for StallGrace after the stretch's
+// own audio was due: then the phone suppresses audio during the key press,
+// and the tone stands in for it (a little late, then catching up when the
+// audio resumes). That due time follows the stream's audio clock (when its
+// audio reaches the stretch's end, from the last audio packet's arrival and
+// timestamp), not the event packet's arrival: an event that runs ahead of
+// its audio, or audio that comes a little late, must not let the tone out
+// where audio follows.
 
 const (
 	covLen      = 32  // recent audio packets remembered for the coverage check
 	maxConvert  = 480 // samples queued per event packet at most (60 ms)
 	convertMode = ModeTone
+	// maxEventLead bounds how far ahead of the stream's audio an event's
+	// stretch is waited for: a stand-in that waits holds the audio queued
+	// behind it, and timestamps further ahead than this do not follow the
+	// audio clock anyway.
+	maxEventLead = 100 * time.Millisecond
 )
 
 // covEntry is the timestamp range of one analysed audio packet.
@@ -46,6 +56,17 @@ func (k *Masker) noteAudio(pt uint8, codec Codec, ts uint32, n int) {
 // synthetic slot's stretch, so coverage is known.
 func (k *Masker) audioPassed(s *slot) bool {
 	return k.tsValid && int32(k.nextTS-(s.ts+uint32(s.synth))) >= 0
+}
+
+// audioReaches estimates when the stream's audio reaches ts: the audio
+// packet that ended at nextTS arrived at nextAt, and audio comes at the
+// sample rate. It is never before now nor more than maxEventLead after it.
+func (k *Masker) audioReaches(ts uint32, now time.Duration) time.Duration {
+	ahead := int32(ts - k.nextTS)
+	if !k.tsValid || ahead <= 0 {
+		return now
+	}
+	return min(max(k.nextAt+time.Duration(ahead)*sampleDur, now), now+maxEventLead)
 }
 
 // covered reports whether an audio packet overlapping [ts, ts+n) was
@@ -91,7 +112,9 @@ func (k *Masker) convert(h *rtp.Header, now time.Duration) bool {
 		s.n, s.payOff, s.codec, s.ts = off+n, off, k.audioCodec, ts
 		s.samples, s.synth = 0, n
 		s.pos0 = k.lastPos + int64(int32(ts-k.lastTS))
-		s.due = now + k.policy.LookAhead
+		// Due when the stretch's own audio would be: StallGrace after that
+		// the stand-in goes unless audio decided it.
+		s.due = k.audioReaches(ts+uint32(n), now) + k.policy.LookAhead
 		k.st.Pushed++
 		queued = true
 	}

@@ -1,6 +1,8 @@
 package mask
 
 import (
+	"cmp"
+	"slices"
 	"testing"
 	"time"
 
@@ -140,5 +142,57 @@ func TestConvertAllocs(t *testing.T) {
 	}
 	if k.Stats().Converted == 0 {
 		t.Fatal("nothing converted")
+	}
+}
+
+// TestEventsAheadOfLateAudio: a phone that sends audio (silence) while a key
+// is down and RFC 4733 events whose durations run ahead of that audio (as
+// sip-tester's captures do: 40 ms of event per 20 ms packet), and its audio
+// after the events comes 50 ms late (a path delay change, well within
+// StallGrace). The stand-in for the events' last stretch is decided by the
+// audio that covers it, however late the event packet's arrival makes it
+// look: the listener gets every audio packet once and no stand-in tone.
+func TestEventsAheadOfLateAudio(t *testing.T) {
+	const tePT, ssrc, press = 101, 7, 10 // the key goes down at tick press
+	const late = 50 * time.Millisecond
+	codecs := DefaultCodecs()
+	codecs.Set(tePT, "telephone-event")
+	s := &stream{pt: 0, ssrc: ssrc, codec: CodecPCMU}
+	var in []timed
+	seq := uint16(0)
+	audio := 0
+	for i := range press + 30 {
+		at := time.Duration(i) * frameDt
+		if i > press+7 {
+			at += late
+		}
+		s.seq = seq
+		in = append(in, timed{at: at, pkt: s.packet(make([]int16, frame), false)})
+		seq++
+		audio++
+		if k := i - press; k >= 0 && k <= 7 {
+			dur := uint16(max(2*k*frame, frame))
+			for r := 0; r < 1 || k == 7 && r < 3; r++ {
+				in = append(in, timed{at: at, pkt: event(tePT, ssrc, seq, press*frame, k == 0, 5, k == 7, dur)})
+				seq++
+			}
+		}
+	}
+	slices.SortStableFunc(in, func(a, b timed) int { return cmp.Compare(a.at, b.at) })
+	k := New()
+	k.Configure(Policy{Mode: ModeTone}, &codecs)
+	out, _ := drive(t, k, in)
+	seen := map[uint16]int{}
+	var h rtp.Header
+	for _, o := range out {
+		h.Unmarshal(o.pkt)
+		if h.PayloadType != 0 {
+			t.Fatalf("payload type %d left", h.PayloadType)
+		}
+		seen[h.SequenceNumber]++
+	}
+	if st := k.Stats(); st.Converted != 0 || len(out) != audio || len(seen) != audio {
+		t.Fatalf("%d packets left (%d distinct) for %d audio packets; %d stand-ins sent where audio came, %d withheld",
+			len(out), len(seen), audio, st.Converted, st.Superseded)
 	}
 }

@@ -189,7 +189,8 @@ type Masker struct {
 	tsValid  bool
 	relValid bool
 	nextTS   uint32
-	lastTS   uint32 // timestamp and timeline position of the last audio packet
+	nextAt   time.Duration // arrival of the audio packet that ended at nextTS
+	lastTS   uint32        // timestamp and timeline position of the last audio packet
 	relTS    uint32
 	lastPos  int64
 	released int64 // timeline position released so far
@@ -399,12 +400,12 @@ func (k *Masker) ready(s *slot, now time.Duration, grace bool) bool {
 }
 
 // decided reports whether a slot has all the look-ahead it waits for: the
-// detector past it by MaskLag (audio), the audio past its stretch
+// detector past it by MaskLag (audio), audio over or past its stretch
 // (synthetic, convert.go), or nothing (CN).
 func (k *Masker) decided(s *slot) bool {
 	switch {
 	case s.synth > 0:
-		return k.audioPassed(s)
+		return k.audioPassed(s) || k.covered(s.ts, s.synth)
 	case s.samples > 0:
 		return k.det.Pos() >= s.pos0+int64(s.samples)+dtmf.MaskLag-1
 	}
@@ -458,14 +459,15 @@ func (k *Masker) Drain() ([]byte, bool) { return k.pop(0, true, false) }
 func (k *Masker) pop(now time.Duration, force, grace bool) ([]byte, bool) {
 	for k.q.size > 0 {
 		s := k.front()
-		if !force && !k.ready(s, now, grace) {
-			return nil, false
-		}
 		if s.synth > 0 && k.covered(s.ts, s.synth) {
-			// Audio carried this stretch of the event: it is masked there.
+			// Audio carried this stretch of the event: it is masked there,
+			// and the audio queued behind need not wait for the stand-in.
 			k.dequeue()
 			k.st.Superseded++
 			continue
+		}
+		if !force && !k.ready(s, now, grace) {
+			return nil, false
 		}
 		return k.release(), true
 	}

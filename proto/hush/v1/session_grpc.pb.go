@@ -75,7 +75,10 @@ type SessionServiceClient interface {
 	WatchSession(ctx context.Context, in *WatchSessionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SessionEvent], error)
 	// Pauses the session's recording (agent). Pausing a paused recording is not an error.
 	PauseRecording(ctx context.Context, in *PauseRecordingRequest, opts ...grpc.CallOption) (*Session, error)
-	// Resumes a paused recording (agent). Resuming an active recording is not an error.
+	// Resumes a paused recording (agent). Resuming an active recording is not an error. On a
+	// session created without a recording (policy recording off) it starts one from now on,
+	// as ng's `start recording` does, when this hushd records (recording.enabled); when it
+	// records nothing, FAILED_PRECONDITION.
 	ResumeRecording(ctx context.Context, in *ResumeRecordingRequest, opts ...grpc.CallOption) (*Session, error)
 	// Starts secure capture (agent): the customer->agent direction is masked and keyed digits
 	// are captured for the payment service.
@@ -276,7 +279,10 @@ type SessionServiceServer interface {
 	WatchSession(*WatchSessionRequest, grpc.ServerStreamingServer[SessionEvent]) error
 	// Pauses the session's recording (agent). Pausing a paused recording is not an error.
 	PauseRecording(context.Context, *PauseRecordingRequest) (*Session, error)
-	// Resumes a paused recording (agent). Resuming an active recording is not an error.
+	// Resumes a paused recording (agent). Resuming an active recording is not an error. On a
+	// session created without a recording (policy recording off) it starts one from now on,
+	// as ng's `start recording` does, when this hushd records (recording.enabled); when it
+	// records nothing, FAILED_PRECONDITION.
 	ResumeRecording(context.Context, *ResumeRecordingRequest) (*Session, error)
 	// Starts secure capture (agent): the customer->agent direction is masked and keyed digits
 	// are captured for the payment service.
