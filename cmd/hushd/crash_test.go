@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -104,37 +105,30 @@ func headerDataBytes(t *testing.T, path string) uint32 {
 	return binary.LittleEndian.Uint32(h[40:])
 }
 
-// waitFileSize waits until path holds at least size bytes, woken by each write through
-// inotify.
+// waitFileSize waits until path holds at least size bytes.
 func waitFileSize(t *testing.T, path string, size int64, within time.Duration) {
 	t.Helper()
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		t.Fatalf("inotify: %v", err)
-	}
-	f := os.NewFile(uintptr(fd), "inotify")
-	defer f.Close()
-	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_MODIFY); err != nil {
-		t.Fatalf("inotify watch %s: %v", path, err)
-	}
-	if err := f.SetReadDeadline(time.Now().Add(within)); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	for range 100000 {
-		if fi, err := os.Stat(path); err == nil && fi.Size() >= size {
-			return
-		}
-		if _, err := f.Read(buf); err != nil {
-			t.Fatalf("%s did not reach %d bytes within %v: %v", path, size, within, err)
-		}
-	}
-	t.Fatalf("%s did not reach %d bytes", path, size)
+	waitFile(t, path, within, fmt.Sprintf("%s to reach %d bytes", path, size), func() bool {
+		fi, err := os.Stat(path)
+		return err == nil && fi.Size() >= size
+	})
 }
 
 // waitCheckpoint waits until the recorder has checkpointed path (its header gives a data
-// size). It wakes on each write to the file through inotify instead of polling.
+// size), and returns that size.
 func waitCheckpoint(t *testing.T, path string, within time.Duration) uint32 {
+	t.Helper()
+	var n uint32
+	waitFile(t, path, within, "a checkpoint of "+path, func() bool {
+		n = headerDataBytes(t, path)
+		return n > 0
+	})
+	return n
+}
+
+// waitFile waits until done reports true, checking it again after each write to path
+// (woken through inotify instead of polling).
+func waitFile(t *testing.T, path string, within time.Duration, what string, done func() bool) {
 	t.Helper()
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
@@ -150,15 +144,14 @@ func waitCheckpoint(t *testing.T, path string, within time.Duration) uint32 {
 	}
 	buf := make([]byte, 4096)
 	for range 100000 {
-		if n := headerDataBytes(t, path); n > 0 {
-			return n
+		if done() {
+			return
 		}
 		if _, err := f.Read(buf); err != nil {
-			t.Fatalf("no checkpoint of %s within %v: %v", path, within, err)
+			t.Fatalf("waited %v for %s: %v", within, what, err)
 		}
 	}
-	t.Fatal("no checkpoint")
-	return 0
+	t.Fatalf("no %s", what)
 }
 
 // TestCrashRecordingRepaired runs the hushd binary, records a call at real pace past the

@@ -157,23 +157,32 @@ func (h *Hush) SetMetricsAddr(addr string) { h.http = addr }
 // Drops returns hushd's hush_packets_dropped_total summed over directions, by reason, from
 // its Prometheus text exposition.
 func (h *Hush) Drops(ctx context.Context) (map[string]float64, error) {
+	body, err := h.metricsText(ctx)
+	if body == "" || err != nil {
+		return nil, err
+	}
+	return parseDrops(body), nil
+}
+
+// metricsText is hushd's /metrics exposition; "" when no HTTP address is known.
+func (h *Hush) metricsText(ctx context.Context) (string, error) {
 	if h.http == "" {
-		return nil, nil
+		return "", nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+h.http+"/metrics", nil)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return parseDrops(string(body)), nil
+	return string(body), nil
 }
 
 // parseDrops sums `hush_packets_dropped_total{...,reason="R",...} V` lines by R.

@@ -2,9 +2,7 @@ package loadgen
 
 import (
 	"context"
-	"io"
 	"math"
-	"net/http"
 	"strconv"
 	"strings"
 )
@@ -42,23 +40,11 @@ type RuntimeReader interface {
 }
 
 func (h *Hush) runtimeSample(ctx context.Context) (*runtimeSample, error) {
-	if h.http == "" {
-		return nil, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+h.http+"/metrics", nil)
-	if err != nil {
+	body, err := h.metricsText(ctx)
+	if body == "" || err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, err
-	}
-	return parseRuntime(string(body)), nil
+	return parseRuntime(body), nil
 }
 
 func (h *HushNG) runtimeSample(ctx context.Context) (*runtimeSample, error) {
