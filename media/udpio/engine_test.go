@@ -74,27 +74,8 @@ func (h *echo) Close()                  { h.closed.Store(true) }
 func TestEngines(t *testing.T) {
 	for _, k := range []string{Portable, Epoll, IOURing} {
 		t.Run(k, func(t *testing.T) {
-			e, err := New(k, Options{Workers: 1})
-			if errors.Is(err, ErrUnavailable) {
-				t.Skipf("engine %s: %v", k, err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer e.Close()
+			e, s := engineSocket(t, k, Options{Workers: 1})
 			lo := netip.MustParseAddrPort("127.0.0.1:0")
-			var s Socket
-			if e.Raw() {
-				s, err = Listen(lo)
-			} else {
-				var c *net.UDPConn
-				c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(lo))
-				s = ConnSocket(c)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
 			local := localAddr(t, s)
 			h := &echo{sock: s, expired: make(chan struct{})}
 			expired := h.expired
@@ -156,27 +137,8 @@ func localAddr(t testing.TB, s Socket) netip.AddrPort {
 func BenchmarkEngineEcho(b *testing.B) {
 	for _, k := range []string{Portable, Epoll, IOURing} {
 		b.Run(k, func(b *testing.B) {
-			e, err := New(k, Options{Workers: 1, Linger: -1})
-			if errors.Is(err, ErrUnavailable) {
-				b.Skipf("engine %s: %v", k, err)
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer e.Close()
+			e, s := engineSocket(b, k, Options{Workers: 1, Linger: -1})
 			lo := netip.MustParseAddrPort("127.0.0.1:0")
-			var s Socket
-			if e.Raw() {
-				s, err = Listen(lo)
-			} else {
-				var c *net.UDPConn
-				c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(lo))
-				s = ConnSocket(c)
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
 			h := &echo{sock: s}
 			g := &Group{Endpoints: []Endpoint{{Socket: s, New: func(send SendFunc, _ bool) Handler {
 				h.send = send
@@ -204,4 +166,32 @@ func BenchmarkEngineEcho(b *testing.B) {
 			}
 		})
 	}
+}
+
+// engineSocket starts engine k (skipping when this kernel lacks it) and opens a loopback
+// socket of the kind it serves; both close when the test ends.
+func engineSocket(tb testing.TB, k string, opts Options) (Engine, Socket) {
+	tb.Helper()
+	e, err := New(k, opts)
+	if errors.Is(err, ErrUnavailable) {
+		tb.Skipf("engine %s: %v", k, err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { e.Close() })
+	lo := netip.MustParseAddrPort("127.0.0.1:0")
+	var s Socket
+	if e.Raw() {
+		s, err = Listen(lo)
+	} else {
+		var c *net.UDPConn
+		c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(lo))
+		s = ConnSocket(c)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return e, s
 }
