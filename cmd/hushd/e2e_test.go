@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
 
@@ -385,7 +384,7 @@ func TestSetupTimeoutWaitsForMedia(t *testing.T) {
 	if ev.GetEnded().Reason != hushv1.EndReason_END_REASON_IDLE_TIMEOUT {
 		t.Fatalf("ended with %v", ev.GetEnded().Reason)
 	}
-	if !strings.Contains(d.log.String(), "no media since it was created") {
+	if !d.log.waitFor("no media since it was created", wait) {
 		t.Fatalf("the log does not say why the session ended:\n%s", d.log)
 	}
 }

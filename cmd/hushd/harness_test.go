@@ -31,14 +31,44 @@ const wait = 5 * time.Second
 
 // syncBuffer collects hushd's log output.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{} // closed (and replaced) by each Write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
 	return s.b.Write(p)
+}
+
+// waitFor reports whether the log holds sub within d, woken by each write: a line logged
+// just after the event a test waited for is not yet there when the event arrives.
+func (s *syncBuffer) waitFor(sub string, d time.Duration) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for range 100000 {
+		s.mu.Lock()
+		if strings.Contains(s.b.String(), sub) {
+			s.mu.Unlock()
+			return true
+		}
+		if s.wrote == nil {
+			s.wrote = make(chan struct{})
+		}
+		wrote := s.wrote
+		s.mu.Unlock()
+		select {
+		case <-wrote:
+		case <-deadline.C:
+			return strings.Contains(s.String(), sub)
+		}
+	}
+	return false
 }
 
 func (s *syncBuffer) String() string {
