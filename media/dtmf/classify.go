@@ -51,7 +51,6 @@ var energyGate = true
 // level for it (0 none, 1 weak, 2 strong, 3 clean), whether it passes the
 // digit limits, and whether it passes the notch's (weaker) limits.
 func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool, notch uint8) {
-	var xr, xi [8]float64
 	var energy float64
 	j0 := d.nsub - winSubs
 	for m := 0; m < winSubs; m++ {
@@ -68,23 +67,32 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool
 		*wp = [8]float32{}
 		return 0, 0, false, 0
 	}
-	for m := 0; m < winSubs; m++ {
+	// The window's DFT is the sum of its sub-blocks' DFTs, each rotated to
+	// the window's phase reference. The first needs no rotation (its shift
+	// is exactly 1), so it starts the sum as it is: adding it to zero
+	// rotated by 1 gives the same value.
+	var sbs [winSubs]*subBlock
+	for m := range sbs {
 		j := j0 + int64(m)
 		sb := &d.dft[j%dftSubs]
 		if sb.dftOf != j+1 {
 			d.subDFT(sb, j)
 		}
-		for k := 0; k < 8; k++ {
-			r, i := float64(sb.re[k]), float64(sb.im[k])
-			xr[k] += r*shiftRe[k][m] - i*shiftIm[k][m]
-			xi[k] += r*shiftIm[k][m] + i*shiftRe[k][m]
-		}
+		sbs[m] = sb
 	}
+	s0, s1, s2 := sbs[0], sbs[1], sbs[2]
 	// Tone power A^2/2 of an on-bin sine: 2|X|^2/N^2.
 	const norm = 2.0 / (winLen * winLen)
 	var p [8]float64
 	for k := range p {
-		p[k] = (xr[k]*xr[k] + xi[k]*xi[k]) * norm
+		xr, xi := float64(s0.re[k]), float64(s0.im[k])
+		r, i := float64(s1.re[k]), float64(s1.im[k])
+		xr += r*shiftRe[k][1] - i*shiftIm[k][1]
+		xi += r*shiftIm[k][1] + i*shiftRe[k][1]
+		r, i = float64(s2.re[k]), float64(s2.im[k])
+		xr += r*shiftRe[k][2] - i*shiftIm[k][2]
+		xi += r*shiftIm[k][2] + i*shiftRe[k][2]
+		p[k] = (xr*xr + xi*xi) * norm
 		wp[k] = float32(p[k])
 	}
 	lo, hi := 0, 4
