@@ -277,12 +277,9 @@ func (d *Detector) Process(pcm []int16, evs []Event) []Event {
 	for len(pcm) > 0 {
 		n := min(subLen-d.fill, len(pcm))
 		h := int(d.pos % histLen)
-		hist, en := d.hist[h:h+n], d.en
-		for i, v := range pcm[:len(hist)] {
-			hist[i] = v
-			en += int64(v) * int64(v)
-		}
-		evs = d.took(n, en, evs)
+		hist := d.hist[h : h+n]
+		copy(hist, pcm)
+		evs = d.took(n, d.en+sumSquares(hist), evs)
 		pcm = pcm[n:]
 	}
 	return evs
@@ -305,13 +302,7 @@ func (d *Detector) ProcessG711(law g711.Law, codes []byte, evs []Event) []Event 
 	for len(codes) > 0 {
 		n := min(subLen-d.fill, len(codes))
 		h := int(d.pos % histLen)
-		hist, en := d.hist[h:h+n], d.en
-		for i, c := range codes[:len(hist)] {
-			v := tab[c]
-			hist[i] = v
-			en += int64(v) * int64(v)
-		}
-		evs = d.took(n, en, evs)
+		evs = d.took(n, d.en+decodeSquares(d.hist[h:h+n], codes[:n], tab), evs)
 		codes = codes[n:]
 	}
 	return evs
@@ -326,6 +317,43 @@ func decodeTable(dec func(byte) int16) (t [256]int16) {
 		t[c] = dec(byte(c))
 	}
 	return t
+}
+
+// decodeSquares decodes codes through tab into hist (as long) and returns
+// the sum of the samples' squares. Four at a time, on two sums: integer
+// sums are exact in any order.
+func decodeSquares(hist []int16, codes []byte, tab *[256]int16) int64 {
+	codes = codes[:len(hist)]
+	var a, b int64
+	i := 0
+	for ; i+4 <= len(hist); i += 4 {
+		c, h := codes[i:i+4:i+4], hist[i:i+4:i+4]
+		v0, v1, v2, v3 := tab[c[0]], tab[c[1]], tab[c[2]], tab[c[3]]
+		h[0], h[1], h[2], h[3] = v0, v1, v2, v3
+		a += int64(v0)*int64(v0) + int64(v1)*int64(v1)
+		b += int64(v2)*int64(v2) + int64(v3)*int64(v3)
+	}
+	for ; i < len(hist); i++ {
+		v := tab[codes[i]]
+		hist[i] = v
+		a += int64(v) * int64(v)
+	}
+	return a + b
+}
+
+// sumSquares returns the sum of the squares of x, exact.
+func sumSquares(x []int16) int64 {
+	var a, b int64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		a += int64(v[0])*int64(v[0]) + int64(v[1])*int64(v[1])
+		b += int64(v[2])*int64(v[2]) + int64(v[3])*int64(v[3])
+	}
+	for ; i < len(x); i++ {
+		a += int64(x[i]) * int64(x[i])
+	}
+	return a + b
 }
 
 // took accounts for the n samples just written to the history, within one

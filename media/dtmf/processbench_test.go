@@ -77,7 +77,7 @@ type g711Source struct {
 	codes func() []byte
 }
 
-func g711Sources(b *testing.B) []g711Source {
+func g711Sources(b testing.TB) []g711Source {
 	toCodes := func(pcm []int16) []byte {
 		codes := make([]byte, len(pcm))
 		g711.EncodeUlaw(codes, pcm)
