@@ -205,10 +205,8 @@ func (d *Detector) highSeries(start int64, hi int, offH, powH float64) bool {
 // subDFT computes sub-block j's tone DFTs from the sample history (it is
 // among the last winSubs sub-blocks, which the history still holds).
 func (d *Detector) subDFT(sb *subBlock, j int64) {
-	var s1, s2 [8]float64
 	h := int(j * subLen % histLen)
-	goertzel(d.hist[h:h+subLen], &s1, &s2)
-	finishSub(sb, &s1, &s2)
+	subDFTOf(d.hist[h:h+subLen], sb)
 	sb.dftOf = j + 1
 }
 
