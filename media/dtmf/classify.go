@@ -95,22 +95,15 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool
 		p[k] = (xr*xr + xi*xi) * norm
 		wp[k] = float32(p[k])
 	}
-	lo, hi := 0, 4
-	for k := 1; k < 4; k++ {
-		if p[k] > p[lo] {
-			lo = k
-		}
-		if p[k+4] > p[hi] {
-			hi = k + 4
-		}
-	}
+	lo, rl := groupPeak((*[4]float64)(p[0:4]))
+	hi, rh := groupPeak((*[4]float64)(p[4:8]))
+	hi += 4
 	code = pairCode(lo, hi)
 	pl, ph := p[lo], p[hi]
 	nl := &d.notch
 	if ph < nl.minPower*preSlack {
 		return code, 0, false, 0
 	}
-	rl, rh := secondPeak(&p, lo, 0), secondPeak(&p, hi, 4)
 	// A high tone ahead of its group: a key whose low tone speech swamps.
 	highCand := ph >= highSteadyLead*rh
 	if pl < ml.minPower*preSlack || pl+ph < ml.toTotal*preSlack*total {
@@ -210,16 +203,27 @@ func (d *Detector) subDFT(sb *subBlock, j int64) {
 	sb.dftOf = j + 1
 }
 
-// secondPeak is the largest power in the group (base..base+3) other than
-// best.
-func secondPeak(p *[8]float64, best, base int) float64 {
-	var m float64
-	for k := base; k < base+4; k++ {
-		if k != best && p[k] > m {
-			m = p[k]
-		}
+// groupPeak returns the strongest of a group's four powers (the first
+// of equals) and the largest of the other three, without a branch: on
+// noise and speech which bin leads is a coin toss a predictor misses.
+// (The powers are never negative nor NaN, so min and max pick the values
+// the comparisons would.)
+func groupPeak(g *[4]float64) (best int, second float64) {
+	a, b, c, e := g[0], g[1], g[2], g[3]
+	i, j := 0, 2
+	if b > a {
+		i = 1
 	}
-	return m
+	if e > c {
+		j = 3
+	}
+	m1, s1, m2, s2 := max(a, b), min(a, b), max(c, e), min(c, e)
+	best = i
+	if m2 > m1 {
+		best = j
+	}
+	// The second is the weaker pair's leader or the stronger pair's other.
+	return best, max(min(m1, m2), max(s1, s2))
 }
 
 func (t *thresholds) pass(offL, offH, powL, powH, total float64) bool {
