@@ -122,7 +122,7 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool
 	// Frequency and power from Hann-windowed DFTs of this window and the
 	// one a sub-block earlier: the phase advance between them measures the
 	// offset from the nominal frequency.
-	offL, powL, offH, powH := d.measure(start, lo, hi)
+	offL, powL, offH, powH, hh := d.measure(start, lo, hi)
 	notchCand = notchCand && nl.pass(offL, offH, powL, powH, total)
 	highCand = highCand && math.Abs(offH) <= highOffset && powH >= nl.minPower
 	mlPass := pl > 0 && ml.pass(offL, offH, powL, powH, total)
@@ -135,7 +135,6 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool
 	// Voices and instruments put harmonics at twice a high-group tone's
 	// frequency; a key puts nothing there. (Twice a low-group tone lies
 	// too near the high group to tell.)
-	hh := harmPower(&d.hist, start, hi)
 	if notchCand && (notchClear(pl, ph, rl, rh, offL, offH) ||
 		hh <= nl.harmonic*powH && (ph >= nl.relPeak*rh || max(math.Abs(offL), math.Abs(offH)) <= notchNear)) {
 		notch |= notchPair
@@ -240,21 +239,21 @@ func (t *thresholds) pass(offL, offH, powL, powH, total float64) bool {
 }
 
 // measure returns the relative frequency offsets of tones lo and hi in the
-// window at start and their powers corrected for the Hann window's loss at
-// those offsets. The window's DFTs are kept for the next window, which
-// compares itself with this one.
-func (d *Detector) measure(start int64, lo, hi int) (offL, powL, offH, powH float64) {
-	blr, bli, bhr, bhi := hannDFT2(&d.hist, start, lo, hi)
-	var alr, ali, ahr, ahi float64
-	if prev := start - subLen; d.cacheStart == prev && d.cacheLo == lo && d.cacheHi == hi {
-		alr, ali, ahr, ahi = d.cache[0], d.cache[1], d.cache[2], d.cache[3]
-	} else {
-		alr, ali, ahr, ahi = hannDFT2(&d.hist, prev, lo, hi)
+// window at start, their powers corrected for the Hann window's loss at
+// those offsets, and the power at twice hi's frequency (harmPower). The
+// window's DFTs are kept for the next window, which compares itself with
+// this one.
+func (d *Detector) measure(start int64, lo, hi int) (offL, powL, offH, powH, harm float64) {
+	prev := start - subLen
+	cached := d.cacheStart == prev && d.cacheLo == lo && d.cacheHi == hi
+	b, a, harm := hannHarm(&d.hist, start, lo, hi, !cached)
+	if cached {
+		a = d.cache
 	}
 	d.cacheStart, d.cacheLo, d.cacheHi = start, lo, hi
-	d.cache = [4]float64{blr, bli, bhr, bhi}
-	offL, powL = offsetPower(lo, alr, ali, blr, bli)
-	offH, powH = offsetPower(hi, ahr, ahi, bhr, bhi)
+	d.cache = b
+	offL, powL = offsetPower(lo, a[0], a[1], b[0], b[1])
+	offH, powH = offsetPower(hi, a[2], a[3], b[2], b[3])
 	return
 }
 

@@ -577,7 +577,7 @@ func (d *Detector) holds(w int64) bool {
 	}
 	// (once a key stops, what is left in its
 	// bins (speech, music) is at other frequencies, or gliding.
-	offL, _, offH, _ := d.measure(w*subLen, lo, hi)
+	offL, _, offH, _, _ := d.measure(w*subLen, lo, hi)
 	dl, dh := float32(offL)-d.maskOffL, float32(offH)-d.maskOffH
 	return max(dl, -dl, dh, -dh) <= holdDrift
 }

@@ -96,6 +96,7 @@ func init() {
 	for k := range subConstTab.negStepIm {
 		subConstTab.negStepIm[k] = -stepIm[k]
 	}
+	initHannTables()
 }
 
 // subConsts lays out the filter constants a sub-block's DFT needs in the
