@@ -196,10 +196,24 @@ func (d *Detector) highSeries(start int64, hi int, offH, powH float64) bool {
 
 // subDFT computes sub-block j's tone DFTs from the sample history (it is
 // among the last winSubs sub-blocks, which the history still holds).
+// A sub-block of digital silence (energy 0: every sample 0) gets the DFTs
+// the filters give zeros, computed once, without running them.
 func (d *Detector) subDFT(sb *subBlock, j int64) {
-	h := int(j * subLen % histLen)
-	subDFTOf(d.hist[h:h+subLen], sb)
+	if d.energy[j%ringSubs] == 0 {
+		sb.re, sb.im = silentSub.re, silentSub.im
+	} else {
+		h := int(j * subLen % histLen)
+		subDFTOf(d.hist[h:h+subLen], sb)
+	}
 	sb.dftOf = j + 1
+}
+
+// silentSub is the DFTs of a sub-block of zeros (initSilentSub).
+var silentSub subBlock
+
+func initSilentSub() {
+	var zeros [subLen]int16
+	subDFTOf(zeros[:], &silentSub)
 }
 
 // groupPeak returns the strongest of a group's four powers (the first

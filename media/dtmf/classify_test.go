@@ -1,6 +1,7 @@
 package dtmf
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -32,6 +33,23 @@ func TestGroupPeak(t *testing.T) {
 		}
 		if b, s := groupPeak(&g); b != best || s != want {
 			t.Fatalf("%v: groupPeak %d, %g; scan %d, %g", g, b, s, best, want)
+		}
+	}
+}
+
+// A silent sub-block's stored DFTs are what the filters give, whichever
+// filter implementation runs (the digest runs both).
+func TestSilentSub(t *testing.T) {
+	defer func(v bool) { haveGoertzelAVX2 = v }(haveGoertzelAVX2)
+	for _, avx := range []bool{false, haveGoertzelAVX2} {
+		haveGoertzelAVX2 = avx
+		var zeros [subLen]int16
+		var sb subBlock
+		subDFTOf(zeros[:], &sb)
+		for k := range 8 {
+			if math.Float32bits(sb.re[k]) != math.Float32bits(silentSub.re[k]) || math.Float32bits(sb.im[k]) != math.Float32bits(silentSub.im[k]) {
+				t.Fatalf("avx2 %v filter %d: silentSub (%g, %g), filters (%g, %g)", avx, k, silentSub.re[k], silentSub.im[k], sb.re[k], sb.im[k])
+			}
 		}
 	}
 }

@@ -97,6 +97,7 @@ func init() {
 		subConstTab.negStepIm[k] = -stepIm[k]
 	}
 	initHannTables()
+	initSilentSub()
 }
 
 // subConsts lays out the filter constants a sub-block's DFT needs in the
