@@ -34,13 +34,20 @@ func initHannTables() {
 // power at twice hi's frequency (harmPower): the values hannDFT2 and
 // harmPower give, bit for bit.
 func hannHarm(hist *[histLen]int16, start int64, lo, hi int, prev bool) (cur, before [4]float64, harm float64) {
-	// The earlier window's first sub-block, then the window, in one run.
-	var x [winLen + subLen]int16
+	// The earlier window's first sub-block, then the window, in one run:
+	// where the ring does not wrap, in place.
 	h := int((start - subLen) % histLen)
-	n := copy(x[:], hist[h:])
-	copy(x[n:], hist[:])
+	var x *[winLen + subLen]int16
+	var buf [winLen + subLen]int16
+	if h+len(buf) <= histLen {
+		x = (*[winLen + subLen]int16)(hist[h:])
+	} else {
+		n := copy(buf[:], hist[h:])
+		copy(buf[n:], hist[:])
+		x = &buf
+	}
 	var out [12]float32
-	hannHarmSSE(&x, &hannPair[lo], &hannPair[hi], &harmQuad[hi], prev, &out)
+	hannHarmSSE(x, &hannPair[lo], &hannPair[hi], &harmQuad[hi], prev, &out)
 	for i := range 4 {
 		cur[i], before[i] = float64(out[i]), float64(out[4+i])
 	}
