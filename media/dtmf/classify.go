@@ -46,27 +46,54 @@ const (
 // off to show it changes no result.
 var energyGate = true
 
+// No tone in a window can be stronger than twice its mean power
+// (Cauchy-Schwarz: |X_k|^2 <= N * sum x^2, so 2|X_k|^2/N^2 <= 2*total), so
+// a window below the gate passes none of classify's checks: it skips the
+// filters. (The 1e-6 keeps rounding in the powers from ever mattering.)
+func gated(energy, minPower float64) bool {
+	total := energy / winLen
+	return 2*total*(1+1e-6) < minPower*preSlack
+}
+
+// gateEnergyFor returns the least window energy the gate lets through for
+// a mask floor of minPower. A window's energy is a whole number (a sum of
+// int16 squares, exact in a float64) and gated is monotone in it (each
+// rounding step is), so energy < gateEnergyFor(minPower) is gated without
+// its division.
+func gateEnergyFor(minPower float64) float64 {
+	lo, hi := 0.0, float64(1<<53)
+	switch {
+	case !gated(lo, minPower):
+		return 0
+	case gated(hi, minPower):
+		return math.Inf(1)
+	}
+	for hi-lo > 1 { // gated(lo), !gated(hi)
+		mid := math.Floor((lo + hi) / 2)
+		if gated(mid, minPower) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
 // classify evaluates the window starting at sample start (the last winSubs
 // sub-blocks). It returns the strongest low/high pair, the mask's evidence
 // level for it (0 none, 1 weak, 2 strong, 3 clean), whether it passes the
 // digit limits, and whether it passes the notch's (weaker) limits.
 func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool, notch uint8) {
-	var energy float64
-	j0 := d.nsub - winSubs
-	for m := 0; m < winSubs; m++ {
-		energy += d.energy[(j0+int64(m))%ringSubs]
-	}
-	total := energy / winLen
-	ml := &d.mask
-	// No tone in a window can be stronger than twice its mean power
-	// (Cauchy-Schwarz: |X_k|^2 <= N * sum x^2, so 2|X_k|^2/N^2 <= 2*total),
-	// so a window below this passes none of the checks: skip the filters.
-	// (The 1e-6 keeps rounding in the powers below from ever mattering.)
-	wp := &d.wpow[j0%ringWins]
-	if energyGate && 2*total*(1+1e-6) < ml.minPower*preSlack {
+	j0 := d.nsub - winSubs // >= 1
+	u := uint64(j0)
+	energy := d.energy[u%ringSubs] + d.energy[(u+1)%ringSubs] + d.energy[(u+2)%ringSubs]
+	wp := &d.wpow[u%ringWins]
+	if energyGate && energy < d.gateEnergy {
 		*wp = [8]float32{}
 		return 0, 0, false, 0
 	}
+	total := energy / winLen
+	ml := &d.mask
 	// The window's DFT is the sum of its sub-blocks' DFTs, each rotated to
 	// the window's phase reference. The first needs no rotation (its shift
 	// is exactly 1), so it starts the sum as it is: adding it to zero

@@ -53,3 +53,26 @@ func TestSilentSub(t *testing.T) {
 		}
 	}
 }
+
+// The gate's energy threshold makes the decision the division made, at
+// the boundary and around it, for the default floor and others.
+func TestGateEnergy(t *testing.T) {
+	for _, dbm0 := range []float64{-43, -60, -36, -20, -10, 0, 3, -90} {
+		mp := dbm0Power(dbm0)
+		g := gateEnergyFor(mp)
+		if g <= 0 || g >= 1<<53 {
+			t.Fatalf("%v dBm0: gate energy %v", dbm0, g)
+		}
+		for e := max(g-1000, 0); e <= g+1000; e++ {
+			if (e < g) != gated(e, mp) {
+				t.Fatalf("%v dBm0: energy %v: threshold says %v, the division %v", dbm0, e, e < g, gated(e, mp))
+			}
+		}
+		if d := NewDetector(WithMaskLevel(dbm0)); d.gateEnergy != g {
+			t.Fatalf("%v dBm0: detector's gate energy %v, want %v", dbm0, d.gateEnergy, g)
+		}
+	}
+	if g := gateEnergyFor(math.NaN()); g != 0 {
+		t.Fatalf("NaN floor: gate energy %v, want 0 (nothing gated, as the division's comparison)", g)
+	}
+}

@@ -185,6 +185,9 @@ type Detector struct {
 	fill int   // samples in the current sub-block
 	en   int64 // its energy so far: a sum of int16 squares, exact
 	nsub int64 // completed sub-blocks
+	// gateEnergy is gateEnergyFor(mask.minPower): windows of less energy
+	// are quiet (classify).
+	gateEnergy float64
 
 	// mask state
 	masking     bool
@@ -256,6 +259,7 @@ func NewDetector(opts ...Option) *Detector {
 	for _, o := range opts {
 		o(d)
 	}
+	d.gateEnergy = gateEnergyFor(d.mask.minPower)
 	d.Reset()
 	return d
 }
@@ -263,8 +267,8 @@ func NewDetector(opts ...Option) *Detector {
 // Reset returns the detector to position 0 with no history, keeping its
 // options.
 func (d *Detector) Reset() {
-	dl, ml, sl, nl := d.digit, d.mask, d.strong, d.notch
-	*d = Detector{digit: dl, mask: ml, strong: sl, notch: nl, maskLastEnd: math.MinInt64, cacheStart: -1}
+	dl, ml, sl, nl, ge := d.digit, d.mask, d.strong, d.notch, d.gateEnergy
+	*d = Detector{digit: dl, mask: ml, strong: sl, notch: nl, gateEnergy: ge, maskLastEnd: math.MinInt64, cacheStart: -1}
 	d.notchLastEnd = math.MinInt64
 }
 
