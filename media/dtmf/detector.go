@@ -176,7 +176,7 @@ const ringWins = 16
 
 // Detector is a streaming DTMF detector for 8 kHz linear PCM. Create it
 // with NewDetector (the zero value is not usable). It is not safe for
-// concurrent use; it allocates nothing after NewDetector. About 1.1 KB.
+// concurrent use; it allocates nothing after NewDetector. About 2 KB.
 type Detector struct {
 	// Touched by every sample or window first, so that a packet's work
 	// starts on few cache lines: with a thousand streams each packet finds
