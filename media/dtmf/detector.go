@@ -295,18 +295,19 @@ func (d *Detector) Process(pcm []int16, evs []Event) []Event {
 // A law other than mu-law or A-law analyses nothing.
 func (d *Detector) ProcessG711(law g711.Law, codes []byte, evs []Event) []Event {
 	var tab *[256]int16
+	var lc *lawConsts
 	switch law {
 	case g711.Ulaw:
-		tab = &ulawTable
+		tab, lc = &ulawTable, &ulawConsts
 	case g711.Alaw:
-		tab = &alawTable
+		tab, lc = &alawTable, &alawConsts
 	default:
 		return evs
 	}
 	for len(codes) > 0 {
 		n := min(subLen-d.fill, len(codes))
 		h := int(d.pos % histLen)
-		evs = d.took(n, d.en+decodeSquares(d.hist[h:h+n], codes[:n], tab), evs)
+		evs = d.took(n, d.en+decodeSquaresLaw(d.hist[h:h+n], codes[:n], tab, lc), evs)
 		codes = codes[n:]
 	}
 	return evs
