@@ -46,63 +46,91 @@ const (
 // off to show it changes no result.
 var energyGate = true
 
+// No tone in a window can be stronger than twice its mean power
+// (Cauchy-Schwarz: |X_k|^2 <= N * sum x^2, so 2|X_k|^2/N^2 <= 2*total), so
+// a window below the gate passes none of classify's checks: it skips the
+// filters. (The 1e-6 keeps rounding in the powers from ever mattering.)
+func gated(energy, minPower float64) bool {
+	total := energy / winLen
+	return 2*total*(1+1e-6) < minPower*preSlack
+}
+
+// gateEnergyFor returns the least window energy the gate lets through for
+// a mask floor of minPower. A window's energy is a whole number (a sum of
+// int16 squares, exact in a float64) and gated is monotone in it (each
+// rounding step is), so energy < gateEnergyFor(minPower) is gated without
+// its division.
+func gateEnergyFor(minPower float64) float64 {
+	lo, hi := 0.0, float64(1<<53)
+	switch {
+	case !gated(lo, minPower):
+		return 0
+	case gated(hi, minPower):
+		return math.Inf(1)
+	}
+	for hi-lo > 1 { // gated(lo), !gated(hi)
+		mid := math.Floor((lo + hi) / 2)
+		if gated(mid, minPower) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
 // classify evaluates the window starting at sample start (the last winSubs
 // sub-blocks). It returns the strongest low/high pair, the mask's evidence
 // level for it (0 none, 1 weak, 2 strong, 3 clean), whether it passes the
 // digit limits, and whether it passes the notch's (weaker) limits.
 func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool, notch uint8) {
-	var xr, xi [8]float64
-	var energy float64
-	j0 := d.nsub - winSubs
-	for m := 0; m < winSubs; m++ {
-		energy += d.energy[(j0+int64(m))%ringSubs]
-	}
-	total := energy / winLen
-	ml := &d.mask
-	// No tone in a window can be stronger than twice its mean power
-	// (Cauchy-Schwarz: |X_k|^2 <= N * sum x^2, so 2|X_k|^2/N^2 <= 2*total),
-	// so a window below this passes none of the checks: skip the filters.
-	// (The 1e-6 keeps rounding in the powers below from ever mattering.)
-	wp := &d.wpow[j0%ringWins]
-	if energyGate && 2*total*(1+1e-6) < ml.minPower*preSlack {
+	j0 := d.nsub - winSubs // >= 1
+	u := uint64(j0)
+	energy := d.energy[u%ringSubs] + d.energy[(u+1)%ringSubs] + d.energy[(u+2)%ringSubs]
+	wp := &d.wpow[u%ringWins]
+	if energyGate && energy < d.gateEnergy {
 		*wp = [8]float32{}
 		return 0, 0, false, 0
 	}
-	for m := 0; m < winSubs; m++ {
+	total := energy / winLen
+	ml := &d.mask
+	// The window's DFT is the sum of its sub-blocks' DFTs, each rotated to
+	// the window's phase reference. The first needs no rotation (its shift
+	// is exactly 1), so it starts the sum as it is: adding it to zero
+	// rotated by 1 gives the same value.
+	var sbs [winSubs]*subBlock
+	for m := range sbs {
 		j := j0 + int64(m)
 		sb := &d.dft[j%dftSubs]
 		if sb.dftOf != j+1 {
 			d.subDFT(sb, j)
 		}
-		for k := 0; k < 8; k++ {
-			r, i := float64(sb.re[k]), float64(sb.im[k])
-			xr[k] += r*shiftRe[k][m] - i*shiftIm[k][m]
-			xi[k] += r*shiftIm[k][m] + i*shiftRe[k][m]
-		}
+		sbs[m] = sb
 	}
+	s0, s1, s2 := sbs[0], sbs[1], sbs[2]
 	// Tone power A^2/2 of an on-bin sine: 2|X|^2/N^2.
 	const norm = 2.0 / (winLen * winLen)
 	var p [8]float64
 	for k := range p {
-		p[k] = (xr[k]*xr[k] + xi[k]*xi[k]) * norm
+		xr, xi := float64(s0.re[k]), float64(s0.im[k])
+		r, i := float64(s1.re[k]), float64(s1.im[k])
+		xr += r*shiftRe[k][1] - i*shiftIm[k][1]
+		xi += r*shiftIm[k][1] + i*shiftRe[k][1]
+		r, i = float64(s2.re[k]), float64(s2.im[k])
+		xr += r*shiftRe[k][2] - i*shiftIm[k][2]
+		xi += r*shiftIm[k][2] + i*shiftRe[k][2]
+		p[k] = (xr*xr + xi*xi) * norm
 		wp[k] = float32(p[k])
 	}
-	lo, hi := 0, 4
-	for k := 1; k < 4; k++ {
-		if p[k] > p[lo] {
-			lo = k
-		}
-		if p[k+4] > p[hi] {
-			hi = k + 4
-		}
-	}
+	lo, rl := groupPeak((*[4]float64)(p[0:4]))
+	hi, rh := groupPeak((*[4]float64)(p[4:8]))
+	hi += 4
 	code = pairCode(lo, hi)
 	pl, ph := p[lo], p[hi]
 	nl := &d.notch
 	if ph < nl.minPower*preSlack {
 		return code, 0, false, 0
 	}
-	rl, rh := secondPeak(&p, lo, 0), secondPeak(&p, hi, 4)
 	// A high tone ahead of its group: a key whose low tone speech swamps.
 	highCand := ph >= highSteadyLead*rh
 	if pl < ml.minPower*preSlack || pl+ph < ml.toTotal*preSlack*total {
@@ -121,7 +149,7 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool
 	// Frequency and power from Hann-windowed DFTs of this window and the
 	// one a sub-block earlier: the phase advance between them measures the
 	// offset from the nominal frequency.
-	offL, powL, offH, powH := d.measure(start, lo, hi)
+	offL, powL, offH, powH, hh := d.measure(start, lo, hi)
 	notchCand = notchCand && nl.pass(offL, offH, powL, powH, total)
 	highCand = highCand && math.Abs(offH) <= highOffset && powH >= nl.minPower
 	mlPass := pl > 0 && ml.pass(offL, offH, powL, powH, total)
@@ -134,7 +162,6 @@ func (d *Detector) classify(start int64) (code uint8, level uint8, digitHit bool
 	// Voices and instruments put harmonics at twice a high-group tone's
 	// frequency; a key puts nothing there. (Twice a low-group tone lies
 	// too near the high group to tell.)
-	hh := harmPower(&d.hist, start, hi)
 	if notchCand && (notchClear(pl, ph, rl, rh, offL, offH) ||
 		hh <= nl.harmonic*powH && (ph >= nl.relPeak*rh || max(math.Abs(offL), math.Abs(offH)) <= notchNear)) {
 		notch |= notchPair
@@ -196,24 +223,47 @@ func (d *Detector) highSeries(start int64, hi int, offH, powH float64) bool {
 
 // subDFT computes sub-block j's tone DFTs from the sample history (it is
 // among the last winSubs sub-blocks, which the history still holds).
+// A sub-block of digital silence (energy 0: every sample 0) gets the DFTs
+// the filters give zeros, computed once, without running them.
 func (d *Detector) subDFT(sb *subBlock, j int64) {
-	var s1, s2 [8]float64
-	h := int(j * subLen % histLen)
-	goertzel(d.hist[h:h+subLen], &s1, &s2)
-	finishSub(sb, &s1, &s2)
+	if d.energy[j%ringSubs] == 0 {
+		sb.re, sb.im = silentSub.re, silentSub.im
+	} else {
+		h := int(j * subLen % histLen)
+		subDFTOf(d.hist[h:h+subLen], sb)
+	}
 	sb.dftOf = j + 1
 }
 
-// secondPeak is the largest power in the group (base..base+3) other than
-// best.
-func secondPeak(p *[8]float64, best, base int) float64 {
-	var m float64
-	for k := base; k < base+4; k++ {
-		if k != best && p[k] > m {
-			m = p[k]
-		}
+// silentSub is the DFTs of a sub-block of zeros (initSilentSub).
+var silentSub subBlock
+
+func initSilentSub() {
+	var zeros [subLen]int16
+	subDFTOf(zeros[:], &silentSub)
+}
+
+// groupPeak returns the strongest of a group's four powers (the first
+// of equals) and the largest of the other three, without a branch: on
+// noise and speech which bin leads is a coin toss a predictor misses.
+// (The powers are never negative nor NaN, so min and max pick the values
+// the comparisons would.)
+func groupPeak(g *[4]float64) (best int, second float64) {
+	a, b, c, e := g[0], g[1], g[2], g[3]
+	i, j := 0, 2
+	if b > a {
+		i = 1
 	}
-	return m
+	if e > c {
+		j = 3
+	}
+	m1, s1, m2, s2 := max(a, b), min(a, b), max(c, e), min(c, e)
+	best = i
+	if m2 > m1 {
+		best = j
+	}
+	// The second is the weaker pair's leader or the stronger pair's other.
+	return best, max(min(m1, m2), max(s1, s2))
 }
 
 func (t *thresholds) pass(offL, offH, powL, powH, total float64) bool {
@@ -230,21 +280,21 @@ func (t *thresholds) pass(offL, offH, powL, powH, total float64) bool {
 }
 
 // measure returns the relative frequency offsets of tones lo and hi in the
-// window at start and their powers corrected for the Hann window's loss at
-// those offsets. The window's DFTs are kept for the next window, which
-// compares itself with this one.
-func (d *Detector) measure(start int64, lo, hi int) (offL, powL, offH, powH float64) {
-	blr, bli, bhr, bhi := hannDFT2(&d.hist, start, lo, hi)
-	var alr, ali, ahr, ahi float64
-	if prev := start - subLen; d.cacheStart == prev && d.cacheLo == lo && d.cacheHi == hi {
-		alr, ali, ahr, ahi = d.cache[0], d.cache[1], d.cache[2], d.cache[3]
-	} else {
-		alr, ali, ahr, ahi = hannDFT2(&d.hist, prev, lo, hi)
+// window at start, their powers corrected for the Hann window's loss at
+// those offsets, and the power at twice hi's frequency (harmPower). The
+// window's DFTs are kept for the next window, which compares itself with
+// this one.
+func (d *Detector) measure(start int64, lo, hi int) (offL, powL, offH, powH, harm float64) {
+	prev := start - subLen
+	cached := d.cacheStart == prev && d.cacheLo == lo && d.cacheHi == hi
+	b, a, harm := hannHarm(&d.hist, start, lo, hi, !cached)
+	if cached {
+		a = d.cache
 	}
 	d.cacheStart, d.cacheLo, d.cacheHi = start, lo, hi
-	d.cache = [4]float64{blr, bli, bhr, bhi}
-	offL, powL = offsetPower(lo, alr, ali, blr, bli)
-	offH, powH = offsetPower(hi, ahr, ahi, bhr, bhi)
+	d.cache = b
+	offL, powL = offsetPower(lo, a[0], a[1], b[0], b[1])
+	offH, powH = offsetPower(hi, a[2], a[3], b[2], b[3])
 	return
 }
 

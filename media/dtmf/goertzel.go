@@ -91,7 +91,23 @@ func init() {
 			harmIm[k][n] = float32(-h * math.Sin(2*w*float64(n)))
 		}
 	}
+	subConstTab.coef, subConstTab.stepRe = goertzelCoef, stepRe
+	subConstTab.finishRe, subConstTab.finishIm = finishRe, finishIm
+	for k := range subConstTab.negStepIm {
+		subConstTab.negStepIm[k] = -stepIm[k]
+	}
+	initHannTables()
+	initSilentSub()
 }
+
+// subConsts lays out the filter constants a sub-block's DFT needs in the
+// order goertzelSubAVX2 reads them.
+type subConsts struct {
+	coef, stepRe, negStepIm, finishRe, finishIm [8]float64
+}
+
+// subConstTab is filled by init, after the tables it copies.
+var subConstTab subConsts
 
 // subBlock is the DFT of the eight tones over one sub-block, relative to
 // its first sample, valid when dftOf is the sub-block's index + 1 (0: never

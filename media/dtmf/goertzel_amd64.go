@@ -15,12 +15,19 @@ var haveGoertzelAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //go:noescape
 func goertzelAVX2(samples []int16, coef, s1, s2 *[8]float64)
 
-// goertzel runs the eight filters over one sub-block's samples from a zero
-// state, leaving s[n-1] in s1 and s[n-2] in s2.
-func goertzel(samples []int16, s1, s2 *[8]float64) {
+// goertzelSubAVX2 is goertzelAVX2 and finishSub in one pass
+// (goertzel_amd64.s): the states go from registers straight to the DFT.
+//
+//go:noescape
+func goertzelSubAVX2(samples []int16, c *subConsts, re, im *[8]float32)
+
+// subDFTOf computes sb's DFTs from one sub-block's samples.
+func subDFTOf(samples []int16, sb *subBlock) {
 	if haveGoertzelAVX2 {
-		goertzelAVX2(samples, &goertzelCoef, s1, s2)
+		goertzelSubAVX2(samples, &subConstTab, &sb.re, &sb.im)
 		return
 	}
-	goertzelGo(samples, s1, s2)
+	var s1, s2 [8]float64
+	goertzelGo(samples, &s1, &s2)
+	finishSub(sb, &s1, &s2)
 }

@@ -42,6 +42,46 @@ func TestGoertzelAVX2(t *testing.T) {
 	}
 }
 
+// TestGoertzelSubAVX2: the fused kernel gives bit for bit the DFTs of
+// goertzelAVX2 followed by finishSub, for sub-blocks of silence, extremes,
+// noise and tones (the detector's decisions rest on these values).
+func TestGoertzelSubAVX2(t *testing.T) {
+	if !haveGoertzelAVX2 {
+		t.Skip("this processor has no AVX2 and FMA: goertzelGo is the only path")
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	x := make([]int16, subLen)
+	for c := range 20000 {
+		for i := range x {
+			switch c % 5 {
+			case 0:
+				x[i] = int16(r.IntN(65536) - 32768)
+			case 1:
+				x[i] = int16(r.IntN(65536)-32768) >> r.IntN(16)
+			case 2:
+				x[i] = int16(-32768 + 65535*((i+c)%2))
+			case 3:
+				x[i] = int16(math.Round(30000 * r.Float64() * math.Sin(2*math.Pi*(600+1200*r.Float64())*float64(i)/SampleRate)))
+			case 4:
+				x[i] = int16(r.IntN(3) - 1)
+			}
+		}
+		if c == 0 {
+			clear(x)
+		}
+		var s1, s2 [8]float64
+		var want, got subBlock
+		goertzelAVX2(x, &goertzelCoef, &s1, &s2)
+		finishSub(&want, &s1, &s2)
+		goertzelSubAVX2(x, &subConstTab, &got.re, &got.im)
+		for k := range 8 {
+			if math.Float32bits(got.re[k]) != math.Float32bits(want.re[k]) || math.Float32bits(got.im[k]) != math.Float32bits(want.im[k]) {
+				t.Fatalf("case %d filter %d: fused (%g, %g), two steps (%g, %g)", c, k, got.re[k], got.im[k], want.re[k], want.im[k])
+			}
+		}
+	}
+}
+
 func BenchmarkGoertzel(b *testing.B) {
 	x := make([]int16, subLen)
 	for i := range x {
@@ -60,6 +100,12 @@ func BenchmarkGoertzel(b *testing.B) {
 	b.Run("avx2", func(b *testing.B) {
 		for range b.N {
 			goertzelAVX2(x, &goertzelCoef, &s1, &s2)
+		}
+	})
+	var sb subBlock
+	b.Run("avx2+finish", func(b *testing.B) {
+		for range b.N {
+			goertzelSubAVX2(x, &subConstTab, &sb.re, &sb.im)
 		}
 	})
 }

@@ -2,6 +2,12 @@
 
 package dtmf
 
-// goertzel runs the eight filters over one sub-block's samples from a zero
-// state, leaving s[n-1] in s1 and s[n-2] in s2.
-func goertzel(samples []int16, s1, s2 *[8]float64) { goertzelGo(samples, s1, s2) }
+// haveGoertzelAVX2 is false off amd64: goertzelGo is the only path.
+var haveGoertzelAVX2 = false
+
+// subDFTOf computes sb's DFTs from one sub-block's samples.
+func subDFTOf(samples []int16, sb *subBlock) {
+	var s1, s2 [8]float64
+	goertzelGo(samples, &s1, &s2)
+	finishSub(sb, &s1, &s2)
+}
