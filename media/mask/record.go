@@ -156,7 +156,7 @@ func (r *recorder) emit(k *Masker, all bool) {
 	if !r.on {
 		return
 	}
-	pos := k.det.Pos()
+	pos := k.pos
 	for range len(r.frames) {
 		f, ok := r.oldest()
 		if !ok || !all && f.pos0+int64(f.n)+r.delay > pos {
