@@ -3,7 +3,10 @@ package record
 import (
 	"encoding/binary"
 	"math"
+	mathbits "math/bits"
 	"slices"
+
+	"github.com/hushmedia/hush/media/g711"
 )
 
 // pendSamples is the per-channel capacity of the pending (not yet flushed)
@@ -102,6 +105,12 @@ func newTimeline(window, resync int64) *timeline {
 // The cost is a short silence (or overlap) once in a long while instead
 // of lost audio.
 func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
+	t.put(leg, t.locate(leg, ssrc, ts, arrival), arrival, pcm)
+}
+
+// locate is place's first half: it maps a frame's timestamp to its
+// position, anchoring and tracking drift as place says.
+func (t *timeline) locate(leg int, ssrc, ts uint32, arrival int64) int64 {
 	L := &t.legs[leg]
 	if !L.anchored || ssrc != L.ssrc {
 		if L.anchored {
@@ -126,7 +135,11 @@ func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
 		t.anchor(L, ssrc, ts, arrival)
 		pos = arrival
 	}
+	return pos
+}
 
+// put is place's second half: the frame at position pos (see locate).
+func (t *timeline) put(leg int, pos, arrival int64, pcm []int16) {
 	if pos < t.flushed && arrival < t.flushed {
 		// Held upstream, not late: the frame reached hush in time and was
 		// handed over once the tap could decide about it (the end of a talk
@@ -161,6 +174,34 @@ func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
 	if end > t.hi {
 		t.hi = end
 	}
+}
+
+// putG711 is put for a frame of G.711 codes whose muted samples (bits
+// of mute, nil for none) are silence, decoded straight into the pending
+// audio. It reports false, having done nothing, when the frame is not
+// simply pending audio (held, late, or far ahead): then decode it and put.
+func (t *timeline) putG711(leg int, pos int64, law g711.Law, codes []byte, mute *[muteWords]uint64) bool {
+	end := pos + int64(len(codes))
+	if pos < t.flushed || end-t.flushed > pendSamples {
+		return false
+	}
+	dst := t.pend[leg]
+	i := pos & pendMask
+	c := law.Decode(dst[i:], codes)
+	law.Decode(dst, codes[c:])
+	if mute != nil {
+		for w, bits := range mute {
+			for bits != 0 {
+				j := int64(w*64 + mathbits.TrailingZeros64(bits))
+				bits &= bits - 1
+				dst[(pos+j)&pendMask] = 0
+			}
+		}
+	}
+	if end > t.hi {
+		t.hi = end
+	}
+	return true
 }
 
 func (t *timeline) anchor(L *legState, ssrc, ts uint32, arrival int64) {

@@ -102,15 +102,20 @@ func (r *Recorder) ok() bool { return r.err.Load() == nil }
 // queued control items (after the frames, so RTP-timestamp masks see the
 // newest anchor).
 func (r *Recorder) drain() {
+	ok := r.ok() // only this goroutine fails the recording
 	for leg, q := range r.rings {
-		for k := q.used(); k > 0; k-- {
-			s := q.peek()
-			if r.ok() {
-				r.tl.place(leg, s.ssrc, s.ts, s.arrival, s.samples(&r.scratch))
-				r.frames[leg]++
+		// The counters are loaded once and head stored once per batch:
+		// the producer's core writes tail, and each store is a barrier.
+		h, t := q.head.Load(), q.tail.Load()
+		for ; h != t; h++ {
+			if ok {
+				r.place(leg, &q.slots[h&q.mask])
 			}
-			q.release()
+			if h&(drainBatch-1) == drainBatch-1 {
+				q.head.Store(h + 1)
+			}
 		}
+		q.head.Store(h)
 	}
 	r.ctl.Lock()
 	r.work, r.inbox = r.inbox, r.work[:0]
@@ -129,6 +134,28 @@ func (r *Recorder) drain() {
 		r.reanchors[i].Store(r.tl.counts[i].reanchors)
 		r.drift[i].Store(r.tl.counts[i].drift)
 	}
+}
+
+// drainBatch is how many slots drain frees at a time: the producer gets
+// them back within a few microseconds however full the ring was.
+const drainBatch = 32
+
+// place puts a ring slot's frame on the timeline; G.711 is decoded
+// straight into the pending audio when it can be.
+func (r *Recorder) place(leg int, s *slot) {
+	r.frames[leg]++
+	tl := r.tl
+	pos := tl.locate(leg, s.ssrc, s.ts, s.arrival)
+	if s.law != 0 {
+		var mute *[muteWords]uint64
+		if s.muted {
+			mute = &s.mute
+		}
+		if tl.putG711(leg, pos, s.law, s.codes()[:s.n], mute) {
+			return
+		}
+	}
+	tl.put(leg, pos, s.arrival, s.samples(&r.scratch))
 }
 
 // applyPatches writes held audio into the file where its place was
