@@ -228,6 +228,9 @@ type Masker struct {
 	notches  [maxSpans]notchSpan
 	nnotches int
 	fwdNotch notchFilter
+	// memo lets the recording's notch filter and the forwarded one share
+	// their work (with a recording tap).
+	memo *notchMemo
 
 	dig digitDedup
 
@@ -496,7 +499,9 @@ func (k *Masker) release() []byte {
 		codes := s.buf[s.payOff : s.payOff+s.samples]
 		masked := k.marks(mark, s.pos0, s.ts)
 		if k.nnotches > 0 {
-			if n := k.fwdNotch.apply(codes, mark, s.pos0, s.codec.law(), k.notches[:k.nnotches]); n > 0 {
+			// The recording notches these samples too: if it has yet to, it may take them.
+			share := k.rec.on && s.pos0 >= k.rec.released
+			if n := k.fwdNotch.apply(codes, mark, s.pos0, s.codec.law(), k.notches[:k.nnotches], k.memo, share); n > 0 {
 				k.st.NotchedSamples += uint64(n)
 				k.met.NotchedSamples.Add(float64(n))
 			}
