@@ -57,7 +57,6 @@ type notchSpan struct {
 type notchFilter struct {
 	next [8]int64 // timeline position of the sample each frequency's sections expect next
 	st   [8][notchSections]biquadState
-	out  [notchChunk]byte // a chunk's result when no memo takes it
 }
 
 type biquadState struct{ x1, x2, y1, y2 float64 }
@@ -112,37 +111,44 @@ func (f *notchFilter) apply(codes []byte, skip []bool, pos0 int64, law g711.Law,
 				cont |= 1 << k
 			}
 		}
-		var out *[notchChunk]byte
-		if e := memo.find(at, chunk, &tones, all, cont, f); e != nil {
-			out = &e.out
+		var sk []bool
+		if skip != nil {
+			sk = skip[c : c+len(chunk)]
+		}
+		e := memo.find(at, chunk, &tones, all, cont, f)
+		if e != nil {
 			for k := range 8 {
 				if all&(1<<k) != 0 {
 					f.st[k], f.next[k] = e.after[k], e.next[k]
 				}
 			}
 		} else {
-			var e *memoEntry
 			if share {
 				e = memo.put(at, chunk, &tones, all, cont, f)
 			}
-			out = f.filter(chunk, &tones, all, at, dec, law, e)
-		}
-		for i := range chunk {
-			if tones[i] == 0 || skip != nil && skip[c+i] {
+			if e == nil {
+				changed += f.filter(chunk, chunk, sk, &tones, all, at, dec, law, nil)
 				continue
 			}
-			chunk[i] = out[i]
+			f.filter(e.out[:len(chunk)], chunk, nil, &tones, all, at, dec, law, e)
+		}
+		for i := range chunk {
+			if tones[i] == 0 || sk != nil && sk[i] {
+				continue
+			}
+			chunk[i] = e.out[i]
 			changed++
 		}
 	}
 	return changed
 }
 
-// filter runs one chunk (at timeline position at; tones says which
-// frequencies each sample takes out, all is their union) through the
-// bank and returns the re-encoded samples (those with tones). With e, the
-// result and the state after it go there.
-func (f *notchFilter) filter(chunk []byte, tones *[notchChunk]uint8, all uint8, at int64, dec *[256]float64, law g711.Law, e *memoEntry) *[notchChunk]byte {
+// filter runs one chunk of codes (at timeline position at; tones says
+// which frequencies each sample takes out, all is their union) through the
+// bank, writes the re-encoded samples with tones and not set in skip (nil:
+// none) to dst (chunk itself, or a memo entry's out), and returns their
+// count. With e, the state after the chunk goes there too.
+func (f *notchFilter) filter(dst, chunk []byte, skip []bool, tones *[notchChunk]uint8, all uint8, at int64, dec *[256]float64, law g711.Law, e *memoEntry) int {
 	var x [notchChunk]float64
 	for i, code := range chunk {
 		x[i] = float64(dec[code])
@@ -173,22 +179,21 @@ func (f *notchFilter) filter(chunk []byte, tones *[notchChunk]uint8, all uint8, 
 			e.after[k], e.next[k] = f.st[k], f.next[k]
 		}
 	}
-	out := &f.out
-	if e != nil {
-		out = &e.out
-	}
-	for i := range chunk {
-		if tones[i] == 0 {
+	n := 0
+	dst = dst[:len(chunk)]
+	for i := range dst {
+		if tones[i] == 0 || skip != nil && skip[i] {
 			continue
 		}
 		v := int16(max(-32768, min(32767, math.Round(x[i]))))
 		if law == g711.Alaw {
-			out[i] = g711.LinearToAlaw(v)
+			dst[i] = g711.LinearToAlaw(v)
 		} else {
-			out[i] = g711.LinearToUlaw(v)
+			dst[i] = g711.LinearToUlaw(v)
 		}
+		n++
 	}
-	return out
+	return n
 }
 
 // notchMemo is what one of a masker's two notch filters (forwarded and
