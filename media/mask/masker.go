@@ -562,7 +562,9 @@ func (k *Masker) warmPushData() {
 
 // WarmPop is WarmPush for releasing the oldest packet (Pop, PopDecided):
 // level 0 hints the masker's fields up to the detector's pointer, level 1
-// the oldest slot and the detector.
+// the oldest slot and the bookkeeping of the one after it, which the
+// release reads next to find it not yet due. (Releasing reads nothing of
+// the detector: the masker keeps its position.)
 func (k *Masker) WarmPop(level int) {
 	switch level {
 	case 0:
@@ -573,7 +575,9 @@ func (k *Masker) WarmPop(level int) {
 		}
 		s := k.front()
 		cpucache.PrefetchRange(unsafe.Pointer(s), slotPrefetch)
-		cpucache.Prefetch(unsafe.Pointer(k.det))
+		if k.q.size > 1 {
+			cpucache.Prefetch(unsafe.Pointer(&k.slots[k.q.second()]))
+		}
 	}
 }
 
