@@ -8,8 +8,12 @@ import (
 	"hash"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/cpu"
 
 	"github.com/hushmedia/hush/media/dtmf/dtmftest"
 	"github.com/hushmedia/hush/media/g711"
@@ -272,15 +276,39 @@ func goldenRun(t testing.TB, c goldenCase, in []timed) (string, Stats) {
 
 func sumHex(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)[:12]) }
 
+// goldenPlatform reports why the digests cannot hold here, or "": they are
+// of amd64 with AVX2 and FMA (the detector's filters use them, and a fused
+// multiply-add rounds differently from the scalar path) built for GOAMD64
+// v1 or v2 (from v3 on the compiler may fuse the notch filter's arithmetic).
+func goldenPlatform() string {
+	if runtime.GOARCH != "amd64" || !cpu.X86.HasAVX2 || !cpu.X86.HasFMA {
+		return "not amd64 with AVX2 and FMA"
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "GOAMD64" && s.Value != "v1" && s.Value != "v2" {
+				return "GOAMD64=" + s.Value
+			}
+		}
+	}
+	return ""
+}
+
 // TestMaskerGolden: over a fixed input the masker sends, times and records
 // exactly what goldenDigests says (see there). The input exercises every
 // path: masks, notches, both outputs, RFC 4733 events replaced or superseded.
+// Where floating point rounds differently (goldenPlatform) only the paths
+// are checked.
 func TestMaskerGolden(t *testing.T) {
 	pcm := clip(goldenSignal())
+	why := goldenPlatform()
+	if why != "" {
+		t.Logf("digests not compared: they are of amd64 with AVX2 and FMA at GOAMD64 v1 or v2, this is %s", why)
+	}
 	var sum Stats
 	for _, c := range goldenCases {
 		got, st := goldenRun(t, c, goldenInput(c, pcm))
-		if want := goldenDigests[c.name]; got != want {
+		if want := goldenDigests[c.name]; why == "" && got != want {
 			t.Errorf("%s: digest %q, want %q (stats %+v)", c.name, got, want, st)
 		}
 		sum.MaskedSamples += st.MaskedSamples
