@@ -5,8 +5,6 @@ import (
 	"math"
 	mathbits "math/bits"
 	"slices"
-
-	"github.com/hushmedia/hush/media/g711"
 )
 
 // pendSamples is the per-channel capacity of the pending (not yet flushed)
@@ -105,12 +103,22 @@ func newTimeline(window, resync int64) *timeline {
 // The cost is a short silence (or overlap) once in a long while instead
 // of lost audio.
 func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
-	t.put(leg, t.locate(leg, ssrc, ts, arrival), arrival, pcm)
+	t.placeFrame(leg, ssrc, ts, arrival, pcm, nil, nil)
 }
 
-// locate is place's first half: it maps a frame's timestamp to its
-// position, anchoring and tracking drift as place says.
-func (t *timeline) locate(leg int, ssrc, ts uint32, arrival int64) int64 {
+// placeSlot is place for the frame in a ring slot. G.711 is decoded
+// straight into the pending audio, muted samples zeroed, when the frame is
+// simply pending (not held, late or far ahead); else into scratch first.
+func (t *timeline) placeSlot(leg int, s *slot, scratch *[slotSamples]int16) {
+	if s.law == 0 {
+		t.placeFrame(leg, s.ssrc, s.ts, s.arrival, s.pcm()[:s.n], nil, nil)
+		return
+	}
+	t.placeFrame(leg, s.ssrc, s.ts, s.arrival, nil, s, scratch)
+}
+
+// placeFrame is place for pcm, or for the G.711 slot g (see placeSlot).
+func (t *timeline) placeFrame(leg int, ssrc, ts uint32, arrival int64, pcm []int16, g *slot, scratch *[slotSamples]int16) {
 	L := &t.legs[leg]
 	if !L.anchored || ssrc != L.ssrc {
 		if L.anchored {
@@ -135,11 +143,13 @@ func (t *timeline) locate(leg int, ssrc, ts uint32, arrival int64) int64 {
 		t.anchor(L, ssrc, ts, arrival)
 		pos = arrival
 	}
-	return pos
-}
+	if g != nil {
+		if t.putG711(leg, pos, g) {
+			return
+		}
+		pcm = g.samples(scratch)
+	}
 
-// put is place's second half: the frame at position pos (see locate).
-func (t *timeline) put(leg int, pos, arrival int64, pcm []int16) {
 	if pos < t.flushed && arrival < t.flushed {
 		// Held upstream, not late: the frame reached hush in time and was
 		// handed over once the tap could decide about it (the end of a talk
@@ -176,21 +186,22 @@ func (t *timeline) put(leg int, pos, arrival int64, pcm []int16) {
 	}
 }
 
-// putG711 is put for a frame of G.711 codes whose muted samples (bits
-// of mute, nil for none) are silence, decoded straight into the pending
-// audio. It reports false, having done nothing, when the frame is not
-// simply pending audio (held, late, or far ahead): then decode it and put.
-func (t *timeline) putG711(leg int, pos int64, law g711.Law, codes []byte, mute *[muteWords]uint64) bool {
+// putG711 decodes the G.711 slot g's frame at position pos straight into
+// the pending audio, its muted samples zeroed. It reports false, having
+// done nothing, when the frame is not simply pending audio (held, late, or
+// far ahead): placeFrame's general path takes it then.
+func (t *timeline) putG711(leg int, pos int64, g *slot) bool {
+	codes := g.codes()[:g.n]
 	end := pos + int64(len(codes))
 	if pos < t.flushed || end-t.flushed > pendSamples {
 		return false
 	}
 	dst := t.pend[leg]
 	i := pos & pendMask
-	c := law.Decode(dst[i:], codes)
-	law.Decode(dst, codes[c:])
-	if mute != nil {
-		for w, bits := range mute {
+	c := g.law.Decode(dst[i:], codes)
+	g.law.Decode(dst, codes[c:])
+	if g.muted {
+		for w, bits := range g.mute {
 			for bits != 0 {
 				j := int64(w*64 + mathbits.TrailingZeros64(bits))
 				bits &= bits - 1

@@ -109,7 +109,8 @@ func (r *Recorder) drain() {
 		h, t := q.head.Load(), q.tail.Load()
 		for ; h != t; h++ {
 			if ok {
-				r.place(leg, &q.slots[h&q.mask])
+				r.tl.placeSlot(leg, &q.slots[h&q.mask], &r.scratch)
+				r.frames[leg]++
 			}
 			if h&(drainBatch-1) == drainBatch-1 {
 				q.head.Store(h + 1)
@@ -139,24 +140,6 @@ func (r *Recorder) drain() {
 // drainBatch is how many slots drain frees at a time: the producer gets
 // them back within a few microseconds however full the ring was.
 const drainBatch = 32
-
-// place puts a ring slot's frame on the timeline; G.711 is decoded
-// straight into the pending audio when it can be.
-func (r *Recorder) place(leg int, s *slot) {
-	r.frames[leg]++
-	tl := r.tl
-	pos := tl.locate(leg, s.ssrc, s.ts, s.arrival)
-	if s.law != 0 {
-		var mute *[muteWords]uint64
-		if s.muted {
-			mute = &s.mute
-		}
-		if tl.putG711(leg, pos, s.law, s.codes()[:s.n], mute) {
-			return
-		}
-	}
-	tl.put(leg, pos, s.arrival, s.samples(&r.scratch))
-}
 
 // applyPatches writes held audio into the file where its place was
 // already written (timeline.patch): read the stereo frames, set the leg's
