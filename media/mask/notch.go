@@ -209,8 +209,9 @@ type notchMemo struct {
 }
 
 // notchMemoLen covers the packets between the two outputs with 10 ms
-// packets and the default look-aheads.
-const notchMemoLen = 4
+// packets and look-aheads up to 100 ms (with 200 ms the recording runs six
+// 20 ms packets ahead, and most chunks are filtered twice as without it).
+const notchMemoLen = 3
 
 type memoEntry struct {
 	at        int64
