@@ -26,10 +26,11 @@ func (k *Masker) analyse(h *rtp.Header, payload []byte, codec Codec) (int64, int
 	if k.tsValid {
 		if gap := int32(h.Timestamp - k.nextTS); gap > 0 {
 			k.evs = k.det.Skip(int64(min(gap, maxSkip)), k.evs[:0])
+			k.pos = k.det.Pos()
 			k.detectorEvents()
 		}
 	}
-	pos0 := k.det.Pos()
+	pos0 := k.pos
 	k.lastTS, k.lastPos = h.Timestamp, pos0
 	end := h.Timestamp + uint32(n)
 	if !k.tsValid || int32(end-k.nextTS) > 0 {
@@ -39,6 +40,7 @@ func (k *Masker) analyse(h *rtp.Header, payload []byte, codec Codec) (int64, int
 	k.noteAudio(h.PayloadType, codec, h.Timestamp, n)
 	k.rec.push(k, h.SSRC, h.Timestamp, pos0, law, payload)
 	k.evs = k.det.ProcessG711(law, payload, k.evs[:0])
+	k.pos = k.det.Pos()
 	k.detectorEvents()
 	k.tspans = k.tracker.Advance(k.tspans[:0], h.Timestamp)
 	k.eventSpans()
@@ -179,7 +181,7 @@ func (k *Masker) prune() {
 	if k.nspans == 0 && k.nev == 0 && k.nnotches == 0 {
 		return // the usual case: no need to look at the queues' heads
 	}
-	low, lowTS := k.det.Pos(), k.nextTS
+	low, lowTS := k.pos, k.nextTS
 	if k.q.size > 0 {
 		s := k.front()
 		low, lowTS = min(low, s.pos0), s.ts

@@ -229,7 +229,7 @@ func BenchmarkNotchFrame(b *testing.B) {
 			i = 0
 		}
 		copy(buf, codes[i:i+frame])
-		f.apply(buf, nil, int64(i), g711.Ulaw, spans)
+		f.apply(buf, nil, int64(i), g711.Ulaw, spans, nil, false)
 		i += frame
 	}
 }

@@ -71,7 +71,9 @@
 // second-order sections per frequency, at least 12 dB down over +-2.5 %,
 // each starting from rest where its notched samples begin, on the
 // forwarded packets (Stats.NotchedSamples, Metrics.NotchedSamples) and on
-// the recording tap's frames (Stats.RecordNotchedSamples) alike. No
+// the recording tap's frames (Stats.RecordNotchedSamples) alike. The two
+// share the work: a stretch one has filtered, the other takes where its
+// codes, notched tones and filter state are the same to the bit. No
 // decoder finds a key without its high tone; a voice keeps nearly all of
 // itself. docs/MASKING.md has the figures.
 //

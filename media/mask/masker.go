@@ -1,6 +1,7 @@
 package mask
 
 import (
+	"math"
 	"time"
 	"unsafe"
 
@@ -140,10 +141,13 @@ type slot struct {
 	samples int   // G.711 samples analysed (0 for CN and synthetic)
 	synth   int   // > 0: masking audio of this many samples standing in for an RFC 4733 event (convert.go)
 	pos0    int64 // detector timeline position of the first sample
-	due     time.Duration
-	ts      uint32
-	codec   Codec
-	buf     [SlotSize]byte
+	// decideAt is the detector position from which an audio slot is
+	// decided (decided); math.MinInt64 for a slot with nothing to decide.
+	decideAt int64
+	due      time.Duration
+	ts       uint32
+	codec    Codec
+	buf      [SlotSize]byte
 }
 
 // span is a masked interval on the detector timeline [start, end).
@@ -174,8 +178,12 @@ const (
 type Masker struct {
 	// What every packet reads or writes comes first, together: with a
 	// thousand streams each packet finds its masker out of cache.
-	slots    []slot
-	q        poolQueue // of slots
+	slots []slot
+	q     poolQueue // of slots
+	// pos is det.Pos(), copied after each call that feeds the detector:
+	// releasing reads it for every packet, and the detector is memory of
+	// its own.
+	pos      int64
 	det      *dtmf.Detector
 	codecs   *CodecMap
 	raw      Policy // as configured
@@ -220,6 +228,9 @@ type Masker struct {
 	notches  [maxSpans]notchSpan
 	nnotches int
 	fwdNotch notchFilter
+	// memo lets the recording's notch filter and the forwarded one share
+	// their work (with a recording tap).
+	memo *notchMemo
 
 	dig digitDedup
 
@@ -258,6 +269,7 @@ func New(opts ...Option) *Masker {
 		gen:      generator{noise: 0x9e3779b9},
 	}
 	k.q.reset()
+	k.pos = k.det.Pos()
 	k.met = Metrics{MaskedSamples: nopCounter{}, NotchedSamples: nopCounter{}, Digits: nopCounter{}, LateMasks: nopCounter{}}
 	for _, o := range opts {
 		o(k)
@@ -314,7 +326,8 @@ func (k *Masker) Reset() {
 	// Close whatever the detector had open by feeding it silence past its
 	// analysis, so a tone in progress does not carry into the next use.
 	k.evs = k.det.Skip(maxSkip, k.evs[:0])
-	k.released = k.det.Pos()
+	k.pos = k.det.Pos()
+	k.released = k.pos
 	k.dig = digitDedup{}
 }
 
@@ -343,10 +356,14 @@ func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
 	s.ts = h.Timestamp
 	s.due = now + k.policy.LookAhead
 	s.samples, s.synth = 0, 0
-	s.pos0 = k.det.Pos()
+	s.pos0 = k.pos
 	k.st.Pushed++
 	if codec != CodecCN {
 		s.pos0, s.samples = k.analyse(h, h.Payload(pkt), codec)
+	}
+	s.decideAt = math.MinInt64
+	if s.samples > 0 {
+		s.decideAt = s.pos0 + int64(s.samples) + dtmf.MaskLag - 1
 	}
 	return Queued
 }
@@ -403,13 +420,10 @@ func (k *Masker) ready(s *slot, now time.Duration, grace bool) bool {
 // detector past it by MaskLag (audio), audio over or past its stretch
 // (synthetic, convert.go), or nothing (CN).
 func (k *Masker) decided(s *slot) bool {
-	switch {
-	case s.synth > 0:
+	if s.synth > 0 {
 		return k.audioPassed(s) || k.covered(s.ts, s.synth)
-	case s.samples > 0:
-		return k.det.Pos() >= s.pos0+int64(s.samples)+dtmf.MaskLag-1
 	}
-	return true
+	return k.pos >= s.decideAt
 }
 
 // StallGrace is how long a due packet waits for the samples after it when
@@ -485,7 +499,9 @@ func (k *Masker) release() []byte {
 		codes := s.buf[s.payOff : s.payOff+s.samples]
 		masked := k.marks(mark, s.pos0, s.ts)
 		if k.nnotches > 0 {
-			if n := k.fwdNotch.apply(codes, mark, s.pos0, s.codec.law(), k.notches[:k.nnotches]); n > 0 {
+			// The recording notches these samples too: if it has yet to, it may take them.
+			share := k.rec.on && s.pos0 >= k.rec.released
+			if n := k.fwdNotch.apply(codes, mark, s.pos0, s.codec.law(), k.notches[:k.nnotches], k.memo, share); n > 0 {
 				k.st.NotchedSamples += uint64(n)
 				k.met.NotchedSamples.Add(float64(n))
 			}
@@ -546,7 +562,9 @@ func (k *Masker) warmPushData() {
 
 // WarmPop is WarmPush for releasing the oldest packet (Pop, PopDecided):
 // level 0 hints the masker's fields up to the detector's pointer, level 1
-// the oldest slot and the detector.
+// the oldest slot and the bookkeeping of the one after it, which the
+// release reads next to find it not yet due. (Releasing reads nothing of
+// the detector: the masker keeps its position.)
 func (k *Masker) WarmPop(level int) {
 	switch level {
 	case 0:
@@ -557,7 +575,9 @@ func (k *Masker) WarmPop(level int) {
 		}
 		s := k.front()
 		cpucache.PrefetchRange(unsafe.Pointer(s), slotPrefetch)
-		cpucache.Prefetch(unsafe.Pointer(k.det))
+		if k.q.size > 1 {
+			cpucache.Prefetch(unsafe.Pointer(&k.slots[k.q.second()]))
+		}
 	}
 }
 

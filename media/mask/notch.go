@@ -64,8 +64,11 @@ type biquadState struct{ x1, x2, y1, y2 float64 }
 // apply notches the samples of codes (law, at timeline position pos0)
 // that lie in spans and are not set in skip (replaced anyway; the filter
 // still runs over them), re-encoding them in place. It returns the count
-// of samples changed.
-func (f *notchFilter) apply(codes []byte, skip []bool, pos0 int64, law g711.Law, spans []notchSpan) int {
+// of samples changed. memo, if not nil, holds chunks the masker's other
+// notch filter computed: a chunk found there with the same input, spans
+// and filter state is taken from it, not filtered again; with share, the
+// chunks computed here go into it for the other filter.
+func (f *notchFilter) apply(codes []byte, skip []bool, pos0 int64, law g711.Law, spans []notchSpan, memo *notchMemo, share bool) int {
 	p1 := pos0 + int64(len(codes))
 	// The spans over this stretch (at most maxSpans).
 	var over [maxSpans]notchSpan
@@ -87,9 +90,8 @@ func (f *notchFilter) apply(codes []byte, skip []bool, pos0 int64, law g711.Law,
 	for c := 0; c < len(codes); c += notchChunk {
 		chunk := codes[c:min(c+notchChunk, len(codes))]
 		at := pos0 + int64(c)
-		// Which tones each sample takes out, and the samples as numbers.
+		// Which tones each sample takes out.
 		var tones [notchChunk]uint8
-		var x [notchChunk]float64
 		var all uint8
 		for _, sp := range over[:n] {
 			from, to := max(sp.start-at, 0), min(sp.end-at, int64(len(chunk)))
@@ -103,46 +105,176 @@ func (f *notchFilter) apply(codes []byte, skip []bool, pos0 int64, law g711.Law,
 		if all == 0 {
 			continue
 		}
-		for i, code := range chunk {
-			x[i] = float64(dec[code])
-		}
-		// Sections in series commute: each frequency filters its runs in turn.
+		var cont uint8 // the frequencies whose state carries into the chunk
 		for k := range 8 {
-			bit := uint8(1) << k
-			if all&bit == 0 {
+			if all&(1<<k) != 0 && f.next[k] == at {
+				cont |= 1 << k
+			}
+		}
+		var sk []bool
+		if skip != nil {
+			sk = skip[c : c+len(chunk)]
+		}
+		e := memo.find(at, chunk, &tones, all, cont, f)
+		if e != nil {
+			for k := range 8 {
+				if all&(1<<k) != 0 {
+					f.st[k], f.next[k] = e.after[k], e.next[k]
+				}
+			}
+		} else {
+			if share {
+				e = memo.put(at, chunk, &tones, all, cont, f)
+			}
+			if e == nil {
+				changed += f.filter(chunk, chunk, sk, &tones, all, at, dec, law, nil)
 				continue
 			}
-			for i := 0; i < len(chunk); {
-				if tones[i]&bit == 0 {
-					i++
-					continue
-				}
-				j := i
-				for j < len(chunk) && tones[j]&bit != 0 {
-					j++
-				}
-				if f.next[k] != at+int64(i) {
-					f.st[k] = [notchSections]biquadState{}
-				}
-				f.run(k, x[i:j])
-				f.next[k] = at + int64(j)
-				i = j
-			}
+			f.filter(e.out[:len(chunk)], chunk, nil, &tones, all, at, dec, law, e)
 		}
 		for i := range chunk {
-			if tones[i] == 0 || skip != nil && skip[c+i] {
+			if tones[i] == 0 || sk != nil && sk[i] {
 				continue
 			}
-			v := int16(max(-32768, min(32767, math.Round(x[i]))))
-			if law == g711.Alaw {
-				chunk[i] = g711.LinearToAlaw(v)
-			} else {
-				chunk[i] = g711.LinearToUlaw(v)
-			}
+			chunk[i] = e.out[i]
 			changed++
 		}
 	}
 	return changed
+}
+
+// filter runs one chunk of codes (at timeline position at; tones says
+// which frequencies each sample takes out, all is their union) through the
+// bank, writes the re-encoded samples with tones and not set in skip (nil:
+// none) to dst (chunk itself, or a memo entry's out), and returns their
+// count. With e, the state after the chunk goes there too.
+func (f *notchFilter) filter(dst, chunk []byte, skip []bool, tones *[notchChunk]uint8, all uint8, at int64, dec *[256]float64, law g711.Law, e *memoEntry) int {
+	var x [notchChunk]float64
+	for i, code := range chunk {
+		x[i] = float64(dec[code])
+	}
+	// Sections in series commute: each frequency filters its runs in turn.
+	for k := range 8 {
+		bit := uint8(1) << k
+		if all&bit == 0 {
+			continue
+		}
+		for i := 0; i < len(chunk); {
+			if tones[i]&bit == 0 {
+				i++
+				continue
+			}
+			j := i
+			for j < len(chunk) && tones[j]&bit != 0 {
+				j++
+			}
+			if f.next[k] != at+int64(i) {
+				f.st[k] = [notchSections]biquadState{}
+			}
+			f.run(k, x[i:j])
+			f.next[k] = at + int64(j)
+			i = j
+		}
+		if e != nil {
+			e.after[k], e.next[k] = f.st[k], f.next[k]
+		}
+	}
+	n := 0
+	dst = dst[:len(chunk)]
+	for i := range dst {
+		if tones[i] == 0 || skip != nil && skip[i] {
+			continue
+		}
+		v := int16(max(-32768, min(32767, math.Round(x[i]))))
+		if law == g711.Alaw {
+			dst[i] = g711.LinearToAlaw(v)
+		} else {
+			dst[i] = g711.LinearToUlaw(v)
+		}
+		n++
+	}
+	return n
+}
+
+// notchMemo is what one of a masker's two notch filters (forwarded and
+// recorded output) computed over its last chunks, for the other: both
+// notch the same samples with the same spans, the recorded output a few
+// packets after the forwarded one (or before it, with a look-ahead longer
+// than the recording's). A chunk is taken from it only where the result
+// cannot differ: the same codes, the same tones at every sample, and each
+// frequency's filter state at the chunk's start the same to the bit.
+type notchMemo struct {
+	e    [notchMemoLen]memoEntry
+	last int // the entry put last
+}
+
+// notchMemoLen covers the packets between the two outputs with 10 ms
+// packets and look-aheads up to 100 ms (with 200 ms the recording runs six
+// 20 ms packets ahead, and most chunks are filtered twice as without it).
+const notchMemoLen = 3
+
+type memoEntry struct {
+	at        int64
+	n         int // codes; 0: empty
+	all, cont uint8
+	tones     [notchChunk]uint8
+	in, out   [notchChunk]byte
+	next      [8]int64
+	before    [8][notchSections]biquadState // of the frequencies in cont
+	after     [8][notchSections]biquadState // of the frequencies in all
+}
+
+// find returns the entry computed for the chunk at at in the state f is
+// in, or nil.
+func (m *notchMemo) find(at int64, chunk []byte, tones *[notchChunk]uint8, all, cont uint8, f *notchFilter) *memoEntry {
+	if m == nil {
+		return nil
+	}
+	for i := range m.e {
+		e := &m.e[i]
+		if e.at != at || e.n != len(chunk) || e.all != all || e.cont != cont {
+			continue
+		}
+		if e.tones != *tones || string(e.in[:e.n]) != string(chunk) {
+			return nil
+		}
+		for k := range 8 {
+			if cont&(1<<k) != 0 && !sameState(&e.before[k], &f.st[k]) {
+				return nil
+			}
+		}
+		return e
+	}
+	return nil
+}
+
+// put starts the entry for the chunk at at, computed from f's state.
+func (m *notchMemo) put(at int64, chunk []byte, tones *[notchChunk]uint8, all, cont uint8, f *notchFilter) *memoEntry {
+	if m == nil {
+		return nil
+	}
+	m.last = (m.last + 1) % notchMemoLen
+	e := &m.e[m.last]
+	e.at, e.n, e.all, e.cont = at, len(chunk), all, cont
+	e.tones = *tones
+	copy(e.in[:], chunk)
+	for k := range 8 {
+		if cont&(1<<k) != 0 {
+			e.before[k] = f.st[k]
+		}
+	}
+	return e
+}
+
+// sameState compares two states bit for bit (a zero's sign included).
+func sameState(a, b *[notchSections]biquadState) bool {
+	for i := range a {
+		if math.Float64bits(a[i].x1) != math.Float64bits(b[i].x1) || math.Float64bits(a[i].x2) != math.Float64bits(b[i].x2) ||
+			math.Float64bits(a[i].y1) != math.Float64bits(b[i].y1) || math.Float64bits(a[i].y2) != math.Float64bits(b[i].y2) {
+			return false
+		}
+	}
+	return true
 }
 
 // ulawLinear and alawLinear decode a code to a number at once.

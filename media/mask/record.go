@@ -106,6 +106,10 @@ func WithRecordSink(delay time.Duration, sink RecordSink, masked func(ssrc, star
 		k.rec = recorder{on: sink != nil, delay: int64(delay / sampleDur), sink: sink, masked: masked,
 			frames: make([]recFrame, recFrames)}
 		k.rec.q.reset()
+		k.memo = nil
+		if sink != nil {
+			k.memo = new(notchMemo)
+		}
 	}
 }
 
@@ -156,7 +160,7 @@ func (r *recorder) emit(k *Masker, all bool) {
 	if !r.on {
 		return
 	}
-	pos := k.det.Pos()
+	pos := k.pos
 	for range len(r.frames) {
 		f, ok := r.oldest()
 		if !ok || !all && f.pos0+int64(f.n)+r.delay > pos {
@@ -167,7 +171,9 @@ func (r *recorder) emit(k *Masker, all bool) {
 		r.out = RecordFrame{Law: f.law, Codes: f.codes[:f.n], Arrival: f.at}
 		masked := k.marks(mark, f.pos0, f.ts)
 		if k.nnotches > 0 {
-			k.st.RecordNotchedSamples += uint64(r.notch.apply(f.codes[:f.n], mark, f.pos0, f.law, k.notches[:k.nnotches]))
+			// Forwarding notches these samples too: if it has yet to, it may take them.
+			share := k.q.size > 0 && f.pos0 >= k.released
+			k.st.RecordNotchedSamples += uint64(r.notch.apply(f.codes[:f.n], mark, f.pos0, f.law, k.notches[:k.nnotches], k.memo, share))
 		}
 		if masked {
 			n := 0

@@ -193,6 +193,87 @@ func BenchmarkRecorderSecond(b *testing.B) {
 	}
 }
 
+// BenchmarkRecorderSecondG711 is BenchmarkRecorderSecond for what hushd
+// hands over: G.711 frames from the masker's tap (RecordAudio), placed by
+// arrival, one in ten with masked samples.
+func BenchmarkRecorderSecondG711(b *testing.B) {
+	clk := newFakeClock()
+	r, err := New(b.TempDir(), Meta{RecordingID: "bench"}, WithClock(clk), WithDrainInterval(0), WithRingSlots(256))
+	if err != nil {
+		b.Fatal(err)
+	}
+	codes := make([]byte, frame)
+	for i := range codes {
+		codes[i] = byte(i * 37)
+	}
+	silent := make([]bool, frame)
+	for i := 40; i < 120; i++ {
+		silent[i] = true
+	}
+	var ts uint32
+	var k int
+	b.ReportAllocs()
+	b.SetBytes(SampleRate * frameBytes)
+	for b.Loop() {
+		for range 50 {
+			clk.Advance(20 * time.Millisecond)
+			ts += frame
+			at := clk.Now().Add(-80 * time.Millisecond)
+			var s []bool
+			if k++; k%10 == 0 {
+				s = silent
+			}
+			r.WriteG711At(LegCustomer, 1, ts, at, g711.Ulaw, codes, s)
+			r.WriteG711At(LegAgent, 2, ts, at, g711.Alaw, codes, s)
+		}
+		if err := r.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if err := r.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkDrainSecondG711 is the writer's share of BenchmarkRecorderSecondG711
+// without the file and the goroutine hand-off: a stereo second of G.711 frames
+// (one in ten with masked samples) taken from the rings onto the timeline and
+// interleaved.
+func BenchmarkDrainSecondG711(b *testing.B) {
+	r, err := New(b.TempDir(), Meta{RecordingID: "bench"}, WithDrainInterval(0), WithRingSlots(256))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	codes := make([]byte, frame)
+	for i := range codes {
+		codes[i] = byte(i * 37)
+	}
+	silent := make([]bool, frame)
+	for i := 40; i < 120; i++ {
+		silent[i] = true
+	}
+	var pos int64
+	var k int
+	b.ReportAllocs()
+	b.SetBytes(SampleRate * frameBytes)
+	for b.Loop() {
+		for range 50 {
+			var s []bool
+			if k++; k%10 == 0 {
+				s = silent
+			}
+			r.rings[LegCustomer].pushG711(1, uint32(pos), pos, g711.Ulaw, codes, s)
+			r.rings[LegAgent].pushG711(2, uint32(pos), pos, g711.Alaw, codes, s)
+			pos += frame
+		}
+		r.drain() // the writer goroutine is idle: no kick below half a ring, no timer
+		r.tl.flushTo(pos - r.tl.window)
+		r.tl.out = r.tl.out[:0]
+	}
+}
+
 // Warm changes nothing, whatever the level and leg (out of range: nothing
 // at all), on a fresh recorder, a written one and a closed one, and
 // allocates nothing; each level hints only through pointers an earlier

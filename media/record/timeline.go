@@ -3,6 +3,7 @@ package record
 import (
 	"encoding/binary"
 	"math"
+	mathbits "math/bits"
 	"slices"
 )
 
@@ -102,6 +103,22 @@ func newTimeline(window, resync int64) *timeline {
 // The cost is a short silence (or overlap) once in a long while instead
 // of lost audio.
 func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
+	t.placeFrame(leg, ssrc, ts, arrival, pcm, nil, nil)
+}
+
+// placeSlot is place for the frame in a ring slot. G.711 is decoded
+// straight into the pending audio, muted samples zeroed, when the frame is
+// simply pending (not held, late or far ahead); else into scratch first.
+func (t *timeline) placeSlot(leg int, s *slot, scratch *[slotSamples]int16) {
+	if s.law == 0 {
+		t.placeFrame(leg, s.ssrc, s.ts, s.arrival, s.pcm()[:s.n], nil, nil)
+		return
+	}
+	t.placeFrame(leg, s.ssrc, s.ts, s.arrival, nil, s, scratch)
+}
+
+// placeFrame is place for pcm, or for the G.711 slot g (see placeSlot).
+func (t *timeline) placeFrame(leg int, ssrc, ts uint32, arrival int64, pcm []int16, g *slot, scratch *[slotSamples]int16) {
 	L := &t.legs[leg]
 	if !L.anchored || ssrc != L.ssrc {
 		if L.anchored {
@@ -125,6 +142,12 @@ func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
 		t.counts[leg].reanchors++
 		t.anchor(L, ssrc, ts, arrival)
 		pos = arrival
+	}
+	if g != nil {
+		if t.putG711(leg, pos, g) {
+			return
+		}
+		pcm = g.samples(scratch)
 	}
 
 	if pos < t.flushed && arrival < t.flushed {
@@ -161,6 +184,35 @@ func (t *timeline) place(leg int, ssrc, ts uint32, arrival int64, pcm []int16) {
 	if end > t.hi {
 		t.hi = end
 	}
+}
+
+// putG711 decodes the G.711 slot g's frame at position pos straight into
+// the pending audio, its muted samples zeroed. It reports false, having
+// done nothing, when the frame is not simply pending audio (held, late, or
+// far ahead): placeFrame's general path takes it then.
+func (t *timeline) putG711(leg int, pos int64, g *slot) bool {
+	codes := g.codes()[:g.n]
+	end := pos + int64(len(codes))
+	if pos < t.flushed || end-t.flushed > pendSamples {
+		return false
+	}
+	dst := t.pend[leg]
+	i := pos & pendMask
+	c := g.law.Decode(dst[i:], codes)
+	g.law.Decode(dst, codes[c:])
+	if g.muted {
+		for w, bits := range g.mute {
+			for bits != 0 {
+				j := int64(w*64 + mathbits.TrailingZeros64(bits))
+				bits &= bits - 1
+				dst[(pos+j)&pendMask] = 0
+			}
+		}
+	}
+	if end > t.hi {
+		t.hi = end
+	}
+	return true
 }
 
 func (t *timeline) anchor(L *legState, ssrc, ts uint32, arrival int64) {

@@ -102,15 +102,21 @@ func (r *Recorder) ok() bool { return r.err.Load() == nil }
 // queued control items (after the frames, so RTP-timestamp masks see the
 // newest anchor).
 func (r *Recorder) drain() {
+	ok := r.ok() // only this goroutine fails the recording
 	for leg, q := range r.rings {
-		for k := q.used(); k > 0; k-- {
-			s := q.peek()
-			if r.ok() {
-				r.tl.place(leg, s.ssrc, s.ts, s.arrival, s.samples(&r.scratch))
+		// The counters are loaded once and head stored once per batch:
+		// the producer's core writes tail, and each store is a barrier.
+		h, t := q.head.Load(), q.tail.Load()
+		for ; h != t; h++ {
+			if ok {
+				r.tl.placeSlot(leg, &q.slots[h&q.mask], &r.scratch)
 				r.frames[leg]++
 			}
-			q.release()
+			if h&(drainBatch-1) == drainBatch-1 {
+				q.head.Store(h + 1)
+			}
 		}
+		q.head.Store(h)
 	}
 	r.ctl.Lock()
 	r.work, r.inbox = r.inbox, r.work[:0]
@@ -130,6 +136,10 @@ func (r *Recorder) drain() {
 		r.drift[i].Store(r.tl.counts[i].drift)
 	}
 }
+
+// drainBatch is how many slots drain frees at a time: the producer gets
+// them back within a few microseconds however full the ring was.
+const drainBatch = 32
 
 // applyPatches writes held audio into the file where its place was
 // already written (timeline.patch): read the stereo frames, set the leg's
