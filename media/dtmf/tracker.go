@@ -63,6 +63,18 @@ func NewEventTracker(timeout uint32) *EventTracker {
 // Reset forgets all state (a new stream or SSRC).
 func (t *EventTracker) Reset() { *t = EventTracker{timeout: t.timeout} }
 
+// Restart is Reset for a new stream (SSRC) replacing this one: an event
+// still open is appended to dst as ended (timed out: its end packets will
+// come, if at all, with the old stream's timestamps), so a listener closes it
+// at its last known end instead of waiting for an end that cannot arrive.
+func (t *EventTracker) Restart(dst []Span) []Span {
+	if t.active && !t.cur.Ended {
+		dst = t.endCurrent(dst, true)
+	}
+	t.Reset()
+	return dst
+}
+
 // Stale counts packets ignored as late: from an event older than the
 // current one, or for the current one after it ended.
 func (t *EventTracker) Stale() uint64 { return t.stale }

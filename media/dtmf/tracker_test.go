@@ -308,3 +308,22 @@ func FuzzEventTracker(f *testing.F) {
 		}
 	})
 }
+
+// Restart (a new SSRC) ends the open event at its last known end and
+// follows the new stream from scratch, whatever its timestamps.
+func TestTrackerRestart(t *testing.T) {
+	tr := NewEventTracker(0)
+	feed(t, tr, eventPackets(2_000_000, 10, 3, 800)[:3]) // open, durations 160..480
+	s := tr.Restart(nil)
+	if len(s) != 1 || !s[0].Ended || !s[0].TimedOut || s[0].Start != 2_000_000 || s[0].Duration != 480 {
+		t.Fatalf("restart span %+v", s)
+	}
+	if s := tr.Restart(nil); len(s) != 0 {
+		t.Fatalf("second restart reported %+v", s)
+	}
+	// Older than the old stream's timestamps: new here, not stale.
+	s, _ = tr.Push(nil, 1000, true, 5, payload(t, TelephoneEvent{Event: 7, Volume: 10, Duration: 160}))
+	if len(s) != 1 || !s[0].New || s[0].Event != 7 || tr.Stale() != 0 {
+		t.Fatalf("after restart %+v, stale %d", s, tr.Stale())
+	}
+}

@@ -15,7 +15,11 @@ import (
 // tap, and returns the samples' timeline position and count.
 func (k *Masker) analyse(h *rtp.Header, payload []byte, codec Codec) (int64, int) {
 	if h.SSRC != k.ssrc {
-		// A new audio stream: its timestamps are unrelated to the last.
+		// A new audio stream: its timestamps are unrelated to the last, and
+		// so are those of events that rode on the last one.
+		if k.evStream && k.evSSRC == k.ssrc {
+			k.endEventStream()
+		}
 		k.ssrc, k.tsValid = h.SSRC, false
 	}
 	n := len(payload)

@@ -211,6 +211,8 @@ type Masker struct {
 	evs        []dtmf.Event
 	tspans     []dtmf.Span
 	tracker    dtmf.EventTracker
+	evSSRC     uint32 // the stream the tracker follows, when evStream
+	evStream   bool
 	audioPT    uint8 // RFC 4733 conversion (convert.go)
 	audioCodec Codec
 	covI       int
@@ -323,6 +325,7 @@ func (k *Masker) Reset() {
 	k.nnotches = 0
 	k.tsValid, k.relValid = false, false
 	k.tracker.Reset()
+	k.evStream = false
 	// Close whatever the detector had open by feeding it silence past its
 	// analysis, so a tone in progress does not carry into the next use.
 	k.evs = k.det.Skip(maxSkip, k.evs[:0])
@@ -384,11 +387,25 @@ func (k *Masker) Observe(h *rtp.Header, pkt []byte, now time.Duration) {
 	}
 }
 
+// endEventStream closes the tracker's stream: a new SSRC's timestamps are
+// unrelated to the old one's, so its events would read as stale (a digit
+// neither captured nor masked by its span). An event still open ends at
+// its last known end.
+func (k *Masker) endEventStream() {
+	k.tspans = k.tracker.Restart(k.tspans[:0])
+	k.eventSpans()
+	k.evStream = false
+}
+
 // pushEvent feeds an RFC 4733 packet to the tracker. It is never queued
 // as an event: a masked listener must not receive a digit (RFC 4733
 // §2.5.2 receivers would regenerate the tone). With queue (a masked
 // direction) in ModeTone, its new stretch may be queued as masking audio.
 func (k *Masker) pushEvent(h *rtp.Header, pkt []byte, now time.Duration, queue bool) Verdict {
+	if k.evStream && h.SSRC != k.evSSRC {
+		k.endEventStream()
+	}
+	k.evSSRC, k.evStream = h.SSRC, true
 	var err error
 	k.tspans, err = k.tracker.Push(k.tspans[:0], h.Timestamp, h.Marker, h.SequenceNumber, h.Payload(pkt))
 	if err != nil {
