@@ -202,14 +202,7 @@ func BenchmarkRecorderSecondG711(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	codes := make([]byte, frame)
-	for i := range codes {
-		codes[i] = byte(i * 37)
-	}
-	silent := make([]bool, frame)
-	for i := 40; i < 120; i++ {
-		silent[i] = true
-	}
+	codes, silent := benchG711Frame()
 	var ts uint32
 	var k int
 	b.ReportAllocs()
@@ -246,14 +239,7 @@ func BenchmarkDrainSecondG711(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	codes := make([]byte, frame)
-	for i := range codes {
-		codes[i] = byte(i * 37)
-	}
-	silent := make([]bool, frame)
-	for i := 40; i < 120; i++ {
-		silent[i] = true
-	}
+	codes, silent := benchG711Frame()
 	var pos int64
 	var k int
 	b.ReportAllocs()
@@ -340,4 +326,18 @@ func TestUntilDrainGrid(t *testing.T) {
 			}
 		}
 	}
+}
+
+// benchG711Frame is the G.711 benchmarks' frame: varied codes, and the
+// masked-sample marks one frame in ten carries.
+func benchG711Frame() (codes []byte, silent []bool) {
+	codes = make([]byte, frame)
+	for i := range codes {
+		codes[i] = byte(i * 37)
+	}
+	silent = make([]bool, frame)
+	for i := 40; i < 120; i++ {
+		silent[i] = true
+	}
+	return codes, silent
 }
