@@ -249,7 +249,7 @@ func runRecordingStorage(ctx context.Context, files *store.Manager, log *slog.Lo
 // relayOptions resolves the metric label children once; every call shares them.
 func relayOptions(m *metrics.Metrics, mc config.Media, engine udpio.Engine) []relay.Option {
 	opts := []relay.Option{relay.WithLatencySampling(mc.LatencySampleEvery), relay.WithRateLimit(mc.RateLimitPPS),
-		relay.WithEngine(engine)}
+		relay.WithMaxQueueDelay(mc.MaxQueueDelay), relay.WithEngine(engine)}
 	for _, dir := range []relay.Direction{relay.CustomerToAgent, relay.AgentToCustomer} {
 		set := m.Direction(dir.String())
 		dm := relay.DirectionMetrics{

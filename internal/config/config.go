@@ -194,7 +194,9 @@ type Media struct {
 	LatencySampleEvery int           `yaml:"latency_sample_every"` // >= 1
 	LockSSRC           bool          `yaml:"lock_ssrc"`            // drop RTP with another SSRC than the leg's first
 	RateLimitPPS       int           `yaml:"rate_limit_pps"`       // packets/s accepted per socket; 0 = no cap
-	Engine             string        `yaml:"engine"`               // socket I/O engine: portable, epoll, io_uring or auto
+	// MaxQueueDelay drops RTP that waited longer than this beyond the look-ahead; 0 = off.
+	MaxQueueDelay time.Duration `yaml:"max_queue_delay"`
+	Engine        string        `yaml:"engine"` // socket I/O engine: portable, epoll, io_uring or auto
 	// Workers is the epoll and io_uring engines' worker threads; 0 = half the cores.
 	Workers int `yaml:"workers"`
 	// RealtimePriority runs those workers under SCHED_RR at this priority; 0 = off.

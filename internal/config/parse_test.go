@@ -137,6 +137,8 @@ func TestParseBad(t *testing.T) {
 		{"health listen on the API", "grpc: {listen: \"127.0.0.1:9000\", health_listen: \"127.0.0.1:9000\"}\n", ErrInvalid, []string{"grpc.health_listen: must differ from grpc.listen and http.listen"}},
 		{"health listen on HTTP", "grpc: {health_listen: \"127.0.0.1:8080\"}\n", ErrInvalid, []string{"grpc.health_listen: must differ"}},
 		{"idle too short", "media: {idle_timeout: 99ms}\n", ErrInvalid, []string{"media.idle_timeout: must be in 100ms..24h"}},
+		{"queue bound too short", "media: {max_queue_delay: 5ms}\n", ErrInvalid, []string{"media.max_queue_delay: must be in 20ms..10s, got 5ms (or 0: off)"}},
+		{"queue bound negative", "media: {max_queue_delay: -1s}\n", ErrInvalid, []string{"media.max_queue_delay: must be in 20ms..10s"}},
 		{"drain negative", "session: {drain_timeout: -1s}\n", ErrInvalid, []string{"session.drain_timeout"}},
 		{"max sessions zero", "session: {max_sessions: 0}\n", ErrInvalid, []string{"session.max_sessions: must be in 1..1000000, got 0"}},
 		{"sample every zero", "media: {latency_sample_every: 0}\n", ErrInvalid, []string{"media.latency_sample_every"}},

@@ -82,6 +82,20 @@ func durationRange(lo, hi time.Duration) func(time.Duration) (string, bool) {
 	}
 }
 
+// zeroOr accepts 0 (a feature turned off) or what ok accepts.
+func zeroOr[T comparable](ok func(T) (string, bool)) func(T) (string, bool) {
+	return func(v T) (string, bool) {
+		var zero T
+		if v == zero {
+			return "", true
+		}
+		if msg, good := ok(v); !good {
+			return msg + " (or 0: off)", false
+		}
+		return "", true
+	}
+}
+
 func oneOf(allowed ...string) func(string) (string, bool) {
 	return func(v string) (string, bool) {
 		if !slices.Contains(allowed, v) {

@@ -26,6 +26,8 @@ type Call struct {
 	now         func() time.Time
 	sampleEvery uint32
 	eng         udpio.Engine
+	// maxQueue is WithMaxQueueDelay's bound (0: none).
+	maxQueue time.Duration
 	// group is the call's sockets as the engine serves them (Start, Close:
 	// under mu).
 	group udpio.Group
@@ -90,6 +92,7 @@ func NewCall(alloc *PortAllocator, cfg CallConfig, opts ...Option) (*Call, error
 		epoch:       time.Now(),
 		sampleEvery: o.sampleEvery,
 		eng:         o.engine,
+		maxQueue:    o.maxQueue,
 	}
 	if c.eng == nil {
 		c.eng, _ = udpio.New(udpio.Portable, udpio.Options{})

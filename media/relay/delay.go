@@ -36,6 +36,11 @@ type delayLine struct {
 	ud  UndecodableRecorder
 	// wrLevels is wr's number of warm-up levels.
 	wrLevels int
+	// newest is when the kernel received the last packet pushed, on the
+	// line's clock, and la the look-ahead it was pushed with: what stale
+	// compares against when a backlog makes due times (whose age is
+	// capped, maxTimedAge) understate how long packets have waited.
+	newest, la time.Duration
 }
 
 // RecordAudio passes a frame of the line's direction to the tap's sink.
@@ -151,7 +156,7 @@ func (d *delayLine) handle(p *Packet) bool {
 				d.mk = d.newMasker()
 			}
 			d.mk.Configure(mask.Policy{Keys: keys}, p.codecs)
-			d.mk.Observe(&p.Header, p.Buf, d.since(p.at)-p.age)
+			d.mk.Observe(&p.Header, p.Buf, d.since(p.at)-p.timedAge())
 			if d.ud != nil && p.codecs.Lookup(p.Header.PayloadType) == mask.CodecUnknown {
 				d.ud.RecordUndecodable(d.in, p.Header.PayloadType)
 			}
@@ -167,7 +172,8 @@ func (d *delayLine) handle(p *Packet) bool {
 	now := d.since(p.at)
 	// Due times count from the packet's arrival at the socket, so waiting in
 	// an engine batch is not added to the look-ahead.
-	switch d.mk.Push(&p.Header, p.Buf, now-p.age) {
+	d.newest, d.la = now-p.age, d.mk.LookAhead()
+	switch d.mk.Push(&p.Header, p.Buf, now-p.timedAge()) {
 	case mask.Queued:
 	case mask.DropUndecodable:
 		d.c.drop(d.dir, DropUndecodable)
@@ -187,20 +193,44 @@ func (d *delayLine) handle(p *Packet) bool {
 
 // release sends every packet that is ready by now+releaseSlack; with grace,
 // also one the detector has not decided about whose stall grace is over.
+// A packet that has waited past the call's queueing bound (stale) is taken
+// off the queue and dropped instead: masked as far as known and recorded
+// like any other, but not sent.
 func (d *delayLine) release(now time.Duration, grace bool) {
 	for range mask.Slots {
 		var pkt []byte
 		var ok bool
-		if grace {
+		stale := d.stale(now)
+		switch {
+		case stale:
+			pkt, ok = d.mk.Drain()
+		case grace:
 			pkt, ok = d.mk.Pop(now + releaseSlack)
-		} else {
+		default:
 			pkt, ok = d.mk.PopDecided(now + releaseSlack)
 		}
 		if !ok {
 			return
 		}
+		if stale {
+			d.c.drop(d.dir, DropStale)
+			continue
+		}
 		d.c.sendRTP(d.tx, d.in, pkt)
 	}
+}
+
+// stale reports whether the oldest queued packet has waited longer than
+// its look-ahead plus the call's bound by now: by its due time, or, when the
+// newest packet pushed is itself that old, by the newest's arrival (every
+// packet queued arrived before it).
+func (d *delayLine) stale(now time.Duration) bool {
+	bound := d.c.maxQueue
+	if bound <= 0 {
+		return false
+	}
+	due, _, ok := d.mk.FrontDue()
+	return ok && (now-due > bound || now-d.newest-d.la > bound)
 }
 
 // flush sends the whole queue at once (the direction was unmasked) and,

@@ -193,7 +193,7 @@ func (e *egress) observeFlow(d *delayLine, p *Packet) {
 		e.nmarks--
 		e.lost = true
 	}
-	e.marks[e.nmarks] = flowMark{at: d.since(p.at) - p.age, silent: silent}
+	e.marks[e.nmarks] = flowMark{at: d.since(p.at) - p.timedAge(), silent: silent}
 	e.nmarks++
 }
 

@@ -25,10 +25,16 @@ type options struct {
 	onDigit     func(DigitEvent)
 	tap         *RecordTap
 	engine      udpio.Engine
+	maxQueue    time.Duration
 }
 
+// DefaultMaxQueueDelay is WithMaxQueueDelay's bound when the option is not
+// given: ten times a packet's duration, beyond which a listener hears a
+// drop-out either way and the backlog only postpones everything after it.
+const DefaultMaxQueueDelay = 200 * time.Millisecond
+
 func defaultOptions() options {
-	return options{sampleEvery: DefaultLatencySampling, now: time.Now}
+	return options{sampleEvery: DefaultLatencySampling, now: time.Now, maxQueue: DefaultMaxQueueDelay}
 }
 
 // WithMetrics sets the instruments of one direction.
@@ -190,6 +196,19 @@ func WithRecordTap(t RecordTap) Option {
 // once per window.
 func WithRateLimit(pps int) Option {
 	return func(o *options) { o.rateLimit = uint32(max(pps, 0)) }
+}
+
+// WithMaxQueueDelay bounds how long an RTP packet may wait inside hush beyond
+// its masking look-ahead, from when the kernel received it: when the host
+// falls behind (a competing process, a stalled worker), packets over the
+// bound are dropped as DropStale instead of sent late, so the call skips the
+// backlog and is back on time once hush catches up. A masked packet dropped
+// so was still analysed (its digits are captured) and recorded. 0 turns the
+// bound off: everything is sent, however late. The bound is checked against
+// the kernel's receive timestamp where the engine reads one (epoll,
+// io_uring); the portable engine has none and never drops for it.
+func WithMaxQueueDelay(d time.Duration) Option {
+	return func(o *options) { o.maxQueue = max(d, 0) }
 }
 
 // WithEngine serves the call's sockets with e (see udpio.New); without it,

@@ -96,6 +96,10 @@ func (r *receiver) Packet(buf []byte, n int, src netip.AddrPort, age time.Durati
 		return true
 	}
 	if !p.RTCP {
+		if c.maxQueue > 0 && p.age > c.maxQueue {
+			c.drop(r.dir, DropStale)
+			return true
+		}
 		if reason := c.egress(r.dir, p); reason != DropNone {
 			c.drop(r.dir, reason)
 			return true

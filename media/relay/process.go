@@ -26,7 +26,8 @@ type Packet struct {
 	codecs *mask.CodecMap
 	// age is how long before at the kernel received it (the socket's receive
 	// timestamp), 0 when unknown: the delay line holds a masked packet for the
-	// look-ahead from its arrival, not from when a batch got to it.
+	// look-ahead from its arrival, not from when a batch got to it, and a
+	// packet older than the call's queueing bound is not sent (DropStale).
 	age time.Duration
 	// at is when the engine read the packet's batch (zero: unknown, read the
 	// clock), so the delay line need not read the clock once per packet.
@@ -35,6 +36,15 @@ type Packet struct {
 	// process): the packet is encrypted with it as it leaves.
 	seal *legCrypto
 }
+
+// maxTimedAge caps the age the masker's timeline takes from a receive
+// timestamp. The stamp is wall-clock time, which can step: an age over this
+// is believed only to drop a packet as stale (losing audio is safe), never
+// to move a due time earlier than this.
+const maxTimedAge = 100 * time.Millisecond
+
+// timedAge is p.age as the masker's timeline and the egress flow marks use it.
+func (p *Packet) timedAge() time.Duration { return min(p.age, maxTimedAge) }
 
 // sockKind tells the processor what a socket carries.
 type sockKind uint8

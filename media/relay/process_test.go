@@ -209,7 +209,7 @@ func TestDropReasonStrings(t *testing.T) {
 		}
 		seen[s] = true
 	}
-	if DropSourceMismatch.String() != "source_mismatch" || DropNoRemote.String() != "no_remote" || NumDropReasons.String() != "drop(18)" || DropLatching.String() != "latching" || DropSSRCMismatch.String() != "ssrc_mismatch" || DropRateLimit.String() != "rate_limit" || DropUndecodable.String() != "undecodable" ||
+	if DropSourceMismatch.String() != "source_mismatch" || DropNoRemote.String() != "no_remote" || NumDropReasons.String() != "drop(19)" || DropStale.String() != "stale" || DropLatching.String() != "latching" || DropSSRCMismatch.String() != "ssrc_mismatch" || DropRateLimit.String() != "rate_limit" || DropUndecodable.String() != "undecodable" ||
 		DropBlocked.String() != "blocked" || DropSRTPAuth.String() != "srtp_auth" || DropSRTPReplay.String() != "srtp_replay" || DropSRTPNoKey.String() != "srtp_no_key" || DropSRTPProtect.String() != "srtp_protect" {
 		t.Fatal("label values changed")
 	}

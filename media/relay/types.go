@@ -102,6 +102,12 @@ const (
 	// DropSRTPProtect: hush could not protect the packet for an SRTP leg (more SSRCs
 	// than it tracks, or the key's packet limit reached).
 	DropSRTPProtect
+	// DropStale: the packet waited in hush longer than the call's queueing
+	// bound (WithMaxQueueDelay) because the host fell behind: late audio is
+	// worse than lost audio to a listener, and the backlog would otherwise
+	// delay every packet after it. A masked packet was still analysed and
+	// recorded.
+	DropStale
 	// NumDropReasons sizes arrays indexed by DropReason.
 	NumDropReasons
 )
@@ -125,6 +131,7 @@ var dropNames = [NumDropReasons]string{
 	DropSRTPReplay:     "srtp_replay",
 	DropSRTPNoKey:      "srtp_no_key",
 	DropSRTPProtect:    "srtp_protect",
+	DropStale:          "stale",
 }
 
 func (r DropReason) String() string {

@@ -18,10 +18,12 @@ import (
 // message: CMSG_SPACE(sizeof(struct timespec)) on a 64-bit kernel.
 const rxControlLen = 32
 
-// maxRxAge bounds an age read from a timestamp. The stamp is wall-clock time;
-// a wall clock stepped backwards would make packets look old and leave early.
-// (A masker's look-ahead guard does not depend on it.)
-const maxRxAge = 100 * time.Millisecond
+// maxRxAge bounds an age read from a timestamp: far beyond any backlog a
+// relay can hold, so an age up to it is believed (the relay drops packets
+// that waited too long), while a wall clock stepped forward between the
+// stamp and the read gives a bounded age, not an absurd one. The relay caps
+// what its masking timeline takes from it much lower.
+const maxRxAge = 10 * time.Second
 
 // enableRxTimestamps asks the kernel to stamp every datagram the socket
 // receives. Failure is not fatal: receives then carry no stamp (age 0).
