@@ -67,7 +67,7 @@ var keys = []key{
 	def("media.rate_limit_pps", "packets per second each media socket accepts from its remote; more are dropped and counted (0 = no cap)",
 		func(c *Config) *int { return &c.Media.RateLimitPPS }, intRange(0, 1_000_000)),
 	def("media.max_queue_delay", "longest an RTP packet may wait inside hush beyond its masking look-ahead when the host falls behind; older ones are dropped (counted as stale) so calls skip the backlog instead of staying late; masked ones are still analysed and recorded (0 = off: send everything however late)",
-		func(c *Config) *time.Duration { return &c.Media.MaxQueueDelay }, zeroOr(durationRange(20*time.Millisecond, 10*time.Second))),
+		func(c *Config) *time.Duration { return &c.Media.MaxQueueDelay }, offOrDuration(20*time.Millisecond, 10*time.Second)),
 	def("media.engine", "socket I/O engine: portable (a goroutine per socket), epoll (Linux workers, recvmmsg, fewer wake-ups under load), io_uring (Linux 6.0+, multishot receive, batched submission) or auto (the best the kernel allows)",
 		func(c *Config) *string { return &c.Media.Engine }, oneOf("portable", "epoll", "io_uring", "auto")),
 	def("media.workers", "epoll and io_uring engines: worker threads, calls spread over them, so one thread the host preempts does not hold every call (0 = half the cores, at least one)",

@@ -82,15 +82,11 @@ func durationRange(lo, hi time.Duration) func(time.Duration) (string, bool) {
 	}
 }
 
-// zeroOr accepts 0 (a feature turned off) or what ok accepts.
-func zeroOr[T comparable](ok func(T) (string, bool)) func(T) (string, bool) {
-	return func(v T) (string, bool) {
-		var zero T
-		if v == zero {
-			return "", true
-		}
-		if msg, good := ok(v); !good {
-			return msg + " (or 0: off)", false
+// offOrDuration accepts 0 (the feature turned off) or a duration in lo..hi.
+func offOrDuration(lo, hi time.Duration) func(time.Duration) (string, bool) {
+	return func(v time.Duration) (string, bool) {
+		if v != 0 && (v < lo || v > hi) {
+			return fmt.Sprintf("must be 0 (off) or in %v..%v, got %v", lo, hi, v), false
 		}
 		return "", true
 	}
