@@ -815,7 +815,7 @@ func (o *options) runRamp(ctx context.Context, targets []target, cfg loadgen.Con
 func writeRounds(w io.Writer, rs []*loadgen.Result) {
 	fmt.Fprintf(w, "\n== per run (µs; \"beyond L\": latency beyond the look-ahead of masked directions; \"hog\": packets received while the hog ran)\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\ttarget\tload avg\tlost\tp50\tp99\tp99.9\tmax\tbeyond L p99\tp99.9\tmax\thog s\thog p99\tmax\thog beyond L p99\tp99.9\tmax\trx lag p99\tsched max\t")
+	fmt.Fprintln(tw, "round\ttarget\tload avg\tlost\twin lost\tp50\tp99\tp99.9\tmax\tbeyond L p99\tp99.9\tmax\thog s\thog lost\thog p99\tmax\thog beyond L p99\tp99.9\tmax\trx lag p99\tsched max\t")
 	f := func(v float64, ok bool) string {
 		if !ok {
 			return "-"
@@ -824,11 +824,11 @@ func writeRounds(w io.Writer, rs []*loadgen.Result) {
 	}
 	for _, r := range rs {
 		bl, hog := r.BeyondSamples > 0, r.HogSamples > 0
-		fmt.Fprintf(tw, "%d\t%s\t%.1f-%.1f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			max(r.Round, 1), r.Target, r.LoadAvgStart, r.LoadAvg, r.Lost,
+		fmt.Fprintf(tw, "%d\t%s\t%.1f-%.1f\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			max(r.Round, 1), r.Target, r.LoadAvgStart, r.LoadAvg, r.Lost, r.LostWindow,
 			f(r.LatencyP50, true), f(r.LatencyP99, true), f(r.LatencyP999, true), f(r.LatencyMax, true),
 			f(r.BeyondP99, bl), f(r.BeyondP999, bl), f(r.BeyondMax, bl),
-			f(r.HogSeconds, hog), f(r.HogP99, hog), f(r.HogMax, hog),
+			f(r.HogSeconds, hog), f(float64(r.HogLost), hog), f(r.HogP99, hog), f(r.HogMax, hog),
 			f(r.HogBeyondP99, hog && bl), f(r.HogBeyondP999, hog && bl), f(r.HogBeyondMax, hog && bl),
 			f(r.RxLagP99, r.RxLagMax > 0), f(schedMax(r), r.Runtime != nil))
 	}

@@ -39,6 +39,11 @@ type media struct {
 	setupErr  atomic.Bool   // a socket could not be driven (reported, the run is invalid)
 	// crypto is every stream's SRTP contexts (Config.SRTP); nil: plain RTP.
 	crypto *streamCrypto
+	// winSeq is the first sequence number sent in the measurement window, and hogSeq
+	// the range [hogSeq[0], hogSeq[1]) sent while the hog is to run (empty without
+	// one): the packets that loss in the window and during the hog are counted of.
+	winSeq uint32
+	hogSeq [2]uint32
 	// lookAhead per direction (ns): the delay a masked direction is configured with,
 	// subtracted before its latency is recorded; 0 = unmasked.
 	lookAhead [2]int64
@@ -47,6 +52,8 @@ type media struct {
 // streamRx is the receive state of one stream.
 type streamRx struct {
 	received  uint64
+	inWindow  uint64 // received with a sequence number of the window (media.winSeq)
+	inHog     uint64 // received with one of media.hogSeq
 	maxSeq    uint32
 	seen      bool
 	reordered uint64
@@ -203,6 +210,12 @@ func (r *receiver) handle(b []byte, now int64) {
 	r.count.Add(1)
 	st := &r.m.rx[h.stream]
 	st.received++
+	if h.seq >= r.m.winSeq {
+		st.inWindow++
+	}
+	if h.seq >= r.m.hogSeq[0] && h.seq < r.m.hogSeq[1] {
+		st.inHog++
+	}
 	if h.tone {
 		r.tones++
 		return

@@ -21,9 +21,13 @@ type Result struct {
 	Window       float64 `json:"window_s"`
 	SetupSeconds float64 `json:"setup_s"`
 
-	Sent          uint64  `json:"packets_sent"`
-	Received      uint64  `json:"packets_received"`
-	Lost          uint64  `json:"packets_lost"`
+	Sent     uint64 `json:"packets_sent"`
+	Received uint64 `json:"packets_received"`
+	Lost     uint64 `json:"packets_lost"`
+	// LostWindow is the packets sent in the measurement window that never arrived (Lost
+	// also counts the warm-up's); HogLost those sent while the hog was to run.
+	LostWindow    uint64  `json:"packets_lost_window"`
+	HogLost       uint64  `json:"hog_packets_lost,omitempty"`
 	LossRatio     float64 `json:"loss_ratio"`
 	CallsWithLoss int     `json:"calls_with_loss"`
 	Reordered     uint64  `json:"packets_reordered"`
@@ -171,6 +175,14 @@ var directionNames = [2]string{"customer->agent", "agent->customer"}
 
 func us(d time.Duration) float64 { return float64(d) / 1e3 }
 
+// lostOf is how many of sent never arrived; duplicates can make received the larger.
+func lostOf(sent, received uint64) uint64 {
+	if received >= sent {
+		return 0
+	}
+	return sent - received
+}
+
 func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 window, sent uint64) {
 	r.Sent = sent
 	var lat, beyond, hogLat, hogBeyond Histogram
@@ -218,6 +230,16 @@ func (r *Result) fill(m *media, cfg Config, before, idle ProcSample, w0, w1 wind
 	}
 	if r.Received < r.Sent {
 		r.Lost = r.Sent - r.Received
+	}
+	if perStream > 0 {
+		var inWin, inHog uint64
+		for s := range m.rx {
+			inWin += m.rx[s].inWindow
+			inHog += m.rx[s].inHog
+		}
+		n := uint64(m.nStreams)
+		r.LostWindow = lostOf(n*(perStream-uint64(m.winSeq)), inWin)
+		r.HogLost = lostOf(n*uint64(m.hogSeq[1]-m.hogSeq[0]), inHog)
 	}
 	if r.Sent > 0 {
 		r.LossRatio = float64(r.Lost) / float64(r.Sent)
@@ -342,6 +364,7 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
 	row("packets sent", "", false, func(r *Result) float64 { return float64(r.Sent) }, "%.0f")
 	row("packets lost", "", false, func(r *Result) float64 { return float64(r.Lost) }, "%.0f")
+	row("packets lost in window", "", false, func(r *Result) float64 { return float64(r.LostWindow) }, "%.0f")
 	row("calls with loss", "", false, func(r *Result) float64 { return float64(r.CallsWithLoss) }, "%.0f")
 	row("reordered", "", false, func(r *Result) float64 { return float64(r.Reordered) }, "%.0f")
 	row("DTMF packets", "", false, func(r *Result) float64 { return float64(r.TonePackets) }, "%.0f")
@@ -395,6 +418,7 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 	if hogged {
 		row("hog threads", "", false, func(r *Result) float64 { return float64(r.HogThreads) }, "%.0f")
 		row("hog ran", "s", false, func(r *Result) float64 { return r.HogSeconds }, "%.1f")
+		row("during hog: packets lost", "", false, func(r *Result) float64 { return float64(r.HogLost) }, "%.0f")
 		row("during hog: latency p50", "µs", true, func(r *Result) float64 { return r.HogP50 }, "%.1f")
 		row("during hog: latency p99", "µs", true, func(r *Result) float64 { return r.HogP99 }, "%.1f")
 		row("during hog: latency p99.9", "µs", true, func(r *Result) float64 { return r.HogP999 }, "%.1f")

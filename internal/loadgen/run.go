@@ -169,6 +169,7 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 			m.lookAhead[d] = int64(cfg.LookAhead)
 		}
 	}
+	m.winSeq, m.hogSeq = seqRanges(m.periods, cfg.Warmup, cfg.Hog)
 	if cfg.DTMFEvery > 0 {
 		m.tones, m.toneEvery = newToneTable(), max(int(cfg.DTMFEvery/period), toneFrames+1)
 	}
@@ -362,6 +363,22 @@ func createCalls(ctx context.Context, t Target, cfg Config, cust, agent []*net.U
 		return nil, nil, fmt.Errorf("setting up %d calls on %s: %w", cfg.Calls, t.Name(), firstErr(errs))
 	}
 	return calls, keys, nil
+}
+
+// seqRanges are the sequence numbers a stream of periods packets sends in the
+// measurement window (from win on) and while hog is to run ([hog[0], hog[1]); empty
+// without one). Packet i is scheduled i periods after the first; the window opens
+// warmup after it and the hog After into the window.
+func seqRanges(periods int, warmup time.Duration, hog *Hog) (win uint32, hogs [2]uint32) {
+	at := func(d time.Duration) uint32 { return uint32(min((d+period-1)/period, time.Duration(periods))) }
+	win = at(warmup)
+	if hog != nil {
+		hogs[0], hogs[1] = at(warmup+hog.After), uint32(periods)
+		if hog.For > 0 {
+			hogs[1] = at(warmup + hog.After + hog.For)
+		}
+	}
+	return win, hogs
 }
 
 func firstErr(errs []error) error {
