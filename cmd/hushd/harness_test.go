@@ -102,6 +102,10 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 		"--recording-enabled=false", "--session-drain-timeout", "0s",
 		// Tests send faster than real time; the per-socket cap has its own test.
 		"--media-rate-limit-pps", "0",
+		// hushd shares this test process and its two processors with the parallel tests
+		// and their judges; a stall there must not turn into stale drops in streams a
+		// test counts packet by packet. The bound has its own tests (media/relay).
+		"--media-max-queue-delay", "0s",
 		"--audit-file", filepath.Join(t.TempDir(), "audit.jsonl"),
 		// Recording keys of the test's own, never a key file in the package directory.
 		"--recording-key-file", filepath.Join(t.TempDir(), "keys", "recording.kek"),
