@@ -178,6 +178,28 @@ func (d *daemon) metric(sample string) float64 {
 	return -1
 }
 
+// drops returns hushd's packet drop counters, the lines of /metrics that count a
+// reason, for a test's failure message: what hushd itself dropped, and why.
+func (d *daemon) drops() string {
+	d.t.Helper()
+	resp, err := http.Get("http://" + d.ready.HTTP + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	var out []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if l := sc.Text(); strings.HasPrefix(l, "hush_packets_dropped_total{") && !strings.HasSuffix(l, " 0") {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "; ")
+}
+
 // endpoint is a phone: a UDP socket on loopback.
 type endpoint struct {
 	t    *testing.T
