@@ -304,9 +304,6 @@ func (k *Masker) Configure(p Policy, codecs *CodecMap) {
 	k.gen.mode, k.gen.hz = e.Mode, int64(e.ToneHz)
 }
 
-// LookAhead is the look-ahead packets pushed now are held for.
-func (k *Masker) LookAhead() time.Duration { return k.policy.LookAhead }
-
 // Policy returns the effective policy in use.
 func (k *Masker) Policy() Policy { return k.policy }
 

@@ -37,10 +37,10 @@ type delayLine struct {
 	// wrLevels is wr's number of warm-up levels.
 	wrLevels int
 	// newest is when the kernel received the last packet pushed, on the
-	// line's clock, and la the look-ahead it was pushed with: what stale
-	// compares against when a backlog makes due times (whose age is
-	// capped, maxTimedAge) understate how long packets have waited.
-	newest, la time.Duration
+	// line's clock: what stale compares against when a backlog makes due
+	// times (whose age is capped, maxTimedAge) understate how long packets
+	// have waited.
+	newest time.Duration
 }
 
 // RecordAudio passes a frame of the line's direction to the tap's sink.
@@ -172,7 +172,7 @@ func (d *delayLine) handle(p *Packet) bool {
 	now := d.since(p.at)
 	// Due times count from the packet's arrival at the socket, so waiting in
 	// an engine batch is not added to the look-ahead.
-	d.newest, d.la = now-p.age, d.mk.LookAhead()
+	d.newest = now - p.age
 	switch d.mk.Push(&p.Header, p.Buf, now-p.timedAge()) {
 	case mask.Queued:
 	case mask.DropUndecodable:
@@ -229,8 +229,11 @@ func (d *delayLine) stale(now time.Duration) bool {
 	if bound <= 0 {
 		return false
 	}
+	// The policy's look-ahead is the one the queue was pushed with: handle
+	// configures the masker before every push, and a change of policy that
+	// unmasks flushes the queue.
 	due, _, ok := d.mk.FrontDue()
-	return ok && (now-due > bound || now-d.newest-d.la > bound)
+	return ok && (now-due > bound || now-d.newest-d.mk.Policy().LookAhead > bound)
 }
 
 // flush sends the whole queue at once (the direction was unmasked) and,
