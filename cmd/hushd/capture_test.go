@@ -342,7 +342,7 @@ func TestSecureCaptureEndToEnd(t *testing.T) {
 				audio = append(audio, a)
 			}
 		}
-		sameRTPStream(t, c.name, audio, c.fromCust.audio)
+		sameRTPStream(t, c.name, audio, c.fromCust.audio, d.drops)
 		in := decodeByTimestamp(c.fromCust.audio, c.fromCust.ts0, c.n)
 		if c == inband {
 			if got := multimonDigits(t, dir, c.name+"_in", in); got != testCard {
@@ -373,7 +373,7 @@ func TestSecureCaptureEndToEnd(t *testing.T) {
 		got, _ := events4733.agent.recv()
 		heardAfter = append(heardAfter, rxPacket{pkt: got})
 	}
-	sameRTPStream(t, "after stop", heardAfter, st.audio)
+	sameRTPStream(t, "after stop", heardAfter, st.audio, d.drops)
 	if got := multimonDigits(t, dir, "after_stop_agent", decodeByTimestamp(datagrams(heardAfter), st.ts0, 20*audioFrame)); got != "" {
 		t.Errorf("a key pressed right after capture stopped reached the agent (%d digits)", len(got))
 	}
@@ -652,7 +652,7 @@ func TestCaptureAbandonedMidEntry(t *testing.T) {
 	for _, err := range c.errs {
 		t.Fatal(err)
 	}
-	sameRTPStream(t, "agent", c.atAgent, c.fromCust.audio)
+	sameRTPStream(t, "agent", c.atAgent, c.fromCust.audio, d.drops)
 	dir := t.TempDir()
 	if in := multimonDigits(t, dir, "customer", decodeByTimestamp(c.fromCust.audio, c.fromCust.ts0, n)); in != testCard {
 		t.Fatalf("multimon-ng finds %d digits in what the customer sent, want the card's 16", len(in))

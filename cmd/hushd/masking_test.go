@@ -118,10 +118,11 @@ func octetsByTimestamp(t *testing.T, pkts [][]byte, ts0 uint32, n int) []int {
 
 // sameStream checks the receiver got the sender's audio packets, same count and order,
 // with the same sequence numbers, timestamps, SSRC, payload type and length.
-func sameRTPStream(t *testing.T, name string, got []rxPacket, sent [][]byte) bool {
+// drops names what hushd dropped and why, for the failure message.
+func sameRTPStream(t *testing.T, name string, got []rxPacket, sent [][]byte, drops func() string) bool {
 	t.Helper()
 	if len(got) != len(sent) {
-		t.Errorf("%s: %d packets came out, %d went in", name, len(got), len(sent))
+		t.Errorf("%s: %d packets came out, %d went in; hushd's drops: %s", name, len(got), len(sent), drops())
 		return false
 	}
 	for i := range got {
@@ -211,8 +212,8 @@ func TestMaskingMatrix(t *testing.T) {
 		if len(c.errs) > 0 {
 			continue
 		}
-		sameRTPStream(t, c.name+" customer->agent", c.atAgent, c.fromCust.audio)
-		sameRTPStream(t, c.name+" agent->customer", c.atCust, c.fromAgent.audio)
+		sameRTPStream(t, c.name+" customer->agent", c.atAgent, c.fromCust.audio, d.drops)
+		sameRTPStream(t, c.name+" agent->customer", c.atCust, c.fromAgent.audio, d.drops)
 		for i, a := range c.atCust {
 			if string(a.pkt) != string(c.fromAgent.audio[min(i, len(c.fromAgent.audio)-1)]) {
 				t.Errorf("%s: agent->customer packet %d not forwarded byte-exact", c.name, i)
@@ -520,9 +521,7 @@ func TestMaskingRFC4733(t *testing.T) {
 			t.Errorf("unexpected packet pt %d seq %d", h.PayloadType, h.SequenceNumber)
 		}
 	}
-	if !sameRTPStream(t, "audio", audio, st.audio) {
-		t.Logf("hushd's drops: %s", d.drops())
-	}
+	sameRTPStream(t, "audio", audio, st.audio, d.drops)
 	dir := t.TempDir()
 	if got := multimonDigits(t, dir, "rfc4733_in", decodeByTimestamp(st.audio, st.ts0, n)); got != want {
 		t.Errorf("multimon-ng finds %q in the input audio, want %q", got, want)
@@ -669,7 +668,9 @@ func TestMaskingOnByDefault(t *testing.T) {
 		for _, err := range c.errs {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		sameRTPStream(t, c.name, c.atAgent, c.fromCust.audio)
+		sameRTPStream(t, c.name, c.atAgent, c.fromCust.audio, func() string {
+			return d.drops() + " (masking off in the configuration: " + configOff.drops() + ")"
+		})
 		mp := c.s.GetPolicy().GetCustomerToAgent()
 		heard := multimonDigits(t, dir, c.name, decodeByTimestamp(datagrams(c.atAgent), c.fromCust.ts0, n))
 		delay := durQuantile(addedDelays(t, c.fromCust.all(), c.custSent, c.atAgent), 0.5)
