@@ -377,6 +377,9 @@ func (a *app) printRecording(r *hushv1.Recording) error {
 	if n, m := r.GetCustomerUndecodablePackets(), r.GetAgentUndecodablePackets(); n+m > 0 {
 		row("undecodable", "customer %d, agent %d packets (a codec hush cannot decode: silence in the file)", n, m)
 	}
+	if n, m := r.GetCustomerLatePackets(), r.GetAgentLatePackets(); n+m > 0 {
+		row("late", "customer %d, agent %d packets (past the jitter window: silence in the file)", n, m)
+	}
 	row("started", "%s", stamp(r.GetStartTime()))
 	row("ended", "%s", stamp(r.GetEndTime()))
 	row("duration", "%s", dur(r.GetDuration()))

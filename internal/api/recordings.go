@@ -372,6 +372,8 @@ func recordingPB(sc *record.Sidecar) *hushv1.Recording {
 
 		CustomerUndecodablePackets: sc.Dropped.CustomerUndecodable,
 		AgentUndecodablePackets:    sc.Dropped.AgentUndecodable,
+		CustomerLatePackets:        sc.Dropped.CustomerLate,
+		AgentLatePackets:           sc.Dropped.AgentLate,
 
 		Encrypted:     sc.Encrypted,
 		RetainUntil:   ts(sc.RetainUntil),

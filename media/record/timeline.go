@@ -93,7 +93,8 @@ func newTimeline(window, resync int64) *timeline {
 // a sender that stopped and resumed without advancing its clock) or an
 // older one more than resync back (timestamp reset) re-anchors by wall
 // clock. Frames that land before what was already flushed are late:
-// dropped and counted.
+// dropped and counted; a frame only partly before it keeps the rest, and
+// counts as late too.
 //
 // Slow clock drift between the sender and us is corrected in small
 // steps: when every newer frame of a 2 s epoch arrived more than half
@@ -169,6 +170,9 @@ func (t *timeline) placeFrame(leg int, ssrc, ts uint32, arrival int64, pcm []int
 		return
 	}
 	if pos < t.flushed {
+		// Partly late: the part whose place was written is lost, and the
+		// frame counts as late, so a hole in the file is always counted.
+		t.counts[leg].late++
 		pcm = pcm[t.flushed-pos:]
 		pos = t.flushed
 	}

@@ -311,3 +311,34 @@ func nonzero(s []int16) int {
 	}
 	return n
 }
+
+// TestTimelinePartlyLate: a frame whose first samples were already flushed when it
+// arrived (the sender, or hush, stalled past the jitter window) keeps the rest in place,
+// leaves silence of exactly the flushed part, and counts as late: every hole the
+// recording gets from lateness is counted.
+func TestTimelinePartlyLate(t *testing.T) {
+	const window = 2400
+	tl := newTimeline(window, 8000)
+	for k := range int64(10) {
+		tl.place(0, 1, uint32(k*frame), k*frame, content(LegCustomer, k*frame, frame))
+	}
+	// Frame 10 covers 1600..1760; it arrives when the timeline is flushed to 1620.
+	tl.flushTo(1620)
+	tl.place(0, 1, 10*frame, 1620+window, content(LegCustomer, 10*frame, frame))
+	tl.flushTo(1760)
+	left := make([]int16, len(tl.out)/frameBytes)
+	for i := range left {
+		left[i] = int16(uint16(tl.out[i*frameBytes]) | uint16(tl.out[i*frameBytes+1])<<8)
+	}
+	checkRange(t, "left", left, LegCustomer, 0, 1600, 0)
+	checkSilent(t, "left", left, 1600, 1620)
+	checkRange(t, "left", left, LegCustomer, 1620, 1760, 1620)
+	if got := tl.counts[0].late; got != 1 {
+		t.Errorf("late frames %d, want 1 (the partly late one)", got)
+	}
+	// A frame wholly before the flushed timeline is late as well.
+	tl.place(0, 1, 10*frame, 1760+window, content(LegCustomer, 10*frame, frame))
+	if got := tl.counts[0].late; got != 2 {
+		t.Errorf("late frames %d, want 2", got)
+	}
+}

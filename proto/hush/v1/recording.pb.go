@@ -608,6 +608,11 @@ type Recording struct {
 	// 3... (1 for the first), each naming the one before.
 	Segment             uint32 `protobuf:"varint,23,opt,name=segment,proto3" json:"segment,omitempty"`
 	PreviousRecordingId string `protobuf:"bytes,24,opt,name=previous_recording_id,json=previousRecordingId,proto3" json:"previous_recording_id,omitempty"`
+	// Audio packets per leg that reached the recorder after their place in the file was
+	// written (held up longer than the recording's 300 ms jitter window, by the network or
+	// a stall on the host): their time, or the part of it already written, is silence.
+	CustomerLatePackets uint64 `protobuf:"varint,25,opt,name=customer_late_packets,json=customerLatePackets,proto3" json:"customer_late_packets,omitempty"`
+	AgentLatePackets    uint64 `protobuf:"varint,26,opt,name=agent_late_packets,json=agentLatePackets,proto3" json:"agent_late_packets,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -808,6 +813,20 @@ func (x *Recording) GetPreviousRecordingId() string {
 		return x.PreviousRecordingId
 	}
 	return ""
+}
+
+func (x *Recording) GetCustomerLatePackets() uint64 {
+	if x != nil {
+		return x.CustomerLatePackets
+	}
+	return 0
+}
+
+func (x *Recording) GetAgentLatePackets() uint64 {
+	if x != nil {
+		return x.AgentLatePackets
+	}
+	return 0
 }
 
 // Span is an interval of the recording, both as sample offsets and as wall time.
@@ -1027,7 +1046,7 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"\x19DownloadRecordingResponse\x12\x14\n" +
 	"\x05chunk\x18\x01 \x01(\fR\x05chunk\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x12\n" +
-	"\x04size\x18\x03 \x01(\x04R\x04size\"\xd9\b\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\"\xbb\t\n" +
 	"\tRecording\x12!\n" +
 	"\frecording_id\x18\x01 \x01(\tR\vrecordingId\x12\x1d\n" +
 	"\n" +
@@ -1057,7 +1076,9 @@ const file_hush_v1_recording_proto_rawDesc = "" +
 	"legal_hold\x18\x15 \x01(\v2\x12.hush.v1.LegalHoldR\tlegalHold\x12&\n" +
 	"\x0fin_object_store\x18\x16 \x01(\bR\rinObjectStore\x12\x18\n" +
 	"\asegment\x18\x17 \x01(\rR\asegment\x122\n" +
-	"\x15previous_recording_id\x18\x18 \x01(\tR\x13previousRecordingId\x1a9\n" +
+	"\x15previous_recording_id\x18\x18 \x01(\tR\x13previousRecordingId\x122\n" +
+	"\x15customer_late_packets\x18\x19 \x01(\x04R\x13customerLatePackets\x12,\n" +
+	"\x12agent_late_packets\x18\x1a \x01(\x04R\x10agentLatePackets\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xaa\x02\n" +
