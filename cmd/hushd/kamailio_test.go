@@ -72,8 +72,11 @@ func TestKamailioSippThroughHush(t *testing.T) {
 	// speech capture, as captured, to where the first packet came from: symmetric RTP).
 	agentSpeech := pcapRTP(t, sipTesterSpeech)
 	phone := newMediaSink(t, agentSpeech[:min(len(agentSpeech), 130)]) // 3.9 s: over before the BYE
-	sipPort, calleePort, callerPort := freeUDPPort(t), freeUDPPort(t), freeUDPPort(t)
-	mediaPort := freeUDPPorts(t, 4)
+	// Ports of a lease (outside the kernel's ephemeral range, so no socket bound to port 0
+	// takes one between here and the process binding it): sipp's media port is even and
+	// sipp binds the three above it too (RTCP, video RTP and RTCP).
+	ports, _ := mediaRange(t, 7)
+	mediaPort, sipPort, calleePort, callerPort := ports, ports+4, ports+5, ports+6
 
 	kam := startProcess(t, dir, "kamailio", kamailio, "-f", "../../deploy/kamailio/kamailio.cfg", "-DD", "-E",
 		"-A", `HUSH_NG="udp:`+d.ready.NG+`"`, "-A", "SIP_LISTEN=udp:127.0.0.1:"+strconv.Itoa(sipPort),
@@ -396,44 +399,6 @@ func waitSIP(t *testing.T, port int, kam *process) {
 		<-tick.C
 	}
 	t.Fatalf("kamailio does not answer on port %d:\n%s", port, kam.log())
-}
-
-// freeUDPPort is a loopback UDP port the kernel just handed out.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// freeUDPPorts finds n consecutive free loopback ports starting at an even one (sipp's
-// media port and the ones it uses above it), from a port the kernel hands out.
-func freeUDPPorts(t *testing.T, n int) int {
-	t.Helper()
-	for range 50 {
-		base := freeUDPPort(t) &^ 1
-		var held []*net.UDPConn
-		ok := true
-		for i := range n {
-			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: base + i})
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, c)
-		}
-		for _, c := range held {
-			c.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free block of UDP ports")
-	return 0
 }
 
 // mediaSink is a phone's media socket: it keeps every packet and its source, and once the
