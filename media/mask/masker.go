@@ -338,7 +338,7 @@ func (k *Masker) Reset() {
 // datagram) that arrived at now, and queues a copy of it unless the
 // verdict says otherwise. pkt is not retained.
 func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
-	k.rec.now = now
+	k.rec.arrive(now)
 	codec := k.codecs.Lookup(h.PayloadType)
 	switch codec {
 	case CodecTelephoneEvent:
@@ -371,12 +371,21 @@ func (k *Masker) Push(h *rtp.Header, pkt []byte, now time.Duration) Verdict {
 	return Queued
 }
 
+// Backlog says that the next packet given to Push or Observe reached the
+// host d before the now it comes with: time it waited unread that the
+// analysis clock leaves out (a relay behind on its socket counts a
+// backlog only so far toward due times). The recording tap places that
+// packet's frames by the earlier time, so a recording keeps audio that
+// arrived in time while the relay was stalled. Push and Observe use it
+// once and clear it.
+func (k *Masker) Backlog(d time.Duration) { k.rec.backlog = max(d, 0) }
+
 // Observe analyses a packet of a direction that is forwarded without
 // delay, which arrived at now: only the recording tap and the detector
 // state need it. RFC 4733 packets update the event spans; codecs hush
 // cannot decode are ignored.
 func (k *Masker) Observe(h *rtp.Header, pkt []byte, now time.Duration) {
-	k.rec.now = now
+	k.rec.arrive(now)
 	switch codec := k.codecs.Lookup(h.PayloadType); codec {
 	case CodecTelephoneEvent:
 		k.pushEvent(h, pkt, 0, false)

@@ -42,7 +42,7 @@ type RecordFrame struct {
 	// silence.
 	Silent []bool
 	// Arrival is when the frame's first sample arrived, on the clock of the
-	// now given to Push or Observe. A frame is handed over once the tap has
+	// now given to Push or Observe, less any Backlog. A frame is handed over once the tap has
 	// analysed what follows it, which at the end of a talk spurt (or of the
 	// call) can be long after; the recording places it by Arrival.
 	Arrival time.Duration
@@ -73,6 +73,9 @@ type recorder struct {
 	out      RecordFrame
 	released int64         // timeline position delivered so far
 	now      time.Duration // arrival of the packet being analysed
+	// arrived is when that packet reached the host: now less the backlog
+	// (Masker.Backlog), the time the frames are placed by.
+	arrived, backlog time.Duration
 
 	// The masked run being built, reported when it ends.
 	run                     bool
@@ -123,6 +126,12 @@ func WithRecordTap(delay time.Duration, audio func(ssrc, ts uint32, f *RecordFra
 	return WithRecordSink(delay, sink, masked)
 }
 
+// arrive notes the arrival of the packet Push or Observe is given at now,
+// taking the backlog Backlog set for it.
+func (r *recorder) arrive(now time.Duration) {
+	r.now, r.arrived, r.backlog = now, now-r.backlog, 0
+}
+
 // push queues a packet's codes at timeline position pos0.
 func (r *recorder) push(k *Masker, ssrc, ts uint32, pos0 int64, law g711.Law, codes []byte) {
 	if !r.on {
@@ -139,7 +148,7 @@ func (r *recorder) push(k *Masker, ssrc, ts uint32, pos0 int64, law g711.Law, co
 		}
 		f := &r.frames[r.q.push()]
 		f.ssrc, f.ts, f.pos0, f.law = ssrc, ts, pos0, law
-		f.at = r.now + time.Duration(pos0-first)*sampleDur
+		f.at = r.arrived + time.Duration(pos0-first)*sampleDur
 		f.n = copy(f.codes[:], codes)
 		codes = codes[f.n:]
 		ts += uint32(f.n)

@@ -38,8 +38,10 @@
 // hush in time and was held upstream: WriteG711At takes a frame with its
 // arrival time (the recording tap holds the last 80 ms of a talk spurt
 // until it has analysed what follows, which may be the next spurt or the
-// end of the call), and such a frame is written into its place, in the
-// buffer or on disk, pauses respected. A newer frame more
+// end of the call; media/relay dates a frame that waited unread in its
+// socket, hush being busy, by the kernel's receive time), and such a
+// frame is written into its place, in the buffer or on disk, pauses
+// respected. A newer frame more
 // than the resync threshold (1 s) away from its arrival time (a
 // timestamp jump, a sender whose clock stalled or restarted) or an older
 // one more than that behind re-anchors the leg by wall clock. Slow drift

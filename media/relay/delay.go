@@ -156,6 +156,7 @@ func (d *delayLine) handle(p *Packet) bool {
 				d.mk = d.newMasker()
 			}
 			d.mk.Configure(mask.Policy{Keys: keys}, p.codecs)
+			d.mk.Backlog(p.backlog())
 			d.mk.Observe(&p.Header, p.Buf, d.since(p.at)-p.timedAge())
 			if d.ud != nil && p.codecs.Lookup(p.Header.PayloadType) == mask.CodecUnknown {
 				d.ud.RecordUndecodable(d.in, p.Header.PayloadType)
@@ -173,6 +174,10 @@ func (d *delayLine) handle(p *Packet) bool {
 	// Due times count from the packet's arrival at the socket, so waiting in
 	// an engine batch is not added to the look-ahead.
 	d.newest = now - p.age
+	// The recording places the audio by the kernel's receive time, however
+	// long it waited unread: audio that reached the host in time is not lost
+	// to a stall of hush's own.
+	d.mk.Backlog(p.backlog())
 	switch d.mk.Push(&p.Header, p.Buf, now-p.timedAge()) {
 	case mask.Queued:
 	case mask.DropUndecodable:

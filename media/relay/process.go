@@ -46,6 +46,17 @@ const maxTimedAge = 100 * time.Millisecond
 // timedAge is p.age as the masker's timeline and the egress flow marks use it.
 func (p *Packet) timedAge() time.Duration { return min(p.age, maxTimedAge) }
 
+// maxRecordAge caps the age the recording places audio by. A stall of
+// hush's own up to this long loses no recorded audio; a wall-clock step
+// can misplace a frame by no more than this, which the recording's drift
+// correction undoes (a stepped age only ever reaches the few packets read
+// across the step).
+const maxRecordAge = time.Second
+
+// backlog is how much longer than timedAge the packet waited unread, as the
+// recording believes it (see mask.Masker.Backlog).
+func (p *Packet) backlog() time.Duration { return min(p.age, maxRecordAge) - p.timedAge() }
+
 // sockKind tells the processor what a socket carries.
 type sockKind uint8
 
