@@ -540,9 +540,14 @@ func TestMaskingRFC4733(t *testing.T) {
 	if stalled > 0 {
 		t.Logf("%d stand-ins where the starved sender's audio came StallGrace late or more", stalled)
 	}
+	behind := time.Duration(0) // how far the sender fell behind its ticks at worst
+	for _, l := range late {
+		behind = max(behind, l)
+	}
 	t.Logf("%d key presses (%d from sip-tester captures), %d telephone-events withheld, %d audio packets forwarded, "+
-		"%d tone packets stood in for %d packets the phone did not send; multimon-ng: input %d/%d in-band keys, agent 0",
-		len(presses), len(presses)-3, events, len(audio), stand, quiet, len(want), len(want))
+		"%d tone packets stood in for %d packets the phone did not send; multimon-ng: input %d/%d in-band keys, agent 0; "+
+		"the sender was at most %v behind",
+		len(presses), len(presses)-3, events, len(audio), stand, quiet, len(want), len(want), behind.Round(time.Millisecond))
 }
 
 // TestMaskingFailsClosed: in a masked direction, a payload type hush cannot decode (G.729

@@ -491,6 +491,33 @@ func (k *Masker) Pop(now time.Duration) ([]byte, bool) { return k.pop(now, false
 // be among them. Read them, then Pop.
 func (k *Masker) PopDecided(now time.Duration) ([]byte, bool) { return k.pop(now, false, false) }
 
+// PopFull makes room in a full queue: it releases the oldest packet ahead
+// of its due time if the detector has decided about it and has analysed
+// the stream a look-ahead past it (by detector position, so the samples
+// that would have come during its look-ahead at the stream's own pace have
+// come), and a stand-in that audio covered is withheld (Superseded), which
+// frees its slot with nothing to send. A burst, or a backlog read at once,
+// brings many packets at one instant: their due times (arrival + LookAhead)
+// say nothing about how much of the stream was analysed after the oldest,
+// and holding them all would drop the newest unanalysed (DropOverflow). An
+// oldest packet not yet decided stays (fail closed). It reports false when
+// nothing is to be sent (the queue is not full, or the oldest may not leave).
+func (k *Masker) PopFull() ([]byte, bool) {
+	if !k.q.full() {
+		return nil, false
+	}
+	s := k.front()
+	if s.synth > 0 && k.covered(s.ts, s.synth) {
+		k.dequeue()
+		k.st.Superseded++
+		return nil, false
+	}
+	if !k.decided(s) || k.pos-(s.pos0+int64(max(s.samples, s.synth))) < int64(k.policy.LookAhead/sampleDur) {
+		return nil, false
+	}
+	return k.release(), true
+}
+
 // Drain releases the oldest packet whether due or not, masked with what is
 // known (an open mask covers it): for flushing the queue when the direction
 // is unmasked.

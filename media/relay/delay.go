@@ -174,6 +174,15 @@ func (d *delayLine) handle(p *Packet) bool {
 	// Due times count from the packet's arrival at the socket, so waiting in
 	// an engine batch is not added to the look-ahead.
 	d.newest = now - p.age
+	if d.mk.Len() >= mask.Slots {
+		// Full: release what is due by now, then, rather than drop this packet
+		// unanalysed, let the oldest leave early if the detector is done with it
+		// (a burst, or a backlog read at once, is not due yet).
+		d.release(now, false)
+		if pkt, ok := d.mk.PopFull(); ok {
+			d.c.sendRTP(d.tx, d.in, pkt)
+		}
+	}
 	// The recording places the audio by the kernel's receive time, however
 	// long it waited unread: audio that reached the host in time is not lost
 	// to a stall of hush's own.
