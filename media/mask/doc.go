@@ -81,7 +81,11 @@
 //
 // In a masked direction a payload type hush cannot decode is dropped
 // (DropUndecodable), as is a packet larger than a slot or one that finds
-// the queue full (DropOverflow): nothing leaves unanalysed. Comfort noise
+// the queue full (DropOverflow): nothing leaves unanalysed. A caller makes
+// room first with PopFull, which lets the oldest packet out ahead of its
+// due time only when the detector has decided about it and analysed a
+// look-ahead past it (a burst brings many packets at once; their due times
+// say nothing about what was analysed after them). Comfort noise
 // (RFC 3389) carries no tone and passes through the delay line untouched.
 //
 // # Capture

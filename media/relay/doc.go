@@ -72,7 +72,9 @@
 // timestamp, SSRC and count; RFC 4733 events are withheld
 // (DropMaskedEvent), payload types hush cannot decode dropped
 // (DropUndecodable: fail closed), and a packet that finds the queue full
-// is dropped unanalysed (DropMaskOverflow), never sent. Switching masking
+// is dropped unanalysed (DropMaskOverflow), never sent, unless the oldest
+// queued packet may leave early to make room (mask.Masker.PopFull: the
+// detector is done with it, as after a burst). Switching masking
 // on starts the delay (a one-time gap of L); switching it off flushes the
 // queue. RTCP is not delayed. Secure capture (Policy.Capture) delivers
 // digits to WithDigits.
