@@ -720,6 +720,13 @@ func TestRecordingTimelineMatchesCall(t *testing.T) {
 	if len(rec.Pauses) != 1 {
 		t.Fatalf("pauses %v", rec.Pauses)
 	}
+	// The recording's late packets (0 unless this process stalled past the jitter window)
+	// are what /metrics counts for the one recording this hushd made.
+	for leg, n := range map[string]uint64{"customer": rec.CustomerLatePackets, "agent": rec.AgentLatePackets} {
+		if m := d.metric(`hush_recording_late_packets_total{leg="` + leg + `"}`); m != float64(n) {
+			t.Errorf("hush_recording_late_packets_total{leg=%q} = %v, the recording says %d", leg, m, n)
+		}
+	}
 	path, raw := download(t, d, s.RecordingId, t.TempDir())
 	f := checkStereo(t, path)
 	chans, err := decodeWAV(raw, 2)

@@ -27,6 +27,7 @@ type Metrics struct {
 	digitsCaptured *prometheus.CounterVec
 	lateMasks      *prometheus.CounterVec
 	recFailures    prometheus.Counter
+	recLate        *prometheus.CounterVec
 	capAbandoned   *prometheus.CounterVec
 	latchRejected  *prometheus.CounterVec
 	suspicious     *prometheus.CounterVec
@@ -94,6 +95,10 @@ func New(reg prometheus.Registerer) *Metrics {
 		recFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hush_recording_failures_total", Help: "Recordings that failed (disk full, I/O error) while the call went on.",
 		}),
+		recLate: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hush_recording_late_packets_total",
+			Help: "Audio packets, by leg, that reached the recording after their place in the file was written (silence there instead), counted when the recording ends.",
+		}, []string{"leg"}),
 		capAbandoned: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hush_secure_capture_abandoned_total",
 			Help: "Secure captures stopped before they completed (an agent's stop mid-entry, the inter-digit timeout, the call's end), by reason.",
@@ -121,9 +126,12 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.SessionsActive, m.SessionsCreated, m.sessionsEnded, m.createFailures,
 		m.rtpPackets, m.rtpBytes, m.rtcpPackets, m.rtcpBytes, m.drops, m.latency,
 		m.grpcRequests, m.grpcPanics, m.invalidInput,
-		m.maskedSeconds, m.notchedSeconds, m.digitsCaptured, m.lateMasks, m.recFailures, m.capAbandoned,
+		m.maskedSeconds, m.notchedSeconds, m.digitsCaptured, m.lateMasks, m.recFailures, m.recLate, m.capAbandoned,
 		m.latchRejected, m.suspicious,
 	)
+	for _, leg := range []string{"customer", "agent"} {
+		m.recLate.WithLabelValues(leg) // exported at 0 from the start, for alerts
+	}
 	return m
 }
 
@@ -197,6 +205,12 @@ func (m *Metrics) SuspicionsUnaudited(f func() float64) {
 
 // RecordingFailed counts a failed recording.
 func (m *Metrics) RecordingFailed() { m.recFailures.Inc() }
+
+// RecordingLate counts the late audio packets of a recording that ended, per leg.
+func (m *Metrics) RecordingLate(customer, agent uint64) {
+	m.recLate.WithLabelValues("customer").Add(float64(customer))
+	m.recLate.WithLabelValues("agent").Add(float64(agent))
+}
 
 // DigitsLost exports how many captured digits could not be handed to their session (the
 // hand-off queue was full); it must stay 0.

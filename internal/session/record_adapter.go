@@ -82,6 +82,13 @@ func (a recordAdapter) Resume(actor, requestID, reason string) (bool, error) {
 
 func (a recordAdapter) Close() error { return a.r.Close() }
 
+// LatePackets makes the adapter a lateCounter: the recorder's late frames per leg (a
+// frame is one packet's audio).
+func (a recordAdapter) LatePackets() (customer, agent uint64) {
+	st := a.r.Stats()
+	return st.Late[record.LegCustomer], st.Late[record.LegAgent]
+}
+
 // Note makes the adapter a recordNoter: an action in the sidecar.
 func (a recordAdapter) Note(action, actor, requestID, reason string) error {
 	return a.r.Note(action, record.Action{Actor: actor, RequestID: requestID, Reason: reason})

@@ -334,4 +334,15 @@ func (s *Session) closeRecording() {
 	if err := rec.Close(); err != nil {
 		s.reg.log.Error("recording close failed", "session_id", s.id, "err", err)
 	}
+	if lc, ok := rec.(lateCounter); ok {
+		if c, a := lc.LatePackets(); c+a > 0 && s.reg.cfg.Hooks.RecordingLate != nil {
+			s.reg.cfg.Hooks.RecordingLate(c, a)
+		}
+	}
+}
+
+// lateCounter is a Recorder that counts, per leg, the audio packets that reached it
+// after their place in the file was written.
+type lateCounter interface {
+	LatePackets() (customer, agent uint64)
 }

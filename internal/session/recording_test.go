@@ -195,3 +195,35 @@ func TestAutoPauseOnDTMF(t *testing.T) {
 		t.Fatalf("recorder saw %v", rec.calls)
 	}
 }
+
+// lateFakeRecorder is a fakeRecorder that reports late packets.
+type lateFakeRecorder struct {
+	fakeRecorder
+	customer, agent uint64
+}
+
+func (l *lateFakeRecorder) LatePackets() (uint64, uint64) { return l.customer, l.agent }
+
+// TestRecordingLateHook: a recording that ends with late packets reports them per leg
+// through Hooks.RecordingLate, once; one without any reports nothing.
+func TestRecordingLateHook(t *testing.T) {
+	for _, want := range [][2]uint64{{3, 1}, {0, 0}} {
+		h := newHarness(t, 8, 10)
+		var got [][2]uint64
+		h.reg.cfg.Hooks.RecordingLate = func(c, a uint64) { got = append(got, [2]uint64{c, a}) }
+		h.reg.cfg.Recorder = func(RecorderMeta) (Recorder, error) {
+			return &lateFakeRecorder{fakeRecorder: fakeRecorder{id: "rec-late"}, customer: want[0], agent: want[1]}, nil
+		}
+		in, err := h.reg.Create(spec("call-late", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.reg.Delete(in.ID, Request{}, "")
+		switch {
+		case want == [2]uint64{} && len(got) != 0:
+			t.Errorf("no late packets, hook called with %v", got)
+		case want != [2]uint64{} && (len(got) != 1 || got[0] != want):
+			t.Errorf("hook called with %v, want once with %v", got, want)
+		}
+	}
+}

@@ -22,6 +22,9 @@ type Hooks struct {
 	Ended           func(EndReason)
 	CreateFailed    func(reason string)
 	RecordingFailed func()
+	// RecordingLate: a recording that ended had audio packets per leg that reached its
+	// writer after their place in the file was written (silence there instead).
+	RecordingLate func(customer, agent uint64)
 	// CaptureAbandoned: a secure capture stopped before it completed, with why (StopRequest,
 	// StopInterDigitTimeout, StopSessionEnded, StopMoved).
 	CaptureAbandoned func(reason string)
