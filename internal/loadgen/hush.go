@@ -164,6 +164,30 @@ func (h *Hush) Drops(ctx context.Context) (map[string]float64, error) {
 	return parseDrops(body), nil
 }
 
+// RecordingLate returns hushd's hush_recording_late_packets_total summed over legs: audio
+// of recordings that ended which reached the recording after its place was written.
+func (h *Hush) RecordingLate(ctx context.Context) (float64, error) {
+	body, err := h.metricsText(ctx)
+	if body == "" || err != nil {
+		return 0, err
+	}
+	var sum float64
+	seen := false
+	for line := range strings.SplitSeq(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, "hush_recording_late_packets_total{"); ok {
+			if _, val, ok := strings.Cut(rest, "} "); ok {
+				if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+					sum, seen = sum+v, true
+				}
+			}
+		}
+	}
+	if !seen {
+		return 0, fmt.Errorf("%w: hushd's /metrics has no hush_recording_late_packets_total", ErrTarget)
+	}
+	return sum, nil
+}
+
 // metricsText is hushd's /metrics exposition; "" when no HTTP address is known.
 func (h *Hush) metricsText(ctx context.Context) (string, error) {
 	if h.http == "" {
@@ -255,6 +279,11 @@ func (h *HushNG) CreateCall(ctx context.Context, i int, customer, agent netip.Ad
 
 // Drops reads hushd's drop counters.
 func (h *HushNG) Drops(ctx context.Context) (map[string]float64, error) { return h.hush.Drops(ctx) }
+
+// RecordingLate is the gRPC-side Hush's.
+func (h *HushNG) RecordingLate(ctx context.Context) (float64, error) {
+	return h.hush.RecordingLate(ctx)
+}
 
 // Close closes the gRPC connection.
 func (h *HushNG) Close() error { return h.hush.Close() }

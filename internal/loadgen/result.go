@@ -43,6 +43,9 @@ type Result struct {
 	UDPRcvbufErrors uint64 `json:"udp_rcvbuf_errors_system"`
 	// RelayDrops are the relay's own drop counters during the run, by reason (hush).
 	RelayDrops map[string]float64 `json:"relay_drops,omitempty"`
+	// RecordingLate is how many audio packets the relay's recordings got after their place
+	// in the file was written (silence there), over the run's calls (hush -record).
+	RecordingLate float64 `json:"recording_late_packets,omitempty"`
 	// LoadAvg is the machine's 1-minute load average at the end of the window: other
 	// processes compete with relay and generator, and a busy box shows in the tails.
 	LoadAvg float64 `json:"loadavg_1m"`
@@ -387,6 +390,7 @@ func WriteTable(w io.Writer, rs ...*Result) error {
 		row("beyond look-ahead max", "µs", false, func(r *Result) float64 { return r.BeyondMax }, "%.1f")
 		row("arrived before look-ahead", "", false, func(r *Result) float64 { return float64(r.Early) }, "%.0f")
 		row("recordings written", "", false, func(r *Result) float64 { return float64(r.Recordings) }, "%.0f")
+		row("recording: late packets", "", false, func(r *Result) float64 { return r.RecordingLate }, "%.0f")
 	}
 	row("generator receive lag p99", "µs", false, func(r *Result) float64 { return r.RxLagP99 }, "%.1f")
 	row("generator receive lag max", "µs", false, func(r *Result) float64 { return r.RxLagMax }, "%.1f")

@@ -142,6 +142,11 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	if dc != nil {
 		drops0, _ = dc.Drops(ctx)
 	}
+	lc, _ := t.(RecordingLateCounter)
+	var late0 float64
+	if lc != nil {
+		late0, _ = lc.RecordingLate(ctx)
+	}
 
 	// Set up.
 	setupStart := time.Now()
@@ -149,7 +154,12 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer closeCalls(calls, cfg.SetupConcurrency)
+	closed := false
+	defer func() {
+		if !closed {
+			closeCalls(calls, cfg.SetupConcurrency)
+		}
+	}()
 	res.SetupSeconds = time.Since(setupStart).Seconds()
 	cfg.logf("%s: %d calls set up in %.2fs", t.Name(), cfg.Calls, res.SetupSeconds)
 	select {
@@ -295,6 +305,14 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 					res.RelayDrops[k] = d
 				}
 			}
+		}
+	}
+	if lc != nil && !aborted {
+		// Recordings end with their calls: close them, then read what they counted.
+		closeCalls(calls, cfg.SetupConcurrency)
+		closed = true
+		if late1, err := lc.RecordingLate(ctx); err == nil {
+			res.RecordingLate = late1 - late0
 		}
 	}
 	res.UDPRcvbufErrors = udp1.RcvbufErrors - udp0.RcvbufErrors

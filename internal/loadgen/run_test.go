@@ -107,6 +107,9 @@ func TestRunHushd(t *testing.T) {
 	if d, err := h.Drops(ctx); err != nil || d == nil {
 		t.Fatalf("reading hushd's drop counters from %q: %v %v", p.HTTP, d, err)
 	}
+	if n, err := h.RecordingLate(ctx); err != nil || n != 0 {
+		t.Fatalf("reading hushd's late recording packets from %q: %v %v", p.HTTP, n, err)
+	}
 	// Loss must be 0 in every run. The latency bound is generous, but a loaded shared box
 	// can stall any process for a moment; a stall is not hushd's doing, so a p99 over the
 	// bound gets one more run, which must pass.

@@ -41,6 +41,13 @@ func (Direct) CreateCall(_ context.Context, _ int, customer, agent netip.AddrPor
 	return Call{CustomerIn: agent, AgentIn: customer, Close: func(context.Context) error { return nil }}, nil
 }
 
+// RecordingLateCounter is a Target that reports how many audio packets its recordings got
+// after their place in the file was written (hush's /metrics, counted as each recording
+// ends), read before the calls are set up and after they are closed.
+type RecordingLateCounter interface {
+	RecordingLate(ctx context.Context) (float64, error)
+}
+
 // DropCounter is a Target that reports the relay's own drop counters by reason (hush's
 // /metrics), read before and after a run.
 type DropCounter interface {
