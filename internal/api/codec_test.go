@@ -20,8 +20,12 @@ func TestWipingCodec(t *testing.T) {
 	}
 	want, _ := proto.Marshal(msg)
 	data := out[0].ReadOnlyData()
-	if !bytes.Equal(out.Materialize(), want) {
-		t.Fatalf("marshalled %x, want %x", out.Materialize(), want)
+	if got := out.Materialize(); len(got) != digitsMsgSize || !bytes.HasPrefix(got, want) {
+		t.Fatalf("marshalled %d bytes %x..., want %d bytes starting %x", len(got), got[:min(len(got), 32)], digitsMsgSize, want)
+	}
+	var client hushv1.CapturedDigits // the padding is an unknown field to a client
+	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(out.Materialize(), &client); err != nil || !proto.Equal(&client, msg) {
+		t.Fatalf("client sees %v (%v), want %v", &client, err, msg)
 	}
 	out.Free()
 	if c.wiped.Load() != 1 || bytes.ContainsAny(data, "s-17") {

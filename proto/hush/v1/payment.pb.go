@@ -158,13 +158,13 @@ const file_hush_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"\xa2\x01\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"\xa8\x01\n" +
 	"\x0eCapturedDigits\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x16\n" +
 	"\x06digits\x18\x02 \x01(\fR\x06digits\x12\x1a\n" +
 	"\bcomplete\x18\x03 \x01(\bR\bcomplete\x12=\n" +
-	"\fcapture_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vcaptureTime2[\n" +
+	"\fcapture_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vcaptureTimeJ\x04\b\x0f\x10\x102[\n" +
 	"\x0ePaymentService\x12I\n" +
 	"\rCollectDigits\x12\x1d.hush.v1.CollectDigitsRequest\x1a\x17.hush.v1.CapturedDigits0\x01B0Z.github.com/hushmedia/hush/proto/hush/v1;hushv1b\x06proto3"
 
