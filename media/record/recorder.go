@@ -141,6 +141,11 @@ type undecodableCount struct {
 // one second of stereo audio per write.
 const writeChunk = SampleRate * frameBytes
 
+// patchFrames is how many stereo frames the writer patches in one read and
+// write of the file: 100 ms, so a stall's run of late audio costs a few
+// file operations, not one per packet.
+const patchFrames = 8 * slotSamples
+
 // Recorder writes one session's sanitized stereo recording. Write is
 // called from the packet goroutines (one per leg) and never blocks or
 // allocates; everything else runs on the recorder's writer goroutine.
@@ -200,7 +205,7 @@ type Recorder struct {
 	revision  uint64              // of the last sidecar built
 	udSeen    [NumChannels]bool   // the first undecodable packet was reported
 	scratch   [slotSamples]int16  // a G.711 slot, decoded
-	patchBuf  [slotSamples * frameBytes]byte
+	patchBuf  [patchFrames * frameBytes]byte
 }
 
 // New creates <dir>/<id>.wav and <dir>/<id>.json (status in_progress)

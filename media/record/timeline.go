@@ -67,16 +67,17 @@ type timeline struct {
 
 	// Held audio for positions already on disk, for the writer to apply.
 	patches  []diskPatch
-	patchPCM []int16
+	patchPCM [NumChannels][]int16 // per leg, so a leg's contiguous patches coalesce
 }
 
 const pendMask = pendSamples - 1
 
 func newTimeline(window, resync int64) *timeline {
 	t := &timeline{window: window, resync: resync, drift: window / 2, target: window / 8,
-		out: make([]byte, 0, writeChunk+8<<10), patches: make([]diskPatch, 0, 8), patchPCM: make([]int16, 0, 8*slotSamples)}
+		out: make([]byte, 0, writeChunk+8<<10), patches: make([]diskPatch, 0, 8)}
 	for i := range t.pend {
 		t.pend[i] = make([]int16, pendSamples)
+		t.patchPCM[i] = make([]int16, 0, 8*slotSamples)
 	}
 	return t
 }
@@ -281,7 +282,7 @@ func (t *timeline) pauseState(p int64) (paused, skip bool, next int64) {
 }
 
 // diskPatch is held audio of one leg for sample frames [at, at+n) of the
-// file data already on disk; its samples are patchPCM[off:off+n].
+// file data already on disk; its samples are patchPCM[leg][off:off+n].
 type diskPatch struct {
 	leg     int
 	at, off int64
@@ -301,8 +302,7 @@ func (t *timeline) patch(leg int, pos int64, pcm []int16) {
 			fo := t.fileOffset(pos)
 			run := pcm[:n]
 			if d := min(outStart-fo, n); d > 0 {
-				t.patches = append(t.patches, diskPatch{leg: leg, at: fo, off: int64(len(t.patchPCM)), n: int(d)})
-				t.patchPCM = append(t.patchPCM, run[:d]...)
+				t.diskPatch(leg, fo, run[:d])
 				run, fo = run[d:], fo+d
 			}
 			if len(run) > 0 {
@@ -314,6 +314,23 @@ func (t *timeline) patch(leg int, pos int64, pcm []int16) {
 		}
 		pcm, pos = pcm[n:], pos+n
 	}
+}
+
+// diskPatch queues pcm for file frame fo of leg's channel. A run that
+// continues the leg's previous patch (a stall hands over many frames in a
+// row) extends it, so the writer reads and rewrites the file once per run,
+// not once per frame.
+func (t *timeline) diskPatch(leg int, fo int64, pcm []int16) {
+	for i := len(t.patches) - 1; i >= 0 && i >= len(t.patches)-NumChannels; i-- {
+		p := &t.patches[i]
+		if p.leg == leg && p.at+int64(p.n) == fo && p.off+int64(p.n) == int64(len(t.patchPCM[leg])) {
+			p.n += len(pcm)
+			t.patchPCM[leg] = append(t.patchPCM[leg], pcm...)
+			return
+		}
+	}
+	t.patches = append(t.patches, diskPatch{leg: leg, at: fo, off: int64(len(t.patchPCM[leg])), n: len(pcm)})
+	t.patchPCM[leg] = append(t.patchPCM[leg], pcm...)
 }
 
 // flushTo moves the timeline up to target into out as interleaved

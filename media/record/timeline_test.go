@@ -342,3 +342,31 @@ func TestTimelinePartlyLate(t *testing.T) {
 		t.Errorf("late frames %d, want 2", got)
 	}
 }
+
+// TestTimelineDiskPatchesCoalesce: a run of frames handed over after their place reached
+// the file (both legs, interleaved, as a stalled relay hands them over) becomes one disk
+// patch per leg, holding the run's audio in order.
+func TestTimelineDiskPatchesCoalesce(t *testing.T) {
+	tl := newTimeline(2400, 8000)
+	for k := range int64(10) {
+		for leg := range NumChannels {
+			tl.place(leg, uint32(leg+1), uint32(k*frame), k*frame, content(Leg(leg), k*frame, frame))
+		}
+	}
+	tl.flushTo(20 * frame)
+	tl.out = tl.out[:0] // written to the file
+	for k := int64(10); k < 20; k++ {
+		for leg := range NumChannels {
+			tl.place(leg, uint32(leg+1), uint32(k*frame), k*frame, content(Leg(leg), k*frame, frame))
+		}
+	}
+	if len(tl.patches) != NumChannels {
+		t.Fatalf("%d disk patches, want one per leg: %+v", len(tl.patches), tl.patches)
+	}
+	for _, p := range tl.patches {
+		if p.at != 10*frame || p.n != 10*frame {
+			t.Errorf("leg %d: patch at %d of %d frames, want at %d of %d", p.leg, p.at, p.n, 10*frame, 10*frame)
+		}
+		checkRange(t, "patch", tl.patchPCM[p.leg][p.off:p.off+int64(p.n)], Leg(p.leg), 0, int64(p.n), 10*frame)
+	}
+}

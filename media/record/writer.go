@@ -143,17 +143,18 @@ const drainBatch = 32
 
 // applyPatches writes held audio into the file where its place was
 // already written (timeline.patch): read the stereo frames, set the leg's
-// channel, write them back. Rare: once at the end of a talk spurt the tap
-// held, or at the end of the call.
+// channel, write them back, patchFrames at a time. Once at the end of a
+// talk spurt the tap held, or of the call; and after a stall of hush's own
+// (media/relay dates such audio by its receive time), a run of frames.
 func (r *Recorder) applyPatches() {
 	tl := r.tl
 	for _, p := range tl.patches {
 		if !r.ok() {
 			break
 		}
-		pcm := tl.patchPCM[p.off : p.off+int64(p.n)]
+		pcm := tl.patchPCM[p.leg][p.off : p.off+int64(p.n)]
 		for len(pcm) > 0 {
-			k := min(len(pcm), slotSamples)
+			k := min(len(pcm), patchFrames)
 			b := r.patchBuf[:int64(k)*r.fb]
 			off := r.hdrSize + p.at*r.fb
 			if _, err := r.f.ReadAt(b, off); err != nil {
@@ -174,7 +175,10 @@ func (r *Recorder) applyPatches() {
 			pcm, p.at = pcm[k:], p.at+int64(k)
 		}
 	}
-	tl.patches, tl.patchPCM = tl.patches[:0], tl.patchPCM[:0]
+	tl.patches = tl.patches[:0]
+	for i := range tl.patchPCM {
+		tl.patchPCM[i] = tl.patchPCM[i][:0]
+	}
 }
 
 // step is one writer round: drain, flush the timeline up to the jitter
