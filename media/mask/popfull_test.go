@@ -13,7 +13,7 @@ import (
 // caught up releases only decided packets, so the queue fills with the
 // last two audio packets (undecided: nothing came after them) and the
 // stand-ins. PopFull refuses the front, and the next packet is dropped
-// (DropOverflow), as before PopFull existed.
+// (DropOverflow): nothing leaves unanalysed.
 func TestPopFullFailsClosed(t *testing.T) {
 	const tePT, ssrc = 101, 5
 	codecs := DefaultCodecs()
