@@ -510,15 +510,21 @@ func TestRecordingPauseBoundaries(t *testing.T) {
 			wavDur := time.Duration(f.samples) * time.Second / audioRate
 			pausedFor := mid(r0, r1).Sub(mid(p0, p1))
 			want := callDur
-			// SILENCE keeps the timeline: the file ends with the last audio. SKIP leaves the
-			// pause out: it ends that much earlier.
+			// The file runs to the session's end: after the last audio, as much silence as
+			// passed between that audio's place (the stream is anchored at the first
+			// packet's arrival, p.late[0] after it was due) and the delete. SKIP leaves the
+			// pause out of both.
 			end := anchor + slots*audioFrame
 			if skip {
 				end -= E - S
 				want -= pausedFor
 			}
-			if tail := int(f.samples) - end; tail < 0 || tail > 2*audioFrame {
-				t.Errorf("the WAV has %d samples, the audio ends at %d: want 0..%d after it", f.samples, end, 2*audioFrame)
+			audioEnd := p.start.Add(p.late[0] + time.Duration(slots)*audioPtime)
+			gap := float64(mid(e0, e1).Sub(audioEnd)) / float64(time.Second/audioRate)
+			slack := 2*audioFrame + float64(e1.Sub(e0)/2)/float64(time.Second/audioRate)
+			if tail := float64(int(f.samples) - end); tail < 0 || math.Abs(tail-gap) > slack {
+				t.Errorf("the WAV has %d samples, the audio ends at %d: want %.0f (+-%.0f) after it, the time to the delete",
+					f.samples, end, gap, slack)
 			}
 			// The recording places the customer's audio from the arrival of the first
 			// packet: a pacer late with it moves the whole stream that much later.
