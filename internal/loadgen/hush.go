@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -173,14 +174,8 @@ func (h *Hush) RecordingLate(ctx context.Context) (float64, error) {
 	}
 	var sum float64
 	seen := false
-	for line := range strings.SplitSeq(body, "\n") {
-		if rest, ok := strings.CutPrefix(line, "hush_recording_late_packets_total{"); ok {
-			if _, val, ok := strings.Cut(rest, "} "); ok {
-				if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-					sum, seen = sum+v, true
-				}
-			}
-		}
+	for _, v := range samples(body, "hush_recording_late_packets_total") {
+		sum, seen = sum+v, true
 	}
 	if !seen {
 		return 0, fmt.Errorf("%w: hushd's /metrics has no hush_recording_late_packets_total", ErrTarget)
@@ -212,19 +207,7 @@ func (h *Hush) metricsText(ctx context.Context) (string, error) {
 // parseDrops sums `hush_packets_dropped_total{...,reason="R",...} V` lines by R.
 func parseDrops(text string) map[string]float64 {
 	out := map[string]float64{}
-	for line := range strings.SplitSeq(text, "\n") {
-		rest, ok := strings.CutPrefix(line, "hush_packets_dropped_total{")
-		if !ok {
-			continue
-		}
-		labels, val, ok := strings.Cut(rest, "} ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil {
-			continue
-		}
+	for labels, v := range samples(text, "hush_packets_dropped_total") {
 		for l := range strings.SplitSeq(labels, ",") {
 			if r, ok := strings.CutPrefix(l, `reason="`); ok {
 				out[strings.TrimSuffix(r, `"`)] += v
@@ -232,6 +215,30 @@ func parseDrops(text string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// samples yields the labels (between the braces) and value of each `name{...} V` line
+// of a Prometheus text exposition.
+func samples(text, name string) iter.Seq2[string, float64] {
+	return func(yield func(string, float64) bool) {
+		for line := range strings.SplitSeq(text, "\n") {
+			rest, ok := strings.CutPrefix(line, name+"{")
+			if !ok {
+				continue
+			}
+			labels, val, ok := strings.Cut(rest, "} ")
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+			if err != nil {
+				continue
+			}
+			if !yield(labels, v) {
+				return
+			}
+		}
+	}
 }
 
 // HushNG drives hushd through its ng listener, as a SIP proxy does (offer, answer,
