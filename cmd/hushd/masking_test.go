@@ -686,7 +686,11 @@ func TestMaskingOnByDefault(t *testing.T) {
 			if heard != "" {
 				t.Errorf("default policy: multimon-ng finds %d of the customer's digits in what the agent heard", len(heard))
 			}
-			if delay < 50*time.Millisecond || delay > 70*time.Millisecond {
+			// A packet leaves at its arrival plus the look-ahead, once the packet that
+			// completes its analysis has come, so the median sits at 60ms plus the
+			// scheduling lag of a loaded test machine, which reached 10ms in a full run.
+			// A whole packet time beyond that (80ms) is a longer delay than the policy's.
+			if delay < 50*time.Millisecond || delay >= 80*time.Millisecond {
 				t.Errorf("default policy adds %v (p50), want the 60ms look-ahead", delay)
 			}
 			if got := multimonDigits(t, dir, "input", decodeByTimestamp(c.fromCust.audio, c.fromCust.ts0, n)); got != keys {
