@@ -7,6 +7,7 @@ import (
 
 	"github.com/hushmedia/hush/media/dtmf"
 	"github.com/hushmedia/hush/media/internal/cpucache"
+	"github.com/hushmedia/hush/media/internal/prefault"
 	"github.com/hushmedia/hush/media/rtp"
 )
 
@@ -270,6 +271,7 @@ func New(opts ...Option) *Masker {
 		codecs:   &defaultCodecs,
 		gen:      generator{noise: 0x9e3779b9},
 	}
+	prefault.Slice(k.slots) // the packet path's first writes must not fault (media/internal/prefault)
 	k.q.reset()
 	k.pos = k.det.Pos()
 	k.met = Metrics{MaskedSamples: nopCounter{}, NotchedSamples: nopCounter{}, Digits: nopCounter{}, LateMasks: nopCounter{}}

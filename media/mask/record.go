@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hushmedia/hush/media/g711"
+	"github.com/hushmedia/hush/media/internal/prefault"
 )
 
 // The recording tap: every audio packet's G.711 codes, DTMF always
@@ -108,6 +109,7 @@ func WithRecordSink(delay time.Duration, sink RecordSink, masked func(ssrc, star
 		}
 		k.rec = recorder{on: sink != nil, delay: int64(delay / sampleDur), sink: sink, masked: masked,
 			frames: make([]recFrame, recFrames)}
+		prefault.Slice(k.rec.frames)
 		k.rec.q.reset()
 		k.memo = nil
 		if sink != nil {

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/hushmedia/hush/media/g711"
+	"github.com/hushmedia/hush/media/internal/prefault"
 )
 
 // slotSamples is the PCM capacity of one ring slot: one 20 ms frame at
@@ -85,7 +86,9 @@ func newRing(slots int) *ring {
 	for n < slots {
 		n <<= 1
 	}
-	return &ring{slots: make([]slot, n), mask: uint64(n - 1)}
+	q := &ring{slots: make([]slot, n), mask: uint64(n - 1)}
+	prefault.Slice(q.slots) // the packet path's first writes must not fault (media/internal/prefault)
+	return q
 }
 
 // used is the number of filled slots, as seen by either side.

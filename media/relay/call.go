@@ -31,6 +31,12 @@ type Call struct {
 	// group is the call's sockets as the engine serves them (Start, Close:
 	// under mu).
 	group udpio.Group
+	// lines are the legs' RTP delay lines, made by Start on the control
+	// path and handed to the receivers the engine makes: with a recording
+	// tap each holds a masker, and making one (and taking the page faults
+	// of its buffers, media/internal/prefault) on the worker that serves
+	// every call would stall them all.
+	lines [numLegs]*delayLine
 
 	// policy is each direction's masking policy, immutable values published
 	// by SetMaskPolicy and loaded once per packet; nil: not masked.
@@ -173,6 +179,9 @@ func (c *Call) Start() error {
 	}
 	if c.started {
 		return nil
+	}
+	for l := range numLegs {
+		c.lines[l] = newDelayLine(c, l, nil, 0)
 	}
 	c.group = udpio.Group{Endpoints: c.endpoints(), Unblock: c.closeConns}
 	if err := c.eng.Attach(&c.group); err != nil {

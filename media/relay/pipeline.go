@@ -54,7 +54,13 @@ func newReceiver(c *Call, in Leg, kind sockKind, tx udpio.SendFunc, late time.Du
 		rate:  rateGate{limit: c.rateLimit},
 	}
 	if kind == kindRTP {
-		r.dl = newDelayLine(c, in, tx, late)
+		// Start made the line; a receiver made without Start (tests) makes
+		// its own.
+		if r.dl = c.lines[in]; r.dl != nil {
+			r.dl.tx, r.dl.late = tx, late
+		} else {
+			r.dl = newDelayLine(c, in, tx, late)
+		}
 	}
 	r.levels = r.warmLevels()
 	return r

@@ -281,8 +281,10 @@ func newBufRing(r *uring, bgid uint16, entries, size uint32) (*bufRing, error) {
 		unix.MAP_ANONYMOUS|unix.MAP_PRIVATE|unix.MAP_POPULATE); err != nil {
 		return nil, fmt.Errorf("%w: mmap buffer ring: %v", ErrUnavailable, err)
 	}
+	// Populated now: the kernel's first write into each buffer would
+	// otherwise fault, inside the worker's io_uring_enter.
 	if b.bufMem, err = unix.Mmap(-1, 0, int(entries*size), unix.PROT_READ|unix.PROT_WRITE,
-		unix.MAP_ANONYMOUS|unix.MAP_PRIVATE); err != nil {
+		unix.MAP_ANONYMOUS|unix.MAP_PRIVATE|unix.MAP_POPULATE); err != nil {
 		unix.Munmap(b.ringMem)
 		return nil, fmt.Errorf("%w: mmap buffers: %v", ErrUnavailable, err)
 	}
