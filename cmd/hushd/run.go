@@ -146,12 +146,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return fmt.Errorf("media ports: %w", err)
 	}
-	engine, err := udpio.New(cfg.Media.Engine, udpio.Options{Workers: cfg.Media.Workers, Priority: cfg.Media.RealtimePriority})
+	engine, err := udpio.New(cfg.Media.Engine, udpio.Options{Workers: cfg.Media.Workers,
+		Priority: cfg.Media.RealtimePriority, BusyPoll: cfg.Media.BusyPoll})
 	if err != nil {
 		return fmt.Errorf("media engine: %w", err)
 	}
 	defer engine.Close() // deferred first, so it runs after the sessions' calls closed
-	log.Info("media engine", "engine", engine.Name(), "realtime_priority", cfg.Media.RealtimePriority)
+	log.Info("media engine", "engine", engine.Name(), "realtime_priority", cfg.Media.RealtimePriority,
+		"busy_poll", cfg.Media.BusyPoll)
 	m.Engine(engine.Name())
 	m.MediaPorts(alloc.Capacity(), alloc.InUse)
 	defaults, captureMask := policyDefaults(cfg)

@@ -201,6 +201,8 @@ type Media struct {
 	Workers int `yaml:"workers"`
 	// RealtimePriority runs those workers under SCHED_RR at this priority; 0 = off.
 	RealtimePriority int `yaml:"realtime_priority"`
+	// BusyPoll is how long those workers poll before they sleep; 0 = off.
+	BusyPoll time.Duration `yaml:"busy_poll"`
 	// BackgroundNice is the nice value of the recording writers' threads (SCHED_BATCH);
 	// 0 = hushd's own priority.
 	BackgroundNice int `yaml:"background_nice"`

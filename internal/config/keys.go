@@ -74,6 +74,8 @@ var keys = []key{
 		func(c *Config) *int { return &c.Media.Workers }, intRange(0, 256)),
 	def("media.realtime_priority", "epoll and io_uring engines: run the media workers under SCHED_RR at this real-time priority (1-99; needs CAP_SYS_NICE), so other work on the host cannot preempt them (0 = off: ordinary time sharing)",
 		func(c *Config) *int { return &c.Media.RealtimePriority }, intRange(0, 99)),
+	def("media.busy_poll", "epoll and io_uring engines: how long a media worker keeps polling for packets and release times before it sleeps (up to 10ms); on a virtual machine whose hypervisor is slow to run an idle vCPU again this cuts the latency tail, at up to a core per worker while calls carry media (0 = off: sleep at once)",
+		func(c *Config) *time.Duration { return &c.Media.BusyPoll }, durationRange(0, 10*time.Millisecond)),
 	def("media.background_nice", "nice value (1-19) of the threads that run the recording writers' work, under SCHED_BATCH, so a waking writer does not preempt a media worker; needs no privilege (0 = off: hushd's own priority)",
 		func(c *Config) *int { return &c.Media.BackgroundNice }, intRange(0, 19)),
 	def("media.fd_reserve", "file descriptors kept free for media sockets and recordings: control connections are refused rather than take them (0 = no reserve)",

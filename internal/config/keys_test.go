@@ -88,6 +88,7 @@ var altValues = map[string]string{
 	"media.fd_reserve":                 "0",
 	"media.workers":                    "3",
 	"media.realtime_priority":          "10",
+	"media.busy_poll":                  "200us",
 	"media.background_nice":            "5",
 	"grpc.max_message_size":            "4096",
 	"grpc.health_listen":               "0.0.0.0:50052",

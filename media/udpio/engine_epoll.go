@@ -51,6 +51,7 @@ type epollEngine struct {
 type epollWorker struct {
 	epfd   int
 	linger time.Duration
+	busy   time.Duration // Options.BusyPoll
 	done   chan struct{}
 
 	mailbox
@@ -98,6 +99,7 @@ func newEpollEngine(opts Options) (Engine, error) {
 			e.Close()
 			return nil, err
 		}
+		w.busy = opts.BusyPoll
 		ready := make(chan error, 1)
 		go w.run(opts.Priority, ready)
 		if err := <-ready; err != nil { // the worker has ended
@@ -216,8 +218,28 @@ func (w *epollWorker) run(prio int, ready chan<- error) {
 // due time, or forever (-1).
 func (w *epollWorker) timeout() time.Duration { return w.timers.timeout(time.Now()) }
 
-// wait polls for events; it returns how many are in w.events.
+// wait polls for events; it returns how many are in w.events. A busy-polling
+// worker (Options.BusyPoll) first polls without sleeping.
 func (w *epollWorker) wait(timeout time.Duration) int {
+	if spin := spinBudget(w.busy, timeout); spin > 0 {
+		start := time.Now()
+		for {
+			if n := w.poll(0); n > 0 {
+				return n
+			}
+			if el := time.Since(start); el >= spin {
+				if timeout >= 0 {
+					timeout = max(timeout-el, 0)
+				}
+				break
+			}
+		}
+	}
+	return w.poll(timeout)
+}
+
+// poll waits for events up to timeout (-1: unbounded; 0: does not sleep).
+func (w *epollWorker) poll(timeout time.Duration) int {
 	for {
 		var n int
 		var err error
@@ -334,7 +356,7 @@ func (w *epollWorker) expireRead(t *Timer) {
 // the wait will collect at least one more datagram per wake-up: fewer,
 // fuller wake-ups, at most Linger of added latency.
 func (w *epollWorker) linger2(pkts int) {
-	if w.linger <= 0 {
+	if w.linger <= 0 || w.busy > 0 { // a busy-polling worker polls rather than sleep
 		return
 	}
 	now := time.Now()

@@ -26,6 +26,9 @@ func TestNewKinds(t *testing.T) {
 	if _, err := New("kqueue", Options{}); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("unknown kind: %v", err)
 	}
+	if _, err := New(Portable, Options{BusyPoll: time.Millisecond}); err == nil {
+		t.Fatal("the portable engine accepted a busy poll it cannot do")
+	}
 }
 
 // echo is a Handler that sends every datagram back to its source from its
@@ -70,11 +73,23 @@ func (h *echo) Close()                  { h.closed.Store(true) }
 
 // TestEngines: each engine, alone: a handler gets the datagrams of its
 // socket and sends through the engine's SendFunc; its Due time brings an
-// Expire; Detach closes it.
+// Expire; Detach closes it. The workers of epoll and io_uring do so also
+// when they busy-poll (Options.BusyPoll): here longer than the Due time,
+// so the expiry comes from polling.
 func TestEngines(t *testing.T) {
-	for _, k := range []string{Portable, Epoll, IOURing} {
-		t.Run(k, func(t *testing.T) {
-			e, s := engineSocket(t, k, Options{Workers: 1})
+	for _, tc := range []struct {
+		name, k string
+		busy    time.Duration
+	}{
+		{Portable, Portable, 0},
+		{Epoll, Epoll, 0},
+		{IOURing, IOURing, 0},
+		{Epoll + "/busy-poll", Epoll, 50 * time.Millisecond},
+		{IOURing + "/busy-poll", IOURing, 50 * time.Millisecond},
+	} {
+		k := tc.k
+		t.Run(tc.name, func(t *testing.T) {
+			e, s := engineSocket(t, k, Options{Workers: 1, BusyPoll: tc.busy})
 			lo := netip.MustParseAddrPort("127.0.0.1:0")
 			local := localAddr(t, s)
 			h := &echo{sock: s, expired: make(chan struct{})}

@@ -53,7 +53,8 @@ type uringWorker struct {
 	ring   *uring
 	bufs   *bufRing
 	linger time.Duration
-	prio   int // Options.Priority
+	busy   time.Duration // Options.BusyPoll
+	prio   int           // Options.Priority
 	done   chan struct{}
 
 	mailbox
@@ -107,7 +108,7 @@ func newURingEngine(opts Options) (Engine, error) {
 	n, linger := rawEngineSetup(opts)
 	e := &uringEngine{}
 	for range n {
-		w := &uringWorker{linger: linger, prio: opts.Priority, done: make(chan struct{})}
+		w := &uringWorker{linger: linger, busy: opts.BusyPoll, prio: opts.Priority, done: make(chan struct{})}
 		ready := make(chan error, 1)
 		go w.run(ready)
 		if err := <-ready; err != nil {
@@ -320,6 +321,22 @@ func (w *uringWorker) wait() {
 	// and their completions must not end the wait for receives.
 	want += w.queued
 	w.queued = 0
+	if spin := spinBudget(w.busy, time.Duration(timeout)); spin > 0 {
+		// Poll: each round submits and runs the deferred task work that
+		// posts completions, without sleeping.
+		start := time.Now()
+		for r.getEvents(); r.ready() < want; r.getEvents() {
+			if el := time.Since(start); el >= spin {
+				if timeout >= 0 {
+					timeout = max(timeout-int64(el), 0)
+				}
+				break
+			}
+		}
+		if r.ready() >= want {
+			return
+		}
+	}
 	r.enter(want, timeout)
 }
 

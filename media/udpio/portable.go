@@ -36,6 +36,14 @@ type Options struct {
 	// fails with ErrRealtime; the kernel's real-time throttling
 	// (sched_rt_runtime_us) still leaves the rest of the host its share.
 	Priority int
+	// BusyPoll is how long an epoll or io_uring worker keeps polling for
+	// datagrams and due times without sleeping before it waits in the
+	// kernel. Waking a sleeping thread takes the kernel microseconds, but
+	// a virtual machine whose hypervisor deschedules an idle vCPU can take
+	// milliseconds to run it again; a polling worker keeps its vCPU busy.
+	// The price is up to a core per worker whenever traffic arrives more
+	// often than BusyPoll. 0 (the default) never polls.
+	BusyPoll time.Duration
 }
 
 // DefaultLinger is Options.Linger's default: a quarter of an added latency
@@ -50,6 +58,9 @@ func New(kind string, opts Options) (Engine, error) {
 	case "", Portable:
 		if opts.Priority != 0 {
 			return nil, fmt.Errorf("%w: the portable engine has no worker threads to prioritise", ErrRealtime)
+		}
+		if opts.BusyPoll > 0 {
+			return nil, fmt.Errorf("%w: the portable engine has no worker threads to busy-poll", ErrUnavailable)
 		}
 		return portableEngine{}, nil
 	case Epoll:

@@ -62,6 +62,19 @@ var multiProc atomic.Bool
 
 func noteProcs() { multiProc.Store(runtime.GOMAXPROCS(0) > 1) }
 
+// spinBudget is how long a worker polls without sleeping (Options.BusyPoll)
+// before a wait of timeout (-1: unbounded): busy, cut to the timeout, so a
+// due time within it is met by polling too.
+func spinBudget(busy, timeout time.Duration) time.Duration {
+	if busy <= 0 {
+		return 0
+	}
+	if timeout >= 0 && timeout < busy {
+		return timeout
+	}
+	return busy
+}
+
 // rawWait reports whether a wait of timeout (-1: unbounded) may be raw:
 // bounded and short, and another processor left for every other goroutine.
 func rawWait(timeout time.Duration) bool {
