@@ -221,19 +221,10 @@ func (w *epollWorker) timeout() time.Duration { return w.timers.timeout(time.Now
 // wait polls for events; it returns how many are in w.events. A busy-polling
 // worker (Options.BusyPoll) first polls without sleeping.
 func (w *epollWorker) wait(timeout time.Duration) int {
-	if spin := spinBudget(w.busy, timeout); spin > 0 {
-		start := time.Now()
-		for {
-			if n := w.poll(0); n > 0 {
-				return n
-			}
-			if el := time.Since(start); el >= spin {
-				if timeout >= 0 {
-					timeout = max(timeout-el, 0)
-				}
-				break
-			}
-		}
+	n := 0
+	ok, timeout := busyPoll(w.busy, timeout, func() bool { n = w.poll(0); return n > 0 })
+	if ok {
+		return n
 	}
 	return w.poll(timeout)
 }

@@ -321,23 +321,13 @@ func (w *uringWorker) wait() {
 	// and their completions must not end the wait for receives.
 	want += w.queued
 	w.queued = 0
-	if spin := spinBudget(w.busy, time.Duration(timeout)); spin > 0 {
-		// Poll: each round submits and runs the deferred task work that
-		// posts completions, without sleeping.
-		start := time.Now()
-		for r.getEvents(); r.ready() < want; r.getEvents() {
-			if el := time.Since(start); el >= spin {
-				if timeout >= 0 {
-					timeout = max(timeout-int64(el), 0)
-				}
-				break
-			}
-		}
-		if r.ready() >= want {
-			return
-		}
+	// A busy poll submits and runs the deferred task work that posts
+	// completions, without sleeping.
+	ok, left := busyPoll(w.busy, time.Duration(timeout), func() bool { r.getEvents(); return r.ready() >= want })
+	if ok {
+		return
 	}
-	r.enter(want, timeout)
+	r.enter(want, int64(left))
 }
 
 // reap handles the waiting completions; it reports whether to stop.

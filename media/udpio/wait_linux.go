@@ -75,6 +75,26 @@ func spinBudget(busy, timeout time.Duration) time.Duration {
 	return busy
 }
 
+// busyPoll runs poll, which must not sleep, until it reports true or the
+// spin budget (spinBudget) has passed; it reports whether poll did, and
+// what is left of timeout for the wait that follows.
+func busyPoll(busy, timeout time.Duration, poll func() bool) (bool, time.Duration) {
+	spin := spinBudget(busy, timeout)
+	if spin <= 0 {
+		return false, timeout
+	}
+	start := time.Now()
+	for !poll() {
+		if el := time.Since(start); el >= spin {
+			if timeout >= 0 {
+				timeout = max(timeout-el, 0)
+			}
+			return false, timeout
+		}
+	}
+	return true, timeout
+}
+
 // rawWait reports whether a wait of timeout (-1: unbounded) may be raw:
 // bounded and short, and another processor left for every other goroutine.
 func rawWait(timeout time.Duration) bool {
